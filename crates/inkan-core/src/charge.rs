@@ -1,0 +1,132 @@
+//! The life of a charge: which states exist and which moves between them are allowed.
+//!
+//! `pending_confirmation → succeeded | declined | expired`, and `succeeded → refunded`. Every
+//! other move is an [`InvalidTransition`]; the server applies a move only through
+//! [`ChargeStatus::apply`], so a refunded charge can never be confirmed, nor an expired one paid.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeStatus {
+    PendingConfirmation,
+    Succeeded,
+    Declined,
+    Expired,
+    Refunded,
+}
+
+/// Something that happens to a charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeEvent {
+    /// The shopper confirmed with a passkey assertion bound to this charge.
+    Confirm,
+    /// The shopper declined (or said "this wasn't me").
+    Decline,
+    /// Nobody confirmed before the deadline.
+    Expire,
+    /// The merchant gave the money back.
+    Refund,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a {from} charge cannot {event:?}")]
+pub struct InvalidTransition {
+    pub from: ChargeStatus,
+    pub event: ChargeEvent,
+}
+
+impl ChargeStatus {
+    pub const ALL: [ChargeStatus; 5] = [
+        ChargeStatus::PendingConfirmation,
+        ChargeStatus::Succeeded,
+        ChargeStatus::Declined,
+        ChargeStatus::Expired,
+        ChargeStatus::Refunded,
+    ];
+
+    /// Wire name, as in the merchant API.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ChargeStatus::PendingConfirmation => "pending_confirmation",
+            ChargeStatus::Succeeded => "succeeded",
+            ChargeStatus::Declined => "declined",
+            ChargeStatus::Expired => "expired",
+            ChargeStatus::Refunded => "refunded",
+        }
+    }
+
+    pub fn from_wire(s: &str) -> Option<ChargeStatus> {
+        ChargeStatus::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// No event will ever change a final charge.
+    pub const fn is_final(self) -> bool {
+        matches!(self, ChargeStatus::Declined | ChargeStatus::Expired | ChargeStatus::Refunded)
+    }
+
+    /// The state after `event`, or why it cannot happen.
+    pub fn apply(self, event: ChargeEvent) -> Result<ChargeStatus, InvalidTransition> {
+        use ChargeEvent as E;
+        use ChargeStatus as S;
+        match (self, event) {
+            (S::PendingConfirmation, E::Confirm) => Ok(S::Succeeded),
+            (S::PendingConfirmation, E::Decline) => Ok(S::Declined),
+            (S::PendingConfirmation, E::Expire) => Ok(S::Expired),
+            (S::Succeeded, E::Refund) => Ok(S::Refunded),
+            (from, event) => Err(InvalidTransition { from, event }),
+        }
+    }
+}
+
+impl fmt::Display for ChargeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_four_moves_are_allowed() {
+        let events = [ChargeEvent::Confirm, ChargeEvent::Decline, ChargeEvent::Expire, ChargeEvent::Refund];
+        let mut allowed = Vec::new();
+        for from in ChargeStatus::ALL {
+            for event in events {
+                match from.apply(event) {
+                    Ok(to) => allowed.push((from, event, to)),
+                    Err(e) => assert_eq!(e, InvalidTransition { from, event }),
+                }
+            }
+        }
+        use ChargeStatus as S;
+        assert_eq!(
+            allowed,
+            vec![
+                (S::PendingConfirmation, ChargeEvent::Confirm, S::Succeeded),
+                (S::PendingConfirmation, ChargeEvent::Decline, S::Declined),
+                (S::PendingConfirmation, ChargeEvent::Expire, S::Expired),
+                (S::Succeeded, ChargeEvent::Refund, S::Refunded),
+            ]
+        );
+        for status in ChargeStatus::ALL {
+            assert_eq!(status.is_final(), events.iter().all(|&e| status.apply(e).is_err()));
+        }
+    }
+
+    #[test]
+    fn wire_names_match_the_merchant_api() {
+        for status in ChargeStatus::ALL {
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+            assert_eq!(ChargeStatus::from_wire(status.as_str()), Some(status));
+        }
+        assert_eq!(ChargeStatus::from_wire("SUCCEEDED"), None);
+        assert!(serde_json::from_str::<ChargeStatus>("\"paid\"").is_err());
+    }
+}

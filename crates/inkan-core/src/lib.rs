@@ -1,0 +1,16 @@
+//! Inkan's domain, free of IO: money, payment codes, spending limits and charge states.
+//!
+//! Nothing in this crate reads the clock, the network, files or a database. Time comes in as a
+//! `now` argument and randomness as a [`ring::rand::SecureRandom`], so every rule here is a pure
+//! function that tests can drive to any instant without sleeping.
+
+pub mod charge;
+pub mod limits;
+pub mod money;
+pub mod payment_code;
+pub mod tokyo;
+
+pub use charge::{ChargeEvent, ChargeStatus, InvalidTransition};
+pub use limits::{LimitKind, LimitPolicy, LimitSettings, Spending};
+pub use money::{Currency, Money, MoneyError};
+pub use payment_code::{DeviceKeyId, PaymentCode, PaymentCodeError, VerifiedPaymentCode};

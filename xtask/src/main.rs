@@ -1,0 +1,56 @@
+//! Project automation, run as `cargo xtask <command>` (see the alias in `.cargo/config.toml`).
+//!
+//! - `demo`: the product story, as far as it is built, with readable output.
+//! - `test`: everything CI checks: formatting, clippy with `-D warnings`, every test, a short fuzz.
+//! - `fuzz [--seconds N] [--target NAME]`: run the cargo-fuzz targets for a bounded time.
+
+#![allow(clippy::print_stdout, reason = "xtask talks to the person at the terminal")]
+
+mod demo;
+mod fuzz;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <demo | test | fuzz [--seconds N] [--target NAME]>";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        bail!("{USAGE}");
+    };
+    match command.as_str() {
+        "demo" => demo::run(),
+        "test" => test::run(),
+        "fuzz" => fuzz::run(rest),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command {other:?}\n{USAGE}"),
+    }
+}
+
+/// The repository root (the parent of this crate's directory).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command from the repository root, echoing it, and fails if it fails.
+pub fn run_step(title: &str, command: &mut Command) -> Result<()> {
+    println!("\n==> {title}");
+    let shown = format!("{command:?}");
+    let status = command.current_dir(root()).status().with_context(|| format!("could not start {shown}"))?;
+    if !status.success() {
+        bail!("{title} failed ({status}): {shown}");
+    }
+    Ok(())
+}
+
+/// `cargo`, as the one that started us (so the same toolchain is used throughout).
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
