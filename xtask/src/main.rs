@@ -3,11 +3,13 @@
 //! - `demo`: the product story, as far as it is built, with readable output.
 //! - `test`: everything CI checks: formatting, clippy with `-D warnings`, every test, a short fuzz.
 //! - `fuzz [--seconds N] [--target NAME]`: run the cargo-fuzz targets for a bounded time.
+//! - `pg-url [--throwaway]`: find, start or make the PostgreSQL the tests use, and print its URL.
 
 #![allow(clippy::print_stdout, reason = "xtask talks to the person at the terminal")]
 
 mod demo;
 mod fuzz;
+mod postgres;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +17,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <demo | test | fuzz [--seconds N] [--target NAME]>";
+const USAGE: &str = "usage: cargo xtask <demo | test | fuzz [--seconds N] [--target NAME] | pg-url [--throwaway]>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +28,7 @@ fn main() -> Result<()> {
         "demo" => demo::run(),
         "test" => test::run(),
         "fuzz" => fuzz::run(rest),
+        "pg-url" => postgres::print_url(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

@@ -5,6 +5,7 @@
 //! function that tests can drive to any instant without sleeping.
 
 pub mod charge;
+pub mod history;
 pub mod limits;
 pub mod money;
 pub mod payment_code;

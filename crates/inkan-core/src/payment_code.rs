@@ -22,6 +22,9 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
+/// Signed-over prefix of a proof of possession of a device key (see [`DeviceSigningKey::prove`]).
+pub const DEVICE_PROOF_DOMAIN: &[u8] = b"inkan/device-proof/v1\0";
+
 /// Version byte of the format this module writes and reads.
 pub const VERSION: u8 = 1;
 /// Signed-over prefix, so a payment-code signature can never be replayed as any other signature
@@ -162,6 +165,17 @@ impl DevicePublicKey {
     pub fn as_sec1(&self) -> &[u8] {
         &self.0
     }
+
+    /// Checks a proof of possession made by [`DeviceSigningKey::prove`] over `challenge`. The
+    /// server asks for one whenever a device key is registered, which also proves the point is on
+    /// the curve.
+    pub fn verify_proof(&self, challenge: &[u8], proof: &[u8]) -> Result<(), PaymentCodeError> {
+        let mut message = DEVICE_PROOF_DOMAIN.to_vec();
+        message.extend_from_slice(challenge);
+        UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &self.0)
+            .verify(&message, proof)
+            .map_err(|_| PaymentCodeError::BadSignature)
+    }
 }
 
 impl fmt::Debug for DevicePublicKey {
@@ -199,6 +213,14 @@ impl DeviceSigningKey {
         let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, rng)
             .map_err(|_| PaymentCodeError::BadKey)?;
         Ok(DeviceSigningKey { pair })
+    }
+
+    /// Signs `challenge` (a ceremony id the server chose) to prove this device holds the key,
+    /// under a domain prefix that no payment code uses.
+    pub fn prove(&self, challenge: &[u8], rng: &dyn SecureRandom) -> Result<Vec<u8>, PaymentCodeError> {
+        let mut message = DEVICE_PROOF_DOMAIN.to_vec();
+        message.extend_from_slice(challenge);
+        Ok(self.pair.sign(rng, &message).map_err(|_| PaymentCodeError::BadKey)?.as_ref().to_vec())
     }
 
     pub fn public_key(&self) -> DevicePublicKey {

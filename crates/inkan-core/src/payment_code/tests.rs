@@ -190,6 +190,21 @@ fn key_survives_its_pkcs8_form() {
 }
 
 #[test]
+fn proof_of_possession_is_bound_to_its_challenge_and_domain() {
+    let rng = SystemRandom::new();
+    let (key, id) = device();
+    let (other, _) = device();
+    let proof = key.prove(b"ceremony-1", &rng).unwrap();
+    assert!(key.public_key().verify_proof(b"ceremony-1", &proof).is_ok());
+    assert_eq!(key.public_key().verify_proof(b"ceremony-2", &proof), Err(PaymentCodeError::BadSignature));
+    assert_eq!(other.public_key().verify_proof(b"ceremony-1", &proof), Err(PaymentCodeError::BadSignature));
+    // A payment code's signature is no proof of possession, whatever challenge it is presented for.
+    let code = issue(&key, id, 1);
+    let header = &code.as_bytes()[..SIGNED_LEN];
+    assert!(key.public_key().verify_proof(header, &code.as_bytes()[SIGNED_LEN..]).is_err());
+}
+
+#[test]
 fn key_id_hex_form() {
     let id = DeviceKeyId::from_bytes([0xab; 16]);
     assert_eq!(id.to_string(), "abababababababababababababababab");

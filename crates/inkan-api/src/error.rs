@@ -1,0 +1,66 @@
+//! API errors: a stable machine code and a safe, human message.
+//!
+//! Clients branch on [`ErrorCode`], never on the message. Messages never carry internal details
+//! (those go to the server log).
+
+use serde::{Deserialize, Serialize};
+
+/// The stable codes of the API. Adding one is backwards compatible; renaming one is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    PaymentCodeInvalid,
+    PaymentCodeExpired,
+    PaymentCodeUsed,
+    LimitExceeded,
+    InsufficientFunds,
+    WalletFrozen,
+    ChargesSuspended,
+    RegionBlocked,
+    Unauthorized,
+    Forbidden,
+    InvalidRequest,
+    PayloadTooLarge,
+    IdempotencyConflict,
+    NotFound,
+    /// The charge (or other object) is no longer in a state that allows this.
+    InvalidState,
+    /// The passkey assertion or attestation did not verify.
+    PasskeyRejected,
+    /// The action needs a fresh passkey confirmation (step-up).
+    StepUpRequired,
+    CeremonyExpired,
+    CardDeclined,
+    CardLocked,
+    DeviceRevoked,
+    TooManyRequests,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// `{"error": {"code": "...", "message": "..."}}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    pub error: ApiError,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code.as_str())
+    }
+}
+
+impl std::error::Error for ApiError {}

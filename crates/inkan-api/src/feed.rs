@@ -1,0 +1,63 @@
+//! The live feed: notices of everything that happens to a wallet (rule 10).
+//!
+//! Sent as Server-Sent Events by `GET /v1/wallet/feed`: the SSE `id` is the notice's sequence
+//! number in its wallet (1, 2, 3, … without gaps), the SSE `event` is its kind, and the data is a
+//! [`FeedEvent`]. A client that reconnects with `Last-Event-ID: n` receives every notice after `n`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// What happened. Stored as the exact JSON text that is hashed into the history chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Notice {
+    /// A terminal asked for a payment: the shopper must confirm or decline.
+    ChargePending { charge_id: String, amount: i64, currency: String, merchant_name: String },
+    ChargeSucceeded { charge_id: String, amount: i64, currency: String, merchant_name: String },
+    ChargeDeclined { charge_id: String, amount: i64, currency: String, merchant_name: String, not_me: bool },
+    ChargeExpired { charge_id: String, amount: i64, currency: String, merchant_name: String },
+    ChargeRefunded { charge_id: String, amount: i64, currency: String, merchant_name: String },
+    TopUpSucceeded { topup_id: String, amount: i64, currency: String, card_last4: String },
+    TopUpFailed { amount: i64, currency: String, card_last4: String, reason: String },
+    CardAdded { card_id: String, brand: String, last4: String, verified: bool },
+    AccountCreated { display_name: String },
+    SignedIn { device_id: Option<String> },
+    DeviceAdded { device_id: String, name: String },
+    DeviceRevoked { device_id: String, name: String },
+    LimitsLowered { per_charge: i64, daily: i64, monthly: i64 },
+    LimitsRaiseRequested {
+        per_charge: i64,
+        daily: i64,
+        monthly: i64,
+        #[serde(with = "time::serde::rfc3339")]
+        effective_at: OffsetDateTime,
+    },
+    WalletFrozen { by: String },
+    WalletUnfrozen,
+    RecoveryCodeUsed { remaining: u32 },
+}
+
+/// One notice as delivered: its place in the wallet's history, and the chain hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedEvent {
+    pub seq: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The notice's JSON text, exactly as hashed.
+    pub payload: String,
+    /// Hex SHA-256 chain hash (see `inkan_core::history`).
+    pub hash: String,
+}
+
+impl FeedEvent {
+    pub fn notice(&self) -> Result<Notice, serde_json::Error> {
+        serde_json::from_str(&self.payload)
+    }
+}
+
+/// `GET /v1/wallet/history`: the whole verifiable history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    pub account_id: String,
+    pub events: Vec<FeedEvent>,
+}

@@ -1,0 +1,43 @@
+//! The merchant API (the external contract of `shared/BRIEF.md`; keep it stable).
+
+use inkan_core::{ChargeStatus, Currency};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// `POST /v1/charges`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCharge {
+    pub payment_code: String,
+    /// In the currency's minor unit (JPY has none: 1280 is ¥1,280).
+    pub amount: i64,
+    pub currency: Currency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A charge as the merchant sees it. It never says who the shopper is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    pub status: ChargeStatus,
+    pub amount: i64,
+    pub currency: Currency,
+    pub description: Option<String>,
+    pub merchant_id: String,
+    pub merchant_name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When a `pending_confirmation` charge expires if the shopper does nothing.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub refunded_at: Option<OffsetDateTime>,
+}
+
+/// `POST /v1/charges/{id}/refund` (the whole amount; the body may be empty: `{}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundCharge {}

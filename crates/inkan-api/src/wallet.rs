@@ -1,0 +1,255 @@
+//! The wallet API: enrolment, sign-in, the wallet's state, charges to confirm, limits, cards.
+
+use inkan_core::limits::PendingRaise;
+use inkan_core::payment_code::DeviceKeyId;
+use inkan_core::{ChargeStatus, LimitPolicy, Money, Spending};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use webauthn_rs_proto::{CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse};
+
+use crate::Base64Url;
+
+/// `POST /v1/accounts/registration` — start creating an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeginRegistration {
+    pub display_name: String,
+}
+
+/// The passkey creation options for the authenticator, and the ceremony they belong to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistrationChallenge {
+    pub ceremony_id: String,
+    pub public_key: CreationChallengeResponse,
+}
+
+/// A device key to register, with its proof of possession: the device's signature over the
+/// ceremony id (see `DeviceSigningKey::prove`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    pub key_id: DeviceKeyId,
+    /// Uncompressed SEC1 P-256 point.
+    pub public_key: Base64Url,
+    pub name: String,
+    pub proof: Base64Url,
+}
+
+/// `POST /v1/accounts` — finish creating an account: the new passkey and the first device.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinishRegistration {
+    pub ceremony_id: String,
+    pub credential: RegisterPublicKeyCredential,
+    pub device: NewDevice,
+}
+
+/// The account was created. The recovery codes are shown this once and stored only hashed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Enrolled {
+    pub account_id: String,
+    pub device_id: String,
+    pub recovery_codes: Vec<String>,
+    pub session: Session,
+}
+
+/// `POST /v1/sessions/challenge` — start signing in to an account with a passkey.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeginSignIn {
+    pub account_id: String,
+    /// The device signing in, if it is an enrolled one (shown in the notice).
+    #[serde(default)]
+    pub device_id: Option<String>,
+}
+
+/// Passkey request options for the authenticator, and the ceremony they belong to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssertionChallenge {
+    pub ceremony_id: String,
+    pub public_key: RequestChallengeResponse,
+}
+
+/// A passkey assertion answering a ceremony.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assertion {
+    pub ceremony_id: String,
+    pub credential: PublicKeyCredential,
+}
+
+/// A bearer session. It ends after `idle_timeout_seconds` without a request.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub token: String,
+    pub account_id: String,
+    pub idle_timeout_seconds: u64,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("token", &"***").field("account_id", &self.account_id).finish()
+    }
+}
+
+/// `GET /v1/wallet`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wallet {
+    pub account_id: String,
+    pub display_name: String,
+    pub balance: Money,
+    pub frozen: bool,
+    pub limits: Limits,
+}
+
+/// The limits as they stand, what has been spent against them, and a raise waiting to apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// In force now (already including any raise whose cooling-off has passed).
+    pub current: LimitPolicy,
+    pub pending: Option<PendingRaise>,
+    /// Spent in the current Tokyo day and month, counting charges waiting for confirmation.
+    pub spending: Spending,
+    /// The largest charge that would pass right now.
+    pub remaining: Money,
+}
+
+/// `PUT /v1/wallet/limits`. Lowering applies at once; raising needs `step_up` (an assertion for
+/// a ceremony begun with `POST /v1/wallet/step-up`) and applies after the cooling-off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetLimits {
+    pub limits: LimitPolicy,
+    #[serde(default)]
+    pub step_up: Option<Assertion>,
+}
+
+/// A charge as the shopper sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletCharge {
+    pub id: String,
+    pub status: ChargeStatus,
+    pub amount: Money,
+    pub merchant_name: String,
+    pub description: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// A charge waiting for the shopper, with the passkey challenge bound to exactly this charge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingCharge {
+    pub charge: WalletCharge,
+    pub public_key: RequestChallengeResponse,
+}
+
+/// `POST /v1/wallet/charges/{id}/confirm`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmCharge {
+    pub credential: PublicKeyCredential,
+}
+
+/// `POST /v1/wallet/charges/{id}/decline`. `not_me` also freezes the wallet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineCharge {
+    #[serde(default)]
+    pub not_me: bool,
+}
+
+/// `POST /v1/wallet/cards`: a card to top up from. The number goes to the funding provider and is
+/// never stored; only the provider's token, the brand and the last four digits are kept.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddCard {
+    pub number: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+    pub cvc: String,
+}
+
+impl std::fmt::Debug for AddCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AddCard(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardStatus {
+    /// The provider asked for a 3-D Secure-style challenge: answer with `POST .../verify`.
+    ChallengeRequired,
+    Verified,
+    Failed,
+    Locked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    pub id: String,
+    pub brand: String,
+    pub last4: String,
+    pub status: CardStatus,
+}
+
+/// `POST /v1/wallet/cards/{id}/verify`: the one-time code of the card issuer's challenge.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyCard {
+    pub code: String,
+}
+
+impl std::fmt::Debug for VerifyCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VerifyCard(***)")
+    }
+}
+
+/// `POST /v1/wallet/topups`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopUp {
+    pub card_id: String,
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopUpResult {
+    pub id: String,
+    pub amount: Money,
+    pub balance: Money,
+}
+
+/// A device of the wallet, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub key_id: DeviceKeyId,
+    pub name: String,
+    pub active: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub enrolled_at: OffsetDateTime,
+}
+
+/// `POST /v1/wallet/freeze` (no body needed beyond `{}`): any signed-in device may freeze.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Freeze {}
+
+/// `POST /v1/wallet/step-up`: start a passkey confirmation for a sensitive action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeginStepUp {
+    pub action: StepUpAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepUpAction {
+    RaiseLimits,
+    Unfreeze,
+    AddDevice,
+}

@@ -1,0 +1,650 @@
+//! Charges: created by a terminal from a payment code, held until the shopper confirms with a
+//! passkey assertion bound to that charge, then settled in the ledger in the same transaction.
+
+use std::time::Duration as StdDuration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use inkan_api::feed::Notice;
+use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
+use inkan_api::wallet::{ConfirmCharge, DeclineCharge, PendingCharge, WalletCharge};
+use inkan_api::{ErrorCode, IDEMPOTENCY_KEY};
+use inkan_core::limits::LimitError;
+use inkan_core::payment_code::{DevicePublicKey, PaymentCode, PaymentCodeError};
+use inkan_core::{ChargeStatus, Currency, LimitKind, LimitSettings, Money, Spending, tokyo};
+use serde::Deserialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use webauthn_rs::prelude::{PasskeyAuthentication, RequestChallengeResponse};
+
+use crate::auth::{SessionAuth, TerminalAuth};
+use crate::clock::{from_ms, to_ms};
+use crate::db::Tx;
+use crate::error::{AppError, Json, Result};
+use crate::hub::Change;
+use crate::secrets::{hash_secret, new_id};
+use crate::state::AppState;
+use crate::{feed, ledger, passkeys};
+
+/// Largest single charge the API accepts at all, before any wallet limit (¥10,000,000).
+const MAX_AMOUNT: i64 = 10_000_000;
+/// Longest `?wait=` a terminal may ask for.
+const MAX_WAIT_SECONDS: u64 = 60;
+
+const CHARGE_COLUMNS: &str = "c.id, c.status, c.amount, c.currency, c.description, c.merchant_id, m.name AS merchant_name, \
+     c.account_id, c.created_at, c.expires_at, c.decided_at, c.refunded_at, c.auth_request";
+
+fn code_error(e: PaymentCodeError) -> AppError {
+    let (status, code) = match e {
+        PaymentCodeError::Expired | PaymentCodeError::NotYetValid => {
+            (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::PaymentCodeExpired)
+        }
+        PaymentCodeError::CounterNotFresh => (StatusCode::CONFLICT, ErrorCode::PaymentCodeUsed),
+        _ => (StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid),
+    };
+    AppError::new(status, code, e.to_string())
+}
+
+fn unknown_code() -> AppError {
+    AppError::new(StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid, "this payment code is not from an active device")
+}
+
+fn frozen() -> AppError {
+    AppError::new(StatusCode::FORBIDDEN, ErrorCode::WalletFrozen, "the shopper's wallet is frozen")
+}
+
+fn insufficient() -> AppError {
+    AppError::new(StatusCode::PAYMENT_REQUIRED, ErrorCode::InsufficientFunds, "the wallet's balance is too low")
+}
+
+fn status_of(row: &AnyRow) -> Result<ChargeStatus> {
+    let s: String = row.try_get("status")?;
+    ChargeStatus::from_wire(&s).ok_or_else(|| AppError::internal(format!("unknown charge status {s}")))
+}
+
+fn currency_of(row: &AnyRow) -> Result<Currency> {
+    row.try_get::<String, _>("currency")?.parse::<Currency>().map_err(AppError::internal)
+}
+
+fn merchant_view(row: &AnyRow) -> Result<Charge> {
+    Ok(Charge {
+        id: row.try_get("id")?,
+        status: status_of(row)?,
+        amount: row.try_get("amount")?,
+        currency: currency_of(row)?,
+        description: row.try_get("description")?,
+        merchant_id: row.try_get("merchant_id")?,
+        merchant_name: row.try_get("merchant_name")?,
+        created_at: from_ms(row.try_get("created_at")?),
+        expires_at: from_ms(row.try_get("expires_at")?),
+        decided_at: row.try_get::<Option<i64>, _>("decided_at")?.map(from_ms),
+        refunded_at: row.try_get::<Option<i64>, _>("refunded_at")?.map(from_ms),
+    })
+}
+
+fn wallet_view(row: &AnyRow) -> Result<WalletCharge> {
+    Ok(WalletCharge {
+        id: row.try_get("id")?,
+        status: status_of(row)?,
+        amount: Money::new(currency_of(row)?, row.try_get("amount")?),
+        merchant_name: row.try_get("merchant_name")?,
+        description: row.try_get("description")?,
+        created_at: from_ms(row.try_get("created_at")?),
+        expires_at: from_ms(row.try_get("expires_at")?),
+    })
+}
+
+async fn load(app: &AppState, id: &str) -> Result<Option<AnyRow>> {
+    if id.len() > 64 {
+        return Ok(None);
+    }
+    Ok(sqlx::query(&format!("SELECT {CHARGE_COLUMNS} FROM charges c JOIN merchants m ON m.id = c.merchant_id WHERE c.id = $1"))
+        .bind(id)
+        .fetch_optional(app.db.pool())
+        .await?)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String> {
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .ok_or_else(|| AppError::invalid("the Idempotency-Key header is required"))?
+        .to_str()
+        .map_err(|_| AppError::invalid("Idempotency-Key must be printable ASCII"))?;
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::invalid("Idempotency-Key must be 1 to 255 printable ASCII characters"));
+    }
+    Ok(key.to_owned())
+}
+
+/// What the wallet has spent in the current Tokyo day and month, counting charges still waiting
+/// for confirmation (so many pending charges cannot together pass a limit).
+async fn spending(tx: &mut Tx, account_id: &str, currency: Currency, now: time::OffsetDateTime) -> Result<Spending> {
+    let mut sum = async |window: tokyo::Window| -> Result<Money> {
+        let total: Option<i64> = sqlx::query_scalar(
+            "SELECT SUM(amount) FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') \
+             AND created_at >= $2 AND created_at < $3",
+        )
+        .bind(account_id)
+        .bind(to_ms(window.start))
+        .bind(to_ms(window.end))
+        .fetch_one(tx.conn())
+        .await?;
+        Ok(Money::new(currency, total.unwrap_or(0)))
+    };
+    let today = sum(tokyo::day(now)).await?;
+    let this_month = sum(tokyo::month(now)).await?;
+    Ok(Spending { today, this_month })
+}
+
+fn limit_error(e: LimitError) -> AppError {
+    match e {
+        LimitError::Exceeded { kind, remaining, .. } => {
+            let which = match kind {
+                LimitKind::PerCharge => "per-charge",
+                LimitKind::Daily => "daily",
+                LimitKind::Monthly => "monthly",
+            };
+            AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::LimitExceeded,
+                format!("over the shopper's {which} limit ({remaining} left)"),
+            )
+        }
+        other => AppError::invalid(other.to_string()),
+    }
+}
+
+/// `POST /v1/charges`
+pub async fn create(
+    State(app): State<AppState>,
+    terminal: TerminalAuth,
+    headers: HeaderMap,
+    Json(body): Json<CreateCharge>,
+) -> Result<(StatusCode, Json<Charge>)> {
+    let key = idempotency_key(&headers)?;
+    let request_hash = hash_secret(&serde_json::to_string(&body)?);
+    if let Some(row) = sqlx::query("SELECT request_hash, response FROM idempotency_keys WHERE terminal_id = $1 AND key = $2")
+        .bind(&terminal.terminal_id)
+        .bind(&key)
+        .fetch_optional(app.db.pool())
+        .await?
+    {
+        return replay(&row, &request_hash);
+    }
+
+    if body.amount <= 0 || body.amount > MAX_AMOUNT {
+        return Err(AppError::invalid(format!("amount must be between 1 and {MAX_AMOUNT}")));
+    }
+    let description = match body.description.as_deref().map(str::trim) {
+        Some(d) if d.chars().count() > 200 || d.chars().any(char::is_control) => {
+            return Err(AppError::invalid("description: at most 200 characters, no control characters"));
+        }
+        Some("") | None => None,
+        Some(d) => Some(d.to_owned()),
+    };
+    let amount = Money::new(body.currency, body.amount);
+    let now = app.clock.now();
+
+    let code = PaymentCode::parse(&body.payment_code).map_err(code_error)?;
+    let device = sqlx::query("SELECT id, account_id, public_key, enrolled_at FROM devices WHERE key_id = $1 AND active = 1")
+        .bind(code.key_id().to_string())
+        .fetch_optional(app.db.pool())
+        .await?
+        .ok_or_else(unknown_code)?;
+    let device_id: String = device.try_get("id")?;
+    let account_id: String = device.try_get("account_id")?;
+    let public_key = DevicePublicKey::from_sec1(&device.try_get::<Vec<u8>, _>("public_key")?).map_err(AppError::internal)?;
+    let enrolled_at = from_ms(device.try_get("enrolled_at")?);
+    // Signature and validity now; the counter below, atomically.
+    let verified = code.verify(&public_key, now, None).map_err(code_error)?;
+    let counter = i64::from(verified.claims().counter);
+
+    let mut tx = app.db.begin().await?;
+    // Using a code kills it and every older code of the device. Of two terminals racing with one
+    // code, exactly one passes this conditional update.
+    let used = sqlx::query(
+        "UPDATE devices SET last_counter = $1 WHERE id = $2 AND active = 1 AND (last_counter IS NULL OR last_counter < $1)",
+    )
+    .bind(counter)
+    .bind(&device_id)
+    .execute(tx.conn())
+    .await?;
+    if used.rows_affected() != 1 {
+        return Err(code_error(PaymentCodeError::CounterNotFresh));
+    }
+    let account = sqlx::query("UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, frozen, limits, currency")
+        .bind(&account_id)
+        .fetch_one(tx.conn())
+        .await?;
+    if account.try_get::<i64, _>("frozen")? != 0 {
+        return Err(frozen());
+    }
+    let currency = currency_of(&account)?;
+    if currency != body.currency {
+        return Err(AppError::invalid(format!("this wallet holds {currency}")));
+    }
+    let settings: LimitSettings = serde_json::from_str(&account.try_get::<String, _>("limits")?)?;
+    let policy = app.settings.new_device_cap.apply(&settings.effective(now), enrolled_at, now).map_err(limit_error)?;
+    let spent = spending(&mut tx, &account_id, currency, now).await?;
+    policy.check(&spent, amount).map_err(limit_error)?;
+    let pending: Option<i64> =
+        sqlx::query_scalar("SELECT SUM(amount) FROM charges WHERE account_id = $1 AND status = 'pending_confirmation'")
+            .bind(&account_id)
+            .fetch_one(tx.conn())
+            .await?;
+    let available = account.try_get::<i64, _>("balance")? - pending.unwrap_or(0);
+    if available < body.amount {
+        return Err(insufficient());
+    }
+
+    let (request, auth_state) = passkeys::challenge(&app, &account_id).await?;
+    let id = new_id("ch", &app.rng)?;
+    let expires_at = now + app.settings.charge_ttl;
+    sqlx::query(
+        "INSERT INTO charges (id, merchant_id, terminal_id, account_id, device_id, amount, currency, description, status, \
+         code_counter, auth_state, auth_request, created_at, expires_at, decided_at, refunded_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending_confirmation', $9, $10, $11, $12, $13, NULL, NULL)",
+    )
+    .bind(&id)
+    .bind(&terminal.merchant_id)
+    .bind(&terminal.terminal_id)
+    .bind(&account_id)
+    .bind(&device_id)
+    .bind(body.amount)
+    .bind(currency.code())
+    .bind(&description)
+    .bind(counter)
+    .bind(serde_json::to_string(&auth_state)?)
+    .bind(serde_json::to_string(&request)?)
+    .bind(to_ms(now))
+    .bind(to_ms(expires_at))
+    .execute(tx.conn())
+    .await?;
+    let charge = Charge {
+        id: id.clone(),
+        status: ChargeStatus::PendingConfirmation,
+        amount: body.amount,
+        currency,
+        description,
+        merchant_id: terminal.merchant_id.clone(),
+        merchant_name: terminal.merchant_name.clone(),
+        created_at: now,
+        expires_at,
+        decided_at: None,
+        refunded_at: None,
+    };
+    sqlx::query(
+        "INSERT INTO idempotency_keys (terminal_id, key, request_hash, charge_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&terminal.terminal_id)
+    .bind(&key)
+    .bind(&request_hash)
+    .bind(&id)
+    .bind(serde_json::to_string(&charge)?)
+    .bind(to_ms(now))
+    .execute(tx.conn())
+    .await?;
+    let notice = Notice::ChargePending {
+        charge_id: id.clone(),
+        amount: body.amount,
+        currency: currency.code().to_owned(),
+        merchant_name: terminal.merchant_name.clone(),
+    };
+    feed::append(&mut tx, &account_id, &notice, now).await?;
+    tx.announce(Change::Charge(id.clone()));
+    if let Err(e) = tx.commit(&app.hub).await {
+        // A retry with the same key that raced us and won made the same charge: answer as it did.
+        if let Some(row) = sqlx::query("SELECT request_hash, response FROM idempotency_keys WHERE terminal_id = $1 AND key = $2")
+            .bind(&terminal.terminal_id)
+            .bind(&key)
+            .fetch_optional(app.db.pool())
+            .await?
+        {
+            return replay(&row, &request_hash);
+        }
+        return Err(e.into());
+    }
+    tracing::info!(charge = %id, merchant = %terminal.merchant_id, amount = body.amount, "charge pending confirmation");
+    Ok((StatusCode::CREATED, Json(charge)))
+}
+
+/// Answers a retried request: the stored response if the body is the same, 409 if not.
+fn replay(row: &AnyRow, request_hash: &str) -> Result<(StatusCode, Json<Charge>)> {
+    let stored: String = row.try_get("request_hash")?;
+    if stored != request_hash {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::IdempotencyConflict,
+            "this Idempotency-Key was used with a different request",
+        ));
+    }
+    let charge: Charge = serde_json::from_str(&row.try_get::<String, _>("response")?)?;
+    Ok((StatusCode::CREATED, Json(charge)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitQuery {
+    #[serde(default)]
+    wait: Option<u64>,
+}
+
+/// `GET /v1/charges/{id}?wait=SECONDS`: the charge; with `wait`, holds the request until the charge
+/// leaves `pending_confirmation` or the time is up.
+pub async fn get(
+    State(app): State<AppState>,
+    terminal: TerminalAuth,
+    Path(id): Path<String>,
+    Query(query): Query<WaitQuery>,
+) -> Result<Json<Charge>> {
+    let wait = query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS);
+    let mut changes = app.hub.subscribe();
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(wait);
+    loop {
+        expire_due(&app, Some(&id)).await?;
+        let row = load(&app, &id).await?.ok_or_else(|| AppError::not_found("charge"))?;
+        if row.try_get::<String, _>("merchant_id")? != terminal.merchant_id {
+            return Err(AppError::not_found("charge"));
+        }
+        let charge = merchant_view(&row)?;
+        if charge.status != ChargeStatus::PendingConfirmation || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(charge));
+        }
+        // Wake at the next change of this charge, at its expiry, or at the deadline.
+        let until_expiry = (charge.expires_at - app.clock.now()).max(time::Duration::ZERO);
+        let expiry = tokio::time::Instant::now() + StdDuration::try_from(until_expiry).unwrap_or_default();
+        let wake = deadline.min(expiry + StdDuration::from_millis(10));
+        let _ = tokio::time::timeout_at(wake, async {
+            loop {
+                match changes.recv().await {
+                    Ok(Change::Charge(c)) if c == id => return,
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// `POST /v1/charges/{id}/refund`: the whole amount back to the shopper.
+pub async fn refund(
+    State(app): State<AppState>,
+    terminal: TerminalAuth,
+    Path(id): Path<String>,
+    Json(RefundCharge {}): Json<RefundCharge>,
+) -> Result<Json<Charge>> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let row = sqlx::query(
+        "UPDATE charges SET status = 'refunded', refunded_at = $1 WHERE id = $2 AND merchant_id = $3 AND status = 'succeeded' \
+         RETURNING account_id, amount, currency",
+    )
+    .bind(to_ms(now))
+    .bind(&id)
+    .bind(&terminal.merchant_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else {
+        drop(tx);
+        let existing = load(&app, &id).await?.filter(|r| r.try_get::<String, _>("merchant_id").ok() == Some(terminal.merchant_id.clone()));
+        return match existing {
+            None => Err(AppError::not_found("charge")),
+            Some(r) => Err(AppError::invalid_state(format!("a {} charge cannot be refunded", status_of(&r)?))),
+        };
+    };
+    let account_id: String = row.try_get("account_id")?;
+    let amount = Money::new(currency_of(&row)?, row.try_get("amount")?);
+    sqlx::query("UPDATE accounts SET balance = balance + $1 WHERE id = $2")
+        .bind(amount.minor())
+        .bind(&account_id)
+        .execute(tx.conn())
+        .await?;
+    ledger::post(
+        &mut tx,
+        &app,
+        "refund",
+        &id,
+        &[(ledger::merchant(&terminal.merchant_id), amount.checked_neg()?), (ledger::wallet(&account_id), amount)],
+    )
+    .await?;
+    let notice = Notice::ChargeRefunded {
+        charge_id: id.clone(),
+        amount: amount.minor(),
+        currency: amount.currency().code().to_owned(),
+        merchant_name: terminal.merchant_name.clone(),
+    };
+    feed::append(&mut tx, &account_id, &notice, now).await?;
+    tx.announce(Change::Charge(id.clone()));
+    tx.commit(&app.hub).await?;
+    let row = load(&app, &id).await?.ok_or_else(|| AppError::not_found("charge"))?;
+    Ok(Json(merchant_view(&row)?))
+}
+
+/// `GET /v1/wallet/charges/pending`: charges waiting for this wallet, each with its passkey
+/// request bound to exactly that charge.
+pub async fn pending(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Vec<PendingCharge>>> {
+    expire_due(&app, None).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {CHARGE_COLUMNS} FROM charges c JOIN merchants m ON m.id = c.merchant_id \
+         WHERE c.account_id = $1 AND c.status = 'pending_confirmation' ORDER BY c.created_at"
+    ))
+    .bind(&auth.account_id)
+    .fetch_all(app.db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let request: RequestChallengeResponse =
+                serde_json::from_str(&row.try_get::<Option<String>, _>("auth_request")?.unwrap_or_default())?;
+            Ok(PendingCharge { charge: wallet_view(row)?, public_key: request })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Json)
+}
+
+/// Why a charge could not be decided: gone, someone else's, or no longer pending.
+async fn not_decidable(app: &AppState, id: &str, account_id: &str) -> AppError {
+    match load(app, id).await {
+        Ok(Some(row)) if row.try_get::<String, _>("account_id").ok().as_deref() == Some(account_id) => {
+            match status_of(&row) {
+                Ok(ChargeStatus::PendingConfirmation) | Ok(ChargeStatus::Expired) => {
+                    AppError::invalid_state("this charge has expired")
+                }
+                Ok(status) => AppError::invalid_state(format!("this charge is already {status}")),
+                Err(e) => e,
+            }
+        }
+        Ok(_) => AppError::not_found("charge"),
+        Err(e) => e,
+    }
+}
+
+/// `POST /v1/wallet/charges/{id}/confirm`: the passkey assertion for this charge pays it. The
+/// assertion itself authenticates the shopper; no session is needed.
+pub async fn confirm(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<ConfirmCharge>,
+) -> Result<Json<WalletCharge>> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    // Taking the charge out of `pending_confirmation` and its challenge out of the row is the
+    // first write: a replayed assertion finds nothing to confirm.
+    let row = sqlx::query(
+        "UPDATE charges SET status = 'succeeded', decided_at = $1 \
+         WHERE id = $2 AND status = 'pending_confirmation' AND expires_at > $1 \
+         RETURNING account_id, merchant_id, amount, currency, auth_state",
+    )
+    .bind(to_ms(now))
+    .bind(&id)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else {
+        drop(tx);
+        let owner: Option<String> = sqlx::query_scalar("SELECT account_id FROM charges WHERE id = $1")
+            .bind(&id)
+            .fetch_optional(app.db.pool())
+            .await?;
+        return Err(match owner {
+            Some(owner) => not_decidable(&app, &id, &owner).await,
+            None => AppError::not_found("charge"),
+        });
+    };
+    let account_id: String = row.try_get("account_id")?;
+    let merchant_id: String = row.try_get("merchant_id")?;
+    let amount = Money::new(currency_of(&row)?, row.try_get("amount")?);
+    let state: PasskeyAuthentication =
+        serde_json::from_str(&row.try_get::<Option<String>, _>("auth_state")?.unwrap_or_default())?;
+    passkeys::accept_assertion(&app, &mut tx, &account_id, &state, &body.credential).await?;
+    // RETURNING gives the row after the update, so the challenge is cleared only now.
+    sqlx::query("UPDATE charges SET auth_state = NULL, auth_request = NULL WHERE id = $1").bind(&id).execute(tx.conn()).await?;
+
+    let paid = sqlx::query(
+        "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 AND frozen = 0 RETURNING balance",
+    )
+    .bind(amount.minor())
+    .bind(&account_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    if paid.is_none() {
+        let frozen_now: i64 = sqlx::query_scalar("SELECT frozen FROM accounts WHERE id = $1")
+            .bind(&account_id)
+            .fetch_one(tx.conn())
+            .await?;
+        return Err(if frozen_now != 0 { frozen() } else { insufficient() });
+    }
+    ledger::post(
+        &mut tx,
+        &app,
+        "charge",
+        &id,
+        &[(ledger::wallet(&account_id), amount.checked_neg()?), (ledger::merchant(&merchant_id), amount)],
+    )
+    .await?;
+    let merchant_name: String =
+        sqlx::query_scalar("SELECT name FROM merchants WHERE id = $1").bind(&merchant_id).fetch_one(tx.conn()).await?;
+    let notice = Notice::ChargeSucceeded {
+        charge_id: id.clone(),
+        amount: amount.minor(),
+        currency: amount.currency().code().to_owned(),
+        merchant_name,
+    };
+    feed::append(&mut tx, &account_id, &notice, now).await?;
+    tx.announce(Change::Charge(id.clone()));
+    tx.commit(&app.hub).await?;
+    tracing::info!(charge = %id, "charge confirmed");
+    let row = load(&app, &id).await?.ok_or_else(|| AppError::not_found("charge"))?;
+    Ok(Json(wallet_view(&row)?))
+}
+
+/// `POST /v1/wallet/charges/{id}/decline`; with `not_me`, the wallet is frozen in the same step.
+pub async fn decline(
+    State(app): State<AppState>,
+    auth: SessionAuth,
+    Path(id): Path<String>,
+    Json(body): Json<DeclineCharge>,
+) -> Result<Json<WalletCharge>> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let row = sqlx::query(
+        "UPDATE charges SET status = 'declined', auth_state = NULL, auth_request = NULL, decided_at = $1 \
+         WHERE id = $2 AND account_id = $3 AND status = 'pending_confirmation' RETURNING merchant_id, amount, currency",
+    )
+    .bind(to_ms(now))
+    .bind(&id)
+    .bind(&auth.account_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else {
+        drop(tx);
+        return Err(not_decidable(&app, &id, &auth.account_id).await);
+    };
+    let merchant_name: String = sqlx::query_scalar("SELECT name FROM merchants WHERE id = $1")
+        .bind(row.try_get::<String, _>("merchant_id")?)
+        .fetch_one(tx.conn())
+        .await?;
+    let notice = Notice::ChargeDeclined {
+        charge_id: id.clone(),
+        amount: row.try_get("amount")?,
+        currency: row.try_get("currency")?,
+        merchant_name,
+        not_me: body.not_me,
+    };
+    feed::append(&mut tx, &auth.account_id, &notice, now).await?;
+    if body.not_me {
+        crate::wallet::set_frozen(&mut tx, &app, &auth.account_id, true, "this wasn't me").await?;
+    }
+    tx.announce(Change::Charge(id.clone()));
+    tx.commit(&app.hub).await?;
+    let row = load(&app, &id).await?.ok_or_else(|| AppError::not_found("charge"))?;
+    Ok(Json(wallet_view(&row)?))
+}
+
+/// Expires charges whose confirmation window has passed (all of them, or one), with a notice each.
+pub async fn expire_due(app: &AppState, only: Option<&str>) -> Result<usize> {
+    let now = to_ms(app.clock.now());
+    let due: Vec<(String, String)> = match only {
+        Some(id) => {
+            sqlx::query_as(
+                "SELECT id, account_id FROM charges WHERE id = $1 AND status = 'pending_confirmation' AND expires_at <= $2",
+            )
+            .bind(id)
+            .bind(now)
+            .fetch_all(app.db.pool())
+            .await?
+        }
+        None => {
+            sqlx::query_as(
+                "SELECT id, account_id FROM charges WHERE status = 'pending_confirmation' AND expires_at <= $1 LIMIT 500",
+            )
+            .bind(now)
+            .fetch_all(app.db.pool())
+            .await?
+        }
+    };
+    let mut expired = 0;
+    for (id, account_id) in due {
+        let mut tx = app.db.begin().await?;
+        let row = sqlx::query(
+            "UPDATE charges SET status = 'expired', auth_state = NULL, auth_request = NULL, decided_at = $1 \
+             WHERE id = $2 AND status = 'pending_confirmation' AND expires_at <= $1 RETURNING merchant_id, amount, currency",
+        )
+        .bind(now)
+        .bind(&id)
+        .fetch_optional(tx.conn())
+        .await?;
+        let Some(row) = row else { continue };
+        let merchant_name: String = sqlx::query_scalar("SELECT name FROM merchants WHERE id = $1")
+            .bind(row.try_get::<String, _>("merchant_id")?)
+            .fetch_one(tx.conn())
+            .await?;
+        let notice = Notice::ChargeExpired {
+            charge_id: id.clone(),
+            amount: row.try_get("amount")?,
+            currency: row.try_get("currency")?,
+            merchant_name,
+        };
+        feed::append(&mut tx, &account_id, &notice, from_ms(now)).await?;
+        tx.announce(Change::Charge(id.clone()));
+        tx.commit(&app.hub).await?;
+        expired += 1;
+    }
+    Ok(expired)
+}
+
+/// Keeps unconfirmed charges expiring on time, once a second, until `shutdown`.
+pub async fn expiry_sweeper(app: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(StdDuration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = expire_due(&app, None).await {
+                    tracing::warn!(code = ?e.code, "expiry sweep failed; will retry");
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+

@@ -1,0 +1,121 @@
+//! Errors at the HTTP boundary: a status, a stable code and a safe message.
+//!
+//! Internal failures (database, serialisation) are logged with their details and reach the client
+//! only as `internal`. Request bodies that do not parse, carry unknown fields or are too large get
+//! `invalid_request` / `payload_too_large` and change nothing.
+
+use std::borrow::Cow;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use inkan_api::{ApiError, ErrorBody, ErrorCode};
+use serde::de::DeserializeOwned;
+
+#[derive(Debug)]
+pub struct AppError {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub message: Cow<'static, str>,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        AppError { status, code, message: message.into() }
+    }
+
+    /// Something broke on our side. `detail` goes to the log only.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal error; please retry")
+    }
+
+    pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
+        AppError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, message)
+    }
+
+    pub fn unauthorized(message: impl Into<Cow<'static, str>>) -> Self {
+        AppError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
+    }
+
+    pub fn not_found(what: &'static str) -> Self {
+        AppError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("no such {what}"))
+    }
+
+    pub fn invalid_state(message: impl Into<Cow<'static, str>>) -> Self {
+        AppError::new(StatusCode::CONFLICT, ErrorCode::InvalidState, message)
+    }
+
+    pub fn passkey_rejected() -> Self {
+        AppError::new(StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected, "the passkey confirmation was not accepted")
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ApiError { code: self.code, message: self.message.into_owned() } };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::internal(format!("database: {e}"))
+    }
+}
+
+impl From<serde_json::Error> for AppError {
+    fn from(e: serde_json::Error) -> Self {
+        AppError::internal(format!("json: {e}"))
+    }
+}
+
+impl From<inkan_core::MoneyError> for AppError {
+    fn from(e: inkan_core::MoneyError) -> Self {
+        AppError::invalid(e.to_string())
+    }
+}
+
+/// A JSON body whose parse errors are API errors (`invalid_request`, `payload_too_large`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> AppError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => AppError::invalid(format!("invalid request body: {}", e.body_text())),
+        JsonRejection::JsonSyntaxError(_) => AppError::invalid("the request body is not valid JSON"),
+        JsonRejection::MissingJsonContentType(_) => AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::InvalidRequest,
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, "the request body is too large")
+        }
+        other => AppError::new(other.status(), ErrorCode::InvalidRequest, "the request body could not be read"),
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;

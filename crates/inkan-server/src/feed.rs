@@ -1,0 +1,197 @@
+//! The live feed: notices stored in the same transaction as what they report, chained by hash,
+//! then pushed to subscribers over Server-Sent Events. Resuming with `Last-Event-ID` loses nothing
+//! because the stream is always read back from the database.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use inkan_api::feed::{FeedEvent, History, Notice};
+use inkan_core::history;
+use sqlx::Row;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::auth::SessionAuth;
+use crate::clock::{from_ms, to_ms};
+use crate::db::Tx;
+use crate::error::{AppError, Json, Result};
+use crate::hub::Change;
+use crate::secrets::{hex, unhex};
+use crate::state::AppState;
+
+/// How many notices one database read returns while catching up.
+const PAGE: i64 = 500;
+
+/// Appends a notice to an account's history inside `tx` and announces it once `tx` commits.
+/// Takes the account row's lock (through the `UPDATE`), so sequence numbers follow commit order.
+pub async fn append(tx: &mut Tx, account_id: &str, notice: &Notice, now: time::OffsetDateTime) -> Result<u64> {
+    let row = sqlx::query("UPDATE accounts SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq, last_hash")
+        .bind(account_id)
+        .fetch_one(tx.conn())
+        .await?;
+    let seq: i64 = row.try_get("event_seq")?;
+    let previous: String = row.try_get("last_hash")?;
+    let previous: [u8; 32] = unhex(&previous)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| AppError::internal(format!("account {account_id}: corrupt last_hash")))?;
+    let seq_u = u64::try_from(seq).map_err(AppError::internal)?;
+    let payload = serde_json::to_string(notice)?;
+    let at = to_ms(now);
+    let hash = hex(&history::link(&previous, seq_u, at, &payload));
+    sqlx::query("INSERT INTO events (account_id, seq, at, payload, hash) VALUES ($1, $2, $3, $4, $5)")
+        .bind(account_id)
+        .bind(seq)
+        .bind(at)
+        .bind(&payload)
+        .bind(&hash)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("UPDATE accounts SET last_hash = $1 WHERE id = $2").bind(&hash).bind(account_id).execute(tx.conn()).await?;
+    tx.announce(Change::Account(account_id.to_owned()));
+    Ok(seq_u)
+}
+
+/// Notices of an account after `after`, oldest first, at most `limit`.
+pub async fn read_after(state: &AppState, account_id: &str, after: u64, limit: i64) -> Result<Vec<FeedEvent>> {
+    let after = i64::try_from(after).map_err(|_| AppError::invalid("Last-Event-ID is out of range"))?;
+    let rows = sqlx::query(
+        "SELECT seq, at, payload, hash FROM events WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(account_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(state.db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(FeedEvent {
+                seq: u64::try_from(row.try_get::<i64, _>("seq")?).map_err(AppError::internal)?,
+                at: from_ms(row.try_get("at")?),
+                payload: row.try_get("payload")?,
+                hash: row.try_get("hash")?,
+            })
+        })
+        .collect()
+}
+
+fn last_event_id(headers: &HeaderMap) -> Result<u64> {
+    match headers.get("last-event-id") {
+        None => Ok(0),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or_else(|| AppError::invalid("Last-Event-ID must be a notice sequence number")),
+    }
+}
+
+fn sse_event(event: &FeedEvent) -> Event {
+    let kind = event.notice().map(|n| notice_kind(&n)).unwrap_or("notice");
+    Event::default()
+        .id(event.seq.to_string())
+        .event(kind)
+        .data(serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned()))
+}
+
+/// The notice's `kind` tag, used as the SSE event name.
+pub fn notice_kind(notice: &Notice) -> &'static str {
+    match notice {
+        Notice::ChargePending { .. } => "charge_pending",
+        Notice::ChargeSucceeded { .. } => "charge_succeeded",
+        Notice::ChargeDeclined { .. } => "charge_declined",
+        Notice::ChargeExpired { .. } => "charge_expired",
+        Notice::ChargeRefunded { .. } => "charge_refunded",
+        Notice::TopUpSucceeded { .. } => "top_up_succeeded",
+        Notice::TopUpFailed { .. } => "top_up_failed",
+        Notice::CardAdded { .. } => "card_added",
+        Notice::AccountCreated { .. } => "account_created",
+        Notice::SignedIn { .. } => "signed_in",
+        Notice::DeviceAdded { .. } => "device_added",
+        Notice::DeviceRevoked { .. } => "device_revoked",
+        Notice::LimitsLowered { .. } => "limits_lowered",
+        Notice::LimitsRaiseRequested { .. } => "limits_raise_requested",
+        Notice::WalletFrozen { .. } => "wallet_frozen",
+        Notice::WalletUnfrozen => "wallet_unfrozen",
+        Notice::RecoveryCodeUsed { .. } => "recovery_code_used",
+    }
+}
+
+/// `GET /v1/wallet/feed`: every notice after `Last-Event-ID`, then live ones as they commit.
+pub async fn stream(
+    State(state): State<AppState>,
+    auth: SessionAuth,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let after = last_event_id(&headers)?;
+    // Subscribe before the first read, so a notice committed in between wakes us.
+    let changes = state.hub.subscribe();
+    let feed = Feed { state, account_id: auth.account_id, after, changes, backlog: Vec::new() };
+    let stream = futures_util::stream::unfold(feed, |mut feed| async move {
+        let event = feed.next().await?;
+        Some((Ok(sse_event(&event)), feed))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))
+}
+
+struct Feed {
+    state: AppState,
+    account_id: String,
+    after: u64,
+    changes: tokio::sync::broadcast::Receiver<Change>,
+    backlog: Vec<FeedEvent>,
+}
+
+impl Feed {
+    /// The next notice, waiting for one if needed; `None` ends the stream (server shutting down
+    /// or the database failing: the client reconnects and resumes).
+    async fn next(&mut self) -> Option<FeedEvent> {
+        loop {
+            if !self.backlog.is_empty() {
+                let event = self.backlog.remove(0);
+                self.after = event.seq;
+                return Some(event);
+            }
+            match read_after(&self.state, &self.account_id, self.after, PAGE).await {
+                Ok(events) if !events.is_empty() => {
+                    self.backlog = events;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+            let hub = self.state.hub.clone();
+            let woken = async {
+                loop {
+                    match self.changes.recv().await {
+                        Ok(Change::Account(id)) if id == self.account_id => return true,
+                        Ok(_) => {}
+                        // Missed signals: read again from our last sequence number, nothing is lost.
+                        Err(RecvError::Lagged(_)) => return true,
+                        Err(RecvError::Closed) => return false,
+                    }
+                }
+            };
+            tokio::select! {
+                keep_going = woken => if !keep_going { return None },
+                () = hub.closed() => return None,
+            }
+        }
+    }
+}
+
+/// `GET /v1/wallet/history`: the whole history, to export and verify.
+pub async fn export(State(state): State<AppState>, auth: SessionAuth) -> Result<Json<History>> {
+    let mut events = Vec::new();
+    loop {
+        let after = events.last().map(|e: &FeedEvent| e.seq).unwrap_or(0);
+        let page = read_after(&state, &auth.account_id, after, PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
+        events.extend(page);
+    }
+    Ok(Json(History { account_id: auth.account_id, events }))
+}

@@ -1,0 +1,364 @@
+//! Top-ups from cards, through a funding provider that verifies the card (3-D Secure in
+//! production) and holds the card number. Inkan keeps only the provider's token, the brand, the
+//! last four digits and a fingerprint (to spot one card across many accounts).
+//!
+//! [`SandboxProvider`] is the provider for development and tests. Its test cards:
+//!
+//! | number | result |
+//! | --- | --- |
+//! | `4242 4242 4242 4242` | verified at once |
+//! | `4000 0000 0000 3220` | needs a challenge; the one-time code is `123456` |
+//! | `4000 0000 0000 0002` | declined |
+//! | `5555 5555 5555 4444` | verified at once (Mastercard) |
+//!
+//! Any other number that passes the Luhn check is declined; an expiry in the past is declined.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use inkan_api::ErrorCode;
+use inkan_api::feed::Notice;
+use inkan_api::wallet::{AddCard, Card, CardStatus, TopUp, TopUpResult, VerifyCard};
+use inkan_core::Money;
+use ring::digest::{SHA256, digest};
+use sqlx::Row;
+
+use crate::auth::SessionAuth;
+use crate::clock::to_ms;
+use crate::error::{AppError, Json, Result};
+use crate::secrets::{hex, new_id};
+use crate::state::AppState;
+use crate::{feed, ledger};
+
+/// Failed card attempts (registration or challenge) per account before cards are locked.
+pub const MAX_CARD_FAILURES: i64 = 5;
+/// Largest single top-up (¥500,000).
+const MAX_TOPUP: i64 = 500_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FundingError {
+    #[error("the card was declined")]
+    Declined,
+    #[error("the card details are not valid")]
+    InvalidCard,
+    #[error("the verification code is wrong")]
+    ChallengeFailed,
+    #[error("the funding provider is unavailable")]
+    Unavailable,
+}
+
+/// What the provider says about a card it has taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub token: String,
+    pub brand: String,
+    pub last4: String,
+    pub fingerprint: String,
+    pub challenge_required: bool,
+}
+
+/// A card verifier and payment source. Implementations own the card numbers; Inkan never does.
+pub trait FundingProvider: Send + Sync + 'static {
+    fn register(&self, number: &str, exp_month: u8, exp_year: u16, cvc: &str, now: time::OffsetDateTime)
+    -> Result<Registration, FundingError>;
+    fn verify(&self, token: &str, code: &str) -> Result<(), FundingError>;
+    /// Takes `amount` from the card; returns the provider's reference.
+    fn collect(&self, token: &str, amount: Money) -> Result<String, FundingError>;
+}
+
+/// The documented sandbox (see the module docs). Deterministic, offline.
+#[derive(Debug, Default)]
+pub struct SandboxProvider;
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+impl FundingProvider for SandboxProvider {
+    fn register(
+        &self,
+        number: &str,
+        exp_month: u8,
+        exp_year: u16,
+        cvc: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Registration, FundingError> {
+        let digits: Vec<u8> = number.chars().filter(|c| *c != ' ' && *c != '-').map(|c| c.to_digit(10).and_then(|d| u8::try_from(d).ok()).unwrap_or(255)).collect();
+        if !(12..=19).contains(&digits.len()) || digits.contains(&255) || !luhn(&digits) {
+            return Err(FundingError::InvalidCard);
+        }
+        if cvc.len() != 3 || !cvc.bytes().all(|b| b.is_ascii_digit()) || !(1..=12).contains(&exp_month) {
+            return Err(FundingError::InvalidCard);
+        }
+        let (year, month) = (i32::from(exp_year), u8::from(now.month()));
+        if year < now.year() || (year == now.year() && exp_month < month) {
+            return Err(FundingError::Declined);
+        }
+        let number: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+        let challenge_required = match number.as_str() {
+            "4242424242424242" | "5555555555554444" => false,
+            "4000000000003220" => true,
+            _ => return Err(FundingError::Declined),
+        };
+        let fingerprint = hex(digest(&SHA256, format!("sandbox-card:{number}").as_bytes()).as_ref());
+        Ok(Registration {
+            token: format!("sandbox_tok_{}", &fingerprint[..24]),
+            brand: if number.starts_with('5') { "mastercard" } else { "visa" }.to_owned(),
+            last4: number[number.len() - 4..].to_owned(),
+            fingerprint,
+            challenge_required,
+        })
+    }
+
+    fn verify(&self, _token: &str, code: &str) -> Result<(), FundingError> {
+        if code == "123456" { Ok(()) } else { Err(FundingError::ChallengeFailed) }
+    }
+
+    fn collect(&self, token: &str, _amount: Money) -> Result<String, FundingError> {
+        if token.starts_with("sandbox_tok_") { Ok(format!("sandbox_pay_{}", &token[12..])) } else { Err(FundingError::Declined) }
+    }
+}
+
+fn card_error(e: FundingError) -> AppError {
+    match e {
+        FundingError::Unavailable => AppError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal, e.to_string()),
+        _ => AppError::new(StatusCode::PAYMENT_REQUIRED, ErrorCode::CardDeclined, e.to_string()),
+    }
+}
+
+fn locked() -> AppError {
+    AppError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::CardLocked,
+        "too many failed card attempts: adding cards is locked for this wallet; contact support",
+    )
+}
+
+/// Failed card attempts of an account (failed registrations are recorded as `failed` rows).
+async fn failures(app: &AppState, account_id: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COALESCE(SUM(failed_attempts), 0) FROM cards WHERE account_id = $1")
+        .bind(account_id)
+        .fetch_one(app.db.pool())
+        .await?)
+}
+
+async fn record_failure(app: &AppState, account_id: &str, last4: &str) -> Result<()> {
+    let id = new_id("card", &app.rng)?;
+    sqlx::query(
+        "INSERT INTO cards (id, account_id, provider_token, brand, last4, fingerprint, status, failed_attempts, created_at) \
+         VALUES ($1, $2, '', '', $3, '', 'failed', 1, $4)",
+    )
+    .bind(id)
+    .bind(account_id)
+    .bind(last4)
+    .bind(to_ms(app.clock.now()))
+    .execute(app.db.pool())
+    .await?;
+    Ok(())
+}
+
+fn status_from(s: &str) -> CardStatus {
+    match s {
+        "verified" => CardStatus::Verified,
+        "challenge_required" => CardStatus::ChallengeRequired,
+        "locked" => CardStatus::Locked,
+        _ => CardStatus::Failed,
+    }
+}
+
+/// `POST /v1/wallet/cards`
+pub async fn add_card(State(app): State<AppState>, auth: SessionAuth, Json(body): Json<AddCard>) -> Result<(StatusCode, Json<Card>)> {
+    if failures(&app, &auth.account_id).await? >= MAX_CARD_FAILURES {
+        return Err(locked());
+    }
+    if body.number.len() > 32 || body.cvc.len() > 8 {
+        return Err(AppError::invalid("the card details are not valid"));
+    }
+    let registration = match app.funding.register(&body.number, body.exp_month, body.exp_year, &body.cvc, app.clock.now()) {
+        Ok(r) => r,
+        Err(e) => {
+            let tail: String = body.number.chars().filter(char::is_ascii_digit).rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+            record_failure(&app, &auth.account_id, &tail).await?;
+            return Err(card_error(e));
+        }
+    };
+    let shared: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT account_id) FROM cards WHERE fingerprint = $1 AND account_id <> $2")
+        .bind(&registration.fingerprint)
+        .bind(&auth.account_id)
+        .fetch_one(app.db.pool())
+        .await?;
+    if shared > 0 {
+        // One card across many wallets is how stolen card lists are used: flag it for the operator.
+        tracing::warn!(account = %auth.account_id, other_accounts = shared, "card fingerprint seen on other accounts");
+    }
+    let id = new_id("card", &app.rng)?;
+    let status = if registration.challenge_required { "challenge_required" } else { "verified" };
+    let mut tx = app.db.begin().await?;
+    sqlx::query(
+        "INSERT INTO cards (id, account_id, provider_token, brand, last4, fingerprint, status, failed_attempts, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)",
+    )
+    .bind(&id)
+    .bind(&auth.account_id)
+    .bind(&registration.token)
+    .bind(&registration.brand)
+    .bind(&registration.last4)
+    .bind(&registration.fingerprint)
+    .bind(status)
+    .bind(to_ms(app.clock.now()))
+    .execute(tx.conn())
+    .await?;
+    let notice = Notice::CardAdded {
+        card_id: id.clone(),
+        brand: registration.brand.clone(),
+        last4: registration.last4.clone(),
+        verified: !registration.challenge_required,
+    };
+    feed::append(&mut tx, &auth.account_id, &notice, app.clock.now()).await?;
+    tx.commit(&app.hub).await?;
+    let card = Card { id, brand: registration.brand, last4: registration.last4, status: status_from(status) };
+    Ok((StatusCode::CREATED, Json(card)))
+}
+
+/// `POST /v1/wallet/cards/{id}/verify`
+pub async fn verify_card(
+    State(app): State<AppState>,
+    auth: SessionAuth,
+    Path(id): Path<String>,
+    Json(body): Json<VerifyCard>,
+) -> Result<Json<Card>> {
+    if failures(&app, &auth.account_id).await? >= MAX_CARD_FAILURES {
+        return Err(locked());
+    }
+    let row = sqlx::query("SELECT provider_token, brand, last4, status FROM cards WHERE id = $1 AND account_id = $2")
+        .bind(&id)
+        .bind(&auth.account_id)
+        .fetch_optional(app.db.pool())
+        .await?
+        .ok_or_else(|| AppError::not_found("card"))?;
+    if row.try_get::<String, _>("status")? != "challenge_required" {
+        return Err(AppError::invalid_state("this card is not waiting for a verification code"));
+    }
+    if body.code.len() > 16 {
+        return Err(AppError::invalid("malformed verification code"));
+    }
+    let token: String = row.try_get("provider_token")?;
+    let status = match app.funding.verify(&token, &body.code) {
+        Ok(()) => "verified",
+        Err(e) => {
+            sqlx::query("UPDATE cards SET failed_attempts = failed_attempts + 1 WHERE id = $1")
+                .bind(&id)
+                .execute(app.db.pool())
+                .await?;
+            return Err(card_error(e));
+        }
+    };
+    sqlx::query("UPDATE cards SET status = $1 WHERE id = $2").bind(status).bind(&id).execute(app.db.pool()).await?;
+    Ok(Json(Card { id, brand: row.try_get("brand")?, last4: row.try_get("last4")?, status: status_from(status) }))
+}
+
+/// `POST /v1/wallet/topups`
+pub async fn top_up(State(app): State<AppState>, auth: SessionAuth, Json(body): Json<TopUp>) -> Result<(StatusCode, Json<TopUpResult>)> {
+    let amount = body.amount;
+    if amount.minor() <= 0 || amount.minor() > MAX_TOPUP {
+        return Err(AppError::invalid(format!("a top-up is between 1 and {MAX_TOPUP}")));
+    }
+    let card = sqlx::query("SELECT provider_token, last4, status FROM cards WHERE id = $1 AND account_id = $2")
+        .bind(&body.card_id)
+        .bind(&auth.account_id)
+        .fetch_optional(app.db.pool())
+        .await?
+        .ok_or_else(|| AppError::not_found("card"))?;
+    if card.try_get::<String, _>("status")? != "verified" {
+        return Err(AppError::invalid_state("this card is not verified"));
+    }
+    let last4: String = card.try_get("last4")?;
+    let now = app.clock.now();
+    let provider_ref = match app.funding.collect(&card.try_get::<String, _>("provider_token")?, amount) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut tx = app.db.begin().await?;
+            let notice = Notice::TopUpFailed {
+                amount: amount.minor(),
+                currency: amount.currency().code().to_owned(),
+                card_last4: last4,
+                reason: e.to_string(),
+            };
+            feed::append(&mut tx, &auth.account_id, &notice, now).await?;
+            tx.commit(&app.hub).await?;
+            return Err(card_error(e));
+        }
+    };
+    let mut tx = app.db.begin().await?;
+    let row = sqlx::query("UPDATE accounts SET balance = balance + $1 WHERE id = $2 AND currency = $3 RETURNING balance")
+        .bind(amount.minor())
+        .bind(&auth.account_id)
+        .bind(amount.currency().code())
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or_else(|| AppError::invalid("this wallet holds another currency"))?;
+    let balance = Money::new(amount.currency(), row.try_get("balance")?);
+    let id = new_id("top", &app.rng)?;
+    sqlx::query(
+        "INSERT INTO topups (id, account_id, card_id, amount, currency, provider_ref, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&id)
+    .bind(&auth.account_id)
+    .bind(&body.card_id)
+    .bind(amount.minor())
+    .bind(amount.currency().code())
+    .bind(&provider_ref)
+    .bind(to_ms(now))
+    .execute(tx.conn())
+    .await?;
+    ledger::post(
+        &mut tx,
+        &app,
+        "top_up",
+        &id,
+        &[(ledger::FUNDING_CLEARING.to_owned(), amount.checked_neg()?), (ledger::wallet(&auth.account_id), amount)],
+    )
+    .await?;
+    let notice = Notice::TopUpSucceeded {
+        topup_id: id.clone(),
+        amount: amount.minor(),
+        currency: amount.currency().code().to_owned(),
+        card_last4: last4,
+    };
+    feed::append(&mut tx, &auth.account_id, &notice, now).await?;
+    tx.commit(&app.hub).await?;
+    Ok((StatusCode::CREATED, Json(TopUpResult { id, amount, balance })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn sandbox_cards_behave_as_documented() {
+        let now = datetime!(2026-06-10 12:00 UTC);
+        let p = SandboxProvider;
+        let ok = p.register("4242 4242 4242 4242", 12, 2030, "123", now).unwrap();
+        assert!(!ok.challenge_required);
+        assert_eq!((ok.brand.as_str(), ok.last4.as_str()), ("visa", "4242"));
+        assert!(!ok.token.contains("4242424242424242") && !ok.fingerprint.contains("4242424242424242"));
+        assert!(p.register("4000000000003220", 12, 2030, "123", now).unwrap().challenge_required);
+        assert_eq!(p.register("4000000000000002", 12, 2030, "123", now), Err(FundingError::Declined));
+        assert_eq!(p.register("4242424242424241", 12, 2030, "123", now), Err(FundingError::InvalidCard));
+        assert_eq!(p.register("4242424242424242", 5, 2026, "123", now), Err(FundingError::Declined));
+        assert_eq!(p.register("4242424242424242", 13, 2030, "123", now), Err(FundingError::InvalidCard));
+        assert_eq!(p.register("4242424242424242", 12, 2030, "12", now), Err(FundingError::InvalidCard));
+        assert_eq!(p.register("42424242４2424242", 12, 2030, "123", now), Err(FundingError::InvalidCard));
+        assert_eq!(p.verify(&ok.token, "123456"), Ok(()));
+        assert_eq!(p.verify(&ok.token, "000000"), Err(FundingError::ChallengeFailed));
+    }
+}

@@ -1,0 +1,56 @@
+//! The HTTP surface: routes, body limit, tracing, and the fallback for unknown paths.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, put};
+use inkan_api::ErrorCode;
+use tower_http::trace::TraceLayer;
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::{accounts, charges, feed, funding, wallet};
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.body_limit;
+    Router::new()
+        .route("/healthz", get(healthz))
+        // Merchant API
+        .route("/v1/charges", post(charges::create))
+        .route("/v1/charges/{id}", get(charges::get))
+        .route("/v1/charges/{id}/refund", post(charges::refund))
+        // Accounts and sessions
+        .route("/v1/accounts/registration", post(accounts::begin_registration))
+        .route("/v1/accounts", post(accounts::finish_registration))
+        .route("/v1/sessions/challenge", post(accounts::begin_sign_in))
+        .route("/v1/sessions", post(accounts::finish_sign_in))
+        .route("/v1/sessions/current", delete(accounts::sign_out))
+        // Wallet
+        .route("/v1/wallet", get(wallet::show))
+        .route("/v1/wallet/step-up", post(accounts::begin_step_up))
+        .route("/v1/wallet/limits", put(wallet::set_limits))
+        .route("/v1/wallet/freeze", post(wallet::freeze))
+        .route("/v1/wallet/unfreeze", post(wallet::unfreeze))
+        .route("/v1/wallet/devices", get(wallet::devices))
+        .route("/v1/wallet/devices/{id}", delete(wallet::revoke_device))
+        .route("/v1/wallet/charges/pending", get(charges::pending))
+        .route("/v1/wallet/charges/{id}/confirm", post(charges::confirm))
+        .route("/v1/wallet/charges/{id}/decline", post(charges::decline))
+        .route("/v1/wallet/cards", post(funding::add_card))
+        .route("/v1/wallet/cards/{id}/verify", post(funding::verify_card))
+        .route("/v1/wallet/topups", post(funding::top_up))
+        .route("/v1/wallet/feed", get(feed::stream))
+        .route("/v1/wallet/history", get(feed::export))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn not_found() -> AppError {
+    AppError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
+}

@@ -1,0 +1,54 @@
+//! Inkan's issuer server: passkey accounts, devices, merchants and terminals, charges confirmed one
+//! by one with a passkey, a double-entry ledger, and a live feed of notices.
+//!
+//! A library first, so tests build the router with [`app`] and run a real server on port 0 with
+//! [`run`]; `main.rs` only parses configuration and calls these.
+
+pub mod accounts;
+pub mod admin;
+pub mod auth;
+pub mod charges;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod feed;
+pub mod funding;
+pub mod http;
+pub mod hub;
+pub mod ledger;
+pub mod passkeys;
+pub mod secrets;
+pub mod settings;
+pub mod state;
+pub mod wallet;
+
+use std::future::Future;
+
+pub use settings::Settings;
+pub use state::AppState;
+
+/// The router with every route of the API.
+pub fn app(state: AppState) -> axum::Router {
+    http::router(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, with the background expiry of
+/// unconfirmed charges; then finishes in-flight requests and returns.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sweeper = tokio::spawn(charges::expiry_sweeper(state.clone(), stop_rx));
+    let hub = state.hub.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Live feeds never end by themselves; end them so the graceful shutdown can finish.
+        hub.close();
+    };
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let _ = stop_tx.send(true);
+    let _ = sweeper.await;
+    served
+}

@@ -1,0 +1,183 @@
+//! `inkan-server`: serve the API, or run an operator command against the database.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use inkan_server::clock::SystemClock;
+use inkan_server::db::Db;
+use inkan_server::funding::SandboxProvider;
+use inkan_server::{AppState, Settings};
+use serde::Deserialize;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "inkan-server", version, about = "Inkan issuer server")]
+struct Cli {
+    /// Database URL: sqlite://FILE (default: sqlite://inkan.db) or postgres://…
+    #[arg(long, env = "INKAN_DATABASE_URL", global = true)]
+    database: Option<String>,
+    /// TOML file with any of: listen, database, rp_id, rp_origin, charge_ttl_seconds.
+    #[arg(long, env = "INKAN_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Operator commands.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "INKAN_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// WebAuthn relying-party id, the domain passkeys belong to. Required.
+    #[arg(long, env = "INKAN_RP_ID")]
+    rp_id: Option<String>,
+    /// Web origin of WebAuthn requests, e.g. https://inkan.example. Required.
+    #[arg(long, env = "INKAN_RP_ORIGIN")]
+    rp_origin: Option<url::Url>,
+    /// Seconds an unconfirmed charge waits before it expires (default 120).
+    #[arg(long, env = "INKAN_CHARGE_TTL_SECONDS")]
+    charge_ttl_seconds: Option<u32>,
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    #[command(subcommand)]
+    Merchant(MerchantCommand),
+    #[command(subcommand)]
+    Terminal(TerminalCommand),
+}
+
+#[derive(Subcommand)]
+enum MerchantCommand {
+    /// Create a merchant; prints its id.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TerminalCommand {
+    /// Create a terminal for a merchant; prints its id and its key (shown once).
+    Create {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long, default_value = "till")]
+        name: String,
+    },
+    /// Revoke a terminal: its key stops working at once.
+    Revoke {
+        #[arg(long)]
+        terminal: String,
+    },
+}
+
+/// The optional TOML file. Flags and environment win over it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    database: Option<String>,
+    rp_id: Option<String>,
+    rp_origin: Option<url::Url>,
+    charge_ttl_seconds: Option<u32>,
+}
+
+#[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
+    let cli = Cli::parse();
+    let file = match &cli.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<FileConfig>(&text).with_context(|| format!("parsing {}", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let database = cli.database.clone().or(file.database.clone()).unwrap_or_else(|| "sqlite://inkan.db".to_owned());
+    let db = Db::open(&database).await.with_context(|| format!("opening the database {}", redact(&database)))?;
+    let clock = SystemClock;
+    match cli.command {
+        Command::Serve(args) => serve(args, file, db).await,
+        Command::Admin(Admin::Merchant(MerchantCommand::Create { name })) => {
+            let id = inkan_server::admin::create_merchant(&db, &clock, &name).await?;
+            println!("{id}");
+            Ok(())
+        }
+        Command::Admin(Admin::Terminal(TerminalCommand::Create { merchant, name })) => {
+            let (id, key) = inkan_server::admin::create_terminal(&db, &clock, &merchant, &name).await?;
+            println!("terminal {id}\nkey {key}\n(the key is shown only now; store it in the terminal)");
+            Ok(())
+        }
+        Command::Admin(Admin::Terminal(TerminalCommand::Revoke { terminal })) => {
+            inkan_server::admin::revoke_terminal(&db, &terminal).await?;
+            println!("revoked {terminal}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs, file: FileConfig, db: Db) -> Result<()> {
+    let rp_id = args.rp_id.or(file.rp_id).context("missing the WebAuthn relying-party id: pass --rp-id (or INKAN_RP_ID, or rp_id in the config file)")?;
+    let rp_origin = args
+        .rp_origin
+        .or(file.rp_origin)
+        .context("missing the WebAuthn origin: pass --rp-origin (or INKAN_RP_ORIGIN, or rp_origin in the config file)")?;
+    let mut settings = Settings::for_relying_party(rp_id, rp_origin)?;
+    if let Some(ttl) = args.charge_ttl_seconds.or(file.charge_ttl_seconds) {
+        settings.charge_ttl = time::Duration::seconds(i64::from(ttl));
+    }
+    let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let state = AppState::new(db, Arc::new(SystemClock), settings, Arc::new(SandboxProvider))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "inkan-server listening");
+    inkan_server::run(listener, state.clone(), shutdown_signal()).await?;
+    state.db.close().await;
+    tracing::info!("inkan-server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

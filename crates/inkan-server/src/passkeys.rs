@@ -1,0 +1,163 @@
+//! Passkey ceremonies: their server-side state between "begin" and "finish", and the checks the
+//! WebAuthn library leaves to us.
+//!
+//! webauthn-rs verifies signatures, challenges, origins and user verification, but not replay: an
+//! assertion verified against a retained state verifies again. So ceremony state is deleted in the
+//! same transaction that acts on it (`take_ceremony`), and the credential counter is compared with
+//! the one in the database, not the snapshot inside the state (`accept_assertion`).
+
+use serde::{Serialize, de::DeserializeOwned};
+use sqlx::Row;
+use webauthn_rs::prelude::{Passkey, PasskeyAuthentication, PublicKeyCredential, RequestChallengeResponse};
+
+use crate::clock::to_ms;
+use crate::db::Tx;
+use crate::error::{AppError, Result};
+use crate::secrets::new_id;
+use crate::state::AppState;
+
+/// A ceremony read back and removed.
+#[derive(Debug)]
+pub struct Ceremony<S, C> {
+    pub account_id: Option<String>,
+    pub state: S,
+    pub context: C,
+}
+
+/// Stores ceremony state; returns its id.
+pub async fn put_ceremony<S: Serialize, C: Serialize>(
+    app: &AppState,
+    kind: &str,
+    account_id: Option<&str>,
+    state: &S,
+    context: &C,
+) -> Result<String> {
+    let id = new_id("cer", &app.rng)?;
+    let expires = to_ms(app.clock.now() + app.settings.ceremony_ttl);
+    sqlx::query(
+        "INSERT INTO ceremonies (id, kind, account_id, state, context, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(kind)
+    .bind(account_id)
+    .bind(serde_json::to_string(state)?)
+    .bind(serde_json::to_string(context)?)
+    .bind(expires)
+    .execute(app.db.pool())
+    .await?;
+    Ok(id)
+}
+
+/// Removes and returns a ceremony of `kind`, in `tx`: if `tx` commits, the ceremony can never be
+/// used again; if it rolls back, nothing happened. This is the first write of `tx`.
+pub async fn take_ceremony<S: DeserializeOwned, C: DeserializeOwned>(
+    app: &AppState,
+    tx: &mut Tx,
+    kind: &str,
+    id: &str,
+) -> Result<Ceremony<S, C>> {
+    if id.len() > 64 {
+        return Err(AppError::invalid("malformed ceremony id"));
+    }
+    let row = sqlx::query(
+        "DELETE FROM ceremonies WHERE id = $1 AND kind = $2 RETURNING account_id, state, context, expires_at",
+    )
+    .bind(id)
+    .bind(kind)
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or_else(|| {
+        AppError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            inkan_api::ErrorCode::CeremonyExpired,
+            "this passkey request is unknown or was already used; start again",
+        )
+    })?;
+    let expires: i64 = row.try_get("expires_at")?;
+    if expires <= to_ms(app.clock.now()) {
+        return Err(AppError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            inkan_api::ErrorCode::CeremonyExpired,
+            "this passkey request has expired; start again",
+        ));
+    }
+    Ok(Ceremony {
+        account_id: row.try_get("account_id")?,
+        state: serde_json::from_str(&row.try_get::<String, _>("state")?)?,
+        context: serde_json::from_str(&row.try_get::<String, _>("context")?)?,
+    })
+}
+
+/// The passkeys of an account.
+pub async fn passkeys_of(app: &AppState, account_id: &str) -> Result<Vec<Passkey>> {
+    let rows = sqlx::query("SELECT passkey FROM passkeys WHERE account_id = $1 ORDER BY created_at")
+        .bind(account_id)
+        .fetch_all(app.db.pool())
+        .await?;
+    rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>(0)?)?)).collect()
+}
+
+/// A passkey request for an account: what the authenticator needs, and the state to keep.
+pub async fn challenge(app: &AppState, account_id: &str) -> Result<(RequestChallengeResponse, PasskeyAuthentication)> {
+    let passkeys = passkeys_of(app, account_id).await?;
+    if passkeys.is_empty() {
+        return Err(AppError::not_found("account"));
+    }
+    app.webauthn.start_passkey_authentication(&passkeys).map_err(AppError::internal)
+}
+
+/// Verifies an assertion against `state` for `account_id`, inside `tx`, and records the new
+/// credential counter. Refuses a credential of another account, and a counter that did not move
+/// forward (a cloned authenticator, or a replay of an older assertion).
+pub async fn accept_assertion(
+    app: &AppState,
+    tx: &mut Tx,
+    account_id: &str,
+    state: &PasskeyAuthentication,
+    credential: &PublicKeyCredential,
+) -> Result<()> {
+    let result = app.webauthn.finish_passkey_authentication(credential, state).map_err(|e| {
+        tracing::info!(error = %e, "passkey assertion refused");
+        AppError::passkey_rejected()
+    })?;
+    if !result.user_verified() {
+        return Err(AppError::passkey_rejected());
+    }
+    let cred_id = base64_id(result.cred_id().as_ref());
+    let row = sqlx::query("SELECT passkey, counter, account_id FROM passkeys WHERE id = $1")
+        .bind(&cred_id)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or_else(AppError::passkey_rejected)?;
+    let owner: String = row.try_get("account_id")?;
+    if owner != account_id {
+        return Err(AppError::passkey_rejected());
+    }
+    let stored: i64 = row.try_get("counter")?;
+    let counter = i64::from(result.counter());
+    // Authenticators that do not count report 0 every time; any that count must move forward.
+    if (counter != 0 || stored != 0) && counter <= stored {
+        tracing::warn!(%account_id, "passkey counter did not advance: possible cloned authenticator");
+        return Err(AppError::passkey_rejected());
+    }
+    let mut passkey: Passkey = serde_json::from_str(&row.try_get::<String, _>("passkey")?)?;
+    passkey.update_credential(&result);
+    let updated = sqlx::query("UPDATE passkeys SET passkey = $1, counter = $2 WHERE id = $3 AND counter = $4")
+        .bind(serde_json::to_string(&passkey)?)
+        .bind(counter)
+        .bind(&cred_id)
+        .bind(stored)
+        .execute(tx.conn())
+        .await?;
+    if updated.rows_affected() != 1 {
+        // Another assertion with this credential committed in between.
+        return Err(AppError::passkey_rejected());
+    }
+    Ok(())
+}
+
+/// The stored id of a credential: its raw id in base64url.
+pub fn base64_id(raw: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}

@@ -1,0 +1,56 @@
+//! Policy the server runs with: WebAuthn relying party, time limits and default limits.
+//!
+//! Built by the binary from flags, environment and an optional TOML file (see `main.rs`). There is
+//! deliberately no `Default`: the relying-party id and origin are security data and must be given.
+
+use inkan_core::limits::NewDeviceCap;
+use inkan_core::{LimitPolicy, Money};
+use time::Duration;
+use url::Url;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// WebAuthn relying-party id: the domain passkeys are bound to (e.g. `inkan.example`).
+    pub rp_id: String,
+    /// The web origin the wallet's WebAuthn requests come from (e.g. `https://inkan.example`).
+    pub rp_origin: Url,
+    /// How long a charge waits for the shopper before it expires.
+    pub charge_ttl: Duration,
+    /// A session ends after this long without a request.
+    pub session_idle: Duration,
+    /// How long a passkey ceremony (begin → finish) may take.
+    pub ceremony_ttl: Duration,
+    /// How long a raised limit waits before it applies.
+    pub limits_cooling_off: Duration,
+    /// Limits of a new wallet.
+    pub initial_limits: LimitPolicy,
+    /// Reduced limits for a device in its first hours.
+    pub new_device_cap: NewDeviceCap,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Countries (ISO 3166-1 alpha-2) allowed to enrol, sign in, top up and pay.
+    pub allowed_countries: Vec<String>,
+}
+
+impl Settings {
+    /// The production policy for a relying party: 120 s charges, 5 min idle sessions, 24 h
+    /// cooling-off, 72 h new-device caps.
+    pub fn for_relying_party(rp_id: String, rp_origin: Url) -> anyhow::Result<Settings> {
+        let yen = Money::yen;
+        Ok(Settings {
+            rp_id,
+            rp_origin,
+            charge_ttl: Duration::seconds(120),
+            session_idle: Duration::minutes(5),
+            ceremony_ttl: Duration::minutes(5),
+            limits_cooling_off: Duration::hours(24),
+            initial_limits: LimitPolicy::new(yen(50_000), yen(100_000), yen(300_000))?,
+            new_device_cap: NewDeviceCap {
+                probation: Duration::hours(72),
+                cap: LimitPolicy::new(yen(30_000), yen(30_000), yen(50_000))?,
+            },
+            body_limit: 16 * 1024,
+            allowed_countries: vec!["JP".to_owned()],
+        })
+    }
+}

@@ -1,0 +1,65 @@
+//! What every request handler can reach: database, clock, WebAuthn, change hub, policy.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use ring::rand::SystemRandom;
+use webauthn_rs::{Webauthn, WebauthnBuilder};
+
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::funding::FundingProvider;
+use crate::hub::Hub;
+use crate::settings::Settings;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub hub: Hub,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+    pub webauthn: Webauthn,
+    pub funding: Arc<dyn FundingProvider>,
+    pub rng: SystemRandom,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").field("db", &self.db).field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+        funding: Arc<dyn FundingProvider>,
+    ) -> anyhow::Result<AppState> {
+        let webauthn = WebauthnBuilder::new(&settings.rp_id, &settings.rp_origin)?.rp_name("Inkan").build()?;
+        Ok(AppState(Arc::new(Inner {
+            db,
+            hub: Hub::default(),
+            clock,
+            settings,
+            webauthn,
+            funding,
+            rng: SystemRandom::new(),
+        })))
+    }
+}

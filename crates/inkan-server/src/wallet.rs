@@ -1,0 +1,196 @@
+//! The wallet's own state: balance, limits, freeze, devices.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use inkan_api::feed::Notice;
+use inkan_api::wallet::{Device, Freeze, Limits, SetLimits, StepUpAction, Wallet};
+use inkan_api::ErrorCode;
+use inkan_core::{Currency, LimitSettings, Money, Spending, tokyo};
+use sqlx::Row;
+
+use crate::accounts::require_step_up;
+use crate::auth::SessionAuth;
+use crate::clock::{from_ms, to_ms};
+use crate::db::Tx;
+use crate::error::{AppError, Json, Result};
+use crate::feed;
+use crate::state::AppState;
+
+/// Spending in the current Tokyo day and month (pending charges included), read outside a
+/// transaction: for display only.
+async fn spending(app: &AppState, account_id: &str, currency: Currency, now: time::OffsetDateTime) -> Result<Spending> {
+    let mut totals = [Money::zero(currency); 2];
+    for (slot, window) in totals.iter_mut().zip([tokyo::day(now), tokyo::month(now)]) {
+        let total: Option<i64> = sqlx::query_scalar(
+            "SELECT SUM(amount) FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') \
+             AND created_at >= $2 AND created_at < $3",
+        )
+        .bind(account_id)
+        .bind(to_ms(window.start))
+        .bind(to_ms(window.end))
+        .fetch_one(app.db.pool())
+        .await?;
+        *slot = Money::new(currency, total.unwrap_or(0));
+    }
+    Ok(Spending { today: totals[0], this_month: totals[1] })
+}
+
+async fn limits_view(app: &AppState, account_id: &str, settings: &LimitSettings, currency: Currency) -> Result<Limits> {
+    let now = app.clock.now();
+    let settled = settings.settle(now);
+    let spent = spending(app, account_id, currency, now).await?;
+    let remaining = settled.current.remaining(&spent).map_err(|e| AppError::internal(e.to_string()))?;
+    Ok(Limits { current: settled.current, pending: settled.pending, spending: spent, remaining })
+}
+
+/// `GET /v1/wallet`
+pub async fn show(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Wallet>> {
+    let row = sqlx::query("SELECT display_name, balance, currency, frozen, limits FROM accounts WHERE id = $1")
+        .bind(&auth.account_id)
+        .fetch_one(app.db.pool())
+        .await?;
+    let currency: Currency = row.try_get::<String, _>("currency")?.parse().map_err(AppError::internal)?;
+    let settings: LimitSettings = serde_json::from_str(&row.try_get::<String, _>("limits")?)?;
+    Ok(Json(Wallet {
+        account_id: auth.account_id.clone(),
+        display_name: row.try_get("display_name")?,
+        balance: Money::new(currency, row.try_get("balance")?),
+        frozen: row.try_get::<i64, _>("frozen")? != 0,
+        limits: limits_view(&app, &auth.account_id, &settings, currency).await?,
+    }))
+}
+
+/// `PUT /v1/wallet/limits`: lowering applies at once; raising needs a passkey step-up and applies
+/// after the cooling-off, with a notice either way.
+pub async fn set_limits(State(app): State<AppState>, auth: SessionAuth, Json(body): Json<SetLimits>) -> Result<Json<Limits>> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let row = sqlx::query("UPDATE accounts SET limits = limits WHERE id = $1 RETURNING limits, currency")
+        .bind(&auth.account_id)
+        .fetch_one(tx.conn())
+        .await?;
+    let currency: Currency = row.try_get::<String, _>("currency")?.parse().map_err(AppError::internal)?;
+    if body.limits.get(inkan_core::LimitKind::Daily).currency() != currency {
+        return Err(AppError::invalid(format!("this wallet's limits are in {currency}")));
+    }
+    let settings: LimitSettings = serde_json::from_str(&row.try_get::<String, _>("limits")?)?;
+    let change = settings
+        .request(body.limits, now, app.settings.limits_cooling_off)
+        .map_err(|e| AppError::invalid(e.to_string()))?;
+    if change.needs_step_up() {
+        require_step_up(&app, &mut tx, &auth.account_id, StepUpAction::RaiseLimits, body.step_up.as_ref()).await?;
+    }
+    sqlx::query("UPDATE accounts SET limits = $1 WHERE id = $2")
+        .bind(serde_json::to_string(&change.settings)?)
+        .bind(&auth.account_id)
+        .execute(tx.conn())
+        .await?;
+    let current = change.settings.current;
+    let minor = |kind| current.get(kind).minor();
+    use inkan_core::LimitKind::{Daily, Monthly, PerCharge};
+    feed::append(
+        &mut tx,
+        &auth.account_id,
+        &Notice::LimitsLowered { per_charge: minor(PerCharge), daily: minor(Daily), monthly: minor(Monthly) },
+        now,
+    )
+    .await?;
+    if let Some(raise) = change.settings.pending {
+        let p = raise.policy;
+        feed::append(
+            &mut tx,
+            &auth.account_id,
+            &Notice::LimitsRaiseRequested {
+                per_charge: p.get(PerCharge).minor(),
+                daily: p.get(Daily).minor(),
+                monthly: p.get(Monthly).minor(),
+                effective_at: raise.effective_at,
+            },
+            now,
+        )
+        .await?;
+    }
+    tx.commit(&app.hub).await?;
+    Ok(Json(limits_view(&app, &auth.account_id, &change.settings, currency).await?))
+}
+
+/// Sets the frozen flag inside `tx`, with a notice if it changed.
+pub async fn set_frozen(tx: &mut Tx, app: &AppState, account_id: &str, frozen: bool, by: &str) -> Result<bool> {
+    let changed = sqlx::query("UPDATE accounts SET frozen = $1 WHERE id = $2 AND frozen <> $1")
+        .bind(i64::from(frozen))
+        .bind(account_id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected()
+        == 1;
+    if changed {
+        let notice = if frozen { Notice::WalletFrozen { by: by.to_owned() } } else { Notice::WalletUnfrozen };
+        feed::append(tx, account_id, &notice, app.clock.now()).await?;
+    }
+    Ok(changed)
+}
+
+/// `POST /v1/wallet/freeze`: any signed-in device, no step-up: stopping payments must be easy.
+pub async fn freeze(State(app): State<AppState>, auth: SessionAuth, Json(Freeze {}): Json<Freeze>) -> Result<StatusCode> {
+    let mut tx = app.db.begin().await?;
+    let by = auth.device_id.clone().unwrap_or_else(|| "a signed-in session".to_owned());
+    set_frozen(&mut tx, &app, &auth.account_id, true, &by).await?;
+    tx.commit(&app.hub).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/wallet/unfreeze`: needs a passkey step-up.
+pub async fn unfreeze(
+    State(app): State<AppState>,
+    auth: SessionAuth,
+    Json(body): Json<inkan_api::wallet::Assertion>,
+) -> Result<StatusCode> {
+    let mut tx = app.db.begin().await?;
+    sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
+    require_step_up(&app, &mut tx, &auth.account_id, StepUpAction::Unfreeze, Some(&body)).await?;
+    set_frozen(&mut tx, &app, &auth.account_id, false, "").await?;
+    tx.commit(&app.hub).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/wallet/devices`
+pub async fn devices(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Vec<Device>>> {
+    let rows = sqlx::query("SELECT id, key_id, name, active, enrolled_at FROM devices WHERE account_id = $1 ORDER BY enrolled_at")
+        .bind(&auth.account_id)
+        .fetch_all(app.db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Device {
+                id: r.try_get("id")?,
+                key_id: inkan_core::payment_code::DeviceKeyId::from_hex(&r.try_get::<String, _>("key_id")?)
+                    .ok_or_else(|| AppError::internal("corrupt device key id"))?,
+                name: r.try_get("name")?,
+                active: r.try_get::<i64, _>("active")? != 0,
+                enrolled_at: from_ms(r.try_get("enrolled_at")?),
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Json)
+}
+
+/// `DELETE /v1/wallet/devices/{id}`: the device's codes stop working at once, and its sessions end.
+pub async fn revoke_device(State(app): State<AppState>, auth: SessionAuth, Path(id): Path<String>) -> Result<StatusCode> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let name: Option<String> = sqlx::query_scalar(
+        "UPDATE devices SET active = 0, revoked_at = $1 WHERE id = $2 AND account_id = $3 AND active = 1 RETURNING name",
+    )
+    .bind(to_ms(now))
+    .bind(&id)
+    .bind(&auth.account_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(name) = name else {
+        return Err(AppError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such active device in this wallet"));
+    };
+    sqlx::query("DELETE FROM sessions WHERE device_id = $1").bind(&id).execute(tx.conn()).await?;
+    feed::append(&mut tx, &auth.account_id, &Notice::DeviceRevoked { device_id: id, name }, now).await?;
+    tx.commit(&app.hub).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
