@@ -12,19 +12,74 @@ use time::OffsetDateTime;
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Notice {
     /// A terminal asked for a payment: the shopper must confirm or decline.
-    ChargePending { charge_id: String, amount: i64, currency: String, merchant_name: String },
-    ChargeSucceeded { charge_id: String, amount: i64, currency: String, merchant_name: String },
-    ChargeDeclined { charge_id: String, amount: i64, currency: String, merchant_name: String, not_me: bool },
-    ChargeExpired { charge_id: String, amount: i64, currency: String, merchant_name: String },
-    ChargeRefunded { charge_id: String, amount: i64, currency: String, merchant_name: String },
-    TopUpSucceeded { topup_id: String, amount: i64, currency: String, card_last4: String },
-    TopUpFailed { amount: i64, currency: String, card_last4: String, reason: String },
-    CardAdded { card_id: String, brand: String, last4: String, verified: bool },
-    AccountCreated { display_name: String },
-    SignedIn { device_id: Option<String> },
-    DeviceAdded { device_id: String, name: String },
-    DeviceRevoked { device_id: String, name: String },
-    LimitsLowered { per_charge: i64, daily: i64, monthly: i64 },
+    ChargePending {
+        charge_id: String,
+        amount: i64,
+        currency: String,
+        merchant_name: String,
+    },
+    ChargeSucceeded {
+        charge_id: String,
+        amount: i64,
+        currency: String,
+        merchant_name: String,
+    },
+    ChargeDeclined {
+        charge_id: String,
+        amount: i64,
+        currency: String,
+        merchant_name: String,
+        not_me: bool,
+    },
+    ChargeExpired {
+        charge_id: String,
+        amount: i64,
+        currency: String,
+        merchant_name: String,
+    },
+    ChargeRefunded {
+        charge_id: String,
+        amount: i64,
+        currency: String,
+        merchant_name: String,
+    },
+    TopUpSucceeded {
+        topup_id: String,
+        amount: i64,
+        currency: String,
+        card_last4: String,
+    },
+    TopUpFailed {
+        amount: i64,
+        currency: String,
+        card_last4: String,
+        reason: String,
+    },
+    CardAdded {
+        card_id: String,
+        brand: String,
+        last4: String,
+        verified: bool,
+    },
+    AccountCreated {
+        display_name: String,
+    },
+    SignedIn {
+        device_id: Option<String>,
+    },
+    DeviceAdded {
+        device_id: String,
+        name: String,
+    },
+    DeviceRevoked {
+        device_id: String,
+        name: String,
+    },
+    LimitsLowered {
+        per_charge: i64,
+        daily: i64,
+        monthly: i64,
+    },
     LimitsRaiseRequested {
         per_charge: i64,
         daily: i64,
@@ -32,9 +87,13 @@ pub enum Notice {
         #[serde(with = "time::serde::rfc3339")]
         effective_at: OffsetDateTime,
     },
-    WalletFrozen { by: String },
+    WalletFrozen {
+        by: String,
+    },
     WalletUnfrozen,
-    RecoveryCodeUsed { remaining: u32 },
+    RecoveryCodeUsed {
+        remaining: u32,
+    },
 }
 
 /// One notice as delivered: its place in the wallet's history, and the chain hash.

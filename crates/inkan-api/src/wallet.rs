@@ -5,7 +5,9 @@ use inkan_core::payment_code::DeviceKeyId;
 use inkan_core::{ChargeStatus, LimitPolicy, Money, Spending};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use webauthn_rs_proto::{CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse};
+use webauthn_rs_proto::{
+    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
+};
 
 use crate::Base64Url;
 

@@ -3,16 +3,16 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use inkan_api::ErrorCode;
 use inkan_api::feed::Notice;
+use inkan_api::wallet::Assertion;
 use inkan_api::wallet::{
     AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Enrolled, FinishRegistration, NewDevice,
     RegistrationChallenge, Session, StepUpAction,
 };
-use inkan_api::ErrorCode;
-use inkan_api::wallet::Assertion;
+use inkan_core::LimitSettings;
 use inkan_core::history::GENESIS;
 use inkan_core::payment_code::DevicePublicKey;
-use inkan_core::LimitSettings;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use webauthn_rs::prelude::{PasskeyAuthentication, PasskeyRegistration};
@@ -105,8 +105,13 @@ pub async fn insert_device(
     if inserted.rows_affected() != 1 {
         return Err(AppError::invalid_state("this device key is already registered"));
     }
-    feed::append(tx, account_id, &Notice::DeviceAdded { device_id: device_id.clone(), name: name.to_owned() }, app.clock.now())
-        .await?;
+    feed::append(
+        tx,
+        account_id,
+        &Notice::DeviceAdded { device_id: device_id.clone(), name: name.to_owned() },
+        app.clock.now(),
+    )
+    .await?;
     Ok(device_id)
 }
 
@@ -135,8 +140,9 @@ pub async fn finish_registration(
 ) -> Result<(StatusCode, Json<Enrolled>)> {
     let (key, device_name) = check_device(&body.device, &body.ceremony_id)?;
     let mut tx = app.db.begin().await?;
-    let ceremony = take_ceremony::<PasskeyRegistration, RegistrationContext>(&app, &mut tx, "registration", &body.ceremony_id)
-        .await?;
+    let ceremony =
+        take_ceremony::<PasskeyRegistration, RegistrationContext>(&app, &mut tx, "registration", &body.ceremony_id)
+            .await?;
     let passkey = app.webauthn.finish_passkey_registration(&body.credential, &ceremony.state).map_err(|e| {
         tracing::info!(error = %e, "passkey registration refused");
         AppError::passkey_rejected()
@@ -184,7 +190,10 @@ pub async fn finish_registration(
 }
 
 /// `POST /v1/sessions/challenge`
-pub async fn begin_sign_in(State(app): State<AppState>, Json(body): Json<BeginSignIn>) -> Result<Json<AssertionChallenge>> {
+pub async fn begin_sign_in(
+    State(app): State<AppState>,
+    Json(body): Json<BeginSignIn>,
+) -> Result<Json<AssertionChallenge>> {
     if body.account_id.len() > 64 {
         return Err(AppError::invalid("malformed account id"));
     }
@@ -195,9 +204,13 @@ pub async fn begin_sign_in(State(app): State<AppState>, Json(body): Json<BeginSi
 }
 
 /// `POST /v1/sessions`
-pub async fn finish_sign_in(State(app): State<AppState>, Json(body): Json<Assertion>) -> Result<(StatusCode, Json<Session>)> {
+pub async fn finish_sign_in(
+    State(app): State<AppState>,
+    Json(body): Json<Assertion>,
+) -> Result<(StatusCode, Json<Session>)> {
     let mut tx = app.db.begin().await?;
-    let ceremony = take_ceremony::<PasskeyAuthentication, SignInContext>(&app, &mut tx, "sign_in", &body.ceremony_id).await?;
+    let ceremony =
+        take_ceremony::<PasskeyAuthentication, SignInContext>(&app, &mut tx, "sign_in", &body.ceremony_id).await?;
     let account_id = ceremony.account_id.ok_or_else(|| AppError::internal("sign-in ceremony without account"))?;
     accept_assertion(&app, &mut tx, &account_id, &ceremony.state, &body.credential).await?;
     let device_id = match ceremony.context.device_id {
@@ -211,7 +224,11 @@ pub async fn finish_sign_in(State(app): State<AppState>, Json(body): Json<Assert
             match active {
                 Some(1) => Some(id),
                 Some(_) => {
-                    return Err(AppError::new(StatusCode::FORBIDDEN, ErrorCode::DeviceRevoked, "this device was removed from the wallet"));
+                    return Err(AppError::new(
+                        StatusCode::FORBIDDEN,
+                        ErrorCode::DeviceRevoked,
+                        "this device was removed from the wallet",
+                    ));
                 }
                 None => return Err(AppError::not_found("device")),
             }
@@ -253,7 +270,8 @@ pub async fn require_step_up(
     let step_up = step_up.ok_or_else(|| {
         AppError::new(StatusCode::FORBIDDEN, ErrorCode::StepUpRequired, "confirm this with your passkey first")
     })?;
-    let ceremony = take_ceremony::<PasskeyAuthentication, StepUpContext>(app, tx, "step_up", &step_up.ceremony_id).await?;
+    let ceremony =
+        take_ceremony::<PasskeyAuthentication, StepUpContext>(app, tx, "step_up", &step_up.ceremony_id).await?;
     if ceremony.account_id.as_deref() != Some(account_id) || ceremony.context.action != action {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,

@@ -21,9 +21,16 @@ pub async fn create_merchant(db: &Db, clock: &dyn Clock, name: &str) -> anyhow::
 
 /// A new terminal of a merchant; returns its id and its key. The key is shown this once: only
 /// its hash is stored.
-pub async fn create_terminal(db: &Db, clock: &dyn Clock, merchant_id: &str, name: &str) -> anyhow::Result<(String, String)> {
-    let exists: Option<String> =
-        sqlx::query_scalar("SELECT id FROM merchants WHERE id = $1").bind(merchant_id).fetch_optional(db.pool()).await?;
+pub async fn create_terminal(
+    db: &Db,
+    clock: &dyn Clock,
+    merchant_id: &str,
+    name: &str,
+) -> anyhow::Result<(String, String)> {
+    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM merchants WHERE id = $1")
+        .bind(merchant_id)
+        .fetch_optional(db.pool())
+        .await?;
     if exists.is_none() {
         anyhow::bail!("no merchant with id {merchant_id}");
     }
@@ -31,20 +38,23 @@ pub async fn create_terminal(db: &Db, clock: &dyn Clock, merchant_id: &str, name
     let rng = ring::rand::SystemRandom::new();
     let id = new_id("term", &rng).map_err(app_error)?;
     let key = new_token("tk", &rng).map_err(app_error)?;
-    sqlx::query("INSERT INTO terminals (id, merchant_id, name, key_hash, active, created_at) VALUES ($1, $2, $3, $4, 1, $5)")
-        .bind(&id)
-        .bind(merchant_id)
-        .bind(&name)
-        .bind(hash_secret(&key))
-        .bind(to_ms(clock.now()))
-        .execute(db.pool())
-        .await?;
+    sqlx::query(
+        "INSERT INTO terminals (id, merchant_id, name, key_hash, active, created_at) VALUES ($1, $2, $3, $4, 1, $5)",
+    )
+    .bind(&id)
+    .bind(merchant_id)
+    .bind(&name)
+    .bind(hash_secret(&key))
+    .bind(to_ms(clock.now()))
+    .execute(db.pool())
+    .await?;
     Ok((id, key))
 }
 
 /// Revokes a terminal: its key stops working at once.
 pub async fn revoke_terminal(db: &Db, terminal_id: &str) -> anyhow::Result<()> {
-    let done = sqlx::query("UPDATE terminals SET active = 0 WHERE id = $1").bind(terminal_id).execute(db.pool()).await?;
+    let done =
+        sqlx::query("UPDATE terminals SET active = 0 WHERE id = $1").bind(terminal_id).execute(db.pool()).await?;
     if done.rows_affected() != 1 {
         anyhow::bail!("no terminal with id {terminal_id}");
     }

@@ -46,7 +46,11 @@ fn code_error(e: PaymentCodeError) -> AppError {
 }
 
 fn unknown_code() -> AppError {
-    AppError::new(StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid, "this payment code is not from an active device")
+    AppError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::PaymentCodeInvalid,
+        "this payment code is not from an active device",
+    )
 }
 
 fn frozen() -> AppError {
@@ -98,10 +102,12 @@ async fn load(app: &AppState, id: &str) -> Result<Option<AnyRow>> {
     if id.len() > 64 {
         return Ok(None);
     }
-    Ok(sqlx::query(&format!("SELECT {CHARGE_COLUMNS} FROM charges c JOIN merchants m ON m.id = c.merchant_id WHERE c.id = $1"))
-        .bind(id)
-        .fetch_optional(app.db.pool())
-        .await?)
+    Ok(sqlx::query(&format!(
+        "SELECT {CHARGE_COLUMNS} FROM charges c JOIN merchants m ON m.id = c.merchant_id WHERE c.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(app.db.pool())
+    .await?)
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String> {
@@ -121,7 +127,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String> {
 async fn spending(tx: &mut Tx, account_id: &str, currency: Currency, now: time::OffsetDateTime) -> Result<Spending> {
     let mut sum = async |window: tokyo::Window| -> Result<Money> {
         let total: Option<i64> = sqlx::query_scalar(
-            "SELECT SUM(amount) FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') \
+            "SELECT CAST(SUM(amount) AS BIGINT) FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') \
              AND created_at >= $2 AND created_at < $3",
         )
         .bind(account_id)
@@ -163,11 +169,12 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Charge>)> {
     let key = idempotency_key(&headers)?;
     let request_hash = hash_secret(&serde_json::to_string(&body)?);
-    if let Some(row) = sqlx::query("SELECT request_hash, response FROM idempotency_keys WHERE terminal_id = $1 AND key = $2")
-        .bind(&terminal.terminal_id)
-        .bind(&key)
-        .fetch_optional(app.db.pool())
-        .await?
+    if let Some(row) =
+        sqlx::query("SELECT request_hash, response FROM idempotency_keys WHERE terminal_id = $1 AND key = $2")
+            .bind(&terminal.terminal_id)
+            .bind(&key)
+            .fetch_optional(app.db.pool())
+            .await?
     {
         return replay(&row, &request_hash);
     }
@@ -186,14 +193,16 @@ pub async fn create(
     let now = app.clock.now();
 
     let code = PaymentCode::parse(&body.payment_code).map_err(code_error)?;
-    let device = sqlx::query("SELECT id, account_id, public_key, enrolled_at FROM devices WHERE key_id = $1 AND active = 1")
-        .bind(code.key_id().to_string())
-        .fetch_optional(app.db.pool())
-        .await?
-        .ok_or_else(unknown_code)?;
+    let device =
+        sqlx::query("SELECT id, account_id, public_key, enrolled_at FROM devices WHERE key_id = $1 AND active = 1")
+            .bind(code.key_id().to_string())
+            .fetch_optional(app.db.pool())
+            .await?
+            .ok_or_else(unknown_code)?;
     let device_id: String = device.try_get("id")?;
     let account_id: String = device.try_get("account_id")?;
-    let public_key = DevicePublicKey::from_sec1(&device.try_get::<Vec<u8>, _>("public_key")?).map_err(AppError::internal)?;
+    let public_key =
+        DevicePublicKey::from_sec1(&device.try_get::<Vec<u8>, _>("public_key")?).map_err(AppError::internal)?;
     let enrolled_at = from_ms(device.try_get("enrolled_at")?);
     // Signature and validity now; the counter below, atomically.
     let verified = code.verify(&public_key, now, None).map_err(code_error)?;
@@ -212,10 +221,11 @@ pub async fn create(
     if used.rows_affected() != 1 {
         return Err(code_error(PaymentCodeError::CounterNotFresh));
     }
-    let account = sqlx::query("UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, frozen, limits, currency")
-        .bind(&account_id)
-        .fetch_one(tx.conn())
-        .await?;
+    let account =
+        sqlx::query("UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, frozen, limits, currency")
+            .bind(&account_id)
+            .fetch_one(tx.conn())
+            .await?;
     if account.try_get::<i64, _>("frozen")? != 0 {
         return Err(frozen());
     }
@@ -227,11 +237,12 @@ pub async fn create(
     let policy = app.settings.new_device_cap.apply(&settings.effective(now), enrolled_at, now).map_err(limit_error)?;
     let spent = spending(&mut tx, &account_id, currency, now).await?;
     policy.check(&spent, amount).map_err(limit_error)?;
-    let pending: Option<i64> =
-        sqlx::query_scalar("SELECT SUM(amount) FROM charges WHERE account_id = $1 AND status = 'pending_confirmation'")
-            .bind(&account_id)
-            .fetch_one(tx.conn())
-            .await?;
+    let pending: Option<i64> = sqlx::query_scalar(
+        "SELECT CAST(SUM(amount) AS BIGINT) FROM charges WHERE account_id = $1 AND status = 'pending_confirmation'",
+    )
+    .bind(&account_id)
+    .fetch_one(tx.conn())
+    .await?;
     let available = account.try_get::<i64, _>("balance")? - pending.unwrap_or(0);
     if available < body.amount {
         return Err(insufficient());
@@ -294,11 +305,12 @@ pub async fn create(
     tx.announce(Change::Charge(id.clone()));
     if let Err(e) = tx.commit(&app.hub).await {
         // A retry with the same key that raced us and won made the same charge: answer as it did.
-        if let Some(row) = sqlx::query("SELECT request_hash, response FROM idempotency_keys WHERE terminal_id = $1 AND key = $2")
-            .bind(&terminal.terminal_id)
-            .bind(&key)
-            .fetch_optional(app.db.pool())
-            .await?
+        if let Some(row) =
+            sqlx::query("SELECT request_hash, response FROM idempotency_keys WHERE terminal_id = $1 AND key = $2")
+                .bind(&terminal.terminal_id)
+                .bind(&key)
+                .fetch_optional(app.db.pool())
+                .await?
         {
             return replay(&row, &request_hash);
         }
@@ -388,7 +400,9 @@ pub async fn refund(
     .await?;
     let Some(row) = row else {
         drop(tx);
-        let existing = load(&app, &id).await?.filter(|r| r.try_get::<String, _>("merchant_id").ok() == Some(terminal.merchant_id.clone()));
+        let existing = load(&app, &id)
+            .await?
+            .filter(|r| r.try_get::<String, _>("merchant_id").ok() == Some(terminal.merchant_id.clone()));
         return match existing {
             None => Err(AppError::not_found("charge")),
             Some(r) => Err(AppError::invalid_state(format!("a {} charge cannot be refunded", status_of(&r)?))),
@@ -498,7 +512,10 @@ pub async fn confirm(
         serde_json::from_str(&row.try_get::<Option<String>, _>("auth_state")?.unwrap_or_default())?;
     passkeys::accept_assertion(&app, &mut tx, &account_id, &state, &body.credential).await?;
     // RETURNING gives the row after the update, so the challenge is cleared only now.
-    sqlx::query("UPDATE charges SET auth_state = NULL, auth_request = NULL WHERE id = $1").bind(&id).execute(tx.conn()).await?;
+    sqlx::query("UPDATE charges SET auth_state = NULL, auth_request = NULL WHERE id = $1")
+        .bind(&id)
+        .execute(tx.conn())
+        .await?;
 
     let paid = sqlx::query(
         "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 AND frozen = 0 RETURNING balance",
@@ -585,23 +602,19 @@ pub async fn decline(
 pub async fn expire_due(app: &AppState, only: Option<&str>) -> Result<usize> {
     let now = to_ms(app.clock.now());
     let due: Vec<(String, String)> = match only {
-        Some(id) => {
-            sqlx::query_as(
-                "SELECT id, account_id FROM charges WHERE id = $1 AND status = 'pending_confirmation' AND expires_at <= $2",
-            )
-            .bind(id)
-            .bind(now)
-            .fetch_all(app.db.pool())
-            .await?
-        }
-        None => {
-            sqlx::query_as(
-                "SELECT id, account_id FROM charges WHERE status = 'pending_confirmation' AND expires_at <= $1 LIMIT 500",
-            )
-            .bind(now)
-            .fetch_all(app.db.pool())
-            .await?
-        }
+        Some(id) => sqlx::query_as(
+            "SELECT id, account_id FROM charges WHERE id = $1 AND status = 'pending_confirmation' AND expires_at <= $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_all(app.db.pool())
+        .await?,
+        None => sqlx::query_as(
+            "SELECT id, account_id FROM charges WHERE status = 'pending_confirmation' AND expires_at <= $1 LIMIT 500",
+        )
+        .bind(now)
+        .fetch_all(app.db.pool())
+        .await?,
     };
     let mut expired = 0;
     for (id, account_id) in due {
@@ -647,4 +660,3 @@ pub async fn expiry_sweeper(app: AppState, mut shutdown: tokio::sync::watch::Rec
         }
     }
 }
-

@@ -49,7 +49,11 @@ pub async fn append(tx: &mut Tx, account_id: &str, notice: &Notice, now: time::O
         .bind(&hash)
         .execute(tx.conn())
         .await?;
-    sqlx::query("UPDATE accounts SET last_hash = $1 WHERE id = $2").bind(&hash).bind(account_id).execute(tx.conn()).await?;
+    sqlx::query("UPDATE accounts SET last_hash = $1 WHERE id = $2")
+        .bind(&hash)
+        .bind(account_id)
+        .execute(tx.conn())
+        .await?;
     tx.announce(Change::Account(account_id.to_owned()));
     Ok(seq_u)
 }

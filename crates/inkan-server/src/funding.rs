@@ -58,8 +58,14 @@ pub struct Registration {
 
 /// A card verifier and payment source. Implementations own the card numbers; Inkan never does.
 pub trait FundingProvider: Send + Sync + 'static {
-    fn register(&self, number: &str, exp_month: u8, exp_year: u16, cvc: &str, now: time::OffsetDateTime)
-    -> Result<Registration, FundingError>;
+    fn register(
+        &self,
+        number: &str,
+        exp_month: u8,
+        exp_year: u16,
+        cvc: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Registration, FundingError>;
     fn verify(&self, token: &str, code: &str) -> Result<(), FundingError>;
     /// Takes `amount` from the card; returns the provider's reference.
     fn collect(&self, token: &str, amount: Money) -> Result<String, FundingError>;
@@ -91,7 +97,11 @@ impl FundingProvider for SandboxProvider {
         cvc: &str,
         now: time::OffsetDateTime,
     ) -> Result<Registration, FundingError> {
-        let digits: Vec<u8> = number.chars().filter(|c| *c != ' ' && *c != '-').map(|c| c.to_digit(10).and_then(|d| u8::try_from(d).ok()).unwrap_or(255)).collect();
+        let digits: Vec<u8> = number
+            .chars()
+            .filter(|c| *c != ' ' && *c != '-')
+            .map(|c| c.to_digit(10).and_then(|d| u8::try_from(d).ok()).unwrap_or(255))
+            .collect();
         if !(12..=19).contains(&digits.len()) || digits.contains(&255) || !luhn(&digits) {
             return Err(FundingError::InvalidCard);
         }
@@ -123,7 +133,11 @@ impl FundingProvider for SandboxProvider {
     }
 
     fn collect(&self, token: &str, _amount: Money) -> Result<String, FundingError> {
-        if token.starts_with("sandbox_tok_") { Ok(format!("sandbox_pay_{}", &token[12..])) } else { Err(FundingError::Declined) }
+        if token.starts_with("sandbox_tok_") {
+            Ok(format!("sandbox_pay_{}", &token[12..]))
+        } else {
+            Err(FundingError::Declined)
+        }
     }
 }
 
@@ -144,7 +158,7 @@ fn locked() -> AppError {
 
 /// Failed card attempts of an account (failed registrations are recorded as `failed` rows).
 async fn failures(app: &AppState, account_id: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COALESCE(SUM(failed_attempts), 0) FROM cards WHERE account_id = $1")
+    Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(failed_attempts), 0) AS BIGINT) FROM cards WHERE account_id = $1")
         .bind(account_id)
         .fetch_one(app.db.pool())
         .await?)
@@ -175,26 +189,41 @@ fn status_from(s: &str) -> CardStatus {
 }
 
 /// `POST /v1/wallet/cards`
-pub async fn add_card(State(app): State<AppState>, auth: SessionAuth, Json(body): Json<AddCard>) -> Result<(StatusCode, Json<Card>)> {
+pub async fn add_card(
+    State(app): State<AppState>,
+    auth: SessionAuth,
+    Json(body): Json<AddCard>,
+) -> Result<(StatusCode, Json<Card>)> {
     if failures(&app, &auth.account_id).await? >= MAX_CARD_FAILURES {
         return Err(locked());
     }
     if body.number.len() > 32 || body.cvc.len() > 8 {
         return Err(AppError::invalid("the card details are not valid"));
     }
-    let registration = match app.funding.register(&body.number, body.exp_month, body.exp_year, &body.cvc, app.clock.now()) {
-        Ok(r) => r,
-        Err(e) => {
-            let tail: String = body.number.chars().filter(char::is_ascii_digit).rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-            record_failure(&app, &auth.account_id, &tail).await?;
-            return Err(card_error(e));
-        }
-    };
-    let shared: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT account_id) FROM cards WHERE fingerprint = $1 AND account_id <> $2")
-        .bind(&registration.fingerprint)
-        .bind(&auth.account_id)
-        .fetch_one(app.db.pool())
-        .await?;
+    let registration =
+        match app.funding.register(&body.number, body.exp_month, body.exp_year, &body.cvc, app.clock.now()) {
+            Ok(r) => r,
+            Err(e) => {
+                let tail: String = body
+                    .number
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .rev()
+                    .take(4)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                record_failure(&app, &auth.account_id, &tail).await?;
+                return Err(card_error(e));
+            }
+        };
+    let shared: i64 =
+        sqlx::query_scalar("SELECT COUNT(DISTINCT account_id) FROM cards WHERE fingerprint = $1 AND account_id <> $2")
+            .bind(&registration.fingerprint)
+            .bind(&auth.account_id)
+            .fetch_one(app.db.pool())
+            .await?;
     if shared > 0 {
         // One card across many wallets is how stolen card lists are used: flag it for the operator.
         tracing::warn!(account = %auth.account_id, other_accounts = shared, "card fingerprint seen on other accounts");
@@ -266,7 +295,11 @@ pub async fn verify_card(
 }
 
 /// `POST /v1/wallet/topups`
-pub async fn top_up(State(app): State<AppState>, auth: SessionAuth, Json(body): Json<TopUp>) -> Result<(StatusCode, Json<TopUpResult>)> {
+pub async fn top_up(
+    State(app): State<AppState>,
+    auth: SessionAuth,
+    Json(body): Json<TopUp>,
+) -> Result<(StatusCode, Json<TopUpResult>)> {
     let amount = body.amount;
     if amount.minor() <= 0 || amount.minor() > MAX_TOPUP {
         return Err(AppError::invalid(format!("a top-up is between 1 and {MAX_TOPUP}")));
@@ -298,13 +331,14 @@ pub async fn top_up(State(app): State<AppState>, auth: SessionAuth, Json(body): 
         }
     };
     let mut tx = app.db.begin().await?;
-    let row = sqlx::query("UPDATE accounts SET balance = balance + $1 WHERE id = $2 AND currency = $3 RETURNING balance")
-        .bind(amount.minor())
-        .bind(&auth.account_id)
-        .bind(amount.currency().code())
-        .fetch_optional(tx.conn())
-        .await?
-        .ok_or_else(|| AppError::invalid("this wallet holds another currency"))?;
+    let row =
+        sqlx::query("UPDATE accounts SET balance = balance + $1 WHERE id = $2 AND currency = $3 RETURNING balance")
+            .bind(amount.minor())
+            .bind(&auth.account_id)
+            .bind(amount.currency().code())
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or_else(|| AppError::invalid("this wallet holds another currency"))?;
     let balance = Money::new(amount.currency(), row.try_get("balance")?);
     let id = new_id("top", &app.rng)?;
     sqlx::query(

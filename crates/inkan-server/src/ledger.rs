@@ -24,8 +24,15 @@ pub const FUNDING_CLEARING: &str = "funding_clearing";
 
 /// Records one balanced transaction. Refuses (as an internal error: it is a bug) entries that do
 /// not sum to zero or mix currencies.
-pub async fn post(tx: &mut Tx, app: &AppState, kind: &str, reference: &str, entries: &[(String, Money)]) -> Result<String> {
-    let currency = entries.first().map(|(_, m)| m.currency()).ok_or_else(|| AppError::internal("empty ledger transaction"))?;
+pub async fn post(
+    tx: &mut Tx,
+    app: &AppState,
+    kind: &str,
+    reference: &str,
+    entries: &[(String, Money)],
+) -> Result<String> {
+    let currency =
+        entries.first().map(|(_, m)| m.currency()).ok_or_else(|| AppError::internal("empty ledger transaction"))?;
     let total = Money::checked_sum(currency, entries.iter().map(|(_, m)| *m)).map_err(AppError::internal)?;
     if total.minor() != 0 {
         return Err(AppError::internal(format!("unbalanced ledger transaction {kind} {reference}: {total}")));

@@ -98,7 +98,9 @@ struct FileConfig {
 #[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
     let cli = Cli::parse();
     let file = match &cli.config {
         Some(path) => {
@@ -131,11 +133,13 @@ async fn main() -> Result<()> {
 }
 
 async fn serve(args: ServeArgs, file: FileConfig, db: Db) -> Result<()> {
-    let rp_id = args.rp_id.or(file.rp_id).context("missing the WebAuthn relying-party id: pass --rp-id (or INKAN_RP_ID, or rp_id in the config file)")?;
-    let rp_origin = args
-        .rp_origin
-        .or(file.rp_origin)
-        .context("missing the WebAuthn origin: pass --rp-origin (or INKAN_RP_ORIGIN, or rp_origin in the config file)")?;
+    let rp_id = args
+        .rp_id
+        .or(file.rp_id)
+        .context("missing the WebAuthn relying-party id: pass --rp-id (or INKAN_RP_ID, or rp_id in the config file)")?;
+    let rp_origin = args.rp_origin.or(file.rp_origin).context(
+        "missing the WebAuthn origin: pass --rp-origin (or INKAN_RP_ORIGIN, or rp_origin in the config file)",
+    )?;
     let mut settings = Settings::for_relying_party(rp_id, rp_origin)?;
     if let Some(ttl) = args.charge_ttl_seconds.or(file.charge_ttl_seconds) {
         settings.charge_ttl = time::Duration::seconds(i64::from(ttl));

@@ -2,9 +2,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use inkan_api::ErrorCode;
 use inkan_api::feed::Notice;
 use inkan_api::wallet::{Device, Freeze, Limits, SetLimits, StepUpAction, Wallet};
-use inkan_api::ErrorCode;
 use inkan_core::{Currency, LimitSettings, Money, Spending, tokyo};
 use sqlx::Row;
 
@@ -22,7 +22,7 @@ async fn spending(app: &AppState, account_id: &str, currency: Currency, now: tim
     let mut totals = [Money::zero(currency); 2];
     for (slot, window) in totals.iter_mut().zip([tokyo::day(now), tokyo::month(now)]) {
         let total: Option<i64> = sqlx::query_scalar(
-            "SELECT SUM(amount) FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') \
+            "SELECT CAST(SUM(amount) AS BIGINT) FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') \
              AND created_at >= $2 AND created_at < $3",
         )
         .bind(account_id)
@@ -62,7 +62,11 @@ pub async fn show(State(app): State<AppState>, auth: SessionAuth) -> Result<Json
 
 /// `PUT /v1/wallet/limits`: lowering applies at once; raising needs a passkey step-up and applies
 /// after the cooling-off, with a notice either way.
-pub async fn set_limits(State(app): State<AppState>, auth: SessionAuth, Json(body): Json<SetLimits>) -> Result<Json<Limits>> {
+pub async fn set_limits(
+    State(app): State<AppState>,
+    auth: SessionAuth,
+    Json(body): Json<SetLimits>,
+) -> Result<Json<Limits>> {
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     let row = sqlx::query("UPDATE accounts SET limits = limits WHERE id = $1 RETURNING limits, currency")
@@ -131,7 +135,11 @@ pub async fn set_frozen(tx: &mut Tx, app: &AppState, account_id: &str, frozen: b
 }
 
 /// `POST /v1/wallet/freeze`: any signed-in device, no step-up: stopping payments must be easy.
-pub async fn freeze(State(app): State<AppState>, auth: SessionAuth, Json(Freeze {}): Json<Freeze>) -> Result<StatusCode> {
+pub async fn freeze(
+    State(app): State<AppState>,
+    auth: SessionAuth,
+    Json(Freeze {}): Json<Freeze>,
+) -> Result<StatusCode> {
     let mut tx = app.db.begin().await?;
     let by = auth.device_id.clone().unwrap_or_else(|| "a signed-in session".to_owned());
     set_frozen(&mut tx, &app, &auth.account_id, true, &by).await?;
@@ -155,10 +163,12 @@ pub async fn unfreeze(
 
 /// `GET /v1/wallet/devices`
 pub async fn devices(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Vec<Device>>> {
-    let rows = sqlx::query("SELECT id, key_id, name, active, enrolled_at FROM devices WHERE account_id = $1 ORDER BY enrolled_at")
-        .bind(&auth.account_id)
-        .fetch_all(app.db.pool())
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, key_id, name, active, enrolled_at FROM devices WHERE account_id = $1 ORDER BY enrolled_at",
+    )
+    .bind(&auth.account_id)
+    .fetch_all(app.db.pool())
+    .await?;
     rows.iter()
         .map(|r| {
             Ok(Device {
@@ -175,7 +185,11 @@ pub async fn devices(State(app): State<AppState>, auth: SessionAuth) -> Result<J
 }
 
 /// `DELETE /v1/wallet/devices/{id}`: the device's codes stop working at once, and its sessions end.
-pub async fn revoke_device(State(app): State<AppState>, auth: SessionAuth, Path(id): Path<String>) -> Result<StatusCode> {
+pub async fn revoke_device(
+    State(app): State<AppState>,
+    auth: SessionAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     let name: Option<String> = sqlx::query_scalar(

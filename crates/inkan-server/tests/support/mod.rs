@@ -1,0 +1,419 @@
+//! Test harness: a real `inkan-server` on a loopback port with a fresh database (a SQLite file or
+//! a new PostgreSQL database), a clock the test moves by hand, and shoppers that hold a real
+//! software passkey and a real P-256 device key and talk to the server only over HTTP.
+
+#![allow(dead_code, reason = "each test uses a different part of the harness")]
+
+use std::sync::Arc;
+
+use inkan_api::ErrorBody;
+use inkan_api::merchant::{Charge, CreateCharge};
+use inkan_api::wallet::{
+    Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, Enrolled, FinishRegistration, NewDevice,
+    PendingCharge, RegistrationChallenge, Session,
+};
+use inkan_api::{Base64Url, ErrorCode};
+use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, PaymentCode};
+use inkan_core::{Currency, Money};
+use inkan_server::clock::ManualClock;
+use inkan_server::db::Db;
+use inkan_server::funding::SandboxProvider;
+use inkan_server::{AppState, Settings};
+use reqwest::StatusCode;
+use ring::rand::SystemRandom;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use url::Url;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+pub const ORIGIN: &str = "http://localhost:8080";
+/// A Wednesday at noon in Tokyo: far from any day or month boundary unless a test moves there.
+pub const START: OffsetDateTime = datetime!(2026-06-10 12:00:00 +9);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+/// The PostgreSQL server the tests use. `cargo xtask test` provides one; a missing server is a
+/// failure, never a skip.
+pub fn postgres_admin_url() -> String {
+    std::env::var("INKAN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+async fn fresh_database(backend: Backend) -> (String, Cleanup) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("inkan.db").display());
+            (url, Cleanup::Sqlite(dir))
+        }
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let admin_url = postgres_admin_url();
+            let name = format!("inkan_test_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL is required for these tests ({e}); run `cargo xtask test`, which starts one, or set INKAN_TEST_POSTGRES_URL")
+            });
+            sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+            let mut url = Url::parse(&admin_url).unwrap();
+            url.set_path(&name);
+            (url.to_string(), Cleanup::Postgres { admin_url, name })
+        }
+    }
+}
+
+pub fn settings() -> Settings {
+    Settings::for_relying_party("localhost".to_owned(), Url::parse(ORIGIN).unwrap()).unwrap()
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        TestServer::start_with(backend, settings()).await
+    }
+
+    pub async fn start_with(backend: Backend, settings: Settings) -> TestServer {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
+        let (url, cleanup) = fresh_database(backend).await;
+        let db = Db::open(&url).await.unwrap();
+        let clock = Arc::new(ManualClock::new(START));
+        let state = AppState::new(db, clock.clone(), settings, Arc::new(SandboxProvider)).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(inkan_server::run(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        TestServer { url, state, clock, http: reqwest::Client::new(), shutdown: Some(tx), task: Some(task), cleanup }
+    }
+
+    /// Stops the server and removes its database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+        self.state.db.close().await;
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            use sqlx::Connection;
+            let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+            sqlx::Executor::execute(&mut admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await
+                .unwrap();
+        }
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    pub async fn merchant(&self, name: &str) -> Terminal {
+        let merchant_id = inkan_server::admin::create_merchant(&self.state.db, &*self.clock, name).await.unwrap();
+        let (terminal_id, key) =
+            inkan_server::admin::create_terminal(&self.state.db, &*self.clock, &merchant_id, "till 1").await.unwrap();
+        Terminal { url: self.url.clone(), http: self.http.clone(), merchant_id, terminal_id, key }
+    }
+
+    pub async fn post<B: Serialize>(&self, path: &str, token: Option<&str>, body: &B) -> reqwest::Response {
+        let mut request = self.http.post(format!("{}{path}", self.url)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Every ledger transaction sums to zero, and each wallet's entries equal its balance.
+    pub async fn assert_ledger_balanced(&self) {
+        use sqlx::Row;
+        let pool = self.state.db.pool();
+        let unbalanced: Vec<String> = sqlx::query_scalar(
+            "SELECT transaction_id FROM ledger_entries GROUP BY transaction_id HAVING SUM(amount) <> 0",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert!(unbalanced.is_empty(), "unbalanced ledger transactions: {unbalanced:?}");
+        let total: Option<i64> =
+            sqlx::query_scalar("SELECT CAST(SUM(amount) AS BIGINT) FROM ledger_entries").fetch_one(pool).await.unwrap();
+        assert_eq!(total.unwrap_or(0), 0);
+        for row in sqlx::query("SELECT id, balance FROM accounts").fetch_all(pool).await.unwrap() {
+            let id: String = row.try_get("id").unwrap();
+            let balance: i64 = row.try_get("balance").unwrap();
+            assert!(balance >= 0, "negative balance on {id}");
+            let book: Option<i64> =
+                sqlx::query_scalar("SELECT CAST(SUM(amount) AS BIGINT) FROM ledger_entries WHERE book = $1")
+                    .bind(format!("wallet:{id}"))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+            assert_eq!(book.unwrap_or(0), balance, "ledger and balance disagree for {id}");
+        }
+    }
+}
+
+pub async fn json<T: DeserializeOwned>(response: reqwest::Response, expected: StatusCode) -> T {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, expected, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Asserts an API error with this status and code.
+pub async fn error(response: reqwest::Response, status: StatusCode, code: ErrorCode) -> String {
+    let got = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(got, status, "body: {text}");
+    let body: ErrorBody = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(body.error.code, code, "message: {}", body.error.message);
+    body.error.message
+}
+
+pub struct Terminal {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub merchant_id: String,
+    pub terminal_id: String,
+    pub key: String,
+}
+
+impl Terminal {
+    pub async fn charge_raw(&self, idempotency_key: &str, body: &impl Serialize) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/charges", self.url))
+            .bearer_auth(&self.key)
+            .header("Idempotency-Key", idempotency_key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn charge(&self, code: &str, amount: i64) -> reqwest::Response {
+        let body = CreateCharge {
+            payment_code: code.to_owned(),
+            amount,
+            currency: Currency::Jpy,
+            description: Some("coffee".to_owned()),
+        };
+        self.charge_raw(&uuid::Uuid::new_v4().to_string(), &body).await
+    }
+
+    pub async fn charge_ok(&self, code: &str, amount: i64) -> Charge {
+        json(self.charge(code, amount).await, StatusCode::CREATED).await
+    }
+
+    pub async fn get(&self, id: &str, wait: Option<u64>) -> Charge {
+        let query = wait.map(|w| format!("?wait={w}")).unwrap_or_default();
+        let response =
+            self.http.get(format!("{}/v1/charges/{id}{query}", self.url)).bearer_auth(&self.key).send().await.unwrap();
+        json(response, StatusCode::OK).await
+    }
+}
+
+/// A shopper's device: a software passkey (user verification set) and a P-256 device key.
+pub struct Shopper {
+    pub passkey: SoftPasskey,
+    pub device_key: DeviceSigningKey,
+    pub key_id: DeviceKeyId,
+    pub counter: u32,
+    pub enrolled: Option<Enrolled>,
+    pub token: String,
+}
+
+impl Shopper {
+    pub fn new() -> Shopper {
+        let rng = SystemRandom::new();
+        let (device_key, _) = DeviceSigningKey::generate(&rng).unwrap();
+        Shopper {
+            passkey: SoftPasskey::new(true),
+            device_key,
+            key_id: DeviceKeyId::generate(&rng).unwrap(),
+            counter: 0,
+            enrolled: None,
+            token: String::new(),
+        }
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.enrolled.as_ref().unwrap().account_id
+    }
+
+    pub fn new_device(&self, ceremony_id: &str) -> NewDevice {
+        NewDevice {
+            key_id: self.key_id,
+            public_key: Base64Url(self.device_key.public_key().as_sec1().to_vec()),
+            name: "test phone".to_owned(),
+            proof: Base64Url(self.device_key.prove(ceremony_id.as_bytes(), &SystemRandom::new()).unwrap()),
+        }
+    }
+
+    /// Creates an account with this device and passkey, over HTTP.
+    pub async fn enroll(server: &TestServer, name: &str) -> Shopper {
+        let mut shopper = Shopper::new();
+        let begin = BeginRegistration { display_name: name.to_owned() };
+        let challenge: RegistrationChallenge =
+            json(server.post("/v1/accounts/registration", None, &begin).await, StatusCode::OK).await;
+        let credential = shopper.passkey.do_registration(Url::parse(ORIGIN).unwrap(), challenge.public_key).unwrap();
+        let finish = FinishRegistration {
+            ceremony_id: challenge.ceremony_id.clone(),
+            credential,
+            device: shopper.new_device(&challenge.ceremony_id),
+        };
+        let enrolled: Enrolled = json(server.post("/v1/accounts", None, &finish).await, StatusCode::CREATED).await;
+        shopper.token = enrolled.session.token.clone();
+        shopper.enrolled = Some(enrolled);
+        shopper
+    }
+
+    /// Answers a passkey request with this shopper's passkey.
+    pub fn assert(&mut self, challenge: AssertionChallenge) -> Assertion {
+        let credential = self.passkey.do_authentication(Url::parse(ORIGIN).unwrap(), challenge.public_key).unwrap();
+        Assertion { ceremony_id: challenge.ceremony_id, credential }
+    }
+
+    pub async fn sign_in(&mut self, server: &TestServer) -> Session {
+        let begin = BeginSignIn { account_id: self.account_id().to_owned(), device_id: None };
+        let challenge: AssertionChallenge =
+            json(server.post("/v1/sessions/challenge", None, &begin).await, StatusCode::OK).await;
+        let assertion = self.assert(challenge);
+        let session: Session = json(server.post("/v1/sessions", None, &assertion).await, StatusCode::CREATED).await;
+        self.token = session.token.clone();
+        session
+    }
+
+    /// A fresh payment code, as the app would show it now.
+    pub fn code(&mut self, server: &TestServer) -> String {
+        self.counter += 1;
+        let now = inkan_server::clock::Clock::now(&*server.clock);
+        PaymentCode::issue(
+            &self.device_key,
+            self.key_id,
+            self.counter,
+            now,
+            Duration::seconds(60),
+            &SystemRandom::new(),
+        )
+        .unwrap()
+        .text()
+    }
+
+    pub async fn top_up(&self, server: &TestServer, amount: i64) {
+        use inkan_api::wallet::{AddCard, Card, TopUp, TopUpResult};
+        let card = AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
+        let card: Card =
+            json(server.post("/v1/wallet/cards", Some(&self.token), &card).await, StatusCode::CREATED).await;
+        let top_up = TopUp { card_id: card.id, amount: Money::yen(amount) };
+        let _: TopUpResult =
+            json(server.post("/v1/wallet/topups", Some(&self.token), &top_up).await, StatusCode::CREATED).await;
+    }
+
+    pub async fn pending(&self, server: &TestServer) -> Vec<PendingCharge> {
+        json(server.get("/v1/wallet/charges/pending", Some(&self.token)).await, StatusCode::OK).await
+    }
+
+    /// The assertion that would confirm `pending`.
+    pub fn sign_charge(&mut self, pending: &PendingCharge) -> inkan_api::wallet::ConfirmCharge {
+        let credential =
+            self.passkey.do_authentication(Url::parse(ORIGIN).unwrap(), pending.public_key.clone()).unwrap();
+        inkan_api::wallet::ConfirmCharge { credential }
+    }
+
+    pub async fn confirm(&mut self, server: &TestServer, pending: &PendingCharge) -> reqwest::Response {
+        let body = self.sign_charge(pending);
+        server.post(&format!("/v1/wallet/charges/{}/confirm", pending.charge.id), None, &body).await
+    }
+
+    pub async fn balance(&self, server: &TestServer) -> i64 {
+        let wallet: inkan_api::wallet::Wallet =
+            json(server.get("/v1/wallet", Some(&self.token)).await, StatusCode::OK).await;
+        wallet.balance.minor()
+    }
+}
+
+/// A live feed connection, read as Server-Sent Events.
+pub struct FeedReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+/// One SSE event: its id (the notice sequence number), its kind and its data.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub id: u64,
+    pub kind: String,
+    pub data: inkan_api::feed::FeedEvent,
+}
+
+impl FeedReader {
+    pub async fn open(server: &TestServer, token: &str, last_event_id: Option<u64>) -> FeedReader {
+        let mut request = server.http.get(format!("{}/v1/wallet/feed", server.url)).bearer_auth(token);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        FeedReader { response, buffer: String::new() }
+    }
+
+    /// The next event, waiting at most `within` (a test of "pushed within a second" uses 1 s).
+    pub async fn next_within(&mut self, within: std::time::Duration) -> Option<SseEvent> {
+        tokio::time::timeout(within, self.next()).await.ok().flatten()
+    }
+
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut kind, mut data) = (None, String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        kind = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                match id {
+                    Some(id) => return Some(SseEvent { id, kind, data: serde_json::from_str(&data).unwrap() }),
+                    None => continue, // heartbeat comment
+                }
+            }
+            let chunk = self.response.chunk().await.ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
