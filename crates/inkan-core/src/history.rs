@@ -50,8 +50,7 @@ where
     I: IntoIterator<Item = Link<'a>>,
 {
     let mut previous = GENESIS;
-    let mut expected = 1;
-    for Link { seq, at_unix_ms, payload, hash } in entries {
+    for (expected, Link { seq, at_unix_ms, payload, hash }) in (1u64..).zip(entries) {
         if seq != expected {
             return Err(ChainError::Gap { seq, expected });
         }
@@ -59,7 +58,6 @@ where
             return Err(ChainError::Tampered { seq });
         }
         previous = hash;
-        expected += 1;
     }
     Ok(previous)
 }

@@ -169,13 +169,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Charge>)> {
     let key = idempotency_key(&headers)?;
     let request_hash = hash_secret(&serde_json::to_string(&body)?);
-    if let Some(row) =
-        sqlx::query("SELECT request_hash, response FROM idempotency_keys WHERE terminal_id = $1 AND key = $2")
-            .bind(&terminal.terminal_id)
-            .bind(&key)
-            .fetch_optional(app.db.pool())
-            .await?
-    {
+    if let Some(row) = stored_response(&app, &terminal, &key).await? {
         return replay(&row, &request_hash);
     }
 
@@ -219,6 +213,12 @@ pub async fn create(
     .execute(tx.conn())
     .await?;
     if used.rows_affected() != 1 {
+        drop(tx);
+        // A concurrent retry with the same key may have used the code a moment ago: answer as
+        // it did (its transaction has committed: ours waited on the device row it changed).
+        if let Some(row) = stored_response(&app, &terminal, &key).await? {
+            return replay(&row, &request_hash);
+        }
         return Err(code_error(PaymentCodeError::CounterNotFresh));
     }
     let account =
@@ -305,19 +305,21 @@ pub async fn create(
     tx.announce(Change::Charge(id.clone()));
     if let Err(e) = tx.commit(&app.hub).await {
         // A retry with the same key that raced us and won made the same charge: answer as it did.
-        if let Some(row) =
-            sqlx::query("SELECT request_hash, response FROM idempotency_keys WHERE terminal_id = $1 AND key = $2")
-                .bind(&terminal.terminal_id)
-                .bind(&key)
-                .fetch_optional(app.db.pool())
-                .await?
-        {
+        if let Some(row) = stored_response(&app, &terminal, &key).await? {
             return replay(&row, &request_hash);
         }
         return Err(e.into());
     }
     tracing::info!(charge = %id, merchant = %terminal.merchant_id, amount = body.amount, "charge pending confirmation");
     Ok((StatusCode::CREATED, Json(charge)))
+}
+
+async fn stored_response(app: &AppState, terminal: &TerminalAuth, key: &str) -> Result<Option<AnyRow>> {
+    Ok(sqlx::query("SELECT request_hash, response FROM idempotency_keys WHERE terminal_id = $1 AND key = $2")
+        .bind(&terminal.terminal_id)
+        .bind(key)
+        .fetch_optional(app.db.pool())
+        .await?)
 }
 
 /// Answers a retried request: the stored response if the body is the same, 409 if not.

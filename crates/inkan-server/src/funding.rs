@@ -85,7 +85,7 @@ fn luhn(digits: &[u8]) -> bool {
             if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 impl FundingProvider for SandboxProvider {
@@ -133,10 +133,9 @@ impl FundingProvider for SandboxProvider {
     }
 
     fn collect(&self, token: &str, _amount: Money) -> Result<String, FundingError> {
-        if token.starts_with("sandbox_tok_") {
-            Ok(format!("sandbox_pay_{}", &token[12..]))
-        } else {
-            Err(FundingError::Declined)
+        match token.strip_prefix("sandbox_tok_") {
+            Some(reference) => Ok(format!("sandbox_pay_{reference}")),
+            None => Err(FundingError::Declined),
         }
     }
 }

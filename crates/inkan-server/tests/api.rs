@@ -1,15 +1,23 @@
 //! The issuer server through HTTP, with real software passkeys and device keys: the whole payment
 //! flow and each way it must refuse. Every test runs on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test bodies run through a macro that clippy does not see as tests")]
+
 mod support;
 
 use std::time::Duration as StdDuration;
 
 use inkan_api::ErrorCode;
 use inkan_api::feed::Notice;
+use inkan_api::merchant::{Charge, CreateCharge};
+use inkan_api::wallet::{
+    AssertionChallenge, BeginStepUp, DeclineCharge, Limits, SetLimits, StepUpAction, Wallet, WalletCharge,
+};
 use inkan_core::ChargeStatus;
+use inkan_core::{Currency, LimitPolicy, Money};
 use reqwest::StatusCode;
-use support::{Backend, FeedReader, Shopper, TestServer, error, json};
+use support::{Backend, FeedReader, Shopper, Terminal, TestServer, error, json};
+use time::Duration;
 
 /// Runs each test body once per database backend.
 macro_rules! on_both_databases {
@@ -25,7 +33,25 @@ macro_rules! on_both_databases {
     };
 }
 
-on_both_databases!(whole_payment_flow,);
+on_both_databases!(
+    whole_payment_flow,
+    bad_codes_are_refused,
+    two_terminals_racing_with_one_code,
+    an_assertion_pays_only_its_own_charge,
+    a_replayed_assertion_pays_nothing,
+    limits_hold_per_charge_day_and_new_device,
+    insufficient_funds_counts_pending_charges,
+    frozen_wallet_refuses_and_unfreeze_needs_a_passkey,
+    wrong_and_revoked_terminal_keys,
+    hostile_bodies_get_clear_errors_and_change_nothing,
+    idempotent_retries,
+    feed_resumes_after_a_disconnect_with_nothing_lost,
+    unconfirmed_charges_expire_and_not_me_freezes,
+    refunds_return_the_money_once,
+    raising_limits_needs_a_passkey_and_waits,
+    sessions_end_after_five_idle_minutes,
+    a_revoked_device_cannot_pay,
+);
 
 async fn whole_payment_flow(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -76,5 +102,532 @@ async fn whole_payment_flow(backend: Backend) {
 
     // The same code never pays twice.
     error(till.charge(&code, 100).await, StatusCode::CONFLICT, ErrorCode::PaymentCodeUsed).await;
+    server.stop().await;
+}
+
+/// A shopper with money, and a merchant's till, on a fresh server.
+async fn setup(backend: Backend, balance: i64) -> (TestServer, Terminal, Shopper) {
+    let server = TestServer::start(backend).await;
+    let till = server.merchant("Lawson Ebisu").await;
+    let shopper = Shopper::enroll(&server, "Taro").await;
+    shopper.top_up(&server, balance).await;
+    (server, till, shopper)
+}
+
+async fn charge_count(server: &TestServer) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM charges").fetch_one(server.state.db.pool()).await.unwrap()
+}
+
+/// Charges `amount` and confirms it with the shopper's passkey.
+async fn pay(server: &TestServer, till: &Terminal, shopper: &mut Shopper, amount: i64) -> Charge {
+    let code = shopper.code(server);
+    let charge = till.charge_ok(&code, amount).await;
+    let pending = shopper.pending(server).await;
+    let this = pending.iter().find(|p| p.charge.id == charge.id).expect("charge is pending for the shopper");
+    let _: WalletCharge = json(shopper.confirm(server, this).await, StatusCode::OK).await;
+    charge
+}
+
+async fn bad_codes_are_refused(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    // One character changed.
+    let code = shopper.code(&server);
+    let mut tampered = code.clone().into_bytes();
+    tampered[50] = if tampered[50] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    error(till.charge(&tampered, 100).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid).await;
+    // Expired: 61 s after it was made.
+    server.advance(Duration::seconds(61));
+    error(till.charge(&code, 100).await, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::PaymentCodeExpired).await;
+    // Counter rolled back: code 3 pays, then code 2 (made earlier, still fresh in time) is dead.
+    let older = shopper.code(&server);
+    let newer = shopper.code(&server);
+    till.charge_ok(&newer, 100).await;
+    error(till.charge(&older, 100).await, StatusCode::CONFLICT, ErrorCode::PaymentCodeUsed).await;
+    // A well-formed code from a device the server has never seen.
+    let mut stranger = Shopper::new();
+    let foreign = stranger.code(&server);
+    error(till.charge(&foreign, 100).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid).await;
+    // Garbage, empty, and very long.
+    for junk in ["hello".to_owned(), String::new(), "A".repeat(5_000), "ｱ".repeat(140)] {
+        error(till.charge(&junk, 100).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid).await;
+    }
+    assert_eq!(charge_count(&server).await, 1, "only the one good code made a charge");
+    server.stop().await;
+}
+
+async fn two_terminals_racing_with_one_code(backend: Backend) {
+    let (server, till_a, mut shopper) = setup(backend, 10_000).await;
+    let till_b = server.merchant("7-Eleven Shinjuku").await;
+    for _ in 0..5 {
+        let code = shopper.code(&server);
+        let (a, b) = tokio::join!(till_a.charge(&code, 500), till_b.charge(&code, 700));
+        let statuses = [a.status(), b.status()];
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+        let loser = if a.status() == StatusCode::CREATED { b } else { a };
+        error(loser, StatusCode::CONFLICT, ErrorCode::PaymentCodeUsed).await;
+    }
+    assert_eq!(charge_count(&server).await, 5);
+    server.stop().await;
+}
+
+async fn an_assertion_pays_only_its_own_charge(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let code_a = shopper.code(&server);
+    let a = till.charge_ok(&code_a, 300).await;
+    let code_b = shopper.code(&server);
+    let b = till.charge_ok(&code_b, 9_000).await;
+    let pending = shopper.pending(&server).await;
+    let pending_a = pending.iter().find(|p| p.charge.id == a.id).unwrap();
+    // Sign A (¥300), present it for B (¥9,000).
+    let signed_for_a = shopper.sign_charge(pending_a);
+    let response = server.post(&format!("/v1/wallet/charges/{}/confirm", b.id), None, &signed_for_a).await;
+    error(response, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
+    assert_eq!(till.get(&b.id, None).await.status, ChargeStatus::PendingConfirmation);
+    assert_eq!(shopper.balance(&server).await, 10_000);
+    // The same assertion still pays A, which it was made for.
+    let response = server.post(&format!("/v1/wallet/charges/{}/confirm", a.id), None, &signed_for_a).await;
+    let _: WalletCharge = json(response, StatusCode::OK).await;
+    assert_eq!(shopper.balance(&server).await, 9_700);
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+async fn a_replayed_assertion_pays_nothing(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let code = shopper.code(&server);
+    let charge = till.charge_ok(&code, 1_000).await;
+    let pending = shopper.pending(&server).await;
+    let signed = shopper.sign_charge(&pending[0]);
+    let path = format!("/v1/wallet/charges/{}/confirm", charge.id);
+    let _: WalletCharge = json(server.post(&path, None, &signed).await, StatusCode::OK).await;
+    error(server.post(&path, None, &signed).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    // Two replays at once, too.
+    let (r1, r2) = tokio::join!(server.post(&path, None, &signed), server.post(&path, None, &signed));
+    assert_eq!((r1.status(), r2.status()), (StatusCode::CONFLICT, StatusCode::CONFLICT));
+    assert_eq!(shopper.balance(&server).await, 9_000);
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+async fn limits_hold_per_charge_day_and_new_device(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 400_000).await;
+    // First 72 hours: the new-device cap (¥30,000 per charge).
+    let code = shopper.code(&server);
+    let message =
+        error(till.charge(&code, 30_001).await, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::LimitExceeded).await;
+    assert!(message.contains("per-charge"), "{message}");
+    pay(&server, &till, &mut shopper, 30_000).await;
+    // After 72 hours, the wallet's own limits: ¥50,000 per charge, ¥100,000 a day.
+    server.advance(Duration::hours(73));
+    let code = shopper.code(&server);
+    error(till.charge(&code, 50_001).await, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::LimitExceeded).await;
+    // Pending charges count against the day too: two of ¥50,000 fill it.
+    let code = shopper.code(&server);
+    till.charge_ok(&code, 50_000).await;
+    let code = shopper.code(&server);
+    till.charge_ok(&code, 50_000).await;
+    let code = shopper.code(&server);
+    let message = error(till.charge(&code, 1).await, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::LimitExceeded).await;
+    assert!(message.contains("daily"), "{message}");
+    server.stop().await;
+}
+
+async fn insufficient_funds_counts_pending_charges(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 1_000).await;
+    let code = shopper.code(&server);
+    error(till.charge(&code, 1_001).await, StatusCode::PAYMENT_REQUIRED, ErrorCode::InsufficientFunds).await;
+    let code = shopper.code(&server);
+    till.charge_ok(&code, 600).await;
+    let code = shopper.code(&server);
+    error(till.charge(&code, 600).await, StatusCode::PAYMENT_REQUIRED, ErrorCode::InsufficientFunds).await;
+    assert_eq!(shopper.balance(&server).await, 1_000);
+    server.stop().await;
+}
+
+async fn step_up(server: &TestServer, shopper: &mut Shopper, action: StepUpAction) -> inkan_api::wallet::Assertion {
+    let challenge: AssertionChallenge =
+        json(server.post("/v1/wallet/step-up", Some(&shopper.token), &BeginStepUp { action }).await, StatusCode::OK)
+            .await;
+    shopper.assert(challenge)
+}
+
+async fn frozen_wallet_refuses_and_unfreeze_needs_a_passkey(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let response = server.post("/v1/wallet/freeze", Some(&shopper.token), &serde_json::json!({})).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let code = shopper.code(&server);
+    error(till.charge(&code, 100).await, StatusCode::FORBIDDEN, ErrorCode::WalletFrozen).await;
+    // A charge made before the freeze cannot be confirmed after it either.
+    // Unfreezing needs a passkey step-up for exactly that action.
+    let wrong_action = step_up(&server, &mut shopper, StepUpAction::RaiseLimits).await;
+    let response = server.post("/v1/wallet/unfreeze", Some(&shopper.token), &wrong_action).await;
+    error(response, StatusCode::FORBIDDEN, ErrorCode::StepUpRequired).await;
+    let right = step_up(&server, &mut shopper, StepUpAction::Unfreeze).await;
+    let response = server.post("/v1/wallet/unfreeze", Some(&shopper.token), &right).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // The step-up is used up.
+    let response = server.post("/v1/wallet/unfreeze", Some(&shopper.token), &right).await;
+    error(response, StatusCode::BAD_REQUEST, ErrorCode::CeremonyExpired).await;
+    let code = shopper.code(&server);
+    till.charge_ok(&code, 100).await;
+    server.stop().await;
+}
+
+async fn wrong_and_revoked_terminal_keys(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let code = shopper.code(&server);
+    let body = CreateCharge { payment_code: code, amount: 100, currency: Currency::Jpy, description: None };
+    for auth in [None, Some("tk_wrong"), Some(""), Some(&*"x".repeat(1_000))] {
+        let mut request =
+            server.http.post(format!("{}/v1/charges", server.url)).header("Idempotency-Key", "k1").json(&body);
+        if let Some(auth) = auth {
+            request = request.bearer_auth(auth);
+        }
+        error(request.send().await.unwrap(), StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    }
+    inkan_server::admin::revoke_terminal(&server.state.db, &till.terminal_id).await.unwrap();
+    error(till.charge_raw("k2", &body).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    // A session token is not a terminal key.
+    let response = server
+        .http
+        .post(format!("{}/v1/charges", server.url))
+        .bearer_auth(&shopper.token)
+        .header("Idempotency-Key", "k3")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    assert_eq!(charge_count(&server).await, 0);
+    server.stop().await;
+}
+
+async fn hostile_bodies_get_clear_errors_and_change_nothing(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let code = shopper.code(&server);
+    let bodies = [
+        serde_json::json!({"payment_code": code, "amount": 100, "currency": "JPY", "tip": 5}),
+        serde_json::json!({"payment_code": code, "amount": "100", "currency": "JPY"}),
+        serde_json::json!({"payment_code": code, "amount": 100.5, "currency": "JPY"}),
+        serde_json::json!({"payment_code": code, "amount": 100}),
+        serde_json::json!({"payment_code": code, "amount": 100, "currency": "USD"}),
+        serde_json::json!({"payment_code": code, "amount": 0, "currency": "JPY"}),
+        serde_json::json!({"payment_code": code, "amount": -100, "currency": "JPY"}),
+        serde_json::json!({"payment_code": code, "amount": 99_999_999_999i64, "currency": "JPY"}),
+        serde_json::json!({"payment_code": code, "amount": 100, "currency": "JPY", "description": "a\u{0007}b"}),
+        serde_json::json!([1, 2, 3]),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let response = till.charge_raw(&format!("hostile-{i}"), body).await;
+        error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    }
+    // Not JSON at all, and JSON without its content type.
+    let url = format!("{}/v1/charges", server.url);
+    let response = server
+        .http
+        .post(&url)
+        .bearer_auth(&till.key)
+        .header("Idempotency-Key", "nj")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    let response = server
+        .http
+        .post(&url)
+        .bearer_auth(&till.key)
+        .header("Idempotency-Key", "ct")
+        .body(serde_json::to_string(&bodies[0]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    error(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::InvalidRequest).await;
+    // Too large.
+    let huge = serde_json::json!({"payment_code": code, "amount": 100, "currency": "JPY", "description": "x".repeat(17 * 1024)});
+    error(till.charge_raw("huge", &huge).await, StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge).await;
+    // No Idempotency-Key, or a hostile one.
+    let good = CreateCharge { payment_code: code.clone(), amount: 100, currency: Currency::Jpy, description: None };
+    let response = server.http.post(&url).bearer_auth(&till.key).json(&good).send().await.unwrap();
+    error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    error(till.charge_raw(&"k".repeat(300), &good).await, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    // Wallet endpoints refuse unknown fields too.
+    let response = server.post("/v1/wallet/freeze", Some(&shopper.token), &serde_json::json!({"now": true})).await;
+    error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    let response = server
+        .post("/v1/accounts/registration", None, &serde_json::json!({"display_name": "A", "birth_date": "2019-01-01"}))
+        .await;
+    error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    let response = server.post("/v1/accounts/registration", None, &serde_json::json!({})).await;
+    error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    let response = server.get("/v1/nothing-here", None).await;
+    error(response, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+    // Nothing changed: no charge, the code is still good.
+    assert_eq!(charge_count(&server).await, 0);
+    till.charge_ok(&code, 100).await;
+    server.stop().await;
+}
+
+async fn idempotent_retries(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let code = shopper.code(&server);
+    let body =
+        CreateCharge { payment_code: code, amount: 1_280, currency: Currency::Jpy, description: Some("bento".into()) };
+    let first: Charge = json(till.charge_raw("retry-1", &body).await, StatusCode::CREATED).await;
+    // The response was lost; the terminal retries, even after the shopper confirmed.
+    let again: Charge = json(till.charge_raw("retry-1", &body).await, StatusCode::CREATED).await;
+    assert_eq!(again, first);
+    let pending = shopper.pending(&server).await;
+    let _: WalletCharge = json(shopper.confirm(&server, &pending[0]).await, StatusCode::OK).await;
+    let later: Charge = json(till.charge_raw("retry-1", &body).await, StatusCode::CREATED).await;
+    assert_eq!(later.id, first.id);
+    // Concurrent retries make one charge.
+    let code = shopper.code(&server);
+    let body2 = CreateCharge { payment_code: code, amount: 500, currency: Currency::Jpy, description: None };
+    let (a, b) = tokio::join!(till.charge_raw("retry-2", &body2), till.charge_raw("retry-2", &body2));
+    let a: Charge = json(a, StatusCode::CREATED).await;
+    let b: Charge = json(b, StatusCode::CREATED).await;
+    assert_eq!(a.id, b.id);
+    // Same key, other body.
+    let other = CreateCharge { amount: 1_281, ..body };
+    error(till.charge_raw("retry-1", &other).await, StatusCode::CONFLICT, ErrorCode::IdempotencyConflict).await;
+    assert_eq!(charge_count(&server).await, 2);
+    assert_eq!(shopper.balance(&server).await, 8_720);
+    server.stop().await;
+}
+
+async fn feed_resumes_after_a_disconnect_with_nothing_lost(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 100_000).await;
+    let token = shopper.token.clone();
+    let mut feed = FeedReader::open(&server, &token, None).await;
+    let mut last = 0;
+    for _ in 0..4 {
+        last = feed.next_within(StdDuration::from_secs(5)).await.unwrap().id;
+    }
+    drop(feed);
+    // While disconnected: a burst of charges, some confirmed, one declined.
+    let mut made = Vec::new();
+    for i in 0..6 {
+        let code = shopper.code(&server);
+        made.push(till.charge_ok(&code, 100 + i).await);
+    }
+    let pending = shopper.pending(&server).await;
+    for p in pending.iter().take(3) {
+        let _: WalletCharge = json(shopper.confirm(&server, p).await, StatusCode::OK).await;
+    }
+    let response = server
+        .post(&format!("/v1/wallet/charges/{}/decline", made[5].id), Some(&token), &DeclineCharge::default())
+        .await;
+    let _: WalletCharge = json(response, StatusCode::OK).await;
+    // Reconnect from the last id seen: 6 pending + 3 succeeded + 1 declined, in order, once each.
+    let mut feed = FeedReader::open(&server, &token, Some(last)).await;
+    let mut ids = Vec::new();
+    let mut kinds = Vec::new();
+    while let Some(event) = feed.next_within(StdDuration::from_millis(500)).await {
+        ids.push(event.id);
+        kinds.push(event.kind);
+    }
+    assert_eq!(ids, ((last + 1)..=(last + 10)).collect::<Vec<_>>());
+    assert_eq!(kinds.iter().filter(|k| *k == "charge_pending").count(), 6);
+    assert_eq!(kinds.iter().filter(|k| *k == "charge_succeeded").count(), 3);
+    assert_eq!(kinds.last().map(String::as_str), Some("charge_declined"));
+    // Live events arrive on the resumed stream.
+    let code = shopper.code(&server);
+    till.charge_ok(&code, 1).await;
+    assert_eq!(feed.next_within(StdDuration::from_secs(1)).await.unwrap().id, last + 11);
+    // The exported history verifies, and any edit to it does not.
+    let history: inkan_api::feed::History =
+        json(server.get("/v1/wallet/history", Some(&token)).await, StatusCode::OK).await;
+    let unhex = |s: &str| -> [u8; 32] {
+        let v: Vec<u8> = (0..64).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect();
+        v.try_into().unwrap()
+    };
+    let links = |events: &[inkan_api::feed::FeedEvent]| -> Vec<(u64, i64, String, [u8; 32])> {
+        events
+            .iter()
+            .map(|e| {
+                (
+                    e.seq,
+                    i64::try_from(e.at.unix_timestamp_nanos() / 1_000_000).unwrap(),
+                    e.payload.clone(),
+                    unhex(&e.hash),
+                )
+            })
+            .collect()
+    };
+    let verify = |l: &[(u64, i64, String, [u8; 32])]| {
+        inkan_core::history::verify(l.iter().map(|(seq, at, p, h)| inkan_core::history::Link {
+            seq: *seq,
+            at_unix_ms: *at,
+            payload: p,
+            hash: *h,
+        }))
+    };
+    let mut entries = links(&history.events);
+    assert_eq!(entries.len(), usize::try_from(last + 11).unwrap());
+    assert!(verify(&entries).is_ok());
+    entries[5].2.push(' ');
+    assert!(verify(&entries).is_err());
+    server.stop().await;
+}
+
+async fn unconfirmed_charges_expire_and_not_me_freezes(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let code = shopper.code(&server);
+    let charge = till.charge_ok(&code, 700).await;
+    let pending = shopper.pending(&server).await;
+    server.advance(Duration::seconds(121));
+    assert_eq!(till.get(&charge.id, None).await.status, ChargeStatus::Expired);
+    error(shopper.confirm(&server, &pending[0]).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    assert!(shopper.pending(&server).await.is_empty());
+    // "This wasn't me": declined and frozen in one step; the terminal sees the decline.
+    let code = shopper.code(&server);
+    let charge = till.charge_ok(&code, 800).await;
+    let response = server
+        .post(
+            &format!("/v1/wallet/charges/{}/decline", charge.id),
+            Some(&shopper.token),
+            &DeclineCharge { not_me: true },
+        )
+        .await;
+    assert_eq!(json::<WalletCharge>(response, StatusCode::OK).await.status, ChargeStatus::Declined);
+    assert_eq!(till.get(&charge.id, Some(1)).await.status, ChargeStatus::Declined);
+    let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
+    assert!(wallet.frozen);
+    assert_eq!(wallet.balance, Money::yen(10_000));
+    server.stop().await;
+}
+
+async fn refunds_return_the_money_once(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let charge = pay(&server, &till, &mut shopper, 2_500).await;
+    assert_eq!(shopper.balance(&server).await, 7_500);
+    let refund_url = format!("{}/v1/charges/{}/refund", server.url, charge.id);
+    let refunded: Charge = json(
+        server.http.post(&refund_url).bearer_auth(&till.key).json(&serde_json::json!({})).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(refunded.status, ChargeStatus::Refunded);
+    assert_eq!(shopper.balance(&server).await, 10_000);
+    let again = server.http.post(&refund_url).bearer_auth(&till.key).json(&serde_json::json!({})).send().await.unwrap();
+    error(again, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    // Another merchant cannot refund (or even see) it.
+    let other = server.merchant("Someone Else").await;
+    let response =
+        server.http.post(&refund_url).bearer_auth(&other.key).json(&serde_json::json!({})).send().await.unwrap();
+    error(response, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+fn policy(per_charge: i64, daily: i64, monthly: i64) -> LimitPolicy {
+    LimitPolicy::new(Money::yen(per_charge), Money::yen(daily), Money::yen(monthly)).unwrap()
+}
+
+async fn raising_limits_needs_a_passkey_and_waits(backend: Backend) {
+    let (server, _till, mut shopper) = setup(backend, 1_000).await;
+    let put = async |shopper: &Shopper, body: &SetLimits| {
+        server
+            .http
+            .put(format!("{}/v1/wallet/limits", server.url))
+            .bearer_auth(&shopper.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    };
+    // Lowering: at once, no passkey.
+    let lowered: Limits = json(
+        put(&shopper, &SetLimits { limits: policy(10_000, 20_000, 100_000), step_up: None }).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(lowered.current, policy(10_000, 20_000, 100_000));
+    assert!(lowered.pending.is_none());
+    // Raising without a passkey: refused, nothing changes.
+    let raise = policy(40_000, 80_000, 200_000);
+    error(
+        put(&shopper, &SetLimits { limits: raise, step_up: None }).await,
+        StatusCode::FORBIDDEN,
+        ErrorCode::StepUpRequired,
+    )
+    .await;
+    // With a step-up: pending for 24 hours.
+    let assertion = step_up(&server, &mut shopper, StepUpAction::RaiseLimits).await;
+    let raised: Limits =
+        json(put(&shopper, &SetLimits { limits: raise, step_up: Some(assertion) }).await, StatusCode::OK).await;
+    assert_eq!(raised.current, policy(10_000, 20_000, 100_000));
+    assert_eq!(raised.pending.unwrap().policy, raise);
+    server.advance(Duration::hours(24) - Duration::SECOND);
+    shopper.sign_in(&server).await;
+    let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
+    assert_eq!(wallet.limits.current, policy(10_000, 20_000, 100_000));
+    server.advance(Duration::SECOND);
+    let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
+    assert_eq!(wallet.limits.current, raise);
+    // Inconsistent limits are refused.
+    let bad = serde_json::json!({"limits": {"per_charge": {"amount": 9, "currency": "JPY"}, "daily": {"amount": 5, "currency": "JPY"}, "monthly": {"amount": 10, "currency": "JPY"}}});
+    let response = server
+        .http
+        .put(format!("{}/v1/wallet/limits", server.url))
+        .bearer_auth(&shopper.token)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    server.stop().await;
+}
+
+async fn sessions_end_after_five_idle_minutes(backend: Backend) {
+    let (server, _till, mut shopper) = setup(backend, 1_000).await;
+    server.advance(Duration::minutes(4));
+    assert_eq!(server.get("/v1/wallet", Some(&shopper.token)).await.status(), StatusCode::OK);
+    server.advance(Duration::minutes(4));
+    assert_eq!(
+        server.get("/v1/wallet", Some(&shopper.token)).await.status(),
+        StatusCode::OK,
+        "activity keeps it alive"
+    );
+    server.advance(Duration::minutes(5));
+    error(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        .await;
+    shopper.sign_in(&server).await;
+    assert_eq!(server.get("/v1/wallet", Some(&shopper.token)).await.status(), StatusCode::OK);
+    // Signing out ends it at once.
+    let response = server
+        .http
+        .delete(format!("{}/v1/sessions/current", server.url))
+        .bearer_auth(&shopper.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    error(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        .await;
+    server.stop().await;
+}
+
+async fn a_revoked_device_cannot_pay(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let code = shopper.code(&server);
+    let devices: Vec<inkan_api::wallet::Device> =
+        json(server.get("/v1/wallet/devices", Some(&shopper.token)).await, StatusCode::OK).await;
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].key_id, shopper.key_id);
+    // Sign in without a device binding, so revoking the device does not end this session.
+    shopper.sign_in(&server).await;
+    let response = server
+        .http
+        .delete(format!("{}/v1/wallet/devices/{}", server.url, devices[0].id))
+        .bearer_auth(&shopper.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    error(till.charge(&code, 100).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid).await;
     server.stop().await;
 }

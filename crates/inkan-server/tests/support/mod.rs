@@ -3,6 +3,7 @@
 //! software passkey and a real P-256 device key and talk to the server only over HTTP.
 
 #![allow(dead_code, reason = "each test uses a different part of the harness")]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test harness: a failure here is a test failure")]
 
 use std::sync::Arc;
 
