@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The stable codes of the API. Adding one is backwards compatible; renaming one is not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     PaymentCodeInvalid,
@@ -44,6 +45,7 @@ impl ErrorCode {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ApiError {
     pub code: ErrorCode,
@@ -52,6 +54,7 @@ pub struct ApiError {
 
 /// `{"error": {"code": "...", "message": "..."}}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     pub error: ApiError,

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 /// What happened. Stored as the exact JSON text that is hashed into the history chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Notice {
     /// A terminal asked for a payment: the shopper must confirm or decline.
@@ -65,6 +66,8 @@ pub enum Notice {
         display_name: String,
     },
     SignedIn {
+        /// `null` when the session was opened without naming an enrolled device.
+        #[cfg_attr(feature = "openapi", schema(required = true))]
         device_id: Option<String>,
     },
     DeviceAdded {
@@ -94,15 +97,22 @@ pub enum Notice {
     RecoveryCodeUsed {
         remaining: u32,
     },
+    /// A new device asks to join the wallet: approve it with a passkey, or ignore it.
+    DeviceJoinRequested {
+        join_id: String,
+        name: String,
+    },
 }
 
 /// One notice as delivered: its place in the wallet's history, and the chain hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedEvent {
     pub seq: u64,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    /// The notice's JSON text, exactly as hashed.
+    /// The notice's JSON text, exactly as hashed: parse it as a `Notice`.
+    #[cfg_attr(feature = "openapi", schema(content_media_type = "application/json"))]
     pub payload: String,
     /// Hex SHA-256 chain hash (see `inkan_core::history`).
     pub hash: String,
@@ -116,6 +126,7 @@ impl FeedEvent {
 
 /// `GET /v1/wallet/history`: the whole verifiable history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct History {
     pub account_id: String,
     pub events: Vec<FeedEvent>,

@@ -4,6 +4,7 @@
 //! Every request body refuses unknown fields (rule 3 of the brief): a client that sends a field
 //! the server would ignore learns so at once, instead of believing it took effect.
 
+pub mod devices;
 pub mod error;
 pub mod feed;
 pub mod merchant;
@@ -17,6 +18,11 @@ use serde::{Deserialize, Serialize};
 
 /// Bytes on the wire as unpadded base64url text.
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, content_encoding = "base64url", pattern = "^[A-Za-z0-9_-]*$")
+)]
 pub struct Base64Url(pub Vec<u8>);
 
 impl std::fmt::Debug for Base64Url {

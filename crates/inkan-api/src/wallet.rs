@@ -13,6 +13,7 @@ use crate::Base64Url;
 
 /// `POST /v1/accounts/registration` — start creating an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BeginRegistration {
     pub display_name: String,
@@ -20,14 +21,20 @@ pub struct BeginRegistration {
 
 /// The passkey creation options for the authenticator, and the ceremony they belong to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegistrationChallenge {
     pub ceremony_id: String,
+    /// WebAuthn credential creation options, `{"publicKey": PublicKeyCredentialCreationOptionsJSON}`
+    /// with binary members in unpadded base64url, for `navigator.credentials.create()`:
+    /// <https://www.w3.org/TR/webauthn-3/#dictdef-publickeycredentialcreationoptionsjson>.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub public_key: CreationChallengeResponse,
 }
 
 /// A device key to register, with its proof of possession: the device's signature over the
 /// ceremony id (see `DeviceSigningKey::prove`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
     pub key_id: DeviceKeyId,
@@ -39,15 +46,20 @@ pub struct NewDevice {
 
 /// `POST /v1/accounts` — finish creating an account: the new passkey and the first device.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FinishRegistration {
     pub ceremony_id: String,
+    /// The authenticator's new credential, a WebAuthn `RegistrationResponseJSON`:
+    /// <https://www.w3.org/TR/webauthn-3/#dictdef-registrationresponsejson>.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub credential: RegisterPublicKeyCredential,
     pub device: NewDevice,
 }
 
 /// The account was created. The recovery codes are shown this once and stored only hashed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Enrolled {
     pub account_id: String,
     pub device_id: String,
@@ -57,6 +69,7 @@ pub struct Enrolled {
 
 /// `POST /v1/sessions/challenge` — start signing in to an account with a passkey.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BeginSignIn {
     pub account_id: String,
@@ -67,21 +80,31 @@ pub struct BeginSignIn {
 
 /// Passkey request options for the authenticator, and the ceremony they belong to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssertionChallenge {
     pub ceremony_id: String,
+    /// WebAuthn credential request options, `{"publicKey": PublicKeyCredentialRequestOptionsJSON}`
+    /// with binary members in unpadded base64url, for `navigator.credentials.get()`:
+    /// <https://www.w3.org/TR/webauthn-3/#dictdef-publickeycredentialrequestoptionsjson>.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub public_key: RequestChallengeResponse,
 }
 
 /// A passkey assertion answering a ceremony.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Assertion {
     pub ceremony_id: String,
+    /// The authenticator's assertion, a WebAuthn `AuthenticationResponseJSON`:
+    /// <https://www.w3.org/TR/webauthn-3/#dictdef-authenticationresponsejson>.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub credential: PublicKeyCredential,
 }
 
 /// A bearer session. It ends after `idle_timeout_seconds` without a request.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     pub token: String,
     pub account_id: String,
@@ -96,6 +119,7 @@ impl std::fmt::Debug for Session {
 
 /// `GET /v1/wallet`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Wallet {
     pub account_id: String,
     pub display_name: String,
@@ -106,9 +130,12 @@ pub struct Wallet {
 
 /// The limits as they stand, what has been spent against them, and a raise waiting to apply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Limits {
     /// In force now (already including any raise whose cooling-off has passed).
     pub current: LimitPolicy,
+    /// A raise waiting out its cooling-off; `null` when there is none.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub pending: Option<PendingRaise>,
     /// Spent in the current Tokyo day and month, counting charges waiting for confirmation.
     pub spending: Spending,
@@ -119,6 +146,7 @@ pub struct Limits {
 /// `PUT /v1/wallet/limits`. Lowering applies at once; raising needs `step_up` (an assertion for
 /// a ceremony begun with `POST /v1/wallet/step-up`) and applies after the cooling-off.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetLimits {
     pub limits: LimitPolicy,
@@ -128,11 +156,14 @@ pub struct SetLimits {
 
 /// A charge as the shopper sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WalletCharge {
     pub id: String,
     pub status: ChargeStatus,
     pub amount: Money,
     pub merchant_name: String,
+    /// Always present; `null` when the terminal sent none.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub description: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -142,20 +173,30 @@ pub struct WalletCharge {
 
 /// A charge waiting for the shopper, with the passkey challenge bound to exactly this charge.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingCharge {
     pub charge: WalletCharge,
+    /// WebAuthn credential request options, `{"publicKey": PublicKeyCredentialRequestOptionsJSON}`
+    /// with binary members in unpadded base64url, for `navigator.credentials.get()`:
+    /// <https://www.w3.org/TR/webauthn-3/#dictdef-publickeycredentialrequestoptionsjson>.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub public_key: RequestChallengeResponse,
 }
 
 /// `POST /v1/wallet/charges/{id}/confirm`
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmCharge {
+    /// The authenticator's assertion, a WebAuthn `AuthenticationResponseJSON`:
+    /// <https://www.w3.org/TR/webauthn-3/#dictdef-authenticationresponsejson>.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub credential: PublicKeyCredential,
 }
 
 /// `POST /v1/wallet/charges/{id}/decline`. `not_me` also freezes the wallet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeclineCharge {
     #[serde(default)]
@@ -165,6 +206,7 @@ pub struct DeclineCharge {
 /// `POST /v1/wallet/cards`: a card to top up from. The number goes to the funding provider and is
 /// never stored; only the provider's token, the brand and the last four digits are kept.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddCard {
     pub number: String,
@@ -180,6 +222,7 @@ impl std::fmt::Debug for AddCard {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CardStatus {
     /// The provider asked for a 3-D Secure-style challenge: answer with `POST .../verify`.
@@ -190,6 +233,7 @@ pub enum CardStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Card {
     pub id: String,
     pub brand: String,
@@ -199,6 +243,7 @@ pub struct Card {
 
 /// `POST /v1/wallet/cards/{id}/verify`: the one-time code of the card issuer's challenge.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VerifyCard {
     pub code: String,
@@ -212,6 +257,7 @@ impl std::fmt::Debug for VerifyCard {
 
 /// `POST /v1/wallet/topups`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TopUp {
     pub card_id: String,
@@ -219,6 +265,7 @@ pub struct TopUp {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopUpResult {
     pub id: String,
     pub amount: Money,
@@ -227,6 +274,7 @@ pub struct TopUpResult {
 
 /// A device of the wallet, as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Device {
     pub id: String,
     pub key_id: DeviceKeyId,
@@ -238,17 +286,20 @@ pub struct Device {
 
 /// `POST /v1/wallet/freeze` (no body needed beyond `{}`): any signed-in device may freeze.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Freeze {}
 
 /// `POST /v1/wallet/step-up`: start a passkey confirmation for a sensitive action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BeginStepUp {
     pub action: StepUpAction,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StepUpAction {
     RaiseLimits,

@@ -44,6 +44,7 @@ pub enum LimitError {
 /// The three limits of a wallet, all in one currency, each at least zero, and
 /// `per_charge <= daily <= monthly`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, try_from = "LimitPolicyWire")]
 pub struct LimitPolicy {
     per_charge: Money,
@@ -133,6 +134,7 @@ impl LimitPolicy {
 
 /// What a wallet has spent in the current Tokyo day and month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Spending {
     pub today: Money,
     pub this_month: Money,
@@ -160,6 +162,7 @@ impl Spending {
 
 /// A raise that has been asked for and takes effect at `effective_at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingRaise {
     pub policy: LimitPolicy,
     #[serde(with = "time::serde::rfc3339")]

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// A currency Inkan can hold. Only yen today; the type exists so that an amount can never be
 /// separated from the unit it counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Currency {
     #[serde(rename = "JPY")]
     Jpy,
@@ -77,8 +78,10 @@ pub enum MoneyError {
 /// An amount of one currency, in integer minor units. May be negative (a ledger posting or a
 /// refund); whether a negative value is acceptable is decided where it is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Money {
+    /// In the currency's minor unit (JPY has none: 1280 is ¥1,280).
     #[serde(rename = "amount")]
     minor: i64,
     currency: Currency,

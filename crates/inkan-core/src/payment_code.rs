@@ -88,8 +88,14 @@ impl PaymentCodeError {
     }
 }
 
-/// Opaque identifier of a device key: random, says nothing about the shopper.
+/// Opaque identifier of a device key: random, says nothing about the shopper. On the wire, 32
+/// lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, pattern = "^[0-9a-f]{32}$", examples("3f8a1c0e9b7d4a6f2e5c8b1d0a9f7e6c"))
+)]
 pub struct DeviceKeyId([u8; KEY_ID_LEN]);
 
 impl DeviceKeyId {

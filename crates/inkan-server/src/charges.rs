@@ -3,7 +3,7 @@
 
 use std::time::Duration as StdDuration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use inkan_api::feed::Notice;
 use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
@@ -20,7 +20,7 @@ use webauthn_rs::prelude::{PasskeyAuthentication, RequestChallengeResponse};
 use crate::auth::{SessionAuth, TerminalAuth};
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
-use crate::error::{AppError, Json, Result};
+use crate::error::{AppError, Json, Query, Result};
 use crate::hub::Change;
 use crate::secrets::{hash_secret, new_id};
 use crate::state::AppState;

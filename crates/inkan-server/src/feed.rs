@@ -120,6 +120,7 @@ pub fn notice_kind(notice: &Notice) -> &'static str {
         Notice::WalletFrozen { .. } => "wallet_frozen",
         Notice::WalletUnfrozen => "wallet_unfrozen",
         Notice::RecoveryCodeUsed { .. } => "recovery_code_used",
+        Notice::DeviceJoinRequested { .. } => "device_join_requested",
     }
 }
 

@@ -9,12 +9,13 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{accounts, charges, feed, funding, wallet};
+use crate::{accounts, charges, devices, feed, funding, wallet};
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/openapi.json", get(crate::openapi::document))
         // Merchant API
         .route("/v1/charges", post(charges::create))
         .route("/v1/charges/{id}", get(charges::get))
@@ -25,7 +26,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions/challenge", post(accounts::begin_sign_in))
         .route("/v1/sessions", post(accounts::finish_sign_in))
         .route("/v1/sessions/current", delete(accounts::sign_out))
+        .route("/v1/accounts/{id}/freeze", post(devices::freeze_with_recovery_code))
+        // A new device joining a wallet
+        .route("/v1/device-joins", post(devices::begin))
+        .route("/v1/device-joins/{id}", get(devices::show))
+        .route("/v1/device-joins/{id}/device", post(devices::submit))
+        .route("/v1/device-joins/{id}/passkey/challenge", post(devices::passkey_challenge))
+        .route("/v1/device-joins/{id}/passkey", post(devices::finish))
         // Wallet
+        .route("/v1/wallet/device-joins", get(devices::waiting))
+        .route("/v1/wallet/device-joins/{id}/approve", post(devices::approve))
         .route("/v1/wallet", get(wallet::show))
         .route("/v1/wallet/step-up", post(accounts::begin_step_up))
         .route("/v1/wallet/limits", put(wallet::set_limits))

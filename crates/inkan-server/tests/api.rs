@@ -1,7 +1,11 @@
 //! The issuer server through HTTP, with real software passkeys and device keys: the whole payment
 //! flow and each way it must refuse. Every test runs on SQLite and on PostgreSQL.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test bodies run through a macro that clippy does not see as tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test bodies run through a macro that clippy does not see as tests"
+)]
 
 mod support;
 
@@ -51,6 +55,10 @@ on_both_databases!(
     raising_limits_needs_a_passkey_and_waits,
     sessions_end_after_five_idle_minutes,
     a_revoked_device_cannot_pay,
+    a_second_device_joins_only_with_a_passkey_approval,
+    a_recovery_code_adds_a_device_once_and_freezes,
+    cards_are_verified_limited_and_never_stored,
+    a_terminal_long_poll_wakes_when_the_shopper_answers,
 );
 
 async fn whole_payment_flow(backend: Backend) {
@@ -630,4 +638,321 @@ async fn a_revoked_device_cannot_pay(backend: Backend) {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     error(till.charge(&code, 100).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid).await;
     server.stop().await;
+}
+
+/// A device asking to join `account_id`; returns the join and the joining shopper (not enrolled).
+async fn request_join(
+    server: &TestServer,
+    account_id: &str,
+    recovery_code: Option<&str>,
+) -> (reqwest::Response, Shopper, String) {
+    use inkan_api::devices::{BeginJoin, Join, SubmitDevice};
+    let begin = BeginJoin { account_id: account_id.to_owned() };
+    let join: Join = json(server.post("/v1/device-joins", None, &begin).await, StatusCode::CREATED).await;
+    let newcomer = Shopper::new();
+    let submit =
+        SubmitDevice { device: newcomer.new_device(&join.join_id), recovery_code: recovery_code.map(str::to_owned) };
+    let response = server.post(&format!("/v1/device-joins/{}/device", join.join_id), None, &submit).await;
+    (response, newcomer, join.join_id)
+}
+
+/// The approved newcomer makes its passkey and becomes a device of the wallet.
+async fn finish_join(server: &TestServer, newcomer: &mut Shopper, join_id: &str) -> reqwest::Response {
+    use inkan_api::devices::FinishJoin;
+    use inkan_api::wallet::RegistrationChallenge;
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    let response =
+        server.post(&format!("/v1/device-joins/{join_id}/passkey/challenge"), None, &serde_json::json!({})).await;
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let challenge: RegistrationChallenge = json(response, StatusCode::OK).await;
+    let credential =
+        newcomer.passkey.do_registration(url::Url::parse(support::ORIGIN).unwrap(), challenge.public_key).unwrap();
+    let finish = FinishJoin { ceremony_id: challenge.ceremony_id, credential };
+    server.post(&format!("/v1/device-joins/{join_id}/passkey"), None, &finish).await
+}
+
+async fn a_second_device_joins_only_with_a_passkey_approval(backend: Backend) {
+    use inkan_api::devices::{ApproveJoin, Join, JoinState, Joined};
+    let (server, till, mut owner) = setup(backend, 50_000).await;
+    let mut feed = FeedReader::open(&server, &owner.token.clone(), None).await;
+    for _ in 0..4 {
+        feed.next_within(StdDuration::from_secs(5)).await.unwrap();
+    }
+    let (response, mut newcomer, join_id) = request_join(&server, owner.account_id(), None).await;
+    assert_eq!(json::<Join>(response, StatusCode::OK).await.state, JoinState::AwaitingApproval);
+    // The owner's devices hear about it at once.
+    let event = feed.next_within(StdDuration::from_secs(1)).await.unwrap();
+    assert_eq!(event.kind, "device_join_requested");
+    // Not approved: no passkey, no device.
+    error(finish_join(&server, &mut newcomer, &join_id).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    // Approval needs a passkey step-up for exactly this action.
+    let waiting: Vec<Join> =
+        json(server.get("/v1/wallet/device-joins", Some(&owner.token)).await, StatusCode::OK).await;
+    assert_eq!(waiting.len(), 1);
+    let approve_path = format!("/v1/wallet/device-joins/{join_id}/approve");
+    let wrong = step_up(&server, &mut owner, StepUpAction::Unfreeze).await;
+    error(
+        server.post(&approve_path, Some(&owner.token), &ApproveJoin { step_up: wrong }).await,
+        StatusCode::FORBIDDEN,
+        ErrorCode::StepUpRequired,
+    )
+    .await;
+    error(
+        server.post(&approve_path, Some(&owner.token), &serde_json::json!({})).await,
+        StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidRequest,
+    )
+    .await;
+    // Another wallet cannot approve it.
+    let mut stranger = Shopper::enroll(&server, "Stranger").await;
+    let theirs = step_up(&server, &mut stranger, StepUpAction::AddDevice).await;
+    error(
+        server.post(&approve_path, Some(&stranger.token), &ApproveJoin { step_up: theirs }).await,
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+    )
+    .await;
+    let right = step_up(&server, &mut owner, StepUpAction::AddDevice).await;
+    let approved: Join =
+        json(server.post(&approve_path, Some(&owner.token), &ApproveJoin { step_up: right }).await, StatusCode::OK)
+            .await;
+    assert_eq!(approved.state, JoinState::Approved);
+    let polled: Join = json(server.get(&format!("/v1/device-joins/{join_id}"), None).await, StatusCode::OK).await;
+    assert_eq!(polled.state, JoinState::Approved);
+    // The newcomer makes its passkey and is in.
+    let joined: Joined = json(finish_join(&server, &mut newcomer, &join_id).await, StatusCode::CREATED).await;
+    assert_eq!(joined.account_id, owner.account_id());
+    newcomer.token = joined.session.token.clone();
+    // It pays with its own device key and its own passkey, under the new-device cap.
+    let code = newcomer.code(&server);
+    error(till.charge(&code, 30_001).await, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::LimitExceeded).await;
+    let code = newcomer.code(&server);
+    let charge = till.charge_ok(&code, 2_000).await;
+    let pending = newcomer.pending(&server).await;
+    let this = pending.iter().find(|p| p.charge.id == charge.id).unwrap();
+    let _: WalletCharge = json(newcomer.confirm(&server, this).await, StatusCode::OK).await;
+    let devices: Vec<inkan_api::wallet::Device> =
+        json(server.get("/v1/wallet/devices", Some(&owner.token)).await, StatusCode::OK).await;
+    assert_eq!(devices.len(), 2);
+    // A join is finished once.
+    error(finish_join(&server, &mut newcomer, &join_id).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    server.stop().await;
+}
+
+async fn a_recovery_code_adds_a_device_once_and_freezes(backend: Backend) {
+    use inkan_api::devices::{FreezeWithRecoveryCode, Join, JoinState, Joined};
+    let (server, till, owner) = setup(backend, 10_000).await;
+    let codes = owner.enrolled.as_ref().unwrap().recovery_codes.clone();
+    // A wrong code ends the join.
+    let (response, _, join_id) = request_join(&server, owner.account_id(), Some("AAAA-BBBB-CCCC-DDDD")).await;
+    error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    let polled: Join = json(server.get(&format!("/v1/device-joins/{join_id}"), None).await, StatusCode::OK).await;
+    assert_eq!(polled.state, JoinState::Rejected);
+    // A right code approves at once (typed in lower case with spaces, as people do).
+    let typed = codes[0].to_lowercase().replace('-', " ");
+    let (response, mut newcomer, join_id) = request_join(&server, owner.account_id(), Some(&typed)).await;
+    assert_eq!(json::<Join>(response, StatusCode::OK).await.state, JoinState::Approved);
+    let _: Joined = json(finish_join(&server, &mut newcomer, &join_id).await, StatusCode::CREATED).await;
+    // ...once.
+    let (response, _, _) = request_join(&server, owner.account_id(), Some(&codes[0])).await;
+    error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    // Another wallet's code does nothing for this one.
+    let other = Shopper::enroll(&server, "Other").await;
+    let theirs = other.enrolled.as_ref().unwrap().recovery_codes[0].clone();
+    let (response, _, _) = request_join(&server, owner.account_id(), Some(&theirs)).await;
+    error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    // A lost phone: freeze with a recovery code, from anywhere.
+    let path = format!("/v1/accounts/{}/freeze", owner.account_id());
+    let wrong = FreezeWithRecoveryCode { recovery_code: theirs };
+    error(server.post(&path, None, &wrong).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    let right = FreezeWithRecoveryCode { recovery_code: codes[1].clone() };
+    assert_eq!(server.post(&path, None, &right).await.status(), StatusCode::NO_CONTENT);
+    let code = newcomer.code(&server);
+    error(till.charge(&code, 100).await, StatusCode::FORBIDDEN, ErrorCode::WalletFrozen).await;
+    server.stop().await;
+}
+
+async fn cards_are_verified_limited_and_never_stored(backend: Backend) {
+    use inkan_api::wallet::{AddCard, Card, CardStatus, TopUp, TopUpResult, VerifyCard};
+    let server = TestServer::start(backend).await;
+    let shopper = Shopper::enroll(&server, "Card Holder").await;
+    let token = shopper.token.clone();
+    let card = |number: &str| AddCard { number: number.into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
+    // A card that needs the issuer's challenge cannot top up until it passes.
+    let challenged: Card =
+        json(server.post("/v1/wallet/cards", Some(&token), &card("4000 0000 0000 3220")).await, StatusCode::CREATED)
+            .await;
+    assert_eq!(challenged.status, CardStatus::ChallengeRequired);
+    let top_up = TopUp { card_id: challenged.id.clone(), amount: Money::yen(5_000) };
+    error(server.post("/v1/wallet/topups", Some(&token), &top_up).await, StatusCode::CONFLICT, ErrorCode::InvalidState)
+        .await;
+    let verify_path = format!("/v1/wallet/cards/{}/verify", challenged.id);
+    error(
+        server.post(&verify_path, Some(&token), &VerifyCard { code: "000000".into() }).await,
+        StatusCode::PAYMENT_REQUIRED,
+        ErrorCode::CardDeclined,
+    )
+    .await;
+    let verified: Card =
+        json(server.post(&verify_path, Some(&token), &VerifyCard { code: "123456".into() }).await, StatusCode::OK)
+            .await;
+    assert_eq!(verified.status, CardStatus::Verified);
+    let done: TopUpResult =
+        json(server.post("/v1/wallet/topups", Some(&token), &top_up).await, StatusCode::CREATED).await;
+    assert_eq!(done.balance, Money::yen(5_000));
+    // Declined and invalid cards count as failures; after five in all, card registration locks.
+    error(
+        server.post("/v1/wallet/cards", Some(&token), &card("4000000000000002")).await,
+        StatusCode::PAYMENT_REQUIRED,
+        ErrorCode::CardDeclined,
+    )
+    .await;
+    for _ in 0..3 {
+        error(
+            server.post("/v1/wallet/cards", Some(&token), &card("4242424242424241")).await,
+            StatusCode::PAYMENT_REQUIRED,
+            ErrorCode::CardDeclined,
+        )
+        .await;
+    }
+    error(
+        server.post("/v1/wallet/cards", Some(&token), &card("4242424242424242")).await,
+        StatusCode::FORBIDDEN,
+        ErrorCode::CardLocked,
+    )
+    .await;
+    // Over-large top-ups and unknown fields are refused.
+    let too_much = TopUp { card_id: challenged.id.clone(), amount: Money::yen(500_001) };
+    error(
+        server.post("/v1/wallet/topups", Some(&token), &too_much).await,
+        StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidRequest,
+    )
+    .await;
+    let with_extra = serde_json::json!({"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123", "birth_date": "2019-01-01"});
+    error(
+        server.post("/v1/wallet/cards", Some(&token), &with_extra).await,
+        StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidRequest,
+    )
+    .await;
+    // No card number anywhere in the database.
+    let dump: Vec<String> =
+        sqlx::query_scalar("SELECT provider_token || '|' || brand || '|' || last4 || '|' || fingerprint FROM cards")
+            .fetch_all(server.state.db.pool())
+            .await
+            .unwrap();
+    let events: Vec<String> =
+        sqlx::query_scalar("SELECT payload FROM events").fetch_all(server.state.db.pool()).await.unwrap();
+    for number in ["4000000000003220", "4000000000000002", "4242424242424241", "4242424242424242"] {
+        assert!(dump.iter().chain(&events).all(|row| !row.contains(number)), "{number} was stored");
+    }
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+async fn a_terminal_long_poll_wakes_when_the_shopper_answers(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let code = shopper.code(&server);
+    let charge = till.charge_ok(&code, 640).await;
+    let started = std::time::Instant::now();
+    let poll = {
+        let (url, key, id) = (till.url.clone(), till.key.clone(), charge.id.clone());
+        tokio::spawn(async move {
+            let response = reqwest::Client::new()
+                .get(format!("{url}/v1/charges/{id}?wait=30"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap();
+            json::<Charge>(response, StatusCode::OK).await
+        })
+    };
+    let pending = shopper.pending(&server).await;
+    let _: WalletCharge = json(shopper.confirm(&server, &pending[0]).await, StatusCode::OK).await;
+    let answered = poll.await.unwrap();
+    assert_eq!(answered.status, ChargeStatus::Succeeded);
+    assert!(
+        started.elapsed() < StdDuration::from_secs(10),
+        "the long-poll waited for its timeout instead of the answer"
+    );
+    // `wait` out of range and unknown query parameters are refused.
+    for query in ["wait=-1", "wait=abc", "wait=1&extra=2"] {
+        let url = format!("{}/v1/charges/{}?{query}", server.url, charge.id);
+        let response = server.http.get(url).bearer_auth(&till.key).send().await.unwrap();
+        error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    }
+    server.stop().await;
+}
+
+/// The binary: configuration from a TOML file, a clear error without a relying party, the
+/// operator commands, and a clean exit on SIGTERM.
+#[cfg(unix)]
+#[test]
+fn the_binary_serves_and_stops_on_sigterm() {
+    use std::process::{Command, Stdio};
+    let bin = env!("CARGO_BIN_EXE_inkan-server");
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("inkan.db").display());
+
+    let missing =
+        Command::new(bin).args(["--database", &database, "serve"]).env_remove("INKAN_RP_ID").output().unwrap();
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("relying-party id"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+
+    let merchant = Command::new(bin)
+        .args(["--database", &database, "admin", "merchant", "create", "--name", "Cafe"])
+        .output()
+        .unwrap();
+    assert!(merchant.status.success());
+    let merchant_id = String::from_utf8(merchant.stdout).unwrap().trim().to_owned();
+    assert!(merchant_id.starts_with("mer_"));
+    let terminal = Command::new(bin)
+        .args(["--database", &database, "admin", "terminal", "create", "--merchant", &merchant_id])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8(terminal.stdout).unwrap();
+    assert!(printed.contains("key tk_"), "{printed}");
+    let nobody = Command::new(bin)
+        .args(["--database", &database, "admin", "terminal", "create", "--merchant", "mer_nope"])
+        .output()
+        .unwrap();
+    assert!(!nobody.status.success());
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("inkan.toml");
+    std::fs::write(&config, format!("listen = \"127.0.0.1:{port}\"\ndatabase = \"{database}\"\nrp_id = \"localhost\"\nrp_origin = \"http://localhost:8080\"\n")).unwrap();
+    let mut server = Command::new(bin)
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let healthy = runtime.block_on(async {
+        for _ in 0..100 {
+            if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await {
+                return r.status() == StatusCode::OK;
+            }
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+        false
+    });
+    assert!(healthy, "the server did not come up");
+    let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = server.wait().unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status}");
+
+    let unknown_key = dir.path().join("bad.toml");
+    std::fs::write(&unknown_key, "rp_id = \"localhost\"\nrp_orgin = \"typo\"\n").unwrap();
+    let bad = Command::new(bin).args(["--config", unknown_key.to_str().unwrap(), "serve"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("rp_orgin"), "{}", String::from_utf8_lossy(&bad.stderr));
 }

@@ -1,0 +1,365 @@
+//! A second (third, …) device joins a wallet only with the approval of a passkey of the wallet,
+//! given through a signed-in device, or with a recovery code. Then it makes its own passkey.
+//! Recovery codes also freeze a wallet from anywhere.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use inkan_api::ErrorCode;
+use inkan_api::devices::{
+    ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryCode, Join, JoinState, Joined, SubmitDevice,
+};
+use inkan_api::feed::Notice;
+use inkan_api::wallet::{NewDevice, RegistrationChallenge, StepUpAction};
+use inkan_core::payment_code::DevicePublicKey;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use time::Duration;
+use webauthn_rs::prelude::PasskeyRegistration;
+
+use crate::accounts::{display_name, open_session, require_step_up};
+use crate::auth::SessionAuth;
+use crate::clock::{from_ms, to_ms};
+use crate::db::Tx;
+use crate::error::{AppError, Json, Result};
+use crate::feed;
+use crate::passkeys::{base64_id, put_ceremony, take_ceremony};
+use crate::secrets::{hash_secret, new_id, normalize_recovery_code};
+use crate::state::AppState;
+
+/// How long a join may take from request to the new passkey.
+const JOIN_TTL: Duration = Duration::minutes(15);
+
+fn state_of(s: &str) -> JoinState {
+    match s {
+        "awaiting_device" => JoinState::AwaitingDevice,
+        "awaiting_approval" => JoinState::AwaitingApproval,
+        "approved" => JoinState::Approved,
+        "completed" => JoinState::Completed,
+        "rejected" => JoinState::Rejected,
+        _ => JoinState::Expired,
+    }
+}
+
+fn view(row: &AnyRow, now: time::OffsetDateTime) -> Result<Join> {
+    let expires_at = from_ms(row.try_get("expires_at")?);
+    let mut state = state_of(&row.try_get::<String, _>("status")?);
+    if expires_at <= now && !matches!(state, JoinState::Completed | JoinState::Rejected) {
+        state = JoinState::Expired;
+    }
+    Ok(Join { join_id: row.try_get("id")?, state, device_name: row.try_get("name")?, expires_at })
+}
+
+async fn load(app: &AppState, id: &str) -> Result<AnyRow> {
+    if id.len() > 64 {
+        return Err(AppError::not_found("device join"));
+    }
+    sqlx::query("SELECT id, account_id, status, name, key_id, public_key, expires_at FROM device_joins WHERE id = $1")
+        .bind(id)
+        .fetch_optional(app.db.pool())
+        .await?
+        .ok_or_else(|| AppError::not_found("device join"))
+}
+
+fn wrong_state(join: &Join) -> AppError {
+    AppError::invalid_state(format!("this device join is {:?}", join.state).to_lowercase())
+}
+
+/// `POST /v1/device-joins`
+pub async fn begin(State(app): State<AppState>, Json(body): Json<BeginJoin>) -> Result<(StatusCode, Json<Join>)> {
+    if body.account_id.len() > 64 {
+        return Err(AppError::invalid("malformed account id"));
+    }
+    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1")
+        .bind(&body.account_id)
+        .fetch_optional(app.db.pool())
+        .await?;
+    if exists.is_none() {
+        return Err(AppError::not_found("account"));
+    }
+    let now = app.clock.now();
+    let id = new_id("join", &app.rng)?;
+    let expires_at = now + JOIN_TTL;
+    sqlx::query(
+        "INSERT INTO device_joins (id, account_id, status, name, key_id, public_key, approved_by, created_at, expires_at) \
+         VALUES ($1, $2, 'awaiting_device', NULL, NULL, NULL, NULL, $3, $4)",
+    )
+    .bind(&id)
+    .bind(&body.account_id)
+    .bind(to_ms(now))
+    .bind(to_ms(expires_at))
+    .execute(app.db.pool())
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Join { join_id: id, state: JoinState::AwaitingDevice, device_name: None, expires_at }),
+    ))
+}
+
+/// `GET /v1/device-joins/{id}`: the new device polls this while it waits for approval.
+pub async fn show(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Join>> {
+    Ok(Json(view(&load(&app, &id).await?, app.clock.now())?))
+}
+
+/// Uses up a recovery code of `account_id` inside `tx`; a notice tells how many are left.
+async fn use_recovery_code(tx: &mut Tx, app: &AppState, account_id: &str, code: &str) -> Result<bool> {
+    let used = sqlx::query(
+        "UPDATE recovery_codes SET used_at = $1 WHERE code_hash = $2 AND account_id = $3 AND used_at IS NULL",
+    )
+    .bind(to_ms(app.clock.now()))
+    .bind(hash_secret(&normalize_recovery_code(code)))
+    .bind(account_id)
+    .execute(tx.conn())
+    .await?;
+    if used.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let remaining: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL")
+            .bind(account_id)
+            .fetch_one(tx.conn())
+            .await?;
+    let remaining = u32::try_from(remaining).unwrap_or(0);
+    feed::append(tx, account_id, &Notice::RecoveryCodeUsed { remaining }, app.clock.now()).await?;
+    Ok(true)
+}
+
+fn check_device(device: &NewDevice, join_id: &str) -> Result<(DevicePublicKey, String)> {
+    let key = DevicePublicKey::from_sec1(&device.public_key.0)
+        .map_err(|_| AppError::invalid("device public key: expected an uncompressed P-256 point"))?;
+    key.verify_proof(join_id.as_bytes(), &device.proof.0)
+        .map_err(|_| AppError::invalid("the device's proof of possession does not verify"))?;
+    Ok((key, display_name(&device.name)?))
+}
+
+/// `POST /v1/device-joins/{id}/device`
+pub async fn submit(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<SubmitDevice>,
+) -> Result<Json<Join>> {
+    let (key, name) = check_device(&body.device, &id)?;
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let row = sqlx::query(
+        "UPDATE device_joins SET status = 'awaiting_approval', name = $1, key_id = $2, public_key = $3 \
+         WHERE id = $4 AND status = 'awaiting_device' AND expires_at > $5 RETURNING account_id, expires_at",
+    )
+    .bind(&name)
+    .bind(body.device.key_id.to_string())
+    .bind(key.as_sec1().to_vec())
+    .bind(&id)
+    .bind(to_ms(now))
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else {
+        drop(tx);
+        return Err(wrong_state(&view(&load(&app, &id).await?, now)?));
+    };
+    let account_id: String = row.try_get("account_id")?;
+    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM devices WHERE key_id = $1")
+        .bind(body.device.key_id.to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+    if taken.is_some() {
+        return Err(AppError::invalid_state("this device key is already registered"));
+    }
+    let state = match body.recovery_code.as_deref() {
+        Some(code) => {
+            if !use_recovery_code(&mut tx, &app, &account_id, code).await? {
+                // One try per join: a wrong code ends it, so codes cannot be guessed through it.
+                drop(tx);
+                sqlx::query("UPDATE device_joins SET status = 'rejected' WHERE id = $1")
+                    .bind(&id)
+                    .execute(app.db.pool())
+                    .await?;
+                return Err(AppError::unauthorized("that recovery code is not valid for this wallet; start again"));
+            }
+            sqlx::query("UPDATE device_joins SET status = 'approved', approved_by = 'recovery_code' WHERE id = $1")
+                .bind(&id)
+                .execute(tx.conn())
+                .await?;
+            JoinState::Approved
+        }
+        None => {
+            feed::append(
+                &mut tx,
+                &account_id,
+                &Notice::DeviceJoinRequested { join_id: id.clone(), name: name.clone() },
+                now,
+            )
+            .await?;
+            JoinState::AwaitingApproval
+        }
+    };
+    tx.commit(&app.hub).await?;
+    let expires_at = from_ms(row.try_get("expires_at")?);
+    Ok(Json(Join { join_id: id, state, device_name: Some(name), expires_at }))
+}
+
+/// `GET /v1/wallet/device-joins`: requests waiting for this wallet's approval.
+pub async fn waiting(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Vec<Join>>> {
+    let now = app.clock.now();
+    let rows = sqlx::query(
+        "SELECT id, account_id, status, name, key_id, public_key, expires_at FROM device_joins \
+         WHERE account_id = $1 AND status = 'awaiting_approval' AND expires_at > $2 ORDER BY created_at",
+    )
+    .bind(&auth.account_id)
+    .bind(to_ms(now))
+    .fetch_all(app.db.pool())
+    .await?;
+    rows.iter().map(|r| view(r, now)).collect::<Result<Vec<_>>>().map(Json)
+}
+
+/// `POST /v1/wallet/device-joins/{id}/approve`: a passkey of the wallet says yes.
+pub async fn approve(
+    State(app): State<AppState>,
+    auth: SessionAuth,
+    Path(id): Path<String>,
+    Json(body): Json<ApproveJoin>,
+) -> Result<Json<Join>> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let approved_by = auth.device_id.clone().unwrap_or_else(|| "passkey".to_owned());
+    let row = sqlx::query(
+        "UPDATE device_joins SET status = 'approved', approved_by = $1 \
+         WHERE id = $2 AND account_id = $3 AND status = 'awaiting_approval' AND expires_at > $4 \
+         RETURNING id, account_id, status, name, key_id, public_key, expires_at",
+    )
+    .bind(&approved_by)
+    .bind(&id)
+    .bind(&auth.account_id)
+    .bind(to_ms(now))
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else {
+        drop(tx);
+        let existing = load(&app, &id).await?;
+        if existing.try_get::<String, _>("account_id")? != auth.account_id {
+            return Err(AppError::not_found("device join"));
+        }
+        return Err(wrong_state(&view(&existing, now)?));
+    };
+    require_step_up(&app, &mut tx, &auth.account_id, StepUpAction::AddDevice, Some(&body.step_up)).await?;
+    let join = view(&row, now)?;
+    tx.commit(&app.hub).await?;
+    Ok(Json(join))
+}
+
+#[derive(Serialize, Deserialize)]
+struct JoinPasskeyContext {
+    join_id: String,
+}
+
+/// `POST /v1/device-joins/{id}/passkey/challenge`: an approved device makes its own passkey.
+pub async fn passkey_challenge(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RegistrationChallenge>> {
+    let row = load(&app, &id).await?;
+    let join = view(&row, app.clock.now())?;
+    if join.state != JoinState::Approved {
+        return Err(wrong_state(&join));
+    }
+    let account_id: String = row.try_get("account_id")?;
+    let account = sqlx::query("SELECT display_name, webauthn_user FROM accounts WHERE id = $1")
+        .bind(&account_id)
+        .fetch_one(app.db.pool())
+        .await?;
+    let name: String = account.try_get("display_name")?;
+    let user = uuid::Uuid::parse_str(&account.try_get::<String, _>("webauthn_user")?).map_err(AppError::internal)?;
+    let existing: Vec<_> =
+        crate::passkeys::passkeys_of(&app, &account_id).await?.iter().map(|p| p.cred_id().clone()).collect();
+    let (options, state) =
+        app.webauthn.start_passkey_registration(user, &name, &name, Some(existing)).map_err(AppError::internal)?;
+    let context = JoinPasskeyContext { join_id: id };
+    let ceremony_id = put_ceremony(&app, "join_passkey", Some(&account_id), &state, &context).await?;
+    Ok(Json(RegistrationChallenge { ceremony_id, public_key: options }))
+}
+
+/// `POST /v1/device-joins/{id}/passkey`: the passkey and the device are added together.
+pub async fn finish(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<FinishJoin>,
+) -> Result<(StatusCode, Json<Joined>)> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let row = sqlx::query(
+        "UPDATE device_joins SET status = 'completed' WHERE id = $1 AND status = 'approved' AND expires_at > $2 \
+         RETURNING account_id, name, key_id, public_key",
+    )
+    .bind(&id)
+    .bind(to_ms(now))
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else {
+        drop(tx);
+        return Err(wrong_state(&view(&load(&app, &id).await?, now)?));
+    };
+    let ceremony =
+        take_ceremony::<PasskeyRegistration, JoinPasskeyContext>(&app, &mut tx, "join_passkey", &body.ceremony_id)
+            .await?;
+    if ceremony.context.join_id != id {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::CeremonyExpired,
+            "that passkey request was for another join",
+        ));
+    }
+    let passkey = app.webauthn.finish_passkey_registration(&body.credential, &ceremony.state).map_err(|e| {
+        tracing::info!(error = %e, "passkey registration refused");
+        AppError::passkey_rejected()
+    })?;
+    let account_id: String = row.try_get("account_id")?;
+    sqlx::query("INSERT INTO passkeys (id, account_id, passkey, counter, created_at) VALUES ($1, $2, $3, 0, $4)")
+        .bind(base64_id(passkey.cred_id().as_ref()))
+        .bind(&account_id)
+        .bind(serde_json::to_string(&passkey)?)
+        .bind(to_ms(now))
+        .execute(tx.conn())
+        .await?;
+    let device_id = new_id("dev", &app.rng)?;
+    let name: String = row.try_get::<Option<String>, _>("name")?.unwrap_or_default();
+    let inserted = sqlx::query(
+        "INSERT INTO devices (id, account_id, key_id, public_key, name, active, last_counter, enrolled_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, 1, NULL, $6, NULL) ON CONFLICT (key_id) DO NOTHING",
+    )
+    .bind(&device_id)
+    .bind(&account_id)
+    .bind(row.try_get::<Option<String>, _>("key_id")?.unwrap_or_default())
+    .bind(row.try_get::<Option<Vec<u8>>, _>("public_key")?.unwrap_or_default())
+    .bind(&name)
+    .bind(to_ms(now))
+    .execute(tx.conn())
+    .await?;
+    if inserted.rows_affected() != 1 {
+        return Err(AppError::invalid_state("this device key is already registered"));
+    }
+    feed::append(&mut tx, &account_id, &Notice::DeviceAdded { device_id: device_id.clone(), name }, now).await?;
+    let session = open_session(&mut tx, &app, &account_id, Some(&device_id)).await?;
+    tx.commit(&app.hub).await?;
+    Ok((StatusCode::CREATED, Json(Joined { account_id, device_id, session })))
+}
+
+/// `POST /v1/accounts/{id}/freeze`: a recovery code freezes the wallet (and is not used up).
+pub async fn freeze_with_recovery_code(
+    State(app): State<AppState>,
+    Path(account_id): Path<String>,
+    Json(body): Json<FreezeWithRecoveryCode>,
+) -> Result<StatusCode> {
+    let valid: Option<String> = sqlx::query_scalar(
+        "SELECT account_id FROM recovery_codes WHERE code_hash = $1 AND account_id = $2 AND used_at IS NULL",
+    )
+    .bind(hash_secret(&normalize_recovery_code(&body.recovery_code)))
+    .bind(&account_id)
+    .fetch_optional(app.db.pool())
+    .await?;
+    if valid.is_none() {
+        return Err(AppError::unauthorized("that recovery code is not valid for this wallet"));
+    }
+    let mut tx = app.db.begin().await?;
+    crate::wallet::set_frozen(&mut tx, &app, &account_id, true, "recovery code").await?;
+    tx.commit(&app.hub).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
