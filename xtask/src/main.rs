@@ -4,11 +4,14 @@
 //! - `test`: everything CI checks: formatting, clippy with `-D warnings`, every test, a short fuzz.
 //! - `fuzz [--seconds N] [--target NAME]`: run the cargo-fuzz targets for a bounded time.
 //! - `pg-url [--throwaway]`: find, start or make the PostgreSQL the tests use, and print its URL.
+//! - `with-keyring -- <command>`: run a command with a throwaway, unlocked gnome-keyring on a private
+//!   session bus, as the tests get it (for the OS keystore).
 
 #![allow(clippy::print_stdout, reason = "xtask talks to the person at the terminal")]
 
 mod demo;
 mod fuzz;
+mod keyring;
 mod postgres;
 mod test;
 
@@ -17,7 +20,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <demo | test | fuzz [--seconds N] [--target NAME] | pg-url [--throwaway]>";
+const USAGE: &str = "usage: cargo xtask <demo | test | fuzz [--seconds N] [--target NAME] | pg-url [--throwaway] \
+                     | with-keyring -- <command> [args...]>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +33,7 @@ fn main() -> Result<()> {
         "test" => test::run(),
         "fuzz" => fuzz::run(rest),
         "pg-url" => postgres::print_url(rest),
+        "with-keyring" => keyring::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

@@ -19,7 +19,9 @@ pub fn run() -> Result<()> {
     if std::env::var(crate::postgres::ENV).ok().as_deref() != Some(postgres_url.as_str()) {
         tests.env(crate::postgres::ENV, &postgres_url);
     }
-    run_step("tests", &mut tests)?;
+    // A real OS keystore (Secret Service) for inkan-keystore's tests, on a headless machine too.
+    let keyring = crate::keyring::Session::new()?;
+    run_step("tests (with a throwaway gnome-keyring)", &mut keyring.wrap(&tests))?;
     crate::fuzz::smoke()?;
     println!("\nall checks passed");
     Ok(())

@@ -46,5 +46,8 @@ impl<'de> Deserialize<'de> for Base64Url {
 
 /// Header that carries the merchant's retry key on `POST /v1/charges`.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// Response header with the server's clock in Unix milliseconds: devices issue payment codes on
+/// the server's time, not their own.
+pub const SERVER_TIME_HEADER: &str = "inkan-server-time";
 /// Header a trusted edge proxy sets to the client's country (ISO 3166-1 alpha-2).
 pub const COUNTRY_HEADER: &str = "X-Inkan-Country";

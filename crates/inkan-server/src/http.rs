@@ -52,9 +52,23 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/wallet/feed", get(feed::stream))
         .route("/v1/wallet/history", get(feed::export))
         .fallback(not_found)
+        .layer(axum::middleware::map_response_with_state(state.clone(), stamp_server_time))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Every response says what time the server thinks it is, so a device can issue payment codes
+/// on the server's clock even when its own is off (`inkan_api::SERVER_TIME_HEADER`).
+async fn stamp_server_time(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    let now = crate::clock::to_ms(state.clock.now());
+    if let Ok(value) = axum::http::HeaderValue::from_str(&now.to_string()) {
+        response.headers_mut().insert(inkan_api::SERVER_TIME_HEADER, value);
+    }
+    response
 }
 
 async fn healthz() -> &'static str {

@@ -7,8 +7,6 @@
     reason = "test bodies run through a macro that clippy does not see as tests"
 )]
 
-mod support;
-
 use std::time::Duration as StdDuration;
 
 use inkan_api::ErrorCode;
@@ -19,6 +17,7 @@ use inkan_api::wallet::{
 };
 use inkan_core::ChargeStatus;
 use inkan_core::{Currency, LimitPolicy, Money};
+use inkan_testkit as support;
 use reqwest::StatusCode;
 use support::{Backend, FeedReader, Shopper, Terminal, TestServer, error, json};
 use time::Duration;

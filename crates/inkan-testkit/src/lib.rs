@@ -1,9 +1,9 @@
-//! Test harness: a real `inkan-server` on a loopback port with a fresh database (a SQLite file or
+//! Test harness (for tests only): a real `inkan-server` on a loopback port with a fresh database (a SQLite file or
 //! a new PostgreSQL database), a clock the test moves by hand, and shoppers that hold a real
 //! software passkey and a real P-256 device key and talk to the server only over HTTP.
 
-#![allow(dead_code, reason = "each test uses a different part of the harness")]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test harness: a failure here is a test failure")]
+#![allow(missing_debug_implementations, reason = "test harness types hold clients and tasks")]
 
 use std::sync::Arc;
 
@@ -51,8 +51,14 @@ pub struct TestServer {
 }
 
 enum Cleanup {
-    Sqlite(tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    /// The directory of the SQLite file, removed when dropped.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 /// The PostgreSQL server the tests use. `cargo xtask test` provides one; a missing server is a
@@ -67,7 +73,7 @@ async fn fresh_database(backend: Backend) -> (String, Cleanup) {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("inkan.db").display());
-            (url, Cleanup::Sqlite(dir))
+            (url, Cleanup::Sqlite { _dir: dir })
         }
         Backend::Postgres => {
             use sqlx::Connection;
@@ -252,6 +258,12 @@ pub struct Shopper {
     pub counter: u32,
     pub enrolled: Option<Enrolled>,
     pub token: String,
+}
+
+impl Default for Shopper {
+    fn default() -> Self {
+        Shopper::new()
+    }
 }
 
 impl Shopper {

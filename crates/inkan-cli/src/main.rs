@@ -1,0 +1,514 @@
+//! `inkan`, the headless wallet: every wallet operation from the command line, for power users,
+//! scripts and tests. Thin: it parses, calls `inkan_client::Wallet`, and prints.
+
+#![allow(clippy::print_stdout, reason = "a command-line program talks on stdout")]
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use inkan_api::wallet::AddCard;
+use inkan_client::feed::{Cursor, FeedItem, describe};
+use inkan_client::profile::{ProfileStore, home};
+use inkan_client::wallet::{PasskeyChoice, Server};
+use inkan_client::{ClientError, Wallet};
+use inkan_core::{LimitPolicy, Money};
+use url::Url;
+
+#[derive(Parser)]
+#[command(name = "inkan", version, about = "Inkan headless wallet")]
+struct Cli {
+    /// Which wallet on this machine (several can live side by side).
+    #[arg(long, env = "INKAN_PROFILE", default_value = "default", global = true)]
+    profile: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Connect {
+    /// The Inkan server, e.g. http://localhost:8080.
+    #[arg(long, env = "INKAN_SERVER")]
+    server: Url,
+    /// The WebAuthn origin of the server's relying party (default: the server URL).
+    #[arg(long)]
+    origin: Option<Url>,
+    /// Use a software passkey kept in the OS keystore. INSECURE: it approves without asking
+    /// anyone. For demos and tests only.
+    #[arg(long)]
+    insecure_soft_passkey: bool,
+    /// This device's name, as the wallet's other devices will see it.
+    #[arg(long, default_value = "inkan cli")]
+    device_name: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a wallet: a passkey, this device's key, and recovery codes (shown once).
+    Enroll {
+        #[command(flatten)]
+        connect: Connect,
+        /// Your name, as shown in the wallet.
+        #[arg(long)]
+        name: String,
+    },
+    /// Add this device to an existing wallet (approved by another device, or a recovery code).
+    Join {
+        #[command(flatten)]
+        connect: Connect,
+        /// The wallet's account id (shown by `inkan status` on an enrolled device).
+        #[arg(long)]
+        account: String,
+        /// A recovery code of the wallet: approves at once, and is used up.
+        #[arg(long)]
+        recovery_code: Option<String>,
+    },
+    /// Balance, limits and freeze state.
+    Status,
+    /// The wallet's devices; approve or revoke.
+    Devices {
+        #[command(subcommand)]
+        action: Option<DevicesAction>,
+    },
+    /// Cards to top up from.
+    Card {
+        #[command(subcommand)]
+        action: CardAction,
+    },
+    /// Add money from a verified card.
+    Topup {
+        #[arg(long)]
+        card: String,
+        /// Yen.
+        #[arg(long)]
+        amount: i64,
+    },
+    /// Show a payment code (works offline), as text and optionally as a QR image.
+    Code {
+        /// Also write the QR code to this PNG file.
+        #[arg(long)]
+        png: Option<PathBuf>,
+        /// Keep showing a fresh code every 30 s.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: stop after this many codes.
+        #[arg(long)]
+        count: Option<u32>,
+    },
+    /// Charges waiting for your confirmation.
+    Pending,
+    /// Pay a waiting charge with your passkey (shows amount and merchant first).
+    Approve {
+        charge: String,
+        /// Do not ask before paying.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Refuse a waiting charge.
+    Decline {
+        charge: String,
+        /// "This wasn't me": also freezes the wallet.
+        #[arg(long)]
+        not_me: bool,
+    },
+    /// The live feed of notices.
+    Feed {
+        /// Only notices after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Keep waiting for new notices.
+        #[arg(long)]
+        follow: bool,
+        /// With --follow: stop after this many notices.
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// Show limits, or set them (lowering applies at once; raising needs the passkey and 24 h).
+    Limits {
+        #[command(subcommand)]
+        action: Option<LimitsAction>,
+    },
+    /// Stop all payments now (no passkey needed).
+    Freeze {
+        /// Freeze with a recovery code instead of this device's session (a lost phone).
+        #[arg(long)]
+        recovery_code: Option<String>,
+    },
+    /// Allow payments again (needs the passkey).
+    Unfreeze,
+    /// The verifiable history of every notice.
+    History {
+        /// Write it as JSON to this file (it is verified first).
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
+    /// End this device's session.
+    SignOut,
+    /// Remove this profile and its secrets from this machine (the wallet stays on the server).
+    Forget,
+}
+
+#[derive(Subcommand)]
+enum DevicesAction {
+    /// List devices.
+    List,
+    /// Devices asking to join.
+    Waiting,
+    /// Let a waiting device in (needs the passkey).
+    Approve { join: String },
+    /// Remove a device: its codes stop working at once.
+    Revoke { device: String },
+}
+
+#[derive(Subcommand)]
+enum CardAction {
+    /// Register a card with the funding provider (the number is never stored by Inkan).
+    Add {
+        #[arg(long)]
+        number: String,
+        /// MM/YYYY
+        #[arg(long)]
+        expiry: String,
+        #[arg(long)]
+        cvc: String,
+    },
+    /// Answer the card issuer's verification challenge.
+    Verify {
+        card: String,
+        #[arg(long)]
+        code: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LimitsAction {
+    Set {
+        #[arg(long)]
+        per_charge: i64,
+        #[arg(long)]
+        daily: i64,
+        #[arg(long)]
+        monthly: i64,
+    },
+}
+
+fn passkey(connect: &Connect) -> Result<PasskeyChoice> {
+    if connect.insecure_soft_passkey {
+        eprintln!("warning: using an INSECURE software passkey (approves without asking anyone): demos and tests only");
+        Ok(PasskeyChoice::InsecureSoftPasskey)
+    } else {
+        bail!(
+            "no passkey authenticator is available in this build: security keys over USB are not supported yet.\n\
+             For a demo or a test, pass --insecure-soft-passkey (never for real money)."
+        )
+    }
+}
+
+fn server(connect: &Connect) -> Server {
+    Server { url: connect.server.clone(), origin: connect.origin.clone().unwrap_or_else(|| connect.server.clone()) }
+}
+
+fn store(cli: &Cli) -> Result<ProfileStore> {
+    Ok(ProfileStore::new(&home()?, &cli.profile)?)
+}
+
+fn confirm(question: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("{question}\nrefusing to pay without asking: run in a terminal, or pass --yes");
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+fn jst(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(inkan_core::tokyo::JST);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} JST",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e:#}");
+        let code = match e.downcast_ref::<ClientError>() {
+            Some(ClientError::Unreachable { .. }) => 3,
+            Some(ClientError::Api { .. }) => 4,
+            Some(ClientError::Keystore(_)) => 5,
+            _ => 1,
+        };
+        std::process::exit(code);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let store = store(&cli)?;
+    match cli.command {
+        Command::Enroll { connect, name } => {
+            let choice = passkey(&connect)?;
+            let enrollment = Wallet::enroll(store, server(&connect), &name, &connect.device_name, choice).await?;
+            let profile = enrollment.wallet.profile();
+            println!("Wallet created for {name}.");
+            println!("account:  {}", profile.account_id);
+            println!("device:   {}", profile.device_id);
+            println!("\nRecovery codes: write them down now, they are shown only this once.");
+            println!("Each one adds a device or freezes the wallet if you lose this one.");
+            for code in &enrollment.recovery_codes {
+                println!("  {code}");
+            }
+        }
+        Command::Join { connect, account, recovery_code } => {
+            let choice = passkey(&connect)?;
+            let mut told = false;
+            let wallet =
+                Wallet::join(store, server(&connect), &account, &connect.device_name, recovery_code, choice, |join| {
+                    if !told {
+                        eprintln!(
+                            "Waiting for approval: on a device of this wallet run `inkan devices approve {}`",
+                            join.join_id
+                        );
+                        told = true;
+                    }
+                })
+                .await?;
+            println!(
+                "This device joined the wallet of {} (device {}).",
+                wallet.profile().display_name,
+                wallet.profile().device_id
+            );
+        }
+        Command::Status => {
+            let mut wallet = Wallet::open(store)?;
+            let state = wallet.status().await?;
+            let limits = &state.limits;
+            println!("{} ({})", state.display_name, state.account_id);
+            println!("balance:   {}", state.balance);
+            println!("frozen:    {}", if state.frozen { "YES: no payment can be made" } else { "no" });
+            println!(
+                "limits:    {} per charge, {} a day ({} spent), {} a month ({} spent)",
+                limits.current.get(inkan_core::LimitKind::PerCharge),
+                limits.current.get(inkan_core::LimitKind::Daily),
+                limits.spending.today,
+                limits.current.get(inkan_core::LimitKind::Monthly),
+                limits.spending.this_month
+            );
+            println!("can pay:   up to {} now", limits.remaining);
+            if let Some(raise) = &limits.pending {
+                println!("raising:   from {}", jst(raise.effective_at));
+            }
+            println!("passkey:   {}", wallet.authenticator_description());
+        }
+        Command::Devices { action } => {
+            let mut wallet = Wallet::open(store)?;
+            match action.unwrap_or(DevicesAction::List) {
+                DevicesAction::List => {
+                    let me = wallet.profile().device_id.clone();
+                    for d in wallet.devices().await? {
+                        let state = if d.active { "" } else { " (revoked)" };
+                        let this = if d.id == me { " ← this device" } else { "" };
+                        println!("{}  {}  since {}{state}{this}", d.id, d.name, jst(d.enrolled_at));
+                    }
+                }
+                DevicesAction::Waiting => {
+                    for j in wallet.waiting_joins().await? {
+                        println!("{}  {}  until {}", j.join_id, j.device_name.unwrap_or_default(), jst(j.expires_at));
+                    }
+                }
+                DevicesAction::Approve { join } => {
+                    let join = wallet.approve_join(&join).await?;
+                    println!("Approved: {} may now join this wallet.", join.device_name.unwrap_or_default());
+                }
+                DevicesAction::Revoke { device } => {
+                    wallet.revoke_device(&device).await?;
+                    println!("Removed {device}: its payment codes no longer work.");
+                }
+            }
+        }
+        Command::Card { action } => {
+            let mut wallet = Wallet::open(store)?;
+            let card = match action {
+                CardAction::Add { number, expiry, cvc } => {
+                    let (month, year) = expiry.split_once('/').context("--expiry is MM/YYYY")?;
+                    let card = AddCard {
+                        number,
+                        exp_month: month.trim().parse().context("--expiry month")?,
+                        exp_year: year.trim().parse().context("--expiry year")?,
+                        cvc,
+                    };
+                    wallet.add_card(card).await?
+                }
+                CardAction::Verify { card, code } => wallet.verify_card(&card, &code).await?,
+            };
+            println!("card {}: {} ending {} ({:?})", card.id, card.brand, card.last4, card.status);
+        }
+        Command::Topup { card, amount } => {
+            let mut wallet = Wallet::open(store)?;
+            let result = wallet.top_up(&card, Money::yen(amount)).await?;
+            println!("Topped up {}. Balance: {}", result.amount, result.balance);
+        }
+        Command::Code { png, watch, count } => {
+            let mut wallet = Wallet::open(store)?;
+            if let Err(e) = wallet.sync_clock().await {
+                eprintln!("offline ({e}): the code uses this device's clock");
+            }
+            let mut shown = 0u32;
+            loop {
+                let code = wallet.payment_code()?;
+                println!("{}", code.text());
+                if let Some(path) = &png {
+                    std::fs::write(path, inkan_qr::render_png(&code, 8)?)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
+                shown += 1;
+                if !watch || count.is_some_and(|c| shown >= c) {
+                    break;
+                }
+                let refresh = std::time::Duration::try_from(inkan_client::device::REFRESH).unwrap_or_default();
+                tokio::time::sleep(refresh).await;
+            }
+        }
+        Command::Pending => {
+            let mut wallet = Wallet::open(store)?;
+            let pending = wallet.pending().await?;
+            if pending.is_empty() {
+                println!("No charge is waiting.");
+            }
+            for p in pending {
+                let c = &p.charge;
+                println!(
+                    "{}  {}  {}  {}  expires {}",
+                    c.id,
+                    c.amount,
+                    c.merchant_name,
+                    c.description.clone().unwrap_or_default(),
+                    jst(c.expires_at)
+                );
+            }
+        }
+        Command::Approve { charge, yes } => {
+            let mut wallet = Wallet::open(store)?;
+            let pending = wallet.pending_charge(&charge).await?;
+            let c = &pending.charge;
+            let question = format!("Pay {} ({}) to {}?", c.amount, c.amount.format_ja(), c.merchant_name);
+            println!("{question}");
+            if !yes && !confirm("Confirm with your passkey?")? {
+                println!("Not paid.");
+                return Ok(());
+            }
+            let done = wallet.approve(&pending).await?;
+            println!("Paid {} to {}: {}", done.amount, done.merchant_name, done.status);
+        }
+        Command::Decline { charge, not_me } => {
+            let mut wallet = Wallet::open(store)?;
+            let done = wallet.decline(&charge, not_me).await?;
+            println!("Declined {} to {}.", done.amount, done.merchant_name);
+            if not_me {
+                println!("The wallet is frozen. Check your devices, then `inkan unfreeze`.");
+            }
+        }
+        Command::Feed { after, follow, count } => {
+            let mut wallet = Wallet::open(store)?;
+            if !follow {
+                for event in wallet.history().await?.events.into_iter().filter(|e| e.seq > after) {
+                    let text = event.notice().map(|n| describe(&n)).unwrap_or_else(|_| event.payload.clone());
+                    println!("#{:<4} {}  {text}", event.seq, jst(event.at));
+                }
+                return Ok(());
+            }
+            // Start from the verified history so the live chain continues from a checked hash.
+            let history = wallet.history().await?;
+            let mut cursor = Cursor::START;
+            for event in &history.events {
+                cursor = inkan_client::feed::follow(cursor, event)?;
+                if event.seq > after {
+                    let text = event.notice().map(|n| describe(&n)).unwrap_or_else(|_| event.payload.clone());
+                    println!("#{:<4} {}  {text}", event.seq, jst(event.at));
+                }
+            }
+            let mut feed = wallet.subscribe(cursor).await?;
+            let mut seen = 0usize;
+            while count.is_none_or(|c| seen < c) {
+                match feed.next().await {
+                    Some(FeedItem::Event(event)) => {
+                        let text = event.notice().map(|n| describe(&n)).unwrap_or_else(|_| event.payload.clone());
+                        println!("#{:<4} {}  {text}", event.seq, jst(event.at));
+                        seen += 1;
+                    }
+                    Some(FeedItem::Reconnecting { delay, reason, .. }) => {
+                        eprintln!("feed interrupted ({reason}); reconnecting in {} ms", delay.as_millis());
+                    }
+                    Some(FeedItem::Ended(e)) => return Err(e.into()),
+                    None => break,
+                }
+            }
+        }
+        Command::Limits { action } => {
+            let mut wallet = Wallet::open(store)?;
+            let limits = match action {
+                None => wallet.status().await?.limits,
+                Some(LimitsAction::Set { per_charge, daily, monthly }) => {
+                    let policy = LimitPolicy::new(Money::yen(per_charge), Money::yen(daily), Money::yen(monthly))?;
+                    wallet.set_limits(policy).await?
+                }
+            };
+            let k = |kind| limits.current.get(kind);
+            use inkan_core::LimitKind::{Daily, Monthly, PerCharge};
+            println!("per charge {}  daily {}  monthly {}", k(PerCharge), k(Daily), k(Monthly));
+            if let Some(raise) = limits.pending {
+                let p = raise.policy;
+                println!(
+                    "raise to per charge {}  daily {}  monthly {}  from {}",
+                    p.get(PerCharge),
+                    p.get(Daily),
+                    p.get(Monthly),
+                    jst(raise.effective_at)
+                );
+            }
+        }
+        Command::Freeze { recovery_code } => {
+            match recovery_code {
+                Some(code) => {
+                    let profile = store.load()?;
+                    let api = inkan_client::api::Api::new(profile.server)?;
+                    api.freeze_with_recovery_code(&profile.account_id, &code).await?;
+                }
+                None => Wallet::open(store)?.freeze().await?,
+            }
+            println!("The wallet is frozen: no payment can be made until `inkan unfreeze`.");
+        }
+        Command::Unfreeze => {
+            Wallet::open(store)?.unfreeze().await?;
+            println!("The wallet is unfrozen.");
+        }
+        Command::History { export } => {
+            let mut wallet = Wallet::open(store)?;
+            let history = wallet.history().await?;
+            println!("{} notices; the hash chain verifies.", history.events.len());
+            if let Some(path) = export {
+                std::fs::write(&path, serde_json::to_vec_pretty(&history)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("written to {}", path.display());
+            }
+        }
+        Command::SignOut => {
+            Wallet::open(store)?.sign_out().await?;
+            println!("Signed out.");
+        }
+        Command::Forget => {
+            Wallet::open(store)?.forget()?;
+            println!("This profile and its keys are removed from this machine.");
+        }
+    }
+    Ok(())
+}

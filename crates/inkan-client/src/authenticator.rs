@@ -1,0 +1,94 @@
+//! Passkeys behind one trait: whatever makes WebAuthn credentials and assertions for this device.
+//!
+//! [`InsecureSoftPasskey`] is a software passkey whose state lives in the OS keystore. It is for
+//! demos and tests only (it claims user verification without asking anyone), and is reachable
+//! from the CLI only through the loudly named `--insecure-soft-passkey` switch. A FIDO2 security
+//! key over USB, and the platform authenticators of the app, implement the same trait.
+
+use inkan_keystore::Keystore;
+use url::Url;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softtoken::SoftToken;
+use webauthn_rs_proto::{
+    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
+};
+
+use crate::error::{ClientError, Result};
+
+/// Makes passkeys and signs WebAuthn challenges for `origin`.
+pub trait Authenticator: Send {
+    fn register(&mut self, origin: &Url, options: CreationChallengeResponse) -> Result<RegisterPublicKeyCredential>;
+    fn authenticate(&mut self, origin: &Url, options: RequestChallengeResponse) -> Result<PublicKeyCredential>;
+    /// What to tell the person ("software passkey (insecure, for tests)").
+    fn describe(&self) -> &'static str;
+}
+
+/// Name of the keystore entry that holds the software passkey.
+const SOFT_PASSKEY_ENTRY: &str = "insecure-soft-passkey";
+
+/// A software passkey that claims user verification. Its state (private keys and signature
+/// counter) lives in the OS keystore and is saved again after every use: a stale copy would be
+/// caught by the server's counter check.
+pub struct InsecureSoftPasskey {
+    token: SoftToken,
+    keystore: Keystore,
+}
+
+impl std::fmt::Debug for InsecureSoftPasskey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InsecureSoftPasskey(***)")
+    }
+}
+
+fn authenticator_error(e: impl std::fmt::Debug) -> ClientError {
+    ClientError::Authenticator(format!("{e:?}"))
+}
+
+impl InsecureSoftPasskey {
+    /// A new software passkey, saved in `keystore`.
+    pub fn create(keystore: Keystore) -> Result<InsecureSoftPasskey> {
+        let (token, _attestation_ca) = SoftToken::new(true).map_err(authenticator_error)?;
+        let passkey = InsecureSoftPasskey { token, keystore };
+        passkey.save()?;
+        Ok(passkey)
+    }
+
+    /// The software passkey saved in `keystore`.
+    pub fn load(keystore: Keystore) -> Result<InsecureSoftPasskey> {
+        let saved = keystore
+            .get(SOFT_PASSKEY_ENTRY)?
+            .ok_or_else(|| ClientError::Authenticator("no software passkey is stored for this profile".into()))?;
+        let token = SoftToken::from_cbor(&saved).map_err(authenticator_error)?;
+        Ok(InsecureSoftPasskey { token, keystore })
+    }
+
+    fn save(&self) -> Result<()> {
+        let bytes = zeroize::Zeroizing::new(self.token.to_cbor().map_err(authenticator_error)?);
+        self.keystore.put(SOFT_PASSKEY_ENTRY, &bytes)?;
+        Ok(())
+    }
+
+    /// Removes the stored passkey (when the profile is deleted).
+    pub fn forget(keystore: &Keystore) -> Result<()> {
+        keystore.delete(SOFT_PASSKEY_ENTRY)?;
+        Ok(())
+    }
+}
+
+impl Authenticator for InsecureSoftPasskey {
+    fn register(&mut self, origin: &Url, options: CreationChallengeResponse) -> Result<RegisterPublicKeyCredential> {
+        let credential = self.token.do_registration(origin.clone(), options).map_err(authenticator_error)?;
+        self.save()?;
+        Ok(credential)
+    }
+
+    fn authenticate(&mut self, origin: &Url, options: RequestChallengeResponse) -> Result<PublicKeyCredential> {
+        let credential = self.token.do_authentication(origin.clone(), options).map_err(authenticator_error)?;
+        self.save()?;
+        Ok(credential)
+    }
+
+    fn describe(&self) -> &'static str {
+        "software passkey (INSECURE: for demos and tests)"
+    }
+}

@@ -1,0 +1,20 @@
+//! What an Inkan wallet device does, without a UI. The headless wallet `inkan` and the Tauri app
+//! are both thin shells over [`Wallet`].
+//!
+//! - [`api`]: the typed HTTP SDK of the wallet API, with the server's clock.
+//! - [`device`]: the device's P-256 key, kept only in the OS keystore, and its payment codes.
+//! - [`authenticator`]: passkeys behind one trait (a software passkey for demos and tests).
+//! - [`profile`]: the non-secret state of a wallet on this device (which server, which account).
+//! - [`feed`]: the live feed subscriber, which reconnects and resumes by itself.
+//! - [`wallet`]: the operations a person performs, combining the above.
+
+pub mod api;
+pub mod authenticator;
+pub mod device;
+pub mod error;
+pub mod feed;
+pub mod profile;
+pub mod wallet;
+
+pub use error::ClientError;
+pub use wallet::Wallet;

@@ -1,0 +1,113 @@
+//! The non-secret state of a wallet on this device: which server, which account, which device,
+//! and the payment-code counter. Kept as JSON in the profile's directory; the secrets (device key,
+//! software passkey, session) are in the OS keystore under the profile's namespace.
+
+use std::path::{Path, PathBuf};
+
+use inkan_core::payment_code::DeviceKeyId;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::{ClientError, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub server: Url,
+    /// The WebAuthn origin the server's relying party expects.
+    pub origin: Url,
+    pub account_id: String,
+    pub device_id: String,
+    pub key_id: DeviceKeyId,
+    pub display_name: String,
+    /// The last payment-code counter used; the next code uses one more.
+    pub counter: u32,
+    /// Whether this profile's passkey is the insecure software one.
+    pub insecure_soft_passkey: bool,
+}
+
+/// Where profiles live: `$INKAN_HOME`, else the platform's config directory + `inkan`.
+pub fn home() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("INKAN_HOME") {
+        return Ok(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .or_else(|| std::env::var_os("APPDATA").map(PathBuf::from))
+        .ok_or_else(|| ClientError::NoProfile("no home directory: set INKAN_HOME".into()))?;
+    Ok(base.join("inkan"))
+}
+
+/// A profile's directory and file.
+#[derive(Debug, Clone)]
+pub struct ProfileStore {
+    dir: PathBuf,
+    name: String,
+}
+
+fn io(path: &Path, source: std::io::Error) -> ClientError {
+    ClientError::Profile { path: path.display().to_string(), source }
+}
+
+impl ProfileStore {
+    /// Profile names are what a person types: letters, digits, `-` and `_`.
+    pub fn new(home: &Path, name: &str) -> Result<ProfileStore> {
+        if name.is_empty()
+            || name.len() > 64
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ClientError::Invalid(format!("profile name {name:?}: use letters, digits, - and _")));
+        }
+        Ok(ProfileStore { dir: home.join(name), name: name.to_owned() })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.join("profile.json")
+    }
+
+    /// The keystore service of this profile: its secrets never mix with another profile's.
+    pub fn keystore_service(&self) -> String {
+        format!("inkan/{}", self.name)
+    }
+
+    pub fn exists(&self) -> bool {
+        self.file().exists()
+    }
+
+    pub fn load(&self) -> Result<Profile> {
+        let path = self.file();
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                ClientError::NoProfile(format!("no wallet in profile {:?}: run `inkan enroll` first", self.name))
+            } else {
+                io(&path, e)
+            }
+        })?;
+        serde_json::from_str(&text).map_err(|e| ClientError::NoProfile(format!("{} is damaged: {e}", path.display())))
+    }
+
+    /// Saves atomically (write a temporary file, then rename), so a crash never leaves half a file
+    /// and the counter never goes back.
+    pub fn save(&self, profile: &Profile) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
+        let path = self.file();
+        let tmp = self.dir.join("profile.json.tmp");
+        let text = serde_json::to_string_pretty(profile).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        Ok(())
+    }
+
+    pub fn remove(&self) -> Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&self.dir, e)),
+        }
+    }
+}

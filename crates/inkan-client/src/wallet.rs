@@ -1,0 +1,398 @@
+//! The operations a person performs on a wallet from this device. The CLI and the app call these
+//! and only render the results.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use inkan_api::ErrorCode;
+use inkan_api::devices::{FinishJoin, Join, JoinState, SubmitDevice};
+use inkan_api::feed::History;
+use inkan_api::wallet::{
+    AddCard, Card, ConfirmCharge, Device, FinishRegistration, Limits, PendingCharge, SetLimits, StepUpAction, TopUp,
+    TopUpResult, Wallet as WalletState, WalletCharge,
+};
+use inkan_core::{LimitPolicy, Money, PaymentCode};
+use inkan_keystore::Keystore;
+use url::Url;
+
+use crate::api::Api;
+use crate::authenticator::{Authenticator, InsecureSoftPasskey};
+use crate::device::DeviceKey;
+use crate::error::{ClientError, Result};
+use crate::feed::{self, Cursor, FeedSubscription};
+use crate::profile::{Profile, ProfileStore};
+
+const SESSION_ENTRY: &str = "session";
+
+/// Which passkey this device uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyChoice {
+    /// The software passkey: for demos and tests only, never for real money.
+    InsecureSoftPasskey,
+}
+
+/// A new wallet, with the recovery codes to show once.
+#[derive(Debug)]
+pub struct Enrollment {
+    pub wallet: Wallet,
+    pub recovery_codes: Vec<String>,
+}
+
+/// Where the wallet lives: a server, and the origin its passkeys are bound to.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub url: Url,
+    pub origin: Url,
+}
+
+pub struct Wallet {
+    store: ProfileStore,
+    profile: Profile,
+    keystore: Keystore,
+    api: Arc<Api>,
+    authenticator: Box<dyn Authenticator>,
+    device: DeviceKey,
+}
+
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet").field("profile", &self.profile).finish_non_exhaustive()
+    }
+}
+
+fn make_authenticator(choice: PasskeyChoice, keystore: &Keystore, create: bool) -> Result<Box<dyn Authenticator>> {
+    match choice {
+        PasskeyChoice::InsecureSoftPasskey => {
+            let store = keystore.clone();
+            Ok(Box::new(if create { InsecureSoftPasskey::create(store)? } else { InsecureSoftPasskey::load(store)? }))
+        }
+    }
+}
+
+impl Wallet {
+    /// Creates an account on `server` with a new passkey and this device's new key.
+    pub async fn enroll(
+        store: ProfileStore,
+        server: Server,
+        display_name: &str,
+        device_name: &str,
+        passkey: PasskeyChoice,
+    ) -> Result<Enrollment> {
+        if store.exists() {
+            return Err(ClientError::Invalid(format!(
+                "profile {:?} already holds a wallet; pick another --profile",
+                store.name()
+            )));
+        }
+        let keystore = Keystore::open(&store.keystore_service())?;
+        let mut authenticator = make_authenticator(passkey, &keystore, true)?;
+        let device = DeviceKey::create(&keystore)?;
+        let api = Arc::new(Api::new(server.url.clone())?);
+        let challenge = api.begin_registration(display_name).await?;
+        let credential = authenticator.register(&server.origin, challenge.public_key)?;
+        let registration = FinishRegistration {
+            ceremony_id: challenge.ceremony_id.clone(),
+            credential,
+            device: device.registration(&challenge.ceremony_id, device_name)?,
+        };
+        let enrolled = api.finish_registration(&registration).await?;
+        keystore.put(SESSION_ENTRY, enrolled.session.token.as_bytes())?;
+        api.set_token(Some(enrolled.session.token.clone()));
+        let profile = Profile {
+            server: server.url,
+            origin: server.origin,
+            account_id: enrolled.account_id,
+            device_id: enrolled.device_id,
+            key_id: device.key_id(),
+            display_name: display_name.to_owned(),
+            counter: 0,
+            insecure_soft_passkey: passkey == PasskeyChoice::InsecureSoftPasskey,
+        };
+        store.save(&profile)?;
+        let wallet = Wallet { store, profile, keystore, api, authenticator, device };
+        Ok(Enrollment { wallet, recovery_codes: enrolled.recovery_codes })
+    }
+
+    /// Opens the wallet of a profile on this device.
+    pub fn open(store: ProfileStore) -> Result<Wallet> {
+        let profile = store.load()?;
+        let keystore = Keystore::open(&store.keystore_service())?;
+        if !profile.insecure_soft_passkey {
+            return Err(ClientError::Authenticator("this profile's passkey is not available on this build".into()));
+        }
+        let authenticator = make_authenticator(PasskeyChoice::InsecureSoftPasskey, &keystore, false)?;
+        let device = DeviceKey::load(&keystore, profile.key_id)?;
+        let api = Arc::new(Api::new(profile.server.clone())?);
+        if let Some(token) = keystore.get(SESSION_ENTRY)? {
+            api.set_token(String::from_utf8(token.to_vec()).ok());
+        }
+        Ok(Wallet { store, profile, keystore, api, authenticator, device })
+    }
+
+    /// A new device joins an existing wallet: with `recovery_code` at once, otherwise after a
+    /// signed-in device approves with its passkey (`waiting` is told each time it checks).
+    pub async fn join(
+        store: ProfileStore,
+        server: Server,
+        account_id: &str,
+        device_name: &str,
+        recovery_code: Option<String>,
+        passkey: PasskeyChoice,
+        mut waiting: impl FnMut(&Join),
+    ) -> Result<Wallet> {
+        if store.exists() {
+            return Err(ClientError::Invalid(format!("profile {:?} already holds a wallet", store.name())));
+        }
+        let keystore = Keystore::open(&store.keystore_service())?;
+        let device = DeviceKey::create(&keystore)?;
+        let api = Arc::new(Api::new(server.url.clone())?);
+        let join = api.begin_join(account_id).await?;
+        let submit = SubmitDevice { device: device.registration(&join.join_id, device_name)?, recovery_code };
+        let mut join = api.submit_join_device(&join.join_id, &submit).await?;
+        while join.state == JoinState::AwaitingApproval {
+            waiting(&join);
+            tokio::time::sleep(StdDuration::from_secs(1)).await;
+            join = api.join(&join.join_id).await?;
+        }
+        if join.state != JoinState::Approved {
+            return Err(ClientError::Invalid(format!("the request to join ended: {:?}", join.state)));
+        }
+        let mut authenticator = make_authenticator(passkey, &keystore, true)?;
+        let challenge = api.join_passkey_challenge(&join.join_id).await?;
+        let credential = authenticator.register(&server.origin, challenge.public_key)?;
+        let joined =
+            api.finish_join(&join.join_id, &FinishJoin { ceremony_id: challenge.ceremony_id, credential }).await?;
+        keystore.put(SESSION_ENTRY, joined.session.token.as_bytes())?;
+        api.set_token(Some(joined.session.token.clone()));
+        let display_name = api.wallet().await?.display_name;
+        let profile = Profile {
+            server: server.url,
+            origin: server.origin,
+            account_id: joined.account_id,
+            device_id: joined.device_id,
+            key_id: device.key_id(),
+            display_name,
+            counter: 0,
+            insecure_soft_passkey: passkey == PasskeyChoice::InsecureSoftPasskey,
+        };
+        store.save(&profile)?;
+        Ok(Wallet { store, profile, keystore, api, authenticator, device })
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    pub fn api(&self) -> Arc<Api> {
+        self.api.clone()
+    }
+
+    pub fn authenticator_description(&self) -> &'static str {
+        self.authenticator.describe()
+    }
+
+    /// Signs in with the passkey: a new session for this device.
+    pub async fn sign_in(&mut self) -> Result<()> {
+        let challenge = self.api.begin_sign_in(&self.profile.account_id, Some(&self.profile.device_id)).await?;
+        let credential = self.authenticator.authenticate(&self.profile.origin, challenge.public_key)?;
+        let assertion = inkan_api::wallet::Assertion { ceremony_id: challenge.ceremony_id, credential };
+        let session = self.api.finish_sign_in(&assertion).await?;
+        self.keystore.put(SESSION_ENTRY, session.token.as_bytes())?;
+        self.api.set_token(Some(session.token));
+        Ok(())
+    }
+
+    /// Runs `op`, signing in first if there is no session or the session has ended.
+    async fn signed_in<T, F, Fut>(&mut self, op: F) -> Result<T>
+    where
+        F: Fn(Arc<Api>) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        if self.api.token().is_none() {
+            self.sign_in().await?;
+        }
+        match op(self.api.clone()).await {
+            Err(e) if e.code() == Some(ErrorCode::Unauthorized) => {
+                self.sign_in().await?;
+                op(self.api.clone()).await
+            }
+            other => other,
+        }
+    }
+
+    /// A passkey confirmation for `action`.
+    async fn step_up(&mut self, action: StepUpAction) -> Result<inkan_api::wallet::Assertion> {
+        let challenge = self.signed_in(|api| async move { api.begin_step_up(action).await }).await?;
+        let credential = self.authenticator.authenticate(&self.profile.origin, challenge.public_key)?;
+        Ok(inkan_api::wallet::Assertion { ceremony_id: challenge.ceremony_id, credential })
+    }
+
+    /// Measures the server's clock (codes are issued on it). Cheap; fine to call before codes.
+    pub async fn sync_clock(&self) -> Result<()> {
+        let url = self.api.url("/healthz")?;
+        let response = self
+            .api
+            .http()
+            .get(url)
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.profile.server.to_string(), source })?;
+        self.api.observe(&response);
+        Ok(())
+    }
+
+    /// A fresh payment code. Needs no network: it uses the server clock last measured.
+    pub fn payment_code(&mut self) -> Result<PaymentCode> {
+        let counter = self
+            .profile
+            .counter
+            .checked_add(1)
+            .ok_or_else(|| ClientError::Invalid("this device has used all its payment codes".into()))?;
+        let code = self.device.code(counter, self.api.server_now())?;
+        // Saved before the code is shown: a counter is never used twice.
+        self.profile.counter = counter;
+        self.store.save(&self.profile)?;
+        Ok(code)
+    }
+
+    pub async fn status(&mut self) -> Result<WalletState> {
+        self.signed_in(|api| async move { api.wallet().await }).await
+    }
+
+    pub async fn pending(&mut self) -> Result<Vec<PendingCharge>> {
+        self.signed_in(|api| async move { api.pending().await }).await
+    }
+
+    /// The charge waiting with this id, to show before asking the passkey.
+    pub async fn pending_charge(&mut self, charge_id: &str) -> Result<PendingCharge> {
+        self.pending()
+            .await?
+            .into_iter()
+            .find(|p| p.charge.id == charge_id)
+            .ok_or_else(|| ClientError::Invalid(format!("no charge {charge_id} is waiting for this wallet")))
+    }
+
+    /// Pays `pending` with the passkey: the assertion is bound to exactly this charge.
+    pub async fn approve(&mut self, pending: &PendingCharge) -> Result<WalletCharge> {
+        let credential = self.authenticator.authenticate(&self.profile.origin, pending.public_key.clone())?;
+        self.api.confirm(&pending.charge.id, &ConfirmCharge { credential }).await
+    }
+
+    pub async fn decline(&mut self, charge_id: &str, not_me: bool) -> Result<WalletCharge> {
+        let id = charge_id.to_owned();
+        self.signed_in(|api| {
+            let id = id.clone();
+            async move { api.decline(&id, not_me).await }
+        })
+        .await
+    }
+
+    pub async fn add_card(&mut self, card: AddCard) -> Result<Card> {
+        let card = Arc::new(card);
+        self.signed_in(|api| {
+            let card = card.clone();
+            async move { api.add_card(&card).await }
+        })
+        .await
+    }
+
+    pub async fn verify_card(&mut self, card_id: &str, code: &str) -> Result<Card> {
+        let (id, code) = (card_id.to_owned(), code.to_owned());
+        self.signed_in(|api| {
+            let (id, code) = (id.clone(), code.clone());
+            async move { api.verify_card(&id, &code).await }
+        })
+        .await
+    }
+
+    pub async fn top_up(&mut self, card_id: &str, amount: Money) -> Result<TopUpResult> {
+        let body = TopUp { card_id: card_id.to_owned(), amount };
+        self.signed_in(|api| {
+            let body = body.clone();
+            async move { api.top_up(&body).await }
+        })
+        .await
+    }
+
+    /// Sets the limits; a raise is confirmed with the passkey and applies after the cooling-off.
+    pub async fn set_limits(&mut self, limits: LimitPolicy) -> Result<Limits> {
+        let plain = SetLimits { limits, step_up: None };
+        let attempt = self
+            .signed_in(|api| {
+                let body = plain.clone();
+                async move { api.set_limits(&body).await }
+            })
+            .await;
+        match attempt {
+            Err(e) if e.code() == Some(ErrorCode::StepUpRequired) => {
+                let step_up = self.step_up(StepUpAction::RaiseLimits).await?;
+                self.api.set_limits(&SetLimits { limits, step_up: Some(step_up) }).await
+            }
+            other => other,
+        }
+    }
+
+    pub async fn freeze(&mut self) -> Result<()> {
+        self.signed_in(|api| async move { api.freeze().await }).await
+    }
+
+    pub async fn unfreeze(&mut self) -> Result<()> {
+        let step_up = self.step_up(StepUpAction::Unfreeze).await?;
+        self.api.unfreeze(&step_up).await
+    }
+
+    pub async fn devices(&mut self) -> Result<Vec<Device>> {
+        self.signed_in(|api| async move { api.devices().await }).await
+    }
+
+    pub async fn revoke_device(&mut self, device_id: &str) -> Result<()> {
+        let id = device_id.to_owned();
+        self.signed_in(|api| {
+            let id = id.clone();
+            async move { api.revoke_device(&id).await }
+        })
+        .await
+    }
+
+    pub async fn waiting_joins(&mut self) -> Result<Vec<Join>> {
+        self.signed_in(|api| async move { api.waiting_joins().await }).await
+    }
+
+    /// Lets a waiting device into the wallet, confirmed with the passkey.
+    pub async fn approve_join(&mut self, join_id: &str) -> Result<Join> {
+        let step_up = self.step_up(StepUpAction::AddDevice).await?;
+        self.api.approve_join(join_id, step_up).await
+    }
+
+    /// The whole history, checked link by link; fails if anything in it was changed.
+    pub async fn history(&mut self) -> Result<History> {
+        let history = self.signed_in(|api| async move { api.history().await }).await?;
+        let mut cursor = Cursor::START;
+        for event in &history.events {
+            cursor = feed::follow(cursor, event)?;
+        }
+        Ok(history)
+    }
+
+    /// The live feed from `cursor` (use [`Cursor::START`] for everything). Signs in first if needed.
+    pub async fn subscribe(&mut self, cursor: Cursor) -> Result<FeedSubscription> {
+        self.status().await?;
+        Ok(feed::subscribe(self.api.clone(), cursor))
+    }
+
+    pub async fn sign_out(&mut self) -> Result<()> {
+        let result = self.api.sign_out().await;
+        self.keystore.delete(SESSION_ENTRY)?;
+        self.api.set_token(None);
+        result
+    }
+
+    /// Removes this profile from the device: its file and every secret in the keystore.
+    pub fn forget(self) -> Result<()> {
+        DeviceKey::forget(&self.keystore, self.profile.key_id)?;
+        InsecureSoftPasskey::forget(&self.keystore)?;
+        self.keystore.delete(SESSION_ENTRY)?;
+        self.store.remove()
+    }
+}

@@ -1,0 +1,182 @@
+//! A throwaway, unlocked gnome-keyring on a private session bus, so that tests reach a real OS
+//! keystore (Secret Service) on a headless machine: `cargo xtask test` runs its tests inside one,
+//! and `cargo xtask with-keyring -- <command>` runs any command inside one.
+//!
+//! Each run gets a fresh directory under the system temp dir holding the keyring's data
+//! (`XDG_DATA_HOME`) and its sockets (`XDG_RUNTIME_DIR`), removed afterwards. `HOME` is left alone,
+//! because cargo and rustup find their own homes through it; gnome-keyring needs only the two XDG
+//! directories. The bus, and the daemon with it, end when the command does.
+
+use std::ffi::OsString;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+/// Nothing is worth protecting in a keyring that lives for one run; it needs a password only
+/// because gnome-keyring makes the login keyring from the one it is unlocked with.
+const THROWAWAY_PASSWORD: &str = "inkan-throwaway-keyring";
+
+/// Run by `sh` inside the new session: make and unlock the login keyring, put the daemon on the bus
+/// (`--start`; without it the daemon would stay off the bus until something asked for the Secret
+/// Service, and would then outlive the session), then become the command. The daemon's chatter is
+/// shown only when a step fails.
+const SESSION_SCRIPT: &str = r#"
+fail() { printf 'keyring: %s failed:\n%s\n' "$1" "$2" >&2; exit 1; }
+out=$(printf '%s' "$INKAN_KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets 2>&1) ||
+    fail 'gnome-keyring-daemon --unlock' "$out"
+out=$(gnome-keyring-daemon --start --components=secrets 2>&1) || fail 'gnome-keyring-daemon --start' "$out"
+unset INKAN_KEYRING_PASSWORD out
+exec "$@"
+"#;
+
+/// The programs we need, and the Debian package each comes from. `dbus` brings `dbus-run-session`
+/// (through `dbus-bin` on bookworm). No `libdbus-1-dev`: the keystore talks D-Bus through zbus,
+/// which is pure Rust. No `dbus-x11`: that is `dbus-launch`, which we do not use.
+const NEEDED: [(&str, &str); 2] = [("dbus-run-session", "dbus"), ("gnome-keyring-daemon", "gnome-keyring")];
+
+/// `cargo xtask with-keyring -- <command> [args…]`: runs the command in a throwaway keyring
+/// session, from the current directory, and exits with its status.
+pub fn run(args: &[String]) -> Result<()> {
+    let command = match args.split_first() {
+        Some((dashes, rest)) if dashes == "--" => rest,
+        _ => args,
+    };
+    let Some((program, program_args)) = command.split_first() else {
+        bail!("usage: cargo xtask with-keyring -- <command> [args…]");
+    };
+    let session = Session::new()?;
+    let mut inner = Command::new(program);
+    inner.args(program_args);
+    let mut wrapped = session.wrap(&inner);
+    let status = wrapped.status().with_context(|| format!("could not start {wrapped:?}"))?;
+    drop(session);
+    match status.code() {
+        Some(0) => Ok(()),
+        // The command's own exit code, so that scripts and CI see what it said.
+        Some(code) => std::process::exit(code),
+        None => bail!("{program} was ended by a signal ({status})"),
+    }
+}
+
+/// A fresh keyring directory; commands made by [`Session::wrap`] run in a keyring session on it.
+/// The directory is removed on drop.
+#[derive(Debug)]
+pub struct Session {
+    dir: PathBuf,
+}
+
+impl Session {
+    /// Installs what is missing, then makes the directory.
+    pub fn new() -> Result<Session> {
+        ensure_installed()?;
+        let dir = std::env::temp_dir().join(format!("inkan-keyring-{}", std::process::id()));
+        // A directory left by an earlier run whose process id we now have: nothing in it matters.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("could not remove {}", dir.display()))?;
+        }
+        let session = Session { dir };
+        // gnome-keyring refuses a runtime directory that others can read.
+        for sub in ["run", "data"] {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .recursive(true)
+                .create(session.dir.join(sub))
+                .with_context(|| format!("could not make {}", session.dir.join(sub).display()))?;
+        }
+        Ok(session)
+    }
+
+    /// `inner` (program, arguments, environment, directory), to be run inside
+    /// `dbus-run-session` with the keyring unlocked.
+    pub fn wrap(&self, inner: &Command) -> Command {
+        let mut outer = Command::new("dbus-run-session");
+        outer.args(["--", "sh", "-c", SESSION_SCRIPT, "sh"]).arg(inner.get_program()).args(inner.get_args());
+        for (key, value) in inner.get_envs() {
+            match value {
+                Some(value) => outer.env(key, value),
+                None => outer.env_remove(key),
+            };
+        }
+        if let Some(dir) = inner.get_current_dir() {
+            outer.current_dir(dir);
+        }
+        outer
+            .env("XDG_RUNTIME_DIR", self.dir.join("run"))
+            .env("XDG_DATA_HOME", self.dir.join("data"))
+            .env("INKAN_KEYRING_PASSWORD", THROWAWAY_PASSWORD)
+            // A desktop session's keyring daemon, if we were started from one: gnome-keyring
+            // would hand our password to it instead of starting its own.
+            .env_remove("GNOME_KEYRING_CONTROL");
+        outer
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Best effort: a leftover directory in the temp dir harms nothing, and the next run with
+        // the same process id removes it.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Installs `dbus` and `gnome-keyring` with apt-get when their programs are missing (root only),
+/// saying what it does.
+fn ensure_installed() -> Result<()> {
+    let missing: Vec<&str> =
+        NEEDED.iter().filter(|(program, _)| on_path(program).is_none()).map(|(_, package)| *package).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let packages = missing.join(" ");
+    let wanted = format!("a session bus with gnome-keyring for the OS keystore tests needs: {packages}");
+    if !is_root()? {
+        bail!("{wanted}; install them (`sudo apt-get install --no-install-recommends {packages}`) and run this again");
+    }
+    let apt = on_path("apt-get").with_context(|| format!("{wanted}, and there is no apt-get to install them"))?;
+    say(&format!("{wanted}; installing with apt-get (first run only)"));
+    let install = |apt: &Path| {
+        Command::new(apt)
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .stdout(std::io::stderr())
+            .status()
+    };
+    if install(&apt).context("could not start apt-get")?.success() {
+        return Ok(());
+    }
+    // A fresh machine (or container) often has no package lists yet.
+    say("apt-get install failed; running apt-get update and trying again");
+    let updated = Command::new(&apt)
+        .arg("update")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdin(Stdio::null())
+        .stdout(std::io::stderr())
+        .status()
+        .context("could not start apt-get update")?;
+    if !updated.success() {
+        bail!("apt-get update failed ({updated})");
+    }
+    let status = install(&apt).context("could not start apt-get")?;
+    if !status.success() {
+        bail!("apt-get install {packages} failed ({status})");
+    }
+    Ok(())
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path: OsString = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
+fn is_root() -> Result<bool> {
+    let out = Command::new("id").arg("-u").stdin(Stdio::null()).output().context("could not run id -u")?;
+    Ok(out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+fn say(message: &str) {
+    eprintln!("keyring: {message}");
+}
