@@ -180,3 +180,28 @@ fn is_root() -> Result<bool> {
 fn say(message: &str) {
     eprintln!("keyring: {message}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_keeps_what_the_inner_command_sets() {
+        // Never made on disk: `wrap` only builds a command, and dropping removes nothing there.
+        let session = Session { dir: PathBuf::from("/nonexistent/inkan-keyring-test") };
+        let mut inner = Command::new("cargo");
+        inner.args(["test", "--workspace"]).env("INKAN_TEST_POSTGRES_URL", "postgres://x").env_remove("FOO");
+        inner.current_dir("/tmp");
+        let outer = session.wrap(&inner);
+
+        assert_eq!(outer.get_program(), "dbus-run-session");
+        let args: Vec<_> = outer.get_args().collect();
+        assert_eq!(args[args.len() - 3..], ["cargo", "test", "--workspace"]);
+        let envs: Vec<_> = outer.get_envs().collect();
+        assert!(envs.contains(&("INKAN_TEST_POSTGRES_URL".as_ref(), Some("postgres://x".as_ref()))));
+        assert!(envs.contains(&("FOO".as_ref(), None)));
+        assert!(envs.contains(&("GNOME_KEYRING_CONTROL".as_ref(), None)));
+        assert!(!envs.iter().any(|(key, _)| *key == "HOME"), "HOME must stay as cargo and rustup know it");
+        assert_eq!(outer.get_current_dir(), Some(Path::new("/tmp")));
+    }
+}

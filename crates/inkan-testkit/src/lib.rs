@@ -430,3 +430,78 @@ impl FeedReader {
         }
     }
 }
+
+/// A TCP proxy on loopback in front of the server: it records every byte both ways (to check
+/// that no secret crosses the wire) and can cut every open connection (to test resumption).
+pub struct Proxy {
+    pub url: String,
+    recorded: Arc<std::sync::Mutex<Vec<u8>>>,
+    cut: tokio::sync::watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: &str) -> Proxy {
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let recorded = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        let task = {
+            let recorded = recorded.clone();
+            tokio::spawn(async move {
+                while let Ok((client, _)) = listener.accept().await {
+                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { continue };
+                    let (recorded, mut cuts) = (recorded.clone(), cuts.clone());
+                    cuts.borrow_and_update();
+                    tokio::spawn(async move {
+                        let (mut client_read, mut client_write) = client.into_split();
+                        let (mut server_read, mut server_write) = server.into_split();
+                        let up = pump(&mut client_read, &mut server_write, recorded.clone());
+                        let down = pump(&mut server_read, &mut client_write, recorded);
+                        tokio::select! {
+                            _ = async { tokio::join!(up, down) } => {}
+                            _ = cuts.changed() => {}
+                        }
+                    });
+                }
+            })
+        };
+        Proxy { url, recorded, cut, task }
+    }
+
+    /// Drops every connection open now; new ones are accepted as before.
+    pub fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// Everything that crossed the proxy so far.
+    pub fn recorded(&self) -> Vec<u8> {
+        self.recorded.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn pump(
+    from: &mut tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    recorded: Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        recorded.lock().unwrap().extend_from_slice(&buffer[..n]);
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
+    }
+}
