@@ -1,93 +1,300 @@
-//! `cargo xtask demo`: the product story, as far as it is built.
+//! `cargo xtask demo`: the product story, headless, as a newcomer would watch it.
 //!
-//! Today: a device key, a payment code, its QR image written and read back, and what a till gets
-//! for a tampered, an expired and a reused code. The key lives in memory here; the wallet keeps
-//! it in the OS keystore (issue "The wallet on a device").
+//! A fresh `inkan-server` on a new SQLite file; a merchant and its terminal; a shopper's wallet
+//! (`inkan`) enrolled with a software passkey and a device key in the OS keystore (a throwaway
+//! gnome-keyring); a ¥10,000 top-up; the payment code written as a PNG; `inkan-pos --scan` charging
+//! ¥1,280; the wallet hearing of it on the live feed and approving with its passkey; both sides'
+//! results; the notices; and the same code refused a second time. Everything it made is removed
+//! at the end, except the QR image in `target/demo/`.
 
-use anyhow::{Context, Result};
-use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, PaymentCode, PaymentCodeError, UnverifiedPaymentCode};
-use ring::rand::SystemRandom;
-use time::{Duration, OffsetDateTime};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use crate::root;
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, root, run_step};
+
+/// Set inside the keyring session, where the story itself runs.
+const INSIDE: &str = "INKAN_DEMO_INSIDE_KEYRING";
 
 pub fn run() -> Result<()> {
-    let rng = SystemRandom::new();
-    let now = OffsetDateTime::now_utc();
-    println!("Inkan demo: a payment code from device to till\n");
-
-    let (key, _pkcs8) = DeviceSigningKey::generate(&rng).context("making a device key")?;
-    let key_id = DeviceKeyId::generate(&rng).context("making a device key id")?;
-    println!("1. The shopper's device makes its P-256 key (kept in memory for this demo).");
-    println!("   device key id: {key_id}  (random; says nothing about who the shopper is)\n");
-
-    let code = PaymentCode::issue(&key, key_id, 1, now, Duration::seconds(60), &rng).context("issuing a code")?;
-    let text = code.text();
-    println!("2. It signs a payment code, valid for 60 s, counter 1. Offline: no server is asked.");
-    println!("   {text}");
-    println!(
-        "   {} bytes, {} base45 characters, QR version {} at error correction M\n",
-        code.as_bytes().len(),
-        text.len(),
-        inkan_qr::version(&code)?
-    );
-
-    let dir = root().join("target").join("demo");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let png_path = dir.join("payment-code.png");
-    let png = inkan_qr::render_png(&code, 8)?;
-    std::fs::write(&png_path, &png).with_context(|| format!("writing {}", png_path.display()))?;
-    std::fs::write(dir.join("payment-code.svg"), inkan_qr::render_svg(&code)?).context("writing the SVG")?;
-    println!("3. The QR is drawn: {} ({} bytes; an SVG beside it)\n", png_path.display(), png.len());
-
-    let read = std::fs::read(&png_path).context("reading the PNG back")?;
-    let scanned = inkan_qr::decode_image(&read)?;
-    let scanned = scanned.first().context("no QR code found in the PNG")?;
-    let verified = PaymentCode::parse(scanned)?.verify(&key.public_key(), OffsetDateTime::now_utc(), None)?;
-    let claims = verified.claims();
-    println!(
-        "4. The till scans the PNG: the same code ({}), and it verifies.",
-        if *scanned == text { "identical" } else { "DIFFERENT" }
-    );
-    println!(
-        "   device {}, counter {}, valid until {} UTC\n",
-        claims.key_id,
-        claims.counter,
-        format_hms(claims.expires)
-    );
-
-    println!("5. What the till gets for bad codes:");
-    let mut tampered = text.clone().into_bytes();
-    tampered[70] = if tampered[70] == b'A' { b'B' } else { b'A' };
-    let tampered = String::from_utf8(tampered).context("tampering")?;
-    show("one character changed", PaymentCode::parse(&tampered).and_then(|c| check(&c, &key, now, None)));
-    let parsed = PaymentCode::parse(&text)?;
-    show("the same code 61 s later", check(&parsed, &key, now + Duration::seconds(61), None));
-    show("the same code again, after it paid", check(&parsed, &key, now, Some(claims.counter)));
-    let (other, _) = DeviceSigningKey::generate(&rng)?;
-    show("checked against another device's key", check(&parsed, &other, now, None));
-    show("a screenshot of something else", PaymentCode::parse("HELLO-WORLD").map(|_| ()));
-    println!("\nDemo done. Files are in {}", dir.display());
+    if std::env::var_os(INSIDE).is_some() {
+        return story();
+    }
+    run_step(
+        "building inkan-server, inkan and inkan-pos",
+        cargo().args(["build", "--quiet", "-p", "inkan-server", "-p", "inkan-cli", "-p", "inkan-pos"]),
+    )?;
+    // The wallet keeps its secrets only in an OS keystore: give it a throwaway one.
+    let keyring = crate::keyring::Session::new()?;
+    let mut inner = Command::new(std::env::current_exe().context("finding the xtask binary")?);
+    inner.arg("demo").env(INSIDE, "1").current_dir(root());
+    let status = keyring.wrap(&inner).status().context("starting the keyring session")?;
+    if !status.success() {
+        bail!("the demo failed ({status})");
+    }
     Ok(())
 }
 
-fn check(
-    code: &UnverifiedPaymentCode,
-    key: &DeviceSigningKey,
-    now: OffsetDateTime,
-    last_used: Option<u32>,
-) -> Result<(), PaymentCodeError> {
-    code.verify(&key.public_key(), now, last_used).map(|_| ())
+/// Where cargo put the binaries.
+fn bin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    target.join("debug").join(name)
 }
 
-fn show(what: &str, outcome: Result<(), PaymentCodeError>) {
-    match outcome {
-        Ok(()) => println!("   {what:<38} → ACCEPTED (this is a bug)"),
-        Err(e) => println!("   {what:<38} → refused: {} ({e})", e.api_code()),
+struct Demo {
+    dir: tempfile_dir::Dir,
+    server_url: String,
+    server: Option<Child>,
+}
+
+/// A temporary directory removed on drop (std only; xtask keeps its dependencies few).
+mod tempfile_dir {
+    use std::path::{Path, PathBuf};
+
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new() -> std::io::Result<Dir> {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let path = std::env::temp_dir().join(format!("inkan-demo-{}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&path)?;
+            Ok(Dir(path))
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
-fn format_hms(t: OffsetDateTime) -> String {
-    let (h, m, s) = t.to_hms();
-    format!("{h:02}:{m:02}:{s:02}")
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+            let _ = server.wait();
+        }
+    }
+}
+
+fn say(title: &str) {
+    println!("\n── {title}");
+}
+
+/// A program's output, progress and warnings (stderr) before results (stdout).
+fn show(output: &Output) {
+    for line in String::from_utf8_lossy(&output.stderr).lines() {
+        if !line.starts_with("warning: using an INSECURE") {
+            println!("   {line}");
+        }
+    }
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        println!("   {line}");
+    }
+}
+
+impl Demo {
+    fn wallet(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(bin("inkan"));
+        command.args(args).env("INKAN_HOME", self.dir.path().join("wallet")).env("INKAN_SERVER", &self.server_url);
+        command
+    }
+
+    fn run(&self, mut command: Command) -> Result<Output> {
+        let shown = format!("{:?}", command.get_program());
+        let output = command.output().with_context(|| format!("running {shown}"))?;
+        if !output.status.success() {
+            show(&output);
+            bail!("{shown} failed ({})", output.status);
+        }
+        Ok(output)
+    }
+
+    fn pos(&self, png: &Path) -> Command {
+        let mut command = Command::new(bin("inkan-pos"));
+        command
+            .args(["charge", "--amount", "1280", "--description", "bento and green tea", "--scan"])
+            .arg(png)
+            .args(["--server", &self.server_url, "--key-file"])
+            .arg(self.dir.path().join("terminal.key"));
+        command
+    }
+}
+
+fn story() -> Result<()> {
+    let dir = tempfile_dir::Dir::new().context("making a temporary directory")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    // `localhost`, not 127.0.0.1: passkeys need a proper origin.
+    let server_url = format!("http://localhost:{port}");
+    let database = format!("sqlite://{}", dir.path().join("inkan.db").display());
+    let mut demo = Demo { dir, server_url, server: None };
+    let out = root().join("target").join("demo");
+    std::fs::create_dir_all(&out)?;
+
+    println!("Inkan demo: a shopper pays ¥1,280 at a till, confirmed with a passkey.");
+    say("1. The issuer server starts on a fresh SQLite file");
+    let log = std::fs::File::create(demo.dir.path().join("server.log"))?;
+    let server = Command::new(bin("inkan-server"))
+        .args(["--database", &database, "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--rp-id", "localhost", "--rp-origin", &demo.server_url])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("starting inkan-server")?;
+    demo.server = Some(server);
+    wait_healthy(port)?;
+    println!("   listening at {}", demo.server_url);
+
+    say("2. The operator adds a merchant and its terminal");
+    let admin = |args: &[&str]| {
+        let mut c = Command::new(bin("inkan-server"));
+        c.args(["--database", &database, "admin"]).args(args);
+        c
+    };
+    let merchant = demo.run(admin(&["merchant", "create", "--name", "FamilyMart Shibuya"]))?;
+    let merchant_id = String::from_utf8(merchant.stdout)?.trim().to_owned();
+    let terminal = demo.run(admin(&["terminal", "create", "--merchant", &merchant_id]))?;
+    let printed = String::from_utf8(terminal.stdout)?;
+    let key = printed.lines().find_map(|l| l.strip_prefix("key ")).context("no terminal key printed")?;
+    write_private(&demo.dir.path().join("terminal.key"), key)?;
+    println!("   merchant {merchant_id} (FamilyMart Shibuya), terminal key stored for the till");
+
+    say("3. Hanako creates her wallet: a passkey, a device key in the OS keystore, recovery codes");
+    let enroll = demo.run(demo.wallet(&[
+        "enroll",
+        "--name",
+        "Hanako",
+        "--insecure-soft-passkey",
+        "--device-name",
+        "Hanako's phone",
+    ]))?;
+    show(&enroll);
+
+    say("4. She adds a card and tops up ¥10,000");
+    let card =
+        demo.run(demo.wallet(&["card", "add", "--number", "4242424242424242", "--expiry", "12/2030", "--cvc", "123"]))?;
+    show(&card);
+    let card_id = String::from_utf8(card.stdout)?
+        .split_whitespace()
+        .nth(1)
+        .map(|s| s.trim_end_matches(':').to_owned())
+        .context("no card id")?;
+    show(&demo.run(demo.wallet(&["topup", "--card", &card_id, "--amount", "10000"]))?);
+
+    say("5. Her phone listens to the live feed");
+    let mut feed = demo.wallet(&["feed", "--follow"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let lines = lines_of(feed.stdout.take().context("feed output")?);
+    for line in collect_for(&lines, Duration::from_secs(2)) {
+        println!("   {line}");
+    }
+
+    say("6. At the till she shows her payment code (written as a PNG)");
+    let png = out.join("payment-code.png");
+    let code = demo.run(demo.wallet(&["code", "--png", png.to_str().context("path")?]))?;
+    println!("   {}", String::from_utf8(code.stdout)?.trim());
+    println!("   QR image: {}", png.display());
+
+    say("7. The cashier scans it and charges ¥1,280");
+    let till = demo.pos(&png).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+
+    say("8. The charge reaches her phone over the live feed; she approves with her passkey");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .context("no charge reached the wallet")?;
+        println!("   feed: {line}");
+        if line.contains("asks for") {
+            break;
+        }
+    }
+    let pending = demo.run(demo.wallet(&["pending"]))?;
+    let charge_id =
+        String::from_utf8(pending.stdout)?.split_whitespace().next().map(str::to_owned).context("no pending charge")?;
+    show(&demo.run(demo.wallet(&["approve", &charge_id, "--yes"]))?);
+
+    say("9. The till prints its receipt");
+    let receipt = till.wait_with_output()?;
+    show(&receipt);
+    if !receipt.status.success() {
+        bail!("the till did not get paid ({})", receipt.status);
+    }
+    for line in collect_for(&lines, Duration::from_millis(800)) {
+        println!("   feed: {line}");
+    }
+    let _ = feed.kill();
+    let _ = feed.wait();
+
+    say("10. Someone replays the same QR code (a screenshot): refused");
+    let replay = demo.pos(&png).output()?;
+    show(&replay);
+    if replay.status.success() {
+        bail!("the same code paid twice");
+    }
+
+    say("11. Hanako's wallet afterwards");
+    show(&demo.run(demo.wallet(&["status"]))?);
+    show(&demo.run(demo.wallet(&["history"]))?);
+    demo.run(demo.wallet(&["forget"]))?;
+    println!("\nDemo done. The server, its database, the wallet and its keys are removed;");
+    println!("the QR image stays at {}.", png.display());
+    Ok(())
+}
+
+fn wait_healthy(port: u16) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("inkan-server did not come up on port {port}")
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn lines_of(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The lines that arrive within `quiet` of each other.
+fn collect_for(lines: &mpsc::Receiver<String>, quiet: Duration) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Ok(line) = lines.recv_timeout(quiet) {
+        out.push(line);
+    }
+    out
 }

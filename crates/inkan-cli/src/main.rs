@@ -303,7 +303,8 @@ async fn run(cli: Cli) -> Result<()> {
                 limits.current.get(inkan_core::LimitKind::Monthly),
                 limits.spending.this_month
             );
-            println!("can pay:   up to {} now", limits.remaining);
+            let can_pay = limits.remaining.checked_min(state.balance).unwrap_or(limits.remaining);
+            println!("can pay:   up to {can_pay} now (a device in its first 72 hours has lower limits)");
             if let Some(raise) = &limits.pending {
                 println!("raising:   from {}", jst(raise.effective_at));
             }
