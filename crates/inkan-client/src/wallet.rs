@@ -86,10 +86,51 @@ impl Wallet {
             )));
         }
         let keystore = Keystore::open(&store.keystore_service())?;
+        let api = Arc::new(Api::new(server.url.clone())?);
+        // Ask the server first: if it cannot be reached, no secret has been made for nothing.
+        let challenge = api.begin_registration(display_name).await?;
         let mut authenticator = make_authenticator(passkey, &keystore, true)?;
         let device = DeviceKey::create(&keystore)?;
-        let api = Arc::new(Api::new(server.url.clone())?);
-        let challenge = api.begin_registration(display_name).await?;
+        match Wallet::finish_enroll(
+            store,
+            server,
+            display_name,
+            device_name,
+            passkey,
+            &keystore,
+            &api,
+            challenge,
+            authenticator.as_mut(),
+            &device,
+        )
+        .await
+        {
+            Ok((store, profile, recovery_codes)) => {
+                let wallet = Wallet { store, profile, keystore, api, authenticator, device };
+                Ok(Enrollment { wallet, recovery_codes })
+            }
+            Err(e) => {
+                // Leave nothing behind: the keystore holds no half-made wallet.
+                let _ = DeviceKey::forget(&keystore, device.key_id());
+                let _ = InsecureSoftPasskey::forget(&keystore);
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one step of enroll, split out so enroll can undo it")]
+    async fn finish_enroll(
+        store: ProfileStore,
+        server: Server,
+        display_name: &str,
+        device_name: &str,
+        passkey: PasskeyChoice,
+        keystore: &Keystore,
+        api: &Api,
+        challenge: inkan_api::wallet::RegistrationChallenge,
+        authenticator: &mut dyn Authenticator,
+        device: &DeviceKey,
+    ) -> Result<(ProfileStore, Profile, Vec<String>)> {
         let credential = authenticator.register(&server.origin, challenge.public_key)?;
         let registration = FinishRegistration {
             ceremony_id: challenge.ceremony_id.clone(),
@@ -110,8 +151,7 @@ impl Wallet {
             insecure_soft_passkey: passkey == PasskeyChoice::InsecureSoftPasskey,
         };
         store.save(&profile)?;
-        let wallet = Wallet { store, profile, keystore, api, authenticator, device };
-        Ok(Enrollment { wallet, recovery_codes: enrolled.recovery_codes })
+        Ok((store, profile, enrolled.recovery_codes))
     }
 
     /// Opens the wallet of a profile on this device.

@@ -1,0 +1,131 @@
+//! The `inkan` binary against a real server and the real OS keystore (run inside
+//! `cargo xtask test`, or `cargo xtask with-keyring -- cargo test -p inkan-cli`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
+
+use std::path::Path;
+use std::process::Output;
+
+use inkan_testkit::{Backend, ORIGIN, TestServer};
+use reqwest::StatusCode;
+
+async fn inkan(home: &Path, profile: &str, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_inkan"))
+        .args(args)
+        .env("INKAN_HOME", home)
+        .env("INKAN_PROFILE", profile)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_on_the_command_line() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let till = server.merchant("Lawson Ebisu").await;
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let profile = format!("cli-{}", std::process::id());
+
+    // Without the loud switch there is no passkey to use, and nothing is created.
+    let refused =
+        inkan(home, &profile, &["enroll", "--server", &server.url, "--origin", ORIGIN, "--name", "Jiro"]).await;
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("--insecure-soft-passkey"), "{}", stderr(&refused));
+    let none = inkan(home, &profile, &["status"]).await;
+    assert_eq!(none.status.code(), Some(1));
+    assert!(stderr(&none).contains("inkan enroll"), "{}", stderr(&none));
+
+    let enrolled = inkan(
+        home,
+        &profile,
+        &["enroll", "--server", &server.url, "--origin", ORIGIN, "--name", "Jiro", "--insecure-soft-passkey"],
+    )
+    .await;
+    assert!(enrolled.status.success(), "{}", stderr(&enrolled));
+    assert!(stderr(&enrolled).contains("INSECURE"));
+    assert_eq!(
+        stdout(&enrolled).lines().filter(|l| l.trim().len() == 19 && l.trim().matches('-').count() == 3).count(),
+        10
+    );
+
+    let card =
+        inkan(home, &profile, &["card", "add", "--number", "4000000000003220", "--expiry", "12/2030", "--cvc", "123"])
+            .await;
+    assert!(stdout(&card).contains("ChallengeRequired"), "{}", stdout(&card));
+    let card_id = stdout(&card).split_whitespace().nth(1).unwrap().trim_end_matches(':').to_owned();
+    let verified = inkan(home, &profile, &["card", "verify", &card_id, "--code", "123456"]).await;
+    assert!(stdout(&verified).contains("Verified"), "{}", stderr(&verified));
+    let topped = inkan(home, &profile, &["topup", "--card", &card_id, "--amount", "10000"]).await;
+    assert!(stdout(&topped).contains("Balance: ¥10,000"), "{}", stderr(&topped));
+
+    // The code as a PNG decodes to the code printed, and the till can charge it.
+    let png = home.join("code.png");
+    let code = inkan(home, &profile, &["code", "--png", png.to_str().unwrap()]).await;
+    let text = stdout(&code).trim().to_owned();
+    assert_eq!(inkan_qr::decode_image(&std::fs::read(&png).unwrap()).unwrap(), vec![text.clone()]);
+    let charge = till.charge_ok(&text, 1_280).await;
+
+    let pending = inkan(home, &profile, &["pending"]).await;
+    assert!(stdout(&pending).contains(&charge.id) && stdout(&pending).contains("¥1,280"), "{}", stdout(&pending));
+    // Not a terminal and no --yes: it shows the charge and refuses to pay without asking.
+    let unasked = inkan(home, &profile, &["approve", &charge.id]).await;
+    assert!(!unasked.status.success());
+    assert!(stdout(&unasked).contains("Pay ¥1,280 (1,280円) to Lawson Ebisu?"), "{}", stdout(&unasked));
+    let paid = inkan(home, &profile, &["approve", &charge.id, "--yes"]).await;
+    assert!(stdout(&paid).contains("succeeded"), "{}", stderr(&paid));
+    let status = inkan(home, &profile, &["status"]).await;
+    assert!(stdout(&status).contains("balance:   ¥8,720"), "{}", stdout(&status));
+
+    // Limits: lowering at once; raising with the passkey, pending for 24 h.
+    let lower =
+        inkan(home, &profile, &["limits", "set", "--per-charge", "1000", "--daily", "2000", "--monthly", "3000"]).await;
+    assert!(stdout(&lower).contains("per charge ¥1,000"), "{}", stderr(&lower));
+    let raise =
+        inkan(home, &profile, &["limits", "set", "--per-charge", "5000", "--daily", "9000", "--monthly", "9000"]).await;
+    assert!(stdout(&raise).contains("raise to per charge ¥5,000"), "{}{}", stdout(&raise), stderr(&raise));
+
+    // Freeze needs nothing; unfreeze needs the passkey.
+    assert!(inkan(home, &profile, &["freeze"]).await.status.success());
+    let code = inkan(home, &profile, &["code"]).await;
+    let response = till.charge(stdout(&code).trim(), 100).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(inkan(home, &profile, &["unfreeze"]).await.status.success());
+
+    // The history verifies and exports; the feed lists the notices.
+    let export = home.join("history.json");
+    let history = inkan(home, &profile, &["history", "--export", export.to_str().unwrap()]).await;
+    assert!(stdout(&history).contains("the hash chain verifies"), "{}", stderr(&history));
+    let exported: inkan_api::feed::History = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    assert!(exported.events.len() >= 10);
+    let feed = inkan(home, &profile, &["feed"]).await;
+    assert!(stdout(&feed).contains("Paid ¥1,280 to Lawson Ebisu"), "{}", stdout(&feed));
+    assert!(stdout(&feed).contains("Wallet frozen"));
+
+    // The session idles out on the server: the CLI signs in again with the passkey by itself.
+    server.advance(time::Duration::minutes(10));
+    let again = inkan(home, &profile, &["status"]).await;
+    assert!(again.status.success(), "{}", stderr(&again));
+
+    // A server that is not there: a clear error, its own exit code, and no secret left behind.
+    let other = format!("{profile}-offline");
+    let offline =
+        inkan(home, &other, &["enroll", "--server", "http://127.0.0.1:9", "--name", "X", "--insecure-soft-passkey"])
+            .await;
+    assert_eq!(offline.status.code(), Some(3), "{}", stderr(&offline));
+    assert!(stderr(&offline).contains("cannot reach the Inkan server"), "{}", stderr(&offline));
+    assert!(!home.join(&other).exists());
+    let forgotten = inkan(home, &profile, &["forget"]).await;
+    assert!(forgotten.status.success());
+    assert!(!inkan(home, &profile, &["status"]).await.status.success());
+    server.stop().await;
+}
