@@ -66,22 +66,6 @@ async fn shop(balance: i64) -> Shop {
     Shop { server, till, client, shopper }
 }
 
-/// The code the shopper's app shows now, as an object (to render it), exactly as
-/// `Shopper::code` issues it.
-fn issue(shopper: &mut Shopper, server: &TestServer) -> PaymentCode {
-    shopper.counter += 1;
-    let now = inkan_server::clock::Clock::now(&*server.clock);
-    PaymentCode::issue(
-        &shopper.device_key,
-        shopper.key_id,
-        shopper.counter,
-        now,
-        Duration::seconds(60),
-        &SystemRandom::new(),
-    )
-    .unwrap()
-}
-
 /// A well-formed code of a device no server knows, for tests that never reach a server.
 fn stranger_code() -> PaymentCode {
     let rng = SystemRandom::new();
@@ -146,7 +130,7 @@ fn assert_succeeded(charge: &Charge, amount: &str) {
 async fn a_scanned_png_is_charged_and_the_shopper_confirms() {
     bounded(async {
         let Shop { server, client, mut shopper, .. } = shop(5_000).await;
-        let code = issue(&mut shopper, &server);
+        let code = shopper.payment_code(&server);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("screenshot.png");
         std::fs::write(&path, inkan_qr::render_png(&code, 6).unwrap()).unwrap();
@@ -167,7 +151,7 @@ async fn a_scanned_png_is_charged_and_the_shopper_confirms() {
 async fn a_jpeg_photo_with_the_code_off_centre_works_too() {
     bounded(async {
         let Shop { server, client, mut shopper, .. } = shop(5_000).await;
-        let code = issue(&mut shopper, &server);
+        let code = shopper.payment_code(&server);
         let request = request(1280, CodeSource::ImageBytes(jpeg_photo(&code)));
         let (charged, ()) =
             tokio::join!(charge(&client, &request, Feedback::Silent), shopper_confirms(&server, &mut shopper, 1280));

@@ -71,11 +71,12 @@ pub async fn begin_registration(
     Ok(Json(RegistrationChallenge { ceremony_id, public_key: options }))
 }
 
-/// Checks a new device's key and its proof of possession over the ceremony id.
-fn check_device(device: &NewDevice, ceremony_id: &str) -> Result<(DevicePublicKey, String)> {
+/// Checks a new device's key and its proof of possession over `challenge` (a ceremony or join
+/// id the server chose), and its name.
+pub fn check_device(device: &NewDevice, challenge: &str) -> Result<(DevicePublicKey, String)> {
     let key = DevicePublicKey::from_sec1(&device.public_key.0)
         .map_err(|_| AppError::invalid("device public key: expected an uncompressed P-256 point"))?;
-    key.verify_proof(ceremony_id.as_bytes(), &device.proof.0)
+    key.verify_proof(challenge.as_bytes(), &device.proof.0)
         .map_err(|_| AppError::invalid("the device's proof of possession does not verify"))?;
     Ok((key, display_name(&device.name)?))
 }

@@ -19,7 +19,6 @@ use webauthn_rs::prelude::{PasskeyAuthentication, RequestChallengeResponse};
 
 use crate::auth::{SessionAuth, TerminalAuth};
 use crate::clock::{from_ms, to_ms};
-use crate::db::Tx;
 use crate::error::{AppError, Json, Query, Result};
 use crate::hub::Change;
 use crate::secrets::{hash_secret, new_id};
@@ -124,7 +123,12 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String> {
 
 /// What the wallet has spent in the current Tokyo day and month, counting charges still waiting
 /// for confirmation (so many pending charges cannot together pass a limit).
-async fn spending(tx: &mut Tx, account_id: &str, currency: Currency, now: time::OffsetDateTime) -> Result<Spending> {
+pub async fn spending(
+    conn: &mut sqlx::AnyConnection,
+    account_id: &str,
+    currency: Currency,
+    now: time::OffsetDateTime,
+) -> Result<Spending> {
     let mut sum = async |window: tokyo::Window| -> Result<Money> {
         let total: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(SUM(amount) AS BIGINT) FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') \
@@ -133,7 +137,7 @@ async fn spending(tx: &mut Tx, account_id: &str, currency: Currency, now: time::
         .bind(account_id)
         .bind(to_ms(window.start))
         .bind(to_ms(window.end))
-        .fetch_one(tx.conn())
+        .fetch_one(&mut *conn)
         .await?;
         Ok(Money::new(currency, total.unwrap_or(0)))
     };
@@ -235,7 +239,7 @@ pub async fn create(
     }
     let settings: LimitSettings = serde_json::from_str(&account.try_get::<String, _>("limits")?)?;
     let policy = app.settings.new_device_cap.apply(&settings.effective(now), enrolled_at, now).map_err(limit_error)?;
-    let spent = spending(&mut tx, &account_id, currency, now).await?;
+    let spent = spending(tx.conn(), &account_id, currency, now).await?;
     policy.check(&spent, amount).map_err(limit_error)?;
     let pending: Option<i64> = sqlx::query_scalar(
         "SELECT CAST(SUM(amount) AS BIGINT) FROM charges WHERE account_id = $1 AND status = 'pending_confirmation'",

@@ -130,3 +130,35 @@ impl Tx {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The two flavours of each migration describe the same schema: the PostgreSQL file is the
+    /// SQLite file with PostgreSQL's names for the same types. A change made to one only fails here.
+    #[test]
+    fn migrations_are_kept_in_step() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut names: Vec<_> =
+            std::fs::read_dir(dir.join("sqlite")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        let mut postgres_names: Vec<_> =
+            std::fs::read_dir(dir.join("postgres")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        postgres_names.sort();
+        assert_eq!(names, postgres_names);
+        let normalize = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .map(|l| {
+                    l.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+                        .replace(" INTEGER", " BIGINT")
+                        .replace(" BLOB", " BYTEA")
+                })
+                .collect()
+        };
+        for name in names {
+            let sqlite = std::fs::read_to_string(dir.join("sqlite").join(&name)).unwrap();
+            let postgres = std::fs::read_to_string(dir.join("postgres").join(&name)).unwrap();
+            assert_eq!(normalize(&sqlite), normalize(&postgres), "{name:?} differs between the flavours");
+        }
+    }
+}

@@ -9,15 +9,14 @@ use inkan_api::devices::{
     ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryCode, Join, JoinState, Joined, SubmitDevice,
 };
 use inkan_api::feed::Notice;
-use inkan_api::wallet::{NewDevice, RegistrationChallenge, StepUpAction};
-use inkan_core::payment_code::DevicePublicKey;
+use inkan_api::wallet::{RegistrationChallenge, StepUpAction};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::Duration;
 use webauthn_rs::prelude::PasskeyRegistration;
 
-use crate::accounts::{display_name, open_session, require_step_up};
+use crate::accounts::{check_device, open_session, require_step_up};
 use crate::auth::SessionAuth;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
@@ -122,14 +121,6 @@ async fn use_recovery_code(tx: &mut Tx, app: &AppState, account_id: &str, code: 
     let remaining = u32::try_from(remaining).unwrap_or(0);
     feed::append(tx, account_id, &Notice::RecoveryCodeUsed { remaining }, app.clock.now()).await?;
     Ok(true)
-}
-
-fn check_device(device: &NewDevice, join_id: &str) -> Result<(DevicePublicKey, String)> {
-    let key = DevicePublicKey::from_sec1(&device.public_key.0)
-        .map_err(|_| AppError::invalid("device public key: expected an uncompressed P-256 point"))?;
-    key.verify_proof(join_id.as_bytes(), &device.proof.0)
-        .map_err(|_| AppError::invalid("the device's proof of possession does not verify"))?;
-    Ok((key, display_name(&device.name)?))
 }
 
 /// `POST /v1/device-joins/{id}/device`

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use inkan_api::ErrorCode;
 use inkan_api::feed::Notice;
 use inkan_api::wallet::{Device, Freeze, Limits, SetLimits, StepUpAction, Wallet};
-use inkan_core::{Currency, LimitSettings, Money, Spending, tokyo};
+use inkan_core::{Currency, LimitSettings, Money};
 use sqlx::Row;
 
 use crate::accounts::require_step_up;
@@ -16,29 +16,11 @@ use crate::error::{AppError, Json, Result};
 use crate::feed;
 use crate::state::AppState;
 
-/// Spending in the current Tokyo day and month (pending charges included), read outside a
-/// transaction: for display only.
-async fn spending(app: &AppState, account_id: &str, currency: Currency, now: time::OffsetDateTime) -> Result<Spending> {
-    let mut totals = [Money::zero(currency); 2];
-    for (slot, window) in totals.iter_mut().zip([tokyo::day(now), tokyo::month(now)]) {
-        let total: Option<i64> = sqlx::query_scalar(
-            "SELECT CAST(SUM(amount) AS BIGINT) FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') \
-             AND created_at >= $2 AND created_at < $3",
-        )
-        .bind(account_id)
-        .bind(to_ms(window.start))
-        .bind(to_ms(window.end))
-        .fetch_one(app.db.pool())
-        .await?;
-        *slot = Money::new(currency, total.unwrap_or(0));
-    }
-    Ok(Spending { today: totals[0], this_month: totals[1] })
-}
-
 async fn limits_view(app: &AppState, account_id: &str, settings: &LimitSettings, currency: Currency) -> Result<Limits> {
     let now = app.clock.now();
     let settled = settings.settle(now);
-    let spent = spending(app, account_id, currency, now).await?;
+    let mut conn = app.db.pool().acquire().await?;
+    let spent = crate::charges::spending(&mut conn, account_id, currency, now).await?;
     let remaining = settled.current.remaining(&spent).map_err(|e| AppError::internal(e.to_string()))?;
     Ok(Limits { current: settled.current, pending: settled.pending, spending: spent, remaining })
 }

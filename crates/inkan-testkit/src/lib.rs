@@ -327,8 +327,8 @@ impl Shopper {
         session
     }
 
-    /// A fresh payment code, as the app would show it now.
-    pub fn code(&mut self, server: &TestServer) -> String {
+    /// A fresh payment code, as the app would show it now (on the server's clock).
+    pub fn payment_code(&mut self, server: &TestServer) -> PaymentCode {
         self.counter += 1;
         let now = inkan_server::clock::Clock::now(&*server.clock);
         PaymentCode::issue(
@@ -340,7 +340,11 @@ impl Shopper {
             &SystemRandom::new(),
         )
         .unwrap()
-        .text()
+    }
+
+    /// The text of a fresh payment code.
+    pub fn code(&mut self, server: &TestServer) -> String {
+        self.payment_code(server).text()
     }
 
     pub async fn top_up(&self, server: &TestServer, amount: i64) {
