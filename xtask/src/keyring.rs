@@ -7,12 +7,13 @@
 //! because cargo and rustup find their own homes through it; gnome-keyring needs only the two XDG
 //! directories. The bus, and the daemon with it, end when the command does.
 
-use std::ffi::OsString;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
+use crate::apt;
 
 /// Nothing is worth protecting in a keyring that lives for one run; it needs a password only
 /// because gnome-keyring makes the login keyring from the one it is unlocked with.
@@ -125,64 +126,14 @@ impl Drop for Session {
 /// saying what it does.
 fn ensure_installed() -> Result<()> {
     let missing: Vec<&str> =
-        NEEDED.iter().filter(|(program, _)| on_path(program).is_none()).map(|(_, package)| *package).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let packages = missing.join(" ");
-    let wanted = format!("a session bus with gnome-keyring for the OS keystore tests needs: {packages}");
-    if !is_root()? {
-        bail!("{wanted}; install them (`sudo apt-get install --no-install-recommends {packages}`) and run this again");
-    }
-    let apt = on_path("apt-get").with_context(|| format!("{wanted}, and there is no apt-get to install them"))?;
-    say(&format!("{wanted}; installing with apt-get (first run only)"));
-    let install = |apt: &Path| {
-        Command::new(apt)
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
-            .stdout(std::io::stderr())
-            .status()
-    };
-    if install(&apt).context("could not start apt-get")?.success() {
-        return Ok(());
-    }
-    // A fresh machine (or container) often has no package lists yet.
-    say("apt-get install failed; running apt-get update and trying again");
-    let updated = Command::new(&apt)
-        .arg("update")
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdin(Stdio::null())
-        .stdout(std::io::stderr())
-        .status()
-        .context("could not start apt-get update")?;
-    if !updated.success() {
-        bail!("apt-get update failed ({updated})");
-    }
-    let status = install(&apt).context("could not start apt-get")?;
-    if !status.success() {
-        bail!("apt-get install {packages} failed ({status})");
-    }
-    Ok(())
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path: OsString = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
-}
-
-fn is_root() -> Result<bool> {
-    let out = Command::new("id").arg("-u").stdin(Stdio::null()).output().context("could not run id -u")?;
-    Ok(out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
-fn say(message: &str) {
-    eprintln!("keyring: {message}");
+        NEEDED.iter().filter(|(program, _)| apt::on_path(program).is_none()).map(|(_, package)| *package).collect();
+    apt::install("keyring", "a session bus with gnome-keyring for the OS keystore tests needs", &missing)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]

@@ -4,11 +4,25 @@ use anyhow::Result;
 
 use crate::{cargo, run_step};
 
+/// The Debian packages that building the `usb` feature needs (udev for the HID devices, libclang
+/// for bindgen).
+const USB_BUILD_DEPS: [&str; 2] = ["libudev-dev", "libclang-dev"];
+
 pub fn run() -> Result<()> {
     run_step("formatting", cargo().args(["fmt", "--all", "--", "--check"]))?;
     run_step(
         "clippy (warnings are errors)",
         cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]),
+    )?;
+    // Security keys over USB are an optional feature that needs C libraries to build: check that it
+    // still compiles, warnings and all.
+    let missing: Vec<&str> = USB_BUILD_DEPS.into_iter().filter(|package| !crate::apt::is_installed(package)).collect();
+    crate::apt::install("usb", "the `usb` feature (FIDO2 security keys) needs", &missing)?;
+    run_step(
+        "clippy with the `usb` feature (security keys over USB)",
+        cargo()
+            .args(["clippy", "-p", "inkan-client", "-p", "inkan-cli", "--features", "usb", "--all-targets", "--locked"])
+            .args(["--", "-D", "warnings"]),
     )?;
     // A real server, so that the tests against PostgreSQL run instead of skipping.
     let postgres_url = crate::postgres::ensure()?;

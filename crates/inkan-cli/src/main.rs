@@ -35,7 +35,8 @@ struct Connect {
     #[arg(long)]
     origin: Option<Url>,
     /// Use a software passkey kept in the OS keystore. INSECURE: it approves without asking
-    /// anyone. For demos and tests only.
+    /// anyone. For demos and tests only. Without it, a FIDO2 security key over USB is used
+    /// (builds with the `usb` feature).
     #[arg(long)]
     insecure_soft_passkey: bool,
     /// This device's name, as the wallet's other devices will see it.
@@ -197,9 +198,13 @@ fn passkey(connect: &Connect) -> Result<PasskeyChoice> {
     if connect.insecure_soft_passkey {
         eprintln!("warning: using an INSECURE software passkey (approves without asking anyone): demos and tests only");
         Ok(PasskeyChoice::InsecureSoftPasskey)
+    } else if cfg!(feature = "usb") {
+        eprintln!("Using the FIDO2 security key plugged in over USB: enter its PIN and touch it when asked.");
+        Ok(PasskeyChoice::SecurityKey)
     } else {
         bail!(
-            "no passkey authenticator is available in this build: security keys over USB are not supported yet.\n\
+            "no passkey authenticator is available in this build: it has no USB support for security keys \
+             (build inkan with `--features usb`).\n\
              For a demo or a test, pass --insecure-soft-passkey (never for real money)."
         )
     }

@@ -3,7 +3,8 @@
 //! [`InsecureSoftPasskey`] is a software passkey whose state lives in the OS keystore. It is for
 //! demos and tests only (it claims user verification without asking anyone), and is reachable
 //! from the CLI only through the loudly named `--insecure-soft-passkey` switch. A FIDO2 security
-//! key over USB, and the platform authenticators of the app, implement the same trait.
+//! key over USB (`security_key`, feature `usb`), and the platform authenticators of the app,
+//! implement the same trait.
 
 use inkan_keystore::Keystore;
 use url::Url;

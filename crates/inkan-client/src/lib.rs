@@ -4,6 +4,7 @@
 //! - [`api`]: the typed HTTP SDK of the wallet API, with the server's clock.
 //! - [`device`]: the device's P-256 key, kept only in the OS keystore, and its payment codes.
 //! - [`authenticator`]: passkeys behind one trait (a software passkey for demos and tests).
+//! - `security_key` (feature `usb`): passkeys on a FIDO2 security key over USB.
 //! - [`profile`]: the non-secret state of a wallet on this device (which server, which account).
 //! - [`feed`]: the live feed subscriber, which reconnects and resumes by itself.
 //! - [`wallet`]: the operations a person performs, combining the above.
@@ -14,6 +15,8 @@ pub mod device;
 pub mod error;
 pub mod feed;
 pub mod profile;
+#[cfg(feature = "usb")]
+pub mod security_key;
 pub mod wallet;
 
 pub use error::ClientError;

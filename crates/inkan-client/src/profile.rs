@@ -24,6 +24,10 @@ pub struct Profile {
     pub counter: u32,
     /// Whether this profile's passkey is the insecure software one.
     pub insecure_soft_passkey: bool,
+    /// Whether this profile's passkey is on a FIDO2 security key over USB. Absent from profiles
+    /// written before security keys (and left out when false, so those builds still read ours).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub security_key: bool,
 }
 
 /// Where profiles live: `$INKAN_HOME`, else the platform's config directory + `inkan`.

@@ -30,6 +30,9 @@ const SESSION_ENTRY: &str = "session";
 pub enum PasskeyChoice {
     /// The software passkey: for demos and tests only, never for real money.
     InsecureSoftPasskey,
+    /// A FIDO2 security key over USB. Only in builds with the `usb` feature; without it, choosing
+    /// it is an error that says so.
+    SecurityKey,
 }
 
 /// A new wallet, with the recovery codes to show once.
@@ -61,12 +64,22 @@ impl std::fmt::Debug for Wallet {
     }
 }
 
+/// The passkey of `choice`. A new one (`create`) must be usable now; an existing security key is
+/// looked for only when a passkey is needed, so that the wallet opens with the key unplugged.
 fn make_authenticator(choice: PasskeyChoice, keystore: &Keystore, create: bool) -> Result<Box<dyn Authenticator>> {
     match choice {
         PasskeyChoice::InsecureSoftPasskey => {
             let store = keystore.clone();
             Ok(Box::new(if create { InsecureSoftPasskey::create(store)? } else { InsecureSoftPasskey::load(store)? }))
         }
+        #[cfg(feature = "usb")]
+        PasskeyChoice::SecurityKey if create => Ok(Box::new(crate::security_key::SecurityKey::find()?)),
+        #[cfg(feature = "usb")]
+        PasskeyChoice::SecurityKey => Ok(Box::<crate::security_key::SecurityKeyWhenNeeded>::default()),
+        #[cfg(not(feature = "usb"))]
+        PasskeyChoice::SecurityKey => Err(ClientError::Authenticator(
+            "this build has no support for security keys over USB: build inkan with `--features usb`".into(),
+        )),
     }
 }
 
@@ -149,6 +162,7 @@ impl Wallet {
             display_name: display_name.to_owned(),
             counter: 0,
             insecure_soft_passkey: passkey == PasskeyChoice::InsecureSoftPasskey,
+            security_key: passkey == PasskeyChoice::SecurityKey,
         };
         store.save(&profile)?;
         Ok((store, profile, enrolled.recovery_codes))
@@ -158,10 +172,14 @@ impl Wallet {
     pub fn open(store: ProfileStore) -> Result<Wallet> {
         let profile = store.load()?;
         let keystore = Keystore::open(&store.keystore_service())?;
-        if !profile.insecure_soft_passkey {
+        let choice = if profile.insecure_soft_passkey {
+            PasskeyChoice::InsecureSoftPasskey
+        } else if profile.security_key {
+            PasskeyChoice::SecurityKey
+        } else {
             return Err(ClientError::Authenticator("this profile's passkey is not available on this build".into()));
-        }
-        let authenticator = make_authenticator(PasskeyChoice::InsecureSoftPasskey, &keystore, false)?;
+        };
+        let authenticator = make_authenticator(choice, &keystore, false)?;
         let device = DeviceKey::load(&keystore, profile.key_id)?;
         let api = Arc::new(Api::new(profile.server.clone())?);
         if let Some(token) = keystore.get(SESSION_ENTRY)? {
@@ -185,6 +203,12 @@ impl Wallet {
             return Err(ClientError::Invalid(format!("profile {:?} already holds a wallet", store.name())));
         }
         let keystore = Keystore::open(&store.keystore_service())?;
+        // A security key must be there before another device approves; a software passkey is
+        // made only once the join is approved.
+        let security_key = match passkey {
+            PasskeyChoice::SecurityKey => Some(make_authenticator(passkey, &keystore, true)?),
+            PasskeyChoice::InsecureSoftPasskey => None,
+        };
         let device = DeviceKey::create(&keystore)?;
         let api = Arc::new(Api::new(server.url.clone())?);
         let join = api.begin_join(account_id).await?;
@@ -198,7 +222,10 @@ impl Wallet {
         if join.state != JoinState::Approved {
             return Err(ClientError::Invalid(format!("the request to join ended: {:?}", join.state)));
         }
-        let mut authenticator = make_authenticator(passkey, &keystore, true)?;
+        let mut authenticator = match security_key {
+            Some(key) => key,
+            None => make_authenticator(passkey, &keystore, true)?,
+        };
         let challenge = api.join_passkey_challenge(&join.join_id).await?;
         let credential = authenticator.register(&server.origin, challenge.public_key)?;
         let joined =
@@ -215,6 +242,7 @@ impl Wallet {
             display_name,
             counter: 0,
             insecure_soft_passkey: passkey == PasskeyChoice::InsecureSoftPasskey,
+            security_key: passkey == PasskeyChoice::SecurityKey,
         };
         store.save(&profile)?;
         Ok(Wallet { store, profile, keystore, api, authenticator, device })

@@ -115,12 +115,13 @@ impl TerminalClient {
         self.send(Resend::IfNotSent, || self.http.get(url.clone()).timeout(timeout)).await
     }
 
-    /// `POST /v1/charges/{id}/refund`: the whole amount back to the shopper. Sent again only if
-    /// it never reached the server: a refund carries no idempotency key.
+    /// `POST /v1/charges/{id}/refund`: the whole amount back to the shopper. Safe to send again:
+    /// the server answers a repeat with the refunded charge and moves the money once.
     pub async fn refund(&self, id: &str) -> Result<Charge, PosError> {
         let url = self.url(&["v1", "charges", id, "refund"]);
-        self.send(Resend::IfNotSent, || self.http.post(url.clone()).json(&RefundCharge {}).timeout(REQUEST_TIMEOUT))
-            .await
+        // A whole-charge refund is idempotent on the server (a repeat answers with the refunded
+        // charge), so a refund whose answer was lost is resent like a charge.
+        self.send(Resend::Always, || self.http.post(url.clone()).json(&RefundCharge {}).timeout(REQUEST_TIMEOUT)).await
     }
 
     /// The server's URL with these path segments appended (each one escaped).

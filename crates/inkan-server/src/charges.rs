@@ -411,6 +411,9 @@ pub async fn refund(
             .filter(|r| r.try_get::<String, _>("merchant_id").ok() == Some(terminal.merchant_id.clone()));
         return match existing {
             None => Err(AppError::not_found("charge")),
+            // Refunding a whole charge is idempotent: a retry whose first answer was lost gets
+            // the refunded charge again, and the money moved once.
+            Some(r) if status_of(&r)? == ChargeStatus::Refunded => Ok(Json(merchant_view(&r)?)),
             Some(r) => Err(AppError::invalid_state(format!("a {} charge cannot be refunded", status_of(&r)?))),
         };
     };

@@ -519,8 +519,23 @@ async fn refunds_return_the_money_once(backend: Backend) {
     .await;
     assert_eq!(refunded.status, ChargeStatus::Refunded);
     assert_eq!(shopper.balance(&server).await, 10_000);
+    // A retry (the first answer was lost) gets the refunded charge again; the money moved once.
     let again = server.http.post(&refund_url).bearer_auth(&till.key).json(&serde_json::json!({})).send().await.unwrap();
-    error(again, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    let again: Charge = json(again, StatusCode::OK).await;
+    assert_eq!((again.status, again.refunded_at), (ChargeStatus::Refunded, refunded.refunded_at));
+    assert_eq!(shopper.balance(&server).await, 10_000);
+    // A charge that was never paid cannot be refunded.
+    let code = shopper.code(&server);
+    let unpaid = till.charge_ok(&code, 300).await;
+    let response = server
+        .http
+        .post(format!("{}/v1/charges/{}/refund", server.url, unpaid.id))
+        .bearer_auth(&till.key)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    error(response, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
     // Another merchant cannot refund (or even see) it.
     let other = server.merchant("Someone Else").await;
     let response =
