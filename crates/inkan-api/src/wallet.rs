@@ -139,7 +139,8 @@ pub struct Limits {
     pub pending: Option<PendingRaise>,
     /// Spent in the current Tokyo day and month, counting charges waiting for confirmation.
     pub spending: Spending,
-    /// The largest charge that would pass right now.
+    /// The largest charge that would pass right now with this session's device (a device in its
+    /// first 72 hours has lower limits than `current`).
     pub remaining: Money,
 }
 

@@ -309,7 +309,7 @@ async fn run(cli: Cli) -> Result<()> {
                 limits.spending.this_month
             );
             let can_pay = limits.remaining.checked_min(state.balance).unwrap_or(limits.remaining);
-            println!("can pay:   up to {can_pay} now (a device in its first 72 hours has lower limits)");
+            println!("can pay:   up to {can_pay} now with this device");
             if let Some(raise) = &limits.pending {
                 println!("raising:   from {}", jst(raise.effective_at));
             }

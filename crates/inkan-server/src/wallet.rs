@@ -16,12 +16,38 @@ use crate::error::{AppError, Json, Result};
 use crate::feed;
 use crate::state::AppState;
 
-async fn limits_view(app: &AppState, account_id: &str, settings: &LimitSettings, currency: Currency) -> Result<Limits> {
+/// The limits as the wallet sees them. `remaining` is what one charge could be now: with the
+/// new-device cap when `device_id` (the session's device) is in its first hours.
+async fn limits_view(
+    app: &AppState,
+    account_id: &str,
+    settings: &LimitSettings,
+    currency: Currency,
+    device_id: Option<&str>,
+) -> Result<Limits> {
     let now = app.clock.now();
     let settled = settings.settle(now);
     let mut conn = app.db.pool().acquire().await?;
     let spent = crate::charges::spending(&mut conn, account_id, currency, now).await?;
-    let remaining = settled.current.remaining(&spent).map_err(|e| AppError::internal(e.to_string()))?;
+    let enrolled: Option<i64> = match device_id {
+        Some(id) => {
+            sqlx::query_scalar("SELECT enrolled_at FROM devices WHERE id = $1 AND account_id = $2")
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+        None => None,
+    };
+    let policy = match enrolled {
+        Some(at) => app
+            .settings
+            .new_device_cap
+            .apply(&settled.current, from_ms(at), now)
+            .map_err(|e| AppError::internal(e.to_string()))?,
+        None => settled.current,
+    };
+    let remaining = policy.remaining(&spent).map_err(|e| AppError::internal(e.to_string()))?;
     Ok(Limits { current: settled.current, pending: settled.pending, spending: spent, remaining })
 }
 
@@ -38,7 +64,7 @@ pub async fn show(State(app): State<AppState>, auth: SessionAuth) -> Result<Json
         display_name: row.try_get("display_name")?,
         balance: Money::new(currency, row.try_get("balance")?),
         frozen: row.try_get::<i64, _>("frozen")? != 0,
-        limits: limits_view(&app, &auth.account_id, &settings, currency).await?,
+        limits: limits_view(&app, &auth.account_id, &settings, currency, auth.device_id.as_deref()).await?,
     }))
 }
 
@@ -97,7 +123,7 @@ pub async fn set_limits(
         .await?;
     }
     tx.commit(&app.hub).await?;
-    Ok(Json(limits_view(&app, &auth.account_id, &change.settings, currency).await?))
+    Ok(Json(limits_view(&app, &auth.account_id, &change.settings, currency, auth.device_id.as_deref()).await?))
 }
 
 /// Sets the frozen flag inside `tx`, with a notice if it changed.

@@ -224,6 +224,10 @@ async fn limits_hold_per_charge_day_and_new_device(backend: Backend) {
     let message =
         error(till.charge(&code, 30_001).await, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::LimitExceeded).await;
     assert!(message.contains("per-charge"), "{message}");
+    // The wallet shows the cap as what it can pay now with this device.
+    let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
+    assert_eq!(wallet.limits.remaining, Money::yen(30_000));
+    assert_eq!(wallet.limits.current.get(inkan_core::LimitKind::PerCharge), Money::yen(50_000));
     pay(&server, &till, &mut shopper, 30_000).await;
     // After 72 hours, the wallet's own limits: ¥50,000 per charge, ¥100,000 a day.
     server.advance(Duration::hours(73));
