@@ -15,7 +15,9 @@ pub fn run() -> Result<()> {
         cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]),
     )?;
     // Security keys over USB are an optional feature that needs C libraries to build: check that it
-    // still compiles, warnings and all.
+    // still compiles, warnings and all. Its tests (`cargo test -p inkan-client --features usb --lib`,
+    // which need no key) are not run here: built apart from the workspace's feature set, they
+    // rebuild most of the dependency graph, over 5 minutes on a cold 2-core machine.
     let missing: Vec<&str> = USB_BUILD_DEPS.into_iter().filter(|package| !crate::apt::is_installed(package)).collect();
     crate::apt::install("usb", "the `usb` feature (FIDO2 security keys) needs", &missing)?;
     run_step(

@@ -375,7 +375,7 @@ pub async fn get(
         let _ = tokio::time::timeout_at(wake, async {
             loop {
                 match changes.recv().await {
-                    Ok(Change::Charge(c)) if c == id => return,
+                    Ok(change) if change.concerns_charge(&id) => return,
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

@@ -22,11 +22,22 @@ pub enum Backend {
     Postgres,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Kept for PostgreSQL's LISTEN connection; may hold a password, so never printed.
+    url: String,
 }
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+/// The PostgreSQL channel on which every instance announces committed changes.
+const CHANNEL: &str = "inkan_changes";
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -74,7 +85,7 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        let db = Db { pool, backend };
+        let db = Db { pool, backend, url };
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&db.pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&db.pool).await?,
@@ -92,7 +103,7 @@ impl Db {
 
     /// Starts a transaction whose change notifications go out only once it commits.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        Ok(Tx { inner: self.pool.begin().await?, changes: Vec::new() })
+        Ok(Tx { inner: self.pool.begin().await?, changes: Vec::new(), notify: self.backend == Backend::Postgres })
     }
 
     pub async fn close(&self) {
@@ -105,6 +116,9 @@ impl Db {
 pub struct Tx {
     inner: sqlx::Transaction<'static, sqlx::Any>,
     changes: Vec<Change>,
+    /// On PostgreSQL, changes are also announced to the other instances with NOTIFY, which the
+    /// database delivers only when (and if) the transaction commits.
+    notify: bool,
 }
 
 impl std::fmt::Debug for Tx {
@@ -122,12 +136,59 @@ impl Tx {
         self.changes.push(change);
     }
 
-    pub async fn commit(self, hub: &Hub) -> Result<(), sqlx::Error> {
+    pub async fn commit(mut self, hub: &Hub) -> Result<(), sqlx::Error> {
+        if self.notify {
+            for change in &self.changes {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(change.encode())
+                    .execute(&mut *self.inner)
+                    .await?;
+            }
+        }
         self.inner.commit().await?;
         for change in self.changes {
             hub.publish(change);
         }
         Ok(())
+    }
+}
+
+impl Db {
+    /// On PostgreSQL, forwards the changes other instances commit into `hub`, until `stop`.
+    /// After a lost connection it reconnects and wakes every subscriber, since signals may have
+    /// been missed while it was away (they re-read the database, so nothing is lost).
+    pub async fn relay_changes(&self, hub: Hub, mut stop: tokio::sync::watch::Receiver<bool>) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        loop {
+            let session = async {
+                let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+                listener.listen(CHANNEL).await?;
+                hub.publish(Change::Everything);
+                loop {
+                    let notification = listener.recv().await?;
+                    if let Some(change) = Change::decode(notification.payload()) {
+                        hub.publish(change);
+                    }
+                }
+                #[allow(unreachable_code, reason = "the loop only ends with an error")]
+                Ok::<(), sqlx::Error>(())
+            };
+            tokio::select! {
+                result = session => {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "lost the PostgreSQL change channel; reconnecting");
+                    }
+                }
+                _ = stop.changed() => return,
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.changed() => return,
+            }
+        }
     }
 }
 

@@ -171,7 +171,7 @@ impl Feed {
             let woken = async {
                 loop {
                     match self.changes.recv().await {
-                        Ok(Change::Account(id)) if id == self.account_id => return true,
+                        Ok(change) if change.concerns_account(&self.account_id) => return true,
                         Ok(_) => {}
                         // Missed signals: read again from our last sequence number, nothing is lost.
                         Err(RecvError::Lagged(_)) => return true,

@@ -35,14 +35,19 @@ pub fn app(state: AppState) -> axum::Router {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, with the background expiry of
-/// unconfirmed charges; then finishes in-flight requests and returns.
+/// unconfirmed charges and (on PostgreSQL) the relay of other instances' changes; then finishes
+/// in-flight requests and returns.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sweeper = tokio::spawn(charges::expiry_sweeper(state.clone(), stop_rx));
+    let sweeper = tokio::spawn(charges::expiry_sweeper(state.clone(), stop_rx.clone()));
+    let relay = {
+        let (db, hub) = (state.db.clone(), state.hub.clone());
+        tokio::spawn(async move { db.relay_changes(hub, stop_rx).await })
+    };
     let hub = state.hub.clone();
     let shutdown = async move {
         shutdown.await;
@@ -52,5 +57,6 @@ pub async fn run(
     let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
     let _ = stop_tx.send(true);
     let _ = sweeper.await;
+    let _ = relay.await;
     served
 }

@@ -32,6 +32,9 @@ macro_rules! on_both_databases {
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() { super::$name(super::Backend::Postgres).await }) *
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn instances_share_live_events() { super::instances_share_live_events().await }
         }
     };
 }
@@ -973,4 +976,47 @@ fn the_binary_serves_and_stops_on_sigterm() {
     let bad = Command::new(bin).args(["--config", unknown_key.to_str().unwrap(), "serve"]).output().unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("rp_orgin"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
+
+/// Two server instances on one PostgreSQL database: a wallet connected to B hears, within a
+/// second, of a charge made on A, and a terminal long-polling B wakes when the shopper confirms
+/// on A (the change travels through PostgreSQL's LISTEN/NOTIFY).
+async fn instances_share_live_events() {
+    let a = TestServer::start(Backend::Postgres).await;
+    let b = a.second_instance().await;
+    let till_a = a.merchant("Instance A Mart").await;
+    let mut shopper = Shopper::enroll(&a, "Scale").await;
+    shopper.top_up(&a, 10_000).await;
+    let mut feed_b = FeedReader::open(&b, &shopper.token.clone(), Some(4)).await;
+    // Let B's listener settle: its first (re)connection wakes everyone once.
+    tokio::time::sleep(StdDuration::from_millis(200)).await;
+
+    let code = shopper.code(&a);
+    let charge = till_a.charge_ok(&code, 480).await;
+    let event = feed_b.next_within(StdDuration::from_secs(1)).await.expect("B pushes A's charge within 1 s");
+    assert_eq!(event.kind, "charge_pending");
+
+    // The till long-polls instance B; the shopper confirms on instance A.
+    let poll = {
+        let (url, key, id) = (b.url.clone(), till_a.key.clone(), charge.id.clone());
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let response = reqwest::Client::new()
+                .get(format!("{url}/v1/charges/{id}?wait=20"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap();
+            (json::<Charge>(response, StatusCode::OK).await, started.elapsed())
+        })
+    };
+    tokio::time::sleep(StdDuration::from_millis(100)).await;
+    let pending = shopper.pending(&a).await;
+    let _: WalletCharge = json(shopper.confirm(&a, &pending[0]).await, StatusCode::OK).await;
+    let (answered, waited) = poll.await.unwrap();
+    assert_eq!(answered.status, ChargeStatus::Succeeded);
+    assert!(waited < StdDuration::from_secs(5), "B's long-poll waited {waited:?}");
+    assert_eq!(feed_b.next_within(StdDuration::from_secs(1)).await.unwrap().kind, "charge_succeeded");
+    b.stop().await;
+    a.stop().await;
 }

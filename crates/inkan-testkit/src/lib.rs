@@ -45,6 +45,8 @@ pub struct TestServer {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
+    db_url: String,
+    settings: Settings,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     cleanup: Cleanup,
@@ -55,6 +57,8 @@ enum Cleanup {
     Sqlite {
         _dir: tempfile::TempDir,
     },
+    /// Another instance's database: that instance removes it.
+    Shared,
     Postgres {
         admin_url: String,
         name: String,
@@ -105,16 +109,35 @@ impl TestServer {
             .with_test_writer()
             .try_init();
         let (url, cleanup) = fresh_database(backend).await;
-        let db = Db::open(&url).await.unwrap();
         let clock = Arc::new(ManualClock::new(START));
-        let state = AppState::new(db, clock.clone(), settings, Arc::new(SandboxProvider)).unwrap();
+        TestServer::launch(url, cleanup, clock, settings).await
+    }
+
+    /// Another server instance on the same database and clock (PostgreSQL: the scale-out setup).
+    pub async fn second_instance(&self) -> TestServer {
+        TestServer::launch(self.db_url.clone(), Cleanup::Shared, self.clock.clone(), self.settings.clone()).await
+    }
+
+    async fn launch(db_url: String, cleanup: Cleanup, clock: Arc<ManualClock>, settings: Settings) -> TestServer {
+        let db = Db::open(&db_url).await.unwrap();
+        let state = AppState::new(db, clock.clone(), settings.clone(), Arc::new(SandboxProvider)).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(inkan_server::run(listener, state.clone(), async {
             let _ = rx.await;
         }));
-        TestServer { url, state, clock, http: reqwest::Client::new(), shutdown: Some(tx), task: Some(task), cleanup }
+        TestServer {
+            url,
+            state,
+            clock,
+            http: reqwest::Client::new(),
+            db_url,
+            settings,
+            shutdown: Some(tx),
+            task: Some(task),
+            cleanup,
+        }
     }
 
     /// Stops the server and removes its database.
