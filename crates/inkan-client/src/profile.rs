@@ -115,3 +115,35 @@ impl ProfileStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A profile written before security keys existed.
+    const OLD_PROFILE: &str = r#"{
+        "server": "http://localhost:8080/",
+        "origin": "http://localhost:8080/",
+        "account_id": "acc_1",
+        "device_id": "dev_1",
+        "key_id": "000102030405060708090a0b0c0d0e0f",
+        "display_name": "Jiro",
+        "counter": 7,
+        "insecure_soft_passkey": true
+    }"#;
+
+    #[test]
+    fn profiles_from_before_security_keys_still_load_and_are_written_as_before() {
+        let profile: Profile = serde_json::from_str(OLD_PROFILE).unwrap();
+        assert!(profile.insecure_soft_passkey);
+        assert!(!profile.security_key);
+        // Unchanged on disk, so a build from before security keys still reads it.
+        let written = serde_json::to_value(&profile).unwrap();
+        assert_eq!(written, serde_json::from_str::<serde_json::Value>(OLD_PROFILE).unwrap());
+
+        let key = Profile { insecure_soft_passkey: false, security_key: true, ..profile };
+        let written = serde_json::to_string(&key).unwrap();
+        assert!(written.contains(r#""security_key":true"#), "{written}");
+        assert_eq!(serde_json::from_str::<Profile>(&written).unwrap(), key);
+    }
+}
