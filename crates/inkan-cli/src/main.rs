@@ -96,6 +96,9 @@ enum Command {
         /// With --watch: stop after this many codes.
         #[arg(long)]
         count: Option<u32>,
+        /// With --watch: seconds between codes (30; shorter only for tests).
+        #[arg(long, hide = true, default_value_t = 30)]
+        every: u64,
     },
     /// Charges waiting for your confirmation.
     Pending,
@@ -363,7 +366,7 @@ async fn run(cli: Cli) -> Result<()> {
             let result = wallet.top_up(&card, Money::yen(amount)).await?;
             println!("Topped up {}. Balance: {}", result.amount, result.balance);
         }
-        Command::Code { png, watch, count } => {
+        Command::Code { png, watch, count, every } => {
             let mut wallet = Wallet::open(store)?;
             if let Err(e) = wallet.sync_clock().await {
                 eprintln!("offline ({e}): the code uses this device's clock");
@@ -380,8 +383,7 @@ async fn run(cli: Cli) -> Result<()> {
                 if !watch || count.is_some_and(|c| shown >= c) {
                     break;
                 }
-                let refresh = std::time::Duration::try_from(inkan_client::device::REFRESH).unwrap_or_default();
-                tokio::time::sleep(refresh).await;
+                tokio::time::sleep(std::time::Duration::from_secs(every)).await;
             }
         }
         Command::Pending => {

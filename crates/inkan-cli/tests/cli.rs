@@ -116,6 +116,40 @@ async fn a_wallet_on_the_command_line() {
     let again = inkan(home, &profile, &["status"]).await;
     assert!(again.status.success(), "{}", stderr(&again));
 
+    // --watch shows a fresh code each time, every one of them good at the till, in order.
+    let watched = inkan(home, &profile, &["code", "--watch", "--count", "3", "--every", "0"]).await;
+    let codes: Vec<String> = stdout(&watched).lines().map(str::to_owned).collect();
+    assert_eq!(codes.len(), 3, "{}", stderr(&watched));
+    assert!(codes[0] != codes[1] && codes[1] != codes[2]);
+    till.charge_ok(&codes[2], 10).await;
+    assert_eq!(
+        till.charge(&codes[1], 10).await.status(),
+        StatusCode::CONFLICT,
+        "an older code dies when a newer one pays"
+    );
+
+    // Nothing the wallet printed, in any command above, holds its device key.
+    let profile_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.join(&profile).join("profile.json")).unwrap()).unwrap();
+    let key_id = profile_json["key_id"].as_str().unwrap().to_owned();
+    let keystore = inkan_keystore::Keystore::open(&format!("inkan/{profile}")).unwrap();
+    let pkcs8 = keystore.get(&format!("device-key/{key_id}")).unwrap().expect("the device key is in the OS keystore");
+    let marker = [0x02, 0x01, 0x01, 0x04, 0x20];
+    let at = pkcs8.windows(5).position(|w| w == marker).unwrap() + 5;
+    let hex: String = pkcs8[at..at + 32].iter().map(|b| format!("{b:02x}")).collect();
+    let printed = [
+        &enrolled, &card, &verified, &topped, &code, &pending, &unasked, &paid, &status, &lower, &raise, &history,
+        &feed, &again, &watched,
+    ]
+    .iter()
+    .map(|o| format!("{}{}", stdout(o), stderr(o)))
+    .collect::<String>();
+    assert!(!printed.contains(&hex) && !printed.contains(&hex.to_uppercase()));
+    for file in std::fs::read_dir(home.join(&profile)).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        assert!(!bytes.windows(32).any(|w| w == &pkcs8[at..at + 32]));
+    }
+
     // A server that is not there: a clear error, its own exit code, and no secret left behind.
     let other = format!("{profile}-offline");
     let offline =
