@@ -99,10 +99,26 @@ impl PaymentCodeError {
 pub struct DeviceKeyId([u8; KEY_ID_LEN]);
 
 impl DeviceKeyId {
+    /// A random key id whose codes are [`text safe`](DeviceKeyId::is_text_safe).
     pub fn generate(rng: &dyn SecureRandom) -> Result<DeviceKeyId, PaymentCodeError> {
-        let mut id = [0u8; KEY_ID_LEN];
-        rng.fill(&mut id).map_err(|_| PaymentCodeError::BadKey)?;
-        Ok(DeviceKeyId(id))
+        loop {
+            let mut id = [0u8; KEY_ID_LEN];
+            rng.fill(&mut id).map_err(|_| PaymentCodeError::BadKey)?;
+            let id = DeviceKeyId(id);
+            if id.is_text_safe() {
+                return Ok(id);
+            }
+        }
+    }
+
+    /// Whether the text form of this device's codes starts with something other than a space.
+    /// Base45 has a space in its alphabet, and a code's first character depends only on the
+    /// version byte and the key id's first byte: for 6 of the 256 first bytes every code of the
+    /// device would start with a space, which scanners, shells and copy-paste trim away. Such ids
+    /// are never generated, and the server refuses to register them. (A code's last character can
+    /// never be a space: the last byte alone encodes as two characters, the second below 6.)
+    pub fn is_text_safe(&self) -> bool {
+        (u16::from(VERSION) * 256 + u16::from(self.0[0])) % 45 != 36
     }
 
     pub const fn from_bytes(bytes: [u8; KEY_ID_LEN]) -> DeviceKeyId {

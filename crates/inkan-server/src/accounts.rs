@@ -74,6 +74,11 @@ pub async fn begin_registration(
 /// Checks a new device's key and its proof of possession over `challenge` (a ceremony or join
 /// id the server chose), and its name.
 pub fn check_device(device: &NewDevice, challenge: &str) -> Result<(DevicePublicKey, String)> {
+    if !device.key_id.is_text_safe() {
+        return Err(AppError::invalid(
+            "this device key id would make payment codes that start with a space; make a new one",
+        ));
+    }
     let key = DevicePublicKey::from_sec1(&device.public_key.0)
         .map_err(|_| AppError::invalid("device public key: expected an uncompressed P-256 point"))?;
     key.verify_proof(challenge.as_bytes(), &device.proof.0)

@@ -376,6 +376,27 @@ async fn hostile_bodies_get_clear_errors_and_change_nothing(backend: Backend) {
     error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
     let response = server.post("/v1/accounts/registration", None, &serde_json::json!({})).await;
     error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    // A device key id whose codes would start with a space (trimmed away by scanners) is refused.
+    {
+        use inkan_api::wallet::{BeginRegistration, FinishRegistration, RegistrationChallenge};
+        use webauthn_authenticator_rs::WebauthnAuthenticator;
+        let mut newcomer = Shopper::new();
+        newcomer.key_id = inkan_core::payment_code::DeviceKeyId::from_bytes([5; 16]);
+        let begin = BeginRegistration { display_name: "Spacey".into() };
+        let challenge: RegistrationChallenge =
+            json(server.post("/v1/accounts/registration", None, &begin).await, StatusCode::OK).await;
+        let credential =
+            newcomer.passkey.do_registration(url::Url::parse(support::ORIGIN).unwrap(), challenge.public_key).unwrap();
+        let finish = FinishRegistration {
+            ceremony_id: challenge.ceremony_id.clone(),
+            credential,
+            device: newcomer.new_device(&challenge.ceremony_id),
+        };
+        let message =
+            error(server.post("/v1/accounts", None, &finish).await, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest)
+                .await;
+        assert!(message.contains("start with a space"), "{message}");
+    }
     let response = server.get("/v1/nothing-here", None).await;
     error(response, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
     // Nothing changed: no charge, the code is still good.

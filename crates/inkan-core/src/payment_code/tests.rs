@@ -205,6 +205,26 @@ fn proof_of_possession_is_bound_to_its_challenge_and_domain() {
 }
 
 #[test]
+fn codes_of_generated_key_ids_never_start_or_end_with_a_space() {
+    let rng = SystemRandom::new();
+    let (key, _) = DeviceSigningKey::generate(&rng).unwrap();
+    let unsafe_first_bytes: Vec<u8> =
+        (0u8..=255).filter(|b| !DeviceKeyId::from_bytes([*b; 16]).is_text_safe()).collect();
+    assert_eq!(unsafe_first_bytes, [5, 50, 95, 140, 185, 230]);
+    for first in 0u8..=255 {
+        let mut id = [7u8; 16];
+        id[0] = first;
+        let id = DeviceKeyId::from_bytes(id);
+        let text = issue(&key, id, 1).text();
+        assert_eq!(text.starts_with(' '), !id.is_text_safe(), "first byte {first}");
+        assert!(!text.ends_with(' '));
+    }
+    for _ in 0..2_000 {
+        assert!(DeviceKeyId::generate(&rng).unwrap().is_text_safe());
+    }
+}
+
+#[test]
 fn key_id_hex_form() {
     let id = DeviceKeyId::from_bytes([0xab; 16]);
     assert_eq!(id.to_string(), "abababababababababababababababab");
