@@ -22,7 +22,7 @@ use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
 use crate::feed;
-use crate::passkeys::{self, accept_assertion, base64_id, put_ceremony, take_ceremony};
+use crate::passkeys::{self, accept_assertion, put_ceremony, take_ceremony};
 use crate::secrets::{hash_secret, hex, new_id, new_recovery_code, new_token, normalize_recovery_code};
 use crate::state::AppState;
 
@@ -87,12 +87,13 @@ pub fn check_device(device: &NewDevice, challenge: &str) -> Result<(DevicePublic
 }
 
 /// Inserts a device; a key id already registered is refused.
+/// Adds a device (its key id, in hex, and its SEC1 public key) to an account, with a notice.
 pub async fn insert_device(
     tx: &mut Tx,
     app: &AppState,
     account_id: &str,
-    device: &NewDevice,
-    key: &DevicePublicKey,
+    key_id: &str,
+    public_key: &[u8],
     name: &str,
 ) -> Result<String> {
     let device_id = new_id("dev", &app.rng)?;
@@ -102,8 +103,8 @@ pub async fn insert_device(
     )
     .bind(&device_id)
     .bind(account_id)
-    .bind(device.key_id.to_string())
-    .bind(key.as_sec1().to_vec())
+    .bind(key_id)
+    .bind(public_key)
     .bind(name)
     .bind(to_ms(app.clock.now()))
     .execute(tx.conn())
@@ -149,10 +150,6 @@ pub async fn finish_registration(
     let ceremony =
         take_ceremony::<PasskeyRegistration, RegistrationContext>(&app, &mut tx, "registration", &body.ceremony_id)
             .await?;
-    let passkey = app.webauthn.finish_passkey_registration(&body.credential, &ceremony.state).map_err(|e| {
-        tracing::info!(error = %e, "passkey registration refused");
-        AppError::passkey_rejected()
-    })?;
     let now = app.clock.now();
     let account_id = new_id("acct", &app.rng)?;
     let limits = LimitSettings::new(app.settings.initial_limits);
@@ -169,16 +166,11 @@ pub async fn finish_registration(
     .bind(to_ms(now))
     .execute(tx.conn())
     .await?;
-    sqlx::query("INSERT INTO passkeys (id, account_id, passkey, counter, created_at) VALUES ($1, $2, $3, 0, $4)")
-        .bind(base64_id(passkey.cred_id().as_ref()))
-        .bind(&account_id)
-        .bind(serde_json::to_string(&passkey)?)
-        .bind(to_ms(now))
-        .execute(tx.conn())
-        .await?;
+    passkeys::register(&app, &mut tx, &account_id, &body.credential, &ceremony.state).await?;
     feed::append(&mut tx, &account_id, &Notice::AccountCreated { display_name: ceremony.context.display_name }, now)
         .await?;
-    let device_id = insert_device(&mut tx, &app, &account_id, &body.device, &key, &device_name).await?;
+    let key_id = body.device.key_id.to_string();
+    let device_id = insert_device(&mut tx, &app, &account_id, &key_id, key.as_sec1(), &device_name).await?;
     let mut recovery_codes = Vec::with_capacity(RECOVERY_CODES);
     for _ in 0..RECOVERY_CODES {
         let code = new_recovery_code(&app.rng)?;

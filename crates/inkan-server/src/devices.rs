@@ -16,13 +16,13 @@ use sqlx::any::AnyRow;
 use time::Duration;
 use webauthn_rs::prelude::PasskeyRegistration;
 
-use crate::accounts::{check_device, open_session, require_step_up};
+use crate::accounts::{check_device, insert_device, open_session, require_step_up};
 use crate::auth::SessionAuth;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
 use crate::feed;
-use crate::passkeys::{base64_id, put_ceremony, take_ceremony};
+use crate::passkeys::{put_ceremony, take_ceremony};
 use crate::secrets::{hash_secret, new_id, normalize_recovery_code};
 use crate::state::AppState;
 
@@ -298,36 +298,12 @@ pub async fn finish(
             "that passkey request was for another join",
         ));
     }
-    let passkey = app.webauthn.finish_passkey_registration(&body.credential, &ceremony.state).map_err(|e| {
-        tracing::info!(error = %e, "passkey registration refused");
-        AppError::passkey_rejected()
-    })?;
     let account_id: String = row.try_get("account_id")?;
-    sqlx::query("INSERT INTO passkeys (id, account_id, passkey, counter, created_at) VALUES ($1, $2, $3, 0, $4)")
-        .bind(base64_id(passkey.cred_id().as_ref()))
-        .bind(&account_id)
-        .bind(serde_json::to_string(&passkey)?)
-        .bind(to_ms(now))
-        .execute(tx.conn())
-        .await?;
-    let device_id = new_id("dev", &app.rng)?;
+    crate::passkeys::register(&app, &mut tx, &account_id, &body.credential, &ceremony.state).await?;
     let name: String = row.try_get::<Option<String>, _>("name")?.unwrap_or_default();
-    let inserted = sqlx::query(
-        "INSERT INTO devices (id, account_id, key_id, public_key, name, active, last_counter, enrolled_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, 1, NULL, $6, NULL) ON CONFLICT (key_id) DO NOTHING",
-    )
-    .bind(&device_id)
-    .bind(&account_id)
-    .bind(row.try_get::<Option<String>, _>("key_id")?.unwrap_or_default())
-    .bind(row.try_get::<Option<Vec<u8>>, _>("public_key")?.unwrap_or_default())
-    .bind(&name)
-    .bind(to_ms(now))
-    .execute(tx.conn())
-    .await?;
-    if inserted.rows_affected() != 1 {
-        return Err(AppError::invalid_state("this device key is already registered"));
-    }
-    feed::append(&mut tx, &account_id, &Notice::DeviceAdded { device_id: device_id.clone(), name }, now).await?;
+    let key_id: String = row.try_get::<Option<String>, _>("key_id")?.unwrap_or_default();
+    let public_key: Vec<u8> = row.try_get::<Option<Vec<u8>>, _>("public_key")?.unwrap_or_default();
+    let device_id = insert_device(&mut tx, &app, &account_id, &key_id, &public_key, &name).await?;
     let session = open_session(&mut tx, &app, &account_id, Some(&device_id)).await?;
     tx.commit(&app.hub).await?;
     Ok((StatusCode::CREATED, Json(Joined { account_id, device_id, session })))

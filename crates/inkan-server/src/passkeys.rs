@@ -8,7 +8,10 @@
 
 use serde::{Serialize, de::DeserializeOwned};
 use sqlx::Row;
-use webauthn_rs::prelude::{Passkey, PasskeyAuthentication, PublicKeyCredential, RequestChallengeResponse};
+use webauthn_rs::prelude::{
+    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse,
+};
 
 use crate::clock::to_ms;
 use crate::db::Tx;
@@ -153,6 +156,29 @@ pub async fn accept_assertion(
         // Another assertion with this credential committed in between.
         return Err(AppError::passkey_rejected());
     }
+    Ok(())
+}
+
+/// Verifies a new passkey against its registration ceremony and stores it for `account_id`,
+/// inside `tx`.
+pub async fn register(
+    app: &AppState,
+    tx: &mut Tx,
+    account_id: &str,
+    credential: &RegisterPublicKeyCredential,
+    state: &PasskeyRegistration,
+) -> Result<()> {
+    let passkey = app.webauthn.finish_passkey_registration(credential, state).map_err(|e| {
+        tracing::info!(error = %e, "passkey registration refused");
+        AppError::passkey_rejected()
+    })?;
+    sqlx::query("INSERT INTO passkeys (id, account_id, passkey, counter, created_at) VALUES ($1, $2, $3, 0, $4)")
+        .bind(base64_id(passkey.cred_id().as_ref()))
+        .bind(account_id)
+        .bind(serde_json::to_string(&passkey)?)
+        .bind(to_ms(app.clock.now()))
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 
