@@ -150,6 +150,54 @@ async fn a_wallet_on_the_command_line() {
         assert!(!bytes.windows(32).any(|w| w == &pkcs8[at..at + 32]));
     }
 
+    // A second device joins with a recovery code; a third waits until the first approves it.
+    let account = stdout(&enrolled).lines().find_map(|l| l.strip_prefix("account:")).unwrap().trim().to_owned();
+    let recovery = stdout(&enrolled)
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 19 && l.matches('-').count() == 3)
+        .unwrap()
+        .to_owned();
+    let second = format!("{profile}-second");
+    let join = ["join", "--server", &server.url, "--origin", ORIGIN, "--account", &account, "--insecure-soft-passkey"];
+    let joined =
+        inkan(home, &second, &[&join[..], &["--device-name", "tablet", "--recovery-code", &recovery]].concat()).await;
+    assert!(joined.status.success(), "{}", stderr(&joined));
+    let third = format!("{profile}-third");
+    let waiting = {
+        let (home, third) = (home.to_owned(), third.clone());
+        let args: Vec<String> =
+            join.iter().map(|a| a.to_string()).chain(["--device-name".into(), "laptop".into()]).collect();
+        tokio::spawn(async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            inkan(&home, &third, &args).await
+        })
+    };
+    let mut join_id = None;
+    for _ in 0..100 {
+        let listed = inkan(home, &profile, &["devices", "waiting"]).await;
+        if let Some(id) = stdout(&listed).split_whitespace().next() {
+            join_id = Some(id.to_owned());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let approved = inkan(home, &profile, &["devices", "approve", &join_id.expect("the join request is listed")]).await;
+    assert!(stdout(&approved).contains("laptop"), "{}", stderr(&approved));
+    let third_joined = tokio::time::timeout(std::time::Duration::from_secs(30), waiting).await.unwrap().unwrap();
+    assert!(third_joined.status.success(), "{}", stderr(&third_joined));
+    assert!(stderr(&third_joined).contains("Waiting for approval"));
+    let devices = inkan(home, &profile, &["devices"]).await;
+    assert_eq!(stdout(&devices).lines().count(), 3, "{}", stdout(&devices));
+    // The tablet is revoked from the first device: its codes stop working at once.
+    let tablet_code = inkan(home, &second, &["code"]).await;
+    let tablet =
+        stdout(&devices).lines().find(|l| l.contains("tablet")).unwrap().split_whitespace().next().unwrap().to_owned();
+    assert!(inkan(home, &profile, &["devices", "revoke", &tablet]).await.status.success());
+    assert_eq!(till.charge(stdout(&tablet_code).trim(), 10).await.status(), StatusCode::BAD_REQUEST);
+    let laptop_code = inkan(home, &third, &["code"]).await;
+    till.charge_ok(stdout(&laptop_code).trim(), 10).await;
+
     // A server that is not there: a clear error, its own exit code, and no secret left behind.
     let other = format!("{profile}-offline");
     let offline =
