@@ -203,7 +203,8 @@ fn story() -> Result<()> {
     say("6. At the till she shows her payment code (written as a PNG)");
     let png = out.join("payment-code.png");
     let code = demo.run(demo.wallet(&["code", "--png", png.to_str().context("path")?]))?;
-    println!("   {}", String::from_utf8(code.stdout)?.trim());
+    let code = String::from_utf8(code.stdout)?.trim().to_owned();
+    println!("   {code}");
     println!("   QR image: {}", png.display());
 
     say("7. The cashier scans it and charges ¥1,280");
@@ -244,7 +245,23 @@ fn story() -> Result<()> {
         bail!("the same code paid twice");
     }
 
-    say("11. Hanako's wallet afterwards");
+    say("11. Someone alters one character of a code: refused");
+    let mut tampered: Vec<char> = code.chars().collect();
+    if let Some(c) = tampered.get_mut(70) {
+        *c = if *c == 'A' { 'B' } else { 'A' };
+    }
+    let tampered: String = tampered.into_iter().collect();
+    let mut forged = Command::new(bin("inkan-pos"));
+    forged
+        .args(["charge", "--amount", "1280", "--code", &tampered, "--server", &demo.server_url, "--key-file"])
+        .arg(demo.dir.path().join("terminal.key"));
+    let forged = forged.output()?;
+    show(&forged);
+    if forged.status.success() {
+        bail!("a tampered code paid");
+    }
+
+    say("12. Hanako's wallet afterwards");
     show(&demo.run(demo.wallet(&["status"]))?);
     show(&demo.run(demo.wallet(&["history"]))?);
     demo.run(demo.wallet(&["forget"]))?;
