@@ -158,6 +158,24 @@ async fn a_wallet_on_the_command_line() {
         .find(|l| l.len() == 19 && l.matches('-').count() == 3)
         .unwrap()
         .to_owned();
+    // A wrong recovery code: refused with the server's code, and no profile is left behind. (The
+    // device key it made is removed too, but its random id leaves nothing to look up here.)
+    let failed = format!("{profile}-failed");
+    let wrong = [
+        "join",
+        "--server",
+        &server.url,
+        "--origin",
+        ORIGIN,
+        "--account",
+        &account,
+        "--insecure-soft-passkey",
+        "--recovery-code",
+        "AAAA-BBBB-CCCC-DDDD",
+    ];
+    let refused_join = inkan(home, &failed, &wrong).await;
+    assert_eq!(refused_join.status.code(), Some(4), "{}", stderr(&refused_join));
+    assert!(!home.join(&failed).exists());
     let second = format!("{profile}-second");
     let join = ["join", "--server", &server.url, "--origin", ORIGIN, "--account", &account, "--insecure-soft-passkey"];
     let joined =

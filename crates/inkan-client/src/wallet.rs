@@ -210,42 +210,54 @@ impl Wallet {
             PasskeyChoice::InsecureSoftPasskey => None,
         };
         let device = DeviceKey::create(&keystore)?;
-        let api = Arc::new(Api::new(server.url.clone())?);
-        let join = api.begin_join(account_id).await?;
-        let submit = SubmitDevice { device: device.registration(&join.join_id, device_name)?, recovery_code };
-        let mut join = api.submit_join_device(&join.join_id, &submit).await?;
-        while join.state == JoinState::AwaitingApproval {
-            waiting(&join);
-            tokio::time::sleep(StdDuration::from_secs(1)).await;
-            join = api.join(&join.join_id).await?;
+        let key_id = device.key_id();
+        let store_keys = keystore.clone();
+        let outcome: Result<Wallet> = async move {
+            let api = Arc::new(Api::new(server.url.clone())?);
+            let join = api.begin_join(account_id).await?;
+            let submit = SubmitDevice { device: device.registration(&join.join_id, device_name)?, recovery_code };
+            let mut join = api.submit_join_device(&join.join_id, &submit).await?;
+            while join.state == JoinState::AwaitingApproval {
+                waiting(&join);
+                tokio::time::sleep(StdDuration::from_secs(1)).await;
+                join = api.join(&join.join_id).await?;
+            }
+            if join.state != JoinState::Approved {
+                return Err(ClientError::Invalid(format!("the request to join ended: {:?}", join.state)));
+            }
+            let mut authenticator = match security_key {
+                Some(key) => key,
+                None => make_authenticator(passkey, &keystore, true)?,
+            };
+            let challenge = api.join_passkey_challenge(&join.join_id).await?;
+            let credential = authenticator.register(&server.origin, challenge.public_key)?;
+            let joined =
+                api.finish_join(&join.join_id, &FinishJoin { ceremony_id: challenge.ceremony_id, credential }).await?;
+            keystore.put(SESSION_ENTRY, joined.session.token.as_bytes())?;
+            api.set_token(Some(joined.session.token.clone()));
+            let display_name = api.wallet().await?.display_name;
+            let profile = Profile {
+                server: server.url,
+                origin: server.origin,
+                account_id: joined.account_id,
+                device_id: joined.device_id,
+                key_id: device.key_id(),
+                display_name,
+                counter: 0,
+                insecure_soft_passkey: passkey == PasskeyChoice::InsecureSoftPasskey,
+                security_key: passkey == PasskeyChoice::SecurityKey,
+            };
+            store.save(&profile)?;
+            Ok(Wallet { store, profile, keystore, api, authenticator, device })
         }
-        if join.state != JoinState::Approved {
-            return Err(ClientError::Invalid(format!("the request to join ended: {:?}", join.state)));
+        .await;
+        if outcome.is_err() {
+            // A join that did not finish leaves no secret behind in the keystore.
+            let _ = DeviceKey::forget(&store_keys, key_id);
+            let _ = InsecureSoftPasskey::forget(&store_keys);
+            let _ = store_keys.delete(SESSION_ENTRY);
         }
-        let mut authenticator = match security_key {
-            Some(key) => key,
-            None => make_authenticator(passkey, &keystore, true)?,
-        };
-        let challenge = api.join_passkey_challenge(&join.join_id).await?;
-        let credential = authenticator.register(&server.origin, challenge.public_key)?;
-        let joined =
-            api.finish_join(&join.join_id, &FinishJoin { ceremony_id: challenge.ceremony_id, credential }).await?;
-        keystore.put(SESSION_ENTRY, joined.session.token.as_bytes())?;
-        api.set_token(Some(joined.session.token.clone()));
-        let display_name = api.wallet().await?.display_name;
-        let profile = Profile {
-            server: server.url,
-            origin: server.origin,
-            account_id: joined.account_id,
-            device_id: joined.device_id,
-            key_id: device.key_id(),
-            display_name,
-            counter: 0,
-            insecure_soft_passkey: passkey == PasskeyChoice::InsecureSoftPasskey,
-            security_key: passkey == PasskeyChoice::SecurityKey,
-        };
-        store.save(&profile)?;
-        Ok(Wallet { store, profile, keystore, api, authenticator, device })
+        outcome
     }
 
     pub fn profile(&self) -> &Profile {
