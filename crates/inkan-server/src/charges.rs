@@ -206,6 +206,9 @@ pub async fn create(
     let verified = code.verify(&public_key, now, None).map_err(code_error)?;
     let counter = i64::from(verified.claims().counter);
 
+    // The passkey challenge bound to this charge. Read before the transaction: a handler never
+    // holds a transaction's connection while it waits for a second one from the pool.
+    let (request, auth_state) = passkeys::challenge(&app, &account_id).await?;
     let mut tx = app.db.begin().await?;
     // Using a code kills it and every older code of the device. Of two terminals racing with one
     // code, exactly one passes this conditional update.
@@ -252,7 +255,6 @@ pub async fn create(
         return Err(insufficient());
     }
 
-    let (request, auth_state) = passkeys::challenge(&app, &account_id).await?;
     let id = new_id("ch", &app.rng)?;
     let expires_at = now + app.settings.charge_ttl;
     sqlx::query(
