@@ -199,6 +199,10 @@ impl Api {
             .await
     }
 
+    pub async fn cards(&self) -> Result<Vec<Card>> {
+        self.call::<(), _>(Method::GET, "/v1/wallet/cards", None).await
+    }
+
     pub async fn add_card(&self, card: &AddCard) -> Result<Card> {
         self.call(Method::POST, "/v1/wallet/cards", Some(card)).await
     }

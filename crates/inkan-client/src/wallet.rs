@@ -368,6 +368,10 @@ impl Wallet {
         .await
     }
 
+    pub async fn cards(&mut self) -> Result<Vec<Card>> {
+        self.signed_in(|api| async move { api.cards().await }).await
+    }
+
     pub async fn add_card(&mut self, card: AddCard) -> Result<Card> {
         let card = Arc::new(card);
         self.signed_in(|api| {

@@ -187,6 +187,26 @@ fn status_from(s: &str) -> CardStatus {
     }
 }
 
+/// `GET /v1/wallet/cards`: the wallet's cards, oldest first.
+pub async fn list_cards(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Vec<Card>>> {
+    let rows = sqlx::query("SELECT id, brand, last4, status FROM cards WHERE account_id = $1 ORDER BY created_at, id")
+        .bind(&auth.account_id)
+        .fetch_all(app.db.pool())
+        .await?;
+    let cards = rows
+        .iter()
+        .map(|row| {
+            Ok(Card {
+                id: row.try_get("id")?,
+                brand: row.try_get("brand")?,
+                last4: row.try_get("last4")?,
+                status: status_from(&row.try_get::<String, _>("status")?),
+            })
+        })
+        .collect::<Result<Vec<Card>, sqlx::Error>>()?;
+    Ok(Json(cards))
+}
+
 /// `POST /v1/wallet/cards`
 pub async fn add_card(
     State(app): State<AppState>,

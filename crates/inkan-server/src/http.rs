@@ -46,7 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/wallet/charges/pending", get(charges::pending))
         .route("/v1/wallet/charges/{id}/confirm", post(charges::confirm))
         .route("/v1/wallet/charges/{id}/decline", post(charges::decline))
-        .route("/v1/wallet/cards", post(funding::add_card))
+        .route("/v1/wallet/cards", get(funding::list_cards).post(funding::add_card))
         .route("/v1/wallet/cards/{id}/verify", post(funding::verify_card))
         .route("/v1/wallet/topups", post(funding::top_up))
         .route("/v1/wallet/feed", get(feed::stream))

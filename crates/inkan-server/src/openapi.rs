@@ -41,6 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/wallet/charges/pending"),
     ("post", "/v1/wallet/charges/{id}/confirm"),
     ("post", "/v1/wallet/charges/{id}/decline"),
+    ("get", "/v1/wallet/cards"),
     ("post", "/v1/wallet/cards"),
     ("post", "/v1/wallet/cards/{id}/verify"),
     ("post", "/v1/wallet/topups"),
@@ -86,6 +87,7 @@ pub const ROUTES: &[(&str, &str)] = &[
         operations::list_pending_charges,
         operations::confirm_charge,
         operations::decline_charge,
+        operations::list_cards,
         operations::add_card,
         operations::verify_card,
         operations::top_up,
@@ -714,6 +716,22 @@ mod operations {
         )
     )]
     fn decline_charge() {}
+
+    /// List the cards
+    ///
+    /// The wallet's cards to top up from, oldest first: brand, last four digits and status.
+    #[utoipa::path(
+        get,
+        path = "/v1/wallet/cards",
+        tag = "wallet",
+        security(("session" = [])),
+        responses(
+            (status = 200, description = "The cards.", body = Vec<Card>),
+            (status = 401, description = "`unauthorized`: no session, or it has ended.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn list_cards() {}
 
     /// Add a card
     ///

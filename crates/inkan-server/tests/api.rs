@@ -844,6 +844,13 @@ async fn cards_are_verified_limited_and_never_stored(backend: Backend) {
     let done: TopUpResult =
         json(server.post("/v1/wallet/topups", Some(&token), &top_up).await, StatusCode::CREATED).await;
     assert_eq!(done.balance, Money::yen(5_000));
+    // The wallet lists its cards (and only its own), with their status.
+    let listed: Vec<Card> = json(server.get("/v1/wallet/cards", Some(&token)).await, StatusCode::OK).await;
+    assert_eq!(listed, vec![verified.clone()]);
+    let stranger = Shopper::enroll(&server, "Stranger").await;
+    let theirs: Vec<Card> = json(server.get("/v1/wallet/cards", Some(&stranger.token)).await, StatusCode::OK).await;
+    assert!(theirs.is_empty());
+    error(server.get("/v1/wallet/cards", None).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
     // Declined and invalid cards count as failures; after five in all, card registration locks.
     error(
         server.post("/v1/wallet/cards", Some(&token), &card("4000000000000002")).await,
