@@ -28,6 +28,7 @@ async fn next_notice(feed: &mut FeedSubscription, within: Duration, reconnects: 
             FeedItem::Event(event) => return (event.seq, event.notice().unwrap()),
             FeedItem::Reconnecting { .. } => *reconnects += 1,
             FeedItem::Ended(e) => panic!("feed ended: {e}"),
+            FeedItem::Connected => {}
         }
     }
 }

@@ -457,6 +457,7 @@ async fn run(cli: Cli) -> Result<()> {
                         eprintln!("feed interrupted ({reason}); reconnecting in {} ms", delay.as_millis());
                     }
                     Some(FeedItem::Ended(e)) => return Err(e.into()),
+                    Some(FeedItem::Connected) => {}
                     None => break,
                 }
             }

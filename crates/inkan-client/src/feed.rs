@@ -16,6 +16,8 @@ use crate::error::ClientError;
 /// What the subscriber reports.
 #[derive(Debug)]
 pub enum FeedItem {
+    /// The stream is open (first, and again after each reconnection): the wallet is online.
+    Connected,
     /// A notice, in order, exactly once.
     Event(FeedEvent),
     /// The connection dropped; it will try again after `delay`.
@@ -191,6 +193,9 @@ async fn stream_once(
         }
         status if status.is_server_error() => return Ok(format!("server error {status}")),
         status => return Err(ClientError::Protocol(format!("the feed answered {status}"))),
+    }
+    if sender.send(FeedItem::Connected).await.is_err() {
+        return Err(ClientError::Invalid("nobody is listening".into()));
     }
     let mut parser = SseParser::default();
     loop {
