@@ -9,6 +9,7 @@
 
 #![allow(clippy::print_stdout, reason = "xtask talks to the person at the terminal")]
 
+mod app;
 mod apt;
 mod demo;
 mod fuzz;

@@ -10,6 +10,10 @@ const USB_BUILD_DEPS: [&str; 2] = ["libudev-dev", "libclang-dev"];
 
 pub fn run() -> Result<()> {
     run_step("formatting", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    // The app embeds the UI bundle when it compiles, so the UI is tested and built first.
+    crate::app::system_packages()?;
+    crate::app::ui_test()?;
+    crate::app::ui_build()?;
     run_step(
         "clippy (warnings are errors)",
         cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]),
@@ -38,7 +42,22 @@ pub fn run() -> Result<()> {
     // A real OS keystore (Secret Service) for inkan-keystore's tests, on a headless machine too.
     let keyring = crate::keyring::Session::new()?;
     run_step("tests (with a throwaway gnome-keyring)", &mut keyring.wrap(&tests))?;
+    app_end_to_end(&keyring)?;
     crate::fuzz::smoke()?;
     println!("\nall checks passed");
     Ok(())
+}
+
+/// The real app in its window on a virtual display, driven through tauri-driver against a real
+/// server, with the OS keystore of `keyring`.
+fn app_end_to_end(keyring: &crate::keyring::Session) -> Result<()> {
+    let app = crate::app::build()?;
+    let driver = crate::app::tauri_driver()?;
+    let display = crate::app::Display::start()?;
+    let mut test = cargo();
+    test.args(["test", "--locked", "-p", "inkan-system-tests", "--test", "app", "--", "--ignored"])
+        .env("DISPLAY", &display.name)
+        .env("INKAN_APP_BINARY", &app)
+        .env("INKAN_TAURI_DRIVER", &driver);
+    run_step("the app end to end (WebKitGTK on Xvfb, tauri-driver, a real server)", &mut keyring.wrap(&test))
 }

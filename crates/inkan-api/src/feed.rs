@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 /// What happened. Stored as the exact JSON text that is hashed into the history chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Notice {
     /// A terminal asked for a payment: the shopper must confirm or decline.
@@ -88,6 +89,7 @@ pub enum Notice {
         daily: i64,
         monthly: i64,
         #[serde(with = "time::serde::rfc3339")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         effective_at: OffsetDateTime,
     },
     WalletFrozen {

@@ -1,0 +1,210 @@
+//! The live feed, kept running in Rust: loads the verified history once, then follows the feed
+//! from where it ends, turning each notice into [`AppEvent`]s. Survives dropped connections (the
+//! subscriber resumes with `Last-Event-ID`) and ended sessions (it signs in again with the passkey).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex as SyncMutex};
+use std::time::Duration;
+
+use inkan_api::ErrorCode;
+use inkan_api::feed::{FeedEvent, Notice};
+use inkan_client::Wallet;
+use inkan_client::api::Api;
+use inkan_client::feed::{self, Cursor, FeedItem};
+use tokio::sync::Mutex;
+
+use crate::view::{ActivityItem, AppError, AppEvent, ChargeView};
+use crate::{EventSink, lock};
+
+/// The most activity lines kept in memory; the full history is always exportable.
+const KEEP: usize = 2_000;
+
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) online: AtomicBool,
+    activity: SyncMutex<VecDeque<ActivityItem>>,
+}
+
+impl Shared {
+    pub(crate) fn reset(&self) {
+        self.online.store(false, Ordering::SeqCst);
+        lock(&self.activity).clear();
+    }
+
+    pub(crate) fn activity(&self) -> Vec<ActivityItem> {
+        lock(&self.activity).iter().cloned().collect()
+    }
+
+    fn push(&self, item: ActivityItem) {
+        let mut activity = lock(&self.activity);
+        activity.push_front(item);
+        activity.truncate(KEEP);
+    }
+
+    fn set_online(&self, sink: &dyn EventSink, online: bool, detail: Option<String>) {
+        if self.online.swap(online, Ordering::SeqCst) != online {
+            sink.emit(AppEvent::Connection { online, detail });
+        }
+    }
+}
+
+fn is_unauthorized(e: &inkan_client::ClientError) -> bool {
+    e.code() == Some(ErrorCode::Unauthorized)
+}
+
+pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventSink>, shared: Arc<Shared>) {
+    let mut cursor: Option<Cursor> = None;
+    let mut attempt = 0u32;
+    let mut announced = false;
+    loop {
+        // The verified history first: it fills the Activity screen and says where the feed resumes.
+        let (api, start) = {
+            let mut guard = wallet.lock().await;
+            let Some(w) = guard.as_mut() else { return };
+            match cursor {
+                Some(c) => (w.api(), c),
+                None => match load_history(w, &shared).await {
+                    Ok(c) => (w.api(), c),
+                    Err(e) => {
+                        shared.set_online(sink.as_ref(), false, Some(e.to_string()));
+                        drop(guard);
+                        attempt = attempt.saturating_add(1);
+                        tokio::time::sleep(backoff(attempt)).await;
+                        continue;
+                    }
+                },
+            }
+        };
+        if !announced {
+            // Notices after the history arrive live; charges already waiting are shown once here.
+            announce_pending(&api, sink.as_ref()).await;
+            announced = true;
+        }
+        let mut subscription = feed::subscribe(api.clone(), start);
+        let mut position = start;
+        let ended = loop {
+            match subscription.next().await {
+                Some(FeedItem::Connected) => {
+                    attempt = 0;
+                    shared.set_online(sink.as_ref(), true, None);
+                }
+                Some(FeedItem::Event(event)) => {
+                    // The subscriber has checked the link; this only moves our cursor along.
+                    if let Ok(next) = feed::follow(position, &event) {
+                        position = next;
+                    }
+                    deliver(&api, sink.as_ref(), &shared, &event).await;
+                }
+                Some(FeedItem::Reconnecting { reason, .. }) => shared.set_online(sink.as_ref(), false, Some(reason)),
+                Some(FeedItem::Ended(e)) => break Some(e),
+                None => break None,
+            }
+        };
+        cursor = Some(position);
+        shared.set_online(sink.as_ref(), false, ended.as_ref().map(ToString::to_string));
+        match ended {
+            Some(e) if is_unauthorized(&e) => {
+                // The session ended: sign in again with the passkey and resume where we were.
+                let signed_in = {
+                    let mut guard = wallet.lock().await;
+                    let Some(w) = guard.as_mut() else { return };
+                    w.sign_in().await
+                };
+                if let Err(e) = signed_in {
+                    tracing::warn!(error = %e, "could not sign in again for the live feed");
+                    attempt = attempt.saturating_add(1);
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+            Some(e) => {
+                sink.emit(AppEvent::FeedEnded { error: AppError::from(e) });
+                return;
+            }
+            None => return,
+        }
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250u64.saturating_mul(1 << attempt.min(6))).min(Duration::from_secs(15))
+}
+
+/// Loads the verified history into the activity list and returns the cursor after it.
+async fn load_history(wallet: &mut Wallet, shared: &Shared) -> Result<Cursor, inkan_client::ClientError> {
+    let history = wallet.history().await?;
+    let mut cursor = Cursor::START;
+    let mut items = VecDeque::new();
+    for event in &history.events {
+        cursor = feed::follow(cursor, event)?;
+        if let Ok(notice) = event.notice() {
+            items.push_front(ActivityItem::new(event.seq, event.at, notice));
+        }
+    }
+    items.truncate(KEEP);
+    *lock(&shared.activity) = items;
+    Ok(cursor)
+}
+
+/// Charges that were already waiting when the app connected: show their Confirm sheets.
+async fn announce_pending(api: &Api, sink: &dyn EventSink) {
+    match api.pending().await {
+        Ok(pending) => {
+            for p in pending {
+                sink.emit(AppEvent::ChargePending { charge: ChargeView::from(p.charge) });
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not list the waiting charges"),
+    }
+}
+
+async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedEvent) {
+    let notice = match event.notice() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(seq = event.seq, error = %e, "a notice of a kind this app does not know");
+            return;
+        }
+    };
+    let item = ActivityItem::new(event.seq, event.at, notice.clone());
+    shared.push(item.clone());
+    sink.emit(AppEvent::Activity { item });
+    use Notice as N;
+    match &notice {
+        N::ChargePending { charge_id, .. } => {
+            // The notice has the amount and shop; the pending list has the expiry too. Only a
+            // charge still waiting gets a sheet (it may have been answered on another device).
+            match api.pending().await {
+                Ok(pending) => {
+                    if let Some(p) = pending.into_iter().find(|p| &p.charge.id == charge_id) {
+                        sink.emit(AppEvent::ChargePending { charge: ChargeView::from(p.charge) });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not fetch the waiting charge"),
+            }
+            sink.emit(AppEvent::WalletChanged);
+        }
+        N::ChargeSucceeded { charge_id, .. } => settled(sink, charge_id, "succeeded"),
+        N::ChargeDeclined { charge_id, .. } => settled(sink, charge_id, "declined"),
+        N::ChargeExpired { charge_id, .. } => settled(sink, charge_id, "expired"),
+        N::ChargeRefunded { .. }
+        | N::TopUpSucceeded { .. }
+        | N::LimitsLowered { .. }
+        | N::LimitsRaiseRequested { .. }
+        | N::WalletFrozen { .. }
+        | N::WalletUnfrozen => sink.emit(AppEvent::WalletChanged),
+        N::TopUpFailed { .. }
+        | N::CardAdded { .. }
+        | N::AccountCreated { .. }
+        | N::SignedIn { .. }
+        | N::DeviceAdded { .. }
+        | N::DeviceRevoked { .. }
+        | N::RecoveryCodeUsed { .. }
+        | N::DeviceJoinRequested { .. } => {}
+    }
+}
+
+fn settled(sink: &dyn EventSink, charge_id: &str, status: &str) {
+    sink.emit(AppEvent::ChargeSettled { charge_id: charge_id.to_owned(), status: status.to_owned() });
+    sink.emit(AppEvent::WalletChanged);
+}

@@ -1,0 +1,248 @@
+//! The app's state and events, without a window: a real server, the real OS keystore (run inside
+//! `cargo xtask with-keyring`, as `cargo xtask test` does), the software passkey.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use inkan_app::{
+    App, AppConfig, AppEvent, CardInput, Defaults, EnrollInput, EventSink, JoinInput, LimitsInput, PasskeyChoice,
+};
+use inkan_testkit::{Backend, ORIGIN, TestServer, Terminal};
+use tokio::sync::Notify;
+
+#[derive(Default)]
+struct Recorder {
+    events: Mutex<Vec<AppEvent>>,
+    arrived: Notify,
+}
+
+impl EventSink for Recorder {
+    fn emit(&self, event: AppEvent) {
+        self.events.lock().unwrap().push(event);
+        self.arrived.notify_waiters();
+    }
+}
+
+impl Recorder {
+    /// Waits (bounded) for the first event, from the start of the recording, that `pick` accepts.
+    async fn wait_for<T>(&self, what: &str, pick: impl Fn(&AppEvent) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let notified = self.arrived.notified();
+            if let Some(found) = self.events.lock().unwrap().iter().find_map(&pick) {
+                return found;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("no {what} event within 10 s; got {:?}", self.events.lock().unwrap());
+            }
+        }
+    }
+
+    fn clear(&self) {
+        self.events.lock().unwrap().clear();
+    }
+}
+
+fn app(home: &std::path::Path, server: &TestServer) -> (Arc<App>, Arc<Recorder>) {
+    let recorder = Arc::new(Recorder::default());
+    let config = AppConfig {
+        home: home.to_owned(),
+        profile: "app".into(),
+        defaults: Defaults { server: server.url.clone(), origin: ORIGIN.into(), device_name: "Test".into() },
+        passkey: PasskeyChoice::InsecureSoftPasskey,
+    };
+    (Arc::new(App::new(config, recorder.clone())), recorder)
+}
+
+fn enroll_input(server: &TestServer, name: &str) -> EnrollInput {
+    EnrollInput {
+        server: server.url.clone(),
+        origin: ORIGIN.into(),
+        display_name: name.into(),
+        device_name: "Hanako's phone".into(),
+    }
+}
+
+async fn top_up(app: &App, amount: i64) {
+    let card = app
+        .add_card(CardInput { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() })
+        .await
+        .unwrap();
+    assert_eq!(card.status, "verified");
+    app.top_up(&card.id, amount).await.unwrap();
+}
+
+/// The terminal charges a code the app shows; returns the charge id.
+async fn charge(app: &App, till: &Terminal, amount: i64) -> String {
+    let code = app.payment_code().await.unwrap();
+    till.charge_ok(&code.text, amount).await.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_reaches_the_app_and_is_approved_declined_or_reported() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let till = server.merchant("Lawson Shinjuku").await;
+    let home = tempfile::tempdir().unwrap();
+    let (app, events) = app(home.path(), &server);
+    app.start().await;
+    assert!(app.snapshot().await.profile.is_none());
+
+    let enrolled = app.enroll(enroll_input(&server, "Hanako")).await.unwrap();
+    assert!(enrolled.recovery_codes.len() >= 5);
+    assert!(enrolled.profile.insecure_passkey);
+    events.wait_for("profile_changed", |e| matches!(e, AppEvent::ProfileChanged).then_some(())).await;
+    events.wait_for("connection", |e| matches!(e, AppEvent::Connection { online: true, .. }).then_some(())).await;
+    assert!(app.snapshot().await.online);
+    top_up(&app, 10_000).await;
+    assert_eq!(app.status().await.unwrap().balance.en, "¥10,000");
+
+    // The code: a verifiable v1 code, as text and as an SVG QR of version 6; refreshed every 30 s.
+    let code = app.payment_code().await.unwrap();
+    assert_eq!(code.text.len(), 140);
+    assert!(code.svg.starts_with("<?xml") && code.svg.contains("<svg"));
+    assert_eq!((code.qr_version, code.refresh_in_ms, code.expires_in_ms), (6, 30_000, 60_000));
+    assert_ne!(app.payment_code().await.unwrap().text, code.text, "a code is never shown twice");
+
+    // Approve: the sheet's event carries the shop and the amount; the outcome follows.
+    events.clear();
+    let id = charge(&app, &till, 1_280).await;
+    let pending = events
+        .wait_for("charge_pending", |e| match e {
+            AppEvent::ChargePending { charge } if charge.id == id => Some(charge.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!((pending.merchant_name.as_str(), pending.amount.en.as_str(), pending.amount.ja.as_str()), ("Lawson Shinjuku", "¥1,280", "1,280円"));
+    assert_eq!(app.approve(&id).await.unwrap().status, "succeeded");
+    events
+        .wait_for("charge_settled", |e| {
+            matches!(e, AppEvent::ChargeSettled { charge_id, status } if *charge_id == id && status == "succeeded")
+                .then_some(())
+        })
+        .await;
+    assert_eq!(app.status().await.unwrap().balance.ja, "8,720円");
+    let newest = &app.activity()[0];
+    assert_eq!(newest.amount.as_ref().map(|a| a.en.as_str()), Some("¥1,280"));
+    assert!(matches!(newest.notice, inkan_api::feed::Notice::ChargeSucceeded { .. }), "{newest:?}");
+
+    // Approving again, or a charge that does not exist: a clear error, nothing moves.
+    let again = app.approve(&id).await.unwrap_err();
+    assert_eq!(again.code, "invalid_input", "{again:?}");
+    assert_eq!(app.approve("ch_nonexistent").await.unwrap_err().code, "invalid_input");
+    assert_eq!(app.status().await.unwrap().balance.minor, 8_720);
+
+    // Decline, then "this wasn't me": declined and frozen in one step.
+    let id = charge(&app, &till, 500).await;
+    events.wait_for("charge_pending", |e| matches!(e, AppEvent::ChargePending { charge } if charge.id == id).then_some(())).await;
+    assert_eq!(app.decline(&id, false).await.unwrap().status, "declined");
+    let id = charge(&app, &till, 300).await;
+    events.wait_for("charge_pending", |e| matches!(e, AppEvent::ChargePending { charge } if charge.id == id).then_some(())).await;
+    assert_eq!(app.decline(&id, true).await.unwrap().status, "declined");
+    assert!(app.status().await.unwrap().frozen);
+    events
+        .wait_for("wallet_frozen activity", |e| match e {
+            AppEvent::Activity { item } => matches!(item.notice, inkan_api::feed::Notice::WalletFrozen { .. }).then_some(()),
+            _ => None,
+        })
+        .await;
+    // A frozen wallet's codes are refused at the till.
+    let code = app.payment_code().await.unwrap();
+    let refused = till.charge(&code.text, 100).await;
+    inkan_testkit::error(refused, refused_status(403), inkan_api::ErrorCode::WalletFrozen).await;
+    app.unfreeze().await.unwrap();
+    assert!(!app.status().await.unwrap().frozen);
+
+    // Restarted, the app finds its wallet in the keystore and its activity in the verified history.
+    drop(app);
+    let (again, events) = self::app(home.path(), &server);
+    again.start().await;
+    assert_eq!(again.snapshot().await.profile.unwrap().account_id, enrolled.profile.account_id);
+    events.wait_for("connection", |e| matches!(e, AppEvent::Connection { online: true, .. }).then_some(())).await;
+    let kinds: Vec<String> = again.activity().iter().map(|i| serde_json::to_value(&i.notice).unwrap()["kind"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("wallet_unfrozen"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "account_created"));
+    let export = again.export_history(home.path()).await.unwrap();
+    assert_eq!(export.events, u64::try_from(kinds.len()).unwrap());
+    again.forget().await.unwrap();
+    assert!(again.snapshot().await.profile.is_none());
+    server.stop().await;
+}
+
+fn refused_status(code: u16) -> reqwest::StatusCode {
+    reqwest::StatusCode::from_u16(code).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_clearly_and_changes_nothing() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let home = tempfile::tempdir().unwrap();
+    let (app, _events) = app(home.path(), &server);
+    app.start().await;
+
+    // Before a wallet exists.
+    assert_eq!(app.status().await.unwrap_err().code, "no_wallet");
+    assert_eq!(app.payment_code().await.unwrap_err().code, "no_wallet");
+    for (server_url, name, device) in [
+        ("not a url", "Hanako", "phone"),
+        ("ftp://example.com", "Hanako", "phone"),
+        (server.url.as_str(), "   ", "phone"),
+        (server.url.as_str(), "Hanako", ""),
+        (server.url.as_str(), &"x".repeat(65), "phone"),
+    ] {
+        let input = EnrollInput { server: server_url.into(), origin: String::new(), display_name: name.into(), device_name: device.into() };
+        let refused = app.enroll(input).await.unwrap_err();
+        assert_eq!(refused.code, "invalid_input", "{server_url} {name} {device}: {refused:?}");
+    }
+    // A server that is not there: a clear error, and no half-made wallet left behind.
+    let down = EnrollInput { server: "http://127.0.0.1:9".into(), origin: ORIGIN.into(), display_name: "H".into(), device_name: "p".into() };
+    assert_eq!(app.enroll(down).await.unwrap_err().code, "unreachable");
+    assert!(app.snapshot().await.profile.is_none());
+    assert!(std::fs::read_dir(home.path()).unwrap().next().is_none(), "something was written for a failed enrolment");
+    // Joining with an account that does not exist.
+    let join = JoinInput {
+        server: server.url.clone(),
+        origin: ORIGIN.into(),
+        account_id: "acct_nobody".into(),
+        device_name: "tablet".into(),
+        recovery_code: "AAAA-BBBB".into(),
+    };
+    assert!(app.join(join).await.is_err());
+    assert!(app.snapshot().await.profile.is_none());
+
+    app.enroll(enroll_input(&server, "Hanako")).await.unwrap();
+    // A second wallet on the same device is refused.
+    assert_eq!(app.enroll(enroll_input(&server, "Again")).await.unwrap_err().code, "invalid_input");
+    // Limits that make no sense; a top-up of nothing; revoking the device in hand.
+    let before = app.status().await.unwrap().limits;
+    for (per_charge, daily, monthly) in [(-1, 10, 10), (100, 50, 1000), (0, 0, 0)] {
+        let refused = app.set_limits(LimitsInput { per_charge, daily, monthly }).await.unwrap_err();
+        assert_eq!(refused.code, "invalid_input", "{per_charge} {daily} {monthly}");
+    }
+    assert_eq!(app.status().await.unwrap().limits, before);
+    assert_eq!(app.top_up("card_x", 0).await.unwrap_err().code, "invalid_input");
+    let me = app.snapshot().await.profile.unwrap().device_id;
+    assert_eq!(app.revoke_device(&me).await.unwrap_err().code, "invalid_input");
+    // A card that is declined, and a wrong challenge code.
+    let declined = app
+        .add_card(CardInput { number: "4000000000000002".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(declined.code, "card_declined");
+    let challenged = app
+        .add_card(CardInput { number: "4000000000003220".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() })
+        .await
+        .unwrap();
+    assert_eq!(challenged.status, "challenge_required");
+    assert_eq!(app.verify_card(&challenged.id, "000000").await.unwrap_err().code, "card_declined");
+    assert_eq!(app.verify_card(&challenged.id, " 123456 ").await.unwrap().status, "verified");
+    assert_eq!(app.cards().await.unwrap().len(), 1);
+    // Lowering applies at once; raising waits out the cooling-off, confirmed with the passkey.
+    let lowered = app.set_limits(LimitsInput { per_charge: 5_000, daily: 10_000, monthly: 50_000 }).await.unwrap();
+    assert_eq!((lowered.per_charge.en.as_str(), lowered.pending.is_none()), ("¥5,000", true));
+    let raised = app.set_limits(LimitsInput { per_charge: 9_000, daily: 20_000, monthly: 90_000 }).await.unwrap();
+    assert_eq!(raised.per_charge.en, "¥5,000");
+    let pending = raised.pending.expect("a raise waits");
+    assert_eq!(pending.per_charge.en, "¥9,000");
+    assert!(pending.effective_in_ms > 23 * 3_600_000, "{pending:?}");
+    server.stop().await;
+}

@@ -1,0 +1,207 @@
+//! Drives the real wallet app: the `inkan-wallet` binary in its own window (WebKitGTK), launched
+//! by `tauri-driver` and steered over WebDriver with `fantoccini`, exactly as a person would use
+//! it — through the elements they see, found by their `data-testid`.
+//!
+//! [`story::play`] is the shopper's story (onboard, add money, pay, decline, "this wasn't me",
+//! limits, security, settings). The end-to-end test runs it against an in-process server and
+//! checks every outcome; `cargo xtask demo` runs it against the real server binary and keeps a
+//! screenshot of every screen.
+
+pub mod story;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use tokio::process::{Child, Command};
+
+/// How long an element may take to appear (a passkey ceremony and a server round trip included).
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// What the app is launched with.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The app binary, built with the `tauri/custom-protocol` feature (so it loads its own UI).
+    pub app: PathBuf,
+    /// `tauri-driver` (installed by `cargo xtask test`).
+    pub tauri_driver: PathBuf,
+    /// Environment for the app: `INKAN_HOME`, `INKAN_SERVER`, `INKAN_ORIGIN`, `DISPLAY`, …
+    pub env: Vec<(String, String)>,
+}
+
+/// The app, running in its window, and the WebDriver session that steers it.
+#[derive(Debug)]
+pub struct AppUnderTest {
+    client: Client,
+    driver: Child,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn by_id(testid: &str) -> String {
+    format!("[data-testid=\"{testid}\"]")
+}
+
+impl AppUnderTest {
+    /// Starts `tauri-driver`, which starts the app; returns once the window is up.
+    pub async fn launch(launch: &Launch) -> Result<AppUnderTest> {
+        if !launch.app.is_file() {
+            bail!("no app binary at {}: build it with `cargo xtask test` (or `cargo xtask app`)", launch.app.display());
+        }
+        let port = free_port()?;
+        let native_port = free_port()?;
+        let mut command = Command::new(&launch.tauri_driver);
+        command
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut driver = command
+            .spawn()
+            .with_context(|| format!("could not start {}: install it with `cargo install tauri-driver --locked`", launch.tauri_driver.display()))?;
+        // Wait (bounded) for the driver to listen.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if let Some(status) = driver.try_wait()? {
+                bail!("tauri-driver exited at once ({status})");
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("tauri-driver did not listen on port {port} within 15 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": launch.app.canonicalize()?.display().to_string() }),
+        );
+        capabilities.insert("browserName".into(), serde_json::json!("wry"));
+        let client = ClientBuilder::rustls()
+            .context("TLS setup for the WebDriver client")?
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("could not open a WebDriver session with the app (is WebKitWebDriver installed, and a display set?)")?;
+        Ok(AppUnderTest { client, driver })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The element with `data-testid`, once it is there.
+    pub async fn find(&self, testid: &str) -> Result<Element> {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(&by_id(testid)))
+            .await
+            .with_context(|| format!("no element {testid:?} appeared within {} s", WAIT.as_secs()))
+    }
+
+    /// Every element matching a CSS selector, now (possibly none).
+    pub async fn all(&self, css: &str) -> Result<Vec<Element>> {
+        Ok(self.client.find_all(Locator::Css(css)).await?)
+    }
+
+    /// Whether an element with `data-testid` is there now.
+    pub async fn present(&self, testid: &str) -> Result<bool> {
+        Ok(!self.all(&by_id(testid)).await?.is_empty())
+    }
+
+    pub async fn click(&self, testid: &str) -> Result<()> {
+        self.find(testid).await?.click().await.with_context(|| format!("could not click {testid:?}"))
+    }
+
+    /// Replaces the text of an input.
+    pub async fn fill(&self, testid: &str, text: &str) -> Result<()> {
+        let input = self.find(testid).await?;
+        input.clear().await.with_context(|| format!("could not clear {testid:?}"))?;
+        input.send_keys(text).await.with_context(|| format!("could not type into {testid:?}"))
+    }
+
+    pub async fn text(&self, testid: &str) -> Result<String> {
+        Ok(self.find(testid).await?.text().await?)
+    }
+
+    /// Waits (bounded) until `check` holds for the text of `testid`; returns that text.
+    pub async fn wait_text(&self, testid: &str, what: &str, check: impl Fn(&str) -> bool) -> Result<String> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let text = match self.all(&by_id(testid)).await?.first() {
+                Some(e) => e.text().await.unwrap_or_default(),
+                None => String::new(),
+            };
+            if check(&text) {
+                return Ok(text);
+            }
+            if tokio::time::Instant::now() > deadline {
+                let error = self.visible_error().await;
+                bail!("{testid:?} never showed {what} within {} s (it shows {text:?}){error}", WAIT.as_secs());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits (bounded) until an element matching `css` is there.
+    pub async fn wait_css(&self, css: &str) -> Result<Element> {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("nothing matched {css:?} within {} s", WAIT.as_secs()))
+    }
+
+    /// Waits (bounded) until no element with `testid` is there.
+    pub async fn wait_gone(&self, testid: &str) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.present(testid).await? {
+            if tokio::time::Instant::now() > deadline {
+                bail!("{testid:?} was still there after {} s{}", WAIT.as_secs(), self.visible_error().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// The error the app shows, if any, for a failure message.
+    async fn visible_error(&self) -> String {
+        let mut shown = Vec::new();
+        if let Ok(errors) = self.all(&by_id("error")).await {
+            for e in errors {
+                if let Ok(t) = e.text().await {
+                    shown.push(t);
+                }
+            }
+        }
+        if shown.is_empty() { String::new() } else { format!("; the app shows the error {shown:?}") }
+    }
+
+    /// A PNG of the window's content.
+    pub async fn screenshot(&self) -> Result<Vec<u8>> {
+        Ok(self.client.screenshot().await?)
+    }
+
+    /// Saves a screenshot as `dir/name.png`.
+    pub async fn save_screenshot(&self, dir: &Path, name: &str) -> Result<PathBuf> {
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, self.screenshot().await?).with_context(|| format!("could not write {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Ends the session (tauri-driver closes the app) and stops the driver.
+    pub async fn close(mut self) -> Result<()> {
+        let closed = self.client.clone().close().await;
+        let _ = self.driver.kill().await;
+        closed.context("closing the WebDriver session")
+    }
+}

@@ -1,0 +1,204 @@
+//! The shopper's story, played on the real app window. Every step waits for what a person would
+//! see, and fails with what the app showed instead.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail, ensure};
+use inkan_pos::{ChargeRequest, CodeSource, Feedback, TerminalClient};
+
+use crate::AppUnderTest;
+
+/// Where the story plays.
+#[derive(Debug)]
+pub struct Setting<'a> {
+    /// The terminal of the shop, signed in with its key.
+    pub terminal: &'a TerminalClient,
+    /// The shop's name as the server knows it (the Confirm sheet must show it).
+    pub merchant: &'a str,
+    pub server: &'a str,
+    pub origin: &'a str,
+    /// Where to keep a screenshot of every screen; `None` keeps none.
+    pub screenshots: Option<&'a Path>,
+}
+
+/// What happened, for the test to check and the demo to print.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub recovery_codes: usize,
+    /// The payment codes read back from screenshots of the window, in order.
+    pub codes: Vec<String>,
+    /// `(amount, status)` of each charge the terminal made.
+    pub charges: Vec<(i64, String)>,
+    pub balances: Vec<String>,
+    pub screenshots: Vec<PathBuf>,
+    pub export: String,
+}
+
+impl Setting<'_> {
+    async fn shot(&self, app: &AppUnderTest, name: &str, outcome: &mut Outcome) -> Result<()> {
+        if let Some(dir) = self.screenshots {
+            outcome.screenshots.push(app.save_screenshot(dir, name).await?);
+        }
+        Ok(())
+    }
+}
+
+/// Reads the payment code off the window: a screenshot, decoded with rqrr, as a till's camera would.
+/// Waits for a code different from `previous` (each payment uses one code up).
+async fn code_on_screen(app: &AppUnderTest, previous: Option<&str>) -> Result<(String, Vec<u8>)> {
+    let deadline = tokio::time::Instant::now() + crate::WAIT;
+    loop {
+        app.find("pay-qr").await?;
+        let png = app.screenshot().await?;
+        let codes = inkan_qr::decode_image(&png).context("decoding the window's screenshot")?;
+        match codes.as_slice() {
+            [code] if Some(code.as_str()) != previous => return Ok((code.clone(), png)),
+            _ if tokio::time::Instant::now() > deadline => {
+                bail!("the window showed no new payment code within {} s (decoded: {} codes)", crate::WAIT.as_secs(), codes.len())
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// The terminal charges `amount` to the code in `png` (as `inkan-pos charge --image` does) and
+/// waits for the shopper's answer, while `answer` plays the shopper on the window.
+async fn sale(
+    setting: &Setting<'_>,
+    app: &AppUnderTest,
+    png: Vec<u8>,
+    amount: i64,
+    answer: &str,
+    outcome: &mut Outcome,
+    shot: Option<&str>,
+) -> Result<String> {
+    let request = ChargeRequest { amount, description: Some("E2E".into()), code: CodeSource::ImageBytes(png) };
+    let till = inkan_pos::charge(setting.terminal, &request, Feedback::Silent);
+    let shopper = async {
+        app.find("confirm-sheet").await?;
+        let merchant = app.text("confirm-merchant").await?;
+        ensure!(merchant.contains(setting.merchant), "the Confirm sheet names {merchant:?}, not {:?}", setting.merchant);
+        let shown = app.text("confirm-amount").await?;
+        let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
+        ensure!(digits == amount.to_string(), "the Confirm sheet shows {shown:?} for a charge of ¥{amount}");
+        if let Some(name) = shot {
+            setting.shot(app, name, outcome).await?;
+        }
+        app.click(answer).await?;
+        app.wait_gone("confirm-sheet").await
+    };
+    let (charge, shown) = tokio::join!(till, shopper);
+    shown?;
+    let charge = charge.context("the terminal's charge")?;
+    let status = serde_json::to_value(charge.status)?.as_str().unwrap_or_default().to_owned();
+    outcome.charges.push((amount, status.clone()));
+    Ok(status)
+}
+
+/// Plays the whole story from a fresh app (no wallet on the device yet).
+pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
+
+    // Onboarding: a new wallet with the software passkey.
+    app.find("onboarding").await?;
+    setting.shot(app, "01-onboarding", &mut outcome).await?;
+    app.fill("server", setting.server).await?;
+    app.click("advanced").await?;
+    app.fill("origin", setting.origin).await?;
+    app.fill("display-name", "Hanako Yamada").await?;
+    app.fill("device-name", "Hanako's laptop").await?;
+    app.click("create-wallet").await?;
+    let codes = app.text("recovery-codes").await?;
+    outcome.recovery_codes = codes.split_whitespace().filter(|w| w.len() >= 8).count();
+    ensure!(outcome.recovery_codes > 0, "no recovery codes were shown: {codes:?}");
+    ensure!(!app.find("continue").await?.is_enabled().await?, "Continue is enabled before the codes are saved");
+    setting.shot(app, "02-recovery-codes", &mut outcome).await?;
+    app.click("saved-codes").await?;
+    app.click("continue").await?;
+
+    // Pay: the QR, read back from the window.
+    let (first, _) = code_on_screen(app, None).await?;
+    let text = app.find("code-text").await?.prop("textContent").await?.unwrap_or_default();
+    ensure!(text.trim() == first, "the QR on screen and the code's text differ");
+    setting.shot(app, "03-pay", &mut outcome).await?;
+    outcome.codes.push(first.clone());
+
+    // Add money from a card.
+    app.click("add-money").await?;
+    app.fill("card-number", "4242 4242 4242 4242").await?;
+    app.fill("card-exp-month", "12").await?;
+    app.fill("card-exp-year", "2030").await?;
+    app.fill("card-cvc", "123").await?;
+    app.click("add-card").await?;
+    app.fill("topup-amount", "10000").await?;
+    app.click("top-up").await?;
+    app.find("topup-done").await?;
+    setting.shot(app, "04-add-money", &mut outcome).await?;
+    app.click("nav-pay").await?;
+    outcome.balances.push(app.wait_text("balance", "¥10,000", |t| t.contains("10,000")).await?);
+
+    // A sale, approved with the passkey.
+    let (code, png) = code_on_screen(app, None).await?;
+    let status = sale(setting, app, png, 1_280, "approve", &mut outcome, Some("05-confirm")).await?;
+    ensure!(status == "succeeded", "the approved charge ended {status}");
+    outcome.codes.push(code.clone());
+    outcome.balances.push(app.wait_text("balance", "¥8,720", |t| t.contains("8,720")).await?);
+    app.click("nav-activity").await?;
+    app.wait_css("[data-testid=\"activity-item\"][data-kind=\"charge_succeeded\"]").await?;
+    setting.shot(app, "06-activity", &mut outcome).await?;
+
+    // A sale the shopper declines.
+    app.click("nav-pay").await?;
+    let (code, png) = code_on_screen(app, Some(&code)).await?;
+    let status = sale(setting, app, png, 500, "decline", &mut outcome, None).await?;
+    ensure!(status == "declined", "the declined charge ended {status}");
+    outcome.codes.push(code.clone());
+
+    // A sale the shopper did not make: declined and the wallet frozen in one step.
+    let (code, png) = code_on_screen(app, Some(&code)).await?;
+    let status = sale(setting, app, png, 300, "not-me", &mut outcome, None).await?;
+    ensure!(status == "declined", "the charge reported as not mine ended {status}");
+    outcome.codes.push(code);
+    app.find("frozen-banner").await?;
+    ensure!(!app.present("pay-qr").await?, "a frozen wallet still shows a payment code");
+    setting.shot(app, "07-frozen", &mut outcome).await?;
+    outcome.balances.push(app.wait_text("balance", "¥8,720", |t| t.contains("8,720")).await?);
+
+    // Activity, filtered to security notices: the freeze is there.
+    app.click("nav-activity").await?;
+    app.click("filter-security").await?;
+    app.wait_css("[data-testid=\"activity-item\"][data-kind=\"wallet_frozen\"]").await?;
+    ensure!(
+        app.all("[data-testid=\"activity-item\"][data-kind=\"charge_succeeded\"]").await?.is_empty(),
+        "the security filter still shows payments"
+    );
+    app.click("filter-all").await?;
+    app.click("export-history").await?;
+    outcome.export = app.wait_text("export-result", "where the history was saved", |t| t.contains(".json")).await?;
+
+    // Limits: lowering applies at once.
+    app.click("nav-limits").await?;
+    app.fill("limit-per-charge", "20000").await?;
+    app.fill("limit-daily", "30000").await?;
+    app.fill("limit-monthly", "100000").await?;
+    app.click("save-limits").await?;
+    app.wait_text("limits-result", "the new limits", |t| !t.trim().is_empty()).await?;
+    setting.shot(app, "08-limits", &mut outcome).await?;
+
+    // Security: this device is listed; unfreeze with the passkey.
+    app.click("nav-security").await?;
+    app.find("device-item").await?;
+    app.click("unfreeze").await?;
+    app.find("freeze").await?;
+    setting.shot(app, "09-security", &mut outcome).await?;
+
+    // Settings: Japanese, then the Pay screen in Japanese with amounts as 円.
+    app.click("nav-settings").await?;
+    app.find("language").await?.select_by_value("ja").await?;
+    setting.shot(app, "10-settings", &mut outcome).await?;
+    app.click("nav-pay").await?;
+    outcome.balances.push(app.wait_text("balance", "8,720円", |t| t.contains("8,720円")).await?);
+    code_on_screen(app, None).await?;
+    setting.shot(app, "11-pay-ja", &mut outcome).await?;
+    Ok(outcome)
+}

@@ -1,0 +1,83 @@
+//! The real app, end to end: the `inkan-wallet` binary in its window (WebKitGTK under Xvfb),
+//! driven through tauri-driver and WebDriver, against a real inkan-server, with the real OS
+//! keystore. The till is `inkan-pos`, reading the payment code off a screenshot of the window.
+//!
+//! Needs the app built, `tauri-driver`, `WebKitWebDriver`, a display and a keystore session:
+//! `cargo xtask test` provides them all and runs this with `--ignored`.
+
+use std::path::PathBuf;
+
+use inkan_appdriver::story::{self, Setting};
+use inkan_appdriver::{AppUnderTest, Launch};
+use inkan_pos::{TerminalClient, TerminalKey};
+use inkan_testkit::{Backend, ORIGIN, TestServer};
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run this test through `cargo xtask test`"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "drives the real app window: needs the app binary, tauri-driver and a display (run by `cargo xtask test`)"]
+async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let merchant = "Lawson Shinjuku";
+    let till = server.merchant(merchant).await;
+    let terminal =
+        TerminalClient::new(server.url.parse().unwrap(), TerminalKey::new(&till.key, "test").unwrap()).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let launch = Launch {
+        app: PathBuf::from(required_env("INKAN_APP_BINARY")),
+        tauri_driver: PathBuf::from(required_env("INKAN_TAURI_DRIVER")),
+        env: vec![
+            ("INKAN_HOME".into(), home.path().display().to_string()),
+            ("INKAN_SERVER".into(), server.url.clone()),
+            ("INKAN_ORIGIN".into(), ORIGIN.into()),
+            ("INKAN_DEVICE_NAME".into(), "Test laptop".into()),
+        ],
+    };
+    let app = AppUnderTest::launch(&launch).await.unwrap();
+    let setting = Setting { terminal: &terminal, merchant, server: &server.url, origin: ORIGIN, screenshots: None };
+    let played = story::play(&app, &setting).await;
+    app.close().await.unwrap();
+    let outcome = played.unwrap();
+
+    assert!(outcome.recovery_codes >= 5, "{outcome:?}");
+    assert_eq!(
+        outcome.charges,
+        vec![(1_280, "succeeded".to_owned()), (500, "declined".to_owned()), (300, "declined".to_owned())]
+    );
+    // Every code read off the screen was a new one.
+    let mut codes = outcome.codes.clone();
+    codes.sort();
+    codes.dedup();
+    assert_eq!(codes.len(), outcome.codes.len(), "a payment code was shown twice");
+    // The exported history verifies and holds the whole story.
+    let exported = outcome.export.split_whitespace().find(|w| w.ends_with(".json")).expect("export path");
+    let history: inkan_api::feed::History =
+        serde_json::from_slice(&std::fs::read(exported).expect("the exported file")).unwrap();
+    let kinds: Vec<String> = history.events.iter().map(|e| e.notice().unwrap()).map(|n| kind(&n)).collect();
+    for wanted in ["account_created", "top_up_succeeded", "charge_succeeded", "charge_declined", "wallet_frozen"] {
+        assert!(kinds.iter().any(|k| k == wanted), "{wanted} missing from the export: {kinds:?}");
+    }
+    server.assert_ledger_balanced().await;
+    // Nothing secret was written to the app's directory: the keys are in the keystore.
+    for entry in walk(home.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("PRIVATE KEY") && !text.contains("\"token\""), "{} holds a secret", entry.display());
+    }
+    server.stop().await;
+}
+
+fn kind(notice: &inkan_api::feed::Notice) -> String {
+    serde_json::to_value(notice).unwrap()["kind"].as_str().unwrap().to_owned()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}

@@ -1,0 +1,53 @@
+// Browser preview only (the mock backend): buttons that play the other side — a shop charging,
+// the connection dropping, another device asking to join. Never shown inside the app.
+
+import { useState } from "preact/hooks";
+import type { MockBackend } from "./backend/mock";
+
+export function DemoControls({ mock }: { mock: MockBackend }) {
+  const [open, setOpen] = useState(false);
+  const [online, setOnline] = useState(true);
+  const [note, setNote] = useState("");
+  const act = (fn: () => void) => {
+    try {
+      fn();
+      setNote("");
+    } catch (e) {
+      setNote((e as { message?: string }).message ?? String(e));
+    }
+  };
+  return (
+    <aside class="demo" aria-label="Demo controls (mock backend)">
+      <button type="button" class="demo-toggle" aria-expanded={open} onClick={() => setOpen(!open)}>
+        Demo
+      </button>
+      {open && (
+        <div class="demo-panel">
+          <p class="demo-title">Mock backend — not a real wallet</p>
+          <button type="button" onClick={() => act(() => mock.simulateCharge("Lawson Shibuya", 1280))}>
+            Charge ¥1,280 (Lawson)
+          </button>
+          <button type="button" onClick={() => act(() => mock.simulateCharge("FamilyMart Ebisu", 64_000))}>
+            Charge ¥64,000 (over limit)
+          </button>
+          <button
+            type="button"
+            onClick={() => {
+              mock.setOnline(!online);
+              setOnline(!online);
+            }}
+          >
+            {online ? "Go offline" : "Go online"}
+          </button>
+          <button type="button" onClick={() => act(() => mock.simulateJoinRequest("Work laptop"))}>
+            Another device asks to join
+          </button>
+          <p class="demo-note">
+            Card with challenge: 4000 0000 0000 3220, code 123456. Join: account acc_demo, code DEMO-CODE-0001.
+          </p>
+          {note && <p class="demo-note" role="alert">{note}</p>}
+        </div>
+      )}
+    </aside>
+  );
+}

@@ -1,0 +1,75 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { toAppError } from "./errors";
+import { MockBackend } from "./backend/mock";
+import { selectBackend } from "./backend/select";
+import { tauriBackend } from "./backend/tauri";
+
+describe("backend selection", () => {
+  afterEach(() => {
+    delete (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__;
+  });
+
+  it("uses the mock in a plain browser", () => {
+    const { backend, mock } = selectBackend();
+    expect(backend).toBeInstanceOf(MockBackend);
+    expect(mock).toBe(backend);
+  });
+
+  it("uses Tauri inside the app, never the mock", () => {
+    (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__ = {};
+    const { backend, mock } = selectBackend();
+    expect(backend).toBe(tauriBackend);
+    expect(mock).toBeNull();
+  });
+});
+
+describe("errors", () => {
+  it("keeps an AppError's code and message, and wraps what Tauri itself rejects with", () => {
+    expect(toAppError({ code: "limit_exceeded", message: "over" })).toEqual({ code: "limit_exceeded", message: "over" });
+    expect(toAppError("invalid args `input` for command `set_limits`")).toEqual({
+      code: "unknown",
+      message: "invalid args `input` for command `set_limits`",
+    });
+    expect(toAppError(new Error("boom")).message).toBe("boom");
+  });
+});
+
+describe("mock backend", () => {
+  it("rejects bad input with {code, message} and changes nothing", async () => {
+    const mock = new MockBackend({ seeded: true });
+    const before = await mock.status();
+    await expect(mock.setLimits({ per_charge: 0, daily: 1, monthly: 1 })).rejects.toMatchObject({ code: "invalid_input" });
+    await expect(mock.topUp("card_nope", 100)).rejects.toMatchObject({ code: "not_found" });
+    await expect(mock.approve("ch_nope")).rejects.toMatchObject({ code: "not_found" });
+    expect(await mock.status()).toEqual(before);
+  });
+
+  it("approving moves money and tells the window: activity, charge_settled, wallet_changed", async () => {
+    const mock = new MockBackend({ seeded: true });
+    const seen: string[] = [];
+    await mock.onEvent((e) => seen.push(e.type));
+    const charge = mock.simulateCharge("Lawson", 1280);
+    seen.length = 0;
+    const done = await mock.approve(charge.id);
+    expect(done.status).toBe("succeeded");
+    expect(seen).toEqual(["activity", "charge_settled", "wallet_changed"]);
+    expect((await mock.status()).balance.en).toBe("¥17,440");
+    await expect(mock.approve(charge.id)).rejects.toMatchObject({ code: "invalid_state" });
+  });
+
+  it("lowers limits at once and holds a raise for 24 hours", async () => {
+    let now = Date.UTC(2026, 0, 15);
+    const mock = new MockBackend({ seeded: true, now: () => now });
+    const lowered = await mock.setLimits({ per_charge: 10_000, daily: 50_000, monthly: 300_000 });
+    expect(lowered.daily.minor).toBe(50_000);
+    expect(lowered.pending).toBeNull();
+    const raised = await mock.setLimits({ per_charge: 10_000, daily: 80_000, monthly: 300_000 });
+    expect(raised.daily.minor).toBe(50_000);
+    expect(raised.pending?.daily.minor).toBe(80_000);
+    expect(raised.pending?.effective_in_ms).toBe(24 * 3600 * 1000);
+    now += 24 * 3600 * 1000;
+    const later = (await mock.status()).limits;
+    expect(later.daily.minor).toBe(80_000);
+    expect(later.pending).toBeNull();
+  });
+});

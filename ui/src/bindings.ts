@@ -1,0 +1,136 @@
+// Generated from the Rust types in crates/inkan-app/src/view.rs (and inkan-api's Notice) by
+// `INKAN_BLESS=1 cargo test -p inkan-app bindings`. Do not edit by hand.
+
+export type Amount = { 
+/**
+ * Minor units (yen have none): `1280`.
+ */
+minor: number, currency: string, 
+/**
+ * `¥1,280`
+ */
+en: string, 
+/**
+ * `1,280円`
+ */
+ja: string, };
+
+export type ProfileView = { account_id: string, device_id: string, display_name: string, server: string, 
+/**
+ * Which passkey this device confirms with, in words.
+ */
+passkey: string, 
+/**
+ * The software passkey: fine for a demo, never for real money. The UI says so.
+ */
+insecure_passkey: boolean, };
+
+export type Defaults = { server: string, origin: string, device_name: string, };
+
+export type AppSnapshot = { 
+/**
+ * `null` until a wallet is set up on this device.
+ */
+profile: ProfileView | null, 
+/**
+ * Whether the live feed is connected. Payment codes work either way.
+ */
+online: boolean, 
+/**
+ * Why the wallet on this device cannot be opened (e.g. the OS keystore is locked).
+ */
+problem: AppError | null, defaults: Defaults, };
+
+export type AppError = { code: string, message: string, };
+
+export type EnrollInput = { server: string, 
+/**
+ * The passkey origin; empty means the server's own address.
+ */
+origin: string, display_name: string, device_name: string, };
+
+export type Enrolled = { profile: ProfileView, recovery_codes: Array<string>, };
+
+export type JoinInput = { server: string, origin: string, account_id: string, device_name: string, 
+/**
+ * Joins at once (and uses the code up); empty means "ask my other device".
+ */
+recovery_code: string, };
+
+export type RecoveryFreezeInput = { server: string, account_id: string, recovery_code: string, };
+
+export type PaymentCodeView = { 
+/**
+ * The code as text (what the QR holds), for a screen reader or a terminal without a camera.
+ */
+text: string, 
+/**
+ * The QR code as an SVG document, drawn sharp at any size.
+ */
+svg: string, qr_version: number, 
+/**
+ * Milliseconds from now until the next code should be shown.
+ */
+refresh_in_ms: number, 
+/**
+ * Milliseconds from now until this code stops being accepted.
+ */
+expires_in_ms: number, };
+
+export type ChargeView = { id: string, 
+/**
+ * `pending_confirmation`, `succeeded`, `declined`, `expired`, `refunded`.
+ */
+status: string, amount: Amount, merchant_name: string, description: string | null, created_at: string, expires_at: string, };
+
+export type LimitsView = { per_charge: Amount, daily: Amount, monthly: Amount, spent_today: Amount, spent_this_month: Amount, 
+/**
+ * The largest charge that would pass now from this device.
+ */
+remaining: Amount, pending: PendingRaiseView | null, };
+
+export type PendingRaiseView = { per_charge: Amount, daily: Amount, monthly: Amount, effective_at: string, 
+/**
+ * Milliseconds from now until the raise applies (by the server's clock).
+ */
+effective_in_ms: number, };
+
+export type LimitsInput = { per_charge: number, daily: number, monthly: number, };
+
+export type WalletView = { display_name: string, balance: Amount, frozen: boolean, limits: LimitsView, };
+
+export type DeviceView = { id: string, name: string, active: boolean, enrolled_at: string, this_device: boolean, };
+
+export type JoinView = { join_id: string, 
+/**
+ * `awaiting_device`, `awaiting_approval`, `approved`, `completed`, `rejected`, `expired`.
+ */
+state: string, device_name: string | null, expires_at: string, };
+
+export type CardView = { id: string, brand: string, last4: string, 
+/**
+ * `challenge_required`, `verified`, `failed`, `locked`.
+ */
+status: string, };
+
+export type CardInput = { number: string, exp_month: number, exp_year: number, cvc: string, };
+
+export type TopUpView = { amount: Amount, balance: Amount, };
+
+export type Category = "payment" | "money" | "security";
+
+export type ActivityItem = { seq: number, at: string, category: Category, 
+/**
+ * The amount the notice is about, formatted, when it is about one.
+ */
+amount: Amount | null, notice: Notice, };
+
+export type ExportView = { path: string, events: number, };
+
+export type AppEvent = { "type": "activity", item: ActivityItem, } | { "type": "charge_pending", charge: ChargeView, } | { "type": "charge_settled", charge_id: string, status: string, } | { "type": "wallet_changed" } | { "type": "connection", online: boolean, detail: string | null, } | { "type": "feed_ended", error: AppError, } | { "type": "join_progress", join: JoinView, } | { "type": "profile_changed" };
+
+export type Notice = { "kind": "charge_pending", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "charge_succeeded", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "charge_declined", charge_id: string, amount: number, currency: string, merchant_name: string, not_me: boolean, } | { "kind": "charge_expired", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "charge_refunded", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "top_up_succeeded", topup_id: string, amount: number, currency: string, card_last4: string, } | { "kind": "top_up_failed", amount: number, currency: string, card_last4: string, reason: string, } | { "kind": "card_added", card_id: string, brand: string, last4: string, verified: boolean, } | { "kind": "account_created", display_name: string, } | { "kind": "signed_in", 
+/**
+ * `null` when the session was opened without naming an enrolled device.
+ */
+device_id: string | null, } | { "kind": "device_added", device_id: string, name: string, } | { "kind": "device_revoked", device_id: string, name: string, } | { "kind": "limits_lowered", per_charge: number, daily: number, monthly: number, } | { "kind": "limits_raise_requested", per_charge: number, daily: number, monthly: number, effective_at: string, } | { "kind": "wallet_frozen", by: string, } | { "kind": "wallet_unfrozen" } | { "kind": "recovery_code_used", remaining: number, } | { "kind": "device_join_requested", join_id: string, name: string, };

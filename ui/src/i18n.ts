@@ -1,0 +1,633 @@
+// Every word the screens show, in Japanese and English. English is the reference: the Japanese
+// dictionary must have exactly the same keys and the same arguments (checked by the compiler).
+// Amounts are never formatted here: they arrive formatted from Rust (`Amount.en` / `Amount.ja`).
+
+import { createContext } from "preact";
+import { useContext } from "preact/hooks";
+import type { Amount, AppError, Notice } from "./bindings";
+
+export type Lang = "ja" | "en";
+export type LangSetting = "system" | Lang;
+
+const en = {
+  appName: "Inkan",
+  loading: "Loading…",
+  working: "Working…",
+  retry: "Try again",
+  cancel: "Cancel",
+  close: "Close",
+  back: "Back",
+  copy: "Copy",
+  copied: "Copied",
+  unknownError: "Something went wrong.",
+
+  // Problem with the wallet on this device
+  problemTitle: "Your wallet can't be opened",
+  problemKeystore:
+    "Inkan keeps this device's payment key in the system keyring, and the keyring is locked or not available. Unlock it (for example GNOME Keyring or the login keychain), then try again. If that does not help, restart Inkan.",
+  problemOther: "Fix the problem below, then try again. If it persists, restart Inkan.",
+
+  // Onboarding
+  welcomeTitle: "A wallet sealed by your passkey",
+  welcomeLead:
+    "Pay in shops with a QR code. Every payment is confirmed on this device with your passkey, for that amount and that shop.",
+  displayName: "Your name",
+  displayNameHint: "Shown only to you and your devices.",
+  deviceName: "Name of this device",
+  server: "Server address",
+  advanced: "Advanced",
+  origin: "Passkey origin",
+  originHint: "Leave as it is unless your operator told you otherwise.",
+  createWallet: "Create wallet",
+  creatingWallet: "Creating your passkey…",
+  orDivider: "or",
+  joinExisting: "Add this device to an existing wallet",
+  freezeLost: "Lost your phone? Freeze your wallet with a recovery code",
+  codesTitle: "Save your recovery codes",
+  codesLead:
+    "Each code can freeze your wallet from anywhere, or add a new device without your old one. Keep them somewhere safe and offline.",
+  codesOnce: "These codes will never be shown again.",
+  copyCodes: "Copy all codes",
+  savedCodes: "I have saved my recovery codes",
+  continue: "Continue",
+  joinTitle: "Add this device to your wallet",
+  joinLead:
+    "Find the account ID on your other device under Security. Without a recovery code, your other device must approve this one.",
+  accountId: "Account ID",
+  recoveryCode: "Recovery code (optional)",
+  recoveryCodeHint: "With a code this device joins at once and the code is used up.",
+  joinSubmit: "Add this device",
+  joining: "Joining…",
+  joinWaiting: "Waiting for approval on your other device",
+  joinWaitingHow: "On your other device, open Inkan → Security → Devices waiting to join, and approve with the passkey.",
+  joinState: (state: string) => `Status: ${joinStateText.en[state] ?? state}`,
+  freezeTitle: "Freeze a lost wallet",
+  freezeLead:
+    "A frozen wallet cannot pay anywhere. Unfreeze it later from any of your devices with its passkey.",
+  recoveryCodeRequired: "Recovery code",
+  freezeSubmit: "Freeze wallet",
+  freezeDone: "The wallet is frozen. No payment can be made until it is unfrozen with a passkey.",
+
+  // Navigation
+  navPay: "Pay",
+  navActivity: "Activity",
+  navLimits: "Limits",
+  navSecurity: "Security",
+  navSettings: "Settings",
+
+  // Pay
+  payTitle: "Show this code at the register",
+  qrLabel: "Payment code. Show it to the cashier to scan.",
+  qrMockNote: "Demo code (mock backend) — not a real payment code",
+  codeText: "Code as text",
+  newCodeIn: (s: number) => `New code in ${s} s`,
+  newCodeShown: "A new payment code is shown.",
+  gettingCode: "Making a payment code…",
+  balance: "Balance",
+  remainingToday: "You can still pay today",
+  offline: "Offline — codes still work offline",
+  frozenTitle: "Your wallet is frozen",
+  frozenText: "No payment can be made. Unfreeze it with your passkey when you are sure it is safe.",
+  unfreeze: "Unfreeze with passkey",
+  addMoney: "Add money",
+  softPasskey: "Software passkey — demo only",
+  signedOutNote: "Signed out. Payment codes still work; sign in again under Security.",
+
+  // Add money
+  addMoneyTitle: "Add money",
+  payFrom: "From card",
+  cardLine: (brand: string, last4: string) => `${brandName(brand)} •••• ${last4}`,
+  cardStatus: (status: string) => cardStatusText.en[status] ?? status,
+  addAnotherCard: "Add another card",
+  newCard: "Add a card",
+  cardNumber: "Card number",
+  expMonth: "Expiry month (MM)",
+  expYear: "Expiry year (YYYY)",
+  cvc: "Security code (CVC)",
+  cardNeverStored: "Your card number goes to the card network for verification and is never stored by Inkan.",
+  addCard: "Add card",
+  challengeTitle: "Verify your card",
+  challengeLead: "Your card issuer sent a 6-digit code. Enter it to verify the card.",
+  challengeCode: "6-digit code",
+  verifyCard: "Verify card",
+  verifyThisCard: "Verify",
+  topUpAmount: "Amount in yen",
+  topUp: "Add money",
+  topUpDone: (amount: string, balance: string) => `Added ${amount}. Your balance is now ${balance}.`,
+  done: "Done",
+  expiryInvalid: "Enter the expiry month (1–12) and the full year, like 2030.",
+  amountInvalid: "Enter a whole number of yen, at least 1.",
+
+  // Confirm
+  confirmTitle: "Confirm payment",
+  confirmQuestion: (merchant: string) => `Pay ${merchant}?`,
+  confirmAt: (time: string) => `Requested at ${time}`,
+  approve: "Approve with passkey",
+  approving: "Confirming with passkey…",
+  decline: "Decline",
+  notMe: "This wasn't me",
+  notMeHint: "“This wasn't me” declines the payment and freezes your wallet in one step.",
+  queued: (n: number) => `${n} more waiting`,
+
+  // Activity
+  activityTitle: "Activity",
+  filterAll: "All",
+  filterPayment: "Payments",
+  filterMoney: "Money",
+  filterSecurity: "Security",
+  filtersLabel: "Show",
+  noActivity: "Nothing here yet.",
+  exportHistory: "Export history",
+  exported: (events: number, path: string) => `Saved ${events} events, checked link by link, to ${path}`,
+
+  // Limits
+  limitsTitle: "Spending limits",
+  limitsLead: "Days and months follow Japan time (Asia/Tokyo).",
+  perCharge: "Per payment",
+  daily: "Per day",
+  monthly: "Per month",
+  spentOf: (spent: string, limit: string) => `${spent} of ${limit}`,
+  remainingNow: "Largest payment possible now",
+  editLimits: "Change limits",
+  limitYen: (what: string) => `${what} (yen)`,
+  lowerNow: "Lowering takes effect at once.",
+  raiseNeedsPasskey: "Raising needs your passkey and takes effect after 24 hours.",
+  saveLimits: "Save limits",
+  requestRaise: "Request raise with passkey",
+  limitsLowered: "Your new limits apply now.",
+  raiseRequested: "Raise requested. It applies after the 24-hour cooling-off.",
+  pendingRaise: "Raise waiting",
+  pendingRaiseIn: (d: string) => `Applies in ${d}`,
+  pendingRaiseDue: "Applies any moment now",
+  pendingRaiseValues: (a: string, b: string, c: string) => `${a} per payment · ${b} a day · ${c} a month`,
+  needWholeYen: "Enter whole yen amounts of at least 1.",
+
+  // Security
+  securityTitle: "Security",
+  accountIdHint: "Another device needs this ID to join your wallet.",
+  devicesTitle: "Devices",
+  thisDevice: "This device",
+  revoked: "Removed",
+  enrolledOn: (date: string) => `Added ${date}`,
+  revoke: "Remove",
+  revokeConfirm: (name: string) => `Remove “${name}”? It will no longer be able to pay or see this wallet.`,
+  revokeYes: "Remove device",
+  joinsTitle: "Devices waiting to join",
+  noJoins: "No device is waiting.",
+  unnamedDevice: "A new device",
+  approveJoin: "Approve with passkey",
+  joinExpires: (time: string) => `Request expires at ${time}`,
+  freezeTitleShort: "Freeze",
+  freezeExplain: "Freezing stops every payment at once, from every device. Unfreezing needs your passkey.",
+  freeze: "Freeze wallet",
+  frozenNow: "Your wallet is frozen.",
+  recoveryTitle: "Recovery codes",
+  recoveryInfo:
+    "Your recovery codes were shown once, when you set up this wallet. Each one can freeze the wallet from anywhere, or add a new device without your old one. Inkan cannot show them again.",
+  passkeyTitle: "Passkey",
+  sessionTitle: "Session",
+  signOut: "Sign out",
+  signIn: "Sign in with passkey",
+  signedOut: "You are signed out on this device.",
+  forget: "Remove wallet from this device",
+  forgetExplain:
+    "This deletes this device's keys and passkey. The wallet itself stays on your other devices; to use it here again you will need another device or a recovery code.",
+  forgetUnderstand: "I understand this device will no longer have access to the wallet",
+  forgetYes: "Remove from this device",
+
+  // Settings
+  settingsTitle: "Settings",
+  language: "Language",
+  langSystem: "System",
+  theme: "Theme",
+  themeSystem: "System",
+  themeLight: "Light",
+  themeDark: "Dark",
+  aboutTitle: "This wallet",
+  walletName: "Name",
+  serverLabel: "Server",
+
+  // Activity sentences
+  nChargePending: (m: string, a: string) => `${m} asks you to pay ${a}`,
+  nChargeSucceeded: (m: string, a: string) => `Paid ${a} to ${m}`,
+  nChargeDeclined: (m: string, a: string) => `Declined ${a} at ${m}`,
+  nChargeDeclinedNotMe: (m: string, a: string) => `Reported ${a} at ${m} as not you; wallet frozen`,
+  nChargeExpired: (m: string, a: string) => `${a} at ${m} expired unconfirmed`,
+  nChargeRefunded: (m: string, a: string) => `${m} refunded ${a}`,
+  nTopUpSucceeded: (a: string, last4: string) => `Added ${a} from card •••• ${last4}`,
+  nTopUpFailed: (a: string, last4: string, reason: string) => `Adding ${a} from card •••• ${last4} failed: ${reason}`,
+  nCardAdded: (brand: string, last4: string) => `Card ${brandName(brand)} •••• ${last4} added`,
+  nCardAddedUnverified: (brand: string, last4: string) => `Card ${brandName(brand)} •••• ${last4} added, not verified yet`,
+  nAccountCreated: (name: string) => `Wallet created for ${name}`,
+  nSignedIn: "Signed in",
+  nDeviceAdded: (name: string) => `Device added: ${name}`,
+  nDeviceRevoked: (name: string) => `Device removed: ${name}`,
+  nLimitsLowered: "Spending limits lowered (effective at once)",
+  nLimitsRaiseRequested: (time: string) => `Spending limit raise requested; applies ${time}`,
+  nWalletFrozen: (by: string) => `Wallet frozen (${by})`,
+  nWalletUnfrozen: "Wallet unfrozen",
+  nRecoveryCodeUsed: (n: number) => `A recovery code was used (${n} left)`,
+  nDeviceJoinRequested: (name: string) => `${name} asks to join this wallet`,
+  byThisDevice: "from this device",
+  byRecoveryCode: "with a recovery code",
+  byNotMe: "“this wasn't me”",
+  byOther: (who: string) => `by ${who}`,
+};
+
+/** "visa" → "Visa": card brands arrive in lower case. */
+function brandName(brand: string): string {
+  const known: Record<string, string> = { visa: "Visa", mastercard: "Mastercard", jcb: "JCB", amex: "American Express" };
+  return known[brand.toLowerCase()] ?? brand;
+}
+
+export type Dict = {
+  [K in keyof typeof en]: (typeof en)[K] extends (...args: infer A) => string ? (...args: A) => string : string;
+};
+
+const cardStatusText: Record<Lang, Record<string, string>> = {
+  en: { challenge_required: "Needs verification", verified: "Verified", failed: "Verification failed", locked: "Locked" },
+  ja: { challenge_required: "要認証", verified: "認証済み", failed: "認証に失敗", locked: "ロック中" },
+};
+
+const joinStateText: Record<Lang, Record<string, string>> = {
+  en: {
+    awaiting_device: "request sent",
+    awaiting_approval: "waiting for approval",
+    approved: "approved — finishing setup",
+    completed: "done",
+    rejected: "rejected",
+    expired: "expired",
+  },
+  ja: {
+    awaiting_device: "依頼を送信しました",
+    awaiting_approval: "承認待ち",
+    approved: "承認されました — 設定を完了しています",
+    completed: "完了",
+    rejected: "拒否されました",
+    expired: "期限切れ",
+  },
+};
+
+const ja: Dict = {
+  appName: "Inkan",
+  loading: "読み込み中…",
+  working: "処理中…",
+  retry: "再試行",
+  cancel: "キャンセル",
+  close: "閉じる",
+  back: "戻る",
+  copy: "コピー",
+  copied: "コピーしました",
+  unknownError: "問題が発生しました。",
+
+  problemTitle: "ウォレットを開けません",
+  problemKeystore:
+    "Inkan はこの端末の支払い鍵をシステムのキーリングに保管しています。キーリングがロックされているか、利用できません。キーリング（GNOME Keyring やログインキーチェーンなど）のロックを解除してから、再試行してください。解決しない場合は Inkan を再起動してください。",
+  problemOther: "下記の問題を解決してから再試行してください。続く場合は Inkan を再起動してください。",
+
+  welcomeTitle: "パスキーで封印するウォレット",
+  welcomeLead:
+    "お店で QR コードで支払えます。すべての支払いは、その金額とお店について、この端末のパスキーで確認します。",
+  displayName: "お名前",
+  displayNameHint: "あなたとあなたの端末にだけ表示されます。",
+  deviceName: "この端末の名前",
+  server: "サーバーアドレス",
+  advanced: "詳細設定",
+  origin: "パスキーのオリジン",
+  originHint: "運営者から指示がない限り、このままにしてください。",
+  createWallet: "ウォレットを作成",
+  creatingWallet: "パスキーを作成中…",
+  orDivider: "または",
+  joinExisting: "この端末を既存のウォレットに追加",
+  freezeLost: "スマホをなくしましたか？リカバリーコードでウォレットを凍結",
+  codesTitle: "リカバリーコードを保存してください",
+  codesLead:
+    "各コードで、どこからでもウォレットを凍結したり、以前の端末なしで新しい端末を追加したりできます。オフラインの安全な場所に保管してください。",
+  codesOnce: "これらのコードは二度と表示されません。",
+  copyCodes: "すべてのコードをコピー",
+  savedCodes: "リカバリーコードを保存しました",
+  continue: "続ける",
+  joinTitle: "この端末をウォレットに追加",
+  joinLead:
+    "アカウント ID は、もう一方の端末の「セキュリティ」にあります。リカバリーコードがない場合は、もう一方の端末での承認が必要です。",
+  accountId: "アカウント ID",
+  recoveryCode: "リカバリーコード（任意）",
+  recoveryCodeHint: "コードを使うとすぐに追加され、そのコードは使用済みになります。",
+  joinSubmit: "この端末を追加",
+  joining: "追加中…",
+  joinWaiting: "もう一方の端末での承認を待っています",
+  joinWaitingHow: "もう一方の端末で Inkan →「セキュリティ」→「参加を待っている端末」を開き、パスキーで承認してください。",
+  joinState: (state: string) => `状態：${joinStateText.ja[state] ?? state}`,
+  freezeTitle: "なくしたウォレットを凍結",
+  freezeLead: "凍結したウォレットではどこでも支払いできません。あとで、いずれかの端末からパスキーで凍結を解除できます。",
+  recoveryCodeRequired: "リカバリーコード",
+  freezeSubmit: "ウォレットを凍結",
+  freezeDone: "ウォレットを凍結しました。パスキーで凍結を解除するまで支払いはできません。",
+
+  navPay: "支払う",
+  navActivity: "履歴",
+  navLimits: "上限",
+  navSecurity: "セキュリティ",
+  navSettings: "設定",
+
+  payTitle: "レジでこのコードを見せてください",
+  qrLabel: "支払いコード。店員に読み取ってもらってください。",
+  qrMockNote: "デモ用コード（モック）— 本物の支払いコードではありません",
+  codeText: "コード（テキスト）",
+  newCodeIn: (s: number) => `${s}秒後に新しいコード`,
+  newCodeShown: "新しい支払いコードを表示しました。",
+  gettingCode: "支払いコードを作成中…",
+  balance: "残高",
+  remainingToday: "今日あと支払える金額",
+  offline: "オフライン — コードはオフラインでも使えます",
+  frozenTitle: "ウォレットは凍結されています",
+  frozenText: "支払いはできません。安全を確認できたら、パスキーで凍結を解除してください。",
+  unfreeze: "パスキーで凍結を解除",
+  addMoney: "チャージ",
+  softPasskey: "ソフトウェアパスキー — デモ専用",
+  signedOutNote: "サインアウト中です。支払いコードは使えます。「セキュリティ」から再度サインインしてください。",
+
+  addMoneyTitle: "チャージ",
+  payFrom: "カード",
+  cardLine: (brand: string, last4: string) => `${brandName(brand)} •••• ${last4}`,
+  cardStatus: (status: string) => cardStatusText.ja[status] ?? status,
+  addAnotherCard: "別のカードを追加",
+  newCard: "カードを追加",
+  cardNumber: "カード番号",
+  expMonth: "有効期限（月 MM）",
+  expYear: "有効期限（年 YYYY）",
+  cvc: "セキュリティコード（CVC）",
+  cardNeverStored: "カード番号は認証のためカードネットワークに送られ、Inkan が保存することはありません。",
+  addCard: "カードを追加",
+  challengeTitle: "カードの本人認証",
+  challengeLead: "カード会社から 6 桁のコードが届きました。入力してカードを認証してください。",
+  challengeCode: "6 桁のコード",
+  verifyCard: "カードを認証",
+  verifyThisCard: "認証する",
+  topUpAmount: "金額（円）",
+  topUp: "チャージする",
+  topUpDone: (amount: string, balance: string) => `${amount}をチャージしました。残高は${balance}です。`,
+  done: "完了",
+  expiryInvalid: "有効期限の月（1〜12）と年（2030 のように4桁）を入力してください。",
+  amountInvalid: "1以上の整数（円）を入力してください。",
+
+  confirmTitle: "支払いの確認",
+  confirmQuestion: (merchant: string) => `${merchant}に支払いますか？`,
+  confirmAt: (time: string) => `${time} の依頼`,
+  approve: "パスキーで承認",
+  approving: "パスキーで確認中…",
+  decline: "拒否",
+  notMe: "身に覚えがない",
+  notMeHint: "「身に覚えがない」を選ぶと、支払いを拒否し、同時にウォレットを凍結します。",
+  queued: (n: number) => `ほかに${n}件待っています`,
+
+  activityTitle: "履歴",
+  filterAll: "すべて",
+  filterPayment: "支払い",
+  filterMoney: "お金",
+  filterSecurity: "セキュリティ",
+  filtersLabel: "表示",
+  noActivity: "まだ何もありません。",
+  exportHistory: "履歴を書き出す",
+  exported: (events: number, path: string) => `${events}件のイベントを検証して ${path} に保存しました`,
+
+  limitsTitle: "利用上限",
+  limitsLead: "日・月の区切りは日本時間（Asia/Tokyo）です。",
+  perCharge: "1回あたり",
+  daily: "1日あたり",
+  monthly: "1か月あたり",
+  spentOf: (spent: string, limit: string) => `${limit}中 ${spent}`,
+  remainingNow: "今支払える最大額",
+  editLimits: "上限を変更",
+  limitYen: (what: string) => `${what}（円）`,
+  lowerNow: "引き下げはすぐに反映されます。",
+  raiseNeedsPasskey: "引き上げにはパスキーが必要で、24時間後に反映されます。",
+  saveLimits: "上限を保存",
+  requestRaise: "パスキーで引き上げを申請",
+  limitsLowered: "新しい上限がすぐに適用されました。",
+  raiseRequested: "引き上げを申請しました。24時間の待機期間の後に適用されます。",
+  pendingRaise: "引き上げ待ち",
+  pendingRaiseIn: (d: string) => `あと${d}で適用`,
+  pendingRaiseDue: "まもなく適用されます",
+  pendingRaiseValues: (a: string, b: string, c: string) => `1回 ${a} · 1日 ${b} · 1か月 ${c}`,
+  needWholeYen: "1以上の整数（円）を入力してください。",
+
+  securityTitle: "セキュリティ",
+  accountIdHint: "別の端末をこのウォレットに追加するときに必要です。",
+  devicesTitle: "端末",
+  thisDevice: "この端末",
+  revoked: "削除済み",
+  enrolledOn: (date: string) => `${date} に追加`,
+  revoke: "削除",
+  revokeConfirm: (name: string) => `「${name}」を削除しますか？この端末では支払いもウォレットの閲覧もできなくなります。`,
+  revokeYes: "端末を削除",
+  joinsTitle: "参加を待っている端末",
+  noJoins: "待っている端末はありません。",
+  unnamedDevice: "新しい端末",
+  approveJoin: "パスキーで承認",
+  joinExpires: (time: string) => `${time} に期限切れ`,
+  freezeTitleShort: "凍結",
+  freezeExplain: "凍結すると、すべての端末からの支払いがすぐに止まります。解除にはパスキーが必要です。",
+  freeze: "ウォレットを凍結",
+  frozenNow: "ウォレットは凍結されています。",
+  recoveryTitle: "リカバリーコード",
+  recoveryInfo:
+    "リカバリーコードはウォレットの作成時に一度だけ表示されました。各コードで、どこからでもウォレットを凍結したり、以前の端末なしで新しい端末を追加したりできます。Inkan が再表示することはできません。",
+  passkeyTitle: "パスキー",
+  sessionTitle: "セッション",
+  signOut: "サインアウト",
+  signIn: "パスキーでサインイン",
+  signedOut: "この端末ではサインアウトしています。",
+  forget: "この端末からウォレットを削除",
+  forgetExplain:
+    "この端末の鍵とパスキーを削除します。ウォレット自体はほかの端末に残ります。この端末で再び使うには、別の端末かリカバリーコードが必要です。",
+  forgetUnderstand: "この端末からウォレットにアクセスできなくなることを理解しました",
+  forgetYes: "この端末から削除",
+
+  settingsTitle: "設定",
+  language: "言語",
+  langSystem: "システム",
+  theme: "テーマ",
+  themeSystem: "システム",
+  themeLight: "ライト",
+  themeDark: "ダーク",
+  aboutTitle: "このウォレット",
+  walletName: "名前",
+  serverLabel: "サーバー",
+
+  nChargePending: (m: string, a: string) => `${m}から${a}の支払い依頼`,
+  nChargeSucceeded: (m: string, a: string) => `${m}に${a}を支払いました`,
+  nChargeDeclined: (m: string, a: string) => `${m}の${a}の支払いを拒否しました`,
+  nChargeDeclinedNotMe: (m: string, a: string) => `${m}の${a}を「身に覚えがない」と報告し、ウォレットを凍結しました`,
+  nChargeExpired: (m: string, a: string) => `${m}の${a}の支払いは確認されないまま期限切れになりました`,
+  nChargeRefunded: (m: string, a: string) => `${m}から${a}が返金されました`,
+  nTopUpSucceeded: (a: string, last4: string) => `カード（末尾${last4}）から${a}をチャージしました`,
+  nTopUpFailed: (a: string, last4: string, reason: string) => `カード（末尾${last4}）からの${a}のチャージに失敗しました：${reason}`,
+  nCardAdded: (brand: string, last4: string) => `カード ${brandName(brand)}（末尾${last4}）を追加しました`,
+  nCardAddedUnverified: (brand: string, last4: string) => `カード ${brandName(brand)}（末尾${last4}）を追加しました（未認証）`,
+  nAccountCreated: (name: string) => `${name}さんのウォレットを作成しました`,
+  nSignedIn: "サインインしました",
+  nDeviceAdded: (name: string) => `端末を追加しました：${name}`,
+  nDeviceRevoked: (name: string) => `端末を削除しました：${name}`,
+  nLimitsLowered: "利用上限を引き下げました（すぐに適用）",
+  nLimitsRaiseRequested: (time: string) => `利用上限の引き上げを申請しました（${time} に適用）`,
+  nWalletFrozen: (by: string) => `ウォレットを凍結しました（${by}）`,
+  nWalletUnfrozen: "ウォレットの凍結を解除しました",
+  nRecoveryCodeUsed: (n: number) => `リカバリーコードが使われました（残り${n}個）`,
+  nDeviceJoinRequested: (name: string) => `${name}がこのウォレットへの参加を求めています`,
+  byThisDevice: "この端末から",
+  byRecoveryCode: "リカバリーコードで",
+  byNotMe: "「身に覚えがない」",
+  byOther: (who: string) => `${who}`,
+};
+
+export const dictionaries: Record<Lang, Dict> = { en, ja };
+
+/** "System" follows the browser's (the OS's) language: Japanese if it is Japanese, else English. */
+export function resolveLang(setting: LangSetting, systemLanguage: string | undefined): Lang {
+  if (setting !== "system") return setting;
+  return systemLanguage?.toLowerCase().startsWith("ja") ? "ja" : "en";
+}
+
+export function amountText(amount: Amount, lang: Lang): string {
+  return lang === "ja" ? amount.ja : amount.en;
+}
+
+function locale(lang: Lang): string {
+  if (lang === "ja") return "ja-JP";
+  const sys = typeof navigator !== "undefined" ? navigator.language : "en";
+  return sys.toLowerCase().startsWith("en") ? sys : "en";
+}
+
+/** A moment from Rust (RFC 3339), in the person's time zone. */
+export function formatDateTime(iso: string, lang: Lang): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(locale(lang), { dateStyle: "medium", timeStyle: "short" }).format(d);
+}
+
+export function formatTime(iso: string, lang: Lang): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(locale(lang), { timeStyle: "short" }).format(d);
+}
+
+export function formatDate(iso: string, lang: Lang): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(locale(lang), { dateStyle: "medium" }).format(d);
+}
+
+/** A duration such as "23 h 59 min 58 s" / "23時間59分58秒". */
+export function formatDuration(ms: number, lang: Lang): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (lang === "ja") return `${h > 0 ? `${h}時間` : ""}${h > 0 || m > 0 ? `${m}分` : ""}${s}秒`;
+  return [h > 0 ? `${h} h` : "", h > 0 || m > 0 ? `${m} min` : "", `${s} s`].filter(Boolean).join(" ");
+}
+
+/** One Activity line, as a sentence in `lang`. */
+export function noticeText(
+  notice: Notice,
+  amount: Amount | null,
+  lang: Lang,
+  thisDeviceId: string | null,
+): string {
+  const t = dictionaries[lang];
+  const a = (minor: number) => (amount ? amountText(amount, lang) : String(minor));
+  switch (notice.kind) {
+    case "charge_pending":
+      return t.nChargePending(notice.merchant_name, a(notice.amount));
+    case "charge_succeeded":
+      return t.nChargeSucceeded(notice.merchant_name, a(notice.amount));
+    case "charge_declined":
+      return notice.not_me
+        ? t.nChargeDeclinedNotMe(notice.merchant_name, a(notice.amount))
+        : t.nChargeDeclined(notice.merchant_name, a(notice.amount));
+    case "charge_expired":
+      return t.nChargeExpired(notice.merchant_name, a(notice.amount));
+    case "charge_refunded":
+      return t.nChargeRefunded(notice.merchant_name, a(notice.amount));
+    case "top_up_succeeded":
+      return t.nTopUpSucceeded(a(notice.amount), notice.card_last4);
+    case "top_up_failed":
+      return t.nTopUpFailed(a(notice.amount), notice.card_last4, notice.reason);
+    case "card_added":
+      return notice.verified
+        ? t.nCardAdded(notice.brand, notice.last4)
+        : t.nCardAddedUnverified(notice.brand, notice.last4);
+    case "account_created":
+      return t.nAccountCreated(notice.display_name);
+    case "signed_in":
+      return t.nSignedIn;
+    case "device_added":
+      return t.nDeviceAdded(notice.name);
+    case "device_revoked":
+      return t.nDeviceRevoked(notice.name);
+    case "limits_lowered":
+      return t.nLimitsLowered;
+    case "limits_raise_requested":
+      return t.nLimitsRaiseRequested(formatDateTime(notice.effective_at, lang));
+    case "wallet_frozen": {
+      // `by` is free text from the server: a device id, "recovery code" or "this wasn't me".
+      const by =
+        notice.by === thisDeviceId
+          ? t.byThisDevice
+          : notice.by === "recovery code"
+            ? t.byRecoveryCode
+            : notice.by === "this wasn't me"
+              ? t.byNotMe
+              : t.byOther(notice.by);
+      return t.nWalletFrozen(by);
+    }
+    case "wallet_unfrozen":
+      return t.nWalletUnfrozen;
+    case "recovery_code_used":
+      return t.nRecoveryCodeUsed(notice.remaining);
+    case "device_join_requested":
+      return t.nDeviceJoinRequested(notice.name);
+  }
+}
+
+/** Japanese for the error codes people meet most; the Rust side's messages are in English. */
+const jaErrors: Record<string, string> = {
+  limit_exceeded: "利用上限を超えるため支払えません。",
+  insufficient_funds: "残高が足りません。チャージしてください。",
+  wallet_frozen: "ウォレットが凍結されています。",
+  payment_code_expired: "支払いコードの有効期限が切れました。",
+  payment_code_used: "この支払いコードはすでに使われています。",
+  invalid_state: "この操作はできません（すでに処理済みか、期限切れです）。",
+  card_declined: "カードが承認されませんでした。入力内容を確認してください。",
+  card_locked: "試行回数が多すぎるため、このカードはロックされました。",
+  passkey_rejected: "パスキーで確認できませんでした。",
+  passkey: "パスキーで確認できませんでした。",
+  step_up_required: "パスキーでの確認が必要です。",
+  ceremony_expired: "確認の有効期限が切れました。もう一度お試しください。",
+  unreachable: "サーバーに接続できません。ネットワークを確認してください。",
+  region_blocked: "この地域からは利用できません。",
+  charges_suspended: "現在、支払いは一時停止されています。",
+  too_many_requests: "試行回数が多すぎます。しばらくしてからお試しください。",
+  device_revoked: "この端末はウォレットから削除されています。",
+  unauthorized: "確認できませんでした。コードやアカウント ID を確かめてください。",
+  keystore: "システムのキーリングを利用できません。",
+  no_wallet: "この端末にはまだウォレットがありません。",
+  not_found: "見つかりませんでした。",
+};
+
+/** An error's sentence in `lang`: the backend's message, or its Japanese for a known code. */
+export function errorText(error: AppError, lang: Lang): string {
+  return (lang === "ja" ? jaErrors[error.code] : undefined) ?? error.message;
+}
+
+export interface I18n {
+  lang: Lang;
+  t: Dict;
+}
+
+export const I18nContext = createContext<I18n>({ lang: "en", t: en });
+
+export function useI18n(): I18n {
+  return useContext(I18nContext);
+}

@@ -1,0 +1,128 @@
+import { fireEvent, screen, waitFor } from "@testing-library/preact";
+import { describe, expect, it } from "vitest";
+import { CHALLENGE_CARD, CHALLENGE_CODE } from "./backend/mock";
+import { renderWallet, settle, tick } from "./test/harness";
+
+describe("pay", () => {
+  it("shows the code as a QR image with its text, and a countdown that brings a new code", async () => {
+    const { clock } = await renderWallet();
+    await waitFor(() => expect(clock.pending).toBe(1));
+    const qr = screen.getByTestId("pay-qr");
+    expect(qr.getAttribute("role")).toBe("img");
+    expect(qr.getAttribute("aria-label")).toMatch(/Payment code/);
+    expect(qr.querySelector("svg")).not.toBeNull();
+    const first = screen.getByTestId("code-text").textContent;
+    expect(first).toMatch(/^MOCK1\./);
+    expect(qr.getAttribute("data-code")).toBe(first);
+    expect(screen.getByTestId("countdown").textContent).toContain("New code in 30 s");
+
+    await tick(clock, 1000);
+    expect(screen.getByTestId("countdown").textContent).toContain("New code in 29 s");
+    expect(screen.getByTestId("code-text").textContent).toBe(first);
+
+    await tick(clock, 29_000);
+    await waitFor(() => expect(screen.getByTestId("code-text").textContent).not.toBe(first));
+    const second = screen.getByTestId("code-text").textContent;
+    expect(screen.getByTestId("pay-qr").getAttribute("data-code")).toBe(second);
+    expect(screen.getByTestId("countdown").textContent).toContain("New code in 30 s");
+    expect(screen.getByText("A new payment code is shown.")).toBeTruthy();
+  });
+
+  it("shows a fresh code as soon as a till has used the one on screen", async () => {
+    const { mock } = await renderWallet();
+    const first = screen.getByTestId("code-text").textContent;
+    mock.simulateCharge("Lawson", 1280);
+    await waitFor(() => expect(screen.getByTestId("code-text").textContent).not.toBe(first));
+  });
+
+  it("leaves no timer running after leaving the Pay screen", async () => {
+    const { clock } = await renderWallet();
+    await waitFor(() => expect(clock.pending).toBe(1));
+    fireEvent.click(screen.getByTestId("nav-settings"));
+    await settle();
+    expect(clock.pending).toBe(0);
+  });
+
+  it("shows the balance and today's remaining limit from the backend's amounts", async () => {
+    await renderWallet();
+    expect(screen.getByTestId("balance").textContent).toBe("¥18,720");
+    expect(screen.getByTestId("remaining-today").textContent).toBe("¥50,000");
+  });
+
+  it("shows an offline badge while the live feed is down", async () => {
+    const { mock } = await renderWallet();
+    expect(screen.queryByTestId("offline-badge")).toBeNull();
+    mock.setOnline(false);
+    await settle();
+    expect(screen.getByTestId("offline-badge").textContent).toContain("codes still work offline");
+    // Codes are made on the device: the QR stays.
+    expect(screen.getByTestId("pay-qr")).toBeTruthy();
+    mock.setOnline(true);
+    await settle();
+    expect(screen.queryByTestId("offline-badge")).toBeNull();
+  });
+
+  it("shows no code while frozen, and unfreezes", async () => {
+    const { mock } = await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-security"));
+    fireEvent.click(await screen.findByTestId("freeze"));
+    await screen.findByTestId("unfreeze");
+    expect(mock.isFrozen).toBe(true);
+    fireEvent.click(screen.getByTestId("nav-pay"));
+    await screen.findByTestId("frozen-banner");
+    expect(screen.queryByTestId("pay-qr")).toBeNull();
+    expect(screen.queryByTestId("code-text")).toBeNull();
+    fireEvent.click(screen.getByTestId("unfreeze"));
+    await screen.findByTestId("pay-qr");
+    expect(screen.queryByTestId("frozen-banner")).toBeNull();
+    expect(mock.isFrozen).toBe(false);
+  });
+
+  it("adds a card that needs a challenge code, then adds money from it", async () => {
+    const { mock } = await renderWallet();
+    fireEvent.click(screen.getByTestId("add-money"));
+    // The seeded wallet has a verified card; add another.
+    fireEvent.click(await screen.findByTestId("add-another-card"));
+    fireEvent.input(screen.getByTestId("card-number"), { target: { value: "4000 0000 0000 3221" } });
+    fireEvent.input(screen.getByTestId("card-exp-month"), { target: { value: "12" } });
+    fireEvent.input(screen.getByTestId("card-exp-year"), { target: { value: "2030" } });
+    fireEvent.input(screen.getByTestId("card-cvc"), { target: { value: "123" } });
+    fireEvent.click(screen.getByTestId("add-card"));
+    expect((await screen.findByTestId("error")).textContent).toContain("card number is not valid");
+
+    fireEvent.input(screen.getByTestId("card-number"), { target: { value: CHALLENGE_CARD.replace(/(\d{4})/g, "$1 ").trim() } });
+    fireEvent.input(screen.getByTestId("card-exp-month"), { target: { value: "13" } });
+    fireEvent.click(screen.getByTestId("add-card"));
+    expect((await screen.findByTestId("error")).textContent).toContain("expiry month");
+    fireEvent.input(screen.getByTestId("card-exp-month"), { target: { value: "12" } });
+    fireEvent.click(screen.getByTestId("add-card"));
+
+    fireEvent.input(await screen.findByTestId("challenge-code"), { target: { value: "000000" } });
+    fireEvent.click(screen.getByTestId("verify-card"));
+    expect((await screen.findByTestId("error")).textContent).toContain("4 attempts left");
+    fireEvent.input(screen.getByTestId("challenge-code"), { target: { value: CHALLENGE_CODE } });
+    fireEvent.click(screen.getByTestId("verify-card"));
+
+    fireEvent.input(await screen.findByTestId("topup-amount"), { target: { value: "abc" } });
+    fireEvent.click(screen.getByTestId("top-up"));
+    expect((await screen.findByTestId("error")).textContent).toContain("whole number");
+    expect(mock.currentBalance).toBe(18_720);
+    fireEvent.input(screen.getByTestId("topup-amount"), { target: { value: "5000" } });
+    fireEvent.click(screen.getByTestId("top-up"));
+    expect((await screen.findByTestId("topup-done")).textContent).toBe("Added ¥5,000. Your balance is now ¥23,720.");
+    await waitFor(() => expect(screen.getByTestId("balance").textContent).toBe("¥23,720"));
+  });
+
+  it("closes the Add money sheet with Escape and gives focus back", async () => {
+    await renderWallet();
+    const opener = screen.getByTestId("add-money");
+    opener.focus();
+    fireEvent.click(opener);
+    const sheet = await screen.findByTestId("add-money-sheet");
+    expect(document.activeElement).toBe(sheet);
+    fireEvent.keyDown(sheet, { key: "Escape" });
+    await settle();
+    expect(screen.queryByTestId("add-money-sheet")).toBeNull();
+    expect(document.activeElement).toBe(opener);
+  });
+});

@@ -1,0 +1,189 @@
+import { fireEvent, screen, waitFor, within } from "@testing-library/preact";
+import { describe, expect, it } from "vitest";
+import { renderWallet, tick } from "./test/harness";
+
+const kinds = () => screen.getAllByTestId("activity-item").map((li) => li.getAttribute("data-kind"));
+
+describe("activity", () => {
+  it("lists newest first, adds live events at the top, and filters by category", async () => {
+    const { mock } = await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-activity"));
+    await screen.findAllByTestId("activity-item");
+    expect(kinds()).toEqual(["charge_succeeded", "top_up_succeeded", "card_added", "device_added", "account_created"]);
+    expect(screen.getAllByTestId("activity-item")[0]!.textContent).toContain("Paid ¥1,280 to Lawson Shibuya");
+
+    mock.simulateJoinRequest("Work laptop");
+    await waitFor(() => expect(kinds()[0]).toBe("device_join_requested"));
+    expect(screen.getAllByTestId("activity-item")[0]!.textContent).toContain("Work laptop asks to join this wallet");
+
+    fireEvent.click(screen.getByTestId("filter-payment"));
+    expect(kinds()).toEqual(["charge_succeeded"]);
+    expect(screen.getByTestId("filter-payment").getAttribute("aria-pressed")).toBe("true");
+    fireEvent.click(screen.getByTestId("filter-money"));
+    expect(kinds()).toEqual(["top_up_succeeded", "card_added"]);
+    fireEvent.click(screen.getByTestId("filter-security"));
+    expect(kinds()).toEqual(["device_join_requested", "device_added", "account_created"]);
+    fireEvent.click(screen.getByTestId("filter-all"));
+    expect(kinds()).toHaveLength(6);
+  });
+
+  it("exports the history and says where and how many", async () => {
+    await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-activity"));
+    fireEvent.click(screen.getByTestId("export-history"));
+    const result = await screen.findByTestId("export-result");
+    expect(result.textContent).toMatch(/Saved 5 events, checked link by link, to \/home\/demo\/Documents\/Inkan\/inkan-history-\d{8}-\d{6}\.json/);
+  });
+});
+
+describe("limits", () => {
+  const set = (id: string, value: string) => fireEvent.input(screen.getByTestId(id), { target: { value } });
+
+  it("lowers at once", async () => {
+    await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-limits"));
+    expect((await screen.findByTestId("limit-daily") as HTMLInputElement).value).toBe("100000");
+    set("limit-per-charge", "20000");
+    set("limit-daily", "30000");
+    expect(screen.getByTestId("save-limits").textContent).toBe("Save limits");
+    fireEvent.click(screen.getByTestId("save-limits"));
+    expect((await screen.findByTestId("limits-result")).textContent).toBe("Your new limits apply now.");
+    expect(screen.queryByTestId("pending-raise")).toBeNull();
+    await waitFor(() => expect(screen.getByText("¥1,280 of ¥30,000")).toBeTruthy());
+    fireEvent.click(screen.getByTestId("nav-pay"));
+    await waitFor(() => expect(screen.getByTestId("remaining-today").textContent).toBe("¥20,000"));
+  });
+
+  it("raises only after the passkey and 24 hours, counting down", async () => {
+    const { clock } = await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-limits"));
+    await screen.findByTestId("limit-monthly");
+    set("limit-monthly", "500000");
+    expect(screen.getByText(/Raising needs your passkey and takes effect after 24 hours/)).toBeTruthy();
+    expect(screen.getByTestId("save-limits").textContent).toBe("Request raise with passkey");
+    fireEvent.click(screen.getByTestId("save-limits"));
+    expect((await screen.findByTestId("limits-result")).textContent).toContain("after the 24-hour cooling-off");
+    const pending = await screen.findByTestId("pending-raise");
+    expect(pending.textContent).toContain("¥500,000 a month");
+    expect(pending.textContent).toContain("Applies in 24 h 0 min 0 s");
+    // The monthly limit itself is unchanged until then.
+    expect(screen.getByText("¥1,280 of ¥300,000")).toBeTruthy();
+    // The countdown's one timer is running (effects run after paint).
+    await waitFor(() => expect(clock.pending).toBe(1));
+    await tick(clock, 61_000);
+    expect(screen.getByTestId("pending-raise").textContent).toContain("Applies in 23 h 58 min 59 s");
+  });
+
+  it("rejects amounts that are not whole yen without asking the backend", async () => {
+    const { mock } = await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-limits"));
+    await screen.findByTestId("limit-daily");
+    set("limit-daily", "12.5");
+    fireEvent.click(screen.getByTestId("save-limits"));
+    expect((await screen.findByTestId("error")).textContent).toContain("whole yen");
+    expect((await mock.status()).limits.daily.minor).toBe(100_000);
+  });
+
+  it("shows the backend's error for limits out of order", async () => {
+    await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-limits"));
+    await screen.findByTestId("limit-daily");
+    set("limit-per-charge", "90000");
+    set("limit-daily", "80000");
+    fireEvent.click(screen.getByTestId("save-limits"));
+    expect((await screen.findByTestId("error")).textContent).toContain("cannot be above the daily limit");
+    expect((screen.getByTestId("save-limits") as HTMLButtonElement).disabled).toBe(false);
+  });
+});
+
+describe("language", () => {
+  it("switches between English and Japanese, texts and amount formats, and remembers it", async () => {
+    const { mock } = await renderWallet();
+    expect(screen.getByTestId("nav-pay").textContent).toBe("Pay");
+    expect(screen.getByTestId("balance").textContent).toBe("¥18,720");
+    expect(mock.locale).toBe("en");
+    fireEvent.click(screen.getByTestId("nav-settings"));
+    fireEvent.change(await screen.findByTestId("language"), { target: { value: "ja" } });
+    await waitFor(() => expect(screen.getByTestId("nav-pay").textContent).toBe("支払う"));
+    expect(document.documentElement.lang).toBe("ja");
+    expect(localStorage.getItem("inkan.language")).toBe("ja");
+    expect(mock.locale).toBe("ja");
+    fireEvent.click(screen.getByTestId("nav-pay"));
+    expect((await screen.findByTestId("balance")).textContent).toBe("18,720円");
+    fireEvent.click(screen.getByTestId("nav-activity"));
+    expect((await screen.findAllByTestId("activity-item"))[0]!.textContent).toContain("Lawson Shibuyaに1,280円を支払いました");
+    fireEvent.click(screen.getByTestId("nav-settings"));
+    fireEvent.change(screen.getByTestId("language"), { target: { value: "en" } });
+    fireEvent.click(screen.getByTestId("nav-pay"));
+    expect((await screen.findByTestId("balance")).textContent).toBe("¥18,720");
+  });
+
+  it("follows the system language when set to System", async () => {
+    await renderWallet({ systemLanguage: "ja-JP" });
+    expect(screen.getByTestId("nav-security").textContent).toBe("セキュリティ");
+    expect(screen.getByTestId("remaining-today").textContent).toBe("50,000円");
+  });
+
+  it("keeps the theme choice", async () => {
+    await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-settings"));
+    fireEvent.change(await screen.findByTestId("theme"), { target: { value: "dark" } });
+    await waitFor(() => expect(document.documentElement.dataset.theme).toBe("dark"));
+    expect(localStorage.getItem("inkan.theme")).toBe("dark");
+  });
+});
+
+describe("security", () => {
+  it("shows the account ID and devices, approves a waiting device and removes another", async () => {
+    const { mock } = await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-security"));
+    expect((await screen.findByTestId("account-id")).textContent).toBe(mock.profile?.account_id);
+    await waitFor(() => expect(screen.getAllByTestId("device-item")).toHaveLength(2));
+    const mine = screen.getAllByTestId("device-item").find((d) => d.getAttribute("data-this-device") === "true")!;
+    expect(mine.textContent).toContain("This device");
+    expect(within(mine).queryByTestId("revoke-device")).toBeNull();
+
+    expect(within(screen.getByTestId("joins-list")).queryAllByTestId("approve-join")).toHaveLength(0);
+    mock.simulateJoinRequest("Work laptop");
+    const approve = await screen.findByTestId("approve-join");
+    fireEvent.click(approve);
+    await waitFor(() => expect(screen.getAllByTestId("device-item")).toHaveLength(3));
+    await waitFor(() => expect(screen.queryByTestId("approve-join")).toBeNull());
+
+    const other = screen.getAllByTestId("device-item").find((d) => d.textContent?.includes("iPhone"))!;
+    fireEvent.click(within(other).getByTestId("revoke-device"));
+    expect(other.textContent).toContain("Remove “iPhone”?");
+    fireEvent.click(within(other).getByTestId("revoke-confirm"));
+    await waitFor(() => expect((screen.getAllByTestId("device-item").find((d) => d.textContent?.includes("iPhone")))!.textContent).toContain("Removed"));
+    expect((await mock.devices()).find((d) => d.name === "iPhone")?.active).toBe(false);
+  });
+
+  it("signs out and in again", async () => {
+    const { mock } = await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-security"));
+    fireEvent.click(await screen.findByTestId("sign-out"));
+    await screen.findByTestId("sign-in");
+    expect(mock.signedIn).toBe(false);
+    fireEvent.click(screen.getByTestId("nav-pay"));
+    expect(await screen.findByTestId("offline-badge")).toBeTruthy();
+    fireEvent.click(screen.getByTestId("nav-security"));
+    fireEvent.click(await screen.findByTestId("sign-in"));
+    await screen.findByTestId("sign-out");
+    expect(mock.signedIn).toBe(true);
+  });
+
+  it("removes the wallet from this device only after a strong confirmation", async () => {
+    const { mock } = await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-security"));
+    fireEvent.click(await screen.findByTestId("forget"));
+    const confirm = screen.getByTestId("forget-confirm") as HTMLButtonElement;
+    expect(confirm.disabled).toBe(true);
+    fireEvent.click(confirm);
+    expect(mock.profile).not.toBeNull();
+    fireEvent.click(screen.getByTestId("forget-understand"));
+    expect(confirm.disabled).toBe(false);
+    fireEvent.click(confirm);
+    await screen.findByTestId("onboarding");
+    expect(mock.profile).toBeNull();
+  });
+});

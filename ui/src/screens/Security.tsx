@@ -1,0 +1,292 @@
+// Who and what can use this wallet: its account ID, devices, devices asking to join, freezing,
+// recovery codes, the session, and removing the wallet from this device.
+
+import { useCallback, useEffect, useState } from "preact/hooks";
+import type { AppError, DeviceView, JoinView } from "../bindings";
+import { useBackend } from "../backend/context";
+import { toAppError } from "../errors";
+import { formatDate, formatTime, useI18n } from "../i18n";
+import { useAction } from "../ui/action";
+import { Badge, Button, CopyButton, ErrorText } from "../ui/bits";
+import type { WalletState } from "./Shell";
+
+export function SecurityScreen({ wallet, joinsVersion }: { wallet: WalletState; joinsVersion: number }) {
+  const { t } = useI18n();
+  const { profile } = wallet;
+  return (
+    <section aria-labelledby="security-title" class="security">
+      <h1 id="security-title">{t.securityTitle}</h1>
+
+      <div class="card-block">
+        <h2>{t.accountId}</h2>
+        <div class="copy-row">
+          <code class="mono" data-testid="account-id">
+            {profile.account_id}
+          </code>
+          <CopyButton text={profile.account_id} testid="copy-account-id" />
+        </div>
+        <p class="hint">{t.accountIdHint}</p>
+      </div>
+
+      <FreezeBlock wallet={wallet} />
+      <Devices thisDeviceId={profile.device_id} joinsVersion={joinsVersion} />
+      <Joins version={joinsVersion} />
+
+      <div class="card-block">
+        <h2>{t.recoveryTitle}</h2>
+        <p class="hint">{t.recoveryInfo}</p>
+      </div>
+
+      <div class="card-block">
+        <h2>{t.passkeyTitle}</h2>
+        <p>{profile.passkey}</p>
+        {profile.insecure_passkey && (
+          <Badge tone="warn" testid="soft-passkey-badge">
+            {t.softPasskey}
+          </Badge>
+        )}
+      </div>
+
+      <Session wallet={wallet} />
+      <Forget />
+    </section>
+  );
+}
+
+function FreezeBlock({ wallet }: { wallet: WalletState }) {
+  const { t } = useI18n();
+  const backend = useBackend();
+  const frozen = wallet.status?.frozen ?? false;
+  const freeze = useAction(async () => {
+    await backend.freeze();
+    await wallet.refreshStatus();
+  });
+  const unfreeze = useAction(async () => {
+    await backend.unfreeze();
+    await wallet.refreshStatus();
+  });
+  return (
+    <div class={`card-block${frozen ? " card-frozen" : ""}`}>
+      <h2>{t.freezeTitleShort}</h2>
+      {frozen && (
+        <p role="status">
+          <strong>{t.frozenNow}</strong>
+        </p>
+      )}
+      <p class="hint">{t.freezeExplain}</p>
+      <ErrorText error={freeze.error ?? unfreeze.error} />
+      {frozen ? (
+        <Button variant="primary" busy={unfreeze.busy} onClick={() => unfreeze.run()} data-testid="unfreeze">
+          {t.unfreeze}
+        </Button>
+      ) : (
+        <Button variant="danger" busy={freeze.busy} onClick={() => freeze.run()} data-testid="freeze">
+          {t.freeze}
+        </Button>
+      )}
+    </div>
+  );
+}
+
+function Devices({ thisDeviceId, joinsVersion }: { thisDeviceId: string; joinsVersion: number }) {
+  const { t, lang } = useI18n();
+  const backend = useBackend();
+  const [devices, setDevices] = useState<DeviceView[] | null>(null);
+  const [error, setError] = useState<AppError | null>(null);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const revoke = useAction(async (id: string) => {
+    await backend.revokeDevice(id);
+  });
+
+  const load = useCallback(async () => {
+    try {
+      setDevices(await backend.devices());
+      setError(null);
+    } catch (e) {
+      setError(toAppError(e));
+    }
+  }, [backend]);
+
+  useEffect(() => {
+    void load();
+  }, [load, joinsVersion]);
+
+  const doRevoke = async (id: string) => {
+    const out = await revoke.run(id);
+    if (out.ok) {
+      setConfirming(null);
+      await load();
+    }
+  };
+
+  return (
+    <div class="card-block">
+      <h2>{t.devicesTitle}</h2>
+      <ErrorText error={error} />
+      <ul class="list" data-testid="devices-list">
+        {(devices ?? []).map((d) => {
+          const mine = d.this_device || d.id === thisDeviceId;
+          return (
+            <li key={d.id} class={`list-item${d.active ? "" : " is-inactive"}`} data-testid="device-item" data-this-device={mine ? "true" : "false"}>
+              <div class="list-main">
+                <span class="list-title">
+                  {d.name} {mine && <Badge tone="ok">{t.thisDevice}</Badge>} {!d.active && <Badge>{t.revoked}</Badge>}
+                </span>
+                <span class="hint">{t.enrolledOn(formatDate(d.enrolled_at, lang))}</span>
+              </div>
+              {!mine && d.active && confirming !== d.id && (
+                <Button variant="quiet" class="btn-small" onClick={() => setConfirming(d.id)} data-testid="revoke-device">
+                  {t.revoke}
+                </Button>
+              )}
+              {confirming === d.id && (
+                <div class="confirm-inline" role="group" aria-label={t.revokeConfirm(d.name)}>
+                  <p>{t.revokeConfirm(d.name)}</p>
+                  <ErrorText error={revoke.error} />
+                  <div class="row">
+                    <Button variant="ghost" class="btn-small" onClick={() => setConfirming(null)}>
+                      {t.cancel}
+                    </Button>
+                    <Button variant="danger" class="btn-small" busy={revoke.busy} onClick={() => doRevoke(d.id)} data-testid="revoke-confirm">
+                      {t.revokeYes}
+                    </Button>
+                  </div>
+                </div>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+    </div>
+  );
+}
+
+function Joins({ version }: { version: number }) {
+  const { t, lang } = useI18n();
+  const backend = useBackend();
+  const [joins, setJoins] = useState<JoinView[] | null>(null);
+  const [error, setError] = useState<AppError | null>(null);
+  const approve = useAction((id: string) => backend.approveJoin(id));
+
+  const load = useCallback(async () => {
+    try {
+      setJoins(await backend.waitingJoins());
+      setError(null);
+    } catch (e) {
+      setError(toAppError(e));
+    }
+  }, [backend]);
+
+  useEffect(() => {
+    void load();
+  }, [load, version]);
+
+  const doApprove = async (id: string) => {
+    const out = await approve.run(id);
+    if (out.ok) await load();
+  };
+
+  return (
+    <div class="card-block">
+      <h2>{t.joinsTitle}</h2>
+      <ErrorText error={error ?? approve.error} />
+      {joins !== null && joins.length === 0 && <p class="hint">{t.noJoins}</p>}
+      <ul class="list" data-testid="joins-list" aria-live="polite">
+        {(joins ?? []).map((j) => (
+          <li key={j.join_id} class="list-item" data-testid="join-item">
+            <div class="list-main">
+              <span class="list-title">{j.device_name ?? t.unnamedDevice}</span>
+              <span class="hint">{t.joinExpires(formatTime(j.expires_at, lang))}</span>
+            </div>
+            <Button variant="primary" class="btn-small" busy={approve.busy} onClick={() => doApprove(j.join_id)} data-testid="approve-join">
+              {t.approveJoin}
+            </Button>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+function Session({ wallet }: { wallet: WalletState }) {
+  const { t } = useI18n();
+  const backend = useBackend();
+  const signOut = useAction(() => backend.signOut());
+  const signIn = useAction(() => backend.signIn());
+  return (
+    <div class="card-block">
+      <h2>{t.sessionTitle}</h2>
+      {wallet.signedOut && <p role="status">{t.signedOut}</p>}
+      <ErrorText error={signOut.error ?? signIn.error} />
+      {wallet.signedOut ? (
+        <Button
+          variant="primary"
+          busy={signIn.busy}
+          onClick={async () => {
+            const out = await signIn.run();
+            if (out.ok) {
+              wallet.setSignedOut(false);
+              await wallet.refreshStatus();
+            }
+          }}
+          data-testid="sign-in"
+        >
+          {t.signIn}
+        </Button>
+      ) : (
+        <Button
+          variant="secondary"
+          busy={signOut.busy}
+          onClick={async () => {
+            const out = await signOut.run();
+            if (out.ok) wallet.setSignedOut(true);
+          }}
+          data-testid="sign-out"
+        >
+          {t.signOut}
+        </Button>
+      )}
+    </div>
+  );
+}
+
+function Forget() {
+  const { t } = useI18n();
+  const backend = useBackend();
+  const [asking, setAsking] = useState(false);
+  const [understood, setUnderstood] = useState(false);
+  const forget = useAction(() => backend.forget());
+  return (
+    <div class="card-block card-danger">
+      <h2>{t.forget}</h2>
+      <p class="hint">{t.forgetExplain}</p>
+      {asking ? (
+        <div class="confirm-inline" role="group" aria-labelledby="forget-q">
+          <label class="check" id="forget-q">
+            <input type="checkbox" checked={understood} onChange={(e) => setUnderstood(e.currentTarget.checked)} data-testid="forget-understand" />
+            <span>{t.forgetUnderstand}</span>
+          </label>
+          <ErrorText error={forget.error} />
+          <div class="row">
+            <Button
+              variant="ghost"
+              onClick={() => {
+                setAsking(false);
+                setUnderstood(false);
+              }}
+            >
+              {t.cancel}
+            </Button>
+            <Button variant="danger" disabled={!understood} busy={forget.busy} onClick={() => forget.run()} data-testid="forget-confirm">
+              {t.forgetYes}
+            </Button>
+          </div>
+        </div>
+      ) : (
+        <Button variant="danger" onClick={() => setAsking(true)} data-testid="forget">
+          {t.forget}
+        </Button>
+      )}
+    </div>
+  );
+}

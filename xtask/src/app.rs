@@ -1,0 +1,148 @@
+//! The wallet app's build and its headless display: what `cargo xtask test` and `cargo xtask demo`
+//! need before the app can be built (system libraries, the UI bundle) and driven (tauri-driver,
+//! WebKitWebDriver, Xvfb).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{apt, cargo, root, run_step};
+
+/// Debian packages for building a Tauri 2 app on Linux (WebKitGTK 4.1) and driving it headless.
+/// `fonts-noto-cjk` so that Japanese renders (a minimal machine has no CJK font at all).
+const PACKAGES: [&str; 11] = [
+    "libwebkit2gtk-4.1-dev",
+    "libgtk-3-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "libxdo-dev",
+    "libssl-dev",
+    "pkg-config",
+    "xvfb",
+    "xauth",
+    "webkit2gtk-driver",
+    "fonts-noto-cjk",
+];
+
+/// Installs the system packages the app needs to build and run headless.
+pub fn system_packages() -> Result<()> {
+    let missing: Vec<&str> = PACKAGES.into_iter().filter(|p| !apt::is_installed(p)).collect();
+    apt::install("app", "the wallet app (Tauri 2 on WebKitGTK) and its headless tests need", &missing)
+}
+
+fn ui_dir() -> PathBuf {
+    root().join("ui")
+}
+
+fn npm() -> Result<Command> {
+    let npm = apt::on_path("npm").context(
+        "the wallet app's UI needs Node.js 20 (or newer) and npm: install them (e.g. `apt-get install nodejs npm`) and run this again",
+    )?;
+    let mut command = Command::new(npm);
+    command.current_dir(ui_dir());
+    Ok(command)
+}
+
+/// `npm ci` when `node_modules` is missing or older than the lock file: exactly the locked packages.
+pub fn ui_install() -> Result<()> {
+    let modules = ui_dir().join("node_modules").join(".package-lock.json");
+    let lock = ui_dir().join("package-lock.json");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = matches!((modified(&modules), modified(&lock)), (Some(installed), Some(locked)) if installed >= locked);
+    if fresh {
+        return Ok(());
+    }
+    run_step("installing the UI's npm packages (npm ci, from package-lock.json)", npm()?.args(["ci", "--no-audit", "--no-fund"]))
+}
+
+/// The UI bundle in `ui/dist`, which the app embeds when it is compiled.
+pub fn ui_build() -> Result<()> {
+    ui_install()?;
+    run_step("building the UI (tsc + vite → ui/dist)", npm()?.args(["run", "build"]))
+}
+
+/// The UI's unit tests (vitest, against the mock backend).
+pub fn ui_test() -> Result<()> {
+    ui_install()?;
+    run_step("UI unit tests (vitest, mock backend)", npm()?.args(["test"]))
+}
+
+/// Where cargo puts the debug binaries.
+pub fn debug_bin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    target.join("debug").join(name)
+}
+
+/// Builds the app binary (embedding `ui/dist`) and returns its path.
+pub fn build() -> Result<PathBuf> {
+    run_step("building the wallet app (inkan-wallet)", cargo().args(["build", "--locked", "-p", "inkan-wallet"]))?;
+    Ok(debug_bin("inkan-wallet"))
+}
+
+/// `tauri-driver`, installed with cargo (about 30 s) when it is not on `PATH`.
+pub fn tauri_driver() -> Result<PathBuf> {
+    if let Some(found) = apt::on_path("tauri-driver") {
+        return Ok(found);
+    }
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .context("no CARGO_HOME or HOME to install tauri-driver into")?;
+    let installed = home.join("bin").join("tauri-driver");
+    if installed.is_file() {
+        return Ok(installed);
+    }
+    run_step(
+        "installing tauri-driver (WebDriver for Tauri apps; first run only)",
+        cargo().args(["install", "tauri-driver", "--locked", "--version", "^2"]),
+    )?;
+    Ok(installed)
+}
+
+/// A virtual X display for the app's window, stopped on drop.
+pub struct Display {
+    pub name: String,
+    xvfb: Child,
+}
+
+impl Display {
+    /// Starts Xvfb on the first free display number from :90.
+    pub fn start() -> Result<Display> {
+        let xvfb = apt::on_path("Xvfb").context("no Xvfb: install the `xvfb` package")?;
+        for number in 90..120 {
+            if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists() || Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+                continue;
+            }
+            let name = format!(":{number}");
+            let mut child = Command::new(&xvfb)
+                .args([name.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting Xvfb")?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists() {
+                    return Ok(Display { name, xvfb: child });
+                }
+                if child.try_wait()?.is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        bail!("could not start Xvfb on any display from :90 to :119")
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
