@@ -34,7 +34,11 @@ pub enum ErrorCode {
     CardDeclined,
     CardLocked,
     DeviceRevoked,
+    /// Too many requests from this client: wait for `Retry-After` seconds (status 429).
     TooManyRequests,
+    /// The server is at its limit of requests in flight, open live feeds and long-polls, or
+    /// database connections: nothing was done; retry after `Retry-After` seconds (status 503).
+    Overloaded,
     Internal,
 }
 

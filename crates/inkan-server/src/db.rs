@@ -44,8 +44,15 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 
 impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file if needed, and
-    /// brings the schema up to date.
+    /// brings the schema up to date. Waits for a pool connection are bounded by the default
+    /// [`LoadLimits`](crate::settings::LoadLimits).
     pub async fn open(url: &str) -> anyhow::Result<Db> {
+        Db::connect(url, crate::settings::LoadLimits::DEFAULT.db_acquire_timeout).await
+    }
+
+    /// As [`Db::open`], with waits for a pool connection bounded by `acquire_timeout`: a request
+    /// that waits longer fails with `PoolTimedOut`, which the API answers as `503 overloaded`.
+    pub async fn connect(url: &str, acquire_timeout: Duration) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -66,7 +73,7 @@ impl Db {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -18,11 +18,32 @@ pub struct AppError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: Cow<'static, str>,
+    /// Seconds to send as `Retry-After` (overload and rate limits).
+    pub retry_after: Option<u32>,
 }
+
+/// What an overloaded server asks a client to wait before retrying, in seconds.
+pub const OVERLOAD_RETRY_AFTER_SECONDS: u32 = 1;
 
 impl AppError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        AppError { status, code, message: message.into() }
+        AppError { status, code, message: message.into(), retry_after: None }
+    }
+
+    /// `503 overloaded` with `Retry-After`: the server took on nothing of this request.
+    pub fn overloaded(message: impl Into<Cow<'static, str>>) -> Self {
+        AppError {
+            retry_after: Some(OVERLOAD_RETRY_AFTER_SECONDS),
+            ..AppError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded, message)
+        }
+    }
+
+    /// `429 too_many_requests` with `Retry-After`.
+    pub fn too_many_requests(message: impl Into<Cow<'static, str>>, retry_after_seconds: u32) -> Self {
+        AppError {
+            retry_after: Some(retry_after_seconds.max(1)),
+            ..AppError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests, message)
+        }
     }
 
     /// Something broke on our side. `detail` goes to the log only.
@@ -55,13 +76,25 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: ApiError { code: self.code, message: self.message.into_owned() } };
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
-        AppError::internal(format!("database: {e}"))
+        match e {
+            // Every connection stayed busy for the whole acquire timeout: shed this request rather
+            // than queue it.
+            sqlx::Error::PoolTimedOut => {
+                tracing::warn!("no database connection within the acquire timeout; answering 503");
+                AppError::overloaded("the server is busy; retry shortly")
+            }
+            e => AppError::internal(format!("database: {e}")),
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The HTTP surface: routes, body limit, tracing, and the fallback for unknown paths.
+//! The HTTP surface: routes, admission (load limits), body limit, tracing, and the fallback for
+//! unknown paths.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/wallet/feed", get(feed::stream))
         .route("/v1/wallet/history", get(feed::export))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.admission.clone(), crate::admission::admit))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_server_time))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod admission;
 pub mod auth;
 pub mod charges;
 pub mod clock;

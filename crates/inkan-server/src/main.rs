@@ -3,12 +3,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use inkan_server::clock::SystemClock;
 use inkan_server::db::Db;
 use inkan_server::funding::SandboxProvider;
+use inkan_server::settings::LoadLimits;
 use inkan_server::{AppState, Settings};
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
@@ -19,7 +21,8 @@ struct Cli {
     /// Database URL: sqlite://FILE (default: sqlite://inkan.db) or postgres://…
     #[arg(long, env = "INKAN_DATABASE_URL", global = true)]
     database: Option<String>,
-    /// TOML file with any of: listen, database, rp_id, rp_origin, charge_ttl_seconds.
+    /// TOML file with any of: listen, database, rp_id, rp_origin, charge_ttl_seconds,
+    /// max_requests_in_flight, max_open_streams, db_acquire_timeout_ms.
     #[arg(long, env = "INKAN_CONFIG", global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -49,6 +52,16 @@ struct ServeArgs {
     /// Seconds an unconfirmed charge waits before it expires (default 120).
     #[arg(long, env = "INKAN_CHARGE_TTL_SECONDS")]
     charge_ttl_seconds: Option<u32>,
+    /// Short requests handled at once; past it, `503 overloaded` (default 256).
+    #[arg(long, env = "INKAN_MAX_REQUESTS_IN_FLIGHT", value_parser = clap::value_parser!(u32).range(1..))]
+    max_requests_in_flight: Option<u32>,
+    /// Live feeds and long-polls open at once; past it, `503 overloaded` (default 512).
+    #[arg(long, env = "INKAN_MAX_OPEN_STREAMS", value_parser = clap::value_parser!(u32).range(1..))]
+    max_open_streams: Option<u32>,
+    /// Milliseconds a request may wait for a database connection before `503 overloaded`
+    /// (default 2000).
+    #[arg(long, env = "INKAN_DB_ACQUIRE_TIMEOUT_MS", value_parser = clap::value_parser!(u32).range(1..))]
+    db_acquire_timeout_ms: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -93,6 +106,9 @@ struct FileConfig {
     rp_id: Option<String>,
     rp_origin: Option<url::Url>,
     charge_ttl_seconds: Option<u32>,
+    max_requests_in_flight: Option<u32>,
+    max_open_streams: Option<u32>,
+    db_acquire_timeout_ms: Option<u32>,
 }
 
 #[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
@@ -110,10 +126,17 @@ async fn main() -> Result<()> {
         None => FileConfig::default(),
     };
     let database = cli.database.clone().or(file.database.clone()).unwrap_or_else(|| "sqlite://inkan.db".to_owned());
-    let db = Db::open(&database).await.with_context(|| format!("opening the database {}", redact(&database)))?;
+    let acquire_timeout = match &cli.command {
+        Command::Serve(args) => args.db_acquire_timeout_ms.or(file.db_acquire_timeout_ms),
+        Command::Admin(_) => None,
+    }
+    .map_or(LoadLimits::DEFAULT.db_acquire_timeout, |ms| Duration::from_millis(u64::from(ms)));
+    let db = Db::connect(&database, acquire_timeout)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&database)))?;
     let clock = SystemClock;
     match cli.command {
-        Command::Serve(args) => serve(args, file, db).await,
+        Command::Serve(args) => serve(args, file, db, acquire_timeout).await,
         Command::Admin(Admin::Merchant(MerchantCommand::Create { name })) => {
             let id = inkan_server::admin::create_merchant(&db, &clock, &name).await?;
             println!("{id}");
@@ -132,7 +155,7 @@ async fn main() -> Result<()> {
     }
 }
 
-async fn serve(args: ServeArgs, file: FileConfig, db: Db) -> Result<()> {
+async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Duration) -> Result<()> {
     let rp_id = args
         .rp_id
         .or(file.rp_id)
@@ -143,6 +166,21 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db) -> Result<()> {
     let mut settings = Settings::for_relying_party(rp_id, rp_origin)?;
     if let Some(ttl) = args.charge_ttl_seconds.or(file.charge_ttl_seconds) {
         settings.charge_ttl = time::Duration::seconds(i64::from(ttl));
+    }
+    let count = |n: u32| usize::try_from(n).context("a load limit does not fit this machine's word size");
+    settings.load = LoadLimits {
+        max_requests_in_flight: match args.max_requests_in_flight.or(file.max_requests_in_flight) {
+            Some(n) => count(n)?,
+            None => LoadLimits::DEFAULT.max_requests_in_flight,
+        },
+        max_open_streams: match args.max_open_streams.or(file.max_open_streams) {
+            Some(n) => count(n)?,
+            None => LoadLimits::DEFAULT.max_open_streams,
+        },
+        db_acquire_timeout,
+    };
+    if settings.load.max_requests_in_flight == 0 || settings.load.max_open_streams == 0 {
+        anyhow::bail!("max_requests_in_flight and max_open_streams must be at least 1");
     }
     let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let state = AppState::new(db, Arc::new(SystemClock), settings, Arc::new(SandboxProvider))?;

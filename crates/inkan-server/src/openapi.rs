@@ -96,7 +96,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ),
     // Reached only through the feed's text, not through a body: listed so clients get its schema.
     components(schemas(inkan_api::feed::Notice)),
-    modifiers(&BearerSchemes),
+    modifiers(&BearerSchemes, &LoadLimitResponses),
     tags(
         (name = "merchant", description = "The merchant API: charges made by a terminal (the stable external contract)."),
         (name = "accounts", description = "Creating an account with a passkey, signing in and out."),
@@ -137,6 +137,43 @@ impl Modify for BearerSchemes {
                     .build(),
             ),
         );
+    }
+}
+
+/// Adds `503 overloaded` to every operation but `/healthz`: any request can meet the server at
+/// its load limits (`admission`) or out of database connections.
+struct LoadLimitResponses;
+
+impl Modify for LoadLimitResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::content::ContentBuilder;
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
+        use utoipa::openapi::{RefOr, ResponseBuilder};
+        let response = ResponseBuilder::new()
+            .description(
+                "`overloaded`: the server is at its limit of requests in flight, of open live feeds and \
+                 long-polls, or of database connections. Nothing was done; retry after `Retry-After` seconds.",
+            )
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1))))
+                    .description(Some("Seconds to wait before retrying."))
+                    .build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if path == "/healthz" {
+                continue;
+            }
+            for operation in
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+            {
+                operation.responses.responses.insert("503".to_owned(), RefOr::T(response.clone()));
+            }
+        }
     }
 }
 
@@ -1023,6 +1060,23 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_but_liveness_documents_overload() {
+        let doc = document_json();
+        for (method, path) in ROUTES {
+            let overloaded = &doc["paths"][path][method]["responses"]["503"];
+            if *path == "/healthz" {
+                assert!(overloaded.is_null(), "liveness is never refused");
+                continue;
+            }
+            assert_eq!(
+                overloaded["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
+                "{method} {path}"
+            );
+            assert_eq!(overloaded["headers"]["Retry-After"]["schema"]["type"], "integer", "{method} {path}");
+        }
+    }
+
+    #[test]
     fn merchant_headers_and_parameters_are_described() {
         let doc = document_json();
         let param = |method: &str, path: &str, name: &str| -> Value {
@@ -1292,6 +1346,7 @@ mod tests {
             CardLocked,
             DeviceRevoked,
             TooManyRequests,
+            Overloaded,
             Internal,
         ];
         for code in &all {
@@ -1300,7 +1355,7 @@ mod tests {
                 | WalletFrozen | ChargesSuspended | RegionBlocked | Unauthorized | Forbidden | InvalidRequest
                 | PayloadTooLarge | IdempotencyConflict | NotFound | InvalidState | PasskeyRejected
                 | StepUpRequired | CeremonyExpired | CardDeclined | CardLocked | DeviceRevoked | TooManyRequests
-                | Internal => {}
+                | Overloaded | Internal => {}
             }
         }
         all

@@ -1,4 +1,4 @@
-//! Policy the server runs with: WebAuthn relying party, time limits and default limits.
+//! Policy the server runs with: WebAuthn relying party, time limits, default limits, load limits.
 //!
 //! Built by the binary from flags, environment and an optional TOML file (see `main.rs`). There is
 //! deliberately no `Default`: the relying-party id and origin are security data and must be given.
@@ -30,6 +30,32 @@ pub struct Settings {
     pub body_limit: usize,
     /// Countries (ISO 3166-1 alpha-2) allowed to enrol, sign in, top up and pay.
     pub allowed_countries: Vec<String>,
+    /// How much work the server takes on at once before it answers `503 overloaded`.
+    pub load: LoadLimits,
+}
+
+/// The server's bounds on concurrent work (see `admission`). Past them a request is refused at
+/// once with `503 overloaded` and `Retry-After`, never queued without end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadLimits {
+    /// Short requests being handled at once (everything but live feeds and long-polls).
+    pub max_requests_in_flight: usize,
+    /// Live feeds (SSE) and charge long-polls open at once. Counted apart so that long-lived
+    /// connections cannot starve short requests.
+    pub max_open_streams: usize,
+    /// How long a request waits for a database connection before it gets `503 overloaded`.
+    pub db_acquire_timeout: std::time::Duration,
+}
+
+impl LoadLimits {
+    /// 256 requests and 512 streams stay below the common limit of 1,024 open files per process
+    /// (each is a socket) with room for the database; 2 s of waiting for a connection is already
+    /// far beyond any healthy request.
+    pub const DEFAULT: LoadLimits = LoadLimits {
+        max_requests_in_flight: 256,
+        max_open_streams: 512,
+        db_acquire_timeout: std::time::Duration::from_secs(2),
+    };
 }
 
 impl Settings {
@@ -51,6 +77,7 @@ impl Settings {
             },
             body_limit: 16 * 1024,
             allowed_countries: vec!["JP".to_owned()],
+            load: LoadLimits::DEFAULT,
         })
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use ring::rand::SystemRandom;
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
+use crate::admission::Admission;
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::funding::FundingProvider;
@@ -23,6 +24,8 @@ pub struct Inner {
     pub webauthn: Webauthn,
     pub funding: Arc<dyn FundingProvider>,
     pub rng: SystemRandom,
+    /// The budgets of concurrent work (`settings.load`), shared by every request.
+    pub admission: Admission,
 }
 
 impl std::fmt::Debug for AppState {
@@ -52,7 +55,9 @@ impl AppState {
         funding: Arc<dyn FundingProvider>,
     ) -> anyhow::Result<AppState> {
         let webauthn = WebauthnBuilder::new(&settings.rp_id, &settings.rp_origin)?.rp_name("Inkan").build()?;
+        let admission = Admission::new(&settings.load);
         Ok(AppState(Arc::new(Inner {
+            admission,
             db,
             hub: Hub::default(),
             clock,

@@ -61,6 +61,7 @@ on_both_databases!(
     a_recovery_code_adds_a_device_once_and_freezes,
     cards_are_verified_limited_and_never_stored,
     a_terminal_long_poll_wakes_when_the_shopper_answers,
+    past_its_limits_the_server_answers_503_at_once_and_recovers,
 );
 
 async fn whole_payment_flow(backend: Backend) {
@@ -933,6 +934,120 @@ async fn a_terminal_long_poll_wakes_when_the_shopper_answers(backend: Backend) {
         let response = server.http.get(url).bearer_auth(&till.key).send().await.unwrap();
         error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
     }
+    server.stop().await;
+}
+
+/// Asserts a prompt `503 overloaded` with `Retry-After` and the API's error body.
+async fn assert_overloaded(request: reqwest::RequestBuilder) {
+    let response = tokio::time::timeout(StdDuration::from_secs(5), request.send())
+        .await
+        .expect("an overloaded server must answer at once, not hold the request")
+        .unwrap();
+    let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    error(response, StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded).await;
+    let seconds: u32 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!(seconds >= 1);
+}
+
+/// Waits (bounded) until a count the server publishes reaches `n`.
+async fn until(mut count: tokio::sync::watch::Receiver<usize>, n: usize, what: &str) {
+    let reached = tokio::time::timeout(StdDuration::from_secs(10), count.wait_for(|c| *c == n)).await.is_ok();
+    assert!(reached, "{what} never reached {n} (now {})", *count.borrow());
+}
+
+/// Load limits: past the bound of short requests in flight, of open feeds and long-polls, or of
+/// database connections, requests get `503 overloaded` with `Retry-After` at once and change
+/// nothing; long-lived streams never starve short requests; and once the load goes, requests pass
+/// again by themselves.
+async fn past_its_limits_the_server_answers_503_at_once_and_recovers(backend: Backend) {
+    let mut settings = support::settings();
+    settings.load = inkan_server::settings::LoadLimits {
+        max_requests_in_flight: 3,
+        max_open_streams: 2,
+        db_acquire_timeout: StdDuration::from_millis(300),
+    };
+    let server = TestServer::start_with(backend, settings).await;
+    let till = server.merchant("Lawson Ebisu").await;
+    let mut shopper = Shopper::enroll(&server, "Taro").await;
+    shopper.top_up(&server, 10_000).await;
+    let admission = server.state.admission.clone();
+    let token = shopper.token.clone();
+    let wallet = || server.http.get(format!("{}/v1/wallet", server.url)).bearer_auth(&token);
+
+    // Short requests: three clients that send their headers and then stall in the body hold the
+    // three places; the fourth request is refused at once and creates nothing.
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        use tokio::io::AsyncWriteExt;
+        let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = "POST /v1/accounts/registration HTTP/1.1\r\nHost: localhost\r\n\
+                    Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"display";
+        socket.write_all(head.as_bytes()).await.unwrap();
+        stalled.push(socket);
+    }
+    until(admission.requests_in_flight(), 3, "requests in flight").await;
+    assert_overloaded(wallet()).await;
+    let before = charge_count(&server).await;
+    let body =
+        CreateCharge { payment_code: shopper.code(&server), amount: 100, currency: Currency::Jpy, description: None };
+    assert_overloaded(
+        server
+            .http
+            .post(format!("{}/v1/charges", server.url))
+            .bearer_auth(&till.key)
+            .header("Idempotency-Key", "overloaded-1")
+            .json(&body),
+    )
+    .await;
+    assert_eq!(charge_count(&server).await, before, "a refused request changed nothing");
+    // Liveness is never refused.
+    assert_eq!(server.get("/healthz", None).await.status(), StatusCode::OK);
+    drop(stalled);
+    until(admission.requests_in_flight(), 0, "requests in flight").await;
+    let _: Wallet = json(wallet().send().await.unwrap(), StatusCode::OK).await;
+    // The same charge, retried with the same key, goes through now.
+    let charge: Charge = json(till.charge_raw("overloaded-1", &body).await, StatusCode::CREATED).await;
+
+    // Streams: a long-poll and a live feed hold the two places; a third of either kind is refused,
+    // while short requests, including a charge read without waiting, still pass.
+    let poll = {
+        let (url, key, id) = (till.url.clone(), till.key.clone(), charge.id.clone());
+        tokio::spawn(async move {
+            let response =
+                reqwest::Client::new().get(format!("{url}/v1/charges/{id}?wait=60")).bearer_auth(key).send().await;
+            json::<Charge>(response.unwrap(), StatusCode::OK).await
+        })
+    };
+    let feed = FeedReader::open(&server, &shopper.token, None).await;
+    until(admission.open_streams(), 2, "open streams").await;
+    assert_overloaded(server.http.get(format!("{}/v1/wallet/feed", server.url)).bearer_auth(&shopper.token)).await;
+    let charge_url = format!("{}/v1/charges/{}", server.url, charge.id);
+    assert_overloaded(server.http.get(format!("{charge_url}?wait=5")).bearer_auth(&till.key)).await;
+    assert_eq!(till.get(&charge.id, None).await.status, ChargeStatus::PendingConfirmation);
+    let _: Wallet = json(wallet().send().await.unwrap(), StatusCode::OK).await;
+    // The shopper answers: the long-poll ends and gives its place back; so does the closed feed.
+    let pending = shopper.pending(&server).await;
+    let _: WalletCharge = json(shopper.confirm(&server, &pending[0]).await, StatusCode::OK).await;
+    assert_eq!(poll.await.unwrap().status, ChargeStatus::Succeeded);
+    drop(feed);
+    until(admission.open_streams(), 0, "open streams").await;
+    let mut feed = FeedReader::open(&server, &shopper.token, None).await;
+    assert_eq!(feed.next_within(StdDuration::from_secs(5)).await.expect("backlog").kind, "account_created");
+    drop(feed);
+    assert_eq!(till.get(&charge.id, Some(1)).await.status, ChargeStatus::Succeeded);
+
+    // Database connections: with every pooled connection taken, a request waits at most the
+    // acquire timeout, then gets 503; when they come back, it passes.
+    let pool = server.state.db.pool();
+    let mut held = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        held.push(pool.acquire().await.unwrap());
+    }
+    assert_overloaded(wallet()).await;
+    drop(held);
+    let _: Wallet = json(wallet().send().await.unwrap(), StatusCode::OK).await;
+    server.assert_ledger_balanced().await;
     server.stop().await;
 }
 

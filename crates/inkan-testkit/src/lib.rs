@@ -119,7 +119,7 @@ impl TestServer {
     }
 
     async fn launch(db_url: String, cleanup: Cleanup, clock: Arc<ManualClock>, settings: Settings) -> TestServer {
-        let db = Db::open(&db_url).await.unwrap();
+        let db = Db::connect(&db_url, settings.load.db_acquire_timeout).await.unwrap();
         let state = AppState::new(db, clock.clone(), settings.clone(), Arc::new(SandboxProvider)).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -1,0 +1,177 @@
+//! Admission control: how much work the server takes on at once.
+//!
+//! Two separate budgets, because requests come in two kinds. Short requests (everything that
+//! answers at once) share `max_requests_in_flight`. Long-lived ones, the live feed (SSE) and a
+//! terminal's long-poll (`GET /v1/charges/{id}?wait=N`), share `max_open_streams`: thousands of
+//! idle feeds must not leave no room for a charge. A request over its budget is refused at once
+//! with `503 overloaded` and `Retry-After`, having touched nothing; nothing is queued, so the
+//! server recovers as soon as the load drops. `GET /healthz` is never refused: it does no work,
+//! and a liveness probe failing under load would only get a busy server restarted.
+//!
+//! The budgets are semaphores taken without waiting. A short request gives its permit back when
+//! its response is ready; a stream keeps its permit until its body ends (the client went away,
+//! or the server is shutting down). tower's `ConcurrencyLimit` + `LoadShed` would do the first
+//! half but hold a long-poll's permit among the short ones; telling the two kinds apart needs the
+//! matched route, hence this small middleware.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+use crate::error::AppError;
+use crate::settings::LoadLimits;
+
+/// The two budgets, shared by every clone (one per server).
+#[derive(Debug, Clone)]
+pub struct Admission {
+    requests: Budget,
+    streams: Budget,
+}
+
+/// One budget: a semaphore, and the number of permits taken, which tests and operators can watch.
+#[derive(Debug, Clone)]
+struct Budget {
+    permits: Arc<Semaphore>,
+    in_use: Arc<watch::Sender<usize>>,
+}
+
+/// A taken permit; gives itself back and updates the count when dropped.
+#[derive(Debug)]
+struct Ticket {
+    _permit: OwnedSemaphorePermit,
+    in_use: Arc<watch::Sender<usize>>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.in_use.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl Budget {
+    fn new(size: usize) -> Budget {
+        Budget { permits: Arc::new(Semaphore::new(size)), in_use: Arc::new(watch::Sender::new(0)) }
+    }
+
+    fn try_take(&self) -> Option<Ticket> {
+        let permit = self.permits.clone().try_acquire_owned().ok()?;
+        self.in_use.send_modify(|n| *n += 1);
+        Some(Ticket { _permit: permit, in_use: self.in_use.clone() })
+    }
+}
+
+impl Admission {
+    pub fn new(limits: &LoadLimits) -> Admission {
+        Admission {
+            requests: Budget::new(limits.max_requests_in_flight),
+            streams: Budget::new(limits.max_open_streams),
+        }
+    }
+
+    /// The number of short requests being handled now, as it changes.
+    pub fn requests_in_flight(&self) -> watch::Receiver<usize> {
+        self.requests.in_use.subscribe()
+    }
+
+    /// The number of open live feeds and long-polls, as it changes.
+    pub fn open_streams(&self) -> watch::Receiver<usize> {
+        self.streams.in_use.subscribe()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Never refused.
+    Free,
+    Short,
+    Stream,
+}
+
+fn kind(request: &Request) -> Kind {
+    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    match (request.method(), route) {
+        (&Method::GET, Some("/healthz")) => Kind::Free,
+        (&Method::GET, Some("/v1/wallet/feed")) => Kind::Stream,
+        (&Method::GET, Some("/v1/charges/{id}")) if asks_to_wait(request.uri().query()) => Kind::Stream,
+        _ => Kind::Short,
+    }
+}
+
+/// Whether a query string has a `wait` of more than zero seconds. A malformed one is left to the
+/// handler, which refuses it before waiting.
+fn asks_to_wait(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&').any(|pair| pair.strip_prefix("wait=").is_some_and(|v| v.parse::<u64>().is_ok_and(|w| w > 0)))
+    })
+}
+
+/// The middleware: takes a permit from the request's budget or answers `503 overloaded`.
+pub async fn admit(State(admission): State<Admission>, request: Request, next: Next) -> Response {
+    match kind(&request) {
+        Kind::Free => next.run(request).await,
+        Kind::Short => {
+            let Some(ticket) = admission.requests.try_take() else {
+                return AppError::overloaded("the server is handling as many requests as it can; retry shortly")
+                    .into_response();
+            };
+            let response = next.run(request).await;
+            drop(ticket);
+            response
+        }
+        Kind::Stream => {
+            let Some(ticket) = admission.streams.try_take() else {
+                return AppError::overloaded(
+                    "the server has as many live feeds and long-polls open as it can; retry shortly",
+                )
+                .into_response();
+            };
+            let response = next.run(request).await;
+            // A long-poll has done its waiting by now; a live feed's body is still to come, and
+            // holds the permit until it ends.
+            if axum::body::HttpBody::size_hint(response.body()).exact().is_some() {
+                return response;
+            }
+            response.map(|body| {
+                Body::from_stream(body.into_data_stream().map(move |chunk| {
+                    let _held = &ticket;
+                    chunk
+                }))
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_positive_wait_makes_a_long_poll() {
+        assert!(asks_to_wait(Some("wait=30")));
+        assert!(asks_to_wait(Some("x=1&wait=1")));
+        assert!(!asks_to_wait(Some("wait=0")));
+        assert!(!asks_to_wait(Some("wait=-1")));
+        assert!(!asks_to_wait(Some("wait=soon")));
+        assert!(!asks_to_wait(Some("nowait=5")));
+        assert!(!asks_to_wait(None));
+    }
+
+    #[test]
+    fn a_budget_refuses_past_its_size_and_recovers() {
+        let budget = Budget::new(2);
+        let watch = budget.in_use.subscribe();
+        let (a, b) = (budget.try_take(), budget.try_take());
+        assert!(a.is_some() && b.is_some());
+        assert_eq!(*watch.borrow(), 2);
+        assert!(budget.try_take().is_none());
+        drop(a);
+        assert_eq!(*watch.borrow(), 1);
+        assert!(budget.try_take().is_some());
+    }
+}
