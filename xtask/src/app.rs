@@ -69,18 +69,6 @@ pub fn ui_test() -> Result<()> {
     run_step("UI unit tests (vitest, mock backend)", npm()?.args(["test"]))
 }
 
-/// Where cargo puts the debug binaries.
-pub fn debug_bin(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
-    target.join("debug").join(name)
-}
-
-/// Builds the app binary (embedding `ui/dist`) and returns its path.
-pub fn build() -> Result<PathBuf> {
-    run_step("building the wallet app (inkan-wallet)", cargo().args(["build", "--locked", "-p", "inkan-wallet"]))?;
-    Ok(debug_bin("inkan-wallet"))
-}
-
 /// `tauri-driver`, installed with cargo (about 30 s) when it is not on `PATH`.
 pub fn tauri_driver() -> Result<PathBuf> {
     if let Some(found) = apt::on_path("tauri-driver") {

@@ -24,14 +24,22 @@ pub fn run() -> Result<()> {
     if std::env::var_os(INSIDE).is_some() {
         return story();
     }
+    crate::app::system_packages()?;
+    crate::app::ui_build()?;
     run_step(
-        "building inkan-server, inkan and inkan-pos",
-        cargo().args(["build", "--quiet", "-p", "inkan-server", "-p", "inkan-cli", "-p", "inkan-pos"]),
+        "building inkan-server, inkan, inkan-pos, the app (inkan-wallet) and its driver",
+        cargo().args(["build", "--quiet", "-p", "inkan-server", "-p", "inkan-cli", "-p", "inkan-pos"]).args([
+            "-p",
+            "inkan-wallet",
+            "-p",
+            "inkan-appdriver",
+        ]),
     )?;
+    let driver = crate::app::tauri_driver()?;
     // The wallet keeps its secrets only in an OS keystore: give it a throwaway one.
     let keyring = crate::keyring::Session::new()?;
     let mut inner = Command::new(std::env::current_exe().context("finding the xtask binary")?);
-    inner.arg("demo").env(INSIDE, "1").current_dir(root());
+    inner.arg("demo").env(INSIDE, "1").env("INKAN_TAURI_DRIVER", &driver).current_dir(root());
     let status = keyring.wrap(&inner).status().context("starting the keyring session")?;
     if !status.success() {
         bail!("the demo failed ({status})");
@@ -265,8 +273,49 @@ fn story() -> Result<()> {
     show(&demo.run(demo.wallet(&["status"]))?);
     show(&demo.run(demo.wallet(&["history"]))?);
     demo.run(demo.wallet(&["forget"]))?;
-    println!("\nDemo done. The server, its database, the wallet and its keys are removed;");
-    println!("the QR image stays at {}.", png.display());
+
+    app_story(&demo, &out)?;
+    println!("\nDemo done. The server, its database, the wallets and their keys are removed;");
+    println!("the QR image stays at {}, the app's screenshots in {}.", png.display(), out.join("app").display());
+    Ok(())
+}
+
+/// The wallet app: on a desktop, opened for the person to use against this server; with no display,
+/// played on a virtual one (Xvfb) through its window, with a screenshot of every screen.
+fn app_story(demo: &Demo, out: &Path) -> Result<()> {
+    let home = demo.dir.path().join("app");
+    if std::env::var_os("DISPLAY").is_some() && std::env::var_os("INKAN_DEMO_HEADLESS").is_none() {
+        say("13. The wallet app opens on your display, on this server: create a wallet and pay");
+        println!("   (a till: `inkan-pos charge --amount 500 --scan <screenshot> --server {} --key-file …`)", demo.server_url);
+        println!("   Close the window to end the demo. INKAN_DEMO_HEADLESS=1 plays it by itself instead.");
+        let status = Command::new(bin("inkan-wallet"))
+            .env("INKAN_HOME", &home)
+            .env("INKAN_SERVER", &demo.server_url)
+            .status()
+            .context("starting the app")?;
+        if !status.success() {
+            bail!("the app ended with {status}");
+        }
+        return Ok(());
+    }
+    say("13. The same story in the wallet app, played through its window on a virtual display");
+    let display = crate::app::Display::start()?;
+    let shots = out.join("app");
+    let _ = std::fs::remove_dir_all(&shots);
+    let driver = std::env::var("INKAN_TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
+    let mut play = Command::new(bin("inkan-app-story"));
+    play.args(["--server", &demo.server_url, "--merchant", "FamilyMart Shibuya", "--tauri-driver", &driver])
+        .arg("--terminal-key-file")
+        .arg(demo.dir.path().join("terminal.key"))
+        .arg("--app")
+        .arg(bin("inkan-wallet"))
+        .arg("--home")
+        .arg(&home)
+        .arg("--screenshots")
+        .arg(&shots)
+        .env("DISPLAY", &display.name);
+    show(&demo.run(play)?);
+    println!("   every screen: {}", shots.display());
     Ok(())
 }
 

@@ -51,13 +51,12 @@ pub fn run() -> Result<()> {
 /// The real app in its window on a virtual display, driven through tauri-driver against a real
 /// server, with the OS keystore of `keyring`.
 fn app_end_to_end(keyring: &crate::keyring::Session) -> Result<()> {
-    let app = crate::app::build()?;
     let driver = crate::app::tauri_driver()?;
     let display = crate::app::Display::start()?;
     let mut test = cargo();
-    test.args(["test", "--locked", "-p", "inkan-system-tests", "--test", "app", "--", "--ignored"])
+    // `--workspace`, as above, so cargo reuses what it built there (one feature set, one build).
+    test.args(["test", "--workspace", "--locked", "--test", "window", "--", "--ignored"])
         .env("DISPLAY", &display.name)
-        .env("INKAN_APP_BINARY", &app)
         .env("INKAN_TAURI_DRIVER", &driver);
     run_step("the app end to end (WebKitGTK on Xvfb, tauri-driver, a real server)", &mut keyring.wrap(&test))
 }

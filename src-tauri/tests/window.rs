@@ -2,8 +2,9 @@
 //! driven through tauri-driver and WebDriver, against a real inkan-server, with the real OS
 //! keystore. The till is `inkan-pos`, reading the payment code off a screenshot of the window.
 //!
-//! Needs the app built, `tauri-driver`, `WebKitWebDriver`, a display and a keystore session:
-//! `cargo xtask test` provides them all and runs this with `--ignored`.
+//! Needs `tauri-driver`, `WebKitWebDriver`, a display and a keystore session: `cargo xtask test`
+//! provides them all and runs this with `--ignored`. The app is this package's binary, built by
+//! cargo for this test with the rest of the workspace.
 
 use std::path::PathBuf;
 
@@ -26,7 +27,7 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
         TerminalClient::new(server.url.parse().unwrap(), TerminalKey::new(&till.key, "test").unwrap()).unwrap();
     let home = tempfile::tempdir().unwrap();
     let launch = Launch {
-        app: PathBuf::from(required_env("INKAN_APP_BINARY")),
+        app: PathBuf::from(env!("CARGO_BIN_EXE_inkan-wallet")),
         tauri_driver: PathBuf::from(required_env("INKAN_TAURI_DRIVER")),
         env: vec![
             ("INKAN_HOME".into(), home.path().display().to_string()),
