@@ -73,7 +73,9 @@ impl FromRequestParts<AppState> for SessionAuth {
         let now = state.clock.now();
         let idle_since = to_ms(now - state.settings.session_idle);
         // One statement checks the idle timeout and refreshes it, so two racing requests cannot
-        // revive a session that has already lapsed.
+        // revive a session that has already lapsed. A write, so in a transaction: on SQLite all
+        // writes go through the one writer (see `db`).
+        let mut tx = state.db.begin().await?;
         let row = sqlx::query(
             "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at > $3 \
              RETURNING account_id, device_id",
@@ -81,9 +83,11 @@ impl FromRequestParts<AppState> for SessionAuth {
         .bind(to_ms(now))
         .bind(&token_hash)
         .bind(idle_since)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again with your passkey"))?;
+        .fetch_optional(tx.conn())
+        .await?;
+        tx.commit(&state.hub).await?;
+        let row =
+            row.ok_or_else(|| AppError::unauthorized("the session has ended; sign in again with your passkey"))?;
         Ok(SessionAuth { account_id: row.try_get(0)?, device_id: row.try_get(1)?, token_hash })
     }
 }

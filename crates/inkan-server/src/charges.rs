@@ -220,9 +220,10 @@ pub async fn create(
     .execute(tx.conn())
     .await?;
     if used.rows_affected() != 1 {
-        drop(tx);
         // A concurrent retry with the same key may have used the code a moment ago: answer as
-        // it did (its transaction has committed: ours waited on the device row it changed).
+        // it did (its transaction came first: ours waited on the device row it changed, and the
+        // rollback returns once it is durable and visible).
+        tx.rollback().await?;
         if let Some(row) = stored_response(&app, &terminal, &key).await? {
             return replay(&row, &request_hash);
         }
@@ -407,7 +408,7 @@ pub async fn refund(
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else {
-        drop(tx);
+        tx.rollback().await?;
         let existing = load(&app, &id)
             .await?
             .filter(|r| r.try_get::<String, _>("merchant_id").ok() == Some(terminal.merchant_id.clone()));
@@ -506,7 +507,7 @@ pub async fn confirm(
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else {
-        drop(tx);
+        tx.rollback().await?;
         let owner: Option<String> = sqlx::query_scalar("SELECT account_id FROM charges WHERE id = $1")
             .bind(&id)
             .fetch_optional(app.db.pool())
@@ -585,7 +586,7 @@ pub async fn decline(
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else {
-        drop(tx);
+        tx.rollback().await?;
         return Err(not_decidable(&app, &id, &auth.account_id).await);
     };
     let merchant_name: String = sqlx::query_scalar("SELECT name FROM merchants WHERE id = $1")

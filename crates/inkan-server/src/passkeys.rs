@@ -37,6 +37,7 @@ pub async fn put_ceremony<S: Serialize, C: Serialize>(
 ) -> Result<String> {
     let id = new_id("cer", &app.rng)?;
     let expires = to_ms(app.clock.now() + app.settings.ceremony_ttl);
+    let mut tx = app.db.begin().await?;
     sqlx::query(
         "INSERT INTO ceremonies (id, kind, account_id, state, context, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -46,8 +47,9 @@ pub async fn put_ceremony<S: Serialize, C: Serialize>(
     .bind(serde_json::to_string(state)?)
     .bind(serde_json::to_string(context)?)
     .bind(expires)
-    .execute(app.db.pool())
+    .execute(tx.conn())
     .await?;
+    tx.commit(&app.hub).await?;
     Ok(id)
 }
 
