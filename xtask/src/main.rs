@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>` (see the alias in `.cargo/config.toml`).
 //!
 //! - `demo`: the product story, as far as it is built, with readable output.
+//! - `bench [--seconds N] [--quick] [--lanes N] [--sqlite-only]`: the benchmark (`docs/performance.md`).
 //! - `test`: everything CI checks: formatting, clippy with `-D warnings`, every test, a short fuzz.
 //! - `fuzz [--seconds N] [--target NAME]`: run the cargo-fuzz targets for a bounded time.
 //! - `pg-url [--throwaway]`: find, start or make the PostgreSQL the tests use, and print its URL.
@@ -11,6 +12,7 @@
 
 mod app;
 mod apt;
+mod bench;
 mod demo;
 mod fuzz;
 mod keyring;
@@ -22,8 +24,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <demo | test | fuzz [--seconds N] [--target NAME] | pg-url [--throwaway] \
-                     | with-keyring -- <command> [args...]>";
+const USAGE: &str = "usage: cargo xtask <demo | test | bench [--seconds N] [--quick] [--lanes N] [--sqlite-only] \
+                     | fuzz [--seconds N] [--target NAME] | pg-url [--throwaway] | with-keyring -- <command> [args...]>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +35,7 @@ fn main() -> Result<()> {
     match command.as_str() {
         "demo" => demo::run(),
         "test" => test::run(),
+        "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "pg-url" => postgres::print_url(rest),
         "with-keyring" => keyring::run(rest),

@@ -50,6 +50,9 @@ impl FromRequestParts<AppState> for TerminalAuth {
     }
 }
 
+/// How often a session's last-seen time is written while it is in use.
+const REFRESH_EVERY: time::Duration = time::Duration::seconds(1);
+
 /// A signed-in wallet session, refreshed by this request. It fails once the session has been idle
 /// longer than the configured timeout (5 minutes by default).
 #[derive(Debug, Clone)]
@@ -72,18 +75,34 @@ impl FromRequestParts<AppState> for SessionAuth {
         let token_hash = hash_secret(bearer(parts)?);
         let now = state.clock.now();
         let idle_since = to_ms(now - state.settings.session_idle);
-        // One statement checks the idle timeout and refreshes it, so two racing requests cannot
-        // revive a session that has already lapsed.
+        let ended = || AppError::unauthorized("the session has ended; sign in again with your passkey");
         let row = sqlx::query(
-            "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at > $3 \
-             RETURNING account_id, device_id",
+            "SELECT account_id, device_id, last_seen_at FROM sessions WHERE token_hash = $1 AND last_seen_at > $2",
         )
-        .bind(to_ms(now))
         .bind(&token_hash)
         .bind(idle_since)
         .fetch_optional(state.db.pool())
         .await?
-        .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again with your passkey"))?;
+        .ok_or_else(ended)?;
+        // A write only when the last one is older than `REFRESH_EVERY` (a wallet polling or paying
+        // several times a second writes once a second): the idle timeout counts from the last
+        // refresh, at most that much before the last request, so a session never outlives it.
+        if row.try_get::<i64, _>("last_seen_at")? <= to_ms(now - REFRESH_EVERY) {
+            // One statement checks the idle timeout and refreshes it, so two racing requests
+            // cannot revive a session that has already lapsed. A write, so in a transaction: on
+            // SQLite every write goes through the one writer (see `db`).
+            let mut tx = state.db.begin().await?;
+            let refreshed = sqlx::query(
+                "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at > $3 RETURNING account_id",
+            )
+            .bind(to_ms(now))
+            .bind(&token_hash)
+            .bind(idle_since)
+            .fetch_optional(tx.conn())
+            .await?;
+            tx.commit(&state.hub).await?;
+            refreshed.ok_or_else(ended)?;
+        }
         Ok(SessionAuth { account_id: row.try_get(0)?, device_id: row.try_get(1)?, token_hash })
     }
 }

@@ -220,9 +220,10 @@ pub async fn create(
     .execute(tx.conn())
     .await?;
     if used.rows_affected() != 1 {
-        drop(tx);
         // A concurrent retry with the same key may have used the code a moment ago: answer as
-        // it did (its transaction has committed: ours waited on the device row it changed).
+        // it did (its transaction came first: ours waited on the device row it changed, and the
+        // rollback returns once it is durable and visible).
+        tx.rollback().await?;
         if let Some(row) = stored_response(&app, &terminal, &key).await? {
             return replay(&row, &request_hash);
         }
@@ -242,15 +243,29 @@ pub async fn create(
     }
     let settings: LimitSettings = serde_json::from_str(&account.try_get::<String, _>("limits")?)?;
     let policy = app.settings.new_device_cap.apply(&settings.effective(now), enrolled_at, now).map_err(limit_error)?;
-    let spent = spending(tx.conn(), &account_id, currency, now).await?;
-    policy.check(&spent, amount).map_err(limit_error)?;
-    let pending: Option<i64> = sqlx::query_scalar(
-        "SELECT CAST(SUM(amount) AS BIGINT) FROM charges WHERE account_id = $1 AND status = 'pending_confirmation'",
+    // What `spending` counts, and what is held by charges still pending, in one pass over the
+    // wallet's charges.
+    let (day, month) = (tokyo::day(now), tokyo::month(now));
+    let sums = sqlx::query(
+        "SELECT \
+         CAST(COALESCE(SUM(CASE WHEN created_at >= $2 AND created_at < $3 THEN amount ELSE 0 END), 0) AS BIGINT) AS today, \
+         CAST(COALESCE(SUM(CASE WHEN created_at >= $4 AND created_at < $5 THEN amount ELSE 0 END), 0) AS BIGINT) AS this_month, \
+         CAST(COALESCE(SUM(CASE WHEN status = 'pending_confirmation' THEN amount ELSE 0 END), 0) AS BIGINT) AS pending \
+         FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded')",
     )
     .bind(&account_id)
+    .bind(to_ms(day.start))
+    .bind(to_ms(day.end))
+    .bind(to_ms(month.start))
+    .bind(to_ms(month.end))
     .fetch_one(tx.conn())
     .await?;
-    let available = account.try_get::<i64, _>("balance")? - pending.unwrap_or(0);
+    let spent = Spending {
+        today: Money::new(currency, sums.try_get("today")?),
+        this_month: Money::new(currency, sums.try_get("this_month")?),
+    };
+    policy.check(&spent, amount).map_err(limit_error)?;
+    let available = account.try_get::<i64, _>("balance")? - sums.try_get::<i64, _>("pending")?;
     if available < body.amount {
         return Err(insufficient());
     }
@@ -407,7 +422,7 @@ pub async fn refund(
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else {
-        drop(tx);
+        tx.rollback().await?;
         let existing = load(&app, &id)
             .await?
             .filter(|r| r.try_get::<String, _>("merchant_id").ok() == Some(terminal.merchant_id.clone()));
@@ -493,40 +508,47 @@ pub async fn confirm(
     Json(body): Json<ConfirmCharge>,
 ) -> Result<Json<WalletCharge>> {
     let now = app.clock.now();
+    // The assertion is checked against the charge's challenge before the transaction: the check
+    // needs no database, and no transaction waits on it. It counts only if the transaction below
+    // still finds the charge pending (a charge's challenge never changes while it is) and the
+    // credential's counter moves forward there.
+    let pending: Option<Option<String>> = if id.len() > 64 {
+        None
+    } else {
+        sqlx::query_scalar(
+            "SELECT auth_state FROM charges WHERE id = $1 AND status = 'pending_confirmation' AND expires_at > $2",
+        )
+        .bind(&id)
+        .bind(to_ms(now))
+        .fetch_optional(app.db.pool())
+        .await?
+    };
+    let Some(state) = pending else {
+        return Err(undecidable(&app, &id).await);
+    };
+    let state: PasskeyAuthentication = serde_json::from_str(&state.unwrap_or_default())?;
+    let verified = passkeys::verify_assertion(&app, &state, &body.credential)?;
+
     let mut tx = app.db.begin().await?;
     // Taking the charge out of `pending_confirmation` and its challenge out of the row is the
     // first write: a replayed assertion finds nothing to confirm.
     let row = sqlx::query(
-        "UPDATE charges SET status = 'succeeded', decided_at = $1 \
+        "UPDATE charges SET status = 'succeeded', decided_at = $1, auth_state = NULL, auth_request = NULL \
          WHERE id = $2 AND status = 'pending_confirmation' AND expires_at > $1 \
-         RETURNING account_id, merchant_id, amount, currency, auth_state",
+         RETURNING account_id, merchant_id, amount, currency, description, created_at, expires_at",
     )
     .bind(to_ms(now))
     .bind(&id)
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else {
-        drop(tx);
-        let owner: Option<String> = sqlx::query_scalar("SELECT account_id FROM charges WHERE id = $1")
-            .bind(&id)
-            .fetch_optional(app.db.pool())
-            .await?;
-        return Err(match owner {
-            Some(owner) => not_decidable(&app, &id, &owner).await,
-            None => AppError::not_found("charge"),
-        });
+        tx.rollback().await?;
+        return Err(undecidable(&app, &id).await);
     };
     let account_id: String = row.try_get("account_id")?;
     let merchant_id: String = row.try_get("merchant_id")?;
     let amount = Money::new(currency_of(&row)?, row.try_get("amount")?);
-    let state: PasskeyAuthentication =
-        serde_json::from_str(&row.try_get::<Option<String>, _>("auth_state")?.unwrap_or_default())?;
-    passkeys::accept_assertion(&app, &mut tx, &account_id, &state, &body.credential).await?;
-    // RETURNING gives the row after the update, so the challenge is cleared only now.
-    sqlx::query("UPDATE charges SET auth_state = NULL, auth_request = NULL WHERE id = $1")
-        .bind(&id)
-        .execute(tx.conn())
-        .await?;
+    passkeys::record_assertion(&mut tx, &account_id, &verified).await?;
 
     let paid = sqlx::query(
         "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 AND frozen = 0 RETURNING balance",
@@ -556,14 +578,39 @@ pub async fn confirm(
         charge_id: id.clone(),
         amount: amount.minor(),
         currency: amount.currency().code().to_owned(),
-        merchant_name,
+        merchant_name: merchant_name.clone(),
     };
     feed::append(&mut tx, &account_id, &notice, now).await?;
     tx.announce(Change::Charge(id.clone()));
     tx.commit(&app.hub).await?;
     tracing::info!(charge = %id, "charge confirmed");
-    let row = load(&app, &id).await?.ok_or_else(|| AppError::not_found("charge"))?;
-    Ok(Json(wallet_view(&row)?))
+    Ok(Json(WalletCharge {
+        id,
+        status: ChargeStatus::Succeeded,
+        amount,
+        merchant_name,
+        description: row.try_get("description")?,
+        created_at: from_ms(row.try_get("created_at")?),
+        expires_at: from_ms(row.try_get("expires_at")?),
+    }))
+}
+
+/// Why a charge cannot be confirmed: unknown, or no longer pending.
+async fn undecidable(app: &AppState, id: &str) -> AppError {
+    let owner: Result<Option<String>> = if id.len() > 64 {
+        Ok(None)
+    } else {
+        sqlx::query_scalar("SELECT account_id FROM charges WHERE id = $1")
+            .bind(id)
+            .fetch_optional(app.db.pool())
+            .await
+            .map_err(AppError::from)
+    };
+    match owner {
+        Ok(Some(owner)) => not_decidable(app, id, &owner).await,
+        Ok(None) => AppError::not_found("charge"),
+        Err(e) => e,
+    }
 }
 
 /// `POST /v1/wallet/charges/{id}/decline`; with `not_me`, the wallet is frozen in the same step.
@@ -585,7 +632,7 @@ pub async fn decline(
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else {
-        drop(tx);
+        tx.rollback().await?;
         return Err(not_decidable(&app, &id, &auth.account_id).await);
     };
     let merchant_name: String = sqlx::query_scalar("SELECT name FROM merchants WHERE id = $1")

@@ -5,14 +5,16 @@
 //! updates. Migrations are kept per backend under `migrations/` because DDL types differ.
 //!
 //! Every write transaction starts with a write (an `UPDATE` of the row it is about), so on
-//! PostgreSQL it takes that row's lock first, and on SQLite it takes the write lock at once instead
-//! of failing to upgrade a read lock under contention.
+//! PostgreSQL it takes that row's lock first. On SQLite every write transaction runs on one writer
+//! connection, one at a time, and many are made durable by one commit (see `Writer`).
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+use tokio::sync::{OwnedMutexGuard, oneshot};
 
 use crate::hub::{Change, Hub};
 
@@ -28,6 +30,8 @@ pub struct Db {
     backend: Backend,
     /// Kept for PostgreSQL's LISTEN connection; may hold a password, so never printed.
     url: String,
+    /// SQLite only: the connection every write transaction runs on.
+    writer: Option<Arc<Writer>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -77,22 +81,18 @@ impl Db {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL with FULL sync: an acknowledged charge survives a power cut.
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = FULL",
-                            "PRAGMA foreign_keys = ON",
-                            "PRAGMA busy_timeout = 10000",
-                        ] {
-                            conn.execute(pragma).await?;
-                        }
+                        sqlite_pragmas(conn).await?;
                     }
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        let db = Db { pool, backend, url };
+        let writer = match backend {
+            Backend::Sqlite => Some(Writer::open(&options).await?),
+            Backend::Postgres => None,
+        };
+        let db = Db { pool, backend, url, writer };
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&db.pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&db.pool).await?,
@@ -108,20 +108,184 @@ impl Db {
         self.backend
     }
 
-    /// Starts a transaction whose change notifications go out only once it commits.
+    /// Starts a transaction whose change notifications go out only once it commits. On SQLite it
+    /// waits for the writer connection (first come, first served).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        Ok(Tx { inner: self.pool.begin().await?, changes: Vec::new(), notify: self.backend == Backend::Postgres })
+        let inner = match &self.writer {
+            Some(writer) => {
+                TxInner::Batched(Held { guard: writer.begin().await?, writer: writer.clone(), done: false })
+            }
+            None => TxInner::Pool(self.pool.begin().await?),
+        };
+        Ok(Tx { inner, changes: Vec::new(), notify: self.backend == Backend::Postgres })
     }
 
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
     }
 }
 
+/// WAL with FULL sync: an acknowledged charge survives a power cut.
+async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    for pragma in [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = FULL",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA busy_timeout = 10000",
+    ] {
+        conn.execute(pragma).await?;
+    }
+    Ok(())
+}
+
+/// SQLite's single writer, with group commit.
+///
+/// SQLite lets one connection write at a time, and with `synchronous = FULL` every commit waits
+/// for the disk (one `fsync` of the WAL, a few milliseconds here). Committed one by one, write
+/// transactions are bound by that wait and nothing else. So on SQLite every write transaction of
+/// this process runs on one connection, as a savepoint inside a *batch* transaction: a
+/// transaction's `commit` releases its savepoint, and the batch is committed (one `fsync`) as
+/// soon as the connection is free, for every transaction released into it meanwhile. Each
+/// `commit` returns only once its batch is durable, so nothing is acknowledged before it would
+/// survive a power cut; if the batch fails, every transaction in it gets the error.
+///
+/// Transactions queue for the connection in FIFO order (a fair async mutex) instead of spinning
+/// in SQLite's busy handler, which sleeps up to 100 ms at a time.
+struct Writer {
+    state: Arc<tokio::sync::Mutex<WriterState>>,
+    /// Wakes the flusher: a savepoint was released or abandoned.
+    flush: tokio::sync::Notify,
+}
+
+struct WriterState {
+    conn: AnyConnection,
+    /// A batch transaction is open (`BEGIN IMMEDIATE` was sent and no `COMMIT` yet).
+    open: bool,
+    /// Transactions released into the open batch, waiting for its commit.
+    waiting: Vec<oneshot::Sender<Result<(), String>>>,
+    /// A transaction was dropped without `commit`: its savepoint must be rolled back first.
+    abandoned: bool,
+    /// Closed by `Db::close`: no more transactions.
+    closed: bool,
+}
+
+/// The one savepoint name: only the holder of the writer uses the connection.
+const SAVEPOINT: &str = "SAVEPOINT tx";
+const RELEASE: &str = "RELEASE tx";
+const ROLLBACK_TO: &str = "ROLLBACK TO tx";
+
+/// How long a transaction waits for the writer before giving up (as SQLite's busy timeout did).
+const WRITER_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn writer_error(message: impl Into<String>) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other(message.into()))
+}
+
+impl WriterState {
+    /// Undoes an abandoned savepoint, so the connection is ready for the next transaction.
+    async fn settle(&mut self) -> Result<(), sqlx::Error> {
+        if self.abandoned {
+            self.abandoned = false;
+            if let Err(e) = async {
+                self.conn.execute(ROLLBACK_TO).await?;
+                self.conn.execute(RELEASE).await
+            }
+            .await
+            {
+                self.fail(&e.to_string()).await;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Rolls the whole batch back and tells everyone in it.
+    async fn fail(&mut self, reason: &str) {
+        if self.open {
+            let _ = self.conn.execute("ROLLBACK").await;
+            self.open = false;
+        }
+        for waiter in self.waiting.drain(..) {
+            let _ = waiter.send(Err(format!("the batch commit failed: {reason}")));
+        }
+    }
+
+    /// Commits the open batch (one `fsync`) and tells everyone in it.
+    async fn commit_batch(&mut self) {
+        if self.settle().await.is_err() || !self.open {
+            return;
+        }
+        match self.conn.execute("COMMIT").await {
+            Ok(_) => {
+                self.open = false;
+                for waiter in self.waiting.drain(..) {
+                    let _ = waiter.send(Ok(()));
+                }
+            }
+            Err(e) => self.fail(&e.to_string()).await,
+        }
+    }
+}
+
+impl Writer {
+    async fn open(options: &AnyConnectOptions) -> anyhow::Result<Arc<Writer>> {
+        let mut conn = AnyConnection::connect_with(options).await?;
+        sqlite_pragmas(&mut conn).await?;
+        let state = WriterState { conn, open: false, waiting: Vec::new(), abandoned: false, closed: false };
+        let writer = Arc::new(Writer { state: Arc::new(tokio::sync::Mutex::new(state)), flush: Default::default() });
+        // The flusher holds only a weak reference, so it ends when the `Db` is gone.
+        let weak = Arc::downgrade(&writer);
+        tokio::spawn(async move {
+            loop {
+                let Some(writer) = weak.upgrade() else { return };
+                // Re-checked every second so a dropped `Db` lets the task end.
+                if tokio::time::timeout(Duration::from_secs(1), writer.flush.notified()).await.is_err() {
+                    continue;
+                }
+                let mut state = writer.state.lock().await;
+                state.commit_batch().await;
+                if state.closed {
+                    return;
+                }
+            }
+        });
+        Ok(writer)
+    }
+
+    async fn begin(&self) -> Result<OwnedMutexGuard<WriterState>, sqlx::Error> {
+        let mut state = tokio::time::timeout(WRITER_TIMEOUT, self.state.clone().lock_owned())
+            .await
+            .map_err(|_| writer_error("timed out waiting for the database writer"))?;
+        if state.closed {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        state.settle().await?;
+        if !state.open {
+            state.conn.execute("BEGIN IMMEDIATE").await?;
+            state.open = true;
+        }
+        if let Err(e) = state.conn.execute(SAVEPOINT).await {
+            state.fail(&e.to_string()).await;
+            return Err(e);
+        }
+        Ok(state)
+    }
+
+    async fn close(&self) {
+        let mut state = self.state.lock().await;
+        state.commit_batch().await;
+        state.closed = true;
+        self.flush.notify_one();
+    }
+}
+
 /// A transaction plus the changes to announce after it commits (never before: a subscriber that
-/// wakes up must find the data).
+/// wakes up must find the data). Dropped without `commit`, it rolls back.
 pub struct Tx {
-    inner: sqlx::Transaction<'static, sqlx::Any>,
+    inner: TxInner,
     changes: Vec<Change>,
     /// On PostgreSQL, changes are also announced to the other instances with NOTIFY, which the
     /// database delivers only when (and if) the transaction commits.
@@ -134,30 +298,95 @@ impl std::fmt::Debug for Tx {
     }
 }
 
+enum TxInner {
+    /// PostgreSQL: a transaction on a pooled connection.
+    Pool(sqlx::Transaction<'static, sqlx::Any>),
+    /// SQLite: a savepoint on the writer connection, inside its batch.
+    Batched(Held),
+}
+
+/// The writer connection, held by one transaction. Dropped unfinished, it leaves word that its
+/// savepoint must be rolled back (no async work can run in `drop`); either way it wakes the
+/// flusher.
+struct Held {
+    guard: OwnedMutexGuard<WriterState>,
+    writer: Arc<Writer>,
+    done: bool,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !self.done {
+            self.guard.abandoned = true;
+        }
+        self.writer.flush.notify_one();
+    }
+}
+
 impl Tx {
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.inner
+        match &mut self.inner {
+            TxInner::Pool(tx) => &mut **tx,
+            TxInner::Batched(held) => &mut held.guard.conn,
+        }
     }
 
     pub fn announce(&mut self, change: Change) {
         self.changes.push(change);
     }
 
-    pub async fn commit(mut self, hub: &Hub) -> Result<(), sqlx::Error> {
-        if self.notify {
-            for change in &self.changes {
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(CHANNEL)
-                    .bind(change.encode())
-                    .execute(&mut *self.inner)
-                    .await?;
+    /// Commits, and returns once the transaction is durable; then announces its changes.
+    pub async fn commit(self, hub: &Hub) -> Result<(), sqlx::Error> {
+        match self.inner {
+            TxInner::Pool(mut inner) => {
+                if self.notify {
+                    for change in &self.changes {
+                        sqlx::query("SELECT pg_notify($1, $2)")
+                            .bind(CHANNEL)
+                            .bind(change.encode())
+                            .execute(&mut *inner)
+                            .await?;
+                    }
+                }
+                inner.commit().await?;
+            }
+            TxInner::Batched(mut held) => {
+                held.guard.conn.execute(RELEASE).await?;
+                let (done, durable) = oneshot::channel();
+                held.guard.waiting.push(done);
+                held.done = true;
+                drop(held);
+                durable.await.map_err(|_| writer_error("the database writer stopped"))?.map_err(writer_error)?;
             }
         }
-        self.inner.commit().await?;
         for change in self.changes {
             hub.publish(change);
         }
         Ok(())
+    }
+
+    /// Rolls back, and returns once every transaction committed before this one is durable and
+    /// visible to every connection: a read from the pool afterwards sees what beat us.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self.inner {
+            TxInner::Pool(inner) => inner.rollback().await,
+            TxInner::Batched(mut held) => {
+                held.guard.conn.execute(ROLLBACK_TO).await?;
+                held.guard.conn.execute(RELEASE).await?;
+                held.done = true;
+                let durable = (held.guard.open && !held.guard.waiting.is_empty()).then(|| {
+                    let (done, durable) = oneshot::channel();
+                    held.guard.waiting.push(done);
+                    durable
+                });
+                drop(held);
+                if let Some(durable) = durable {
+                    // Only waiting: whether those others committed is theirs to know.
+                    let _ = durable.await;
+                }
+                Ok(())
+            }
+        }
     }
 }
 

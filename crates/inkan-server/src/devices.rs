@@ -144,7 +144,7 @@ pub async fn submit(
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else {
-        drop(tx);
+        tx.rollback().await?;
         return Err(wrong_state(&view(&load(&app, &id).await?, now)?));
     };
     let account_id: String = row.try_get("account_id")?;
@@ -159,7 +159,7 @@ pub async fn submit(
         Some(code) => {
             if !use_recovery_code(&mut tx, &app, &account_id, code).await? {
                 // One try per join: a wrong code ends it, so codes cannot be guessed through it.
-                drop(tx);
+                tx.rollback().await?;
                 sqlx::query("UPDATE device_joins SET status = 'rejected' WHERE id = $1")
                     .bind(&id)
                     .execute(app.db.pool())
@@ -224,7 +224,7 @@ pub async fn approve(
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else {
-        drop(tx);
+        tx.rollback().await?;
         let existing = load(&app, &id).await?;
         if existing.try_get::<String, _>("account_id")? != auth.account_id {
             return Err(AppError::not_found("device join"));
@@ -285,7 +285,7 @@ pub async fn finish(
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else {
-        drop(tx);
+        tx.rollback().await?;
         return Err(wrong_state(&view(&load(&app, &id).await?, now)?));
     };
     let ceremony =

@@ -9,8 +9,8 @@
 use serde::{Serialize, de::DeserializeOwned};
 use sqlx::Row;
 use webauthn_rs::prelude::{
-    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse,
+    AuthenticationResult, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, RequestChallengeResponse,
 };
 
 use crate::clock::to_ms;
@@ -37,6 +37,7 @@ pub async fn put_ceremony<S: Serialize, C: Serialize>(
 ) -> Result<String> {
     let id = new_id("cer", &app.rng)?;
     let expires = to_ms(app.clock.now() + app.settings.ceremony_ttl);
+    let mut tx = app.db.begin().await?;
     sqlx::query(
         "INSERT INTO ceremonies (id, kind, account_id, state, context, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -46,8 +47,9 @@ pub async fn put_ceremony<S: Serialize, C: Serialize>(
     .bind(serde_json::to_string(state)?)
     .bind(serde_json::to_string(context)?)
     .bind(expires)
-    .execute(app.db.pool())
+    .execute(tx.conn())
     .await?;
+    tx.commit(&app.hub).await?;
     Ok(id)
 }
 
@@ -119,6 +121,18 @@ pub async fn accept_assertion(
     state: &PasskeyAuthentication,
     credential: &PublicKeyCredential,
 ) -> Result<()> {
+    let verified = verify_assertion(app, state, credential)?;
+    record_assertion(tx, account_id, &verified).await
+}
+
+/// The signature, challenge, origin and user verification of an assertion, checked by
+/// webauthn-rs. Needs no database, so a handler can do it before it takes the writer; the
+/// assertion counts only once [`record_assertion`] has passed in the transaction that acts on it.
+pub fn verify_assertion(
+    app: &AppState,
+    state: &PasskeyAuthentication,
+    credential: &PublicKeyCredential,
+) -> Result<AuthenticationResult> {
     let result = app.webauthn.finish_passkey_authentication(credential, state).map_err(|e| {
         tracing::info!(error = %e, "passkey assertion refused");
         AppError::passkey_rejected()
@@ -126,6 +140,12 @@ pub async fn accept_assertion(
     if !result.user_verified() {
         return Err(AppError::passkey_rejected());
     }
+    Ok(result)
+}
+
+/// Records a verified assertion inside `tx`: the credential must belong to `account_id` and its
+/// counter must move forward (a cloned authenticator, or a replay of an older assertion, fails).
+pub async fn record_assertion(tx: &mut Tx, account_id: &str, result: &AuthenticationResult) -> Result<()> {
     let cred_id = base64_id(result.cred_id().as_ref());
     let row = sqlx::query("SELECT passkey, counter, account_id FROM passkeys WHERE id = $1")
         .bind(&cred_id)
@@ -144,7 +164,7 @@ pub async fn accept_assertion(
         return Err(AppError::passkey_rejected());
     }
     let mut passkey: Passkey = serde_json::from_str(&row.try_get::<String, _>("passkey")?)?;
-    passkey.update_credential(&result);
+    passkey.update_credential(result);
     let updated = sqlx::query("UPDATE passkeys SET passkey = $1, counter = $2 WHERE id = $3 AND counter = $4")
         .bind(serde_json::to_string(&passkey)?)
         .bind(counter)

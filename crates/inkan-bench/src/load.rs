@@ -1,0 +1,575 @@
+//! The load driver: wallets and terminals on loopback doing the whole charge flow against a
+//! running server, over HTTP only.
+//!
+//! A *lane* is one terminal and one wallet taking turns: the terminal creates a charge with the
+//! wallet's payment code (`POST /v1/charges`), the wallet fetches it (`GET
+//! /v1/wallet/charges/pending`), signs the WebAuthn assertion with its software passkey and
+//! confirms (`POST /v1/wallet/charges/{id}/confirm`). Each wallet also keeps its live feed open,
+//! as the app does, and the time from the terminal sending the charge to the `charge_pending`
+//! notice arriving on that feed is recorded.
+//!
+//! Client-side work is kept out of the server's figures: payment codes are signed before the
+//! timed window (a code is valid for 60 s; any signed inside the window are counted and timed),
+//! and the assertion signing is timed on its own and reported apart.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use inkan_api::feed::{FeedEvent, Notice};
+use inkan_api::merchant::{Charge, CreateCharge};
+use inkan_api::wallet::{AddCard, ConfirmCharge, FinishRegistration, NewDevice, TopUp};
+use inkan_api::{Base64Url, ErrorBody, IDEMPOTENCY_KEY};
+use inkan_client::api::Api;
+use inkan_client::feed::SseParser;
+use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, PaymentCode};
+use inkan_core::{ChargeStatus, Currency, Money};
+use ring::rand::SystemRandom;
+use serde::Serialize;
+use time::OffsetDateTime;
+use url::Url;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+use crate::ceiling::RP_ORIGIN;
+use crate::stats::{Latency, Samples};
+
+/// Every charge is ¥1: the bench never runs into a limit (a new device may spend ¥30,000 a day).
+pub const AMOUNT: i64 = 1;
+/// Each wallet's top-up: 30,000 charges' worth, more than any lane completes in a run.
+pub const TOP_UP: i64 = 30_000;
+/// A presigned code is used only while it has this much of its 60 s left.
+const CODE_MARGIN: time::Duration = time::Duration::seconds(15);
+const CODE_LIFETIME: time::Duration = time::Duration::seconds(60);
+
+/// A merchant terminal: its key and an HTTP client of its own.
+#[derive(Debug, Clone)]
+pub struct Terminal {
+    http: reqwest::Client,
+    base: Url,
+    key: String,
+}
+
+/// Why one step failed: the server's stable error code, or what went wrong on the way.
+fn step_error(what: &str, status: reqwest::StatusCode, body: &[u8]) -> anyhow::Error {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => anyhow!("{what}: {}", b.error.code.as_str()),
+        Err(_) => anyhow!("{what}: HTTP {status}"),
+    }
+}
+
+impl Terminal {
+    pub fn new(base: Url, key: String) -> Result<Terminal> {
+        Ok(Terminal { http: reqwest::Client::builder().build()?, base, key })
+    }
+
+    /// The same terminal talking to a server at another address (after a restart).
+    pub fn at(&self, base: Url) -> Terminal {
+        Terminal { http: self.http.clone(), base, key: self.key.clone() }
+    }
+
+    pub async fn create_charge(&self, code: &str, amount: i64) -> Result<Charge> {
+        let body = CreateCharge {
+            payment_code: code.to_owned(),
+            amount,
+            currency: Currency::Jpy,
+            description: Some("bench".to_owned()),
+        };
+        let response = self
+            .http
+            .post(self.base.join("/v1/charges")?)
+            .bearer_auth(&self.key)
+            .header(IDEMPOTENCY_KEY, uuid::Uuid::new_v4().to_string())
+            .json(&body)
+            .send()
+            .await
+            .context("create: transport")?;
+        let status = response.status();
+        let bytes = response.bytes().await.context("create: transport")?;
+        if status != reqwest::StatusCode::CREATED {
+            return Err(step_error("create", status, &bytes));
+        }
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    pub async fn charge(&self, id: &str) -> Result<Charge> {
+        let response =
+            self.http.get(self.base.join(&format!("/v1/charges/{id}"))?).bearer_auth(&self.key).send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        if !status.is_success() {
+            return Err(step_error("status", status, &bytes));
+        }
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+}
+
+/// A shopper's device: software passkey, P-256 device key, signed-in session.
+pub struct Wallet {
+    pub api: Api,
+    pub account_id: String,
+    token: String,
+    key: DeviceSigningKey,
+    key_id: DeviceKeyId,
+    counter: u32,
+    passkey: SoftPasskey,
+    /// Codes signed ahead, with when they were issued (server time), oldest counter first.
+    codes: VecDeque<(PaymentCode, OffsetDateTime)>,
+}
+
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet").field("account_id", &self.account_id).finish_non_exhaustive()
+    }
+}
+
+impl Wallet {
+    /// A new account with this device and passkey, a verified card and a top-up, over HTTP.
+    pub async fn enroll(base: &Url, name: &str) -> Result<Wallet> {
+        let rng = SystemRandom::new();
+        let origin = Url::parse(RP_ORIGIN)?;
+        let api = Api::new(base.clone())?;
+        let (key, _) = DeviceSigningKey::generate(&rng).map_err(|e| anyhow!("device key: {e}"))?;
+        let key_id = DeviceKeyId::generate(&rng).map_err(|e| anyhow!("key id: {e}"))?;
+        let mut passkey = SoftPasskey::new(true);
+        let challenge = api.begin_registration(name).await?;
+        let credential =
+            passkey.do_registration(origin, challenge.public_key).map_err(|e| anyhow!("soft passkey: {e:?}"))?;
+        let proof = key.prove(challenge.ceremony_id.as_bytes(), &rng).map_err(|e| anyhow!("device proof: {e}"))?;
+        let device = NewDevice {
+            key_id,
+            public_key: Base64Url(key.public_key().as_sec1().to_vec()),
+            name: format!("{name} phone"),
+            proof: Base64Url(proof),
+        };
+        let enrolled = api
+            .finish_registration(&FinishRegistration { ceremony_id: challenge.ceremony_id, credential, device })
+            .await?;
+        let token = enrolled.session.token.clone();
+        api.set_token(Some(token.clone()));
+        let card = api
+            .add_card(&AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() })
+            .await?;
+        api.top_up(&TopUp { card_id: card.id, amount: Money::yen(TOP_UP) }).await?;
+        Ok(Wallet {
+            api,
+            account_id: enrolled.account_id,
+            token,
+            key,
+            key_id,
+            counter: 0,
+            passkey,
+            codes: VecDeque::new(),
+        })
+    }
+
+    fn sign_code(&mut self, now: OffsetDateTime) -> Result<PaymentCode> {
+        self.counter += 1;
+        PaymentCode::issue(&self.key, self.key_id, self.counter, now, CODE_LIFETIME, &SystemRandom::new())
+            .map_err(|e| anyhow!("payment code: {e}"))
+    }
+
+    /// Signs `n` codes ahead (on the server's clock), replacing any left over.
+    pub fn presign(&mut self, n: usize) -> Result<()> {
+        self.codes.clear();
+        let now = self.api.server_now();
+        for _ in 0..n {
+            let code = self.sign_code(now)?;
+            self.codes.push_back((code, now));
+        }
+        Ok(())
+    }
+
+    /// The next code to show, and the time spent signing it if none signed ahead was left.
+    fn next_code(&mut self) -> Result<(PaymentCode, Option<Duration>)> {
+        let now = self.api.server_now();
+        while let Some((code, issued)) = self.codes.pop_front() {
+            if issued + CODE_LIFETIME - CODE_MARGIN > now {
+                return Ok((code, None));
+            }
+        }
+        let t = Instant::now();
+        let code = self.sign_code(now)?;
+        Ok((code, Some(t.elapsed())))
+    }
+}
+
+/// One charge the load generator saw succeed, with when each step ended.
+#[derive(Debug, Clone)]
+pub struct ChargeRecord {
+    pub id: String,
+    /// Index of the terminal that made it (to ask the server about it later).
+    pub terminal: usize,
+    pub sent: Instant,
+    pub created: Instant,
+    pub fetched: Instant,
+    pub sign: Duration,
+    pub confirmed: Instant,
+}
+
+/// How a lane is paced.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Not counted: lets connections, caches and the database settle.
+    pub warmup: Duration,
+    pub measure: Duration,
+    /// Pause after each charge (`None`: flat out).
+    pub gap: Option<Duration>,
+}
+
+#[derive(Debug, Default)]
+struct LaneOutcome {
+    records: Vec<ChargeRecord>,
+    errors: BTreeMap<String, u64>,
+    codes_signed_in_run: Samples,
+}
+
+/// What one load run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadResult {
+    pub lanes: usize,
+    pub warmup_s: f64,
+    pub window_s: f64,
+    /// Charges completed (confirmed) inside the window.
+    pub completed: usize,
+    pub charges_per_s: f64,
+    /// Every charge acknowledged in the whole run, warmup included (all are verified after).
+    pub acknowledged: usize,
+    pub errors: BTreeMap<String, u64>,
+    pub steps: Steps,
+    /// Payment codes that had to be signed during the run (none if enough were signed ahead).
+    pub codes_signed_in_run: usize,
+    pub code_sign_in_run: Option<Latency>,
+    pub cpu: Option<Cpu>,
+    #[serde(skip)]
+    pub records: Vec<ChargeRecord>,
+}
+
+/// Latency of each step of the charges completed in the window.
+#[derive(Debug, Clone, Serialize)]
+pub struct Steps {
+    /// Terminal: `POST /v1/charges` until its 201.
+    pub create: Option<Latency>,
+    /// Wallet: `GET /v1/wallet/charges/pending`.
+    pub fetch_pending: Option<Latency>,
+    /// Wallet, client side only: the software passkey signing the assertion.
+    pub sign_assertion_client: Option<Latency>,
+    /// Wallet: `POST …/confirm` until its 200.
+    pub confirm: Option<Latency>,
+    /// Whole flow, terminal send to confirmation (client signing included).
+    pub total: Option<Latency>,
+    /// Whole flow minus the client's signing: what the shopper waits on the server and network.
+    pub total_without_client_signing: Option<Latency>,
+    /// From the terminal sending the charge to `charge_pending` arriving on the wallet's feed.
+    pub feed_push: Option<Latency>,
+    /// Feed notices that never arrived, of charges completed in the window.
+    pub feed_missing: usize,
+}
+
+/// CPU time of each process during the window.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cpu {
+    pub server_cpu_s: f64,
+    pub loadgen_cpu_s: f64,
+    /// Cores × window: the CPU time there was.
+    pub available_cpu_s: f64,
+    pub server_ms_per_charge: f64,
+    pub loadgen_ms_per_charge: f64,
+}
+
+/// Feed arrivals of one wallet: charge id → when its `charge_pending` notice arrived.
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// Keeps the wallet's feed open and notes when each `charge_pending` arrives. Returns once the
+/// server has answered the subscription (so the feed is live before the first charge).
+async fn open_feed(base: &Url, token: &str, arrivals: Arrivals) -> Result<tokio::task::JoinHandle<()>> {
+    let mut response = reqwest::Client::new().get(base.join("/v1/wallet/feed")?).bearer_auth(token).send().await?;
+    if !response.status().is_success() {
+        return Err(anyhow!("feed: HTTP {}", response.status()));
+    }
+    Ok(tokio::spawn(async move {
+        let mut parser = SseParser::default();
+        while let Ok(Some(chunk)) = response.chunk().await {
+            let at = Instant::now();
+            parser.push(&chunk);
+            while let Some(message) = parser.next_message() {
+                if message.event.as_deref() != Some("charge_pending") {
+                    continue;
+                }
+                let notice = serde_json::from_str::<FeedEvent>(&message.data).ok().and_then(|e| e.notice().ok());
+                if let Some(Notice::ChargePending { charge_id, .. }) = notice {
+                    arrivals.lock().unwrap_or_else(|p| p.into_inner()).insert(charge_id, at);
+                }
+            }
+        }
+    }))
+}
+
+async fn one_charge(
+    wallet: &mut Wallet,
+    terminal: &Terminal,
+    terminal_index: usize,
+    codes_signed: &mut Samples,
+) -> Result<ChargeRecord> {
+    let origin = Url::parse(RP_ORIGIN)?;
+    let (code, signed_now) = wallet.next_code()?;
+    if let Some(took) = signed_now {
+        codes_signed.push(took);
+    }
+    let code = code.text();
+    let sent = Instant::now();
+    let charge = terminal.create_charge(&code, AMOUNT).await?;
+    let created = Instant::now();
+    let pending = wallet.api.pending().await.map_err(|e| anyhow!("fetch pending: {}", short(&e)))?;
+    let fetched = Instant::now();
+    let pending =
+        pending.into_iter().find(|p| p.charge.id == charge.id).ok_or_else(|| anyhow!("fetch pending: not listed"))?;
+    let t = Instant::now();
+    let credential =
+        wallet.passkey.do_authentication(origin, pending.public_key).map_err(|e| anyhow!("sign: {e:?}"))?;
+    let sign = t.elapsed();
+    let confirmed = wallet
+        .api
+        .confirm(&charge.id, &ConfirmCharge { credential })
+        .await
+        .map_err(|e| anyhow!("confirm: {}", short(&e)))?;
+    if confirmed.status != ChargeStatus::Succeeded {
+        return Err(anyhow!("confirm: answered {}", confirmed.status));
+    }
+    Ok(ChargeRecord {
+        id: charge.id,
+        terminal: terminal_index,
+        sent,
+        created,
+        fetched,
+        sign,
+        confirmed: Instant::now(),
+    })
+}
+
+fn short(e: &inkan_client::ClientError) -> String {
+    match e.code() {
+        Some(code) => code.as_str().to_owned(),
+        None => match e {
+            inkan_client::ClientError::Unreachable { .. } => "transport".to_owned(),
+            other => other.to_string(),
+        },
+    }
+}
+
+/// Reads the CPU time (user + system) a process has used, from `/proc`.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 1000 / clock_ticks()))
+}
+
+/// `USER_HZ` (`getconf CLK_TCK`), 100 on every Linux of the last decades.
+fn clock_ticks() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&t| t > 0)
+            .unwrap_or(100)
+    })
+}
+
+/// Runs one lane per (wallet, terminal) pair for `pace`, with every wallet's feed open.
+/// `server_pid` (when the server is a child process) adds CPU figures.
+pub async fn run(
+    base: &Url,
+    wallets: Vec<Wallet>,
+    terminals: &[Terminal],
+    pace: Pace,
+    server_pid: Option<u32>,
+) -> Result<(LoadResult, Vec<Wallet>)> {
+    let lanes = wallets.len();
+    let mut feeds = Vec::new();
+    let mut lane_arrivals = Vec::new();
+    for wallet in &wallets {
+        let arrivals = Arrivals::default();
+        feeds.push(open_feed(base, &wallet.token, arrivals.clone()).await?);
+        lane_arrivals.push(arrivals);
+    }
+    let start = Instant::now();
+    let window_start = start + pace.warmup;
+    let window_end = window_start + pace.measure;
+    let cpu_probe = tokio::spawn(async move {
+        tokio::time::sleep_until(window_start.into()).await;
+        let before = (cpu_time(std::process::id()), server_pid.and_then(cpu_time));
+        tokio::time::sleep_until(window_end.into()).await;
+        let after = (cpu_time(std::process::id()), server_pid.and_then(cpu_time));
+        (before, after)
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, mut wallet) in wallets.into_iter().enumerate() {
+        let terminal_index = index % terminals.len();
+        let terminal = terminals.get(terminal_index).context("no terminal")?.clone();
+        tasks.spawn(async move {
+            let mut outcome = LaneOutcome::default();
+            while Instant::now() < window_end {
+                match one_charge(&mut wallet, &terminal, terminal_index, &mut outcome.codes_signed_in_run).await {
+                    Ok(record) => outcome.records.push(record),
+                    Err(e) => *outcome.errors.entry(e.to_string()).or_default() += 1,
+                }
+                if let Some(gap) = pace.gap {
+                    tokio::time::sleep(gap).await;
+                }
+            }
+            (index, wallet, outcome)
+        });
+    }
+    let mut wallets: Vec<Option<Wallet>> = (0..lanes).map(|_| None).collect();
+    let mut records = Vec::new();
+    let mut errors = BTreeMap::new();
+    let mut codes_signed = Samples::default();
+    while let Some(joined) = tasks.join_next().await {
+        let (index, wallet, outcome) = joined?;
+        if let Some(slot) = wallets.get_mut(index) {
+            *slot = Some(wallet);
+        }
+        records.extend(outcome.records);
+        for (e, n) in outcome.errors {
+            *errors.entry(e).or_default() += n;
+        }
+        codes_signed.extend(outcome.codes_signed_in_run);
+    }
+    let ((self_before, server_before), (self_after, server_after)) = cpu_probe.await?;
+    // Give the last notices a moment to arrive before the feeds close.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for feed in &feeds {
+        feed.abort();
+    }
+
+    let arrivals: HashMap<String, Instant> = lane_arrivals
+        .iter()
+        .flat_map(|a| a.lock().unwrap_or_else(|p| p.into_inner()).drain().collect::<Vec<_>>())
+        .collect();
+    let in_window: Vec<&ChargeRecord> =
+        records.iter().filter(|r| r.confirmed >= window_start && r.confirmed <= window_end).collect();
+    let mut s = StepSamples::default();
+    let mut feed_missing = 0;
+    for r in &in_window {
+        s.create.push(r.created - r.sent);
+        s.fetch.push(r.fetched - r.created);
+        s.sign.push(r.sign);
+        let total = r.confirmed - r.sent;
+        s.confirm.push(total.saturating_sub(r.fetched - r.sent).saturating_sub(r.sign));
+        s.total.push(total);
+        s.total_server.push(total.saturating_sub(r.sign));
+        match arrivals.get(&r.id) {
+            Some(at) => s.feed.push(at.saturating_duration_since(r.sent)),
+            None => feed_missing += 1,
+        }
+    }
+    let window_s = pace.measure.as_secs_f64();
+    let completed = in_window.len();
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let per_charge = |d: Duration| d.as_secs_f64() * 1000.0 / crate::stats::count_f64(completed.max(1));
+    let cpu = match (self_before, self_after, server_before, server_after) {
+        (Some(a), Some(b), Some(c), Some(d)) => Some(Cpu {
+            server_cpu_s: (d - c).as_secs_f64(),
+            loadgen_cpu_s: (b - a).as_secs_f64(),
+            available_cpu_s: window_s * crate::stats::count_f64(cores),
+            server_ms_per_charge: per_charge(d - c),
+            loadgen_ms_per_charge: per_charge(b - a),
+        }),
+        _ => None,
+    };
+    let result = LoadResult {
+        lanes,
+        warmup_s: pace.warmup.as_secs_f64(),
+        window_s,
+        completed,
+        charges_per_s: crate::stats::count_f64(completed) / window_s,
+        acknowledged: records.len(),
+        errors,
+        steps: Steps {
+            create: s.create.summary(),
+            fetch_pending: s.fetch.summary(),
+            sign_assertion_client: s.sign.summary(),
+            confirm: s.confirm.summary(),
+            total: s.total.summary(),
+            total_without_client_signing: s.total_server.summary(),
+            feed_push: s.feed.summary(),
+            feed_missing,
+        },
+        codes_signed_in_run: codes_signed.len(),
+        code_sign_in_run: codes_signed.summary(),
+        cpu,
+        records,
+    };
+    Ok((result, wallets.into_iter().flatten().collect()))
+}
+
+#[derive(Debug, Default)]
+struct StepSamples {
+    create: Samples,
+    fetch: Samples,
+    sign: Samples,
+    confirm: Samples,
+    total: Samples,
+    total_server: Samples,
+    feed: Samples,
+}
+
+/// Enrolls `n` wallets at once (each with a card and a top-up).
+pub async fn enroll(base: &Url, n: usize) -> Result<Vec<Wallet>> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let base = base.clone();
+        tasks.spawn(async move { (i, Wallet::enroll(&base, &format!("shopper {i}")).await) });
+    }
+    let mut wallets: Vec<Option<Wallet>> = (0..n).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, wallet) = joined?;
+        if let Some(slot) = wallets.get_mut(i) {
+            *slot = Some(wallet.with_context(|| format!("enrolling wallet {i}"))?);
+        }
+    }
+    Ok(wallets.into_iter().flatten().collect())
+}
+
+/// What the server says about every acknowledged charge: all must be `succeeded`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Durability {
+    pub acknowledged: usize,
+    pub succeeded: usize,
+    /// Acknowledged charges the server reports otherwise (or cannot find), with the status.
+    pub not_succeeded: Vec<(String, String)>,
+    pub ledger: Option<crate::verify::LedgerCheck>,
+    /// Whether the server was killed (SIGKILL) right after the run and started again before the check.
+    pub after_kill: bool,
+}
+
+/// Asks the server, as the terminal that made each charge, for the status of every acknowledged one.
+pub async fn check_acknowledged(terminals: &[Terminal], records: &[ChargeRecord]) -> Result<Durability> {
+    let mut not_succeeded = Vec::new();
+    let mut succeeded = 0;
+    for chunk in records.chunks(32) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for record in chunk {
+            let terminal = terminals.get(record.terminal).context("no terminal")?.clone();
+            let id = record.id.clone();
+            tasks.spawn(async move {
+                let status = terminal.charge(&id).await.map(|c| c.status.as_str().to_owned());
+                (id, status)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined? {
+                (_, Ok(status)) if status == ChargeStatus::Succeeded.as_str() => succeeded += 1,
+                (id, Ok(status)) => not_succeeded.push((id, status)),
+                (id, Err(e)) => not_succeeded.push((id, e.to_string())),
+            }
+        }
+    }
+    Ok(Durability { acknowledged: records.len(), succeeded, not_succeeded, ledger: None, after_kill: false })
+}

@@ -1,0 +1,229 @@
+//! `inkan-bench`: one run, every figure, a table on stdout and `report.json`.
+
+#![allow(clippy::print_stdout, reason = "the bench reports to the person at the terminal")]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use inkan_bench::ceiling;
+use inkan_bench::load::{self, Pace, Terminal};
+use inkan_bench::machine::{self, Machine};
+use inkan_bench::report::{BackendRun, ChargeRun, Options, Report, SCHEMA, Section};
+use inkan_bench::server::{self, ServerProcess};
+use url::Url;
+
+#[derive(Parser, Debug)]
+#[command(name = "inkan-bench", about = "Inkan benchmark: charges, crypto ceiling, feed, payment codes")]
+struct Cli {
+    /// The inkan-server binary (default: the one next to this binary; build it with --release).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Where the JSON report goes (server logs go next to it).
+    #[arg(long, default_value = "target/bench/report.json")]
+    out: PathBuf,
+    /// Measured seconds of each load run.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Seconds of each load run before measuring starts.
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
+    /// Concurrent lanes (one terminal and one wallet each).
+    #[arg(long, default_value_t = 32)]
+    lanes: usize,
+    /// A short run (5 s windows, 16 lanes) to check that everything works.
+    #[arg(long)]
+    quick: bool,
+    /// A PostgreSQL admin URL allowed to CREATE DATABASE (`cargo xtask pg-url` prints one).
+    #[arg(long, env = "INKAN_TEST_POSTGRES_URL")]
+    postgres_url: Option<String>,
+    /// Skip PostgreSQL even when a URL is known.
+    #[arg(long)]
+    sqlite_only: bool,
+    /// Another inkan-server binary (e.g. built from an older commit) to run on SQLite too, in the
+    /// same run, for a before/after comparison side by side.
+    #[arg(long)]
+    compare_server_bin: Option<PathBuf>,
+    /// How the report names the other binary's column.
+    #[arg(long, default_value = "before")]
+    compare_label: String,
+}
+
+struct Plan {
+    seconds: u64,
+    warmup: u64,
+    lanes: usize,
+    ceiling: Duration,
+    idle: Duration,
+    codes_budget: Duration,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let plan = if cli.quick {
+        Plan {
+            seconds: cli.seconds.min(5),
+            warmup: 1,
+            lanes: cli.lanes.min(16),
+            ceiling: Duration::from_secs(2),
+            idle: Duration::from_secs(3),
+            codes_budget: Duration::from_millis(200),
+        }
+    } else {
+        Plan {
+            seconds: cli.seconds,
+            warmup: cli.warmup,
+            lanes: cli.lanes,
+            ceiling: Duration::from_secs(5),
+            idle: Duration::from_secs(6),
+            codes_budget: Duration::from_millis(700),
+        }
+    };
+    let bin = match cli.server_bin.clone() {
+        Some(bin) => bin,
+        None => server::default_binary()
+            .context("no inkan-server next to inkan-bench: build it (cargo build --release -p inkan-server) or pass --server-bin")?,
+    };
+    let out_dir = cli.out.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let data = tempfile::Builder::new().prefix("data-").tempdir_in(&out_dir)?;
+
+    let started_at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
+    println!("inkan-bench: {} s windows, {} lanes; server {}", plan.seconds, plan.lanes, bin.display());
+    let mut machine = Machine::describe(data.path());
+
+    println!("payment codes…");
+    let payment_code = match inkan_bench::codes::measure(plan.codes_budget) {
+        Ok(c) => Section::Measured(c),
+        Err(e) => Section::NotMeasured { reason: format!("{e:#}") },
+    };
+
+    let mut charges = Vec::new();
+    if let Some(other) = &cli.compare_server_bin {
+        println!("SQLite, {} ({})…", cli.compare_label, other.display());
+        let url = format!("sqlite://{}", data.path().join("inkan-bench-compare.db").display());
+        let log = out_dir.join("server-sqlite-compare.log");
+        charges.push(BackendRun {
+            backend: format!("sqlite {}", cli.compare_label),
+            result: section(backend(other, &url, &log, &plan).await),
+        });
+    }
+    let sqlite_url = format!("sqlite://{}", data.path().join("inkan-bench.db").display());
+    println!("SQLite…");
+    charges.push(BackendRun {
+        backend: "sqlite".to_owned(),
+        result: section(backend(&bin, &sqlite_url, &out_dir.join("server-sqlite.log"), &plan).await),
+    });
+
+    let postgres = match (&cli.postgres_url, cli.sqlite_only) {
+        (_, true) => Section::NotMeasured { reason: "--sqlite-only".to_owned() },
+        (None, false) => Section::NotMeasured {
+            reason: "no PostgreSQL URL: run `cargo xtask bench` (which finds or starts one) or pass --postgres-url"
+                .to_owned(),
+        },
+        (Some(admin), false) => {
+            println!("PostgreSQL…");
+            section(postgres(&bin, admin, &out_dir.join("server-postgres.log"), &plan).await)
+        }
+    };
+    charges.push(BackendRun { backend: "postgres".to_owned(), result: postgres });
+
+    machine.load_end = machine::load_average();
+    let report = Report {
+        schema: SCHEMA,
+        started_at,
+        machine,
+        options: Options { seconds: plan.seconds, warmup_seconds: plan.warmup, lanes: plan.lanes, quick: cli.quick },
+        payment_code,
+        charges,
+        app: Section::NotMeasured { reason: "no app binary".to_owned() },
+    };
+    println!("\n{}", report.table());
+    std::fs::write(&cli.out, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", cli.out.display()))?;
+    println!("report: {}", cli.out.display());
+    Ok(())
+}
+
+fn section<T>(result: Result<T>) -> Section<T> {
+    match result {
+        Ok(t) => Section::Measured(t),
+        Err(e) => {
+            println!("  failed: {e:#}");
+            Section::NotMeasured { reason: format!("failed: {e:#}") }
+        }
+    }
+}
+
+async fn postgres(bin: &Path, admin: &str, log: &Path, plan: &Plan) -> Result<ChargeRun> {
+    use sqlx::{Connection, Executor};
+    let name = format!("inkan_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin).await.context("connecting to PostgreSQL")?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    let mut url = Url::parse(admin)?;
+    url.set_path(&name);
+    let result = backend(bin, url.as_str(), log, plan).await;
+    conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
+    result
+}
+
+/// One backend: server up, wallets enrolled, the idle run, the ceiling, the load run, then kill -9,
+/// start again, and check every acknowledged charge and the ledger.
+async fn backend(bin: &Path, database: &str, log: &Path, plan: &Plan) -> Result<ChargeRun> {
+    let _ = std::fs::remove_file(log);
+    let keys = server::terminals(bin, database, plan.lanes)?;
+    let mut server = ServerProcess::start(bin, database, log).await?;
+    let terminals: Vec<Terminal> =
+        keys.iter().map(|k| Terminal::new(server.base.clone(), k.clone())).collect::<Result<_>>()?;
+    println!("  enrolling {} wallets…", plan.lanes + 1);
+    let mut wallets = load::enroll(&server.base, plan.lanes + 1).await?;
+    let mut idle_wallet = wallets.pop().context("no wallet")?;
+
+    println!("  idle: one lane, a charge every 20 ms…");
+    idle_wallet.presign(400)?;
+    let idle_pace = Pace { warmup: Duration::from_secs(1), measure: plan.idle, gap: Some(Duration::from_millis(20)) };
+    let first_terminal = terminals.get(..1).context("no terminal")?;
+    let (idle, _) = load::run(&server.base, vec![idle_wallet], first_terminal, idle_pace, Some(server.pid())).await?;
+
+    println!("  crypto ceiling…");
+    let ceiling = tokio::task::spawn_blocking({
+        let d = plan.ceiling;
+        move || ceiling::measure(d)
+    })
+    .await??;
+
+    // Enough codes for every lane to run at the ceiling for the whole run: signing stays out of the window.
+    let run_s = plan.warmup + plan.seconds;
+    let per_wallet = (ceiling.charges_per_s * inkan_bench::stats::count_f64(usize::try_from(run_s)?)
+        / inkan_bench::stats::count_f64(plan.lanes))
+    .min(4000.0);
+    let per_wallet = format!("{per_wallet:.0}").parse::<usize>().unwrap_or(4000) + 20;
+    for wallet in &mut wallets {
+        wallet.presign(per_wallet)?;
+    }
+    println!("  load: {} lanes, {} s + {} s warmup…", plan.lanes, plan.seconds, plan.warmup);
+    let pace = Pace { warmup: Duration::from_secs(plan.warmup), measure: Duration::from_secs(plan.seconds), gap: None };
+    let (load, _) = load::run(&server.base, wallets, &terminals, pace, Some(server.pid())).await?;
+    println!("  {:.1} charges/s; kill -9, restart, checking every acknowledged charge…", load.charges_per_s);
+    server.kill();
+    let restarted = ServerProcess::start(bin, database, log).await?;
+    let terminals: Vec<Terminal> = terminals.iter().map(|t| t.at(restarted.base.clone())).collect();
+    let records: Vec<_> = idle.records.iter().chain(&load.records).cloned().collect();
+    let mut durability = load::check_acknowledged(&terminals, &records).await?;
+    durability.after_kill = true;
+    drop(restarted);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(database).await?;
+    durability.ledger = Some(inkan_bench::verify::ledger(&pool).await?);
+    pool.close().await;
+    Ok(ChargeRun {
+        ratio: load.charges_per_s / ceiling.charges_per_s,
+        ceiling,
+        idle,
+        load,
+        durability,
+        server_log: log.display().to_string(),
+    })
+}

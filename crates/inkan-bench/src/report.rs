@@ -1,0 +1,259 @@
+//! The report: one struct serialised to `report.json`, and the same figures as a table.
+//!
+//! Each part is a [`Section`]: measured, or not measured with the reason (so a missing
+//! PostgreSQL or app binary shows as such instead of as a zero).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::ceiling::Ceiling;
+use crate::codes::CodeTimings;
+use crate::load::{Durability, LoadResult};
+use crate::machine::Machine;
+use crate::stats::Latency;
+
+/// Bumped when a field changes meaning.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Section<T> {
+    Measured(T),
+    NotMeasured { reason: String },
+}
+
+impl<T> Section<T> {
+    pub fn measured(&self) -> Option<&T> {
+        match self {
+            Section::Measured(t) => Some(t),
+            Section::NotMeasured { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Options {
+    pub seconds: u64,
+    pub warmup_seconds: u64,
+    pub lanes: usize,
+    pub quick: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub started_at: String,
+    pub machine: Machine,
+    pub options: Options,
+    pub payment_code: Section<CodeTimings>,
+    /// One entry per database backend, in the order run.
+    pub charges: Vec<BackendRun>,
+    pub app: Section<AppFigures>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendRun {
+    pub backend: String,
+    pub result: Section<ChargeRun>,
+}
+
+/// One backend: the crypto ceiling measured just before, the idle run (one lane, paced), the
+/// load run, and the check that every acknowledged charge is durable.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChargeRun {
+    pub ceiling: Ceiling,
+    /// `load.charges_per_s / ceiling.charges_per_s`.
+    pub ratio: f64,
+    pub idle: LoadResult,
+    pub load: LoadResult,
+    pub durability: Durability,
+    pub server_log: String,
+}
+
+/// The wallet app (Tauri): filled in once the app is built and can be launched here.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppFigures {
+    /// From starting the app to the first payment QR on screen.
+    pub launch_to_first_qr_ms: f64,
+    /// Resident memory of all the app's processes after a minute idle.
+    pub memory_after_idle_mib: f64,
+}
+
+fn lat(l: Option<&Latency>) -> String {
+    match l {
+        Some(l) => format!("{:.1} / {:.1}", l.p50_ms, l.p99_ms),
+        None => "-".to_owned(),
+    }
+}
+
+fn us(l: &Latency) -> String {
+    format!("{:.0} µs", l.p50_ms * 1000.0)
+}
+
+impl Report {
+    /// The figures as a plain-text table.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let m = &self.machine;
+        let _ = writeln!(out, "Inkan bench, {} (schema {})", self.started_at, self.schema);
+        let _ = writeln!(
+            out,
+            "machine: {} × {} cores, {:.0} GiB, Linux {}; load {:.1} → {:.1}; fsync 4 KiB p50 {} ms",
+            m.cpu_model,
+            m.cores,
+            m.memory_gib,
+            m.kernel,
+            m.load_start,
+            m.load_end,
+            m.fsync.map(|f| format!("{:.2}", f.p50_ms)).unwrap_or_else(|| "?".to_owned())
+        );
+        let _ = writeln!(out);
+        match &self.payment_code {
+            Section::Measured(c) => {
+                let _ = writeln!(
+                    out,
+                    "payment code (p50): make {}, encode {}, render SVG {}, render PNG {}, decode PNG {}; \
+                     QR version {} ({} chars, PNG {} px, {} bytes)",
+                    us(&c.make),
+                    us(&c.encode),
+                    us(&c.render_svg),
+                    us(&c.render_png),
+                    us(&c.decode_png),
+                    c.qr_version,
+                    c.text_len,
+                    c.png_pixels,
+                    c.png_bytes
+                );
+            }
+            Section::NotMeasured { reason } => {
+                let _ = writeln!(out, "payment code: not measured ({reason})");
+            }
+        }
+        let _ = writeln!(out);
+
+        let runs: Vec<(&str, Option<&ChargeRun>)> =
+            self.charges.iter().map(|b| (b.backend.as_str(), b.result.measured())).collect();
+        type Row<'a> = (&'a str, Box<dyn Fn(&ChargeRun) -> String + 'a>);
+        let rows: Vec<Row<'_>> = vec![
+            ("lanes (terminal + wallet pairs)", Box::new(|r| r.load.lanes.to_string())),
+            ("charges completed in window", Box::new(|r| format!("{} in {:.0} s", r.load.completed, r.load.window_s))),
+            ("charges/s", Box::new(|r| format!("{:.1}", r.load.charges_per_s))),
+            (
+                "ceiling: crypto charges/s, all cores",
+                Box::new(|r| format!("{:.0} ({} thr)", r.ceiling.charges_per_s, r.ceiling.threads)),
+            ),
+            (
+                "  code verify / webauthn verify, 1 core",
+                Box::new(|r| format!("{:.0} / {:.0} µs", r.ceiling.code_verify_us, r.ceiling.webauthn_verify_us)),
+            ),
+            ("charges/s ÷ ceiling", Box::new(|r| format!("{:.3}", r.ratio))),
+            (
+                "crypto CPU ÷ server CPU, per charge",
+                Box::new(|r| match &r.load.cpu {
+                    Some(c) if c.server_ms_per_charge > 0.0 => format!(
+                        "{:.3}",
+                        (r.ceiling.code_verify_us + r.ceiling.webauthn_verify_us) / 1000.0 / c.server_ms_per_charge
+                    ),
+                    _ => "-".to_owned(),
+                }),
+            ),
+            ("load, ms p50 / p99: create", Box::new(|r| lat(r.load.steps.create.as_ref()))),
+            ("  fetch pending", Box::new(|r| lat(r.load.steps.fetch_pending.as_ref()))),
+            ("  sign assertion (client side)", Box::new(|r| lat(r.load.steps.sign_assertion_client.as_ref()))),
+            ("  confirm", Box::new(|r| lat(r.load.steps.confirm.as_ref()))),
+            ("  whole flow", Box::new(|r| lat(r.load.steps.total.as_ref()))),
+            ("  feed push (send → charge_pending)", Box::new(|r| lat(r.load.steps.feed_push.as_ref()))),
+            ("idle, ms p50 / p99: create", Box::new(|r| lat(r.idle.steps.create.as_ref()))),
+            ("  fetch pending", Box::new(|r| lat(r.idle.steps.fetch_pending.as_ref()))),
+            ("  confirm", Box::new(|r| lat(r.idle.steps.confirm.as_ref()))),
+            ("  feed push (send → charge_pending)", Box::new(|r| lat(r.idle.steps.feed_push.as_ref()))),
+            (
+                "CPU ms per charge: server / load gen",
+                Box::new(|r| match &r.load.cpu {
+                    Some(c) => format!("{:.2} / {:.2}", c.server_ms_per_charge, c.loadgen_ms_per_charge),
+                    None => "-".to_owned(),
+                }),
+            ),
+            (
+                "CPU used in window: server / load gen / there was",
+                Box::new(|r| match &r.load.cpu {
+                    Some(c) => format!("{:.1} / {:.1} / {:.0} s", c.server_cpu_s, c.loadgen_cpu_s, c.available_cpu_s),
+                    None => "-".to_owned(),
+                }),
+            ),
+            (
+                "codes signed inside the run",
+                Box::new(|r| format!("{}", r.load.codes_signed_in_run + r.idle.codes_signed_in_run)),
+            ),
+            (
+                "errors (load)",
+                Box::new(|r| {
+                    let n: u64 = r.load.errors.values().sum();
+                    n.to_string()
+                }),
+            ),
+            (
+                "acknowledged → succeeded after kill -9",
+                Box::new(|r| format!("{} → {}", r.durability.acknowledged, r.durability.succeeded)),
+            ),
+            (
+                "ledger balanced",
+                Box::new(|r| match &r.durability.ledger {
+                    Some(l) if l.balanced() => "yes".to_owned(),
+                    Some(_) => "NO".to_owned(),
+                    None => "-".to_owned(),
+                }),
+            ),
+        ];
+        let label_width = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+        let mut columns: Vec<Vec<String>> = Vec::new();
+        for (name, run) in &runs {
+            let mut column = vec![(*name).to_owned()];
+            for (_, cell) in &rows {
+                column.push(run.map(|r| cell(r)).unwrap_or_else(|| "-".to_owned()));
+            }
+            columns.push(column);
+        }
+        let widths: Vec<usize> =
+            columns.iter().map(|c| c.iter().map(|s| s.chars().count()).max().unwrap_or(0) + 2).collect();
+        let labels: Vec<&str> = std::iter::once("charges").chain(rows.iter().map(|(l, _)| *l)).collect();
+        for (i, label) in labels.iter().enumerate() {
+            let _ = write!(out, "{label:<label_width$}");
+            for (column, width) in columns.iter().zip(&widths) {
+                let cell = column.get(i).map(String::as_str).unwrap_or("");
+                let _ = write!(out, "{cell:>width$}");
+            }
+            let _ = writeln!(out);
+        }
+        for backend in &self.charges {
+            match &backend.result {
+                Section::NotMeasured { reason } => {
+                    let _ = writeln!(out, "{}: not measured ({reason})", backend.backend);
+                }
+                Section::Measured(r) => {
+                    for (error, n) in &r.load.errors {
+                        let _ = writeln!(out, "{}: {n} × {error}", backend.backend);
+                    }
+                    for (id, status) in r.durability.not_succeeded.iter().take(5) {
+                        let _ = writeln!(out, "{}: acknowledged {id} is {status}", backend.backend);
+                    }
+                }
+            }
+        }
+        let _ = writeln!(out);
+        match &self.app {
+            Section::Measured(a) => {
+                let _ = writeln!(
+                    out,
+                    "app: launch to first QR {:.0} ms; memory after a minute idle {:.0} MiB",
+                    a.launch_to_first_qr_ms, a.memory_after_idle_mib
+                );
+            }
+            Section::NotMeasured { reason } => {
+                let _ = writeln!(out, "app: not measured ({reason})");
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,111 @@
+//! The real `inkan-server` binary as a child process: its operator commands to make a merchant
+//! and terminals, then `serve` on a free loopback port, writing its log to a file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use url::Url;
+
+use crate::ceiling::{RP_ID, RP_ORIGIN};
+
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    pub base: Url,
+}
+
+fn admin(bin: &Path, database: &str, args: &[&str]) -> Result<String> {
+    let output = Command::new(bin)
+        .arg("--database")
+        .arg(database)
+        .arg("admin")
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", bin.display()))?;
+    if !output.status.success() {
+        bail!("inkan-server admin {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(String::from_utf8(output.stdout)?)
+}
+
+/// A merchant with `n` terminals, made with `inkan-server admin`; returns the terminals' keys.
+pub fn terminals(bin: &Path, database: &str, n: usize) -> Result<Vec<String>> {
+    let merchant = admin(bin, database, &["merchant", "create", "--name", "Bench Mart"])?.trim().to_owned();
+    (0..n)
+        .map(|i| {
+            let out =
+                admin(bin, database, &["terminal", "create", "--merchant", &merchant, "--name", &format!("till {i}")])?;
+            out.lines()
+                .find_map(|l| l.strip_prefix("key "))
+                .map(str::to_owned)
+                .context("inkan-server admin terminal create printed no key")
+        })
+        .collect()
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl ServerProcess {
+    /// Starts `bin serve` on `database` and waits until it answers.
+    pub async fn start(bin: &Path, database: &str, log: &Path) -> Result<ServerProcess> {
+        let port = free_port()?;
+        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+        let child = Command::new(bin)
+            .arg("--database")
+            .arg(database)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--rp-id", RP_ID, "--rp-origin", RP_ORIGIN])
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let base = Url::parse(&format!("http://127.0.0.1:{port}"))?;
+        let mut server = ServerProcess { child, base };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = server.child.try_wait()? {
+                bail!("inkan-server exited at start ({status}); see {}", log.display());
+            }
+            if let Ok(r) = http.get(server.base.join("/openapi.json")?).send().await
+                && r.status().is_success()
+            {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                server.kill();
+                bail!("inkan-server did not answer within 30 s; see {}", log.display());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no graceful shutdown, nothing flushed that was not already durable.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Where the server binary is: next to this one (both are built by `cargo build --release`).
+pub fn default_binary() -> Option<PathBuf> {
+    let me = std::env::current_exe().ok()?;
+    let bin = me.parent()?.join(format!("inkan-server{}", std::env::consts::EXE_SUFFIX));
+    bin.exists().then_some(bin)
+}

@@ -1,0 +1,50 @@
+//! The bench's driver on a tiny run against a real server (in-process, SQLite, hand-moved clock),
+//! so it cannot rot between benchmark runs: every charge it reports acknowledged must be
+//! `succeeded` at the server, its feed must have seen every one, and the ledger must balance.
+
+use std::time::Duration;
+
+use inkan_bench::load::{self, Pace, Terminal};
+use inkan_testkit::{Backend, TestServer};
+use url::Url;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiny_run_completes_charges_that_are_all_durable() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let base = Url::parse(&server.url).unwrap();
+    let mut terminals = Vec::new();
+    for name in ["till a", "till b"] {
+        let t = server.merchant(name).await;
+        terminals.push(Terminal::new(base.clone(), t.key).unwrap());
+    }
+    let mut wallets = load::enroll(&base, 2).await.unwrap();
+    for wallet in &mut wallets {
+        wallet.presign(5).unwrap();
+    }
+    let pace = Pace { warmup: Duration::ZERO, measure: Duration::from_millis(700), gap: None };
+    let (result, wallets) = load::run(&base, wallets, &terminals, pace, None).await.unwrap();
+    assert_eq!(wallets.len(), 2);
+    assert!(result.errors.is_empty(), "errors: {:?}", result.errors);
+    assert!(result.acknowledged >= 2, "only {} charges", result.acknowledged);
+    assert!(result.completed > 0 && result.charges_per_s > 0.0);
+    assert_eq!(result.steps.feed_missing, 0, "a charge_pending notice never reached its wallet's feed");
+    let total = result.steps.total.unwrap();
+    assert_eq!(total.n, result.completed);
+    // Runs past the 5 codes signed ahead: the rest were signed inside the run, and counted.
+    assert!(result.acknowledged <= 10 || result.codes_signed_in_run > 0);
+
+    let durability = load::check_acknowledged(&terminals, &result.records).await.unwrap();
+    assert_eq!(durability.succeeded, result.acknowledged, "{:?}", durability.not_succeeded);
+    let ledger = inkan_bench::verify::ledger(server.state.db.pool()).await.unwrap();
+    assert!(ledger.balanced(), "{ledger:?}");
+    assert_eq!(ledger.succeeded_charges, i64::try_from(result.acknowledged).unwrap());
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+#[test]
+fn the_crypto_ceiling_fixture_verifies_what_the_server_verifies() {
+    let fixture = inkan_bench::ceiling::Fixture::new().unwrap();
+    fixture.verify_code().unwrap();
+    fixture.verify_assertion().unwrap();
+}
