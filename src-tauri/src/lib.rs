@@ -31,11 +31,7 @@ struct WindowSink {
 impl EventSink for WindowSink {
     fn emit(&self, event: AppEvent) {
         if let AppEvent::ChargePending { charge } = &event {
-            let in_front = self
-                .handle
-                .get_webview_window("main")
-                .and_then(|w| w.is_focused().ok())
-                .unwrap_or(false);
+            let in_front = self.handle.get_webview_window("main").and_then(|w| w.is_focused().ok()).unwrap_or(false);
             if !in_front {
                 self.notify(charge);
             }
@@ -49,9 +45,15 @@ impl EventSink for WindowSink {
 impl WindowSink {
     fn notify(&self, charge: &ChargeView) {
         let (title, body) = if self.japanese.load(Ordering::Relaxed) {
-            ("お支払いの確認", format!("{}：{}。Inkan で承認または拒否してください。", charge.merchant_name, charge.amount.ja))
+            (
+                "お支払いの確認",
+                format!("{}：{}。Inkan で承認または拒否してください。", charge.merchant_name, charge.amount.ja),
+            )
         } else {
-            ("Confirm a payment", format!("{} asks for {}. Open Inkan to approve or decline.", charge.merchant_name, charge.amount.en))
+            (
+                "Confirm a payment",
+                format!("{} asks for {}. Open Inkan to approve or decline.", charge.merchant_name, charge.amount.en),
+            )
         };
         if let Err(e) = self.handle.notification().builder().title(title).body(body).show() {
             tracing::warn!(error = %e, "could not show a system notification");
@@ -78,7 +80,9 @@ fn config(handle: &AppHandle) -> Result<AppConfig, Box<dyn std::error::Error>> {
     let server = env("INKAN_SERVER").unwrap_or_else(|| "http://localhost:8080".to_owned());
     let origin = env("INKAN_ORIGIN").unwrap_or_else(|| server.clone());
     let device_name = env("INKAN_DEVICE_NAME")
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty())
+        })
         .unwrap_or_else(|| "This device".to_owned());
     Ok(AppConfig {
         home,

@@ -54,7 +54,10 @@ pub fn ui_install() -> Result<()> {
     if fresh {
         return Ok(());
     }
-    run_step("installing the UI's npm packages (npm ci, from package-lock.json)", npm()?.args(["ci", "--no-audit", "--no-fund"]))
+    run_step(
+        "installing the UI's npm packages (npm ci, from package-lock.json)",
+        npm()?.args(["ci", "--no-audit", "--no-fund"]),
+    )
 }
 
 /// The UI bundle in `ui/dist`, which the app embeds when it is compiled.
@@ -100,7 +103,9 @@ impl Display {
     pub fn start() -> Result<Display> {
         let xvfb = apt::on_path("Xvfb").context("no Xvfb: install the `xvfb` package")?;
         for number in 90..120 {
-            if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists() || Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+            if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
+                || Path::new(&format!("/tmp/.X{number}-lock")).exists()
+            {
                 continue;
             }
             let name = format!(":{number}");

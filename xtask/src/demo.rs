@@ -286,7 +286,10 @@ fn app_story(demo: &Demo, out: &Path) -> Result<()> {
     let home = demo.dir.path().join("app");
     if std::env::var_os("DISPLAY").is_some() && std::env::var_os("INKAN_DEMO_HEADLESS").is_none() {
         say("13. The wallet app opens on your display, on this server: create a wallet and pay");
-        println!("   (a till: `inkan-pos charge --amount 500 --scan <screenshot> --server {} --key-file …`)", demo.server_url);
+        println!(
+            "   (a till: `inkan-pos charge --amount 500 --scan <screenshot> --server {} --key-file …`)",
+            demo.server_url
+        );
         println!("   Close the window to end the demo. INKAN_DEMO_HEADLESS=1 plays it by itself instead.");
         let status = Command::new(bin("inkan-wallet"))
             .env("INKAN_HOME", &home)

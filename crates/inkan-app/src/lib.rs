@@ -61,7 +61,8 @@ impl std::fmt::Debug for App {
 type Result<T, E = AppError> = std::result::Result<T, E>;
 
 fn parse_url(text: &str, what: &str) -> Result<Url> {
-    let url = Url::parse(text.trim()).map_err(|e| AppError::invalid(format!("the {what} {text:?} is not an address: {e}")))?;
+    let url = Url::parse(text.trim())
+        .map_err(|e| AppError::invalid(format!("the {what} {text:?} is not an address: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(AppError::invalid(format!("the {what} must start with https:// (or http:// on this computer)")));
     }
@@ -188,8 +189,7 @@ impl App {
         if guard.is_some() {
             return Err(AppError::invalid("this device already holds a wallet"));
         }
-        let enrollment =
-            Wallet::enroll(self.store()?, server, display_name, device_name, self.config.passkey).await?;
+        let enrollment = Wallet::enroll(self.store()?, server, display_name, device_name, self.config.passkey).await?;
         let profile = profile_view(&enrollment.wallet);
         *guard = Some(enrollment.wallet);
         drop(guard);
@@ -373,7 +373,8 @@ impl App {
     }
 
     pub async fn add_card(&self, input: CardInput) -> Result<CardView> {
-        let card = AddCard { number: input.number, exp_month: input.exp_month, exp_year: input.exp_year, cvc: input.cvc };
+        let card =
+            AddCard { number: input.number, exp_month: input.exp_month, exp_year: input.exp_year, cvc: input.cvc };
         self.with_wallet(async |w| Ok(w.add_card(card).await?.into())).await
     }
 

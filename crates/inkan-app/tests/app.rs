@@ -7,7 +7,7 @@ use std::time::Duration;
 use inkan_app::{
     App, AppConfig, AppEvent, CardInput, Defaults, EnrollInput, EventSink, JoinInput, LimitsInput, PasskeyChoice,
 };
-use inkan_testkit::{Backend, ORIGIN, TestServer, Terminal};
+use inkan_testkit::{Backend, ORIGIN, Terminal, TestServer};
 use tokio::sync::Notify;
 
 #[derive(Default)]
@@ -112,7 +112,10 @@ async fn a_charge_reaches_the_app_and_is_approved_declined_or_reported() {
             _ => None,
         })
         .await;
-    assert_eq!((pending.merchant_name.as_str(), pending.amount.en.as_str(), pending.amount.ja.as_str()), ("Lawson Shinjuku", "¥1,280", "1,280円"));
+    assert_eq!(
+        (pending.merchant_name.as_str(), pending.amount.en.as_str(), pending.amount.ja.as_str()),
+        ("Lawson Shinjuku", "¥1,280", "1,280円")
+    );
     assert_eq!(app.approve(&id).await.unwrap().status, "succeeded");
     events
         .wait_for("charge_settled", |e| {
@@ -133,15 +136,25 @@ async fn a_charge_reaches_the_app_and_is_approved_declined_or_reported() {
 
     // Decline, then "this wasn't me": declined and frozen in one step.
     let id = charge(&app, &till, 500).await;
-    events.wait_for("charge_pending", |e| matches!(e, AppEvent::ChargePending { charge } if charge.id == id).then_some(())).await;
+    events
+        .wait_for("charge_pending", |e| {
+            matches!(e, AppEvent::ChargePending { charge } if charge.id == id).then_some(())
+        })
+        .await;
     assert_eq!(app.decline(&id, false).await.unwrap().status, "declined");
     let id = charge(&app, &till, 300).await;
-    events.wait_for("charge_pending", |e| matches!(e, AppEvent::ChargePending { charge } if charge.id == id).then_some(())).await;
+    events
+        .wait_for("charge_pending", |e| {
+            matches!(e, AppEvent::ChargePending { charge } if charge.id == id).then_some(())
+        })
+        .await;
     assert_eq!(app.decline(&id, true).await.unwrap().status, "declined");
     assert!(app.status().await.unwrap().frozen);
     events
         .wait_for("wallet_frozen activity", |e| match e {
-            AppEvent::Activity { item } => matches!(item.notice, inkan_api::feed::Notice::WalletFrozen { .. }).then_some(()),
+            AppEvent::Activity { item } => {
+                matches!(item.notice, inkan_api::feed::Notice::WalletFrozen { .. }).then_some(())
+            }
             _ => None,
         })
         .await;
@@ -158,7 +171,11 @@ async fn a_charge_reaches_the_app_and_is_approved_declined_or_reported() {
     again.start().await;
     assert_eq!(again.snapshot().await.profile.unwrap().account_id, enrolled.profile.account_id);
     events.wait_for("connection", |e| matches!(e, AppEvent::Connection { online: true, .. }).then_some(())).await;
-    let kinds: Vec<String> = again.activity().iter().map(|i| serde_json::to_value(&i.notice).unwrap()["kind"].as_str().unwrap().to_owned()).collect();
+    let kinds: Vec<String> = again
+        .activity()
+        .iter()
+        .map(|i| serde_json::to_value(&i.notice).unwrap()["kind"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(kinds.first().map(String::as_str), Some("wallet_unfrozen"), "{kinds:?}");
     assert!(kinds.iter().any(|k| k == "account_created"));
     let export = again.export_history(home.path()).await.unwrap();
@@ -189,12 +206,22 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
         (server.url.as_str(), "Hanako", ""),
         (server.url.as_str(), &"x".repeat(65), "phone"),
     ] {
-        let input = EnrollInput { server: server_url.into(), origin: String::new(), display_name: name.into(), device_name: device.into() };
+        let input = EnrollInput {
+            server: server_url.into(),
+            origin: String::new(),
+            display_name: name.into(),
+            device_name: device.into(),
+        };
         let refused = app.enroll(input).await.unwrap_err();
         assert_eq!(refused.code, "invalid_input", "{server_url} {name} {device}: {refused:?}");
     }
     // A server that is not there: a clear error, and no half-made wallet left behind.
-    let down = EnrollInput { server: "http://127.0.0.1:9".into(), origin: ORIGIN.into(), display_name: "H".into(), device_name: "p".into() };
+    let down = EnrollInput {
+        server: "http://127.0.0.1:9".into(),
+        origin: ORIGIN.into(),
+        display_name: "H".into(),
+        device_name: "p".into(),
+    };
     assert_eq!(app.enroll(down).await.unwrap_err().code, "unreachable");
     assert!(app.snapshot().await.profile.is_none());
     assert!(std::fs::read_dir(home.path()).unwrap().next().is_none(), "something was written for a failed enrolment");

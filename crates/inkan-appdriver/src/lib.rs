@@ -64,9 +64,12 @@ impl AppUnderTest {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
-        let mut driver = command
-            .spawn()
-            .with_context(|| format!("could not start {}: install it with `cargo install tauri-driver --locked`", launch.tauri_driver.display()))?;
+        let mut driver = command.spawn().with_context(|| {
+            format!(
+                "could not start {}: install it with `cargo install tauri-driver --locked`",
+                launch.tauri_driver.display()
+            )
+        })?;
         // Wait (bounded) for the driver to listen.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
@@ -89,7 +92,9 @@ impl AppUnderTest {
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
-            .context("could not open a WebDriver session with the app (is WebKitWebDriver installed, and a display set?)")?;
+            .context(
+                "could not open a WebDriver session with the app (is WebKitWebDriver installed, and a display set?)",
+            )?;
         Ok(AppUnderTest { client, driver })
     }
 
@@ -194,7 +199,8 @@ impl AppUnderTest {
     /// Saves a screenshot as `dir/name.png`.
     pub async fn save_screenshot(&self, dir: &Path, name: &str) -> Result<PathBuf> {
         let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, self.screenshot().await?).with_context(|| format!("could not write {}", path.display()))?;
+        std::fs::write(&path, self.screenshot().await?)
+            .with_context(|| format!("could not write {}", path.display()))?;
         Ok(path)
     }
 

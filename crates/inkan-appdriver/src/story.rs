@@ -54,7 +54,11 @@ async fn code_on_screen(app: &AppUnderTest, previous: Option<&str>) -> Result<(S
         match codes.as_slice() {
             [code] if Some(code.as_str()) != previous => return Ok((code.clone(), png)),
             _ if tokio::time::Instant::now() > deadline => {
-                bail!("the window showed no new payment code within {} s (decoded: {} codes)", crate::WAIT.as_secs(), codes.len())
+                bail!(
+                    "the window showed no new payment code within {} s (decoded: {} codes)",
+                    crate::WAIT.as_secs(),
+                    codes.len()
+                )
             }
             _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
         }
@@ -77,7 +81,11 @@ async fn sale(
     let shopper = async {
         app.find("confirm-sheet").await?;
         let merchant = app.text("confirm-merchant").await?;
-        ensure!(merchant.contains(setting.merchant), "the Confirm sheet names {merchant:?}, not {:?}", setting.merchant);
+        ensure!(
+            merchant.contains(setting.merchant),
+            "the Confirm sheet names {merchant:?}, not {:?}",
+            setting.merchant
+        );
         let shown = app.text("confirm-amount").await?;
         let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
         ensure!(digits == amount.to_string(), "the Confirm sheet shows {shown:?} for a charge of ¥{amount}");
