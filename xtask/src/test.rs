@@ -39,6 +39,8 @@ pub fn run() -> Result<()> {
     let keyring = crate::keyring::Session::new()?;
     run_step("tests (with a throwaway gnome-keyring)", &mut keyring.wrap(&tests))?;
     crate::fuzz::smoke()?;
+    // The server killed under load, and schemathesis, briefly (`cargo xtask soak` for longer).
+    crate::soak::short()?;
     println!("\nall checks passed");
     Ok(())
 }
