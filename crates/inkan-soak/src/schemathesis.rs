@@ -54,6 +54,7 @@ pub async fn run(server: &ServerCommand, st: &Path, seconds: u64, report_dir: &P
         ),
     ];
     // schemathesis keeps a cache in its working directory: keep it with the reports.
+    let report_dir = &std::path::absolute(report_dir)?;
     std::fs::create_dir_all(report_dir).with_context(|| format!("creating {}", report_dir.display()))?;
     let mut outcome = Outcome { runs: Vec::new() };
     for (name, token, filter) in runs {
