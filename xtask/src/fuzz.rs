@@ -13,7 +13,8 @@ use anyhow::{Context, Result, bail};
 use crate::{root, run_step};
 
 /// Every fuzz target: (fuzz directory relative to the root, target name).
-const TARGETS: &[(&str, &str)] = &[("crates/inkan-core/fuzz", "payment_code")];
+pub const TARGETS: &[(&str, &str)] =
+    &[("crates/inkan-core/fuzz", "payment_code"), ("crates/inkan-api/fuzz", "request_bodies")];
 
 /// How long `cargo xtask test` fuzzes each target: long enough to catch a shallow panic, short
 /// enough for CI.
@@ -45,7 +46,12 @@ pub fn run(args: &[String]) -> Result<()> {
 
 /// The short run that `cargo xtask test` does.
 pub fn smoke() -> Result<()> {
-    TARGETS.iter().try_for_each(|(dir, name)| fuzz(dir, name, SMOKE_SECONDS))
+    all(SMOKE_SECONDS)
+}
+
+/// Every target for `seconds` each.
+pub fn all(seconds: u64) -> Result<()> {
+    TARGETS.iter().try_for_each(|(dir, name)| fuzz(dir, name, seconds))
 }
 
 fn has_nightly() -> bool {

@@ -4,6 +4,8 @@
 //! - `bench [--seconds N] [--quick] [--lanes N] [--sqlite-only]`: the benchmark (`docs/performance.md`).
 //! - `test`: everything CI checks: formatting, clippy with `-D warnings`, every test, a short fuzz.
 //! - `fuzz [--seconds N] [--target NAME]`: run the cargo-fuzz targets for a bounded time.
+//! - `soak [--seconds N]`: the real server killed with SIGKILL under load (SQLite and PostgreSQL),
+//!   then the ledger checked; schemathesis against `/openapi.json`; every fuzz target.
 //! - `pg-url [--throwaway]`: find, start or make the PostgreSQL the tests use, and print its URL.
 //! - `with-keyring -- <command>`: run a command with a throwaway, unlocked gnome-keyring on a private
 //!   session bus, as the tests get it (for the OS keystore).
@@ -17,6 +19,7 @@ mod demo;
 mod fuzz;
 mod keyring;
 mod postgres;
+mod soak;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +28,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 const USAGE: &str = "usage: cargo xtask <demo | test | bench [--seconds N] [--quick] [--lanes N] [--sqlite-only] \
-                     | fuzz [--seconds N] [--target NAME] | pg-url [--throwaway] | with-keyring -- <command> [args...]>";
+                     | fuzz [--seconds N] [--target NAME] | soak [--seconds N] | pg-url [--throwaway] \
+                     | with-keyring -- <command> [args...]>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +41,7 @@ fn main() -> Result<()> {
         "test" => test::run(),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
+        "soak" => soak::run(rest),
         "pg-url" => postgres::print_url(rest),
         "with-keyring" => keyring::run(rest),
         "help" | "--help" | "-h" => {

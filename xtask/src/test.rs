@@ -44,6 +44,8 @@ pub fn run() -> Result<()> {
     run_step("tests (with a throwaway gnome-keyring)", &mut keyring.wrap(&tests))?;
     app_end_to_end(&keyring)?;
     crate::fuzz::smoke()?;
+    // The server killed under load, and schemathesis, briefly (`cargo xtask soak` for longer).
+    crate::soak::short()?;
     println!("\nall checks passed");
     Ok(())
 }

@@ -11,9 +11,12 @@ use time::OffsetDateTime;
 pub struct CreateCharge {
     pub payment_code: String,
     /// In the currency's minor unit (JPY has none: 1280 is ¥1,280).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000_000))]
     pub amount: i64,
     pub currency: Currency,
+    /// At most 200 characters, no control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub description: Option<String>,
 }
 

@@ -16,6 +16,8 @@ use crate::Base64Url;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BeginRegistration {
+    /// 1 to 64 characters after trimming, no control characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub display_name: String,
 }
 

@@ -1,0 +1,145 @@
+//! `inkan-soak`: the soak harness that `cargo xtask soak` runs against the real `inkan-server`
+//! binary.
+//!
+//! - `crash`: whole charges under steady load while the server is killed with SIGKILL at random
+//!   moments and restarted; then every charge acknowledged as succeeded must be in the ledger as
+//!   succeeded, the ledger must sum to zero, no balance may be negative, no payment code may back
+//!   two charges and no idempotency key may have charged twice.
+//! - `schemathesis`: schemathesis against the running server's `/openapi.json`.
+
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line harness reports on the terminal")]
+
+mod crash;
+mod schemathesis;
+mod server;
+mod shopper;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::server::ServerCommand;
+
+#[derive(Parser)]
+#[command(name = "inkan-soak", about = "Crash and hostile-input soak of the real inkan-server binary")]
+struct Cli {
+    /// The inkan-server binary to run.
+    #[arg(long)]
+    server: PathBuf,
+    #[command(subcommand)]
+    command: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Charges under load while the server is killed and restarted; then the ledger is checked.
+    Crash {
+        #[arg(long, value_enum)]
+        database: Database,
+        /// PostgreSQL server to make a fresh database on (`--database postgres`).
+        #[arg(long, env = "INKAN_TEST_POSTGRES_URL")]
+        postgres_admin_url: Option<String>,
+        /// How long the load runs.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// At least this many SIGKILLs (the run goes on until there were).
+        #[arg(long, default_value_t = 20)]
+        kills: u32,
+        /// Shoppers paying at once.
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
+    },
+    /// schemathesis against the running server (SQLite).
+    Schemathesis {
+        /// The `st` executable.
+        #[arg(long)]
+        st: PathBuf,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Where the JUnit reports go.
+        #[arg(long)]
+        report_dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Database {
+    Sqlite,
+    Postgres,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let dir = tempfile::tempdir()?;
+    let sqlite = format!("sqlite://{}", dir.path().join("inkan.db").display());
+    let command = |database: String| -> Result<ServerCommand> {
+        Ok(ServerCommand {
+            binary: cli.server.clone(),
+            database,
+            log: dir.path().join("server.log"),
+            port: server::free_port()?,
+            serve_args: Vec::new(),
+        })
+    };
+    match &cli.command {
+        Mode::Crash { database, postgres_admin_url, seconds, kills, workers } => {
+            let plan = crash::Plan { duration: Duration::from_secs(*seconds), min_kills: *kills, workers: *workers };
+            let (outcome, label) = match database {
+                Database::Sqlite => (crash::run(&command(sqlite)?, &plan).await, "SQLite"),
+                Database::Postgres => {
+                    let Some(admin) = postgres_admin_url else {
+                        bail!("--database postgres needs --postgres-admin-url (or INKAN_TEST_POSTGRES_URL)");
+                    };
+                    let (url, name) = server::create_postgres(admin).await?;
+                    let outcome = crash::run(&command(url)?, &plan).await;
+                    server::drop_postgres(admin, &name).await?;
+                    (outcome, "PostgreSQL")
+                }
+            };
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("server log (last lines):\n{}", server::tail(&dir.path().join("server.log")));
+                    return Err(e);
+                }
+            };
+            report(label, &outcome);
+            if !outcome.violations.is_empty() {
+                bail!("{} violation(s) on {label}", outcome.violations.len());
+            }
+            if outcome.acknowledged == 0 {
+                bail!("no charge was acknowledged on {label}: the load did not run");
+            }
+        }
+        Mode::Schemathesis { st, seconds, report_dir } => {
+            let outcome = schemathesis::run(&command(sqlite)?, st, *seconds, report_dir).await?;
+            for (name, passed) in &outcome.runs {
+                println!("schemathesis, {name}: {}", if *passed { "passed" } else { "FAILED" });
+            }
+            if outcome.runs.iter().any(|(_, passed)| !passed) {
+                bail!("schemathesis found problems (reports in {})", report_dir.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn report(label: &str, o: &crash::Outcome) {
+    println!("\ncrash soak on {label}:");
+    println!("  kills (SIGKILL)           {}", o.kills);
+    println!("  charges attempted         {}", o.attempted);
+    println!("  charges created           {}", o.created);
+    println!("  acknowledged as succeeded {}", o.acknowledged);
+    println!("  verified in the ledger    {}", o.verified);
+    println!("  requests resent           {}", o.retries);
+    for (why, n) in &o.refused {
+        println!("  refused: {why:<40} {n}");
+    }
+    println!("  violations                {}", o.violations.len());
+    for v in &o.violations {
+        println!("    {v}");
+    }
+}
