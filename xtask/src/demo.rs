@@ -20,26 +20,36 @@ use crate::{cargo, root, run_step};
 /// Set inside the keyring session, where the story itself runs.
 const INSIDE: &str = "INKAN_DEMO_INSIDE_KEYRING";
 
-pub fn run() -> Result<()> {
+/// Set (to the tauri-driver path) when the demo also plays the app's story (`--app`).
+const WITH_APP: &str = "INKAN_DEMO_APP_DRIVER";
+
+pub fn run(args: &[String]) -> Result<()> {
     if std::env::var_os(INSIDE).is_some() {
         return story();
     }
-    crate::app::system_packages()?;
-    crate::app::ui_build()?;
+    let with_app = match args {
+        [] => false,
+        [flag] if flag == "--app" => true,
+        _ => bail!("usage: cargo xtask demo [--app]"),
+    };
     run_step(
-        "building inkan-server, inkan, inkan-pos, the app (inkan-wallet) and its driver",
-        cargo().args(["build", "--quiet", "-p", "inkan-server", "-p", "inkan-cli", "-p", "inkan-pos"]).args([
-            "-p",
-            "inkan-wallet",
-            "-p",
-            "inkan-appdriver",
-        ]),
+        "building inkan-server, inkan and inkan-pos",
+        cargo().args(["build", "--quiet", "-p", "inkan-server", "-p", "inkan-cli", "-p", "inkan-pos"]),
     )?;
-    let driver = crate::app::tauri_driver()?;
+    let mut inner = Command::new(std::env::current_exe().context("finding the xtask binary")?);
+    inner.arg("demo").env(INSIDE, "1").current_dir(root());
+    if with_app {
+        // Work in progress: the app's story has not passed end to end yet (see the README).
+        crate::app::system_packages()?;
+        crate::app::ui_build()?;
+        run_step(
+            "building the app (inkan-wallet) and its driver",
+            cargo().args(["build", "--quiet", "-p", "inkan-wallet", "-p", "inkan-appdriver"]),
+        )?;
+        inner.env(WITH_APP, crate::app::tauri_driver()?);
+    }
     // The wallet keeps its secrets only in an OS keystore: give it a throwaway one.
     let keyring = crate::keyring::Session::new()?;
-    let mut inner = Command::new(std::env::current_exe().context("finding the xtask binary")?);
-    inner.arg("demo").env(INSIDE, "1").env("INKAN_TAURI_DRIVER", &driver).current_dir(root());
     let status = keyring.wrap(&inner).status().context("starting the keyring session")?;
     if !status.success() {
         bail!("the demo failed ({status})");
@@ -274,9 +284,11 @@ fn story() -> Result<()> {
     show(&demo.run(demo.wallet(&["history"]))?);
     demo.run(demo.wallet(&["forget"]))?;
 
-    app_story(&demo, &out)?;
-    println!("\nDemo done. The server, its database, the wallets and their keys are removed;");
-    println!("the QR image stays at {}, the app's screenshots in {}.", png.display(), out.join("app").display());
+    if std::env::var_os(WITH_APP).is_some() {
+        app_story(&demo, &out)?;
+    }
+    println!("\nDemo done. The server, its database, the wallet and its keys are removed;");
+    println!("the QR image stays at {}.", png.display());
     Ok(())
 }
 
@@ -305,7 +317,7 @@ fn app_story(demo: &Demo, out: &Path) -> Result<()> {
     let display = crate::app::Display::start()?;
     let shots = out.join("app");
     let _ = std::fs::remove_dir_all(&shots);
-    let driver = std::env::var("INKAN_TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
+    let driver = std::env::var(WITH_APP).unwrap_or_else(|_| "tauri-driver".into());
     let mut play = Command::new(bin("inkan-app-story"));
     play.args(["--server", &demo.server_url, "--merchant", "FamilyMart Shibuya", "--tauri-driver", &driver])
         .arg("--terminal-key-file")

@@ -27,7 +27,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <demo | test | bench [--seconds N] [--quick] [--lanes N] [--sqlite-only] \
+const USAGE: &str = "usage: cargo xtask <demo [--app] | test | app-e2e | bench [--seconds N] [--quick] [--lanes N] [--sqlite-only] \
                      | fuzz [--seconds N] [--target NAME] | soak [--seconds N] | pg-url [--throwaway] \
                      | with-keyring -- <command> [args...]>";
 
@@ -37,8 +37,9 @@ fn main() -> Result<()> {
         bail!("{USAGE}");
     };
     match command.as_str() {
-        "demo" => demo::run(),
+        "demo" => demo::run(rest),
         "test" => test::run(),
+        "app-e2e" => test::app_e2e(),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "soak" => soak::run(rest),

@@ -87,8 +87,7 @@ impl AppUnderTest {
             serde_json::json!({ "application": launch.app.canonicalize()?.display().to_string() }),
         );
         capabilities.insert("browserName".into(), serde_json::json!("wry"));
-        let client = ClientBuilder::rustls()
-            .context("TLS setup for the WebDriver client")?
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
