@@ -319,7 +319,7 @@ impl Drop for Held {
 impl Tx {
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
         match &mut self.inner {
-            TxInner::Pool(tx) => &mut **tx,
+            TxInner::Pool(tx) => tx,
             TxInner::Batched(held) => &mut held.guard.conn,
         }
     }
