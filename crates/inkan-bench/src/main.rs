@@ -42,12 +42,12 @@ struct Cli {
     #[arg(long)]
     sqlite_only: bool,
     /// Another inkan-server binary (e.g. built from an older commit) to run on SQLite too, in the
-    /// same run, for a before/after comparison side by side.
+    /// same run, for a before/after comparison side by side. May be given more than once.
     #[arg(long)]
-    compare_server_bin: Option<PathBuf>,
-    /// How the report names the other binary's column.
-    #[arg(long, default_value = "before")]
-    compare_label: String,
+    compare_server_bin: Vec<PathBuf>,
+    /// How the report names each other binary's column, in the same order.
+    #[arg(long)]
+    compare_label: Vec<String>,
 }
 
 struct Plan {
@@ -101,12 +101,13 @@ async fn main() -> Result<()> {
     };
 
     let mut charges = Vec::new();
-    if let Some(other) = &cli.compare_server_bin {
-        println!("SQLite, {} ({})…", cli.compare_label, other.display());
-        let url = format!("sqlite://{}", data.path().join("inkan-bench-compare.db").display());
-        let log = out_dir.join("server-sqlite-compare.log");
+    for (i, other) in cli.compare_server_bin.iter().enumerate() {
+        let label = cli.compare_label.get(i).cloned().unwrap_or_else(|| format!("compare {}", i + 1));
+        println!("SQLite, {label} ({})…", other.display());
+        let url = format!("sqlite://{}", data.path().join(format!("inkan-bench-compare-{i}.db")).display());
+        let log = out_dir.join(format!("server-sqlite-compare-{i}.log"));
         charges.push(BackendRun {
-            backend: format!("sqlite {}", cli.compare_label),
+            backend: format!("sqlite {label}"),
             result: section(backend(other, &url, &log, &plan).await),
         });
     }

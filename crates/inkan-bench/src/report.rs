@@ -211,7 +211,7 @@ impl Report {
         for (name, run) in &runs {
             let mut column = vec![(*name).to_owned()];
             for (_, cell) in &rows {
-                column.push(run.map(|r| cell(r)).unwrap_or_else(|| "-".to_owned()));
+                column.push(run.map(cell).unwrap_or_else(|| "-".to_owned()));
             }
             columns.push(column);
         }
