@@ -6,6 +6,8 @@
 //! provides them all and runs this with `--ignored`. The app is this package's binary, built by
 //! cargo for this test with the rest of the workspace.
 
+#![allow(clippy::unwrap_used, reason = "a test: a step that fails panics with its error")]
+
 use std::path::PathBuf;
 
 use inkan_appdriver::story::{self, Setting};

@@ -93,6 +93,7 @@ pub fn tauri_driver() -> Result<PathBuf> {
 }
 
 /// A virtual X display for the app's window, stopped on drop.
+#[derive(Debug)]
 pub struct Display {
     pub name: String,
     xvfb: Child,

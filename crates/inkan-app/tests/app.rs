@@ -1,6 +1,8 @@
 //! The app's state and events, without a window: a real server, the real OS keystore (run inside
 //! `cargo xtask with-keyring`, as `cargo xtask test` does), the software passkey.
 
+#![allow(clippy::unwrap_used, reason = "a test: a step that fails panics with its error")]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
