@@ -46,6 +46,11 @@ impl Amount {
     }
 }
 
+/// A wire enum's name as the API spells it (`pending_confirmation`), for the UI to branch on.
+fn wire_name<T: Serialize + std::fmt::Debug>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| format!("{value:?}"))
+}
+
 /// RFC 3339 text for the UI (which shows it in the person's time zone).
 pub fn timestamp(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
@@ -190,10 +195,7 @@ impl From<inkan_api::wallet::WalletCharge> for ChargeView {
     fn from(c: inkan_api::wallet::WalletCharge) -> ChargeView {
         ChargeView {
             id: c.id,
-            status: serde_json::to_value(c.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| format!("{:?}", c.status)),
+            status: wire_name(&c.status),
             amount: c.amount.into(),
             merchant_name: c.merchant_name,
             description: c.description,
@@ -287,10 +289,7 @@ impl From<inkan_api::devices::Join> for JoinView {
     fn from(j: inkan_api::devices::Join) -> JoinView {
         JoinView {
             join_id: j.join_id,
-            state: serde_json::to_value(j.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| format!("{:?}", j.state)),
+            state: wire_name(&j.state),
             device_name: j.device_name,
             expires_at: timestamp(j.expires_at),
         }
@@ -309,15 +308,7 @@ pub struct CardView {
 
 impl From<inkan_api::wallet::Card> for CardView {
     fn from(c: inkan_api::wallet::Card) -> CardView {
-        CardView {
-            id: c.id,
-            brand: c.brand,
-            last4: c.last4,
-            status: serde_json::to_value(c.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| format!("{:?}", c.status)),
-        }
+        CardView { id: c.id, brand: c.brand, last4: c.last4, status: wire_name(&c.status) }
     }
 }
 
