@@ -41,7 +41,8 @@ fn npm() -> Result<Command> {
         "the wallet app's UI needs Node.js 20 (or newer) and npm: install them (e.g. `apt-get install nodejs npm`) and run this again",
     )?;
     let mut command = Command::new(npm);
-    command.current_dir(ui_dir());
+    // `--prefix`, not a working directory: `run_step` runs everything from the repository root.
+    command.arg("--prefix").arg(ui_dir());
     Ok(command)
 }
 
