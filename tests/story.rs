@@ -173,7 +173,8 @@ async fn a_shopper_pays_at_the_till_and_nothing_leaks() {
 
     // The device key is in the OS keystore and nowhere else: not in any file of the profile, not
     // in the server's database, not in any byte that crossed the network.
-    let keystore = inkan_keystore::Keystore::open(&format!("inkan/{profile}")).unwrap();
+    let keystore =
+        inkan_keystore::Keystore::open(&ProfileStore::new(home.path(), &profile).unwrap().keystore_service()).unwrap();
     let pkcs8 = keystore.get(&format!("device-key/{}", wallet.profile().key_id)).unwrap().expect("key in the keystore");
     let marker = [0x02, 0x01, 0x01, 0x04, 0x20];
     let at = pkcs8.windows(marker.len()).position(|w| w == marker).expect("PKCS#8 private key field") + marker.len();

@@ -52,6 +52,14 @@ pub struct App {
     started: tokio::sync::OnceCell<()>,
 }
 
+/// The live feed stops with the app: it holds the wallet and its session, and would otherwise
+/// follow the feed (and sign in again) for an app that no longer exists.
+impl Drop for App {
+    fn drop(&mut self) {
+        self.stop_live();
+    }
+}
+
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App").field("config", &self.config).finish_non_exhaustive()

@@ -70,23 +70,28 @@ impl AppUnderTest {
                 launch.tauri_driver.display()
             )
         })?;
-        // Wait (bounded) for the driver to listen.
+        // Wait (bounded) for both to listen: tauri-driver binds its port at once, but forwards the
+        // session request to WebKitWebDriver, which starts beside it and listens a moment later. A
+        // request that arrives in between fails with an empty error.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            if let Some(status) = driver.try_wait()? {
-                bail!("tauri-driver exited at once ({status})");
+        for listening in [port, native_port] {
+            while tokio::net::TcpStream::connect(("127.0.0.1", listening)).await.is_err() {
+                if let Some(status) = driver.try_wait()? {
+                    bail!("tauri-driver exited at once ({status}): is WebKitWebDriver (webkit2gtk-driver) installed?");
+                }
+                if tokio::time::Instant::now() > deadline {
+                    bail!(
+                        "tauri-driver (or the WebKitWebDriver it starts) did not listen on port {listening} within 15 s"
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            if tokio::time::Instant::now() > deadline {
-                bail!("tauri-driver did not listen on port {port} within 15 s");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "tauri:options".into(),
             serde_json::json!({ "application": launch.app.canonicalize()?.display().to_string() }),
         );
-        capabilities.insert("browserName".into(), serde_json::json!("wry"));
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))

@@ -132,7 +132,10 @@ async fn a_wallet_on_the_command_line() {
     let profile_json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(home.join(&profile).join("profile.json")).unwrap()).unwrap();
     let key_id = profile_json["key_id"].as_str().unwrap().to_owned();
-    let keystore = inkan_keystore::Keystore::open(&format!("inkan/{profile}")).unwrap();
+    let keystore = inkan_keystore::Keystore::open(
+        &inkan_client::profile::ProfileStore::new(home, &profile).unwrap().keystore_service(),
+    )
+    .unwrap();
     let pkcs8 = keystore.get(&format!("device-key/{key_id}")).unwrap().expect("the device key is in the OS keystore");
     let marker = [0x02, 0x01, 0x01, 0x04, 0x20];
     let at = pkcs8.windows(5).position(|w| w == marker).unwrap() + 5;

@@ -74,9 +74,15 @@ impl ProfileStore {
         self.dir.join("profile.json")
     }
 
-    /// The keystore service of this profile: its secrets never mix with another profile's.
+    /// The keystore service of this profile: its secrets never mix with another profile's, nor with
+    /// those of a profile of the same name kept in another home directory (the OS keystore is one
+    /// per user, shared by every home: without the directory's tag, a second wallet would overwrite
+    /// the first one's device key).
     pub fn keystore_service(&self) -> String {
-        format!("inkan/{}", self.name)
+        let dir = std::path::absolute(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        let digest = ring::digest::digest(&ring::digest::SHA256, dir.as_os_str().as_encoded_bytes());
+        let tag: String = digest.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect();
+        format!("inkan/{}/{tag}", self.name)
     }
 
     pub fn exists(&self) -> bool {
