@@ -41,6 +41,13 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
     let app = AppUnderTest::launch(&launch).await.unwrap();
     let setting = Setting { terminal: &terminal, merchant, server: &server.url, origin: ORIGIN, screenshots: None };
     let played = story::play(&app, &setting).await;
+    if played.is_err() {
+        // What the window showed when the story stopped.
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        if let Ok(path) = app.save_screenshot(dir, "window-failure").await {
+            eprintln!("the window when the story failed: {}", path.display());
+        }
+    }
     app.close().await.unwrap();
     let outcome = played.unwrap();
 

@@ -60,6 +60,9 @@ export function App({ backend, clock = systemClock, systemLanguage }: AppProps) 
     let gone = false;
     const off = hub.subscribe((e) => {
       if (e.type === "profile_changed") void load();
+      // Kept here, where events are always heard: the connection may come up while onboarding
+      // still shows the recovery codes, before the Pay screen exists to hear it.
+      if (e.type === "connection") setSnapshot((s) => (s ? { ...s, online: e.online } : s));
     });
     backend
       .onEvent((e) => hub.emit(e))

@@ -44,6 +44,22 @@ describe("onboarding", () => {
     expect(screen.getByTestId("soft-passkey-badge").textContent).toContain("demo only");
   });
 
+  it("is online on Pay when the feed connected while the recovery codes were on screen", async () => {
+    // With a little latency, as over the app's IPC: the connection event arrives while onboarding
+    // still holds the codes, and the snapshot Pay first renders with is older than it.
+    const { mock } = renderApp({ latencyMs: 5 });
+    await screen.findByTestId("onboarding");
+    fireEvent.input(screen.getByTestId("display-name"), { target: { value: "Hanako" } });
+    fireEvent.click(screen.getByTestId("create-wallet"));
+    await screen.findByTestId("recovery-codes");
+    await waitFor(() => expect(mock.online).toBe(true));
+    fireEvent.click(screen.getByTestId("saved-codes"));
+    fireEvent.click(screen.getByTestId("continue"));
+    await screen.findByTestId("pay-qr");
+    await waitFor(() => expect(screen.getByTestId("balance").textContent).not.toBe("—"));
+    expect(screen.queryByTestId("offline-badge")).toBeNull();
+  });
+
   it("shows the backend's error next to Create wallet and lets the person try again", async () => {
     const { mock } = renderApp();
     await screen.findByTestId("onboarding");

@@ -20,7 +20,7 @@ use crate::{cargo, root, run_step};
 /// Set inside the keyring session, where the story itself runs.
 const INSIDE: &str = "INKAN_DEMO_INSIDE_KEYRING";
 
-/// Set (to the tauri-driver path) when the demo also plays the app's story (`--app`).
+/// Set (to the tauri-driver path) when the demo also plays the app's story (unless `--no-app`).
 const WITH_APP: &str = "INKAN_DEMO_APP_DRIVER";
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -28,9 +28,9 @@ pub fn run(args: &[String]) -> Result<()> {
         return story();
     }
     let with_app = match args {
-        [] => false,
-        [flag] if flag == "--app" => true,
-        _ => bail!("usage: cargo xtask demo [--app]"),
+        [] => true,
+        [flag] if flag == "--no-app" => false,
+        _ => bail!("usage: cargo xtask demo [--no-app]"),
     };
     run_step(
         "building inkan-server, inkan and inkan-pos",
@@ -39,7 +39,6 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut inner = Command::new(std::env::current_exe().context("finding the xtask binary")?);
     inner.arg("demo").env(INSIDE, "1").current_dir(root());
     if with_app {
-        // Work in progress: the app's story has not passed end to end yet (see the README).
         crate::app::system_packages()?;
         crate::app::ui_build()?;
         run_step(

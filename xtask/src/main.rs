@@ -27,7 +27,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <demo [--app] | test | app-e2e | bench [--seconds N] [--quick] [--lanes N] [--sqlite-only] \
+const USAGE: &str = "usage: cargo xtask <demo [--no-app] | test | app-e2e | bench [--seconds N] [--quick] [--lanes N] [--sqlite-only] \
                      | fuzz [--seconds N] [--target NAME] | soak [--seconds N] | pg-url [--throwaway] \
                      | with-keyring -- <command> [args...]>";
 

@@ -42,8 +42,8 @@ pub fn run() -> Result<()> {
     // A real OS keystore (Secret Service) for inkan-keystore's tests, on a headless machine too.
     let keyring = crate::keyring::Session::new()?;
     run_step("tests (with a throwaway gnome-keyring)", &mut keyring.wrap(&tests))?;
-    // The app end to end (`app_end_to_end`) is not run here yet: it has not passed once (see the
-    // README); `cargo xtask app-e2e` runs it.
+    // The real app in its window, driven like a person would, against a real server.
+    app_end_to_end(&keyring)?;
     crate::fuzz::smoke()?;
     // The server killed under load, and schemathesis, briefly (`cargo xtask soak` for longer).
     crate::soak::short()?;

@@ -127,7 +127,10 @@ impl AppUnderTest {
     }
 
     pub async fn click(&self, testid: &str) -> Result<()> {
-        self.find(testid).await?.click().await.with_context(|| format!("could not click {testid:?}"))
+        let element = self.find(testid).await?;
+        // WebKitWebDriver often sends an error with an empty message: its kind says what it was
+        // (not interactable, click intercepted, stale element).
+        element.click().await.map_err(|e| anyhow::anyhow!("could not click {testid:?}: {e:?}"))
     }
 
     /// Replaces the text of an input.

@@ -25,7 +25,7 @@ pub struct Setting<'a> {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub recovery_codes: usize,
-    /// The payment codes read back from screenshots of the window, in order.
+    /// The payment codes read back from screenshots of the window and charged, in order.
     pub codes: Vec<String>,
     /// `(amount, status)` of each charge the terminal made.
     pub charges: Vec<(i64, String)>,
@@ -116,20 +116,24 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     app.fill("display-name", "Hanako Yamada").await?;
     app.fill("device-name", "Hanako's laptop").await?;
     app.click("create-wallet").await?;
-    let codes = app.text("recovery-codes").await?;
-    outcome.recovery_codes = codes.split_whitespace().filter(|w| w.len() >= 8).count();
-    ensure!(outcome.recovery_codes > 0, "no recovery codes were shown: {codes:?}");
+    app.find("recovery-codes").await?;
+    let mut shown = Vec::new();
+    for item in app.all("[data-testid=\"recovery-codes\"] li").await? {
+        shown.push(item.text().await?);
+    }
+    outcome.recovery_codes = shown.iter().filter(|code| code.trim().len() >= 8).count();
+    ensure!(outcome.recovery_codes == shown.len() && !shown.is_empty(), "the recovery codes shown: {shown:?}");
     ensure!(!app.find("continue").await?.is_enabled().await?, "Continue is enabled before the codes are saved");
     setting.shot(app, "02-recovery-codes", &mut outcome).await?;
     app.click("saved-codes").await?;
     app.click("continue").await?;
 
-    // Pay: the QR, read back from the window.
+    // Pay: the QR, read back from the window, and the live feed connected (no "offline").
     let (first, _) = code_on_screen(app, None).await?;
+    app.wait_gone("offline-badge").await?;
     let text = app.find("code-text").await?.prop("textContent").await?.unwrap_or_default();
     ensure!(text.trim() == first, "the QR on screen and the code's text differ");
     setting.shot(app, "03-pay", &mut outcome).await?;
-    outcome.codes.push(first.clone());
 
     // Add money from a card.
     app.click("add-money").await?;
@@ -142,6 +146,8 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     app.click("top-up").await?;
     app.find("topup-done").await?;
     setting.shot(app, "04-add-money", &mut outcome).await?;
+    app.click("topup-close").await?;
+    app.wait_gone("topup-done").await?;
     app.click("nav-pay").await?;
     outcome.balances.push(app.wait_text("balance", "¥10,000", |t| t.contains("10,000")).await?);
 

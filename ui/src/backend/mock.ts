@@ -316,7 +316,11 @@ export class MockBackend implements Backend {
     const device = required(input.device_name, "a name for this device", 64);
     if (this.profile) throw fail("invalid_input", "this device already holds a wallet");
     this.createWallet(input.server.trim(), name, device);
+    // As the app does: the live feed starts with the new wallet and connects after loading the
+    // history (two round trips), while the recovery codes are still on screen.
+    this.online = false;
     this.emit({ type: "profile_changed" });
+    globalThis.setTimeout(() => this.setOnline(true), this.latencyMs * 2 + 1);
     return { profile: this.profile as unknown as ProfileView, recovery_codes: [...this.recoveryCodes] };
   }
 

@@ -59,6 +59,7 @@ export function Shell({ profile, initiallyOnline, settings }: { profile: Profile
   const [statusAt, setStatusAt] = useState(0);
   const [statusError, setStatusError] = useState<AppError | null>(null);
   const [online, setOnline] = useState(initiallyOnline);
+  useEffect(() => setOnline(initiallyOnline), [initiallyOnline]);
   const [signedOut, setSignedOut] = useState(false);
   const [activity, setActivity] = useState<ActivityItem[] | null>(null);
   const [activityError, setActivityError] = useState<AppError | null>(null);
