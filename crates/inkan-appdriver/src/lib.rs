@@ -214,7 +214,26 @@ impl AppUnderTest {
     /// Ends the session (tauri-driver closes the app) and stops the driver.
     pub async fn close(mut self) -> Result<()> {
         let closed = self.client.clone().close().await;
-        let _ = self.driver.kill().await;
+        self.stop_driver();
+        if tokio::time::timeout(Duration::from_secs(5), self.driver.wait()).await.is_err() {
+            let _ = self.driver.kill().await;
+        }
         closed.context("closing the WebDriver session")
+    }
+
+    /// Asks tauri-driver to stop: on SIGTERM it stops WebKitWebDriver too, which a SIGKILL would
+    /// leave running (holding the output pipes of whoever started the driver).
+    fn stop_driver(&self) {
+        let pid = self.driver.id().and_then(|id| i32::try_from(id).ok()).and_then(rustix::process::Pid::from_raw);
+        if let Some(pid) = pid {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+    }
+}
+
+impl Drop for AppUnderTest {
+    fn drop(&mut self) {
+        // A story that failed half-way still stops the drivers (`kill_on_drop` follows with SIGKILL).
+        self.stop_driver();
     }
 }
