@@ -229,9 +229,9 @@ class PasskeyPlugin(private val activity: Activity) : Plugin(activity) {
         BiometricPrompt.ERROR_LOCKOUT,
         BiometricPrompt.ERROR_LOCKOUT_PERMANENT -> LOCKOUT
         BiometricPrompt.ERROR_NO_BIOMETRICS -> NOT_ENROLLED
+        // (A sensor waiting for a security update is caught before the prompt, by canAuthenticate.)
         BiometricPrompt.ERROR_HW_NOT_PRESENT,
-        BiometricPrompt.ERROR_HW_UNAVAILABLE,
-        BiometricPrompt.ERROR_SECURITY_UPDATE_REQUIRED -> NOT_AVAILABLE
+        BiometricPrompt.ERROR_HW_UNAVAILABLE -> NOT_AVAILABLE
         else -> FAILED
     }
 
