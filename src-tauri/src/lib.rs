@@ -13,6 +13,7 @@ use inkan_app::{
     PaymentCodeView, ProfileView, RecoveryFreezeInput, TopUpView, WalletView,
 };
 use tauri::{AppHandle, Emitter, Manager, State};
+use tauri_plugin_inkan_passkey::InkanPasskeyExt;
 use tauri_plugin_notification::NotificationExt;
 
 /// The event every [`AppEvent`] is sent as.
@@ -88,18 +89,27 @@ fn config(handle: &AppHandle) -> Result<AppConfig, Box<dyn std::error::Error>> {
         home,
         profile: env("INKAN_PROFILE").unwrap_or_else(|| "app".to_owned()),
         defaults: Defaults { server, origin, device_name },
-        passkey: passkey_choice(env("INKAN_PASSKEY").as_deref())?,
+        passkey: passkey_choice(handle, env("INKAN_PASSKEY").as_deref())?,
     })
 }
 
-/// The passkey new wallets on this device use: `soft` (the insecure software passkey, for demos),
-/// or `security-key` (a FIDO2 key over USB, in builds with feature `usb`).
-fn passkey_choice(name: Option<&str>) -> Result<inkan_app::PasskeyChoice, Box<dyn std::error::Error>> {
+/// The passkey new wallets on this device use: `platform` (the phone's own: a key in its secure
+/// hardware, unlocked by a biometric; the default on a phone), `soft` (the insecure software
+/// passkey, for demos; the default on a desktop), or `security-key` (a FIDO2 key over USB, in
+/// builds with feature `usb`).
+fn passkey_choice(
+    handle: &AppHandle,
+    name: Option<&str>,
+) -> Result<inkan_app::PasskeyChoice, Box<dyn std::error::Error>> {
     use inkan_app::PasskeyChoice as P;
-    match name {
-        None | Some("soft") => Ok(P::InsecureSoftPasskey),
-        Some("security-key") => Ok(P::SecurityKey),
-        Some(other) => Err(format!("INKAN_PASSKEY={other:?}: use `soft` or `security-key`").into()),
+    let default = if cfg!(mobile) { "platform" } else { "soft" };
+    match name.unwrap_or(default) {
+        "platform" => handle.key_signer().map(P::Platform).ok_or_else(|| {
+            "INKAN_PASSKEY=platform: only a phone has a platform passkey here; use `soft` or `security-key`".into()
+        }),
+        "soft" => Ok(P::InsecureSoftPasskey),
+        "security-key" => Ok(P::SecurityKey),
+        other => Err(format!("INKAN_PASSKEY={other:?}: use `platform`, `soft` or `security-key`").into()),
     }
 }
 
@@ -107,8 +117,11 @@ fn passkey_choice(name: Option<&str>) -> Result<inkan_app::PasskeyChoice, Box<dy
 pub fn run() {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let japanese = Arc::new(AtomicBool::new(false));
-    let result = tauri::Builder::default()
-        .plugin(tauri_plugin_notification::init())
+    let builder = tauri::Builder::default().plugin(tauri_plugin_notification::init());
+    // The phone's passkey key; set up before `setup` below asks for it.
+    #[cfg(mobile)]
+    let builder = builder.plugin(tauri_plugin_inkan_passkey::init());
+    let result = builder
         .manage(japanese.clone())
         .setup(move |tauri_app| {
             let handle = tauri_app.handle().clone();

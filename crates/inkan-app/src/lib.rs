@@ -137,7 +137,7 @@ impl App {
             if !store.exists() {
                 return Ok(None);
             }
-            Ok::<_, AppError>(Some(Wallet::open(store)?))
+            Ok::<_, AppError>(Some(Wallet::open_with(store, self.config.passkey.platform_signer())?))
         }
         .await;
         match outcome {
@@ -197,7 +197,8 @@ impl App {
         if guard.is_some() {
             return Err(AppError::invalid("this device already holds a wallet"));
         }
-        let enrollment = Wallet::enroll(self.store()?, server, display_name, device_name, self.config.passkey).await?;
+        let enrollment =
+            Wallet::enroll(self.store()?, server, display_name, device_name, self.config.passkey.clone()).await?;
         let profile = profile_view(&enrollment.wallet);
         *guard = Some(enrollment.wallet);
         drop(guard);
@@ -224,7 +225,7 @@ impl App {
             account_id,
             device_name,
             recovery_code,
-            self.config.passkey,
+            self.config.passkey.clone(),
             move |join| sink.emit(AppEvent::JoinProgress { join: JoinView::from(join.clone()) }),
         )
         .await?;

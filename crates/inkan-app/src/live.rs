@@ -1,6 +1,10 @@
 //! The live feed, kept running in Rust: loads the verified history once, then follows the feed
 //! from where it ends, turning each notice into [`AppEvent`]s. Survives dropped connections (the
 //! subscriber resumes with `Last-Event-ID`) and ended sessions (it signs in again with the passkey).
+//!
+//! On a phone that sign-in is a biometric prompt. When the person cancels it (or cannot answer
+//! it: no biometric, a lockout, a key switched off), the feed stops with [`AppEvent::FeedEnded`]
+//! instead of asking again and again; signing in from the screen starts it again.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,6 +57,11 @@ fn is_unauthorized(e: &inkan_client::ClientError) -> bool {
     e.code() == Some(ErrorCode::Unauthorized)
 }
 
+/// The passkey needed the person and did not get them: retrying would only ask again.
+fn needs_the_person(e: &inkan_client::ClientError) -> bool {
+    matches!(e, inkan_client::ClientError::KeySigner(_))
+}
+
 pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventSink>, shared: Arc<Shared>) {
     let mut cursor: Option<Cursor> = None;
     let mut attempt = 0u32;
@@ -66,6 +75,11 @@ pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventS
                 Some(c) => (w.api(), c),
                 None => match load_history(w, &shared).await {
                     Ok(c) => (w.api(), c),
+                    Err(e) if needs_the_person(&e) => {
+                        shared.set_online(sink.as_ref(), false, Some(e.to_string()));
+                        sink.emit(AppEvent::FeedEnded { error: AppError::from(e) });
+                        return;
+                    }
                     Err(e) => {
                         shared.set_online(sink.as_ref(), false, Some(e.to_string()));
                         drop(guard);
@@ -112,6 +126,10 @@ pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventS
                     w.sign_in().await
                 };
                 if let Err(e) = signed_in {
+                    if needs_the_person(&e) {
+                        sink.emit(AppEvent::FeedEnded { error: AppError::from(e) });
+                        return;
+                    }
                     tracing::warn!(error = %e, "could not sign in again for the live feed");
                     attempt = attempt.saturating_add(1);
                     tokio::time::sleep(backoff(attempt)).await;

@@ -120,6 +120,8 @@ impl From<inkan_client::ClientError> for AppError {
             E::Protocol(_) => "protocol",
             E::Keystore(_) => "keystore",
             E::Authenticator(_) => "passkey",
+            // `biometric_cancelled`, `passkey_invalidated`, …: each needs another answer on screen.
+            E::KeySigner(k) => k.code(),
             E::NoProfile(_) | E::Profile { .. } => "profile",
             E::DeviceKeyMissing => "device_key_missing",
             E::Invalid(_) => "invalid_input",

@@ -3,12 +3,14 @@
 
 #![allow(clippy::unwrap_used, reason = "a test: a step that fails panics with its error")]
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use inkan_app::{
     App, AppConfig, AppEvent, CardInput, Defaults, EnrollInput, EventSink, JoinInput, LimitsInput, PasskeyChoice,
 };
+use inkan_client::key_signer::{InsecureSoftwareKeySigner, KeyAlias, KeySigner, KeySignerError, Prompt, PublicKeySec1};
 use inkan_testkit::{Backend, ORIGIN, Terminal, TestServer};
 use tokio::sync::Notify;
 
@@ -46,12 +48,16 @@ impl Recorder {
 }
 
 fn app(home: &std::path::Path, server: &TestServer) -> (Arc<App>, Arc<Recorder>) {
+    app_with(home, server, PasskeyChoice::InsecureSoftPasskey)
+}
+
+fn app_with(home: &std::path::Path, server: &TestServer, passkey: PasskeyChoice) -> (Arc<App>, Arc<Recorder>) {
     let recorder = Arc::new(Recorder::default());
     let config = AppConfig {
         home: home.to_owned(),
         profile: "app".into(),
         defaults: Defaults { server: server.url.clone(), origin: ORIGIN.into(), device_name: "Test".into() },
-        passkey: PasskeyChoice::InsecureSoftPasskey,
+        passkey,
     };
     (Arc::new(App::new(config, recorder.clone())), recorder)
 }
@@ -281,5 +287,86 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
     let pending = raised.pending.expect("a raise waits");
     assert_eq!(pending.per_charge.en, "¥9,000");
     assert!(pending.effective_in_ms > 23 * 3_600_000, "{pending:?}");
+    server.stop().await;
+}
+
+/// A phone whose person can be told to cancel every biometric prompt; counts the prompts.
+#[derive(Debug, Default)]
+struct Phone {
+    key: InsecureSoftwareKeySigner,
+    cancels: AtomicBool,
+    prompts: AtomicUsize,
+}
+
+impl KeySigner for Phone {
+    fn create_key(&self, alias: &KeyAlias) -> Result<PublicKeySec1, KeySignerError> {
+        self.key.create_key(alias)
+    }
+
+    fn sign(&self, alias: &KeyAlias, message: &[u8], prompt: &Prompt) -> Result<Vec<u8>, KeySignerError> {
+        self.prompts.fetch_add(1, Ordering::SeqCst);
+        if self.cancels.load(Ordering::SeqCst) {
+            return Err(KeySignerError::Cancelled);
+        }
+        self.key.sign(alias, message, prompt)
+    }
+
+    fn delete_key(&self, alias: &KeyAlias) -> Result<(), KeySignerError> {
+        self.key.delete_key(alias)
+    }
+
+    fn describe(&self) -> &'static str {
+        "test phone (INSECURE)"
+    }
+}
+
+/// The app on a phone: the wallet's passkey is the phone's key. A cancelled prompt is its own
+/// error code and pays nothing; a live feed whose session ended asks once, and when the person
+/// cancels it stops and says so instead of asking again and again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_each_payment_is_a_biometric_and_a_cancelled_one_is_not_asked_again() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let till = server.merchant("FamilyMart Shibuya").await;
+    let home = tempfile::tempdir().unwrap();
+    let phone = Arc::new(Phone::default());
+    let (app, events) = app_with(home.path(), &server, PasskeyChoice::Platform(phone.clone()));
+    app.start().await;
+    let enrolled = app.enroll(enroll_input(&server, "Hanako")).await.unwrap();
+    assert!(!enrolled.profile.insecure_passkey);
+    assert_eq!(enrolled.profile.passkey, "test phone (INSECURE)");
+    events.wait_for("connection", |e| matches!(e, AppEvent::Connection { online: true, .. }).then_some(())).await;
+    top_up(&app, 3_000).await;
+
+    let id = charge(&app, &till, 1_280).await;
+    phone.cancels.store(true, Ordering::SeqCst);
+    let cancelled = app.approve(&id).await.unwrap_err();
+    assert_eq!(cancelled.code, "biometric_cancelled", "{cancelled:?}");
+    assert_eq!(app.status().await.unwrap().balance.minor, 3_000);
+    phone.cancels.store(false, Ordering::SeqCst);
+    assert_eq!(app.approve(&id).await.unwrap().status, "succeeded");
+
+    // Restarted without a session (signed out before), with a person who cancels the prompt.
+    app.sign_out().await.unwrap();
+    drop(app);
+    phone.cancels.store(true, Ordering::SeqCst);
+    let asked = phone.prompts.load(Ordering::SeqCst);
+    let (app, events) = app_with(home.path(), &server, PasskeyChoice::Platform(phone.clone()));
+    app.start().await;
+    let ended = events
+        .wait_for("feed_ended", |e| match e {
+            AppEvent::FeedEnded { error } => Some(error.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(ended.code, "biometric_cancelled", "{ended:?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(phone.prompts.load(Ordering::SeqCst), asked + 1, "asked once, not again and again");
+
+    // Signing in from the screen starts the feed again.
+    phone.cancels.store(false, Ordering::SeqCst);
+    app.sign_in().await.unwrap();
+    events.wait_for("connection", |e| matches!(e, AppEvent::Connection { online: true, .. }).then_some(())).await;
+    app.forget().await.unwrap();
+    assert_eq!(phone.key.key_count(), 0);
     server.stop().await;
 }

@@ -4,8 +4,11 @@
 //! demos and tests only (it claims user verification without asking anyone), and is reachable
 //! from the CLI only through the loudly named `--insecure-soft-passkey` switch. A FIDO2 security
 //! key over USB (`security_key`, feature `usb`), and the platform authenticators of the app,
-//! implement the same trait.
+//! implement the same trait; so does [`crate::platform_passkey::PlatformPasskey`], a phone's key in
+//! secure hardware unlocked by a biometric.
 
+use inkan_api::wallet::StepUpAction;
+use inkan_core::Money;
 use inkan_keystore::Keystore;
 use url::Url;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
@@ -15,13 +18,63 @@ use webauthn_rs_proto::{
 };
 
 use crate::error::{ClientError, Result};
+use crate::key_signer::Prompt;
 
 /// Makes passkeys and signs WebAuthn challenges for `origin`.
 pub trait Authenticator: Send {
+    /// Makes this device's passkey ([`Approval::Setup`]).
     fn register(&mut self, origin: &Url, options: CreationChallengeResponse) -> Result<RegisterPublicKeyCredential>;
-    fn authenticate(&mut self, origin: &Url, options: RequestChallengeResponse) -> Result<PublicKeyCredential>;
+    /// Answers a passkey request; `approval` is what the person approves by answering, for
+    /// authenticators that can show it.
+    fn authenticate(
+        &mut self,
+        origin: &Url,
+        options: RequestChallengeResponse,
+        approval: &Approval,
+    ) -> Result<PublicKeyCredential>;
     /// What to tell the person ("software passkey (insecure, for tests)").
     fn describe(&self) -> &'static str;
+}
+
+/// What one use of the passkey approves. A phone's biometric prompt shows it
+/// ([`Approval::prompt`]); the software passkey and a security key cannot show anything.
+///
+/// The words are only what the person is told: the binding to the charge, its amount and payee is
+/// the server's challenge, which the signature covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// Making this device's passkey (a new wallet, or this device joining one).
+    Setup,
+    SignIn,
+    Pay {
+        amount: Money,
+        merchant: String,
+    },
+    StepUp(StepUpAction),
+}
+
+impl Approval {
+    /// The words on the prompt.
+    pub fn prompt(&self) -> Prompt {
+        let (title, subtitle) = match self {
+            Approval::Setup => {
+                ("Set up Inkan on this phone".to_owned(), "Confirm it's you to make your passkey".to_owned())
+            }
+            Approval::SignIn => ("Sign in to Inkan".to_owned(), "Confirm it's you".to_owned()),
+            Approval::Pay { amount, merchant } => (format!("Pay {amount}"), format!("to {merchant}")),
+            Approval::StepUp(StepUpAction::RaiseLimits) => (
+                "Raise your spending limits".to_owned(),
+                "The new limits apply after the cooling-off period".to_owned(),
+            ),
+            Approval::StepUp(StepUpAction::Unfreeze) => {
+                ("Unfreeze your wallet".to_owned(), "Payments work again".to_owned())
+            }
+            Approval::StepUp(StepUpAction::AddDevice) => {
+                ("Add a device to your wallet".to_owned(), "It will be able to pay from this wallet".to_owned())
+            }
+        };
+        Prompt { title, subtitle }
+    }
 }
 
 /// Name of the keystore entry that holds the software passkey.
@@ -83,7 +136,12 @@ impl Authenticator for InsecureSoftPasskey {
         Ok(credential)
     }
 
-    fn authenticate(&mut self, origin: &Url, options: RequestChallengeResponse) -> Result<PublicKeyCredential> {
+    fn authenticate(
+        &mut self,
+        origin: &Url,
+        options: RequestChallengeResponse,
+        _approval: &Approval,
+    ) -> Result<PublicKeyCredential> {
         let credential = self.token.do_authentication(origin.clone(), options).map_err(authenticator_error)?;
         self.save()?;
         Ok(credential)

@@ -15,6 +15,9 @@ pub enum ClientError {
     Keystore(#[from] inkan_keystore::KeystoreError),
     #[error("the passkey could not be used: {0}")]
     Authenticator(String),
+    /// The phone's biometric key refused or failed (cancelled, no biometric, invalidated, …).
+    #[error(transparent)]
+    KeySigner(#[from] crate::key_signer::KeySignerError),
     #[error("this wallet profile is not set up: {0}")]
     NoProfile(String),
     #[error("could not read or write the wallet profile {path}: {source}")]

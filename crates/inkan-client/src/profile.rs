@@ -28,6 +28,10 @@ pub struct Profile {
     /// written before security keys (and left out when false, so those builds still read ours).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub security_key: bool,
+    /// Whether this profile's passkey is the phone's own (a key in its secure hardware, unlocked
+    /// by a biometric). Left out when false, like `security_key`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub platform_passkey: bool,
 }
 
 /// Where profiles live: `$INKAN_HOME`, else the platform's config directory + `inkan`.
@@ -147,9 +151,15 @@ mod tests {
         let written = serde_json::to_value(&profile).unwrap();
         assert_eq!(written, serde_json::from_str::<serde_json::Value>(OLD_PROFILE).unwrap());
 
-        let key = Profile { insecure_soft_passkey: false, security_key: true, ..profile };
+        let key = Profile { insecure_soft_passkey: false, security_key: true, ..profile.clone() };
         let written = serde_json::to_string(&key).unwrap();
         assert!(written.contains(r#""security_key":true"#), "{written}");
+        assert!(!written.contains("platform_passkey"), "{written}");
         assert_eq!(serde_json::from_str::<Profile>(&written).unwrap(), key);
+
+        let phone = Profile { insecure_soft_passkey: false, platform_passkey: true, ..profile };
+        let written = serde_json::to_string(&phone).unwrap();
+        assert!(written.contains(r#""platform_passkey":true"#), "{written}");
+        assert_eq!(serde_json::from_str::<Profile>(&written).unwrap(), phone);
     }
 }

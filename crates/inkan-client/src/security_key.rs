@@ -25,7 +25,7 @@ use webauthn_rs_proto::{
     CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
 };
 
-use crate::authenticator::Authenticator;
+use crate::authenticator::{Approval, Authenticator};
 use crate::error::{ClientError, Result};
 
 /// How long [`SecurityKey::find`] may take to list the keys and ask each what it supports. A key
@@ -133,7 +133,12 @@ impl Authenticator for SecurityKey {
         self.key.do_registration(origin.clone(), options).map_err(ceremony_error)
     }
 
-    fn authenticate(&mut self, origin: &Url, options: RequestChallengeResponse) -> Result<PublicKeyCredential> {
+    fn authenticate(
+        &mut self,
+        origin: &Url,
+        options: RequestChallengeResponse,
+        _approval: &Approval,
+    ) -> Result<PublicKeyCredential> {
         let _context = self.runtime.enter();
         self.key.do_authentication(origin.clone(), options).map_err(ceremony_error)
     }
@@ -164,8 +169,13 @@ impl Authenticator for SecurityKeyWhenNeeded {
         self.key()?.register(origin, options)
     }
 
-    fn authenticate(&mut self, origin: &Url, options: RequestChallengeResponse) -> Result<PublicKeyCredential> {
-        self.key()?.authenticate(origin, options)
+    fn authenticate(
+        &mut self,
+        origin: &Url,
+        options: RequestChallengeResponse,
+        approval: &Approval,
+    ) -> Result<PublicKeyCredential> {
+        self.key()?.authenticate(origin, options, approval)
     }
 
     fn describe(&self) -> &'static str {

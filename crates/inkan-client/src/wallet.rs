@@ -17,22 +17,37 @@ use inkan_keystore::Keystore;
 use url::Url;
 
 use crate::api::Api;
-use crate::authenticator::{Authenticator, InsecureSoftPasskey};
+use crate::authenticator::{Approval, Authenticator, InsecureSoftPasskey};
 use crate::device::DeviceKey;
 use crate::error::{ClientError, Result};
 use crate::feed::{self, Cursor, FeedSubscription};
+use crate::key_signer::SharedKeySigner;
+use crate::platform_passkey::PlatformPasskey;
 use crate::profile::{Profile, ProfileStore};
 
 const SESSION_ENTRY: &str = "session";
 
 /// Which passkey this device uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum PasskeyChoice {
     /// The software passkey: for demos and tests only, never for real money.
     InsecureSoftPasskey,
     /// A FIDO2 security key over USB. Only in builds with the `usb` feature; without it, choosing
     /// it is an error that says so.
     SecurityKey,
+    /// The phone's own passkey: a key in its secure hardware, unlocked by a biometric for each use
+    /// ([`PlatformPasskey`]). The mobile app's default.
+    Platform(SharedKeySigner),
+}
+
+impl PasskeyChoice {
+    /// The phone's key signer, when this is the platform passkey.
+    pub fn platform_signer(&self) -> Option<SharedKeySigner> {
+        match self {
+            PasskeyChoice::Platform(signer) => Some(signer.clone()),
+            PasskeyChoice::InsecureSoftPasskey | PasskeyChoice::SecurityKey => None,
+        }
+    }
 }
 
 /// A new wallet, with the recovery codes to show once.
@@ -55,6 +70,8 @@ pub struct Wallet {
     keystore: Keystore,
     api: Arc<Api>,
     authenticator: Box<dyn Authenticator>,
+    /// Which passkey `authenticator` is, to remove the right secrets in [`Wallet::forget`].
+    passkey: PasskeyChoice,
     device: DeviceKey,
 }
 
@@ -66,8 +83,16 @@ impl std::fmt::Debug for Wallet {
 
 /// The passkey of `choice`. A new one (`create`) must be usable now; an existing security key is
 /// looked for only when a passkey is needed, so that the wallet opens with the key unplugged.
-fn make_authenticator(choice: PasskeyChoice, keystore: &Keystore, create: bool) -> Result<Box<dyn Authenticator>> {
+fn make_authenticator(choice: &PasskeyChoice, keystore: &Keystore, create: bool) -> Result<Box<dyn Authenticator>> {
     match choice {
+        PasskeyChoice::Platform(signer) => {
+            let (store, signer) = (keystore.clone(), signer.clone());
+            Ok(Box::new(if create {
+                PlatformPasskey::create(store, signer)?
+            } else {
+                PlatformPasskey::load(store, signer)?
+            }))
+        }
         PasskeyChoice::InsecureSoftPasskey => {
             let store = keystore.clone();
             Ok(Box::new(if create { InsecureSoftPasskey::create(store)? } else { InsecureSoftPasskey::load(store)? }))
@@ -81,6 +106,16 @@ fn make_authenticator(choice: PasskeyChoice, keystore: &Keystore, create: bool) 
             "this build has no support for security keys over USB: build inkan with `--features usb`".into(),
         )),
     }
+}
+
+/// Removes what a passkey of `choice` keeps on this device: the software passkey's state, or the
+/// phone's key and its record. (A security key keeps its credential on the key.)
+fn forget_passkey(keystore: &Keystore, choice: &PasskeyChoice) -> Result<()> {
+    InsecureSoftPasskey::forget(keystore)?;
+    if let PasskeyChoice::Platform(signer) = choice {
+        PlatformPasskey::forget(keystore, signer)?;
+    }
+    Ok(())
 }
 
 impl Wallet {
@@ -102,14 +137,14 @@ impl Wallet {
         let api = Arc::new(Api::new(server.url.clone())?);
         // Ask the server first: if it cannot be reached, no secret has been made for nothing.
         let challenge = api.begin_registration(display_name).await?;
-        let mut authenticator = make_authenticator(passkey, &keystore, true)?;
+        let mut authenticator = make_authenticator(&passkey, &keystore, true)?;
         let device = DeviceKey::create(&keystore)?;
         match Wallet::finish_enroll(
             store,
             server,
             display_name,
             device_name,
-            passkey,
+            &passkey,
             &keystore,
             &api,
             challenge,
@@ -119,13 +154,13 @@ impl Wallet {
         .await
         {
             Ok((store, profile, recovery_codes)) => {
-                let wallet = Wallet { store, profile, keystore, api, authenticator, device };
+                let wallet = Wallet { store, profile, keystore, api, authenticator, passkey, device };
                 Ok(Enrollment { wallet, recovery_codes })
             }
             Err(e) => {
                 // Leave nothing behind: the keystore holds no half-made wallet.
                 let _ = DeviceKey::forget(&keystore, device.key_id());
-                let _ = InsecureSoftPasskey::forget(&keystore);
+                let _ = forget_passkey(&keystore, &passkey);
                 Err(e)
             }
         }
@@ -137,7 +172,7 @@ impl Wallet {
         server: Server,
         display_name: &str,
         device_name: &str,
-        passkey: PasskeyChoice,
+        passkey: &PasskeyChoice,
         keystore: &Keystore,
         api: &Api,
         challenge: inkan_api::wallet::RegistrationChallenge,
@@ -161,8 +196,9 @@ impl Wallet {
             key_id: device.key_id(),
             display_name: display_name.to_owned(),
             counter: 0,
-            insecure_soft_passkey: passkey == PasskeyChoice::InsecureSoftPasskey,
-            security_key: passkey == PasskeyChoice::SecurityKey,
+            insecure_soft_passkey: matches!(passkey, PasskeyChoice::InsecureSoftPasskey),
+            security_key: matches!(passkey, PasskeyChoice::SecurityKey),
+            platform_passkey: matches!(passkey, PasskeyChoice::Platform(_)),
         };
         store.save(&profile)?;
         Ok((store, profile, enrolled.recovery_codes))
@@ -170,22 +206,34 @@ impl Wallet {
 
     /// Opens the wallet of a profile on this device.
     pub fn open(store: ProfileStore) -> Result<Wallet> {
+        Wallet::open_with(store, None)
+    }
+
+    /// Opens the wallet of a profile on this device; `platform` is this phone's key signer, which
+    /// a profile whose passkey is the phone's own needs.
+    pub fn open_with(store: ProfileStore, platform: Option<SharedKeySigner>) -> Result<Wallet> {
         let profile = store.load()?;
         let keystore = Keystore::open(&store.keystore_service())?;
         let choice = if profile.insecure_soft_passkey {
             PasskeyChoice::InsecureSoftPasskey
         } else if profile.security_key {
             PasskeyChoice::SecurityKey
+        } else if profile.platform_passkey {
+            PasskeyChoice::Platform(platform.ok_or_else(|| {
+                ClientError::Authenticator(
+                    "this wallet's passkey is a phone's biometric key: open it in the Inkan app on that phone".into(),
+                )
+            })?)
         } else {
             return Err(ClientError::Authenticator("this profile's passkey is not available on this build".into()));
         };
-        let authenticator = make_authenticator(choice, &keystore, false)?;
+        let authenticator = make_authenticator(&choice, &keystore, false)?;
         let device = DeviceKey::load(&keystore, profile.key_id)?;
         let api = Arc::new(Api::new(profile.server.clone())?);
         if let Some(token) = keystore.get(SESSION_ENTRY)? {
             api.set_token(String::from_utf8(token.to_vec()).ok());
         }
-        Ok(Wallet { store, profile, keystore, api, authenticator, device })
+        Ok(Wallet { store, profile, keystore, api, authenticator, passkey: choice, device })
     }
 
     /// A new device joins an existing wallet: with `recovery_code` at once, otherwise after a
@@ -203,15 +251,16 @@ impl Wallet {
             return Err(ClientError::Invalid(format!("profile {:?} already holds a wallet", store.name())));
         }
         let keystore = Keystore::open(&store.keystore_service())?;
-        // A security key must be there before another device approves; a software passkey is
-        // made only once the join is approved.
+        // A security key must be there before another device approves; a software passkey or the
+        // phone's key is made only once the join is approved.
         let security_key = match passkey {
-            PasskeyChoice::SecurityKey => Some(make_authenticator(passkey, &keystore, true)?),
-            PasskeyChoice::InsecureSoftPasskey => None,
+            PasskeyChoice::SecurityKey => Some(make_authenticator(&passkey, &keystore, true)?),
+            PasskeyChoice::InsecureSoftPasskey | PasskeyChoice::Platform(_) => None,
         };
         let device = DeviceKey::create(&keystore)?;
         let key_id = device.key_id();
         let store_keys = keystore.clone();
+        let chosen = passkey.clone();
         let outcome: Result<Wallet> = async move {
             let api = Arc::new(Api::new(server.url.clone())?);
             let join = api.begin_join(account_id).await?;
@@ -227,7 +276,7 @@ impl Wallet {
             }
             let mut authenticator = match security_key {
                 Some(key) => key,
-                None => make_authenticator(passkey, &keystore, true)?,
+                None => make_authenticator(&passkey, &keystore, true)?,
             };
             let challenge = api.join_passkey_challenge(&join.join_id).await?;
             let credential = authenticator.register(&server.origin, challenge.public_key)?;
@@ -244,17 +293,18 @@ impl Wallet {
                 key_id: device.key_id(),
                 display_name,
                 counter: 0,
-                insecure_soft_passkey: passkey == PasskeyChoice::InsecureSoftPasskey,
-                security_key: passkey == PasskeyChoice::SecurityKey,
+                insecure_soft_passkey: matches!(passkey, PasskeyChoice::InsecureSoftPasskey),
+                security_key: matches!(passkey, PasskeyChoice::SecurityKey),
+                platform_passkey: matches!(passkey, PasskeyChoice::Platform(_)),
             };
             store.save(&profile)?;
-            Ok(Wallet { store, profile, keystore, api, authenticator, device })
+            Ok(Wallet { store, profile, keystore, api, authenticator, passkey, device })
         }
         .await;
         if outcome.is_err() {
             // A join that did not finish leaves no secret behind in the keystore.
             let _ = DeviceKey::forget(&store_keys, key_id);
-            let _ = InsecureSoftPasskey::forget(&store_keys);
+            let _ = forget_passkey(&store_keys, &chosen);
             let _ = store_keys.delete(SESSION_ENTRY);
         }
         outcome
@@ -275,7 +325,8 @@ impl Wallet {
     /// Signs in with the passkey: a new session for this device.
     pub async fn sign_in(&mut self) -> Result<()> {
         let challenge = self.api.begin_sign_in(&self.profile.account_id, Some(&self.profile.device_id)).await?;
-        let credential = self.authenticator.authenticate(&self.profile.origin, challenge.public_key)?;
+        let credential =
+            self.authenticator.authenticate(&self.profile.origin, challenge.public_key, &Approval::SignIn)?;
         let assertion = inkan_api::wallet::Assertion { ceremony_id: challenge.ceremony_id, credential };
         let session = self.api.finish_sign_in(&assertion).await?;
         self.keystore.put(SESSION_ENTRY, session.token.as_bytes())?;
@@ -304,7 +355,8 @@ impl Wallet {
     /// A passkey confirmation for `action`.
     async fn step_up(&mut self, action: StepUpAction) -> Result<inkan_api::wallet::Assertion> {
         let challenge = self.signed_in(|api| async move { api.begin_step_up(action).await }).await?;
-        let credential = self.authenticator.authenticate(&self.profile.origin, challenge.public_key)?;
+        let credential =
+            self.authenticator.authenticate(&self.profile.origin, challenge.public_key, &Approval::StepUp(action))?;
         Ok(inkan_api::wallet::Assertion { ceremony_id: challenge.ceremony_id, credential })
     }
 
@@ -353,9 +405,12 @@ impl Wallet {
             .ok_or_else(|| ClientError::Invalid(format!("no charge {charge_id} is waiting for this wallet")))
     }
 
-    /// Pays `pending` with the passkey: the assertion is bound to exactly this charge.
+    /// Pays `pending` with the passkey: the assertion is bound to exactly this charge. A phone's
+    /// biometric prompt names the amount and the shop.
     pub async fn approve(&mut self, pending: &PendingCharge) -> Result<WalletCharge> {
-        let credential = self.authenticator.authenticate(&self.profile.origin, pending.public_key.clone())?;
+        let approval = Approval::Pay { amount: pending.charge.amount, merchant: pending.charge.merchant_name.clone() };
+        let credential =
+            self.authenticator.authenticate(&self.profile.origin, pending.public_key.clone(), &approval)?;
         self.api.confirm(&pending.charge.id, &ConfirmCharge { credential }).await
     }
 
@@ -475,7 +530,7 @@ impl Wallet {
     /// Removes this profile from the device: its file and every secret in the keystore.
     pub fn forget(self) -> Result<()> {
         DeviceKey::forget(&self.keystore, self.profile.key_id)?;
-        InsecureSoftPasskey::forget(&self.keystore)?;
+        forget_passkey(&self.keystore, &self.passkey)?;
         self.keystore.delete(SESSION_ENTRY)?;
         self.store.remove()
     }
