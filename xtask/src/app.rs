@@ -141,3 +141,36 @@ impl Drop for Display {
         let _ = self.xvfb.wait();
     }
 }
+
+/// The Android target the phone build compiles for (64-bit ARM: every phone Android 15 runs on).
+const ANDROID_TARGET: &str = "aarch64-linux-android";
+
+/// `cargo check` of the app for Android, so that the phone build keeps compiling on a machine with
+/// no Android NDK. The only C in the app's tree is `ring`'s, which its build script compiles even
+/// for a check: Debian's clang compiles it for the target, freestanding, with ring's own switch for
+/// building without libc headers (`RING_CORE_NOSTDLIBINC`, which it uses for wasm). That proves the Rust compiles, not that the app links or runs: linking needs the NDK
+/// (see the README's mobile section).
+pub fn android_check() -> Result<()> {
+    let missing: Vec<&str> = ["clang", "llvm"].into_iter().filter(|p| !apt::is_installed(p)).collect();
+    apt::install("android", "checking the app for Android (ring's C code, with no NDK) needs", &missing)?;
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running rustup: the Android check needs rustup to add the target")?;
+    if !String::from_utf8_lossy(&installed.stdout).lines().any(|t| t.trim() == ANDROID_TARGET) {
+        run_step(
+            "adding the Rust standard library for Android (rustup, first run only)",
+            Command::new("rustup").args(["target", "add", ANDROID_TARGET]),
+        )?;
+    }
+    // cc-rs reads these for the target (the NDK would name `aarch64-linux-android21-clang`).
+    let cflags = "--target=aarch64-linux-android24 -ffreestanding -DRING_CORE_NOSTDLIBINC=1";
+    run_step(
+        "checking the app for Android (cargo check --target aarch64-linux-android)",
+        cargo()
+            .args(["check", "--locked", "--target", ANDROID_TARGET, "-p", "inkan-wallet"])
+            .env("CC_aarch64_linux_android", "clang")
+            .env("AR_aarch64_linux_android", "llvm-ar")
+            .env("CFLAGS_aarch64_linux_android", cflags),
+    )
+}

@@ -27,7 +27,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <demo [--no-app] | test | app-e2e | bench [--seconds N] [--quick] [--lanes N] [--sqlite-only] \
+const USAGE: &str = "usage: cargo xtask <demo [--no-app] | test | app-e2e | android-check | bench [--seconds N] [--quick] [--lanes N] [--sqlite-only] \
                      | fuzz [--seconds N] [--target NAME] | soak [--seconds N] | pg-url [--throwaway] \
                      | with-keyring -- <command> [args...]>";
 
@@ -39,6 +39,7 @@ fn main() -> Result<()> {
     match command.as_str() {
         "demo" => demo::run(rest),
         "test" => test::run(),
+        "android-check" => app::android_check(),
         "app-e2e" => test::app_e2e(),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),

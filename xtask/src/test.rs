@@ -30,6 +30,8 @@ pub fn run() -> Result<()> {
             .args(["clippy", "-p", "inkan-client", "-p", "inkan-cli", "--features", "usb", "--all-targets", "--locked"])
             .args(["--", "-D", "warnings"]),
     )?;
+    // The phone build keeps compiling (no NDK here: a check, not a build).
+    crate::app::android_check()?;
     // A real server, so that the tests against PostgreSQL run instead of skipping.
     let postgres_url = crate::postgres::ensure()?;
     let mut tests = cargo();
