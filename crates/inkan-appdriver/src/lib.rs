@@ -102,6 +102,11 @@ impl AppUnderTest {
         Ok(AppUnderTest { client, driver })
     }
 
+    /// tauri-driver's process id: WebKitWebDriver runs below it, and the app below that.
+    pub fn driver_pid(&self) -> Option<u32> {
+        self.driver.id()
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

@@ -44,24 +44,29 @@ impl Setting<'_> {
 }
 
 /// Reads the payment code off the window: a screenshot, decoded with rqrr, as a till's camera would.
-/// Waits for a code different from `previous` (each payment uses one code up).
+/// Waits for a code different from `previous` (each payment uses one code up). A screenshot taken
+/// while the screen changes (a sheet closing, the language switching) may hold no readable code:
+/// like a till's camera, it looks again.
 async fn code_on_screen(app: &AppUnderTest, previous: Option<&str>) -> Result<(String, Vec<u8>)> {
     let deadline = tokio::time::Instant::now() + crate::WAIT;
     loop {
         app.find("pay-qr").await?;
         let png = app.screenshot().await?;
-        let codes = inkan_qr::decode_image(&png).context("decoding the window's screenshot")?;
-        match codes.as_slice() {
-            [code] if Some(code.as_str()) != previous => return Ok((code.clone(), png)),
-            _ if tokio::time::Instant::now() > deadline => {
-                bail!(
-                    "the window showed no new payment code within {} s (decoded: {} codes)",
-                    crate::WAIT.as_secs(),
-                    codes.len()
-                )
-            }
-            _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        let seen = match inkan_qr::decode_image(&png) {
+            Ok(codes) => match codes.as_slice() {
+                [code] if Some(code.as_str()) != previous => return Ok((code.clone(), png)),
+                [_] => "only the code already used".to_owned(),
+                _ => format!("{} codes", codes.len()),
+            },
+            Err(e) => format!("no code ({e})"),
+        };
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "the window showed no new payment code within {} s (the last screenshot: {seen})",
+                crate::WAIT.as_secs()
+            );
         }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
 
@@ -103,16 +108,12 @@ async fn sale(
     Ok(status)
 }
 
-/// Plays the whole story from a fresh app (no wallet on the device yet).
-pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> {
-    let mut outcome = Outcome::default();
-
-    // Onboarding: a new wallet with the software passkey.
-    app.find("onboarding").await?;
-    setting.shot(app, "01-onboarding", &mut outcome).await?;
-    app.fill("server", setting.server).await?;
+/// Creates a wallet on the onboarding screen (server, passkey origin, names) and stops at the
+/// recovery codes, which must all be there with Continue still disabled; returns how many.
+pub async fn create_wallet(app: &AppUnderTest, server: &str, origin: &str) -> Result<usize> {
+    app.fill("server", server).await?;
     app.click("advanced").await?;
-    app.fill("origin", setting.origin).await?;
+    app.fill("origin", origin).await?;
     app.fill("display-name", "Hanako Yamada").await?;
     app.fill("device-name", "Hanako's laptop").await?;
     app.click("create-wallet").await?;
@@ -121,12 +122,29 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     for item in app.all("[data-testid=\"recovery-codes\"] li").await? {
         shown.push(item.text().await?);
     }
-    outcome.recovery_codes = shown.iter().filter(|code| code.trim().len() >= 8).count();
-    ensure!(outcome.recovery_codes == shown.len() && !shown.is_empty(), "the recovery codes shown: {shown:?}");
+    let codes = shown.iter().filter(|code| code.trim().len() >= 8).count();
+    ensure!(codes == shown.len() && !shown.is_empty(), "the recovery codes shown: {shown:?}");
     ensure!(!app.find("continue").await?.is_enabled().await?, "Continue is enabled before the codes are saved");
-    setting.shot(app, "02-recovery-codes", &mut outcome).await?;
+    Ok(codes)
+}
+
+/// Says the recovery codes are saved and goes on to the Pay screen.
+pub async fn finish_onboarding(app: &AppUnderTest) -> Result<()> {
     app.click("saved-codes").await?;
     app.click("continue").await?;
+    app.find("pay-qr").await.map(drop)
+}
+
+/// Plays the whole story from a fresh app (no wallet on the device yet).
+pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
+
+    // Onboarding: a new wallet with the software passkey.
+    app.find("onboarding").await?;
+    setting.shot(app, "01-onboarding", &mut outcome).await?;
+    outcome.recovery_codes = create_wallet(app, setting.server, setting.origin).await?;
+    setting.shot(app, "02-recovery-codes", &mut outcome).await?;
+    finish_onboarding(app).await?;
 
     // Pay: the QR, read back from the window, and the live feed connected (no "offline").
     let (first, _) = code_on_screen(app, None).await?;

@@ -8,6 +8,7 @@
 //! - [`verify`]: the ledger checked in the server's database after a run.
 //! - [`report`], [`stats`], [`machine`]: the figures and how they are printed.
 
+pub mod app;
 pub mod ceiling;
 pub mod codes;
 pub mod load;

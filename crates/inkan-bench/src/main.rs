@@ -43,6 +43,11 @@ struct Cli {
     sqlite_only: bool,
     /// Another inkan-server binary (e.g. built from an older commit) to run on SQLite too, in the
     /// same run, for a before/after comparison side by side. May be given more than once.
+    /// The app binary (release `inkan-wallet`) for part 4; with `--tauri-driver` and a `DISPLAY`.
+    #[arg(long)]
+    app_bin: Option<PathBuf>,
+    #[arg(long)]
+    tauri_driver: Option<PathBuf>,
     #[arg(long)]
     compare_server_bin: Vec<PathBuf>,
     /// How the report names each other binary's column, in the same order.
@@ -131,6 +136,19 @@ async fn main() -> Result<()> {
     };
     charges.push(BackendRun { backend: "postgres".to_owned(), result: postgres });
 
+    let app = match (&cli.app_bin, &cli.tauri_driver, std::env::var("DISPLAY")) {
+        (Some(app), Some(driver), Ok(display)) => {
+            println!("the app…");
+            let setup = inkan_bench::app::AppSetup { app: app.clone(), tauri_driver: driver.clone(), display };
+            let (launches, idle) = if cli.quick { (3, Duration::from_secs(5)) } else { (5, Duration::from_secs(60)) };
+            let url = format!("sqlite://{}", data.path().join("inkan-bench-app.db").display());
+            section(app_figures(&bin, &url, &out_dir.join("server-app.log"), &setup, launches, idle).await)
+        }
+        _ => Section::NotMeasured {
+            reason: "needs --app-bin, --tauri-driver and a DISPLAY (`cargo xtask bench` provides them)".to_owned(),
+        },
+    };
+
     machine.load_end = machine::load_average();
     let report = Report {
         schema: SCHEMA,
@@ -139,13 +157,35 @@ async fn main() -> Result<()> {
         options: Options { seconds: plan.seconds, warmup_seconds: plan.warmup, lanes: plan.lanes, quick: cli.quick },
         payment_code,
         charges,
-        app: Section::NotMeasured { reason: "no app binary".to_owned() },
+        app,
     };
     println!("\n{}", report.table());
     std::fs::write(&cli.out, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("writing {}", cli.out.display()))?;
     println!("report: {}", cli.out.display());
     Ok(())
+}
+
+/// Part 4, against its own server on SQLite.
+async fn app_figures(
+    bin: &Path,
+    url: &str,
+    log: &Path,
+    setup: &inkan_bench::app::AppSetup,
+    launches: usize,
+    idle: Duration,
+) -> Result<inkan_bench::report::AppFigures> {
+    let mut server = ServerProcess::start(bin, url, log).await?;
+    let measured = inkan_bench::app::measure(
+        setup,
+        server.base.as_str().trim_end_matches('/'),
+        inkan_bench::ceiling::RP_ORIGIN,
+        launches,
+        idle,
+    )
+    .await;
+    server.kill();
+    measured
 }
 
 fn section<T>(result: Result<T>) -> Section<T> {

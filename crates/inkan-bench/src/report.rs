@@ -14,7 +14,7 @@ use crate::machine::Machine;
 use crate::stats::Latency;
 
 /// Bumped when a field changes meaning.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -71,13 +71,29 @@ pub struct ChargeRun {
     pub server_log: String,
 }
 
-/// The wallet app (Tauri): filled in once the app is built and can be launched here.
+/// The wallet app (Tauri, release build) on an X display: see `docs/performance.md`.
 #[derive(Debug, Clone, Serialize)]
 pub struct AppFigures {
-    /// From starting the app to the first payment QR on screen.
+    /// How many starts were timed (after the one that created the wallet).
+    pub launches: usize,
+    /// Median, from asking tauri-driver for the app to its payment QR on screen (decoded from a
+    /// screenshot of the window).
     pub launch_to_first_qr_ms: f64,
-    /// Resident memory of all the app's processes after a minute idle.
+    pub launch_to_first_qr_max_ms: f64,
+    /// How long the app was left alone before its memory was read.
+    pub idle_seconds: u64,
+    /// Proportional set size of all the app's processes (shared pages split between them).
     pub memory_after_idle_mib: f64,
+    /// Resident set size, summed (counts shared libraries once per process).
+    pub rss_after_idle_mib: f64,
+    pub processes: Vec<AppProcess>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppProcess {
+    pub name: String,
+    pub pss_mib: f64,
+    pub rss_mib: f64,
 }
 
 fn lat(l: Option<&Latency>) -> String {
@@ -246,9 +262,19 @@ impl Report {
             Section::Measured(a) => {
                 let _ = writeln!(
                     out,
-                    "app: launch to first QR {:.0} ms; memory after a minute idle {:.0} MiB",
-                    a.launch_to_first_qr_ms, a.memory_after_idle_mib
+                    "app: launch to first QR {:.0} ms (median of {}, max {:.0}); memory after {} s idle {:.0} MiB PSS \
+                     ({:.0} MiB RSS) in {} processes",
+                    a.launch_to_first_qr_ms,
+                    a.launches,
+                    a.launch_to_first_qr_max_ms,
+                    a.idle_seconds,
+                    a.memory_after_idle_mib,
+                    a.rss_after_idle_mib,
+                    a.processes.len()
                 );
+                for p in &a.processes {
+                    let _ = writeln!(out, "  {:<22} {:>6.1} MiB PSS {:>6.1} MiB RSS", p.name, p.pss_mib, p.rss_mib);
+                }
             }
             Section::NotMeasured { reason } => {
                 let _ = writeln!(out, "app: not measured ({reason})");
