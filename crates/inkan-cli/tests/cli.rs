@@ -71,8 +71,11 @@ async fn a_wallet_on_the_command_line() {
     // The code as a PNG decodes to the code printed, and the till can charge it.
     let png = home.join("code.png");
     let code = inkan(home, &profile, &["code", "--png", png.to_str().unwrap()]).await;
+    assert!(code.status.success(), "inkan code failed ({}): {}", code.status, stderr(&code));
     let text = stdout(&code).trim().to_owned();
-    assert_eq!(inkan_qr::decode_image(&std::fs::read(&png).unwrap()).unwrap(), vec![text.clone()]);
+    let image =
+        std::fs::read(&png).unwrap_or_else(|e| panic!("no {}: {e}; inkan said {}", png.display(), stderr(&code)));
+    assert_eq!(inkan_qr::decode_image(&image).unwrap(), vec![text.clone()]);
     let charge = till.charge_ok(&text, 1_280).await;
 
     let pending = inkan(home, &profile, &["pending"]).await;

@@ -12,7 +12,7 @@
 use std::sync::{Arc, Mutex};
 
 use inkan_api::ErrorCode;
-use inkan_api::wallet::AddCard;
+use inkan_api::wallet::{AddCard, PendingCharge};
 use inkan_client::authenticator::{Approval, Authenticator};
 use inkan_client::key_signer::{
     InsecureSoftwareKeySigner, KeyAlias, KeySigner, KeySignerError, Prompt, PublicKeySec1, SharedKeySigner,
@@ -132,6 +132,21 @@ async fn charge(wallet: &mut Wallet, till: &Terminal, yen: i64) -> String {
     charge.id
 }
 
+/// A new phone's wallet with ¥3,000, and a charge of `yen` from `till` waiting for it.
+async fn wallet_with_a_charge(
+    server: &TestServer,
+    till: &Terminal,
+    phone: &Arc<Phone>,
+    yen: i64,
+) -> (tempfile::TempDir, Wallet, String, PendingCharge) {
+    let (home, store) = profile();
+    let mut wallet = enroll(server, store, phone).await.unwrap();
+    top_up(&mut wallet, 3_000).await;
+    let id = charge(&mut wallet, till, yen).await;
+    let pending = wallet.pending_charge(&id).await.unwrap();
+    (home, wallet, id, pending)
+}
+
 fn keystore_of(store: &ProfileStore) -> Keystore {
     Keystore::open(&store.keystore_service()).unwrap()
 }
@@ -190,11 +205,7 @@ async fn a_cancelled_prompt_changes_nothing() {
     let server = TestServer::start(Backend::Sqlite).await;
     let till = server.merchant("FamilyMart Shibuya").await;
     let phone = Phone::new();
-    let (_home, store) = profile();
-    let mut wallet = enroll(&server, store, &phone).await.unwrap();
-    top_up(&mut wallet, 3_000).await;
-    let id = charge(&mut wallet, &till, 1_280).await;
-    let pending = wallet.pending_charge(&id).await.unwrap();
+    let (_home, mut wallet, id, pending) = wallet_with_a_charge(&server, &till, &phone, 1_280).await;
 
     phone.behave(Behaviour::Fails(KeySignerError::Cancelled));
     let err = wallet.approve(&pending).await.unwrap_err();
@@ -215,11 +226,7 @@ async fn the_server_refuses_a_signature_over_other_data_and_nothing_changes() {
     let server = TestServer::start(Backend::Sqlite).await;
     let till = server.merchant("FamilyMart Shibuya").await;
     let phone = Phone::new();
-    let (_home, store) = profile();
-    let mut wallet = enroll(&server, store, &phone).await.unwrap();
-    top_up(&mut wallet, 3_000).await;
-    let id = charge(&mut wallet, &till, 1_280).await;
-    let pending = wallet.pending_charge(&id).await.unwrap();
+    let (_home, mut wallet, id, pending) = wallet_with_a_charge(&server, &till, &phone, 1_280).await;
 
     phone.behave(Behaviour::SignsOtherData);
     let err = wallet.approve(&pending).await.unwrap_err();
@@ -270,11 +277,7 @@ async fn biometric_failures_reach_the_person_as_clear_errors() {
 
     // A wallet whose phone then locks the biometric out, or has a fingerprint added.
     let phone = Phone::new();
-    let (_home, store) = profile();
-    let mut wallet = enroll(&server, store, &phone).await.unwrap();
-    top_up(&mut wallet, 3_000).await;
-    let id = charge(&mut wallet, &till, 100).await;
-    let pending = wallet.pending_charge(&id).await.unwrap();
+    let (_home, mut wallet, id, pending) = wallet_with_a_charge(&server, &till, &phone, 100).await;
 
     phone.behave(Behaviour::Fails(KeySignerError::Lockout));
     let err = wallet.approve(&pending).await.unwrap_err();

@@ -56,6 +56,16 @@ private func accessControl() throws -> SecAccessControl {
   return access
 }
 
+/// The key's access control, or `nil` with the call rejected.
+private func accessControl(or invoke: Invoke) -> SecAccessControl? {
+  do {
+    return try accessControl()
+  } catch {
+    invoke.reject("could not make the key's access control: \(error.localizedDescription)", code: failed)
+    return nil
+  }
+}
+
 /// An LAError as (code, message) for the Rust side.
 private func laFailure(_ error: Error?) -> (String, String) {
   let message = error?.localizedDescription ?? "unknown error"
@@ -86,13 +96,7 @@ class PasskeyPlugin: Plugin {
       invoke.reject(message, code: code)
       return
     }
-    let access: SecAccessControl
-    do {
-      access = try accessControl()
-    } catch {
-      invoke.reject("could not make the key's access control: \(error.localizedDescription)", code: failed)
-      return
-    }
+    guard let access = accessControl(or: invoke) else { return }
     let attributes: [String: Any] = [
       kSecAttrKeyType as String: kSecAttrKeyTypeECSECPrimeRandom,
       kSecAttrKeySizeInBits as String: 256,
@@ -151,13 +155,7 @@ class PasskeyPlugin: Plugin {
       invoke.reject("a biometric was added or removed since the key was made", code: keyInvalidated)
       return
     }
-    let access: SecAccessControl
-    do {
-      access = try accessControl()
-    } catch {
-      invoke.reject("could not make the key's access control: \(error.localizedDescription)", code: failed)
-      return
-    }
+    guard let access = accessControl(or: invoke) else { return }
     // iOS shows one line of text: the title and the subtitle together ("Pay ¥1,280 to FamilyMart Shibuya").
     let reason = "\(args.title) \(args.subtitle)"
     context.evaluateAccessControl(access, operation: .useKeySign, localizedReason: reason) { passed, error in
