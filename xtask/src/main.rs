@@ -70,6 +70,12 @@ pub fn run_step(title: &str, command: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// The value of a `--seconds` argument.
+pub fn seconds_arg(value: Option<&String>) -> Result<u64> {
+    let value = value.context("--seconds needs a number")?;
+    value.parse().with_context(|| format!("--seconds: {value:?} is not a whole number"))
+}
+
 /// `cargo`, as the one that started us (so the same toolchain is used throughout).
 pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))

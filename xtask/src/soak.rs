@@ -37,10 +37,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--seconds" => {
-                let value = it.next().context("--seconds needs a number")?;
-                seconds = value.parse().with_context(|| format!("--seconds: {value:?} is not a whole number"))?;
-            }
+            "--seconds" => seconds = crate::seconds_arg(it.next())?,
             other => bail!("soak: unknown argument {other:?}"),
         }
     }

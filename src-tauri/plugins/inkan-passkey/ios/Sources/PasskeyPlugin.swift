@@ -66,6 +66,17 @@ private func accessControl(or invoke: Invoke) -> SecAccessControl? {
   }
 }
 
+/// Whether `context` can ask for a biometric; if it cannot, the call is rejected with why.
+private func canAskForBiometric(_ context: LAContext, or invoke: Invoke) -> Bool {
+  var policyError: NSError?
+  guard context.canEvaluatePolicy(.deviceOwnerAuthenticationWithBiometrics, error: &policyError) else {
+    let (code, message) = laFailure(policyError)
+    invoke.reject(message, code: code)
+    return false
+  }
+  return true
+}
+
 /// An LAError as (code, message) for the Rust side.
 private func laFailure(_ error: Error?) -> (String, String) {
   let message = error?.localizedDescription ?? "unknown error"
@@ -89,13 +100,7 @@ class PasskeyPlugin: Plugin {
   @objc public func createKey(_ invoke: Invoke) throws {
     let args = try invoke.parseArgs(KeyArgs.self)
     let context = LAContext()
-    var policyError: NSError?
-    guard context.canEvaluatePolicy(.deviceOwnerAuthenticationWithBiometrics, error: &policyError)
-    else {
-      let (code, message) = laFailure(policyError)
-      invoke.reject(message, code: code)
-      return
-    }
+    guard canAskForBiometric(context, or: invoke) else { return }
     guard let access = accessControl(or: invoke) else { return }
     let attributes: [String: Any] = [
       kSecAttrKeyType as String: kSecAttrKeyTypeECSECPrimeRandom,
@@ -142,13 +147,7 @@ class PasskeyPlugin: Plugin {
     // No "enter passcode" button: only the biometric unlocks this key.
     context.localizedFallbackTitle = ""
     context.touchIDAuthenticationAllowableReuseDuration = 0
-    var policyError: NSError?
-    guard context.canEvaluatePolicy(.deviceOwnerAuthenticationWithBiometrics, error: &policyError)
-    else {
-      let (code, message) = laFailure(policyError)
-      invoke.reject(message, code: code)
-      return
-    }
+    guard canAskForBiometric(context, or: invoke) else { return }
     if let made = UserDefaults.standard.data(forKey: domainStateKey(args.alias)),
       let now = context.evaluatedPolicyDomainState, made != now
     {
