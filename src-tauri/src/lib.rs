@@ -33,6 +33,7 @@ impl EventSink for WindowSink {
     fn emit(&self, event: AppEvent) {
         if let AppEvent::ChargePending { charge } = &event {
             let in_front = self.handle.get_webview_window("main").and_then(|w| w.is_focused().ok()).unwrap_or(false);
+            tracing::debug!(charge = %charge.id, in_front, "a charge to confirm");
             if !in_front {
                 self.notify(charge);
             }

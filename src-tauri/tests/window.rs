@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 
+use inkan_appdriver::desktop::Notifications;
 use inkan_appdriver::story::{self, Setting};
 use inkan_appdriver::{AppUnderTest, Launch};
 use inkan_pos::{TerminalClient, TerminalKey};
@@ -38,8 +39,17 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
             ("INKAN_DEVICE_NAME".into(), "Test laptop".into()),
         ],
     };
+    // The desktop's notification service, on the test's own session bus, before the app starts.
+    let notifications = Notifications::start().await.unwrap();
     let app = AppUnderTest::launch(&launch).await.unwrap();
-    let setting = Setting { terminal: &terminal, merchant, server: &server.url, origin: ORIGIN, screenshots: None };
+    let setting = Setting {
+        terminal: &terminal,
+        merchant,
+        server: &server.url,
+        origin: ORIGIN,
+        screenshots: None,
+        desktop: Some(&notifications),
+    };
     let played = story::play(&app, &setting).await;
     if played.is_err() {
         // What the window showed when the story stopped.
@@ -52,6 +62,12 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
     let outcome = played.unwrap();
 
     assert!(outcome.recovery_codes >= 5, "{outcome:?}");
+    // One system notification: the charge that came while the shopper was in another window;
+    // none for the two that came while the app was in front.
+    let shown = notifications.shown();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(shown[0].summary, "Confirm a payment");
+    assert!(shown[0].body.contains(merchant) && shown[0].body.contains("¥500"), "{shown:?}");
     assert_eq!(
         outcome.charges,
         vec![(1_280, "succeeded".to_owned()), (500, "declined".to_owned()), (300, "declined".to_owned())]

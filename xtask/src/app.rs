@@ -12,7 +12,9 @@ use crate::{apt, cargo, root, run_step};
 
 /// Debian packages for building a Tauri 2 app on Linux (WebKitGTK 4.1) and driving it headless.
 /// `fonts-noto-cjk` so that Japanese renders (a minimal machine has no CJK font at all).
-const PACKAGES: [&str; 11] = [
+/// `xdotool` and `x11-utils` (`xmessage`) move the keyboard focus to another window and back, for
+/// the end-to-end test's charge that arrives while the shopper is elsewhere.
+const PACKAGES: [&str; 13] = [
     "libwebkit2gtk-4.1-dev",
     "libgtk-3-dev",
     "libayatana-appindicator3-dev",
@@ -24,6 +26,8 @@ const PACKAGES: [&str; 11] = [
     "xauth",
     "webkit2gtk-driver",
     "fonts-noto-cjk",
+    "xdotool",
+    "x11-utils",
 ];
 
 /// Installs the system packages the app needs to build and run headless.

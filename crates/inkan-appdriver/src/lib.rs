@@ -7,6 +7,7 @@
 //! checks every outcome; `cargo xtask demo` runs it against the real server binary and keeps a
 //! screenshot of every screen.
 
+pub mod desktop;
 pub mod story;
 
 use std::net::TcpListener;
@@ -201,6 +202,30 @@ impl AppUnderTest {
             }
         }
         if shown.is_empty() { String::new() } else { format!("; the app shows the error {shown:?}") }
+    }
+
+    /// Whether the app's page has the keyboard focus (`document.hasFocus()`): its window is the
+    /// one in front.
+    pub async fn has_focus(&self) -> Result<bool> {
+        let answer = self.client.execute("return document.hasFocus();", Vec::new()).await?;
+        answer.as_bool().with_context(|| format!("document.hasFocus() answered {answer}"))
+    }
+
+    /// Presses keys, one after the other, on whatever has the focus (WebDriver actions, as a
+    /// keyboard would: no element is targeted).
+    pub async fn press(&self, keys: &[fantoccini::key::Key]) -> Result<()> {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut actions = KeyActions::new("keyboard".to_owned());
+        for key in keys {
+            let value = char::from(*key);
+            actions = actions.then(KeyAction::Down { value }).then(KeyAction::Up { value });
+        }
+        self.client.perform_actions(actions).await.map_err(|e| anyhow::anyhow!("could not press {keys:?}: {e:?}"))
+    }
+
+    /// The `data-testid` of the element that has the focus, if it has one.
+    pub async fn focused(&self) -> Result<Option<String>> {
+        Ok(self.client.active_element().await?.attr("data-testid").await?)
     }
 
     /// A PNG of the window's content.

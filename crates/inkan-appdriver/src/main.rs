@@ -63,6 +63,7 @@ async fn main() -> Result<()> {
         server: &args.server,
         origin: &origin,
         screenshots: Some(&args.screenshots),
+        desktop: None,
     };
     let played = story::play(&app, &setting).await;
     if played.is_err() {

@@ -4,9 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
+use fantoccini::key::Key;
 use inkan_pos::{ChargeRequest, CodeSource, Feedback, TerminalClient};
 
 use crate::AppUnderTest;
+use crate::desktop::{self, Elsewhere, Notifications};
 
 /// Where the story plays.
 #[derive(Debug)]
@@ -19,6 +21,11 @@ pub struct Setting<'a> {
     pub origin: &'a str,
     /// Where to keep a screenshot of every screen; `None` keeps none.
     pub screenshots: Option<&'a Path>,
+    /// The desktop's notification service, when the story owns the display and the session bus
+    /// (the end-to-end test): then one charge arrives while the shopper is in another window, the
+    /// desktop must show its notification, and the shopper comes back and answers it with the
+    /// keyboard alone. `None` (the demo, the bench) answers every charge in front, with clicks.
+    pub desktop: Option<&'a Notifications>,
 }
 
 /// What happened, for the test to check and the demo to print.
@@ -70,6 +77,17 @@ async fn code_on_screen(app: &AppUnderTest, previous: Option<&str>) -> Result<(S
     }
 }
 
+/// How the shopper answers the Confirm sheet.
+#[derive(Debug, Clone, Copy)]
+enum Answer<'a> {
+    /// In front of the app: a click on this button.
+    Click(&'a str),
+    /// In another window when the charge arrives: the desktop shows a notification naming the
+    /// shop and the amount; the shopper comes back to the app and presses this button with the
+    /// keyboard alone (Tab, Enter).
+    FromElsewhere(&'a str, &'a Notifications),
+}
+
 /// The terminal charges `amount` to the code in `png` (as `inkan-pos charge --image` does) and
 /// waits for the shopper's answer, while `answer` plays the shopper on the window.
 async fn sale(
@@ -77,13 +95,26 @@ async fn sale(
     app: &AppUnderTest,
     png: Vec<u8>,
     amount: i64,
-    answer: &str,
+    answer: Answer<'_>,
     outcome: &mut Outcome,
     shot: Option<&str>,
 ) -> Result<String> {
+    let mut elsewhere = match answer {
+        Answer::FromElsewhere(..) => Some(Elsewhere::open(app).await?),
+        Answer::Click(_) => None,
+    };
     let request = ChargeRequest { amount, description: Some("E2E".into()), code: CodeSource::ImageBytes(png) };
     let till = inkan_pos::charge(setting.terminal, &request, Feedback::Silent);
     let shopper = async {
+        if let (Answer::FromElsewhere(_, notifications), Some(away)) = (answer, elsewhere.take()) {
+            let shown = notifications
+                .wait_for("of this charge", |n| {
+                    n.body.contains(setting.merchant) && digits(&n.body).contains(&amount.to_string())
+                })
+                .await?;
+            ensure!(!shown.summary.trim().is_empty(), "the notification has no title: {shown:?}");
+            away.come_back(app).await?;
+        }
         app.find("confirm-sheet").await?;
         let merchant = app.text("confirm-merchant").await?;
         ensure!(
@@ -92,12 +123,14 @@ async fn sale(
             setting.merchant
         );
         let shown = app.text("confirm-amount").await?;
-        let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
-        ensure!(digits == amount.to_string(), "the Confirm sheet shows {shown:?} for a charge of ¥{amount}");
+        ensure!(digits(&shown) == amount.to_string(), "the Confirm sheet shows {shown:?} for a charge of ¥{amount}");
         if let Some(name) = shot {
             setting.shot(app, name, outcome).await?;
         }
-        app.click(answer).await?;
+        match answer {
+            Answer::Click(button) => app.click(button).await?,
+            Answer::FromElsewhere(button, _) => answer_with_keyboard(app, button).await?,
+        }
         app.wait_gone("confirm-sheet").await
     };
     let (charge, shown) = tokio::join!(till, shopper);
@@ -106,6 +139,33 @@ async fn sale(
     let status = serde_json::to_value(charge.status)?.as_str().unwrap_or_default().to_owned();
     outcome.charges.push((amount, status.clone()));
     Ok(status)
+}
+
+fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Answers the Confirm sheet with the keyboard alone: the sheet has the focus when it opens (no
+/// button is pre-selected), Tab moves through its buttons without leaving it, Enter presses.
+async fn answer_with_keyboard(app: &AppUnderTest, button: &str) -> Result<()> {
+    let focused = app.focused().await?;
+    ensure!(
+        focused.as_deref() == Some("confirm-sheet"),
+        "the Confirm sheet opened without the focus (it is on {focused:?})"
+    );
+    let inside = "return document.querySelector('[data-testid=\"confirm-sheet\"]').contains(document.activeElement);";
+    for _ in 0..8 {
+        app.press(&[Key::Tab]).await?;
+        let focused = app.focused().await?;
+        ensure!(
+            app.client().execute(inside, Vec::new()).await?.as_bool() == Some(true),
+            "Tab left the Confirm sheet (the focus is on {focused:?})"
+        );
+        if focused.as_deref() == Some(button) {
+            return app.press(&[Key::Enter]).await;
+        }
+    }
+    bail!("Tab never reached {button:?} on the Confirm sheet")
 }
 
 /// Creates a wallet on the onboarding screen (server, passkey origin, names) and stops at the
@@ -141,6 +201,10 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
 
     // Onboarding: a new wallet with the software passkey.
     app.find("onboarding").await?;
+    if setting.desktop.is_some() {
+        // A freshly opened app is in front (on Xvfb there is no window manager to do it).
+        desktop::bring_app_to_front(app).await?;
+    }
     setting.shot(app, "01-onboarding", &mut outcome).await?;
     outcome.recovery_codes = create_wallet(app, setting.server, setting.origin).await?;
     setting.shot(app, "02-recovery-codes", &mut outcome).await?;
@@ -171,24 +235,32 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
 
     // A sale, approved with the passkey.
     let (code, png) = code_on_screen(app, None).await?;
-    let status = sale(setting, app, png, 1_280, "approve", &mut outcome, Some("05-confirm")).await?;
+    let status = sale(setting, app, png, 1_280, Answer::Click("approve"), &mut outcome, Some("05-confirm")).await?;
     ensure!(status == "succeeded", "the approved charge ended {status}");
+    if let Some(notifications) = setting.desktop {
+        let shown = notifications.shown();
+        ensure!(shown.is_empty(), "the app was in front, yet the desktop showed notifications: {shown:?}");
+    }
     outcome.codes.push(code.clone());
     outcome.balances.push(app.wait_text("balance", "¥8,720", |t| t.contains("8,720")).await?);
     app.click("nav-activity").await?;
     app.wait_css("[data-testid=\"activity-item\"][data-kind=\"charge_succeeded\"]").await?;
     setting.shot(app, "06-activity", &mut outcome).await?;
 
-    // A sale the shopper declines.
+    // A sale the shopper declines (from another window, when the story owns the desktop).
     app.click("nav-pay").await?;
     let (code, png) = code_on_screen(app, Some(&code)).await?;
-    let status = sale(setting, app, png, 500, "decline", &mut outcome, None).await?;
+    let answer = match setting.desktop {
+        Some(notifications) => Answer::FromElsewhere("decline", notifications),
+        None => Answer::Click("decline"),
+    };
+    let status = sale(setting, app, png, 500, answer, &mut outcome, None).await?;
     ensure!(status == "declined", "the declined charge ended {status}");
     outcome.codes.push(code.clone());
 
     // A sale the shopper did not make: declined and the wallet frozen in one step.
     let (code, png) = code_on_screen(app, Some(&code)).await?;
-    let status = sale(setting, app, png, 300, "not-me", &mut outcome, None).await?;
+    let status = sale(setting, app, png, 300, Answer::Click("not-me"), &mut outcome, None).await?;
     ensure!(status == "declined", "the charge reported as not mine ended {status}");
     outcome.codes.push(code);
     app.find("frozen-banner").await?;

@@ -14,7 +14,7 @@ use crate::machine::Machine;
 use crate::stats::Latency;
 
 /// Bumped when a field changes meaning.
-pub const SCHEMA: u32 = 2;
+pub const SCHEMA: u32 = 3;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -65,6 +65,9 @@ pub struct ChargeRun {
     pub ceiling: Ceiling,
     /// `load.charges_per_s / ceiling.charges_per_s`.
     pub ratio: f64,
+    /// The highest `ratio` this run's load generator leaves room for, from [`ratio_bound`]:
+    /// `None` when the CPU times could not be read.
+    pub ratio_bound: Option<f64>,
     pub idle: LoadResult,
     pub load: LoadResult,
     pub durability: Durability,
@@ -94,6 +97,15 @@ pub struct AppProcess {
     pub name: String,
     pub pss_mib: f64,
     pub rss_mib: f64,
+}
+
+/// The highest `charges/s ÷ ceiling` possible on these cores while the load generator shares them:
+/// even a server that spent nothing beyond its two verifications (`crypto_ms` per charge, one core)
+/// would have to share the cores with the generator's `loadgen_ms` per charge, so
+/// `charges/s ≤ cores ÷ (crypto + loadgen)` while `ceiling = cores ÷ crypto`, and the ratio is at
+/// most `crypto ÷ (crypto + loadgen)`.
+pub fn ratio_bound(crypto_ms: f64, loadgen_ms: f64) -> Option<f64> {
+    (crypto_ms > 0.0 && loadgen_ms >= 0.0).then(|| crypto_ms / (crypto_ms + loadgen_ms))
 }
 
 fn lat(l: Option<&Latency>) -> String {
@@ -164,6 +176,10 @@ impl Report {
                 Box::new(|r| format!("{:.0} / {:.0} µs", r.ceiling.code_verify_us, r.ceiling.webauthn_verify_us)),
             ),
             ("charges/s ÷ ceiling", Box::new(|r| format!("{:.3}", r.ratio))),
+            (
+                "  at most, beside this load generator",
+                Box::new(|r| r.ratio_bound.map_or_else(|| "-".to_owned(), |b| format!("{b:.3}"))),
+            ),
             (
                 "crypto CPU ÷ server CPU, per charge",
                 Box::new(|r| match &r.load.cpu {
@@ -281,5 +297,20 @@ impl Report {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ratio_bound;
+
+    #[test]
+    fn the_ratio_bound_leaves_the_generator_its_share() {
+        // Session 3's run: 0.225 ms of crypto and 0.38 ms of load generator per charge.
+        let bound = ratio_bound(0.225, 0.38).unwrap();
+        assert!((bound - 0.372).abs() < 0.001, "{bound}");
+        // A generator that cost nothing would leave the whole machine to the server.
+        assert_eq!(ratio_bound(0.225, 0.0), Some(1.0));
+        assert_eq!(ratio_bound(0.0, 0.38), None);
     }
 }

@@ -257,12 +257,42 @@ async fn check(server: &ServerCommand, tally: Arc<Tally>, kills: u32, http: &req
     let running: Running = server.start(http).await?;
     running.kill()?;
 
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&server.database).await?;
-    let mut violations = std::mem::take(&mut *tally.violations.lock().await);
     let acknowledged = tally.acknowledged.lock().await.clone();
+    let audit = audit(&server.database, &acknowledged).await?;
+    let mut violations = std::mem::take(&mut *tally.violations.lock().await);
+    violations.extend(audit.violations);
+    Ok(Outcome {
+        kills,
+        attempted: tally.attempted.load(Ordering::Relaxed),
+        created: tally.created.load(Ordering::Relaxed),
+        acknowledged: u64::try_from(acknowledged.len())?,
+        verified: audit.verified,
+        retries: tally.retries.load(Ordering::Relaxed),
+        refused: std::mem::take(&mut *tally.refused.lock().await),
+        violations,
+    })
+}
+
+/// What the database says about the brief's promises.
+#[derive(Debug, Default)]
+pub struct Audit {
+    /// Acknowledged charges found as `succeeded`.
+    pub verified: u64,
+    /// Each broken promise, one line each, naming what broke it.
+    pub violations: Vec<String>,
+}
+
+/// Reads the database (SQLite or PostgreSQL, with the server stopped or idle) and checks every
+/// promise: each charge in `acknowledged` (a client saw it succeed) is `succeeded`; every ledger
+/// transaction and the whole ledger sum to zero; no balance is negative or differs from its ledger
+/// book; no payment code backs two charges; every charge has its idempotency record; no charge is
+/// in the ledger twice, and the ledger holds exactly the succeeded ones.
+pub async fn audit(database: &str, acknowledged: &[String]) -> Result<Audit> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(database).await?;
+    let mut violations = Vec::new();
     let mut verified = 0u64;
-    for id in &acknowledged {
+    for id in acknowledged {
         let status: Option<String> =
             sqlx::query_scalar("SELECT status FROM charges WHERE id = $1").bind(id).fetch_optional(&pool).await?;
         match status.as_deref() {
@@ -324,14 +354,116 @@ async fn check(server: &ServerCommand, tally: Arc<Tally>, kills: u32, http: &req
         violations.push(format!("the ledger sums to {total:?}, not zero"));
     }
     pool.close().await;
-    Ok(Outcome {
-        kills,
-        attempted: tally.attempted.load(Ordering::Relaxed),
-        created: tally.created.load(Ordering::Relaxed),
-        acknowledged: u64::try_from(acknowledged.len())?,
-        verified,
-        retries: tally.retries.load(Ordering::Relaxed),
-        refused: std::mem::take(&mut *tally.refused.lock().await),
-        violations,
-    })
+    Ok(Audit { verified, violations })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test: a step that fails panics with its error")]
+
+    use inkan_testkit::{Backend, Shopper, TestServer};
+    use reqwest::StatusCode;
+
+    use super::audit;
+
+    /// The audit is what makes the soak worth running: a checker that finds nothing wrong in a
+    /// healthy ledger must also find each broken promise when one is planted. Real charges on a
+    /// real server, then the database broken one way at a time, the audit run after each.
+    async fn finds_every_planted_violation(backend: Backend) {
+        let server = TestServer::start(backend).await;
+        let till = server.merchant("Audit Mart").await;
+        let mut shopper = Shopper::enroll(&server, "Audited").await;
+        shopper.top_up(&server, 5_000).await;
+        let mut paid = Vec::new();
+        for amount in [1_280, 700] {
+            let code = shopper.code(&server);
+            let charge = till.charge_ok(&code, amount).await;
+            let pending = shopper.pending(&server).await;
+            let pending = pending.iter().find(|p| p.charge.id == charge.id).unwrap();
+            assert_eq!(shopper.confirm(&server, pending).await.status(), StatusCode::OK);
+            paid.push(charge.id);
+        }
+        let db = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(server.db_url()).await.unwrap();
+        let exec = async |sql: String| {
+            let done = sqlx::query(&sql).execute(&db).await.unwrap();
+            assert!(done.rows_affected() >= 1, "planting changed nothing: {sql}");
+        };
+
+        let healthy = audit(server.db_url(), &paid).await.unwrap();
+        assert!(healthy.violations.is_empty(), "{:?}", healthy.violations);
+        assert_eq!(healthy.verified, 2);
+
+        // 1. A charge a till saw succeed that the database does not have.
+        let lost = audit(server.db_url(), &["ch_never_written".to_owned()]).await.unwrap();
+        assert_eq!(lost.verified, 0);
+        assert_eq!(lost.violations, ["charge ch_never_written was acknowledged as succeeded but is None"]);
+
+        let expect = async |planted: &str, wanted: &str| {
+            let found = audit(server.db_url(), &paid).await.unwrap();
+            assert!(
+                found.violations.iter().any(|v| v.starts_with(wanted)),
+                "planted {planted}, but the audit said {:?}",
+                found.violations
+            );
+        };
+        let (first, second) = (&paid[0], &paid[1]);
+
+        // 2. One payment code behind two charges (a copy of the first charge, its code reused),
+        //    which also has no idempotency record.
+        exec(format!(
+            "INSERT INTO charges (id, merchant_id, terminal_id, account_id, device_id, amount, currency, status, \
+             code_counter, created_at, expires_at) SELECT 'ch_twice', merchant_id, terminal_id, account_id, \
+             device_id, amount, currency, 'declined', code_counter, created_at, expires_at FROM charges \
+             WHERE id = '{first}'"
+        ))
+        .await;
+        expect("a code paid twice", "payment code behind more than one charge").await;
+        expect("a charge with no idempotency record", "charge without its idempotency record: ch_twice").await;
+
+        // 3. The first charge in the ledger a second time (a retry charged twice), balanced.
+        exec(format!(
+            "INSERT INTO ledger_transactions (id, kind, reference, created_at) \
+             SELECT 'tx_twice', kind, reference, created_at FROM ledger_transactions WHERE reference = '{first}'"
+        ))
+        .await;
+        exec(format!(
+            "INSERT INTO ledger_entries (transaction_id, book, amount, currency) SELECT 'tx_twice', e.book, \
+             e.amount, e.currency FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id \
+             WHERE t.reference = '{first}' AND t.id <> 'tx_twice'"
+        ))
+        .await;
+        expect("a charge paid twice", &format!("charge paid more than once in the ledger: {first}")).await;
+
+        // 4. A charge acknowledged, then found declined (its money still moved).
+        exec(format!("UPDATE charges SET status = 'declined' WHERE id = '{second}'")).await;
+        expect("an acknowledged charge lost", &format!("charge {second} was acknowledged as succeeded")).await;
+        expect("money moved for a declined charge", "ledger transaction for a charge that did not succeed").await;
+
+        // 5. A ledger entry changed: its transaction and the whole ledger no longer sum to zero.
+        exec("UPDATE ledger_entries SET amount = amount + 1 WHERE id = (SELECT MIN(id) FROM ledger_entries)".into())
+            .await;
+        expect("an unbalanced transaction", "unbalanced ledger transaction").await;
+        expect("a ledger that does not sum to zero", "the ledger sums to Some(1)").await;
+
+        // 6. A balance that is not its ledger book. Below zero the database itself refuses it
+        //    (`CHECK (balance >= 0)`), so the audit's own check is the second line.
+        let account = shopper.account_id();
+        let negative = format!("UPDATE accounts SET balance = -1 WHERE id = '{account}'");
+        assert!(sqlx::query(&negative).execute(&db).await.is_err(), "the database accepted a negative balance");
+        exec(format!("UPDATE accounts SET balance = balance + 1 WHERE id = '{account}'")).await;
+        expect("a balance off its book", &format!("balance differs from its ledger book: {account}")).await;
+
+        db.close().await;
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn the_audit_finds_every_planted_violation_on_sqlite() {
+        finds_every_planted_violation(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn the_audit_finds_every_planted_violation_on_postgres() {
+        finds_every_planted_violation(Backend::Postgres).await;
+    }
 }

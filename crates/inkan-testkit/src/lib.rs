@@ -140,6 +140,11 @@ impl TestServer {
         }
     }
 
+    /// The database's URL (`sqlite://…` or `postgres://…`), for tests that read it from outside.
+    pub fn db_url(&self) -> &str {
+        &self.db_url
+    }
+
     /// Stops the server and removes its database.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

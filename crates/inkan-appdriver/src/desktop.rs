@@ -1,0 +1,188 @@
+//! The desktop around the app, for the moments a shopper is not looking at it: the desktop's
+//! notification service (`org.freedesktop.Notifications` on the session bus), which records every
+//! notification the app shows, and another window that takes the keyboard focus away from the
+//! app and gives it back (X11, through `xdotool`, with `xmessage` as the other window).
+//!
+//! Both are real: the app shows its notification through `tauri-plugin-notification` (notify-rust,
+//! D-Bus), exactly as on a Linux desktop, and the focus moves the way it does when a person clicks
+//! another window, so the app decides by itself (`is_focused`) whether it is in front. Use this
+//! only on a display and a session bus of your own (Xvfb and `dbus-run-session`, as
+//! `cargo xtask test` gives the end-to-end test): on a real desktop the notification service is
+//! already there and this refuses to start.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+use crate::AppUnderTest;
+
+/// How long the desktop may take to move the focus or show a notification.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The app's window, as the window manager (and `xdotool`) knows it: its title.
+const APP_TITLE: &str = "^Inkan$";
+
+/// A notification as the desktop received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    pub app_name: String,
+    pub summary: String,
+    pub body: String,
+}
+
+/// The notification service's D-Bus object: records, and answers as a minimal server would.
+struct Service {
+    shown: watch::Sender<Vec<Shown>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Service {
+    #[allow(clippy::too_many_arguments, reason = "the D-Bus method's signature, fixed by the specification")]
+    fn notify(
+        &self,
+        app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        _hints: HashMap<String, zbus::OwnedVariant>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut id = 0;
+        self.shown.send_modify(|all| {
+            all.push(Shown { app_name, summary, body });
+            id = u32::try_from(all.len()).unwrap_or(u32::MAX);
+        });
+        id
+    }
+
+    fn close_notification(&self, _id: u32) {}
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".to_owned()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        ("inkan-appdriver".to_owned(), "Inkan".to_owned(), env!("CARGO_PKG_VERSION").to_owned(), "1.2".to_owned())
+    }
+}
+
+/// The desktop's notification service, on this process's session bus, for as long as it lives.
+pub struct Notifications {
+    shown: watch::Receiver<Vec<Shown>>,
+    _bus: zbus::Connection,
+}
+
+impl std::fmt::Debug for Notifications {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifications").field("shown", &*self.shown.borrow()).finish_non_exhaustive()
+    }
+}
+
+impl Notifications {
+    /// Takes the name `org.freedesktop.Notifications` on the session bus
+    /// (`DBUS_SESSION_BUS_ADDRESS`); fails if there is no bus or the name is already taken.
+    pub async fn start() -> Result<Notifications> {
+        let (tx, rx) = watch::channel(Vec::new());
+        // The builder keeps any error (no bus, a bad name) for `build`.
+        let bus = zbus::connection::Builder::session()
+            .name("org.freedesktop.Notifications")
+            .serve_at("/org/freedesktop/Notifications", Service { shown: tx })
+            .build()
+            .await
+            .context(
+                "could not become the desktop's notification service on the session bus \
+                 (DBUS_SESSION_BUS_ADDRESS): is there no bus, or another service already? \
+                 (run inside `dbus-run-session`, as `cargo xtask test` does)",
+            )?;
+        Ok(Notifications { shown: rx, _bus: bus })
+    }
+
+    /// Every notification shown so far, oldest first.
+    pub fn shown(&self) -> Vec<Shown> {
+        self.shown.borrow().clone()
+    }
+
+    /// Waits (bounded) for a notification that `wanted` accepts, and returns it.
+    pub async fn wait_for(&self, what: &str, wanted: impl Fn(&Shown) -> bool) -> Result<Shown> {
+        let mut shown = self.shown.clone();
+        let found = tokio::time::timeout(WAIT, async {
+            let all = shown.wait_for(|all| all.iter().any(&wanted)).await.ok()?;
+            all.iter().find(|n| wanted(n)).cloned()
+        })
+        .await;
+        match found {
+            Ok(Some(notification)) => Ok(notification),
+            _ => bail!("no notification {what} within {} s; the desktop was shown {:?}", WAIT.as_secs(), self.shown()),
+        }
+    }
+}
+
+async fn xdotool(args: &[&str]) -> Result<String> {
+    let run = Command::new("xdotool").args(args).stdin(Stdio::null()).kill_on_drop(true).output();
+    let out = tokio::time::timeout(WAIT, run)
+        .await
+        .with_context(|| format!("`xdotool {}` did not finish within {} s", args.join(" "), WAIT.as_secs()))?
+        .context("could not run xdotool: install the `xdotool` package")?;
+    if !out.status.success() {
+        bail!("`xdotool {}` failed ({}): {}", args.join(" "), out.status, String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Waits (bounded) until the app's page says it has the focus, or has lost it.
+async fn page_focused(app: &AppUnderTest, wanted: bool) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if app.has_focus().await? == wanted {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            let state = if wanted { "got" } else { "lost" };
+            bail!("the app's window never {state} the keyboard focus within {} s", WAIT.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Gives the app's window the keyboard focus, as a click on it would, and waits until the app
+/// knows it is in front.
+pub async fn bring_app_to_front(app: &AppUnderTest) -> Result<()> {
+    xdotool(&["search", "--sync", "--onlyvisible", "--name", APP_TITLE, "windowfocus", "--sync"]).await?;
+    page_focused(app, true).await
+}
+
+/// Another window, in front of the app with the keyboard focus: the shopper is elsewhere.
+#[derive(Debug)]
+pub struct Elsewhere {
+    window: Child,
+}
+
+impl Elsewhere {
+    /// Opens the other window, gives it the focus, and waits until the app knows it lost it.
+    pub async fn open(app: &AppUnderTest) -> Result<Elsewhere> {
+        let window = Command::new("xmessage")
+            .args(["-name", "inkan-elsewhere", "-title", "Another app", "The shopper is in another app."])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("could not open another window: install the `x11-utils` package (xmessage)")?;
+        let elsewhere = Elsewhere { window };
+        xdotool(&["search", "--sync", "--onlyvisible", "--classname", "inkan-elsewhere", "windowfocus", "--sync"])
+            .await?;
+        page_focused(app, false).await?;
+        Ok(elsewhere)
+    }
+
+    /// The shopper comes back: the other window closes and the app is brought to the front.
+    pub async fn come_back(mut self, app: &AppUnderTest) -> Result<()> {
+        let _ = self.window.kill().await;
+        bring_app_to_front(app).await
+    }
+}
