@@ -39,6 +39,10 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
             ("INKAN_DEVICE_NAME".into(), "Test laptop".into()),
         ],
     };
+    // axe-core, from the UI's npm packages (`cargo xtask test` installs them).
+    let axe_js = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/node_modules/axe-core/axe.min.js");
+    let axe = std::fs::read_to_string(axe_js)
+        .unwrap_or_else(|e| panic!("{axe_js}: {e}; install the UI's packages (`npm ci --prefix ui`)"));
     // The desktop's notification service, on the test's own session bus, before the app starts.
     let notifications = Notifications::start().await.unwrap();
     let app = AppUnderTest::launch(&launch).await.unwrap();
@@ -49,6 +53,7 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
         origin: ORIGIN,
         screenshots: None,
         desktop: Some(&notifications),
+        axe: Some(&axe),
     };
     let played = story::play(&app, &setting).await;
     if played.is_err() {
@@ -62,6 +67,12 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
     let outcome = played.unwrap();
 
     assert!(outcome.recovery_codes >= 5, "{outcome:?}");
+    // Every screen meets WCAG 2.1 A and AA as axe-core sees it in the real rendering.
+    assert!(
+        outcome.accessibility.is_empty(),
+        "accessibility problems:\n{}",
+        outcome.accessibility.iter().map(|(screen, p)| format!("{screen}: {p}")).collect::<Vec<_>>().join("\n")
+    );
     // One system notification: the charge that came while the shopper was in another window;
     // none for the two that came while the app was in front.
     let shown = notifications.shown();

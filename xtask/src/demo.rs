@@ -22,6 +22,9 @@ const INSIDE: &str = "INKAN_DEMO_INSIDE_KEYRING";
 
 /// Set (to the tauri-driver path) when the demo also plays the app's story (unless `--no-app`).
 const WITH_APP: &str = "INKAN_DEMO_APP_DRIVER";
+/// The desktop's own session bus, kept for the app the demo opens on a desktop: the demo itself
+/// runs on a throwaway bus (its keyring), where no notification service would ever answer.
+const DESKTOP_BUS: &str = "INKAN_DEMO_DESKTOP_BUS";
 
 pub fn run(args: &[String]) -> Result<()> {
     if std::env::var_os(INSIDE).is_some() {
@@ -38,6 +41,9 @@ pub fn run(args: &[String]) -> Result<()> {
     )?;
     let mut inner = Command::new(std::env::current_exe().context("finding the xtask binary")?);
     inner.arg("demo").env(INSIDE, "1").current_dir(root());
+    if let Some(bus) = std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
+        inner.env(DESKTOP_BUS, bus);
+    }
     if with_app {
         crate::app::system_packages()?;
         crate::app::ui_build()?;
@@ -302,11 +308,22 @@ fn app_story(demo: &Demo, out: &Path) -> Result<()> {
             demo.server_url
         );
         println!("   Close the window to end the demo. INKAN_DEMO_HEADLESS=1 plays it by itself instead.");
-        let status = Command::new(bin("inkan-wallet"))
-            .env("INKAN_HOME", &home)
-            .env("INKAN_SERVER", &demo.server_url)
-            .status()
-            .context("starting the app")?;
+        // On the desktop's own bus, the app keeps its keys in the desktop's keystore and shows its
+        // notifications the way it would for anyone; they are removed again when it closes.
+        let desktop_bus = std::env::var_os(DESKTOP_BUS);
+        let on_desktop = |command: &mut Command| {
+            command.env("INKAN_HOME", &home).env("INKAN_PROFILE", "app");
+            if let Some(bus) = &desktop_bus {
+                command.env("DBUS_SESSION_BUS_ADDRESS", bus);
+            }
+        };
+        let mut app = Command::new(bin("inkan-wallet"));
+        on_desktop(app.env("INKAN_SERVER", &demo.server_url));
+        let status = app.status().context("starting the app")?;
+        let mut forget = Command::new(bin("inkan"));
+        on_desktop(forget.arg("forget").stdout(Stdio::null()).stderr(Stdio::null()));
+        // Nothing to remove if no wallet was made in the window.
+        let _ = forget.status();
         if !status.success() {
             bail!("the app ended with {status}");
         }

@@ -228,6 +228,39 @@ impl AppUnderTest {
         Ok(self.client.active_element().await?.attr("data-testid").await?)
     }
 
+    /// What axe-core (`axe`: the source of `axe.min.js`) finds against WCAG 2.1 A and AA on the
+    /// screen as it is now, in the real WebKit rendering (colour contrast included): one line per
+    /// rule broken, with its impact and the elements that break it. Empty when nothing is found.
+    pub async fn accessibility_problems(&self, axe: &str) -> Result<Vec<String>> {
+        let loaded = self.client.execute("return typeof window.axe;", Vec::new()).await?;
+        if loaded.as_str() != Some("object") {
+            self.client.execute(&format!("{axe}\n;return typeof window.axe;"), Vec::new()).await?;
+        }
+        let script = r#"
+            const done = arguments[arguments.length - 1];
+            window.axe
+                .run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
+                .then((r) => done({
+                    passed: r.passes.length,
+                    violations: r.violations.map((v) =>
+                        `${v.impact}: ${v.id} (${v.help}) at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
+                }))
+                .catch((e) => done({ passed: 0, violations: [`axe could not run: ${e}`] }));
+        "#;
+        #[derive(serde::Deserialize)]
+        struct Found {
+            passed: usize,
+            violations: Vec<String>,
+        }
+        let found: Found =
+            serde_json::from_value(self.client.execute_async(script, Vec::new()).await?).context("axe's answer")?;
+        // A screen on which no rule applied was not checked at all.
+        if found.passed == 0 && found.violations.is_empty() {
+            bail!("axe checked nothing on this screen");
+        }
+        Ok(found.violations)
+    }
+
     /// A PNG of the window's content.
     pub async fn screenshot(&self) -> Result<Vec<u8>> {
         Ok(self.client.screenshot().await?)

@@ -64,6 +64,7 @@ async fn main() -> Result<()> {
         origin: &origin,
         screenshots: Some(&args.screenshots),
         desktop: None,
+        axe: None,
     };
     let played = story::play(&app, &setting).await;
     if played.is_err() {

@@ -26,6 +26,10 @@ pub struct Setting<'a> {
     /// desktop must show its notification, and the shopper comes back and answers it with the
     /// keyboard alone. `None` (the demo, the bench) answers every charge in front, with clicks.
     pub desktop: Option<&'a Notifications>,
+    /// axe-core's source (`ui/node_modules/axe-core/axe.min.js`): when given, every screen the
+    /// story stops at is checked against WCAG 2.1 A and AA, and what is found is kept in
+    /// [`Outcome::accessibility`].
+    pub axe: Option<&'a str>,
 }
 
 /// What happened, for the test to check and the demo to print.
@@ -39,12 +43,20 @@ pub struct Outcome {
     pub balances: Vec<String>,
     pub screenshots: Vec<PathBuf>,
     pub export: String,
+    /// `(screen, problem)` for every accessibility problem axe-core found.
+    pub accessibility: Vec<(String, String)>,
 }
 
 impl Setting<'_> {
+    /// A screen the story stops at: its screenshot, and its accessibility check.
     async fn shot(&self, app: &AppUnderTest, name: &str, outcome: &mut Outcome) -> Result<()> {
         if let Some(dir) = self.screenshots {
             outcome.screenshots.push(app.save_screenshot(dir, name).await?);
+        }
+        if let Some(axe) = self.axe {
+            for problem in app.accessibility_problems(axe).await? {
+                outcome.accessibility.push((name.to_owned(), problem));
+            }
         }
         Ok(())
     }
@@ -304,5 +316,15 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     outcome.balances.push(app.wait_text("balance", "8,720円", |t| t.contains("8,720円")).await?);
     code_on_screen(app, None).await?;
     setting.shot(app, "11-pay-ja", &mut outcome).await?;
+
+    // The dark theme: the QR still reads, and the screens still meet their contrast.
+    app.click("nav-settings").await?;
+    app.find("theme").await?.select_by_value("dark").await?;
+    app.click("nav-pay").await?;
+    code_on_screen(app, None).await?;
+    setting.shot(app, "12-pay-dark", &mut outcome).await?;
+    app.click("nav-activity").await?;
+    app.find("activity-item").await?;
+    setting.shot(app, "13-activity-dark", &mut outcome).await?;
     Ok(outcome)
 }

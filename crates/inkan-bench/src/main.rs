@@ -262,7 +262,10 @@ async fn backend(bin: &Path, database: &str, log: &Path, plan: &Plan) -> Result<
     let crypto_ms = (ceiling.code_verify_us + ceiling.webauthn_verify_us) / 1000.0;
     Ok(ChargeRun {
         ratio: load.charges_per_s / ceiling.charges_per_s,
-        ratio_bound: load.cpu.as_ref().and_then(|c| inkan_bench::report::ratio_bound(crypto_ms, c.loadgen_ms_per_charge)),
+        ratio_bound: load
+            .cpu
+            .as_ref()
+            .and_then(|c| inkan_bench::report::ratio_bound(crypto_ms, c.loadgen_ms_per_charge)),
         ceiling,
         idle,
         load,
