@@ -127,6 +127,9 @@ async fn find_keys() -> Result<Vec<CtapAuthenticator<'static, USBToken, Cli>>> {
     Ok(keys)
 }
 
+/// What both authenticators here are, for [`Authenticator::describe`].
+const DESCRIPTION: &str = "FIDO2 security key over USB";
+
 impl Authenticator for SecurityKey {
     fn register(&mut self, origin: &Url, options: CreationChallengeResponse) -> Result<RegisterPublicKeyCredential> {
         let _context = self.runtime.enter();
@@ -144,7 +147,7 @@ impl Authenticator for SecurityKey {
     }
 
     fn describe(&self) -> &'static str {
-        "FIDO2 security key over USB"
+        DESCRIPTION
     }
 }
 
@@ -179,7 +182,7 @@ impl Authenticator for SecurityKeyWhenNeeded {
     }
 
     fn describe(&self) -> &'static str {
-        "FIDO2 security key over USB"
+        DESCRIPTION
     }
 }
 

@@ -151,6 +151,13 @@ fn keystore_of(store: &ProfileStore) -> Keystore {
     Keystore::open(&store.keystore_service()).unwrap()
 }
 
+/// The phone's key store refused with `kind`, and the words tell the person what to do.
+#[track_caller]
+fn assert_signer_refused(err: &ClientError, kind: &KeySignerError, says: &str) {
+    assert!(matches!(err, ClientError::KeySigner(k) if k == kind), "{err}");
+    assert!(err.to_string().contains(says), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_passkey_enrolls_pays_a_real_charge_and_is_found_again_after_a_restart() {
     let server = TestServer::start(Backend::Sqlite).await;
@@ -209,8 +216,7 @@ async fn a_cancelled_prompt_changes_nothing() {
 
     phone.behave(Behaviour::Fails(KeySignerError::Cancelled));
     let err = wallet.approve(&pending).await.unwrap_err();
-    assert!(matches!(err, ClientError::KeySigner(KeySignerError::Cancelled)), "{err}");
-    assert!(err.to_string().contains("cancelled: nothing was signed"), "{err}");
+    assert_signer_refused(&err, &KeySignerError::Cancelled, "cancelled: nothing was signed");
 
     // Still waiting, nothing paid; the person can still approve it.
     assert_eq!(till.get(&id, None).await.status, ChargeStatus::PendingConfirmation);
@@ -270,8 +276,7 @@ async fn biometric_failures_reach_the_person_as_clear_errors() {
     phone.behave(Behaviour::Fails(KeySignerError::NotEnrolled));
     let (_home, store) = profile();
     let err = enroll(&server, store.clone(), &phone).await.unwrap_err();
-    assert!(matches!(err, ClientError::KeySigner(KeySignerError::NotEnrolled)), "{err}");
-    assert!(err.to_string().contains("add one in the phone's settings"), "{err}");
+    assert_signer_refused(&err, &KeySignerError::NotEnrolled, "add one in the phone's settings");
     assert!(!store.exists());
     assert_eq!(phone.key.key_count(), 0);
 
@@ -281,14 +286,12 @@ async fn biometric_failures_reach_the_person_as_clear_errors() {
 
     phone.behave(Behaviour::Fails(KeySignerError::Lockout));
     let err = wallet.approve(&pending).await.unwrap_err();
-    assert!(matches!(err, ClientError::KeySigner(KeySignerError::Lockout)), "{err}");
-    assert!(err.to_string().contains("unlock the phone with its PIN"), "{err}");
+    assert_signer_refused(&err, &KeySignerError::Lockout, "unlock the phone with its PIN");
 
     phone.behave(Behaviour::Honest);
     phone.key.invalidate_all();
     let err = wallet.approve(&pending).await.unwrap_err();
-    assert!(matches!(err, ClientError::KeySigner(KeySignerError::KeyInvalidated)), "{err}");
-    assert!(err.to_string().contains("add this phone to your wallet again"), "{err}");
+    assert_signer_refused(&err, &KeySignerError::KeyInvalidated, "add this phone to your wallet again");
     assert_eq!(till.get(&id, None).await.status, ChargeStatus::PendingConfirmation);
 }
 
