@@ -208,14 +208,28 @@ pub struct ChargeRecord {
     pub confirmed: Instant,
 }
 
-/// How a lane is paced.
+/// How the lanes are paced.
 #[derive(Debug, Clone, Copy)]
 pub struct Pace {
     /// Not counted: lets connections, caches and the database settle.
     pub warmup: Duration,
     pub measure: Duration,
-    /// Pause after each charge (`None`: flat out).
-    pub gap: Option<Duration>,
+    /// Charges per second offered by all lanes together, each lane on a fixed timetable (an open
+    /// loop: a charge's times count from when it was *due*, so a lane that falls behind shows as
+    /// latency instead of slowing the offered load). `None`: every lane flat out, a new charge as
+    /// soon as the last one is confirmed (a closed loop, which saturates the server).
+    pub rate: Option<f64>,
+}
+
+impl Pace {
+    /// When lane `lane` of `lanes` is due to send its `k`-th charge, if the pace has a timetable:
+    /// the lanes take turns, evenly spread.
+    fn due(&self, start: Instant, lane: usize, lanes: usize, k: u32) -> Option<Instant> {
+        let rate = self.rate.filter(|r| *r > 0.0)?;
+        let lanes_f = crate::stats::count_f64(lanes.max(1));
+        let slot = crate::stats::count_f64(lane) / lanes_f + f64::from(k);
+        Some(start + Duration::from_secs_f64(slot * lanes_f / rate))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -229,6 +243,8 @@ struct LaneOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadResult {
     pub lanes: usize,
+    /// Charges per second offered on a timetable (`None`: the lanes ran flat out).
+    pub offered_per_s: Option<f64>,
     pub warmup_s: f64,
     pub window_s: f64,
     /// Charges completed (confirmed) inside the window.
@@ -306,11 +322,14 @@ async fn open_feed(base: &Url, token: &str, arrivals: Arrivals) -> Result<tokio:
     }))
 }
 
+/// One charge through the whole flow. `due`: when it should have been sent (on a timetable);
+/// its times count from then if that is earlier than now.
 async fn one_charge(
     wallet: &mut Wallet,
     terminal: &Terminal,
     terminal_index: usize,
     codes_signed: &mut Samples,
+    due: Option<Instant>,
 ) -> Result<ChargeRecord> {
     let origin = Url::parse(RP_ORIGIN)?;
     let (code, signed_now) = wallet.next_code()?;
@@ -318,7 +337,8 @@ async fn one_charge(
         codes_signed.push(took);
     }
     let code = code.text();
-    let sent = Instant::now();
+    let now = Instant::now();
+    let sent = due.map_or(now, |due| due.min(now));
     let charge = terminal.create_charge(&code, AMOUNT).await?;
     let created = Instant::now();
     let pending = wallet.api.pending().await.map_err(|e| anyhow!("fetch pending: {}", short(&e)))?;
@@ -414,13 +434,18 @@ pub async fn run(
         let terminal = terminals.get(terminal_index).context("no terminal")?.clone();
         tasks.spawn(async move {
             let mut outcome = LaneOutcome::default();
-            while Instant::now() < window_end {
-                match one_charge(&mut wallet, &terminal, terminal_index, &mut outcome.codes_signed_in_run).await {
+            for k in 0_u32.. {
+                let due = pace.due(start, index, lanes, k);
+                if due.unwrap_or_else(Instant::now) >= window_end {
+                    break;
+                }
+                if let Some(due) = due {
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let codes = &mut outcome.codes_signed_in_run;
+                match one_charge(&mut wallet, &terminal, terminal_index, codes, due).await {
                     Ok(record) => outcome.records.push(record),
                     Err(e) => *outcome.errors.entry(e.to_string()).or_default() += 1,
-                }
-                if let Some(gap) = pace.gap {
-                    tokio::time::sleep(gap).await;
                 }
             }
             (index, wallet, outcome)
@@ -485,6 +510,7 @@ pub async fn run(
     };
     let result = LoadResult {
         lanes,
+        offered_per_s: pace.rate,
         warmup_s: pace.warmup.as_secs_f64(),
         window_s,
         completed,
@@ -572,4 +598,37 @@ pub async fn check_acknowledged(terminals: &[Terminal], records: &[ChargeRecord]
         }
     }
     Ok(Durability { acknowledged: records.len(), succeeded, not_succeeded, ledger: None, after_kill: false })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::Pace;
+
+    /// Equal to the microsecond (the timetable is computed in floating point).
+    fn ms(d: Duration) -> f64 {
+        (d.as_secs_f64() * 1e6).round() / 1e3
+    }
+
+    #[test]
+    fn a_timetable_spreads_the_lanes_evenly_at_the_offered_rate() {
+        let pace = Pace { warmup: Duration::ZERO, measure: Duration::from_secs(1), rate: Some(100.0) };
+        let start = Instant::now();
+        let at = |lane, k| ms(pace.due(start, lane, 4, k).unwrap() - start);
+        // 100 charges/s from 4 lanes: each lane every 40 ms, the lanes 10 ms apart.
+        assert_eq!(at(0, 0), 0.0);
+        assert_eq!(at(1, 0), 10.0);
+        assert_eq!(at(3, 0), 30.0);
+        assert_eq!(at(0, 1), 40.0);
+        assert_eq!(at(2, 5), 220.0);
+        // All lanes together: 100 charges in the first second, one every 10 ms.
+        let mut all: Vec<f64> = (0..4).flat_map(|lane| (0..25).map(move |k| at(lane, k))).collect();
+        all.sort_by(f64::total_cmp);
+        let expected: Vec<f64> = (0..100).map(|i| f64::from(i) * 10.0).collect();
+        assert_eq!(all, expected);
+        // Flat out, or a rate that is no rate: no timetable.
+        assert_eq!(Pace { rate: None, ..pace }.due(start, 0, 4, 0), None);
+        assert_eq!(Pace { rate: Some(0.0), ..pace }.due(start, 0, 4, 0), None);
+    }
 }

@@ -12,6 +12,7 @@ use inkan_bench::load::{self, Pace, Terminal};
 use inkan_bench::machine::{self, Machine};
 use inkan_bench::report::{BackendRun, ChargeRun, Options, Report, SCHEMA, Section};
 use inkan_bench::server::{self, ServerProcess};
+use inkan_bench::stats::count_f64;
 use url::Url;
 
 #[derive(Parser, Debug)]
@@ -54,6 +55,9 @@ struct Cli {
     #[arg(long)]
     compare_label: Vec<String>,
 }
+
+/// The steady run offers this share of the charges per second the load run reached.
+const STEADY_SHARE: f64 = 0.5;
 
 struct Plan {
     seconds: u64,
@@ -210,8 +214,8 @@ async fn postgres(bin: &Path, admin: &str, log: &Path, plan: &Plan) -> Result<Ch
     result
 }
 
-/// One backend: server up, wallets enrolled, the idle run, the ceiling, the load run, then kill -9,
-/// start again, and check every acknowledged charge and the ledger.
+/// One backend: server up, wallets enrolled, the idle run, the ceiling, the load run, the steady
+/// run, then kill -9, start again, and check every acknowledged charge and the ledger.
 async fn backend(bin: &Path, database: &str, log: &Path, plan: &Plan) -> Result<ChargeRun> {
     let _ = std::fs::remove_file(log);
     let keys = server::terminals(bin, database, plan.lanes)?;
@@ -224,7 +228,7 @@ async fn backend(bin: &Path, database: &str, log: &Path, plan: &Plan) -> Result<
 
     println!("  idle: one lane, a charge every 20 ms…");
     idle_wallet.presign(400)?;
-    let idle_pace = Pace { warmup: Duration::from_secs(1), measure: plan.idle, gap: Some(Duration::from_millis(20)) };
+    let idle_pace = Pace { warmup: Duration::from_secs(1), measure: plan.idle, rate: Some(50.0) };
     let first_terminal = terminals.get(..1).context("no terminal")?;
     let (idle, _) = load::run(&server.base, vec![idle_wallet], first_terminal, idle_pace, Some(server.pid())).await?;
 
@@ -237,21 +241,37 @@ async fn backend(bin: &Path, database: &str, log: &Path, plan: &Plan) -> Result<
 
     // Enough codes for every lane to run at the ceiling for the whole run: signing stays out of the window.
     let run_s = plan.warmup + plan.seconds;
-    let per_wallet = (ceiling.charges_per_s * inkan_bench::stats::count_f64(usize::try_from(run_s)?)
-        / inkan_bench::stats::count_f64(plan.lanes))
-    .min(4000.0);
+    let per_wallet = (ceiling.charges_per_s * count_f64(usize::try_from(run_s)?) / count_f64(plan.lanes)).min(4000.0);
     let per_wallet = format!("{per_wallet:.0}").parse::<usize>().unwrap_or(4000) + 20;
     for wallet in &mut wallets {
         wallet.presign(per_wallet)?;
     }
     println!("  load: {} lanes, {} s + {} s warmup…", plan.lanes, plan.seconds, plan.warmup);
-    let pace = Pace { warmup: Duration::from_secs(plan.warmup), measure: Duration::from_secs(plan.seconds), gap: None };
-    let (load, _) = load::run(&server.base, wallets, &terminals, pace, Some(server.pid())).await?;
-    println!("  {:.1} charges/s; kill -9, restart, checking every acknowledged charge…", load.charges_per_s);
+    let pace =
+        Pace { warmup: Duration::from_secs(plan.warmup), measure: Duration::from_secs(plan.seconds), rate: None };
+    let (load, mut wallets) = load::run(&server.base, wallets, &terminals, pace, Some(server.pid())).await?;
+    println!("  {:.1} charges/s", load.charges_per_s);
+
+    // The same lanes on a timetable at a share of what the server just did flat out: the
+    // latencies of a server that is busy but keeping up.
+    let rate = load.charges_per_s * STEADY_SHARE;
+    let steady_s = (plan.seconds / 2).max(2);
+    println!("  steady: {rate:.0} charges/s offered ({STEADY_SHARE} of that), {steady_s} s + 1 s warmup…");
+    let per_wallet = format!("{:.0}", rate * f64::from(u32::try_from(steady_s + 1)?) / count_f64(plan.lanes))
+        .parse::<usize>()
+        .unwrap_or(100)
+        + 20;
+    for wallet in &mut wallets {
+        wallet.presign(per_wallet)?;
+    }
+    let steady_pace = Pace { warmup: Duration::from_secs(1), measure: Duration::from_secs(steady_s), rate: Some(rate) };
+    let (steady, _) = load::run(&server.base, wallets, &terminals, steady_pace, Some(server.pid())).await?;
+
+    println!("  kill -9, restart, checking every acknowledged charge…");
     server.kill();
     let restarted = ServerProcess::start(bin, database, log).await?;
     let terminals: Vec<Terminal> = terminals.iter().map(|t| t.at(restarted.base.clone())).collect();
-    let records: Vec<_> = idle.records.iter().chain(&load.records).cloned().collect();
+    let records: Vec<_> = idle.records.iter().chain(&load.records).chain(&steady.records).cloned().collect();
     let mut durability = load::check_acknowledged(&terminals, &records).await?;
     durability.after_kill = true;
     drop(restarted);
@@ -269,6 +289,7 @@ async fn backend(bin: &Path, database: &str, log: &Path, plan: &Plan) -> Result<
         ceiling,
         idle,
         load,
+        steady,
         durability,
         server_log: log.display().to_string(),
     })

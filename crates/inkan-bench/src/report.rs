@@ -14,7 +14,7 @@ use crate::machine::Machine;
 use crate::stats::Latency;
 
 /// Bumped when a field changes meaning.
-pub const SCHEMA: u32 = 3;
+pub const SCHEMA: u32 = 4;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -59,7 +59,7 @@ pub struct BackendRun {
 }
 
 /// One backend: the crypto ceiling measured just before, the idle run (one lane, paced), the
-/// load run, and the check that every acknowledged charge is durable.
+/// load run, the steady run, and the check that every acknowledged charge is durable.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChargeRun {
     pub ceiling: Ceiling,
@@ -69,7 +69,10 @@ pub struct ChargeRun {
     /// `None` when the CPU times could not be read.
     pub ratio_bound: Option<f64>,
     pub idle: LoadResult,
+    /// Every lane flat out (closed loop): the throughput, and latencies at saturation.
     pub load: LoadResult,
+    /// The same lanes on a timetable at a share of `load`'s charges per second (since schema 4).
+    pub steady: LoadResult,
     pub durability: Durability,
     pub server_log: String,
 }
@@ -196,6 +199,14 @@ impl Report {
             ("  confirm", Box::new(|r| lat(r.load.steps.confirm.as_ref()))),
             ("  whole flow", Box::new(|r| lat(r.load.steps.total.as_ref()))),
             ("  feed push (send → charge_pending)", Box::new(|r| lat(r.load.steps.feed_push.as_ref()))),
+            (
+                "steady, charges/s: offered / completed",
+                Box::new(|r| format!("{:.0} / {:.0}", r.steady.offered_per_s.unwrap_or(0.0), r.steady.charges_per_s)),
+            ),
+            ("steady, ms p50 / p99: create", Box::new(|r| lat(r.steady.steps.create.as_ref()))),
+            ("  confirm", Box::new(|r| lat(r.steady.steps.confirm.as_ref()))),
+            ("  whole flow", Box::new(|r| lat(r.steady.steps.total.as_ref()))),
+            ("  feed push (send → charge_pending)", Box::new(|r| lat(r.steady.steps.feed_push.as_ref()))),
             ("idle, ms p50 / p99: create", Box::new(|r| lat(r.idle.steps.create.as_ref()))),
             ("  fetch pending", Box::new(|r| lat(r.idle.steps.fetch_pending.as_ref()))),
             ("  confirm", Box::new(|r| lat(r.idle.steps.confirm.as_ref()))),
@@ -216,13 +227,19 @@ impl Report {
             ),
             (
                 "codes signed inside the run",
-                Box::new(|r| format!("{}", r.load.codes_signed_in_run + r.idle.codes_signed_in_run)),
+                Box::new(|r| {
+                    format!(
+                        "{}",
+                        r.load.codes_signed_in_run + r.idle.codes_signed_in_run + r.steady.codes_signed_in_run
+                    )
+                }),
             ),
             (
-                "errors (load)",
+                "errors (load / steady)",
                 Box::new(|r| {
                     let n: u64 = r.load.errors.values().sum();
-                    n.to_string()
+                    let m: u64 = r.steady.errors.values().sum();
+                    format!("{n} / {m}")
                 }),
             ),
             (
@@ -264,7 +281,7 @@ impl Report {
                     let _ = writeln!(out, "{}: not measured ({reason})", backend.backend);
                 }
                 Section::Measured(r) => {
-                    for (error, n) in &r.load.errors {
+                    for (error, n) in r.load.errors.iter().chain(&r.steady.errors) {
                         let _ = writeln!(out, "{}: {n} × {error}", backend.backend);
                     }
                     for (id, status) in r.durability.not_succeeded.iter().take(5) {

@@ -21,7 +21,7 @@ async fn a_tiny_run_completes_charges_that_are_all_durable() {
     for wallet in &mut wallets {
         wallet.presign(5).unwrap();
     }
-    let pace = Pace { warmup: Duration::ZERO, measure: Duration::from_millis(700), gap: None };
+    let pace = Pace { warmup: Duration::ZERO, measure: Duration::from_millis(700), rate: None };
     let (result, wallets) = load::run(&base, wallets, &terminals, pace, None).await.unwrap();
     assert_eq!(wallets.len(), 2);
     assert!(result.errors.is_empty(), "errors: {:?}", result.errors);
@@ -38,6 +38,20 @@ async fn a_tiny_run_completes_charges_that_are_all_durable() {
     let ledger = inkan_bench::verify::ledger(server.state.db.pool()).await.unwrap();
     assert!(ledger.balanced(), "{ledger:?}");
     assert_eq!(ledger.succeeded_charges, i64::try_from(result.acknowledged).unwrap());
+
+    // The same lanes on a timetable: never more charges than it offers, and every one durable.
+    let mut wallets = wallets;
+    for wallet in &mut wallets {
+        wallet.presign(10).unwrap();
+    }
+    let pace = Pace { warmup: Duration::ZERO, measure: Duration::from_millis(500), rate: Some(10.0) };
+    let (paced, _) = load::run(&base, wallets, &terminals, pace, None).await.unwrap();
+    assert!(paced.errors.is_empty(), "errors: {:?}", paced.errors);
+    assert_eq!(paced.offered_per_s, Some(10.0));
+    assert!((1..=5).contains(&paced.acknowledged), "{} charges on a timetable of 5", paced.acknowledged);
+    assert_eq!(paced.steps.feed_missing, 0);
+    let durability = load::check_acknowledged(&terminals, &paced.records).await.unwrap();
+    assert_eq!(durability.succeeded, paced.acknowledged, "{:?}", durability.not_succeeded);
     server.assert_ledger_balanced().await;
     server.stop().await;
 }

@@ -229,11 +229,13 @@ pub async fn create(
         }
         return Err(code_error(PaymentCodeError::CounterNotFresh));
     }
-    let account =
-        sqlx::query("UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, frozen, limits, currency")
-            .bind(&account_id)
-            .fetch_one(tx.conn())
-            .await?;
+    let account = sqlx::query(&format!(
+        "UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, frozen, limits, currency, {}",
+        feed::HEAD_COLUMNS
+    ))
+    .bind(&account_id)
+    .fetch_one(tx.conn())
+    .await?;
     if account.try_get::<i64, _>("frozen")? != 0 {
         return Err(frozen());
     }
@@ -322,7 +324,7 @@ pub async fn create(
         currency: currency.code().to_owned(),
         merchant_name: terminal.merchant_name.clone(),
     };
-    feed::append(&mut tx, &account_id, &notice, now).await?;
+    feed::append_at(&mut tx, feed::Head::of(&account)?, &account_id, &notice, now).await?;
     tx.announce(Change::Charge(id.clone()));
     if let Err(e) = tx.commit(&app.hub).await {
         // A retry with the same key that raced us and won made the same charge: answer as it did.
@@ -373,7 +375,7 @@ pub async fn get(
     Query(query): Query<WaitQuery>,
 ) -> Result<Json<Charge>> {
     let wait = query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS);
-    let mut changes = app.hub.subscribe();
+    let mut changes = app.hub.subscribe(Change::Charge(id.clone()));
     let deadline = tokio::time::Instant::now() + StdDuration::from_secs(wait);
     loop {
         expire_due(&app, Some(&id)).await?;
@@ -389,17 +391,7 @@ pub async fn get(
         let until_expiry = (charge.expires_at - app.clock.now()).max(time::Duration::ZERO);
         let expiry = tokio::time::Instant::now() + StdDuration::try_from(until_expiry).unwrap_or_default();
         let wake = deadline.min(expiry + StdDuration::from_millis(10));
-        let _ = tokio::time::timeout_at(wake, async {
-            loop {
-                match changes.recv().await {
-                    Ok(change) if change.concerns_charge(&id) => return,
-                    Ok(_) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        })
-        .await;
+        let _ = tokio::time::timeout_at(wake, changes.changed()).await;
     }
 }
 
@@ -512,22 +504,26 @@ pub async fn confirm(
     // needs no database, and no transaction waits on it. It counts only if the transaction below
     // still finds the charge pending (a charge's challenge never changes while it is) and the
     // credential's counter moves forward there.
-    let pending: Option<Option<String>> = if id.len() > 64 {
+    // The charge's account and merchant never change, so they are read here too, and so is the
+    // credential: the transaction then only writes, each write conditional on what was read.
+    let pending: Option<(Option<String>, String, String)> = if id.len() > 64 {
         None
     } else {
-        sqlx::query_scalar(
-            "SELECT auth_state FROM charges WHERE id = $1 AND status = 'pending_confirmation' AND expires_at > $2",
+        sqlx::query_as(
+            "SELECT c.auth_state, c.account_id, m.name FROM charges c JOIN merchants m ON m.id = c.merchant_id \
+             WHERE c.id = $1 AND c.status = 'pending_confirmation' AND c.expires_at > $2",
         )
         .bind(&id)
         .bind(to_ms(now))
         .fetch_optional(app.db.pool())
         .await?
     };
-    let Some(state) = pending else {
+    let Some((state, account_id, merchant_name)) = pending else {
         return Err(undecidable(&app, &id).await);
     };
     let state: PasskeyAuthentication = serde_json::from_str(&state.unwrap_or_default())?;
     let verified = passkeys::verify_assertion(&app, &state, &body.credential)?;
+    let counter = passkeys::counter_update(app.db.pool(), &account_id, &verified).await?;
 
     let mut tx = app.db.begin().await?;
     // Taking the charge out of `pending_confirmation` and its challenge out of the row is the
@@ -545,25 +541,32 @@ pub async fn confirm(
         tx.rollback().await?;
         return Err(undecidable(&app, &id).await);
     };
-    let account_id: String = row.try_get("account_id")?;
+    if row.try_get::<String, _>("account_id")? != account_id {
+        return Err(AppError::internal(format!("charge {id} changed account")));
+    }
     let merchant_id: String = row.try_get("merchant_id")?;
     let amount = Money::new(currency_of(&row)?, row.try_get("amount")?);
-    passkeys::record_assertion(&mut tx, &account_id, &verified).await?;
+    if !passkeys::apply_counter(&mut tx, &counter).await? {
+        // Another assertion with the credential committed since it was read: judge this one
+        // against what that one left.
+        passkeys::record_assertion(&mut tx, &account_id, &verified).await?;
+    }
 
-    let paid = sqlx::query(
-        "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 AND frozen = 0 RETURNING balance",
-    )
+    let paid = sqlx::query(&format!(
+        "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 AND frozen = 0 RETURNING {}",
+        feed::HEAD_COLUMNS
+    ))
     .bind(amount.minor())
     .bind(&account_id)
     .fetch_optional(tx.conn())
     .await?;
-    if paid.is_none() {
+    let Some(paid) = paid else {
         let frozen_now: i64 = sqlx::query_scalar("SELECT frozen FROM accounts WHERE id = $1")
             .bind(&account_id)
             .fetch_one(tx.conn())
             .await?;
         return Err(if frozen_now != 0 { frozen() } else { insufficient() });
-    }
+    };
     ledger::post(
         &mut tx,
         &app,
@@ -572,15 +575,13 @@ pub async fn confirm(
         &[(ledger::wallet(&account_id), amount.checked_neg()?), (ledger::merchant(&merchant_id), amount)],
     )
     .await?;
-    let merchant_name: String =
-        sqlx::query_scalar("SELECT name FROM merchants WHERE id = $1").bind(&merchant_id).fetch_one(tx.conn()).await?;
     let notice = Notice::ChargeSucceeded {
         charge_id: id.clone(),
         amount: amount.minor(),
         currency: amount.currency().code().to_owned(),
         merchant_name: merchant_name.clone(),
     };
-    feed::append(&mut tx, &account_id, &notice, now).await?;
+    feed::append_at(&mut tx, feed::Head::of(&paid)?, &account_id, &notice, now).await?;
     tx.announce(Change::Charge(id.clone()));
     tx.commit(&app.hub).await?;
     tracing::info!(charge = %id, "charge confirmed");

@@ -12,13 +12,13 @@ use futures_util::Stream;
 use inkan_api::feed::{FeedEvent, History, Notice};
 use inkan_core::history;
 use sqlx::Row;
-use tokio::sync::broadcast::error::RecvError;
+use sqlx::any::AnyRow;
 
 use crate::auth::SessionAuth;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
-use crate::hub::Change;
+use crate::hub::{Change, Subscription};
 use crate::secrets::{hex, unhex};
 use crate::state::AppState;
 
@@ -28,19 +28,49 @@ const PAGE: i64 = 500;
 /// Appends a notice to an account's history inside `tx` and announces it once `tx` commits.
 /// Takes the account row's lock (through the `UPDATE`), so sequence numbers follow commit order.
 pub async fn append(tx: &mut Tx, account_id: &str, notice: &Notice, now: time::OffsetDateTime) -> Result<u64> {
-    let row = sqlx::query("UPDATE accounts SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq, last_hash")
+    let row = sqlx::query(&format!("UPDATE accounts SET event_seq = event_seq WHERE id = $1 RETURNING {HEAD_COLUMNS}"))
         .bind(account_id)
         .fetch_one(tx.conn())
         .await?;
-    let seq: i64 = row.try_get("event_seq")?;
-    let previous: String = row.try_get("last_hash")?;
-    let previous: [u8; 32] = unhex(&previous)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| AppError::internal(format!("account {account_id}: corrupt last_hash")))?;
+    append_at(tx, Head::of(&row)?, account_id, notice, now).await
+}
+
+/// The columns of `accounts` that [`Head::of`] reads: add them to the `RETURNING` of an `UPDATE`
+/// of the account row, then [`append_at`] saves a statement.
+pub const HEAD_COLUMNS: &str = "event_seq, last_hash";
+
+/// Where an account's history stands: its last sequence number and hash.
+#[derive(Debug)]
+pub struct Head {
+    seq: i64,
+    hash: [u8; 32],
+}
+
+impl Head {
+    /// Reads [`HEAD_COLUMNS`] from a row of `accounts`.
+    pub fn of(row: &AnyRow) -> Result<Head> {
+        let hash: String = row.try_get("last_hash")?;
+        let hash = unhex(&hash)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| AppError::internal("an account's last_hash is corrupt"))?;
+        Ok(Head { seq: row.try_get("event_seq")?, hash })
+    }
+}
+
+/// As [`append`], for a `tx` that has already taken the account row's lock (with an `UPDATE` of
+/// it) and read its `head` there.
+pub async fn append_at(
+    tx: &mut Tx,
+    head: Head,
+    account_id: &str,
+    notice: &Notice,
+    now: time::OffsetDateTime,
+) -> Result<u64> {
+    let seq = head.seq.checked_add(1).ok_or_else(|| AppError::internal("event sequence overflow"))?;
     let seq_u = u64::try_from(seq).map_err(AppError::internal)?;
     let payload = serde_json::to_string(notice)?;
     let at = to_ms(now);
-    let hash = hex(&history::link(&previous, seq_u, at, &payload));
+    let hash = hex(&history::link(&head.hash, seq_u, at, &payload));
     sqlx::query("INSERT INTO events (account_id, seq, at, payload, hash) VALUES ($1, $2, $3, $4, $5)")
         .bind(account_id)
         .bind(seq)
@@ -49,11 +79,18 @@ pub async fn append(tx: &mut Tx, account_id: &str, notice: &Notice, now: time::O
         .bind(&hash)
         .execute(tx.conn())
         .await?;
-    sqlx::query("UPDATE accounts SET last_hash = $1 WHERE id = $2")
+    // Conditional on the head read above, so a caller that broke the rule (no lock taken) fails
+    // instead of forking the chain.
+    let moved = sqlx::query("UPDATE accounts SET event_seq = $1, last_hash = $2 WHERE id = $3 AND event_seq = $4")
+        .bind(seq)
         .bind(&hash)
         .bind(account_id)
+        .bind(head.seq)
         .execute(tx.conn())
         .await?;
+    if moved.rows_affected() != 1 {
+        return Err(AppError::internal(format!("account {account_id}: history moved under a held lock")));
+    }
     tx.announce(Change::Account(account_id.to_owned()));
     Ok(seq_u)
 }
@@ -132,8 +169,8 @@ pub async fn stream(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let after = last_event_id(&headers)?;
     // Subscribe before the first read, so a notice committed in between wakes us.
-    let changes = state.hub.subscribe();
-    let feed = Feed { state, account_id: auth.account_id, after, changes, backlog: Vec::new() };
+    let changes = state.hub.subscribe(Change::Account(auth.account_id.clone()));
+    let feed = Feed { state, account_id: auth.account_id, after, changes, backlog: Vec::new(), caught_up: false };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         let event = feed.next().await?;
         Some((Ok(sse_event(&event)), feed))
@@ -145,8 +182,11 @@ struct Feed {
     state: AppState,
     account_id: String,
     after: u64,
-    changes: tokio::sync::broadcast::Receiver<Change>,
+    changes: Subscription,
     backlog: Vec<FeedEvent>,
+    /// The last read returned everything there was (less than a page): until the account's next
+    /// change, another read would find nothing.
+    caught_up: bool,
 }
 
 impl Feed {
@@ -159,28 +199,23 @@ impl Feed {
                 self.after = event.seq;
                 return Some(event);
             }
-            match read_after(&self.state, &self.account_id, self.after, PAGE).await {
-                Ok(events) if !events.is_empty() => {
-                    self.backlog = events;
-                    continue;
-                }
-                Ok(_) => {}
-                Err(_) => return None,
-            }
-            let hub = self.state.hub.clone();
-            let woken = async {
-                loop {
-                    match self.changes.recv().await {
-                        Ok(change) if change.concerns_account(&self.account_id) => return true,
-                        Ok(_) => {}
-                        // Missed signals: read again from our last sequence number, nothing is lost.
-                        Err(RecvError::Lagged(_)) => return true,
-                        Err(RecvError::Closed) => return false,
+            if !self.caught_up {
+                match read_after(&self.state, &self.account_id, self.after, PAGE).await {
+                    Ok(events) => {
+                        self.caught_up = i64::try_from(events.len()).is_ok_and(|n| n < PAGE);
+                        if !events.is_empty() {
+                            self.backlog = events;
+                            continue;
+                        }
                     }
+                    Err(_) => return None,
                 }
-            };
+            }
+            // Subscribed before the first read, so a notice committed since the last read has
+            // already marked the subscription: this returns at once.
+            let hub = self.state.hub.clone();
             tokio::select! {
-                keep_going = woken => if !keep_going { return None },
+                () = self.changes.changed() => self.caught_up = false,
                 () = hub.closed() => return None,
             }
         }

@@ -45,14 +45,25 @@ pub async fn post(
         .bind(to_ms(app.clock.now()))
         .execute(tx.conn())
         .await?;
-    for (book, amount) in entries {
-        sqlx::query("INSERT INTO ledger_entries (transaction_id, book, amount, currency) VALUES ($1, $2, $3, $4)")
-            .bind(&id)
-            .bind(book)
-            .bind(amount.minor())
-            .bind(amount.currency().code())
-            .execute(tx.conn())
-            .await?;
+    // Every entry in one statement: ($1, $2, $3, $4), ($1, $5, $6, $4), … (placeholders numbered
+    // in the order they first appear, as `db` requires).
+    let rows: Vec<String> = (0..entries.len())
+        .map(|i| match i {
+            0 => "($1, $2, $3, $4)".to_owned(),
+            i => format!("($1, ${}, ${}, $4)", 3 + 2 * i, 4 + 2 * i),
+        })
+        .collect();
+    let sql = format!("INSERT INTO ledger_entries (transaction_id, book, amount, currency) VALUES {}", rows.join(", "));
+    let mut insert = sqlx::query(&sql).bind(&id);
+    for (i, (book, amount)) in entries.iter().enumerate() {
+        insert = insert.bind(book).bind(amount.minor());
+        if i == 0 {
+            insert = insert.bind(currency.code());
+        }
+    }
+    let inserted = insert.execute(tx.conn()).await?;
+    if usize::try_from(inserted.rows_affected()).ok() != Some(entries.len()) {
+        return Err(AppError::internal(format!("ledger transaction {kind} {reference}: entries not all written")));
     }
     Ok(id)
 }

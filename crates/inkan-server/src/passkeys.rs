@@ -146,10 +146,36 @@ pub fn verify_assertion(
 /// Records a verified assertion inside `tx`: the credential must belong to `account_id` and its
 /// counter must move forward (a cloned authenticator, or a replay of an older assertion, fails).
 pub async fn record_assertion(tx: &mut Tx, account_id: &str, result: &AuthenticationResult) -> Result<()> {
+    let update = counter_update(tx.conn(), account_id, result).await?;
+    if !apply_counter(tx, &update).await? {
+        // Another assertion with this credential committed in between.
+        return Err(AppError::passkey_rejected());
+    }
+    Ok(())
+}
+
+/// The write that records an assertion: the credential's new counter and state, conditional on
+/// the counter read with it. Read before the transaction that applies it, it still fails there if
+/// another assertion with the credential committed in between.
+#[derive(Debug)]
+pub struct CounterUpdate {
+    cred_id: String,
+    passkey: String,
+    counter: i64,
+    stored: i64,
+}
+
+/// Reads the credential of a verified assertion and checks it: it must belong to `account_id` and
+/// its counter must move forward. On the pool (`app.db.pool()`) before a transaction, or inside one.
+pub async fn counter_update(
+    conn: impl sqlx::Executor<'_, Database = sqlx::Any>,
+    account_id: &str,
+    result: &AuthenticationResult,
+) -> Result<CounterUpdate> {
     let cred_id = base64_id(result.cred_id().as_ref());
     let row = sqlx::query("SELECT passkey, counter, account_id FROM passkeys WHERE id = $1")
         .bind(&cred_id)
-        .fetch_optional(tx.conn())
+        .fetch_optional(conn)
         .await?
         .ok_or_else(AppError::passkey_rejected)?;
     let owner: String = row.try_get("account_id")?;
@@ -165,18 +191,20 @@ pub async fn record_assertion(tx: &mut Tx, account_id: &str, result: &Authentica
     }
     let mut passkey: Passkey = serde_json::from_str(&row.try_get::<String, _>("passkey")?)?;
     passkey.update_credential(result);
+    Ok(CounterUpdate { cred_id, passkey: serde_json::to_string(&passkey)?, counter, stored })
+}
+
+/// Applies a [`CounterUpdate`] inside `tx`. `false` (nothing written) if the counter moved since it
+/// was read: another assertion with the credential committed in between.
+pub async fn apply_counter(tx: &mut Tx, update: &CounterUpdate) -> Result<bool> {
     let updated = sqlx::query("UPDATE passkeys SET passkey = $1, counter = $2 WHERE id = $3 AND counter = $4")
-        .bind(serde_json::to_string(&passkey)?)
-        .bind(counter)
-        .bind(&cred_id)
-        .bind(stored)
+        .bind(&update.passkey)
+        .bind(update.counter)
+        .bind(&update.cred_id)
+        .bind(update.stored)
         .execute(tx.conn())
         .await?;
-    if updated.rows_affected() != 1 {
-        // Another assertion with this credential committed in between.
-        return Err(AppError::passkey_rejected());
-    }
-    Ok(())
+    Ok(updated.rows_affected() == 1)
 }
 
 /// Verifies a new passkey against its registration ceremony and stores it for `account_id`,
