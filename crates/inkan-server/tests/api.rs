@@ -45,6 +45,7 @@ on_both_databases!(
     two_terminals_racing_with_one_code,
     an_assertion_pays_only_its_own_charge,
     a_replayed_assertion_pays_nothing,
+    one_passkey_confirms_two_charges_at_once_and_an_older_assertion_fails,
     limits_hold_per_charge_day_and_new_device,
     insufficient_funds_counts_pending_charges,
     frozen_wallet_refuses_and_unfreeze_needs_a_passkey,
@@ -217,6 +218,41 @@ async fn a_replayed_assertion_pays_nothing(backend: Backend) {
     let (r1, r2) = tokio::join!(server.post(&path, None, &signed), server.post(&path, None, &signed));
     assert_eq!((r1.status(), r2.status()), (StatusCode::CONFLICT, StatusCode::CONFLICT));
     assert_eq!(shopper.balance(&server).await, 9_000);
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+/// `confirm` reads the credential before its transaction and writes its counter conditionally on
+/// what it read. Two charges confirmed at once with one passkey (counters n+2 and n+3): the later
+/// assertion always pays, whichever transaction goes first (if the earlier one won, it is judged
+/// again against what that one wrote); the earlier pays only if it went first, since a counter
+/// behind the stored one cannot be told from a cloned authenticator. An assertion already behind is
+/// refused and its charge stays unpaid.
+async fn one_passkey_confirms_two_charges_at_once_and_an_older_assertion_fails(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    for _ in 0..3 {
+        let code = shopper.code(&server);
+        till.charge_ok(&code, 100).await;
+    }
+    let pending = shopper.pending(&server).await;
+    assert_eq!(pending.len(), 3);
+    let signed: Vec<_> = pending.iter().map(|p| shopper.sign_charge(p)).collect();
+    let path = |i: usize| format!("/v1/wallet/charges/{}/confirm", pending[i].charge.id);
+    let (second, third) = (path(1), path(2));
+    let (r2, r3) = tokio::join!(server.post(&second, None, &signed[1]), server.post(&third, None, &signed[2]));
+    assert_eq!(r3.status(), StatusCode::OK, "the latest assertion was refused");
+    let second_paid = match r2.status() {
+        StatusCode::OK => true,
+        _ => {
+            error(r2, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
+            false
+        }
+    };
+    let expected = if second_paid { 9_800 } else { 9_900 };
+    // The first (counter n+1) is behind the stored counter now: refused, and its charge unpaid.
+    error(server.post(&path(0), None, &signed[0]).await, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
+    assert_eq!(till.get(&pending[0].charge.id, None).await.status, ChargeStatus::PendingConfirmation);
+    assert_eq!(shopper.balance(&server).await, expected);
     server.assert_ledger_balanced().await;
     server.stop().await;
 }
