@@ -229,17 +229,26 @@ impl AppUnderTest {
     }
 
     /// What axe-core (`axe`: the source of `axe.min.js`) finds against WCAG 2.1 A and AA on the
-    /// screen as it is now, in the real WebKit rendering (colour contrast included): one line per
-    /// rule broken, with its impact and the elements that break it. Empty when nothing is found.
+    /// screen once its finite animations have ended, in the real WebKit rendering (colour contrast
+    /// included): one line per rule broken, with its impact and the elements that break it. Empty
+    /// when nothing is found.
     pub async fn accessibility_problems(&self, axe: &str) -> Result<Vec<String>> {
         let loaded = self.client.execute("return typeof window.axe;", Vec::new()).await?;
         if loaded.as_str() != Some("object") {
             self.client.execute(&format!("{axe}\n;return typeof window.axe;"), Vec::new()).await?;
         }
+        // Checked once the screen has settled: a sheet still rising (its opacity going from 0 to 1)
+        // would fail colour contrast for what is only a moment of its animation.
         let script = r#"
             const done = arguments[arguments.length - 1];
-            window.axe
-                .run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
+            const settling = document
+                .getAnimations()
+                .filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+                .map((a) => a.finished.catch(() => null));
+            Promise.all(settling)
+                .then(() => window.axe.run(document, {
+                    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+                }))
                 .then((r) => done({
                     passed: r.passes.length,
                     violations: r.violations.map((v) =>

@@ -42,13 +42,14 @@ struct Cli {
     /// Skip PostgreSQL even when a URL is known.
     #[arg(long)]
     sqlite_only: bool,
-    /// Another inkan-server binary (e.g. built from an older commit) to run on SQLite too, in the
-    /// same run, for a before/after comparison side by side. May be given more than once.
     /// The app binary (release `inkan-wallet`) for part 4; with `--tauri-driver` and a `DISPLAY`.
     #[arg(long)]
     app_bin: Option<PathBuf>,
+    /// The tauri-driver binary that starts the app for part 4.
     #[arg(long)]
     tauri_driver: Option<PathBuf>,
+    /// Another inkan-server binary (e.g. built from an older commit) to run on SQLite too, in the
+    /// same run, for a before/after comparison side by side. May be given more than once.
     #[arg(long)]
     compare_server_bin: Vec<PathBuf>,
     /// How the report names each other binary's column, in the same order.
@@ -58,6 +59,12 @@ struct Cli {
 
 /// The steady run offers this share of the charges per second the load run reached.
 const STEADY_SHARE: f64 = 0.5;
+
+/// The idle run's one lane has a charge due this often (charges/s). A lane does one charge at a
+/// time, so this must stay far below what one lane can do (a whole charge takes 10–20 ms here):
+/// at 50/s a lane on PostgreSQL was nearly saturated, and one stall of the database left every
+/// later charge late for seconds, which is not "idle".
+const IDLE_RATE: f64 = 10.0;
 
 struct Plan {
     seconds: u64,
@@ -226,9 +233,9 @@ async fn backend(bin: &Path, database: &str, log: &Path, plan: &Plan) -> Result<
     let mut wallets = load::enroll(&server.base, plan.lanes + 1).await?;
     let mut idle_wallet = wallets.pop().context("no wallet")?;
 
-    println!("  idle: one lane, a charge every 20 ms…");
-    idle_wallet.presign(400)?;
-    let idle_pace = Pace { warmup: Duration::from_secs(1), measure: plan.idle, rate: Some(50.0) };
+    println!("  idle: one lane, a charge due every {:.0} ms…", 1000.0 / IDLE_RATE);
+    idle_wallet.presign(100)?;
+    let idle_pace = Pace { warmup: Duration::from_secs(1), measure: plan.idle, rate: Some(IDLE_RATE) };
     let first_terminal = terminals.get(..1).context("no terminal")?;
     let (idle, _) = load::run(&server.base, vec![idle_wallet], first_terminal, idle_pace, Some(server.pid())).await?;
 

@@ -246,20 +246,22 @@ pub async fn create(
     let settings: LimitSettings = serde_json::from_str(&account.try_get::<String, _>("limits")?)?;
     let policy = app.settings.new_device_cap.apply(&settings.effective(now), enrolled_at, now).map_err(limit_error)?;
     // What `spending` counts, and what is held by charges still pending, in one pass over the
-    // wallet's charges.
+    // wallet's charges of this month (a pending charge is younger than a charge's lifetime).
     let (day, month) = (tokyo::day(now), tokyo::month(now));
+    let oldest = month.start.min(now - app.settings.charge_ttl);
     let sums = sqlx::query(
         "SELECT \
          CAST(COALESCE(SUM(CASE WHEN created_at >= $2 AND created_at < $3 THEN amount ELSE 0 END), 0) AS BIGINT) AS today, \
          CAST(COALESCE(SUM(CASE WHEN created_at >= $4 AND created_at < $5 THEN amount ELSE 0 END), 0) AS BIGINT) AS this_month, \
          CAST(COALESCE(SUM(CASE WHEN status = 'pending_confirmation' THEN amount ELSE 0 END), 0) AS BIGINT) AS pending \
-         FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded')",
+         FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') AND created_at >= $6",
     )
     .bind(&account_id)
     .bind(to_ms(day.start))
     .bind(to_ms(day.end))
     .bind(to_ms(month.start))
     .bind(to_ms(month.end))
+    .bind(to_ms(oldest))
     .fetch_one(tx.conn())
     .await?;
     let spent = Spending {

@@ -2,6 +2,7 @@
 //! then pushed to subscribers over Server-Sent Events. Resuming with `Last-Event-ID` loses nothing
 //! because the stream is always read back from the database.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -170,7 +171,7 @@ pub async fn stream(
     let after = last_event_id(&headers)?;
     // Subscribe before the first read, so a notice committed in between wakes us.
     let changes = state.hub.subscribe(Change::Account(auth.account_id.clone()));
-    let feed = Feed { state, account_id: auth.account_id, after, changes, backlog: Vec::new(), caught_up: false };
+    let feed = Feed { state, account_id: auth.account_id, after, changes, backlog: VecDeque::new(), caught_up: false };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         let event = feed.next().await?;
         Some((Ok(sse_event(&event)), feed))
@@ -183,7 +184,7 @@ struct Feed {
     account_id: String,
     after: u64,
     changes: Subscription,
-    backlog: Vec<FeedEvent>,
+    backlog: VecDeque<FeedEvent>,
     /// The last read returned everything there was (less than a page): until the account's next
     /// change, another read would find nothing.
     caught_up: bool,
@@ -194,8 +195,7 @@ impl Feed {
     /// or the database failing: the client reconnects and resumes).
     async fn next(&mut self) -> Option<FeedEvent> {
         loop {
-            if !self.backlog.is_empty() {
-                let event = self.backlog.remove(0);
+            if let Some(event) = self.backlog.pop_front() {
                 self.after = event.seq;
                 return Some(event);
             }
@@ -204,7 +204,7 @@ impl Feed {
                     Ok(events) => {
                         self.caught_up = i64::try_from(events.len()).is_ok_and(|n| n < PAGE);
                         if !events.is_empty() {
-                            self.backlog = events;
+                            self.backlog = events.into();
                             continue;
                         }
                     }
@@ -224,14 +224,15 @@ impl Feed {
 
 /// `GET /v1/wallet/history`: the whole history, to export and verify.
 pub async fn export(State(state): State<AppState>, auth: SessionAuth) -> Result<Json<History>> {
-    let mut events = Vec::new();
+    let mut events: Vec<FeedEvent> = Vec::new();
     loop {
-        let after = events.last().map(|e: &FeedEvent| e.seq).unwrap_or(0);
+        let after = events.last().map(|e| e.seq).unwrap_or(0);
         let page = read_after(&state, &auth.account_id, after, PAGE).await?;
-        if page.is_empty() {
+        let last_page = i64::try_from(page.len()).is_ok_and(|n| n < PAGE);
+        events.extend(page);
+        if last_page {
             break;
         }
-        events.extend(page);
     }
     Ok(Json(History { account_id: auth.account_id, events }))
 }

@@ -24,12 +24,14 @@ use sqlx::Row;
 
 use crate::auth::SessionAuth;
 use crate::clock::to_ms;
+use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
 use crate::secrets::{hex, new_id};
 use crate::state::AppState;
 use crate::{feed, ledger};
 
-/// Failed card attempts (registration or challenge) per account before cards are locked.
+/// Failed card attempts (registration or challenge) per wallet, and challenge attempts per card
+/// across all wallets, before cards are locked.
 pub const MAX_CARD_FAILURES: i64 = 5;
 /// Largest single top-up (¥500,000).
 const MAX_TOPUP: i64 = 500_000;
@@ -155,27 +157,50 @@ fn locked() -> AppError {
     )
 }
 
-/// Failed card attempts of an account (failed registrations are recorded as `failed` rows).
-async fn failures(app: &AppState, account_id: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(failed_attempts), 0) AS BIGINT) FROM cards WHERE account_id = $1")
-        .bind(account_id)
-        .fetch_one(app.db.pool())
-        .await?)
+fn card_locked() -> AppError {
+    AppError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::CardLocked,
+        "too many failed verification attempts on this card: it is locked; contact support",
+    )
 }
 
-async fn record_failure(app: &AppState, account_id: &str, last4: &str) -> Result<()> {
+/// Takes the wallet's account row in `tx` (its lock on PostgreSQL; SQLite has one writer), so
+/// card attempts of one wallet are counted one at a time, and fails with `card_locked` once the
+/// wallet has [`MAX_CARD_FAILURES`] failed attempts. Attempts still in flight count as failed:
+/// each is reserved (written as a failure) before the provider is asked, and taken back only if
+/// the provider says yes, so parallel requests cannot get more than the allowed tries between
+/// them.
+async fn check_wallet_attempts(tx: &mut Tx, account_id: &str) -> Result<()> {
+    sqlx::query("UPDATE accounts SET balance = balance WHERE id = $1").bind(account_id).execute(tx.conn()).await?;
+    let failed: i64 =
+        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(failed_attempts), 0) AS BIGINT) FROM cards WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_one(tx.conn())
+            .await?;
+    if failed >= MAX_CARD_FAILURES { Err(locked()) } else { Ok(()) }
+}
+
+/// Reserves one card registration attempt of the wallet: a `cards` row in status `attempt` that
+/// counts as one failure until the provider has answered. Returns its id.
+async fn reserve_registration(app: &AppState, account_id: &str) -> Result<String> {
+    let mut tx = app.db.begin().await?;
+    if let Err(e) = check_wallet_attempts(&mut tx, account_id).await {
+        tx.rollback().await?;
+        return Err(e);
+    }
     let id = new_id("card", &app.rng)?;
     sqlx::query(
         "INSERT INTO cards (id, account_id, provider_token, brand, last4, fingerprint, status, failed_attempts, created_at) \
-         VALUES ($1, $2, '', '', $3, '', 'failed', 1, $4)",
+         VALUES ($1, $2, '', '', '', '', 'attempt', 1, $3)",
     )
-    .bind(id)
+    .bind(&id)
     .bind(account_id)
-    .bind(last4)
     .bind(to_ms(app.clock.now()))
-    .execute(app.db.pool())
+    .execute(tx.conn())
     .await?;
-    Ok(())
+    tx.commit(&app.hub).await?;
+    Ok(id)
 }
 
 fn status_from(s: &str) -> CardStatus {
@@ -189,7 +214,7 @@ fn status_from(s: &str) -> CardStatus {
 
 /// `GET /v1/wallet/cards`: the wallet's cards, oldest first.
 pub async fn list_cards(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Vec<Card>>> {
-    let rows = sqlx::query("SELECT id, brand, last4, status FROM cards WHERE account_id = $1 ORDER BY created_at, id")
+    let rows = sqlx::query("SELECT id, brand, last4, status FROM cards WHERE account_id = $1 AND status <> 'attempt' ORDER BY created_at, id")
         .bind(&auth.account_id)
         .fetch_all(app.db.pool())
         .await?;
@@ -213,12 +238,10 @@ pub async fn add_card(
     auth: SessionAuth,
     Json(body): Json<AddCard>,
 ) -> Result<(StatusCode, Json<Card>)> {
-    if failures(&app, &auth.account_id).await? >= MAX_CARD_FAILURES {
-        return Err(locked());
-    }
     if body.number.len() > 32 || body.cvc.len() > 8 {
         return Err(AppError::invalid("the card details are not valid"));
     }
+    let id = reserve_registration(&app, &auth.account_id).await?;
     let registration =
         match app.funding.register(&body.number, body.exp_month, body.exp_year, &body.cvc, app.clock.now()) {
             Ok(r) => r,
@@ -233,7 +256,14 @@ pub async fn add_card(
                     .into_iter()
                     .rev()
                     .collect();
-                record_failure(&app, &auth.account_id, &tail).await?;
+                // The reserved attempt stays counted: it failed.
+                let mut tx = app.db.begin().await?;
+                sqlx::query("UPDATE cards SET status = 'failed', last4 = $1 WHERE id = $2")
+                    .bind(&tail)
+                    .bind(&id)
+                    .execute(tx.conn())
+                    .await?;
+                tx.commit(&app.hub).await?;
                 return Err(card_error(e));
             }
         };
@@ -247,23 +277,24 @@ pub async fn add_card(
         // One card across many wallets is how stolen card lists are used: flag it for the operator.
         tracing::warn!(account = %auth.account_id, other_accounts = shared, "card fingerprint seen on other accounts");
     }
-    let id = new_id("card", &app.rng)?;
     let status = if registration.challenge_required { "challenge_required" } else { "verified" };
     let mut tx = app.db.begin().await?;
-    sqlx::query(
-        "INSERT INTO cards (id, account_id, provider_token, brand, last4, fingerprint, status, failed_attempts, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)",
+    // The reserved attempt becomes the card, and no longer counts as a failure.
+    let taken = sqlx::query(
+        "UPDATE cards SET provider_token = $1, brand = $2, last4 = $3, fingerprint = $4, status = $5, failed_attempts = 0 \
+         WHERE id = $6 AND status = 'attempt'",
     )
-    .bind(&id)
-    .bind(&auth.account_id)
     .bind(&registration.token)
     .bind(&registration.brand)
     .bind(&registration.last4)
     .bind(&registration.fingerprint)
     .bind(status)
-    .bind(to_ms(app.clock.now()))
+    .bind(&id)
     .execute(tx.conn())
     .await?;
+    if taken.rows_affected() != 1 {
+        return Err(AppError::internal(format!("card attempt {id} vanished")));
+    }
     let notice = Notice::CardAdded {
         card_id: id.clone(),
         brand: registration.brand.clone(),
@@ -276,41 +307,85 @@ pub async fn add_card(
     Ok((StatusCode::CREATED, Json(card)))
 }
 
-/// `POST /v1/wallet/cards/{id}/verify`
+/// `POST /v1/wallet/cards/{id}/verify`: the card's one-time code. Failures count against the
+/// wallet and against the card itself, in every wallet it was added to (one card's code cannot be
+/// guessed five times per wallet).
 pub async fn verify_card(
     State(app): State<AppState>,
     auth: SessionAuth,
     Path(id): Path<String>,
     Json(body): Json<VerifyCard>,
 ) -> Result<Json<Card>> {
-    if failures(&app, &auth.account_id).await? >= MAX_CARD_FAILURES {
-        return Err(locked());
-    }
-    let row = sqlx::query("SELECT provider_token, brand, last4, status FROM cards WHERE id = $1 AND account_id = $2")
-        .bind(&id)
-        .bind(&auth.account_id)
-        .fetch_optional(app.db.pool())
-        .await?
-        .ok_or_else(|| AppError::not_found("card"))?;
-    if row.try_get::<String, _>("status")? != "challenge_required" {
-        return Err(AppError::invalid_state("this card is not waiting for a verification code"));
-    }
     if body.code.len() > 16 {
         return Err(AppError::invalid("malformed verification code"));
     }
-    let token: String = row.try_get("provider_token")?;
-    let status = match app.funding.verify(&token, &body.code) {
-        Ok(()) => "verified",
+    let mut tx = app.db.begin().await?;
+    let card = reserve_verification(&mut tx, &auth.account_id, &id).await;
+    let row = match card {
+        Ok(row) => row,
         Err(e) => {
-            sqlx::query("UPDATE cards SET failed_attempts = failed_attempts + 1 WHERE id = $1")
-                .bind(&id)
-                .execute(app.db.pool())
-                .await?;
-            return Err(card_error(e));
+            tx.rollback().await?;
+            return Err(e);
         }
     };
-    sqlx::query("UPDATE cards SET status = $1 WHERE id = $2").bind(status).bind(&id).execute(app.db.pool()).await?;
-    Ok(Json(Card { id, brand: row.try_get("brand")?, last4: row.try_get("last4")?, status: status_from(status) }))
+    tx.commit(&app.hub).await?;
+    let token: String = row.try_get("provider_token")?;
+    let outcome = app.funding.verify(&token, &body.code);
+    if let Err(e) = outcome {
+        // The reserved attempt stays counted: it failed.
+        return Err(card_error(e));
+    }
+    // The right code is never a failure, even when a parallel request with it verified the card a
+    // moment ago: the attempt is taken back either way, and the card is verified.
+    let mut tx = app.db.begin().await?;
+    sqlx::query("UPDATE cards SET status = 'verified', failed_attempts = failed_attempts - 1 WHERE id = $1")
+        .bind(&id)
+        .execute(tx.conn())
+        .await?;
+    tx.commit(&app.hub).await?;
+    Ok(Json(Card { id, brand: row.try_get("brand")?, last4: row.try_get("last4")?, status: CardStatus::Verified }))
+}
+
+/// Checks that the wallet and the card may try a code, then counts the attempt as failed (taken
+/// back if the code is right). After the wallet's account row it takes the card's first row (on
+/// PostgreSQL, its lock), so attempts on one card from any wallet are counted one at a time.
+async fn reserve_verification(tx: &mut Tx, account_id: &str, id: &str) -> Result<sqlx::any::AnyRow> {
+    check_wallet_attempts(tx, account_id).await?;
+    let row = sqlx::query(
+        "SELECT provider_token, brand, last4, status, fingerprint FROM cards WHERE id = $1 AND account_id = $2",
+    )
+    .bind(id)
+    .bind(account_id)
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or_else(|| AppError::not_found("card"))?;
+    if row.try_get::<String, _>("status")? != "challenge_required" {
+        return Err(AppError::invalid_state("this card is not waiting for a verification code"));
+    }
+    let fingerprint: String = row.try_get("fingerprint")?;
+    // One row stands for the card: the first wallet's (a card added later is never earlier), so
+    // every attempt on the card waits for the same lock, and two cannot take locks crosswise.
+    sqlx::query(
+        "UPDATE cards SET failed_attempts = failed_attempts \
+         WHERE id = (SELECT id FROM cards WHERE fingerprint = $1 ORDER BY created_at, id LIMIT 1)",
+    )
+    .bind(&fingerprint)
+    .execute(tx.conn())
+    .await?;
+    let failed: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(failed_attempts), 0) AS BIGINT) FROM cards WHERE fingerprint = $1",
+    )
+    .bind(&fingerprint)
+    .fetch_one(tx.conn())
+    .await?;
+    if failed >= MAX_CARD_FAILURES {
+        return Err(card_locked());
+    }
+    sqlx::query("UPDATE cards SET failed_attempts = failed_attempts + 1 WHERE id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(row)
 }
 
 /// `POST /v1/wallet/topups`

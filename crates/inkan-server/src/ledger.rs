@@ -45,21 +45,13 @@ pub async fn post(
         .bind(to_ms(app.clock.now()))
         .execute(tx.conn())
         .await?;
-    // Every entry in one statement: ($1, $2, $3, $4), ($1, $5, $6, $4), … (placeholders numbered
+    // Every entry in one statement: ($1, $2, $3, $4), ($1, $2, $5, $6), … (placeholders numbered
     // in the order they first appear, as `db` requires).
-    let rows: Vec<String> = (0..entries.len())
-        .map(|i| match i {
-            0 => "($1, $2, $3, $4)".to_owned(),
-            i => format!("($1, ${}, ${}, $4)", 3 + 2 * i, 4 + 2 * i),
-        })
-        .collect();
-    let sql = format!("INSERT INTO ledger_entries (transaction_id, book, amount, currency) VALUES {}", rows.join(", "));
-    let mut insert = sqlx::query(&sql).bind(&id);
-    for (i, (book, amount)) in entries.iter().enumerate() {
+    let rows: Vec<String> = (0..entries.len()).map(|i| format!("($1, $2, ${}, ${})", 3 + 2 * i, 4 + 2 * i)).collect();
+    let sql = format!("INSERT INTO ledger_entries (transaction_id, currency, book, amount) VALUES {}", rows.join(", "));
+    let mut insert = sqlx::query(&sql).bind(&id).bind(currency.code());
+    for (book, amount) in entries {
         insert = insert.bind(book).bind(amount.minor());
-        if i == 0 {
-            insert = insert.bind(currency.code());
-        }
     }
     let inserted = insert.execute(tx.conn()).await?;
     if usize::try_from(inserted.rows_affected()).ok() != Some(entries.len()) {

@@ -61,6 +61,8 @@ on_both_databases!(
     a_second_device_joins_only_with_a_passkey_approval,
     a_recovery_code_adds_a_device_once_and_freezes,
     cards_are_verified_limited_and_never_stored,
+    card_attempts_sent_at_once_get_no_more_than_five_tries,
+    a_cards_code_is_locked_across_wallets,
     a_terminal_long_poll_wakes_when_the_shopper_answers,
     past_its_limits_the_server_answers_503_at_once_and_recovers,
 );
@@ -936,6 +938,152 @@ async fn cards_are_verified_limited_and_never_stored(backend: Backend) {
         assert!(dump.iter().chain(&events).all(|row| !row.contains(number)), "{number} was stored");
     }
     server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+/// Answers to the same card request sent `n` times at once, as (declined, locked) counts; any
+/// other answer fails the test.
+async fn card_answers_at_once<B: serde::Serialize + Sync>(
+    server: &TestServer,
+    token: &str,
+    path: &str,
+    body: &B,
+    n: usize,
+) -> (usize, usize) {
+    let answers =
+        futures_util::future::join_all((0..n).map(|_| async { server.post(path, Some(token), body).await })).await;
+    let (mut declined, mut locked) = (0, 0);
+    for answer in answers {
+        let status = answer.status();
+        let body: inkan_api::ErrorBody = answer.json().await.unwrap();
+        match (status, body.error.code) {
+            (StatusCode::PAYMENT_REQUIRED, ErrorCode::CardDeclined) => declined += 1,
+            (StatusCode::FORBIDDEN, ErrorCode::CardLocked) => locked += 1,
+            other => panic!("unexpected answer {other:?}: {}", body.error.message),
+        }
+    }
+    (declined, locked)
+}
+
+async fn card_attempts_sent_at_once_get_no_more_than_five_tries(backend: Backend) {
+    use inkan_api::wallet::{AddCard, Card, VerifyCard};
+    let server = TestServer::start(backend).await;
+    let card = |number: &str| AddCard { number: number.into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
+    // Twenty declined cards at once: each attempt is counted before the provider is asked, so
+    // exactly five reach it and the rest are refused without trying.
+    let tester = Shopper::enroll(&server, "Card Tester").await;
+    let (declined, locked) =
+        card_answers_at_once(&server, &tester.token, "/v1/wallet/cards", &card("4000000000000002"), 20).await;
+    assert_eq!((declined, locked), (5, 15));
+    error(
+        server.post("/v1/wallet/cards", Some(&tester.token), &card("4242424242424242")).await,
+        StatusCode::FORBIDDEN,
+        ErrorCode::CardLocked,
+    )
+    .await;
+    // The right code sent three times at once verifies the card, and none of them counts as a
+    // failure (the card is not a step closer to being locked).
+    let quick = Shopper::enroll(&server, "Quick Hands").await;
+    let added: Card = json(
+        server.post("/v1/wallet/cards", Some(&quick.token), &card("4000 0000 0000 3220")).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let quick_path = format!("/v1/wallet/cards/{}/verify", added.id);
+    let right = VerifyCard { code: "123456".into() };
+    let answers = futures_util::future::join_all(
+        (0..3).map(|_| async { server.post(&quick_path, Some(&quick.token), &right).await }),
+    )
+    .await;
+    // Each answer is the verified card, or (for one that came after it was verified) that the card
+    // no longer waits for a code.
+    let mut verified = 0;
+    for answer in answers {
+        if answer.status() == StatusCode::OK {
+            let card: Card = json(answer, StatusCode::OK).await;
+            assert_eq!(card.status, inkan_api::wallet::CardStatus::Verified);
+            verified += 1;
+        } else {
+            error(answer, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+        }
+    }
+    assert!(verified >= 1);
+    let failures: i64 = sqlx::query_scalar("SELECT failed_attempts FROM cards WHERE id = $1")
+        .bind(&added.id)
+        .fetch_one(server.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(failures, 0);
+    // Ten guesses of one card's code at once: five are tried, and then not even the right code.
+    let guesser = Shopper::enroll(&server, "Code Guesser").await;
+    let challenged: Card = json(
+        server.post("/v1/wallet/cards", Some(&guesser.token), &card("4000 0000 0000 3220")).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let verify_path = format!("/v1/wallet/cards/{}/verify", challenged.id);
+    let (declined, locked) =
+        card_answers_at_once(&server, &guesser.token, &verify_path, &VerifyCard { code: "000000".into() }, 10).await;
+    assert_eq!((declined, locked), (5, 5));
+    error(
+        server.post(&verify_path, Some(&guesser.token), &VerifyCard { code: "123456".into() }).await,
+        StatusCode::FORBIDDEN,
+        ErrorCode::CardLocked,
+    )
+    .await;
+    // Nothing half-done is left: the cards the wallets see, and the failures on record.
+    let cards: Vec<Card> = json(server.get("/v1/wallet/cards", Some(&tester.token)).await, StatusCode::OK).await;
+    assert_eq!(cards.len(), 5, "{cards:?}");
+    let in_flight: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cards WHERE status = 'attempt'")
+        .fetch_one(server.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(in_flight, 0);
+    server.stop().await;
+}
+
+async fn a_cards_code_is_locked_across_wallets(backend: Backend) {
+    use inkan_api::wallet::{AddCard, Card, CardStatus, VerifyCard};
+    let server = TestServer::start(backend).await;
+    let card = |number: &str| AddCard { number: number.into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
+    let wrong = VerifyCard { code: "000000".into() };
+    let right = VerifyCard { code: "123456".into() };
+    let mut wallets = Vec::new();
+    for name in ["First", "Second", "Third"] {
+        let shopper = Shopper::enroll(&server, name).await;
+        let added: Card = json(
+            server.post("/v1/wallet/cards", Some(&shopper.token), &card("4000000000003220")).await,
+            StatusCode::CREATED,
+        )
+        .await;
+        wallets.push((shopper, format!("/v1/wallet/cards/{}/verify", added.id)));
+    }
+    // Three wrong codes from one wallet and two from another: five on the card.
+    for (i, guesses) in [(0, 3), (1, 2)] {
+        let (shopper, path) = &wallets[i];
+        for _ in 0..guesses {
+            error(
+                server.post(path, Some(&shopper.token), &wrong).await,
+                StatusCode::PAYMENT_REQUIRED,
+                ErrorCode::CardDeclined,
+            )
+            .await;
+        }
+    }
+    // The card is locked in every wallet, even with the right code, even one that never guessed.
+    for (shopper, path) in &wallets {
+        error(server.post(path, Some(&shopper.token), &right).await, StatusCode::FORBIDDEN, ErrorCode::CardLocked)
+            .await;
+    }
+    // The wallets themselves are not locked: another card still works in each.
+    for (shopper, _) in &wallets {
+        let other: Card = json(
+            server.post("/v1/wallet/cards", Some(&shopper.token), &card("5555 5555 5555 4444")).await,
+            StatusCode::CREATED,
+        )
+        .await;
+        assert_eq!(other.status, CardStatus::Verified);
+    }
     server.stop().await;
 }
 
