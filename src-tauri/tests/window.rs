@@ -63,8 +63,11 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
             eprintln!("the window when the story failed: {}", path.display());
         }
     }
-    app.close().await.unwrap();
-    let outcome = played.unwrap();
+    let closed = app.close().await;
+    // The error's chain, without its backtrace: CI shows the end of the output, and a backtrace
+    // there would push the reason off it.
+    let outcome = played.unwrap_or_else(|e| panic!("the story stopped: {e:#}"));
+    closed.unwrap();
 
     assert!(outcome.recovery_codes >= 5, "{outcome:?}");
     // Every screen meets WCAG 2.1 A and AA as axe-core sees it in the real rendering.
