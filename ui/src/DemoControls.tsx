@@ -1,5 +1,6 @@
 // Browser preview only (the mock backend): buttons that play the other side — a shop charging,
-// the connection dropping, another device asking to join. Never shown inside the app.
+// the connection dropping, another device asking to join, the operator holding the account. Never
+// shown inside the app.
 
 import { useState } from "preact/hooks";
 import type { MockBackend } from "./backend/mock";
@@ -7,6 +8,7 @@ import type { MockBackend } from "./backend/mock";
 export function DemoControls({ mock }: { mock: MockBackend }) {
   const [open, setOpen] = useState(false);
   const [online, setOnline] = useState(true);
+  const [held, setHeld] = useState(mock.heldReason !== null);
   const [note, setNote] = useState("");
   const act = (fn: () => void) => {
     try {
@@ -41,6 +43,15 @@ export function DemoControls({ mock }: { mock: MockBackend }) {
           </button>
           <button type="button" onClick={() => act(() => mock.simulateJoinRequest("Work laptop"))}>
             Another device asks to join
+          </button>
+          <button
+            type="button"
+            onClick={() => {
+              mock.setHeld(held ? null : "unusual activity is being checked");
+              setHeld(!held);
+            }}
+          >
+            {held ? "Inkan lifts the hold" : "Inkan holds the account"}
           </button>
           <p class="demo-note">
             Card with challenge: 4000 0000 0000 3220, code 123456. Join: account acc_demo, code DEMO-CODE-0001.

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { toAppError } from "./errors";
+import { errorText } from "./i18n";
 import { MockBackend } from "./backend/mock";
 import { selectBackend } from "./backend/select";
 import { tauriBackend } from "./backend/tauri";
@@ -32,6 +33,16 @@ describe("errors", () => {
     });
     expect(toAppError(new Error("boom")).message).toBe("boom");
   });
+
+  it("says the operator's kill switches in Japanese, and keeps the backend's English in English", () => {
+    const held = { code: "account_held", message: "Inkan has put this account on hold" };
+    expect(errorText(held, "ja")).toBe("このアカウントは Inkan により利用が停止されています。Inkan サポートにお問い合わせください。");
+    expect(errorText(held, "en")).toBe("Inkan has put this account on hold");
+    expect(errorText({ code: "top_ups_suspended", message: "" }, "ja")).toBe("現在、チャージとカードの登録は一時停止されています。");
+    expect(errorText({ code: "enrolment_suspended", message: "" }, "ja")).toBe(
+      "現在、ウォレットの新規作成と端末の追加は一時停止されています。",
+    );
+  });
 });
 
 describe("mock backend", () => {
@@ -55,6 +66,25 @@ describe("mock backend", () => {
     expect(seen).toEqual(["activity", "charge_settled", "wallet_changed"]);
     expect((await mock.status()).balance.en).toBe("¥17,440");
     await expect(mock.approve(charge.id)).rejects.toMatchObject({ code: "invalid_state" });
+  });
+
+  it("an operator's hold refuses payments, top-ups and new devices with account_held until it is lifted", async () => {
+    const mock = new MockBackend({ seeded: true });
+    const charge = mock.simulateCharge("Lawson", 1280);
+    const join = mock.simulateJoinRequest("Work laptop");
+    const [card] = await mock.cards();
+    mock.setHeld("identity check");
+    expect((await mock.status()).held).toBe("identity check");
+    expect((await mock.activity())[0]).toMatchObject({ category: "security", notice: { kind: "account_held", reason: "identity check" } });
+    await expect(mock.approve(charge.id)).rejects.toMatchObject({ code: "account_held" });
+    await expect(mock.topUp(card!.id, 1000)).rejects.toMatchObject({ code: "account_held" });
+    await expect(mock.approveJoin(join.join_id)).rejects.toMatchObject({ code: "account_held" });
+    expect(mock.currentBalance).toBe(18_720);
+
+    mock.setHeld(null);
+    expect((await mock.status()).held).toBeNull();
+    expect((await mock.activity())[0]).toMatchObject({ category: "security", notice: { kind: "account_released" } });
+    expect((await mock.approve(charge.id)).status).toBe("succeeded");
   });
 
   it("lowers limits at once and holds a raise for 24 hours", async () => {

@@ -97,7 +97,11 @@ effective_in_ms: number, };
 
 export type LimitsInput = { per_charge: number, daily: number, monthly: number, };
 
-export type WalletView = { display_name: string, balance: Amount, frozen: boolean, limits: LimitsView, };
+export type WalletView = { display_name: string, balance: Amount, frozen: boolean, 
+/**
+ * Why the operator has put the account on hold; `null` when it is not on hold.
+ */
+held: string | null, limits: LimitsView, };
 
 export type DeviceView = { id: string, name: string, active: boolean, enrolled_at: string, this_device: boolean, };
 
@@ -133,4 +137,4 @@ export type Notice = { "kind": "charge_pending", charge_id: string, amount: numb
 /**
  * `null` when the session was opened without naming an enrolled device.
  */
-device_id: string | null, } | { "kind": "device_added", device_id: string, name: string, } | { "kind": "device_revoked", device_id: string, name: string, } | { "kind": "limits_lowered", per_charge: number, daily: number, monthly: number, } | { "kind": "limits_raise_requested", per_charge: number, daily: number, monthly: number, effective_at: string, } | { "kind": "wallet_frozen", by: string, } | { "kind": "wallet_unfrozen" } | { "kind": "recovery_code_used", remaining: number, } | { "kind": "device_join_requested", join_id: string, name: string, };
+device_id: string | null, } | { "kind": "device_added", device_id: string, name: string, } | { "kind": "device_revoked", device_id: string, name: string, } | { "kind": "limits_lowered", per_charge: number, daily: number, monthly: number, } | { "kind": "limits_raise_requested", per_charge: number, daily: number, monthly: number, effective_at: string, } | { "kind": "wallet_frozen", by: string, } | { "kind": "wallet_unfrozen" } | { "kind": "account_held", reason: string, } | { "kind": "account_released" } | { "kind": "recovery_code_used", remaining: number, } | { "kind": "device_join_requested", join_id: string, name: string, };

@@ -89,6 +89,10 @@ const en = {
   frozenTitle: "Your wallet is frozen",
   frozenText: "No payment can be made. Unfreeze it with your passkey when you are sure it is safe.",
   unfreeze: "Unfreeze with passkey",
+  heldTitle: "Your account is on hold",
+  heldText: "Inkan has put this account on hold. No payment, top-up or new device works until the hold is lifted.",
+  heldReason: (reason: string) => `Reason: ${reason}`,
+  heldContact: "You cannot lift the hold yourself: contact Inkan support.",
   addMoney: "Add money",
   softPasskey: "Software passkey — demo only",
   signedOutNote: "Signed out. Payment codes still work; sign in again under Security.",
@@ -226,6 +230,8 @@ const en = {
   nLimitsRaiseRequested: (time: string) => `Spending limit raise requested; applies ${time}`,
   nWalletFrozen: (by: string) => `Wallet frozen (${by})`,
   nWalletUnfrozen: "Wallet unfrozen",
+  nAccountHeld: (reason: string) => `Inkan put your account on hold: ${reason}`,
+  nAccountReleased: "The hold on your account was lifted",
   nRecoveryCodeUsed: (n: number) => `A recovery code was used (${n} left)`,
   nDeviceJoinRequested: (name: string) => `${name} asks to join this wallet`,
   byThisDevice: "from this device",
@@ -343,6 +349,10 @@ const ja: Dict = {
   frozenTitle: "ウォレットは凍結されています",
   frozenText: "支払いはできません。安全を確認できたら、パスキーで凍結を解除してください。",
   unfreeze: "パスキーで凍結を解除",
+  heldTitle: "アカウントの利用が停止されています",
+  heldText: "Inkan がこのアカウントの利用を停止しました。停止が解除されるまで、支払い・チャージ・端末の追加はできません。",
+  heldReason: (reason: string) => `理由：${reason}`,
+  heldContact: "ご自身で解除することはできません。Inkan サポートにお問い合わせください。",
   addMoney: "チャージ",
   softPasskey: "ソフトウェアパスキー — デモ専用",
   signedOutNote: "サインアウト中です。支払いコードは使えます。「セキュリティ」から再度サインインしてください。",
@@ -473,6 +483,8 @@ const ja: Dict = {
   nLimitsRaiseRequested: (time: string) => `利用上限の引き上げを申請しました（${time} に適用）`,
   nWalletFrozen: (by: string) => `ウォレットを凍結しました（${by}）`,
   nWalletUnfrozen: "ウォレットの凍結を解除しました",
+  nAccountHeld: (reason: string) => `Inkan がアカウントの利用を停止しました：${reason}`,
+  nAccountReleased: "アカウントの利用停止が解除されました",
   nRecoveryCodeUsed: (n: number) => `リカバリーコードが使われました（残り${n}個）`,
   nDeviceJoinRequested: (name: string) => `${name}がこのウォレットへの参加を求めています`,
   byThisDevice: "この端末から",
@@ -584,6 +596,10 @@ export function noticeText(
     }
     case "wallet_unfrozen":
       return t.nWalletUnfrozen;
+    case "account_held":
+      return t.nAccountHeld(notice.reason);
+    case "account_released":
+      return t.nAccountReleased;
     case "recovery_code_used":
       return t.nRecoveryCodeUsed(notice.remaining);
     case "device_join_requested":
@@ -608,6 +624,9 @@ const jaErrors: Record<string, string> = {
   unreachable: "サーバーに接続できません。ネットワークを確認してください。",
   region_blocked: "この地域からは利用できません。",
   charges_suspended: "現在、支払いは一時停止されています。",
+  top_ups_suspended: "現在、チャージとカードの登録は一時停止されています。",
+  enrolment_suspended: "現在、ウォレットの新規作成と端末の追加は一時停止されています。",
+  account_held: "このアカウントは Inkan により利用が停止されています。Inkan サポートにお問い合わせください。",
   too_many_requests: "試行回数が多すぎます。しばらくしてからお試しください。",
   device_revoked: "この端末はウォレットから削除されています。",
   unauthorized: "確認できませんでした。コードやアカウント ID を確かめてください。",

@@ -1,4 +1,4 @@
-import { fireEvent, screen, waitFor } from "@testing-library/preact";
+import { fireEvent, screen, waitFor, within } from "@testing-library/preact";
 import { describe, expect, it } from "vitest";
 import { CHALLENGE_CARD, CHALLENGE_CODE } from "./backend/mock";
 import { renderWallet, settle, tick } from "./test/harness";
@@ -76,6 +76,36 @@ describe("pay", () => {
     await screen.findByTestId("pay-qr");
     expect(screen.queryByTestId("frozen-banner")).toBeNull();
     expect(mock.isFrozen).toBe(false);
+  });
+
+  it("shows no code while Inkan holds the account, says why and whom to ask, until it is lifted", async () => {
+    const { mock } = await renderWallet();
+    mock.setHeld("a payment is being checked for fraud");
+    const banner = await screen.findByTestId("held-banner");
+    expect(banner.getAttribute("role")).toBe("alert");
+    const heading = within(banner).getByRole("heading");
+    expect(heading.textContent).toBe("Your account is on hold");
+    expect(banner.getAttribute("aria-labelledby")).toBe(heading.id);
+    expect(screen.getByTestId("held-reason").textContent).toBe("Reason: a payment is being checked for fraud");
+    expect(banner.textContent).toContain("contact Inkan support");
+    expect(screen.queryByTestId("pay-qr")).toBeNull();
+    expect(screen.queryByTestId("code-text")).toBeNull();
+    // Only Inkan can lift a hold: nothing on the banner offers to.
+    expect(within(banner).queryByRole("button")).toBeNull();
+
+    mock.setHeld(null);
+    await screen.findByTestId("pay-qr");
+    expect(screen.queryByTestId("held-banner")).toBeNull();
+  });
+
+  it("says the hold in Japanese, with the operator's reason as given", async () => {
+    const { mock } = await renderWallet({ systemLanguage: "ja-JP" });
+    mock.setHeld("identity check");
+    const banner = await screen.findByTestId("held-banner");
+    expect(within(banner).getByRole("heading").textContent).toBe("アカウントの利用が停止されています");
+    expect(screen.getByTestId("held-reason").textContent).toBe("理由：identity check");
+    expect(banner.textContent).toContain("Inkan サポートにお問い合わせください。");
+    expect(screen.queryByTestId("pay-qr")).toBeNull();
   });
 
   it("adds a card that needs a challenge code, then adds money from it", async () => {

@@ -27,6 +27,29 @@ describe("activity", () => {
     expect(kinds()).toHaveLength(6);
   });
 
+  it("tells of Inkan's hold and of its lifting, as security notices, in English and in Japanese", async () => {
+    const { mock } = await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-activity"));
+    await screen.findAllByTestId("activity-item");
+    mock.setHeld("identity check");
+    await waitFor(() => expect(kinds()[0]).toBe("account_held"));
+    const held = screen.getAllByTestId("activity-item")[0]!;
+    expect(held.textContent).toContain("Inkan put your account on hold: identity check");
+    expect(held.className).toContain("tone-warn");
+    mock.setHeld(null);
+    await waitFor(() => expect(kinds()[0]).toBe("account_released"));
+    expect(screen.getAllByTestId("activity-item")[0]!.textContent).toContain("The hold on your account was lifted");
+    fireEvent.click(screen.getByTestId("filter-security"));
+    expect(kinds()).toEqual(["account_released", "account_held", "device_added", "account_created"]);
+
+    fireEvent.click(screen.getByTestId("nav-settings"));
+    fireEvent.change(await screen.findByTestId("language"), { target: { value: "ja" } });
+    fireEvent.click(screen.getByTestId("nav-activity"));
+    const items = await screen.findAllByTestId("activity-item");
+    expect(items[0]!.textContent).toContain("アカウントの利用停止が解除されました");
+    expect(items[1]!.textContent).toContain("Inkan がアカウントの利用を停止しました：identity check");
+  });
+
   it("exports the history and says where and how many", async () => {
     await renderWallet();
     fireEvent.click(screen.getByTestId("nav-activity"));
@@ -156,6 +179,21 @@ describe("security", () => {
     fireEvent.click(within(other).getByTestId("revoke-confirm"));
     await waitFor(() => expect((screen.getAllByTestId("device-item").find((d) => d.textContent?.includes("iPhone")))!.textContent).toContain("Removed"));
     expect((await mock.devices()).find((d) => d.name === "iPhone")?.active).toBe(false);
+  });
+
+  it("shows Inkan's hold with its reason, and nothing to lift it with", async () => {
+    const { mock } = await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-security"));
+    await screen.findByTestId("account-id");
+    expect(screen.queryByTestId("held-status")).toBeNull();
+    mock.setHeld("identity check");
+    const held = await screen.findByTestId("held-status");
+    expect(held.textContent).toContain("Your account is on hold");
+    expect(held.textContent).toContain("Reason: identity check");
+    expect(held.textContent).toContain("You cannot lift the hold yourself: contact Inkan support.");
+    expect(within(held).queryByRole("button")).toBeNull();
+    mock.setHeld(null);
+    await waitFor(() => expect(screen.queryByTestId("held-status")).toBeNull());
   });
 
   it("signs out and in again", async () => {

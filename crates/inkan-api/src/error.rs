@@ -16,7 +16,15 @@ pub enum ErrorCode {
     LimitExceeded,
     InsufficientFunds,
     WalletFrozen,
+    /// The operator has suspended charges (status 403): nothing was charged.
     ChargesSuspended,
+    /// The operator has suspended top-ups and card registration (status 403).
+    TopUpsSuspended,
+    /// The operator has suspended new wallets and new devices (status 403).
+    EnrolmentSuspended,
+    /// The operator has put this account on hold (status 403): no payment, top-up or new device
+    /// until the operator lifts it. The shopper cannot lift it.
+    AccountHeld,
     RegionBlocked,
     Unauthorized,
     Forbidden,

@@ -96,6 +96,13 @@ pub enum Notice {
         by: String,
     },
     WalletUnfrozen,
+    /// The operator has put the account on hold: no payment, top-up or new device until it is
+    /// lifted. `reason` is the operator's, for the shopper.
+    AccountHeld {
+        reason: String,
+    },
+    /// The operator has lifted the hold.
+    AccountReleased,
     RecoveryCodeUsed {
         remaining: u32,
     },

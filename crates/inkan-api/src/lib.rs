@@ -4,6 +4,7 @@
 //! Every request body refuses unknown fields (rule 3 of the brief): a client that sends a field
 //! the server would ignore learns so at once, instead of believing it took effect.
 
+pub mod admin;
 pub mod devices;
 pub mod error;
 pub mod feed;

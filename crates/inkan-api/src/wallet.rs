@@ -127,6 +127,10 @@ pub struct Wallet {
     pub display_name: String,
     pub balance: Money,
     pub frozen: bool,
+    /// Why the operator has put the account on hold (no payment, top-up or new device until it
+    /// is lifted); `null` when it is not on hold.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub held: Option<String>,
     pub limits: Limits,
 }
 

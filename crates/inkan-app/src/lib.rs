@@ -254,6 +254,7 @@ impl App {
                 display_name: state.display_name,
                 balance: state.balance.into(),
                 frozen: state.frozen,
+                held: state.held,
                 limits: LimitsView::new(state.limits, now),
             })
         })

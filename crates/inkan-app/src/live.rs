@@ -210,7 +210,9 @@ async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedE
         | N::LimitsLowered { .. }
         | N::LimitsRaiseRequested { .. }
         | N::WalletFrozen { .. }
-        | N::WalletUnfrozen => sink.emit(AppEvent::WalletChanged),
+        | N::WalletUnfrozen
+        | N::AccountHeld { .. }
+        | N::AccountReleased => sink.emit(AppEvent::WalletChanged),
         N::TopUpFailed { .. }
         | N::CardAdded { .. }
         | N::AccountCreated { .. }

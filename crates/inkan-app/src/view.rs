@@ -265,6 +265,8 @@ pub struct WalletView {
     pub display_name: String,
     pub balance: Amount,
     pub frozen: bool,
+    /// Why the operator has put the account on hold; `null` when it is not on hold.
+    pub held: Option<String>,
     pub limits: LimitsView,
 }
 
@@ -368,6 +370,8 @@ impl ActivityItem {
             | N::LimitsRaiseRequested { .. }
             | N::WalletFrozen { .. }
             | N::WalletUnfrozen
+            | N::AccountHeld { .. }
+            | N::AccountReleased
             | N::RecoveryCodeUsed { .. }
             | N::DeviceJoinRequested { .. } => (Category::Security, None),
         };

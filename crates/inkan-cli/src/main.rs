@@ -303,6 +303,9 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{} ({})", state.display_name, state.account_id);
             println!("balance:   {}", state.balance);
             println!("frozen:    {}", if state.frozen { "YES: no payment can be made" } else { "no" });
+            if let Some(reason) = &state.held {
+                println!("on hold:   YES, by Inkan ({reason}): no payment, top-up or new device");
+            }
             println!(
                 "limits:    {} per charge, {} a day ({} spent), {} a month ({} spent)",
                 limits.current.get(inkan_core::LimitKind::PerCharge),

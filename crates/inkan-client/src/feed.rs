@@ -281,6 +281,8 @@ pub fn describe(notice: &inkan_api::feed::Notice) -> String {
         ),
         N::WalletFrozen { by } => format!("Wallet frozen (by {by}): no payment can be made"),
         N::WalletUnfrozen => "Wallet unfrozen".to_owned(),
+        N::AccountHeld { reason } => format!("Account on hold by Inkan ({reason}): no payment, top-up or new device"),
+        N::AccountReleased => "The hold on the account was lifted".to_owned(),
         N::RecoveryCodeUsed { remaining } => format!("A recovery code was used ({remaining} left)"),
     }
 }

@@ -106,6 +106,7 @@ impl PosError {
             ErrorCode::InsufficientFunds => "the shopper's balance is too low: they can top up, or pay another way",
             ErrorCode::WalletFrozen => "the shopper's wallet is frozen: they must unfreeze it in the app first",
             ErrorCode::ChargesSuspended => "the operator has paused charges: take another way to pay",
+            ErrorCode::AccountHeld => "Inkan has put the shopper's account on hold: take another way to pay",
             _ => return None,
         })
     }

@@ -248,6 +248,13 @@ async fn server_refusals_come_back_with_the_servers_code() {
         let frozen = charge(&client, &request(100, CodeSource::Text(shopper.code(&server))), Feedback::Silent).await;
         refused(frozen, ErrorCode::WalletFrozen);
 
+        // The operator suspends charges: a refusal at once, not a server failure to retry.
+        let key = server.operator_key().await;
+        let stop = inkan_api::admin::Suspend { reason: "incident drill".to_owned() };
+        assert_eq!(server.put("/v1/admin/suspensions/charges", Some(&key), &stop).await.status(), StatusCode::OK);
+        let suspended = charge(&client, &request(100, CodeSource::Text(shopper.code(&server))), Feedback::Silent).await;
+        refused(suspended, ErrorCode::ChargesSuspended);
+
         // Only the first till's charge was made.
         assert_eq!(count(&server, "charges").await, 1);
         server.stop().await;

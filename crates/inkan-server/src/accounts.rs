@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use inkan_api::ErrorCode;
+use inkan_api::admin::Service;
 use inkan_api::feed::Notice;
 use inkan_api::wallet::Assertion;
 use inkan_api::wallet::{
@@ -21,10 +22,10 @@ use crate::auth::SessionAuth;
 use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
-use crate::feed;
 use crate::passkeys::{self, accept_assertion, put_ceremony, take_ceremony};
 use crate::secrets::{hash_secret, hex, new_id, new_recovery_code, new_token, normalize_recovery_code};
 use crate::state::AppState;
+use crate::{feed, operator};
 
 /// How many recovery codes an account gets at enrolment.
 const RECOVERY_CODES: usize = 10;
@@ -61,6 +62,7 @@ pub async fn begin_registration(
     Json(body): Json<BeginRegistration>,
 ) -> Result<Json<RegistrationChallenge>> {
     let display_name = display_name(&body.display_name)?;
+    operator::ensure_running(app.db.pool(), Service::Enrolment).await?;
     let user = Uuid::new_v4();
     let (options, state) = app
         .webauthn
@@ -146,6 +148,7 @@ pub async fn finish_registration(
     Json(body): Json<FinishRegistration>,
 ) -> Result<(StatusCode, Json<Enrolled>)> {
     let (key, device_name) = check_device(&body.device, &body.ceremony_id)?;
+    operator::ensure_running(app.db.pool(), Service::Enrolment).await?;
     let mut tx = app.db.begin().await?;
     let ceremony =
         take_ceremony::<PasskeyRegistration, RegistrationContext>(&app, &mut tx, "registration", &body.ceremony_id)

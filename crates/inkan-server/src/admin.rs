@@ -1,4 +1,5 @@
-//! Operator actions run from the command line against the database: merchants and terminals.
+//! Operator actions run from the command line against the database: merchants, terminals, and
+//! the operator keys of the kill switches' API (`operator`).
 
 use crate::clock::{Clock, to_ms};
 use crate::db::Db;
@@ -57,6 +58,33 @@ pub async fn revoke_terminal(db: &Db, terminal_id: &str) -> anyhow::Result<()> {
         sqlx::query("UPDATE terminals SET active = 0 WHERE id = $1").bind(terminal_id).execute(db.pool()).await?;
     if done.rows_affected() != 1 {
         anyhow::bail!("no terminal with id {terminal_id}");
+    }
+    Ok(())
+}
+
+/// A new operator key (for `/v1/admin/...`); returns its id and the key, shown this once: only
+/// its hash is stored.
+pub async fn create_operator(db: &Db, clock: &dyn Clock, name: &str) -> anyhow::Result<(String, String)> {
+    let name = crate::accounts::display_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
+    let rng = ring::rand::SystemRandom::new();
+    let id = new_id("op", &rng).map_err(app_error)?;
+    let key = new_token("ok", &rng).map_err(app_error)?;
+    sqlx::query("INSERT INTO operator_keys (id, name, key_hash, active, created_at) VALUES ($1, $2, $3, 1, $4)")
+        .bind(&id)
+        .bind(&name)
+        .bind(hash_secret(&key))
+        .bind(to_ms(clock.now()))
+        .execute(db.pool())
+        .await?;
+    Ok((id, key))
+}
+
+/// Revokes an operator key: it stops working at once.
+pub async fn revoke_operator(db: &Db, operator_id: &str) -> anyhow::Result<()> {
+    let done =
+        sqlx::query("UPDATE operator_keys SET active = 0 WHERE id = $1").bind(operator_id).execute(db.pool()).await?;
+    if done.rows_affected() != 1 {
+        anyhow::bail!("no operator key with id {operator_id}");
     }
     Ok(())
 }

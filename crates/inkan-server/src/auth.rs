@@ -1,5 +1,5 @@
-//! Who is calling: a merchant terminal (bearer terminal key) or a wallet session (bearer session
-//! token). Both are looked up by the SHA-256 of the secret; the secret itself is never stored.
+//! Who is calling: a merchant terminal (bearer terminal key), a wallet session (bearer session
+//! token) or the operator (bearer operator key). All are looked up by the SHA-256 of the secret; the secret itself is never stored.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -47,6 +47,26 @@ impl FromRequestParts<AppState> for TerminalAuth {
         .await?
         .ok_or_else(|| AppError::unauthorized("unknown or revoked terminal key"))?;
         Ok(TerminalAuth { terminal_id: row.try_get(0)?, merchant_id: row.try_get(1)?, merchant_name: row.try_get(2)? })
+    }
+}
+
+/// An active operator key: the caller may use the kill switches (`/v1/admin/...`).
+#[derive(Debug, Clone)]
+pub struct OperatorAuth {
+    pub operator_id: String,
+}
+
+impl FromRequestParts<AppState> for OperatorAuth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let hash = hash_secret(bearer(parts)?);
+        let id: String = sqlx::query_scalar("SELECT id FROM operator_keys WHERE key_hash = $1 AND active = 1")
+            .bind(hash)
+            .fetch_optional(state.db.pool())
+            .await?
+            .ok_or_else(|| AppError::unauthorized("unknown or revoked operator key"))?;
+        Ok(OperatorAuth { operator_id: id })
     }
 }
 

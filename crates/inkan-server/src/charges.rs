@@ -5,6 +5,7 @@ use std::time::Duration as StdDuration;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use inkan_api::admin::Service;
 use inkan_api::feed::Notice;
 use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
 use inkan_api::wallet::{ConfirmCharge, DeclineCharge, PendingCharge, WalletCharge};
@@ -23,7 +24,7 @@ use crate::error::{AppError, Json, Query, Result};
 use crate::hub::Change;
 use crate::secrets::{hash_secret, new_id};
 use crate::state::AppState;
-use crate::{feed, ledger, passkeys};
+use crate::{feed, ledger, operator, passkeys};
 
 /// Largest single charge the API accepts at all, before any wallet limit (¥10,000,000).
 const MAX_AMOUNT: i64 = 10_000_000;
@@ -189,6 +190,7 @@ pub async fn create(
     };
     let amount = Money::new(body.currency, body.amount);
     let now = app.clock.now();
+    operator::ensure_running(app.db.pool(), Service::Charges).await?;
 
     let code = PaymentCode::parse(&body.payment_code).map_err(code_error)?;
     let device =
@@ -230,12 +232,15 @@ pub async fn create(
         return Err(code_error(PaymentCodeError::CounterNotFresh));
     }
     let account = sqlx::query(&format!(
-        "UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, frozen, limits, currency, {}",
+        "UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, frozen, held, limits, currency, {}",
         feed::HEAD_COLUMNS
     ))
     .bind(&account_id)
     .fetch_one(tx.conn())
     .await?;
+    if account.try_get::<Option<String>, _>("held")?.is_some() {
+        return Err(operator::held());
+    }
     if account.try_get::<i64, _>("frozen")? != 0 {
         return Err(frozen());
     }
@@ -502,6 +507,7 @@ pub async fn confirm(
     Json(body): Json<ConfirmCharge>,
 ) -> Result<Json<WalletCharge>> {
     let now = app.clock.now();
+    operator::ensure_running(app.db.pool(), Service::Charges).await?;
     // The assertion is checked against the charge's challenge before the transaction: the check
     // needs no database, and no transaction waits on it. It counts only if the transaction below
     // still finds the charge pending (a charge's challenge never changes while it is) and the
@@ -555,7 +561,8 @@ pub async fn confirm(
     }
 
     let paid = sqlx::query(&format!(
-        "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 AND frozen = 0 RETURNING {}",
+        "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 AND frozen = 0 AND held IS NULL \
+         RETURNING {}",
         feed::HEAD_COLUMNS
     ))
     .bind(amount.minor())
@@ -563,11 +570,18 @@ pub async fn confirm(
     .fetch_optional(tx.conn())
     .await?;
     let Some(paid) = paid else {
-        let frozen_now: i64 = sqlx::query_scalar("SELECT frozen FROM accounts WHERE id = $1")
-            .bind(&account_id)
-            .fetch_one(tx.conn())
-            .await?;
-        return Err(if frozen_now != 0 { frozen() } else { insufficient() });
+        let (frozen_now, held_now): (i64, Option<String>) =
+            sqlx::query_as("SELECT frozen, held FROM accounts WHERE id = $1")
+                .bind(&account_id)
+                .fetch_one(tx.conn())
+                .await?;
+        return Err(if held_now.is_some() {
+            operator::held()
+        } else if frozen_now != 0 {
+            frozen()
+        } else {
+            insufficient()
+        });
     };
     ledger::post(
         &mut tx,

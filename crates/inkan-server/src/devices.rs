@@ -5,6 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use inkan_api::ErrorCode;
+use inkan_api::admin::Service;
 use inkan_api::devices::{
     ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryCode, Join, JoinState, Joined, SubmitDevice,
 };
@@ -21,10 +22,10 @@ use crate::auth::SessionAuth;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
-use crate::feed;
 use crate::passkeys::{put_ceremony, take_ceremony};
 use crate::secrets::{hash_secret, new_id, normalize_recovery_code};
 use crate::state::AppState;
+use crate::{feed, operator};
 
 /// How long a join may take from request to the new passkey.
 const JOIN_TTL: Duration = Duration::minutes(15);
@@ -69,13 +70,7 @@ pub async fn begin(State(app): State<AppState>, Json(body): Json<BeginJoin>) -> 
     if body.account_id.len() > 64 {
         return Err(AppError::invalid("malformed account id"));
     }
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1")
-        .bind(&body.account_id)
-        .fetch_optional(app.db.pool())
-        .await?;
-    if exists.is_none() {
-        return Err(AppError::not_found("account"));
-    }
+    operator::ensure_allowed(&app, Service::Enrolment, &body.account_id).await?;
     let now = app.clock.now();
     let id = new_id("join", &app.rng)?;
     let expires_at = now + JOIN_TTL;
@@ -275,6 +270,8 @@ pub async fn finish(
     Json(body): Json<FinishJoin>,
 ) -> Result<(StatusCode, Json<Joined>)> {
     let now = app.clock.now();
+    let join = load(&app, &id).await?;
+    operator::ensure_allowed(&app, Service::Enrolment, &join.try_get::<String, _>("account_id")?).await?;
     let mut tx = app.db.begin().await?;
     let row = sqlx::query(
         "UPDATE device_joins SET status = 'completed' WHERE id = $1 AND status = 'approved' AND expires_at > $2 \
@@ -286,7 +283,7 @@ pub async fn finish(
     .await?;
     let Some(row) = row else {
         tx.rollback().await?;
-        return Err(wrong_state(&view(&load(&app, &id).await?, now)?));
+        return Err(wrong_state(&view(&join, now)?));
     };
     let ceremony =
         take_ceremony::<PasskeyRegistration, JoinPasskeyContext>(&app, &mut tx, "join_passkey", &body.ceremony_id)

@@ -157,6 +157,8 @@ pub fn notice_kind(notice: &Notice) -> &'static str {
         Notice::LimitsRaiseRequested { .. } => "limits_raise_requested",
         Notice::WalletFrozen { .. } => "wallet_frozen",
         Notice::WalletUnfrozen => "wallet_unfrozen",
+        Notice::AccountHeld { .. } => "account_held",
+        Notice::AccountReleased => "account_released",
         Notice::RecoveryCodeUsed { .. } => "recovery_code_used",
         Notice::DeviceJoinRequested { .. } => "device_join_requested",
     }

@@ -16,6 +16,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use inkan_api::ErrorCode;
+use inkan_api::admin::Service;
 use inkan_api::feed::Notice;
 use inkan_api::wallet::{AddCard, Card, CardStatus, TopUp, TopUpResult, VerifyCard};
 use inkan_core::Money;
@@ -28,7 +29,7 @@ use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
 use crate::secrets::{hex, new_id};
 use crate::state::AppState;
-use crate::{feed, ledger};
+use crate::{feed, ledger, operator};
 
 /// Failed card attempts (registration or challenge) per wallet, and challenge attempts per card
 /// across all wallets, before cards are locked.
@@ -241,6 +242,7 @@ pub async fn add_card(
     if body.number.len() > 32 || body.cvc.len() > 8 {
         return Err(AppError::invalid("the card details are not valid"));
     }
+    operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
     let id = reserve_registration(&app, &auth.account_id).await?;
     let registration =
         match app.funding.register(&body.number, body.exp_month, body.exp_year, &body.cvc, app.clock.now()) {
@@ -319,6 +321,7 @@ pub async fn verify_card(
     if body.code.len() > 16 {
         return Err(AppError::invalid("malformed verification code"));
     }
+    operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
     let mut tx = app.db.begin().await?;
     let card = reserve_verification(&mut tx, &auth.account_id, &id).await;
     let row = match card {
@@ -398,6 +401,8 @@ pub async fn top_up(
     if amount.minor() <= 0 || amount.minor() > MAX_TOPUP {
         return Err(AppError::invalid(format!("a top-up is between 1 and {MAX_TOPUP}")));
     }
+    // Checked before the card is charged; once it is, the money is credited whatever happens.
+    operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
     let card = sqlx::query("SELECT provider_token, last4, status FROM cards WHERE id = $1 AND account_id = $2")
         .bind(&body.card_id)
         .bind(&auth.account_id)

@@ -10,7 +10,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{accounts, charges, devices, feed, funding, wallet};
+use crate::{accounts, charges, devices, feed, funding, operator, wallet};
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
@@ -52,6 +52,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/wallet/topups", post(funding::top_up))
         .route("/v1/wallet/feed", get(feed::stream))
         .route("/v1/wallet/history", get(feed::export))
+        // Operator: the kill switches
+        .route("/v1/admin/suspensions", get(operator::list))
+        .route("/v1/admin/suspensions/{service}", put(operator::suspend).delete(operator::resume))
+        .route("/v1/admin/accounts/{id}/hold", put(operator::hold).delete(operator::release))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.admission.clone(), crate::admission::admit))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_server_time))

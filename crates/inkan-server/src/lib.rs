@@ -19,6 +19,7 @@ pub mod http;
 pub mod hub;
 pub mod ledger;
 pub mod openapi;
+pub mod operator;
 pub mod passkeys;
 pub mod secrets;
 pub mod settings;

@@ -70,6 +70,25 @@ enum Admin {
     Merchant(MerchantCommand),
     #[command(subcommand)]
     Terminal(TerminalCommand),
+    /// The keys of the operator API (`/v1/admin/...`: suspend charges, top-ups or enrolment, hold
+    /// an account).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator key; prints its id and the key (shown once).
+    Create {
+        /// Who holds the key (a person or a team), for the record.
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke an operator key: it stops working at once.
+    Revoke {
+        #[arg(long)]
+        operator: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -150,6 +169,18 @@ async fn main() -> Result<()> {
         Command::Admin(Admin::Terminal(TerminalCommand::Revoke { terminal })) => {
             inkan_server::admin::revoke_terminal(&db, &terminal).await?;
             println!("revoked {terminal}");
+            Ok(())
+        }
+        Command::Admin(Admin::Operator(OperatorCommand::Create { name })) => {
+            let (id, key) = inkan_server::admin::create_operator(&db, &clock, &name).await?;
+            println!(
+                "operator {id}\nkey {key}\n(the key is shown only now; keep it where the operator's tools read it)"
+            );
+            Ok(())
+        }
+        Command::Admin(Admin::Operator(OperatorCommand::Revoke { operator })) => {
+            inkan_server::admin::revoke_operator(&db, &operator).await?;
+            println!("revoked {operator}");
             Ok(())
         }
     }

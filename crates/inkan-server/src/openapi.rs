@@ -47,6 +47,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/wallet/topups"),
     ("get", "/v1/wallet/feed"),
     ("get", "/v1/wallet/history"),
+    ("get", "/v1/admin/suspensions"),
+    ("put", "/v1/admin/suspensions/{service}"),
+    ("delete", "/v1/admin/suspensions/{service}"),
+    ("put", "/v1/admin/accounts/{id}/hold"),
+    ("delete", "/v1/admin/accounts/{id}/hold"),
 ];
 
 #[derive(OpenApi)]
@@ -93,6 +98,11 @@ pub const ROUTES: &[(&str, &str)] = &[
         operations::top_up,
         operations::feed,
         operations::history,
+        operations::list_suspensions,
+        operations::suspend,
+        operations::resume,
+        operations::hold_account,
+        operations::release_account,
     ),
     // Reached only through the feed's text, not through a body: listed so clients get its schema.
     components(schemas(inkan_api::feed::Notice)),
@@ -102,12 +112,13 @@ pub const ROUTES: &[(&str, &str)] = &[
         (name = "accounts", description = "Creating an account with a passkey, signing in and out."),
         (name = "devices", description = "A new device joining an existing wallet, approved by a passkey of the wallet or a recovery code."),
         (name = "wallet", description = "A signed-in wallet: balance, limits, devices, charges to confirm, cards, the live feed."),
+        (name = "operator", description = "The operator's kill switches: suspend charges, top-ups or enrolment for everyone, or hold one account. Each holds on every server instance from the moment it answers."),
         (name = "service", description = "Health and this document."),
     )
 )]
 struct ApiDoc;
 
-/// Adds the two bearer schemes the operations refer to.
+/// Adds the three bearer schemes the operations refer to.
 struct BearerSchemes;
 
 impl Modify for BearerSchemes {
@@ -121,6 +132,17 @@ impl Modify for BearerSchemes {
                     .description(Some(
                         "A merchant terminal's key (`tk_…`), issued once by the operator with \
                          `inkan-server admin terminal create`.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "operator_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An operator key (`ok_…`), issued once with `inkan-server admin operator create`.",
                     ))
                     .build(),
             ),
@@ -202,6 +224,7 @@ pub async fn document() -> axum::Json<&'static utoipa::openapi::OpenApi> {
 #[allow(dead_code, reason = "only the #[utoipa::path] attributes are used, by ApiDoc")]
 mod operations {
     use inkan_api::ErrorBody;
+    use inkan_api::admin::{Hold, Suspend, Suspension};
     use inkan_api::devices::{ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryCode, Join, Joined, SubmitDevice};
     use inkan_api::feed::History;
     use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
@@ -243,7 +266,7 @@ mod operations {
             (status = 400, description = "`invalid_request`: missing or malformed `Idempotency-Key`, amount outside 1 to 10,000,000, a description over 200 characters or with control characters, a currency the wallet does not hold, or a malformed body. `payment_code_invalid`: the code is malformed, its signature does not verify, or its device is not active.", body = ErrorBody),
             (status = 401, description = "`unauthorized`: missing, unknown or revoked terminal key.", body = ErrorBody),
             (status = 402, description = "`insufficient_funds`: the balance, less charges still pending, is too low.", body = ErrorBody),
-            (status = 403, description = "`wallet_frozen`: the shopper's wallet is frozen.", body = ErrorBody),
+            (status = 403, description = "`wallet_frozen`: the shopper's wallet is frozen. `account_held`: the operator has put the shopper's account on hold. `charges_suspended`: the operator has suspended charges.", body = ErrorBody),
             (status = 409, description = "`payment_code_used`: this code (or a newer one of the device) was already used. `idempotency_conflict`: the key was used with a different body.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
@@ -310,6 +333,7 @@ mod operations {
         responses(
             (status = 200, description = "The passkey creation options and their ceremony.", body = RegistrationChallenge),
             (status = 400, description = "`invalid_request`: a display name that is empty, over 64 characters or has control characters; or a malformed body.", body = ErrorBody),
+            (status = 403, description = "`enrolment_suspended`: the operator has suspended new wallets and devices.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
@@ -330,6 +354,7 @@ mod operations {
             (status = 201, description = "The account, its first device, its recovery codes and a session.", body = Enrolled),
             (status = 400, description = "`invalid_request`: the device key is not an uncompressed P-256 point, its proof does not verify, its name is not 1 to 64 characters, or the body is malformed. `ceremony_expired`: the ceremony is unknown, used or expired.", body = ErrorBody),
             (status = 401, description = "`passkey_rejected`: the passkey attestation did not verify.", body = ErrorBody),
+            (status = 403, description = "`enrolment_suspended`: the operator has suspended new wallets and devices.", body = ErrorBody),
             (status = 409, description = "`invalid_state`: this device key is already registered.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
@@ -426,6 +451,7 @@ mod operations {
         responses(
             (status = 201, description = "The join.", body = Join),
             (status = 400, description = "`invalid_request`: a malformed account id or body.", body = ErrorBody),
+            (status = 403, description = "`enrolment_suspended`: the operator has suspended new wallets and devices. `account_held`: the operator has put the account on hold.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such account.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
@@ -505,6 +531,7 @@ mod operations {
             (status = 201, description = "The device is in the wallet, signed in.", body = Joined),
             (status = 400, description = "`ceremony_expired`: the ceremony is unknown, used, expired or for another join. `invalid_request`: a malformed body.", body = ErrorBody),
             (status = 401, description = "`passkey_rejected`: the passkey attestation did not verify.", body = ErrorBody),
+            (status = 403, description = "`enrolment_suspended`: the operator has suspended new wallets and devices. `account_held`: the operator has put the account on hold.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such join.", body = ErrorBody),
             (status = 409, description = "`invalid_state`: the join is not `approved` (or has expired), or the device key is already registered.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
@@ -721,7 +748,7 @@ mod operations {
             (status = 400, description = "`invalid_request`: a malformed body.", body = ErrorBody),
             (status = 401, description = "`passkey_rejected`: the assertion did not verify for this charge's request, is not user-verified, is of another account, or its counter did not advance.", body = ErrorBody),
             (status = 402, description = "`insufficient_funds`: the balance is too low.", body = ErrorBody),
-            (status = 403, description = "`wallet_frozen`: the wallet was frozen after the charge was made.", body = ErrorBody),
+            (status = 403, description = "`wallet_frozen`: the wallet was frozen after the charge was made. `account_held`: the operator has put the account on hold. `charges_suspended`: the operator has suspended charges.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such charge.", body = ErrorBody),
             (status = 409, description = "`invalid_state`: the charge has expired or was already decided.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
@@ -785,7 +812,7 @@ mod operations {
             (status = 400, description = "`invalid_request`: card details too long, or a malformed body.", body = ErrorBody),
             (status = 401, description = "`unauthorized`: no session, or it has ended.", body = ErrorBody),
             (status = 402, description = "`card_declined`: the provider refused the card.", body = ErrorBody),
-            (status = 403, description = "`card_locked`: too many failed card attempts; adding cards is locked for this wallet.", body = ErrorBody),
+            (status = 403, description = "`card_locked`: too many failed card attempts; adding cards is locked for this wallet. `top_ups_suspended`: the operator has suspended top-ups and card registration. `account_held`: the operator has put the account on hold.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
@@ -809,7 +836,7 @@ mod operations {
             (status = 400, description = "`invalid_request`: a malformed code or body.", body = ErrorBody),
             (status = 401, description = "`unauthorized`: no session, or it has ended.", body = ErrorBody),
             (status = 402, description = "`card_declined`: the code was wrong.", body = ErrorBody),
-            (status = 403, description = "`card_locked`: too many failed card attempts.", body = ErrorBody),
+            (status = 403, description = "`card_locked`: too many failed card attempts. `top_ups_suspended`: the operator has suspended top-ups and card registration. `account_held`: the operator has put the account on hold.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such card of this wallet.", body = ErrorBody),
             (status = 409, description = "`invalid_state`: the card is not waiting for a code.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
@@ -834,6 +861,7 @@ mod operations {
             (status = 400, description = "`invalid_request`: an amount outside the top-up range, a currency the wallet does not hold, or a malformed body.", body = ErrorBody),
             (status = 401, description = "`unauthorized`: no session, or it has ended.", body = ErrorBody),
             (status = 402, description = "`card_declined`: the provider refused the payment.", body = ErrorBody),
+            (status = 403, description = "`top_ups_suspended`: the operator has suspended top-ups and card registration. `account_held`: the operator has put the account on hold.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such card of this wallet.", body = ErrorBody),
             (status = 409, description = "`invalid_state`: the card is not verified.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
@@ -881,6 +909,109 @@ mod operations {
         )
     )]
     fn history() {}
+
+    /// What the operator has suspended
+    ///
+    /// Every service suspended now, with why, by which operator key and since when.
+    #[utoipa::path(
+        get,
+        path = "/v1/admin/suspensions",
+        tag = "operator",
+        security(("operator_key" = [])),
+        responses(
+            (status = 200, description = "The suspensions in force (an empty list when none).", body = [Suspension]),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn list_suspensions() {}
+
+    /// Suspend a service for everyone
+    ///
+    /// `charges`: new charges and confirmations of pending ones are refused with
+    /// `charges_suspended` (declines, refunds and expiry go on). `top_ups`: top-ups and card
+    /// registration, `top_ups_suspended`. `enrolment`: new wallets and new devices,
+    /// `enrolment_suspended`. Holds on every server instance of the database as soon as this answers.
+    /// Suspending again keeps the time and takes the new reason.
+    #[utoipa::path(
+        put,
+        path = "/v1/admin/suspensions/{service}",
+        tag = "operator",
+        security(("operator_key" = [])),
+        params(("service" = String, Path, description = "`charges`, `top_ups` or `enrolment`.")),
+        request_body = Suspend,
+        responses(
+            (status = 200, description = "The suspension in force.", body = Suspension),
+            (status = 400, description = "`invalid_request`: an empty reason, one over 200 characters or with control characters, or a malformed body.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 404, description = "`not_found`: no such service.", body = ErrorBody),
+            (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+            (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn suspend() {}
+
+    /// Resume a service
+    ///
+    /// The service runs again on every instance (also if it was not suspended).
+    #[utoipa::path(
+        delete,
+        path = "/v1/admin/suspensions/{service}",
+        tag = "operator",
+        security(("operator_key" = [])),
+        params(("service" = String, Path, description = "`charges`, `top_ups` or `enrolment`.")),
+        responses(
+            (status = 204, description = "The service runs."),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 404, description = "`not_found`: no such service.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn resume() {}
+
+    /// Hold one account
+    ///
+    /// The account can no longer pay, confirm a charge, top up, add a card or take a new device
+    /// (`account_held`) until the hold is lifted; its shopper cannot lift it. The shopper gets an
+    /// `account_held` notice with the reason (none if the account was already held for the same
+    /// reason).
+    #[utoipa::path(
+        put,
+        path = "/v1/admin/accounts/{id}/hold",
+        tag = "operator",
+        security(("operator_key" = [])),
+        params(("id" = String, Path, description = "The account id (`acct_…`).")),
+        request_body = Hold,
+        responses(
+            (status = 204, description = "The account is on hold."),
+            (status = 400, description = "`invalid_request`: an empty reason, one over 200 characters or with control characters, or a malformed body.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 404, description = "`not_found`: no such account.", body = ErrorBody),
+            (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+            (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn hold_account() {}
+
+    /// Lift an account's hold
+    ///
+    /// The shopper gets an `account_released` notice (none if there was no hold).
+    #[utoipa::path(
+        delete,
+        path = "/v1/admin/accounts/{id}/hold",
+        tag = "operator",
+        security(("operator_key" = [])),
+        params(("id" = String, Path, description = "The account id (`acct_…`).")),
+        responses(
+            (status = 204, description = "The account is not on hold."),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 404, description = "`not_found`: no such account.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn release_account() {}
 }
 
 #[cfg(test)]
@@ -1049,12 +1180,14 @@ mod tests {
                 &[]
             } else if path.starts_with("/v1/wallet") || path == "/v1/sessions/current" {
                 &["session"]
+            } else if path.starts_with("/v1/admin") {
+                &["operator_key"]
             } else {
                 &[]
             };
             assert_eq!(schemes(method, path), expected, "{method} {path}");
         }
-        for scheme in ["terminal_key", "session"] {
+        for scheme in ["terminal_key", "session", "operator_key"] {
             assert_eq!(doc["components"]["securitySchemes"][scheme]["scheme"], "bearer");
         }
     }
@@ -1256,6 +1389,7 @@ mod tests {
                 display_name: "Hanako".to_owned(),
                 balance: Money::yen(-5),
                 frozen: false,
+                held: None,
                 limits,
             };
             assert_conforms(&doc, "Wallet", &wallet);
@@ -1308,6 +1442,8 @@ mod tests {
             Notice::SignedIn { device_id: Some("dev_1".to_owned()) },
             Notice::LimitsRaiseRequested { per_charge: 1, daily: 2, monthly: 3, effective_at: now },
             Notice::WalletUnfrozen,
+            Notice::AccountHeld { reason: "r".to_owned() },
+            Notice::AccountReleased,
             Notice::RecoveryCodeUsed { remaining: 9 },
         ];
         let mut events = Vec::new();
@@ -1331,6 +1467,9 @@ mod tests {
             InsufficientFunds,
             WalletFrozen,
             ChargesSuspended,
+            TopUpsSuspended,
+            EnrolmentSuspended,
+            AccountHeld,
             RegionBlocked,
             Unauthorized,
             Forbidden,
@@ -1352,10 +1491,10 @@ mod tests {
         for code in &all {
             match code {
                 PaymentCodeInvalid | PaymentCodeExpired | PaymentCodeUsed | LimitExceeded | InsufficientFunds
-                | WalletFrozen | ChargesSuspended | RegionBlocked | Unauthorized | Forbidden | InvalidRequest
-                | PayloadTooLarge | IdempotencyConflict | NotFound | InvalidState | PasskeyRejected
-                | StepUpRequired | CeremonyExpired | CardDeclined | CardLocked | DeviceRevoked | TooManyRequests
-                | Overloaded | Internal => {}
+                | WalletFrozen | ChargesSuspended | TopUpsSuspended | EnrolmentSuspended | AccountHeld
+                | RegionBlocked | Unauthorized | Forbidden | InvalidRequest | PayloadTooLarge | IdempotencyConflict
+                | NotFound | InvalidState | PasskeyRejected | StepUpRequired | CeremonyExpired | CardDeclined
+                | CardLocked | DeviceRevoked | TooManyRequests | Overloaded | Internal => {}
             }
         }
         all

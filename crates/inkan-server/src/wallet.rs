@@ -53,7 +53,7 @@ async fn limits_view(
 
 /// `GET /v1/wallet`
 pub async fn show(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Wallet>> {
-    let row = sqlx::query("SELECT display_name, balance, currency, frozen, limits FROM accounts WHERE id = $1")
+    let row = sqlx::query("SELECT display_name, balance, currency, frozen, held, limits FROM accounts WHERE id = $1")
         .bind(&auth.account_id)
         .fetch_one(app.db.pool())
         .await?;
@@ -64,6 +64,7 @@ pub async fn show(State(app): State<AppState>, auth: SessionAuth) -> Result<Json
         display_name: row.try_get("display_name")?,
         balance: Money::new(currency, row.try_get("balance")?),
         frozen: row.try_get::<i64, _>("frozen")? != 0,
+        held: row.try_get("held")?,
         limits: limits_view(&app, &auth.account_id, &settings, currency, auth.device_id.as_deref()).await?,
     }))
 }

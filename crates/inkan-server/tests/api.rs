@@ -22,24 +22,7 @@ use reqwest::StatusCode;
 use support::{Backend, FeedReader, Shopper, Terminal, TestServer, error, json};
 use time::Duration;
 
-/// Runs each test body once per database backend.
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Sqlite).await }) *
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Postgres).await }) *
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn instances_share_live_events() { super::instances_share_live_events().await }
-        }
-    };
-}
-
-on_both_databases!(
+support::on_both_databases!(
     whole_payment_flow,
     bad_codes_are_refused,
     two_terminals_racing_with_one_code,
@@ -1308,7 +1291,8 @@ fn the_binary_serves_and_stops_on_sigterm() {
 /// Two server instances on one PostgreSQL database: a wallet connected to B hears, within a
 /// second, of a charge made on A, and a terminal long-polling B wakes when the shopper confirms
 /// on A (the change travels through PostgreSQL's LISTEN/NOTIFY).
-async fn instances_share_live_events() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_share_live_events() {
     let a = TestServer::start(Backend::Postgres).await;
     let b = a.second_instance().await;
     let till_a = a.merchant("Instance A Mart").await;

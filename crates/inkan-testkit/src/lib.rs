@@ -34,6 +34,22 @@ pub const ORIGIN: &str = "http://localhost:8080";
 /// A Wednesday at noon in Tokyo: far from any day or month boundary unless a test moves there.
 pub const START: OffsetDateTime = datetime!(2026-06-10 12:00:00 +9);
 
+/// Runs each named test body (`async fn name(backend: Backend)`) once per database backend, as
+/// the tests `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Backend::Sqlite).await }) *
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Backend::Postgres).await }) *
+        }
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -180,6 +196,27 @@ impl TestServer {
             request = request.bearer_auth(token);
         }
         request.send().await.unwrap()
+    }
+
+    pub async fn put<B: Serialize>(&self, path: &str, token: Option<&str>, body: &B) -> reqwest::Response {
+        let mut request = self.http.put(format!("{}{path}", self.url)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.delete(format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A new operator key (for `/v1/admin/...`), as `inkan-server admin operator create` makes one.
+    pub async fn operator_key(&self) -> String {
+        inkan_server::admin::create_operator(&self.state.db, &*self.clock, "on call").await.unwrap().1
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {

@@ -1,7 +1,8 @@
 // An in-memory wallet behind the `Backend` interface, for the browser preview (`npm run dev`) and
 // the UI tests. It is a MOCK: no server, no keys, no passkey, and its payment codes are placeholder
 // pictures that no terminal can read. It follows the real rules closely enough for the screens to
-// be exercised honestly: limits, balance, pending charges, freeze, card challenge, cooling-off.
+// be exercised honestly: limits, balance, pending charges, freeze, an operator's hold, card
+// challenge, cooling-off.
 
 import type {
   ActivityItem,
@@ -203,6 +204,8 @@ export class MockBackend implements Backend {
   signedIn = true;
   private balance = 0;
   private frozen = false;
+  /** Why the operator holds the account; `null` when it does not. */
+  private held: string | null = null;
   private limits: Policy = { per_charge: 50_000, daily: 100_000, monthly: 300_000 };
   private pendingRaise: { policy: Policy; effectiveAt: number } | null = null;
   private spentToday = 0;
@@ -236,6 +239,7 @@ export class MockBackend implements Backend {
   simulateCharge(merchant: string, amount: number, description: string | null = null): ChargeView {
     if (!this.profile) throw fail("no_wallet", "there is no wallet on this device yet");
     if (this.frozen) throw fail("wallet_frozen", "the wallet is frozen");
+    this.refuseWhileHeld();
     const now = this.now();
     const charge: Charge = {
       id: this.id("ch"),
@@ -257,6 +261,14 @@ export class MockBackend implements Backend {
   setOnline(online: boolean, detail: string | null = online ? null : "the server cannot be reached"): void {
     this.online = online;
     this.emit({ type: "connection", online, detail });
+  }
+
+  /** The operator puts the account on hold, for `reason`, or lifts the hold (`null`). */
+  setHeld(reason: string | null): void {
+    if (this.held === reason) return;
+    this.held = reason;
+    this.notice(reason === null ? { kind: "account_released" } : { kind: "account_held", reason });
+    this.emit({ type: "wallet_changed" });
   }
 
   /** Another device asks to join this wallet. */
@@ -291,6 +303,10 @@ export class MockBackend implements Backend {
 
   get isFrozen(): boolean {
     return this.frozen;
+  }
+
+  get heldReason(): string | null {
+    return this.held;
   }
 
   get currentBalance(): number {
@@ -383,7 +399,7 @@ export class MockBackend implements Backend {
   async status(): Promise<WalletView> {
     await this.delay();
     const p = this.requireWallet();
-    return { display_name: p.display_name, balance: yen(this.balance), frozen: this.frozen, limits: this.limitsView() };
+    return { display_name: p.display_name, balance: yen(this.balance), frozen: this.frozen, held: this.held, limits: this.limitsView() };
   }
 
   async paymentCode(): Promise<PaymentCodeView> {
@@ -412,6 +428,7 @@ export class MockBackend implements Backend {
     this.requireWallet();
     const c = this.pendingCharge(chargeId);
     if (this.frozen) throw fail("wallet_frozen", "the wallet is frozen: unfreeze it before paying");
+    this.refuseWhileHeld();
     this.applyPendingRaise();
     if (c.amount > this.limits.per_charge) {
       throw fail("limit_exceeded", `this payment is above your per-payment limit of ${yen(this.limits.per_charge).en}`);
@@ -532,6 +549,7 @@ export class MockBackend implements Backend {
     const j = this.joinsList.find((x) => x.id === joinId);
     if (!j) throw fail("not_found", "no such join request");
     if (j.state !== "awaiting_approval") throw fail("invalid_state", "this device is no longer waiting to join");
+    this.refuseWhileHeld();
     j.state = "approved";
     const device: DeviceView = { id: this.id("dev"), name: j.name, active: true, enrolled_at: iso(this.now()), this_device: false };
     this.devicesList.push(device);
@@ -560,6 +578,7 @@ export class MockBackend implements Backend {
   async addCard(input: CardInput): Promise<CardView> {
     await this.delay();
     this.requireWallet();
+    this.refuseWhileHeld();
     const number = input.number.replace(/[\s-]/g, "");
     if (!/^\d{12,19}$/.test(number) || !luhn(number)) throw fail("card_declined", "this card number is not valid");
     if (!Number.isInteger(input.exp_month) || input.exp_month < 1 || input.exp_month > 12) {
@@ -593,6 +612,7 @@ export class MockBackend implements Backend {
   async verifyCard(cardId: string, code: string): Promise<CardView> {
     await this.delay();
     this.requireWallet();
+    this.refuseWhileHeld();
     const card = this.cardsList.find((c) => c.id === cardId);
     if (!card) throw fail("not_found", "no such card");
     if (card.status === "locked") throw fail("card_locked", "too many wrong codes: this card is locked");
@@ -618,6 +638,7 @@ export class MockBackend implements Backend {
     if (!card) throw fail("not_found", "no such card");
     if (card.status !== "verified") throw fail("invalid_state", "verify this card before adding money from it");
     if (this.frozen) throw fail("wallet_frozen", "the wallet is frozen");
+    this.refuseWhileHeld();
     this.balance += amount;
     this.notice({ kind: "top_up_succeeded", topup_id: this.id("tu"), amount, currency: "JPY", card_last4: card.last4 });
     this.emit({ type: "wallet_changed" });
@@ -647,6 +668,7 @@ export class MockBackend implements Backend {
     this.profile = null;
     this.balance = 0;
     this.frozen = false;
+    this.held = null;
     this.items = [];
     this.charges.clear();
     this.devicesList = [];
@@ -749,6 +771,11 @@ export class MockBackend implements Backend {
     this.frozen = frozen;
     this.notice(frozen ? { kind: "wallet_frozen", by } : { kind: "wallet_unfrozen" });
     this.emit({ type: "wallet_changed" });
+  }
+
+  private refuseWhileHeld(): void {
+    if (this.held === null) return;
+    throw fail("account_held", "Inkan has put this account on hold: no payment, top-up or new device until it is lifted; contact support");
   }
 
   private expireOld(): void {

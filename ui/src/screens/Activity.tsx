@@ -29,6 +29,7 @@ function tone(item: ActivityItem): string {
     case "charge_expired":
     case "top_up_failed":
     case "wallet_frozen":
+    case "account_held":
     case "device_revoked":
       return "warn";
     case "charge_succeeded":

@@ -1,5 +1,6 @@
 // Home: the payment code to show at the register, with the balance and what can still be paid
-// today. A frozen wallet shows no code (it cannot pay) and offers to unfreeze.
+// today. A frozen wallet shows no code (it cannot pay) and offers to unfreeze. An account that
+// Inkan has put on hold shows no code either, and says why: only Inkan can lift a hold.
 
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { AppError, PaymentCodeView } from "../bindings";
@@ -23,6 +24,7 @@ export function PayScreen({ wallet }: { wallet: WalletState }) {
   });
   const status = wallet.status;
   const frozen = status?.frozen ?? false;
+  const held = status?.held ?? null;
 
   return (
     <div class="pay">
@@ -50,7 +52,17 @@ export function PayScreen({ wallet }: { wallet: WalletState }) {
       )}
       {wallet.signedOut && <p class="hint center">{t.signedOutNote}</p>}
 
-      {frozen ? (
+      {held !== null ? (
+        <section class="held" data-testid="held-banner" role="alert" aria-labelledby="held-title">
+          <svg viewBox="0 0 24 24" class="held-icon" aria-hidden="true">
+            <path d="M21 12a9 9 0 11-18 0 9 9 0 0118 0zM10 9v6M14 9v6" />
+          </svg>
+          <h2 id="held-title">{t.heldTitle}</h2>
+          <p>{t.heldText}</p>
+          <p data-testid="held-reason">{t.heldReason(held)}</p>
+          <p>{t.heldContact}</p>
+        </section>
+      ) : frozen ? (
         <section class="frozen" data-testid="frozen-banner" role="alert" aria-labelledby="frozen-title">
           <svg viewBox="0 0 24 24" class="frozen-icon" aria-hidden="true">
             <path d="M12 2v20M4.9 6.5l14.2 11M19.1 6.5L4.9 17.5M9 3.5l3 2.5 3-2.5M9 20.5l3-2.5 3 2.5" />

@@ -1,5 +1,5 @@
-// Who and what can use this wallet: its account ID, devices, devices asking to join, freezing,
-// recovery codes, the session, and removing the wallet from this device.
+// Who and what can use this wallet: its account ID, an operator's hold, devices, devices asking to
+// join, freezing, recovery codes, the session, and removing the wallet from this device.
 
 import { useCallback, useEffect, useState } from "preact/hooks";
 import type { AppError, DeviceView, JoinView } from "../bindings";
@@ -28,6 +28,7 @@ export function SecurityScreen({ wallet, joinsVersion }: { wallet: WalletState; 
         <p class="hint">{t.accountIdHint}</p>
       </div>
 
+      <HeldBlock wallet={wallet} />
       <FreezeBlock wallet={wallet} />
       <Devices thisDeviceId={profile.device_id} joinsVersion={joinsVersion} />
       <Joins version={joinsVersion} />
@@ -50,6 +51,20 @@ export function SecurityScreen({ wallet, joinsVersion }: { wallet: WalletState; 
       <Session wallet={wallet} />
       <Forget />
     </section>
+  );
+}
+
+/** Shown only while Inkan holds the account: unlike a freeze, nothing here can lift it. */
+function HeldBlock({ wallet }: { wallet: WalletState }) {
+  const { t } = useI18n();
+  const held = wallet.status?.held ?? null;
+  if (held === null) return null;
+  return (
+    <div class="card-block card-held" data-testid="held-status">
+      <h2>{t.heldTitle}</h2>
+      <p>{t.heldReason(held)}</p>
+      <p>{t.heldContact}</p>
+    </div>
   );
 }
 

@@ -1,0 +1,227 @@
+//! The operator's kill switches (brief rule 7): suspend charges, top-ups or enrolment for
+//! everyone, or put one account on hold.
+//!
+//! A switch is a row in the database, and every request it stops reads that row itself: there is
+//! no cache to refresh, so a switch holds on every server instance of the database from the
+//! moment it commits (the rule asks for within 1 s).
+//!
+//! - `charges`: new charges (`POST /v1/charges`) and confirmations of pending ones. Declines,
+//!   refunds and the expiry of pending charges go on: they move no money to a merchant.
+//! - `top_ups`: top-ups and card registration (adding a card, its verification code).
+//! - `enrolment`: new wallets and new devices joining a wallet. Sign-in goes on.
+//! - An account on hold can neither pay, top up, add a card nor take a new device, until the
+//!   operator lifts the hold; the shopper cannot. The shopper is told why, in the live feed.
+//!
+//! The operator calls `/v1/admin/...` with an operator key (`inkan-server admin operator
+//! create`); the keys are stored as hashes, like terminal keys.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use inkan_api::ErrorCode;
+use inkan_api::admin::{Hold, Service, Suspend, Suspension};
+use inkan_api::feed::Notice;
+use sqlx::Row;
+
+use crate::auth::OperatorAuth;
+use crate::clock::{from_ms, to_ms};
+use crate::db::Tx;
+use crate::error::{AppError, Json, Result};
+use crate::feed;
+use crate::state::AppState;
+
+/// The longest reason the operator may give (it reaches the shopper for a hold).
+pub const MAX_REASON_CHARS: usize = 200;
+
+fn suspended(service: Service) -> AppError {
+    let (code, message) = match service {
+        Service::Charges => (ErrorCode::ChargesSuspended, "the operator has suspended charges; nothing was charged"),
+        Service::TopUps => (ErrorCode::TopUpsSuspended, "the operator has suspended top-ups and card registration"),
+        Service::Enrolment => (ErrorCode::EnrolmentSuspended, "the operator has suspended new wallets and devices"),
+    };
+    // 403, not 503: a client must not retry by itself until the operator lifts it.
+    AppError::new(StatusCode::FORBIDDEN, code, message)
+}
+
+/// `account_held`: the operator has put the account on hold.
+pub fn held() -> AppError {
+    AppError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::AccountHeld,
+        "Inkan has put this account on hold: no payment, top-up or new device until it is lifted; contact support",
+    )
+}
+
+/// Fails with the service's `*_suspended` error while the operator has it suspended.
+pub async fn ensure_running<'c>(conn: impl sqlx::Executor<'c, Database = sqlx::Any>, service: Service) -> Result<()> {
+    let suspended_now: Option<i64> = sqlx::query_scalar("SELECT since FROM suspensions WHERE service = $1")
+        .bind(service.as_str())
+        .fetch_optional(conn)
+        .await?;
+    match suspended_now {
+        Some(_) => Err(suspended(service)),
+        None => Ok(()),
+    }
+}
+
+/// Fails with `account_held` while the operator holds the account (and `not_found` if there is no
+/// such account).
+pub async fn ensure_not_held<'c>(conn: impl sqlx::Executor<'c, Database = sqlx::Any>, account_id: &str) -> Result<()> {
+    let held_now: Option<Option<String>> =
+        sqlx::query_scalar("SELECT held FROM accounts WHERE id = $1").bind(account_id).fetch_optional(conn).await?;
+    match held_now {
+        None => Err(AppError::not_found("account")),
+        Some(Some(_)) => Err(held()),
+        Some(None) => Ok(()),
+    }
+}
+
+/// The service and the account checks of a request made for `account_id`, on the pool.
+pub async fn ensure_allowed(app: &AppState, service: Service, account_id: &str) -> Result<()> {
+    ensure_running(app.db.pool(), service).await?;
+    ensure_not_held(app.db.pool(), account_id).await
+}
+
+fn reason(text: &str) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(AppError::invalid("reason: say why (it is kept, and shown to the shopper for a hold)"));
+    }
+    if text.chars().count() > MAX_REASON_CHARS || text.chars().any(char::is_control) {
+        return Err(AppError::invalid(format!("reason: at most {MAX_REASON_CHARS} characters, no control characters")));
+    }
+    Ok(text.to_owned())
+}
+
+fn service_of(path: &str) -> Result<Service> {
+    Service::parse(path).ok_or_else(|| {
+        AppError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such service: charges, top_ups or enrolment")
+    })
+}
+
+fn suspension(row: &sqlx::any::AnyRow) -> Result<Suspension> {
+    let service: String = row.try_get("service")?;
+    Ok(Suspension {
+        service: Service::parse(&service).ok_or_else(|| AppError::internal(format!("unknown service {service:?}")))?,
+        reason: row.try_get("reason")?,
+        operator_id: row.try_get("operator_id")?,
+        since: from_ms(row.try_get("since")?),
+    })
+}
+
+/// `GET /v1/admin/suspensions`: what is suspended now.
+pub async fn list(State(app): State<AppState>, _operator: OperatorAuth) -> Result<Json<Vec<Suspension>>> {
+    let rows = sqlx::query("SELECT service, reason, operator_id, since FROM suspensions ORDER BY service")
+        .fetch_all(app.db.pool())
+        .await?;
+    rows.iter().map(suspension).collect::<Result<Vec<_>>>().map(Json)
+}
+
+/// `PUT /v1/admin/suspensions/{service}`: suspends the service (a suspension already in place
+/// keeps its time and takes the new reason).
+pub async fn suspend(
+    State(app): State<AppState>,
+    operator: OperatorAuth,
+    Path(service): Path<String>,
+    Json(body): Json<Suspend>,
+) -> Result<Json<Suspension>> {
+    let service = service_of(&service)?;
+    let reason = reason(&body.reason)?;
+    let mut tx = app.db.begin().await?;
+    let row = sqlx::query(
+        "INSERT INTO suspensions (service, reason, operator_id, since) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (service) DO UPDATE SET reason = excluded.reason, operator_id = excluded.operator_id \
+         RETURNING service, reason, operator_id, since",
+    )
+    .bind(service.as_str())
+    .bind(&reason)
+    .bind(&operator.operator_id)
+    .bind(to_ms(app.clock.now()))
+    .fetch_one(tx.conn())
+    .await?;
+    tx.commit(&app.hub).await?;
+    tracing::warn!(service = service.as_str(), operator = %operator.operator_id, %reason, "service suspended");
+    suspension(&row).map(Json)
+}
+
+/// `DELETE /v1/admin/suspensions/{service}`: the service runs again (also if it was not
+/// suspended).
+pub async fn resume(
+    State(app): State<AppState>,
+    operator: OperatorAuth,
+    Path(service): Path<String>,
+) -> Result<StatusCode> {
+    let service = service_of(&service)?;
+    let mut tx = app.db.begin().await?;
+    let done =
+        sqlx::query("DELETE FROM suspensions WHERE service = $1").bind(service.as_str()).execute(tx.conn()).await?;
+    tx.commit(&app.hub).await?;
+    if done.rows_affected() > 0 {
+        tracing::warn!(service = service.as_str(), operator = %operator.operator_id, "service resumed");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /v1/admin/accounts/{id}/hold`: puts the account on hold, with a notice to the shopper
+/// (none if it already was, with the same reason).
+pub async fn hold(
+    State(app): State<AppState>,
+    operator: OperatorAuth,
+    Path(account_id): Path<String>,
+    Json(body): Json<Hold>,
+) -> Result<StatusCode> {
+    let reason = reason(&body.reason)?;
+    let mut tx = app.db.begin().await?;
+    let changed = set_held(&mut tx, &app, &account_id, Some(&reason)).await;
+    finish(tx, &app, changed).await?;
+    tracing::warn!(account = %account_id, operator = %operator.operator_id, %reason, "account held");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1/admin/accounts/{id}/hold`: lifts the hold, with a notice to the shopper (none if
+/// there was no hold).
+pub async fn release(
+    State(app): State<AppState>,
+    operator: OperatorAuth,
+    Path(account_id): Path<String>,
+) -> Result<StatusCode> {
+    let mut tx = app.db.begin().await?;
+    let changed = set_held(&mut tx, &app, &account_id, None).await;
+    finish(tx, &app, changed).await?;
+    tracing::warn!(account = %account_id, operator = %operator.operator_id, "account hold lifted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn finish(tx: Tx, app: &AppState, changed: Result<bool>) -> Result<()> {
+    match changed {
+        Ok(_) => tx.commit(&app.hub).await.map_err(AppError::from),
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+/// Sets or clears the hold inside `tx`, with a notice if it changed; `not_found` for an unknown
+/// account.
+async fn set_held(tx: &mut Tx, app: &AppState, account_id: &str, reason: Option<&str>) -> Result<bool> {
+    if account_id.len() > 64 {
+        return Err(AppError::not_found("account"));
+    }
+    // Takes the account row first (its lock on PostgreSQL), with the head of its history.
+    let before =
+        sqlx::query(&format!("UPDATE accounts SET held = held WHERE id = $1 RETURNING held, {}", feed::HEAD_COLUMNS))
+            .bind(account_id)
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or_else(|| AppError::not_found("account"))?;
+    if before.try_get::<Option<String>, _>("held")?.as_deref() == reason {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE accounts SET held = $1 WHERE id = $2").bind(reason).bind(account_id).execute(tx.conn()).await?;
+    let notice = match reason {
+        Some(reason) => Notice::AccountHeld { reason: reason.to_owned() },
+        None => Notice::AccountReleased,
+    };
+    feed::append_at(tx, feed::Head::of(&before)?, account_id, &notice, app.clock.now()).await?;
+    Ok(true)
+}

@@ -1,0 +1,308 @@
+//! The operator's kill switches (brief rule 7) through HTTP: suspending charges, top-ups and
+//! enrolment for everyone, and holding one account. Every test runs on SQLite and on PostgreSQL;
+//! on PostgreSQL a second server instance on the same database must obey a switch at once.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test bodies run through a macro that clippy does not see as tests"
+)]
+
+use inkan_api::ErrorCode;
+use inkan_api::admin::{Hold, Service, Suspend, Suspension};
+use inkan_api::devices::BeginJoin;
+use inkan_api::feed::{History, Notice};
+use inkan_api::merchant::Charge;
+use inkan_api::wallet::{AddCard, BeginRegistration, Card, TopUp, Wallet, WalletCharge};
+use inkan_core::{ChargeStatus, Money};
+use inkan_testkit as support;
+use reqwest::StatusCode;
+use support::{Backend, Shopper, TestServer, error, json};
+
+support::on_both_databases!(
+    suspended_charges_stop_on_every_instance_at_once,
+    suspended_top_ups_and_enrolment_refuse_and_resume,
+    an_account_on_hold_can_do_nothing_that_moves_money_or_adds_a_device,
+    the_operator_api_refuses_other_keys_and_bad_input_and_changes_nothing,
+);
+
+fn suspend(reason: &str) -> Suspend {
+    Suspend { reason: reason.to_owned() }
+}
+
+fn hold(reason: &str) -> Hold {
+    Hold { reason: reason.to_owned() }
+}
+
+async fn suspensions(server: &TestServer, key: &str) -> Vec<Suspension> {
+    json(server.get("/v1/admin/suspensions", Some(key)).await, StatusCode::OK).await
+}
+
+/// The server a second terminal reaches: on PostgreSQL another instance on the same database
+/// (the scale-out setup), on SQLite the one process.
+async fn other_instance(server: &TestServer, backend: Backend) -> Option<TestServer> {
+    match backend {
+        Backend::Postgres => Some(server.second_instance().await),
+        Backend::Sqlite => None,
+    }
+}
+
+async fn charge_count(server: &TestServer) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM charges").fetch_one(server.state.db.pool()).await.unwrap()
+}
+
+async fn notices(server: &TestServer, shopper: &Shopper) -> Vec<Notice> {
+    let history: History = json(server.get("/v1/wallet/history", Some(&shopper.token)).await, StatusCode::OK).await;
+    history.events.iter().map(|e| e.notice().unwrap()).collect()
+}
+
+async fn suspended_charges_stop_on_every_instance_at_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let key = server.operator_key().await;
+    let till = server.merchant("Seven Ginza").await;
+    let mut shopper = Shopper::enroll(&server, "Aiko").await;
+    shopper.top_up(&server, 10_000).await;
+    // A charge made before the switch, waiting for the shopper.
+    let waiting = till.charge_ok(&shopper.code(&server), 700).await;
+    let pending = shopper.pending(&server).await;
+    let other = other_instance(&server, backend).await;
+    let elsewhere = other.as_ref().unwrap_or(&server);
+
+    let suspended: Suspension = json(
+        server.put("/v1/admin/suspensions/charges", Some(&key), &suspend("card-testing attack on tills")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!((suspended.service, suspended.reason.as_str()), (Service::Charges, "card-testing attack on tills"));
+    // The very next request, on the other instance: no new charge, and no confirmation.
+    let before = charge_count(&server).await;
+    let code = shopper.code(&server);
+    let other_till = support::Terminal {
+        url: elsewhere.url.clone(),
+        http: till.http.clone(),
+        merchant_id: till.merchant_id.clone(),
+        terminal_id: till.terminal_id.clone(),
+        key: till.key.clone(),
+    };
+    error(other_till.charge(&code, 300).await, StatusCode::FORBIDDEN, ErrorCode::ChargesSuspended).await;
+    assert_eq!(charge_count(&server).await, before);
+    let body = shopper.sign_charge(&pending[0]);
+    let confirm = elsewhere.post(&format!("/v1/wallet/charges/{}/confirm", waiting.id), None, &body).await;
+    error(confirm, StatusCode::FORBIDDEN, ErrorCode::ChargesSuspended).await;
+    assert_eq!(shopper.balance(&server).await, 10_000);
+    assert_eq!(till.get(&waiting.id, None).await.status, ChargeStatus::PendingConfirmation);
+    // Every instance lists it.
+    assert_eq!(suspensions(elsewhere, &key).await, vec![suspended]);
+
+    // Resumed on the other instance: the same code, not used by the refused charge, now pays.
+    let resumed = elsewhere.delete("/v1/admin/suspensions/charges", Some(&key)).await;
+    assert_eq!(resumed.status(), StatusCode::NO_CONTENT);
+    assert!(suspensions(&server, &key).await.is_empty());
+    let charge: Charge = json(other_till.charge(&code, 300).await, StatusCode::CREATED).await;
+    assert_eq!(charge.status, ChargeStatus::PendingConfirmation);
+    // The waiting charge can be confirmed again, with a fresh assertion.
+    let pending = shopper.pending(&server).await;
+    let waiting = pending.iter().find(|p| p.charge.id == waiting.id).unwrap();
+    let paid: WalletCharge = json(shopper.confirm(&server, waiting).await, StatusCode::OK).await;
+    assert_eq!(paid.status, ChargeStatus::Succeeded);
+    assert_eq!(shopper.balance(&server).await, 9_300);
+    server.assert_ledger_balanced().await;
+    if let Some(other) = other {
+        other.stop().await;
+    }
+    server.stop().await;
+}
+
+async fn suspended_top_ups_and_enrolment_refuse_and_resume(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let key = server.operator_key().await;
+    let mut shopper = Shopper::enroll(&server, "Ken").await;
+    let card = AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
+    let card: Card =
+        json(server.post("/v1/wallet/cards", Some(&shopper.token), &card).await, StatusCode::CREATED).await;
+
+    let put = server.put("/v1/admin/suspensions/top_ups", Some(&key), &suspend("provider incident")).await;
+    let _: Suspension = json(put, StatusCode::OK).await;
+    let top_up = TopUp { card_id: card.id.clone(), amount: Money::yen(5_000) };
+    let refused = server.post("/v1/wallet/topups", Some(&shopper.token), &top_up).await;
+    error(refused, StatusCode::FORBIDDEN, ErrorCode::TopUpsSuspended).await;
+    let another = AddCard { number: "5555555555554444".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
+    let refused = server.post("/v1/wallet/cards", Some(&shopper.token), &another).await;
+    error(refused, StatusCode::FORBIDDEN, ErrorCode::TopUpsSuspended).await;
+    let cards: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cards").fetch_one(server.state.db.pool()).await.unwrap();
+    assert_eq!(cards, 1, "a refused card registration left a row (or counted an attempt)");
+    assert_eq!(shopper.balance(&server).await, 0);
+
+    let put = server.put("/v1/admin/suspensions/enrolment", Some(&key), &suspend("mass sign-ups")).await;
+    let _: Suspension = json(put, StatusCode::OK).await;
+    let begin = BeginRegistration { display_name: "Mallory".to_owned() };
+    error(
+        server.post("/v1/accounts/registration", None, &begin).await,
+        StatusCode::FORBIDDEN,
+        ErrorCode::EnrolmentSuspended,
+    )
+    .await;
+    let join = BeginJoin { account_id: shopper.account_id().to_owned() };
+    error(server.post("/v1/device-joins", None, &join).await, StatusCode::FORBIDDEN, ErrorCode::EnrolmentSuspended)
+        .await;
+    // Signing in goes on.
+    shopper.sign_in(&server).await;
+    let listed: Vec<Service> = suspensions(&server, &key).await.into_iter().map(|s| s.service).collect();
+    assert_eq!(listed, vec![Service::Enrolment, Service::TopUps]);
+
+    for service in ["top_ups", "enrolment"] {
+        let resumed = server.delete(&format!("/v1/admin/suspensions/{service}"), Some(&key)).await;
+        assert_eq!(resumed.status(), StatusCode::NO_CONTENT);
+    }
+    let done = server.post("/v1/wallet/topups", Some(&shopper.token), &top_up).await;
+    assert_eq!(done.status(), StatusCode::CREATED);
+    assert_eq!(shopper.balance(&server).await, 5_000);
+    Shopper::enroll(&server, "Newcomer").await;
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+async fn an_account_on_hold_can_do_nothing_that_moves_money_or_adds_a_device(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let key = server.operator_key().await;
+    let till = server.merchant("Lawson Ueno").await;
+    let mut shopper = Shopper::enroll(&server, "Yui").await;
+    shopper.top_up(&server, 10_000).await;
+    let mut neighbour = Shopper::enroll(&server, "Sota").await;
+    neighbour.top_up(&server, 1_000).await;
+    let waiting = till.charge_ok(&shopper.code(&server), 800).await;
+    let pending = shopper.pending(&server).await;
+    let hold_path = format!("/v1/admin/accounts/{}/hold", shopper.account_id());
+
+    let held = server.put(&hold_path, Some(&key), &hold("suspected account takeover")).await;
+    assert_eq!(held.status(), StatusCode::NO_CONTENT);
+    // Again with the same reason: no second notice.
+    let again = server.put(&hold_path, Some(&key), &hold("suspected account takeover")).await;
+    assert_eq!(again.status(), StatusCode::NO_CONTENT);
+    let told: Vec<Notice> =
+        notices(&server, &shopper).await.into_iter().filter(|n| matches!(n, Notice::AccountHeld { .. })).collect();
+    assert_eq!(told, vec![Notice::AccountHeld { reason: "suspected account takeover".to_owned() }]);
+    let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
+    assert_eq!(wallet.held.as_deref(), Some("suspected account takeover"));
+
+    let before = charge_count(&server).await;
+    error(till.charge(&shopper.code(&server), 100).await, StatusCode::FORBIDDEN, ErrorCode::AccountHeld).await;
+    assert_eq!(charge_count(&server).await, before);
+    error(shopper.confirm(&server, &pending[0]).await, StatusCode::FORBIDDEN, ErrorCode::AccountHeld).await;
+    let card = AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
+    error(
+        server.post("/v1/wallet/cards", Some(&shopper.token), &card).await,
+        StatusCode::FORBIDDEN,
+        ErrorCode::AccountHeld,
+    )
+    .await;
+    let card_id: String = sqlx::query_scalar("SELECT id FROM cards WHERE account_id = $1")
+        .bind(shopper.account_id())
+        .fetch_one(server.state.db.pool())
+        .await
+        .unwrap();
+    let top_up = TopUp { card_id, amount: Money::yen(1_000) };
+    error(
+        server.post("/v1/wallet/topups", Some(&shopper.token), &top_up).await,
+        StatusCode::FORBIDDEN,
+        ErrorCode::AccountHeld,
+    )
+    .await;
+    let join = BeginJoin { account_id: shopper.account_id().to_owned() };
+    error(server.post("/v1/device-joins", None, &join).await, StatusCode::FORBIDDEN, ErrorCode::AccountHeld).await;
+    assert_eq!(shopper.balance(&server).await, 10_000);
+    assert_eq!(till.get(&waiting.id, None).await.status, ChargeStatus::PendingConfirmation);
+    // Another wallet is not affected.
+    let charge = till.charge_ok(&neighbour.code(&server), 200).await;
+    let theirs = neighbour.pending(&server).await;
+    let paid: WalletCharge = json(neighbour.confirm(&server, &theirs[0]).await, StatusCode::OK).await;
+    assert_eq!((paid.id, paid.status), (charge.id, ChargeStatus::Succeeded));
+
+    let released = server.delete(&hold_path, Some(&key)).await;
+    assert_eq!(released.status(), StatusCode::NO_CONTENT);
+    assert!(matches!(notices(&server, &shopper).await.last(), Some(Notice::AccountReleased)));
+    let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
+    assert_eq!(wallet.held, None);
+    let pending = shopper.pending(&server).await;
+    let paid: WalletCharge = json(shopper.confirm(&server, &pending[0]).await, StatusCode::OK).await;
+    assert_eq!((paid.id, paid.status), (waiting.id, ChargeStatus::Succeeded));
+    assert_eq!(shopper.balance(&server).await, 9_200);
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+async fn the_operator_api_refuses_other_keys_and_bad_input_and_changes_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let key = server.operator_key().await;
+    let till = server.merchant("FamilyMart Akiba").await;
+    let shopper = Shopper::enroll(&server, "Rin").await;
+    let hold_path = format!("/v1/admin/accounts/{}/hold", shopper.account_id());
+    let body = suspend("x");
+
+    // Who may not: nobody, a terminal, a shopper's session, a made-up key, a revoked key.
+    let revoked = server.operator_key().await;
+    let revoked_id: String = sqlx::query_scalar("SELECT id FROM operator_keys ORDER BY created_at DESC, id LIMIT 1")
+        .fetch_one(server.state.db.pool())
+        .await
+        .unwrap();
+    inkan_server::admin::revoke_operator(&server.state.db, &revoked_id).await.unwrap();
+    let long = "o".repeat(1_000);
+    for who in
+        [None, Some(till.key.as_str()), Some(shopper.token.as_str()), Some("ok_forged"), Some(&revoked), Some(&long)]
+    {
+        let refused = server.put("/v1/admin/suspensions/charges", who, &body).await;
+        error(refused, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+        error(server.get("/v1/admin/suspensions", who).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+        error(server.put(&hold_path, who, &hold("x")).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+        error(server.delete(&hold_path, who).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    }
+    assert!(inkan_server::admin::revoke_operator(&server.state.db, "op_unknown").await.is_err());
+
+    // What may not be said.
+    for service in ["Charges", "refunds", "charges%00", &"c".repeat(300)] {
+        let path = format!("/v1/admin/suspensions/{service}");
+        error(server.put(&path, Some(&key), &body).await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+        error(server.delete(&path, Some(&key)).await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+    }
+    let too_long = "r".repeat(201);
+    for reason in ["", "   ", "line\nbreak", "nul\u{0}", too_long.as_str()] {
+        let refused = server.put("/v1/admin/suspensions/charges", Some(&key), &suspend(reason)).await;
+        error(refused, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+        error(
+            server.put(&hold_path, Some(&key), &hold(reason)).await,
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+        )
+        .await;
+    }
+    let hostile = [
+        serde_json::json!({"reason": "x", "until": "2030-01-01"}),
+        serde_json::json!({"reason": 5}),
+        serde_json::json!({}),
+        serde_json::json!("reason"),
+    ];
+    for body in &hostile {
+        let refused = server.put("/v1/admin/suspensions/top_ups", Some(&key), body).await;
+        error(refused, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+        error(server.put(&hold_path, Some(&key), body).await, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    }
+    let huge = serde_json::json!({ "reason": "x".repeat(2 * 1024 * 1024) });
+    let refused = server.put("/v1/admin/suspensions/enrolment", Some(&key), &huge).await;
+    error(refused, StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge).await;
+    for account in ["acct_unknown".to_owned(), "a".repeat(300)] {
+        let path = format!("/v1/admin/accounts/{account}/hold");
+        error(server.put(&path, Some(&key), &hold("x")).await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+        error(server.delete(&path, Some(&key)).await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+    }
+
+    // Nothing of it took effect.
+    assert!(suspensions(&server, &key).await.is_empty());
+    let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
+    assert_eq!(wallet.held, None);
+    assert!(!notices(&server, &shopper).await.iter().any(|n| matches!(n, Notice::AccountHeld { .. })));
+    // Lifting what is not there is no error, and tells nobody anything.
+    assert_eq!(server.delete("/v1/admin/suspensions/charges", Some(&key)).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.delete(&hold_path, Some(&key)).await.status(), StatusCode::NO_CONTENT);
+    assert!(!notices(&server, &shopper).await.iter().any(|n| matches!(n, Notice::AccountReleased)));
+    server.stop().await;
+}
