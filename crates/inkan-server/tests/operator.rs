@@ -240,11 +240,8 @@ async fn the_operator_api_refuses_other_keys_and_bad_input_and_changes_nothing(b
     let body = suspend("x");
 
     // Who may not: nobody, a terminal, a shopper's session, a made-up key, a revoked key.
-    let revoked = server.operator_key().await;
-    let revoked_id: String = sqlx::query_scalar("SELECT id FROM operator_keys ORDER BY created_at DESC, id LIMIT 1")
-        .fetch_one(server.state.db.pool())
-        .await
-        .unwrap();
+    let (revoked_id, revoked) =
+        inkan_server::admin::create_operator(&server.state.db, &*server.clock, "left the team").await.unwrap();
     inkan_server::admin::revoke_operator(&server.state.db, &revoked_id).await.unwrap();
     let long = "o".repeat(1_000);
     for who in
