@@ -146,8 +146,33 @@ impl AppUnderTest {
         input.send_keys(text).await.with_context(|| format!("could not type into {testid:?}"))
     }
 
+    /// The text of `testid` as a person sees it, read once the screen has settled (see
+    /// [`AppUnderTest::settled`]).
     pub async fn text(&self, testid: &str) -> Result<String> {
-        Ok(self.find(testid).await?.text().await?)
+        let element = self.find(testid).await?;
+        self.settled().await?;
+        Ok(element.text().await?)
+    }
+
+    /// Waits (bounded) until the screen's finite animations have ended, such as a sheet rising.
+    /// What WebDriver reads of an element in the middle of one is not what a person sees: at the
+    /// start of the sheet's fade-in its visible text is empty, and its colours are too faint.
+    pub async fn settled(&self) -> Result<()> {
+        let script = r#"
+            const [ms, done] = arguments;
+            const settling = document
+                .getAnimations()
+                .filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+                .map((a) => a.finished.catch(() => null));
+            const late = new Promise((resolve) => setTimeout(() => resolve(false), ms));
+            Promise.race([Promise.all(settling).then(() => true), late]).then(done);
+        "#;
+        let ms = u64::try_from(WAIT.as_millis()).unwrap_or(u64::MAX);
+        let ended = self.client.execute_async(script, vec![serde_json::json!(ms)]).await?;
+        if ended.as_bool() != Some(true) {
+            bail!("the screen's animations did not end within {} s", WAIT.as_secs());
+        }
+        Ok(())
     }
 
     /// Waits (bounded) until `check` holds for the text of `testid`; returns that text.
@@ -239,16 +264,11 @@ impl AppUnderTest {
         }
         // Checked once the screen has settled: a sheet still rising (its opacity going from 0 to 1)
         // would fail colour contrast for what is only a moment of its animation.
+        self.settled().await?;
         let script = r#"
             const done = arguments[arguments.length - 1];
-            const settling = document
-                .getAnimations()
-                .filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
-                .map((a) => a.finished.catch(() => null));
-            Promise.all(settling)
-                .then(() => window.axe.run(document, {
-                    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
-                }))
+            window.axe
+                .run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
                 .then((r) => done({
                     passed: r.passes.length,
                     violations: r.violations.map((v) =>
