@@ -54,10 +54,14 @@ pub async fn create_terminal(
 
 /// Revokes a terminal: its key stops working at once.
 pub async fn revoke_terminal(db: &Db, terminal_id: &str) -> anyhow::Result<()> {
-    let done =
-        sqlx::query("UPDATE terminals SET active = 0 WHERE id = $1").bind(terminal_id).execute(db.pool()).await?;
+    deactivate(db, "terminals", "terminal", terminal_id).await
+}
+
+/// Marks the key `id` of `table` inactive (the next request with it is refused).
+async fn deactivate(db: &Db, table: &'static str, what: &str, id: &str) -> anyhow::Result<()> {
+    let done = sqlx::query(&format!("UPDATE {table} SET active = 0 WHERE id = $1")).bind(id).execute(db.pool()).await?;
     if done.rows_affected() != 1 {
-        anyhow::bail!("no terminal with id {terminal_id}");
+        anyhow::bail!("no {what} with id {id}");
     }
     Ok(())
 }
@@ -81,12 +85,7 @@ pub async fn create_operator(db: &Db, clock: &dyn Clock, name: &str) -> anyhow::
 
 /// Revokes an operator key: it stops working at once.
 pub async fn revoke_operator(db: &Db, operator_id: &str) -> anyhow::Result<()> {
-    let done =
-        sqlx::query("UPDATE operator_keys SET active = 0 WHERE id = $1").bind(operator_id).execute(db.pool()).await?;
-    if done.rows_affected() != 1 {
-        anyhow::bail!("no operator key with id {operator_id}");
-    }
-    Ok(())
+    deactivate(db, "operator_keys", "operator key", operator_id).await
 }
 
 fn app_error(e: AppError) -> anyhow::Error {
