@@ -69,15 +69,30 @@ pub struct Enrolled {
     pub session: Session,
 }
 
-/// `POST /v1/sessions/challenge` — start signing in to an account with a passkey.
+/// `POST /v1/sessions/challenge` — start signing in a device of an account. The challenge
+/// accepts only that device's passkeys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BeginSignIn {
     pub account_id: String,
-    /// The device signing in, if it is an enrolled one (shown in the notice).
-    #[serde(default)]
-    pub device_id: Option<String>,
+    /// The active device signing in: a session always belongs to one device.
+    pub device_id: String,
+}
+
+/// `POST /v1/sessions` — finish signing in with two proofs over the ceremony: the assertion of a
+/// passkey of the device, and the device key's signature (`DeviceSigningKey::sign_in`, under
+/// the prefix `inkan/sign-in/v1\0`, over the ceremony id).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub ceremony_id: String,
+    /// The authenticator's assertion, a WebAuthn `AuthenticationResponseJSON`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub credential: PublicKeyCredential,
+    /// ECDSA P-256 / SHA-256 signature, fixed `r‖s` form, by the device's key.
+    pub device_signature: Base64Url,
 }
 
 /// Passkey request options for the authenticator, and the ceremony they belong to.
@@ -104,13 +119,16 @@ pub struct Assertion {
     pub credential: PublicKeyCredential,
 }
 
-/// A bearer session. It ends after `idle_timeout_seconds` without a request.
+/// A bearer session of one device. It ends after `idle_timeout_seconds` without a request,
+/// `max_lifetime_seconds` after it began whatever happens, and at once when its device is removed,
+/// the wallet is frozen from another device or the operator holds the account.
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     pub token: String,
     pub account_id: String,
     pub idle_timeout_seconds: u64,
+    pub max_lifetime_seconds: u64,
 }
 
 impl std::fmt::Debug for Session {

@@ -1,14 +1,17 @@
-//! Inkan's domain, free of IO: money, payment codes, spending limits and charge states.
+//! Inkan's domain, free of IO: money, payment codes, spending limits, charge states, and what a
+//! device, its passkey and its sessions may do.
 //!
 //! Nothing in this crate reads the clock, the network, files or a database. Time comes in as a
 //! `now` argument and randomness as a [`ring::rand::SecureRandom`], so every rule here is a pure
 //! function that tests can drive to any instant without sleeping.
 
 pub mod charge;
+pub mod device_binding;
 pub mod history;
 pub mod limits;
 pub mod money;
 pub mod payment_code;
+pub mod session;
 pub mod tokyo;
 
 pub use charge::{ChargeEvent, ChargeStatus, InvalidTransition};

@@ -24,6 +24,9 @@ use zeroize::Zeroizing;
 
 /// Signed-over prefix of a proof of possession of a device key (see [`DeviceSigningKey::prove`]).
 pub const DEVICE_PROOF_DOMAIN: &[u8] = b"inkan/device-proof/v1\0";
+/// The prefix of what a device key signs to start a session (a sign-in ceremony id): neither a
+/// payment code nor a proof of possession, so no signature made for one purpose serves another.
+pub const SIGN_IN_DOMAIN: &[u8] = b"inkan/sign-in/v1\0";
 
 /// Version byte of the format this module writes and reads.
 pub const VERSION: u8 = 1;
@@ -192,10 +195,20 @@ impl DevicePublicKey {
     /// server asks for one whenever a device key is registered, which also proves the point is on
     /// the curve.
     pub fn verify_proof(&self, challenge: &[u8], proof: &[u8]) -> Result<(), PaymentCodeError> {
-        let mut message = DEVICE_PROOF_DOMAIN.to_vec();
+        self.verify_in(DEVICE_PROOF_DOMAIN, challenge, proof)
+    }
+
+    /// Checks a sign-in signature made by [`DeviceSigningKey::sign_in`] over a sign-in ceremony id:
+    /// the device itself, not only a passkey, asks for the session.
+    pub fn verify_sign_in(&self, ceremony_id: &[u8], signature: &[u8]) -> Result<(), PaymentCodeError> {
+        self.verify_in(SIGN_IN_DOMAIN, ceremony_id, signature)
+    }
+
+    fn verify_in(&self, domain: &[u8], challenge: &[u8], signature: &[u8]) -> Result<(), PaymentCodeError> {
+        let mut message = domain.to_vec();
         message.extend_from_slice(challenge);
         UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &self.0)
-            .verify(&message, proof)
+            .verify(&message, signature)
             .map_err(|_| PaymentCodeError::BadSignature)
     }
 }
@@ -240,7 +253,17 @@ impl DeviceSigningKey {
     /// Signs `challenge` (a ceremony id the server chose) to prove this device holds the key,
     /// under a domain prefix that no payment code uses.
     pub fn prove(&self, challenge: &[u8], rng: &dyn SecureRandom) -> Result<Vec<u8>, PaymentCodeError> {
-        let mut message = DEVICE_PROOF_DOMAIN.to_vec();
+        self.sign_under(DEVICE_PROOF_DOMAIN, challenge, rng)
+    }
+
+    /// Signs a sign-in ceremony id, under its own domain prefix: the second proof of a sign-in,
+    /// beside the passkey's (see [`DevicePublicKey::verify_sign_in`]).
+    pub fn sign_in(&self, ceremony_id: &[u8], rng: &dyn SecureRandom) -> Result<Vec<u8>, PaymentCodeError> {
+        self.sign_under(SIGN_IN_DOMAIN, ceremony_id, rng)
+    }
+
+    fn sign_under(&self, domain: &[u8], challenge: &[u8], rng: &dyn SecureRandom) -> Result<Vec<u8>, PaymentCodeError> {
+        let mut message = domain.to_vec();
         message.extend_from_slice(challenge);
         Ok(self.pair.sign(rng, &message).map_err(|_| PaymentCodeError::BadKey)?.as_ref().to_vec())
     }

@@ -299,3 +299,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_sign_in_signature_serves_no_other_purpose() {
+    let rng = SystemRandom::new();
+    let (key, id) = device();
+    let (other, _) = device();
+    let signed = key.sign_in(b"cer_1", &rng).unwrap();
+    assert!(key.public_key().verify_sign_in(b"cer_1", &signed).is_ok());
+    assert_eq!(key.public_key().verify_sign_in(b"cer_2", &signed), Err(PaymentCodeError::BadSignature));
+    assert_eq!(other.public_key().verify_sign_in(b"cer_1", &signed), Err(PaymentCodeError::BadSignature));
+    // Nor is it a proof of possession, nor is a proof of possession a sign-in.
+    assert!(key.public_key().verify_proof(b"cer_1", &signed).is_err());
+    let proof = key.prove(b"cer_1", &rng).unwrap();
+    assert!(key.public_key().verify_sign_in(b"cer_1", &proof).is_err());
+    // And a payment code's signature signs nobody in.
+    let code = issue(&key, id, 1);
+    let header = &code.as_bytes()[..SIGNED_LEN];
+    assert!(key.public_key().verify_sign_in(header, &code.as_bytes()[SIGNED_LEN..]).is_err());
+}
