@@ -10,7 +10,7 @@ use inkan_api::feed::History;
 use inkan_api::wallet::{
     AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, ConfirmCharge,
     DeclineCharge, Device, Enrolled, FinishRegistration, Limits, PendingCharge, RegistrationChallenge, Session,
-    SetLimits, StepUpAction, TopUp, TopUpResult, VerifyCard, Wallet, WalletCharge,
+    SetLimits, SignIn, StepUpAction, TopUp, TopUpResult, VerifyCard, Wallet, WalletCharge,
 };
 use inkan_api::{ErrorBody, SERVER_TIME_HEADER};
 use reqwest::{Method, StatusCode};
@@ -138,13 +138,13 @@ impl Api {
         self.call(Method::POST, "/v1/accounts", Some(body)).await
     }
 
-    pub async fn begin_sign_in(&self, account_id: &str, device_id: Option<&str>) -> Result<AssertionChallenge> {
-        let body = BeginSignIn { account_id: account_id.to_owned(), device_id: device_id.map(str::to_owned) };
+    pub async fn begin_sign_in(&self, account_id: &str, device_id: &str) -> Result<AssertionChallenge> {
+        let body = BeginSignIn { account_id: account_id.to_owned(), device_id: device_id.to_owned() };
         self.call(Method::POST, "/v1/sessions/challenge", Some(&body)).await
     }
 
-    pub async fn finish_sign_in(&self, assertion: &Assertion) -> Result<Session> {
-        self.call(Method::POST, "/v1/sessions", Some(assertion)).await
+    pub async fn finish_sign_in(&self, body: &SignIn) -> Result<Session> {
+        self.call(Method::POST, "/v1/sessions", Some(body)).await
     }
 
     pub async fn sign_out(&self) -> Result<()> {

@@ -65,6 +65,12 @@ impl DeviceKey {
         })
     }
 
+    /// This device's half of a sign-in: its signature over the sign-in ceremony id, under the
+    /// sign-in domain (never valid as a payment code or a proof of possession).
+    pub fn sign_in(&self, ceremony_id: &str) -> Result<Base64Url> {
+        Ok(Base64Url(self.key.sign_in(ceremony_id.as_bytes(), &SystemRandom::new()).map_err(key_error)?))
+    }
+
     /// A payment code with `counter`, valid from `now` for [`LIFETIME`]. Works offline.
     pub fn code(&self, counter: u32, now: OffsetDateTime) -> Result<PaymentCode> {
         PaymentCode::issue(&self.key, self.key_id, counter, now, LIFETIME, &SystemRandom::new()).map_err(key_error)

@@ -322,13 +322,14 @@ impl Wallet {
         self.authenticator.describe()
     }
 
-    /// Signs in with the passkey: a new session for this device.
+    /// Signs in with the passkey and the device key together: a new session for this device.
     pub async fn sign_in(&mut self) -> Result<()> {
-        let challenge = self.api.begin_sign_in(&self.profile.account_id, Some(&self.profile.device_id)).await?;
+        let challenge = self.api.begin_sign_in(&self.profile.account_id, &self.profile.device_id).await?;
+        let device_signature = self.device.sign_in(&challenge.ceremony_id)?;
         let credential =
             self.authenticator.authenticate(&self.profile.origin, challenge.public_key, &Approval::SignIn)?;
-        let assertion = inkan_api::wallet::Assertion { ceremony_id: challenge.ceremony_id, credential };
-        let session = self.api.finish_sign_in(&assertion).await?;
+        let body = inkan_api::wallet::SignIn { ceremony_id: challenge.ceremony_id, credential, device_signature };
+        let session = self.api.finish_sign_in(&body).await?;
         self.keystore.put(SESSION_ENTRY, session.token.as_bytes())?;
         self.api.set_token(Some(session.token));
         Ok(())

@@ -321,7 +321,7 @@ async fn passkey_requests_that_do_not_fit_are_refused_with_a_clear_error_and_mak
     let made = passkey.register(&origin, options).unwrap();
     assert_eq!(passkey.credential_id(), Some(made.raw_id.as_slice()));
     let shopper = inkan_testkit::Shopper::enroll(&server, "Jiro").await;
-    let challenge = api.begin_sign_in(shopper.account_id(), None).await.unwrap();
+    let challenge = api.begin_sign_in(shopper.account_id(), &shopper.device_id).await.unwrap();
     let err = passkey.authenticate(&origin, challenge.public_key, &Approval::SignIn).unwrap_err();
     assert!(err.to_string().contains("asked for another passkey than this phone's"), "{err}");
     assert!(phone.key.prompts().len() == 1, "no prompt is shown for a request that cannot be answered");

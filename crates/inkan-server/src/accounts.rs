@@ -9,7 +9,7 @@ use inkan_api::feed::Notice;
 use inkan_api::wallet::Assertion;
 use inkan_api::wallet::{
     AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Enrolled, FinishRegistration, NewDevice,
-    RegistrationChallenge, Session, StepUpAction,
+    RegistrationChallenge, Session, SignIn, StepUpAction,
 };
 use inkan_core::LimitSettings;
 use inkan_core::history::GENESIS;
@@ -18,11 +18,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use webauthn_rs::prelude::{PasskeyAuthentication, PasskeyRegistration};
 
-use crate::auth::SessionAuth;
+use crate::auth::{Ending, SessionAuth, end_sessions};
 use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
-use crate::passkeys::{self, accept_assertion, put_ceremony, take_ceremony};
+use crate::passkeys::{self, ActingDevice, accept_assertion, put_ceremony, take_ceremony};
 use crate::secrets::{hash_secret, hex, new_id, new_recovery_code, new_token, normalize_recovery_code};
 use crate::state::AppState;
 use crate::{feed, operator};
@@ -38,12 +38,15 @@ struct RegistrationContext {
 
 #[derive(Serialize, Deserialize)]
 struct SignInContext {
-    device_id: Option<String>,
+    device_id: String,
 }
 
+/// A step-up is asked for by a session, so by one device: only that device's passkeys answer it,
+/// and only that device's session may use the answer.
 #[derive(Serialize, Deserialize)]
 struct StepUpContext {
     action: StepUpAction,
+    device_id: String,
 }
 
 /// A display name: 1 to 64 characters after trimming, no control characters.
@@ -124,8 +127,8 @@ pub async fn insert_device(
     Ok(device_id)
 }
 
-/// Opens a session for an account.
-pub async fn open_session(tx: &mut Tx, app: &AppState, account_id: &str, device_id: Option<&str>) -> Result<Session> {
+/// Opens a session for a device of an account.
+pub async fn open_session(tx: &mut Tx, app: &AppState, account_id: &str, device_id: &str) -> Result<Session> {
     let token = new_token("ses", &app.rng)?;
     let now = to_ms(app.clock.now());
     sqlx::query(
@@ -138,8 +141,13 @@ pub async fn open_session(tx: &mut Tx, app: &AppState, account_id: &str, device_
     .bind(now)
     .execute(tx.conn())
     .await?;
-    let idle = u64::try_from(app.settings.session_idle.whole_seconds()).unwrap_or(0);
-    Ok(Session { token, account_id: account_id.to_owned(), idle_timeout_seconds: idle })
+    let seconds = |d: time::Duration| u64::try_from(d.whole_seconds()).unwrap_or(0);
+    Ok(Session {
+        token,
+        account_id: account_id.to_owned(),
+        idle_timeout_seconds: seconds(app.settings.session_idle),
+        max_lifetime_seconds: seconds(app.settings.session_max),
+    })
 }
 
 /// `POST /v1/accounts`: the passkey is registered, the first device added, recovery codes made.
@@ -169,11 +177,12 @@ pub async fn finish_registration(
     .bind(to_ms(now))
     .execute(tx.conn())
     .await?;
-    passkeys::register(&app, &mut tx, &account_id, &body.credential, &ceremony.state).await?;
     feed::append(&mut tx, &account_id, &Notice::AccountCreated { display_name: ceremony.context.display_name }, now)
         .await?;
     let key_id = body.device.key_id.to_string();
     let device_id = insert_device(&mut tx, &app, &account_id, &key_id, key.as_sec1(), &device_name).await?;
+    let device = ActingDevice { account_id: &account_id, device_id: &device_id };
+    passkeys::register(&app, &mut tx, device, &body.credential, &ceremony.state).await?;
     let mut recovery_codes = Vec::with_capacity(RECOVERY_CODES);
     for _ in 0..RECOVERY_CODES {
         let code = new_recovery_code(&app.rng)?;
@@ -184,87 +193,101 @@ pub async fn finish_registration(
             .await?;
         recovery_codes.push(code);
     }
-    let session = open_session(&mut tx, &app, &account_id, Some(&device_id)).await?;
+    let session = open_session(&mut tx, &app, &account_id, &device_id).await?;
     tx.commit(&app.hub).await?;
     tracing::info!(%account_id, %device_id, "account created");
     Ok((StatusCode::CREATED, Json(Enrolled { account_id, device_id, recovery_codes, session })))
 }
 
-/// `POST /v1/sessions/challenge`
+/// The device a sign-in names, if it is one of the account's: its public key and whether it is
+/// still active.
+async fn device_of(
+    conn: impl sqlx::Executor<'_, Database = sqlx::Any>,
+    account_id: &str,
+    device_id: &str,
+) -> Result<(DevicePublicKey, bool)> {
+    let row: Option<(Vec<u8>, i64)> =
+        sqlx::query_as("SELECT public_key, active FROM devices WHERE id = $1 AND account_id = $2")
+            .bind(device_id)
+            .bind(account_id)
+            .fetch_optional(conn)
+            .await?;
+    let (public_key, active) = row.ok_or_else(|| AppError::not_found("account"))?;
+    Ok((DevicePublicKey::from_sec1(&public_key).map_err(AppError::internal)?, active == 1))
+}
+
+fn device_revoked() -> AppError {
+    AppError::new(StatusCode::FORBIDDEN, ErrorCode::DeviceRevoked, "this device was removed from the wallet")
+}
+
+/// `POST /v1/sessions/challenge`: a passkey request that only the named device's passkeys answer.
 pub async fn begin_sign_in(
     State(app): State<AppState>,
     Json(body): Json<BeginSignIn>,
 ) -> Result<Json<AssertionChallenge>> {
-    if body.account_id.len() > 64 {
-        return Err(AppError::invalid("malformed account id"));
+    if body.account_id.len() > 64 || body.device_id.len() > 64 {
+        return Err(AppError::invalid("malformed account or device id"));
     }
-    let (options, state) = passkeys::challenge(&app, &body.account_id).await?;
+    if !device_of(app.db.pool(), &body.account_id, &body.device_id).await?.1 {
+        return Err(device_revoked());
+    }
+    let (options, state) = passkeys::challenge(&app, &body.account_id, &body.device_id).await?;
     let context = SignInContext { device_id: body.device_id };
     let ceremony_id = put_ceremony(&app, "sign_in", Some(&body.account_id), &state, &context).await?;
     Ok(Json(AssertionChallenge { ceremony_id, public_key: options }))
 }
 
-/// `POST /v1/sessions`
-pub async fn finish_sign_in(
-    State(app): State<AppState>,
-    Json(body): Json<Assertion>,
-) -> Result<(StatusCode, Json<Session>)> {
+/// `POST /v1/sessions`: a session for the device, given a passkey assertion of that device and
+/// the device key's signature over the same ceremony.
+pub async fn finish_sign_in(State(app): State<AppState>, Json(body): Json<SignIn>) -> Result<(StatusCode, Json<Session>)> {
     let mut tx = app.db.begin().await?;
     let ceremony =
         take_ceremony::<PasskeyAuthentication, SignInContext>(&app, &mut tx, "sign_in", &body.ceremony_id).await?;
     let account_id = ceremony.account_id.ok_or_else(|| AppError::internal("sign-in ceremony without account"))?;
-    accept_assertion(&app, &mut tx, &account_id, &ceremony.state, &body.credential).await?;
-    let device_id = match ceremony.context.device_id {
-        Some(id) => {
-            let active: Option<i64> =
-                sqlx::query_scalar("SELECT active FROM devices WHERE id = $1 AND account_id = $2")
-                    .bind(&id)
-                    .bind(&account_id)
-                    .fetch_optional(tx.conn())
-                    .await?;
-            match active {
-                Some(1) => Some(id),
-                Some(_) => {
-                    return Err(AppError::new(
-                        StatusCode::FORBIDDEN,
-                        ErrorCode::DeviceRevoked,
-                        "this device was removed from the wallet",
-                    ));
-                }
-                None => return Err(AppError::not_found("device")),
-            }
-        }
-        None => None,
-    };
-    feed::append(&mut tx, &account_id, &Notice::SignedIn { device_id: device_id.clone() }, app.clock.now()).await?;
-    let session = open_session(&mut tx, &app, &account_id, device_id.as_deref()).await?;
+    let device_id = ceremony.context.device_id;
+    let (key, active) = device_of(tx.conn(), &account_id, &device_id).await?;
+    if !active {
+        return Err(device_revoked());
+    }
+    key.verify_sign_in(body.ceremony_id.as_bytes(), &body.device_signature.0).map_err(|_| {
+        AppError::unauthorized("the device's signature does not verify: sign in from the device itself")
+    })?;
+    let device = ActingDevice { account_id: &account_id, device_id: &device_id };
+    accept_assertion(&app, &mut tx, device, &ceremony.state, &body.credential).await?;
+    feed::append(&mut tx, &account_id, &Notice::SignedIn { device_id: Some(device_id.clone()) }, app.clock.now())
+        .await?;
+    let session = open_session(&mut tx, &app, &account_id, &device_id).await?;
     tx.commit(&app.hub).await?;
     Ok((StatusCode::CREATED, Json(session)))
 }
 
-/// `DELETE /v1/sessions/current`
+/// `DELETE /v1/sessions/current`: the session ends, and its open feeds close.
 pub async fn sign_out(State(app): State<AppState>, auth: SessionAuth) -> Result<StatusCode> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(auth.token_hash()).execute(app.db.pool()).await?;
+    let mut tx = app.db.begin().await?;
+    end_sessions(&mut tx, &auth.account_id, Ending::Only(auth.token_hash())).await?;
+    tx.commit(&app.hub).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/wallet/step-up`: a passkey request for one sensitive action of this account.
+/// `POST /v1/wallet/step-up`: a passkey request for one sensitive action, that only a passkey of
+/// this session's device answers.
 pub async fn begin_step_up(
     State(app): State<AppState>,
     auth: SessionAuth,
     Json(body): Json<BeginStepUp>,
 ) -> Result<Json<AssertionChallenge>> {
-    let (options, state) = passkeys::challenge(&app, &auth.account_id).await?;
-    let context = StepUpContext { action: body.action };
+    let (options, state) = passkeys::challenge(&app, &auth.account_id, &auth.device_id).await?;
+    let context = StepUpContext { action: body.action, device_id: auth.device_id.clone() };
     let ceremony_id = put_ceremony(&app, "step_up", Some(&auth.account_id), &state, &context).await?;
     Ok(Json(AssertionChallenge { ceremony_id, public_key: options }))
 }
 
-/// Checks a step-up assertion for `action` of `account_id` inside `tx` (and uses it up).
+/// Checks a step-up assertion for `action` by the session `auth` inside `tx` (and uses it up):
+/// it must have been asked for by this session's device and answered by one of its passkeys.
 pub async fn require_step_up(
     app: &AppState,
     tx: &mut Tx,
-    account_id: &str,
+    auth: &SessionAuth,
     action: StepUpAction,
     step_up: Option<&Assertion>,
 ) -> Result<()> {
@@ -273,12 +296,16 @@ pub async fn require_step_up(
     })?;
     let ceremony =
         take_ceremony::<PasskeyAuthentication, StepUpContext>(app, tx, "step_up", &step_up.ceremony_id).await?;
-    if ceremony.account_id.as_deref() != Some(account_id) || ceremony.context.action != action {
+    if ceremony.account_id.as_deref() != Some(auth.account_id.as_str())
+        || ceremony.context.action != action
+        || ceremony.context.device_id != auth.device_id
+    {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::StepUpRequired,
             "that passkey confirmation was for something else",
         ));
     }
-    accept_assertion(app, tx, account_id, &ceremony.state, &step_up.credential).await
+    let device = ActingDevice { account_id: &auth.account_id, device_id: &auth.device_id };
+    accept_assertion(app, tx, device, &ceremony.state, &step_up.credential).await
 }

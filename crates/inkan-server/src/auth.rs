@@ -6,7 +6,11 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use sqlx::Row;
 
-use crate::clock::to_ms;
+use inkan_core::session::{SessionFacts, SessionPolicy};
+
+use crate::clock::{from_ms, to_ms};
+use crate::db::Tx;
+use crate::hub::Change;
 use crate::error::{AppError, Result};
 use crate::secrets::hash_secret;
 use crate::state::AppState;
@@ -73,12 +77,14 @@ impl FromRequestParts<AppState> for OperatorAuth {
 /// How often a session's last-seen time is written while it is in use.
 const REFRESH_EVERY: time::Duration = time::Duration::seconds(1);
 
-/// A signed-in wallet session, refreshed by this request. It fails once the session has been idle
-/// longer than the configured timeout (5 minutes by default).
+/// A signed-in wallet session of one device, refreshed by this request. It fails once the session
+/// has ended: idle longer than the idle limit (5 minutes by default), older than the absolute
+/// limit (12 hours by default), signed out, or its device removed (see
+/// [`inkan_core::session::SessionPolicy`]).
 #[derive(Debug, Clone)]
 pub struct SessionAuth {
     pub account_id: String,
-    pub device_id: Option<String>,
+    pub device_id: String,
     token_hash: String,
 }
 
@@ -88,41 +94,121 @@ impl SessionAuth {
     }
 }
 
+/// The session policy the server runs with.
+pub fn policy(state: &AppState) -> SessionPolicy {
+    SessionPolicy { idle: state.settings.session_idle, absolute: state.settings.session_max }
+}
+
+fn ended() -> AppError {
+    AppError::unauthorized("the session has ended; sign in again with your passkey")
+}
+
+/// A session as stored, with what the policy needs to judge it.
+struct StoredSession {
+    account_id: String,
+    device_id: String,
+    facts: SessionFacts,
+}
+
+async fn stored(state: &AppState, token_hash: &str) -> Result<Option<StoredSession>> {
+    let row = sqlx::query(
+        "SELECT s.account_id, s.device_id, s.created_at, s.last_seen_at, d.active FROM sessions s \
+         JOIN devices d ON d.id = s.device_id WHERE s.token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(StoredSession {
+        account_id: row.try_get("account_id")?,
+        device_id: row.try_get("device_id")?,
+        facts: SessionFacts {
+            created_at: from_ms(row.try_get("created_at")?),
+            last_seen_at: from_ms(row.try_get("last_seen_at")?),
+            device_active: row.try_get::<i64, _>("active")? == 1,
+        },
+    }))
+}
+
+/// When the session of `token_hash` ends if nothing refreshes it; `None` if it has ended. What a
+/// live feed checks, without refreshing the session: an open stream is not a request.
+pub async fn session_ends_at(state: &AppState, token_hash: &str) -> Result<Option<time::OffsetDateTime>> {
+    let now = state.clock.now();
+    Ok(stored(state, token_hash)
+        .await?
+        .and_then(|s| policy(state).ends_at(s.facts))
+        .filter(|end| now < *end))
+}
+
 impl FromRequestParts<AppState> for SessionAuth {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let token_hash = hash_secret(bearer(parts)?);
         let now = state.clock.now();
-        let idle_since = to_ms(now - state.settings.session_idle);
-        let ended = || AppError::unauthorized("the session has ended; sign in again with your passkey");
-        let row = sqlx::query(
-            "SELECT account_id, device_id, last_seen_at FROM sessions WHERE token_hash = $1 AND last_seen_at > $2",
-        )
-        .bind(&token_hash)
-        .bind(idle_since)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(ended)?;
+        let session = stored(state, &token_hash).await?.ok_or_else(ended)?;
+        let policy = policy(state);
+        if !policy.is_alive(session.facts, now) {
+            return Err(ended());
+        }
         // A write only when the last one is older than `REFRESH_EVERY` (a wallet polling or paying
         // several times a second writes once a second): the idle timeout counts from the last
         // refresh, at most that much before the last request, so a session never outlives it.
-        if row.try_get::<i64, _>("last_seen_at")? <= to_ms(now - REFRESH_EVERY) {
-            // One statement checks the idle timeout and refreshes it, so two racing requests
-            // cannot revive a session that has already lapsed. A write, so in a transaction: on
-            // SQLite every write goes through the one writer (see `db`).
+        if session.facts.last_seen_at <= now - REFRESH_EVERY {
+            // One statement checks that the session is still there, unchanged since it was judged
+            // above, and refreshes it, so two racing requests cannot revive a session that has
+            // lapsed, and a removal in between wins. A write, so in a transaction: on SQLite every
+            // write goes through the one writer (see `db`).
             let mut tx = state.db.begin().await?;
             let refreshed = sqlx::query(
-                "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at > $3 RETURNING account_id",
+                "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at = $3 \
+                 AND EXISTS (SELECT 1 FROM devices d WHERE d.id = sessions.device_id AND d.active = 1) \
+                 RETURNING account_id",
             )
             .bind(to_ms(now))
             .bind(&token_hash)
-            .bind(idle_since)
+            .bind(to_ms(session.facts.last_seen_at))
             .fetch_optional(tx.conn())
             .await?;
             tx.commit(&state.hub).await?;
-            refreshed.ok_or_else(ended)?;
+            // Another request refreshed it first: it was alive, and still is unless it just ended.
+            if refreshed.is_none() && session_ends_at(state, &token_hash).await?.is_none() {
+                return Err(ended());
+            }
         }
-        Ok(SessionAuth { account_id: row.try_get(0)?, device_id: row.try_get(1)?, token_hash })
+        Ok(SessionAuth { account_id: session.account_id, device_id: session.device_id, token_hash })
     }
+}
+
+/// Which sessions of an account [`end_sessions`] ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Ending<'a> {
+    /// Every session (a hold, a freeze by recovery code).
+    All,
+    /// Every session but those of this device (a freeze from this device).
+    AllBut(&'a str),
+    /// The sessions of this device (it was removed).
+    OfDevice(&'a str),
+    /// This session, by its token hash (sign-out).
+    Only(&'a str),
+}
+
+/// Ends sessions of `account_id` inside `tx`. Once `tx` commits, their open feeds close within a
+/// second, on every server instance (the change travels as the other changes do, see `hub`).
+pub async fn end_sessions(tx: &mut Tx, account_id: &str, which: Ending<'_>) -> Result<u64> {
+    let (condition, other) = match which {
+        Ending::All => ("", None),
+        Ending::AllBut(device_id) => (" AND device_id <> $2", Some(device_id)),
+        Ending::OfDevice(device_id) => (" AND device_id = $2", Some(device_id)),
+        Ending::Only(token_hash) => (" AND token_hash = $2", Some(token_hash)),
+    };
+    let sql = format!("DELETE FROM sessions WHERE account_id = $1{condition}");
+    let query = sqlx::query(&sql).bind(account_id);
+    let query = match other {
+        Some(value) => query.bind(value),
+        None => query,
+    };
+    let ended = query.execute(tx.conn()).await?.rows_affected();
+    tx.announce(Change::Sessions(account_id.to_owned()));
+    Ok(ended)
 }

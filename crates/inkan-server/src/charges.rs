@@ -210,7 +210,8 @@ pub async fn create(
 
     // The passkey challenge bound to this charge. Read before the transaction: a handler never
     // holds a transaction's connection while it waits for a second one from the pool.
-    let (request, auth_state) = passkeys::challenge(&app, &account_id).await?;
+    // Only a passkey of the device that showed the code can pay it.
+    let (request, auth_state) = passkeys::challenge(&app, &account_id, &device_id).await?;
     let mut tx = app.db.begin().await?;
     // Using a code kills it and every older code of the device. Of two terminals racing with one
     // code, exactly one passes this conditional update.
@@ -514,11 +515,11 @@ pub async fn confirm(
     // credential's counter moves forward there.
     // The charge's account and merchant never change, so they are read here too, and so is the
     // credential: the transaction then only writes, each write conditional on what was read.
-    let pending: Option<(Option<String>, String, String)> = if id.len() > 64 {
+    let pending: Option<(Option<String>, String, String, String)> = if id.len() > 64 {
         None
     } else {
         sqlx::query_as(
-            "SELECT c.auth_state, c.account_id, m.name FROM charges c JOIN merchants m ON m.id = c.merchant_id \
+            "SELECT c.auth_state, c.account_id, m.name, c.device_id FROM charges c JOIN merchants m ON m.id = c.merchant_id \
              WHERE c.id = $1 AND c.status = 'pending_confirmation' AND c.expires_at > $2",
         )
         .bind(&id)
@@ -526,12 +527,14 @@ pub async fn confirm(
         .fetch_optional(app.db.pool())
         .await?
     };
-    let Some((state, account_id, merchant_name)) = pending else {
+    let Some((state, account_id, merchant_name, device_id)) = pending else {
         return Err(undecidable(&app, &id).await);
     };
     let state: PasskeyAuthentication = serde_json::from_str(&state.unwrap_or_default())?;
     let verified = passkeys::verify_assertion(&app, &state, &body.credential)?;
-    let counter = passkeys::counter_update(app.db.pool(), &account_id, &verified).await?;
+    // A passkey of the device whose code made the charge, still in the wallet.
+    let device = passkeys::ActingDevice { account_id: &account_id, device_id: &device_id };
+    let counter = passkeys::counter_update(app.db.pool(), device, &verified).await?;
 
     let mut tx = app.db.begin().await?;
     // Taking the charge out of `pending_confirmation` and its challenge out of the row is the
@@ -557,7 +560,7 @@ pub async fn confirm(
     if !passkeys::apply_counter(&mut tx, &counter).await? {
         // Another assertion with the credential committed since it was read: judge this one
         // against what that one left.
-        passkeys::record_assertion(&mut tx, &account_id, &verified).await?;
+        passkeys::record_assertion(&mut tx, device, &verified).await?;
     }
 
     let paid = sqlx::query(&format!(
@@ -665,7 +668,7 @@ pub async fn decline(
     };
     feed::append(&mut tx, &auth.account_id, &notice, now).await?;
     if body.not_me {
-        crate::wallet::set_frozen(&mut tx, &app, &auth.account_id, true, "this wasn't me").await?;
+        crate::wallet::freeze_wallet(&mut tx, &app, &auth.account_id, "this wasn't me", Some(&auth.device_id)).await?;
     }
     tx.announce(Change::Charge(id.clone()));
     tx.commit(&app.hub).await?;

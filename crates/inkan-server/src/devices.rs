@@ -22,7 +22,7 @@ use crate::auth::SessionAuth;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
-use crate::passkeys::{put_ceremony, take_ceremony};
+use crate::passkeys::{ActingDevice, put_ceremony, take_ceremony};
 use crate::secrets::{hash_secret, new_id, normalize_recovery_code};
 use crate::state::AppState;
 use crate::{feed, operator};
@@ -206,7 +206,7 @@ pub async fn approve(
 ) -> Result<Json<Join>> {
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let approved_by = auth.device_id.clone().unwrap_or_else(|| "passkey".to_owned());
+    let approved_by = auth.device_id.clone();
     let row = sqlx::query(
         "UPDATE device_joins SET status = 'approved', approved_by = $1 \
          WHERE id = $2 AND account_id = $3 AND status = 'awaiting_approval' AND expires_at > $4 \
@@ -226,7 +226,7 @@ pub async fn approve(
         }
         return Err(wrong_state(&view(&existing, now)?));
     };
-    require_step_up(&app, &mut tx, &auth.account_id, StepUpAction::AddDevice, Some(&body.step_up)).await?;
+    require_step_up(&app, &mut tx, &auth, StepUpAction::AddDevice, Some(&body.step_up)).await?;
     let join = view(&row, now)?;
     tx.commit(&app.hub).await?;
     Ok(Json(join))
@@ -255,7 +255,7 @@ pub async fn passkey_challenge(
     let name: String = account.try_get("display_name")?;
     let user = uuid::Uuid::parse_str(&account.try_get::<String, _>("webauthn_user")?).map_err(AppError::internal)?;
     let existing: Vec<_> =
-        crate::passkeys::passkeys_of(&app, &account_id).await?.iter().map(|p| p.cred_id().clone()).collect();
+        crate::passkeys::all_passkeys_of(&app, &account_id).await?.iter().map(|p| p.cred_id().clone()).collect();
     let (options, state) =
         app.webauthn.start_passkey_registration(user, &name, &name, Some(existing)).map_err(AppError::internal)?;
     let context = JoinPasskeyContext { join_id: id };
@@ -296,12 +296,13 @@ pub async fn finish(
         ));
     }
     let account_id: String = row.try_get("account_id")?;
-    crate::passkeys::register(&app, &mut tx, &account_id, &body.credential, &ceremony.state).await?;
     let name: String = row.try_get::<Option<String>, _>("name")?.unwrap_or_default();
     let key_id: String = row.try_get::<Option<String>, _>("key_id")?.unwrap_or_default();
     let public_key: Vec<u8> = row.try_get::<Option<Vec<u8>>, _>("public_key")?.unwrap_or_default();
     let device_id = insert_device(&mut tx, &app, &account_id, &key_id, &public_key, &name).await?;
-    let session = open_session(&mut tx, &app, &account_id, Some(&device_id)).await?;
+    let device = ActingDevice { account_id: &account_id, device_id: &device_id };
+    crate::passkeys::register(&app, &mut tx, device, &body.credential, &ceremony.state).await?;
+    let session = open_session(&mut tx, &app, &account_id, &device_id).await?;
     tx.commit(&app.hub).await?;
     Ok((StatusCode::CREATED, Json(Joined { account_id, device_id, session })))
 }
@@ -323,7 +324,7 @@ pub async fn freeze_with_recovery_code(
         return Err(AppError::unauthorized("that recovery code is not valid for this wallet"));
     }
     let mut tx = app.db.begin().await?;
-    crate::wallet::set_frozen(&mut tx, &app, &account_id, true, "recovery code").await?;
+    crate::wallet::freeze_wallet(&mut tx, &app, &account_id, "recovery code", None).await?;
     tx.commit(&app.hub).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -164,16 +164,38 @@ pub fn notice_kind(notice: &Notice) -> &'static str {
     }
 }
 
-/// `GET /v1/wallet/feed`: every notice after `Last-Event-ID`, then live ones as they commit.
+/// How often an open feed compares the clock with its session's end. A feed closes at most this
+/// long after its session's idle or absolute limit; an ended session (sign-out, removal, freeze,
+/// hold) closes it as soon as the change arrives.
+const SESSION_CHECK: Duration = Duration::from_millis(250);
+
+/// `GET /v1/wallet/feed`: every notice after `Last-Event-ID`, then live ones as they commit, for as
+/// long as the session lives. The stream ends when the session does; the client signs in again.
 pub async fn stream(
     State(state): State<AppState>,
     auth: SessionAuth,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let after = last_event_id(&headers)?;
-    // Subscribe before the first read, so a notice committed in between wakes us.
+    // Subscribe before the first read, so a notice committed in between wakes us; and to the
+    // account's sessions before the session is read, so that an ending in between is not missed.
     let changes = state.hub.subscribe(Change::Account(auth.account_id.clone()));
-    let feed = Feed { state, account_id: auth.account_id, after, changes, backlog: VecDeque::new(), caught_up: false };
+    let sessions = state.hub.subscribe(Change::Sessions(auth.account_id.clone()));
+    let ends_at = crate::auth::session_ends_at(&state, auth.token_hash())
+        .await?
+        .ok_or_else(|| AppError::unauthorized("the session has ended; sign in again with your passkey"))?;
+    let mut check = tokio::time::interval(SESSION_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let session = LiveSession { token_hash: auth.token_hash().to_owned(), ends_at, changes: sessions, check };
+    let feed = Feed {
+        state,
+        account_id: auth.account_id,
+        after,
+        changes,
+        session,
+        backlog: VecDeque::new(),
+        caught_up: false,
+    };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         let event = feed.next().await?;
         Some((Ok(sse_event(&event)), feed))
@@ -181,11 +203,21 @@ pub async fn stream(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))
 }
 
+/// The session a feed streams for, and when it ends unless a request refreshes it.
+struct LiveSession {
+    token_hash: String,
+    ends_at: time::OffsetDateTime,
+    /// Wakes when sessions of the account end.
+    changes: Subscription,
+    check: tokio::time::Interval,
+}
+
 struct Feed {
     state: AppState,
     account_id: String,
     after: u64,
     changes: Subscription,
+    session: LiveSession,
     backlog: VecDeque<FeedEvent>,
     /// The last read returned everything there was (less than a page): until the account's next
     /// change, another read would find nothing.
@@ -193,10 +225,29 @@ struct Feed {
 }
 
 impl Feed {
-    /// The next notice, waiting for one if needed; `None` ends the stream (server shutting down
-    /// or the database failing: the client reconnects and resumes).
+    /// Whether the session is still alive, reading it again only once the clock has passed the end
+    /// it last knew of (or when `force`d: sessions of the account ended).
+    async fn session_alive(&mut self, force: bool) -> bool {
+        if !force && self.state.clock.now() < self.session.ends_at {
+            return true;
+        }
+        match crate::auth::session_ends_at(&self.state, &self.session.token_hash).await {
+            Ok(Some(end)) => {
+                self.session.ends_at = end;
+                true
+            }
+            Ok(None) | Err(_) => false,
+        }
+    }
+
+    /// The next notice, waiting for one if needed; `None` ends the stream (the session ended, the
+    /// server is shutting down or the database failing: the client reconnects and resumes, after
+    /// signing in again if it must).
     async fn next(&mut self) -> Option<FeedEvent> {
         loop {
+            if !self.session_alive(false).await {
+                return None;
+            }
             if let Some(event) = self.backlog.pop_front() {
                 self.after = event.seq;
                 return Some(event);
@@ -218,6 +269,12 @@ impl Feed {
             let hub = self.state.hub.clone();
             tokio::select! {
                 () = self.changes.changed() => self.caught_up = false,
+                () = self.session.changes.changed() => {
+                    if !self.session_alive(true).await {
+                        return None;
+                    }
+                }
+                _ = self.session.check.tick() => {}
                 () = hub.closed() => return None,
             }
         }

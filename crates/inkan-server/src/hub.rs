@@ -22,6 +22,9 @@ pub enum Change {
     Account(String),
     /// This charge changed status.
     Charge(String),
+    /// Sessions of this account ended (sign-out, a removed device, a freeze, a hold): its open
+    /// feeds check whether theirs is still alive.
+    Sessions(String),
     /// Anything may have changed (signals were missed): every subscriber re-reads.
     Everything,
 }
@@ -32,6 +35,7 @@ impl Change {
         match self {
             Change::Account(id) => format!("a:{id}"),
             Change::Charge(id) => format!("c:{id}"),
+            Change::Sessions(id) => format!("s:{id}"),
             Change::Everything => "*".to_owned(),
         }
     }
@@ -40,6 +44,7 @@ impl Change {
         match s.split_once(':') {
             Some(("a", id)) => Some(Change::Account(id.to_owned())),
             Some(("c", id)) => Some(Change::Charge(id.to_owned())),
+            Some(("s", id)) => Some(Change::Sessions(id.to_owned())),
             _ if s == "*" => Some(Change::Everything),
             _ => None,
         }
@@ -205,7 +210,12 @@ mod tests {
 
     #[test]
     fn changes_travel_between_instances_unchanged() {
-        for change in [Change::Account("acc_1".into()), Change::Charge("ch_1".into()), Change::Everything] {
+        for change in [
+            Change::Account("acc_1".into()),
+            Change::Charge("ch_1".into()),
+            Change::Sessions("acc_1".into()),
+            Change::Everything,
+        ] {
             assert_eq!(Change::decode(&change.encode()), Some(change));
         }
         assert_eq!(Change::decode("x:1"), None);

@@ -22,7 +22,7 @@ struct Cli {
     #[arg(long, env = "INKAN_DATABASE_URL", global = true)]
     database: Option<String>,
     /// TOML file with any of: listen, database, rp_id, rp_origin, charge_ttl_seconds,
-    /// max_requests_in_flight, max_open_streams, db_acquire_timeout_ms.
+    /// session_max_hours, max_requests_in_flight, max_open_streams, db_acquire_timeout_ms.
     #[arg(long, env = "INKAN_CONFIG", global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -52,6 +52,9 @@ struct ServeArgs {
     /// Seconds an unconfirmed charge waits before it expires (default 120).
     #[arg(long, env = "INKAN_CHARGE_TTL_SECONDS")]
     charge_ttl_seconds: Option<u32>,
+    /// Hours a wallet session lasts at most, however much it is used (default 12).
+    #[arg(long, env = "INKAN_SESSION_MAX_HOURS", value_parser = clap::value_parser!(u32).range(1..=720))]
+    session_max_hours: Option<u32>,
     /// Short requests handled at once; past it, `503 overloaded` (default 256).
     #[arg(long, env = "INKAN_MAX_REQUESTS_IN_FLIGHT", value_parser = clap::value_parser!(u32).range(1..))]
     max_requests_in_flight: Option<u32>,
@@ -125,6 +128,7 @@ struct FileConfig {
     rp_id: Option<String>,
     rp_origin: Option<url::Url>,
     charge_ttl_seconds: Option<u32>,
+    session_max_hours: Option<u32>,
     max_requests_in_flight: Option<u32>,
     max_open_streams: Option<u32>,
     db_acquire_timeout_ms: Option<u32>,
@@ -197,6 +201,10 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
     let mut settings = Settings::for_relying_party(rp_id, rp_origin)?;
     if let Some(ttl) = args.charge_ttl_seconds.or(file.charge_ttl_seconds) {
         settings.charge_ttl = time::Duration::seconds(i64::from(ttl));
+    }
+    if let Some(hours) = args.session_max_hours.or(file.session_max_hours) {
+        anyhow::ensure!((1..=720).contains(&hours), "session_max_hours must be between 1 and 720, not {hours}");
+        settings.session_max = time::Duration::hours(i64::from(hours));
     }
     let count = |n: u32| usize::try_from(n).context("a load limit does not fit this machine's word size");
     settings.load = LoadLimits {

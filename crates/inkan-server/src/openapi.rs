@@ -231,7 +231,7 @@ mod operations {
     use inkan_api::wallet::{
         AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, ConfirmCharge,
         DeclineCharge, Device, Enrolled, FinishRegistration, Freeze, Limits, PendingCharge, RegistrationChallenge,
-        Session, SetLimits, TopUp, TopUpResult, VerifyCard, Wallet, WalletCharge,
+        Session, SetLimits, SignIn, TopUp, TopUpResult, VerifyCard, Wallet, WalletCharge,
     };
 
     /// Liveness
@@ -365,7 +365,7 @@ mod operations {
 
     /// Start signing in
     ///
-    /// Answers with passkey request options for the account's passkeys.
+    /// Answers with passkey request options that only the passkeys of the named device can answer.
     #[utoipa::path(
         post,
         path = "/v1/sessions/challenge",
@@ -373,8 +373,9 @@ mod operations {
         request_body = BeginSignIn,
         responses(
             (status = 200, description = "The passkey request options and their ceremony.", body = AssertionChallenge),
-            (status = 400, description = "`invalid_request`: a malformed account id or body.", body = ErrorBody),
-            (status = 404, description = "`not_found`: no such account.", body = ErrorBody),
+            (status = 400, description = "`invalid_request`: a malformed account id, device id or body.", body = ErrorBody),
+            (status = 403, description = "`device_revoked`: the device was removed from the wallet.", body = ErrorBody),
+            (status = 404, description = "`not_found`: no such account, or no such device of it.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
@@ -384,18 +385,18 @@ mod operations {
 
     /// Finish signing in
     ///
-    /// Verifies the passkey assertion for the sign-in ceremony and opens a session.
+    /// Verifies both proofs over the sign-in ceremony, the passkey assertion of a passkey of the
+    /// device and the device key's signature, and opens a session for that device.
     #[utoipa::path(
         post,
         path = "/v1/sessions",
         tag = "accounts",
-        request_body = Assertion,
+        request_body = SignIn,
         responses(
             (status = 201, description = "A new session.", body = Session),
             (status = 400, description = "`ceremony_expired`: the ceremony is unknown, used or expired. `invalid_request`: a malformed body.", body = ErrorBody),
-            (status = 401, description = "`passkey_rejected`: the assertion did not verify, is not user-verified, is of another account, or its counter did not advance.", body = ErrorBody),
-            (status = 403, description = "`device_revoked`: the device named when signing in was removed from the wallet.", body = ErrorBody),
-            (status = 404, description = "`not_found`: the device named when signing in is not of this account.", body = ErrorBody),
+            (status = 401, description = "`passkey_rejected`: the assertion did not verify, is not user-verified, is of another device or account, or its counter did not advance. `unauthorized`: the device's signature does not verify.", body = ErrorBody),
+            (status = 403, description = "`device_revoked`: the device was removed from the wallet.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
@@ -644,7 +645,7 @@ mod operations {
     /// Freeze the wallet
     ///
     /// Any signed-in device may freeze, without a step-up: no charge can be created or confirmed
-    /// until the wallet is unfrozen.
+    /// until the wallet is unfrozen. Every other device's sessions end.
     #[utoipa::path(
         post,
         path = "/v1/wallet/freeze",
@@ -701,7 +702,8 @@ mod operations {
 
     /// Revoke a device
     ///
-    /// The device's payment codes stop working at once, and its sessions end.
+    /// In one step the device's payment codes stop working, its passkeys are deleted and its
+    /// sessions end (its open feeds close). The wallet's last active device cannot be removed.
     #[utoipa::path(
         delete,
         path = "/v1/wallet/devices/{id}",
@@ -712,6 +714,7 @@ mod operations {
             (status = 204, description = "The device is revoked."),
             (status = 401, description = "`unauthorized`: no session, or it has ended.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such active device in this wallet.", body = ErrorBody),
+            (status = 409, description = "`invalid_state`: this is the wallet's last active device.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
         )
     )]
@@ -1406,7 +1409,12 @@ mod tests {
             proof: Base64Url(vec![0xff; 70]),
         };
         assert_conforms(&doc, "NewDevice", &new_device);
-        let session = Session { token: "ses_x".to_owned(), account_id: "acct_1".to_owned(), idle_timeout_seconds: 300 };
+        let session = Session {
+            token: "ses_x".to_owned(),
+            account_id: "acct_1".to_owned(),
+            idle_timeout_seconds: 300,
+            max_lifetime_seconds: 43_200,
+        };
         assert_conforms(&doc, "Session", &session);
         let card = Card {
             id: "card_1".to_owned(),

@@ -223,5 +223,10 @@ async fn set_held(tx: &mut Tx, app: &AppState, account_id: &str, reason: Option<
         None => Notice::AccountReleased,
     };
     feed::append_at(tx, feed::Head::of(&before)?, account_id, &notice, app.clock.now()).await?;
+    if reason.is_some() {
+        // Whoever is signed in, the shopper or someone with their session, starts again from a
+        // passkey sign-in, and sees the hold there.
+        crate::auth::end_sessions(tx, account_id, crate::auth::Ending::All).await?;
+    }
     Ok(true)
 }

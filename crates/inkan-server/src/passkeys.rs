@@ -13,6 +13,8 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, RequestChallengeResponse,
 };
 
+use inkan_core::device_binding::{PasskeyOwner, passkey_acts_for};
+
 use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Result};
@@ -93,8 +95,20 @@ pub async fn take_ceremony<S: DeserializeOwned, C: DeserializeOwned>(
     })
 }
 
-/// The passkeys of an account.
-pub async fn passkeys_of(app: &AppState, account_id: &str) -> Result<Vec<Passkey>> {
+/// The passkeys of one device of an account: the only ones that may act for it.
+pub async fn passkeys_of(app: &AppState, account_id: &str, device_id: &str) -> Result<Vec<Passkey>> {
+    let rows =
+        sqlx::query("SELECT passkey FROM passkeys WHERE account_id = $1 AND device_id = $2 ORDER BY created_at")
+            .bind(account_id)
+            .bind(device_id)
+            .fetch_all(app.db.pool())
+            .await?;
+    rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>(0)?)?)).collect()
+}
+
+/// Every passkey of an account, whatever its device: for a new device's registration, so that an
+/// authenticator does not register a second passkey for the same wallet.
+pub async fn all_passkeys_of(app: &AppState, account_id: &str) -> Result<Vec<Passkey>> {
     let rows = sqlx::query("SELECT passkey FROM passkeys WHERE account_id = $1 ORDER BY created_at")
         .bind(account_id)
         .fetch_all(app.db.pool())
@@ -102,27 +116,40 @@ pub async fn passkeys_of(app: &AppState, account_id: &str) -> Result<Vec<Passkey
     rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>(0)?)?)).collect()
 }
 
-/// A passkey request for an account: what the authenticator needs, and the state to keep.
-pub async fn challenge(app: &AppState, account_id: &str) -> Result<(RequestChallengeResponse, PasskeyAuthentication)> {
-    let passkeys = passkeys_of(app, account_id).await?;
+/// A passkey request for one device of an account: what the authenticator needs, and the state to
+/// keep. Only that device's passkeys can answer it.
+pub async fn challenge(
+    app: &AppState,
+    account_id: &str,
+    device_id: &str,
+) -> Result<(RequestChallengeResponse, PasskeyAuthentication)> {
+    let passkeys = passkeys_of(app, account_id, device_id).await?;
     if passkeys.is_empty() {
         return Err(AppError::not_found("account"));
     }
     app.webauthn.start_passkey_authentication(&passkeys).map_err(AppError::internal)
 }
 
-/// Verifies an assertion against `state` for `account_id`, inside `tx`, and records the new
-/// credential counter. Refuses a credential of another account, and a counter that did not move
-/// forward (a cloned authenticator, or a replay of an older assertion).
+/// Who a passkey assertion must come from: a passkey of this device of this account.
+#[derive(Debug, Clone, Copy)]
+pub struct ActingDevice<'a> {
+    pub account_id: &'a str,
+    pub device_id: &'a str,
+}
+
+/// Verifies an assertion against `state` for `device`, inside `tx`, and records the new
+/// credential counter. Refuses a credential of another account or another device, one whose
+/// device was removed, and a counter that did not move forward (a cloned authenticator, or a
+/// replay of an older assertion).
 pub async fn accept_assertion(
     app: &AppState,
     tx: &mut Tx,
-    account_id: &str,
+    device: ActingDevice<'_>,
     state: &PasskeyAuthentication,
     credential: &PublicKeyCredential,
 ) -> Result<()> {
     let verified = verify_assertion(app, state, credential)?;
-    record_assertion(tx, account_id, &verified).await
+    record_assertion(tx, device, &verified).await
 }
 
 /// The signature, challenge, origin and user verification of an assertion, checked by
@@ -143,10 +170,11 @@ pub fn verify_assertion(
     Ok(result)
 }
 
-/// Records a verified assertion inside `tx`: the credential must belong to `account_id` and its
-/// counter must move forward (a cloned authenticator, or a replay of an older assertion, fails).
-pub async fn record_assertion(tx: &mut Tx, account_id: &str, result: &AuthenticationResult) -> Result<()> {
-    let update = counter_update(tx.conn(), account_id, result).await?;
+/// Records a verified assertion inside `tx`: the credential must belong to `device` (and the
+/// device be active) and its counter must move forward (a cloned authenticator, or a replay of an
+/// older assertion, fails).
+pub async fn record_assertion(tx: &mut Tx, device: ActingDevice<'_>, result: &AuthenticationResult) -> Result<()> {
+    let update = counter_update(tx.conn(), device, result).await?;
     if !apply_counter(tx, &update).await? {
         // Another assertion with this credential committed in between.
         return Err(AppError::passkey_rejected());
@@ -165,23 +193,36 @@ pub struct CounterUpdate {
     stored: i64,
 }
 
-/// Reads the credential of a verified assertion and checks it: it must belong to `account_id` and
-/// its counter must move forward. On the pool (`app.db.pool()`) before a transaction, or inside one.
+/// Reads the credential of a verified assertion and checks it: it must act for `device` (see
+/// [`inkan_core::device_binding::passkey_acts_for`]) and its counter must move forward. On the
+/// pool (`app.db.pool()`) before a transaction, or inside one; a device removed in between is
+/// caught again by the removal's deletion of its passkeys, which makes [`apply_counter`] fail.
 pub async fn counter_update(
     conn: impl sqlx::Executor<'_, Database = sqlx::Any>,
-    account_id: &str,
+    device: ActingDevice<'_>,
     result: &AuthenticationResult,
 ) -> Result<CounterUpdate> {
     let cred_id = base64_id(result.cred_id().as_ref());
-    let row = sqlx::query("SELECT passkey, counter, account_id FROM passkeys WHERE id = $1")
-        .bind(&cred_id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(AppError::passkey_rejected)?;
-    let owner: String = row.try_get("account_id")?;
-    if owner != account_id {
+    let row = sqlx::query(
+        "SELECT p.passkey, p.counter, p.account_id, p.device_id, d.active FROM passkeys p \
+         JOIN devices d ON d.id = p.device_id WHERE p.id = $1",
+    )
+    .bind(&cred_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(AppError::passkey_rejected)?;
+    let owner_account: String = row.try_get("account_id")?;
+    let owner_device: String = row.try_get("device_id")?;
+    let owner = PasskeyOwner {
+        account_id: &owner_account,
+        device_id: &owner_device,
+        device_active: row.try_get::<i64, _>("active")? == 1,
+    };
+    if let Err(refusal) = passkey_acts_for(owner, device.account_id, device.device_id) {
+        tracing::info!(account_id = %device.account_id, %refusal, "passkey refused for this device");
         return Err(AppError::passkey_rejected());
     }
+    let account_id = device.account_id;
     let stored: i64 = row.try_get("counter")?;
     let counter = i64::from(result.counter());
     // Authenticators that do not count report 0 every time; any that count must move forward.
@@ -207,12 +248,12 @@ pub async fn apply_counter(tx: &mut Tx, update: &CounterUpdate) -> Result<bool> 
     Ok(updated.rows_affected() == 1)
 }
 
-/// Verifies a new passkey against its registration ceremony and stores it for `account_id`,
-/// inside `tx`.
+/// Verifies a new passkey against its registration ceremony and stores it for `device` (added in
+/// the same `tx`: a device and its passkey are created together).
 pub async fn register(
     app: &AppState,
     tx: &mut Tx,
-    account_id: &str,
+    device: ActingDevice<'_>,
     credential: &RegisterPublicKeyCredential,
     state: &PasskeyRegistration,
 ) -> Result<()> {
@@ -220,13 +261,16 @@ pub async fn register(
         tracing::info!(error = %e, "passkey registration refused");
         AppError::passkey_rejected()
     })?;
-    sqlx::query("INSERT INTO passkeys (id, account_id, passkey, counter, created_at) VALUES ($1, $2, $3, 0, $4)")
-        .bind(base64_id(passkey.cred_id().as_ref()))
-        .bind(account_id)
-        .bind(serde_json::to_string(&passkey)?)
-        .bind(to_ms(app.clock.now()))
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "INSERT INTO passkeys (id, account_id, device_id, passkey, counter, created_at) VALUES ($1, $2, $3, $4, 0, $5)",
+    )
+    .bind(base64_id(passkey.cred_id().as_ref()))
+    .bind(device.account_id)
+    .bind(device.device_id)
+    .bind(serde_json::to_string(&passkey)?)
+    .bind(to_ms(app.clock.now()))
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 

@@ -18,6 +18,8 @@ pub struct Settings {
     pub charge_ttl: Duration,
     /// A session ends after this long without a request.
     pub session_idle: Duration,
+    /// A session ends this long after sign-in, however much it is used.
+    pub session_max: Duration,
     /// How long a passkey ceremony (begin → finish) may take.
     pub ceremony_ttl: Duration,
     /// How long a raised limit waits before it applies.
@@ -59,7 +61,8 @@ impl LoadLimits {
 }
 
 impl Settings {
-    /// The production policy for a relying party: 120 s charges, 5 min idle sessions, 24 h
+    /// The production policy for a relying party: 120 s charges, 5 min idle sessions that end
+    /// after 12 h at most, 24 h
     /// cooling-off, 72 h new-device caps.
     pub fn for_relying_party(rp_id: String, rp_origin: Url) -> anyhow::Result<Settings> {
         let yen = Money::yen;
@@ -68,6 +71,7 @@ impl Settings {
             rp_origin,
             charge_ttl: Duration::seconds(120),
             session_idle: Duration::minutes(5),
+            session_max: Duration::hours(12),
             ceremony_ttl: Duration::minutes(5),
             limits_cooling_off: Duration::hours(24),
             initial_limits: LimitPolicy::new(yen(50_000), yen(100_000), yen(300_000))?,

@@ -5,11 +5,12 @@ use axum::http::StatusCode;
 use inkan_api::ErrorCode;
 use inkan_api::feed::Notice;
 use inkan_api::wallet::{Device, Freeze, Limits, SetLimits, StepUpAction, Wallet};
+use inkan_core::device_binding::{RevokeRefusal, may_revoke};
 use inkan_core::{Currency, LimitSettings, Money};
 use sqlx::Row;
 
 use crate::accounts::require_step_up;
-use crate::auth::SessionAuth;
+use crate::auth::{Ending, SessionAuth, end_sessions};
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
@@ -23,22 +24,18 @@ async fn limits_view(
     account_id: &str,
     settings: &LimitSettings,
     currency: Currency,
-    device_id: Option<&str>,
+    device_id: &str,
 ) -> Result<Limits> {
     let now = app.clock.now();
     let settled = settings.settle(now);
     let mut conn = app.db.pool().acquire().await?;
     let spent = crate::charges::spending(&mut conn, account_id, currency, now).await?;
-    let enrolled: Option<i64> = match device_id {
-        Some(id) => {
-            sqlx::query_scalar("SELECT enrolled_at FROM devices WHERE id = $1 AND account_id = $2")
-                .bind(id)
-                .bind(account_id)
-                .fetch_optional(&mut *conn)
-                .await?
-        }
-        None => None,
-    };
+    let enrolled: Option<i64> =
+        sqlx::query_scalar("SELECT enrolled_at FROM devices WHERE id = $1 AND account_id = $2")
+            .bind(device_id)
+            .bind(account_id)
+            .fetch_optional(&mut *conn)
+            .await?;
     let policy = match enrolled {
         Some(at) => app
             .settings
@@ -65,7 +62,7 @@ pub async fn show(State(app): State<AppState>, auth: SessionAuth) -> Result<Json
         balance: Money::new(currency, row.try_get("balance")?),
         frozen: row.try_get::<i64, _>("frozen")? != 0,
         held: row.try_get("held")?,
-        limits: limits_view(&app, &auth.account_id, &settings, currency, auth.device_id.as_deref()).await?,
+        limits: limits_view(&app, &auth.account_id, &settings, currency, &auth.device_id).await?,
     }))
 }
 
@@ -91,7 +88,7 @@ pub async fn set_limits(
         .request(body.limits, now, app.settings.limits_cooling_off)
         .map_err(|e| AppError::invalid(e.to_string()))?;
     if change.needs_step_up() {
-        require_step_up(&app, &mut tx, &auth.account_id, StepUpAction::RaiseLimits, body.step_up.as_ref()).await?;
+        require_step_up(&app, &mut tx, &auth, StepUpAction::RaiseLimits, body.step_up.as_ref()).await?;
     }
     sqlx::query("UPDATE accounts SET limits = $1 WHERE id = $2")
         .bind(serde_json::to_string(&change.settings)?)
@@ -124,7 +121,7 @@ pub async fn set_limits(
         .await?;
     }
     tx.commit(&app.hub).await?;
-    Ok(Json(limits_view(&app, &auth.account_id, &change.settings, currency, auth.device_id.as_deref()).await?))
+    Ok(Json(limits_view(&app, &auth.account_id, &change.settings, currency, &auth.device_id).await?))
 }
 
 /// Sets the frozen flag inside `tx`, with a notice if it changed.
@@ -143,15 +140,27 @@ pub async fn set_frozen(tx: &mut Tx, app: &AppState, account_id: &str, frozen: b
     Ok(changed)
 }
 
+/// Freezes the wallet inside `tx` and ends every session but those of `keep` (the device that
+/// froze it, if one did): whoever else holds a session, a thief among them, is signed out.
+pub async fn freeze_wallet(tx: &mut Tx, app: &AppState, account_id: &str, by: &str, keep: Option<&str>) -> Result<()> {
+    set_frozen(tx, app, account_id, true, by).await?;
+    let ending = match keep {
+        Some(device_id) => Ending::AllBut(device_id),
+        None => Ending::All,
+    };
+    end_sessions(tx, account_id, ending).await?;
+    Ok(())
+}
+
 /// `POST /v1/wallet/freeze`: any signed-in device, no step-up: stopping payments must be easy.
+/// Every other device's sessions end.
 pub async fn freeze(
     State(app): State<AppState>,
     auth: SessionAuth,
     Json(Freeze {}): Json<Freeze>,
 ) -> Result<StatusCode> {
     let mut tx = app.db.begin().await?;
-    let by = auth.device_id.clone().unwrap_or_else(|| "a signed-in session".to_owned());
-    set_frozen(&mut tx, &app, &auth.account_id, true, &by).await?;
+    freeze_wallet(&mut tx, &app, &auth.account_id, &auth.device_id, Some(&auth.device_id)).await?;
     tx.commit(&app.hub).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -164,7 +173,7 @@ pub async fn unfreeze(
 ) -> Result<StatusCode> {
     let mut tx = app.db.begin().await?;
     sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
-    require_step_up(&app, &mut tx, &auth.account_id, StepUpAction::Unfreeze, Some(&body)).await?;
+    require_step_up(&app, &mut tx, &auth, StepUpAction::Unfreeze, Some(&body)).await?;
     set_frozen(&mut tx, &app, &auth.account_id, false, "").await?;
     tx.commit(&app.hub).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -193,7 +202,9 @@ pub async fn devices(State(app): State<AppState>, auth: SessionAuth) -> Result<J
         .map(Json)
 }
 
-/// `DELETE /v1/wallet/devices/{id}`: the device's codes stop working at once, and its sessions end.
+/// `DELETE /v1/wallet/devices/{id}`: in one transaction the device's codes stop working, its
+/// passkeys are deleted and its sessions end (its open feeds close within a second, on every
+/// instance); the other devices hear of it once that has committed. Never the last device.
 pub async fn revoke_device(
     State(app): State<AppState>,
     auth: SessionAuth,
@@ -201,18 +212,34 @@ pub async fn revoke_device(
 ) -> Result<StatusCode> {
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let name: Option<String> = sqlx::query_scalar(
-        "UPDATE devices SET active = 0, revoked_at = $1 WHERE id = $2 AND account_id = $3 AND active = 1 RETURNING name",
-    )
-    .bind(to_ms(now))
-    .bind(&id)
-    .bind(&auth.account_id)
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(name) = name else {
-        return Err(AppError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such active device in this wallet"));
-    };
-    sqlx::query("DELETE FROM sessions WHERE device_id = $1").bind(&id).execute(tx.conn()).await?;
+    // The account row first: two removals at once are decided one after the other, so they cannot
+    // remove the last two devices together.
+    sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
+    let target: Option<(String, i64)> =
+        sqlx::query_as("SELECT name, active FROM devices WHERE id = $1 AND account_id = $2")
+            .bind(&id)
+            .bind(&auth.account_id)
+            .fetch_optional(tx.conn())
+            .await?;
+    let active_devices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE account_id = $1 AND active = 1")
+        .bind(&auth.account_id)
+        .fetch_one(tx.conn())
+        .await?;
+    let (name, active) = target.unwrap_or_default();
+    if let Err(refusal) = may_revoke(active == 1, u64::try_from(active_devices).unwrap_or(0)) {
+        tx.rollback().await?;
+        return Err(match refusal {
+            RevokeRefusal::NotActive => AppError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, refusal.to_string()),
+            RevokeRefusal::LastDevice => AppError::invalid_state(refusal.to_string()),
+        });
+    }
+    sqlx::query("UPDATE devices SET active = 0, revoked_at = $1 WHERE id = $2")
+        .bind(to_ms(now))
+        .bind(&id)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("DELETE FROM passkeys WHERE device_id = $1").bind(&id).execute(tx.conn()).await?;
+    end_sessions(&mut tx, &auth.account_id, Ending::OfDevice(&id)).await?;
     feed::append(&mut tx, &auth.account_id, &Notice::DeviceRevoked { device_id: id, name }, now).await?;
     tx.commit(&app.hub).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -22,6 +22,10 @@ use reqwest::StatusCode;
 use support::{Backend, FeedReader, Shopper, Terminal, TestServer, error, json};
 use time::Duration;
 
+/// Passkeys, sessions and feeds bound to their device (issue 14).
+#[path = "api/devices.rs"]
+mod devices;
+
 support::on_both_databases!(
     whole_payment_flow,
     bad_codes_are_refused,
@@ -40,7 +44,6 @@ support::on_both_databases!(
     refunds_return_the_money_once,
     raising_limits_needs_a_passkey_and_waits,
     sessions_end_after_five_idle_minutes,
-    a_revoked_device_cannot_pay,
     a_second_device_joins_only_with_a_passkey_approval,
     a_recovery_code_adds_a_device_once_and_freezes,
     cards_are_verified_limited_and_never_stored,
@@ -683,27 +686,6 @@ async fn sessions_end_after_five_idle_minutes(backend: Backend) {
     server.stop().await;
 }
 
-async fn a_revoked_device_cannot_pay(backend: Backend) {
-    let (server, till, mut shopper) = setup(backend, 10_000).await;
-    let code = shopper.code(&server);
-    let devices: Vec<inkan_api::wallet::Device> =
-        json(server.get("/v1/wallet/devices", Some(&shopper.token)).await, StatusCode::OK).await;
-    assert_eq!(devices.len(), 1);
-    assert_eq!(devices[0].key_id, shopper.key_id);
-    // Sign in without a device binding, so revoking the device does not end this session.
-    shopper.sign_in(&server).await;
-    let response = server
-        .http
-        .delete(format!("{}/v1/wallet/devices/{}", server.url, devices[0].id))
-        .bearer_auth(&shopper.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    error(till.charge(&code, 100).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid).await;
-    server.stop().await;
-}
-
 /// A device asking to join `account_id`; returns the join and the joining shopper (not enrolled).
 async fn request_join(
     server: &TestServer,
@@ -731,8 +713,7 @@ async fn finish_join(server: &TestServer, newcomer: &mut Shopper, join_id: &str)
         return response;
     }
     let challenge: RegistrationChallenge = json(response, StatusCode::OK).await;
-    let credential =
-        newcomer.passkey.do_registration(url::Url::parse(support::ORIGIN).unwrap(), challenge.public_key).unwrap();
+    let credential = newcomer.register_passkey(challenge.public_key);
     let finish = FinishJoin { ceremony_id: challenge.ceremony_id, credential };
     server.post(&format!("/v1/device-joins/{join_id}/passkey"), None, &finish).await
 }
@@ -788,7 +769,7 @@ async fn a_second_device_joins_only_with_a_passkey_approval(backend: Backend) {
     // The newcomer makes its passkey and is in.
     let joined: Joined = json(finish_join(&server, &mut newcomer, &join_id).await, StatusCode::CREATED).await;
     assert_eq!(joined.account_id, owner.account_id());
-    newcomer.token = joined.session.token.clone();
+    newcomer.joined(&joined);
     // It pays with its own device key and its own passkey, under the new-device cap.
     let code = newcomer.code(&server);
     error(till.charge(&code, 30_001).await, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::LimitExceeded).await;

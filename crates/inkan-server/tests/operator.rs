@@ -176,6 +176,11 @@ async fn an_account_on_hold_can_do_nothing_that_moves_money_or_adds_a_device(bac
 
     let held = server.put(&hold_path, Some(&key), &hold("suspected account takeover")).await;
     assert_eq!(held.status(), StatusCode::NO_CONTENT);
+    // Every session of the account ended with the hold, its open feed too: whoever held one signs
+    // in again with a passkey of a device of the wallet, and sees the hold there.
+    error(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        .await;
+    shopper.sign_in(&server).await;
     // Again with the same reason: no second notice.
     let again = server.put(&hold_path, Some(&key), &hold("suspected account takeover")).await;
     assert_eq!(again.status(), StatusCode::NO_CONTENT);

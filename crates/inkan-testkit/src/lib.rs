@@ -11,7 +11,7 @@ use inkan_api::ErrorBody;
 use inkan_api::merchant::{Charge, CreateCharge};
 use inkan_api::wallet::{
     Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, Enrolled, FinishRegistration, NewDevice,
-    PendingCharge, RegistrationChallenge, Session,
+    PendingCharge, RegistrationChallenge, SignIn, Session,
 };
 use inkan_api::{Base64Url, ErrorCode};
 use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, PaymentCode};
@@ -323,6 +323,12 @@ pub struct Shopper {
     pub counter: u32,
     pub enrolled: Option<Enrolled>,
     pub token: String,
+    /// The wallet this device belongs to, once enrolled or joined.
+    pub account: String,
+    /// This device's id in the wallet, once enrolled or joined.
+    pub device_id: String,
+    /// The raw id of this device's passkey, once registered.
+    pub credential_id: Vec<u8>,
 }
 
 impl Default for Shopper {
@@ -342,11 +348,22 @@ impl Shopper {
             counter: 0,
             enrolled: None,
             token: String::new(),
+            account: String::new(),
+            device_id: String::new(),
+            credential_id: Vec::new(),
         }
     }
 
     pub fn account_id(&self) -> &str {
-        &self.enrolled.as_ref().unwrap().account_id
+        assert!(!self.account.is_empty(), "this device has not joined a wallet");
+        &self.account
+    }
+
+    /// This device has joined a wallet: its session, account and device id.
+    pub fn joined(&mut self, joined: &inkan_api::devices::Joined) {
+        self.token = joined.session.token.clone();
+        self.account = joined.account_id.clone();
+        self.device_id = joined.device_id.clone();
     }
 
     pub fn new_device(&self, ceremony_id: &str) -> NewDevice {
@@ -364,7 +381,7 @@ impl Shopper {
         let begin = BeginRegistration { display_name: name.to_owned() };
         let challenge: RegistrationChallenge =
             json(server.post("/v1/accounts/registration", None, &begin).await, StatusCode::OK).await;
-        let credential = shopper.passkey.do_registration(Url::parse(ORIGIN).unwrap(), challenge.public_key).unwrap();
+        let credential = shopper.register_passkey(challenge.public_key);
         let finish = FinishRegistration {
             ceremony_id: challenge.ceremony_id.clone(),
             credential,
@@ -372,8 +389,40 @@ impl Shopper {
         };
         let enrolled: Enrolled = json(server.post("/v1/accounts", None, &finish).await, StatusCode::CREATED).await;
         shopper.token = enrolled.session.token.clone();
+        shopper.account = enrolled.account_id.clone();
+        shopper.device_id = enrolled.device_id.clone();
         shopper.enrolled = Some(enrolled);
         shopper
+    }
+
+    /// Makes this device's passkey for a registration (enrolment or a join).
+    pub fn register_passkey(
+        &mut self,
+        options: webauthn_rs_proto::CreationChallengeResponse,
+    ) -> webauthn_rs_proto::RegisterPublicKeyCredential {
+        let credential = self.passkey.do_registration(Url::parse(ORIGIN).unwrap(), options).unwrap();
+        self.credential_id = credential.raw_id.clone();
+        credential
+    }
+
+    /// Answers a passkey request with this device's passkey even though the request does not ask
+    /// for it: what a thief's modified app would do with a passkey of another device.
+    pub fn assert_anyway(&mut self, challenge: AssertionChallenge) -> Assertion {
+        let credential = self.credential_anyway(challenge.public_key);
+        Assertion { ceremony_id: challenge.ceremony_id, credential }
+    }
+
+    /// As [`Shopper::assert_anyway`], for the options of a charge.
+    pub fn credential_anyway(
+        &mut self,
+        mut options: webauthn_rs_proto::RequestChallengeResponse,
+    ) -> webauthn_rs_proto::PublicKeyCredential {
+        options.public_key.allow_credentials = vec![webauthn_rs_proto::AllowCredentials {
+            type_: "public-key".to_owned(),
+            id: self.credential_id.clone(),
+            transports: None,
+        }];
+        self.passkey.do_authentication(Url::parse(ORIGIN).unwrap(), options).unwrap()
     }
 
     /// Answers a passkey request with this shopper's passkey.
@@ -382,12 +431,26 @@ impl Shopper {
         Assertion { ceremony_id: challenge.ceremony_id, credential }
     }
 
+    /// A sign-in request for `device_id` of this shopper's wallet.
+    pub async fn sign_in_challenge(&self, server: &TestServer, device_id: &str) -> reqwest::Response {
+        let begin = BeginSignIn { account_id: self.account_id().to_owned(), device_id: device_id.to_owned() };
+        server.post("/v1/sessions/challenge", None, &begin).await
+    }
+
+    /// Answers a sign-in challenge with this device's passkey and this device's key.
+    pub fn sign_in_answer(&mut self, challenge: AssertionChallenge) -> SignIn {
+        let device_signature =
+            Base64Url(self.device_key.sign_in(challenge.ceremony_id.as_bytes(), &SystemRandom::new()).unwrap());
+        let Assertion { ceremony_id, credential } = self.assert(challenge);
+        SignIn { ceremony_id, credential, device_signature }
+    }
+
+    /// Signs this device in, with its passkey and its device key.
     pub async fn sign_in(&mut self, server: &TestServer) -> Session {
-        let begin = BeginSignIn { account_id: self.account_id().to_owned(), device_id: None };
-        let challenge: AssertionChallenge =
-            json(server.post("/v1/sessions/challenge", None, &begin).await, StatusCode::OK).await;
-        let assertion = self.assert(challenge);
-        let session: Session = json(server.post("/v1/sessions", None, &assertion).await, StatusCode::CREATED).await;
+        let device_id = self.device_id.clone();
+        let challenge: AssertionChallenge = json(self.sign_in_challenge(server, &device_id).await, StatusCode::OK).await;
+        let answer = self.sign_in_answer(challenge);
+        let session: Session = json(server.post("/v1/sessions", None, &answer).await, StatusCode::CREATED).await;
         self.token = session.token.clone();
         session
     }
@@ -468,6 +531,11 @@ impl FeedReader {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         FeedReader { response, buffer: String::new() }
+    }
+
+    /// Whether the server ends the stream within `within` (reading and dropping what comes first).
+    pub async fn ends_within(&mut self, within: std::time::Duration) -> bool {
+        tokio::time::timeout(within, async { while self.next().await.is_some() {} }).await.is_ok()
     }
 
     /// The next event, waiting at most `within` (a test of "pushed within a second" uses 1 s).

@@ -4,7 +4,8 @@
 //! returns a value or an error, never a panic. A body that parses must come out the same after a
 //! second trip through JSON (the server keys idempotent retries on the re-serialised body), and
 //! then goes through the checks the server runs with `inkan-core` beyond serde: the payment code
-//! decoder, money arithmetic, device keys and their proof of possession, and limit changes.
+//! decoder, money arithmetic, device keys with their proof of possession and sign-in signature,
+//! and limit changes.
 //! (Checks written in the server's handlers, such as name lengths, are exercised over HTTP by
 //! schemathesis in `cargo xtask soak`.)
 
@@ -14,7 +15,7 @@ use inkan_api::devices::{ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryC
 use inkan_api::merchant::{CreateCharge, RefundCharge};
 use inkan_api::wallet::{
     AddCard, Assertion, BeginRegistration, BeginSignIn, BeginStepUp, ConfirmCharge, DeclineCharge,
-    FinishRegistration, Freeze, NewDevice, SetLimits, TopUp, VerifyCard,
+    FinishRegistration, Freeze, NewDevice, SetLimits, SignIn, TopUp, VerifyCard,
 };
 use inkan_core::payment_code::{DevicePublicKey, PaymentCode};
 use inkan_core::{LimitPolicy, LimitSettings, Money};
@@ -51,7 +52,7 @@ fn check_money(amount: Money) {
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else { return };
     let Ok(text) = std::str::from_utf8(rest) else { return };
-    match selector % 19 {
+    match selector % 20 {
         0 => {
             if let Some(body) = parse::<CreateCharge>(text) {
                 check_money(Money::new(body.currency, body.amount));
@@ -122,8 +123,16 @@ fuzz_target!(|data: &[u8]| {
         17 => {
             let _ = parse::<FinishJoin>(text);
         }
-        _ => {
+        18 => {
             let _ = parse::<FreezeWithRecoveryCode>(text);
+        }
+        _ => {
+            // The device's half of a sign-in: a signature over the ceremony id, under its domain.
+            if let Some(body) = parse::<SignIn>(text) {
+                if let Ok(key) = DevicePublicKey::from_sec1(&[4; 65]) {
+                    let _ = key.verify_sign_in(body.ceremony_id.as_bytes(), &body.device_signature.0);
+                }
+            }
         }
     }
 });

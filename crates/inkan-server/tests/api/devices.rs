@@ -1,0 +1,277 @@
+//! Nothing outlives its device (issue 14): a passkey acts only for its own device, a session ends
+//! with its device, its limits, a sign-out, a freeze from another device or a hold, and its open
+//! feed closes within a second when it does. Each test is an attack that worked before.
+
+use std::time::Duration as StdDuration;
+
+use inkan_api::devices::Joined;
+use inkan_api::wallet::{AssertionChallenge, BeginStepUp, SetLimits, SignIn, StepUpAction, Wallet, WalletCharge};
+use inkan_api::{Base64Url, ErrorCode};
+use inkan_core::LimitPolicy;
+use inkan_core::Money;
+use inkan_core::payment_code::DeviceSigningKey;
+use reqwest::StatusCode;
+use ring::rand::SystemRandom;
+use time::Duration;
+
+use super::support::{self, Backend, FeedReader, Shopper, TestServer, error, json};
+use super::{finish_join, request_join, setup};
+
+support::on_both_databases!(
+    a_removed_devices_passkey_and_sessions_do_nothing,
+    a_passkey_signs_in_only_its_own_device_and_with_that_devices_key,
+    step_ups_and_charges_take_only_a_passkey_of_their_own_device,
+    the_last_device_cannot_be_removed,
+    an_open_feed_closes_with_its_session,
+    a_freeze_signs_out_every_other_device,
+    a_removed_devices_feed_closes_on_every_instance,
+);
+
+/// A second device of `owner`'s wallet, joined with a recovery code.
+async fn second_device(server: &TestServer, owner: &Shopper) -> Shopper {
+    let code = owner.enrolled.as_ref().unwrap().recovery_codes[9].clone();
+    let (response, mut tablet, join_id) = request_join(server, owner.account_id(), Some(&code)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let joined: Joined = json(finish_join(server, &mut tablet, &join_id).await, StatusCode::CREATED).await;
+    tablet.joined(&joined);
+    tablet
+}
+
+async fn remove(server: &TestServer, by: &Shopper, device_id: &str) -> reqwest::Response {
+    server.delete(&format!("/v1/wallet/devices/{device_id}"), Some(&by.token)).await
+}
+
+async fn step_up_challenge(server: &TestServer, shopper: &Shopper, action: StepUpAction) -> AssertionChallenge {
+    json(server.post("/v1/wallet/step-up", Some(&shopper.token), &BeginStepUp { action }).await, StatusCode::OK).await
+}
+
+/// A sign-in for `device_id` answered with `passkey_holder`'s passkey (whatever the request asks
+/// for) and signed by `other_key`, or else by `passkey_holder`'s own device key.
+async fn sign_in_as(
+    server: &TestServer,
+    device_id: &str,
+    passkey_holder: &mut Shopper,
+    other_key: Option<&DeviceSigningKey>,
+) -> reqwest::Response {
+    let challenge: AssertionChallenge =
+        json(passkey_holder.sign_in_challenge(server, device_id).await, StatusCode::OK).await;
+    let ceremony_id = challenge.ceremony_id.clone();
+    let credential = passkey_holder.assert_anyway(challenge).credential;
+    let key = other_key.unwrap_or(&passkey_holder.device_key);
+    let signature = key.sign_in(ceremony_id.as_bytes(), &SystemRandom::new()).unwrap();
+    server.post("/v1/sessions", None, &SignIn { ceremony_id, credential, device_signature: Base64Url(signature) }).await
+}
+
+async fn a_removed_devices_passkey_and_sessions_do_nothing(backend: Backend) {
+    let (server, till, mut owner) = setup(backend, 10_000).await;
+    // The tablet is stolen, unlocked: the thief has its passkey, its device key and its session.
+    let mut thief = second_device(&server, &owner).await;
+    let stolen_session = thief.token.clone();
+    let tablet = thief.device_id.clone();
+    let started: AssertionChallenge = json(thief.sign_in_challenge(&server, &tablet).await, StatusCode::OK).await;
+    let code = thief.code(&server);
+    assert_eq!(remove(&server, &owner, &tablet).await.status(), StatusCode::NO_CONTENT);
+
+    // The session, the code and the passkey are all dead.
+    error(server.get("/v1/wallet", Some(&stolen_session)).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        .await;
+    error(till.charge(&code, 100).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid).await;
+    let passkeys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE device_id = $1")
+        .bind(&tablet)
+        .fetch_one(server.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(passkeys, 0, "a removed device kept its passkey");
+    // A sign-in begun before the removal does not finish after it.
+    let answer = thief.sign_in_answer(started);
+    error(server.post("/v1/sessions", None, &answer).await, StatusCode::FORBIDDEN, ErrorCode::DeviceRevoked).await;
+    // Nor does a new one, for the tablet...
+    error(thief.sign_in_challenge(&server, &tablet).await, StatusCode::FORBIDDEN, ErrorCode::DeviceRevoked).await;
+    // ...or claiming the owner's phone.
+    let phone = owner.device_id.clone();
+    let response = sign_in_as(&server, &phone, &mut thief, None).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // Nor with no device at all.
+    let no_device = serde_json::json!({ "account_id": owner.account_id() });
+    error(server.post("/v1/sessions/challenge", None, &no_device).await, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest)
+        .await;
+    // The stolen session cannot approve a join, nor unfreeze what the owner froze.
+    let response = server.post("/v1/wallet/freeze", Some(&owner.token), &serde_json::json!({})).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let step_up = server.post("/v1/wallet/step-up", Some(&stolen_session), &BeginStepUp { action: StepUpAction::Unfreeze });
+    error(step_up.await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    let joins = server.get("/v1/wallet/device-joins", Some(&stolen_session)).await;
+    error(joins, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    // The owner is unaffected.
+    let wallet: Wallet = json(server.get("/v1/wallet", Some(&owner.token)).await, StatusCode::OK).await;
+    assert!(wallet.frozen);
+    owner.sign_in(&server).await;
+    server.stop().await;
+}
+
+async fn a_passkey_signs_in_only_its_own_device_and_with_that_devices_key(backend: Backend) {
+    let (server, _till, mut phone) = setup(backend, 0).await;
+    let mut tablet = second_device(&server, &phone).await;
+    let (phone_id, tablet_id) = (phone.device_id.clone(), tablet.device_id.clone());
+    // The tablet's passkey and key, claiming the phone.
+    let response = sign_in_as(&server, &phone_id, &mut tablet, None).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // The phone's passkey (synced to a thief's laptop, say) without the phone's key.
+    let response = sign_in_as(&server, &phone_id, &mut phone, Some(&tablet.device_key)).await;
+    error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    // The phone's key over another ceremony.
+    let challenge: AssertionChallenge = json(phone.sign_in_challenge(&server, &phone_id).await, StatusCode::OK).await;
+    let mut answer = phone.sign_in_answer(challenge);
+    answer.device_signature =
+        Base64Url(phone.device_key.sign_in(b"cer_another", &SystemRandom::new()).unwrap());
+    error(server.post("/v1/sessions", None, &answer).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    // The phone's passkey for the tablet, with the tablet's key (a thief holding the tablet and a
+    // synced copy of the phone's passkey).
+    let response = sign_in_as(&server, &tablet_id, &mut phone, Some(&tablet.device_key)).await;
+    error(response, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
+    // No signature at all, or a device of another wallet.
+    let challenge: AssertionChallenge = json(phone.sign_in_challenge(&server, &phone_id).await, StatusCode::OK).await;
+    let answer = phone.assert(challenge);
+    error(server.post("/v1/sessions", None, &answer).await, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    let stranger = Shopper::enroll(&server, "Stranger").await;
+    error(phone.sign_in_challenge(&server, &stranger.device_id).await, StatusCode::NOT_FOUND, ErrorCode::NotFound)
+        .await;
+    // Each device signs itself in, and the notice names it.
+    phone.sign_in(&server).await;
+    tablet.sign_in(&server).await;
+    let history: inkan_api::feed::History =
+        json(server.get("/v1/wallet/history", Some(&phone.token)).await, StatusCode::OK).await;
+    let signed_in: Vec<Option<String>> = history
+        .events
+        .iter()
+        .filter_map(|e| match e.notice() {
+            Ok(inkan_api::feed::Notice::SignedIn { device_id }) => Some(device_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(signed_in, vec![Some(phone_id), Some(tablet_id)]);
+    server.stop().await;
+}
+
+async fn step_ups_and_charges_take_only_a_passkey_of_their_own_device(backend: Backend) {
+    let (server, till, mut phone) = setup(backend, 10_000).await;
+    let mut tablet = second_device(&server, &phone).await;
+    let raise = SetLimits {
+        limits: LimitPolicy::new(Money::yen(60_000), Money::yen(120_000), Money::yen(400_000)).unwrap(),
+        step_up: None,
+    };
+    // The phone's step-up request, answered by the tablet's passkey.
+    let challenge = step_up_challenge(&server, &phone, StepUpAction::RaiseLimits).await;
+    let wrong = tablet.assert_anyway(challenge);
+    let body = SetLimits { step_up: Some(wrong), ..raise.clone() };
+    error(server.put("/v1/wallet/limits", Some(&phone.token), &body).await, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected)
+        .await;
+    // The phone's step-up, answered by the phone's passkey, used by the tablet's session.
+    let challenge = step_up_challenge(&server, &phone, StepUpAction::RaiseLimits).await;
+    let phones = phone.assert(challenge);
+    let body = SetLimits { step_up: Some(phones), ..raise.clone() };
+    error(server.put("/v1/wallet/limits", Some(&tablet.token), &body).await, StatusCode::FORBIDDEN, ErrorCode::StepUpRequired)
+        .await;
+    // Its own, by its own.
+    let challenge = step_up_challenge(&server, &tablet, StepUpAction::RaiseLimits).await;
+    let own = tablet.assert(challenge);
+    let body = SetLimits { step_up: Some(own), ..raise };
+    assert_eq!(server.put("/v1/wallet/limits", Some(&tablet.token), &body).await.status(), StatusCode::OK);
+    // A charge made with the phone's code is paid only by the phone's passkey.
+    let charge = till.charge_ok(&phone.code(&server), 1_000).await;
+    let pending = phone.pending(&server).await;
+    let this = pending.iter().find(|p| p.charge.id == charge.id).unwrap().clone();
+    let confirm = inkan_api::wallet::ConfirmCharge { credential: tablet.credential_anyway(this.public_key.clone()) };
+    let response = server.post(&format!("/v1/wallet/charges/{}/confirm", charge.id), None, &confirm).await;
+    error(response, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
+    let paid: WalletCharge = json(phone.confirm(&server, &this).await, StatusCode::OK).await;
+    assert_eq!(paid.id, charge.id);
+    server.stop().await;
+}
+
+async fn the_last_device_cannot_be_removed(backend: Backend) {
+    let (server, _till, phone) = setup(backend, 0).await;
+    error(remove(&server, &phone, &phone.device_id).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    let tablet = second_device(&server, &phone).await;
+    error(remove(&server, &phone, "dev_nope").await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+    // A device may remove itself while another remains.
+    assert_eq!(remove(&server, &tablet, &tablet.device_id).await.status(), StatusCode::NO_CONTENT);
+    error(remove(&server, &phone, &tablet.device_id).await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+    error(remove(&server, &phone, &phone.device_id).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    // Another wallet's device is not this wallet's to remove.
+    let stranger = Shopper::enroll(&server, "Stranger").await;
+    let _stranger_tablet = second_device(&server, &stranger).await;
+    error(remove(&server, &phone, &stranger.device_id).await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+    let phone_still: Wallet = json(server.get("/v1/wallet", Some(&phone.token)).await, StatusCode::OK).await;
+    assert!(!phone_still.frozen);
+    let theirs: Wallet = json(server.get("/v1/wallet", Some(&stranger.token)).await, StatusCode::OK).await;
+    assert_eq!(theirs.account_id, stranger.account_id());
+    server.stop().await;
+}
+
+async fn an_open_feed_closes_with_its_session(backend: Backend) {
+    let mut settings = support::settings();
+    settings.session_max = Duration::hours(1);
+    let server = TestServer::start_with(backend, settings).await;
+    let mut shopper = Shopper::enroll(&server, "Hanako").await;
+    let second = StdDuration::from_secs(1);
+    // Signed out.
+    let mut feed = FeedReader::open(&server, &shopper.token, None).await;
+    assert!(!feed.ends_within(StdDuration::from_millis(300)).await, "the feed closed by itself");
+    let response = server.delete("/v1/sessions/current", Some(&shopper.token)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(feed.ends_within(second).await, "the feed outlived a sign-out");
+    // Idle for the idle limit (an open feed is not activity).
+    shopper.sign_in(&server).await;
+    let mut feed = FeedReader::open(&server, &shopper.token, None).await;
+    server.advance(Duration::minutes(5));
+    assert!(feed.ends_within(second).await, "the feed outlived the idle limit");
+    // Busy until the absolute limit.
+    shopper.sign_in(&server).await;
+    let mut feed = FeedReader::open(&server, &shopper.token, None).await;
+    for _ in 0..14 {
+        server.advance(Duration::minutes(4));
+        assert_eq!(server.get("/v1/wallet", Some(&shopper.token)).await.status(), StatusCode::OK);
+    }
+    assert!(!feed.ends_within(StdDuration::from_millis(300)).await, "the feed closed before its session ended");
+    server.advance(Duration::minutes(4));
+    assert!(feed.ends_within(second).await, "the feed outlived the absolute limit");
+    error(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        .await;
+    // And a feed cannot be opened on an ended session.
+    let response = server.get("/v1/wallet/feed", Some(&shopper.token)).await;
+    error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    server.stop().await;
+}
+
+async fn a_freeze_signs_out_every_other_device(backend: Backend) {
+    let (server, _till, phone) = setup(backend, 0).await;
+    let mut tablet = second_device(&server, &phone).await;
+    let mut tablets_feed = FeedReader::open(&server, &tablet.token, None).await;
+    let response = server.post("/v1/wallet/freeze", Some(&phone.token), &serde_json::json!({})).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(tablets_feed.ends_within(StdDuration::from_secs(1)).await, "the other device's feed outlived the freeze");
+    error(server.get("/v1/wallet", Some(&tablet.token)).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        .await;
+    let wallet: Wallet = json(server.get("/v1/wallet", Some(&phone.token)).await, StatusCode::OK).await;
+    assert!(wallet.frozen, "the freezing device was signed out");
+    // The tablet is not removed: its owner signs in again.
+    tablet.sign_in(&server).await;
+    server.stop().await;
+}
+
+async fn a_removed_devices_feed_closes_on_every_instance(backend: Backend) {
+    if backend == Backend::Sqlite {
+        // One SQLite file has one server process; instances share a feed only on PostgreSQL.
+        return;
+    }
+    let (server, _till, phone) = setup(backend, 0).await;
+    let tablet = second_device(&server, &phone).await;
+    let other = server.second_instance().await;
+    let mut feed = FeedReader::open(&other, &tablet.token, None).await;
+    assert!(!feed.ends_within(StdDuration::from_millis(300)).await);
+    assert_eq!(remove(&server, &phone, &tablet.device_id).await.status(), StatusCode::NO_CONTENT);
+    assert!(feed.ends_within(StdDuration::from_secs(1)).await, "the removed device's feed stayed open on another instance");
+    other.stop().await;
+    server.stop().await;
+}
