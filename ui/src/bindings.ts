@@ -109,7 +109,12 @@ export type JoinView = { join_id: string,
 /**
  * `awaiting_device`, `awaiting_approval`, `approved`, `completed`, `rejected`, `expired`.
  */
-state: string, device_name: string | null, expires_at: string, };
+state: string, device_name: string | null, 
+/**
+ * The joining device's key fingerprint (`XXXX-XXXX-XXXX-XXXX`): the joining device shows it,
+ * and the approving one shows it beside the name, so the person can compare them.
+ */
+device_fingerprint: string | null, expires_at: string, };
 
 export type CardView = { id: string, brand: string, last4: string, 
 /**
@@ -137,4 +142,4 @@ export type Notice = { "kind": "charge_pending", charge_id: string, amount: numb
 /**
  * `null` when the session was opened without naming an enrolled device.
  */
-device_id: string | null, } | { "kind": "device_added", device_id: string, name: string, } | { "kind": "device_revoked", device_id: string, name: string, } | { "kind": "limits_lowered", per_charge: number, daily: number, monthly: number, } | { "kind": "limits_raise_requested", per_charge: number, daily: number, monthly: number, effective_at: string, } | { "kind": "wallet_frozen", by: string, } | { "kind": "wallet_unfrozen" } | { "kind": "account_held", reason: string, } | { "kind": "account_released" } | { "kind": "recovery_code_used", remaining: number, } | { "kind": "device_join_requested", join_id: string, name: string, };
+device_id: string | null, } | { "kind": "device_added", device_id: string, name: string, } | { "kind": "device_revoked", device_id: string, name: string, } | { "kind": "limits_lowered", per_charge: number, daily: number, monthly: number, } | { "kind": "limits_raise_requested", per_charge: number, daily: number, monthly: number, effective_at: string, } | { "kind": "wallet_frozen", by: string, } | { "kind": "wallet_unfrozen" } | { "kind": "account_held", reason: string, } | { "kind": "account_released" } | { "kind": "recovery_code_used", remaining: number, } | { "kind": "device_join_requested", join_id?: string, name: string, fingerprint?: string, };

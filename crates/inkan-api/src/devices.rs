@@ -4,9 +4,13 @@
 //! 2. It submits its device key with a proof of possession over the join id, and optionally a
 //!    recovery code: `POST /v1/device-joins/{id}/device`.
 //! 3. Without a recovery code, a signed-in device of the wallet approves it with a passkey step-up
-//!    (`POST /v1/wallet/device-joins/{id}/approve`); the new device polls `GET /v1/device-joins/{id}`.
+//!    (`POST /v1/wallet/device-joins/{id}/approve`), after comparing the key fingerprint it shows
+//!    with the one the new device shows; the new device polls `GET /v1/device-joins/{id}`.
 //! 4. Once approved, the new device makes its own passkey:
 //!    `POST /v1/device-joins/{id}/passkey/challenge`, then `POST /v1/device-joins/{id}/passkey`.
+//!
+//! Once the key is submitted, every later call of the new device carries its signature over the
+//! join id and the step (header `inkan-device-signature`): only that device can follow the join.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -46,6 +50,10 @@ pub struct Join {
     /// The name the new device gave with its key; `null` until then.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub device_name: Option<String>,
+    /// The fingerprint of the new device's key (`XXXX-XXXX-XXXX-XXXX`), which that device shows
+    /// too: compare them before approving. `null` until the key is submitted.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub device_fingerprint: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }

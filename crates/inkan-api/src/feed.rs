@@ -106,10 +106,17 @@ pub enum Notice {
     RecoveryCodeUsed {
         remaining: u32,
     },
-    /// A new device asks to join the wallet: approve it with a passkey, or ignore it.
+    /// A new device asks to join the wallet: approve it with a passkey after comparing the
+    /// fingerprint of its key, or ignore it. Notices written before joins were bound to their
+    /// device carry the join id instead of the fingerprint; new ones never name the join.
     DeviceJoinRequested {
-        join_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        join_id: Option<String>,
         name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        fingerprint: Option<String>,
     },
 }
 

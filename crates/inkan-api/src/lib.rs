@@ -32,9 +32,16 @@ impl std::fmt::Debug for Base64Url {
     }
 }
 
+impl Base64Url {
+    /// The unpadded base64url text, as on the wire (in a body or a header).
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(&self.0)
+    }
+}
+
 impl Serialize for Base64Url {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&URL_SAFE_NO_PAD.encode(&self.0))
+        s.serialize_str(&self.encode())
     }
 }
 
@@ -50,5 +57,9 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// Response header with the server's clock in Unix milliseconds: devices issue payment codes on
 /// the server's time, not their own.
 pub const SERVER_TIME_HEADER: &str = "inkan-server-time";
+/// Request header of the later steps of a device join (its state, its passkey challenge, its
+/// passkey): the joining device key's signature over the join id and the step
+/// (`DeviceSigningKey::sign_join_step`), in unpadded base64url.
+pub const DEVICE_SIGNATURE_HEADER: &str = "inkan-device-signature";
 /// Header a trusted edge proxy sets to the client's country (ISO 3166-1 alpha-2).
 pub const COUNTRY_HEADER: &str = "X-Inkan-Country";

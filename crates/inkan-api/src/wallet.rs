@@ -330,4 +330,15 @@ pub enum StepUpAction {
     RaiseLimits,
     Unfreeze,
     AddDevice,
+    RemoveDevice,
+}
+
+/// `POST /v1/wallet/devices/{id}/remove` — remove a device, confirmed with a passkey of the
+/// device asking (a step-up for `remove_device`): a session alone, perhaps a stolen one, cannot
+/// lock the owner's phone out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RemoveDevice {
+    pub step_up: Assertion,
 }

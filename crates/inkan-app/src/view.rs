@@ -286,6 +286,9 @@ pub struct JoinView {
     /// `awaiting_device`, `awaiting_approval`, `approved`, `completed`, `rejected`, `expired`.
     pub state: String,
     pub device_name: Option<String>,
+    /// The joining device's key fingerprint (`XXXX-XXXX-XXXX-XXXX`): the joining device shows it,
+    /// and the approving one shows it beside the name, so the person can compare them.
+    pub device_fingerprint: Option<String>,
     pub expires_at: String,
 }
 
@@ -295,6 +298,7 @@ impl From<inkan_api::devices::Join> for JoinView {
             join_id: j.join_id,
             state: wire_name(&j.state),
             device_name: j.device_name,
+            device_fingerprint: j.device_fingerprint,
             expires_at: timestamp(j.expires_at),
         }
     }

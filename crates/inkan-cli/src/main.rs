@@ -283,7 +283,9 @@ async fn run(cli: Cli) -> Result<()> {
                 Wallet::join(store, server(&connect), &account, &connect.device_name, recovery_code, choice, |join| {
                     if !told {
                         eprintln!(
-                            "Waiting for approval: on a device of this wallet run `inkan devices approve {}`",
+                            "Waiting for approval: on a device of this wallet run `inkan devices waiting`, check that \
+                             it shows this device's key {}, then `inkan devices approve {}`",
+                            join.device_fingerprint.as_deref().unwrap_or("(unknown)"),
                             join.join_id
                         );
                         told = true;
@@ -334,12 +336,22 @@ async fn run(cli: Cli) -> Result<()> {
                 }
                 DevicesAction::Waiting => {
                     for j in wallet.waiting_joins().await? {
-                        println!("{}  {}  until {}", j.join_id, j.device_name.unwrap_or_default(), jst(j.expires_at));
+                        println!(
+                            "{}  {}  key {}  until {}",
+                            j.join_id,
+                            j.device_name.unwrap_or_default(),
+                            j.device_fingerprint.unwrap_or_default(),
+                            jst(j.expires_at)
+                        );
                     }
                 }
                 DevicesAction::Approve { join } => {
                     let join = wallet.approve_join(&join).await?;
-                    println!("Approved: {} may now join this wallet.", join.device_name.unwrap_or_default());
+                    println!(
+                        "Approved: {} (key {}) may now join this wallet.",
+                        join.device_name.unwrap_or_default(),
+                        join.device_fingerprint.unwrap_or_default()
+                    );
                 }
                 DevicesAction::Revoke { device } => {
                     wallet.revoke_device(&device).await?;

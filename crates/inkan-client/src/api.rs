@@ -10,9 +10,9 @@ use inkan_api::feed::History;
 use inkan_api::wallet::{
     AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, ConfirmCharge,
     DeclineCharge, Device, Enrolled, FinishRegistration, Limits, PendingCharge, RegistrationChallenge, Session,
-    SetLimits, SignIn, StepUpAction, TopUp, TopUpResult, VerifyCard, Wallet, WalletCharge,
+    RemoveDevice, SetLimits, SignIn, StepUpAction, TopUp, TopUpResult, VerifyCard, Wallet, WalletCharge,
 };
-use inkan_api::{ErrorBody, SERVER_TIME_HEADER};
+use inkan_api::{Base64Url, DEVICE_SIGNATURE_HEADER, ErrorBody, SERVER_TIME_HEADER};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -85,10 +85,24 @@ impl Api {
         path: &str,
         body: Option<&B>,
     ) -> Result<reqwest::Response> {
+        self.send_signed(method, path, body, None).await
+    }
+
+    /// As [`Api::send`], with the device's signature of this request in `inkan-device-signature`.
+    async fn send_signed<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        device_signature: Option<&Base64Url>,
+    ) -> Result<reqwest::Response> {
         let url = self.url(path)?;
         let mut request = self.http.request(method, url.clone());
         if let Some(token) = self.token() {
             request = request.bearer_auth(token);
+        }
+        if let Some(signature) = device_signature {
+            request = request.header(DEVICE_SIGNATURE_HEADER, signature.encode());
         }
         if let Some(body) = body {
             request = request.json(body);
@@ -182,8 +196,9 @@ impl Api {
         self.call::<(), _>(Method::GET, "/v1/wallet/devices", None).await
     }
 
-    pub async fn revoke_device(&self, device_id: &str) -> Result<()> {
-        self.call_empty::<()>(Method::DELETE, &format!("/v1/wallet/devices/{device_id}"), None).await
+    pub async fn revoke_device(&self, device_id: &str, step_up: Assertion) -> Result<()> {
+        let path = format!("/v1/wallet/devices/{device_id}/remove");
+        self.call_empty(Method::POST, &path, Some(&RemoveDevice { step_up })).await
     }
 
     pub async fn pending(&self) -> Result<Vec<PendingCharge>> {
@@ -230,8 +245,11 @@ impl Api {
         self.call(Method::POST, "/v1/device-joins", Some(&BeginJoin { account_id: account_id.to_owned() })).await
     }
 
-    pub async fn join(&self, join_id: &str) -> Result<Join> {
-        self.call::<(), _>(Method::GET, &format!("/v1/device-joins/{join_id}"), None).await
+    /// A join's state; `signature` is the joining device's over the join id and
+    /// `JoinStep::Status` (needed once its key is submitted).
+    pub async fn join(&self, join_id: &str, signature: &Base64Url) -> Result<Join> {
+        let path = format!("/v1/device-joins/{join_id}");
+        Api::decode(self.send_signed::<()>(Method::GET, &path, None, Some(signature)).await?).await
     }
 
     pub async fn submit_join_device(&self, join_id: &str, body: &SubmitDevice) -> Result<Join> {
@@ -247,13 +265,17 @@ impl Api {
             .await
     }
 
-    pub async fn join_passkey_challenge(&self, join_id: &str) -> Result<RegistrationChallenge> {
-        self.call(Method::POST, &format!("/v1/device-joins/{join_id}/passkey/challenge"), Some(&serde_json::json!({})))
-            .await
+    /// `signature`: the joining device's, over the join id and `JoinStep::PasskeyChallenge`.
+    pub async fn join_passkey_challenge(&self, join_id: &str, signature: &Base64Url) -> Result<RegistrationChallenge> {
+        let path = format!("/v1/device-joins/{join_id}/passkey/challenge");
+        let body = serde_json::json!({});
+        Api::decode(self.send_signed(Method::POST, &path, Some(&body), Some(signature)).await?).await
     }
 
-    pub async fn finish_join(&self, join_id: &str, body: &FinishJoin) -> Result<Joined> {
-        self.call(Method::POST, &format!("/v1/device-joins/{join_id}/passkey"), Some(body)).await
+    /// `signature`: the joining device's, over the join id and `JoinStep::Passkey` of this ceremony.
+    pub async fn finish_join(&self, join_id: &str, body: &FinishJoin, signature: &Base64Url) -> Result<Joined> {
+        let path = format!("/v1/device-joins/{join_id}/passkey");
+        Api::decode(self.send_signed(Method::POST, &path, Some(body), Some(signature)).await?).await
     }
 }
 

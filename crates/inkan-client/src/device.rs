@@ -3,7 +3,7 @@
 
 use inkan_api::Base64Url;
 use inkan_api::wallet::NewDevice;
-use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, PaymentCode};
+use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, JoinStep, PaymentCode};
 use inkan_keystore::Keystore;
 use ring::rand::SystemRandom;
 use time::{Duration, OffsetDateTime};
@@ -69,6 +69,17 @@ impl DeviceKey {
     /// sign-in domain (never valid as a payment code or a proof of possession).
     pub fn sign_in(&self, ceremony_id: &str) -> Result<Base64Url> {
         Ok(Base64Url(self.key.sign_in(ceremony_id.as_bytes(), &SystemRandom::new()).map_err(key_error)?))
+    }
+
+    /// This device's signature over one step of its join (the join's later steps are refused
+    /// without it).
+    pub fn sign_join_step(&self, join_id: &str, step: JoinStep<'_>) -> Result<Base64Url> {
+        Ok(Base64Url(self.key.sign_join_step(join_id, step, &SystemRandom::new()).map_err(key_error)?))
+    }
+
+    /// The short fingerprint of this device's key, which the approving device shows too.
+    pub fn fingerprint(&self) -> String {
+        self.key.public_key().fingerprint()
     }
 
     /// A payment code with `counter`, valid from `now` for [`LIFETIME`]. Works offline.

@@ -260,9 +260,11 @@ pub fn describe(notice: &inkan_api::feed::Notice) -> String {
         },
         N::DeviceAdded { name, .. } => format!("New device added: {name}"),
         N::DeviceRevoked { name, .. } => format!("Device removed: {name}"),
-        N::DeviceJoinRequested { name, join_id } => {
-            format!("{name} asks to join this wallet (approve with: inkan devices approve {join_id})")
-        }
+        N::DeviceJoinRequested { name, fingerprint: Some(fingerprint), .. } => format!(
+            "{name} (key {fingerprint}) asks to join this wallet: compare the key with the one it shows, \
+             then see `inkan devices waiting`"
+        ),
+        N::DeviceJoinRequested { name, .. } => format!("{name} asked to join this wallet"),
         N::LimitsLowered { per_charge, daily, monthly } => format!(
             "Limits now: {} per charge, {} a day, {} a month",
             yen(per_charge, "JPY"),

@@ -12,6 +12,7 @@ use inkan_api::wallet::{
     AddCard, Card, ConfirmCharge, Device, FinishRegistration, Limits, PendingCharge, SetLimits, StepUpAction, TopUp,
     TopUpResult, Wallet as WalletState, WalletCharge,
 };
+use inkan_core::payment_code::JoinStep;
 use inkan_core::{LimitPolicy, Money, PaymentCode};
 use inkan_keystore::Keystore;
 use url::Url;
@@ -266,10 +267,11 @@ impl Wallet {
             let join = api.begin_join(account_id).await?;
             let submit = SubmitDevice { device: device.registration(&join.join_id, device_name)?, recovery_code };
             let mut join = api.submit_join_device(&join.join_id, &submit).await?;
+            let join_id = join.join_id.clone();
             while join.state == JoinState::AwaitingApproval {
                 waiting(&join);
                 tokio::time::sleep(StdDuration::from_secs(1)).await;
-                join = api.join(&join.join_id).await?;
+                join = api.join(&join_id, &device.sign_join_step(&join_id, JoinStep::Status)?).await?;
             }
             if join.state != JoinState::Approved {
                 return Err(ClientError::Invalid(format!("the request to join ended: {:?}", join.state)));
@@ -278,10 +280,12 @@ impl Wallet {
                 Some(key) => key,
                 None => make_authenticator(&passkey, &keystore, true)?,
             };
-            let challenge = api.join_passkey_challenge(&join.join_id).await?;
+            let signature = device.sign_join_step(&join_id, JoinStep::PasskeyChallenge)?;
+            let challenge = api.join_passkey_challenge(&join_id, &signature).await?;
             let credential = authenticator.register(&server.origin, challenge.public_key)?;
-            let joined =
-                api.finish_join(&join.join_id, &FinishJoin { ceremony_id: challenge.ceremony_id, credential }).await?;
+            let signature = device.sign_join_step(&join_id, JoinStep::Passkey { ceremony_id: &challenge.ceremony_id })?;
+            let finish = FinishJoin { ceremony_id: challenge.ceremony_id, credential };
+            let joined = api.finish_join(&join_id, &finish, &signature).await?;
             keystore.put(SESSION_ENTRY, joined.session.token.as_bytes())?;
             api.set_token(Some(joined.session.token.clone()));
             let display_name = api.wallet().await?.display_name;
@@ -486,13 +490,10 @@ impl Wallet {
         self.signed_in(|api| async move { api.devices().await }).await
     }
 
+    /// Removes a device of the wallet, confirmed with this device's passkey.
     pub async fn revoke_device(&mut self, device_id: &str) -> Result<()> {
-        let id = device_id.to_owned();
-        self.signed_in(|api| {
-            let id = id.clone();
-            async move { api.revoke_device(&id).await }
-        })
-        .await
+        let step_up = self.step_up(StepUpAction::RemoveDevice).await?;
+        self.api.revoke_device(device_id, step_up).await
     }
 
     pub async fn waiting_joins(&mut self) -> Result<Vec<Join>> {

@@ -27,6 +27,40 @@ pub const DEVICE_PROOF_DOMAIN: &[u8] = b"inkan/device-proof/v1\0";
 /// The prefix of what a device key signs to start a session (a sign-in ceremony id): neither a
 /// payment code nor a proof of possession, so no signature made for one purpose serves another.
 pub const SIGN_IN_DOMAIN: &[u8] = b"inkan/sign-in/v1\0";
+/// The prefix of what a joining device signs for each later step of its join (see [`JoinStep`]).
+pub const JOIN_STEP_DOMAIN: &[u8] = b"inkan/join-step/v1\0";
+
+/// A step of a device join after the device has submitted its key. Each is signed by that key
+/// over the join id, so a join id alone, seen in a list or a log, lets nobody else act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinStep<'a> {
+    /// Reading the join's state (`GET /v1/device-joins/{id}`).
+    Status,
+    /// Asking for the passkey registration challenge.
+    PasskeyChallenge,
+    /// Finishing with the passkey made for this (single-use) ceremony.
+    Passkey { ceremony_id: &'a str },
+}
+
+impl JoinStep<'_> {
+    /// `JOIN_STEP_DOMAIN ‖ join id ‖ 0 ‖ step ‖ 0 ‖ ceremony id`: each part is free of NUL bytes
+    /// (ids are ASCII), so no two steps share a message.
+    fn message(&self, join_id: &str) -> Vec<u8> {
+        let (step, ceremony) = match self {
+            JoinStep::Status => ("status", ""),
+            JoinStep::PasskeyChallenge => ("passkey-challenge", ""),
+            JoinStep::Passkey { ceremony_id } => ("passkey", *ceremony_id),
+        };
+        let mut message = JOIN_STEP_DOMAIN.to_vec();
+        for (i, part) in [join_id, step, ceremony].into_iter().enumerate() {
+            if i > 0 {
+                message.push(0);
+            }
+            message.extend_from_slice(part.as_bytes());
+        }
+        message
+    }
+}
 
 /// Version byte of the format this module writes and reads.
 pub const VERSION: u8 = 1;
@@ -195,20 +229,33 @@ impl DevicePublicKey {
     /// server asks for one whenever a device key is registered, which also proves the point is on
     /// the curve.
     pub fn verify_proof(&self, challenge: &[u8], proof: &[u8]) -> Result<(), PaymentCodeError> {
-        self.verify_in(DEVICE_PROOF_DOMAIN, challenge, proof)
+        self.verify_message(&prefixed(DEVICE_PROOF_DOMAIN, challenge), proof)
     }
 
     /// Checks a sign-in signature made by [`DeviceSigningKey::sign_in`] over a sign-in ceremony id:
     /// the device itself, not only a passkey, asks for the session.
     pub fn verify_sign_in(&self, ceremony_id: &[u8], signature: &[u8]) -> Result<(), PaymentCodeError> {
-        self.verify_in(SIGN_IN_DOMAIN, ceremony_id, signature)
+        self.verify_message(&prefixed(SIGN_IN_DOMAIN, ceremony_id), signature)
     }
 
-    fn verify_in(&self, domain: &[u8], challenge: &[u8], signature: &[u8]) -> Result<(), PaymentCodeError> {
-        let mut message = domain.to_vec();
-        message.extend_from_slice(challenge);
+    /// Checks a joining device's signature over one step of its join
+    /// ([`DeviceSigningKey::sign_join_step`]).
+    pub fn verify_join_step(&self, join_id: &str, step: JoinStep<'_>, signature: &[u8]) -> Result<(), PaymentCodeError> {
+        self.verify_message(&step.message(join_id), signature)
+    }
+
+    /// A short fingerprint of the key, `XXXX-XXXX-XXXX-XXXX` (the first 64 bits of its SHA-256,
+    /// in upper-case hex): the approving device and the joining one both show it, so that the
+    /// person can see they are the same key, as Bluetooth pairing does.
+    pub fn fingerprint(&self) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, &self.0);
+        let hex: String = digest.as_ref().iter().take(8).map(|b| format!("{b:02X}")).collect();
+        hex.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-")
+    }
+
+    fn verify_message(&self, message: &[u8], signature: &[u8]) -> Result<(), PaymentCodeError> {
         UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &self.0)
-            .verify(&message, signature)
+            .verify(message, signature)
             .map_err(|_| PaymentCodeError::BadSignature)
     }
 }
@@ -253,19 +300,27 @@ impl DeviceSigningKey {
     /// Signs `challenge` (a ceremony id the server chose) to prove this device holds the key,
     /// under a domain prefix that no payment code uses.
     pub fn prove(&self, challenge: &[u8], rng: &dyn SecureRandom) -> Result<Vec<u8>, PaymentCodeError> {
-        self.sign_under(DEVICE_PROOF_DOMAIN, challenge, rng)
+        self.sign_message(&prefixed(DEVICE_PROOF_DOMAIN, challenge), rng)
     }
 
     /// Signs a sign-in ceremony id, under its own domain prefix: the second proof of a sign-in,
     /// beside the passkey's (see [`DevicePublicKey::verify_sign_in`]).
     pub fn sign_in(&self, ceremony_id: &[u8], rng: &dyn SecureRandom) -> Result<Vec<u8>, PaymentCodeError> {
-        self.sign_under(SIGN_IN_DOMAIN, ceremony_id, rng)
+        self.sign_message(&prefixed(SIGN_IN_DOMAIN, ceremony_id), rng)
     }
 
-    fn sign_under(&self, domain: &[u8], challenge: &[u8], rng: &dyn SecureRandom) -> Result<Vec<u8>, PaymentCodeError> {
-        let mut message = domain.to_vec();
-        message.extend_from_slice(challenge);
-        Ok(self.pair.sign(rng, &message).map_err(|_| PaymentCodeError::BadKey)?.as_ref().to_vec())
+    /// Signs one step of this device's join (see [`JoinStep`]).
+    pub fn sign_join_step(
+        &self,
+        join_id: &str,
+        step: JoinStep<'_>,
+        rng: &dyn SecureRandom,
+    ) -> Result<Vec<u8>, PaymentCodeError> {
+        self.sign_message(&step.message(join_id), rng)
+    }
+
+    fn sign_message(&self, message: &[u8], rng: &dyn SecureRandom) -> Result<Vec<u8>, PaymentCodeError> {
+        Ok(self.pair.sign(rng, message).map_err(|_| PaymentCodeError::BadKey)?.as_ref().to_vec())
     }
 
     pub fn public_key(&self) -> DevicePublicKey {
@@ -304,6 +359,13 @@ fn unix_u32(t: OffsetDateTime) -> Result<u32, PaymentCodeError> {
 fn from_unix_u32(secs: u32) -> OffsetDateTime {
     // Every u32 is a valid Unix time (1970..2106), well inside `time`'s range.
     OffsetDateTime::from_unix_timestamp(i64::from(secs)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `domain ‖ challenge`: what a device key signs for a purpose other than a payment code.
+fn prefixed(domain: &[u8], challenge: &[u8]) -> Vec<u8> {
+    let mut message = domain.to_vec();
+    message.extend_from_slice(challenge);
+    message
 }
 
 fn signed_message(header: &[u8; SIGNED_LEN]) -> [u8; DOMAIN.len() + SIGNED_LEN] {

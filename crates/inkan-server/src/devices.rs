@@ -3,7 +3,8 @@
 //! Recovery codes also freeze a wallet from anywhere.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine;
 use inkan_api::ErrorCode;
 use inkan_api::admin::Service;
 use inkan_api::devices::{
@@ -11,6 +12,7 @@ use inkan_api::devices::{
 };
 use inkan_api::feed::Notice;
 use inkan_api::wallet::{RegistrationChallenge, StepUpAction};
+use inkan_core::payment_code::{DevicePublicKey, JoinStep};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -47,7 +49,40 @@ fn view(row: &AnyRow, now: time::OffsetDateTime) -> Result<Join> {
     if expires_at <= now && !matches!(state, JoinState::Completed | JoinState::Rejected) {
         state = JoinState::Expired;
     }
-    Ok(Join { join_id: row.try_get("id")?, state, device_name: row.try_get("name")?, expires_at })
+    Ok(Join {
+        join_id: row.try_get("id")?,
+        state,
+        device_name: row.try_get("name")?,
+        device_fingerprint: joining_key(row)?.map(|key| key.fingerprint()),
+        expires_at,
+    })
+}
+
+/// The key the joining device submitted, once it has.
+fn joining_key(row: &AnyRow) -> Result<Option<DevicePublicKey>> {
+    row.try_get::<Option<Vec<u8>>, _>("public_key")?
+        .map(|bytes| DevicePublicKey::from_sec1(&bytes).map_err(AppError::internal))
+        .transpose()
+}
+
+/// Checks that this step of the join is signed by the key the joining device submitted (header
+/// `inkan-device-signature`): whoever else knows the join id, a session of the wallet among them,
+/// can neither follow nor finish it. A join still waiting for its key has nothing to protect.
+fn check_signed(headers: &HeaderMap, row: &AnyRow, step: JoinStep<'_>) -> Result<()> {
+    let Some(key) = joining_key(row)? else { return Ok(()) };
+    let join_id: String = row.try_get("id")?;
+    let refused = || {
+        AppError::unauthorized(
+            "this step of the join must be signed by the joining device's key (header inkan-device-signature)",
+        )
+    };
+    let signature = headers
+        .get(inkan_api::DEVICE_SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 200)
+        .and_then(|v| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(v).ok())
+        .ok_or_else(refused)?;
+    key.verify_join_step(&join_id, step, &signature).map_err(|_| refused())
 }
 
 async fn load(app: &AppState, id: &str) -> Result<AnyRow> {
@@ -86,13 +121,22 @@ pub async fn begin(State(app): State<AppState>, Json(body): Json<BeginJoin>) -> 
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(Join { join_id: id, state: JoinState::AwaitingDevice, device_name: None, expires_at }),
+        Json(Join {
+            join_id: id,
+            state: JoinState::AwaitingDevice,
+            device_name: None,
+            device_fingerprint: None,
+            expires_at,
+        }),
     ))
 }
 
-/// `GET /v1/device-joins/{id}`: the new device polls this while it waits for approval.
-pub async fn show(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Join>> {
-    Ok(Json(view(&load(&app, &id).await?, app.clock.now())?))
+/// `GET /v1/device-joins/{id}`: the new device polls this while it waits for approval, signing
+/// each request once its key is submitted.
+pub async fn show(State(app): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<Join>> {
+    let row = load(&app, &id).await?;
+    check_signed(&headers, &row, JoinStep::Status)?;
+    Ok(Json(view(&row, app.clock.now())?))
 }
 
 /// Uses up a recovery code of `account_id` inside `tx`; a notice tells how many are left.
@@ -171,7 +215,11 @@ pub async fn submit(
             feed::append(
                 &mut tx,
                 &account_id,
-                &Notice::DeviceJoinRequested { join_id: id.clone(), name: name.clone() },
+                &Notice::DeviceJoinRequested {
+                    join_id: None,
+                    name: name.clone(),
+                    fingerprint: Some(key.fingerprint()),
+                },
                 now,
             )
             .await?;
@@ -180,7 +228,8 @@ pub async fn submit(
     };
     tx.commit(&app.hub).await?;
     let expires_at = from_ms(row.try_get("expires_at")?);
-    Ok(Json(Join { join_id: id, state, device_name: Some(name), expires_at }))
+    let device_fingerprint = Some(key.fingerprint());
+    Ok(Json(Join { join_id: id, state, device_name: Some(name), device_fingerprint, expires_at }))
 }
 
 /// `GET /v1/wallet/device-joins`: requests waiting for this wallet's approval.
@@ -241,8 +290,10 @@ struct JoinPasskeyContext {
 pub async fn passkey_challenge(
     State(app): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Json<RegistrationChallenge>> {
     let row = load(&app, &id).await?;
+    check_signed(&headers, &row, JoinStep::PasskeyChallenge)?;
     let join = view(&row, app.clock.now())?;
     if join.state != JoinState::Approved {
         return Err(wrong_state(&join));
@@ -267,10 +318,12 @@ pub async fn passkey_challenge(
 pub async fn finish(
     State(app): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Json(body): Json<FinishJoin>,
 ) -> Result<(StatusCode, Json<Joined>)> {
     let now = app.clock.now();
     let join = load(&app, &id).await?;
+    check_signed(&headers, &join, JoinStep::Passkey { ceremony_id: &body.ceremony_id })?;
     operator::ensure_allowed(&app, Service::Enrolment, &join.try_get::<String, _>("account_id")?).await?;
     let mut tx = app.db.begin().await?;
     let row = sqlx::query(

@@ -43,7 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/wallet/freeze", post(wallet::freeze))
         .route("/v1/wallet/unfreeze", post(wallet::unfreeze))
         .route("/v1/wallet/devices", get(wallet::devices))
-        .route("/v1/wallet/devices/{id}", delete(wallet::revoke_device))
+        .route("/v1/wallet/devices/{id}/remove", post(wallet::revoke_device))
         .route("/v1/wallet/charges/pending", get(charges::pending))
         .route("/v1/wallet/charges/{id}/confirm", post(charges::confirm))
         .route("/v1/wallet/charges/{id}/decline", post(charges::decline))

@@ -37,7 +37,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/wallet/freeze"),
     ("post", "/v1/wallet/unfreeze"),
     ("get", "/v1/wallet/devices"),
-    ("delete", "/v1/wallet/devices/{id}"),
+    ("post", "/v1/wallet/devices/{id}/remove"),
     ("get", "/v1/wallet/charges/pending"),
     ("post", "/v1/wallet/charges/{id}/confirm"),
     ("post", "/v1/wallet/charges/{id}/decline"),
@@ -153,8 +153,10 @@ impl Modify for BearerSchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A wallet session token (`ses_…`) from `POST /v1/accounts` or `POST /v1/sessions`. It ends \
-                         after `idle_timeout_seconds` without a request.",
+                        "A wallet session token (`ses_…`) of one device, from `POST /v1/accounts`, `POST /v1/sessions` \
+                         or a finished device join. It ends after `idle_timeout_seconds` without a request, \
+                         `max_lifetime_seconds` after it began, and when its device is removed, another device \
+                         freezes the wallet or the operator holds the account; an open feed then closes.",
                     ))
                     .build(),
             ),
@@ -231,7 +233,7 @@ mod operations {
     use inkan_api::wallet::{
         AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, ConfirmCharge,
         DeclineCharge, Device, Enrolled, FinishRegistration, Freeze, Limits, PendingCharge, RegistrationChallenge,
-        Session, SetLimits, SignIn, TopUp, TopUpResult, VerifyCard, Wallet, WalletCharge,
+        RemoveDevice, Session, SetLimits, SignIn, TopUp, TopUpResult, VerifyCard, Wallet, WalletCharge,
     };
 
     /// Liveness
@@ -353,7 +355,7 @@ mod operations {
         responses(
             (status = 201, description = "The account, its first device, its recovery codes and a session.", body = Enrolled),
             (status = 400, description = "`invalid_request`: the device key is not an uncompressed P-256 point, its proof does not verify, its name is not 1 to 64 characters, or the body is malformed. `ceremony_expired`: the ceremony is unknown, used or expired.", body = ErrorBody),
-            (status = 401, description = "`passkey_rejected`: the passkey attestation did not verify.", body = ErrorBody),
+            (status = 401, description = "`passkey_rejected`: the passkey attestation did not verify. `unauthorized`: the joining device's signature (over the join id and this ceremony) is missing or does not verify.", body = ErrorBody),
             (status = 403, description = "`enrolment_suspended`: the operator has suspended new wallets and devices.", body = ErrorBody),
             (status = 409, description = "`invalid_state`: this device key is already registered.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
@@ -463,14 +465,16 @@ mod operations {
 
     /// A join's state
     ///
-    /// The new device polls this while it waits for approval.
+    /// The new device polls this while it waits for approval, signing each request once it has
+    /// submitted its key.
     #[utoipa::path(
         get,
         path = "/v1/device-joins/{id}",
         tag = "devices",
-        params(("id" = String, Path, description = "The join id (`join_…`).")),
+        params(("id" = String, Path, description = "The join id (`join_…`)."), ("inkan-device-signature" = Option<String>, Header, description = "The joining device key's signature over the join id and this step (`DeviceSigningKey::sign_join_step`), unpadded base64url. Required once the device has submitted its key.")),
         responses(
             (status = 200, description = "The join.", body = Join),
+            (status = 401, description = "`unauthorized`: the joining device's signature is missing or does not verify.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such join.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
         )
@@ -509,9 +513,10 @@ mod operations {
         post,
         path = "/v1/device-joins/{id}/passkey/challenge",
         tag = "devices",
-        params(("id" = String, Path, description = "The join id (`join_…`).")),
+        params(("id" = String, Path, description = "The join id (`join_…`)."), ("inkan-device-signature" = Option<String>, Header, description = "The joining device key's signature over the join id and this step (`DeviceSigningKey::sign_join_step`), unpadded base64url. Required once the device has submitted its key.")),
         responses(
             (status = 200, description = "The passkey creation options and their ceremony.", body = RegistrationChallenge),
+            (status = 401, description = "`unauthorized`: the joining device's signature is missing or does not verify.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such join.", body = ErrorBody),
             (status = 409, description = "`invalid_state`: the join is not `approved`.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
@@ -526,7 +531,7 @@ mod operations {
         post,
         path = "/v1/device-joins/{id}/passkey",
         tag = "devices",
-        params(("id" = String, Path, description = "The join id (`join_…`).")),
+        params(("id" = String, Path, description = "The join id (`join_…`)."), ("inkan-device-signature" = Option<String>, Header, description = "The joining device key's signature over the join id and this step (`DeviceSigningKey::sign_join_step`), unpadded base64url. Required once the device has submitted its key.")),
         request_body = FinishJoin,
         responses(
             (status = 201, description = "The device is in the wallet, signed in.", body = Joined),
@@ -700,21 +705,27 @@ mod operations {
     )]
     fn list_devices() {}
 
-    /// Revoke a device
+    /// Remove a device
     ///
-    /// In one step the device's payment codes stop working, its passkeys are deleted and its
-    /// sessions end (its open feeds close). The wallet's last active device cannot be removed.
+    /// Confirmed with a passkey of the device asking (a step-up for `remove_device`). In one step
+    /// the removed device's payment codes stop working, its passkeys are deleted and its sessions
+    /// end (its open feeds close). The wallet's last active device cannot be removed.
     #[utoipa::path(
-        delete,
-        path = "/v1/wallet/devices/{id}",
+        post,
+        path = "/v1/wallet/devices/{id}/remove",
         tag = "wallet",
         security(("session" = [])),
         params(("id" = String, Path, description = "The device id (`dev_…`).")),
+        request_body = RemoveDevice,
         responses(
-            (status = 204, description = "The device is revoked."),
-            (status = 401, description = "`unauthorized`: no session, or it has ended.", body = ErrorBody),
+            (status = 204, description = "The device is removed."),
+            (status = 400, description = "`ceremony_expired`: the step-up is unknown, used or expired. `invalid_request`: a malformed body.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`: no session, or it has ended. `passkey_rejected`: the step-up assertion did not verify or is not of this session's device.", body = ErrorBody),
+            (status = 403, description = "`step_up_required`: the step-up was for another action or another device.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such active device in this wallet.", body = ErrorBody),
             (status = 409, description = "`invalid_state`: this is the wallet's last active device.", body = ErrorBody),
+            (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+            (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
         )
     )]
@@ -1426,10 +1437,15 @@ mod tests {
         let top_up = TopUpResult { id: "top_1".to_owned(), amount: Money::yen(1000), balance: Money::yen(1000) };
         assert_conforms(&doc, "TopUpResult", &top_up);
 
-        for device_name in [None, Some("Pixel".to_owned())] {
+        for (device_name, device_fingerprint) in [(None, None), (Some("Pixel"), Some("9BDA-95BD-A1EF-8F1B"))] {
             use inkan_api::devices::{Join, JoinState};
-            let join =
-                Join { join_id: "join_1".to_owned(), state: JoinState::AwaitingApproval, device_name, expires_at: now };
+            let join = Join {
+                join_id: "join_1".to_owned(),
+                state: JoinState::AwaitingApproval,
+                device_name: device_name.map(str::to_owned),
+                device_fingerprint: device_fingerprint.map(str::to_owned),
+                expires_at: now,
+            };
             assert_conforms(&doc, "Join", &join);
         }
 

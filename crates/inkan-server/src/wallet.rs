@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use inkan_api::ErrorCode;
 use inkan_api::feed::Notice;
-use inkan_api::wallet::{Device, Freeze, Limits, SetLimits, StepUpAction, Wallet};
+use inkan_api::wallet::{Device, Freeze, Limits, RemoveDevice, SetLimits, StepUpAction, Wallet};
 use inkan_core::device_binding::{RevokeRefusal, may_revoke};
 use inkan_core::{Currency, LimitSettings, Money};
 use sqlx::Row;
@@ -202,13 +202,15 @@ pub async fn devices(State(app): State<AppState>, auth: SessionAuth) -> Result<J
         .map(Json)
 }
 
-/// `DELETE /v1/wallet/devices/{id}`: in one transaction the device's codes stop working, its
-/// passkeys are deleted and its sessions end (its open feeds close within a second, on every
-/// instance); the other devices hear of it once that has committed. Never the last device.
+/// `POST /v1/wallet/devices/{id}/remove`, confirmed with a passkey of the session's device: in
+/// one transaction the device's codes stop working, its passkeys are deleted and its sessions end
+/// (its open feeds close within a second, on every instance); the other devices hear of it once
+/// that has committed. Never the last device.
 pub async fn revoke_device(
     State(app): State<AppState>,
     auth: SessionAuth,
     Path(id): Path<String>,
+    Json(body): Json<RemoveDevice>,
 ) -> Result<StatusCode> {
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
@@ -233,6 +235,7 @@ pub async fn revoke_device(
             RevokeRefusal::LastDevice => AppError::invalid_state(refusal.to_string()),
         });
     }
+    require_step_up(&app, &mut tx, &auth, StepUpAction::RemoveDevice, Some(&body.step_up)).await?;
     sqlx::query("UPDATE devices SET active = 0, revoked_at = $1 WHERE id = $2")
         .bind(to_ms(now))
         .bind(&id)

@@ -702,20 +702,29 @@ async fn request_join(
     (response, newcomer, join.join_id)
 }
 
-/// The approved newcomer makes its passkey and becomes a device of the wallet.
+/// The approved newcomer makes its passkey and becomes a device of the wallet, signing each step
+/// with its device key.
 async fn finish_join(server: &TestServer, newcomer: &mut Shopper, join_id: &str) -> reqwest::Response {
     use inkan_api::devices::FinishJoin;
     use inkan_api::wallet::RegistrationChallenge;
-    use webauthn_authenticator_rs::WebauthnAuthenticator;
-    let response =
-        server.post(&format!("/v1/device-joins/{join_id}/passkey/challenge"), None, &serde_json::json!({})).await;
+    use inkan_core::payment_code::JoinStep;
+    let path = format!("/v1/device-joins/{join_id}/passkey/challenge");
+    let signature = newcomer.join_signature(join_id, JoinStep::PasskeyChallenge);
+    let response = server.signed(&path, &signature, Some(&serde_json::json!({}))).await;
     if response.status() != StatusCode::OK {
         return response;
     }
     let challenge: RegistrationChallenge = json(response, StatusCode::OK).await;
     let credential = newcomer.register_passkey(challenge.public_key);
+    let signature = newcomer.join_signature(join_id, JoinStep::Passkey { ceremony_id: &challenge.ceremony_id });
     let finish = FinishJoin { ceremony_id: challenge.ceremony_id, credential };
-    server.post(&format!("/v1/device-joins/{join_id}/passkey"), None, &finish).await
+    server.signed(&format!("/v1/device-joins/{join_id}/passkey"), &signature, Some(&finish)).await
+}
+
+/// The joining device reads its join's state.
+async fn poll_join(server: &TestServer, newcomer: &Shopper, join_id: &str) -> inkan_api::devices::Join {
+    let signature = newcomer.join_signature(join_id, inkan_core::payment_code::JoinStep::Status);
+    json(server.signed::<()>(&format!("/v1/device-joins/{join_id}"), &signature, None).await, StatusCode::OK).await
 }
 
 async fn a_second_device_joins_only_with_a_passkey_approval(backend: Backend) {
@@ -764,7 +773,7 @@ async fn a_second_device_joins_only_with_a_passkey_approval(backend: Backend) {
         json(server.post(&approve_path, Some(&owner.token), &ApproveJoin { step_up: right }).await, StatusCode::OK)
             .await;
     assert_eq!(approved.state, JoinState::Approved);
-    let polled: Join = json(server.get(&format!("/v1/device-joins/{join_id}"), None).await, StatusCode::OK).await;
+    let polled = poll_join(&server, &newcomer, &join_id).await;
     assert_eq!(polled.state, JoinState::Approved);
     // The newcomer makes its passkey and is in.
     let joined: Joined = json(finish_join(&server, &mut newcomer, &join_id).await, StatusCode::CREATED).await;

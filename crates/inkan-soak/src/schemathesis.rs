@@ -49,7 +49,7 @@ pub async fn run(server: &ServerCommand, st: &Path, seconds: u64, report_dir: &P
                 "--exclude-path",
                 "/v1/wallet/freeze",
                 "--exclude-path",
-                "/v1/wallet/devices/{id}",
+                "/v1/wallet/devices/{id}/remove",
             ],
         ),
     ];

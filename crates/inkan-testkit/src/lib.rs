@@ -14,7 +14,7 @@ use inkan_api::wallet::{
     PendingCharge, RegistrationChallenge, SignIn, Session,
 };
 use inkan_api::{Base64Url, ErrorCode};
-use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, PaymentCode};
+use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, JoinStep, PaymentCode};
 use inkan_core::{Currency, Money};
 use inkan_server::clock::ManualClock;
 use inkan_server::db::Db;
@@ -217,6 +217,17 @@ impl TestServer {
     /// A new operator key (for `/v1/admin/...`), as `inkan-server admin operator create` makes one.
     pub async fn operator_key(&self) -> String {
         inkan_server::admin::create_operator(&self.state.db, &*self.clock, "on call").await.unwrap().1
+    }
+
+    /// A request with a joining device's signature (`inkan-device-signature`), as the later steps
+    /// of a device join need; `body: None` is a GET.
+    pub async fn signed<B: Serialize>(&self, path: &str, signature: &str, body: Option<&B>) -> reqwest::Response {
+        let url = format!("{}{path}", self.url);
+        let request = match body {
+            Some(body) => self.http.post(url).json(body),
+            None => self.http.get(url),
+        };
+        request.header(inkan_api::DEVICE_SIGNATURE_HEADER, signature).send().await.unwrap()
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
@@ -423,6 +434,11 @@ impl Shopper {
             transports: None,
         }];
         self.passkey.do_authentication(Url::parse(ORIGIN).unwrap(), options).unwrap()
+    }
+
+    /// This device's signature of one step of its join, for the `inkan-device-signature` header.
+    pub fn join_signature(&self, join_id: &str, step: JoinStep<'_>) -> String {
+        Base64Url(self.device_key.sign_join_step(join_id, step, &SystemRandom::new()).unwrap()).encode()
     }
 
     /// Answers a passkey request with this shopper's passkey.

@@ -318,3 +318,39 @@ fn a_sign_in_signature_serves_no_other_purpose() {
     let header = &code.as_bytes()[..SIGNED_LEN];
     assert!(key.public_key().verify_sign_in(header, &code.as_bytes()[SIGNED_LEN..]).is_err());
 }
+
+#[test]
+fn a_join_step_signature_is_bound_to_its_join_step_and_ceremony() {
+    let rng = SystemRandom::new();
+    let (key, _) = device();
+    let (other, _) = device();
+    let public = key.public_key();
+    let status = key.sign_join_step("join_1", JoinStep::Status, &rng).unwrap();
+    assert!(public.verify_join_step("join_1", JoinStep::Status, &status).is_ok());
+    // Not for another join, another step, or by another key.
+    assert!(public.verify_join_step("join_2", JoinStep::Status, &status).is_err());
+    assert!(public.verify_join_step("join_1", JoinStep::PasskeyChallenge, &status).is_err());
+    assert!(other.public_key().verify_join_step("join_1", JoinStep::Status, &status).is_err());
+    // The last step names its ceremony: a signature for one finish is no good for the next.
+    let finish = key.sign_join_step("join_1", JoinStep::Passkey { ceremony_id: "cer_1" }, &rng).unwrap();
+    assert!(public.verify_join_step("join_1", JoinStep::Passkey { ceremony_id: "cer_1" }, &finish).is_ok());
+    assert!(public.verify_join_step("join_1", JoinStep::Passkey { ceremony_id: "cer_2" }, &finish).is_err());
+    // No purpose shares a message with another.
+    assert!(public.verify_sign_in(b"join_1", &status).is_err());
+    assert!(public.verify_proof(b"join_1", &status).is_err());
+}
+
+#[test]
+fn a_fingerprint_is_short_stable_and_differs_between_keys() {
+    let (key, _) = device();
+    let (other, _) = device();
+    let print = key.public_key().fingerprint();
+    assert_eq!(print.len(), 19);
+    assert!(print.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_lowercase()), "{print}");
+    assert_eq!(print.matches('-').count(), 3);
+    assert_eq!(print, key.public_key().fingerprint());
+    assert_ne!(print, other.public_key().fingerprint());
+    // A fixed key has a fixed fingerprint (SHA-256 computed apart, by Python's hashlib).
+    let fixed = DevicePublicKey::from_sec1(&[4; 65]).unwrap();
+    assert_eq!(fixed.fingerprint(), "9BDA-95BD-A1EF-8F1B");
+}

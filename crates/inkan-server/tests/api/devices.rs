@@ -5,7 +5,9 @@
 use std::time::Duration as StdDuration;
 
 use inkan_api::devices::Joined;
-use inkan_api::wallet::{AssertionChallenge, BeginStepUp, SetLimits, SignIn, StepUpAction, Wallet, WalletCharge};
+use inkan_api::wallet::{
+    AssertionChallenge, BeginStepUp, RemoveDevice, SetLimits, SignIn, StepUpAction, Wallet, WalletCharge,
+};
 use inkan_api::{Base64Url, ErrorCode};
 use inkan_core::LimitPolicy;
 use inkan_core::Money;
@@ -15,7 +17,7 @@ use ring::rand::SystemRandom;
 use time::Duration;
 
 use super::support::{self, Backend, FeedReader, Shopper, TestServer, error, json};
-use super::{finish_join, request_join, setup};
+use super::{finish_join, poll_join, request_join, setup};
 
 support::on_both_databases!(
     a_removed_devices_passkey_and_sessions_do_nothing,
@@ -25,6 +27,7 @@ support::on_both_databases!(
     an_open_feed_closes_with_its_session,
     a_freeze_signs_out_every_other_device,
     a_removed_devices_feed_closes_on_every_instance,
+    a_stolen_session_cannot_follow_or_finish_a_join,
 );
 
 /// A second device of `owner`'s wallet, joined with a recovery code.
@@ -37,8 +40,27 @@ async fn second_device(server: &TestServer, owner: &Shopper) -> Shopper {
     tablet
 }
 
-async fn remove(server: &TestServer, by: &Shopper, device_id: &str) -> reqwest::Response {
-    server.delete(&format!("/v1/wallet/devices/{device_id}"), Some(&by.token)).await
+/// `by` removes a device, confirming with its passkey.
+async fn remove(server: &TestServer, by: &mut Shopper, device_id: &str) -> reqwest::Response {
+    let challenge = step_up_challenge(server, by, StepUpAction::RemoveDevice).await;
+    let step_up = by.assert(challenge);
+    remove_with(server, by, device_id, step_up).await
+}
+
+/// A device removes itself.
+async fn remove_self(server: &TestServer, device: &mut Shopper) -> reqwest::Response {
+    let id = device.device_id.clone();
+    remove(server, device, &id).await
+}
+
+async fn remove_with(
+    server: &TestServer,
+    by: &Shopper,
+    device_id: &str,
+    step_up: inkan_api::wallet::Assertion,
+) -> reqwest::Response {
+    let path = format!("/v1/wallet/devices/{device_id}/remove");
+    server.post(&path, Some(&by.token), &RemoveDevice { step_up }).await
 }
 
 async fn step_up_challenge(server: &TestServer, shopper: &Shopper, action: StepUpAction) -> AssertionChallenge {
@@ -70,7 +92,7 @@ async fn a_removed_devices_passkey_and_sessions_do_nothing(backend: Backend) {
     let tablet = thief.device_id.clone();
     let started: AssertionChallenge = json(thief.sign_in_challenge(&server, &tablet).await, StatusCode::OK).await;
     let code = thief.code(&server);
-    assert_eq!(remove(&server, &owner, &tablet).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(remove(&server, &mut owner, &tablet).await.status(), StatusCode::NO_CONTENT);
 
     // The session, the code and the passkey are all dead.
     error(server.get("/v1/wallet", Some(&stolen_session)).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
@@ -190,18 +212,31 @@ async fn step_ups_and_charges_take_only_a_passkey_of_their_own_device(backend: B
 }
 
 async fn the_last_device_cannot_be_removed(backend: Backend) {
-    let (server, _till, phone) = setup(backend, 0).await;
-    error(remove(&server, &phone, &phone.device_id).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
-    let tablet = second_device(&server, &phone).await;
-    error(remove(&server, &phone, "dev_nope").await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+    let (server, _till, mut phone) = setup(backend, 0).await;
+    error(remove_self(&server, &mut phone).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    let mut tablet = second_device(&server, &phone).await;
+    // A session alone removes nothing: a step-up for another action, or one that another device
+    // asked for and answered, is refused, and so is no step-up at all.
+    let other_action = step_up_challenge(&server, &tablet, StepUpAction::RaiseLimits).await;
+    let other_action = tablet.assert(other_action);
+    let response = remove_with(&server, &tablet, &phone.device_id, other_action).await;
+    error(response, StatusCode::FORBIDDEN, ErrorCode::StepUpRequired).await;
+    let phones = step_up_challenge(&server, &phone, StepUpAction::RemoveDevice).await;
+    let phones = phone.assert(phones);
+    let response = remove_with(&server, &tablet, &phone.device_id, phones).await;
+    error(response, StatusCode::FORBIDDEN, ErrorCode::StepUpRequired).await;
+    let path = format!("/v1/wallet/devices/{}/remove", phone.device_id);
+    let response = server.post(&path, Some(&tablet.token), &serde_json::json!({})).await;
+    error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    error(remove(&server, &mut phone, "dev_nope").await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
     // A device may remove itself while another remains.
-    assert_eq!(remove(&server, &tablet, &tablet.device_id).await.status(), StatusCode::NO_CONTENT);
-    error(remove(&server, &phone, &tablet.device_id).await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
-    error(remove(&server, &phone, &phone.device_id).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    assert_eq!(remove_self(&server, &mut tablet).await.status(), StatusCode::NO_CONTENT);
+    error(remove(&server, &mut phone, &tablet.device_id).await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+    error(remove_self(&server, &mut phone).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
     // Another wallet's device is not this wallet's to remove.
     let stranger = Shopper::enroll(&server, "Stranger").await;
     let _stranger_tablet = second_device(&server, &stranger).await;
-    error(remove(&server, &phone, &stranger.device_id).await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+    error(remove(&server, &mut phone, &stranger.device_id).await, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
     let phone_still: Wallet = json(server.get("/v1/wallet", Some(&phone.token)).await, StatusCode::OK).await;
     assert!(!phone_still.frozen);
     let theirs: Wallet = json(server.get("/v1/wallet", Some(&stranger.token)).await, StatusCode::OK).await;
@@ -265,13 +300,85 @@ async fn a_removed_devices_feed_closes_on_every_instance(backend: Backend) {
         // One SQLite file has one server process; instances share a feed only on PostgreSQL.
         return;
     }
-    let (server, _till, phone) = setup(backend, 0).await;
+    let (server, _till, mut phone) = setup(backend, 0).await;
     let tablet = second_device(&server, &phone).await;
     let other = server.second_instance().await;
     let mut feed = FeedReader::open(&other, &tablet.token, None).await;
     assert!(!feed.ends_within(StdDuration::from_millis(300)).await);
-    assert_eq!(remove(&server, &phone, &tablet.device_id).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(remove(&server, &mut phone, &tablet.device_id).await.status(), StatusCode::NO_CONTENT);
     assert!(feed.ends_within(StdDuration::from_secs(1)).await, "the removed device's feed stayed open on another instance");
     other.stop().await;
+    server.stop().await;
+}
+
+async fn a_stolen_session_cannot_follow_or_finish_a_join(backend: Backend) {
+    use inkan_api::devices::{ApproveJoin, FinishJoin, Join, JoinState};
+    use inkan_api::feed::Notice;
+    use inkan_core::payment_code::JoinStep;
+    let (server, _till, mut owner) = setup(backend, 0).await;
+    // The thief holds a copy of the owner's session token, and a device key and passkey of their own.
+    let stolen_session = owner.token.clone();
+    let mut thief = Shopper::new();
+    let mut owners_feed = FeedReader::open(&server, &owner.token, None).await;
+    let (response, mut newcomer, join_id) = request_join(&server, owner.account_id(), None).await;
+    let submitted: Join = json(response, StatusCode::OK).await;
+    let fingerprint = newcomer.device_key.public_key().fingerprint();
+    assert_eq!(submitted.device_fingerprint.as_deref(), Some(fingerprint.as_str()), "the new device is shown its key");
+    // The owner's devices are told the name and the fingerprint, never the join id.
+    let told = loop {
+        let event = owners_feed.next_within(StdDuration::from_secs(1)).await.expect("the join request was pushed");
+        if event.kind == "device_join_requested" {
+            break event;
+        }
+    };
+    assert!(!told.data.payload.contains(&join_id), "the notice names the join: {}", told.data.payload);
+    assert_eq!(
+        told.data.notice().unwrap(),
+        Notice::DeviceJoinRequested { join_id: None, name: "test phone".to_owned(), fingerprint: Some(fingerprint.clone()) }
+    );
+    // The session lists the waiting join, with the same fingerprint to compare.
+    let waiting: Vec<Join> = json(server.get("/v1/wallet/device-joins", Some(&stolen_session)).await, StatusCode::OK).await;
+    assert_eq!(waiting[0].device_fingerprint.as_deref(), Some(fingerprint.as_str()));
+    // The owner approves.
+    let challenge = step_up_challenge(&server, &owner, StepUpAction::AddDevice).await;
+    let step_up = owner.assert(challenge);
+    let approve = format!("/v1/wallet/device-joins/{join_id}/approve");
+    let approved: Join = json(server.post(&approve, Some(&owner.token), &ApproveJoin { step_up }).await, StatusCode::OK).await;
+    assert_eq!(approved.state, JoinState::Approved);
+
+    // The thief races the new phone: without the new phone's key, every step is refused.
+    let status = format!("/v1/device-joins/{join_id}");
+    error(server.get(&status, Some(&stolen_session)).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    let forged = thief.join_signature(&join_id, JoinStep::Status);
+    error(server.signed::<()>(&status, &forged, None).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    let challenge_path = format!("/v1/device-joins/{join_id}/passkey/challenge");
+    let forged = thief.join_signature(&join_id, JoinStep::PasskeyChallenge);
+    let response = server.signed(&challenge_path, &forged, Some(&serde_json::json!({}))).await;
+    error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    // A status signature replayed as a challenge signature is no good either.
+    let replayed = newcomer.join_signature(&join_id, JoinStep::Status);
+    let response = server.signed(&challenge_path, &replayed, Some(&serde_json::json!({}))).await;
+    error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    // Even with a challenge fetched by the real phone, the thief cannot finish with their passkey.
+    let signature = newcomer.join_signature(&join_id, JoinStep::PasskeyChallenge);
+    let challenge: inkan_api::wallet::RegistrationChallenge =
+        json(server.signed(&challenge_path, &signature, Some(&serde_json::json!({}))).await, StatusCode::OK).await;
+    let credential = thief.register_passkey(challenge.public_key);
+    let forged = thief.join_signature(&join_id, JoinStep::Passkey { ceremony_id: &challenge.ceremony_id });
+    let finish = FinishJoin { ceremony_id: challenge.ceremony_id, credential };
+    let response = server.signed(&format!("/v1/device-joins/{join_id}/passkey"), &forged, Some(&finish)).await;
+    error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    let passkeys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE account_id = $1")
+        .bind(owner.account_id())
+        .fetch_one(server.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(passkeys, 1, "the thief's passkey was registered");
+
+    // The real phone still completes its join.
+    assert_eq!(poll_join(&server, &newcomer, &join_id).await.state, JoinState::Approved);
+    let joined: Joined = json(finish_join(&server, &mut newcomer, &join_id).await, StatusCode::CREATED).await;
+    newcomer.joined(&joined);
+    newcomer.sign_in(&server).await;
     server.stop().await;
 }
