@@ -152,6 +152,8 @@ pub fn run() {
             approve_join,
             freeze,
             unfreeze,
+            unfreeze_with_recovery_code,
+            replace_recovery_codes,
             cards,
             add_card,
             verify_card,
@@ -261,6 +263,16 @@ async fn freeze(app: Shared<'_>) -> Reply<()> {
 #[tauri::command(rename_all = "snake_case")]
 async fn unfreeze(app: Shared<'_>) -> Reply<()> {
     app.unfreeze().await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn unfreeze_with_recovery_code(app: Shared<'_>, recovery_code: String) -> Reply<()> {
+    app.unfreeze_with_recovery_code(&recovery_code).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn replace_recovery_codes(app: Shared<'_>) -> Reply<Vec<String>> {
+    app.replace_recovery_codes().await
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { toAppError } from "./errors";
 import { errorText } from "./i18n";
-import { MockBackend } from "./backend/mock";
+import { MockBackend, mockFingerprint } from "./backend/mock";
 import { selectBackend } from "./backend/select";
 import { tauriBackend } from "./backend/tauri";
 
@@ -85,6 +85,42 @@ describe("mock backend", () => {
     expect((await mock.status()).held).toBeNull();
     expect((await mock.activity())[0]).toMatchObject({ category: "security", notice: { kind: "account_released" } });
     expect((await mock.approve(charge.id)).status).toBe("succeeded");
+  });
+
+  it("binds a join to its device's key: the fingerprint, not the join's id, goes in the notice", async () => {
+    const mock = new MockBackend({ seeded: true });
+    const join = mock.simulateJoinRequest("Work laptop");
+    expect(join.device_fingerprint).toMatch(/^[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}$/);
+    const [item] = await mock.activity();
+    expect(item!.notice).toEqual({ kind: "device_join_requested", name: "Work laptop", fingerprint: join.device_fingerprint });
+    expect(await mock.waitingJoins()).toEqual([join]);
+    expect((await mock.approveJoin(join.join_id)).device_fingerprint).toBe(join.device_fingerprint);
+    // Another device asking gets another key.
+    expect(mock.simulateJoinRequest("Work laptop").device_fingerprint).not.toBe(join.device_fingerprint);
+    // The same for the same seed.
+    expect(mockFingerprint("join_1:Laptop")).toBe(mockFingerprint("join_1:Laptop"));
+  });
+
+  it("removes a device, but never the wallet's last active one", async () => {
+    const mock = new MockBackend({ seeded: true });
+    const me = mock.profile!.device_id;
+    const iphone = (await mock.devices()).find((d) => d.name === "iPhone")!;
+    await expect(mock.revokeDevice(me)).rejects.toMatchObject({ code: "invalid_input" });
+    await expect(mock.revokeDevice("dev_nope")).rejects.toMatchObject({ code: "not_found" });
+
+    mock.simulateDeviceRemovedElsewhere(me);
+    await expect(mock.revokeDevice(iphone.id)).rejects.toMatchObject({ code: "invalid_state" });
+    expect((await mock.devices()).filter((d) => d.active).map((d) => d.id)).toEqual([iphone.id]);
+
+    const other = new MockBackend({ seeded: true });
+    const phone = (await other.devices()).find((d) => d.name === "iPhone")!;
+    await other.revokeDevice(phone.id);
+    expect((await other.devices()).find((d) => d.id === phone.id)?.active).toBe(false);
+    expect((await other.activity())[0]!.notice).toEqual({ kind: "device_revoked", device_id: phone.id, name: "iPhone" });
+    // Now this device is the last: not even another device may remove it.
+    expect(() => other.simulateDeviceRemovedElsewhere(other.profile!.device_id)).toThrow(
+      expect.objectContaining({ code: "invalid_state" }),
+    );
   });
 
   it("lowers limits at once and holds a raise for 24 hours", async () => {

@@ -61,6 +61,8 @@ const en = {
   joinWaiting: "Waiting for approval on your other device",
   joinWaitingHow: "On your other device, open Inkan → Security → Devices waiting to join, and approve with the passkey.",
   joinState: (state: string) => `Status: ${joinStateText.en[state] ?? state}`,
+  joinFingerprint: "This device's key",
+  joinFingerprintCheck: "Check that your other device shows the same key before you approve.",
   freezeTitle: "Freeze a lost wallet",
   freezeLead:
     "A frozen wallet cannot pay anywhere. Unfreeze it later from any of your devices with its passkey.",
@@ -174,13 +176,17 @@ const en = {
   revoked: "Removed",
   enrolledOn: (date: string) => `Added ${date}`,
   revoke: "Remove",
-  revokeConfirm: (name: string) => `Remove “${name}”? It will no longer be able to pay or see this wallet.`,
+  revokeConfirm: (name: string) =>
+    `Remove “${name}”? It is signed out at once, its passkey is deleted, and it can no longer pay or see this wallet. You will confirm with your passkey.`,
   revokeYes: "Remove device",
+  revokeLastDevice: "This is the wallet's last active device, so it cannot be removed. Add another device first.",
   joinsTitle: "Devices waiting to join",
   noJoins: "No device is waiting.",
   unnamedDevice: "A new device",
   approveJoin: "Approve with passkey",
   joinExpires: (time: string) => `Request expires at ${time}`,
+  waitingKey: "Key",
+  waitingKeyCheck: "Approve only if the other device shows this same key.",
   freezeTitleShort: "Freeze",
   freezeExplain: "Freezing stops every payment at once, from every device. Unfreezing needs your passkey.",
   freeze: "Freeze wallet",
@@ -234,6 +240,7 @@ const en = {
   nAccountReleased: "The hold on your account was lifted",
   nRecoveryCodeUsed: (n: number) => `A recovery code was used (${n} left)`,
   nDeviceJoinRequested: (name: string) => `${name} asks to join this wallet`,
+  nDeviceJoinRequestedKey: (name: string, fp: string) => `${name} asks to join this wallet (key ${fp})`,
   byThisDevice: "from this device",
   byRecoveryCode: "with a recovery code",
   byNotMe: "“this wasn't me”",
@@ -324,6 +331,8 @@ const ja: Dict = {
   joinWaiting: "もう一方の端末での承認を待っています",
   joinWaitingHow: "もう一方の端末で Inkan →「セキュリティ」→「参加を待っている端末」を開き、パスキーで承認してください。",
   joinState: (state: string) => `状態：${joinStateText.ja[state] ?? state}`,
+  joinFingerprint: "この端末の鍵",
+  joinFingerprintCheck: "承認する前に、もう一方の端末に同じ鍵が表示されていることを確認してください。",
   freezeTitle: "なくしたウォレットを凍結",
   freezeLead: "凍結したウォレットではどこでも支払いできません。あとで、いずれかの端末からパスキーで凍結を解除できます。",
   recoveryCodeRequired: "リカバリーコード",
@@ -429,13 +438,17 @@ const ja: Dict = {
   revoked: "削除済み",
   enrolledOn: (date: string) => `${date} に追加`,
   revoke: "削除",
-  revokeConfirm: (name: string) => `「${name}」を削除しますか？この端末では支払いもウォレットの閲覧もできなくなります。`,
+  revokeConfirm: (name: string) =>
+    `「${name}」を削除しますか？その端末はすぐにサインアウトされ、パスキーも削除されるため、支払いもウォレットの閲覧もできなくなります。削除はパスキーで確認します。`,
   revokeYes: "端末を削除",
+  revokeLastDevice: "このウォレットで使える最後の端末のため、削除できません。先に別の端末を追加してください。",
   joinsTitle: "参加を待っている端末",
   noJoins: "待っている端末はありません。",
   unnamedDevice: "新しい端末",
   approveJoin: "パスキーで承認",
   joinExpires: (time: string) => `${time} に期限切れ`,
+  waitingKey: "鍵",
+  waitingKeyCheck: "もう一方の端末に同じ鍵が表示されている場合にのみ承認してください。",
   freezeTitleShort: "凍結",
   freezeExplain: "凍結すると、すべての端末からの支払いがすぐに止まります。解除にはパスキーが必要です。",
   freeze: "ウォレットを凍結",
@@ -487,6 +500,7 @@ const ja: Dict = {
   nAccountReleased: "アカウントの利用停止が解除されました",
   nRecoveryCodeUsed: (n: number) => `リカバリーコードが使われました（残り${n}個）`,
   nDeviceJoinRequested: (name: string) => `${name}がこのウォレットへの参加を求めています`,
+  nDeviceJoinRequestedKey: (name: string, fp: string) => `${name}がこのウォレットへの参加を求めています（鍵 ${fp}）`,
   byThisDevice: "この端末から",
   byRecoveryCode: "リカバリーコードで",
   byNotMe: "「身に覚えがない」",
@@ -603,7 +617,10 @@ export function noticeText(
     case "recovery_code_used":
       return t.nRecoveryCodeUsed(notice.remaining);
     case "device_join_requested":
-      return t.nDeviceJoinRequested(notice.name);
+      // Notices written before joins were bound to their device have no fingerprint.
+      return notice.fingerprint
+        ? t.nDeviceJoinRequestedKey(notice.name, notice.fingerprint)
+        : t.nDeviceJoinRequested(notice.name);
   }
 }
 

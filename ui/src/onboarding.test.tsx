@@ -90,6 +90,12 @@ describe("onboarding", () => {
     expect(waiting.textContent).toContain("Waiting for approval on your other device");
     await waitFor(() => expect(waiting.textContent).toContain("waiting for approval"));
     expect(screen.queryByTestId("pay-qr")).toBeNull();
+    // This device's key, to compare with what the approving device shows.
+    const fingerprint = within(waiting).getByTestId("join-fingerprint");
+    expect(fingerprint.tagName).toBe("CODE");
+    expect(fingerprint.textContent).toMatch(/^[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}$/);
+    expect(waiting.textContent).toContain(`This device's key ${fingerprint.textContent}`);
+    expect(waiting.textContent).toContain("Check that your other device shows the same key before you approve.");
 
     mock.answerJoin(true);
     await screen.findByTestId("pay-qr");

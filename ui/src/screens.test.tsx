@@ -12,9 +12,12 @@ describe("activity", () => {
     expect(kinds()).toEqual(["charge_succeeded", "top_up_succeeded", "card_added", "device_added", "account_created"]);
     expect(screen.getAllByTestId("activity-item")[0]!.textContent).toContain("Paid ¥1,280 to Lawson Shibuya");
 
-    mock.simulateJoinRequest("Work laptop");
+    const join = mock.simulateJoinRequest("Work laptop");
     await waitFor(() => expect(kinds()[0]).toBe("device_join_requested"));
-    expect(screen.getAllByTestId("activity-item")[0]!.textContent).toContain("Work laptop asks to join this wallet");
+    expect(join.device_fingerprint).toMatch(/^[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}$/);
+    expect(screen.getAllByTestId("activity-item")[0]!.textContent).toContain(
+      `Work laptop asks to join this wallet (key ${join.device_fingerprint})`,
+    );
 
     fireEvent.click(screen.getByTestId("filter-payment"));
     expect(kinds()).toEqual(["charge_succeeded"]);
@@ -167,18 +170,58 @@ describe("security", () => {
     expect(within(mine).queryByTestId("revoke-device")).toBeNull();
 
     expect(within(screen.getByTestId("joins-list")).queryAllByTestId("approve-join")).toHaveLength(0);
-    mock.simulateJoinRequest("Work laptop");
+    const join = mock.simulateJoinRequest("Work laptop");
     const approve = await screen.findByTestId("approve-join");
+    // Beside the name, the joining device's key, to compare with what that device shows.
+    const waiting = screen.getByTestId("join-item");
+    expect(waiting.textContent).toContain("Work laptop");
+    expect(within(waiting).getByTestId("waiting-fingerprint").textContent).toBe(join.device_fingerprint);
+    expect(join.device_fingerprint).toMatch(/^[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}$/);
+    expect(waiting.textContent).toContain("Approve only if the other device shows this same key.");
     fireEvent.click(approve);
     await waitFor(() => expect(screen.getAllByTestId("device-item")).toHaveLength(3));
     await waitFor(() => expect(screen.queryByTestId("approve-join")).toBeNull());
 
     const other = screen.getAllByTestId("device-item").find((d) => d.textContent?.includes("iPhone"))!;
     fireEvent.click(within(other).getByTestId("revoke-device"));
-    expect(other.textContent).toContain("Remove “iPhone”?");
+    expect(other.textContent).toContain(
+      "Remove “iPhone”? It is signed out at once, its passkey is deleted, and it can no longer pay or see this wallet. You will confirm with your passkey.",
+    );
     fireEvent.click(within(other).getByTestId("revoke-confirm"));
     await waitFor(() => expect((screen.getAllByTestId("device-item").find((d) => d.textContent?.includes("iPhone")))!.textContent).toContain("Removed"));
     expect((await mock.devices()).find((d) => d.name === "iPhone")?.active).toBe(false);
+  });
+
+  it("shows a waiting device's key and the join notice with it in Japanese", async () => {
+    const { mock } = await renderWallet({ systemLanguage: "ja-JP" });
+    fireEvent.click(screen.getByTestId("nav-security"));
+    await screen.findByTestId("account-id");
+    const join = mock.simulateJoinRequest("仕事用ノート");
+    const item = await screen.findByTestId("join-item");
+    expect(within(item).getByTestId("waiting-fingerprint").textContent).toBe(join.device_fingerprint);
+    expect(item.textContent).toContain("もう一方の端末に同じ鍵が表示されている場合にのみ承認してください。");
+    fireEvent.click(screen.getByTestId("nav-activity"));
+    expect((await screen.findAllByTestId("activity-item"))[0]!.textContent).toContain(
+      `仕事用ノートがこのウォレットへの参加を求めています（鍵 ${join.device_fingerprint}）`,
+    );
+  });
+
+  it("refuses to remove the wallet's last active device, and says why", async () => {
+    const { mock } = await renderWallet();
+    fireEvent.click(screen.getByTestId("nav-security"));
+    await waitFor(() => expect(screen.getAllByTestId("device-item")).toHaveLength(2));
+    // Meanwhile this device is removed elsewhere: the iPhone still listed is now the last one.
+    mock.simulateDeviceRemovedElsewhere(mock.profile!.device_id);
+    const other = screen.getAllByTestId("device-item").find((d) => d.textContent?.includes("iPhone"))!;
+    fireEvent.click(within(other).getByTestId("revoke-device"));
+    fireEvent.click(within(other).getByTestId("revoke-confirm"));
+    const error = await within(other).findByTestId("error");
+    expect(error.getAttribute("data-code")).toBe("invalid_state");
+    expect(error.textContent).toContain("This is the wallet's last active device, so it cannot be removed. Add another device first.");
+    // The confirmation stays, with the button usable again, and nothing was removed.
+    expect(other.textContent).toContain("Remove “iPhone”?");
+    expect((within(other).getByTestId("revoke-confirm") as HTMLButtonElement).disabled).toBe(false);
+    expect((await mock.devices()).find((d) => d.name === "iPhone")?.active).toBe(true);
   });
 
   it("shows Inkan's hold with its reason, and nothing to lift it with", async () => {

@@ -42,6 +42,9 @@ pub enum ErrorCode {
     CardDeclined,
     CardLocked,
     DeviceRevoked,
+    /// This device's passkey may not lift the freeze (status 403): the device joined less than 72
+    /// hours ago, or is the wallet's most recent one. A recovery code, or an older device, can.
+    UnfreezeNotAllowed,
     /// Too many requests from this client: wait for `Retry-After` seconds (status 429).
     TooManyRequests,
     /// The server is at its limit of requests in flight, open live feeds and long-polls, or

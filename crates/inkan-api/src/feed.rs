@@ -106,6 +106,12 @@ pub enum Notice {
     RecoveryCodeUsed {
         remaining: u32,
     },
+    /// Every recovery code was replaced by new ones (shown once to the device that asked).
+    RecoveryCodesReplaced {
+        count: u32,
+    },
+    /// A recovery code given for this wallet was wrong.
+    RecoveryCodeRejected,
     /// A new device asks to join the wallet: approve it with a passkey after comparing the
     /// fingerprint of its key, or ignore it. Notices written before joins were bound to their
     /// device carry the join id instead of the fingerprint; new ones never name the join.

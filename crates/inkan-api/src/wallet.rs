@@ -331,6 +331,43 @@ pub enum StepUpAction {
     Unfreeze,
     AddDevice,
     RemoveDevice,
+    ReplaceRecoveryCodes,
+}
+
+/// `POST /v1/wallet/unfreeze/recovery-code` — lift a freeze with a recovery code (used up).
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UnfreezeWithRecoveryCode {
+    pub recovery_code: String,
+}
+
+impl std::fmt::Debug for UnfreezeWithRecoveryCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnfreezeWithRecoveryCode(***)")
+    }
+}
+
+/// `POST /v1/wallet/recovery-codes` — replace every recovery code, confirmed with a passkey (a
+/// step-up for `replace_recovery_codes`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceRecoveryCodes {
+    pub step_up: Assertion,
+}
+
+/// New recovery codes, shown this once: every older code stopped working.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecoveryCodes {
+    pub recovery_codes: Vec<String>,
+}
+
+impl std::fmt::Debug for RecoveryCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RecoveryCodes({} codes, ***)", self.recovery_codes.len())
+    }
 }
 
 /// `POST /v1/wallet/devices/{id}/remove` — remove a device, confirmed with a passkey of the

@@ -373,9 +373,22 @@ impl App {
         self.with_wallet(async |w| Ok(w.freeze().await?)).await
     }
 
-    /// Unfreezes, confirmed with the passkey.
+    /// Unfreezes, confirmed with the passkey (only a device in the wallet for 72 hours, and since
+    /// before its latest join, may: `unfreeze_not_allowed` otherwise).
     pub async fn unfreeze(&self) -> Result<()> {
         self.with_wallet(async |w| Ok(w.unfreeze().await?)).await
+    }
+
+    /// Unfreezes with a recovery code (used up).
+    pub async fn unfreeze_with_recovery_code(&self, recovery_code: &str) -> Result<()> {
+        let code = required(recovery_code, "a recovery code", 64)?.to_owned();
+        self.with_wallet(async |w| Ok(w.unfreeze_with_recovery_code(&code).await?)).await
+    }
+
+    /// Ten new recovery codes, confirmed with the passkey; the old ones stop working. The app shows
+    /// them once and keeps none.
+    pub async fn replace_recovery_codes(&self) -> Result<Vec<String>> {
+        self.with_wallet(async |w| Ok(w.replace_recovery_codes().await?)).await
     }
 
     pub async fn cards(&self) -> Result<Vec<CardView>> {

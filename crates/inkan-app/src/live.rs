@@ -220,6 +220,8 @@ async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedE
         | N::DeviceAdded { .. }
         | N::DeviceRevoked { .. }
         | N::RecoveryCodeUsed { .. }
+        | N::RecoveryCodesReplaced { .. }
+        | N::RecoveryCodeRejected
         | N::DeviceJoinRequested { .. } => {}
     }
 }

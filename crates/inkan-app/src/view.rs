@@ -377,6 +377,8 @@ impl ActivityItem {
             | N::AccountHeld { .. }
             | N::AccountReleased
             | N::RecoveryCodeUsed { .. }
+            | N::RecoveryCodesReplaced { .. }
+            | N::RecoveryCodeRejected
             | N::DeviceJoinRequested { .. } => (Category::Security, None),
         };
         ActivityItem { seq, at: timestamp(at), category, amount, notice }

@@ -139,8 +139,15 @@ enum Command {
         #[arg(long)]
         recovery_code: Option<String>,
     },
-    /// Allow payments again (needs the passkey).
-    Unfreeze,
+    /// Allow payments again: with the passkey of a device that has been in the wallet for 72 hours
+    /// (and since before its latest join), or with a recovery code.
+    Unfreeze {
+        /// Unfreeze with a recovery code (used up) instead of this device's passkey.
+        #[arg(long)]
+        recovery_code: Option<String>,
+    },
+    /// Replace every recovery code with ten new ones (needs the passkey; shown once).
+    RecoveryCodes,
     /// The verifiable history of every notice.
     History {
         /// Write it as JSON to this file (it is verified first).
@@ -511,9 +518,21 @@ async fn run(cli: Cli) -> Result<()> {
             }
             println!("The wallet is frozen: no payment can be made until `inkan unfreeze`.");
         }
-        Command::Unfreeze => {
-            Wallet::open(store)?.unfreeze().await?;
+        Command::Unfreeze { recovery_code } => {
+            let mut wallet = Wallet::open(store)?;
+            match recovery_code {
+                Some(code) => wallet.unfreeze_with_recovery_code(&code).await?,
+                None => wallet.unfreeze().await?,
+            }
             println!("The wallet is unfrozen.");
+        }
+        Command::RecoveryCodes => {
+            let codes = Wallet::open(store)?.replace_recovery_codes().await?;
+            println!("New recovery codes: write them down now, they are shown only this once.");
+            println!("Every older code no longer works.");
+            for code in &codes {
+                println!("  {code}");
+            }
         }
         Command::History { export } => {
             let mut wallet = Wallet::open(store)?;

@@ -10,7 +10,7 @@ use inkan_api::feed::History;
 use inkan_api::wallet::{
     AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, ConfirmCharge,
     DeclineCharge, Device, Enrolled, FinishRegistration, Limits, PendingCharge, RegistrationChallenge, Session,
-    RemoveDevice, SetLimits, SignIn, StepUpAction, TopUp, TopUpResult, VerifyCard, Wallet, WalletCharge,
+    RecoveryCodes, RemoveDevice, ReplaceRecoveryCodes, SetLimits, SignIn, StepUpAction, UnfreezeWithRecoveryCode, TopUp, TopUpResult, VerifyCard, Wallet, WalletCharge,
 };
 use inkan_api::{Base64Url, DEVICE_SIGNATURE_HEADER, ErrorBody, SERVER_TIME_HEADER};
 use reqwest::{Method, StatusCode};
@@ -185,6 +185,15 @@ impl Api {
 
     pub async fn unfreeze(&self, step_up: &Assertion) -> Result<()> {
         self.call_empty(Method::POST, "/v1/wallet/unfreeze", Some(step_up)).await
+    }
+
+    pub async fn unfreeze_with_recovery_code(&self, recovery_code: &str) -> Result<()> {
+        let body = UnfreezeWithRecoveryCode { recovery_code: recovery_code.to_owned() };
+        self.call_empty(Method::POST, "/v1/wallet/unfreeze/recovery-code", Some(&body)).await
+    }
+
+    pub async fn replace_recovery_codes(&self, step_up: Assertion) -> Result<RecoveryCodes> {
+        self.call(Method::POST, "/v1/wallet/recovery-codes", Some(&ReplaceRecoveryCodes { step_up })).await
     }
 
     pub async fn freeze_with_recovery_code(&self, account_id: &str, code: &str) -> Result<()> {

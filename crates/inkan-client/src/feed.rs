@@ -286,6 +286,10 @@ pub fn describe(notice: &inkan_api::feed::Notice) -> String {
         N::AccountHeld { reason } => format!("Account on hold by Inkan ({reason}): no payment, top-up or new device"),
         N::AccountReleased => "The hold on the account was lifted".to_owned(),
         N::RecoveryCodeUsed { remaining } => format!("A recovery code was used ({remaining} left)"),
+        N::RecoveryCodesReplaced { count } => {
+            format!("The recovery codes were replaced: {count} new ones, and the old ones no longer work")
+        }
+        N::RecoveryCodeRejected => "A wrong recovery code was given for this wallet".to_owned(),
     }
 }
 

@@ -481,9 +481,28 @@ impl Wallet {
         self.signed_in(|api| async move { api.freeze().await }).await
     }
 
+    /// Lifts the freeze with this device's passkey: only a device that has been in the wallet for
+    /// 72 hours, and since before its latest join, may (`unfreeze_not_allowed` otherwise).
     pub async fn unfreeze(&mut self) -> Result<()> {
         let step_up = self.step_up(StepUpAction::Unfreeze).await?;
         self.api.unfreeze(&step_up).await
+    }
+
+    /// Lifts the freeze with a recovery code, which is used up.
+    pub async fn unfreeze_with_recovery_code(&mut self, recovery_code: &str) -> Result<()> {
+        let code = recovery_code.trim().to_owned();
+        self.signed_in(|api| {
+            let code = code.clone();
+            async move { api.unfreeze_with_recovery_code(&code).await }
+        })
+        .await
+    }
+
+    /// Ten new recovery codes, confirmed with the passkey; every older one stops working. Shown
+    /// once: nothing keeps them.
+    pub async fn replace_recovery_codes(&mut self) -> Result<Vec<String>> {
+        let step_up = self.step_up(StepUpAction::ReplaceRecoveryCodes).await?;
+        Ok(self.api.replace_recovery_codes(step_up).await?.recovery_codes)
     }
 
     pub async fn devices(&mut self) -> Result<Vec<Device>> {

@@ -7,6 +7,7 @@
 
 pub mod charge;
 pub mod device_binding;
+pub mod freeze;
 pub mod history;
 pub mod limits;
 pub mod money;

@@ -23,12 +23,9 @@ use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
 use crate::passkeys::{self, ActingDevice, accept_assertion, put_ceremony, take_ceremony};
-use crate::secrets::{hash_secret, hex, new_id, new_recovery_code, new_token, normalize_recovery_code};
+use crate::secrets::{hash_secret, hex, new_id, new_token};
 use crate::state::AppState;
 use crate::{feed, operator};
-
-/// How many recovery codes an account gets at enrolment.
-const RECOVERY_CODES: usize = 10;
 
 #[derive(Serialize, Deserialize)]
 struct RegistrationContext {
@@ -183,16 +180,7 @@ pub async fn finish_registration(
     let device_id = insert_device(&mut tx, &app, &account_id, &key_id, key.as_sec1(), &device_name).await?;
     let device = ActingDevice { account_id: &account_id, device_id: &device_id };
     passkeys::register(&app, &mut tx, device, &body.credential, &ceremony.state).await?;
-    let mut recovery_codes = Vec::with_capacity(RECOVERY_CODES);
-    for _ in 0..RECOVERY_CODES {
-        let code = new_recovery_code(&app.rng)?;
-        sqlx::query("INSERT INTO recovery_codes (code_hash, account_id, used_at) VALUES ($1, $2, NULL)")
-            .bind(hash_secret(&normalize_recovery_code(&code)))
-            .bind(&account_id)
-            .execute(tx.conn())
-            .await?;
-        recovery_codes.push(code);
-    }
+    let recovery_codes = crate::recovery::issue(&mut tx, &app, &account_id).await?;
     let session = open_session(&mut tx, &app, &account_id, &device_id).await?;
     tx.commit(&app.hub).await?;
     tracing::info!(%account_id, %device_id, "account created");

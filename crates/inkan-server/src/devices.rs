@@ -25,9 +25,9 @@ use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
 use crate::passkeys::{ActingDevice, put_ceremony, take_ceremony};
-use crate::secrets::{hash_secret, new_id, normalize_recovery_code};
+use crate::secrets::new_id;
 use crate::state::AppState;
-use crate::{feed, operator};
+use crate::{feed, operator, recovery};
 
 /// How long a join may take from request to the new passkey.
 const JOIN_TTL: Duration = Duration::minutes(15);
@@ -139,29 +139,6 @@ pub async fn show(State(app): State<AppState>, Path(id): Path<String>, headers: 
     Ok(Json(view(&row, app.clock.now())?))
 }
 
-/// Uses up a recovery code of `account_id` inside `tx`; a notice tells how many are left.
-async fn use_recovery_code(tx: &mut Tx, app: &AppState, account_id: &str, code: &str) -> Result<bool> {
-    let used = sqlx::query(
-        "UPDATE recovery_codes SET used_at = $1 WHERE code_hash = $2 AND account_id = $3 AND used_at IS NULL",
-    )
-    .bind(to_ms(app.clock.now()))
-    .bind(hash_secret(&normalize_recovery_code(code)))
-    .bind(account_id)
-    .execute(tx.conn())
-    .await?;
-    if used.rows_affected() != 1 {
-        return Ok(false);
-    }
-    let remaining: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL")
-            .bind(account_id)
-            .fetch_one(tx.conn())
-            .await?;
-    let remaining = u32::try_from(remaining).unwrap_or(0);
-    feed::append(tx, account_id, &Notice::RecoveryCodeUsed { remaining }, app.clock.now()).await?;
-    Ok(true)
-}
-
 /// `POST /v1/device-joins/{id}/device`
 pub async fn submit(
     State(app): State<AppState>,
@@ -196,14 +173,15 @@ pub async fn submit(
     }
     let state = match body.recovery_code.as_deref() {
         Some(code) => {
-            if !use_recovery_code(&mut tx, &app, &account_id, code).await? {
+            if !recovery::use_code(&mut tx, &app, &account_id, code).await? {
                 // One try per join: a wrong code ends it, so codes cannot be guessed through it.
                 tx.rollback().await?;
                 sqlx::query("UPDATE device_joins SET status = 'rejected' WHERE id = $1")
                     .bind(&id)
                     .execute(app.db.pool())
                     .await?;
-                return Err(AppError::unauthorized("that recovery code is not valid for this wallet; start again"));
+                let message = "that recovery code is not valid for this wallet; start again";
+                return Err(recovery::wrong_code(&app, &account_id, message).await);
             }
             sqlx::query("UPDATE device_joins SET status = 'approved', approved_by = 'recovery_code' WHERE id = $1")
                 .bind(&id)
@@ -366,15 +344,8 @@ pub async fn freeze_with_recovery_code(
     Path(account_id): Path<String>,
     Json(body): Json<FreezeWithRecoveryCode>,
 ) -> Result<StatusCode> {
-    let valid: Option<String> = sqlx::query_scalar(
-        "SELECT account_id FROM recovery_codes WHERE code_hash = $1 AND account_id = $2 AND used_at IS NULL",
-    )
-    .bind(hash_secret(&normalize_recovery_code(&body.recovery_code)))
-    .bind(&account_id)
-    .fetch_optional(app.db.pool())
-    .await?;
-    if valid.is_none() {
-        return Err(AppError::unauthorized("that recovery code is not valid for this wallet"));
+    if !recovery::is_valid(&app, &account_id, &body.recovery_code).await? {
+        return Err(recovery::wrong_code(&app, &account_id, "that recovery code is not valid for this wallet").await);
     }
     let mut tx = app.db.begin().await?;
     crate::wallet::freeze_wallet(&mut tx, &app, &account_id, "recovery code", None).await?;

@@ -160,6 +160,8 @@ pub fn notice_kind(notice: &Notice) -> &'static str {
         Notice::AccountHeld { .. } => "account_held",
         Notice::AccountReleased => "account_released",
         Notice::RecoveryCodeUsed { .. } => "recovery_code_used",
+        Notice::RecoveryCodesReplaced { .. } => "recovery_codes_replaced",
+        Notice::RecoveryCodeRejected => "recovery_code_rejected",
         Notice::DeviceJoinRequested { .. } => "device_join_requested",
     }
 }

@@ -10,7 +10,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{accounts, charges, devices, feed, funding, operator, wallet};
+use crate::{accounts, charges, devices, feed, funding, operator, recovery, wallet};
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
@@ -42,6 +42,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/wallet/limits", put(wallet::set_limits))
         .route("/v1/wallet/freeze", post(wallet::freeze))
         .route("/v1/wallet/unfreeze", post(wallet::unfreeze))
+        .route("/v1/wallet/unfreeze/recovery-code", post(recovery::unfreeze))
+        .route("/v1/wallet/recovery-codes", post(recovery::replace))
         .route("/v1/wallet/devices", get(wallet::devices))
         .route("/v1/wallet/devices/{id}/remove", post(wallet::revoke_device))
         .route("/v1/wallet/charges/pending", get(charges::pending))

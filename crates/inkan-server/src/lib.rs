@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod openapi;
 pub mod operator;
 pub mod passkeys;
+pub mod recovery;
 pub mod secrets;
 pub mod settings;
 pub mod state;

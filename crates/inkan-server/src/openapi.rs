@@ -36,6 +36,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/wallet/limits"),
     ("post", "/v1/wallet/freeze"),
     ("post", "/v1/wallet/unfreeze"),
+    ("post", "/v1/wallet/unfreeze/recovery-code"),
+    ("post", "/v1/wallet/recovery-codes"),
     ("get", "/v1/wallet/devices"),
     ("post", "/v1/wallet/devices/{id}/remove"),
     ("get", "/v1/wallet/charges/pending"),
@@ -87,6 +89,8 @@ pub const ROUTES: &[(&str, &str)] = &[
         operations::set_limits,
         operations::freeze,
         operations::unfreeze,
+        operations::unfreeze_with_recovery_code,
+        operations::replace_recovery_codes,
         operations::list_devices,
         operations::revoke_device,
         operations::list_pending_charges,
@@ -233,7 +237,8 @@ mod operations {
     use inkan_api::wallet::{
         AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, ConfirmCharge,
         DeclineCharge, Device, Enrolled, FinishRegistration, Freeze, Limits, PendingCharge, RegistrationChallenge,
-        RemoveDevice, Session, SetLimits, SignIn, TopUp, TopUpResult, VerifyCard, Wallet, WalletCharge,
+        RecoveryCodes, RemoveDevice, ReplaceRecoveryCodes, Session, SetLimits, SignIn, TopUp, TopUpResult, UnfreezeWithRecoveryCode,
+        VerifyCard, Wallet, WalletCharge,
     };
 
     /// Liveness
@@ -670,7 +675,9 @@ mod operations {
 
     /// Unfreeze the wallet
     ///
-    /// Needs an assertion for an `unfreeze` step-up.
+    /// Needs an assertion for an `unfreeze` step-up, by a passkey of a settled device: one in the
+    /// wallet for 72 hours, and older than the wallet's most recent join. Otherwise a recovery code
+    /// is needed (`POST /v1/wallet/unfreeze/recovery-code`).
     #[utoipa::path(
         post,
         path = "/v1/wallet/unfreeze",
@@ -681,13 +688,56 @@ mod operations {
             (status = 204, description = "The wallet is not frozen (also if it was not)."),
             (status = 400, description = "`ceremony_expired`: the step-up ceremony is unknown, used or expired. `invalid_request`: a malformed body.", body = ErrorBody),
             (status = 401, description = "`unauthorized`: no session, or it has ended. `passkey_rejected`: the assertion did not verify.", body = ErrorBody),
-            (status = 403, description = "`step_up_required`: the step-up was for another action or account.", body = ErrorBody),
+            (status = 403, description = "`step_up_required`: the step-up was for another action, account or device. `unfreeze_not_allowed`: this device joined less than 72 hours ago or is the wallet's most recent one.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
         )
     )]
     fn unfreeze() {}
+
+    /// Unfreeze with a recovery code
+    ///
+    /// The recovery code is used up, and the wallet's devices are told. A wrong code changes
+    /// nothing but a notice to every device.
+    #[utoipa::path(
+        post,
+        path = "/v1/wallet/unfreeze/recovery-code",
+        tag = "wallet",
+        security(("session" = [])),
+        request_body = UnfreezeWithRecoveryCode,
+        responses(
+            (status = 204, description = "The wallet is not frozen (also if it was not); the code is used up."),
+            (status = 400, description = "`invalid_request`: a malformed body.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`: no session, or it has ended, or the recovery code is not an unused code of this wallet.", body = ErrorBody),
+            (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+            (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn unfreeze_with_recovery_code() {}
+
+    /// Replace the recovery codes
+    ///
+    /// With a `replace_recovery_codes` step-up: ten new codes, shown only in this answer; every
+    /// older code stops working, and every device is told.
+    #[utoipa::path(
+        post,
+        path = "/v1/wallet/recovery-codes",
+        tag = "wallet",
+        security(("session" = [])),
+        request_body = ReplaceRecoveryCodes,
+        responses(
+            (status = 201, description = "The new codes.", body = RecoveryCodes),
+            (status = 400, description = "`ceremony_expired`: the step-up is unknown, used or expired. `invalid_request`: a malformed body.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`: no session, or it has ended. `passkey_rejected`: the assertion did not verify or is not of this session's device.", body = ErrorBody),
+            (status = 403, description = "`step_up_required`: the step-up was for another action, account or device.", body = ErrorBody),
+            (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+            (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn replace_recovery_codes() {}
 
     /// The wallet's devices
     ///
@@ -1469,6 +1519,10 @@ mod tests {
             Notice::AccountHeld { reason: "r".to_owned() },
             Notice::AccountReleased,
             Notice::RecoveryCodeUsed { remaining: 9 },
+            Notice::RecoveryCodesReplaced { count: 10 },
+            Notice::RecoveryCodeRejected,
+            Notice::DeviceJoinRequested { join_id: None, name: "n".to_owned(), fingerprint: Some("9BDA-95BD-A1EF-8F1B".to_owned()) },
+            Notice::DeviceJoinRequested { join_id: Some("join_1".to_owned()), name: "n".to_owned(), fingerprint: None },
         ];
         let mut events = Vec::new();
         for (seq, notice) in (1..).zip(&notices) {
@@ -1508,6 +1562,7 @@ mod tests {
             CardDeclined,
             CardLocked,
             DeviceRevoked,
+            UnfreezeNotAllowed,
             TooManyRequests,
             Overloaded,
             Internal,
@@ -1518,7 +1573,7 @@ mod tests {
                 | WalletFrozen | ChargesSuspended | TopUpsSuspended | EnrolmentSuspended | AccountHeld
                 | RegionBlocked | Unauthorized | Forbidden | InvalidRequest | PayloadTooLarge | IdempotencyConflict
                 | NotFound | InvalidState | PasskeyRejected | StepUpRequired | CeremonyExpired | CardDeclined
-                | CardLocked | DeviceRevoked | TooManyRequests | Overloaded | Internal => {}
+                | CardLocked | DeviceRevoked | UnfreezeNotAllowed | TooManyRequests | Overloaded | Internal => {}
             }
         }
         all

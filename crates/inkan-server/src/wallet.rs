@@ -6,6 +6,7 @@ use inkan_api::ErrorCode;
 use inkan_api::feed::Notice;
 use inkan_api::wallet::{Device, Freeze, Limits, RemoveDevice, SetLimits, StepUpAction, Wallet};
 use inkan_core::device_binding::{RevokeRefusal, may_revoke};
+use inkan_core::freeze::{UnfreezeFacts, may_lift_freeze};
 use inkan_core::{Currency, LimitSettings, Money};
 use sqlx::Row;
 
@@ -165,7 +166,26 @@ pub async fn freeze(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/wallet/unfreeze`: needs a passkey step-up.
+/// What [`inkan_core::freeze::may_lift_freeze`] needs to know of the session's device, read in `tx`.
+async fn unfreeze_facts(tx: &mut Tx, auth: &SessionAuth) -> Result<UnfreezeFacts> {
+    let enrolled: i64 = sqlx::query_scalar("SELECT enrolled_at FROM devices WHERE id = $1 AND account_id = $2")
+        .bind(&auth.device_id)
+        .bind(&auth.account_id)
+        .fetch_one(tx.conn())
+        .await?;
+    // Every device but the one the wallet was created with came by a join (removed ones too).
+    let latest_join: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(enrolled_at) FROM devices WHERE account_id = $1 \
+         AND enrolled_at > (SELECT MIN(enrolled_at) FROM devices WHERE account_id = $1)",
+    )
+    .bind(&auth.account_id)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(UnfreezeFacts { device_enrolled_at: from_ms(enrolled), latest_join_at: latest_join.map(from_ms) })
+}
+
+/// `POST /v1/wallet/unfreeze`: a passkey step-up of a settled device (in the wallet for 72 hours,
+/// and older than its latest join); otherwise a recovery code is needed.
 pub async fn unfreeze(
     State(app): State<AppState>,
     auth: SessionAuth,
@@ -173,6 +193,10 @@ pub async fn unfreeze(
 ) -> Result<StatusCode> {
     let mut tx = app.db.begin().await?;
     sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
+    if let Err(refusal) = may_lift_freeze(unfreeze_facts(&mut tx, &auth).await?, app.clock.now()) {
+        tx.rollback().await?;
+        return Err(AppError::new(StatusCode::FORBIDDEN, ErrorCode::UnfreezeNotAllowed, refusal.to_string()));
+    }
     require_step_up(&app, &mut tx, &auth, StepUpAction::Unfreeze, Some(&body)).await?;
     set_frozen(&mut tx, &app, &auth.account_id, false, "").await?;
     tx.commit(&app.hub).await?;

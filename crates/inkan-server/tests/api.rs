@@ -35,7 +35,7 @@ support::on_both_databases!(
     one_passkey_confirms_two_charges_at_once_and_an_older_assertion_fails,
     limits_hold_per_charge_day_and_new_device,
     insufficient_funds_counts_pending_charges,
-    frozen_wallet_refuses_and_unfreeze_needs_a_passkey,
+    frozen_wallet_refuses_and_unfreeze_needs_a_settled_passkey_or_a_recovery_code,
     wrong_and_revoked_terminal_keys,
     hostile_bodies_get_clear_errors_and_change_nothing,
     idempotent_retries,
@@ -291,14 +291,41 @@ async fn step_up(server: &TestServer, shopper: &mut Shopper, action: StepUpActio
     shopper.assert(challenge)
 }
 
-async fn frozen_wallet_refuses_and_unfreeze_needs_a_passkey(backend: Backend) {
+async fn frozen_wallet_refuses_and_unfreeze_needs_a_settled_passkey_or_a_recovery_code(backend: Backend) {
+    use inkan_api::wallet::UnfreezeWithRecoveryCode;
     let (server, till, mut shopper) = setup(backend, 10_000).await;
-    let response = server.post("/v1/wallet/freeze", Some(&shopper.token), &serde_json::json!({})).await;
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let codes = shopper.enrolled.as_ref().unwrap().recovery_codes.clone();
+    let freeze = async |shopper: &Shopper| {
+        let response = server.post("/v1/wallet/freeze", Some(&shopper.token), &serde_json::json!({})).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    };
+    let frozen = async |shopper: &Shopper| {
+        json::<Wallet>(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await.frozen
+    };
+    freeze(&shopper).await;
     let code = shopper.code(&server);
     error(till.charge(&code, 100).await, StatusCode::FORBIDDEN, ErrorCode::WalletFrozen).await;
-    // A charge made before the freeze cannot be confirmed after it either.
-    // Unfreezing needs a passkey step-up for exactly that action.
+    // A passkey of a device in the wallet for less than 72 hours cannot lift it, not even the
+    // first device of a new wallet.
+    let early = step_up(&server, &mut shopper, StepUpAction::Unfreeze).await;
+    let response = server.post("/v1/wallet/unfreeze", Some(&shopper.token), &early).await;
+    error(response, StatusCode::FORBIDDEN, ErrorCode::UnfreezeNotAllowed).await;
+    assert!(frozen(&shopper).await);
+    // A recovery code can, once; a wrong one changes nothing.
+    let path = "/v1/wallet/unfreeze/recovery-code";
+    let wrong = UnfreezeWithRecoveryCode { recovery_code: "AAAA-BBBB-CCCC-DDDD".to_owned() };
+    error(server.post(path, Some(&shopper.token), &wrong).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        .await;
+    assert!(frozen(&shopper).await);
+    let right = UnfreezeWithRecoveryCode { recovery_code: codes[0].to_lowercase() };
+    assert_eq!(server.post(path, Some(&shopper.token), &right).await.status(), StatusCode::NO_CONTENT);
+    assert!(!frozen(&shopper).await);
+    freeze(&shopper).await;
+    error(server.post(path, Some(&shopper.token), &right).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        .await;
+    // 72 hours on, the device is settled: its passkey can, with a step-up for exactly that action.
+    server.advance(Duration::hours(72));
+    shopper.sign_in(&server).await;
     let wrong_action = step_up(&server, &mut shopper, StepUpAction::RaiseLimits).await;
     let response = server.post("/v1/wallet/unfreeze", Some(&shopper.token), &wrong_action).await;
     error(response, StatusCode::FORBIDDEN, ErrorCode::StepUpRequired).await;

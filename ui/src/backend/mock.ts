@@ -72,6 +72,8 @@ interface Join {
   id: string;
   state: string;
   name: string;
+  /** The joining device's key fingerprint, `XXXX-XXXX-XXXX-XXXX`. */
+  fingerprint: string;
   expiresAt: number;
 }
 
@@ -112,6 +114,22 @@ function luhn(digits: string): boolean {
     sum += d;
   }
   return sum % 10 === 0;
+}
+
+/**
+ * A made-up key fingerprint in the real format (`XXXX-XXXX-XXXX-XXXX`, upper-case hex), the same
+ * for the same seed. The mock has no device keys: it derives one from the join.
+ */
+export function mockFingerprint(seed: string): string {
+  let a = 2166136261;
+  let b = 0x9e3779b9;
+  for (let i = 0; i < seed.length; i++) {
+    const c = seed.charCodeAt(i);
+    a = Math.imul(a ^ c, 16777619);
+    b = Math.imul(b ^ c, 2246822519) ^ (b >>> 13);
+  }
+  const hex = ((a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0")).toUpperCase();
+  return hex.match(/.{4}/g)!.join("-");
 }
 
 function brandOf(number: string): string {
@@ -273,10 +291,23 @@ export class MockBackend implements Backend {
 
   /** Another device asks to join this wallet. */
   simulateJoinRequest(name: string): JoinView {
-    const join: Join = { id: this.id("join"), state: "awaiting_approval", name, expiresAt: this.now() + 10 * 60_000 };
+    const id = this.id("join");
+    const join: Join = { id, state: "awaiting_approval", name, fingerprint: mockFingerprint(`${id}:${name}`), expiresAt: this.now() + 10 * 60_000 };
     this.joinsList.push(join);
-    this.notice({ kind: "device_join_requested", join_id: join.id, name });
+    // As the server writes it now: the name and the key's fingerprint, never the join's id.
+    this.notice({ kind: "device_join_requested", name, fingerprint: join.fingerprint });
     return this.joinView(join);
+  }
+
+  /**
+   * Another device (or the command line) removes `deviceId` from the wallet, by the server's rule:
+   * never the wallet's last active device. It may be this device: the real server would then end
+   * this device's session too, but the mock keeps it signed in, so that the screens can meet what
+   * the server answers when the device they remove is the last active one.
+   */
+  simulateDeviceRemovedElsewhere(deviceId: string): void {
+    this.requireWallet();
+    this.removeDevice(deviceId);
   }
 
   /** The other device approves (or rejects) the join this device is waiting for. */
@@ -350,6 +381,7 @@ export class MockBackend implements Backend {
     if (account !== MOCK_JOIN_ACCOUNT) throw fail("not_found", "no wallet has this account ID");
     const code = input.recovery_code.trim();
     const joinId = this.id("join");
+    const fingerprint = mockFingerprint(`${joinId}:${device}`);
     const expires = iso(this.now() + 10 * 60_000);
     if (code) {
       if (!MOCK_JOIN_CODES.includes(code.toUpperCase())) {
@@ -358,7 +390,7 @@ export class MockBackend implements Backend {
     } else {
       this.emit({
         type: "join_progress",
-        join: { join_id: joinId, state: "awaiting_approval", device_name: device, expires_at: expires },
+        join: { join_id: joinId, state: "awaiting_approval", device_name: device, device_fingerprint: fingerprint, expires_at: expires },
       });
       const approved = await new Promise<boolean>((resolve) => {
         this.joinWaiter = resolve;
@@ -369,7 +401,7 @@ export class MockBackend implements Backend {
       if (!approved) throw fail("invalid_state", "the other device did not approve this device");
       this.emit({
         type: "join_progress",
-        join: { join_id: joinId, state: "approved", device_name: device, expires_at: expires },
+        join: { join_id: joinId, state: "approved", device_name: device, device_fingerprint: fingerprint, expires_at: expires },
       });
     }
     this.createWallet(input.server.trim(), "Demo Wallet", device, account);
@@ -530,11 +562,8 @@ export class MockBackend implements Backend {
     if (deviceId === p.device_id) {
       throw fail("invalid_input", "this is the device you are using: revoke it from another device, or remove the wallet from this one");
     }
-    const d = this.devicesList.find((x) => x.id === deviceId);
-    if (!d) throw fail("not_found", "no such device in this wallet");
-    if (!d.active) return;
-    d.active = false;
-    this.notice({ kind: "device_revoked", device_id: d.id, name: d.name });
+    // In the app the passkey confirms this first (a step-up); the mock has no passkey.
+    this.removeDevice(deviceId);
   }
 
   async waitingJoins(): Promise<JoinView[]> {
@@ -719,6 +748,19 @@ export class MockBackend implements Backend {
     this.emit({ type: "activity", item });
   }
 
+  /** The server's rule: an active device of this wallet, never its last active one. */
+  private removeDevice(deviceId: string): void {
+    const d = this.devicesList.find((x) => x.id === deviceId);
+    if (!d) throw fail("not_found", "no such device in this wallet");
+    if (!d.active) return;
+    if (this.devicesList.filter((x) => x.active).length <= 1) {
+      throw fail("invalid_state", "this is the wallet's last device: add another before removing it");
+    }
+    // Its codes stop working, its passkeys are deleted and it is signed out, all at once.
+    d.active = false;
+    this.notice({ kind: "device_revoked", device_id: d.id, name: d.name });
+  }
+
   private requireWallet(): ProfileView {
     if (!this.profile) throw fail("no_wallet", "there is no wallet on this device yet: set one up first");
     return this.profile;
@@ -845,7 +887,7 @@ export class MockBackend implements Backend {
   }
 
   private joinView(j: Join): JoinView {
-    return { join_id: j.id, state: j.state, device_name: j.name, expires_at: iso(j.expiresAt) };
+    return { join_id: j.id, state: j.state, device_name: j.name, device_fingerprint: j.fingerprint, expires_at: iso(j.expiresAt) };
   }
 }
 

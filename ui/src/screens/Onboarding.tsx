@@ -251,6 +251,17 @@ function JoinWallet(props: ServerProps & { defaults: Defaults; onBack: () => voi
           <span class="spinner spinner-large" aria-hidden="true" />
           <p class="waiting-title">{t.joinWaiting}</p>
           <p class="hint">{t.joinWaitingHow}</p>
+          {progress?.device_fingerprint && (
+            <div class="fingerprint-block">
+              <p class="fingerprint-row">
+                {t.joinFingerprint}{" "}
+                <code class="fingerprint fingerprint-large" data-testid="join-fingerprint">
+                  {progress.device_fingerprint}
+                </code>
+              </p>
+              <p class="hint hint-strong">{t.joinFingerprintCheck}</p>
+            </div>
+          )}
           {progress && <p class="hint">{t.joinState(progress.state)}</p>}
         </div>
       ) : (

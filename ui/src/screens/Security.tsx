@@ -157,7 +157,8 @@ function Devices({ thisDeviceId, joinsVersion }: { thisDeviceId: string; joinsVe
               {confirming === d.id && (
                 <div class="confirm-inline" role="group" aria-label={t.revokeConfirm(d.name)}>
                   <p>{t.revokeConfirm(d.name)}</p>
-                  <ErrorText error={revoke.error} />
+                  {/* The server's only `invalid_state` here: the wallet's last active device stays. */}
+                  <ErrorText error={revoke.error} text={revoke.error?.code === "invalid_state" ? t.revokeLastDevice : undefined} />
                   <div class="row">
                     <Button variant="ghost" class="btn-small" onClick={() => setConfirming(null)}>
                       {t.cancel}
@@ -211,9 +212,29 @@ function Joins({ version }: { version: number }) {
           <li key={j.join_id} class="list-item" data-testid="join-item">
             <div class="list-main">
               <span class="list-title">{j.device_name ?? t.unnamedDevice}</span>
+              {j.device_fingerprint && (
+                <>
+                  <span class="fingerprint-row">
+                    {t.waitingKey}{" "}
+                    <code class="fingerprint" data-testid="waiting-fingerprint">
+                      {j.device_fingerprint}
+                    </code>
+                  </span>
+                  <span class="hint hint-strong" id={`join-check-${j.join_id}`}>
+                    {t.waitingKeyCheck}
+                  </span>
+                </>
+              )}
               <span class="hint">{t.joinExpires(formatTime(j.expires_at, lang))}</span>
             </div>
-            <Button variant="primary" class="btn-small" busy={approve.busy} onClick={() => doApprove(j.join_id)} data-testid="approve-join">
+            <Button
+              variant="primary"
+              class="btn-small"
+              busy={approve.busy}
+              onClick={() => doApprove(j.join_id)}
+              aria-describedby={j.device_fingerprint ? `join-check-${j.join_id}` : undefined}
+              data-testid="approve-join"
+            >
               {t.approveJoin}
             </Button>
           </li>

@@ -36,13 +36,14 @@ export function Button({ busy = false, busyLabel, variant = "secondary", type = 
   );
 }
 
-export function ErrorText({ error, testid = "error", id }: { error: AppError | null; testid?: string; id?: string }) {
+/** An error line: the error's sentence, or `text` where the screen knows better what it means. */
+export function ErrorText({ error, testid = "error", id, text }: { error: AppError | null; testid?: string; id?: string; text?: string }) {
   const { t, lang } = useI18n();
   if (!error) return null;
   return (
     <p class="error" role="alert" data-testid={testid} data-code={error.code} id={id}>
       <span class="error-icon" aria-hidden="true">!</span>
-      <span>{errorText(error, lang) || t.unknownError}</span>
+      <span>{text ?? (errorText(error, lang) || t.unknownError)}</span>
     </p>
   );
 }

@@ -28,6 +28,8 @@ support::on_both_databases!(
     a_freeze_signs_out_every_other_device,
     a_removed_devices_feed_closes_on_every_instance,
     a_stolen_session_cannot_follow_or_finish_a_join,
+    a_recent_device_cannot_lift_a_freeze,
+    recovery_codes_are_replaced_with_a_passkey_and_wrong_ones_are_told,
 );
 
 /// A second device of `owner`'s wallet, joined with a recovery code.
@@ -380,5 +382,89 @@ async fn a_stolen_session_cannot_follow_or_finish_a_join(backend: Backend) {
     let joined: Joined = json(finish_join(&server, &mut newcomer, &join_id).await, StatusCode::CREATED).await;
     newcomer.joined(&joined);
     newcomer.sign_in(&server).await;
+    server.stop().await;
+}
+
+async fn unfreeze_with_passkey(server: &TestServer, device: &mut Shopper) -> reqwest::Response {
+    let challenge = step_up_challenge(server, device, StepUpAction::Unfreeze).await;
+    let step_up = device.assert(challenge);
+    server.post("/v1/wallet/unfreeze", Some(&device.token), &step_up).await
+}
+
+async fn a_recent_device_cannot_lift_a_freeze(backend: Backend) {
+    let (server, _till, mut phone) = setup(backend, 0).await;
+    server.advance(Duration::days(10));
+    let mut tablet = second_device(&server, &phone).await;
+    phone.sign_in(&server).await;
+    // An hour after the tablet joined, the owner freezes from the phone.
+    server.advance(Duration::hours(1));
+    phone.sign_in(&server).await;
+    let response = server.post("/v1/wallet/freeze", Some(&phone.token), &serde_json::json!({})).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // The tablet (a thief's, say) cannot lift it: too new...
+    tablet.sign_in(&server).await;
+    error(unfreeze_with_passkey(&server, &mut tablet).await, StatusCode::FORBIDDEN, ErrorCode::UnfreezeNotAllowed).await;
+    // ...and still not once 72 hours have passed: it is the wallet's latest join.
+    server.advance(Duration::hours(100));
+    tablet.sign_in(&server).await;
+    error(unfreeze_with_passkey(&server, &mut tablet).await, StatusCode::FORBIDDEN, ErrorCode::UnfreezeNotAllowed).await;
+    let wallet: Wallet = json(server.get("/v1/wallet", Some(&tablet.token)).await, StatusCode::OK).await;
+    assert!(wallet.frozen);
+    // The phone, which was there before it, can.
+    phone.sign_in(&server).await;
+    assert_eq!(unfreeze_with_passkey(&server, &mut phone).await.status(), StatusCode::NO_CONTENT);
+    server.stop().await;
+}
+
+async fn recovery_codes_are_replaced_with_a_passkey_and_wrong_ones_are_told(backend: Backend) {
+    use inkan_api::devices::FreezeWithRecoveryCode;
+    use inkan_api::feed::Notice;
+    use inkan_api::wallet::{RecoveryCodes, ReplaceRecoveryCodes, UnfreezeWithRecoveryCode};
+    let (server, _till, mut phone) = setup(backend, 0).await;
+    let old = phone.enrolled.as_ref().unwrap().recovery_codes.clone();
+    let tablet = second_device(&server, &phone).await;
+    let mut tablets_feed = FeedReader::open(&server, &tablet.token, None).await;
+    let next_kind = async |feed: &mut FeedReader| loop {
+        let event = feed.next_within(StdDuration::from_secs(1)).await.expect("a notice within a second");
+        if event.kind != "signed_in" && event.kind != "device_added" && event.kind != "recovery_code_used" {
+            break event;
+        }
+    };
+    // Catch up with what is already there.
+    while tablets_feed.next_within(StdDuration::from_millis(300)).await.is_some() {}
+    // A wrong code, anywhere, is told to every device.
+    let freeze_path = format!("/v1/accounts/{}/freeze", phone.account_id());
+    let wrong = FreezeWithRecoveryCode { recovery_code: "AAAA-BBBB-CCCC-DDDD".to_owned() };
+    error(server.post(&freeze_path, None, &wrong).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    assert_eq!(next_kind(&mut tablets_feed).await.kind, "recovery_code_rejected");
+    // Replacing needs the passkey.
+    let path = "/v1/wallet/recovery-codes";
+    let other_action = step_up_challenge(&server, &phone, StepUpAction::RaiseLimits).await;
+    let other_action = phone.assert(other_action);
+    let response = server.post(path, Some(&phone.token), &ReplaceRecoveryCodes { step_up: other_action }).await;
+    error(response, StatusCode::FORBIDDEN, ErrorCode::StepUpRequired).await;
+    let challenge = step_up_challenge(&server, &phone, StepUpAction::ReplaceRecoveryCodes).await;
+    let step_up = phone.assert(challenge);
+    let new: RecoveryCodes =
+        json(server.post(path, Some(&phone.token), &ReplaceRecoveryCodes { step_up }).await, StatusCode::CREATED).await;
+    assert_eq!(new.recovery_codes.len(), 10);
+    assert!(new.recovery_codes.iter().all(|c| !old.contains(c)));
+    let told = next_kind(&mut tablets_feed).await;
+    assert_eq!(told.data.notice().unwrap(), Notice::RecoveryCodesReplaced { count: 10 });
+    assert!(!told.data.payload.contains(&new.recovery_codes[0]), "a notice carries a code");
+    // The old codes are dead (told as wrong), the new ones work.
+    let old_code = FreezeWithRecoveryCode { recovery_code: old[3].clone() };
+    error(server.post(&freeze_path, None, &old_code).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    assert_eq!(next_kind(&mut tablets_feed).await.kind, "recovery_code_rejected");
+    let new_code = FreezeWithRecoveryCode { recovery_code: new.recovery_codes[3].clone() };
+    assert_eq!(server.post(&freeze_path, None, &new_code).await.status(), StatusCode::NO_CONTENT);
+    phone.sign_in(&server).await;
+    let unfreeze = UnfreezeWithRecoveryCode { recovery_code: new.recovery_codes[4].clone() };
+    let response = server.post("/v1/wallet/unfreeze/recovery-code", Some(&phone.token), &unfreeze).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // Nobody else's code, and no code for an unknown wallet, tells anyone anything.
+    let nowhere = FreezeWithRecoveryCode { recovery_code: new.recovery_codes[5].clone() };
+    error(server.post("/v1/accounts/acct_nope/freeze", None, &nowhere).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        .await;
     server.stop().await;
 }
