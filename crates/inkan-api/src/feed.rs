@@ -112,6 +112,27 @@ pub enum Notice {
     },
     /// A recovery code given for this wallet was wrong.
     RecoveryCodeRejected,
+    /// A passkey assertion for this wallet was refused (`during`: `sign_in`, `step_up` or
+    /// `payment`): someone may be trying a passkey that is not, or no longer, this device's.
+    PasskeyRejected {
+        device_id: Option<String>,
+        during: String,
+    },
+    /// A device's passkey was registered (with the device, at enrolment or a join).
+    PasskeyAdded {
+        device_id: String,
+    },
+    /// A removed device's passkeys were deleted.
+    PasskeyRemoved {
+        device_id: String,
+        count: u32,
+    },
+    /// Sessions were ended for a security reason (`device_removed`, `wallet_frozen` or
+    /// `account_held`): the devices they belonged to must sign in again.
+    SessionsEnded {
+        count: u32,
+        reason: String,
+    },
     /// A new device asks to join the wallet: approve it with a passkey after comparing the
     /// fingerprint of its key, or ignore it. Notices written before joins were bound to their
     /// device carry the join id instead of the fingerprint; new ones never name the join.

@@ -222,6 +222,10 @@ async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedE
         | N::RecoveryCodeUsed { .. }
         | N::RecoveryCodesReplaced { .. }
         | N::RecoveryCodeRejected
+        | N::PasskeyRejected { .. }
+        | N::PasskeyAdded { .. }
+        | N::PasskeyRemoved { .. }
+        | N::SessionsEnded { .. }
         | N::DeviceJoinRequested { .. } => {}
     }
 }

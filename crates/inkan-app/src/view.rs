@@ -379,6 +379,10 @@ impl ActivityItem {
             | N::RecoveryCodeUsed { .. }
             | N::RecoveryCodesReplaced { .. }
             | N::RecoveryCodeRejected
+            | N::PasskeyRejected { .. }
+            | N::PasskeyAdded { .. }
+            | N::PasskeyRemoved { .. }
+            | N::SessionsEnded { .. }
             | N::DeviceJoinRequested { .. } => (Category::Security, None),
         };
         ActivityItem { seq, at: timestamp(at), category, amount, notice }

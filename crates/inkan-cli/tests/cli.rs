@@ -97,12 +97,30 @@ async fn a_wallet_on_the_command_line() {
         inkan(home, &profile, &["limits", "set", "--per-charge", "5000", "--daily", "9000", "--monthly", "9000"]).await;
     assert!(stdout(&raise).contains("raise to per charge ¥5,000"), "{}{}", stdout(&raise), stderr(&raise));
 
-    // Freeze needs nothing; unfreeze needs the passkey.
+    // Freeze needs nothing. Unfreezing needs the passkey of a device in the wallet for 72 hours (this
+    // one is minutes old: refused, saying so), or a recovery code.
     assert!(inkan(home, &profile, &["freeze"]).await.status.success());
     let code = inkan(home, &profile, &["code"]).await;
     let response = till.charge(stdout(&code).trim(), 100).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(inkan(home, &profile, &["unfreeze"]).await.status.success());
+    let refused = inkan(home, &profile, &["unfreeze"]).await;
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("72 hours"), "{}", stderr(&refused));
+    let codes: Vec<&str> =
+        stdout(&enrolled).lines().map(str::trim).filter(|l| l.len() == 19 && l.matches('-').count() == 3).collect();
+    let unfrozen = inkan(home, &profile, &["unfreeze", "--recovery-code", codes[9]]).await;
+    assert!(unfrozen.status.success(), "{}", stderr(&unfrozen));
+    // New recovery codes, with the passkey: the old ones stop working.
+    let replaced = inkan(home, &profile, &["recovery-codes"]).await;
+    assert!(stdout(&replaced).contains("shown only this once"), "{}", stderr(&replaced));
+    let new_codes: Vec<&str> =
+        stdout(&replaced).lines().map(str::trim).filter(|l| l.len() == 19 && l.matches('-').count() == 3).collect();
+    assert_eq!(new_codes.len(), 10);
+    assert!(inkan(home, &profile, &["freeze"]).await.status.success());
+    let old = inkan(home, &profile, &["unfreeze", "--recovery-code", codes[8]]).await;
+    assert!(!old.status.success(), "an old recovery code still works");
+    let unfrozen = inkan(home, &profile, &["unfreeze", "--recovery-code", new_codes[0]]).await;
+    assert!(unfrozen.status.success(), "{}", stderr(&unfrozen));
 
     // The history verifies and exports; the feed lists the notices.
     let export = home.join("history.json");
@@ -158,12 +176,8 @@ async fn a_wallet_on_the_command_line() {
 
     // A second device joins with a recovery code; a third waits until the first approves it.
     let account = stdout(&enrolled).lines().find_map(|l| l.strip_prefix("account:")).unwrap().trim().to_owned();
-    let recovery = stdout(&enrolled)
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() == 19 && l.matches('-').count() == 3)
-        .unwrap()
-        .to_owned();
+    // (The codes shown at enrolment were replaced above.)
+    let recovery = new_codes[1].to_owned();
     // A wrong recovery code: refused with the server's code, and no profile is left behind. (The
     // device key it made is removed too, but its random id leaves nothing to look up here.)
     let failed = format!("{profile}-failed");

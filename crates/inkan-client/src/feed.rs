@@ -290,6 +290,16 @@ pub fn describe(notice: &inkan_api::feed::Notice) -> String {
             format!("The recovery codes were replaced: {count} new ones, and the old ones no longer work")
         }
         N::RecoveryCodeRejected => "A wrong recovery code was given for this wallet".to_owned(),
+        N::PasskeyRejected { device_id, during } => format!(
+            "A passkey was refused ({}){}",
+            during.replace('_', " "),
+            device_id.as_deref().map(|d| format!(" for device {d}")).unwrap_or_default()
+        ),
+        N::PasskeyAdded { device_id } => format!("A passkey was added with device {device_id}"),
+        N::PasskeyRemoved { device_id, count } => format!("{count} passkey(s) of removed device {device_id} deleted"),
+        N::SessionsEnded { count, reason } => {
+            format!("{count} session(s) ended ({}): those devices must sign in again", reason.replace('_', " "))
+        }
     }
 }
 

@@ -241,7 +241,7 @@ pub async fn finish_sign_in(State(app): State<AppState>, Json(body): Json<SignIn
         AppError::unauthorized("the device's signature does not verify: sign in from the device itself")
     })?;
     let device = ActingDevice { account_id: &account_id, device_id: &device_id };
-    accept_assertion(&app, &mut tx, device, &ceremony.state, &body.credential).await?;
+    accept_assertion(&app, &mut tx, device, "sign_in", &ceremony.state, &body.credential).await?;
     feed::append(&mut tx, &account_id, &Notice::SignedIn { device_id: Some(device_id.clone()) }, app.clock.now())
         .await?;
     let session = open_session(&mut tx, &app, &account_id, &device_id).await?;
@@ -295,5 +295,5 @@ pub async fn require_step_up(
         ));
     }
     let device = ActingDevice { account_id: &auth.account_id, device_id: &auth.device_id };
-    accept_assertion(app, tx, device, &ceremony.state, &step_up.credential).await
+    accept_assertion(app, tx, device, "step_up", &ceremony.state, &step_up.credential).await
 }

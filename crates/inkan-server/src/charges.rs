@@ -531,10 +531,14 @@ pub async fn confirm(
         return Err(undecidable(&app, &id).await);
     };
     let state: PasskeyAuthentication = serde_json::from_str(&state.unwrap_or_default())?;
-    let verified = passkeys::verify_assertion(&app, &state, &body.credential)?;
     // A passkey of the device whose code made the charge, still in the wallet.
     let device = passkeys::ActingDevice { account_id: &account_id, device_id: &device_id };
-    let counter = passkeys::counter_update(app.db.pool(), device, &verified).await?;
+    let refused = |e: AppError| {
+        passkeys::note_refusal(&app, &e, device, "payment");
+        e
+    };
+    let verified = passkeys::verify_assertion(&app, &state, &body.credential).map_err(refused)?;
+    let counter = passkeys::counter_update(app.db.pool(), device, &verified).await.map_err(refused)?;
 
     let mut tx = app.db.begin().await?;
     // Taking the charge out of `pending_confirmation` and its challenge out of the row is the
@@ -560,7 +564,7 @@ pub async fn confirm(
     if !passkeys::apply_counter(&mut tx, &counter).await? {
         // Another assertion with the credential committed since it was read: judge this one
         // against what that one left.
-        passkeys::record_assertion(&mut tx, device, &verified).await?;
+        passkeys::record_assertion(&mut tx, device, &verified).await.map_err(refused)?;
     }
 
     let paid = sqlx::query(&format!(

@@ -36,6 +36,24 @@ pub async fn append(tx: &mut Tx, account_id: &str, notice: &Notice, now: time::O
     append_at(tx, Head::of(&row)?, account_id, notice, now).await
 }
 
+/// Appends a notice in a transaction of its own, in the background: for what is reported because a
+/// request failed (its own transaction rolled back), such as a refused passkey. Best effort: a
+/// failure is logged, and the request's answer does not wait for it.
+pub fn append_later(app: &AppState, account_id: &str, notice: Notice) {
+    let (app, account_id) = (app.clone(), account_id.to_owned());
+    tokio::spawn(async move {
+        let outcome = async {
+            let mut tx = app.db.begin().await?;
+            append(&mut tx, &account_id, &notice, app.clock.now()).await?;
+            tx.commit(&app.hub).await?;
+            Ok::<(), AppError>(())
+        };
+        if let Err(e) = outcome.await {
+            tracing::warn!(error = ?e, %account_id, "could not record a notice of a refused request");
+        }
+    });
+}
+
 /// The columns of `accounts` that [`Head::of`] reads: add them to the `RETURNING` of an `UPDATE`
 /// of the account row, then [`append_at`] saves a statement.
 pub const HEAD_COLUMNS: &str = "event_seq, last_hash";
@@ -162,6 +180,10 @@ pub fn notice_kind(notice: &Notice) -> &'static str {
         Notice::RecoveryCodeUsed { .. } => "recovery_code_used",
         Notice::RecoveryCodesReplaced { .. } => "recovery_codes_replaced",
         Notice::RecoveryCodeRejected => "recovery_code_rejected",
+        Notice::PasskeyRejected { .. } => "passkey_rejected",
+        Notice::PasskeyAdded { .. } => "passkey_added",
+        Notice::PasskeyRemoved { .. } => "passkey_removed",
+        Notice::SessionsEnded { .. } => "sessions_ended",
         Notice::DeviceJoinRequested { .. } => "device_join_requested",
     }
 }

@@ -1521,6 +1521,11 @@ mod tests {
             Notice::RecoveryCodeUsed { remaining: 9 },
             Notice::RecoveryCodesReplaced { count: 10 },
             Notice::RecoveryCodeRejected,
+            Notice::PasskeyRejected { device_id: Some("dev_1".to_owned()), during: "sign_in".to_owned() },
+            Notice::PasskeyRejected { device_id: None, during: "payment".to_owned() },
+            Notice::PasskeyAdded { device_id: "dev_1".to_owned() },
+            Notice::PasskeyRemoved { device_id: "dev_1".to_owned(), count: 1 },
+            Notice::SessionsEnded { count: 2, reason: "device_removed".to_owned() },
             Notice::DeviceJoinRequested { join_id: None, name: "n".to_owned(), fingerprint: Some("9BDA-95BD-A1EF-8F1B".to_owned()) },
             Notice::DeviceJoinRequested { join_id: Some("join_1".to_owned()), name: "n".to_owned(), fingerprint: None },
         ];

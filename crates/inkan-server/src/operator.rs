@@ -226,7 +226,7 @@ async fn set_held(tx: &mut Tx, app: &AppState, account_id: &str, reason: Option<
     if reason.is_some() {
         // Whoever is signed in, the shopper or someone with their session, starts again from a
         // passkey sign-in, and sees the hold there.
-        crate::auth::end_sessions(tx, account_id, crate::auth::Ending::All).await?;
+        crate::wallet::end_sessions_because(tx, app, account_id, crate::auth::Ending::All, "account_held").await?;
     }
     Ok(true)
 }

@@ -13,6 +13,7 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, RequestChallengeResponse,
 };
 
+use inkan_api::feed::Notice;
 use inkan_core::device_binding::{PasskeyOwner, passkey_acts_for};
 
 use crate::clock::to_ms;
@@ -103,7 +104,7 @@ pub async fn passkeys_of(app: &AppState, account_id: &str, device_id: &str) -> R
             .bind(device_id)
             .fetch_all(app.db.pool())
             .await?;
-    rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>(0)?)?)).collect()
+    decode_all(&rows)
 }
 
 /// Every passkey of an account, whatever its device: for a new device's registration, so that an
@@ -113,6 +114,10 @@ pub async fn all_passkeys_of(app: &AppState, account_id: &str) -> Result<Vec<Pas
         .bind(account_id)
         .fetch_all(app.db.pool())
         .await?;
+    decode_all(&rows)
+}
+
+fn decode_all(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Passkey>> {
     rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>(0)?)?)).collect()
 }
 
@@ -141,15 +146,31 @@ pub struct ActingDevice<'a> {
 /// credential counter. Refuses a credential of another account or another device, one whose
 /// device was removed, and a counter that did not move forward (a cloned authenticator, or a
 /// replay of an older assertion).
+/// A refusal is a notice to the wallet's devices (`during`: what the passkey was asked for).
 pub async fn accept_assertion(
     app: &AppState,
     tx: &mut Tx,
     device: ActingDevice<'_>,
+    during: &'static str,
     state: &PasskeyAuthentication,
     credential: &PublicKeyCredential,
 ) -> Result<()> {
-    let verified = verify_assertion(app, state, credential)?;
-    record_assertion(tx, device, &verified).await
+    let outcome = match verify_assertion(app, state, credential) {
+        Ok(verified) => record_assertion(tx, device, &verified).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &outcome {
+        note_refusal(app, e, device, during);
+    }
+    outcome
+}
+
+/// If `error` refused a passkey, tells the wallet's devices (after this request, whatever it does).
+pub fn note_refusal(app: &AppState, error: &AppError, device: ActingDevice<'_>, during: &'static str) {
+    if error.code == inkan_api::ErrorCode::PasskeyRejected {
+        let notice = Notice::PasskeyRejected { device_id: Some(device.device_id.to_owned()), during: during.to_owned() };
+        crate::feed::append_later(app, device.account_id, notice);
+    }
 }
 
 /// The signature, challenge, origin and user verification of an assertion, checked by
@@ -271,6 +292,8 @@ pub async fn register(
     .bind(to_ms(app.clock.now()))
     .execute(tx.conn())
     .await?;
+    let notice = Notice::PasskeyAdded { device_id: device.device_id.to_owned() };
+    crate::feed::append(tx, device.account_id, &notice, app.clock.now()).await?;
     Ok(())
 }
 

@@ -141,6 +141,23 @@ pub async fn set_frozen(tx: &mut Tx, app: &AppState, account_id: &str, frozen: b
     Ok(changed)
 }
 
+/// Ends sessions of `account_id` inside `tx` for a security `reason` (`device_removed`,
+/// `wallet_frozen`, `account_held`); if any ended, the wallet's devices are told how many.
+pub async fn end_sessions_because(
+    tx: &mut Tx,
+    app: &AppState,
+    account_id: &str,
+    which: Ending<'_>,
+    reason: &str,
+) -> Result<u64> {
+    let ended = end_sessions(tx, account_id, which).await?;
+    if ended > 0 {
+        let notice = Notice::SessionsEnded { count: u32::try_from(ended).unwrap_or(u32::MAX), reason: reason.to_owned() };
+        feed::append(tx, account_id, &notice, app.clock.now()).await?;
+    }
+    Ok(ended)
+}
+
 /// Freezes the wallet inside `tx` and ends every session but those of `keep` (the device that
 /// froze it, if one did): whoever else holds a session, a thief among them, is signed out.
 pub async fn freeze_wallet(tx: &mut Tx, app: &AppState, account_id: &str, by: &str, keep: Option<&str>) -> Result<()> {
@@ -149,7 +166,7 @@ pub async fn freeze_wallet(tx: &mut Tx, app: &AppState, account_id: &str, by: &s
         Some(device_id) => Ending::AllBut(device_id),
         None => Ending::All,
     };
-    end_sessions(tx, account_id, ending).await?;
+    end_sessions_because(tx, app, account_id, ending, "wallet_frozen").await?;
     Ok(())
 }
 
@@ -265,9 +282,13 @@ pub async fn revoke_device(
         .bind(&id)
         .execute(tx.conn())
         .await?;
-    sqlx::query("DELETE FROM passkeys WHERE device_id = $1").bind(&id).execute(tx.conn()).await?;
-    end_sessions(&mut tx, &auth.account_id, Ending::OfDevice(&id)).await?;
-    feed::append(&mut tx, &auth.account_id, &Notice::DeviceRevoked { device_id: id, name }, now).await?;
+    let passkeys = sqlx::query("DELETE FROM passkeys WHERE device_id = $1").bind(&id).execute(tx.conn()).await?;
+    feed::append(&mut tx, &auth.account_id, &Notice::DeviceRevoked { device_id: id.clone(), name }, now).await?;
+    let count = u32::try_from(passkeys.rows_affected()).unwrap_or(u32::MAX);
+    if count > 0 {
+        feed::append(&mut tx, &auth.account_id, &Notice::PasskeyRemoved { device_id: id.clone(), count }, now).await?;
+    }
+    end_sessions_because(&mut tx, &app, &auth.account_id, Ending::OfDevice(&id), "device_removed").await?;
     tx.commit(&app.hub).await?;
     Ok(StatusCode::NO_CONTENT)
 }
