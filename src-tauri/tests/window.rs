@@ -46,6 +46,8 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
     // The desktop's notification service, on the test's own session bus, before the app starts.
     let notifications = Notifications::start().await.unwrap();
     let app = AppUnderTest::launch(&launch).await.unwrap();
+    // The second device of the wallet keeps its profile apart from the app's.
+    let second_device = tempfile::tempdir().unwrap();
     let setting = Setting {
         terminal: &terminal,
         merchant,
@@ -54,6 +56,7 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
         screenshots: None,
         desktop: Some(&notifications),
         axe: Some(&axe),
+        second_device_home: Some(second_device.path()),
     };
     let played = story::play(&app, &setting).await;
     if played.is_err() {

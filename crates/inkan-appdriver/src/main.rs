@@ -65,6 +65,7 @@ async fn main() -> Result<()> {
         screenshots: Some(&args.screenshots),
         desktop: None,
         axe: None,
+        second_device_home: None,
     };
     let played = story::play(&app, &setting).await;
     if played.is_err() {

@@ -30,6 +30,10 @@ pub struct Setting<'a> {
     /// story stops at is checked against WCAG 2.1 A and AA, and what is found is kept in
     /// [`Outcome::accessibility`].
     pub axe: Option<&'a str>,
+    /// Where a second device of the wallet (the headless `inkan-client`, with an insecure software
+    /// passkey) keeps its profile: when given, it joins with a recovery code, and the story removes
+    /// it from the app's Security screen and checks it is locked out. `None` skips that part.
+    pub second_device_home: Option<&'a Path>,
 }
 
 /// What happened, for the test to check and the demo to print.
@@ -181,8 +185,8 @@ async fn answer_with_keyboard(app: &AppUnderTest, button: &str) -> Result<()> {
 }
 
 /// Creates a wallet on the onboarding screen (server, passkey origin, names) and stops at the
-/// recovery codes, which must all be there with Continue still disabled; returns how many.
-pub async fn create_wallet(app: &AppUnderTest, server: &str, origin: &str) -> Result<usize> {
+/// recovery codes, which must all be there with Continue still disabled; returns them.
+pub async fn create_wallet(app: &AppUnderTest, server: &str, origin: &str) -> Result<Vec<String>> {
     app.fill("server", server).await?;
     app.click("advanced").await?;
     app.fill("origin", origin).await?;
@@ -194,8 +198,8 @@ pub async fn create_wallet(app: &AppUnderTest, server: &str, origin: &str) -> Re
     for item in app.all("[data-testid=\"recovery-codes\"] li").await? {
         shown.push(item.text().await?);
     }
-    let codes = shown.iter().filter(|code| code.trim().len() >= 8).count();
-    ensure!(codes == shown.len() && !shown.is_empty(), "the recovery codes shown: {shown:?}");
+    let codes: Vec<String> = shown.iter().map(|code| code.trim().to_owned()).filter(|code| code.len() >= 8).collect();
+    ensure!(codes.len() == shown.len() && !shown.is_empty(), "the recovery codes shown: {shown:?}");
     ensure!(!app.find("continue").await?.is_enabled().await?, "Continue is enabled before the codes are saved");
     Ok(codes)
 }
@@ -218,7 +222,8 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
         desktop::bring_app_to_front(app).await?;
     }
     setting.shot(app, "01-onboarding", &mut outcome).await?;
-    outcome.recovery_codes = create_wallet(app, setting.server, setting.origin).await?;
+    let recovery_codes = create_wallet(app, setting.server, setting.origin).await?;
+    outcome.recovery_codes = recovery_codes.len();
     setting.shot(app, "02-recovery-codes", &mut outcome).await?;
     finish_onboarding(app).await?;
 
@@ -301,10 +306,24 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     app.wait_text("limits-result", "the new limits", |t| !t.trim().is_empty()).await?;
     setting.shot(app, "08-limits", &mut outcome).await?;
 
-    // Security: this device is listed; unfreeze with the passkey.
+    // Security: a second device joins (with a recovery code) and is removed from here, with the
+    // passkey; it is locked out at once.
+    let tablet = match setting.second_device_home {
+        Some(home) => Some(join_second_device(app, setting, home, &recovery_codes[1]).await?),
+        None => None,
+    };
     app.click("nav-security").await?;
     app.find("device-item").await?;
+    if let Some(mut tablet) = tablet {
+        remove_second_device(app, &mut tablet).await?;
+    }
+    // The freeze rule: this device is minutes old, so its passkey cannot lift the freeze (the app
+    // says so in its words); a recovery code can.
     app.click("unfreeze").await?;
+    app.wait_css("[data-code=\"unfreeze_not_allowed\"]").await?;
+    app.find("unfreeze-rule").await?;
+    app.fill("unfreeze-code", &recovery_codes[0]).await?;
+    app.click("unfreeze-with-code").await?;
     app.find("freeze").await?;
     setting.shot(app, "09-security", &mut outcome).await?;
 
@@ -327,4 +346,47 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     app.find("activity-item").await?;
     setting.shot(app, "13-activity-dark", &mut outcome).await?;
     Ok(outcome)
+}
+
+/// A second device joins the app's wallet from a headless `inkan-client` profile under `home`,
+/// with a recovery code (the account id is read off the Security screen).
+async fn join_second_device(
+    app: &AppUnderTest,
+    setting: &Setting<'_>,
+    home: &Path,
+    recovery_code: &str,
+) -> Result<inkan_client::Wallet> {
+    app.click("nav-security").await?;
+    let account_id = app.text("account-id").await?.trim().to_owned();
+    let store = inkan_client::profile::ProfileStore::new(home, "story-tablet")?;
+    let server = inkan_client::wallet::Server {
+        url: url::Url::parse(setting.server)?,
+        origin: url::Url::parse(setting.origin)?,
+    };
+    let choice = inkan_client::wallet::PasskeyChoice::InsecureSoftPasskey;
+    let tablet = inkan_client::Wallet::join(store, server, &account_id, "Hanako's tablet", Some(recovery_code.to_owned()), choice, |_| {})
+        .await
+        .context("the second device joining with a recovery code")?;
+    Ok(tablet)
+}
+
+/// Removes the second device on the Security screen (confirming with the passkey), and checks that
+/// it can no longer sign in.
+async fn remove_second_device(app: &AppUnderTest, tablet: &mut inkan_client::Wallet) -> Result<()> {
+    // The list shows it once the app hears of it (the `device_added` notice) or on a reload.
+    let mut tries = 0;
+    while app.all("[data-testid=\"revoke-device\"]").await?.is_empty() {
+        tries += 1;
+        ensure!(tries < 50, "the second device never appeared on the Security screen");
+        app.click("nav-pay").await?;
+        app.click("nav-security").await?;
+    }
+    app.click("revoke-device").await?;
+    app.click("revoke-confirm").await?;
+    app.wait_css("[data-testid=\"device-item\"].is-inactive").await?;
+    match tablet.sign_in().await {
+        Err(e) if e.code() == Some(inkan_api::ErrorCode::DeviceRevoked) => Ok(()),
+        Err(e) => bail!("the removed device's sign-in failed otherwise than as removed: {e}"),
+        Ok(()) => bail!("the removed device could still sign in"),
+    }
 }
