@@ -88,6 +88,36 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+impl Cleanup {
+    async fn run(&self) {
+        if let Cleanup::Postgres { admin_url, name } = self {
+            use sqlx::Connection;
+            let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+            sqlx::Executor::execute(&mut admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// A new, empty database of `backend` (no schema), for tests of the migrations themselves.
+pub struct EmptyDatabase {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+impl EmptyDatabase {
+    pub async fn new(backend: Backend) -> EmptyDatabase {
+        let (url, cleanup) = fresh_database(backend).await;
+        EmptyDatabase { url, cleanup }
+    }
+
+    /// Removes the database (a SQLite file goes with its directory when this is dropped).
+    pub async fn remove(self) {
+        self.cleanup.run().await;
+    }
+}
+
 async fn fresh_database(backend: Backend) -> (String, Cleanup) {
     match backend {
         Backend::Sqlite => {
@@ -170,13 +200,7 @@ impl TestServer {
             task.await.unwrap().unwrap();
         }
         self.state.db.close().await;
-        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
-            use sqlx::Connection;
-            let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
-            sqlx::Executor::execute(&mut admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                .await
-                .unwrap();
-        }
+        self.cleanup.run().await;
     }
 
     pub fn advance(&self, by: Duration) {

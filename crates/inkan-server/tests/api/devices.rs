@@ -30,6 +30,7 @@ support::on_both_databases!(
     a_stolen_session_cannot_follow_or_finish_a_join,
     a_recent_device_cannot_lift_a_freeze,
     recovery_codes_are_replaced_with_a_passkey_and_wrong_ones_are_told,
+    the_migration_binds_existing_passkeys_and_sessions_to_their_devices,
 );
 
 /// A second device of `owner`'s wallet, joined with a recovery code.
@@ -467,4 +468,84 @@ async fn recovery_codes_are_replaced_with_a_passkey_and_wrong_ones_are_told(back
     error(server.post("/v1/accounts/acct_nope/freeze", None, &nowhere).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
         .await;
     server.stop().await;
+}
+
+async fn the_migration_binds_existing_passkeys_and_sessions_to_their_devices(backend: Backend) {
+    sqlx::any::install_default_drivers();
+    let db = support::EmptyDatabase::new(backend).await;
+    let flavour = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(flavour);
+    // The schema as it was before passkeys were bound: the migrations before 0005.
+    let before = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&all).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_string_lossy().as_ref() < "0005" {
+            std::fs::copy(entry.path(), before.path().join(entry.file_name())).unwrap();
+        }
+    }
+    let url = if backend == Backend::Sqlite { format!("{}?mode=rwc", db.url) } else { db.url.clone() };
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(before.path()).await.unwrap().run(&pool).await.unwrap();
+    let exec = async |sql: &str, binds: &[&str]| {
+        let mut query = sqlx::query(sql);
+        for b in binds {
+            query = query.bind(*b);
+        }
+        query.execute(&pool).await.unwrap();
+    };
+    exec(
+        "INSERT INTO accounts (id, display_name, webauthn_user, currency, balance, frozen, limits, event_seq, last_hash, created_at) \
+         VALUES ('acct_1', 'A', 'u', 'JPY', 0, 0, '{}', 0, '00', 0)",
+        &[],
+    )
+    .await;
+    // A phone (removed since), a tablet and a laptop, enrolled at 1 s, 100 s and 200 s.
+    for (id, active, enrolled) in [("dev_phone", 0, 1_000), ("dev_tablet", 1, 100_000), ("dev_laptop", 1, 200_000)] {
+        sqlx::query(
+            "INSERT INTO devices (id, account_id, key_id, public_key, name, active, last_counter, enrolled_at, revoked_at) \
+             VALUES ($1, 'acct_1', $1, $2, 'd', $3, NULL, $4, NULL)",
+        )
+        .bind(id)
+        .bind(vec![4u8; 65])
+        .bind(i64::from(active))
+        .bind(i64::from(enrolled))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    // The phone's passkey (made with it), the tablet's, and one made when no device was enrolled.
+    for (id, created) in [("pk_phone", 1_001), ("pk_tablet", 100_002), ("pk_unknown", 50_000)] {
+        sqlx::query("INSERT INTO passkeys (id, account_id, passkey, counter, created_at) VALUES ($1, 'acct_1', '{}', 0, $2)")
+            .bind(id)
+            .bind(i64::from(created))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    // Sessions: one without a device, one of the removed phone, one of the laptop.
+    exec("INSERT INTO sessions (token_hash, account_id, device_id, created_at, last_seen_at) VALUES ('s_none', 'acct_1', NULL, 0, 0)", &[]).await;
+    for (token, device) in [("s_phone", "dev_phone"), ("s_laptop", "dev_laptop")] {
+        exec(
+            "INSERT INTO sessions (token_hash, account_id, device_id, created_at, last_seen_at) VALUES ($1, 'acct_1', $2, 0, 0)",
+            &[token, device],
+        )
+        .await;
+    }
+    exec("INSERT INTO ceremonies (id, kind, account_id, state, context, expires_at) VALUES ('cer_1', 'sign_in', 'acct_1', '{}', '{}', 0)", &[])
+        .await;
+
+    sqlx::migrate::Migrator::new(all.as_path()).await.unwrap().run(&pool).await.unwrap();
+    let passkeys: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, device_id FROM passkeys ORDER BY id").fetch_all(&pool).await.unwrap();
+    // The tablet's passkey is the tablet's; the unknown one goes to the oldest active device; the
+    // removed phone's passkey is gone with it.
+    let expected = [("pk_tablet", "dev_tablet"), ("pk_unknown", "dev_tablet")];
+    assert_eq!(passkeys, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    let sessions: Vec<(String, String)> =
+        sqlx::query_as("SELECT token_hash, device_id FROM sessions ORDER BY token_hash").fetch_all(&pool).await.unwrap();
+    assert_eq!(sessions, vec![("s_laptop".to_owned(), "dev_laptop".to_owned())]);
+    let ceremonies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ceremonies").fetch_one(&pool).await.unwrap();
+    assert_eq!(ceremonies, 0, "a sign-in made for any passkey of the account survived");
+    pool.close().await;
+    db.remove().await;
 }
