@@ -1,6 +1,6 @@
 // Browser preview only (the mock backend): buttons that play the other side — a shop charging,
-// the connection dropping, another device asking to join, the operator holding the account. Never
-// shown inside the app.
+// the connection dropping, another device asking to join, the operator holding the account, time
+// passing for this device (so that its passkey may unfreeze). Never shown inside the app.
 
 import { useState } from "preact/hooks";
 import type { MockBackend } from "./backend/mock";
@@ -53,8 +53,12 @@ export function DemoControls({ mock }: { mock: MockBackend }) {
           >
             {held ? "Inkan lifts the hold" : "Inkan holds the account"}
           </button>
+          <button type="button" onClick={() => act(() => mock.simulateDeviceAge(96))}>
+            This device joined 4 days ago
+          </button>
           <p class="demo-note">
             Card with challenge: 4000 0000 0000 3220, code 123456. Join: account acc_demo, code DEMO-CODE-0001.
+            {mock.validRecoveryCodes[0] && ` This wallet's recovery code: ${mock.validRecoveryCodes[0]}.`}
           </p>
           {note && <p class="demo-note" role="alert">{note}</p>}
         </div>

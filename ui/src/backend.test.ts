@@ -43,6 +43,15 @@ describe("errors", () => {
       "現在、ウォレットの新規作成と端末の追加は一時停止されています。",
     );
   });
+
+  it("says why a passkey may not unfreeze, in the app's own words, in both languages", () => {
+    const refused = { code: "unfreeze_not_allowed", message: "this device is the wallet's most recent one: …" };
+    expect(errorText(refused, "en")).toBe(
+      "This device's passkey cannot unfreeze the wallet: it joined less than 72 hours ago, or it is the most recently added device. Use a recovery code, or unfreeze from a device that has been in the wallet longer.",
+    );
+    expect(errorText(refused, "ja")).toContain("この端末のパスキーでは凍結を解除できません。");
+    expect(errorText(refused, "ja")).toContain("リカバリーコードを使うか");
+  });
 });
 
 describe("mock backend", () => {
@@ -121,6 +130,83 @@ describe("mock backend", () => {
     expect(() => other.simulateDeviceRemovedElsewhere(other.profile!.device_id)).toThrow(
       expect.objectContaining({ code: "invalid_state" }),
     );
+  });
+
+  it("lets a device's passkey lift a freeze only once it is 72 hours old and older than the latest join", async () => {
+    let now = Date.UTC(2026, 0, 15);
+    const mock = new MockBackend({ seeded: true, now: () => now });
+    await mock.freeze();
+    await expect(mock.unfreeze()).rejects.toMatchObject({ code: "unfreeze_not_allowed", message: expect.stringContaining("less than 72 hours") });
+    mock.simulateDeviceAge(71);
+    await expect(mock.unfreeze()).rejects.toMatchObject({ code: "unfreeze_not_allowed" });
+    expect(mock.isFrozen).toBe(true);
+    mock.simulateDeviceAge(72);
+    await mock.unfreeze();
+    expect(mock.isFrozen).toBe(false);
+    expect((await mock.activity())[0]!.notice).toEqual({ kind: "wallet_unfrozen" });
+
+    // A device that joins later does not take that away; the clock moving on does not give it to
+    // a brand-new wallet's own device before its 72 hours.
+    const join = mock.simulateJoinRequest("Work laptop");
+    await mock.approveJoin(join.join_id);
+    await mock.freeze();
+    await mock.unfreeze();
+    const fresh = new MockBackend({ seeded: true, now: () => now });
+    await fresh.freeze();
+    now += 71 * 3600 * 1000;
+    await expect(fresh.unfreeze()).rejects.toMatchObject({ code: "unfreeze_not_allowed" });
+    now += 3600 * 1000;
+    await fresh.unfreeze();
+    expect(fresh.isFrozen).toBe(false);
+  });
+
+  it("unfreezes with a recovery code, which is used up; a wrong one is refused and told", async () => {
+    const mock = new MockBackend({ seeded: true });
+    await mock.freeze();
+    const [first, second] = mock.validRecoveryCodes;
+    await expect(mock.unfreezeWithRecoveryCode("")).rejects.toMatchObject({ code: "invalid_input" });
+    await expect(mock.unfreezeWithRecoveryCode("NOPE-NOPE-NOPE")).rejects.toMatchObject({ code: "unauthorized" });
+    expect(mock.isFrozen).toBe(true);
+    expect((await mock.activity())[0]!.notice).toEqual({ kind: "recovery_code_rejected" });
+
+    await mock.unfreezeWithRecoveryCode(first!);
+    expect(mock.isFrozen).toBe(false);
+    const [unfrozen, used] = await mock.activity();
+    expect(unfrozen!.notice).toEqual({ kind: "wallet_unfrozen" });
+    expect(used!.notice).toEqual({ kind: "recovery_code_used", remaining: 7 });
+    expect(mock.validRecoveryCodes).not.toContain(first);
+
+    await mock.freeze();
+    await expect(mock.unfreezeWithRecoveryCode(first!)).rejects.toMatchObject({ code: "unauthorized" });
+    // Written as people type it: spaces, lower case, no dashes.
+    await mock.unfreezeWithRecoveryCode(` ${second!.replace(/-/g, "").toLowerCase()} `);
+    expect(mock.isFrozen).toBe(false);
+  });
+
+  it("replaces every recovery code with ten new ones", async () => {
+    const mock = new MockBackend({ seeded: true });
+    const server = mock.defaults.server;
+    const account = mock.profile!.account_id;
+    const old = [...mock.validRecoveryCodes];
+    const codes = await mock.replaceRecoveryCodes();
+    expect(codes).toHaveLength(10);
+    expect(new Set(codes).size).toBe(10);
+    for (const c of codes) expect(old).not.toContain(c);
+    expect(mock.validRecoveryCodes).toEqual(codes);
+    expect((await mock.activity())[0]!.notice).toEqual({ kind: "recovery_codes_replaced", count: 10 });
+    // Made at the same moment again, still new ones.
+    expect((await mock.replaceRecoveryCodes()).some((c) => codes.includes(c))).toBe(false);
+    const latest = [...mock.validRecoveryCodes];
+
+    await expect(mock.freezeWithRecoveryCode({ server, account_id: account, recovery_code: old[0]! })).rejects.toMatchObject({ code: "unauthorized" });
+    await expect(mock.freezeWithRecoveryCode({ server, account_id: account, recovery_code: codes[0]! })).rejects.toMatchObject({ code: "unauthorized" });
+    await mock.freezeWithRecoveryCode({ server, account_id: account, recovery_code: latest[0]! });
+    expect(mock.isFrozen).toBe(true);
+    // Freezing does not use the code up.
+    expect(mock.validRecoveryCodes).toEqual(latest);
+    await expect(mock.unfreezeWithRecoveryCode(old[1]!)).rejects.toMatchObject({ code: "unauthorized" });
+    await mock.unfreezeWithRecoveryCode(latest[0]!);
+    expect(mock.isFrozen).toBe(false);
   });
 
   it("lowers limits at once and holds a raise for 24 hours", async () => {

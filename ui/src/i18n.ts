@@ -45,7 +45,7 @@ const en = {
   freezeLost: "Lost your phone? Freeze your wallet with a recovery code",
   codesTitle: "Save your recovery codes",
   codesLead:
-    "Each code can freeze your wallet from anywhere, or add a new device without your old one. Keep them somewhere safe and offline.",
+    "Each code can freeze your wallet from anywhere, unfreeze it, or add a new device without your old one. Keep them somewhere safe and offline.",
   codesOnce: "These codes will never be shown again.",
   copyCodes: "Copy all codes",
   savedCodes: "I have saved my recovery codes",
@@ -65,10 +65,10 @@ const en = {
   joinFingerprintCheck: "Check that your other device shows the same key before you approve.",
   freezeTitle: "Freeze a lost wallet",
   freezeLead:
-    "A frozen wallet cannot pay anywhere. Unfreeze it later from any of your devices with its passkey.",
+    "A frozen wallet cannot pay anywhere. Unfreeze it later with a recovery code, or with the passkey of a device that has been in the wallet for at least 72 hours.",
   recoveryCodeRequired: "Recovery code",
   freezeSubmit: "Freeze wallet",
-  freezeDone: "The wallet is frozen. No payment can be made until it is unfrozen with a passkey.",
+  freezeDone: "The wallet is frozen. No payment can be made until it is unfrozen.",
 
   // Navigation
   navPay: "Pay",
@@ -89,8 +89,14 @@ const en = {
   remainingToday: "You can still pay today",
   offline: "Offline — codes still work offline",
   frozenTitle: "Your wallet is frozen",
-  frozenText: "No payment can be made. Unfreeze it with your passkey when you are sure it is safe.",
+  frozenText: "No payment can be made. Unfreeze it when you are sure it is safe.",
   unfreeze: "Unfreeze with passkey",
+  unfreezeRule:
+    "A device can unfreeze with its passkey once it has been in this wallet for 72 hours, and only if it was here before the most recently added device. Otherwise, use one of your recovery codes.",
+  unfreezeUseCode: "Use a recovery code instead",
+  unfreezeCode: "Recovery code",
+  unfreezeCodeHint: "The code is used up when it unfreezes the wallet.",
+  unfreezeWithCode: "Unfreeze with recovery code",
   heldTitle: "Your account is on hold",
   heldText: "Inkan has put this account on hold. No payment, top-up or new device works until the hold is lifted.",
   heldReason: (reason: string) => `Reason: ${reason}`,
@@ -188,12 +194,20 @@ const en = {
   waitingKey: "Key",
   waitingKeyCheck: "Approve only if the other device shows this same key.",
   freezeTitleShort: "Freeze",
-  freezeExplain: "Freezing stops every payment at once, from every device. Unfreezing needs your passkey.",
+  freezeExplain:
+    "Freezing stops every payment at once, from every device. Unfreezing needs a recovery code, or the passkey of a device that has been in the wallet for a while.",
   freeze: "Freeze wallet",
   frozenNow: "Your wallet is frozen.",
   recoveryTitle: "Recovery codes",
   recoveryInfo:
-    "Your recovery codes were shown once, when you set up this wallet. Each one can freeze the wallet from anywhere, or add a new device without your old one. Inkan cannot show them again.",
+    "Your recovery codes were shown once, when you set up this wallet. Each one can freeze the wallet from anywhere, unfreeze it, or add a new device without your old one. Inkan cannot show them again; if they are lost or running out, make new ones.",
+  replaceCodes: "Make new recovery codes",
+  replaceCodesExplain:
+    "New codes replace all of your current ones: every old code, used or not, stops working at once. You will confirm with your passkey, and the new codes are shown only once.",
+  replaceCodesYes: "Make new codes with passkey",
+  newCodesTitle: "Your new recovery codes",
+  newCodesLead: "Your old codes no longer work. Keep these somewhere safe and offline.",
+  savedNewCodes: "I have saved these codes",
   passkeyTitle: "Passkey",
   sessionTitle: "Session",
   signOut: "Sign out",
@@ -239,6 +253,14 @@ const en = {
   nAccountHeld: (reason: string) => `Inkan put your account on hold: ${reason}`,
   nAccountReleased: "The hold on your account was lifted",
   nRecoveryCodeUsed: (n: number) => `A recovery code was used (${n} left)`,
+  nRecoveryCodesReplaced: (n: number) => `${n} new recovery codes were made; the old ones no longer work`,
+  nRecoveryCodeRejected: "A wrong recovery code was tried for this wallet",
+  nPasskeyRejected: (during: string) => `A passkey was refused (${during})`,
+  nPasskeyRejectedHere: (during: string) => `A passkey was refused on this device (${during})`,
+  nPasskeyAdded: "A passkey was added",
+  nPasskeyAddedHere: "A passkey was added for this device",
+  nPasskeyRemoved: (n: number) => (n === 1 ? "A removed device's passkey was deleted" : `A removed device's ${n} passkeys were deleted`),
+  nSessionsEnded: (n: number, reason: string) => `${n} ${n === 1 ? "session" : "sessions"} ended: ${reason}`,
   nDeviceJoinRequested: (name: string) => `${name} asks to join this wallet`,
   nDeviceJoinRequestedKey: (name: string, fp: string) => `${name} asks to join this wallet (key ${fp})`,
   byThisDevice: "from this device",
@@ -281,6 +303,23 @@ const joinStateText: Record<Lang, Record<string, string>> = {
   },
 };
 
+/** When a passkey was refused (`passkey_rejected.during`). */
+const passkeyDuringText: Record<Lang, Record<string, string>> = {
+  en: { sign_in: "signing in", step_up: "confirming", payment: "paying" },
+  ja: { sign_in: "サインイン時", step_up: "操作の確認時", payment: "支払い時" },
+};
+
+/** Why sessions were ended (`sessions_ended.reason`). */
+const sessionsEndedText: Record<Lang, Record<string, string>> = {
+  en: { device_removed: "a device was removed", wallet_frozen: "the wallet was frozen", account_held: "Inkan put the account on hold" },
+  ja: { device_removed: "端末が削除されたため", wallet_frozen: "ウォレットが凍結されたため", account_held: "Inkan がアカウントの利用を停止したため" },
+};
+
+/** A word from the server this version does not know yet: shown as it is, without underscores. */
+function plain(word: string): string {
+  return word.replace(/_/g, " ");
+}
+
 const ja: Dict = {
   appName: "Inkan",
   loading: "読み込み中…",
@@ -315,7 +354,7 @@ const ja: Dict = {
   freezeLost: "スマホをなくしましたか？リカバリーコードでウォレットを凍結",
   codesTitle: "リカバリーコードを保存してください",
   codesLead:
-    "各コードで、どこからでもウォレットを凍結したり、以前の端末なしで新しい端末を追加したりできます。オフラインの安全な場所に保管してください。",
+    "各コードで、どこからでもウォレットを凍結したり、凍結を解除したり、以前の端末なしで新しい端末を追加したりできます。オフラインの安全な場所に保管してください。",
   codesOnce: "これらのコードは二度と表示されません。",
   copyCodes: "すべてのコードをコピー",
   savedCodes: "リカバリーコードを保存しました",
@@ -334,10 +373,11 @@ const ja: Dict = {
   joinFingerprint: "この端末の鍵",
   joinFingerprintCheck: "承認する前に、もう一方の端末に同じ鍵が表示されていることを確認してください。",
   freezeTitle: "なくしたウォレットを凍結",
-  freezeLead: "凍結したウォレットではどこでも支払いできません。あとで、いずれかの端末からパスキーで凍結を解除できます。",
+  freezeLead:
+    "凍結したウォレットではどこでも支払いできません。あとで、リカバリーコードか、ウォレットに追加されてから72時間以上たった端末のパスキーで凍結を解除できます。",
   recoveryCodeRequired: "リカバリーコード",
   freezeSubmit: "ウォレットを凍結",
-  freezeDone: "ウォレットを凍結しました。パスキーで凍結を解除するまで支払いはできません。",
+  freezeDone: "ウォレットを凍結しました。凍結を解除するまで支払いはできません。",
 
   navPay: "支払う",
   navActivity: "履歴",
@@ -356,8 +396,14 @@ const ja: Dict = {
   remainingToday: "今日あと支払える金額",
   offline: "オフライン — コードはオフラインでも使えます",
   frozenTitle: "ウォレットは凍結されています",
-  frozenText: "支払いはできません。安全を確認できたら、パスキーで凍結を解除してください。",
+  frozenText: "支払いはできません。安全を確認できたら、凍結を解除してください。",
   unfreeze: "パスキーで凍結を解除",
+  unfreezeRule:
+    "端末のパスキーで凍結を解除できるのは、その端末がこのウォレットに追加されてから72時間以上たち、かつ最も新しく追加された端末より前からある場合だけです。それ以外の場合は、リカバリーコードをお使いください。",
+  unfreezeUseCode: "リカバリーコードを使う",
+  unfreezeCode: "リカバリーコード",
+  unfreezeCodeHint: "凍結を解除すると、そのコードは使用済みになります。",
+  unfreezeWithCode: "リカバリーコードで凍結を解除",
   heldTitle: "アカウントの利用が停止されています",
   heldText: "Inkan がこのアカウントの利用を停止しました。停止が解除されるまで、支払い・チャージ・端末の追加はできません。",
   heldReason: (reason: string) => `理由：${reason}`,
@@ -450,12 +496,20 @@ const ja: Dict = {
   waitingKey: "鍵",
   waitingKeyCheck: "もう一方の端末に同じ鍵が表示されている場合にのみ承認してください。",
   freezeTitleShort: "凍結",
-  freezeExplain: "凍結すると、すべての端末からの支払いがすぐに止まります。解除にはパスキーが必要です。",
+  freezeExplain:
+    "凍結すると、すべての端末からの支払いがすぐに止まります。解除には、リカバリーコードか、ウォレットに追加されてからしばらくたった端末のパスキーが必要です。",
   freeze: "ウォレットを凍結",
   frozenNow: "ウォレットは凍結されています。",
   recoveryTitle: "リカバリーコード",
   recoveryInfo:
-    "リカバリーコードはウォレットの作成時に一度だけ表示されました。各コードで、どこからでもウォレットを凍結したり、以前の端末なしで新しい端末を追加したりできます。Inkan が再表示することはできません。",
+    "リカバリーコードはウォレットの作成時に一度だけ表示されました。各コードで、どこからでもウォレットを凍結したり、凍結を解除したり、以前の端末なしで新しい端末を追加したりできます。Inkan が再表示することはできません。なくしたときや残りが少なくなったときは、新しいコードを作成してください。",
+  replaceCodes: "新しいリカバリーコードを作成",
+  replaceCodesExplain:
+    "新しいコードは現在のコードをすべて置き換えます。以前のコードは、使用済みかどうかにかかわらず、すぐに使えなくなります。作成はパスキーで確認し、新しいコードは一度だけ表示されます。",
+  replaceCodesYes: "パスキーで新しいコードを作成",
+  newCodesTitle: "新しいリカバリーコード",
+  newCodesLead: "以前のコードは使えなくなりました。これらのコードをオフラインの安全な場所に保管してください。",
+  savedNewCodes: "これらのコードを保存しました",
   passkeyTitle: "パスキー",
   sessionTitle: "セッション",
   signOut: "サインアウト",
@@ -499,6 +553,14 @@ const ja: Dict = {
   nAccountHeld: (reason: string) => `Inkan がアカウントの利用を停止しました：${reason}`,
   nAccountReleased: "アカウントの利用停止が解除されました",
   nRecoveryCodeUsed: (n: number) => `リカバリーコードが使われました（残り${n}個）`,
+  nRecoveryCodesReplaced: (n: number) => `新しいリカバリーコードが${n}個作成され、以前のコードは使えなくなりました`,
+  nRecoveryCodeRejected: "このウォレットに誤ったリカバリーコードが入力されました",
+  nPasskeyRejected: (during: string) => `パスキーが拒否されました（${during}）`,
+  nPasskeyRejectedHere: (during: string) => `この端末でパスキーが拒否されました（${during}）`,
+  nPasskeyAdded: "パスキーが追加されました",
+  nPasskeyAddedHere: "この端末のパスキーが追加されました",
+  nPasskeyRemoved: (n: number) => (n === 1 ? "削除された端末のパスキーを削除しました" : `削除された端末のパスキーを${n}個削除しました`),
+  nSessionsEnded: (n: number, reason: string) => `${n}件のセッションを終了しました（${reason}）`,
   nDeviceJoinRequested: (name: string) => `${name}がこのウォレットへの参加を求めています`,
   nDeviceJoinRequestedKey: (name: string, fp: string) => `${name}がこのウォレットへの参加を求めています（鍵 ${fp}）`,
   byThisDevice: "この端末から",
@@ -616,6 +678,20 @@ export function noticeText(
       return t.nAccountReleased;
     case "recovery_code_used":
       return t.nRecoveryCodeUsed(notice.remaining);
+    case "recovery_codes_replaced":
+      return t.nRecoveryCodesReplaced(notice.count);
+    case "recovery_code_rejected":
+      return t.nRecoveryCodeRejected;
+    case "passkey_rejected": {
+      const during = passkeyDuringText[lang][notice.during] ?? plain(notice.during);
+      return notice.device_id !== null && notice.device_id === thisDeviceId ? t.nPasskeyRejectedHere(during) : t.nPasskeyRejected(during);
+    }
+    case "passkey_added":
+      return notice.device_id === thisDeviceId ? t.nPasskeyAddedHere : t.nPasskeyAdded;
+    case "passkey_removed":
+      return t.nPasskeyRemoved(notice.count);
+    case "sessions_ended":
+      return t.nSessionsEnded(notice.count, sessionsEndedText[lang][notice.reason] ?? plain(notice.reason));
     case "device_join_requested":
       // Notices written before joins were bound to their device have no fingerprint.
       return notice.fingerprint
@@ -646,15 +722,23 @@ const jaErrors: Record<string, string> = {
   account_held: "このアカウントは Inkan により利用が停止されています。Inkan サポートにお問い合わせください。",
   too_many_requests: "試行回数が多すぎます。しばらくしてからお試しください。",
   device_revoked: "この端末はウォレットから削除されています。",
+  unfreeze_not_allowed:
+    "この端末のパスキーでは凍結を解除できません。ウォレットに追加されてから72時間たっていないか、最も新しく追加された端末のためです。リカバリーコードを使うか、もっと前からウォレットにある端末で解除してください。",
   unauthorized: "確認できませんでした。コードやアカウント ID を確かめてください。",
   keystore: "システムのキーリングを利用できません。",
   no_wallet: "この端末にはまだウォレットがありません。",
   not_found: "見つかりませんでした。",
 };
 
-/** An error's sentence in `lang`: the backend's message, or its Japanese for a known code. */
+/** English of the app's own, where one sentence says it better than the server's message. */
+const enErrors: Record<string, string> = {
+  unfreeze_not_allowed:
+    "This device's passkey cannot unfreeze the wallet: it joined less than 72 hours ago, or it is the most recently added device. Use a recovery code, or unfreeze from a device that has been in the wallet longer.",
+};
+
+/** An error's sentence in `lang`: the backend's message, or the app's own for a known code. */
 export function errorText(error: AppError, lang: Lang): string {
-  return (lang === "ja" ? jaErrors[error.code] : undefined) ?? error.message;
+  return (lang === "ja" ? jaErrors : enErrors)[error.code] ?? error.message;
 }
 
 export interface I18n {

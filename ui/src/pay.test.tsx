@@ -62,20 +62,62 @@ describe("pay", () => {
     expect(screen.queryByTestId("offline-badge")).toBeNull();
   });
 
-  it("shows no code while frozen, and unfreezes", async () => {
+  it("shows no code while frozen, and unfreezes with a recovery code on a new device", async () => {
     const { mock } = await renderWallet();
     fireEvent.click(screen.getByTestId("nav-security"));
     fireEvent.click(await screen.findByTestId("freeze"));
     await screen.findByTestId("unfreeze");
     expect(mock.isFrozen).toBe(true);
     fireEvent.click(screen.getByTestId("nav-pay"));
-    await screen.findByTestId("frozen-banner");
+    const banner = await screen.findByTestId("frozen-banner");
     expect(screen.queryByTestId("pay-qr")).toBeNull();
     expect(screen.queryByTestId("code-text")).toBeNull();
-    fireEvent.click(screen.getByTestId("unfreeze"));
+    expect(within(banner).getByTestId("unfreeze-rule").textContent).toBe(
+      "A device can unfreeze with its passkey once it has been in this wallet for 72 hours, and only if it was here before the most recently added device. Otherwise, use one of your recovery codes.",
+    );
+    const input = within(banner).getByTestId("unfreeze-code") as HTMLInputElement;
+    expect(input.closest("[hidden]")).not.toBeNull();
+
+    // This device was set up just now: its passkey may not lift the freeze, and the code field opens.
+    fireEvent.click(within(banner).getByTestId("unfreeze"));
+    const error = await within(banner).findByTestId("error");
+    expect(error.getAttribute("data-code")).toBe("unfreeze_not_allowed");
+    expect(error.textContent).toContain(
+      "This device's passkey cannot unfreeze the wallet: it joined less than 72 hours ago, or it is the most recently added device. Use a recovery code",
+    );
+    expect(input.closest("[hidden]")).toBeNull();
+    expect(within(banner).getByTestId("unfreeze-code-toggle").getAttribute("aria-expanded")).toBe("true");
+    expect(within(banner).getByLabelText("Recovery code")).toBe(input);
+    await waitFor(() => expect(document.activeElement).toBe(input));
+    expect(mock.isFrozen).toBe(true);
+    expect(screen.queryByTestId("pay-qr")).toBeNull();
+
+    const code = mock.validRecoveryCodes[0]!;
+    fireEvent.input(input, { target: { value: code } });
+    fireEvent.click(within(banner).getByTestId("unfreeze-with-code"));
     await screen.findByTestId("pay-qr");
     expect(screen.queryByTestId("frozen-banner")).toBeNull();
     expect(mock.isFrozen).toBe(false);
+    // Used up.
+    expect(mock.validRecoveryCodes).not.toContain(code);
+  });
+
+  it("unfreezes with the passkey of a device that has been in the wallet for 72 hours", async () => {
+    const { mock } = await renderWallet({ before: (m) => m.simulateDeviceAge(72) });
+    fireEvent.click(screen.getByTestId("nav-security"));
+    fireEvent.click(await screen.findByTestId("freeze"));
+    await screen.findByTestId("unfreeze");
+    fireEvent.click(screen.getByTestId("nav-pay"));
+    const banner = await screen.findByTestId("frozen-banner");
+    expect(within(banner).getByTestId("unfreeze-rule")).toBeTruthy();
+    const codes = [...mock.validRecoveryCodes];
+    fireEvent.click(within(banner).getByTestId("unfreeze"));
+    await screen.findByTestId("pay-qr");
+    expect(screen.queryByTestId("frozen-banner")).toBeNull();
+    expect(screen.queryByTestId("error")).toBeNull();
+    expect(mock.isFrozen).toBe(false);
+    // No recovery code was used.
+    expect(mock.validRecoveryCodes).toEqual(codes);
   });
 
   it("shows no code while Inkan holds the account, says why and whom to ask, until it is lifted", async () => {

@@ -47,7 +47,15 @@ export interface Backend {
   waitingJoins(): Promise<JoinView[]>;
   approveJoin(joinId: string): Promise<JoinView>;
   freeze(): Promise<void>;
+  /**
+   * Unfreezes, confirmed with this device's passkey. Only a settled device may: one in the wallet
+   * for 72 hours, and added before the wallet's most recent join (`unfreeze_not_allowed` otherwise).
+   */
   unfreeze(): Promise<void>;
+  /** Unfreezes with a recovery code, which is used up (`unauthorized` for a wrong or used one). */
+  unfreezeWithRecoveryCode(code: string): Promise<void>;
+  /** Ten new recovery codes, confirmed with the passkey, to show once; every older code stops working. */
+  replaceRecoveryCodes(): Promise<string[]>;
   cards(): Promise<CardView[]>;
   addCard(input: CardInput): Promise<CardView>;
   verifyCard(cardId: string, code: string): Promise<CardView>;

@@ -1,8 +1,8 @@
 // An in-memory wallet behind the `Backend` interface, for the browser preview (`npm run dev`) and
 // the UI tests. It is a MOCK: no server, no keys, no passkey, and its payment codes are placeholder
 // pictures that no terminal can read. It follows the real rules closely enough for the screens to
-// be exercised honestly: limits, balance, pending charges, freeze, an operator's hold, card
-// challenge, cooling-off.
+// be exercised honestly: limits, balance, pending charges, freeze (and who may lift it), recovery
+// codes, an operator's hold, card challenge, cooling-off.
 
 import type {
   ActivityItem,
@@ -43,6 +43,11 @@ const CHARGE_TTL_MS = 120_000;
 const CODE_REFRESH_MS = 30_000;
 const CODE_LIFETIME_MS = 60_000;
 const MAX_CARD_ATTEMPTS = 5;
+const HOUR_MS = 60 * 60 * 1000;
+/** How long a device must have been in the wallet before its passkey can lift a freeze. */
+const SETTLED_AFTER_MS = 72 * HOUR_MS;
+/** How many recovery codes a new set has (`crates/inkan-server/src/recovery.rs`). */
+const RECOVERY_CODES = 10;
 
 interface Policy {
   per_charge: number;
@@ -130,6 +135,11 @@ export function mockFingerprint(seed: string): string {
   }
   const hex = ((a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0")).toUpperCase();
   return hex.match(/.{4}/g)!.join("-");
+}
+
+/** As the server compares recovery codes: letters and digits only, upper case. */
+function normalizeCode(code: string): string {
+  return code.replace(/[^0-9a-z]/gi, "").toUpperCase();
 }
 
 function brandOf(number: string): string {
@@ -233,7 +243,11 @@ export class MockBackend implements Backend {
   private devicesList: DeviceView[] = [];
   private joinsList: Join[] = [];
   private cardsList: Card[] = [];
+  /** The unused codes of the wallet's latest set (a used one is taken out). */
   private recoveryCodes: string[] = [];
+  /** Every code ever made, so that a new set never repeats an old code. */
+  private issuedCodes = new Set<string>();
+  private codeSets = 0;
   private codeCounter = 0;
   private ids = 0;
   private joinWaiter: ((ok: boolean) => void) | null = null;
@@ -317,6 +331,22 @@ export class MockBackend implements Backend {
     waiter?.(approved);
   }
 
+  /**
+   * Makes this device `hours` old in the wallet (a device set up in this session is new, so its
+   * passkey cannot lift a freeze until it is 72 hours old).
+   */
+  simulateDeviceAge(hours: number): void {
+    const p = this.requireWallet();
+    const me = this.devicesList.find((d) => d.id === p.device_id);
+    if (me) me.enrolled_at = iso(this.now() - hours * HOUR_MS);
+  }
+
+  /** The server writes `notice` to the wallet's history (for notices no mock flow makes). */
+  simulateNotice(notice: Notice): void {
+    this.requireWallet();
+    this.notice(notice);
+  }
+
   /** Nothing answered the charge in time. */
   expireCharge(id: string): void {
     const c = this.charges.get(id);
@@ -327,9 +357,12 @@ export class MockBackend implements Backend {
     this.emit({ type: "wallet_changed" });
   }
 
-  /** The recovery codes the mock accepts (those given at enrolment, or the seeded ones). */
+  /**
+   * The recovery codes the mock accepts: the unused ones of the latest set (given at enrolment, the
+   * seeded ones, or the last replacement).
+   */
   get validRecoveryCodes(): readonly string[] {
-    return this.recoveryCodes;
+    return [...this.recoveryCodes];
   }
 
   get isFrozen(): boolean {
@@ -416,9 +449,8 @@ export class MockBackend implements Backend {
     const account = required(input.account_id, "the wallet's account ID", 128);
     const code = required(input.recovery_code, "a recovery code", 64);
     if (this.profile && account === this.profile.account_id) {
-      if (!this.recoveryCodes.includes(code.toUpperCase())) {
-        throw fail("unauthorized", "this recovery code is not valid or was already used");
-      }
+      // Any unused code freezes, without being used up; a wrong one is a notice.
+      if (this.findCode(code) < 0) throw this.wrongCode();
       this.setFrozen(true, "recovery code");
       return;
     }
@@ -595,7 +627,31 @@ export class MockBackend implements Backend {
   async unfreeze(): Promise<void> {
     await this.delay();
     this.requireWallet();
+    // The server's rule (`inkan_core::freeze::may_lift_freeze`), then the passkey (none here).
+    const refusal = this.unfreezeRefusal();
+    if (refusal) throw fail("unfreeze_not_allowed", refusal);
     this.setFrozen(false, "");
+  }
+
+  async unfreezeWithRecoveryCode(code: string): Promise<void> {
+    await this.delay();
+    const given = required(code, "a recovery code", 64);
+    this.requireWallet();
+    const at = this.findCode(given);
+    if (at < 0) throw this.wrongCode();
+    // Used up, whichever device gives it.
+    this.recoveryCodes.splice(at, 1);
+    this.notice({ kind: "recovery_code_used", remaining: this.recoveryCodes.length });
+    this.setFrozen(false, "");
+  }
+
+  async replaceRecoveryCodes(): Promise<string[]> {
+    await this.delay();
+    this.requireWallet();
+    // In the app the passkey confirms this first (a step-up); the mock has no passkey.
+    this.recoveryCodes = this.makeRecoveryCodes(RECOVERY_CODES);
+    this.notice({ kind: "recovery_codes_replaced", count: this.recoveryCodes.length });
+    return [...this.recoveryCodes];
   }
 
   async cards(): Promise<CardView[]> {
@@ -778,17 +834,7 @@ export class MockBackend implements Backend {
       insecure_passkey: true,
     };
     this.signedIn = true;
-    this.recoveryCodes = Array.from({ length: 8 }, (_, i) => {
-      const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-      let s = "";
-      let x = (Math.imul(this.now() % 100000, 2654435761) ^ (i * 40503)) >>> 0;
-      for (let k = 0; k < 12; k++) {
-        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-        s += alphabet[(x >>> 16) % alphabet.length];
-        if (k === 3 || k === 7) s += "-";
-      }
-      return s;
-    });
+    this.recoveryCodes = this.makeRecoveryCodes(8);
     this.devicesList = [{ id: deviceId, name: device, active: true, enrolled_at: iso(this.now()), this_device: true }];
     if (!account) this.notice({ kind: "account_created", display_name: name });
     this.notice({ kind: "device_added", device_id: deviceId, name: device });
@@ -797,7 +843,9 @@ export class MockBackend implements Backend {
   private seed(): void {
     this.createWallet(this.defaults.server, "Hanako", "This browser");
     const now = this.now();
-    this.devicesList.push({ id: this.id("dev"), name: "iPhone", active: true, enrolled_at: iso(now - 40 * DAY_MS), this_device: false });
+    // Joined after this browser made the wallet: this browser is new (its passkey cannot unfreeze
+    // until `simulateDeviceAge`), and once it is old, it was there before the latest join.
+    this.devicesList.push({ id: this.id("dev"), name: "iPhone", active: true, enrolled_at: iso(now), this_device: false });
     this.cardsList.push({ id: this.id("card"), brand: "visa", last4: "4242", status: "verified", attempts: 0 });
     this.notice({ kind: "card_added", card_id: "card_seed", brand: "visa", last4: "4242", verified: true });
     this.balance = 20_000;
@@ -806,6 +854,57 @@ export class MockBackend implements Backend {
     this.spentToday = 1_280;
     this.spentMonth = 1_280;
     this.notice({ kind: "charge_succeeded", charge_id: "ch_seed", amount: 1_280, currency: "JPY", merchant_name: "Lawson Shibuya" });
+  }
+
+  /** `count` made-up codes `XXXX-XXXX-XXXX`, none of them one of the wallet's earlier codes. */
+  private makeRecoveryCodes(count: number): string[] {
+    const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    const codes: string[] = [];
+    for (let i = 0; codes.length < count; i++) {
+      let s = "";
+      let x = (Math.imul(this.now() % 100000, 2654435761) ^ (i * 40503) ^ Math.imul(this.codeSets, 0x9e3779b1)) >>> 0;
+      for (let k = 0; k < 12; k++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        s += alphabet[(x >>> 16) % alphabet.length];
+        if (k === 3 || k === 7) s += "-";
+      }
+      if (!codes.includes(s) && !this.issuedCodes.has(s)) codes.push(s);
+    }
+    this.codeSets += 1;
+    for (const c of codes) this.issuedCodes.add(c);
+    return codes;
+  }
+
+  /** Where `code` is among the unused recovery codes, or -1. */
+  private findCode(code: string): number {
+    const given = normalizeCode(code);
+    return this.recoveryCodes.findIndex((c) => normalizeCode(c) === given);
+  }
+
+  /** A wrong recovery code: every device hears of it, and the caller is refused. */
+  private wrongCode(): AppError {
+    this.notice({ kind: "recovery_code_rejected" });
+    return fail("unauthorized", "that recovery code is not valid for this wallet");
+  }
+
+  /**
+   * Why this device's passkey may not lift the freeze, or `null` if it may: it must have been in
+   * the wallet for 72 hours, and have come before the wallet's latest join (every device after the
+   * one the wallet was made with came by a join; removed ones count too).
+   */
+  private unfreezeRefusal(): string | null {
+    const p = this.requireWallet();
+    const times = this.devicesList.map((d) => Date.parse(d.enrolled_at));
+    const mine = Date.parse(this.devicesList.find((d) => d.id === p.device_id)?.enrolled_at ?? iso(this.now()));
+    if (this.now() < mine + SETTLED_AFTER_MS) {
+      return "this device joined the wallet less than 72 hours ago: unfreeze with a recovery code, or from a device that has been in the wallet longer";
+    }
+    const first = Math.min(...times);
+    const joins = times.filter((t) => t > first);
+    if (joins.length > 0 && mine >= Math.max(...joins)) {
+      return "this device is the wallet's most recent one: unfreeze with a recovery code, or from a device that was in the wallet before it";
+    }
+    return null;
   }
 
   private setFrozen(frozen: boolean, by: string): void {

@@ -31,6 +31,9 @@ function tone(item: ActivityItem): string {
     case "wallet_frozen":
     case "account_held":
     case "device_revoked":
+    // Someone may be trying a code or a passkey that is not (or no longer) theirs.
+    case "recovery_code_rejected":
+    case "passkey_rejected":
       return "warn";
     case "charge_succeeded":
       return "out";

@@ -7,7 +7,8 @@ import { useBackend } from "../backend/context";
 import { useAppEvent } from "../events";
 import { useI18n } from "../i18n";
 import { useAction } from "../ui/action";
-import { Button, CopyButton, ErrorText, Field } from "../ui/bits";
+import { Button, ErrorText, Field } from "../ui/bits";
+import { RecoveryCodesOnce } from "../ui/RecoveryCodes";
 import { Seal } from "../ui/Seal";
 
 type Mode = "create" | "codes" | "join" | "freeze";
@@ -180,7 +181,6 @@ function CreateWallet(
 
 function RecoveryCodes({ codes, onContinue }: { codes: string[]; onContinue: () => void }) {
   const { t } = useI18n();
-  const [saved, setSaved] = useState(false);
   const title = useRef<HTMLHeadingElement>(null);
   useEffect(() => title.current?.focus(), []);
   return (
@@ -189,24 +189,13 @@ function RecoveryCodes({ codes, onContinue }: { codes: string[]; onContinue: () 
         {t.codesTitle}
       </h1>
       <p class="lead">{t.codesLead}</p>
-      <p class="callout callout-warn">
-        <strong>{t.codesOnce}</strong>
-      </p>
-      <ol class="codes" data-testid="recovery-codes">
-        {codes.map((c) => (
-          <li key={c}>
-            <code>{c}</code>
-          </li>
-        ))}
-      </ol>
-      <CopyButton text={codes.join("\n")} label={t.copyCodes} testid="copy-codes" />
-      <label class="check">
-        <input type="checkbox" data-testid="saved-codes" checked={saved} onChange={(e) => setSaved(e.currentTarget.checked)} />
-        <span>{t.savedCodes}</span>
-      </label>
-      <Button variant="primary" disabled={!saved} onClick={onContinue} data-testid="continue">
-        {t.continue}
-      </Button>
+      <RecoveryCodesOnce
+        codes={codes}
+        savedLabel={t.savedCodes}
+        doneLabel={t.continue}
+        onDone={onContinue}
+        testids={{ list: "recovery-codes", copy: "copy-codes", saved: "saved-codes", done: "continue" }}
+      />
     </section>
   );
 }

@@ -1,6 +1,6 @@
 // Home: the payment code to show at the register, with the balance and what can still be paid
-// today. A frozen wallet shows no code (it cannot pay) and offers to unfreeze. An account that
-// Inkan has put on hold shows no code either, and says why: only Inkan can lift a hold.
+// today. A frozen wallet shows no code (it cannot pay) and offers to unfreeze (`Unfreeze.tsx`). An
+// account that Inkan has put on hold shows no code either, and says why: only Inkan can lift a hold.
 
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { AppError, PaymentCodeView } from "../bindings";
@@ -9,19 +9,14 @@ import { useClock } from "../clock";
 import { toAppError } from "../errors";
 import { useAppEvent } from "../events";
 import { amountText, useI18n } from "../i18n";
-import { useAction } from "../ui/action";
 import { Badge, Button, CopyButton, ErrorText } from "../ui/bits";
 import { AddMoneySheet } from "./AddMoney";
 import type { WalletState } from "./Shell";
+import { Unfreeze } from "./Unfreeze";
 
 export function PayScreen({ wallet }: { wallet: WalletState }) {
   const { t, lang } = useI18n();
-  const backend = useBackend();
   const [adding, setAdding] = useState(false);
-  const unfreeze = useAction(async () => {
-    await backend.unfreeze();
-    await wallet.refreshStatus();
-  });
   const status = wallet.status;
   const frozen = status?.frozen ?? false;
   const held = status?.held ?? null;
@@ -69,10 +64,7 @@ export function PayScreen({ wallet }: { wallet: WalletState }) {
           </svg>
           <h2 id="frozen-title">{t.frozenTitle}</h2>
           <p>{t.frozenText}</p>
-          <ErrorText error={unfreeze.error} />
-          <Button variant="primary" busy={unfreeze.busy} onClick={() => unfreeze.run()} data-testid="unfreeze">
-            {t.unfreeze}
-          </Button>
+          <Unfreeze wallet={wallet} />
         </section>
       ) : status || wallet.statusError ? (
         <PaymentCode />

@@ -1,14 +1,17 @@
 // Who and what can use this wallet: its account ID, an operator's hold, devices, devices asking to
-// join, freezing, recovery codes, the session, and removing the wallet from this device.
+// join, freezing (and unfreezing), recovery codes (and new ones), the session, and removing the
+// wallet from this device.
 
-import { useCallback, useEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { AppError, DeviceView, JoinView } from "../bindings";
 import { useBackend } from "../backend/context";
 import { toAppError } from "../errors";
 import { formatDate, formatTime, useI18n } from "../i18n";
 import { useAction } from "../ui/action";
 import { Badge, Button, CopyButton, ErrorText } from "../ui/bits";
+import { RecoveryCodesOnce } from "../ui/RecoveryCodes";
 import type { WalletState } from "./Shell";
+import { Unfreeze } from "./Unfreeze";
 
 export function SecurityScreen({ wallet, joinsVersion }: { wallet: WalletState; joinsVersion: number }) {
   const { t } = useI18n();
@@ -33,10 +36,7 @@ export function SecurityScreen({ wallet, joinsVersion }: { wallet: WalletState; 
       <Devices thisDeviceId={profile.device_id} joinsVersion={joinsVersion} />
       <Joins version={joinsVersion} />
 
-      <div class="card-block">
-        <h2>{t.recoveryTitle}</h2>
-        <p class="hint">{t.recoveryInfo}</p>
-      </div>
+      <RecoveryBlock />
 
       <div class="card-block">
         <h2>{t.passkeyTitle}</h2>
@@ -76,10 +76,6 @@ function FreezeBlock({ wallet }: { wallet: WalletState }) {
     await backend.freeze();
     await wallet.refreshStatus();
   });
-  const unfreeze = useAction(async () => {
-    await backend.unfreeze();
-    await wallet.refreshStatus();
-  });
   return (
     <div class={`card-block${frozen ? " card-frozen" : ""}`}>
       <h2>{t.freezeTitleShort}</h2>
@@ -89,15 +85,90 @@ function FreezeBlock({ wallet }: { wallet: WalletState }) {
         </p>
       )}
       <p class="hint">{t.freezeExplain}</p>
-      <ErrorText error={freeze.error ?? unfreeze.error} />
       {frozen ? (
-        <Button variant="primary" busy={unfreeze.busy} onClick={() => unfreeze.run()} data-testid="unfreeze">
-          {t.unfreeze}
-        </Button>
+        <Unfreeze wallet={wallet} />
       ) : (
-        <Button variant="danger" busy={freeze.busy} onClick={() => freeze.run()} data-testid="freeze">
-          {t.freeze}
-        </Button>
+        <>
+          <ErrorText error={freeze.error} />
+          <Button variant="danger" busy={freeze.busy} onClick={() => freeze.run()} data-testid="freeze">
+            {t.freeze}
+          </Button>
+        </>
+      )}
+    </div>
+  );
+}
+
+/**
+ * Recovery codes: what they are, and new ones. A new set, confirmed with the passkey, replaces
+ * every old code; it is shown here once, and nothing keeps it after Done.
+ */
+function RecoveryBlock() {
+  const { t } = useI18n();
+  const backend = useBackend();
+  const [asking, setAsking] = useState(false);
+  const [codes, setCodes] = useState<string[] | null>(null);
+  const replace = useAction(() => backend.replaceRecoveryCodes());
+  const title = useRef<HTMLHeadingElement>(null);
+
+  useEffect(() => {
+    if (codes) title.current?.focus();
+  }, [codes]);
+
+  const doReplace = async () => {
+    const out = await replace.run();
+    if (out.ok) {
+      setAsking(false);
+      setCodes(out.value);
+    }
+  };
+
+  return (
+    <div class="card-block">
+      <h2>{t.recoveryTitle}</h2>
+      {codes ? (
+        <section aria-labelledby="new-codes-title">
+          <h3 id="new-codes-title" tabIndex={-1} ref={title}>
+            {t.newCodesTitle}
+          </h3>
+          <p>{t.newCodesLead}</p>
+          <RecoveryCodesOnce
+            codes={codes}
+            savedLabel={t.savedNewCodes}
+            doneLabel={t.done}
+            onDone={() => setCodes(null)}
+            testids={{ list: "new-recovery-codes", copy: "copy-new-codes", saved: "saved-new-codes", done: "done-new-codes" }}
+          />
+        </section>
+      ) : (
+        <>
+          <p class="hint">{t.recoveryInfo}</p>
+          {asking ? (
+            <div class="confirm-inline" role="group" aria-labelledby="replace-codes-q">
+              <p id="replace-codes-q">{t.replaceCodesExplain}</p>
+              <ErrorText error={replace.error} />
+              <div class="row">
+                <Button
+                  variant="ghost"
+                  onClick={() => {
+                    setAsking(false);
+                    replace.clearError();
+                  }}
+                  data-testid="replace-codes-cancel"
+                >
+                  {t.cancel}
+                </Button>
+                <Button variant="primary" busy={replace.busy} onClick={doReplace} data-testid="replace-codes-confirm">
+                  {t.replaceCodesYes}
+                </Button>
+              </div>
+            </div>
+          ) : (
+            <Button variant="secondary" onClick={() => setAsking(true)} data-testid="replace-codes">
+              {t.replaceCodes}
+            </Button>
+          )}
+        </>
       )}
     </div>
   );
