@@ -364,9 +364,17 @@ async fn join_second_device(
         origin: url::Url::parse(setting.origin)?,
     };
     let choice = inkan_client::wallet::PasskeyChoice::InsecureSoftPasskey;
-    let tablet = inkan_client::Wallet::join(store, server, &account_id, "Hanako's tablet", Some(recovery_code.to_owned()), choice, |_| {})
-        .await
-        .context("the second device joining with a recovery code")?;
+    let tablet = inkan_client::Wallet::join(
+        store,
+        server,
+        &account_id,
+        "Hanako's tablet",
+        Some(recovery_code.to_owned()),
+        choice,
+        |_| {},
+    )
+    .await
+    .context("the second device joining with a recovery code")?;
     Ok(tablet)
 }
 

@@ -9,8 +9,9 @@ use inkan_api::devices::{ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryC
 use inkan_api::feed::History;
 use inkan_api::wallet::{
     AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, ConfirmCharge,
-    DeclineCharge, Device, Enrolled, FinishRegistration, Limits, PendingCharge, RegistrationChallenge, Session,
-    RecoveryCodes, RemoveDevice, ReplaceRecoveryCodes, SetLimits, SignIn, StepUpAction, UnfreezeWithRecoveryCode, TopUp, TopUpResult, VerifyCard, Wallet, WalletCharge,
+    DeclineCharge, Device, Enrolled, FinishRegistration, Limits, PendingCharge, RecoveryCodes, RegistrationChallenge,
+    RemoveDevice, ReplaceRecoveryCodes, Session, SetLimits, SignIn, StepUpAction, TopUp, TopUpResult,
+    UnfreezeWithRecoveryCode, VerifyCard, Wallet, WalletCharge,
 };
 use inkan_api::{Base64Url, DEVICE_SIGNATURE_HEADER, ErrorBody, SERVER_TIME_HEADER};
 use reqwest::{Method, StatusCode};

@@ -72,10 +72,9 @@ impl Approval {
             Approval::StepUp(StepUpAction::AddDevice) => {
                 ("Add a device to your wallet".to_owned(), "It will be able to pay from this wallet".to_owned())
             }
-            Approval::StepUp(StepUpAction::ReplaceRecoveryCodes) => (
-                "Replace your recovery codes".to_owned(),
-                "Your old recovery codes stop working".to_owned(),
-            ),
+            Approval::StepUp(StepUpAction::ReplaceRecoveryCodes) => {
+                ("Replace your recovery codes".to_owned(), "Your old recovery codes stop working".to_owned())
+            }
             Approval::StepUp(StepUpAction::RemoveDevice) => (
                 "Remove a device from your wallet".to_owned(),
                 "It is signed out at once and can no longer pay".to_owned(),

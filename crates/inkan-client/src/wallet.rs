@@ -283,7 +283,8 @@ impl Wallet {
             let signature = device.sign_join_step(&join_id, JoinStep::PasskeyChallenge)?;
             let challenge = api.join_passkey_challenge(&join_id, &signature).await?;
             let credential = authenticator.register(&server.origin, challenge.public_key)?;
-            let signature = device.sign_join_step(&join_id, JoinStep::Passkey { ceremony_id: &challenge.ceremony_id })?;
+            let signature =
+                device.sign_join_step(&join_id, JoinStep::Passkey { ceremony_id: &challenge.ceremony_id })?;
             let finish = FinishJoin { ceremony_id: challenge.ceremony_id, credential };
             let joined = api.finish_join(&join_id, &finish, &signature).await?;
             keystore.put(SESSION_ENTRY, joined.session.token.as_bytes())?;

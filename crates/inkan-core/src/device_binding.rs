@@ -67,7 +67,8 @@ pub fn may_revoke(target_active: bool, active_devices: u64) -> Result<(), Revoke
 mod tests {
     use super::*;
 
-    const PHONE: PasskeyOwner<'static> = PasskeyOwner { account_id: "acct_1", device_id: "dev_phone", device_active: true };
+    const PHONE: PasskeyOwner<'static> =
+        PasskeyOwner { account_id: "acct_1", device_id: "dev_phone", device_active: true };
 
     #[test]
     fn a_passkey_acts_only_for_its_own_active_device() {

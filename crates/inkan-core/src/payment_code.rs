@@ -240,7 +240,12 @@ impl DevicePublicKey {
 
     /// Checks a joining device's signature over one step of its join
     /// ([`DeviceSigningKey::sign_join_step`]).
-    pub fn verify_join_step(&self, join_id: &str, step: JoinStep<'_>, signature: &[u8]) -> Result<(), PaymentCodeError> {
+    pub fn verify_join_step(
+        &self,
+        join_id: &str,
+        step: JoinStep<'_>,
+        signature: &[u8],
+    ) -> Result<(), PaymentCodeError> {
         self.verify_message(&step.message(join_id), signature)
     }
 

@@ -227,7 +227,10 @@ pub async fn begin_sign_in(
 
 /// `POST /v1/sessions`: a session for the device, given a passkey assertion of that device and
 /// the device key's signature over the same ceremony.
-pub async fn finish_sign_in(State(app): State<AppState>, Json(body): Json<SignIn>) -> Result<(StatusCode, Json<Session>)> {
+pub async fn finish_sign_in(
+    State(app): State<AppState>,
+    Json(body): Json<SignIn>,
+) -> Result<(StatusCode, Json<Session>)> {
     let mut tx = app.db.begin().await?;
     let ceremony =
         take_ceremony::<PasskeyAuthentication, SignInContext>(&app, &mut tx, "sign_in", &body.ceremony_id).await?;

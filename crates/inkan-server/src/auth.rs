@@ -10,8 +10,8 @@ use inkan_core::session::{SessionFacts, SessionPolicy};
 
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
-use crate::hub::Change;
 use crate::error::{AppError, Result};
+use crate::hub::Change;
 use crate::secrets::hash_secret;
 use crate::state::AppState;
 
@@ -134,10 +134,7 @@ async fn stored(state: &AppState, token_hash: &str) -> Result<Option<StoredSessi
 /// live feed checks, without refreshing the session: an open stream is not a request.
 pub async fn session_ends_at(state: &AppState, token_hash: &str) -> Result<Option<time::OffsetDateTime>> {
     let now = state.clock.now();
-    Ok(stored(state, token_hash)
-        .await?
-        .and_then(|s| policy(state).ends_at(s.facts))
-        .filter(|end| now < *end))
+    Ok(stored(state, token_hash).await?.and_then(|s| policy(state).ends_at(s.facts)).filter(|end| now < *end))
 }
 
 impl FromRequestParts<AppState> for SessionAuth {

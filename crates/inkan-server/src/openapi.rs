@@ -236,9 +236,9 @@ mod operations {
     use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
     use inkan_api::wallet::{
         AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, ConfirmCharge,
-        DeclineCharge, Device, Enrolled, FinishRegistration, Freeze, Limits, PendingCharge, RegistrationChallenge,
-        RecoveryCodes, RemoveDevice, ReplaceRecoveryCodes, Session, SetLimits, SignIn, TopUp, TopUpResult, UnfreezeWithRecoveryCode,
-        VerifyCard, Wallet, WalletCharge,
+        DeclineCharge, Device, Enrolled, FinishRegistration, Freeze, Limits, PendingCharge, RecoveryCodes,
+        RegistrationChallenge, RemoveDevice, ReplaceRecoveryCodes, Session, SetLimits, SignIn, TopUp, TopUpResult,
+        UnfreezeWithRecoveryCode, VerifyCard, Wallet, WalletCharge,
     };
 
     /// Liveness
@@ -1526,7 +1526,11 @@ mod tests {
             Notice::PasskeyAdded { device_id: "dev_1".to_owned() },
             Notice::PasskeyRemoved { device_id: "dev_1".to_owned(), count: 1 },
             Notice::SessionsEnded { count: 2, reason: "device_removed".to_owned() },
-            Notice::DeviceJoinRequested { join_id: None, name: "n".to_owned(), fingerprint: Some("9BDA-95BD-A1EF-8F1B".to_owned()) },
+            Notice::DeviceJoinRequested {
+                join_id: None,
+                name: "n".to_owned(),
+                fingerprint: Some("9BDA-95BD-A1EF-8F1B".to_owned()),
+            },
             Notice::DeviceJoinRequested { join_id: Some("join_1".to_owned()), name: "n".to_owned(), fingerprint: None },
         ];
         let mut events = Vec::new();

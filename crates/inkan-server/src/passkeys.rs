@@ -98,12 +98,11 @@ pub async fn take_ceremony<S: DeserializeOwned, C: DeserializeOwned>(
 
 /// The passkeys of one device of an account: the only ones that may act for it.
 pub async fn passkeys_of(app: &AppState, account_id: &str, device_id: &str) -> Result<Vec<Passkey>> {
-    let rows =
-        sqlx::query("SELECT passkey FROM passkeys WHERE account_id = $1 AND device_id = $2 ORDER BY created_at")
-            .bind(account_id)
-            .bind(device_id)
-            .fetch_all(app.db.pool())
-            .await?;
+    let rows = sqlx::query("SELECT passkey FROM passkeys WHERE account_id = $1 AND device_id = $2 ORDER BY created_at")
+        .bind(account_id)
+        .bind(device_id)
+        .fetch_all(app.db.pool())
+        .await?;
     decode_all(&rows)
 }
 
@@ -168,7 +167,8 @@ pub async fn accept_assertion(
 /// If `error` refused a passkey, tells the wallet's devices (after this request, whatever it does).
 pub fn note_refusal(app: &AppState, error: &AppError, device: ActingDevice<'_>, during: &'static str) {
     if error.code == inkan_api::ErrorCode::PasskeyRejected {
-        let notice = Notice::PasskeyRejected { device_id: Some(device.device_id.to_owned()), during: during.to_owned() };
+        let notice =
+            Notice::PasskeyRejected { device_id: Some(device.device_id.to_owned()), during: during.to_owned() };
         crate::feed::append_later(app, device.account_id, notice);
     }
 }

@@ -31,12 +31,11 @@ async fn limits_view(
     let settled = settings.settle(now);
     let mut conn = app.db.pool().acquire().await?;
     let spent = crate::charges::spending(&mut conn, account_id, currency, now).await?;
-    let enrolled: Option<i64> =
-        sqlx::query_scalar("SELECT enrolled_at FROM devices WHERE id = $1 AND account_id = $2")
-            .bind(device_id)
-            .bind(account_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let enrolled: Option<i64> = sqlx::query_scalar("SELECT enrolled_at FROM devices WHERE id = $1 AND account_id = $2")
+        .bind(device_id)
+        .bind(account_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     let policy = match enrolled {
         Some(at) => app
             .settings
@@ -152,7 +151,8 @@ pub async fn end_sessions_because(
 ) -> Result<u64> {
     let ended = end_sessions(tx, account_id, which).await?;
     if ended > 0 {
-        let notice = Notice::SessionsEnded { count: u32::try_from(ended).unwrap_or(u32::MAX), reason: reason.to_owned() };
+        let notice =
+            Notice::SessionsEnded { count: u32::try_from(ended).unwrap_or(u32::MAX), reason: reason.to_owned() };
         feed::append(tx, account_id, &notice, app.clock.now()).await?;
     }
     Ok(ended)

@@ -11,7 +11,7 @@ use inkan_api::ErrorBody;
 use inkan_api::merchant::{Charge, CreateCharge};
 use inkan_api::wallet::{
     Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, Enrolled, FinishRegistration, NewDevice,
-    PendingCharge, RegistrationChallenge, SignIn, Session,
+    PendingCharge, RegistrationChallenge, Session, SignIn,
 };
 use inkan_api::{Base64Url, ErrorCode};
 use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, JoinStep, PaymentCode};
@@ -488,7 +488,8 @@ impl Shopper {
     /// Signs this device in, with its passkey and its device key.
     pub async fn sign_in(&mut self, server: &TestServer) -> Session {
         let device_id = self.device_id.clone();
-        let challenge: AssertionChallenge = json(self.sign_in_challenge(server, &device_id).await, StatusCode::OK).await;
+        let challenge: AssertionChallenge =
+            json(self.sign_in_challenge(server, &device_id).await, StatusCode::OK).await;
         let answer = self.sign_in_answer(challenge);
         let session: Session = json(server.post("/v1/sessions", None, &answer).await, StatusCode::CREATED).await;
         self.token = session.token.clone();

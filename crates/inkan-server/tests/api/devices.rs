@@ -118,12 +118,17 @@ async fn a_removed_devices_passkey_and_sessions_do_nothing(backend: Backend) {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // Nor with no device at all.
     let no_device = serde_json::json!({ "account_id": owner.account_id() });
-    error(server.post("/v1/sessions/challenge", None, &no_device).await, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest)
-        .await;
+    error(
+        server.post("/v1/sessions/challenge", None, &no_device).await,
+        StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidRequest,
+    )
+    .await;
     // The stolen session cannot approve a join, nor unfreeze what the owner froze.
     let response = server.post("/v1/wallet/freeze", Some(&owner.token), &serde_json::json!({})).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let step_up = server.post("/v1/wallet/step-up", Some(&stolen_session), &BeginStepUp { action: StepUpAction::Unfreeze });
+    let step_up =
+        server.post("/v1/wallet/step-up", Some(&stolen_session), &BeginStepUp { action: StepUpAction::Unfreeze });
     error(step_up.await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
     let joins = server.get("/v1/wallet/device-joins", Some(&stolen_session)).await;
     error(joins, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
@@ -147,8 +152,7 @@ async fn a_passkey_signs_in_only_its_own_device_and_with_that_devices_key(backen
     // The phone's key over another ceremony.
     let challenge: AssertionChallenge = json(phone.sign_in_challenge(&server, &phone_id).await, StatusCode::OK).await;
     let mut answer = phone.sign_in_answer(challenge);
-    answer.device_signature =
-        Base64Url(phone.device_key.sign_in(b"cer_another", &SystemRandom::new()).unwrap());
+    answer.device_signature = Base64Url(phone.device_key.sign_in(b"cer_another", &SystemRandom::new()).unwrap());
     error(server.post("/v1/sessions", None, &answer).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
     // The phone's passkey for the tablet, with the tablet's key (a thief holding the tablet and a
     // synced copy of the phone's passkey).
@@ -189,14 +193,22 @@ async fn step_ups_and_charges_take_only_a_passkey_of_their_own_device(backend: B
     let challenge = step_up_challenge(&server, &phone, StepUpAction::RaiseLimits).await;
     let wrong = tablet.assert_anyway(challenge);
     let body = SetLimits { step_up: Some(wrong), ..raise.clone() };
-    error(server.put("/v1/wallet/limits", Some(&phone.token), &body).await, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected)
-        .await;
+    error(
+        server.put("/v1/wallet/limits", Some(&phone.token), &body).await,
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::PasskeyRejected,
+    )
+    .await;
     // The phone's step-up, answered by the phone's passkey, used by the tablet's session.
     let challenge = step_up_challenge(&server, &phone, StepUpAction::RaiseLimits).await;
     let phones = phone.assert(challenge);
     let body = SetLimits { step_up: Some(phones), ..raise.clone() };
-    error(server.put("/v1/wallet/limits", Some(&tablet.token), &body).await, StatusCode::FORBIDDEN, ErrorCode::StepUpRequired)
-        .await;
+    error(
+        server.put("/v1/wallet/limits", Some(&tablet.token), &body).await,
+        StatusCode::FORBIDDEN,
+        ErrorCode::StepUpRequired,
+    )
+    .await;
     // Its own, by its own.
     let challenge = step_up_challenge(&server, &tablet, StepUpAction::RaiseLimits).await;
     let own = tablet.assert(challenge);
@@ -289,8 +301,7 @@ async fn a_freeze_signs_out_every_other_device(backend: Backend) {
     let response = server.post("/v1/wallet/freeze", Some(&phone.token), &serde_json::json!({})).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(tablets_feed.ends_within(StdDuration::from_secs(1)).await, "the other device's feed outlived the freeze");
-    error(server.get("/v1/wallet", Some(&tablet.token)).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
-        .await;
+    error(server.get("/v1/wallet", Some(&tablet.token)).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
     let wallet: Wallet = json(server.get("/v1/wallet", Some(&phone.token)).await, StatusCode::OK).await;
     assert!(wallet.frozen, "the freezing device was signed out");
     // The tablet is not removed: its owner signs in again.
@@ -309,7 +320,10 @@ async fn a_removed_devices_feed_closes_on_every_instance(backend: Backend) {
     let mut feed = FeedReader::open(&other, &tablet.token, None).await;
     assert!(!feed.ends_within(StdDuration::from_millis(300)).await);
     assert_eq!(remove(&server, &mut phone, &tablet.device_id).await.status(), StatusCode::NO_CONTENT);
-    assert!(feed.ends_within(StdDuration::from_secs(1)).await, "the removed device's feed stayed open on another instance");
+    assert!(
+        feed.ends_within(StdDuration::from_secs(1)).await,
+        "the removed device's feed stayed open on another instance"
+    );
     other.stop().await;
     server.stop().await;
 }
@@ -337,16 +351,22 @@ async fn a_stolen_session_cannot_follow_or_finish_a_join(backend: Backend) {
     assert!(!told.data.payload.contains(&join_id), "the notice names the join: {}", told.data.payload);
     assert_eq!(
         told.data.notice().unwrap(),
-        Notice::DeviceJoinRequested { join_id: None, name: "test phone".to_owned(), fingerprint: Some(fingerprint.clone()) }
+        Notice::DeviceJoinRequested {
+            join_id: None,
+            name: "test phone".to_owned(),
+            fingerprint: Some(fingerprint.clone())
+        }
     );
     // The session lists the waiting join, with the same fingerprint to compare.
-    let waiting: Vec<Join> = json(server.get("/v1/wallet/device-joins", Some(&stolen_session)).await, StatusCode::OK).await;
+    let waiting: Vec<Join> =
+        json(server.get("/v1/wallet/device-joins", Some(&stolen_session)).await, StatusCode::OK).await;
     assert_eq!(waiting[0].device_fingerprint.as_deref(), Some(fingerprint.as_str()));
     // The owner approves.
     let challenge = step_up_challenge(&server, &owner, StepUpAction::AddDevice).await;
     let step_up = owner.assert(challenge);
     let approve = format!("/v1/wallet/device-joins/{join_id}/approve");
-    let approved: Join = json(server.post(&approve, Some(&owner.token), &ApproveJoin { step_up }).await, StatusCode::OK).await;
+    let approved: Join =
+        json(server.post(&approve, Some(&owner.token), &ApproveJoin { step_up }).await, StatusCode::OK).await;
     assert_eq!(approved.state, JoinState::Approved);
 
     // The thief races the new phone: without the new phone's key, every step is refused.
@@ -404,11 +424,13 @@ async fn a_recent_device_cannot_lift_a_freeze(backend: Backend) {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     // The tablet (a thief's, say) cannot lift it: too new...
     tablet.sign_in(&server).await;
-    error(unfreeze_with_passkey(&server, &mut tablet).await, StatusCode::FORBIDDEN, ErrorCode::UnfreezeNotAllowed).await;
+    error(unfreeze_with_passkey(&server, &mut tablet).await, StatusCode::FORBIDDEN, ErrorCode::UnfreezeNotAllowed)
+        .await;
     // ...and still not once 72 hours have passed: it is the wallet's latest join.
     server.advance(Duration::hours(100));
     tablet.sign_in(&server).await;
-    error(unfreeze_with_passkey(&server, &mut tablet).await, StatusCode::FORBIDDEN, ErrorCode::UnfreezeNotAllowed).await;
+    error(unfreeze_with_passkey(&server, &mut tablet).await, StatusCode::FORBIDDEN, ErrorCode::UnfreezeNotAllowed)
+        .await;
     let wallet: Wallet = json(server.get("/v1/wallet", Some(&tablet.token)).await, StatusCode::OK).await;
     assert!(wallet.frozen);
     // The phone, which was there before it, can.
@@ -465,8 +487,12 @@ async fn recovery_codes_are_replaced_with_a_passkey_and_wrong_ones_are_told(back
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     // Nobody else's code, and no code for an unknown wallet, tells anyone anything.
     let nowhere = FreezeWithRecoveryCode { recovery_code: new.recovery_codes[5].clone() };
-    error(server.post("/v1/accounts/acct_nope/freeze", None, &nowhere).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
-        .await;
+    error(
+        server.post("/v1/accounts/acct_nope/freeze", None, &nowhere).await,
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized,
+    )
+    .await;
     server.stop().await;
 }
 
@@ -515,12 +541,14 @@ async fn the_migration_binds_existing_passkeys_and_sessions_to_their_devices(bac
     }
     // The phone's passkey (made with it), the tablet's, and one made when no device was enrolled.
     for (id, created) in [("pk_phone", 1_001), ("pk_tablet", 100_002), ("pk_unknown", 50_000)] {
-        sqlx::query("INSERT INTO passkeys (id, account_id, passkey, counter, created_at) VALUES ($1, 'acct_1', '{}', 0, $2)")
-            .bind(id)
-            .bind(i64::from(created))
-            .execute(&pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO passkeys (id, account_id, passkey, counter, created_at) VALUES ($1, 'acct_1', '{}', 0, $2)",
+        )
+        .bind(id)
+        .bind(i64::from(created))
+        .execute(&pool)
+        .await
+        .unwrap();
     }
     // Sessions: one without a device, one of the removed phone, one of the laptop.
     exec("INSERT INTO sessions (token_hash, account_id, device_id, created_at, last_seen_at) VALUES ('s_none', 'acct_1', NULL, 0, 0)", &[]).await;
@@ -542,7 +570,10 @@ async fn the_migration_binds_existing_passkeys_and_sessions_to_their_devices(bac
     let expected = [("pk_tablet", "dev_tablet"), ("pk_unknown", "dev_tablet")];
     assert_eq!(passkeys, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
     let sessions: Vec<(String, String)> =
-        sqlx::query_as("SELECT token_hash, device_id FROM sessions ORDER BY token_hash").fetch_all(&pool).await.unwrap();
+        sqlx::query_as("SELECT token_hash, device_id FROM sessions ORDER BY token_hash")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(sessions, vec![("s_laptop".to_owned(), "dev_laptop".to_owned())]);
     let ceremonies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ceremonies").fetch_one(&pool).await.unwrap();
     assert_eq!(ceremonies, 0, "a sign-in made for any passkey of the account survived");
