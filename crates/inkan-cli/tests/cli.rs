@@ -106,20 +106,18 @@ async fn a_wallet_on_the_command_line() {
     let refused = inkan(home, &profile, &["unfreeze"]).await;
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains("72 hours"), "{}", stderr(&refused));
-    let codes: Vec<&str> =
-        stdout(&enrolled).lines().map(str::trim).filter(|l| l.len() == 19 && l.matches('-').count() == 3).collect();
-    let unfrozen = inkan(home, &profile, &["unfreeze", "--recovery-code", codes[9]]).await;
+    let codes = recovery_codes_in(&stdout(&enrolled));
+    let unfrozen = inkan(home, &profile, &["unfreeze", "--recovery-code", &codes[9]]).await;
     assert!(unfrozen.status.success(), "{}", stderr(&unfrozen));
     // New recovery codes, with the passkey: the old ones stop working.
     let replaced = inkan(home, &profile, &["recovery-codes"]).await;
     assert!(stdout(&replaced).contains("shown only this once"), "{}", stderr(&replaced));
-    let new_codes: Vec<&str> =
-        stdout(&replaced).lines().map(str::trim).filter(|l| l.len() == 19 && l.matches('-').count() == 3).collect();
+    let new_codes = recovery_codes_in(&stdout(&replaced));
     assert_eq!(new_codes.len(), 10);
     assert!(inkan(home, &profile, &["freeze"]).await.status.success());
-    let old = inkan(home, &profile, &["unfreeze", "--recovery-code", codes[8]]).await;
+    let old = inkan(home, &profile, &["unfreeze", "--recovery-code", &codes[8]]).await;
     assert!(!old.status.success(), "an old recovery code still works");
-    let unfrozen = inkan(home, &profile, &["unfreeze", "--recovery-code", new_codes[0]]).await;
+    let unfrozen = inkan(home, &profile, &["unfreeze", "--recovery-code", &new_codes[0]]).await;
     assert!(unfrozen.status.success(), "{}", stderr(&unfrozen));
 
     // The history verifies and exports; the feed lists the notices.
@@ -177,7 +175,7 @@ async fn a_wallet_on_the_command_line() {
     // A second device joins with a recovery code; a third waits until the first approves it.
     let account = stdout(&enrolled).lines().find_map(|l| l.strip_prefix("account:")).unwrap().trim().to_owned();
     // (The codes shown at enrolment were replaced above.)
-    let recovery = new_codes[1].to_owned();
+    let recovery = new_codes[1].clone();
     // A wrong recovery code: refused with the server's code, and no profile is left behind. (The
     // device key it made is removed too, but its random id leaves nothing to look up here.)
     let failed = format!("{profile}-failed");
@@ -248,4 +246,9 @@ async fn a_wallet_on_the_command_line() {
     assert!(forgotten.status.success());
     assert!(!inkan(home, &profile, &["status"]).await.status.success());
     server.stop().await;
+}
+
+/// The recovery codes a command printed (`XXXX-XXXX-XXXX-XXXX`, one a line).
+fn recovery_codes_in(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|l| l.len() == 19 && l.matches('-').count() == 3).map(str::to_owned).collect()
 }

@@ -22,7 +22,6 @@ use webauthn_rs::prelude::PasskeyRegistration;
 use crate::accounts::{check_device, insert_device, open_session, require_step_up};
 use crate::auth::SessionAuth;
 use crate::clock::{from_ms, to_ms};
-use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
 use crate::passkeys::{ActingDevice, put_ceremony, take_ceremony};
 use crate::secrets::new_id;
