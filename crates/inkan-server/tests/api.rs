@@ -62,12 +62,12 @@ async fn whole_payment_flow(backend: Backend) {
     assert_eq!(shopper.balance(&server).await, 10_000);
 
     let mut feed = FeedReader::open(&server, &shopper.token.clone(), None).await;
-    // The history so far: account created, device added, card added, top-up.
+    // The history so far: account created, device and its passkey added, card added, top-up.
     let mut seen = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         seen.push(feed.next_within(StdDuration::from_secs(5)).await.expect("backlog").kind);
     }
-    assert_eq!(seen, ["account_created", "device_added", "card_added", "top_up_succeeded"]);
+    assert_eq!(seen, ["account_created", "device_added", "passkey_added", "card_added", "top_up_succeeded"]);
 
     let code = shopper.code(&server);
     let charge = till.charge_ok(&code, 1_280).await;
@@ -490,7 +490,7 @@ async fn feed_resumes_after_a_disconnect_with_nothing_lost(backend: Backend) {
     let token = shopper.token.clone();
     let mut feed = FeedReader::open(&server, &token, None).await;
     let mut last = 0;
-    for _ in 0..4 {
+    for _ in 0..5 {
         last = feed.next_within(StdDuration::from_secs(5)).await.unwrap().id;
     }
     drop(feed);
@@ -758,7 +758,7 @@ async fn a_second_device_joins_only_with_a_passkey_approval(backend: Backend) {
     use inkan_api::devices::{ApproveJoin, Join, JoinState, Joined};
     let (server, till, mut owner) = setup(backend, 50_000).await;
     let mut feed = FeedReader::open(&server, &owner.token.clone(), None).await;
-    for _ in 0..4 {
+    for _ in 0..5 {
         feed.next_within(StdDuration::from_secs(5)).await.unwrap();
     }
     let (response, mut newcomer, join_id) = request_join(&server, owner.account_id(), None).await;
@@ -1315,7 +1315,7 @@ async fn postgres_instances_share_live_events() {
     let till_a = a.merchant("Instance A Mart").await;
     let mut shopper = Shopper::enroll(&a, "Scale").await;
     shopper.top_up(&a, 10_000).await;
-    let mut feed_b = FeedReader::open(&b, &shopper.token.clone(), Some(4)).await;
+    let mut feed_b = FeedReader::open(&b, &shopper.token.clone(), Some(5)).await;
     // Let B's listener settle: its first (re)connection wakes everyone once.
     tokio::time::sleep(StdDuration::from_millis(200)).await;
 

@@ -140,7 +140,7 @@ async fn a_removed_devices_passkey_and_sessions_do_nothing(backend: Backend) {
 }
 
 async fn a_passkey_signs_in_only_its_own_device_and_with_that_devices_key(backend: Backend) {
-    let (server, _till, mut phone) = setup(backend, 0).await;
+    let (server, _till, mut phone) = setup(backend, 1_000).await;
     let mut tablet = second_device(&server, &phone).await;
     let (phone_id, tablet_id) = (phone.device_id.clone(), tablet.device_id.clone());
     // The tablet's passkey and key, claiming the phone.
@@ -227,7 +227,7 @@ async fn step_ups_and_charges_take_only_a_passkey_of_their_own_device(backend: B
 }
 
 async fn the_last_device_cannot_be_removed(backend: Backend) {
-    let (server, _till, mut phone) = setup(backend, 0).await;
+    let (server, _till, mut phone) = setup(backend, 1_000).await;
     error(remove_self(&server, &mut phone).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
     let mut tablet = second_device(&server, &phone).await;
     // A session alone removes nothing: a step-up for another action, or one that another device
@@ -295,7 +295,7 @@ async fn an_open_feed_closes_with_its_session(backend: Backend) {
 }
 
 async fn a_freeze_signs_out_every_other_device(backend: Backend) {
-    let (server, _till, phone) = setup(backend, 0).await;
+    let (server, _till, phone) = setup(backend, 1_000).await;
     let mut tablet = second_device(&server, &phone).await;
     let mut tablets_feed = FeedReader::open(&server, &tablet.token, None).await;
     let response = server.post("/v1/wallet/freeze", Some(&phone.token), &serde_json::json!({})).await;
@@ -314,7 +314,7 @@ async fn a_removed_devices_feed_closes_on_every_instance(backend: Backend) {
         // One SQLite file has one server process; instances share a feed only on PostgreSQL.
         return;
     }
-    let (server, _till, mut phone) = setup(backend, 0).await;
+    let (server, _till, mut phone) = setup(backend, 1_000).await;
     let tablet = second_device(&server, &phone).await;
     let other = server.second_instance().await;
     let mut feed = FeedReader::open(&other, &tablet.token, None).await;
@@ -332,7 +332,7 @@ async fn a_stolen_session_cannot_follow_or_finish_a_join(backend: Backend) {
     use inkan_api::devices::{ApproveJoin, FinishJoin, Join, JoinState};
     use inkan_api::feed::Notice;
     use inkan_core::payment_code::JoinStep;
-    let (server, _till, mut owner) = setup(backend, 0).await;
+    let (server, _till, mut owner) = setup(backend, 1_000).await;
     // The thief holds a copy of the owner's session token, and a device key and passkey of their own.
     let stolen_session = owner.token.clone();
     let mut thief = Shopper::new();
@@ -413,7 +413,7 @@ async fn unfreeze_with_passkey(server: &TestServer, device: &mut Shopper) -> req
 }
 
 async fn a_recent_device_cannot_lift_a_freeze(backend: Backend) {
-    let (server, _till, mut phone) = setup(backend, 0).await;
+    let (server, _till, mut phone) = setup(backend, 1_000).await;
     server.advance(Duration::days(10));
     let mut tablet = second_device(&server, &phone).await;
     phone.sign_in(&server).await;
@@ -443,7 +443,7 @@ async fn recovery_codes_are_replaced_with_a_passkey_and_wrong_ones_are_told(back
     use inkan_api::devices::FreezeWithRecoveryCode;
     use inkan_api::feed::Notice;
     use inkan_api::wallet::{RecoveryCodes, ReplaceRecoveryCodes, UnfreezeWithRecoveryCode};
-    let (server, _till, mut phone) = setup(backend, 0).await;
+    let (server, _till, mut phone) = setup(backend, 1_000).await;
     let old = phone.enrolled.as_ref().unwrap().recovery_codes.clone();
     let tablet = second_device(&server, &phone).await;
     let mut tablets_feed = FeedReader::open(&server, &tablet.token, None).await;
