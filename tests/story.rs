@@ -97,7 +97,7 @@ async fn a_shopper_pays_at_the_till_and_nothing_leaks() {
     let mut feed = wallet.subscribe(Cursor::START).await.unwrap();
     let mut reconnects = 0;
     let mut last_seq = 0;
-    for expected in ["account_created", "device_added", "card_added", "top_up_succeeded"] {
+    for expected in ["account_created", "device_added", "passkey_added", "card_added", "top_up_succeeded"] {
         let (seq, notice) = next_notice(&mut feed, Duration::from_secs(5), &mut reconnects).await;
         assert_eq!(serde_json_kind(&notice), expected);
         last_seq = seq;
