@@ -134,6 +134,15 @@ impl AppUnderTest {
 
     pub async fn click(&self, testid: &str) -> Result<()> {
         let element = self.find(testid).await?;
+        // As a person would, scroll it to the middle of the screen first: at the very bottom, the
+        // fixed navigation bar would lie over it (WebDriver scrolls it just into view).
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({ block: 'center', inline: 'nearest', behavior: 'instant' });",
+                vec![serde_json::to_value(&element)?],
+            )
+            .await
+            .with_context(|| format!("could not scroll to {testid:?}"))?;
         // WebKitWebDriver often sends an error with an empty message: its kind says what it was
         // (not interactable, click intercepted, stale element).
         element.click().await.map_err(|e| anyhow::anyhow!("could not click {testid:?}: {e:?}"))
