@@ -44,6 +44,13 @@ describe("errors", () => {
     );
   });
 
+  it("says the history changed on the server in both languages, whatever the backend's wording", () => {
+    const changed = { code: "history_changed", message: "the history changed on the server: notice 4 …" };
+    expect(errorText(changed, "en")).toContain("no longer matches what this device verified before");
+    expect(errorText(changed, "en")).toContain("Contact Inkan support");
+    expect(errorText(changed, "ja")).toContain("以前確認した内容と一致しません");
+  });
+
   it("says why a passkey may not unfreeze, in the app's own words, in both languages", () => {
     const refused = { code: "unfreeze_not_allowed", message: "this device is the wallet's most recent one: …" };
     expect(errorText(refused, "en")).toBe(

@@ -724,6 +724,8 @@ const jaErrors: Record<string, string> = {
   device_revoked: "この端末はウォレットから削除されています。",
   unfreeze_not_allowed:
     "この端末のパスキーでは凍結を解除できません。ウォレットに追加されてから72時間たっていないか、最も新しく追加された端末のためです。リカバリーコードを使うか、もっと前からウォレットにある端末で解除してください。",
+  history_changed:
+    "サーバー上の利用履歴が、この端末で以前確認した内容と一致しません（書き換えられたか、一部が消えています）。この端末は確認済みの履歴を保持しています。Inkan サポートにお問い合わせください。",
   unauthorized: "確認できませんでした。コードやアカウント ID を確かめてください。",
   keystore: "システムのキーリングを利用できません。",
   no_wallet: "この端末にはまだウォレットがありません。",
@@ -734,6 +736,8 @@ const jaErrors: Record<string, string> = {
 const enErrors: Record<string, string> = {
   unfreeze_not_allowed:
     "This device's passkey cannot unfreeze the wallet: it joined less than 72 hours ago, or it is the most recently added device. Use a recovery code, or unfreeze from a device that has been in the wallet longer.",
+  history_changed:
+    "The history on the server no longer matches what this device verified before: it was rewritten, or part of it is gone. This device keeps what it verified. Contact Inkan support.",
 };
 
 /** An error's sentence in `lang`: the backend's message, or the app's own for a known code. */

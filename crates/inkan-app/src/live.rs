@@ -57,9 +57,10 @@ fn is_unauthorized(e: &inkan_client::ClientError) -> bool {
     e.code() == Some(ErrorCode::Unauthorized)
 }
 
-/// The passkey needed the person and did not get them: retrying would only ask again.
+/// The passkey needed the person and did not get them: retrying would only ask again. Or the
+/// history changed on the server: retrying would only find it changed again.
 fn needs_the_person(e: &inkan_client::ClientError) -> bool {
-    matches!(e, inkan_client::ClientError::KeySigner(_))
+    matches!(e, inkan_client::ClientError::KeySigner(_) | inkan_client::ClientError::HistoryChanged(_))
 }
 
 pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventSink>, shared: Arc<Shared>) {
@@ -116,6 +117,13 @@ pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventS
             }
         };
         cursor = Some(position);
+        // The notices the feed verified are part of what this device has seen: a history
+        // rewritten under them is caught at the next load too.
+        if let Some(w) = wallet.lock().await.as_ref()
+            && let Err(e) = w.remember_head(position)
+        {
+            tracing::warn!(error = %e, "could not keep the verified history head");
+        }
         shared.set_online(sink.as_ref(), false, ended.as_ref().map(ToString::to_string));
         match ended {
             Some(e) if is_unauthorized(&e) => {

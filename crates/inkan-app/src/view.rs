@@ -124,6 +124,7 @@ impl From<inkan_client::ClientError> for AppError {
             E::KeySigner(k) => k.code(),
             E::NoProfile(_) | E::Profile { .. } => "profile",
             E::DeviceKeyMissing => "device_key_missing",
+            E::HistoryChanged(_) => "history_changed",
             E::Invalid(_) => "invalid_input",
         };
         AppError::new(code, e.to_string())

@@ -26,6 +26,10 @@ pub enum ClientError {
         "the device key is missing from the OS keystore: this device can no longer make payment codes; add it to the wallet again"
     )]
     DeviceKeyMissing,
+    /// The history the server sends does not extend the one this device verified before: it was
+    /// rewritten or cut short on the server.
+    #[error("the history changed on the server: {0}. This device keeps what it verified; contact Inkan support")]
+    HistoryChanged(#[from] inkan_core::history::HistoryChanged),
     #[error("{0}")]
     Invalid(String),
 }

@@ -118,6 +118,23 @@ fn unhex32(s: &str) -> Option<[u8; 32]> {
     bytes?.try_into().ok()
 }
 
+/// The chain hash an event carries, if it is well formed.
+pub fn hash_of(event: &FeedEvent) -> Option<[u8; 32]> {
+    unhex32(&event.hash)
+}
+
+/// A verified head as kept in the keystore: `SEQ:HEX-HASH`.
+pub fn format_head(cursor: Cursor) -> String {
+    let hex: String = cursor.hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}:{hex}", cursor.seq)
+}
+
+/// Reads what [`format_head`] wrote.
+pub fn parse_head(text: &str) -> Option<history::KnownHead> {
+    let (seq, hash) = text.trim().split_once(':')?;
+    Some(history::KnownHead { seq: seq.parse().ok()?, hash: unhex32(hash)? })
+}
+
 /// Checks that `event` follows `cursor` in the chain; returns the new cursor.
 pub fn follow(cursor: Cursor, event: &FeedEvent) -> Result<Cursor, ClientError> {
     let tampered =

@@ -12,6 +12,7 @@ use inkan_api::wallet::{
     AddCard, Card, ConfirmCharge, Device, FinishRegistration, Limits, PendingCharge, SetLimits, StepUpAction, TopUp,
     TopUpResult, Wallet as WalletState, WalletCharge,
 };
+use inkan_core::history::KnownHead;
 use inkan_core::payment_code::JoinStep;
 use inkan_core::{LimitPolicy, Money, PaymentCode};
 use inkan_keystore::Keystore;
@@ -27,6 +28,8 @@ use crate::platform_passkey::PlatformPasskey;
 use crate::profile::{Profile, ProfileStore};
 
 const SESSION_ENTRY: &str = "session";
+/// The keystore entry with the last verified point of the history, `SEQ:HEX-HASH`.
+const HISTORY_HEAD_ENTRY: &str = "history-head";
 
 /// Which passkey this device uses.
 #[derive(Debug, Clone)]
@@ -526,14 +529,39 @@ impl Wallet {
         self.api.approve_join(join_id, step_up).await
     }
 
-    /// The whole history, checked link by link; fails if anything in it was changed.
+    /// The whole history, checked link by link, and against the head this device verified last
+    /// time (kept in the keystore): a history rewritten or cut short on the server fails with
+    /// [`ClientError::HistoryChanged`], however consistent it is in itself. On success, its end is
+    /// the new known head.
     pub async fn history(&mut self) -> Result<History> {
         let history = self.signed_in(|api| async move { api.history().await }).await?;
         let mut cursor = Cursor::START;
         for event in &history.events {
             cursor = feed::follow(cursor, event)?;
         }
+        let hash_at = |seq: u64| {
+            let event = history.events.get(usize::try_from(seq.checked_sub(1)?).ok()?)?;
+            feed::hash_of(event)
+        };
+        inkan_core::history::extends(self.known_head()?, cursor.seq, hash_at)?;
+        self.remember_head(cursor)?;
         Ok(history)
+    }
+
+    /// The last point of the history this device verified ([`KnownHead::GENESIS`] before any).
+    pub fn known_head(&self) -> Result<KnownHead> {
+        let Some(stored) = self.keystore.get(HISTORY_HEAD_ENTRY)? else { return Ok(KnownHead::GENESIS) };
+        feed::parse_head(&String::from_utf8_lossy(&stored))
+            .ok_or_else(|| ClientError::Protocol("the verified history head kept in the keystore is unreadable".into()))
+    }
+
+    /// Keeps `cursor` as the verified head, if it is further than the one kept (a feed that
+    /// follows the history calls this as it goes).
+    pub fn remember_head(&self, cursor: Cursor) -> Result<()> {
+        if cursor.seq > self.known_head()?.seq {
+            self.keystore.put(HISTORY_HEAD_ENTRY, feed::format_head(cursor).as_bytes())?;
+        }
+        Ok(())
     }
 
     /// The live feed from `cursor` (use [`Cursor::START`] for everything). Signs in first if needed.
@@ -554,6 +582,7 @@ impl Wallet {
         DeviceKey::forget(&self.keystore, self.profile.key_id)?;
         forget_passkey(&self.keystore, &self.passkey)?;
         self.keystore.delete(SESSION_ENTRY)?;
+        self.keystore.delete(HISTORY_HEAD_ENTRY)?;
         self.store.remove()
     }
 }

@@ -367,3 +367,50 @@ async fn a_second_phone_joins_with_a_recovery_code_and_pays_with_its_own_key() {
     assert_eq!(first_phone.key.prompts().len(), 1, "the first phone's key was used only to make it");
     assert_eq!(first.status().await.unwrap().balance, Money::yen(2_300));
 }
+
+/// A history rewritten from genesis in the server's database, or cut short, is consistent in
+/// itself; a device that verified the old one still refuses it, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_rewritten_or_cut_short_on_the_server_is_caught() {
+    use inkan_core::history::HistoryChanged;
+    let server = TestServer::start(Backend::Sqlite).await;
+    let soft = PasskeyChoice::InsecureSoftPasskey;
+    let (_home, store) = profile();
+    let mut wallet =
+        Wallet::enroll(store, where_(&server), "Hanako", "laptop", soft.clone()).await.map(|e| e.wallet).unwrap();
+    wallet.freeze().await.unwrap();
+    let seen = wallet.history().await.unwrap();
+    assert_eq!(wallet.known_head().unwrap().seq, seen.events.last().unwrap().seq);
+    let account = wallet.profile().account_id.clone();
+    // Every earlier notice rewritten (the wallet was "created for Mallory"), the chain recomputed.
+    server
+        .rewrite_history(
+            &account,
+            |seq, payload| if seq == 1 { payload.replace("Hanako", "Mallory") } else { payload.to_owned() },
+        )
+        .await;
+    match wallet.history().await {
+        Err(ClientError::HistoryChanged(HistoryChanged::Rewritten { seq })) => {
+            assert_eq!(seq, seen.events.last().unwrap().seq)
+        }
+        other => panic!("a rewritten history was accepted or refused otherwise: {other:?}"),
+    }
+    // The error says what happened, in words, and what this device kept stays kept.
+    let err = wallet.history().await.unwrap_err();
+    assert!(err.to_string().contains("history changed on the server"), "{err}");
+    assert_eq!(wallet.known_head().unwrap().seq, seen.events.last().unwrap().seq);
+
+    // Another wallet's history, cut short.
+    let (_home2, store2) = profile();
+    let mut other = Wallet::enroll(store2, where_(&server), "Taro", "tablet", soft).await.map(|e| e.wallet).unwrap();
+    other.freeze().await.unwrap();
+    let seen = other.history().await.unwrap();
+    server.truncate_history(&other.profile().account_id.clone(), 2).await;
+    match other.history().await {
+        Err(ClientError::HistoryChanged(HistoryChanged::Truncated { known, now })) => {
+            assert_eq!((known, now), (seen.events.last().unwrap().seq, 2));
+        }
+        other => panic!("a truncated history was accepted or refused otherwise: {other:?}"),
+    }
+    server.stop().await;
+}

@@ -62,6 +62,51 @@ where
     Ok(previous)
 }
 
+/// The last point of a wallet's history that this device verified: its sequence number and hash.
+/// A device keeps it, so that a history rewritten or cut short on the server is noticed even when
+/// the new one is consistent in itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownHead {
+    pub seq: u64,
+    pub hash: [u8; 32],
+}
+
+impl KnownHead {
+    /// Before any notice: every history extends it.
+    pub const GENESIS: KnownHead = KnownHead { seq: 0, hash: GENESIS };
+}
+
+/// How the history the server sends now differs from what this device verified before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryChanged {
+    #[error(
+        "the history on the server ends at notice {now}, before notice {known} that this device verified: it was cut short"
+    )]
+    Truncated { known: u64, now: u64 },
+    #[error("notice {seq} on the server is not the one this device verified: the history was rewritten")]
+    Rewritten { seq: u64 },
+}
+
+/// Does a verified history (`hash_at` gives the hash of each of its notices, `last_seq` its
+/// length) extend the head this device knew? Never judged from genesis alone: a consistent
+/// history that differs from what was seen is a changed history.
+pub fn extends(
+    known: KnownHead,
+    last_seq: u64,
+    hash_at: impl Fn(u64) -> Option<[u8; 32]>,
+) -> Result<(), HistoryChanged> {
+    if known.seq == 0 {
+        return Ok(());
+    }
+    if last_seq < known.seq {
+        return Err(HistoryChanged::Truncated { known: known.seq, now: last_seq });
+    }
+    match hash_at(known.seq) {
+        Some(hash) if hash == known.hash => Ok(()),
+        _ => Err(HistoryChanged::Rewritten { seq: known.seq }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +150,30 @@ mod tests {
         renumbered[1].0 = 2;
         assert_eq!(check(&renumbered), Err(ChainError::Tampered { seq: 2 }));
         assert_eq!(check(&[]), Ok(GENESIS));
+    }
+
+    #[test]
+    fn a_history_must_extend_the_head_this_device_knew() {
+        let entries = chain(&["a", "b", "c"]);
+        let hash_at = |seq: u64| entries.iter().find(|e| e.0 == seq).map(|e| e.3);
+        let known = KnownHead { seq: 2, hash: entries[1].3 };
+        // The same history, grown: fine. Nothing known yet: fine.
+        assert_eq!(extends(known, 3, hash_at), Ok(()));
+        assert_eq!(extends(KnownHead::GENESIS, 3, hash_at), Ok(()));
+        // Cut short.
+        assert_eq!(extends(known, 1, hash_at), Err(HistoryChanged::Truncated { known: 2, now: 1 }));
+        // Rewritten from genesis: consistent in itself, but not what was seen.
+        let rewritten = chain(&["a", "B", "c"]);
+        assert!(
+            verify(rewritten.iter().map(|(seq, at, p, hash)| Link {
+                seq: *seq,
+                at_unix_ms: *at,
+                payload: p,
+                hash: *hash
+            }))
+            .is_ok()
+        );
+        let rewritten_at = |seq: u64| rewritten.iter().find(|e| e.0 == seq).map(|e| e.3);
+        assert_eq!(extends(known, 3, rewritten_at), Err(HistoryChanged::Rewritten { seq: 2 }));
     }
 }

@@ -263,6 +263,66 @@ impl TestServer {
     }
 
     /// Every ledger transaction sums to zero, and each wallet's entries equal its balance.
+    /// Rewrites an account's whole history in the database, as an attacker with write access
+    /// would: `change` gives each notice's new payload, and every hash is computed again from
+    /// genesis, so the new history is consistent in itself.
+    pub async fn rewrite_history(&self, account_id: &str, change: impl Fn(u64, &str) -> String) {
+        let mut tx = self.state.db.begin().await.unwrap();
+        let rows: Vec<(i64, i64, String)> =
+            sqlx::query_as("SELECT seq, at, payload FROM events WHERE account_id = $1 ORDER BY seq")
+                .bind(account_id)
+                .fetch_all(tx.conn())
+                .await
+                .unwrap();
+        let mut previous = inkan_core::history::GENESIS;
+        for (seq, at, payload) in rows {
+            let seq_u = u64::try_from(seq).unwrap();
+            let payload = change(seq_u, &payload);
+            previous = inkan_core::history::link(&previous, seq_u, at, &payload);
+            sqlx::query("UPDATE events SET payload = $1, hash = $2 WHERE account_id = $3 AND seq = $4")
+                .bind(&payload)
+                .bind(hex(&previous))
+                .bind(account_id)
+                .bind(seq)
+                .execute(tx.conn())
+                .await
+                .unwrap();
+        }
+        sqlx::query("UPDATE accounts SET last_hash = $1 WHERE id = $2")
+            .bind(hex(&previous))
+            .bind(account_id)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.commit(&self.state.hub).await.unwrap();
+    }
+
+    /// Cuts an account's history down to its first `keep` notices in the database.
+    pub async fn truncate_history(&self, account_id: &str, keep: u64) {
+        let keep = i64::try_from(keep).unwrap();
+        let mut tx = self.state.db.begin().await.unwrap();
+        sqlx::query("DELETE FROM events WHERE account_id = $1 AND seq > $2")
+            .bind(account_id)
+            .bind(keep)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        let last: String = sqlx::query_scalar("SELECT hash FROM events WHERE account_id = $1 AND seq = $2")
+            .bind(account_id)
+            .bind(keep)
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE accounts SET event_seq = $1, last_hash = $2 WHERE id = $3")
+            .bind(keep)
+            .bind(last)
+            .bind(account_id)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.commit(&self.state.hub).await.unwrap();
+    }
+
     pub async fn assert_ledger_balanced(&self) {
         use sqlx::Row;
         let pool = self.state.db.pool();
@@ -682,4 +742,8 @@ async fn pump(
             return;
         }
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
