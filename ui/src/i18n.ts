@@ -242,6 +242,10 @@ const en = {
   nTopUpFailed: (a: string, last4: string, reason: string) => `Adding ${a} from card •••• ${last4} failed: ${reason}`,
   nCardAdded: (brand: string, last4: string) => `Card ${brandName(brand)} •••• ${last4} added`,
   nCardAddedUnverified: (brand: string, last4: string) => `Card ${brandName(brand)} •••• ${last4} added, not verified yet`,
+  nCardVerificationFailed: (last4: string, locked: boolean) =>
+    locked
+      ? `Card •••• ${last4} was refused or its code was wrong: no tries are left, cards are locked. Contact Inkan support.`
+      : `Card •••• ${last4} was refused or its code was wrong`,
   nAccountCreated: (name: string) => `Wallet created for ${name}`,
   nSignedIn: "Signed in",
   nDeviceAdded: (name: string) => `Device added: ${name}`,
@@ -542,6 +546,10 @@ const ja: Dict = {
   nTopUpFailed: (a: string, last4: string, reason: string) => `カード（末尾${last4}）からの${a}のチャージに失敗しました：${reason}`,
   nCardAdded: (brand: string, last4: string) => `カード ${brandName(brand)}（末尾${last4}）を追加しました`,
   nCardAddedUnverified: (brand: string, last4: string) => `カード ${brandName(brand)}（末尾${last4}）を追加しました（未認証）`,
+  nCardVerificationFailed: (last4: string, locked: boolean) =>
+    locked
+      ? `カード（末尾${last4}）が承認されなかったか、確認コードが違いました。試行回数の上限に達したため、カードはロックされました。Inkan サポートにお問い合わせください。`
+      : `カード（末尾${last4}）が承認されなかったか、確認コードが違いました`,
   nAccountCreated: (name: string) => `${name}さんのウォレットを作成しました`,
   nSignedIn: "サインインしました",
   nDeviceAdded: (name: string) => `端末を追加しました：${name}`,
@@ -642,6 +650,8 @@ export function noticeText(
       return t.nTopUpSucceeded(a(notice.amount), notice.card_last4);
     case "top_up_failed":
       return t.nTopUpFailed(a(notice.amount), notice.card_last4, notice.reason);
+    case "card_verification_failed":
+      return t.nCardVerificationFailed(notice.last4, notice.locked);
     case "card_added":
       return notice.verified
         ? t.nCardAdded(notice.brand, notice.last4)

@@ -166,6 +166,12 @@ describe("security notices", () => {
       [{ kind: "sessions_ended", count: 1, reason: "device_removed" }, "1 session ended: a device was removed", "1件のセッションを終了しました（端末が削除されたため）"],
       [{ kind: "sessions_ended", count: 3, reason: "wallet_frozen" }, "3 sessions ended: the wallet was frozen", "3件のセッションを終了しました（ウォレットが凍結されたため）"],
       [{ kind: "sessions_ended", count: 2, reason: "account_held" }, "2 sessions ended: Inkan put the account on hold", "2件のセッションを終了しました（Inkan がアカウントの利用を停止したため）"],
+      [{ kind: "card_verification_failed", last4: "3220", locked: false }, "Card •••• 3220 was refused or its code was wrong", "カード（末尾3220）が承認されなかったか、確認コードが違いました"],
+      [
+        { kind: "card_verification_failed", last4: "3220", locked: true },
+        "Card •••• 3220 was refused or its code was wrong: no tries are left, cards are locked. Contact Inkan support.",
+        "カード（末尾3220）が承認されなかったか、確認コードが違いました。試行回数の上限に達したため、カードはロックされました。Inkan サポートにお問い合わせください。",
+      ],
     ];
     fireEvent.click(screen.getByTestId("nav-activity"));
     await screen.findAllByTestId("activity-item");

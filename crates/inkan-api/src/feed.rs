@@ -63,6 +63,12 @@ pub enum Notice {
         last4: String,
         verified: bool,
     },
+    /// A card was refused when added, or its verification code was wrong. `locked`: that was the
+    /// last try allowed, for this wallet or for this card in any wallet.
+    CardVerificationFailed {
+        last4: String,
+        locked: bool,
+    },
     AccountCreated {
         display_name: String,
     },

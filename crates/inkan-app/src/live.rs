@@ -223,6 +223,7 @@ async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedE
         | N::AccountReleased => sink.emit(AppEvent::WalletChanged),
         N::TopUpFailed { .. }
         | N::CardAdded { .. }
+        | N::CardVerificationFailed { .. }
         | N::AccountCreated { .. }
         | N::SignedIn { .. }
         | N::DeviceAdded { .. }

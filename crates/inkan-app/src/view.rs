@@ -367,6 +367,7 @@ impl ActivityItem {
             | N::TopUpSucceeded { amount, currency, .. }
             | N::TopUpFailed { amount, currency, .. } => (Category::Money, Some(Amount::of(*amount, currency))),
             N::CardAdded { .. } => (Category::Money, None),
+            N::CardVerificationFailed { .. } => (Category::Security, None),
             N::AccountCreated { .. }
             | N::SignedIn { .. }
             | N::DeviceAdded { .. }

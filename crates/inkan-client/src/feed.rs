@@ -307,6 +307,10 @@ pub fn describe(notice: &inkan_api::feed::Notice) -> String {
             format!("The recovery codes were replaced: {count} new ones, and the old ones no longer work")
         }
         N::RecoveryCodeRejected => "A wrong recovery code was given for this wallet".to_owned(),
+        N::CardVerificationFailed { last4, locked } => format!(
+            "A card (…{last4}) was refused or its code was wrong{}",
+            if *locked { ": no more tries, cards are locked; contact support" } else { "" }
+        ),
         N::PasskeyRejected { device_id, during } => format!(
             "A passkey was refused ({}){}",
             during.replace('_', " "),

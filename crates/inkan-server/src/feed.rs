@@ -167,6 +167,7 @@ pub fn notice_kind(notice: &Notice) -> &'static str {
         Notice::TopUpSucceeded { .. } => "top_up_succeeded",
         Notice::TopUpFailed { .. } => "top_up_failed",
         Notice::CardAdded { .. } => "card_added",
+        Notice::CardVerificationFailed { .. } => "card_verification_failed",
         Notice::AccountCreated { .. } => "account_created",
         Notice::SignedIn { .. } => "signed_in",
         Notice::DeviceAdded { .. } => "device_added",

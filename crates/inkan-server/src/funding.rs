@@ -182,6 +182,37 @@ async fn check_wallet_attempts(tx: &mut Tx, account_id: &str) -> Result<()> {
     if failed >= MAX_CARD_FAILURES { Err(locked()) } else { Ok(()) }
 }
 
+/// Tells the wallet's devices, inside `tx`, that a card attempt failed, and whether that was the
+/// last try: for the wallet, or (`fingerprint`, a card that was added) for the card in any wallet.
+async fn note_failure(
+    tx: &mut Tx,
+    app: &AppState,
+    account_id: &str,
+    last4: &str,
+    fingerprint: Option<&str>,
+) -> Result<()> {
+    let wallet_failed: i64 =
+        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(failed_attempts), 0) AS BIGINT) FROM cards WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_one(tx.conn())
+            .await?;
+    let card_failed: i64 = match fingerprint {
+        Some(fingerprint) => {
+            sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(failed_attempts), 0) AS BIGINT) FROM cards WHERE fingerprint = $1",
+            )
+            .bind(fingerprint)
+            .fetch_one(tx.conn())
+            .await?
+        }
+        None => 0,
+    };
+    let locked = wallet_failed >= MAX_CARD_FAILURES || card_failed >= MAX_CARD_FAILURES;
+    let notice = Notice::CardVerificationFailed { last4: last4.to_owned(), locked };
+    feed::append(tx, account_id, &notice, app.clock.now()).await?;
+    Ok(())
+}
+
 /// Reserves one card registration attempt of the wallet: a `cards` row in status `attempt` that
 /// counts as one failure until the provider has answered. Returns its id.
 async fn reserve_registration(app: &AppState, account_id: &str) -> Result<String> {
@@ -265,6 +296,9 @@ pub async fn add_card(
                     .bind(&id)
                     .execute(tx.conn())
                     .await?;
+                if !matches!(e, FundingError::Unavailable) {
+                    note_failure(&mut tx, &app, &auth.account_id, &tail, None).await?;
+                }
                 tx.commit(&app.hub).await?;
                 return Err(card_error(e));
             }
@@ -336,6 +370,12 @@ pub async fn verify_card(
     let outcome = app.funding.verify(&token, &body.code);
     if let Err(e) = outcome {
         // The reserved attempt stays counted: it failed.
+        if !matches!(e, FundingError::Unavailable) {
+            let mut tx = app.db.begin().await?;
+            let (last4, fingerprint): (String, String) = (row.try_get("last4")?, row.try_get("fingerprint")?);
+            note_failure(&mut tx, &app, &auth.account_id, &last4, Some(&fingerprint)).await?;
+            tx.commit(&app.hub).await?;
+        }
         return Err(card_error(e));
     }
     // The right code is never a failure, even when a parallel request with it verified the card a

@@ -1521,6 +1521,7 @@ mod tests {
             Notice::RecoveryCodeUsed { remaining: 9 },
             Notice::RecoveryCodesReplaced { count: 10 },
             Notice::RecoveryCodeRejected,
+            Notice::CardVerificationFailed { last4: "4242".to_owned(), locked: true },
             Notice::PasskeyRejected { device_id: Some("dev_1".to_owned()), during: "sign_in".to_owned() },
             Notice::PasskeyRejected { device_id: None, during: "payment".to_owned() },
             Notice::PasskeyAdded { device_id: "dev_1".to_owned() },

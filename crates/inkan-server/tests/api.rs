@@ -911,6 +911,19 @@ async fn cards_are_verified_limited_and_never_stored(backend: Backend) {
         ErrorCode::CardLocked,
     )
     .await;
+    // Every failure was told to the wallet's devices; the fifth says there are no tries left.
+    let history: inkan_api::feed::History =
+        json(server.get("/v1/wallet/history", Some(&token)).await, StatusCode::OK).await;
+    let failures: Vec<(String, bool)> = history
+        .events
+        .iter()
+        .filter_map(|e| match e.notice() {
+            Ok(Notice::CardVerificationFailed { last4, locked }) => Some((last4, locked)),
+            _ => None,
+        })
+        .collect();
+    let expected = [("3220", false), ("0002", false), ("4241", false), ("4241", false), ("4241", true)];
+    assert_eq!(failures, expected.map(|(l, locked)| (l.to_owned(), locked)));
     // Over-large top-ups and unknown fields are refused.
     let too_much = TopUp { card_id: challenged.id.clone(), amount: Money::yen(500_001) };
     error(
