@@ -306,25 +306,7 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     app.wait_text("limits-result", "the new limits", |t| !t.trim().is_empty()).await?;
     setting.shot(app, "08-limits", &mut outcome).await?;
 
-    // Security: a second device joins (with a recovery code) and is removed from here, with the
-    // passkey; it is locked out at once.
-    let tablet = match setting.second_device_home {
-        Some(home) => Some(join_second_device(app, setting, home, &recovery_codes[1]).await?),
-        None => None,
-    };
-    app.click("nav-security").await?;
-    app.find("device-item").await?;
-    if let Some(mut tablet) = tablet {
-        remove_second_device(app, &mut tablet).await?;
-    }
-    // The freeze rule: this device is minutes old, so its passkey cannot lift the freeze (the app
-    // says so in its words); a recovery code can.
-    app.click("unfreeze").await?;
-    app.wait_css("[data-code=\"unfreeze_not_allowed\"]").await?;
-    app.find("unfreeze-rule").await?;
-    app.fill("unfreeze-code", &recovery_codes[0]).await?;
-    app.click("unfreeze-with-code").await?;
-    app.find("freeze").await?;
+    security(app, setting, &recovery_codes).await?;
     setting.shot(app, "09-security", &mut outcome).await?;
 
     // Settings: Japanese, then the Pay screen in Japanese with amounts as 円.
@@ -346,6 +328,27 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     app.find("activity-item").await?;
     setting.shot(app, "13-activity-dark", &mut outcome).await?;
     Ok(outcome)
+}
+
+/// Security, on a frozen wallet: a second device joins (with a recovery code) and is removed from
+/// here with the passkey, locked out at once; then the freeze rule: this device is minutes old, so
+/// its passkey cannot lift the freeze (the app says so in its words), and a recovery code can.
+async fn security(app: &AppUnderTest, setting: &Setting<'_>, recovery_codes: &[String]) -> Result<()> {
+    let tablet = match setting.second_device_home {
+        Some(home) => Some(join_second_device(app, setting, home, &recovery_codes[1]).await?),
+        None => None,
+    };
+    app.click("nav-security").await?;
+    app.find("device-item").await?;
+    if let Some(mut tablet) = tablet {
+        remove_second_device(app, &mut tablet).await?;
+    }
+    app.click("unfreeze").await?;
+    app.wait_css("[data-code=\"unfreeze_not_allowed\"]").await?;
+    app.find("unfreeze-rule").await?;
+    app.fill("unfreeze-code", &recovery_codes[0]).await?;
+    app.click("unfreeze-with-code").await?;
+    app.find("freeze").await.map(drop)
 }
 
 /// A second device joins the app's wallet from a headless `inkan-client` profile under `home`,

@@ -206,6 +206,9 @@ pub async fn end_sessions(tx: &mut Tx, account_id: &str, which: Ending<'_>) -> R
         None => query,
     };
     let ended = query.execute(tx.conn()).await?.rows_affected();
-    tx.announce(Change::Sessions(account_id.to_owned()));
+    // Only when one ended: otherwise every open feed of the account would re-read its session.
+    if ended > 0 {
+        tx.announce(Change::Sessions(account_id.to_owned()));
+    }
     Ok(ended)
 }
