@@ -94,11 +94,14 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
     codes.sort();
     codes.dedup();
     assert_eq!(codes.len(), outcome.codes.len(), "a payment code was shown twice");
-    // The exported history verifies and holds the whole story.
-    let exported = outcome.export.split_whitespace().find(|w| w.ends_with(".json")).expect("export path");
-    let history: inkan_api::feed::History =
-        serde_json::from_slice(&std::fs::read(exported).expect("the exported file")).unwrap();
-    let kinds: Vec<String> = history.events.iter().map(|e| e.notice().unwrap()).map(|n| kind(&n)).collect();
+    // The exported file verifies offline against the issuer's key, and holds the whole story.
+    let exported = outcome.export.split_whitespace().find(|w| w.ends_with(".jsonl")).expect("export path");
+    let text = std::fs::read_to_string(exported).expect("the exported file");
+    let verified = inkan_client::history::verify_export(&text, &server.issuer_key()).expect("the export verifies");
+    let events: Vec<inkan_api::feed::FeedEvent> =
+        text.lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(verified.head.seq, events.last().unwrap().seq);
+    let kinds: Vec<String> = events.iter().map(|e| e.notice().unwrap()).map(|n| kind(&n)).collect();
     for wanted in ["account_created", "top_up_succeeded", "charge_succeeded", "charge_declined", "wallet_frozen"] {
         assert!(kinds.iter().any(|k| k == wanted), "{wanted} missing from the export: {kinds:?}");
     }

@@ -150,7 +150,8 @@ const en = {
   filtersLabel: "Show",
   noActivity: "Nothing here yet.",
   exportHistory: "Export history",
-  exported: (events: number, path: string) => `Saved ${events} events, checked link by link, to ${path}`,
+  exported: (events: number, path: string) =>
+    `Saved ${events} events, checked link by link and against Inkan's signature, to ${path}`,
 
   // Limits
   limitsTitle: "Spending limits",
@@ -458,7 +459,8 @@ const ja: Dict = {
   filtersLabel: "表示",
   noActivity: "まだ何もありません。",
   exportHistory: "履歴を書き出す",
-  exported: (events: number, path: string) => `${events}件のイベントを検証して ${path} に保存しました`,
+  exported: (events: number, path: string) =>
+    `${events}件のイベントを1件ずつ、Inkanの署名とともに検証して ${path} に保存しました`,
 
   limitsTitle: "利用上限",
   limitsLead: "日・月の区切りは日本時間（Asia/Tokyo）です。",
@@ -735,7 +737,7 @@ const jaErrors: Record<string, string> = {
   unfreeze_not_allowed:
     "この端末のパスキーでは凍結を解除できません。ウォレットに追加されてから72時間たっていないか、最も新しく追加された端末のためです。リカバリーコードを使うか、もっと前からウォレットにある端末で解除してください。",
   history_changed:
-    "サーバー上の利用履歴が、この端末で以前確認した内容と一致しません（書き換えられたか、一部が消えています）。この端末は確認済みの履歴を保持しています。Inkan サポートにお問い合わせください。",
+    "サーバー上の利用履歴が、この端末で以前確認した内容、または Inkan の署名と一致しません（書き換えられたか、一部が消えています）。この端末は確認済みの履歴を保持しています。Inkan サポートにお問い合わせください。",
   unauthorized: "確認できませんでした。コードやアカウント ID を確かめてください。",
   keystore: "システムのキーリングを利用できません。",
   no_wallet: "この端末にはまだウォレットがありません。",
@@ -747,7 +749,7 @@ const enErrors: Record<string, string> = {
   unfreeze_not_allowed:
     "This device's passkey cannot unfreeze the wallet: it joined less than 72 hours ago, or it is the most recently added device. Use a recovery code, or unfreeze from a device that has been in the wallet longer.",
   history_changed:
-    "The history on the server no longer matches what this device verified before: it was rewritten, or part of it is gone. This device keeps what it verified. Contact Inkan support.",
+    "The history on the server no longer matches what this device verified before, or Inkan's signature on it: it was rewritten, or part of it is gone. This device keeps what it verified. Contact Inkan support.",
 };
 
 /** An error's sentence in `lang`: the backend's message, or the app's own for a known code. */

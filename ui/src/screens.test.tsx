@@ -58,7 +58,7 @@ describe("activity", () => {
     fireEvent.click(screen.getByTestId("nav-activity"));
     fireEvent.click(screen.getByTestId("export-history"));
     const result = await screen.findByTestId("export-result");
-    expect(result.textContent).toMatch(/Saved 5 events, checked link by link, to \/home\/demo\/Documents\/Inkan\/inkan-history-\d{8}-\d{6}\.json/);
+    expect(result.textContent).toMatch(/Saved 5 events, checked link by link and against Inkan's signature, to \/home\/demo\/Documents\/Inkan\/inkan-history-\d{8}-\d{6}\.jsonl/);
   });
 });
 

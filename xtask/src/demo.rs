@@ -169,9 +169,15 @@ fn story() -> Result<()> {
     println!("Inkan demo: a shopper pays ¥1,280 at a till, confirmed with a passkey.");
     say("1. The issuer server starts on a fresh SQLite file");
     let log = std::fs::File::create(demo.dir.path().join("server.log"))?;
+    // The key that signs every history head: kept apart from the database, readable by its owner.
+    let issuer_key = demo.dir.path().join("issuer.pem");
+    let mut create_key = Command::new(bin("inkan-server"));
+    create_key.args(["admin", "issuer-key", "create", "--out"]).arg(&issuer_key);
+    demo.run(create_key)?;
     let server = Command::new(bin("inkan-server"))
         .args(["--database", &database, "serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--rp-id", "localhost", "--rp-origin", &demo.server_url])
+        .args(["--rp-id", "localhost", "--rp-origin", &demo.server_url, "--issuer-key"])
+        .arg(&issuer_key)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::Base64Url;
+
 /// What happened. Stored as the exact JSON text that is hashed into the history chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -165,11 +167,63 @@ pub struct FeedEvent {
     pub payload: String,
     /// Hex SHA-256 chain hash (see `inkan_core::history`).
     pub hash: String,
+    /// The issuer's signature on the history as it stands with this notice as its head. Absent
+    /// only on notices written before the server signed heads, and never on the latest notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<HeadSignature>,
 }
 
 impl FeedEvent {
     pub fn notice(&self) -> Result<Notice, serde_json::Error> {
         serde_json::from_str(&self.payload)
+    }
+}
+
+/// An issuer's Ed25519 signature over `inkan_core::history::head_message(account, seq, hash)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HeadSignature {
+    /// Which issuer key signed (its id in `GET /v1/issuer-keys`).
+    pub key_id: String,
+    /// 64 bytes.
+    pub signature: Base64Url,
+}
+
+/// `GET /v1/issuer-keys`: the keys the issuer signs history heads with. A device pins them when it
+/// enrols or joins, and checks every history against the pinned key, never against what a server
+/// says later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IssuerKeys {
+    pub keys: Vec<IssuerKeyInfo>,
+}
+
+/// One issuer key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IssuerKeyInfo {
+    /// `inkan_core::history::IssuerKey::id`.
+    pub key_id: String,
+    /// Always `ed25519`.
+    pub algorithm: String,
+    /// The 32-byte public key.
+    pub public_key: Base64Url,
+}
+
+impl IssuerKeyInfo {
+    pub fn of(key: &inkan_core::history::IssuerKey) -> IssuerKeyInfo {
+        IssuerKeyInfo {
+            key_id: key.id(),
+            algorithm: "ed25519".to_owned(),
+            public_key: Base64Url(key.as_bytes().to_vec()),
+        }
+    }
+
+    /// The key, if it is a well-formed Ed25519 key whose id matches.
+    pub fn key(&self) -> Option<inkan_core::history::IssuerKey> {
+        let key = inkan_core::history::IssuerKey::from_bytes(&self.public_key.0)?;
+        (self.algorithm == "ed25519" && key.id() == self.key_id).then_some(key)
     }
 }
 

@@ -37,6 +37,11 @@ impl Base64Url {
     pub fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(&self.0)
     }
+
+    /// Reads what [`Base64Url::encode`] wrote; `None` for anything else.
+    pub fn decode(text: &str) -> Option<Base64Url> {
+        URL_SAFE_NO_PAD.decode(text.as_bytes()).ok().map(Base64Url)
+    }
 }
 
 impl Serialize for Base64Url {

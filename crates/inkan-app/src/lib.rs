@@ -304,19 +304,19 @@ impl App {
         self.shared.activity()
     }
 
-    /// Writes the whole history, checked link by link, to a file in `dir`.
+    /// Writes the whole history, checked link by link and against the issuer's signatures, to a
+    /// file in `dir` (one notice per line: `inkan history --verify` checks it offline).
     pub async fn export_history(&self, dir: &Path) -> Result<ExportView> {
-        let history = self.with_wallet(async |w| Ok(w.history().await?)).await?;
+        let (events, text) = self.with_wallet(async |w| Ok(w.export_history().await?)).await?;
         let stamp = time::OffsetDateTime::now_utc()
             .format(time::macros::format_description!("[year][month][day]-[hour][minute][second]"))
             .map_err(|e| AppError::new("export", e.to_string()))?;
         std::fs::create_dir_all(dir)
             .map_err(|e| AppError::new("export", format!("could not make {}: {e}", dir.display())))?;
-        let path = dir.join(format!("inkan-history-{stamp}.json"));
-        let text = serde_json::to_vec_pretty(&history).map_err(|e| AppError::new("export", e.to_string()))?;
+        let path = dir.join(format!("inkan-history-{stamp}.jsonl"));
         std::fs::write(&path, text)
             .map_err(|e| AppError::new("export", format!("could not write {}: {e}", path.display())))?;
-        Ok(ExportView { path: path.display().to_string(), events: u64::try_from(history.events.len()).unwrap_or(0) })
+        Ok(ExportView { path: path.display().to_string(), events })
     }
 
     /// Lowers at once; a raise asks for the passkey and applies after the cooling-off.

@@ -69,13 +69,15 @@ pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventS
     let mut announced = false;
     loop {
         // The verified history first: it fills the Activity screen and says where the feed resumes.
-        let (api, start) = {
+        let (api, start, heads) = {
             let mut guard = wallet.lock().await;
             let Some(w) = guard.as_mut() else { return };
-            match cursor {
-                Some(c) => (w.api(), c),
-                None => match load_history(w, &shared).await {
-                    Ok(c) => (w.api(), c),
+            let loaded = match cursor {
+                Some(c) => Ok(c),
+                None => load_history(w, &shared).await,
+            };
+            match async { Ok::<_, inkan_client::ClientError>((loaded?, w.heads().await?)) }.await {
+                    Ok((c, heads)) => (w.api(), c, heads),
                     Err(e) if needs_the_person(&e) => {
                         shared.set_online(sink.as_ref(), false, Some(e.to_string()));
                         sink.emit(AppEvent::FeedEnded { error: AppError::from(e) });
@@ -88,7 +90,6 @@ pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventS
                         tokio::time::sleep(backoff(attempt)).await;
                         continue;
                     }
-                },
             }
         };
         if !announced {
@@ -96,7 +97,7 @@ pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventS
             announce_pending(&api, sink.as_ref()).await;
             announced = true;
         }
-        let mut subscription = feed::subscribe(api.clone(), start);
+        let mut subscription = feed::subscribe(api.clone(), start, heads);
         let mut position = start;
         let ended = loop {
             match subscription.next().await {
@@ -108,6 +109,15 @@ pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventS
                     // The subscriber has checked the link; this only moves our cursor along.
                     if let Ok(next) = feed::follow(position, &event) {
                         position = next;
+                    }
+                    // Keep it as the verified head at once, when the wallet is free (a person may
+                    // be in the middle of a passkey prompt); otherwise at the next notice or when
+                    // the feed ends.
+                    if let Ok(guard) = wallet.try_lock()
+                        && let Some(w) = guard.as_ref()
+                        && let Err(e) = w.remember_head(position)
+                    {
+                        tracing::warn!(error = %e, "could not keep the verified history head");
                     }
                     deliver(&api, sink.as_ref(), &shared, &event).await;
                 }

@@ -295,7 +295,7 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     );
     app.click("filter-all").await?;
     app.click("export-history").await?;
-    outcome.export = app.wait_text("export-result", "where the history was saved", |t| t.contains(".json")).await?;
+    outcome.export = app.wait_text("export-result", "where the history was saved", |t| t.contains(".jsonl")).await?;
 
     // Limits: lowering applies at once.
     app.click("nav-limits").await?;

@@ -32,6 +32,20 @@ fn admin(bin: &Path, database: &str, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8(output.stdout)?)
 }
 
+/// A new issuer key file for `serve`, made with `inkan-server admin issuer-key create`.
+fn admin_key(bin: &Path, out: &Path) -> Result<()> {
+    let output = Command::new(bin)
+        .args(["admin", "issuer-key", "create", "--out"])
+        .arg(out)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", bin.display()))?;
+    if !output.status.success() {
+        bail!("inkan-server admin issuer-key create failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(())
+}
+
 /// A merchant with `n` terminals, made with `inkan-server admin`; returns the terminals' keys.
 pub fn terminals(bin: &Path, database: &str, n: usize) -> Result<Vec<String>> {
     let merchant = admin(bin, database, &["merchant", "create", "--name", "Bench Mart"])?.trim().to_owned();
@@ -55,11 +69,17 @@ impl ServerProcess {
     /// Starts `bin serve` on `database` and waits until it answers.
     pub async fn start(bin: &Path, database: &str, log: &Path) -> Result<ServerProcess> {
         let port = free_port()?;
+        let issuer_key = log.with_extension("issuer.pem");
+        if !issuer_key.exists() {
+            admin_key(bin, &issuer_key)?;
+        }
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
         let child = Command::new(bin)
             .arg("--database")
             .arg(database)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--rp-id", RP_ID, "--rp-origin", RP_ORIGIN])
+            .arg("--issuer-key")
+            .arg(&issuer_key)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)

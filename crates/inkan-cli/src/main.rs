@@ -148,11 +148,20 @@ enum Command {
     },
     /// Replace every recovery code with ten new ones (needs the passkey; shown once).
     RecoveryCodes,
-    /// The verifiable history of every notice.
+    /// The verifiable history of every notice: checked link by link and against the issuer's
+    /// signatures, then exported; or an export checked offline.
     History {
-        /// Write it as JSON to this file (it is verified first).
-        #[arg(long)]
+        /// Write it to this file, one notice per line (it is verified first).
+        #[arg(long, conflicts_with = "verify")]
         export: Option<PathBuf>,
+        /// Check an export file offline, without the server: every line's link and the issuer's
+        /// signature. A changed, removed or moved notice names its line.
+        #[arg(long)]
+        verify: Option<PathBuf>,
+        /// With --verify: the issuer's public key (base64url, as `GET /v1/issuer-keys` and
+        /// `inkan-server admin issuer-key create` show it). Default: the key this profile pinned.
+        #[arg(long, requires = "verify")]
+        issuer_key: Option<String>,
     },
     /// End this device's session.
     SignOut,
@@ -250,6 +259,34 @@ fn jst(t: time::OffsetDateTime) -> String {
         t.minute(),
         t.second()
     )
+}
+
+/// `inkan history --verify FILE`: offline, against the given issuer key or the one this profile
+/// pinned.
+fn verify_export(store: &ProfileStore, file: &std::path::Path, issuer_key: Option<String>) -> Result<()> {
+    let key = match issuer_key {
+        Some(text) => inkan_api::Base64Url::decode(text.trim())
+            .and_then(|b| inkan_core::history::IssuerKey::from_bytes(&b.0))
+            .context("--issuer-key is not an Ed25519 public key in base64url (43 characters)")?,
+        None => store
+            .load()
+            .ok()
+            .and_then(|p| p.issuer_key)
+            .and_then(|k| k.key())
+            .context("this profile has no pinned issuer key: pass --issuer-key")?,
+    };
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let verified = inkan_client::history::verify_export(&text, &key)
+        .map_err(|e| anyhow::anyhow!("{} does not verify: {e}", file.display()))?;
+    println!(
+        "{}: {} notices of wallet {}, exported {}; every link and every signature of issuer key {} verifies.",
+        file.display(),
+        verified.head.seq,
+        verified.header.account_id,
+        jst(verified.header.exported_at),
+        key.id()
+    );
+    Ok(())
 }
 
 #[tokio::main]
@@ -534,13 +571,13 @@ async fn run(cli: Cli) -> Result<()> {
                 println!("  {code}");
             }
         }
-        Command::History { export } => {
+        Command::History { export: _, verify: Some(file), issuer_key } => verify_export(&store, &file, issuer_key)?,
+        Command::History { export, verify: None, issuer_key: _ } => {
             let mut wallet = Wallet::open(store)?;
-            let history = wallet.history().await?;
-            println!("{} notices; the hash chain verifies.", history.events.len());
+            let (count, text) = wallet.export_history().await?;
+            println!("{count} notices; the hash chain and the issuer's signatures verify.");
             if let Some(path) = export {
-                std::fs::write(&path, serde_json::to_vec_pretty(&history)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
+                std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
                 println!("written to {}", path.display());
             }
         }

@@ -120,12 +120,11 @@ async fn a_wallet_on_the_command_line() {
     let unfrozen = inkan(home, &profile, &["unfreeze", "--recovery-code", &new_codes[0]]).await;
     assert!(unfrozen.status.success(), "{}", stderr(&unfrozen));
 
-    // The history verifies and exports; the feed lists the notices.
-    let export = home.join("history.json");
+    // The history verifies and exports; the export verifies offline; the feed lists the notices.
+    let export = home.join("history.jsonl");
     let history = inkan(home, &profile, &["history", "--export", export.to_str().unwrap()]).await;
-    assert!(stdout(&history).contains("the hash chain verifies"), "{}", stderr(&history));
-    let exported: inkan_api::feed::History = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
-    assert!(exported.events.len() >= 10);
+    assert!(stdout(&history).contains("the hash chain and the issuer's signatures verify"), "{}", stderr(&history));
+    verify_an_export_offline(home, &profile, &export, &server).await;
     let feed = inkan(home, &profile, &["feed"]).await;
     assert!(stdout(&feed).contains("Paid ¥1,280 to Lawson Ebisu"), "{}", stdout(&feed));
     assert!(stdout(&feed).contains("Wallet frozen"));
@@ -249,6 +248,55 @@ async fn a_wallet_on_the_command_line() {
 }
 
 /// The recovery codes a command printed (`XXXX-XXXX-XXXX-XXXX`, one a line).
+/// `inkan history --verify`: the export passes with the pinned key and with the server's key
+/// given; a changed, removed or moved notice, or another issuer's key, fails naming the line.
+async fn verify_an_export_offline(home: &Path, profile: &str, export: &Path, server: &TestServer) {
+    let text = std::fs::read_to_string(export).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 11, "a header and at least 10 notices: {text}");
+    let path = export.to_str().unwrap();
+    let pinned = inkan(home, profile, &["history", "--verify", path]).await;
+    assert!(stdout(&pinned).contains("every link and every signature"), "{}", stderr(&pinned));
+    let key = inkan_api::Base64Url(server.issuer_key().as_bytes().to_vec()).encode();
+    let given = inkan(home, profile, &["history", "--verify", path, "--issuer-key", &key]).await;
+    assert!(given.status.success(), "{}", stderr(&given));
+
+    let paid = lines.iter().position(|l| l.contains("charge_succeeded")).unwrap();
+    let tampered = home.join("tampered.jsonl");
+    let check = async |lines: Vec<String>, key: Option<&str>, wanted: &str| {
+        std::fs::write(&tampered, lines.join("\n") + "\n").unwrap();
+        let mut args = vec!["history", "--verify", tampered.to_str().unwrap()];
+        if let Some(key) = key {
+            args.extend(["--issuer-key", key]);
+        }
+        let out = inkan(home, profile, &args).await;
+        assert!(!out.status.success(), "{wanted}: a bad export verified");
+        assert!(stderr(&out).contains(wanted), "wanted {wanted:?}: {}", stderr(&out));
+    };
+    let owned = || lines.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>();
+    // An amount changed.
+    let mut changed = owned();
+    changed[paid] = changed[paid].replace(r#"\"amount\":1280"#, r#"\"amount\":128"#);
+    assert_ne!(changed[paid], lines[paid]);
+    check(changed, None, &format!("line {}: notice", paid + 1)).await;
+    // A notice removed, and two swapped.
+    let mut removed = owned();
+    removed.remove(3);
+    check(removed, None, "line 4: notice").await;
+    let mut swapped = owned();
+    swapped.swap(5, 6);
+    check(swapped, None, "line 6: notice").await;
+    // The end cut off: the header still says how many there were.
+    let mut cut = owned();
+    cut.pop();
+    check(cut, None, "notices were removed from its end").await;
+    // Another issuer's key, and a key that is not one.
+    let other = inkan_api::Base64Url(vec![3; 32]).encode();
+    check(owned(), Some(&other), "line 2: notice 1 is not signed with the issuer's key").await;
+    check(owned(), Some("not-a-key"), "--issuer-key is not an Ed25519 public key").await;
+    check(vec!["{}".to_owned()], None, "line 1: not the header").await;
+}
+
 fn recovery_codes_in(text: &str) -> Vec<String> {
     text.lines().map(str::trim).filter(|l| l.len() == 19 && l.matches('-').count() == 3).map(str::to_owned).collect()
 }

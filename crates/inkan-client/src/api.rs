@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 
 use inkan_api::devices::{ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryCode, Join, Joined, SubmitDevice};
-use inkan_api::feed::History;
+use inkan_api::feed::{History, IssuerKeys};
 use inkan_api::wallet::{
     AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, ConfirmCharge,
     DeclineCharge, Device, Enrolled, FinishRegistration, Limits, PendingCharge, RecoveryCodes, RegistrationChallenge,
@@ -247,6 +247,11 @@ impl Api {
 
     pub async fn history(&self) -> Result<History> {
         self.call::<(), _>(Method::GET, "/v1/wallet/history", None).await
+    }
+
+    /// The keys the issuer signs history heads with (public).
+    pub async fn issuer_keys(&self) -> Result<IssuerKeys> {
+        self.call::<(), _>(Method::GET, "/v1/issuer-keys", None).await
     }
 
     // Device joins

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::api::Api;
 use crate::error::ClientError;
+use crate::history::Heads;
 
 /// What the subscriber reports.
 #[derive(Debug)]
@@ -153,18 +154,20 @@ pub fn follow(cursor: Cursor, event: &FeedEvent) -> Result<Cursor, ClientError> 
     Ok(Cursor { seq: event.seq, hash })
 }
 
-/// Subscribes from `cursor`, reconnecting with growing delays (up to 10 s) when the connection
-/// drops. Ends when the session is refused or a notice does not verify.
-pub fn subscribe(api: Arc<Api>, cursor: Cursor) -> FeedSubscription {
+/// Subscribes after `cursor`, a point of the history this device verified, reconnecting with
+/// growing delays (up to 10 s) when the connection drops. Each notice must follow the one before
+/// and carry the issuer's signature (`heads`). Ends when the session is refused or a notice does
+/// not verify.
+pub fn subscribe(api: Arc<Api>, cursor: Cursor, heads: Heads) -> FeedSubscription {
     let (sender, receiver) = mpsc::channel(256);
-    let task = tokio::spawn(run(api, cursor, sender));
+    let task = tokio::spawn(run(api, cursor, heads, sender));
     FeedSubscription { receiver, task }
 }
 
-async fn run(api: Arc<Api>, mut cursor: Cursor, sender: mpsc::Sender<FeedItem>) {
+async fn run(api: Arc<Api>, mut cursor: Cursor, heads: Heads, sender: mpsc::Sender<FeedItem>) {
     let mut attempt = 0u32;
     loop {
-        let reason = match stream_once(&api, &mut cursor, &sender, &mut attempt).await {
+        let reason = match stream_once(&api, &mut cursor, &heads, &sender, &mut attempt).await {
             Ok(reason) => reason,
             Err(fatal) => {
                 let _ = sender.send(FeedItem::Ended(fatal)).await;
@@ -184,6 +187,7 @@ async fn run(api: Arc<Api>, mut cursor: Cursor, sender: mpsc::Sender<FeedItem>) 
 async fn stream_once(
     api: &Api,
     cursor: &mut Cursor,
+    heads: &Heads,
     sender: &mpsc::Sender<FeedItem>,
     attempt: &mut u32,
 ) -> Result<String, ClientError> {
@@ -228,7 +232,9 @@ async fn stream_once(
             if event.seq <= cursor.seq {
                 continue;
             }
-            *cursor = follow(*cursor, &event)?;
+            let next = follow(*cursor, &event)?;
+            heads.check_live(&event)?;
+            *cursor = next;
             *attempt = 0;
             if sender.send(FeedItem::Event(event)).await.is_err() {
                 return Err(ClientError::Invalid("nobody is listening".into()));

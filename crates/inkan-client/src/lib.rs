@@ -9,6 +9,7 @@
 //! - [`platform_passkey`]: the phone's passkey, a WebAuthn authenticator built on such a key.
 //! - [`profile`]: the non-secret state of a wallet on this device (which server, which account).
 //! - [`feed`]: the live feed subscriber, which reconnects and resumes by itself.
+//! - [`history`]: the history's checks (chain, the issuer's signatures) and its export file.
 //! - [`wallet`]: the operations a person performs, combining the above.
 
 pub mod api;
@@ -16,6 +17,7 @@ pub mod authenticator;
 pub mod device;
 pub mod error;
 pub mod feed;
+pub mod history;
 pub mod key_signer;
 pub mod platform_passkey;
 pub mod profile;

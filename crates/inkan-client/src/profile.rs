@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use inkan_api::feed::IssuerKeyInfo;
 use inkan_core::payment_code::DeviceKeyId;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -32,6 +33,11 @@ pub struct Profile {
     /// by a biometric). Left out when false, like `security_key`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub platform_passkey: bool,
+    /// The issuer key every history of this wallet must be signed with, pinned when this device
+    /// enrolled or joined. Absent from profiles written before histories were signed: pinned at
+    /// their next history load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_key: Option<IssuerKeyInfo>,
 }
 
 /// Where profiles live: `$INKAN_HOME`, else the platform's config directory + `inkan`.

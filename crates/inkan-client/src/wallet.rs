@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 
 use inkan_api::ErrorCode;
 use inkan_api::devices::{FinishJoin, Join, JoinState, SubmitDevice};
-use inkan_api::feed::History;
+use inkan_api::feed::{History, IssuerKeyInfo};
 use inkan_api::wallet::{
     AddCard, Card, ConfirmCharge, Device, FinishRegistration, Limits, PendingCharge, SetLimits, StepUpAction, TopUp,
     TopUpResult, Wallet as WalletState, WalletCharge,
@@ -23,6 +23,7 @@ use crate::authenticator::{Approval, Authenticator, InsecureSoftPasskey};
 use crate::device::DeviceKey;
 use crate::error::{ClientError, Result};
 use crate::feed::{self, Cursor, FeedSubscription};
+use crate::history::Heads;
 use crate::key_signer::SharedKeySigner;
 use crate::platform_passkey::PlatformPasskey;
 use crate::profile::{Profile, ProfileStore};
@@ -122,6 +123,16 @@ fn forget_passkey(keystore: &Keystore, choice: &PasskeyChoice) -> Result<()> {
     Ok(())
 }
 
+/// The issuer key a server publishes, to pin: the first well-formed one.
+async fn issuer_key_of(api: &Api) -> Result<IssuerKeyInfo> {
+    api.issuer_keys()
+        .await?
+        .keys
+        .into_iter()
+        .find(|k| k.key().is_some())
+        .ok_or_else(|| ClientError::Protocol("the server publishes no issuer key to check histories with".into()))
+}
+
 impl Wallet {
     /// Creates an account on `server` with a new passkey and this device's new key.
     pub async fn enroll(
@@ -140,6 +151,7 @@ impl Wallet {
         let keystore = Keystore::open(&store.keystore_service())?;
         let api = Arc::new(Api::new(server.url.clone())?);
         // Ask the server first: if it cannot be reached, no secret has been made for nothing.
+        let issuer_key = issuer_key_of(&api).await?;
         let challenge = api.begin_registration(display_name).await?;
         let mut authenticator = make_authenticator(&passkey, &keystore, true)?;
         let device = DeviceKey::create(&keystore)?;
@@ -154,6 +166,7 @@ impl Wallet {
             challenge,
             authenticator.as_mut(),
             &device,
+            issuer_key,
         )
         .await
         {
@@ -182,6 +195,7 @@ impl Wallet {
         challenge: inkan_api::wallet::RegistrationChallenge,
         authenticator: &mut dyn Authenticator,
         device: &DeviceKey,
+        issuer_key: IssuerKeyInfo,
     ) -> Result<(ProfileStore, Profile, Vec<String>)> {
         let credential = authenticator.register(&server.origin, challenge.public_key)?;
         let registration = FinishRegistration {
@@ -203,6 +217,7 @@ impl Wallet {
             insecure_soft_passkey: matches!(passkey, PasskeyChoice::InsecureSoftPasskey),
             security_key: matches!(passkey, PasskeyChoice::SecurityKey),
             platform_passkey: matches!(passkey, PasskeyChoice::Platform(_)),
+            issuer_key: Some(issuer_key),
         };
         store.save(&profile)?;
         Ok((store, profile, enrolled.recovery_codes))
@@ -267,6 +282,7 @@ impl Wallet {
         let chosen = passkey.clone();
         let outcome: Result<Wallet> = async move {
             let api = Arc::new(Api::new(server.url.clone())?);
+            let issuer_key = issuer_key_of(&api).await?;
             let join = api.begin_join(account_id).await?;
             let submit = SubmitDevice { device: device.registration(&join.join_id, device_name)?, recovery_code };
             let mut join = api.submit_join_device(&join.join_id, &submit).await?;
@@ -304,6 +320,7 @@ impl Wallet {
                 insecure_soft_passkey: matches!(passkey, PasskeyChoice::InsecureSoftPasskey),
                 security_key: matches!(passkey, PasskeyChoice::SecurityKey),
                 platform_passkey: matches!(passkey, PasskeyChoice::Platform(_)),
+                issuer_key: Some(issuer_key),
             };
             store.save(&profile)?;
             Ok(Wallet { store, profile, keystore, api, authenticator, passkey, device })
@@ -529,23 +546,52 @@ impl Wallet {
         self.api.approve_join(join_id, step_up).await
     }
 
-    /// The whole history, checked link by link, and against the head this device verified last
-    /// time (kept in the keystore): a history rewritten or cut short on the server fails with
+    /// The whole history, checked link by link, with the issuer's signatures under the key this
+    /// device pinned, and against the head this device verified last time (kept in the keystore):
+    /// a history rewritten, forged or cut short on the server fails with
     /// [`ClientError::HistoryChanged`], however consistent it is in itself. On success, its end is
     /// the new known head.
     pub async fn history(&mut self) -> Result<History> {
         let history = self.signed_in(|api| async move { api.history().await }).await?;
-        let mut cursor = Cursor::START;
-        for event in &history.events {
-            cursor = feed::follow(cursor, event)?;
+        if history.account_id != self.profile.account_id {
+            return Err(ClientError::Protocol("the server sent the history of another wallet".into()));
         }
+        let heads = self.heads().await?;
+        let head = heads.verify(&history.events).map_err(|f| crate::history::changed(&f.error))?;
         let hash_at = |seq: u64| {
             let event = history.events.get(usize::try_from(seq.checked_sub(1)?).ok()?)?;
             feed::hash_of(event)
         };
-        inkan_core::history::extends(self.known_head()?, cursor.seq, hash_at)?;
-        self.remember_head(cursor)?;
+        inkan_core::history::extends(self.known_head()?, head.seq, hash_at)?;
+        self.remember_head(Cursor { seq: head.seq, hash: head.hash })?;
         Ok(history)
+    }
+
+    /// The verified history as the text of an export file (`history::export_text`), and how many
+    /// notices it holds.
+    pub async fn export_history(&mut self) -> Result<(u64, String)> {
+        let history = self.history().await?;
+        let key_id = self.heads().await?.key().id();
+        let text = crate::history::export_text(&history, &key_id, time::OffsetDateTime::now_utc())?;
+        Ok((u64::try_from(history.events.len()).unwrap_or(u64::MAX), text))
+    }
+
+    /// The checks of this wallet's history, with the issuer key pinned when this device enrolled
+    /// or joined. A profile from before histories were signed pins the server's key now, once.
+    pub async fn heads(&mut self) -> Result<Heads> {
+        if self.profile.issuer_key.is_none() {
+            let key = issuer_key_of(&self.api).await?;
+            tracing::warn!(key_id = %key.key_id, "this profile had no issuer key yet: pinned the server's");
+            self.profile.issuer_key = Some(key);
+            self.store.save(&self.profile)?;
+        }
+        let key = self
+            .profile
+            .issuer_key
+            .as_ref()
+            .and_then(IssuerKeyInfo::key)
+            .ok_or_else(|| ClientError::Protocol("the issuer key pinned in this profile is unreadable".into()))?;
+        Ok(Heads::new(&self.profile.account_id, key))
     }
 
     /// The last point of the history this device verified ([`KnownHead::GENESIS`] before any).
@@ -564,10 +610,12 @@ impl Wallet {
         Ok(())
     }
 
-    /// The live feed from `cursor` (use [`Cursor::START`] for everything). Signs in first if needed.
+    /// The live feed after `cursor`, a point of the history this device verified ([`Wallet::history`]).
+    /// Signs in first if needed.
     pub async fn subscribe(&mut self, cursor: Cursor) -> Result<FeedSubscription> {
         self.status().await?;
-        Ok(feed::subscribe(self.api.clone(), cursor))
+        let heads = self.heads().await?;
+        Ok(feed::subscribe(self.api.clone(), cursor, heads))
     }
 
     pub async fn sign_out(&mut self) -> Result<()> {

@@ -369,7 +369,9 @@ async fn a_second_phone_joins_with_a_recovery_code_and_pays_with_its_own_key() {
 }
 
 /// A history rewritten from genesis in the server's database, or cut short, is consistent in
-/// itself; a device that verified the old one still refuses it, and says so.
+/// itself. Rewritten by whoever can write the database, its signatures fail, even for a device that
+/// never saw it; rewritten by the issuer itself (it holds the key) or cut short, a device that
+/// verified the old one still refuses it. Each says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_history_rewritten_or_cut_short_on_the_server_is_caught() {
     use inkan_core::history::HistoryChanged;
@@ -378,17 +380,22 @@ async fn a_history_rewritten_or_cut_short_on_the_server_is_caught() {
     let (_home, store) = profile();
     let mut wallet =
         Wallet::enroll(store, where_(&server), "Hanako", "laptop", soft.clone()).await.map(|e| e.wallet).unwrap();
+    assert_eq!(wallet.profile().issuer_key.as_ref().and_then(|k| k.key()), Some(server.issuer_key()));
     wallet.freeze().await.unwrap();
     let seen = wallet.history().await.unwrap();
+    assert!(seen.events.iter().all(|e| e.signature.is_some()), "every notice is signed");
     assert_eq!(wallet.known_head().unwrap().seq, seen.events.last().unwrap().seq);
     let account = wallet.profile().account_id.clone();
-    // Every earlier notice rewritten (the wallet was "created for Mallory"), the chain recomputed.
-    server
-        .rewrite_history(
-            &account,
-            |seq, payload| if seq == 1 { payload.replace("Hanako", "Mallory") } else { payload.to_owned() },
-        )
-        .await;
+    let mallory = |seq: u64, payload: &str| if seq == 1 { payload.replace("Hanako", "Mallory") } else { payload.to_owned() };
+    // The database rewritten (the wallet was "created for Mallory"), the chain recomputed: the
+    // issuer's signature on notice 1 no longer matches.
+    server.rewrite_history(&account, false, mallory).await;
+    match wallet.history().await {
+        Err(ClientError::HistoryChanged(HistoryChanged::Unvouched { seq: 1 })) => {}
+        other => panic!("a history rewritten in the database was accepted or refused otherwise: {other:?}"),
+    }
+    // The issuer itself rewrites it and signs every head again: only what this device kept shows it.
+    server.rewrite_history(&account, true, mallory).await;
     match wallet.history().await {
         Err(ClientError::HistoryChanged(HistoryChanged::Rewritten { seq })) => {
             assert_eq!(seq, seen.events.last().unwrap().seq)
@@ -399,6 +406,18 @@ async fn a_history_rewritten_or_cut_short_on_the_server_is_caught() {
     let err = wallet.history().await.unwrap_err();
     assert!(err.to_string().contains("history changed on the server"), "{err}");
     assert_eq!(wallet.known_head().unwrap().seq, seen.events.last().unwrap().seq);
+
+    // A device that has never loaded its history yet: a database rewrite is still caught, by the
+    // issuer's signature under the key it pinned when it enrolled.
+    let (_home3, store3) = profile();
+    let mut fresh = Wallet::enroll(store3, where_(&server), "Jiro", "phone", soft.clone()).await.map(|e| e.wallet).unwrap();
+    assert_eq!(fresh.known_head().unwrap(), inkan_core::history::KnownHead::GENESIS);
+    let jiro = fresh.profile().account_id.clone();
+    server.rewrite_history(&jiro, false, |_, payload| payload.replace("Jiro", "Mallory")).await;
+    match fresh.history().await {
+        Err(ClientError::HistoryChanged(HistoryChanged::Unvouched { seq: 1 })) => {}
+        other => panic!("a forged history was accepted by a device that never saw it: {other:?}"),
+    }
 
     // Another wallet's history, cut short.
     let (_home2, store2) = profile();
@@ -414,3 +433,39 @@ async fn a_history_rewritten_or_cut_short_on_the_server_is_caught() {
     }
     server.stop().await;
 }
+
+/// A notice appended in the database by someone without the issuer key reaches an open feed like
+/// any other: the feed refuses it and ends, saying the history changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_notice_the_issuer_did_not_sign_ends_the_feed() {
+    use inkan_client::feed::{Cursor, FeedItem};
+    use inkan_core::history::HistoryChanged;
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (_home, store) = profile();
+    let soft = PasskeyChoice::InsecureSoftPasskey;
+    let mut wallet = Wallet::enroll(store, where_(&server), "Hanako", "laptop", soft).await.map(|e| e.wallet).unwrap();
+    let seen = wallet.history().await.unwrap();
+    let last = seen.events.last().unwrap();
+    let cursor = Cursor { seq: last.seq, hash: inkan_client::feed::hash_of(last).unwrap() };
+    let mut feed = wallet.subscribe(cursor).await.unwrap();
+    let next = async |feed: &mut inkan_client::feed::FeedSubscription| {
+        tokio::time::timeout(std::time::Duration::from_secs(10), feed.next()).await.expect("the feed said nothing")
+    };
+    assert!(matches!(next(&mut feed).await, Some(FeedItem::Connected)));
+    // A real notice passes, signed.
+    wallet.freeze().await.unwrap();
+    match next(&mut feed).await {
+        Some(FeedItem::Event(event)) => assert!(event.signature.is_some() && event.seq == last.seq + 1),
+        other => panic!("the freeze did not arrive: {other:?}"),
+    }
+    let account = wallet.profile().account_id.clone();
+    server.forge_notice(&account, r#"{"kind":"wallet_unfrozen"}"#).await;
+    match next(&mut feed).await {
+        Some(FeedItem::Ended(ClientError::HistoryChanged(HistoryChanged::Unvouched { seq }))) => {
+            assert_eq!(seq, last.seq + 2);
+        }
+        other => panic!("a forged notice was delivered or refused otherwise: {other:?}"),
+    }
+    server.stop().await;
+}
+

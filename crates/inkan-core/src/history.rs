@@ -140,7 +140,7 @@ pub fn check_signature(
 }
 
 /// Where a history failed: the position of the entry among those given (from 0), and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub position: usize,
     pub error: ChainError,

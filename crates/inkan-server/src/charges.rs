@@ -332,7 +332,7 @@ pub async fn create(
         currency: currency.code().to_owned(),
         merchant_name: terminal.merchant_name.clone(),
     };
-    feed::append_at(&mut tx, feed::Head::of(&account)?, &account_id, &notice, now).await?;
+    feed::append_at(&mut tx, &app.issuer, feed::Head::of(&account)?, &account_id, &notice, now).await?;
     tx.announce(Change::Charge(id.clone()));
     if let Err(e) = tx.commit(&app.hub).await {
         // A retry with the same key that raced us and won made the same charge: answer as it did.
@@ -455,7 +455,7 @@ pub async fn refund(
         currency: amount.currency().code().to_owned(),
         merchant_name: terminal.merchant_name.clone(),
     };
-    feed::append(&mut tx, &account_id, &notice, now).await?;
+    feed::append(&mut tx, &app.issuer, &account_id, &notice, now).await?;
     tx.announce(Change::Charge(id.clone()));
     tx.commit(&app.hub).await?;
     let row = load(&app, &id).await?.ok_or_else(|| AppError::not_found("charge"))?;
@@ -604,7 +604,7 @@ pub async fn confirm(
         currency: amount.currency().code().to_owned(),
         merchant_name: merchant_name.clone(),
     };
-    feed::append_at(&mut tx, feed::Head::of(&paid)?, &account_id, &notice, now).await?;
+    feed::append_at(&mut tx, &app.issuer, feed::Head::of(&paid)?, &account_id, &notice, now).await?;
     tx.announce(Change::Charge(id.clone()));
     tx.commit(&app.hub).await?;
     tracing::info!(charge = %id, "charge confirmed");
@@ -670,7 +670,7 @@ pub async fn decline(
         merchant_name,
         not_me: body.not_me,
     };
-    feed::append(&mut tx, &auth.account_id, &notice, now).await?;
+    feed::append(&mut tx, &app.issuer, &auth.account_id, &notice, now).await?;
     if body.not_me {
         crate::wallet::freeze_wallet(&mut tx, &app, &auth.account_id, "this wasn't me", Some(&auth.device_id)).await?;
     }
@@ -720,7 +720,7 @@ pub async fn expire_due(app: &AppState, only: Option<&str>) -> Result<usize> {
             currency: row.try_get("currency")?,
             merchant_name,
         };
-        feed::append(&mut tx, &account_id, &notice, from_ms(now)).await?;
+        feed::append(&mut tx, &app.issuer, &account_id, &notice, from_ms(now)).await?;
         tx.announce(Change::Charge(id.clone()));
         tx.commit(&app.hub).await?;
         expired += 1;

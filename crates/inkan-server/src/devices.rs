@@ -189,8 +189,7 @@ pub async fn submit(
             JoinState::Approved
         }
         None => {
-            feed::append(
-                &mut tx,
+            feed::append(&mut tx, &app.issuer,
                 &account_id,
                 &Notice::DeviceJoinRequested {
                     join_id: None,

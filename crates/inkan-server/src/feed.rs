@@ -10,7 +10,8 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use inkan_api::feed::{FeedEvent, History, Notice};
+use inkan_api::Base64Url;
+use inkan_api::feed::{FeedEvent, HeadSignature, History, IssuerKeys, Notice};
 use inkan_core::history;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -20,6 +21,7 @@ use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
 use crate::hub::{Change, Subscription};
+use crate::issuer::Issuer;
 use crate::secrets::{hex, unhex};
 use crate::state::AppState;
 
@@ -28,12 +30,18 @@ const PAGE: i64 = 500;
 
 /// Appends a notice to an account's history inside `tx` and announces it once `tx` commits.
 /// Takes the account row's lock (through the `UPDATE`), so sequence numbers follow commit order.
-pub async fn append(tx: &mut Tx, account_id: &str, notice: &Notice, now: time::OffsetDateTime) -> Result<u64> {
+pub async fn append(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    account_id: &str,
+    notice: &Notice,
+    now: time::OffsetDateTime,
+) -> Result<u64> {
     let row = sqlx::query(&format!("UPDATE accounts SET event_seq = event_seq WHERE id = $1 RETURNING {HEAD_COLUMNS}"))
         .bind(account_id)
         .fetch_one(tx.conn())
         .await?;
-    append_at(tx, Head::of(&row)?, account_id, notice, now).await
+    append_at(tx, issuer, Head::of(&row)?, account_id, notice, now).await
 }
 
 /// Appends a notice in a transaction of its own, in the background: for what is reported because a
@@ -44,7 +52,7 @@ pub fn append_later(app: &AppState, account_id: &str, notice: Notice) {
     tokio::spawn(async move {
         let outcome = async {
             let mut tx = app.db.begin().await?;
-            append(&mut tx, &account_id, &notice, app.clock.now()).await?;
+            append(&mut tx, &app.issuer, &account_id, &notice, app.clock.now()).await?;
             tx.commit(&app.hub).await?;
             Ok::<(), AppError>(())
         };
@@ -77,9 +85,10 @@ impl Head {
 }
 
 /// As [`append`], for a `tx` that has already taken the account row's lock (with an `UPDATE` of
-/// it) and read its `head` there.
+/// it) and read its `head` there. The new head is signed by the issuer in the same transaction.
 pub async fn append_at(
     tx: &mut Tx,
+    issuer: &Issuer,
     head: Head,
     account_id: &str,
     notice: &Notice,
@@ -89,14 +98,21 @@ pub async fn append_at(
     let seq_u = u64::try_from(seq).map_err(AppError::internal)?;
     let payload = serde_json::to_string(notice)?;
     let at = to_ms(now);
-    let hash = hex(&history::link(&head.hash, seq_u, at, &payload));
-    sqlx::query("INSERT INTO events (account_id, seq, at, payload, hash) VALUES ($1, $2, $3, $4, $5)")
-        .bind(account_id)
-        .bind(seq)
-        .bind(at)
-        .bind(&payload)
-        .bind(&hash)
-        .execute(tx.conn())
+    let hash_bytes = history::link(&head.hash, seq_u, at, &payload);
+    let hash = hex(&hash_bytes);
+    let signature = issuer.sign_head(account_id, seq_u, &hash_bytes);
+    sqlx::query(
+        "INSERT INTO events (account_id, seq, at, payload, hash, signed_by, signature) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(account_id)
+    .bind(seq)
+    .bind(at)
+    .bind(&payload)
+    .bind(&hash)
+    .bind(&signature.key_id)
+    .bind(signature.signature.encode())
+    .execute(tx.conn())
         .await?;
     // Conditional on the head read above, so a caller that broke the rule (no lock taken) fails
     // instead of forking the chain.
@@ -118,7 +134,8 @@ pub async fn append_at(
 pub async fn read_after(state: &AppState, account_id: &str, after: u64, limit: i64) -> Result<Vec<FeedEvent>> {
     let after = i64::try_from(after).map_err(|_| AppError::invalid("Last-Event-ID is out of range"))?;
     let rows = sqlx::query(
-        "SELECT seq, at, payload, hash FROM events WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        "SELECT seq, at, payload, hash, signed_by, signature FROM events \
+         WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
     )
     .bind(account_id)
     .bind(after)
@@ -132,9 +149,61 @@ pub async fn read_after(state: &AppState, account_id: &str, after: u64, limit: i
                 at: from_ms(row.try_get("at")?),
                 payload: row.try_get("payload")?,
                 hash: row.try_get("hash")?,
+                signature: signature_of(row)?,
             })
         })
         .collect()
+}
+
+/// The issuer's signature stored with a notice (none on notices from before heads were signed).
+fn signature_of(row: &AnyRow) -> Result<Option<HeadSignature>> {
+    let key_id: Option<String> = row.try_get("signed_by")?;
+    let signature: Option<String> = row.try_get("signature")?;
+    match (key_id, signature) {
+        (Some(key_id), Some(signature)) => {
+            let signature = Base64Url::decode(&signature)
+                .ok_or_else(|| AppError::internal("a notice's stored signature is corrupt"))?;
+            Ok(Some(HeadSignature { key_id, signature }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Signs the head of every history whose latest notice has no signature: notices written before
+/// the server signed heads. Run when the server starts, so that every history a device loads ends
+/// in a signed head. Returns how many heads it signed.
+pub async fn sign_unsigned_heads(app: &AppState) -> Result<u64> {
+    let rows = sqlx::query(
+        "SELECT e.account_id, e.seq, e.hash FROM events e JOIN accounts a \
+         ON a.id = e.account_id AND e.seq = a.event_seq WHERE e.signature IS NULL",
+    )
+    .fetch_all(app.db.pool())
+    .await?;
+    let mut signed = 0u64;
+    for row in rows {
+        let account_id: String = row.try_get("account_id")?;
+        let seq: i64 = row.try_get("seq")?;
+        let hash: String = row.try_get("hash")?;
+        let bytes = unhex(&hash)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| AppError::internal(format!("account {account_id}: notice {seq} has a corrupt hash")))?;
+        let signature = app.issuer.sign_head(&account_id, u64::try_from(seq).map_err(AppError::internal)?, &bytes);
+        let mut tx = app.db.begin().await?;
+        let done = sqlx::query(
+            "UPDATE events SET signed_by = $1, signature = $2 \
+             WHERE account_id = $3 AND seq = $4 AND hash = $5 AND signature IS NULL",
+        )
+        .bind(&signature.key_id)
+        .bind(signature.signature.encode())
+        .bind(&account_id)
+        .bind(seq)
+        .bind(&hash)
+        .execute(tx.conn())
+        .await?;
+        tx.commit(&app.hub).await?;
+        signed += done.rows_affected();
+    }
+    Ok(signed)
 }
 
 fn last_event_id(headers: &HeaderMap) -> Result<u64> {
@@ -304,6 +373,12 @@ impl Feed {
             }
         }
     }
+}
+
+/// `GET /v1/issuer-keys`: the key every history head is signed with. Public: a device pins it when
+/// it enrols or joins.
+pub async fn issuer_keys(State(state): State<AppState>) -> Json<IssuerKeys> {
+    Json(state.issuer.published())
 }
 
 /// `GET /v1/wallet/history`: the whole history, to export and verify.

@@ -209,7 +209,7 @@ async fn note_failure(
     };
     let locked = wallet_failed >= MAX_CARD_FAILURES || card_failed >= MAX_CARD_FAILURES;
     let notice = Notice::CardVerificationFailed { last4: last4.to_owned(), locked };
-    feed::append(tx, account_id, &notice, app.clock.now()).await?;
+    feed::append(tx, &app.issuer, account_id, &notice, app.clock.now()).await?;
     Ok(())
 }
 
@@ -337,7 +337,7 @@ pub async fn add_card(
         last4: registration.last4.clone(),
         verified: !registration.challenge_required,
     };
-    feed::append(&mut tx, &auth.account_id, &notice, app.clock.now()).await?;
+    feed::append(&mut tx, &app.issuer, &auth.account_id, &notice, app.clock.now()).await?;
     tx.commit(&app.hub).await?;
     let card = Card { id, brand: registration.brand, last4: registration.last4, status: status_from(status) };
     Ok((StatusCode::CREATED, Json(card)))
@@ -464,7 +464,7 @@ pub async fn top_up(
                 card_last4: last4,
                 reason: e.to_string(),
             };
-            feed::append(&mut tx, &auth.account_id, &notice, now).await?;
+            feed::append(&mut tx, &app.issuer, &auth.account_id, &notice, now).await?;
             tx.commit(&app.hub).await?;
             return Err(card_error(e));
         }
@@ -506,7 +506,7 @@ pub async fn top_up(
         currency: amount.currency().code().to_owned(),
         card_last4: last4,
     };
-    feed::append(&mut tx, &auth.account_id, &notice, now).await?;
+    feed::append(&mut tx, &app.issuer, &auth.account_id, &notice, now).await?;
     tx.commit(&app.hub).await?;
     Ok((StatusCode::CREATED, Json(TopUpResult { id, amount, balance })))
 }

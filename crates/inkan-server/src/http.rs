@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/wallet/topups", post(funding::top_up))
         .route("/v1/wallet/feed", get(feed::stream))
         .route("/v1/wallet/history", get(feed::export))
+        .route("/v1/issuer-keys", get(feed::issuer_keys))
         // Operator: the kill switches
         .route("/v1/admin/suspensions", get(operator::list))
         .route("/v1/admin/suspensions/{service}", put(operator::suspend).delete(operator::resume))

@@ -17,6 +17,7 @@ pub mod feed;
 pub mod funding;
 pub mod http;
 pub mod hub;
+pub mod issuer;
 pub mod ledger;
 pub mod openapi;
 pub mod operator;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use inkan_server::clock::SystemClock;
 use inkan_server::db::Db;
 use inkan_server::funding::SandboxProvider;
+use inkan_server::issuer::Issuer;
 use inkan_server::settings::LoadLimits;
 use inkan_server::{AppState, Settings};
 use serde::Deserialize;
@@ -21,7 +22,7 @@ struct Cli {
     /// Database URL: sqlite://FILE (default: sqlite://inkan.db) or postgres://…
     #[arg(long, env = "INKAN_DATABASE_URL", global = true)]
     database: Option<String>,
-    /// TOML file with any of: listen, database, rp_id, rp_origin, charge_ttl_seconds,
+    /// TOML file with any of: listen, database, rp_id, rp_origin, issuer_key, charge_ttl_seconds,
     /// session_max_hours, max_requests_in_flight, max_open_streams, db_acquire_timeout_ms.
     #[arg(long, env = "INKAN_CONFIG", global = true)]
     config: Option<PathBuf>,
@@ -49,6 +50,11 @@ struct ServeArgs {
     /// Web origin of WebAuthn requests, e.g. https://inkan.example. Required.
     #[arg(long, env = "INKAN_RP_ORIGIN")]
     rp_origin: Option<url::Url>,
+    /// The issuer key that signs every history head: an Ed25519 private key in PKCS#8 PEM, readable
+    /// by its owner only (make one with `inkan-server admin issuer-key create`). Required. Keep it
+    /// out of the database's backups: whoever holds both can rewrite histories undetected.
+    #[arg(long, env = "INKAN_ISSUER_KEY")]
+    issuer_key: Option<PathBuf>,
     /// Seconds an unconfirmed charge waits before it expires (default 120).
     #[arg(long, env = "INKAN_CHARGE_TTL_SECONDS")]
     charge_ttl_seconds: Option<u32>,
@@ -77,6 +83,19 @@ enum Admin {
     /// an account).
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// The issuer key that signs history heads (`serve --issuer-key`).
+    #[command(subcommand)]
+    IssuerKey(IssuerKeyCommand),
+}
+
+#[derive(Subcommand)]
+enum IssuerKeyCommand {
+    /// Create a new issuer key in a new file (mode 600; an existing file is never overwritten);
+    /// prints its id and public key.
+    Create {
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -127,6 +146,7 @@ struct FileConfig {
     database: Option<String>,
     rp_id: Option<String>,
     rp_origin: Option<url::Url>,
+    issuer_key: Option<PathBuf>,
     charge_ttl_seconds: Option<u32>,
     session_max_hours: Option<u32>,
     max_requests_in_flight: Option<u32>,
@@ -141,6 +161,13 @@ async fn main() -> Result<()> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let cli = Cli::parse();
+    if let Command::Admin(Admin::IssuerKey(IssuerKeyCommand::Create { out })) = &cli.command {
+        // No database: the key lives apart from it.
+        let issuer = Issuer::create_file(out, &ring::rand::SystemRandom::new())?;
+        let public = inkan_api::Base64Url(issuer.key().as_bytes().to_vec()).encode();
+        println!("issuer key {}\npublic key {public}\nwritten to {}", issuer.key_id(), out.display());
+        return Ok(());
+    }
     let file = match &cli.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -187,6 +214,7 @@ async fn main() -> Result<()> {
             println!("revoked {operator}");
             Ok(())
         }
+        Command::Admin(Admin::IssuerKey(_)) => Ok(()),
     }
 }
 
@@ -198,6 +226,11 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
     let rp_origin = args.rp_origin.or(file.rp_origin).context(
         "missing the WebAuthn origin: pass --rp-origin (or INKAN_RP_ORIGIN, or rp_origin in the config file)",
     )?;
+    let issuer_key = args.issuer_key.or(file.issuer_key).context(
+        "missing the issuer key that signs histories: pass --issuer-key FILE (or INKAN_ISSUER_KEY, or issuer_key in \
+         the config file); create one with `inkan-server admin issuer-key create --out FILE`",
+    )?;
+    let issuer = Issuer::load(&issuer_key)?;
     let mut settings = Settings::for_relying_party(rp_id, rp_origin)?;
     if let Some(ttl) = args.charge_ttl_seconds.or(file.charge_ttl_seconds) {
         settings.charge_ttl = time::Duration::seconds(i64::from(ttl));
@@ -222,9 +255,14 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
         anyhow::bail!("max_requests_in_flight and max_open_streams must be at least 1");
     }
     let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let state = AppState::new(db, Arc::new(SystemClock), settings, Arc::new(SandboxProvider))?;
+    let key_id = issuer.key_id().to_owned();
+    let state = AppState::new(db, Arc::new(SystemClock), settings, Arc::new(SandboxProvider), issuer)?;
+    let signed = inkan_server::feed::sign_unsigned_heads(&state).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    if signed > 0 {
+        tracing::info!(signed, "signed the heads of histories written before heads were signed");
+    }
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
-    tracing::info!(address = %listener.local_addr()?, "inkan-server listening");
+    tracing::info!(address = %listener.local_addr()?, issuer_key = %key_id, "inkan-server listening");
     inkan_server::run(listener, state.clone(), shutdown_signal()).await?;
     state.db.close().await;
     tracing::info!("inkan-server stopped");

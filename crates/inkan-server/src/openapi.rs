@@ -49,6 +49,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/wallet/topups"),
     ("get", "/v1/wallet/feed"),
     ("get", "/v1/wallet/history"),
+    ("get", "/v1/issuer-keys"),
     ("get", "/v1/admin/suspensions"),
     ("put", "/v1/admin/suspensions/{service}"),
     ("delete", "/v1/admin/suspensions/{service}"),
@@ -102,6 +103,7 @@ pub const ROUTES: &[(&str, &str)] = &[
         operations::top_up,
         operations::feed,
         operations::history,
+        operations::issuer_keys,
         operations::list_suspensions,
         operations::suspend,
         operations::resume,
@@ -232,7 +234,7 @@ mod operations {
     use inkan_api::ErrorBody;
     use inkan_api::admin::{Hold, Suspend, Suspension};
     use inkan_api::devices::{ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryCode, Join, Joined, SubmitDevice};
-    use inkan_api::feed::History;
+    use inkan_api::feed::{History, IssuerKeys};
     use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
     use inkan_api::wallet::{
         AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, ConfirmCharge,
@@ -974,6 +976,21 @@ mod operations {
     )]
     fn history() {}
 
+    /// The issuer's keys
+    ///
+    /// The Ed25519 keys that sign every history head (`FeedEvent.signature`, over
+    /// `inkan_core::history::head_message`). A device pins them when it enrols or joins and checks
+    /// every history, live notice and export against the pinned key.
+    #[utoipa::path(
+        get,
+        path = "/v1/issuer-keys",
+        tag = "service",
+        responses(
+            (status = 200, description = "The keys.", body = IssuerKeys),
+        )
+    )]
+    fn issuer_keys() {}
+
     /// What the operator has suspended
     ///
     /// Every service suspended now, with why, by which operator key and since when.
@@ -1170,7 +1187,14 @@ mod tests {
         .unwrap();
         let clock = std::sync::Arc::new(crate::clock::SystemClock);
         let state =
-            crate::AppState::new(db, clock, settings, std::sync::Arc::new(crate::funding::SandboxProvider)).unwrap();
+            crate::AppState::new(
+                db,
+                clock,
+                settings,
+                std::sync::Arc::new(crate::funding::SandboxProvider),
+                crate::issuer::Issuer::generate(&ring::rand::SystemRandom::new()).unwrap().0,
+            )
+            .unwrap();
         let request = axum::http::Request::get("/openapi.json").body(axum::body::Body::empty()).unwrap();
         let response = crate::app(state).oneshot(request).await.unwrap();
         assert_eq!(response.status(), axum::http::StatusCode::OK);
@@ -1538,9 +1562,15 @@ mod tests {
         for (seq, notice) in (1..).zip(&notices) {
             assert_conforms(&doc, "Notice", notice);
             let payload = serde_json::to_string(notice).unwrap();
-            events.push(FeedEvent { seq, at: now, payload, hash: "00".repeat(32) });
+            let signature = (seq % 2 == 0).then(|| inkan_api::feed::HeadSignature {
+                key_id: "0123456789abcdef".to_owned(),
+                signature: inkan_api::Base64Url(vec![7; 64]),
+            });
+            events.push(FeedEvent { seq, at: now, payload, hash: "00".repeat(32), signature });
         }
         assert_conforms(&doc, "History", &History { account_id: "acct_1".to_owned(), events });
+        let (issuer, _) = crate::issuer::Issuer::generate(&ring::rand::SystemRandom::new()).unwrap();
+        assert_conforms(&doc, "IssuerKeys", &issuer.published());
     }
 
     /// Every variant of [`ErrorCode`]. The `match` below stops compiling when one is added, so

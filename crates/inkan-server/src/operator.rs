@@ -222,7 +222,7 @@ async fn set_held(tx: &mut Tx, app: &AppState, account_id: &str, reason: Option<
         Some(reason) => Notice::AccountHeld { reason: reason.to_owned() },
         None => Notice::AccountReleased,
     };
-    feed::append_at(tx, feed::Head::of(&before)?, account_id, &notice, app.clock.now()).await?;
+    feed::append_at(tx, &app.issuer, feed::Head::of(&before)?, account_id, &notice, app.clock.now()).await?;
     if reason.is_some() {
         // Whoever is signed in, the shopper or someone with their session, starts again from a
         // passkey sign-in, and sees the hold there.

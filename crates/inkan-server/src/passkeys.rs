@@ -293,7 +293,7 @@ pub async fn register(
     .execute(tx.conn())
     .await?;
     let notice = Notice::PasskeyAdded { device_id: device.device_id.to_owned() };
-    crate::feed::append(tx, device.account_id, &notice, app.clock.now()).await?;
+    crate::feed::append(tx, &app.issuer, device.account_id, &notice, app.clock.now()).await?;
     Ok(())
 }
 

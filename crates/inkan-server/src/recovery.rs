@@ -67,7 +67,7 @@ pub async fn use_code(tx: &mut Tx, app: &AppState, account_id: &str, code: &str)
             .fetch_one(tx.conn())
             .await?;
     let remaining = u32::try_from(remaining).unwrap_or(0);
-    feed::append(tx, account_id, &Notice::RecoveryCodeUsed { remaining }, app.clock.now()).await?;
+    feed::append(tx, &app.issuer, account_id, &Notice::RecoveryCodeUsed { remaining }, app.clock.now()).await?;
     Ok(true)
 }
 
@@ -85,7 +85,7 @@ pub async fn rejected(app: &AppState, account_id: &str) -> Result<()> {
         return Ok(());
     }
     let mut tx = app.db.begin().await?;
-    feed::append(&mut tx, account_id, &Notice::RecoveryCodeRejected, app.clock.now()).await?;
+    feed::append(&mut tx, &app.issuer, account_id, &Notice::RecoveryCodeRejected, app.clock.now()).await?;
     tx.commit(&app.hub).await?;
     Ok(())
 }
@@ -129,7 +129,7 @@ pub async fn replace(
     sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
     let recovery_codes = issue(&mut tx, &app, &auth.account_id).await?;
     let count = u32::try_from(recovery_codes.len()).unwrap_or(u32::MAX);
-    feed::append(&mut tx, &auth.account_id, &Notice::RecoveryCodesReplaced { count }, app.clock.now()).await?;
+    feed::append(&mut tx, &app.issuer, &auth.account_id, &Notice::RecoveryCodesReplaced { count }, app.clock.now()).await?;
     tx.commit(&app.hub).await?;
     Ok((StatusCode::CREATED, Json(RecoveryCodes { recovery_codes })))
 }

@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::funding::FundingProvider;
 use crate::hub::Hub;
+use crate::issuer::Issuer;
 use crate::settings::Settings;
 
 #[derive(Clone)]
@@ -23,6 +24,8 @@ pub struct Inner {
     pub settings: Settings,
     pub webauthn: Webauthn,
     pub funding: Arc<dyn FundingProvider>,
+    /// Signs the head of every history as it grows.
+    pub issuer: Issuer,
     pub rng: SystemRandom,
     /// The budgets of concurrent work (`settings.load`), shared by every request.
     pub admission: Admission,
@@ -53,6 +56,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         settings: Settings,
         funding: Arc<dyn FundingProvider>,
+        issuer: Issuer,
     ) -> anyhow::Result<AppState> {
         let webauthn = WebauthnBuilder::new(&settings.rp_id, &settings.rp_origin)?.rp_name("Inkan").build()?;
         let admission = Admission::new(&settings.load);
@@ -64,6 +68,7 @@ impl AppState {
             settings,
             webauthn,
             funding,
+            issuer,
             rng: SystemRandom::new(),
         })))
     }

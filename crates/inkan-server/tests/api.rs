@@ -26,6 +26,10 @@ use time::Duration;
 #[path = "api/devices.rs"]
 mod devices;
 
+/// Every history head signed by the issuer (issue 14).
+#[path = "api/history.rs"]
+mod history;
+
 support::on_both_databases!(
     whole_payment_flow,
     bad_codes_are_refused,
@@ -1267,6 +1271,43 @@ fn the_binary_serves_and_stops_on_sigterm() {
         String::from_utf8_lossy(&missing.stderr)
     );
 
+    // The issuer key: required, made by `admin issuer-key create` (mode 600, never overwritten),
+    // refused when other users can read it.
+    let stderr_of = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let serve = |extra: &[&str]| {
+        Command::new(bin)
+            .args(["--database", &database, "serve", "--rp-id", "localhost", "--rp-origin", "http://localhost:8080"])
+            .args(extra)
+            .env_remove("INKAN_ISSUER_KEY")
+            .output()
+            .unwrap()
+    };
+    let no_key = serve(&[]);
+    assert!(!no_key.status.success());
+    assert!(stderr_of(&no_key).contains("admin issuer-key create"), "{}", stderr_of(&no_key));
+    let key_file = dir.path().join("issuer.pem");
+    let created = Command::new(bin)
+        .args(["admin", "issuer-key", "create", "--out", key_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", stderr_of(&created));
+    let printed = String::from_utf8(created.stdout).unwrap();
+    let public_key = printed.lines().find_map(|l| l.strip_prefix("public key ")).unwrap().to_owned();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+        let again = Command::new(bin)
+            .args(["admin", "issuer-key", "create", "--out", key_file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!again.status.success() && stderr_of(&again).contains("never overwritten"), "{}", stderr_of(&again));
+        let shared = dir.path().join("shared.pem");
+        std::fs::copy(&key_file, &shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let refused = serve(&["--issuer-key", shared.to_str().unwrap()]);
+        assert!(!refused.status.success() && stderr_of(&refused).contains("chmod 600"), "{}", stderr_of(&refused));
+    }
+
     let merchant = Command::new(bin)
         .args(["--database", &database, "admin", "merchant", "create", "--name", "Cafe"])
         .output()
@@ -1288,7 +1329,14 @@ fn the_binary_serves_and_stops_on_sigterm() {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = dir.path().join("inkan.toml");
-    std::fs::write(&config, format!("listen = \"127.0.0.1:{port}\"\ndatabase = \"{database}\"\nrp_id = \"localhost\"\nrp_origin = \"http://localhost:8080\"\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndatabase = \"{database}\"\nrp_id = \"localhost\"\nrp_origin = \"http://localhost:8080\"\nissuer_key = \"{}\"\n",
+            key_file.display()
+        ),
+    )
+    .unwrap();
     let mut server = Command::new(bin)
         .args(["--config", config.to_str().unwrap(), "serve"])
         .stdout(Stdio::null())
@@ -1306,6 +1354,13 @@ fn the_binary_serves_and_stops_on_sigterm() {
         false
     });
     assert!(healthy, "the server did not come up");
+    // It publishes the key it was given.
+    let published: inkan_api::feed::IssuerKeys = runtime.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{port}/v1/issuer-keys")).await.unwrap().json().await.unwrap()
+    });
+    assert_eq!(published.keys.len(), 1);
+    assert_eq!(published.keys[0].public_key.encode(), public_key);
+    assert!(published.keys[0].key().is_some());
     let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = server.wait().unwrap();

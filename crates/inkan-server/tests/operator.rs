@@ -173,9 +173,11 @@ async fn an_account_on_hold_can_do_nothing_that_moves_money_or_adds_a_device(bac
     let waiting = till.charge_ok(&shopper.code(&server), 800).await;
     let pending = shopper.pending(&server).await;
     let hold_path = format!("/v1/admin/accounts/{}/hold", shopper.account_id());
+    let mut open_feed = support::FeedReader::open(&server, &shopper.token, None).await;
 
     let held = server.put(&hold_path, Some(&key), &hold("suspected account takeover")).await;
     assert_eq!(held.status(), StatusCode::NO_CONTENT);
+    assert!(open_feed.ends_within(std::time::Duration::from_secs(1)).await, "an open feed outlived the hold");
     // Every session of the account ended with the hold, its open feed too: whoever held one signs
     // in again with a passkey of a device of the wallet, and sees the hold there.
     error(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)

@@ -57,8 +57,25 @@ impl ServerCommand {
             .context("`admin terminal create` printed no key")
     }
 
+    /// The issuer key every start of this server signs with, made beside its log the first time.
+    fn issuer_key(&self) -> Result<PathBuf> {
+        let key = self.log.with_extension("issuer.pem");
+        if !key.exists() {
+            let out = Command::new(&self.binary)
+                .args(["admin", "issuer-key", "create", "--out"])
+                .arg(&key)
+                .output()
+                .with_context(|| format!("running {} admin issuer-key create", self.binary.display()))?;
+            if !out.status.success() {
+                bail!("inkan-server admin issuer-key create failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+        Ok(key)
+    }
+
     /// Starts the server and waits until it answers, at most 60 s.
     pub async fn start(&self, http: &reqwest::Client) -> Result<Running> {
+        let issuer_key = self.issuer_key()?;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -67,7 +84,8 @@ impl ServerCommand {
         let mut child = Command::new(&self.binary)
             .args(["--database", &self.database, "serve", "--listen"])
             .arg(format!("127.0.0.1:{}", self.port))
-            .args(["--rp-id", RP_ID, "--rp-origin", ORIGIN])
+            .args(["--rp-id", RP_ID, "--rp-origin", ORIGIN, "--issuer-key"])
+            .arg(&issuer_key)
             .args(&self.serve_args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())

@@ -19,6 +19,7 @@ use inkan_core::{Currency, Money};
 use inkan_server::clock::ManualClock;
 use inkan_server::db::Db;
 use inkan_server::funding::SandboxProvider;
+use inkan_server::issuer::Issuer;
 use inkan_server::{AppState, Settings};
 use reqwest::StatusCode;
 use ring::rand::SystemRandom;
@@ -63,6 +64,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     db_url: String,
     settings: Settings,
+    /// The issuer key's PKCS#8 document, so a second instance signs with the same key.
+    issuer_pkcs8: Arc<Vec<u8>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     cleanup: Cleanup,
@@ -156,17 +159,32 @@ impl TestServer {
             .try_init();
         let (url, cleanup) = fresh_database(backend).await;
         let clock = Arc::new(ManualClock::new(START));
-        TestServer::launch(url, cleanup, clock, settings).await
+        let (_, issuer_pkcs8) = Issuer::generate(&SystemRandom::new()).unwrap();
+        TestServer::launch(url, cleanup, clock, settings, Arc::new(issuer_pkcs8)).await
     }
 
     /// Another server instance on the same database and clock (PostgreSQL: the scale-out setup).
     pub async fn second_instance(&self) -> TestServer {
-        TestServer::launch(self.db_url.clone(), Cleanup::Shared, self.clock.clone(), self.settings.clone()).await
+        TestServer::launch(
+            self.db_url.clone(),
+            Cleanup::Shared,
+            self.clock.clone(),
+            self.settings.clone(),
+            self.issuer_pkcs8.clone(),
+        )
+        .await
     }
 
-    async fn launch(db_url: String, cleanup: Cleanup, clock: Arc<ManualClock>, settings: Settings) -> TestServer {
+    async fn launch(
+        db_url: String,
+        cleanup: Cleanup,
+        clock: Arc<ManualClock>,
+        settings: Settings,
+        issuer_pkcs8: Arc<Vec<u8>>,
+    ) -> TestServer {
         let db = Db::connect(&db_url, settings.load.db_acquire_timeout).await.unwrap();
-        let state = AppState::new(db, clock.clone(), settings.clone(), Arc::new(SandboxProvider)).unwrap();
+        let issuer = Issuer::from_pkcs8(&issuer_pkcs8).unwrap();
+        let state = AppState::new(db, clock.clone(), settings.clone(), Arc::new(SandboxProvider), issuer).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -180,10 +198,16 @@ impl TestServer {
             http: reqwest::Client::new(),
             db_url,
             settings,
+            issuer_pkcs8,
             shutdown: Some(tx),
             task: Some(task),
             cleanup,
         }
+    }
+
+    /// The public key this server signs history heads with.
+    pub fn issuer_key(&self) -> inkan_core::history::IssuerKey {
+        *self.state.issuer.key()
     }
 
     /// The database's URL (`sqlite://…` or `postgres://…`), for tests that read it from outside.
@@ -265,8 +289,10 @@ impl TestServer {
     /// Every ledger transaction sums to zero, and each wallet's entries equal its balance.
     /// Rewrites an account's whole history in the database, as an attacker with write access
     /// would: `change` gives each notice's new payload, and every hash is computed again from
-    /// genesis, so the new history is consistent in itself.
-    pub async fn rewrite_history(&self, account_id: &str, change: impl Fn(u64, &str) -> String) {
+    /// genesis, so the new history is consistent in itself. The issuer's signatures stay as they
+    /// were (the attacker has no key), unless `sign_again`: then it is the issuer itself that
+    /// rewrites (a server that holds the key), and every head is signed anew.
+    pub async fn rewrite_history(&self, account_id: &str, sign_again: bool, change: impl Fn(u64, &str) -> String) {
         let mut tx = self.state.db.begin().await.unwrap();
         let rows: Vec<(i64, i64, String)> =
             sqlx::query_as("SELECT seq, at, payload FROM events WHERE account_id = $1 ORDER BY seq")
@@ -287,6 +313,17 @@ impl TestServer {
                 .execute(tx.conn())
                 .await
                 .unwrap();
+            if sign_again {
+                let signature = self.state.issuer.sign_head(account_id, seq_u, &previous);
+                sqlx::query("UPDATE events SET signed_by = $1, signature = $2 WHERE account_id = $3 AND seq = $4")
+                    .bind(&signature.key_id)
+                    .bind(signature.signature.encode())
+                    .bind(account_id)
+                    .bind(seq)
+                    .execute(tx.conn())
+                    .await
+                    .unwrap();
+            }
         }
         sqlx::query("UPDATE accounts SET last_hash = $1 WHERE id = $2")
             .bind(hex(&previous))
@@ -294,6 +331,47 @@ impl TestServer {
             .execute(tx.conn())
             .await
             .unwrap();
+        tx.commit(&self.state.hub).await.unwrap();
+    }
+
+    /// Appends a notice to an account's history in the database, as an attacker with write
+    /// access would: its hash links to the head, but nobody who holds the issuer key signed it.
+    /// Announced as a real notice is, so open feeds send it at once.
+    pub async fn forge_notice(&self, account_id: &str, payload: &str) {
+        use inkan_server::clock::Clock as _;
+        use sqlx::Row;
+        let mut tx = self.state.db.begin().await.unwrap();
+        let row = sqlx::query("SELECT event_seq, last_hash FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        let seq: i64 = row.try_get("event_seq").unwrap();
+        let last: String = row.try_get("last_hash").unwrap();
+        let previous: [u8; 32] = (0..32)
+            .map(|i| u8::from_str_radix(&last[2 * i..2 * i + 2], 16).unwrap())
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
+        let at = inkan_server::clock::to_ms(self.clock.now());
+        let hash = inkan_core::history::link(&previous, u64::try_from(seq + 1).unwrap(), at, payload);
+        sqlx::query("INSERT INTO events (account_id, seq, at, payload, hash) VALUES ($1, $2, $3, $4, $5)")
+            .bind(account_id)
+            .bind(seq + 1)
+            .bind(at)
+            .bind(payload)
+            .bind(hex(&hash))
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE accounts SET event_seq = $1, last_hash = $2 WHERE id = $3")
+            .bind(seq + 1)
+            .bind(hex(&hash))
+            .bind(account_id)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.announce(inkan_server::hub::Change::Account(account_id.to_owned()));
         tx.commit(&self.state.hub).await.unwrap();
     }
 

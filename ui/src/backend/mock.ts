@@ -546,7 +546,7 @@ export class MockBackend implements Backend {
     const d = new Date(this.now());
     const p = (n: number) => String(n).padStart(2, "0");
     const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
-    return { path: `/home/demo/Documents/Inkan/inkan-history-${stamp}.json`, events: this.items.length };
+    return { path: `/home/demo/Documents/Inkan/inkan-history-${stamp}.jsonl`, events: this.items.length };
   }
 
   async setLimits(input: LimitsInput): Promise<LimitsView> {
