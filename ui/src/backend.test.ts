@@ -48,7 +48,7 @@ describe("errors", () => {
     const changed = { code: "history_changed", message: "the history changed on the server: notice 4 …" };
     expect(errorText(changed, "en")).toContain("no longer matches what this device verified before");
     expect(errorText(changed, "en")).toContain("Contact Inkan support");
-    expect(errorText(changed, "ja")).toContain("以前確認した内容と一致しません");
+    expect(errorText(changed, "ja")).toContain("Inkan の署名と一致しません");
   });
 
   it("says why a passkey may not unfreeze, in the app's own words, in both languages", () => {

@@ -103,7 +103,11 @@ export type WalletView = { display_name: string, balance: Amount, frozen: boolea
  */
 held: string | null, limits: LimitsView, };
 
-export type DeviceView = { id: string, name: string, active: boolean, enrolled_at: string, this_device: boolean, };
+export type DeviceView = { id: string, name: string, active: boolean, enrolled_at: string, 
+/**
+ * When its passkey was registered; `None` once it has none (a removed device).
+ */
+passkey_added_at: string | null, this_device: boolean, };
 
 export type JoinView = { join_id: string, 
 /**

@@ -182,6 +182,8 @@ const en = {
   thisDevice: "This device",
   revoked: "Removed",
   enrolledOn: (date: string) => `Added ${date}`,
+  passkeyAddedOn: (date: string) => `Its passkey: registered ${date}; it signs in and pays for this device only`,
+  noPasskey: "No passkey: removed with the device",
   revoke: "Remove",
   revokeConfirm: (name: string) =>
     `Remove “${name}”? It is signed out at once, its passkey is deleted, and it can no longer pay or see this wallet. You will confirm with your passkey.`,
@@ -489,6 +491,8 @@ const ja: Dict = {
   thisDevice: "この端末",
   revoked: "削除済み",
   enrolledOn: (date: string) => `${date} に追加`,
+  passkeyAddedOn: (date: string) => `パスキー: ${date} に登録（この端末のサインインと支払いにだけ使えます）`,
+  noPasskey: "パスキーなし（端末とともに削除されました）",
   revoke: "削除",
   revokeConfirm: (name: string) =>
     `「${name}」を削除しますか？その端末はすぐにサインアウトされ、パスキーも削除されるため、支払いもウォレットの閲覧もできなくなります。削除はパスキーで確認します。`,

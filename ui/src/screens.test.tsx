@@ -168,6 +168,8 @@ describe("security", () => {
     const mine = screen.getAllByTestId("device-item").find((d) => d.getAttribute("data-this-device") === "true")!;
     expect(mine.textContent).toContain("This device");
     expect(within(mine).queryByTestId("revoke-device")).toBeNull();
+    // Each device with its own passkey.
+    expect(within(mine).getByTestId("device-passkey").textContent).toMatch(/^Its passkey: registered .+; it signs in and pays for this device only$/);
 
     expect(within(screen.getByTestId("joins-list")).queryAllByTestId("approve-join")).toHaveLength(0);
     const join = mock.simulateJoinRequest("Work laptop");
@@ -190,6 +192,8 @@ describe("security", () => {
     fireEvent.click(within(other).getByTestId("revoke-confirm"));
     await waitFor(() => expect((screen.getAllByTestId("device-item").find((d) => d.textContent?.includes("iPhone")))!.textContent).toContain("Removed"));
     expect((await mock.devices()).find((d) => d.name === "iPhone")?.active).toBe(false);
+    const removed = screen.getAllByTestId("device-item").find((d) => d.textContent?.includes("iPhone"))!;
+    await waitFor(() => expect(within(removed).getByTestId("device-passkey").textContent).toBe("No passkey: removed with the device"));
   });
 
   it("shows a waiting device's key and the join notice with it in Japanese", async () => {

@@ -307,6 +307,11 @@ pub struct Device {
     pub active: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub enrolled_at: OffsetDateTime,
+    /// When this device's passkey was registered (with the device); `null` when it has none left:
+    /// a removed device's passkeys are deleted with it.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub passkey_added_at: Option<OffsetDateTime>,
 }
 
 /// `POST /v1/wallet/freeze` (no body needed beyond `{}`): any signed-in device may freeze.

@@ -342,6 +342,7 @@ impl App {
                     name: d.name,
                     active: d.active,
                     enrolled_at: timestamp(d.enrolled_at),
+                    passkey_added_at: d.passkey_added_at.map(timestamp),
                 })
                 .collect())
         })

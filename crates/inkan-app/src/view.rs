@@ -277,6 +277,8 @@ pub struct DeviceView {
     pub name: String,
     pub active: bool,
     pub enrolled_at: String,
+    /// When its passkey was registered; `None` once it has none (a removed device).
+    pub passkey_added_at: Option<String>,
     pub this_device: bool,
 }
 

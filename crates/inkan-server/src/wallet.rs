@@ -221,7 +221,9 @@ pub async fn unfreeze(
 /// `GET /v1/wallet/devices`
 pub async fn devices(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Vec<Device>>> {
     let rows = sqlx::query(
-        "SELECT id, key_id, name, active, enrolled_at FROM devices WHERE account_id = $1 ORDER BY enrolled_at",
+        "SELECT d.id, d.key_id, d.name, d.active, d.enrolled_at, \
+         (SELECT MIN(p.created_at) FROM passkeys p WHERE p.device_id = d.id) AS passkey_added_at \
+         FROM devices d WHERE d.account_id = $1 ORDER BY d.enrolled_at",
     )
     .bind(&auth.account_id)
     .fetch_all(app.db.pool())
@@ -235,6 +237,7 @@ pub async fn devices(State(app): State<AppState>, auth: SessionAuth) -> Result<J
                 name: r.try_get("name")?,
                 active: r.try_get::<i64, _>("active")? != 0,
                 enrolled_at: from_ms(r.try_get("enrolled_at")?),
+                passkey_added_at: r.try_get::<Option<i64>, _>("passkey_added_at")?.map(from_ms),
             })
         })
         .collect::<Result<Vec<_>>>()

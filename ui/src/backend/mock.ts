@@ -338,7 +338,7 @@ export class MockBackend implements Backend {
   simulateDeviceAge(hours: number): void {
     const p = this.requireWallet();
     const me = this.devicesList.find((d) => d.id === p.device_id);
-    if (me) me.enrolled_at = iso(this.now() - hours * HOUR_MS);
+    if (me) me.enrolled_at = me.passkey_added_at = iso(this.now() - hours * HOUR_MS);
   }
 
   /** The server writes `notice` to the wallet's history (for notices no mock flow makes). */
@@ -612,7 +612,8 @@ export class MockBackend implements Backend {
     if (j.state !== "awaiting_approval") throw fail("invalid_state", "this device is no longer waiting to join");
     this.refuseWhileHeld();
     j.state = "approved";
-    const device: DeviceView = { id: this.id("dev"), name: j.name, active: true, enrolled_at: iso(this.now()), this_device: false };
+    const now = iso(this.now());
+    const device: DeviceView = { id: this.id("dev"), name: j.name, active: true, enrolled_at: now, passkey_added_at: now, this_device: false };
     this.devicesList.push(device);
     this.notice({ kind: "device_added", device_id: device.id, name: device.name });
     return this.joinView(j);
@@ -814,6 +815,7 @@ export class MockBackend implements Backend {
     }
     // Its codes stop working, its passkeys are deleted and it is signed out, all at once.
     d.active = false;
+    d.passkey_added_at = null;
     this.notice({ kind: "device_revoked", device_id: d.id, name: d.name });
   }
 
@@ -835,7 +837,8 @@ export class MockBackend implements Backend {
     };
     this.signedIn = true;
     this.recoveryCodes = this.makeRecoveryCodes(8);
-    this.devicesList = [{ id: deviceId, name: device, active: true, enrolled_at: iso(this.now()), this_device: true }];
+    const now = iso(this.now());
+    this.devicesList = [{ id: deviceId, name: device, active: true, enrolled_at: now, passkey_added_at: now, this_device: true }];
     if (!account) this.notice({ kind: "account_created", display_name: name });
     this.notice({ kind: "device_added", device_id: deviceId, name: device });
   }
@@ -845,7 +848,7 @@ export class MockBackend implements Backend {
     const now = this.now();
     // Joined after this browser made the wallet: this browser is new (its passkey cannot unfreeze
     // until `simulateDeviceAge`), and once it is old, it was there before the latest join.
-    this.devicesList.push({ id: this.id("dev"), name: "iPhone", active: true, enrolled_at: iso(now), this_device: false });
+    this.devicesList.push({ id: this.id("dev"), name: "iPhone", active: true, enrolled_at: iso(now), passkey_added_at: iso(now), this_device: false });
     this.cardsList.push({ id: this.id("card"), brand: "visa", last4: "4242", status: "verified", attempts: 0 });
     this.notice({ kind: "card_added", card_id: "card_seed", brand: "visa", last4: "4242", verified: true });
     this.balance = 20_000;

@@ -219,6 +219,9 @@ function Devices({ thisDeviceId, joinsVersion }: { thisDeviceId: string; joinsVe
                   {d.name} {mine && <Badge tone="ok">{t.thisDevice}</Badge>} {!d.active && <Badge>{t.revoked}</Badge>}
                 </span>
                 <span class="hint">{t.enrolledOn(formatDate(d.enrolled_at, lang))}</span>
+                <span class="hint" data-testid="device-passkey">
+                  {d.passkey_added_at ? t.passkeyAddedOn(formatDate(d.passkey_added_at, lang)) : t.noPasskey}
+                </span>
               </div>
               {!mine && d.active && confirming !== d.id && (
                 <Button variant="quiet" class="btn-small" onClick={() => setConfirming(d.id)} data-testid="revoke-device">
