@@ -375,7 +375,11 @@ async fn run(cli: Cli) -> Result<()> {
                     for d in wallet.devices().await? {
                         let state = if d.active { "" } else { " (revoked)" };
                         let this = if d.id == me { " ← this device" } else { "" };
-                        println!("{}  {}  since {}{state}{this}", d.id, d.name, jst(d.enrolled_at));
+                        let passkey = match d.passkey_added_at {
+                            Some(at) => format!("passkey since {}", jst(at)),
+                            None => "no passkey".to_owned(),
+                        };
+                        println!("{}  {}  since {}, {passkey}{state}{this}", d.id, d.name, jst(d.enrolled_at));
                     }
                 }
                 DevicesAction::Waiting => {
