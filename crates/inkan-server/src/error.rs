@@ -20,6 +20,16 @@ pub struct AppError {
     pub message: Cow<'static, str>,
     /// Seconds to send as `Retry-After` (overload and rate limits).
     pub retry_after: Option<u32>,
+    /// A notice of this refusal itself (a refused passkey), written in a transaction of its own
+    /// once the request's has rolled back, and before the answer leaves (`feed::record_refusals`).
+    pub notice: Option<Box<RefusalNotice>>,
+}
+
+/// A notice to record because a request was refused: what [`AppError::with_notice`] attaches.
+#[derive(Debug, Clone)]
+pub struct RefusalNotice {
+    pub account_id: String,
+    pub notice: inkan_api::feed::Notice,
 }
 
 /// What an overloaded server asks a client to wait before retrying, in seconds.
@@ -27,7 +37,12 @@ pub const OVERLOAD_RETRY_AFTER_SECONDS: u32 = 1;
 
 impl AppError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        AppError { status, code, message: message.into(), retry_after: None }
+        AppError { status, code, message: message.into(), retry_after: None, notice: None }
+    }
+
+    /// This error, with a notice to the wallet's devices that it happened.
+    pub fn with_notice(self, account_id: &str, notice: inkan_api::feed::Notice) -> Self {
+        AppError { notice: Some(Box::new(RefusalNotice { account_id: account_id.to_owned(), notice })), ..self }
     }
 
     /// `503 overloaded` with `Retry-After`: the server took on nothing of this request.
@@ -79,6 +94,9 @@ impl IntoResponse for AppError {
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        if let Some(notice) = self.notice {
+            response.extensions_mut().insert(*notice);
         }
         response
     }

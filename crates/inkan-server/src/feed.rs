@@ -19,7 +19,7 @@ use sqlx::any::AnyRow;
 use crate::auth::SessionAuth;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
-use crate::error::{AppError, Json, Result};
+use crate::error::{AppError, Json, RefusalNotice, Result};
 use crate::hub::{Change, Subscription};
 use crate::issuer::Issuer;
 use crate::secrets::{hex, unhex};
@@ -44,22 +44,29 @@ pub async fn append(
     append_at(tx, issuer, Head::of(&row)?, account_id, notice, now).await
 }
 
-/// Appends a notice in a transaction of its own, in the background: for what is reported because a
-/// request failed (its own transaction rolled back), such as a refused passkey. Best effort: a
-/// failure is logged, and the request's answer does not wait for it.
-pub fn append_later(app: &AppState, account_id: &str, notice: Notice) {
-    let (app, account_id) = (app.clone(), account_id.to_owned());
-    tokio::spawn(async move {
+/// Middleware: a refused request that carries a notice of its refusal (`AppError::with_notice`)
+/// gets it recorded in a transaction of its own, after the handler (and its transaction) is done
+/// and before the answer leaves. So the wallet's devices hear of every refused passkey, and a
+/// client that saw the refusal can find it in the history. If it cannot be written, the refusal
+/// is still answered, and the failure logged.
+pub async fn record_refusals(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    if let Some(refusal) = response.extensions_mut().remove::<RefusalNotice>() {
         let outcome = async {
             let mut tx = app.db.begin().await?;
-            append(&mut tx, &app.issuer, &account_id, &notice, app.clock.now()).await?;
+            append(&mut tx, &app.issuer, &refusal.account_id, &refusal.notice, app.clock.now()).await?;
             tx.commit(&app.hub).await?;
             Ok::<(), AppError>(())
         };
         if let Err(e) = outcome.await {
-            tracing::warn!(error = ?e, %account_id, "could not record a notice of a refused request");
+            tracing::warn!(error = ?e, account_id = %refusal.account_id, "could not record the notice of a refusal");
         }
-    });
+    }
+    response
 }
 
 /// The columns of `accounts` that [`Head::of`] reads: add them to the `RETURNING` of an `UPDATE`

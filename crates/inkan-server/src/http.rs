@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/suspensions/{service}", put(operator::suspend).delete(operator::resume))
         .route("/v1/admin/accounts/{id}/hold", put(operator::hold).delete(operator::release))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), feed::record_refusals))
         .layer(axum::middleware::from_fn_with_state(state.admission.clone(), crate::admission::admit))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_server_time))
         .layer(DefaultBodyLimit::max(body_limit))

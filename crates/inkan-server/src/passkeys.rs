@@ -158,19 +158,17 @@ pub async fn accept_assertion(
         Ok(verified) => record_assertion(tx, device, &verified).await,
         Err(e) => Err(e),
     };
-    if let Err(e) = &outcome {
-        note_refusal(app, e, device, during);
-    }
-    outcome
+    outcome.map_err(|e| note_refusal(e, device, during))
 }
 
-/// If `error` refused a passkey, tells the wallet's devices (after this request, whatever it does).
-pub fn note_refusal(app: &AppState, error: &AppError, device: ActingDevice<'_>, during: &'static str) {
-    if error.code == inkan_api::ErrorCode::PasskeyRejected {
-        let notice =
-            Notice::PasskeyRejected { device_id: Some(device.device_id.to_owned()), during: during.to_owned() };
-        crate::feed::append_later(app, device.account_id, notice);
+/// If `error` refused a passkey, it carries a notice to the wallet's devices, recorded before the
+/// refusal is answered, whatever became of the request's own transaction.
+pub fn note_refusal(error: AppError, device: ActingDevice<'_>, during: &'static str) -> AppError {
+    if error.code != inkan_api::ErrorCode::PasskeyRejected {
+        return error;
     }
+    let notice = Notice::PasskeyRejected { device_id: Some(device.device_id.to_owned()), during: during.to_owned() };
+    error.with_notice(device.account_id, notice)
 }
 
 /// The signature, challenge, origin and user verification of an assertion, checked by
