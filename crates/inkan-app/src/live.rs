@@ -77,19 +77,19 @@ pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventS
                 None => load_history(w, &shared).await,
             };
             match async { Ok::<_, inkan_client::ClientError>((loaded?, w.heads().await?)) }.await {
-                    Ok((c, heads)) => (w.api(), c, heads),
-                    Err(e) if needs_the_person(&e) => {
-                        shared.set_online(sink.as_ref(), false, Some(e.to_string()));
-                        sink.emit(AppEvent::FeedEnded { error: AppError::from(e) });
-                        return;
-                    }
-                    Err(e) => {
-                        shared.set_online(sink.as_ref(), false, Some(e.to_string()));
-                        drop(guard);
-                        attempt = attempt.saturating_add(1);
-                        tokio::time::sleep(backoff(attempt)).await;
-                        continue;
-                    }
+                Ok((c, heads)) => (w.api(), c, heads),
+                Err(e) if needs_the_person(&e) => {
+                    shared.set_online(sink.as_ref(), false, Some(e.to_string()));
+                    sink.emit(AppEvent::FeedEnded { error: AppError::from(e) });
+                    return;
+                }
+                Err(e) => {
+                    shared.set_online(sink.as_ref(), false, Some(e.to_string()));
+                    drop(guard);
+                    attempt = attempt.saturating_add(1);
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
             }
         };
         if !announced {

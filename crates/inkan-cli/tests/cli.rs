@@ -278,7 +278,7 @@ async fn verify_an_export_offline(home: &Path, profile: &str, export: &Path, ser
     let mut changed = owned();
     changed[paid] = changed[paid].replace(r#"\"amount\":1280"#, r#"\"amount\":128"#);
     assert_ne!(changed[paid], lines[paid]);
-    check(changed, None, &format!("line {}: notice", paid + 1)).await;
+    check(changed, None, format!("line {}: notice", paid + 1).as_str()).await;
     // A notice removed, and two swapped.
     let mut removed = owned();
     removed.remove(3);

@@ -386,7 +386,8 @@ async fn a_history_rewritten_or_cut_short_on_the_server_is_caught() {
     assert!(seen.events.iter().all(|e| e.signature.is_some()), "every notice is signed");
     assert_eq!(wallet.known_head().unwrap().seq, seen.events.last().unwrap().seq);
     let account = wallet.profile().account_id.clone();
-    let mallory = |seq: u64, payload: &str| if seq == 1 { payload.replace("Hanako", "Mallory") } else { payload.to_owned() };
+    let mallory =
+        |seq: u64, payload: &str| if seq == 1 { payload.replace("Hanako", "Mallory") } else { payload.to_owned() };
     // The database rewritten (the wallet was "created for Mallory"), the chain recomputed: the
     // issuer's signature on notice 1 no longer matches.
     server.rewrite_history(&account, false, mallory).await;
@@ -410,7 +411,8 @@ async fn a_history_rewritten_or_cut_short_on_the_server_is_caught() {
     // A device that has never loaded its history yet: a database rewrite is still caught, by the
     // issuer's signature under the key it pinned when it enrolled.
     let (_home3, store3) = profile();
-    let mut fresh = Wallet::enroll(store3, where_(&server), "Jiro", "phone", soft.clone()).await.map(|e| e.wallet).unwrap();
+    let mut fresh =
+        Wallet::enroll(store3, where_(&server), "Jiro", "phone", soft.clone()).await.map(|e| e.wallet).unwrap();
     assert_eq!(fresh.known_head().unwrap(), inkan_core::history::KnownHead::GENESIS);
     let jiro = fresh.profile().account_id.clone();
     server.rewrite_history(&jiro, false, |_, payload| payload.replace("Jiro", "Mallory")).await;
@@ -468,4 +470,3 @@ async fn a_live_notice_the_issuer_did_not_sign_ends_the_feed() {
     }
     server.stop().await;
 }
-

@@ -271,7 +271,10 @@ mod tests {
 
     /// `entries` with each head signed by `pair` for `account`.
     fn sign(pair: &Ed25519KeyPair, account: &str, entries: &[Entry]) -> Vec<Vec<u8>> {
-        entries.iter().map(|(seq, _, _, hash)| pair.sign(&head_message(account, *seq, hash)).as_ref().to_vec()).collect()
+        entries
+            .iter()
+            .map(|(seq, _, _, hash)| pair.sign(&head_message(account, *seq, hash)).as_ref().to_vec())
+            .collect()
     }
 
     fn check_signed(
@@ -296,10 +299,7 @@ mod tests {
         let (pair, key) = issuer();
         let entries = chain(&["a", "b", "c"]);
         let signatures: Vec<_> = sign(&pair, "acc_1", &entries).into_iter().map(Some).collect();
-        assert_eq!(
-            check_signed("acc_1", &key, &entries, &signatures),
-            Ok(KnownHead { seq: 3, hash: entries[2].3 })
-        );
+        assert_eq!(check_signed("acc_1", &key, &entries, &signatures), Ok(KnownHead { seq: 3, hash: entries[2].3 }));
         // Another wallet's heads, or another issuer, do not pass.
         let fail = |position, error| Err(Failure { position, error });
         assert_eq!(check_signed("acc_2", &key, &entries, &signatures), fail(0, ChainError::BadSignature { seq: 1 }));

@@ -114,7 +114,9 @@ pub async fn insert_device(
     if inserted.rows_affected() != 1 {
         return Err(AppError::invalid_state("this device key is already registered"));
     }
-    feed::append(tx, &app.issuer,
+    feed::append(
+        tx,
+        &app.issuer,
         account_id,
         &Notice::DeviceAdded { device_id: device_id.clone(), name: name.to_owned() },
         app.clock.now(),
@@ -173,8 +175,14 @@ pub async fn finish_registration(
     .bind(to_ms(now))
     .execute(tx.conn())
     .await?;
-    feed::append(&mut tx, &app.issuer, &account_id, &Notice::AccountCreated { display_name: ceremony.context.display_name }, now)
-        .await?;
+    feed::append(
+        &mut tx,
+        &app.issuer,
+        &account_id,
+        &Notice::AccountCreated { display_name: ceremony.context.display_name },
+        now,
+    )
+    .await?;
     let key_id = body.device.key_id.to_string();
     let device_id = insert_device(&mut tx, &app, &account_id, &key_id, key.as_sec1(), &device_name).await?;
     let device = ActingDevice { account_id: &account_id, device_id: &device_id };
@@ -244,8 +252,14 @@ pub async fn finish_sign_in(
     })?;
     let device = ActingDevice { account_id: &account_id, device_id: &device_id };
     accept_assertion(&app, &mut tx, device, "sign_in", &ceremony.state, &body.credential).await?;
-    feed::append(&mut tx, &app.issuer, &account_id, &Notice::SignedIn { device_id: Some(device_id.clone()) }, app.clock.now())
-        .await?;
+    feed::append(
+        &mut tx,
+        &app.issuer,
+        &account_id,
+        &Notice::SignedIn { device_id: Some(device_id.clone()) },
+        app.clock.now(),
+    )
+    .await?;
     let session = open_session(&mut tx, &app, &account_id, &device_id).await?;
     tx.commit(&app.hub).await?;
     Ok((StatusCode::CREATED, Json(session)))

@@ -189,7 +189,9 @@ pub async fn submit(
             JoinState::Approved
         }
         None => {
-            feed::append(&mut tx, &app.issuer,
+            feed::append(
+                &mut tx,
+                &app.issuer,
                 &account_id,
                 &Notice::DeviceJoinRequested {
                     join_id: None,

@@ -120,7 +120,7 @@ pub async fn append_at(
     .bind(&signature.key_id)
     .bind(signature.signature.encode())
     .execute(tx.conn())
-        .await?;
+    .await?;
     // Conditional on the head read above, so a caller that broke the rule (no lock taken) fails
     // instead of forking the chain.
     let moved = sqlx::query("UPDATE accounts SET event_seq = $1, last_hash = $2 WHERE id = $3 AND event_seq = $4")

@@ -1186,15 +1186,14 @@ mod tests {
         )
         .unwrap();
         let clock = std::sync::Arc::new(crate::clock::SystemClock);
-        let state =
-            crate::AppState::new(
-                db,
-                clock,
-                settings,
-                std::sync::Arc::new(crate::funding::SandboxProvider),
-                crate::issuer::Issuer::generate(&ring::rand::SystemRandom::new()).unwrap().0,
-            )
-            .unwrap();
+        let state = crate::AppState::new(
+            db,
+            clock,
+            settings,
+            std::sync::Arc::new(crate::funding::SandboxProvider),
+            crate::issuer::Issuer::generate(&ring::rand::SystemRandom::new()).unwrap().0,
+        )
+        .unwrap();
         let request = axum::http::Request::get("/openapi.json").body(axum::body::Body::empty()).unwrap();
         let response = crate::app(state).oneshot(request).await.unwrap();
         assert_eq!(response.status(), axum::http::StatusCode::OK);
@@ -1484,9 +1483,16 @@ mod tests {
         }
 
         let key_id = DeviceKeyId::from_bytes([0xab; 16]);
-        let device =
-            Device { id: "dev_1".to_owned(), key_id, name: "Pixel".to_owned(), active: true, enrolled_at: now };
+        let device = Device {
+            id: "dev_1".to_owned(),
+            key_id,
+            name: "Pixel".to_owned(),
+            active: true,
+            enrolled_at: now,
+            passkey_added_at: Some(now),
+        };
         assert_conforms(&doc, "Device", &device);
+        assert_conforms(&doc, "Device", &Device { passkey_added_at: None, ..device.clone() });
         let new_device = NewDevice {
             key_id,
             public_key: Base64Url(vec![4, 250, 251, 252]),

@@ -129,7 +129,8 @@ pub async fn replace(
     sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
     let recovery_codes = issue(&mut tx, &app, &auth.account_id).await?;
     let count = u32::try_from(recovery_codes.len()).unwrap_or(u32::MAX);
-    feed::append(&mut tx, &app.issuer, &auth.account_id, &Notice::RecoveryCodesReplaced { count }, app.clock.now()).await?;
+    feed::append(&mut tx, &app.issuer, &auth.account_id, &Notice::RecoveryCodesReplaced { count }, app.clock.now())
+        .await?;
     tx.commit(&app.hub).await?;
     Ok((StatusCode::CREATED, Json(RecoveryCodes { recovery_codes })))
 }

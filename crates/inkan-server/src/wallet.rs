@@ -98,7 +98,9 @@ pub async fn set_limits(
     let current = change.settings.current;
     let minor = |kind| current.get(kind).minor();
     use inkan_core::LimitKind::{Daily, Monthly, PerCharge};
-    feed::append(&mut tx, &app.issuer,
+    feed::append(
+        &mut tx,
+        &app.issuer,
         &auth.account_id,
         &Notice::LimitsLowered { per_charge: minor(PerCharge), daily: minor(Daily), monthly: minor(Monthly) },
         now,
@@ -106,7 +108,9 @@ pub async fn set_limits(
     .await?;
     if let Some(raise) = change.settings.pending {
         let p = raise.policy;
-        feed::append(&mut tx, &app.issuer,
+        feed::append(
+            &mut tx,
+            &app.issuer,
             &auth.account_id,
             &Notice::LimitsRaiseRequested {
                 per_charge: p.get(PerCharge).minor(),
@@ -284,10 +288,18 @@ pub async fn revoke_device(
         .execute(tx.conn())
         .await?;
     let passkeys = sqlx::query("DELETE FROM passkeys WHERE device_id = $1").bind(&id).execute(tx.conn()).await?;
-    feed::append(&mut tx, &app.issuer, &auth.account_id, &Notice::DeviceRevoked { device_id: id.clone(), name }, now).await?;
+    feed::append(&mut tx, &app.issuer, &auth.account_id, &Notice::DeviceRevoked { device_id: id.clone(), name }, now)
+        .await?;
     let count = u32::try_from(passkeys.rows_affected()).unwrap_or(u32::MAX);
     if count > 0 {
-        feed::append(&mut tx, &app.issuer, &auth.account_id, &Notice::PasskeyRemoved { device_id: id.clone(), count }, now).await?;
+        feed::append(
+            &mut tx,
+            &app.issuer,
+            &auth.account_id,
+            &Notice::PasskeyRemoved { device_id: id.clone(), count },
+            now,
+        )
+        .await?;
     }
     end_sessions_because(&mut tx, &app, &auth.account_id, Ending::OfDevice(&id), "device_removed").await?;
     tx.commit(&app.hub).await?;

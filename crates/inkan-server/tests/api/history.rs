@@ -8,10 +8,13 @@ use inkan_api::feed::{FeedEvent, History, IssuerKeys};
 use inkan_core::history::{self, HeadSignature, IssuerKey, KnownHead, Link, SignedLink};
 use reqwest::StatusCode;
 
-use super::support::{self, Backend, FeedReader, TestServer, json};
 use super::setup;
+use super::support::{self, Backend, FeedReader, TestServer, json};
 
-support::on_both_databases!(every_head_is_signed_by_the_published_key, heads_written_before_signing_are_signed_at_start,);
+support::on_both_databases!(
+    every_head_is_signed_by_the_published_key,
+    heads_written_before_signing_are_signed_at_start,
+);
 
 async fn published_key(server: &TestServer) -> IssuerKey {
     let keys: IssuerKeys = json(server.get("/v1/issuer-keys", None).await, StatusCode::OK).await;
@@ -20,8 +23,7 @@ async fn published_key(server: &TestServer) -> IssuerKey {
 }
 
 fn verify(account_id: &str, key: &IssuerKey, events: &[FeedEvent]) -> Result<KnownHead, history::Failure> {
-    let hashes: Vec<[u8; 32]> =
-        events.iter().map(|e| unhex32(&e.hash)).collect();
+    let hashes: Vec<[u8; 32]> = events.iter().map(|e| unhex32(&e.hash)).collect();
     history::verify_signed(
         account_id,
         key,
@@ -89,6 +91,10 @@ async fn heads_written_before_signing_are_signed_at_start(backend: Backend) {
     assert_eq!(signed.iter().filter(|s| **s).count(), 1);
     assert_eq!(signed.last(), Some(&true));
     assert_eq!(verify(&after.account_id, &key, &after.events).unwrap().seq, before.events.last().unwrap().seq);
-    assert_eq!(after.events.last().unwrap().signature, before.events.last().unwrap().signature, "Ed25519 is deterministic");
+    assert_eq!(
+        after.events.last().unwrap().signature,
+        before.events.last().unwrap().signature,
+        "Ed25519 is deterministic"
+    );
     server.stop().await;
 }
