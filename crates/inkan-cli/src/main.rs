@@ -278,6 +278,19 @@ fn verify_export(store: &ProfileStore, file: &std::path::Path, issuer_key: Optio
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let verified = inkan_client::history::verify_export(&text, &key)
         .map_err(|e| anyhow::anyhow!("{} does not verify: {e}", file.display()))?;
+    // On a device of that wallet: the file must also extend what this device verified.
+    match Wallet::open(store.clone()) {
+        Ok(wallet) if wallet.profile().account_id == verified.header.account_id => {
+            verified.extends(wallet.known_head()?).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} does not hold the history this device verified: {e} (or it was exported before then)",
+                    file.display()
+                )
+            })?;
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("(not compared with this device's verified history: {e})"),
+    }
     println!(
         "{}: {} notices of wallet {}, exported {}; every link and every signature of issuer key {} verifies.",
         file.display(),

@@ -233,6 +233,16 @@ async fn a_wallet_on_the_command_line() {
     let laptop_code = inkan(home, &third, &["code"]).await;
     till.charge_ok(stdout(&laptop_code).trim(), 10).await;
 
+    // The wallet's history rewritten in the server's database: every device refuses it, the one
+    // that never loaded it before (the laptop) too, by the issuer's signature.
+    let mallory = |seq: u64, p: &str| if seq == 1 { p.replace("Jiro", "Mallory") } else { p.to_owned() };
+    server.rewrite_history(&account, false, mallory).await;
+    for who in [&profile, &third] {
+        let refused = inkan(home, who, &["history"]).await;
+        assert!(!refused.status.success(), "{who} took a rewritten history");
+        assert!(stderr(&refused).contains("history changed on the server"), "{}", stderr(&refused));
+    }
+
     // A server that is not there: a clear error, its own exit code, and no secret left behind.
     let other = format!("{profile}-offline");
     let offline =
@@ -247,7 +257,6 @@ async fn a_wallet_on_the_command_line() {
     server.stop().await;
 }
 
-/// The recovery codes a command printed (`XXXX-XXXX-XXXX-XXXX`, one a line).
 /// `inkan history --verify`: the export passes with the pinned key and with the server's key
 /// given; a changed, removed or moved notice, or another issuer's key, fails naming the line.
 async fn verify_an_export_offline(home: &Path, profile: &str, export: &Path, server: &TestServer) {
@@ -295,8 +304,34 @@ async fn verify_an_export_offline(home: &Path, profile: &str, export: &Path, ser
     check(owned(), Some(&other), "line 2: notice 1 is not signed with the issuer's key").await;
     check(owned(), Some("not-a-key"), "--issuer-key is not an Ed25519 public key").await;
     check(vec!["{}".to_owned()], None, "line 1: not the header").await;
+    // Cut short, with the header's count made to match: consistent and signed, but it does not
+    // hold what this device verified.
+    let mut header: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    header["notices"] = serde_json::json!(lines.len() - 3);
+    let mut cut = owned();
+    cut.truncate(lines.len() - 2);
+    cut[0] = header.to_string();
+    check(cut, None, "does not hold the history this device verified").await;
+    // Rewritten as whoever can write the database would: notice 1 changed and every hash after it
+    // computed again. The issuer's signature on notice 1 no longer matches.
+    let mut previous = inkan_core::history::GENESIS;
+    let rewritten: Vec<String> = std::iter::once(lines[0].to_owned())
+        .chain(lines[1..].iter().map(|line| {
+            let mut event: inkan_api::feed::FeedEvent = serde_json::from_str(line).unwrap();
+            if event.seq == 1 {
+                event.payload = event.payload.replace("Jiro", "Mallory");
+            }
+            let at = i64::try_from(event.at.unix_timestamp_nanos() / 1_000_000).unwrap();
+            previous = inkan_core::history::link(&previous, event.seq, at, &event.payload);
+            event.hash = previous.iter().map(|b| format!("{b:02x}")).collect();
+            serde_json::to_string(&event).unwrap()
+        }))
+        .collect();
+    assert!(rewritten[1].contains("Mallory"), "{}", rewritten[1]);
+    check(rewritten, None, "line 2: notice 1 is not signed with the issuer's key").await;
 }
 
+/// The recovery codes a command printed (`XXXX-XXXX-XXXX-XXXX`, one a line).
 fn recovery_codes_in(text: &str) -> Vec<String> {
     text.lines().map(str::trim).filter(|l| l.len() == 19 && l.matches('-').count() == 3).map(str::to_owned).collect()
 }

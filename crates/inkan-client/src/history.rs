@@ -116,6 +116,20 @@ pub struct VerifiedExport {
     pub header: ExportHeader,
     /// The last notice, as the issuer signed it.
     pub head: KnownHead,
+    /// The notices, oldest first.
+    pub events: Vec<FeedEvent>,
+}
+
+impl VerifiedExport {
+    /// Does this export extend the head a device verified (`inkan_core::history::extends`)? A file
+    /// cut short, or rewritten by whoever held the issuer key, does not.
+    pub fn extends(&self, known: KnownHead) -> Result<(), history::HistoryChanged> {
+        let hash_at = |seq: u64| {
+            let event = self.events.get(usize::try_from(seq.checked_sub(1)?).ok()?)?;
+            crate::feed::hash_of(event)
+        };
+        history::extends(known, self.head.seq, hash_at)
+    }
 }
 
 /// Why an export does not verify, and on which line of the file (from 1).
@@ -162,7 +176,7 @@ pub fn verify_export(text: &str, key: &IssuerKey) -> Result<VerifiedExport, Expo
             ),
         ));
     }
-    Ok(VerifiedExport { header, head })
+    Ok(VerifiedExport { header, head, events })
 }
 
 fn explain(error: &ChainError) -> String {
