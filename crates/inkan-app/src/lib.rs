@@ -68,13 +68,22 @@ impl std::fmt::Debug for App {
 
 type Result<T, E = AppError> = std::result::Result<T, E>;
 
+/// A server address or passkey origin as a person types it: `https://`, or `http://` only to this
+/// computer (`localhost`, `127.0.0.0/8`, `::1`), where nothing crosses a network in the clear.
 fn parse_url(text: &str, what: &str) -> Result<Url> {
     let url = Url::parse(text.trim())
         .map_err(|e| AppError::invalid(format!("the {what} {text:?} is not an address: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(AppError::invalid(format!("the {what} must start with https:// (or http:// on this computer)")));
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(AppError::invalid(format!("the {what} must start with https:// (or http:// on this computer)"))),
     }
-    Ok(url)
 }
 
 fn server(server: &str, origin: &str) -> Result<Server> {
@@ -461,3 +470,43 @@ fn profile_view(wallet: &Wallet) -> ProfileView {
 
 #[cfg(test)]
 mod bindings;
+
+#[cfg(test)]
+mod tests {
+    use super::parse_url;
+
+    #[test]
+    fn plain_http_is_only_for_this_computer() {
+        for good in [
+            "https://inkan.example",
+            "https://192.0.2.10:8443/",
+            "http://localhost:8080",
+            "http://LOCALHOST:8080",
+            "  http://127.0.0.1:8080  ",
+            "http://127.8.9.10",
+            "http://[::1]:8080",
+        ] {
+            assert!(parse_url(good, "server address").is_ok(), "{good} was refused");
+        }
+        for bad in [
+            "http://inkan.example",
+            "http://192.168.1.20:8080",
+            "http://10.0.0.1",
+            "http://localhost.evil.example",
+            "http://[2001:db8::1]",
+            "ftp://localhost",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "inkan.example",
+            "",
+        ] {
+            let error = parse_url(bad, "server address").expect_err(bad);
+            assert_eq!(error.code, "invalid", "{bad}");
+            assert!(
+                error.message.contains("https://") || error.message.contains("not an address"),
+                "{bad}: {}",
+                error.message
+            );
+        }
+    }
+}

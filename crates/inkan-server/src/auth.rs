@@ -22,7 +22,11 @@ fn bearer(parts: &Parts) -> Result<&str> {
         .ok_or_else(|| AppError::unauthorized("missing Authorization: Bearer …"))?
         .to_str()
         .map_err(|_| AppError::unauthorized("malformed Authorization header"))?;
-    let token = value.strip_prefix("Bearer ").ok_or_else(|| AppError::unauthorized("expected a Bearer token"))?;
+    // The scheme is case-insensitive (RFC 7235 §2.1): `bearer` and `BEARER` are `Bearer`.
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim_start_matches(' '),
+        _ => return Err(AppError::unauthorized("expected a Bearer token")),
+    };
     if token.is_empty() || token.len() > 256 {
         return Err(AppError::unauthorized("malformed bearer token"));
     }
@@ -211,4 +215,28 @@ pub async fn end_sessions(tx: &mut Tx, account_id: &str, which: Ending<'_>) -> R
         tx.announce(Change::Sessions(account_id.to_owned()));
     }
     Ok(ended)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    fn parts(authorization: &str) -> axum::http::request::Parts {
+        axum::http::Request::builder().header("authorization", authorization).body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_nothing_else_passes() {
+        for (header, token) in
+            [("Bearer tk_1", "tk_1"), ("bearer tk_1", "tk_1"), ("BEARER tk_1", "tk_1"), ("Bearer   tk_1", "tk_1")]
+        {
+            assert_eq!(bearer(&parts(header)).unwrap(), token, "{header}");
+        }
+        for header in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearertk_1", "tk_1", "Token tk_1"] {
+            assert!(bearer(&parts(header)).is_err(), "{header} passed");
+        }
+        assert!(bearer(&parts(&format!("Bearer {}", "a".repeat(257)))).is_err());
+        let none = axum::http::Request::builder().body(()).unwrap().into_parts().0;
+        assert!(bearer(&none).is_err());
+    }
 }

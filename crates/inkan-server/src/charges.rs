@@ -12,7 +12,7 @@ use inkan_api::wallet::{ConfirmCharge, DeclineCharge, PendingCharge, WalletCharg
 use inkan_api::{ErrorCode, IDEMPOTENCY_KEY};
 use inkan_core::limits::LimitError;
 use inkan_core::payment_code::{DevicePublicKey, PaymentCode, PaymentCodeError};
-use inkan_core::{ChargeStatus, Currency, LimitKind, LimitSettings, Money, Spending, tokyo};
+use inkan_core::{ChargeStatus, Currency, LimitSettings, Money, Spending, tokyo};
 use serde::Deserialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -147,20 +147,15 @@ pub async fn spending(
     Ok(Spending { today, this_month })
 }
 
+/// A limit refusal, as the terminal hears it: only that a limit was reached. Which limit and how
+/// much is left is the shopper's business (their app shows their limits), never the shop's.
 fn limit_error(e: LimitError) -> AppError {
     match e {
-        LimitError::Exceeded { kind, remaining, .. } => {
-            let which = match kind {
-                LimitKind::PerCharge => "per-charge",
-                LimitKind::Daily => "daily",
-                LimitKind::Monthly => "monthly",
-            };
-            AppError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::LimitExceeded,
-                format!("over the shopper's {which} limit ({remaining} left)"),
-            )
-        }
+        LimitError::Exceeded { .. } => AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::LimitExceeded,
+            "over one of the shopper's spending limits: the shopper can see them in the Inkan app",
+        ),
         other => AppError::invalid(other.to_string()),
     }
 }
