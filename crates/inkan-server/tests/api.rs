@@ -118,9 +118,6 @@ async fn setup(backend: Backend, balance: i64) -> (TestServer, Terminal, Shopper
     (server, till, shopper)
 }
 
-async fn charge_count(server: &TestServer) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM charges").fetch_one(server.state.db.pool()).await.unwrap()
-}
 
 /// Charges `amount` and confirms it with the shopper's passkey.
 async fn pay(server: &TestServer, till: &Terminal, shopper: &mut Shopper, amount: i64) -> Charge {
@@ -156,7 +153,7 @@ async fn bad_codes_are_refused(backend: Backend) {
     for junk in ["hello".to_owned(), String::new(), "A".repeat(5_000), "ｱ".repeat(140)] {
         error(till.charge(&junk, 100).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid).await;
     }
-    assert_eq!(charge_count(&server).await, 1, "only the one good code made a charge");
+    assert_eq!(server.charge_count().await, 1, "only the one good code made a charge");
     server.stop().await;
 }
 
@@ -171,7 +168,7 @@ async fn two_terminals_racing_with_one_code(backend: Backend) {
         let loser = if a.status() == StatusCode::CREATED { b } else { a };
         error(loser, StatusCode::CONFLICT, ErrorCode::PaymentCodeUsed).await;
     }
-    assert_eq!(charge_count(&server).await, 5);
+    assert_eq!(server.charge_count().await, 5);
     server.stop().await;
 }
 
@@ -378,7 +375,7 @@ async fn wrong_and_revoked_terminal_keys(backend: Backend) {
         .await
         .unwrap();
     error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
-    assert_eq!(charge_count(&server).await, 0);
+    assert_eq!(server.charge_count().await, 0);
     server.stop().await;
 }
 
@@ -465,7 +462,7 @@ async fn hostile_bodies_get_clear_errors_and_change_nothing(backend: Backend) {
     let response = server.get("/v1/nothing-here", None).await;
     error(response, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
     // Nothing changed: no charge, the code is still good.
-    assert_eq!(charge_count(&server).await, 0);
+    assert_eq!(server.charge_count().await, 0);
     till.charge_ok(&code, 100).await;
     server.stop().await;
 }
@@ -493,7 +490,7 @@ async fn idempotent_retries(backend: Backend) {
     // Same key, other body.
     let other = CreateCharge { amount: 1_281, ..body };
     error(till.charge_raw("retry-1", &other).await, StatusCode::CONFLICT, ErrorCode::IdempotencyConflict).await;
-    assert_eq!(charge_count(&server).await, 2);
+    assert_eq!(server.charge_count().await, 2);
     assert_eq!(shopper.balance(&server).await, 8_720);
     server.stop().await;
 }
@@ -1198,7 +1195,7 @@ async fn past_its_limits_the_server_answers_503_at_once_and_recovers(backend: Ba
     }
     until(admission.requests_in_flight(), 3, "requests in flight").await;
     assert_overloaded(wallet()).await;
-    let before = charge_count(&server).await;
+    let before = server.charge_count().await;
     let body =
         CreateCharge { payment_code: shopper.code(&server), amount: 100, currency: Currency::Jpy, description: None };
     assert_overloaded(
@@ -1210,7 +1207,7 @@ async fn past_its_limits_the_server_answers_503_at_once_and_recovers(backend: Ba
             .json(&body),
     )
     .await;
-    assert_eq!(charge_count(&server).await, before, "a refused request changed nothing");
+    assert_eq!(server.charge_count().await, before, "a refused request changed nothing");
     // Liveness is never refused.
     assert_eq!(server.get("/healthz", None).await.status(), StatusCode::OK);
     drop(stalled);

@@ -47,9 +47,6 @@ async fn other_instance(server: &TestServer, backend: Backend) -> Option<TestSer
     }
 }
 
-async fn charge_count(server: &TestServer) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM charges").fetch_one(server.state.db.pool()).await.unwrap()
-}
 
 async fn notices(server: &TestServer, shopper: &Shopper) -> Vec<Notice> {
     let history: History = json(server.get("/v1/wallet/history", Some(&shopper.token)).await, StatusCode::OK).await;
@@ -75,7 +72,7 @@ async fn suspended_charges_stop_on_every_instance_at_once(backend: Backend) {
     .await;
     assert_eq!((suspended.service, suspended.reason.as_str()), (Service::Charges, "card-testing attack on tills"));
     // The very next request, on the other instance: no new charge, and no confirmation.
-    let before = charge_count(&server).await;
+    let before = server.charge_count().await;
     let code = shopper.code(&server);
     let other_till = support::Terminal {
         url: elsewhere.url.clone(),
@@ -85,7 +82,7 @@ async fn suspended_charges_stop_on_every_instance_at_once(backend: Backend) {
         key: till.key.clone(),
     };
     error(other_till.charge(&code, 300).await, StatusCode::FORBIDDEN, ErrorCode::ChargesSuspended).await;
-    assert_eq!(charge_count(&server).await, before);
+    assert_eq!(server.charge_count().await, before);
     let body = shopper.sign_charge(&pending[0]);
     let confirm = elsewhere.post(&format!("/v1/wallet/charges/{}/confirm", waiting.id), None, &body).await;
     error(confirm, StatusCode::FORBIDDEN, ErrorCode::ChargesSuspended).await;
@@ -192,9 +189,9 @@ async fn an_account_on_hold_can_do_nothing_that_moves_money_or_adds_a_device(bac
     let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
     assert_eq!(wallet.held.as_deref(), Some("suspected account takeover"));
 
-    let before = charge_count(&server).await;
+    let before = server.charge_count().await;
     error(till.charge(&shopper.code(&server), 100).await, StatusCode::FORBIDDEN, ErrorCode::AccountHeld).await;
-    assert_eq!(charge_count(&server).await, before);
+    assert_eq!(server.charge_count().await, before);
     error(shopper.confirm(&server, &pending[0]).await, StatusCode::FORBIDDEN, ErrorCode::AccountHeld).await;
     let card = AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
     error(

@@ -205,6 +205,11 @@ impl TestServer {
         }
     }
 
+    /// How many charges the database holds (to check that a refused request made none).
+    pub async fn charge_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM charges").fetch_one(self.state.db.pool()).await.unwrap()
+    }
+
     /// The public key this server signs history heads with.
     pub fn issuer_key(&self) -> inkan_core::history::IssuerKey {
         *self.state.issuer.key()
