@@ -176,7 +176,7 @@ fn story() -> Result<()> {
     demo.run(create_key)?;
     let server = Command::new(bin("inkan-server"))
         .args(["--database", &database, "serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--rp-id", "localhost", "--rp-origin", &demo.server_url, "--issuer-key"])
+        .args(["--rp-id", "localhost", "--rp-origin", &demo.server_url, "--funding", "sandbox", "--issuer-key"])
         .arg(&issuer_key)
         .stdout(Stdio::null())
         .stderr(log)

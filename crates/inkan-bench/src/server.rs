@@ -78,7 +78,7 @@ impl ServerProcess {
             .arg("--database")
             .arg(database)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--rp-id", RP_ID, "--rp-origin", RP_ORIGIN])
-            .arg("--issuer-key")
+            .args(["--funding", "sandbox", "--issuer-key"])
             .arg(&issuer_key)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)

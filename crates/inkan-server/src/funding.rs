@@ -60,6 +60,12 @@ pub struct Registration {
 }
 
 /// A card verifier and payment source. Implementations own the card numbers; Inkan never does.
+///
+/// This is where a real acquirer plugs in: implement it over the acquirer's API (tokenise and
+/// verify a card with its 3-D Secure challenge, collect a top-up, refund), add a variant to the
+/// server's `--funding` choice in `main.rs`, and pass it to `AppState::new`. The only provider
+/// built today is [`SandboxProvider`], which takes the documented test cards and moves no money:
+/// `serve` uses it only when told `--funding sandbox`.
 pub trait FundingProvider: Send + Sync + 'static {
     fn register(
         &self,

@@ -22,7 +22,7 @@ struct Cli {
     /// Database URL: sqlite://FILE (default: sqlite://inkan.db) or postgres://…
     #[arg(long, env = "INKAN_DATABASE_URL", global = true)]
     database: Option<String>,
-    /// TOML file with any of: listen, database, rp_id, rp_origin, issuer_key, charge_ttl_seconds,
+    /// TOML file with any of: listen, database, rp_id, rp_origin, issuer_key, funding, charge_ttl_seconds,
     /// session_max_hours, max_requests_in_flight, max_open_streams, db_acquire_timeout_ms.
     #[arg(long, env = "INKAN_CONFIG", global = true)]
     config: Option<PathBuf>,
@@ -55,6 +55,11 @@ struct ServeArgs {
     /// out of the database's backups: whoever holds both can rewrite histories undetected.
     #[arg(long, env = "INKAN_ISSUER_KEY")]
     issuer_key: Option<PathBuf>,
+    /// Where top-ups take money from. Required, with no default: `sandbox` is the only provider
+    /// built, and it is a TEST provider that credits wallets from the documented test cards
+    /// (4242 4242 4242 4242) without moving any money. Never run it where real people pay.
+    #[arg(long, env = "INKAN_FUNDING", value_enum)]
+    funding: Option<Funding>,
     /// Seconds an unconfirmed charge waits before it expires (default 120).
     #[arg(long, env = "INKAN_CHARGE_TTL_SECONDS")]
     charge_ttl_seconds: Option<u32>,
@@ -71,6 +76,14 @@ struct ServeArgs {
     /// (default 2000).
     #[arg(long, env = "INKAN_DB_ACQUIRE_TIMEOUT_MS", value_parser = clap::value_parser!(u32).range(1..))]
     db_acquire_timeout_ms: Option<u32>,
+}
+
+/// The funding providers `serve` can run with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Funding {
+    /// TEST ONLY: the sandbox's test cards, no money moves.
+    Sandbox,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +160,7 @@ struct FileConfig {
     rp_id: Option<String>,
     rp_origin: Option<url::Url>,
     issuer_key: Option<PathBuf>,
+    funding: Option<Funding>,
     charge_ttl_seconds: Option<u32>,
     session_max_hours: Option<u32>,
     max_requests_in_flight: Option<u32>,
@@ -231,6 +245,16 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
          the config file); create one with `inkan-server admin issuer-key create --out FILE`",
     )?;
     let issuer = Issuer::load(&issuer_key)?;
+    let funding = args.funding.or(file.funding).context(
+        "choose where top-ups take money from: --funding sandbox (or INKAN_FUNDING, or funding in the config file). \
+         `sandbox` is the only provider built and is for tests and demos: it takes test cards and moves no money",
+    )?;
+    let provider: Arc<dyn inkan_server::funding::FundingProvider> = match funding {
+        Funding::Sandbox => {
+            tracing::warn!("funding: SANDBOX (test cards, no real money): never for real shoppers");
+            Arc::new(SandboxProvider)
+        }
+    };
     let mut settings = Settings::for_relying_party(rp_id, rp_origin)?;
     if let Some(ttl) = args.charge_ttl_seconds.or(file.charge_ttl_seconds) {
         settings.charge_ttl = time::Duration::seconds(i64::from(ttl));
@@ -256,13 +280,18 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
     }
     let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let key_id = issuer.key_id().to_owned();
-    let state = AppState::new(db, Arc::new(SystemClock), settings, Arc::new(SandboxProvider), issuer)?;
+    let state = AppState::new(db, Arc::new(SystemClock), settings, provider, issuer)?;
     let signed = inkan_server::feed::sign_unsigned_heads(&state).await.map_err(|e| anyhow::anyhow!(e.message))?;
     if signed > 0 {
         tracing::info!(signed, "signed the heads of histories written before heads were signed");
     }
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
-    tracing::info!(address = %listener.local_addr()?, issuer_key = %key_id, "inkan-server listening");
+    tracing::info!(
+        address = %listener.local_addr()?,
+        issuer_key = %key_id,
+        funding = ?funding,
+        "inkan-server listening"
+    );
     inkan_server::run(listener, state.clone(), shutdown_signal()).await?;
     state.db.close().await;
     tracing::info!("inkan-server stopped");

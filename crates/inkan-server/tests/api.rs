@@ -118,7 +118,6 @@ async fn setup(backend: Backend, balance: i64) -> (TestServer, Terminal, Shopper
     (server, till, shopper)
 }
 
-
 /// Charges `amount` and confirms it with the shopper's passkey.
 async fn pay(server: &TestServer, till: &Terminal, shopper: &mut Shopper, amount: i64) -> Charge {
     let code = shopper.code(server);
@@ -1283,6 +1282,7 @@ fn the_binary_serves_and_stops_on_sigterm() {
     let serve = |extra: &[&str]| {
         Command::new(bin)
             .args(["--database", &database, "serve", "--rp-id", "localhost", "--rp-origin", "http://localhost:8080"])
+            .args(["--funding", "sandbox"])
             .args(extra)
             .env_remove("INKAN_ISSUER_KEY")
             .output()
@@ -1299,6 +1299,19 @@ fn the_binary_serves_and_stops_on_sigterm() {
     assert!(created.status.success(), "{}", stderr_of(&created));
     let printed = String::from_utf8(created.stdout).unwrap();
     let public_key = printed.lines().find_map(|l| l.strip_prefix("public key ")).unwrap().to_owned();
+    // The funding provider: chosen, never defaulted; the sandbox is named as a test one.
+    let no_funding = Command::new(bin)
+        .args(["--database", &database, "serve", "--rp-id", "localhost", "--rp-origin", "http://localhost:8080"])
+        .arg("--issuer-key")
+        .arg(&key_file)
+        .env_remove("INKAN_FUNDING")
+        .output()
+        .unwrap();
+    assert!(!no_funding.status.success());
+    assert!(stderr_of(&no_funding).contains("--funding sandbox"), "{}", stderr_of(&no_funding));
+    let help = Command::new(bin).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(help.contains("--funding") && help.contains("TEST provider"), "{help}");
     {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
@@ -1338,7 +1351,7 @@ fn the_binary_serves_and_stops_on_sigterm() {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndatabase = \"{database}\"\nrp_id = \"localhost\"\nrp_origin = \"http://localhost:8080\"\nissuer_key = \"{}\"\n",
+            "listen = \"127.0.0.1:{port}\"\ndatabase = \"{database}\"\nrp_id = \"localhost\"\nrp_origin = \"http://localhost:8080\"\nissuer_key = \"{}\"\nfunding = \"sandbox\"\n",
             key_file.display()
         ),
     )

@@ -47,7 +47,6 @@ async fn other_instance(server: &TestServer, backend: Backend) -> Option<TestSer
     }
 }
 
-
 async fn notices(server: &TestServer, shopper: &Shopper) -> Vec<Notice> {
     let history: History = json(server.get("/v1/wallet/history", Some(&shopper.token)).await, StatusCode::OK).await;
     history.events.iter().map(|e| e.notice().unwrap()).collect()

@@ -84,7 +84,7 @@ impl ServerCommand {
         let mut child = Command::new(&self.binary)
             .args(["--database", &self.database, "serve", "--listen"])
             .arg(format!("127.0.0.1:{}", self.port))
-            .args(["--rp-id", RP_ID, "--rp-origin", ORIGIN, "--issuer-key"])
+            .args(["--rp-id", RP_ID, "--rp-origin", ORIGIN, "--funding", "sandbox", "--issuer-key"])
             .arg(&issuer_key)
             .args(&self.serve_args)
             .env("RUST_LOG", "warn")
