@@ -501,7 +501,7 @@ mod tests {
             "",
         ] {
             let error = parse_url(bad, "server address").expect_err(bad);
-            assert_eq!(error.code, "invalid", "{bad}");
+            assert_eq!(error.code, "invalid_input", "{bad}");
             assert!(
                 error.message.contains("https://") || error.message.contains("not an address"),
                 "{bad}: {}",

@@ -276,6 +276,7 @@ async fn limits_hold_per_charge_day_and_new_device(backend: Backend) {
     let message = error(till.charge(&code, 1).await, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::LimitExceeded).await;
     learns_nothing(&message);
     // The shopper's wallet says it: nothing left today.
+    shopper.sign_in(&server).await;
     let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
     assert_eq!(wallet.limits.remaining, Money::yen(0));
     server.stop().await;
