@@ -111,12 +111,9 @@ impl Cursor {
 }
 
 fn unhex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> =
-        (0..64).step_by(2).map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok())).collect();
-    bytes?.try_into().ok()
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).ok()?;
+    Some(out)
 }
 
 /// The chain hash an event carries, if it is well formed.
@@ -126,8 +123,7 @@ pub fn hash_of(event: &FeedEvent) -> Option<[u8; 32]> {
 
 /// A verified head as kept in the keystore: `SEQ:HEX-HASH`.
 pub fn format_head(cursor: Cursor) -> String {
-    let hex: String = cursor.hash.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}:{hex}", cursor.seq)
+    format!("{}:{}", cursor.seq, hex::encode(cursor.hash))
 }
 
 /// Reads what [`format_head`] wrote.

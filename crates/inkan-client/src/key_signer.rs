@@ -32,7 +32,7 @@ impl KeyAlias {
         let mut bytes = [0u8; 16];
         rng.fill(&mut bytes)
             .map_err(|_| KeySignerError::Platform { detail: "no randomness for a key alias".into() })?;
-        Ok(KeyAlias(format!("{ALIAS_PREFIX}{}", hex(&bytes))))
+        Ok(KeyAlias(format!("{ALIAS_PREFIX}{}", hex::encode(bytes))))
     }
 
     pub fn as_str(&self) -> &str {
@@ -68,11 +68,6 @@ impl fmt::Display for KeyAlias {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]]).map(char::from).collect()
 }
 
 /// The words on the biometric prompt: what the person approves by touching the sensor.
@@ -120,7 +115,7 @@ impl PublicKeySec1 {
 
 impl fmt::Debug for PublicKeySec1 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKeySec1({}…)", hex(self.0.get(..9).unwrap_or_default()))
+        write!(f, "PublicKeySec1({}…)", hex::encode(self.0.get(..9).unwrap_or_default()))
     }
 }
 

@@ -91,7 +91,7 @@ impl ProfileStore {
     pub fn keystore_service(&self) -> String {
         let dir = std::path::absolute(&self.dir).unwrap_or_else(|_| self.dir.clone());
         let digest = ring::digest::digest(&ring::digest::SHA256, dir.as_os_str().as_encoded_bytes());
-        let tag: String = digest.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect();
+        let tag = hex::encode(digest.as_ref().get(..6).unwrap_or_default());
         format!("inkan/{}/{tag}", self.name)
     }
 

@@ -100,7 +100,7 @@ impl IssuerKey {
     pub fn id(&self) -> String {
         let mut input = KEY_ID_DOMAIN.to_vec();
         input.extend_from_slice(&self.0);
-        digest(&SHA256, &input).as_ref().iter().take(8).map(|b| format!("{b:02x}")).collect()
+        hex::encode(digest(&SHA256, &input).as_ref().get(..8).unwrap_or_default())
     }
 
     /// Whether `signature` is this key's over the head `(account_id, seq, hash)`.

@@ -172,16 +172,14 @@ impl DeviceKeyId {
             return None;
         }
         let mut id = [0u8; KEY_ID_LEN];
-        for (i, byte) in id.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-        }
+        hex::decode_to_slice(s, &mut id).ok()?;
         Some(DeviceKeyId(id))
     }
 }
 
 impl fmt::Display for DeviceKeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        f.write_str(&hex::encode(self.0))
     }
 }
 
@@ -267,9 +265,7 @@ impl DevicePublicKey {
 
 impl fmt::Debug for DevicePublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DevicePublicKey(")?;
-        self.0.iter().take(8).try_for_each(|b| write!(f, "{b:02x}"))?;
-        write!(f, "…)")
+        write!(f, "DevicePublicKey({}…)", hex::encode(self.0.get(..8).unwrap_or_default()))
     }
 }
 

@@ -23,7 +23,7 @@ use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
 use crate::passkeys::{self, ActingDevice, accept_assertion, put_ceremony, take_ceremony};
-use crate::secrets::{hash_secret, hex, new_id, new_token};
+use crate::secrets::{hash_secret, new_id, new_token};
 use crate::state::AppState;
 use crate::{feed, operator};
 
@@ -171,7 +171,7 @@ pub async fn finish_registration(
     .bind(ceremony.context.user.to_string())
     .bind(inkan_core::Currency::Jpy.code())
     .bind(serde_json::to_string(&limits)?)
-    .bind(hex(&GENESIS))
+    .bind(hex::encode(GENESIS))
     .bind(to_ms(now))
     .execute(tx.conn())
     .await?;

@@ -22,7 +22,6 @@ use crate::db::Tx;
 use crate::error::{AppError, Json, RefusalNotice, Result};
 use crate::hub::{Change, Subscription};
 use crate::issuer::Issuer;
-use crate::secrets::{hex, unhex};
 use crate::state::AppState;
 
 /// How many notices one database read returns while catching up.
@@ -84,7 +83,8 @@ impl Head {
     /// Reads [`HEAD_COLUMNS`] from a row of `accounts`.
     pub fn of(row: &AnyRow) -> Result<Head> {
         let hash: String = row.try_get("last_hash")?;
-        let hash = unhex(&hash)
+        let hash = hex::decode(&hash)
+            .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| AppError::internal("an account's last_hash is corrupt"))?;
         Ok(Head { seq: row.try_get("event_seq")?, hash })
@@ -106,7 +106,7 @@ pub async fn append_at(
     let payload = serde_json::to_string(notice)?;
     let at = to_ms(now);
     let hash_bytes = history::link(&head.hash, seq_u, at, &payload);
-    let hash = hex(&hash_bytes);
+    let hash = hex::encode(hash_bytes);
     let signature = issuer.sign_head(account_id, seq_u, &hash_bytes);
     sqlx::query(
         "INSERT INTO events (account_id, seq, at, payload, hash, signed_by, signature) \
@@ -191,7 +191,8 @@ pub async fn sign_unsigned_heads(app: &AppState) -> Result<u64> {
         let account_id: String = row.try_get("account_id")?;
         let seq: i64 = row.try_get("seq")?;
         let hash: String = row.try_get("hash")?;
-        let bytes = unhex(&hash)
+        let bytes = hex::decode(&hash)
+            .ok()
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
             .ok_or_else(|| AppError::internal(format!("account {account_id}: notice {seq} has a corrupt hash")))?;
         let signature = app.issuer.sign_head(&account_id, u64::try_from(seq).map_err(AppError::internal)?, &bytes);

@@ -27,7 +27,7 @@ use crate::auth::SessionAuth;
 use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
-use crate::secrets::{hex, new_id};
+use crate::secrets::new_id;
 use crate::state::AppState;
 use crate::{feed, ledger, operator};
 
@@ -127,7 +127,7 @@ impl FundingProvider for SandboxProvider {
             "4000000000003220" => true,
             _ => return Err(FundingError::Declined),
         };
-        let fingerprint = hex(digest(&SHA256, format!("sandbox-card:{number}").as_bytes()).as_ref());
+        let fingerprint = hex::encode(digest(&SHA256, format!("sandbox-card:{number}").as_bytes()));
         Ok(Registration {
             token: format!("sandbox_tok_{}", &fingerprint[..24]),
             brand: if number.starts_with('5') { "mastercard" } else { "visa" }.to_owned(),

@@ -312,7 +312,7 @@ impl TestServer {
             previous = inkan_core::history::link(&previous, seq_u, at, &payload);
             sqlx::query("UPDATE events SET payload = $1, hash = $2 WHERE account_id = $3 AND seq = $4")
                 .bind(&payload)
-                .bind(hex(&previous))
+                .bind(hex::encode(previous))
                 .bind(account_id)
                 .bind(seq)
                 .execute(tx.conn())
@@ -331,7 +331,7 @@ impl TestServer {
             }
         }
         sqlx::query("UPDATE accounts SET last_hash = $1 WHERE id = $2")
-            .bind(hex(&previous))
+            .bind(hex::encode(previous))
             .bind(account_id)
             .execute(tx.conn())
             .await
@@ -353,11 +353,8 @@ impl TestServer {
             .unwrap();
         let seq: i64 = row.try_get("event_seq").unwrap();
         let last: String = row.try_get("last_hash").unwrap();
-        let previous: [u8; 32] = (0..32)
-            .map(|i| u8::from_str_radix(&last[2 * i..2 * i + 2], 16).unwrap())
-            .collect::<Vec<_>>()
-            .try_into()
-            .unwrap();
+        let mut previous = [0u8; 32];
+        hex::decode_to_slice(&last, &mut previous).unwrap();
         let at = inkan_server::clock::to_ms(self.clock.now());
         let hash = inkan_core::history::link(&previous, u64::try_from(seq + 1).unwrap(), at, payload);
         sqlx::query("INSERT INTO events (account_id, seq, at, payload, hash) VALUES ($1, $2, $3, $4, $5)")
@@ -365,13 +362,13 @@ impl TestServer {
             .bind(seq + 1)
             .bind(at)
             .bind(payload)
-            .bind(hex(&hash))
+            .bind(hex::encode(hash))
             .execute(tx.conn())
             .await
             .unwrap();
         sqlx::query("UPDATE accounts SET event_seq = $1, last_hash = $2 WHERE id = $3")
             .bind(seq + 1)
-            .bind(hex(&hash))
+            .bind(hex::encode(hash))
             .bind(account_id)
             .execute(tx.conn())
             .await
@@ -825,8 +822,4 @@ async fn pump(
             return;
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -40,7 +40,9 @@ fn verify(account_id: &str, key: &IssuerKey, events: &[FeedEvent]) -> Result<Kno
 }
 
 fn unhex32(text: &str) -> [u8; 32] {
-    (0..32).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap()).collect::<Vec<_>>().try_into().unwrap()
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text, &mut out).unwrap();
+    out
 }
 
 async fn every_head_is_signed_by_the_published_key(backend: Backend) {
