@@ -464,7 +464,7 @@ fn profile_view(wallet: &Wallet) -> ProfileView {
         display_name: p.display_name.clone(),
         server: p.server.to_string(),
         passkey: wallet.authenticator_description().to_owned(),
-        insecure_passkey: p.insecure_soft_passkey,
+        insecure_passkey: p.passkey == inkan_client::profile::PasskeyKind::InsecureSoftPasskey,
     }
 }
 

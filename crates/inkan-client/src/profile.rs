@@ -12,7 +12,7 @@ use url::Url;
 use crate::error::{ClientError, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ProfileFile")]
 pub struct Profile {
     pub server: Url,
     /// The WebAuthn origin the server's relying party expects.
@@ -23,21 +23,79 @@ pub struct Profile {
     pub display_name: String,
     /// The last payment-code counter used; the next code uses one more.
     pub counter: u32,
-    /// Whether this profile's passkey is the insecure software one.
-    pub insecure_soft_passkey: bool,
-    /// Whether this profile's passkey is on a FIDO2 security key over USB. Absent from profiles
-    /// written before security keys (and left out when false, so those builds still read ours).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub security_key: bool,
-    /// Whether this profile's passkey is the phone's own (a key in its secure hardware, unlocked
-    /// by a biometric). Left out when false, like `security_key`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub platform_passkey: bool,
+    /// Which passkey this profile confirms with.
+    pub passkey: PasskeyKind,
     /// The issuer key every history of this wallet must be signed with, pinned when this device
     /// enrolled or joined. Absent from profiles written before histories were signed: pinned at
     /// their next history load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer_key: Option<IssuerKeyInfo>,
+}
+
+/// Which passkey a profile uses (what [`crate::wallet::PasskeyChoice`] was when it was made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasskeyKind {
+    /// The software passkey: demos and tests only.
+    InsecureSoftPasskey,
+    /// A FIDO2 security key over USB.
+    SecurityKey,
+    /// The phone's own key, in its secure hardware, unlocked by a biometric.
+    Platform,
+}
+
+/// A profile file as it may be on disk: today's `passkey`, or the three booleans that profiles
+/// written before it carry (`insecure_soft_passkey`, and `security_key`, `platform_passkey` when
+/// true). Read either; [`Profile`] is always written with `passkey`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    server: Url,
+    origin: Url,
+    account_id: String,
+    device_id: String,
+    key_id: DeviceKeyId,
+    display_name: String,
+    counter: u32,
+    #[serde(default)]
+    passkey: Option<PasskeyKind>,
+    #[serde(default)]
+    insecure_soft_passkey: Option<bool>,
+    #[serde(default)]
+    security_key: bool,
+    #[serde(default)]
+    platform_passkey: bool,
+    #[serde(default)]
+    issuer_key: Option<IssuerKeyInfo>,
+}
+
+impl TryFrom<ProfileFile> for Profile {
+    type Error = String;
+
+    fn try_from(f: ProfileFile) -> std::result::Result<Profile, String> {
+        let legacy = [
+            (f.insecure_soft_passkey == Some(true), PasskeyKind::InsecureSoftPasskey),
+            (f.security_key, PasskeyKind::SecurityKey),
+            (f.platform_passkey, PasskeyKind::Platform),
+        ];
+        let mut named = legacy.iter().filter(|(on, _)| *on).map(|(_, kind)| *kind);
+        let passkey = match (f.passkey, named.next(), named.next()) {
+            (Some(kind), None, _) if f.insecure_soft_passkey.is_none() => kind,
+            (None, Some(kind), None) => kind,
+            _ => return Err("the profile does not say which one passkey it uses".to_owned()),
+        };
+        Ok(Profile {
+            server: f.server,
+            origin: f.origin,
+            account_id: f.account_id,
+            device_id: f.device_id,
+            key_id: f.key_id,
+            display_name: f.display_name,
+            counter: f.counter,
+            passkey,
+            issuer_key: f.issuer_key,
+        })
+    }
 }
 
 /// Where profiles live: `$INKAN_HOME`, else the platform's config directory + `inkan`.
@@ -148,24 +206,39 @@ mod tests {
         "insecure_soft_passkey": true
     }"#;
 
+    fn with(extra: &str) -> String {
+        OLD_PROFILE.replace(r#""insecure_soft_passkey": true"#, extra)
+    }
+
     #[test]
-    fn profiles_from_before_security_keys_still_load_and_are_written_as_before() {
+    fn profiles_with_the_old_passkey_booleans_still_load_and_are_written_with_one_kind() {
         let profile: Profile = serde_json::from_str(OLD_PROFILE).unwrap();
-        assert!(profile.insecure_soft_passkey);
-        assert!(!profile.security_key);
-        // Unchanged on disk, so a build from before security keys still reads it.
-        let written = serde_json::to_value(&profile).unwrap();
-        assert_eq!(written, serde_json::from_str::<serde_json::Value>(OLD_PROFILE).unwrap());
+        assert_eq!(profile.passkey, PasskeyKind::InsecureSoftPasskey);
+        assert_eq!(profile.counter, 7);
+        let written = serde_json::to_string(&profile).unwrap();
+        assert!(written.contains(r#""passkey":"insecure_soft_passkey""#), "{written}");
+        assert!(!written.contains("security_key") && !written.contains("insecure_soft_passkey\":"), "{written}");
+        assert_eq!(serde_json::from_str::<Profile>(&written).unwrap(), profile);
 
-        let key = Profile { insecure_soft_passkey: false, security_key: true, ..profile.clone() };
-        let written = serde_json::to_string(&key).unwrap();
-        assert!(written.contains(r#""security_key":true"#), "{written}");
-        assert!(!written.contains("platform_passkey"), "{written}");
-        assert_eq!(serde_json::from_str::<Profile>(&written).unwrap(), key);
-
-        let phone = Profile { insecure_soft_passkey: false, platform_passkey: true, ..profile };
-        let written = serde_json::to_string(&phone).unwrap();
-        assert!(written.contains(r#""platform_passkey":true"#), "{written}");
-        assert_eq!(serde_json::from_str::<Profile>(&written).unwrap(), phone);
+        for (old, kind) in [
+            (r#""insecure_soft_passkey": false, "security_key": true"#, PasskeyKind::SecurityKey),
+            (r#""insecure_soft_passkey": false, "platform_passkey": true"#, PasskeyKind::Platform),
+            (r#""passkey": "platform""#, PasskeyKind::Platform),
+            (r#""passkey": "security_key""#, PasskeyKind::SecurityKey),
+        ] {
+            let profile: Profile = serde_json::from_str(&with(old)).unwrap();
+            assert_eq!(profile.passkey, kind, "{old}");
+            assert_eq!(serde_json::from_str::<Profile>(&serde_json::to_string(&profile).unwrap()).unwrap(), profile);
+        }
+        // None, two at once, or both forms: refused, not guessed.
+        for bad in [
+            r#""insecure_soft_passkey": false"#,
+            r#""insecure_soft_passkey": true, "security_key": true"#,
+            r#""passkey": "platform", "insecure_soft_passkey": true"#,
+            r#""passkey": "fingerprint""#,
+            r#""passkey": "platform", "surprise": 1"#,
+        ] {
+            assert!(serde_json::from_str::<Profile>(&with(bad)).is_err(), "{bad} was accepted");
+        }
     }
 }

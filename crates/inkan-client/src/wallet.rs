@@ -26,7 +26,7 @@ use crate::feed::{self, Cursor, FeedSubscription};
 use crate::history::Heads;
 use crate::key_signer::SharedKeySigner;
 use crate::platform_passkey::PlatformPasskey;
-use crate::profile::{Profile, ProfileStore};
+use crate::profile::{PasskeyKind, Profile, ProfileStore};
 
 const SESSION_ENTRY: &str = "session";
 /// The keystore entry with the last verified point of the history, `SEQ:HEX-HASH`.
@@ -46,6 +46,15 @@ pub enum PasskeyChoice {
 }
 
 impl PasskeyChoice {
+    /// Which kind of passkey this is, as a profile records it.
+    pub fn kind(&self) -> PasskeyKind {
+        match self {
+            PasskeyChoice::InsecureSoftPasskey => PasskeyKind::InsecureSoftPasskey,
+            PasskeyChoice::SecurityKey => PasskeyKind::SecurityKey,
+            PasskeyChoice::Platform(_) => PasskeyKind::Platform,
+        }
+    }
+
     /// The phone's key signer, when this is the platform passkey.
     pub fn platform_signer(&self) -> Option<SharedKeySigner> {
         match self {
@@ -214,9 +223,7 @@ impl Wallet {
             key_id: device.key_id(),
             display_name: display_name.to_owned(),
             counter: 0,
-            insecure_soft_passkey: matches!(passkey, PasskeyChoice::InsecureSoftPasskey),
-            security_key: matches!(passkey, PasskeyChoice::SecurityKey),
-            platform_passkey: matches!(passkey, PasskeyChoice::Platform(_)),
+            passkey: passkey.kind(),
             issuer_key: Some(issuer_key),
         };
         store.save(&profile)?;
@@ -233,18 +240,14 @@ impl Wallet {
     pub fn open_with(store: ProfileStore, platform: Option<SharedKeySigner>) -> Result<Wallet> {
         let profile = store.load()?;
         let keystore = Keystore::open(&store.keystore_service())?;
-        let choice = if profile.insecure_soft_passkey {
-            PasskeyChoice::InsecureSoftPasskey
-        } else if profile.security_key {
-            PasskeyChoice::SecurityKey
-        } else if profile.platform_passkey {
-            PasskeyChoice::Platform(platform.ok_or_else(|| {
+        let choice = match profile.passkey {
+            PasskeyKind::InsecureSoftPasskey => PasskeyChoice::InsecureSoftPasskey,
+            PasskeyKind::SecurityKey => PasskeyChoice::SecurityKey,
+            PasskeyKind::Platform => PasskeyChoice::Platform(platform.ok_or_else(|| {
                 ClientError::Authenticator(
                     "this wallet's passkey is a phone's biometric key: open it in the Inkan app on that phone".into(),
                 )
-            })?)
-        } else {
-            return Err(ClientError::Authenticator("this profile's passkey is not available on this build".into()));
+            })?),
         };
         let authenticator = make_authenticator(&choice, &keystore, false)?;
         let device = DeviceKey::load(&keystore, profile.key_id)?;
@@ -317,9 +320,7 @@ impl Wallet {
                 key_id: device.key_id(),
                 display_name,
                 counter: 0,
-                insecure_soft_passkey: matches!(passkey, PasskeyChoice::InsecureSoftPasskey),
-                security_key: matches!(passkey, PasskeyChoice::SecurityKey),
-                platform_passkey: matches!(passkey, PasskeyChoice::Platform(_)),
+                passkey: passkey.kind(),
                 issuer_key: Some(issuer_key),
             };
             store.save(&profile)?;
