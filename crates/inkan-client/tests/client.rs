@@ -166,8 +166,7 @@ async fn a_phone_passkey_enrolls_pays_a_real_charge_and_is_found_again_after_a_r
     let (_home, store) = profile();
 
     let mut wallet = enroll(&server, store.clone(), &phone).await.expect("enrolment (is a keyring running?)");
-    assert!(wallet.profile().platform_passkey);
-    assert!(!wallet.profile().insecure_soft_passkey);
+    assert_eq!(wallet.profile().passkey, inkan_client::profile::PasskeyKind::Platform);
     assert_eq!(phone.key.key_count(), 1);
     assert_eq!(phone.last_prompt(), Approval::Setup.prompt(), "making the passkey asks for the biometric once");
     assert_eq!(wallet.authenticator_description(), "test phone (INSECURE)");
