@@ -438,7 +438,15 @@ impl Wallet {
         let approval = Approval::Pay { amount: pending.charge.amount, merchant: pending.charge.merchant_name.clone() };
         let credential =
             self.authenticator.authenticate(&self.profile.origin, pending.public_key.clone(), &approval)?;
-        self.api.confirm(&pending.charge.id, &ConfirmCharge { credential }).await
+        // The server checks the session before the assertion: an ended session is answered
+        // before the assertion is looked at, so the same assertion still pays after signing in.
+        let body = ConfirmCharge { credential };
+        let id = pending.charge.id.clone();
+        self.signed_in(|api| {
+            let (id, body) = (id.clone(), body.clone());
+            async move { api.confirm(&id, &body).await }
+        })
+        .await
     }
 
     pub async fn decline(&mut self, charge_id: &str, not_me: bool) -> Result<WalletCharge> {

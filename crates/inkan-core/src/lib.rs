@@ -11,6 +11,7 @@ pub mod freeze;
 pub mod history;
 pub mod limits;
 pub mod money;
+pub mod payment;
 pub mod payment_code;
 pub mod session;
 pub mod tokyo;

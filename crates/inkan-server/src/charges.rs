@@ -11,8 +11,9 @@ use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
 use inkan_api::wallet::{ConfirmCharge, DeclineCharge, PendingCharge, WalletCharge};
 use inkan_api::{ErrorCode, IDEMPOTENCY_KEY};
 use inkan_core::limits::LimitError;
+use inkan_core::payment::{CodeRefusals, PaymentFacts, PaymentRefusal, Stage, may_pay};
 use inkan_core::payment_code::{DevicePublicKey, PaymentCode, PaymentCodeError};
-use inkan_core::{ChargeStatus, Currency, LimitSettings, Money, Spending, tokyo};
+use inkan_core::{ChargeStatus, Currency, Money, Spending, tokyo};
 use serde::Deserialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -20,6 +21,7 @@ use webauthn_rs::prelude::{PasskeyAuthentication, RequestChallengeResponse};
 
 use crate::auth::{SessionAuth, TerminalAuth};
 use crate::clock::{from_ms, to_ms};
+use crate::db::Tx;
 use crate::error::{AppError, Json, Query, Result};
 use crate::hub::Change;
 use crate::secrets::{hash_secret, new_id};
@@ -126,25 +128,160 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String> {
 /// for confirmation (so many pending charges cannot together pass a limit).
 pub async fn spending(
     conn: &mut sqlx::AnyConnection,
+    app: &AppState,
     account_id: &str,
     currency: Currency,
     now: time::OffsetDateTime,
 ) -> Result<Spending> {
-    let mut sum = async |window: tokyo::Window| -> Result<Money> {
-        let total: Option<i64> = sqlx::query_scalar(
-            "SELECT CAST(SUM(amount) AS BIGINT) FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') \
-             AND created_at >= $2 AND created_at < $3",
-        )
-        .bind(account_id)
-        .bind(to_ms(window.start))
-        .bind(to_ms(window.end))
-        .fetch_one(&mut *conn)
-        .await?;
-        Ok(Money::new(currency, total.unwrap_or(0)))
+    Ok(charge_sums(conn, app, account_id, currency, now, None, now).await?.spent)
+}
+
+/// What a wallet's charges other than `except` add up to.
+struct ChargeSums {
+    /// Succeeded and pending, in the Tokyo day and month of the instant asked about.
+    spent: Spending,
+    /// Still waiting for confirmation.
+    pending: Money,
+}
+
+/// [`ChargeSums`] of the Tokyo day and month of `at`, in one pass over the wallet's charges of that
+/// month and of the last charge lifetime (a pending charge is younger than that).
+async fn charge_sums(
+    conn: &mut sqlx::AnyConnection,
+    app: &AppState,
+    account_id: &str,
+    currency: Currency,
+    at: time::OffsetDateTime,
+    except: Option<&str>,
+    now: time::OffsetDateTime,
+) -> Result<ChargeSums> {
+    let (day, month) = (tokyo::day(at), tokyo::month(at));
+    let oldest = month.start.min(now - app.settings.charge_ttl);
+    let sums = sqlx::query(
+        "SELECT \
+         CAST(COALESCE(SUM(CASE WHEN created_at >= $2 AND created_at < $3 THEN amount ELSE 0 END), 0) AS BIGINT) AS today, \
+         CAST(COALESCE(SUM(CASE WHEN created_at >= $4 AND created_at < $5 THEN amount ELSE 0 END), 0) AS BIGINT) AS this_month, \
+         CAST(COALESCE(SUM(CASE WHEN status = 'pending_confirmation' THEN amount ELSE 0 END), 0) AS BIGINT) AS pending \
+         FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') AND created_at >= $6 \
+         AND id <> $7",
+    )
+    .bind(account_id)
+    .bind(to_ms(day.start))
+    .bind(to_ms(day.end))
+    .bind(to_ms(month.start))
+    .bind(to_ms(month.end))
+    .bind(to_ms(oldest))
+    // No charge id is empty.
+    .bind(except.unwrap_or(""))
+    .fetch_one(conn)
+    .await?;
+    Ok(ChargeSums {
+        spent: Spending {
+            today: Money::new(currency, sums.try_get("today")?),
+            this_month: Money::new(currency, sums.try_get("this_month")?),
+        },
+        pending: Money::new(currency, sums.try_get("pending")?),
+    })
+}
+
+/// Locks the wallet's account row inside `tx` (a charge and a confirmation of the same wallet
+/// take turns from here) and reads what a payment needs of it, with the history's head.
+async fn lock_account(tx: &mut Tx, account_id: &str) -> Result<AnyRow> {
+    Ok(sqlx::query(&format!(
+        "UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, frozen, held, limits, currency, {}",
+        feed::HEAD_COLUMNS
+    ))
+    .bind(account_id)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// The paying device, as [`payment_facts`] needs it.
+#[derive(Debug, Clone, Copy)]
+struct DeviceFacts {
+    active: bool,
+    enrolled_at: time::OffsetDateTime,
+}
+
+/// What [`may_pay`] judges, read inside `tx` once the account is locked (`account`: the row of
+/// [`lock_account`]): for a charge made `at`, not counting the charge `except` itself.
+#[allow(clippy::too_many_arguments, reason = "each is one fact of a different source")]
+async fn payment_facts(
+    tx: &mut Tx,
+    app: &AppState,
+    account: &AnyRow,
+    account_id: &str,
+    device: DeviceFacts,
+    at: time::OffsetDateTime,
+    except: Option<&str>,
+    now: time::OffsetDateTime,
+) -> Result<PaymentFacts> {
+    let currency = currency_of(account)?;
+    let sums = charge_sums(tx.conn(), app, account_id, currency, at, except, now).await?;
+    Ok(PaymentFacts {
+        device_active: device.active,
+        device_enrolled_at: device.enrolled_at,
+        frozen: account.try_get::<i64, _>("frozen")? != 0,
+        held: account.try_get::<Option<String>, _>("held")?.is_some(),
+        limits: serde_json::from_str(&account.try_get::<String, _>("limits")?)?,
+        balance: Money::new(currency, account.try_get("balance")?),
+        pending_elsewhere: sums.pending,
+        spent: sums.spent,
+    })
+}
+
+/// The answer to a payment the wallet may not make.
+fn payment_refused(refusal: PaymentRefusal) -> AppError {
+    match refusal {
+        PaymentRefusal::DeviceRemoved => {
+            AppError::new(StatusCode::FORBIDDEN, ErrorCode::DeviceRevoked, refusal.to_string())
+        }
+        PaymentRefusal::Held => operator::held(),
+        PaymentRefusal::Frozen => frozen(),
+        PaymentRefusal::Limit(e) => limit_error(e),
+        PaymentRefusal::InsufficientFunds => insufficient(),
+        PaymentRefusal::Money(e) => AppError::invalid(e.to_string()),
+    }
+}
+
+/// Counts a refused charge against the payment code `counter` of `device_id`; on the code's
+/// last allowed refusal ([`CodeRefusals::after_refusal`]), kills it and every older code of the
+/// device, as paying with it would. A code used or killed meanwhile is left as it is.
+async fn note_code_refusal(app: &AppState, device_id: &str, counter: u32) -> Result<()> {
+    let mut tx = app.db.begin().await?;
+    let row: Option<(Option<i64>, i64)> = sqlx::query_as(
+        "UPDATE devices SET refusals = refusals WHERE id = $1 AND (last_counter IS NULL OR last_counter < $2) \
+         RETURNING refused_counter, refusals",
+    )
+    .bind(device_id)
+    .bind(i64::from(counter))
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some((refused_counter, refusals)) = row else {
+        tx.rollback().await?;
+        return Ok(());
     };
-    let today = sum(tokyo::day(now)).await?;
-    let this_month = sum(tokyo::month(now)).await?;
-    Ok(Spending { today, this_month })
+    let previous = match (refused_counter.map(u32::try_from), u32::try_from(refusals)) {
+        (Some(Ok(counter)), Ok(refusals)) => Some(CodeRefusals { counter, refusals }),
+        _ => None,
+    };
+    let (count, dead) = CodeRefusals::after_refusal(previous, counter);
+    let update = if dead {
+        "UPDATE devices SET refused_counter = $1, refusals = $2, last_counter = $1 WHERE id = $3"
+    } else {
+        "UPDATE devices SET refused_counter = $1, refusals = $2 WHERE id = $3"
+    };
+    sqlx::query(update)
+        .bind(i64::from(count.counter))
+        .bind(i64::from(count.refusals))
+        .bind(device_id)
+        .execute(tx.conn())
+        .await?;
+    tx.commit(&app.hub).await?;
+    if dead {
+        tracing::info!(device = %device_id, counter, "payment code refused too often: dead");
+    }
+    Ok(())
 }
 
 /// A limit refusal, as the terminal hears it: only that a limit was reached. Which limit and how
@@ -227,52 +364,18 @@ pub async fn create(
         }
         return Err(code_error(PaymentCodeError::CounterNotFresh));
     }
-    let account = sqlx::query(&format!(
-        "UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, frozen, held, limits, currency, {}",
-        feed::HEAD_COLUMNS
-    ))
-    .bind(&account_id)
-    .fetch_one(tx.conn())
-    .await?;
-    if account.try_get::<Option<String>, _>("held")?.is_some() {
-        return Err(operator::held());
-    }
-    if account.try_get::<i64, _>("frozen")? != 0 {
-        return Err(frozen());
-    }
+    let account = lock_account(&mut tx, &account_id).await?;
     let currency = currency_of(&account)?;
     if currency != body.currency {
         return Err(AppError::invalid(format!("this wallet holds {currency}")));
     }
-    let settings: LimitSettings = serde_json::from_str(&account.try_get::<String, _>("limits")?)?;
-    let policy = app.settings.new_device_cap.apply(&settings.effective(now), enrolled_at, now).map_err(limit_error)?;
-    // What `spending` counts, and what is held by charges still pending, in one pass over the
-    // wallet's charges of this month (a pending charge is younger than a charge's lifetime).
-    let (day, month) = (tokyo::day(now), tokyo::month(now));
-    let oldest = month.start.min(now - app.settings.charge_ttl);
-    let sums = sqlx::query(
-        "SELECT \
-         CAST(COALESCE(SUM(CASE WHEN created_at >= $2 AND created_at < $3 THEN amount ELSE 0 END), 0) AS BIGINT) AS today, \
-         CAST(COALESCE(SUM(CASE WHEN created_at >= $4 AND created_at < $5 THEN amount ELSE 0 END), 0) AS BIGINT) AS this_month, \
-         CAST(COALESCE(SUM(CASE WHEN status = 'pending_confirmation' THEN amount ELSE 0 END), 0) AS BIGINT) AS pending \
-         FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') AND created_at >= $6",
-    )
-    .bind(&account_id)
-    .bind(to_ms(day.start))
-    .bind(to_ms(day.end))
-    .bind(to_ms(month.start))
-    .bind(to_ms(month.end))
-    .bind(to_ms(oldest))
-    .fetch_one(tx.conn())
-    .await?;
-    let spent = Spending {
-        today: Money::new(currency, sums.try_get("today")?),
-        this_month: Money::new(currency, sums.try_get("this_month")?),
-    };
-    policy.check(&spent, amount).map_err(limit_error)?;
-    let available = account.try_get::<i64, _>("balance")? - sums.try_get::<i64, _>("pending")?;
-    if available < body.amount {
-        return Err(insufficient());
+    let device = DeviceFacts { active: true, enrolled_at };
+    let facts = payment_facts(&mut tx, &app, &account, &account_id, device, now, None, now).await?;
+    if let Err(refusal) = may_pay(Stage::Create, &facts, amount, &app.settings.new_device_cap, now) {
+        // A refused charge leaves the code alive, up to its third refusal.
+        tx.rollback().await?;
+        note_code_refusal(&app, &device_id, verified.claims().counter).await?;
+        return Err(payment_refused(refusal));
     }
 
     let id = new_id("ch", &app.rng)?;
@@ -496,9 +599,13 @@ async fn not_decidable(app: &AppState, id: &str, account_id: &str) -> AppError {
 }
 
 /// `POST /v1/wallet/charges/{id}/confirm`: the passkey assertion for this charge pays it. The
-/// assertion itself authenticates the shopper; no session is needed.
+/// session comes first (nothing about a charge is told to a caller without one of its wallet);
+/// then the assertion, which must come from a passkey of the device whose code made the charge.
+/// What may have changed since the charge was made is judged again in the paying transaction
+/// ([`may_pay`] at [`Stage::Confirm`]): the device, a freeze or hold, the limits, the balance.
 pub async fn confirm(
     State(app): State<AppState>,
+    auth: SessionAuth,
     Path(id): Path<String>,
     Json(body): Json<ConfirmCharge>,
 ) -> Result<Json<WalletCharge>> {
@@ -508,23 +615,25 @@ pub async fn confirm(
     // needs no database, and no transaction waits on it. It counts only if the transaction below
     // still finds the charge pending (a charge's challenge never changes while it is) and the
     // credential's counter moves forward there.
-    // The charge's account and merchant never change, so they are read here too, and so is the
-    // credential: the transaction then only writes, each write conditional on what was read.
-    let pending: Option<(Option<String>, String, String, String)> = if id.len() > 64 {
+    // The charge's merchant and device never change, so they are read here too, and so is the
+    // credential: the transaction then writes, each write conditional on what was read.
+    let pending: Option<(Option<String>, String, String)> = if id.len() > 64 {
         None
     } else {
         sqlx::query_as(
-            "SELECT c.auth_state, c.account_id, m.name, c.device_id FROM charges c JOIN merchants m ON m.id = c.merchant_id \
-             WHERE c.id = $1 AND c.status = 'pending_confirmation' AND c.expires_at > $2",
+            "SELECT c.auth_state, m.name, c.device_id FROM charges c JOIN merchants m ON m.id = c.merchant_id \
+             WHERE c.id = $1 AND c.account_id = $2 AND c.status = 'pending_confirmation' AND c.expires_at > $3",
         )
         .bind(&id)
+        .bind(&auth.account_id)
         .bind(to_ms(now))
         .fetch_optional(app.db.pool())
         .await?
     };
-    let Some((state, account_id, merchant_name, device_id)) = pending else {
-        return Err(undecidable(&app, &id).await);
+    let Some((state, merchant_name, device_id)) = pending else {
+        return Err(not_decidable(&app, &id, &auth.account_id).await);
     };
+    let account_id = auth.account_id.clone();
     let state: PasskeyAuthentication = serde_json::from_str(&state.unwrap_or_default())?;
     // A passkey of the device whose code made the charge, still in the wallet.
     let device = passkeys::ActingDevice { account_id: &account_id, device_id: &device_id };
@@ -537,51 +646,44 @@ pub async fn confirm(
     // first write: a replayed assertion finds nothing to confirm.
     let row = sqlx::query(
         "UPDATE charges SET status = 'succeeded', decided_at = $1, auth_state = NULL, auth_request = NULL \
-         WHERE id = $2 AND status = 'pending_confirmation' AND expires_at > $1 \
-         RETURNING account_id, merchant_id, amount, currency, description, created_at, expires_at",
+         WHERE id = $2 AND account_id = $3 AND status = 'pending_confirmation' AND expires_at > $1 \
+         RETURNING merchant_id, amount, currency, description, created_at, expires_at",
     )
     .bind(to_ms(now))
     .bind(&id)
+    .bind(&account_id)
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else {
         tx.rollback().await?;
-        return Err(undecidable(&app, &id).await);
+        return Err(not_decidable(&app, &id, &account_id).await);
     };
-    if row.try_get::<String, _>("account_id")? != account_id {
-        return Err(AppError::internal(format!("charge {id} changed account")));
-    }
     let merchant_id: String = row.try_get("merchant_id")?;
     let amount = Money::new(currency_of(&row)?, row.try_get("amount")?);
+    let created_at = from_ms(row.try_get("created_at")?);
     if !passkeys::apply_counter(&mut tx, &counter).await? {
         // Another assertion with the credential committed since it was read: judge this one
         // against what that one left.
         passkeys::record_assertion(&mut tx, device, &verified).await.map_err(refused)?;
     }
 
-    let paid = sqlx::query(&format!(
-        "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 AND frozen = 0 AND held IS NULL \
-         RETURNING {}",
-        feed::HEAD_COLUMNS
-    ))
-    .bind(amount.minor())
-    .bind(&account_id)
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(paid) = paid else {
-        let (frozen_now, held_now): (i64, Option<String>) =
-            sqlx::query_as("SELECT frozen, held FROM accounts WHERE id = $1")
-                .bind(&account_id)
-                .fetch_one(tx.conn())
-                .await?;
-        return Err(if held_now.is_some() {
-            operator::held()
-        } else if frozen_now != 0 {
-            frozen()
-        } else {
-            insufficient()
-        });
+    // Judged again, with the account locked: what changed since the charge was made counts.
+    let account = lock_account(&mut tx, &account_id).await?;
+    let paying: Option<(i64, i64)> = sqlx::query_as("SELECT active, enrolled_at FROM devices WHERE id = $1")
+        .bind(&device_id)
+        .fetch_optional(tx.conn())
+        .await?;
+    let paying = match paying {
+        Some((active, enrolled_at)) => DeviceFacts { active: active == 1, enrolled_at: from_ms(enrolled_at) },
+        None => DeviceFacts { active: false, enrolled_at: now },
     };
+    let facts = payment_facts(&mut tx, &app, &account, &account_id, paying, created_at, Some(&id), now).await?;
+    may_pay(Stage::Confirm, &facts, amount, &app.settings.new_device_cap, now).map_err(payment_refused)?;
+    sqlx::query("UPDATE accounts SET balance = balance - $1 WHERE id = $2")
+        .bind(amount.minor())
+        .bind(&account_id)
+        .execute(tx.conn())
+        .await?;
     ledger::post(
         &mut tx,
         &app,
@@ -596,7 +698,7 @@ pub async fn confirm(
         currency: amount.currency().code().to_owned(),
         merchant_name: merchant_name.clone(),
     };
-    feed::append_at(&mut tx, &app.issuer, feed::Head::of(&paid)?, &account_id, &notice, now).await?;
+    feed::append_at(&mut tx, &app.issuer, feed::Head::of(&account)?, &account_id, &notice, now).await?;
     tx.announce(Change::Charge(id.clone()));
     tx.commit(&app.hub).await?;
     tracing::info!(charge = %id, "charge confirmed");
@@ -606,27 +708,9 @@ pub async fn confirm(
         amount,
         merchant_name,
         description: row.try_get("description")?,
-        created_at: from_ms(row.try_get("created_at")?),
+        created_at,
         expires_at: from_ms(row.try_get("expires_at")?),
     }))
-}
-
-/// Why a charge cannot be confirmed: unknown, or no longer pending.
-async fn undecidable(app: &AppState, id: &str) -> AppError {
-    let owner: Result<Option<String>> = if id.len() > 64 {
-        Ok(None)
-    } else {
-        sqlx::query_scalar("SELECT account_id FROM charges WHERE id = $1")
-            .bind(id)
-            .fetch_optional(app.db.pool())
-            .await
-            .map_err(AppError::from)
-    };
-    match owner {
-        Ok(Some(owner)) => not_decidable(app, id, &owner).await,
-        Ok(None) => AppError::not_found("charge"),
-        Err(e) => e,
-    }
 }
 
 /// `POST /v1/wallet/charges/{id}/decline`; with `not_me`, the wallet is frozen in the same step.

@@ -12,8 +12,24 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::{accounts, charges, devices, feed, funding, operator, recovery, wallet};
 
+/// Every route of the API on one listener: the public API and the operator's.
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.settings.body_limit;
+    with_layers(public_routes().merge(operator_routes()), state)
+}
+
+/// The public API only: what shoppers' devices and terminals call. The operator's routes are
+/// unknown here (`404`), as when the operator API has its own listener (`serve --admin-listen`).
+pub fn public_router(state: AppState) -> Router {
+    with_layers(public_routes(), state)
+}
+
+/// The operator API only (the kill switches), with `/healthz`, for a listener kept off the
+/// internet.
+pub fn operator_router(state: AppState) -> Router {
+    with_layers(Router::new().route("/healthz", get(healthz)).merge(operator_routes()), state)
+}
+
+fn public_routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(crate::openapi::document))
@@ -55,10 +71,21 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/wallet/feed", get(feed::stream))
         .route("/v1/wallet/history", get(feed::export))
         .route("/v1/issuer-keys", get(feed::issuer_keys))
-        // Operator: the kill switches
+}
+
+/// The kill switches.
+fn operator_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/admin/suspensions", get(operator::list))
         .route("/v1/admin/suspensions/{service}", put(operator::suspend).delete(operator::resume))
         .route("/v1/admin/accounts/{id}/hold", put(operator::hold).delete(operator::release))
+}
+
+/// What every listener's requests pass through: the 404 fallback, the refusal notices, admission
+/// (load limits), the server-time header, the body limit and tracing.
+fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let body_limit = state.settings.body_limit;
+    routes
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), feed::record_refusals))
         .layer(axum::middleware::from_fn_with_state(state.admission.clone(), crate::admission::admit))

@@ -28,7 +28,7 @@ pub mod settings;
 pub mod state;
 pub mod wallet;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 
 pub use settings::Settings;
 pub use state::AppState;
@@ -46,19 +46,46 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    run_split(listener, None, state, shutdown).await
+}
+
+/// As [`run`]; with `operator`, the operator API is served on that listener only, and the public
+/// `listener` answers its paths `404` (`serve --admin-listen`).
+pub async fn run_split(
+    listener: tokio::net::TcpListener,
+    operator: Option<tokio::net::TcpListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = tokio::spawn(charges::expiry_sweeper(state.clone(), stop_rx.clone()));
     let relay = {
         let (db, hub) = (state.db.clone(), state.hub.clone());
         tokio::spawn(async move { db.relay_changes(hub, stop_rx).await })
     };
+    // Both listeners stop on the same signal.
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     let hub = state.hub.clone();
-    let shutdown = async move {
+    tokio::spawn(async move {
         shutdown.await;
         // Live feeds never end by themselves; end them so the graceful shutdown can finish.
         hub.close();
+        let _ = closing_tx.send(true);
+    });
+    let closing = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|closing| *closing).await;
     };
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let served = match operator {
+        None => axum::serve(listener, app(state)).with_graceful_shutdown(closing(closing_rx)).await,
+        Some(operator) => {
+            let public = axum::serve(listener, http::public_router(state.clone()))
+                .with_graceful_shutdown(closing(closing_rx.clone()));
+            let admin =
+                axum::serve(operator, http::operator_router(state)).with_graceful_shutdown(closing(closing_rx));
+            let (public, admin) = tokio::join!(public.into_future(), admin.into_future());
+            public.and(admin)
+        }
+    };
     let _ = stop_tx.send(true);
     let _ = sweeper.await;
     let _ = relay.await;

@@ -22,7 +22,7 @@ struct Cli {
     /// Database URL: sqlite://FILE (default: sqlite://inkan.db) or postgres://…
     #[arg(long, env = "INKAN_DATABASE_URL", global = true)]
     database: Option<String>,
-    /// TOML file with any of: listen, database, rp_id, rp_origin, issuer_key, funding, charge_ttl_seconds,
+    /// TOML file with any of: listen, admin_listen, database, rp_id, rp_origin, issuer_key, funding, charge_ttl_seconds,
     /// session_max_hours, max_requests_in_flight, max_open_streams, db_acquire_timeout_ms.
     #[arg(long, env = "INKAN_CONFIG", global = true)]
     config: Option<PathBuf>,
@@ -44,6 +44,12 @@ struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long, env = "INKAN_LISTEN")]
     listen: Option<SocketAddr>,
+    /// Serve the operator API (`/v1/admin/...`: the kill switches and holds) on this address
+    /// only, e.g. 127.0.0.1:8081, and not on --listen. Use it wherever --listen is reachable from
+    /// the internet, and keep this address on a private network. Without it, the operator API
+    /// shares --listen.
+    #[arg(long, env = "INKAN_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
     /// WebAuthn relying-party id, the domain passkeys belong to. Required.
     #[arg(long, env = "INKAN_RP_ID")]
     rp_id: Option<String>,
@@ -156,6 +162,7 @@ enum TerminalCommand {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
     database: Option<String>,
     rp_id: Option<String>,
     rp_origin: Option<url::Url>,
@@ -286,13 +293,29 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
         tracing::info!(signed, "signed the heads of histories written before heads were signed");
     }
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let operator = match args.admin_listen.or(file.admin_listen) {
+        Some(address) => {
+            anyhow::ensure!(address != listen, "--admin-listen must differ from --listen ({listen})");
+            let operator = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening for the operator API on {address}"))?;
+            tracing::info!(address = %operator.local_addr()?, "operator API listening (not on the public address)");
+            Some(operator)
+        }
+        None => {
+            tracing::warn!(
+                "the operator API shares the public address: pass --admin-listen to keep it off the internet"
+            );
+            None
+        }
+    };
     tracing::info!(
         address = %listener.local_addr()?,
         issuer_key = %key_id,
         funding = ?funding,
         "inkan-server listening"
     );
-    inkan_server::run(listener, state.clone(), shutdown_signal()).await?;
+    inkan_server::run_split(listener, operator, state.clone(), shutdown_signal()).await?;
     state.db.close().await;
     tracing::info!("inkan-server stopped");
     Ok(())

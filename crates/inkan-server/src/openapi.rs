@@ -276,10 +276,10 @@ mod operations {
             (status = 401, description = "`unauthorized`: missing, unknown or revoked terminal key.", body = ErrorBody),
             (status = 402, description = "`insufficient_funds`: the balance, less charges still pending, is too low.", body = ErrorBody),
             (status = 403, description = "`wallet_frozen`: the shopper's wallet is frozen. `account_held`: the operator has put the shopper's account on hold. `charges_suspended`: the operator has suspended charges.", body = ErrorBody),
-            (status = 409, description = "`payment_code_used`: this code (or a newer one of the device) was already used. `idempotency_conflict`: the key was used with a different body.", body = ErrorBody),
+            (status = 409, description = "`payment_code_used`: this code (or a newer one of the device) was already used, or three charges from it were refused (insufficient funds, a limit, a freeze or a hold): a code cannot be used to probe the wallet. `idempotency_conflict`: the key was used with a different body.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
-            (status = 422, description = "`payment_code_expired`: outside the code's validity window. `limit_exceeded`: over the shopper's per-charge, daily or monthly limit.", body = ErrorBody),
+            (status = 422, description = "`payment_code_expired`: outside the code's validity window. `limit_exceeded`: over one of the shopper's limits (which one, and what is left, is told to the shopper only).", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
         )
     )]
@@ -801,24 +801,29 @@ mod operations {
 
     /// Confirm a charge with a passkey
     ///
-    /// Needs no session: the passkey assertion for the request bound to this charge (from
-    /// `GET /v1/wallet/charges/pending`) authenticates the shopper. The money moves in the same step.
+    /// A session of the charge's wallet first: without one nothing about the charge is told. Then
+    /// the passkey assertion for the request bound to this charge (from
+    /// `GET /v1/wallet/charges/pending`), by a passkey of the device whose code made it. What may
+    /// have changed since the charge was made is judged again in the same step as the money
+    /// moves: the device, a freeze or hold, the limits as they are now, the balance.
     #[utoipa::path(
         post,
         path = "/v1/wallet/charges/{id}/confirm",
         tag = "wallet",
+        security(("session" = [])),
         params(("id" = String, Path, description = "The charge id (`ch_…`).")),
         request_body = ConfirmCharge,
         responses(
             (status = 200, description = "The charge, now `succeeded`.", body = WalletCharge),
             (status = 400, description = "`invalid_request`: a malformed body.", body = ErrorBody),
-            (status = 401, description = "`passkey_rejected`: the assertion did not verify for this charge's request, is not user-verified, is of another account, or its counter did not advance.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`: no session, or it has ended. `passkey_rejected`: the assertion did not verify for this charge's request, is not user-verified, is not of the device that showed the code, or its counter did not advance.", body = ErrorBody),
             (status = 402, description = "`insufficient_funds`: the balance is too low.", body = ErrorBody),
-            (status = 403, description = "`wallet_frozen`: the wallet was frozen after the charge was made. `account_held`: the operator has put the account on hold. `charges_suspended`: the operator has suspended charges.", body = ErrorBody),
-            (status = 404, description = "`not_found`: no such charge.", body = ErrorBody),
+            (status = 403, description = "`wallet_frozen`: the wallet was frozen after the charge was made. `account_held`: the operator has put the account on hold. `device_revoked`: the device that showed the code was removed. `charges_suspended`: the operator has suspended charges.", body = ErrorBody),
+            (status = 404, description = "`not_found`: no such charge in this session's wallet.", body = ErrorBody),
             (status = 409, description = "`invalid_state`: the charge has expired or was already decided.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
+            (status = 422, description = "`limit_exceeded`: a limit lowered since the charge was made no longer fits it.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
         )
     )]
@@ -1263,8 +1268,6 @@ mod tests {
         for &(method, path) in ROUTES {
             let expected: &[&str] = if path.starts_with("/v1/charges") {
                 &["terminal_key"]
-            } else if path == "/v1/wallet/charges/{id}/confirm" {
-                &[]
             } else if path.starts_with("/v1/wallet") || path == "/v1/sessions/current" {
                 &["session"]
             } else if path.starts_with("/v1/admin") {

@@ -30,7 +30,7 @@ async fn limits_view(
     let now = app.clock.now();
     let settled = settings.settle(now);
     let mut conn = app.db.pool().acquire().await?;
-    let spent = crate::charges::spending(&mut conn, account_id, currency, now).await?;
+    let spent = crate::charges::spending(&mut conn, app, account_id, currency, now).await?;
     let enrolled: Option<i64> = sqlx::query_scalar("SELECT enrolled_at FROM devices WHERE id = $1 AND account_id = $2")
         .bind(device_id)
         .bind(account_id)

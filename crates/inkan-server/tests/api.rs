@@ -30,6 +30,10 @@ mod devices;
 #[path = "api/history.rs"]
 mod history;
 
+/// No probing with a code, no charge state without a session, confirmations judged again (issue 20).
+#[path = "api/confirming.rs"]
+mod confirming;
+
 support::on_both_databases!(
     whole_payment_flow,
     bad_codes_are_refused,
@@ -181,12 +185,12 @@ async fn an_assertion_pays_only_its_own_charge(backend: Backend) {
     let pending_a = pending.iter().find(|p| p.charge.id == a.id).unwrap();
     // Sign A (¥300), present it for B (¥9,000).
     let signed_for_a = shopper.sign_charge(pending_a);
-    let response = server.post(&format!("/v1/wallet/charges/{}/confirm", b.id), None, &signed_for_a).await;
+    let response = server.post(&format!("/v1/wallet/charges/{}/confirm", b.id), Some(&shopper.token), &signed_for_a).await;
     error(response, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
     assert_eq!(till.get(&b.id, None).await.status, ChargeStatus::PendingConfirmation);
     assert_eq!(shopper.balance(&server).await, 10_000);
     // The same assertion still pays A, which it was made for.
-    let response = server.post(&format!("/v1/wallet/charges/{}/confirm", a.id), None, &signed_for_a).await;
+    let response = server.post(&format!("/v1/wallet/charges/{}/confirm", a.id), Some(&shopper.token), &signed_for_a).await;
     let _: WalletCharge = json(response, StatusCode::OK).await;
     assert_eq!(shopper.balance(&server).await, 9_700);
     server.assert_ledger_balanced().await;
@@ -200,10 +204,10 @@ async fn a_replayed_assertion_pays_nothing(backend: Backend) {
     let pending = shopper.pending(&server).await;
     let signed = shopper.sign_charge(&pending[0]);
     let path = format!("/v1/wallet/charges/{}/confirm", charge.id);
-    let _: WalletCharge = json(server.post(&path, None, &signed).await, StatusCode::OK).await;
-    error(server.post(&path, None, &signed).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    let _: WalletCharge = json(server.post(&path, Some(&shopper.token), &signed).await, StatusCode::OK).await;
+    error(server.post(&path, Some(&shopper.token), &signed).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
     // Two replays at once, too.
-    let (r1, r2) = tokio::join!(server.post(&path, None, &signed), server.post(&path, None, &signed));
+    let (r1, r2) = tokio::join!(server.post(&path, Some(&shopper.token), &signed), server.post(&path, Some(&shopper.token), &signed));
     assert_eq!((r1.status(), r2.status()), (StatusCode::CONFLICT, StatusCode::CONFLICT));
     assert_eq!(shopper.balance(&server).await, 9_000);
     server.assert_ledger_balanced().await;
@@ -227,7 +231,7 @@ async fn one_passkey_confirms_two_charges_at_once_and_an_older_assertion_fails(b
     let signed: Vec<_> = pending.iter().map(|p| shopper.sign_charge(p)).collect();
     let path = |i: usize| format!("/v1/wallet/charges/{}/confirm", pending[i].charge.id);
     let (second, third) = (path(1), path(2));
-    let (r2, r3) = tokio::join!(server.post(&second, None, &signed[1]), server.post(&third, None, &signed[2]));
+    let (r2, r3) = tokio::join!(server.post(&second, Some(&shopper.token), &signed[1]), server.post(&third, Some(&shopper.token), &signed[2]));
     assert_eq!(r3.status(), StatusCode::OK, "the latest assertion was refused");
     let second_paid = match r2.status() {
         StatusCode::OK => true,
@@ -238,7 +242,7 @@ async fn one_passkey_confirms_two_charges_at_once_and_an_older_assertion_fails(b
     };
     let expected = if second_paid { 9_800 } else { 9_900 };
     // The first (counter n+1) is behind the stored counter now: refused, and its charge unpaid.
-    error(server.post(&path(0), None, &signed[0]).await, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
+    error(server.post(&path(0), Some(&shopper.token), &signed[0]).await, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
     assert_eq!(till.get(&pending[0].charge.id, None).await.status, ChargeStatus::PendingConfirmation);
     assert_eq!(shopper.balance(&server).await, expected);
     server.assert_ledger_balanced().await;
@@ -1348,11 +1352,12 @@ fn the_binary_serves_and_stops_on_sigterm() {
     assert!(!nobody.status.success());
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = dir.path().join("inkan.toml");
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndatabase = \"{database}\"\nrp_id = \"localhost\"\nrp_origin = \"http://localhost:8080\"\nissuer_key = \"{}\"\nfunding = \"sandbox\"\n",
+            "listen = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\ndatabase = \"{database}\"\nrp_id = \"localhost\"\nrp_origin = \"http://localhost:8080\"\nissuer_key = \"{}\"\nfunding = \"sandbox\"\n",
             key_file.display()
         ),
     )
@@ -1381,6 +1386,12 @@ fn the_binary_serves_and_stops_on_sigterm() {
     assert_eq!(published.keys.len(), 1);
     assert_eq!(published.keys[0].public_key.encode(), public_key);
     assert!(published.keys[0].key().is_some());
+    // The operator API is on its own address only; the public one does not know it.
+    let status = |url: String| runtime.block_on(async { reqwest::get(url).await.unwrap().status() });
+    assert_eq!(status(format!("http://127.0.0.1:{port}/v1/admin/suspensions")), StatusCode::NOT_FOUND);
+    assert_eq!(status(format!("http://127.0.0.1:{admin_port}/v1/admin/suspensions")), StatusCode::UNAUTHORIZED);
+    assert_eq!(status(format!("http://127.0.0.1:{admin_port}/v1/issuer-keys")), StatusCode::NOT_FOUND);
+    assert_eq!(status(format!("http://127.0.0.1:{admin_port}/healthz")), StatusCode::OK);
     let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = server.wait().unwrap();

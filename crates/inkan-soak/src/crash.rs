@@ -184,7 +184,11 @@ async fn worker(
             continue;
         };
         let confirmation = shopper.sign(this)?;
-        let confirm = || http.post(format!("{base}/v1/wallet/charges/{}/confirm", charge.id)).json(&confirmation);
+        let confirm = || {
+            http.post(format!("{base}/v1/wallet/charges/{}/confirm", charge.id))
+                .bearer_auth(&shopper.token)
+                .json(&confirmation)
+        };
         match until_answered::<WalletCharge>(&tally, give_up, confirm, reqwest::StatusCode::OK).await? {
             Some(Answer::Ok(paid)) if paid.status == ChargeStatus::Succeeded => {
                 tally.acknowledged.lock().await.push(charge.id.clone());

@@ -210,6 +210,19 @@ impl TestServer {
         sqlx::query_scalar("SELECT COUNT(*) FROM charges").fetch_one(self.state.db.pool()).await.unwrap()
     }
 
+    /// Takes `amount` out of a wallet's balance behind the API's back, as money leaving it some
+    /// other way would (a card's chargeback, say: no API moves money out of a wallet yet). The
+    /// ledger no longer balances afterwards.
+    pub async fn take_from_balance(&self, account_id: &str, amount: i64) {
+        let taken = sqlx::query("UPDATE accounts SET balance = balance - $1 WHERE id = $2")
+            .bind(amount)
+            .bind(account_id)
+            .execute(self.state.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(taken.rows_affected(), 1, "no account {account_id}");
+    }
+
     /// The public key this server signs history heads with.
     pub fn issuer_key(&self) -> inkan_core::history::IssuerKey {
         *self.state.issuer.key()
@@ -679,7 +692,7 @@ impl Shopper {
 
     pub async fn confirm(&mut self, server: &TestServer, pending: &PendingCharge) -> reqwest::Response {
         let body = self.sign_charge(pending);
-        server.post(&format!("/v1/wallet/charges/{}/confirm", pending.charge.id), None, &body).await
+        server.post(&format!("/v1/wallet/charges/{}/confirm", pending.charge.id), Some(&self.token), &body).await
     }
 
     pub async fn balance(&self, server: &TestServer) -> i64 {

@@ -23,6 +23,7 @@ support::on_both_databases!(
     a_removed_devices_passkey_and_sessions_do_nothing,
     a_passkey_signs_in_only_its_own_device_and_with_that_devices_key,
     step_ups_and_charges_take_only_a_passkey_of_their_own_device,
+    a_charge_of_a_device_removed_before_its_confirmation_is_not_paid,
     the_last_device_cannot_be_removed,
     an_open_feed_closes_with_its_session,
     a_freeze_signs_out_every_other_device,
@@ -219,10 +220,32 @@ async fn step_ups_and_charges_take_only_a_passkey_of_their_own_device(backend: B
     let pending = phone.pending(&server).await;
     let this = pending.iter().find(|p| p.charge.id == charge.id).unwrap().clone();
     let confirm = inkan_api::wallet::ConfirmCharge { credential: tablet.credential_anyway(this.public_key.clone()) };
-    let response = server.post(&format!("/v1/wallet/charges/{}/confirm", charge.id), None, &confirm).await;
+    let response = server.post(&format!("/v1/wallet/charges/{}/confirm", charge.id), Some(&tablet.token), &confirm).await;
     error(response, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
     let paid: WalletCharge = json(phone.confirm(&server, &this).await, StatusCode::OK).await;
     assert_eq!(paid.id, charge.id);
+    server.stop().await;
+}
+
+async fn a_charge_of_a_device_removed_before_its_confirmation_is_not_paid(backend: Backend) {
+    let (server, till, mut phone) = setup(backend, 10_000).await;
+    let mut tablet = second_device(&server, &phone).await;
+    let charge = till.charge_ok(&phone.code(&server), 1_000).await;
+    let pending = phone.pending(&server).await;
+    let signed = phone.sign_charge(&pending[0]);
+    assert_eq!(remove(&server, &mut tablet, &phone.device_id.clone()).await.status(), StatusCode::NO_CONTENT);
+    let path = format!("/v1/wallet/charges/{}/confirm", charge.id);
+    // The phone's session ended with it; the wallet's other session cannot use its passkey.
+    error(server.post(&path, Some(&phone.token), &signed).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        .await;
+    error(
+        server.post(&path, Some(&tablet.token), &signed).await,
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::PasskeyRejected,
+    )
+    .await;
+    assert_eq!(tablet.balance(&server).await, 10_000);
+    assert_eq!(till.get(&charge.id, None).await.status, inkan_core::ChargeStatus::PendingConfirmation);
     server.stop().await;
 }
 

@@ -1,0 +1,167 @@
+//! Issue 20: a terminal cannot probe a wallet with one payment code, nobody learns a charge's
+//! state without a session of its wallet, and a confirmation is judged again on what changed
+//! since the charge was made. Each test is an attack or a change that got through before.
+
+use inkan_api::ErrorCode;
+use inkan_api::wallet::{ConfirmCharge, SetLimits, WalletCharge};
+use inkan_core::{ChargeStatus, LimitPolicy, Money};
+use reqwest::StatusCode;
+
+use super::support::{self, Backend, Shopper, error, json};
+use super::{pay, setup};
+
+support::on_both_databases!(
+    a_code_dies_after_three_refused_charges,
+    nothing_about_a_charge_is_told_without_a_session_of_its_wallet,
+    a_limit_lowered_after_the_charge_applies_to_its_confirmation,
+    a_freeze_after_the_charge_stops_its_confirmation,
+    a_balance_that_fell_after_the_charge_stops_its_confirmation,
+);
+
+async fn a_code_dies_after_three_refused_charges(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 1_000).await;
+    // A terminal probes the balance with one code, amount by amount.
+    let code = shopper.code(&server);
+    for amount in [5_000, 3_000, 2_000] {
+        error(till.charge(&code, amount).await, StatusCode::PAYMENT_REQUIRED, ErrorCode::InsufficientFunds).await;
+    }
+    // The fourth try, even of an amount the wallet could pay, finds the code dead.
+    error(till.charge(&code, 500).await, StatusCode::CONFLICT, ErrorCode::PaymentCodeUsed).await;
+    assert_eq!(server.charge_count().await, 0);
+    // Limits count as refusals too (the new-device cap is ¥30,000 a charge), and so does a
+    // freeze; two refusals leave a code alive, and it still pays.
+    let code = shopper.code(&server);
+    error(till.charge(&code, 30_001).await, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::LimitExceeded).await;
+    error(till.charge(&code, 1_001).await, StatusCode::PAYMENT_REQUIRED, ErrorCode::InsufficientFunds).await;
+    let charge = till.charge_ok(&code, 400).await;
+    let pending = shopper.pending(&server).await;
+    let _: WalletCharge = json(shopper.confirm(&server, &pending[0]).await, StatusCode::OK).await;
+    // A newer code starts afresh: two refusals of an older one do not count against it.
+    let older = shopper.code(&server);
+    let newer = shopper.code(&server);
+    for _ in 0..2 {
+        error(till.charge(&older, 9_999).await, StatusCode::PAYMENT_REQUIRED, ErrorCode::InsufficientFunds).await;
+    }
+    for _ in 0..2 {
+        error(till.charge(&newer, 9_999).await, StatusCode::PAYMENT_REQUIRED, ErrorCode::InsufficientFunds).await;
+    }
+    till.charge_ok(&newer, 100).await;
+    // Paying with the newer code killed the older one, as always.
+    error(till.charge(&older, 100).await, StatusCode::CONFLICT, ErrorCode::PaymentCodeUsed).await;
+    let response = server.post("/v1/wallet/freeze", Some(&shopper.token), &serde_json::json!({})).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let code = shopper.code(&server);
+    for _ in 0..3 {
+        error(till.charge(&code, 100).await, StatusCode::FORBIDDEN, ErrorCode::WalletFrozen).await;
+    }
+    error(till.charge(&code, 100).await, StatusCode::CONFLICT, ErrorCode::PaymentCodeUsed).await;
+    // Only what paid moved money.
+    assert_eq!(shopper.balance(&server).await, 600);
+    assert_eq!(till.get(&charge.id, None).await.status, ChargeStatus::Succeeded);
+    assert_eq!(server.charge_count().await, 2);
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+async fn nothing_about_a_charge_is_told_without_a_session_of_its_wallet(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let mut stranger = Shopper::enroll(&server, "Stranger").await;
+    let paid = pay(&server, &till, &mut shopper, 100).await;
+    let waiting = till.charge_ok(&shopper.code(&server), 200).await;
+    let pending = shopper.pending(&server).await;
+    let signed = shopper.sign_charge(&pending[0]);
+    let path = |id: &str| format!("/v1/wallet/charges/{id}/confirm");
+    // Without a session, every charge is answered alike: a paid one, a waiting one, an unknown
+    // one, with a valid assertion, a malformed body or none.
+    for id in [&paid.id, &waiting.id, "ch_unknown"] {
+        let response = server.post(&path(id), None, &signed).await;
+        error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+        let response = server.post(&path(id), None, &serde_json::json!({ "credential": 7 })).await;
+        error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+        let response = server.post(&path(id), Some("not-a-session"), &signed).await;
+        error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    }
+    // Another wallet's session: not found, whatever its state.
+    for id in [&paid.id, &waiting.id, "ch_unknown"] {
+        let response = server.post(&path(id), Some(&stranger.token), &signed).await;
+        error(response, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+    }
+    // Nor can a stranger pay it with their own passkey.
+    let theirs = ConfirmCharge { credential: stranger.credential_anyway(pending[0].public_key.clone()) };
+    let response = server.post(&path(&waiting.id), Some(&stranger.token), &theirs).await;
+    error(response, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
+    assert_eq!(shopper.balance(&server).await, 9_900);
+    assert_eq!(till.get(&waiting.id, None).await.status, ChargeStatus::PendingConfirmation);
+    // The wallet's own session hears the state, and pays.
+    error(server.post(&path(&paid.id), Some(&shopper.token), &signed).await, StatusCode::CONFLICT, ErrorCode::InvalidState)
+        .await;
+    let confirmed: WalletCharge =
+        json(server.post(&path(&waiting.id), Some(&shopper.token), &signed).await, StatusCode::OK).await;
+    assert_eq!(confirmed.status, ChargeStatus::Succeeded);
+    assert_eq!(shopper.balance(&server).await, 9_700);
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+async fn a_limit_lowered_after_the_charge_applies_to_its_confirmation(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let charge = till.charge_ok(&shopper.code(&server), 5_000).await;
+    let pending = shopper.pending(&server).await;
+    // The shopper lowers the per-charge limit to ¥1,000 (a lowering needs no passkey).
+    let lower = SetLimits {
+        limits: LimitPolicy::new(Money::yen(1_000), Money::yen(20_000), Money::yen(100_000)).unwrap(),
+        step_up: None,
+    };
+    assert_eq!(server.put("/v1/wallet/limits", Some(&shopper.token), &lower).await.status(), StatusCode::OK);
+    error(shopper.confirm(&server, &pending[0]).await, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::LimitExceeded)
+        .await;
+    assert_eq!(shopper.balance(&server).await, 10_000);
+    assert_eq!(till.get(&charge.id, None).await.status, ChargeStatus::PendingConfirmation);
+    // A daily limit lowered below what the day already spent, counting this charge: refused
+    // too, though this charge alone fits.
+    let today = till.charge_ok(&shopper.code(&server), 900).await;
+    let lower = SetLimits {
+        limits: LimitPolicy::new(Money::yen(1_000), Money::yen(1_000), Money::yen(100_000)).unwrap(),
+        step_up: None,
+    };
+    assert_eq!(server.put("/v1/wallet/limits", Some(&shopper.token), &lower).await.status(), StatusCode::OK);
+    let pending = shopper.pending(&server).await;
+    let this = pending.iter().find(|p| p.charge.id == today.id).unwrap();
+    // ¥5,000 still waiting + ¥900 > ¥1,000 a day.
+    error(shopper.confirm(&server, this).await, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::LimitExceeded).await;
+    // Once the big one is declined, the day has room for it.
+    let decline = format!("/v1/wallet/charges/{}/decline", charge.id);
+    let response = server.post(&decline, Some(&shopper.token), &serde_json::json!({ "not_me": false })).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let pending = shopper.pending(&server).await;
+    let _: WalletCharge = json(shopper.confirm(&server, &pending[0]).await, StatusCode::OK).await;
+    assert_eq!(shopper.balance(&server).await, 9_100);
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+async fn a_freeze_after_the_charge_stops_its_confirmation(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let charge = till.charge_ok(&shopper.code(&server), 700).await;
+    let pending = shopper.pending(&server).await;
+    let response = server.post("/v1/wallet/freeze", Some(&shopper.token), &serde_json::json!({})).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    error(shopper.confirm(&server, &pending[0]).await, StatusCode::FORBIDDEN, ErrorCode::WalletFrozen).await;
+    assert_eq!(shopper.balance(&server).await, 10_000);
+    assert_eq!(till.get(&charge.id, None).await.status, ChargeStatus::PendingConfirmation);
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+async fn a_balance_that_fell_after_the_charge_stops_its_confirmation(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 1_000).await;
+    let charge = till.charge_ok(&shopper.code(&server), 800).await;
+    let pending = shopper.pending(&server).await;
+    // Money leaves the wallet some other way meanwhile (a chargeback of its top-up, say).
+    server.take_from_balance(shopper.account_id(), 300).await;
+    error(shopper.confirm(&server, &pending[0]).await, StatusCode::PAYMENT_REQUIRED, ErrorCode::InsufficientFunds)
+        .await;
+    assert_eq!(shopper.balance(&server).await, 700);
+    assert_eq!(till.get(&charge.id, None).await.status, ChargeStatus::PendingConfirmation);
+    server.stop().await;
+}
