@@ -118,7 +118,7 @@ pub const ROUTES: &[(&str, &str)] = &[
         (name = "accounts", description = "Creating an account with a passkey, signing in and out."),
         (name = "devices", description = "A new device joining an existing wallet, approved by a passkey of the wallet or a recovery code."),
         (name = "wallet", description = "A signed-in wallet: balance, limits, devices, charges to confirm, cards, the live feed."),
-        (name = "operator", description = "The operator's kill switches: suspend charges, top-ups or enrolment for everyone, or hold one account. Each holds on every server instance from the moment it answers."),
+        (name = "operator", description = "The operator's kill switches: suspend charges, top-ups or enrolment for everyone, or hold one account. Each holds on every server instance from the moment it answers. Served on its own address when the server runs with `--admin-listen` (then the public address answers these paths 404)."),
         (name = "service", description = "Health and this document."),
     )
 )]

@@ -195,7 +195,11 @@ impl TestServer {
             url,
             state,
             clock,
-            http: reqwest::Client::new(),
+            // No idle connections kept: a test that sends a body over the limit gets its `413`
+            // before the server has read it, and the server then closes that connection; a pooled
+            // client could hand it to the next request before seeing the close (a broken pipe
+            // that fails a test at random). Each request on its own connection cannot.
+            http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
             db_url,
             settings,
             issuer_pkcs8,
