@@ -7,7 +7,7 @@
 //! results; the notices; and the same code refused a second time. Everything it made is removed
 //! at the end, except the QR image in `target/demo/`.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -116,6 +116,15 @@ fn say(title: &str) {
     println!("\n── {title}");
 }
 
+/// The output of a program that succeeded, or an error (its output shown).
+fn succeeded(shown: &str, output: Output) -> Result<Output> {
+    if !output.status.success() {
+        show(&output);
+        bail!("{shown} failed ({})", output.status);
+    }
+    Ok(output)
+}
+
 /// A program's output, progress and warnings (stderr) before results (stdout).
 fn show(output: &Output) {
     for line in String::from_utf8_lossy(&output.stderr).lines() {
@@ -138,11 +147,23 @@ impl Demo {
     fn run(&self, mut command: Command) -> Result<Output> {
         let shown = format!("{:?}", command.get_program());
         let output = command.output().with_context(|| format!("running {shown}"))?;
-        if !output.status.success() {
-            show(&output);
-            bail!("{shown} failed ({})", output.status);
-        }
-        Ok(output)
+        succeeded(&shown, output)
+    }
+
+    /// Runs `command` with `input` on its standard input: how a script gives `inkan` its secrets
+    /// (never as arguments, which `ps` and shell history show).
+    fn run_fed(&self, mut command: Command, input: &str) -> Result<Output> {
+        let shown = format!("{:?}", command.get_program());
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("running {shown}"))?;
+        // Dropped at the end of the statement: the input ends there.
+        child.stdin.take().context("its standard input")?.write_all(input.as_bytes())?;
+        let output = child.wait_with_output().with_context(|| format!("running {shown}"))?;
+        succeeded(&shown, output)
     }
 
     fn pos(&self, png: &Path) -> Command {
@@ -212,8 +233,9 @@ fn story() -> Result<()> {
     show(&enroll);
 
     say("4. She adds a card and tops up ¥10,000");
-    let card =
-        demo.run(demo.wallet(&["card", "add", "--number", "4242424242424242", "--expiry", "12/2030", "--cvc", "123"]))?;
+    // The card number and security code on standard input, one a line (in a terminal, `inkan`
+    // asks for them without echo).
+    let card = demo.run_fed(demo.wallet(&["card", "add", "--expiry", "12/2030"]), "4242424242424242\n123\n")?;
     show(&card);
     let card_id = String::from_utf8(card.stdout)?
         .split_whitespace()

@@ -3,10 +3,11 @@
 
 #![allow(clippy::print_stdout, reason = "a command-line program talks on stdout")]
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand};
 use inkan_api::wallet::AddCard;
 use inkan_client::feed::{Cursor, FeedItem, describe};
@@ -44,6 +45,30 @@ struct Connect {
     device_name: String,
 }
 
+/// A recovery code, for `join`, `freeze` and `unfreeze`: never an argument, unless loudly.
+#[derive(Args)]
+struct RecoveryCode {
+    /// Use a recovery code of the wallet: it is asked for without echo, or read as one line from
+    /// standard input when that is not a terminal.
+    #[arg(long)]
+    recovery_code: bool,
+    /// Use this recovery code. INSECURE: visible in `ps` and shell history. For tests and scripts
+    /// that accept the risk; prefer `--recovery-code` and standard input.
+    #[arg(long, value_name = "CODE", conflicts_with = "recovery_code", value_parser = NonEmptyStringValueParser::new())]
+    insecure_recovery_code: Option<String>,
+}
+
+impl RecoveryCode {
+    /// The code to use, if any: given insecurely, or read now.
+    fn read(self) -> Result<Option<String>> {
+        match self.insecure_recovery_code {
+            Some(code) => Ok(Some(code)),
+            None if self.recovery_code => secret("recovery code").map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create a wallet: a passkey, this device's key, and recovery codes (shown once).
@@ -54,16 +79,16 @@ enum Command {
         #[arg(long)]
         name: String,
     },
-    /// Add this device to an existing wallet (approved by another device, or a recovery code).
+    /// Add this device to an existing wallet (approved by another device, or a recovery code,
+    /// which approves at once and is used up).
     Join {
         #[command(flatten)]
         connect: Connect,
         /// The wallet's account id (shown by `inkan status` on an enrolled device).
         #[arg(long)]
         account: String,
-        /// A recovery code of the wallet: approves at once, and is used up.
-        #[arg(long)]
-        recovery_code: Option<String>,
+        #[command(flatten)]
+        recovery_code: RecoveryCode,
     },
     /// Balance, limits and freeze state.
     Status,
@@ -133,18 +158,17 @@ enum Command {
         #[command(subcommand)]
         action: Option<LimitsAction>,
     },
-    /// Stop all payments now (no passkey needed).
+    /// Stop all payments now (no passkey needed; with a recovery code, which is not used up,
+    /// instead of this device's session: a lost phone).
     Freeze {
-        /// Freeze with a recovery code instead of this device's session (a lost phone).
-        #[arg(long)]
-        recovery_code: Option<String>,
+        #[command(flatten)]
+        recovery_code: RecoveryCode,
     },
     /// Allow payments again: with the passkey of a device that has been in the wallet for 72 hours
-    /// (and since before its latest join), or with a recovery code.
+    /// (and since before its latest join), or with a recovery code (used up).
     Unfreeze {
-        /// Unfreeze with a recovery code (used up) instead of this device's passkey.
-        #[arg(long)]
-        recovery_code: Option<String>,
+        #[command(flatten)]
+        recovery_code: RecoveryCode,
     },
     /// Replace every recovery code with ten new ones (needs the passkey; shown once).
     RecoveryCodes,
@@ -183,21 +207,30 @@ enum DevicesAction {
 
 #[derive(Subcommand)]
 enum CardAction {
-    /// Register a card with the funding provider (the number is never stored by Inkan).
+    /// Register a card with the funding provider (the number is never stored by Inkan). The card
+    /// number, then its security code, are asked for without echo, or read from standard input
+    /// when that is not a terminal, one line each.
     Add {
-        #[arg(long)]
-        number: String,
         /// MM/YYYY
         #[arg(long)]
         expiry: String,
-        #[arg(long)]
-        cvc: String,
+        /// The card number. INSECURE: visible in `ps` and shell history. For tests and scripts that
+        /// accept the risk.
+        #[arg(long, value_name = "NUMBER", value_parser = NonEmptyStringValueParser::new())]
+        insecure_number: Option<String>,
+        /// The card's security code. INSECURE: visible in `ps` and shell history. For tests and
+        /// scripts that accept the risk.
+        #[arg(long, value_name = "CVC", value_parser = NonEmptyStringValueParser::new())]
+        insecure_cvc: Option<String>,
     },
-    /// Answer the card issuer's verification challenge.
+    /// Answer the card issuer's verification challenge. The code is asked for without echo, or
+    /// read as one line from standard input when that is not a terminal.
     Verify {
         card: String,
-        #[arg(long)]
-        code: String,
+        /// The verification code. INSECURE: visible in `ps` and shell history. For tests and
+        /// scripts that accept the risk.
+        #[arg(long, value_name = "CODE", value_parser = NonEmptyStringValueParser::new())]
+        insecure_code: Option<String>,
     },
 }
 
@@ -246,6 +279,34 @@ fn confirm(question: &str) -> Result<bool> {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// A secret the person gives, never an argument: asked for without echo when standard input is a
+/// terminal, else read as one line of it (so scripts can pipe it). `what` names it in the prompt and
+/// in the error when it is missing.
+fn secret(what: &str) -> Result<String> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return secret_line(&mut stdin.lock(), what);
+    }
+    // On the terminal itself, not on stdout: the prompt must not end up in a pipe.
+    let typed = rpassword::prompt_password(format!("Enter the {what}: "))
+        .with_context(|| format!("reading the {what} from the terminal"))?;
+    match typed.trim() {
+        "" => bail!("no {what} was typed"),
+        typed => Ok(typed.to_owned()),
+    }
+}
+
+/// The next line of `input`, trimmed: a secret piped in. An empty line or the end of the input is
+/// an error naming what was expected.
+fn secret_line(input: &mut impl BufRead, what: &str) -> Result<String> {
+    let mut line = String::new();
+    input.read_line(&mut line).with_context(|| format!("reading the {what} from standard input"))?;
+    match line.trim() {
+        "" => bail!("no {what} on standard input"),
+        line => Ok(line.to_owned()),
+    }
 }
 
 fn jst(t: time::OffsetDateTime) -> String {
@@ -335,6 +396,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Join { connect, account, recovery_code } => {
             let choice = passkey(&connect)?;
+            let recovery_code = recovery_code.read()?;
             let mut told = false;
             let wallet =
                 Wallet::join(store, server(&connect), &account, &connect.device_name, recovery_code, choice, |join| {
@@ -423,17 +485,20 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Card { action } => {
             let mut wallet = Wallet::open(store)?;
             let card = match action {
-                CardAction::Add { number, expiry, cvc } => {
+                CardAction::Add { expiry, insecure_number, insecure_cvc } => {
                     let (month, year) = expiry.split_once('/').context("--expiry is MM/YYYY")?;
                     let card = AddCard {
-                        number,
                         exp_month: month.trim().parse().context("--expiry month")?,
                         exp_year: year.trim().parse().context("--expiry year")?,
-                        cvc,
+                        number: insecure_number.map_or_else(|| secret("card number"), Ok)?,
+                        cvc: insecure_cvc.map_or_else(|| secret("card security code"), Ok)?,
                     };
                     wallet.add_card(card).await?
                 }
-                CardAction::Verify { card, code } => wallet.verify_card(&card, &code).await?,
+                CardAction::Verify { card, insecure_code } => {
+                    let code = insecure_code.map_or_else(|| secret("card verification code"), Ok)?;
+                    wallet.verify_card(&card, &code).await?
+                }
             };
             println!("card {}: {} ending {} ({:?})", card.id, card.brand, card.last4, card.status);
         }
@@ -562,9 +627,9 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Freeze { recovery_code } => {
-            match recovery_code {
+            let profile = store.load()?;
+            match recovery_code.read()? {
                 Some(code) => {
-                    let profile = store.load()?;
                     let api = inkan_client::api::Api::new(profile.server)?;
                     api.freeze_with_recovery_code(&profile.account_id, &code).await?;
                 }
@@ -574,7 +639,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Unfreeze { recovery_code } => {
             let mut wallet = Wallet::open(store)?;
-            match recovery_code {
+            match recovery_code.read()? {
                 Some(code) => wallet.unfreeze_with_recovery_code(&code).await?,
                 None => wallet.unfreeze().await?,
             }
@@ -608,4 +673,45 @@ async fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+
+    use super::*;
+
+    #[test]
+    fn a_piped_secret_is_one_line_trimmed() {
+        let mut input = "  AAAA-BBBB-CCCC-DDDD \r\n123\n".as_bytes();
+        assert_eq!(secret_line(&mut input, "recovery code").unwrap(), "AAAA-BBBB-CCCC-DDDD");
+        assert_eq!(secret_line(&mut input, "card security code").unwrap(), "123");
+    }
+
+    #[test]
+    fn an_empty_line_or_the_end_of_input_names_the_missing_secret() {
+        let empty = secret_line(&mut " \n".as_bytes(), "recovery code").unwrap_err();
+        assert_eq!(empty.to_string(), "no recovery code on standard input");
+        let ended = secret_line(&mut "".as_bytes(), "card security code").unwrap_err();
+        assert_eq!(ended.to_string(), "no card security code on standard input");
+        // The second of two secrets missing: the first was read, the second is named.
+        let mut input = "4242424242424242\n".as_bytes();
+        secret_line(&mut input, "card number").unwrap();
+        let second = secret_line(&mut input, "card security code").unwrap_err();
+        assert_eq!(second.to_string(), "no card security code on standard input");
+    }
+
+    #[test]
+    fn a_secret_is_never_a_plain_argument() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["inkan"], args].concat());
+        assert!(parse(&["unfreeze", "--recovery-code"]).is_ok());
+        assert!(parse(&["unfreeze", "--recovery-code", "AAAA-BBBB-CCCC-DDDD"]).is_err());
+        assert!(parse(&["unfreeze", "--insecure-recovery-code", "AAAA-BBBB-CCCC-DDDD"]).is_ok());
+        assert!(parse(&["unfreeze", "--insecure-recovery-code", ""]).is_err());
+        assert!(parse(&["freeze", "--recovery-code", "--insecure-recovery-code", "A"]).is_err());
+        assert!(parse(&["card", "add", "--expiry", "12/2030", "--number", "4242424242424242"]).is_err());
+        assert!(parse(&["card", "add", "--expiry", "12/2030", "--cvc", "123"]).is_err());
+        assert!(parse(&["card", "verify", "card_1", "--code", "123456"]).is_err());
+        assert!(parse(&["card", "verify", "card_1", "--insecure-code", "123456"]).is_ok());
+    }
 }

@@ -4,20 +4,34 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Output, Stdio};
 
 use inkan_testkit::{Backend, ORIGIN, TestServer};
 use reqwest::StatusCode;
+use tokio::io::AsyncWriteExt;
 
+/// `inkan` with nothing on standard input (not a terminal: it never asks).
 async fn inkan(home: &Path, profile: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_inkan"))
+    inkan_fed(home, profile, args, "").await
+}
+
+/// `inkan` with `input` piped to its standard input, as a script gives it secrets.
+async fn inkan_fed(home: &Path, profile: &str, args: &[&str], input: &str) -> Output {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_inkan"))
         .args(args)
         .env("INKAN_HOME", home)
         .env("INKAN_PROFILE", profile)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .unwrap()
+        .stdin(if input.is_empty() { Stdio::null() } else { Stdio::piped() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(mut stdin) = child.stdin.take() {
+        // Ignored: it may have exited without reading (the test then checks why). Dropping
+        // `stdin` ends the input.
+        stdin.write_all(input.as_bytes()).await.ok();
+    }
+    child.wait_with_output().await.unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -58,12 +72,17 @@ async fn a_wallet_on_the_command_line() {
         10
     );
 
-    let card =
-        inkan(home, &profile, &["card", "add", "--number", "4000000000003220", "--expiry", "12/2030", "--cvc", "123"])
-            .await;
-    assert!(stdout(&card).contains("ChallengeRequired"), "{}", stdout(&card));
+    // Card secrets come on standard input, one a line, never as arguments; a missing one is named.
+    let add = ["card", "add", "--expiry", "12/2030"];
+    let no_cvc = inkan_fed(home, &profile, &add, "4000000000003220\n").await;
+    assert_eq!(no_cvc.status.code(), Some(1), "{}", stderr(&no_cvc));
+    assert!(stderr(&no_cvc).contains("no card security code on standard input"), "{}", stderr(&no_cvc));
+    let card = inkan_fed(home, &profile, &add, "4000000000003220\n123\n").await;
+    assert!(stdout(&card).contains("ChallengeRequired"), "{}", stderr(&card));
     let card_id = stdout(&card).split_whitespace().nth(1).unwrap().trim_end_matches(':').to_owned();
-    let verified = inkan(home, &profile, &["card", "verify", &card_id, "--code", "123456"]).await;
+    let unverified = inkan(home, &profile, &["card", "verify", &card_id]).await;
+    assert!(stderr(&unverified).contains("no card verification code on standard input"), "{}", stderr(&unverified));
+    let verified = inkan_fed(home, &profile, &["card", "verify", &card_id], "123456\n").await;
     assert!(stdout(&verified).contains("Verified"), "{}", stderr(&verified));
     let topped = inkan(home, &profile, &["topup", "--card", &card_id, "--amount", "10000"]).await;
     assert!(stdout(&topped).contains("Balance: ¥10,000"), "{}", stderr(&topped));
@@ -107,7 +126,22 @@ async fn a_wallet_on_the_command_line() {
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains("72 hours"), "{}", stderr(&refused));
     let codes = recovery_codes_in(&stdout(&enrolled));
-    let unfrozen = inkan(home, &profile, &["unfreeze", "--recovery-code", &codes[9]]).await;
+    // The code is not an argument: given one, parsing refuses before anything is sent.
+    let in_args = inkan(home, &profile, &["unfreeze", "--recovery-code", &codes[9]]).await;
+    assert_eq!(in_args.status.code(), Some(2), "{}", stderr(&in_args));
+    assert!(stderr(&in_args).contains("unexpected argument"), "{}", stderr(&in_args));
+    let missing = inkan(home, &profile, &["unfreeze", "--recovery-code"]).await;
+    assert_eq!(missing.status.code(), Some(1), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("no recovery code on standard input"), "{}", stderr(&missing));
+    let wrong_codes =
+        async || stdout(&inkan(home, &profile, &["feed"]).await).matches("A wrong recovery code was given").count();
+    assert_eq!(wrong_codes().await, 0, "a missing recovery code reached the server");
+    // A wrong one on standard input reaches the server, which refuses it and tells every device.
+    let wrong = inkan_fed(home, &profile, &["unfreeze", "--recovery-code"], "AAAA-BBBB-CCCC-DDDD\n").await;
+    assert_eq!(wrong.status.code(), Some(4), "{}", stderr(&wrong));
+    assert!(stderr(&wrong).contains("not valid"), "{}", stderr(&wrong));
+    assert!(wrong_codes().await > 0);
+    let unfrozen = inkan_fed(home, &profile, &["unfreeze", "--recovery-code"], &format!("{}\n", codes[9])).await;
     assert!(unfrozen.status.success(), "{}", stderr(&unfrozen));
     // New recovery codes, with the passkey: the old ones stop working.
     let replaced = inkan(home, &profile, &["recovery-codes"]).await;
@@ -115,9 +149,9 @@ async fn a_wallet_on_the_command_line() {
     let new_codes = recovery_codes_in(&stdout(&replaced));
     assert_eq!(new_codes.len(), 10);
     assert!(inkan(home, &profile, &["freeze"]).await.status.success());
-    let old = inkan(home, &profile, &["unfreeze", "--recovery-code", &codes[8]]).await;
+    let old = inkan(home, &profile, &["unfreeze", "--insecure-recovery-code", &codes[8]]).await;
     assert!(!old.status.success(), "an old recovery code still works");
-    let unfrozen = inkan(home, &profile, &["unfreeze", "--recovery-code", &new_codes[0]]).await;
+    let unfrozen = inkan(home, &profile, &["unfreeze", "--insecure-recovery-code", &new_codes[0]]).await;
     assert!(unfrozen.status.success(), "{}", stderr(&unfrozen));
 
     // The history verifies and exports; the export verifies offline; the feed lists the notices.
@@ -187,7 +221,7 @@ async fn a_wallet_on_the_command_line() {
         "--account",
         &account,
         "--insecure-soft-passkey",
-        "--recovery-code",
+        "--insecure-recovery-code",
         "AAAA-BBBB-CCCC-DDDD",
     ];
     let refused_join = inkan(home, &failed, &wrong).await;
@@ -195,8 +229,13 @@ async fn a_wallet_on_the_command_line() {
     assert!(!home.join(&failed).exists());
     let second = format!("{profile}-second");
     let join = ["join", "--server", &server.url, "--origin", ORIGIN, "--account", &account, "--insecure-soft-passkey"];
-    let joined =
-        inkan(home, &second, &[&join[..], &["--device-name", "tablet", "--recovery-code", &recovery]].concat()).await;
+    let joined = inkan_fed(
+        home,
+        &second,
+        &[&join[..], &["--device-name", "tablet", "--recovery-code"]].concat(),
+        &format!("{recovery}\n"),
+    )
+    .await;
     assert!(joined.status.success(), "{}", stderr(&joined));
     let third = format!("{profile}-third");
     let waiting = {
