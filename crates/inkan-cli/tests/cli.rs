@@ -140,7 +140,8 @@ async fn a_wallet_on_the_command_line() {
     let wrong = inkan_fed(home, &profile, &["unfreeze", "--recovery-code"], "AAAA-BBBB-CCCC-DDDD\n").await;
     assert_eq!(wrong.status.code(), Some(4), "{}", stderr(&wrong));
     assert!(stderr(&wrong).contains("not valid"), "{}", stderr(&wrong));
-    assert!(wrong_codes().await > 0);
+    // Once: the refusal is not taken for an ended session and sent again after a sign-in.
+    assert_eq!(wrong_codes().await, 1, "one wrong recovery code was tried more than once");
     let unfrozen = inkan_fed(home, &profile, &["unfreeze", "--recovery-code"], &format!("{}\n", codes[9])).await;
     assert!(unfrozen.status.success(), "{}", stderr(&unfrozen));
     // New recovery codes, with the passkey: the old ones stop working.

@@ -521,11 +521,19 @@ impl Wallet {
     /// Lifts the freeze with a recovery code, which is used up.
     pub async fn unfreeze_with_recovery_code(&mut self, recovery_code: &str) -> Result<()> {
         let code = recovery_code.trim().to_owned();
-        self.signed_in(|api| {
-            let code = code.clone();
-            async move { api.unfreeze_with_recovery_code(&code).await }
-        })
-        .await
+        if self.api.token().is_none() {
+            self.sign_in().await?;
+        }
+        // A wrong code is `401` too, like an ended session: it is sent again, after a sign-in,
+        // only if the session had really ended. Otherwise one wrong code would count, and be
+        // told to every device, twice.
+        match self.api.unfreeze_with_recovery_code(&code).await {
+            Err(e) if e.code() == Some(ErrorCode::Unauthorized) && self.api.wallet().await.is_err() => {
+                self.sign_in().await?;
+                self.api.unfreeze_with_recovery_code(&code).await
+            }
+            other => other,
+        }
     }
 
     /// Ten new recovery codes, confirmed with the passkey; every older one stops working. Shown
