@@ -81,7 +81,8 @@ pub fn may_pay(
     if facts.frozen {
         return Err(PaymentRefusal::Frozen);
     }
-    let limits = cap.apply(&facts.limits.effective(now), facts.device_enrolled_at, now).map_err(PaymentRefusal::Limit)?;
+    let limits =
+        cap.apply(&facts.limits.effective(now), facts.device_enrolled_at, now).map_err(PaymentRefusal::Limit)?;
     limits.check(&facts.spent, amount).map_err(PaymentRefusal::Limit)?;
     let available = match stage {
         Stage::Create => facts.balance.checked_sub(facts.pending_elsewhere)?,

@@ -80,8 +80,7 @@ pub async fn run_split(
         Some(operator) => {
             let public = axum::serve(listener, http::public_router(state.clone()))
                 .with_graceful_shutdown(closing(closing_rx.clone()));
-            let admin =
-                axum::serve(operator, http::operator_router(state)).with_graceful_shutdown(closing(closing_rx));
+            let admin = axum::serve(operator, http::operator_router(state)).with_graceful_shutdown(closing(closing_rx));
             let (public, admin) = tokio::join!(public.into_future(), admin.into_future());
             public.and(admin)
         }

@@ -185,12 +185,14 @@ async fn an_assertion_pays_only_its_own_charge(backend: Backend) {
     let pending_a = pending.iter().find(|p| p.charge.id == a.id).unwrap();
     // Sign A (¥300), present it for B (¥9,000).
     let signed_for_a = shopper.sign_charge(pending_a);
-    let response = server.post(&format!("/v1/wallet/charges/{}/confirm", b.id), Some(&shopper.token), &signed_for_a).await;
+    let response =
+        server.post(&format!("/v1/wallet/charges/{}/confirm", b.id), Some(&shopper.token), &signed_for_a).await;
     error(response, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
     assert_eq!(till.get(&b.id, None).await.status, ChargeStatus::PendingConfirmation);
     assert_eq!(shopper.balance(&server).await, 10_000);
     // The same assertion still pays A, which it was made for.
-    let response = server.post(&format!("/v1/wallet/charges/{}/confirm", a.id), Some(&shopper.token), &signed_for_a).await;
+    let response =
+        server.post(&format!("/v1/wallet/charges/{}/confirm", a.id), Some(&shopper.token), &signed_for_a).await;
     let _: WalletCharge = json(response, StatusCode::OK).await;
     assert_eq!(shopper.balance(&server).await, 9_700);
     server.assert_ledger_balanced().await;
@@ -207,7 +209,10 @@ async fn a_replayed_assertion_pays_nothing(backend: Backend) {
     let _: WalletCharge = json(server.post(&path, Some(&shopper.token), &signed).await, StatusCode::OK).await;
     error(server.post(&path, Some(&shopper.token), &signed).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
     // Two replays at once, too.
-    let (r1, r2) = tokio::join!(server.post(&path, Some(&shopper.token), &signed), server.post(&path, Some(&shopper.token), &signed));
+    let (r1, r2) = tokio::join!(
+        server.post(&path, Some(&shopper.token), &signed),
+        server.post(&path, Some(&shopper.token), &signed)
+    );
     assert_eq!((r1.status(), r2.status()), (StatusCode::CONFLICT, StatusCode::CONFLICT));
     assert_eq!(shopper.balance(&server).await, 9_000);
     server.assert_ledger_balanced().await;
@@ -231,7 +236,10 @@ async fn one_passkey_confirms_two_charges_at_once_and_an_older_assertion_fails(b
     let signed: Vec<_> = pending.iter().map(|p| shopper.sign_charge(p)).collect();
     let path = |i: usize| format!("/v1/wallet/charges/{}/confirm", pending[i].charge.id);
     let (second, third) = (path(1), path(2));
-    let (r2, r3) = tokio::join!(server.post(&second, Some(&shopper.token), &signed[1]), server.post(&third, Some(&shopper.token), &signed[2]));
+    let (r2, r3) = tokio::join!(
+        server.post(&second, Some(&shopper.token), &signed[1]),
+        server.post(&third, Some(&shopper.token), &signed[2])
+    );
     assert_eq!(r3.status(), StatusCode::OK, "the latest assertion was refused");
     let second_paid = match r2.status() {
         StatusCode::OK => true,
@@ -242,7 +250,12 @@ async fn one_passkey_confirms_two_charges_at_once_and_an_older_assertion_fails(b
     };
     let expected = if second_paid { 9_800 } else { 9_900 };
     // The first (counter n+1) is behind the stored counter now: refused, and its charge unpaid.
-    error(server.post(&path(0), Some(&shopper.token), &signed[0]).await, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
+    error(
+        server.post(&path(0), Some(&shopper.token), &signed[0]).await,
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::PasskeyRejected,
+    )
+    .await;
     assert_eq!(till.get(&pending[0].charge.id, None).await.status, ChargeStatus::PendingConfirmation);
     assert_eq!(shopper.balance(&server).await, expected);
     server.assert_ledger_balanced().await;

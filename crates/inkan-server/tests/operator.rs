@@ -83,7 +83,8 @@ async fn suspended_charges_stop_on_every_instance_at_once(backend: Backend) {
     error(other_till.charge(&code, 300).await, StatusCode::FORBIDDEN, ErrorCode::ChargesSuspended).await;
     assert_eq!(server.charge_count().await, before);
     let body = shopper.sign_charge(&pending[0]);
-    let confirm = elsewhere.post(&format!("/v1/wallet/charges/{}/confirm", waiting.id), Some(&shopper.token), &body).await;
+    let confirm =
+        elsewhere.post(&format!("/v1/wallet/charges/{}/confirm", waiting.id), Some(&shopper.token), &body).await;
     error(confirm, StatusCode::FORBIDDEN, ErrorCode::ChargesSuspended).await;
     assert_eq!(shopper.balance(&server).await, 10_000);
     assert_eq!(till.get(&waiting.id, None).await.status, ChargeStatus::PendingConfirmation);

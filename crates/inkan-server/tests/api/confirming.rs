@@ -93,8 +93,12 @@ async fn nothing_about_a_charge_is_told_without_a_session_of_its_wallet(backend:
     assert_eq!(shopper.balance(&server).await, 9_900);
     assert_eq!(till.get(&waiting.id, None).await.status, ChargeStatus::PendingConfirmation);
     // The wallet's own session hears the state, and pays.
-    error(server.post(&path(&paid.id), Some(&shopper.token), &signed).await, StatusCode::CONFLICT, ErrorCode::InvalidState)
-        .await;
+    error(
+        server.post(&path(&paid.id), Some(&shopper.token), &signed).await,
+        StatusCode::CONFLICT,
+        ErrorCode::InvalidState,
+    )
+    .await;
     let confirmed: WalletCharge =
         json(server.post(&path(&waiting.id), Some(&shopper.token), &signed).await, StatusCode::OK).await;
     assert_eq!(confirmed.status, ChargeStatus::Succeeded);

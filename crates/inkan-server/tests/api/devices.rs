@@ -220,7 +220,8 @@ async fn step_ups_and_charges_take_only_a_passkey_of_their_own_device(backend: B
     let pending = phone.pending(&server).await;
     let this = pending.iter().find(|p| p.charge.id == charge.id).unwrap().clone();
     let confirm = inkan_api::wallet::ConfirmCharge { credential: tablet.credential_anyway(this.public_key.clone()) };
-    let response = server.post(&format!("/v1/wallet/charges/{}/confirm", charge.id), Some(&tablet.token), &confirm).await;
+    let response =
+        server.post(&format!("/v1/wallet/charges/{}/confirm", charge.id), Some(&tablet.token), &confirm).await;
     error(response, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
     let paid: WalletCharge = json(phone.confirm(&server, &this).await, StatusCode::OK).await;
     assert_eq!(paid.id, charge.id);
@@ -238,12 +239,8 @@ async fn a_charge_of_a_device_removed_before_its_confirmation_is_not_paid(backen
     // The phone's session ended with it; the wallet's other session cannot use its passkey.
     error(server.post(&path, Some(&phone.token), &signed).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
         .await;
-    error(
-        server.post(&path, Some(&tablet.token), &signed).await,
-        StatusCode::UNAUTHORIZED,
-        ErrorCode::PasskeyRejected,
-    )
-    .await;
+    error(server.post(&path, Some(&tablet.token), &signed).await, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected)
+        .await;
     assert_eq!(tablet.balance(&server).await, 10_000);
     assert_eq!(till.get(&charge.id, None).await.status, inkan_core::ChargeStatus::PendingConfirmation);
     server.stop().await;
