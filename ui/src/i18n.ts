@@ -269,6 +269,8 @@ const en = {
   nPasskeyRemoved: (n: number) => (n === 1 ? "A removed device's passkey was deleted" : `A removed device's ${n} passkeys were deleted`),
   nSessionsEnded: (n: number, reason: string) => `${n} ${n === 1 ? "session" : "sessions"} ended: ${reason}`,
   nDeviceJoinRequested: (name: string) => `${name} asks to join this wallet`,
+  nRegionRefused: (during: string, country: string | null) =>
+    `A ${during} from ${country ?? "an unknown country"} was refused: Inkan works only in Japan`,
   nDeviceJoinRequestedKey: (name: string, fp: string) => `${name} asks to join this wallet (key ${fp})`,
   byThisDevice: "from this device",
   byRecoveryCode: "with a recovery code",
@@ -314,6 +316,12 @@ const joinStateText: Record<Lang, Record<string, string>> = {
 const passkeyDuringText: Record<Lang, Record<string, string>> = {
   en: { sign_in: "signing in", step_up: "confirming", payment: "paying" },
   ja: { sign_in: "サインイン時", step_up: "操作の確認時", payment: "支払い時" },
+};
+
+/** What was tried from abroad (`region_refused.during`). */
+const regionDuringText: Record<Lang, Record<string, string>> = {
+  en: { sign_in: "sign-in", device_join: "request to add a device", card: "card registration", top_up: "top-up", payment: "payment" },
+  ja: { sign_in: "サインイン", device_join: "端末追加の要求", card: "カード登録", top_up: "チャージ", payment: "支払い" },
 };
 
 /** Why sessions were ended (`sessions_ended.reason`). */
@@ -576,6 +584,8 @@ const ja: Dict = {
   nPasskeyRemoved: (n: number) => (n === 1 ? "削除された端末のパスキーを削除しました" : `削除された端末のパスキーを${n}個削除しました`),
   nSessionsEnded: (n: number, reason: string) => `${n}件のセッションを終了しました（${reason}）`,
   nDeviceJoinRequested: (name: string) => `${name}がこのウォレットへの参加を求めています`,
+  nRegionRefused: (during: string, country: string | null) =>
+    `海外（${country ?? "国不明"}）からの${during}を拒否しました。Inkan は日本国内でのみ利用できます`,
   nDeviceJoinRequestedKey: (name: string, fp: string) => `${name}がこのウォレットへの参加を求めています（鍵 ${fp}）`,
   byThisDevice: "この端末から",
   byRecoveryCode: "リカバリーコードで",
@@ -713,6 +723,8 @@ export function noticeText(
       return notice.fingerprint
         ? t.nDeviceJoinRequestedKey(notice.name, notice.fingerprint)
         : t.nDeviceJoinRequested(notice.name);
+    case "region_refused":
+      return t.nRegionRefused(regionDuringText[lang][notice.during] ?? plain(notice.during), notice.country);
   }
 }
 
@@ -737,6 +749,7 @@ const jaErrors: Record<string, string> = {
   enrolment_suspended: "現在、ウォレットの新規作成と端末の追加は一時停止されています。",
   account_held: "このアカウントは Inkan により利用が停止されています。Inkan サポートにお問い合わせください。",
   too_many_requests: "試行回数が多すぎます。しばらくしてからお試しください。",
+  request_timeout: "通信に時間がかかりすぎました。もう一度お試しください。",
   device_revoked: "この端末はウォレットから削除されています。",
   unfreeze_not_allowed:
     "この端末のパスキーでは凍結を解除できません。ウォレットに追加されてから72時間たっていないか、最も新しく追加された端末のためです。リカバリーコードを使うか、もっと前からウォレットにある端末で解除してください。",

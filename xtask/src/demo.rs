@@ -215,7 +215,7 @@ fn story() -> Result<()> {
     };
     let merchant = demo.run(admin(&["merchant", "create", "--name", "FamilyMart Shibuya"]))?;
     let merchant_id = String::from_utf8(merchant.stdout)?.trim().to_owned();
-    let terminal = demo.run(admin(&["terminal", "create", "--merchant", &merchant_id]))?;
+    let terminal = demo.run(admin(&["terminal", "create", "--merchant", &merchant_id, "--country", "JP"]))?;
     let printed = String::from_utf8(terminal.stdout)?;
     let key = printed.lines().find_map(|l| l.strip_prefix("key ")).context("no terminal key printed")?;
     write_private(&demo.dir.path().join("terminal.key"), key)?;

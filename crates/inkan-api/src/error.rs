@@ -47,6 +47,8 @@ pub enum ErrorCode {
     UnfreezeNotAllowed,
     /// Too many requests from this client: wait for `Retry-After` seconds (status 429).
     TooManyRequests,
+    /// The request, or the sending of its body, took too long (status 408): nothing was kept.
+    RequestTimeout,
     /// The server is at its limit of requests in flight, open live feeds and long-polls, or
     /// database connections: nothing was done; retry after `Retry-After` seconds (status 503).
     Overloaded,

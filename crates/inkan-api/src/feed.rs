@@ -153,6 +153,13 @@ pub enum Notice {
         #[cfg_attr(feature = "ts", ts(optional))]
         fingerprint: Option<String>,
     },
+    /// A request for this wallet from outside the countries Inkan serves was refused (`during`:
+    /// `sign_in`, `device_join`, `card`, `top_up` or `payment`; `country` as the edge named it, or
+    /// none if it named none).
+    RegionRefused {
+        during: String,
+        country: Option<String>,
+    },
 }
 
 /// One notice as delivered: its place in the wallet's history, and the chain hash.

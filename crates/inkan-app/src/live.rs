@@ -245,7 +245,8 @@ async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedE
         | N::PasskeyAdded { .. }
         | N::PasskeyRemoved { .. }
         | N::SessionsEnded { .. }
-        | N::DeviceJoinRequested { .. } => {}
+        | N::DeviceJoinRequested { .. }
+        | N::RegionRefused { .. } => {}
     }
 }
 

@@ -387,7 +387,8 @@ impl ActivityItem {
             | N::PasskeyAdded { .. }
             | N::PasskeyRemoved { .. }
             | N::SessionsEnded { .. }
-            | N::DeviceJoinRequested { .. } => (Category::Security, None),
+            | N::DeviceJoinRequested { .. }
+            | N::RegionRefused { .. } => (Category::Security, None),
         };
         ActivityItem { seq, at: timestamp(at), category, amount, notice }
     }

@@ -51,8 +51,11 @@ pub fn terminals(bin: &Path, database: &str, n: usize) -> Result<Vec<String>> {
     let merchant = admin(bin, database, &["merchant", "create", "--name", "Bench Mart"])?.trim().to_owned();
     (0..n)
         .map(|i| {
-            let out =
-                admin(bin, database, &["terminal", "create", "--merchant", &merchant, "--name", &format!("till {i}")])?;
+            let out = admin(
+                bin,
+                database,
+                &["terminal", "create", "--merchant", &merchant, "--name", &format!("till {i}"), "--country", "JP"],
+            )?;
             out.lines()
                 .find_map(|l| l.strip_prefix("key "))
                 .map(str::to_owned)
@@ -78,6 +81,9 @@ impl ServerProcess {
             .arg("--database")
             .arg(database)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--rp-id", RP_ID, "--rp-origin", RP_ORIGIN])
+            // Every wallet of the load comes from this one address: rate limits made for people
+            // would refuse most of it.
+            .args(["--rate-limit-scale", "1000"])
             .args(["--funding", "sandbox", "--issuer-key"])
             .arg(&issuer_key)
             .stdin(Stdio::null())

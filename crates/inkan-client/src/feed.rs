@@ -323,6 +323,11 @@ pub fn describe(notice: &inkan_api::feed::Notice) -> String {
         N::SessionsEnded { count, reason } => {
             format!("{count} session(s) ended ({}): those devices must sign in again", reason.replace('_', " "))
         }
+        N::RegionRefused { during, country } => format!(
+            "A {} from abroad ({}) was refused",
+            during.replace('_', " "),
+            country.as_deref().unwrap_or("country unknown")
+        ),
     }
 }
 

@@ -4,6 +4,8 @@
 //! A passkey belongs to exactly one device. It proves the person *on that device*; it never acts
 //! for another device of the wallet, and it stops acting the moment its device is removed.
 
+use time::Duration;
+
 /// The facts about the device a passkey belongs to, as the server read them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasskeyOwner<'a> {
@@ -63,6 +65,29 @@ pub fn may_revoke(target_active: bool, active_devices: u64) -> Result<(), Revoke
     Ok(())
 }
 
+/// How many devices may wait to join one wallet at once, and how long a request to join lives.
+///
+/// Anyone who knows a wallet's id can ask to join it, and each request that names its device is a
+/// notice to the wallet's devices: without a bound, a script floods the shopper with "a device
+/// asks to join" until one is approved by mistake (approval fatigue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinPolicy {
+    /// Requests waiting at once per wallet (not yet completed, rejected or expired).
+    pub max_waiting: u32,
+    /// From the request to the new device's passkey.
+    pub ttl: Duration,
+}
+
+impl JoinPolicy {
+    /// Three at once, each for ten minutes: a person adds one device at a time, in a minute or two.
+    pub const DEFAULT: JoinPolicy = JoinPolicy { max_waiting: 3, ttl: Duration::minutes(10) };
+
+    /// Whether one more request may begin while `waiting` others of the wallet are waiting.
+    pub fn admits(&self, waiting: u64) -> bool {
+        waiting < u64::from(self.max_waiting)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +114,13 @@ mod tests {
         assert_eq!(may_revoke(true, 1), Err(RevokeRefusal::LastDevice));
         assert_eq!(may_revoke(true, 0), Err(RevokeRefusal::LastDevice));
         assert_eq!(may_revoke(false, 3), Err(RevokeRefusal::NotActive));
+    }
+
+    #[test]
+    fn at_most_three_joins_wait_at_once() {
+        let policy = JoinPolicy::DEFAULT;
+        assert!(policy.admits(0) && policy.admits(2));
+        assert!(!policy.admits(3) && !policy.admits(50));
+        assert_eq!(policy.ttl, Duration::minutes(10));
     }
 }

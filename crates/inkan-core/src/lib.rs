@@ -13,6 +13,7 @@ pub mod limits;
 pub mod money;
 pub mod payment;
 pub mod payment_code;
+pub mod region;
 pub mod session;
 pub mod tokyo;
 

@@ -36,6 +36,20 @@ impl SessionPolicy {
     pub fn is_alive(&self, facts: SessionFacts, now: OffsetDateTime) -> bool {
         self.ends_at(facts).is_some_and(|end| now < end)
     }
+
+    /// The sessions over by `now` whatever their device, as two bounds a store can look up by
+    /// index: every session last seen at or before `last_seen_by`, or created at or before
+    /// `created_by`, has ended (what housekeeping deletes).
+    pub fn ended_by(&self, now: OffsetDateTime) -> EndedSessions {
+        EndedSessions { last_seen_by: now - self.idle, created_by: now - self.absolute }
+    }
+}
+
+/// See [`SessionPolicy::ended_by`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndedSessions {
+    pub last_seen_by: OffsetDateTime,
+    pub created_by: OffsetDateTime,
 }
 
 #[cfg(test)]
@@ -69,6 +83,24 @@ mod tests {
         assert!(POLICY.is_alive(busy, SIGN_IN + Duration::hours(12) - Duration::milliseconds(1)));
         assert!(!POLICY.is_alive(busy, SIGN_IN + Duration::hours(12)));
         assert_eq!(POLICY.ends_at(busy), Some(SIGN_IN + Duration::hours(12)));
+    }
+
+    #[test]
+    fn the_bounds_of_ended_sessions_agree_with_is_alive() {
+        let now = SIGN_IN + Duration::hours(13);
+        let ended = POLICY.ended_by(now);
+        for minutes in [0, 60, 700, 719, 720, 770, 774, 775, 776, 779, 780] {
+            let last_seen = SIGN_IN + Duration::minutes(minutes);
+            for created_back in [0, 1, 5, 60] {
+                let facts = SessionFacts {
+                    created_at: (last_seen - Duration::minutes(created_back)).min(last_seen),
+                    last_seen_at: last_seen,
+                    device_active: true,
+                };
+                let by_bounds = facts.last_seen_at <= ended.last_seen_by || facts.created_at <= ended.created_by;
+                assert_eq!(by_bounds, !POLICY.is_alive(facts, now), "{facts:?}");
+            }
+        }
     }
 
     #[test]

@@ -107,6 +107,9 @@ impl PosError {
             ErrorCode::WalletFrozen => "the shopper's wallet is frozen: they must unfreeze it in the app first",
             ErrorCode::ChargesSuspended => "the operator has paused charges: take another way to pay",
             ErrorCode::AccountHeld => "Inkan has put the shopper's account on hold: take another way to pay",
+            ErrorCode::RegionBlocked => {
+                "this terminal is set up for a country Inkan does not serve: ask the operator to check its country"
+            }
             _ => return None,
         })
     }

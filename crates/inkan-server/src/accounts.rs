@@ -22,7 +22,9 @@ use crate::auth::{Ending, SessionAuth, end_sessions};
 use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
+use crate::origin::{Client, Guarded};
 use crate::passkeys::{self, ActingDevice, accept_assertion, put_ceremony, take_ceremony};
+use crate::ratelimit::Flow;
 use crate::secrets::{hash_secret, new_id, new_token};
 use crate::state::AppState;
 use crate::{feed, operator};
@@ -59,8 +61,11 @@ pub fn display_name(raw: &str) -> Result<String> {
 /// `POST /v1/accounts/registration`
 pub async fn begin_registration(
     State(app): State<AppState>,
+    client: Client,
     Json(body): Json<BeginRegistration>,
 ) -> Result<Json<RegistrationChallenge>> {
+    client.admit(&app)?;
+    client.limit(&app, Flow::Enrolment, None)?;
     let display_name = display_name(&body.display_name)?;
     operator::ensure_running(app.db.pool(), Service::Enrolment).await?;
     let user = Uuid::new_v4();
@@ -151,8 +156,10 @@ pub async fn open_session(tx: &mut Tx, app: &AppState, account_id: &str, device_
 /// `POST /v1/accounts`: the passkey is registered, the first device added, recovery codes made.
 pub async fn finish_registration(
     State(app): State<AppState>,
+    client: Client,
     Json(body): Json<FinishRegistration>,
 ) -> Result<(StatusCode, Json<Enrolled>)> {
+    client.admit(&app)?;
     let (key, device_name) = check_device(&body.device, &body.ceremony_id)?;
     operator::ensure_running(app.db.pool(), Service::Enrolment).await?;
     let mut tx = app.db.begin().await?;
@@ -211,6 +218,26 @@ async fn device_of(
     Ok((DevicePublicKey::from_sec1(&public_key).map_err(AppError::internal)?, active == 1))
 }
 
+/// As [`Client::admit_for`] for a request that names an account it may not know: the refusal is
+/// the same whether the account exists or not, and only an account that exists hears of it.
+pub async fn admit_for_account(app: &AppState, client: &Client, account_id: &str, flow: Guarded) -> Result<()> {
+    if client.admit(app).is_ok() {
+        return Ok(());
+    }
+    if account_exists(app.db.pool(), account_id).await? {
+        client.admit_for(app, account_id, flow)
+    } else {
+        client.admit(app)
+    }
+}
+
+/// Whether an account of this id exists.
+pub async fn account_exists<'c>(conn: impl sqlx::Executor<'c, Database = sqlx::Any>, account_id: &str) -> Result<bool> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1").bind(account_id).fetch_optional(conn).await?;
+    Ok(found.is_some())
+}
+
 fn device_revoked() -> AppError {
     AppError::new(StatusCode::FORBIDDEN, ErrorCode::DeviceRevoked, "this device was removed from the wallet")
 }
@@ -218,17 +245,34 @@ fn device_revoked() -> AppError {
 /// `POST /v1/sessions/challenge`: a passkey request that only the named device's passkeys answer.
 pub async fn begin_sign_in(
     State(app): State<AppState>,
+    client: Client,
     Json(body): Json<BeginSignIn>,
 ) -> Result<Json<AssertionChallenge>> {
     if body.account_id.len() > 64 || body.device_id.len() > 64 {
         return Err(AppError::invalid("malformed account or device id"));
     }
-    if !device_of(app.db.pool(), &body.account_id, &body.device_id).await?.1 {
-        return Err(device_revoked());
-    }
-    let (options, state) = passkeys::challenge(&app, &body.account_id, &body.device_id).await?;
+    admit_for_account(&app, &client, &body.account_id, Guarded::SignIn).await?;
+    client.limit(&app, Flow::SignIn, Some(&body.account_id))?;
+    // A device that does not exist gets a request like a real one, which nothing can answer: the
+    // answer must not tell which account ids exist. (A removed device is told so: only whoever
+    // knew its id can ask, and its owner needs to know.)
+    let passkeys = match device_of(app.db.pool(), &body.account_id, &body.device_id).await {
+        Ok((_, false)) => return Err(device_revoked()),
+        Ok((_, true)) => passkeys::passkeys_of(&app, &body.account_id, &body.device_id).await?,
+        Err(e) if e.code == ErrorCode::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let (options, state) = if passkeys.is_empty() {
+        (passkeys::decoy_challenge(&app, &body.account_id, &body.device_id)?, None)
+    } else {
+        let (options, state) = app.webauthn.start_passkey_authentication(&passkeys).map_err(AppError::internal)?;
+        (options, Some(state))
+    };
     let context = SignInContext { device_id: body.device_id };
-    let ceremony_id = put_ceremony(&app, "sign_in", Some(&body.account_id), &state, &context).await?;
+    // A stand-in's ceremony is kept like a real one (without state), so that finishing it fails
+    // the way a real one does without the device.
+    let account = state.is_some().then_some(body.account_id.as_str());
+    let ceremony_id = put_ceremony(&app, "sign_in", account, &state, &context).await?;
     Ok(Json(AssertionChallenge { ceremony_id, public_key: options }))
 }
 
@@ -236,22 +280,29 @@ pub async fn begin_sign_in(
 /// the device key's signature over the same ceremony.
 pub async fn finish_sign_in(
     State(app): State<AppState>,
+    client: Client,
     Json(body): Json<SignIn>,
 ) -> Result<(StatusCode, Json<Session>)> {
     let mut tx = app.db.begin().await?;
     let ceremony =
-        take_ceremony::<PasskeyAuthentication, SignInContext>(&app, &mut tx, "sign_in", &body.ceremony_id).await?;
-    let account_id = ceremony.account_id.ok_or_else(|| AppError::internal("sign-in ceremony without account"))?;
+        take_ceremony::<Option<PasskeyAuthentication>, SignInContext>(&app, &mut tx, "sign_in", &body.ceremony_id)
+            .await?;
+    let not_the_device =
+        || AppError::unauthorized("the device's signature does not verify: sign in from the device itself");
+    // A stand-in for a device that does not exist: refused as a real one is without its device.
+    let (Some(account_id), Some(state)) = (ceremony.account_id, ceremony.state) else {
+        client.admit(&app)?;
+        return Err(not_the_device());
+    };
+    client.admit_for(&app, &account_id, Guarded::SignIn)?;
     let device_id = ceremony.context.device_id;
     let (key, active) = device_of(tx.conn(), &account_id, &device_id).await?;
     if !active {
         return Err(device_revoked());
     }
-    key.verify_sign_in(body.ceremony_id.as_bytes(), &body.device_signature.0).map_err(|_| {
-        AppError::unauthorized("the device's signature does not verify: sign in from the device itself")
-    })?;
+    key.verify_sign_in(body.ceremony_id.as_bytes(), &body.device_signature.0).map_err(|_| not_the_device())?;
     let device = ActingDevice { account_id: &account_id, device_id: &device_id };
-    accept_assertion(&app, &mut tx, device, "sign_in", &ceremony.state, &body.credential).await?;
+    accept_assertion(&app, &mut tx, device, "sign_in", &state, &body.credential).await?;
     feed::append(
         &mut tx,
         &app.issuer,

@@ -1,6 +1,8 @@
 //! Operator actions run from the command line against the database: merchants, terminals, and
 //! the operator keys of the kill switches' API (`operator`).
 
+use inkan_core::region::Country;
+
 use crate::clock::{Clock, to_ms};
 use crate::db::Db;
 use crate::error::AppError;
@@ -20,13 +22,14 @@ pub async fn create_merchant(db: &Db, clock: &dyn Clock, name: &str) -> anyhow::
     Ok(id)
 }
 
-/// A new terminal of a merchant; returns its id and its key. The key is shown this once: only
-/// its hash is stored.
+/// A new terminal of a merchant, taking payments in `country`; returns its id and its key. The
+/// key is shown this once: only its hash is stored.
 pub async fn create_terminal(
     db: &Db,
     clock: &dyn Clock,
     merchant_id: &str,
     name: &str,
+    country: Country,
 ) -> anyhow::Result<(String, String)> {
     let exists: Option<String> = sqlx::query_scalar("SELECT id FROM merchants WHERE id = $1")
         .bind(merchant_id)
@@ -40,13 +43,15 @@ pub async fn create_terminal(
     let id = new_id("term", &rng).map_err(app_error)?;
     let key = new_token("tk", &rng).map_err(app_error)?;
     sqlx::query(
-        "INSERT INTO terminals (id, merchant_id, name, key_hash, active, created_at) VALUES ($1, $2, $3, $4, 1, $5)",
+        "INSERT INTO terminals (id, merchant_id, name, key_hash, active, created_at, country) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6)",
     )
     .bind(&id)
     .bind(merchant_id)
     .bind(&name)
     .bind(hash_secret(&key))
     .bind(to_ms(clock.now()))
+    .bind(country.as_str())
     .execute(db.pool())
     .await?;
     Ok((id, key))

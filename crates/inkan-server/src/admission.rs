@@ -14,7 +14,9 @@
 //! half but hold a long-poll's permit among the short ones; telling the two kinds apart needs the
 //! matched route, hence this small middleware.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -27,11 +29,38 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use crate::error::AppError;
 use crate::settings::LoadLimits;
 
-/// The two budgets, shared by every clone (one per server).
+/// What a wallet over its share of live feeds is asked to wait: a feed closes when its app goes.
+const FEED_RETRY_AFTER_SECONDS: u32 = 5;
+
+/// The two budgets, shared by every clone (one per server), and the share of one account.
 #[derive(Debug, Clone)]
 pub struct Admission {
     requests: Budget,
     streams: Budget,
+    /// Live feeds open per account: one wallet may not take every stream's place.
+    feeds: Arc<Mutex<HashMap<String, usize>>>,
+    feeds_per_account: usize,
+    /// How long a short request may take, from its arrival to its answer (its body included).
+    request_timeout: Duration,
+}
+
+/// One of an account's places for a live feed; given back when dropped (when the feed ends).
+#[derive(Debug)]
+pub struct FeedPlace {
+    feeds: Arc<Mutex<HashMap<String, usize>>>,
+    account_id: String,
+}
+
+impl Drop for FeedPlace {
+    fn drop(&mut self) {
+        let mut feeds = self.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(open) = feeds.get_mut(&self.account_id) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                feeds.remove(&self.account_id);
+            }
+        }
+    }
 }
 
 /// One budget: a semaphore, and the number of permits taken, which tests and operators can watch.
@@ -71,7 +100,25 @@ impl Admission {
         Admission {
             requests: Budget::new(limits.max_requests_in_flight),
             streams: Budget::new(limits.max_open_streams),
+            feeds: Arc::default(),
+            feeds_per_account: limits.max_feeds_per_account,
+            request_timeout: limits.request_timeout,
         }
+    }
+
+    /// A place for one more live feed of `account_id`, or `429 too_many_requests` when the account
+    /// has its `max_feeds_per_account` open (inside the server's budget of streams).
+    pub fn feed_place(&self, account_id: &str) -> Result<FeedPlace, AppError> {
+        let mut feeds = self.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let open = feeds.entry(account_id.to_owned()).or_insert(0);
+        if *open >= self.feeds_per_account {
+            return Err(AppError::too_many_requests(
+                format!("this wallet already has {} live feeds open; close one first", self.feeds_per_account),
+                FEED_RETRY_AFTER_SECONDS,
+            ));
+        }
+        *open += 1;
+        Ok(FeedPlace { feeds: self.feeds.clone(), account_id: account_id.to_owned() })
     }
 
     /// The number of short requests being handled now, as it changes.
@@ -103,11 +150,13 @@ fn kind(request: &Request) -> Kind {
     }
 }
 
-/// Whether a query string has a `wait` of more than zero seconds. A malformed one is left to the
-/// handler, which refuses it before waiting.
+/// Whether a query string has a `wait` of more than zero seconds, read as the handler reads it:
+/// percent-decoded (`wait=%36%30` is a wait of 60 s, and takes a stream's place). A malformed one is
+/// left to the handler, which refuses it before waiting.
 fn asks_to_wait(query: Option<&str>) -> bool {
     query.is_some_and(|q| {
-        q.split('&').any(|pair| pair.strip_prefix("wait=").is_some_and(|v| v.parse::<u64>().is_ok_and(|w| w > 0)))
+        url::form_urlencoded::parse(q.as_bytes())
+            .any(|(key, value)| key == "wait" && value.parse::<u64>().is_ok_and(|w| w > 0))
     })
 }
 
@@ -120,7 +169,11 @@ pub async fn admit(State(admission): State<Admission>, request: Request, next: N
                 return AppError::overloaded("the server is handling as many requests as it can; retry shortly")
                     .into_response();
             };
-            let response = next.run(request).await;
+            let response = match tokio::time::timeout(admission.request_timeout, next.run(request)).await {
+                Ok(response) => response,
+                // The handler is dropped where it stood: its transaction, if any, rolls back.
+                Err(_) => AppError::request_timeout().into_response(),
+            };
             drop(ticket);
             response
         }
@@ -160,6 +213,26 @@ mod tests {
         assert!(!asks_to_wait(Some("wait=soon")));
         assert!(!asks_to_wait(Some("nowait=5")));
         assert!(!asks_to_wait(None));
+        // Encoded as the handler decodes it.
+        assert!(asks_to_wait(Some("wait=%36%30")));
+        assert!(asks_to_wait(Some("%77ait=5")));
+        assert!(!asks_to_wait(Some("wait=+7")), "a plus is a space, which the handler refuses too");
+        assert!(!asks_to_wait(Some("wait=%30")));
+    }
+
+    #[test]
+    fn an_account_has_its_share_of_feeds_and_gets_them_back() {
+        let limits = LoadLimits { max_feeds_per_account: 2, ..LoadLimits::DEFAULT };
+        let admission = Admission::new(&limits);
+        let (a, b) = (admission.feed_place("acct_a"), admission.feed_place("acct_a"));
+        assert!(a.is_ok() && b.is_ok());
+        let refused = admission.feed_place("acct_a").expect_err("a third feed");
+        assert_eq!(refused.code, inkan_api::ErrorCode::TooManyRequests);
+        assert!(admission.feed_place("acct_b").is_ok(), "another account has its own share");
+        drop(a);
+        assert!(admission.feed_place("acct_a").is_ok());
+        drop(b);
+        assert!(admission.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty());
     }
 
     #[test]

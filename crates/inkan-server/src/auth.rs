@@ -39,6 +39,8 @@ pub struct TerminalAuth {
     pub terminal_id: String,
     pub merchant_id: String,
     pub merchant_name: String,
+    /// The country the terminal takes payments in (`admin terminal create --country`).
+    pub country: String,
 }
 
 impl FromRequestParts<AppState> for TerminalAuth {
@@ -47,14 +49,19 @@ impl FromRequestParts<AppState> for TerminalAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let hash = hash_secret(bearer(parts)?);
         let row = sqlx::query(
-            "SELECT t.id, t.merchant_id, m.name FROM terminals t JOIN merchants m ON m.id = t.merchant_id \
+            "SELECT t.id, t.merchant_id, m.name, t.country FROM terminals t JOIN merchants m ON m.id = t.merchant_id \
              WHERE t.key_hash = $1 AND t.active = 1",
         )
         .bind(hash)
         .fetch_optional(state.db.pool())
         .await?
         .ok_or_else(|| AppError::unauthorized("unknown or revoked terminal key"))?;
-        Ok(TerminalAuth { terminal_id: row.try_get(0)?, merchant_id: row.try_get(1)?, merchant_name: row.try_get(2)? })
+        Ok(TerminalAuth {
+            terminal_id: row.try_get(0)?,
+            merchant_id: row.try_get(1)?,
+            merchant_name: row.try_get(2)?,
+            country: row.try_get(3)?,
+        })
     }
 }
 

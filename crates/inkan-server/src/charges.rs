@@ -24,9 +24,10 @@ use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Query, Result};
 use crate::hub::Change;
+use crate::origin::{Client, Guarded};
 use crate::secrets::{hash_secret, new_id};
 use crate::state::AppState;
-use crate::{feed, ledger, operator, passkeys};
+use crate::{feed, ledger, operator, origin, passkeys};
 
 /// Largest single charge the API accepts at all, before any wallet limit (¥10,000,000).
 const MAX_AMOUNT: i64 = 10_000_000;
@@ -339,6 +340,9 @@ pub async fn create(
     // Signature and validity now; the counter below, atomically.
     let verified = code.verify(&public_key, now, None).map_err(code_error)?;
     let counter = i64::from(verified.claims().counter);
+    // A genuine code, shown to a terminal in a country that is not served (a code relayed abroad):
+    // refused, and the shopper told.
+    origin::admit_terminal(&app, &terminal.country, &account_id)?;
 
     // The passkey challenge bound to this charge. Read before the transaction: a handler never
     // holds a transaction's connection while it waits for a second one from the pool.
@@ -606,9 +610,11 @@ async fn not_decidable(app: &AppState, id: &str, account_id: &str) -> AppError {
 pub async fn confirm(
     State(app): State<AppState>,
     auth: SessionAuth,
+    client: Client,
     Path(id): Path<String>,
     Json(body): Json<ConfirmCharge>,
 ) -> Result<Json<WalletCharge>> {
+    client.admit_for(&app, &auth.account_id, Guarded::Payment)?;
     let now = app.clock.now();
     operator::ensure_running(app.db.pool(), Service::Charges).await?;
     // The assertion is checked against the charge's challenge before the transaction: the check

@@ -12,24 +12,26 @@ use inkan_api::devices::{
 };
 use inkan_api::feed::Notice;
 use inkan_api::wallet::{RegistrationChallenge, StepUpAction};
+use inkan_core::device_binding::JoinPolicy;
 use inkan_core::payment_code::{DevicePublicKey, JoinStep};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use time::Duration;
 use webauthn_rs::prelude::PasskeyRegistration;
 
-use crate::accounts::{check_device, insert_device, open_session, require_step_up};
+use crate::accounts::{account_exists, check_device, insert_device, open_session, require_step_up};
 use crate::auth::SessionAuth;
 use crate::clock::{from_ms, to_ms};
 use crate::error::{AppError, Json, Result};
+use crate::origin::{Client, Guarded};
 use crate::passkeys::{ActingDevice, put_ceremony, take_ceremony};
+use crate::ratelimit::Flow;
 use crate::secrets::new_id;
 use crate::state::AppState;
 use crate::{feed, operator, recovery};
 
-/// How long a join may take from request to the new passkey.
-const JOIN_TTL: Duration = Duration::minutes(15);
+/// How many joins may wait per wallet, and how long one may take from request to new passkey.
+const JOINS: JoinPolicy = JoinPolicy::DEFAULT;
 
 fn state_of(s: &str) -> JoinState {
     match s {
@@ -100,14 +102,41 @@ fn wrong_state(join: &Join) -> AppError {
 }
 
 /// `POST /v1/device-joins`
-pub async fn begin(State(app): State<AppState>, Json(body): Json<BeginJoin>) -> Result<(StatusCode, Json<Join>)> {
+pub async fn begin(
+    State(app): State<AppState>,
+    client: Client,
+    Json(body): Json<BeginJoin>,
+) -> Result<(StatusCode, Json<Join>)> {
     if body.account_id.len() > 64 {
         return Err(AppError::invalid("malformed account id"));
     }
-    operator::ensure_allowed(&app, Service::Enrolment, &body.account_id).await?;
+    crate::accounts::admit_for_account(&app, &client, &body.account_id, Guarded::DeviceJoin).await?;
+    client.limit(&app, Flow::JoinBegin, Some(&body.account_id))?;
+    operator::ensure_running(app.db.pool(), Service::Enrolment).await?;
+    // An account id that does not exist gets a request like any other (kept, and never approved):
+    // the answer must not tell which ids exist. A held account is the one that says so.
+    if account_exists(app.db.pool(), &body.account_id).await? {
+        operator::ensure_not_held(app.db.pool(), &body.account_id).await?;
+    }
     let now = app.clock.now();
+    let (waiting, oldest): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(expires_at) FROM device_joins WHERE account_id = $1 \
+         AND status IN ('awaiting_device', 'awaiting_approval', 'approved') AND expires_at > $2",
+    )
+    .bind(&body.account_id)
+    .bind(to_ms(now))
+    .fetch_one(app.db.pool())
+    .await?;
+    if !JOINS.admits(u64::try_from(waiting).unwrap_or(u64::MAX)) {
+        // No notice: a refused request is not one more thing for the shopper to dismiss.
+        let free_in = oldest.map_or(JOINS.ttl, |at| from_ms(at) - now).whole_seconds();
+        return Err(AppError::too_many_requests(
+            format!("{} devices are already waiting to join this wallet; try again later", JOINS.max_waiting),
+            u32::try_from(free_in).unwrap_or(u32::MAX),
+        ));
+    }
     let id = new_id("join", &app.rng)?;
-    let expires_at = now + JOIN_TTL;
+    let expires_at = now + JOINS.ttl;
     sqlx::query(
         "INSERT INTO device_joins (id, account_id, status, name, key_id, public_key, approved_by, created_at, expires_at) \
          VALUES ($1, $2, 'awaiting_device', NULL, NULL, NULL, NULL, $3, $4)",
@@ -141,9 +170,12 @@ pub async fn show(State(app): State<AppState>, Path(id): Path<String>, headers: 
 /// `POST /v1/device-joins/{id}/device`
 pub async fn submit(
     State(app): State<AppState>,
+    client: Client,
     Path(id): Path<String>,
     Json(body): Json<SubmitDevice>,
 ) -> Result<Json<Join>> {
+    client.admit(&app)?;
+    client.limit(&app, Flow::JoinSubmit, None)?;
     let (key, name) = check_device(&body.device, &id)?;
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
@@ -172,6 +204,7 @@ pub async fn submit(
     }
     let state = match body.recovery_code.as_deref() {
         Some(code) => {
+            client.limit(&app, Flow::RecoveryCode, Some(&account_id))?;
             if !recovery::use_code(&mut tx, &app, &account_id, code).await? {
                 // One try per join: a wrong code ends it, so codes cannot be guessed through it.
                 tx.rollback().await?;
@@ -189,18 +222,21 @@ pub async fn submit(
             JoinState::Approved
         }
         None => {
-            feed::append(
-                &mut tx,
-                &app.issuer,
-                &account_id,
-                &Notice::DeviceJoinRequested {
-                    join_id: None,
-                    name: name.clone(),
-                    fingerprint: Some(key.fingerprint()),
-                },
-                now,
-            )
-            .await?;
+            // A request for an id that is no wallet waits like any other, and tells nobody.
+            if account_exists(tx.conn(), &account_id).await? {
+                feed::append(
+                    &mut tx,
+                    &app.issuer,
+                    &account_id,
+                    &Notice::DeviceJoinRequested {
+                        join_id: None,
+                        name: name.clone(),
+                        fingerprint: Some(key.fingerprint()),
+                    },
+                    now,
+                )
+                .await?;
+            }
             JoinState::AwaitingApproval
         }
     };
@@ -267,9 +303,11 @@ struct JoinPasskeyContext {
 /// `POST /v1/device-joins/{id}/passkey/challenge`: an approved device makes its own passkey.
 pub async fn passkey_challenge(
     State(app): State<AppState>,
+    client: Client,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<RegistrationChallenge>> {
+    client.admit(&app)?;
     let row = load(&app, &id).await?;
     check_signed(&headers, &row, JoinStep::PasskeyChallenge)?;
     let join = view(&row, app.clock.now())?;
@@ -295,6 +333,7 @@ pub async fn passkey_challenge(
 /// `POST /v1/device-joins/{id}/passkey`: the passkey and the device are added together.
 pub async fn finish(
     State(app): State<AppState>,
+    client: Client,
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(body): Json<FinishJoin>,
@@ -302,6 +341,7 @@ pub async fn finish(
     let now = app.clock.now();
     let join = load(&app, &id).await?;
     check_signed(&headers, &join, JoinStep::Passkey { ceremony_id: &body.ceremony_id })?;
+    client.admit_for(&app, &join.try_get::<String, _>("account_id")?, Guarded::DeviceJoin)?;
     operator::ensure_allowed(&app, Service::Enrolment, &join.try_get::<String, _>("account_id")?).await?;
     let mut tx = app.db.begin().await?;
     let row = sqlx::query(
@@ -341,9 +381,11 @@ pub async fn finish(
 /// `POST /v1/accounts/{id}/freeze`: a recovery code freezes the wallet (and is not used up).
 pub async fn freeze_with_recovery_code(
     State(app): State<AppState>,
+    client: Client,
     Path(account_id): Path<String>,
     Json(body): Json<FreezeWithRecoveryCode>,
 ) -> Result<StatusCode> {
+    client.limit(&app, Flow::RecoveryCode, Some(&account_id))?;
     if !recovery::is_valid(&app, &account_id, &body.recovery_code).await? {
         return Err(recovery::wrong_code(&app, &account_id, "that recovery code is not valid for this wallet").await);
     }

@@ -61,6 +61,15 @@ impl AppError {
         }
     }
 
+    /// `408 request_timeout`: the request, or its body, took longer than the server waits.
+    pub fn request_timeout() -> Self {
+        AppError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::RequestTimeout,
+            "the request took too long to arrive or to handle; nothing was kept, send it again",
+        )
+    }
+
     /// Something broke on our side. `detail` goes to the log only.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
@@ -156,11 +165,24 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             ErrorCode::InvalidRequest,
             "send the body as JSON with Content-Type: application/json",
         ),
+        JsonRejection::BytesRejection(e) if timed_out(&e) => AppError::request_timeout(),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             AppError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, "the request body is too large")
         }
         other => AppError::new(other.status(), ErrorCode::InvalidRequest, "the request body could not be read"),
     }
+}
+
+/// Whether reading the body failed because the client sent it too slowly (`body_timeout`).
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Query parameters whose parse errors are API errors (`invalid_request`).

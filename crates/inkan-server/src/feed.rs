@@ -263,6 +263,7 @@ pub fn notice_kind(notice: &Notice) -> &'static str {
         Notice::PasskeyRemoved { .. } => "passkey_removed",
         Notice::SessionsEnded { .. } => "sessions_ended",
         Notice::DeviceJoinRequested { .. } => "device_join_requested",
+        Notice::RegionRefused { .. } => "region_refused",
     }
 }
 
@@ -279,6 +280,8 @@ pub async fn stream(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let after = last_event_id(&headers)?;
+    // The wallet's share of the server's streams, held for as long as the stream is open.
+    let place = state.admission.feed_place(&auth.account_id)?;
     // Subscribe before the first read, so a notice committed in between wakes us; and to the
     // account's sessions before the session is read, so that an ending in between is not missed.
     let changes = state.hub.subscribe(Change::Account(auth.account_id.clone()));
@@ -297,6 +300,7 @@ pub async fn stream(
         session,
         backlog: VecDeque::new(),
         caught_up: false,
+        _place: place,
     };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         let event = feed.next().await?;
@@ -324,6 +328,8 @@ struct Feed {
     /// The last read returned everything there was (less than a page): until the account's next
     /// change, another read would find nothing.
     caught_up: bool,
+    /// One of the wallet's places for a feed, given back when the feed ends.
+    _place: crate::admission::FeedPlace,
 }
 
 impl Feed {

@@ -27,6 +27,8 @@ use crate::auth::SessionAuth;
 use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
+use crate::origin::{Client, Guarded};
+use crate::ratelimit::Flow;
 use crate::secrets::new_id;
 use crate::state::AppState;
 use crate::{feed, ledger, operator};
@@ -274,8 +276,11 @@ pub async fn list_cards(State(app): State<AppState>, auth: SessionAuth) -> Resul
 pub async fn add_card(
     State(app): State<AppState>,
     auth: SessionAuth,
+    client: Client,
     Json(body): Json<AddCard>,
 ) -> Result<(StatusCode, Json<Card>)> {
+    client.admit_for(&app, &auth.account_id, Guarded::Card)?;
+    client.limit(&app, Flow::Card, Some(&auth.account_id))?;
     if body.number.len() > 32 || body.cvc.len() > 8 {
         return Err(AppError::invalid("the card details are not valid"));
     }
@@ -355,9 +360,12 @@ pub async fn add_card(
 pub async fn verify_card(
     State(app): State<AppState>,
     auth: SessionAuth,
+    client: Client,
     Path(id): Path<String>,
     Json(body): Json<VerifyCard>,
 ) -> Result<Json<Card>> {
+    client.admit_for(&app, &auth.account_id, Guarded::Card)?;
+    client.limit(&app, Flow::Card, Some(&auth.account_id))?;
     if body.code.len() > 16 {
         return Err(AppError::invalid("malformed verification code"));
     }
@@ -441,8 +449,10 @@ async fn reserve_verification(tx: &mut Tx, account_id: &str, id: &str) -> Result
 pub async fn top_up(
     State(app): State<AppState>,
     auth: SessionAuth,
+    client: Client,
     Json(body): Json<TopUp>,
 ) -> Result<(StatusCode, Json<TopUpResult>)> {
+    client.admit_for(&app, &auth.account_id, Guarded::TopUp)?;
     let amount = body.amount;
     if amount.minor() <= 0 || amount.minor() > MAX_TOPUP {
         return Err(AppError::invalid(format!("a top-up is between 1 and {MAX_TOPUP}")));

@@ -81,16 +81,21 @@ fn operator_routes() -> Router<AppState> {
         .route("/v1/admin/accounts/{id}/hold", put(operator::hold).delete(operator::release))
 }
 
-/// What every listener's requests pass through: the 404 fallback, the refusal notices, admission
-/// (load limits), the server-time header, the body limit and tracing.
+/// What every listener's requests pass through: the 404 fallback, the refusal notices, the
+/// client's origin (`origin::identify`), admission
+/// (load limits and the request timeout), the server-time header, the body limit, the body's
+/// deadline (`408` for a body sent too slowly) and tracing.
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
+    let body_timeout = state.settings.load.body_timeout;
     routes
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), feed::record_refusals))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::origin::identify))
         .layer(axum::middleware::from_fn_with_state(state.admission.clone(), crate::admission::admit))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_server_time))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(body_timeout))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

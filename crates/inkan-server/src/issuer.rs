@@ -24,7 +24,14 @@ pub struct Issuer {
     pair: Ed25519KeyPair,
     key: IssuerKey,
     id: String,
+    /// The root of the server's other secrets (`Issuer::derive`).
+    derived: ring::hmac::Key,
 }
+
+/// What the issuer key signs to make the root of the server's derived secrets. It is never signed
+/// for anything else, and never published: no head message starts like it (they start with
+/// `inkan_core::history::head_message`'s own domain).
+const DERIVATION_MESSAGE: &[u8] = b"inkan issuer-derived secrets v1\0";
 
 impl std::fmt::Debug for Issuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -45,7 +52,21 @@ impl Issuer {
         let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
             .map_err(|e| anyhow::anyhow!("not an Ed25519 private key in PKCS#8 ({e})"))?;
         let key = IssuerKey::from_bytes(pair.public_key().as_ref()).context("an Ed25519 public key is 32 bytes")?;
-        Ok(Issuer { id: key.id(), pair, key })
+        // Ed25519 signatures are deterministic: the same key gives the same root, whichever PKCS#8
+        // form its file has.
+        let root = ring::digest::digest(&ring::digest::SHA256, pair.sign(DERIVATION_MESSAGE).as_ref());
+        let derived = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, root.as_ref());
+        Ok(Issuer { id: key.id(), pair, key, derived })
+    }
+
+    /// A secret for one `purpose`, derived from the issuer key: the same for every instance that
+    /// runs with the key, and unknown to whoever holds only the database. Used for keyed hashes
+    /// (card fingerprints) and for the stand-ins of unknown wallets (`passkeys::decoy_challenge`).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let tag = ring::hmac::sign(&self.derived, purpose.as_bytes());
+        let mut secret = [0u8; 32];
+        secret.copy_from_slice(&tag.as_ref()[..32]);
+        secret
     }
 
     /// Reads the key file the operator points `serve` to.

@@ -15,13 +15,16 @@ pub mod devices;
 pub mod error;
 pub mod feed;
 pub mod funding;
+pub mod housekeeping;
 pub mod http;
 pub mod hub;
 pub mod issuer;
 pub mod ledger;
 pub mod openapi;
 pub mod operator;
+pub mod origin;
 pub mod passkeys;
+pub mod ratelimit;
 pub mod recovery;
 pub mod secrets;
 pub mod settings;
@@ -29,6 +32,7 @@ pub mod state;
 pub mod wallet;
 
 use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
 
 pub use settings::Settings;
 pub use state::AppState;
@@ -39,7 +43,7 @@ pub fn app(state: AppState) -> axum::Router {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, with the background expiry of
-/// unconfirmed charges and (on PostgreSQL) the relay of other instances' changes; then finishes
+/// unconfirmed charges, housekeeping (`housekeeping::sweeper`) and (on PostgreSQL) the relay of other instances' changes; then finishes
 /// in-flight requests and returns.
 pub async fn run(
     listener: tokio::net::TcpListener,
@@ -59,6 +63,7 @@ pub async fn run_split(
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = tokio::spawn(charges::expiry_sweeper(state.clone(), stop_rx.clone()));
+    let housekeeping = tokio::spawn(housekeeping::sweeper(state.clone(), stop_rx.clone()));
     let relay = {
         let (db, hub) = (state.db.clone(), state.hub.clone());
         tokio::spawn(async move { db.relay_changes(hub, stop_rx).await })
@@ -76,17 +81,27 @@ pub async fn run_split(
         let _ = rx.wait_for(|closing| *closing).await;
     };
     let served = match operator {
-        None => axum::serve(listener, app(state)).with_graceful_shutdown(closing(closing_rx)).await,
+        None => {
+            axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(closing(closing_rx))
+                .await
+        }
         Some(operator) => {
-            let public = axum::serve(listener, http::public_router(state.clone()))
-                .with_graceful_shutdown(closing(closing_rx.clone()));
-            let admin = axum::serve(operator, http::operator_router(state)).with_graceful_shutdown(closing(closing_rx));
+            let public = axum::serve(
+                listener,
+                http::public_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(closing(closing_rx.clone()));
+            let admin =
+                axum::serve(operator, http::operator_router(state).into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(closing(closing_rx));
             let (public, admin) = tokio::join!(public.into_future(), admin.into_future());
             public.and(admin)
         }
     };
     let _ = stop_tx.send(true);
     let _ = sweeper.await;
+    let _ = housekeeping.await;
     let _ = relay.await;
     served
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use inkan_core::region::{Country, IpNet, UnknownCountry};
 use inkan_server::clock::SystemClock;
 use inkan_server::db::Db;
 use inkan_server::funding::SandboxProvider;
@@ -23,7 +24,9 @@ struct Cli {
     #[arg(long, env = "INKAN_DATABASE_URL", global = true)]
     database: Option<String>,
     /// TOML file with any of: listen, admin_listen, database, rp_id, rp_origin, issuer_key, funding, charge_ttl_seconds,
-    /// session_max_hours, max_requests_in_flight, max_open_streams, db_acquire_timeout_ms.
+    /// session_max_hours, max_requests_in_flight, max_open_streams, db_acquire_timeout_ms, max_feeds_per_account,
+    /// request_timeout_ms, body_timeout_ms, allowed_countries (a list), unknown_country, trusted_proxies (a list),
+    /// country_header, rate_limit_scale.
     #[arg(long, env = "INKAN_CONFIG", global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -33,7 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Operator commands.
     #[command(subcommand)]
     Admin(Admin),
@@ -82,6 +85,58 @@ struct ServeArgs {
     /// (default 2000).
     #[arg(long, env = "INKAN_DB_ACQUIRE_TIMEOUT_MS", value_parser = clap::value_parser!(u32).range(1..))]
     db_acquire_timeout_ms: Option<u32>,
+    /// Countries served, comma-separated ISO 3166-1 alpha-2 codes (default JP). Enrolment,
+    /// sign-in, device joins, cards, top-ups and payments from elsewhere get `403 region_blocked`.
+    #[arg(long, env = "INKAN_ALLOWED_COUNTRIES", value_delimiter = ',')]
+    allowed_countries: Option<Vec<Country>>,
+    /// What a request gets when no trusted proxy named its country: deny (production, behind an
+    /// edge that names every client's country), allow-loopback (the default: only requests from
+    /// this machine, for development), or allow (no region policy at all).
+    #[arg(long, env = "INKAN_UNKNOWN_COUNTRY", value_enum)]
+    unknown_country: Option<UnknownCountryArg>,
+    /// Networks of the proxies in front of the server (comma-separated CIDRs, e.g. 10.0.0.0/8).
+    /// Only their X-Forwarded-For and country header are believed; from anyone else, the peer is
+    /// the client and its country is unknown. Default: none.
+    #[arg(long, env = "INKAN_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Option<Vec<IpNet>>,
+    /// The header in which a trusted proxy names the client's country (e.g. CF-IPCountry).
+    #[arg(long, env = "INKAN_COUNTRY_HEADER")]
+    country_header: Option<String>,
+    /// Multiplies every rate limit (the README's table) by N, both its burst and its rate: for load
+    /// tests and benchmarks, where one address makes thousands of wallets. Default 1. Never raise it
+    /// where real people are served: the limits are what slows card and account guessing.
+    #[arg(long, env = "INKAN_RATE_LIMIT_SCALE", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    rate_limit_scale: Option<u32>,
+    /// Live feeds one wallet may have open at once; past it, `429 too_many_requests` (default 8).
+    #[arg(long, env = "INKAN_MAX_FEEDS_PER_ACCOUNT", value_parser = clap::value_parser!(u32).range(1..))]
+    max_feeds_per_account: Option<u32>,
+    /// Milliseconds a request may take, its body included, before `408 request_timeout`
+    /// (default 15000). Live feeds and long-polls are not short requests.
+    #[arg(long, env = "INKAN_REQUEST_TIMEOUT_MS", value_parser = clap::value_parser!(u32).range(1..))]
+    request_timeout_ms: Option<u32>,
+    /// Milliseconds a client may take to send a request body before `408 request_timeout`
+    /// (default 10000).
+    #[arg(long, env = "INKAN_BODY_TIMEOUT_MS", value_parser = clap::value_parser!(u32).range(1..))]
+    body_timeout_ms: Option<u32>,
+}
+
+/// `--unknown-country`, as [`UnknownCountry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum UnknownCountryArg {
+    Deny,
+    AllowLoopback,
+    Allow,
+}
+
+impl From<UnknownCountryArg> for UnknownCountry {
+    fn from(arg: UnknownCountryArg) -> UnknownCountry {
+        match arg {
+            UnknownCountryArg::Deny => UnknownCountry::Deny,
+            UnknownCountryArg::AllowLoopback => UnknownCountry::AllowLoopback,
+            UnknownCountryArg::Allow => UnknownCountry::Allow,
+        }
+    }
 }
 
 /// The funding providers `serve` can run with.
@@ -149,6 +204,10 @@ enum TerminalCommand {
         merchant: String,
         #[arg(long, default_value = "till")]
         name: String,
+        /// The country the terminal stands in (ISO 3166-1 alpha-2, e.g. JP). Required: a terminal
+        /// in a country that is not served (`--allowed-countries`) cannot take payments.
+        #[arg(long)]
+        country: Country,
     },
     /// Revoke a terminal: its key stops working at once.
     Revoke {
@@ -173,6 +232,14 @@ struct FileConfig {
     max_requests_in_flight: Option<u32>,
     max_open_streams: Option<u32>,
     db_acquire_timeout_ms: Option<u32>,
+    max_feeds_per_account: Option<u32>,
+    request_timeout_ms: Option<u32>,
+    body_timeout_ms: Option<u32>,
+    allowed_countries: Option<Vec<Country>>,
+    unknown_country: Option<UnknownCountryArg>,
+    trusted_proxies: Option<Vec<String>>,
+    country_header: Option<String>,
+    rate_limit_scale: Option<u32>,
 }
 
 #[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
@@ -207,14 +274,14 @@ async fn main() -> Result<()> {
         .with_context(|| format!("opening the database {}", redact(&database)))?;
     let clock = SystemClock;
     match cli.command {
-        Command::Serve(args) => serve(args, file, db, acquire_timeout).await,
+        Command::Serve(args) => serve(*args, file, db, acquire_timeout).await,
         Command::Admin(Admin::Merchant(MerchantCommand::Create { name })) => {
             let id = inkan_server::admin::create_merchant(&db, &clock, &name).await?;
             println!("{id}");
             Ok(())
         }
-        Command::Admin(Admin::Terminal(TerminalCommand::Create { merchant, name })) => {
-            let (id, key) = inkan_server::admin::create_terminal(&db, &clock, &merchant, &name).await?;
+        Command::Admin(Admin::Terminal(TerminalCommand::Create { merchant, name, country })) => {
+            let (id, key) = inkan_server::admin::create_terminal(&db, &clock, &merchant, &name, country).await?;
             println!("terminal {id}\nkey {key}\n(the key is shown only now; store it in the terminal)");
             Ok(())
         }
@@ -281,9 +348,61 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
             None => LoadLimits::DEFAULT.max_open_streams,
         },
         db_acquire_timeout,
+        max_feeds_per_account: match args.max_feeds_per_account.or(file.max_feeds_per_account) {
+            Some(n) => count(n)?,
+            None => LoadLimits::DEFAULT.max_feeds_per_account,
+        },
+        request_timeout: args
+            .request_timeout_ms
+            .or(file.request_timeout_ms)
+            .map_or(LoadLimits::DEFAULT.request_timeout, |ms| Duration::from_millis(u64::from(ms))),
+        body_timeout: args
+            .body_timeout_ms
+            .or(file.body_timeout_ms)
+            .map_or(LoadLimits::DEFAULT.body_timeout, |ms| Duration::from_millis(u64::from(ms))),
     };
-    if settings.load.max_requests_in_flight == 0 || settings.load.max_open_streams == 0 {
-        anyhow::bail!("max_requests_in_flight and max_open_streams must be at least 1");
+    let load = &settings.load;
+    if load.max_requests_in_flight == 0
+        || load.max_open_streams == 0
+        || load.max_feeds_per_account == 0
+        || load.request_timeout.is_zero()
+        || load.body_timeout.is_zero()
+    {
+        anyhow::bail!(
+            "max_requests_in_flight, max_open_streams, max_feeds_per_account, request_timeout_ms and \
+             body_timeout_ms must be at least 1"
+        );
+    }
+    if let Some(scale) = args.rate_limit_scale.or(file.rate_limit_scale) {
+        anyhow::ensure!((1..=100_000).contains(&scale), "rate_limit_scale must be between 1 and 100000, not {scale}");
+        if scale > 1 {
+            tracing::warn!(scale, "rate limits scaled up: for load tests only, never where real people are served");
+        }
+        settings.rate_limits = settings.rate_limits.scaled(scale);
+    }
+    if let Some(countries) = args.allowed_countries.or(file.allowed_countries) {
+        anyhow::ensure!(!countries.is_empty(), "allowed_countries must name at least one country");
+        settings.region.allowed = countries;
+    }
+    if let Some(unknown) = args.unknown_country.or(file.unknown_country) {
+        settings.region.unknown = unknown.into();
+    }
+    settings.edge.trusted_proxies = match (args.trusted_proxies, file.trusted_proxies) {
+        (Some(nets), _) => nets,
+        (None, Some(nets)) => nets
+            .iter()
+            .map(|n| n.parse::<IpNet>().with_context(|| format!("trusted_proxies: {n:?} is not a network (CIDR)")))
+            .collect::<Result<_>>()?,
+        (None, None) => Vec::new(),
+    };
+    if let Some(header) = args.country_header.or(file.country_header) {
+        let header = header.trim().to_ascii_lowercase();
+        axum::http::HeaderName::from_bytes(header.as_bytes())
+            .with_context(|| format!("country_header: {header:?} is not a header name"))?;
+        settings.edge.country_header = Some(header);
+    }
+    if settings.edge.country_header.is_some() && settings.edge.trusted_proxies.is_empty() {
+        anyhow::bail!("country_header is read only from trusted proxies: give --trusted-proxies too");
     }
     let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let key_id = issuer.key_id().to_owned();
@@ -313,6 +432,9 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
         address = %listener.local_addr()?,
         issuer_key = %key_id,
         funding = ?funding,
+        countries = ?state.settings.region.allowed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        unknown_country = ?state.settings.region.unknown,
+        trusted_proxies = state.settings.edge.trusted_proxies.len(),
         "inkan-server listening"
     );
     inkan_server::run_split(listener, operator, state.clone(), shutdown_signal()).await?;

@@ -112,7 +112,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ),
     // Reached only through the feed's text, not through a body: listed so clients get its schema.
     components(schemas(inkan_api::feed::Notice)),
-    modifiers(&BearerSchemes, &LoadLimitResponses),
+    modifiers(&BearerSchemes, &LoadLimitResponses, &AbuseResponses),
     tags(
         (name = "merchant", description = "The merchant API: charges made by a terminal (the stable external contract)."),
         (name = "accounts", description = "Creating an account with a passkey, signing in and out."),
@@ -202,6 +202,108 @@ impl Modify for LoadLimitResponses {
                 [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
             {
                 operation.responses.responses.insert("503".to_owned(), RefOr::T(response.clone()));
+            }
+        }
+    }
+}
+
+/// The operations with rate limits (`ratelimit`: `429`), and those the region policy guards
+/// (`origin`: `403 region_blocked`).
+pub const RATE_LIMITED: &[(&str, &str)] = &[
+    ("post", "/v1/accounts/registration"),
+    ("post", "/v1/sessions/challenge"),
+    ("post", "/v1/device-joins"),
+    ("post", "/v1/device-joins/{id}/device"),
+    ("post", "/v1/accounts/{id}/freeze"),
+    ("post", "/v1/wallet/unfreeze/recovery-code"),
+    ("post", "/v1/wallet/cards"),
+    ("post", "/v1/wallet/cards/{id}/verify"),
+    ("get", "/v1/wallet/feed"),
+];
+
+/// See [`RATE_LIMITED`].
+pub const REGION_GUARDED: &[(&str, &str)] = &[
+    ("post", "/v1/accounts/registration"),
+    ("post", "/v1/accounts"),
+    ("post", "/v1/sessions/challenge"),
+    ("post", "/v1/sessions"),
+    ("post", "/v1/device-joins"),
+    ("post", "/v1/device-joins/{id}/device"),
+    ("post", "/v1/device-joins/{id}/passkey/challenge"),
+    ("post", "/v1/device-joins/{id}/passkey"),
+    ("post", "/v1/wallet/cards"),
+    ("post", "/v1/wallet/cards/{id}/verify"),
+    ("post", "/v1/wallet/topups"),
+    ("post", "/v1/charges"),
+    ("post", "/v1/wallet/charges/{id}/confirm"),
+];
+
+/// Adds the abuse defences' answers: `408 request_timeout` to every operation but `/healthz`,
+/// `429 too_many_requests` to the rate-limited ones and `403 region_blocked` to the guarded ones
+/// (beside any other `403` an operation has).
+struct AbuseResponses;
+
+impl Modify for AbuseResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::content::ContentBuilder;
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
+        use utoipa::openapi::{RefOr, Response, ResponseBuilder};
+        let error = || ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+        let timeout = ResponseBuilder::new()
+            .description(
+                "`request_timeout`: the request took longer than the server waits (its body arrived too slowly, \
+                 or it could not be handled in time). Nothing was kept; send it again.",
+            )
+            .content("application/json", error())
+            .build();
+        let limited = ResponseBuilder::new()
+            .description(
+                "`too_many_requests`: a rate limit of this client address or this wallet was reached (or, for \
+                 device joins, three are already waiting; for the live feed, the wallet has as many open as it \
+                 may). Nothing was done; retry after `Retry-After` seconds.",
+            )
+            .content("application/json", error())
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1))))
+                    .description(Some("Seconds to wait before retrying."))
+                    .build(),
+            )
+            .build();
+        const REGION: &str = "`region_blocked`: the request came from outside the countries Inkan serves (as the \
+                              trusted edge names them), or, for a charge, the terminal is configured for one. \
+                              Nothing was done.";
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if path == "/healthz" {
+                continue;
+            }
+            let operations = [
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+                ("patch", &mut item.patch),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let responses = &mut operation.responses.responses;
+                responses.insert("408".to_owned(), RefOr::T(timeout.clone()));
+                if RATE_LIMITED.contains(&(method, path.as_str())) {
+                    responses.insert("429".to_owned(), RefOr::T(limited.clone()));
+                }
+                if REGION_GUARDED.contains(&(method, path.as_str())) {
+                    let forbidden = match responses.remove("403") {
+                        Some(RefOr::T(existing)) => {
+                            let mut merged: Response = existing;
+                            merged.description = format!("{} Or {REGION}", merged.description);
+                            merged
+                        }
+                        _ => ResponseBuilder::new().description(REGION).content("application/json", error()).build(),
+                    };
+                    responses.insert("403".to_owned(), RefOr::T(forbidden));
+                }
             }
         }
     }
@@ -1233,6 +1335,29 @@ mod tests {
     }
 
     #[test]
+    fn the_abuse_defences_answers_are_on_the_operations_that_give_them() {
+        let doc = document_json();
+        let routes = documented_routes(&doc);
+        for (method, path) in RATE_LIMITED.iter().chain(REGION_GUARDED) {
+            assert!(routes.contains(&((*method).to_owned(), (*path).to_owned())), "{method} {path} is no route");
+        }
+        for (method, path) in RATE_LIMITED {
+            let limited = &doc["paths"][path][method]["responses"]["429"];
+            assert_eq!(limited["headers"]["Retry-After"]["schema"]["type"], "integer", "{method} {path}");
+        }
+        for (method, path) in REGION_GUARDED {
+            let forbidden = doc["paths"][path][method]["responses"]["403"]["description"].as_str().unwrap();
+            assert!(forbidden.contains("region_blocked"), "{method} {path}: {forbidden}");
+        }
+        // A guarded operation keeps its other 403 too.
+        let charge = doc["paths"]["/v1/charges"]["post"]["responses"]["403"]["description"].as_str().unwrap();
+        assert!(charge.contains("charges_suspended") && charge.contains("region_blocked"), "{charge}");
+        for (method, path) in routes.iter().filter(|(_, p)| p != "/healthz") {
+            assert!(doc["paths"][path][method]["responses"]["408"].is_object(), "{method} {path}");
+        }
+    }
+
+    #[test]
     fn every_schema_reference_resolves() {
         fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
             match value {
@@ -1566,6 +1691,8 @@ mod tests {
                 fingerprint: Some("9BDA-95BD-A1EF-8F1B".to_owned()),
             },
             Notice::DeviceJoinRequested { join_id: Some("join_1".to_owned()), name: "n".to_owned(), fingerprint: None },
+            Notice::RegionRefused { during: "sign_in".to_owned(), country: Some("US".to_owned()) },
+            Notice::RegionRefused { during: "payment".to_owned(), country: None },
         ];
         let mut events = Vec::new();
         for (seq, notice) in (1..).zip(&notices) {
@@ -1613,6 +1740,7 @@ mod tests {
             DeviceRevoked,
             UnfreezeNotAllowed,
             TooManyRequests,
+            RequestTimeout,
             Overloaded,
             Internal,
         ];
@@ -1622,7 +1750,8 @@ mod tests {
                 | WalletFrozen | ChargesSuspended | TopUpsSuspended | EnrolmentSuspended | AccountHeld
                 | RegionBlocked | Unauthorized | Forbidden | InvalidRequest | PayloadTooLarge | IdempotencyConflict
                 | NotFound | InvalidState | PasskeyRejected | StepUpRequired | CeremonyExpired | CardDeclined
-                | CardLocked | DeviceRevoked | UnfreezeNotAllowed | TooManyRequests | Overloaded | Internal => {}
+                | CardLocked | DeviceRevoked | UnfreezeNotAllowed | TooManyRequests | RequestTimeout | Overloaded
+                | Internal => {}
             }
         }
         all

@@ -134,6 +134,44 @@ pub async fn challenge(
     app.webauthn.start_passkey_authentication(&passkeys).map_err(AppError::internal)
 }
 
+/// The passkey request a sign-in would get for a device that does not exist (an unknown account,
+/// or an unknown device of a real one), shaped like a real one so that the answer does not tell
+/// which account ids exist: a fresh challenge, and one credential id that the same ids always get
+/// (a real device's passkey is the same on every request too), drawn by webauthn-rs's generator of
+/// fake credential ids from a secret only the issuer's servers hold.
+pub fn decoy_challenge(app: &AppState, account_id: &str, device_id: &str) -> Result<RequestChallengeResponse> {
+    let name = format!("{account_id}\0{device_id}");
+    // The generator sometimes makes no credential (an account without passkeys); an Inkan device
+    // always has one, so the next draw of the same seed is taken.
+    let mut id = None;
+    for round in 0u8..16 {
+        let mut seed = name.clone().into_bytes();
+        seed.push(round);
+        if let Some(first) = app.decoys.generate(&seed).map_err(AppError::internal)?.into_iter().next() {
+            id = Some(first);
+            break;
+        }
+    }
+    let id = id.ok_or_else(|| AppError::internal("no fake credential id in 16 draws"))?;
+    let challenge: [u8; 32] = crate::secrets::random(&app.rng)?;
+    Ok(RequestChallengeResponse {
+        public_key: webauthn_rs_proto::PublicKeyCredentialRequestOptions {
+            challenge: challenge.to_vec(),
+            timeout: u32::try_from(webauthn_rs::DEFAULT_AUTHENTICATOR_TIMEOUT.as_millis()).ok(),
+            rp_id: app.settings.rp_id.clone(),
+            allow_credentials: vec![webauthn_rs_proto::AllowCredentials {
+                type_: "public-key".to_owned(),
+                id,
+                transports: None,
+            }],
+            user_verification: webauthn_rs_proto::UserVerificationPolicy::Required,
+            hints: None,
+            extensions: None,
+        },
+        mediation: None,
+    })
+}
+
 /// Who a passkey assertion must come from: a passkey of this device of this account.
 #[derive(Debug, Clone, Copy)]
 pub struct ActingDevice<'a> {

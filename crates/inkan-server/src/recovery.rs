@@ -14,6 +14,8 @@ use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
 use crate::feed;
+use crate::origin::Client;
+use crate::ratelimit::Flow;
 use crate::secrets::{hash_secret, new_recovery_code, normalize_recovery_code};
 use crate::state::AppState;
 
@@ -103,8 +105,10 @@ pub async fn wrong_code(app: &AppState, account_id: &str, message: &'static str)
 pub async fn unfreeze(
     State(app): State<AppState>,
     auth: SessionAuth,
+    client: Client,
     Json(body): Json<UnfreezeWithRecoveryCode>,
 ) -> Result<StatusCode> {
+    client.limit(&app, Flow::RecoveryCode, Some(&auth.account_id))?;
     let mut tx = app.db.begin().await?;
     sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
     if !use_code(&mut tx, &app, &auth.account_id, &body.recovery_code).await? {

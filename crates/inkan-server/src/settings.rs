@@ -4,7 +4,10 @@
 //! deliberately no `Default`: the relying-party id and origin are security data and must be given.
 
 use inkan_core::limits::NewDeviceCap;
+use inkan_core::region::{Edge, RegionPolicy};
 use inkan_core::{LimitPolicy, Money};
+
+use crate::ratelimit::RateLimits;
 use time::Duration;
 use url::Url;
 
@@ -30,10 +33,17 @@ pub struct Settings {
     pub new_device_cap: NewDeviceCap,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
-    /// Countries (ISO 3166-1 alpha-2) allowed to enrol, sign in, top up and pay.
-    pub allowed_countries: Vec<String>,
+    /// The proxies in front of the server whose headers name a client's address and country.
+    pub edge: Edge,
+    /// The countries served (ISO 3166-1 alpha-2), and what a request of unknown country gets:
+    /// enrolment, sign-in, joins, cards, top-ups and payments from elsewhere are refused.
+    pub region: RegionPolicy,
     /// How much work the server takes on at once before it answers `503 overloaded`.
     pub load: LoadLimits,
+    /// Requests per client address and per wallet on the flows anyone can start (`ratelimit`).
+    pub rate_limits: RateLimits,
+    /// How often expired ceremonies, ended sessions and old device joins are deleted.
+    pub housekeeping_every: std::time::Duration,
 }
 
 /// The server's bounds on concurrent work (see `admission`). Past them a request is refused at
@@ -47,16 +57,30 @@ pub struct LoadLimits {
     pub max_open_streams: usize,
     /// How long a request waits for a database connection before it gets `503 overloaded`.
     pub db_acquire_timeout: std::time::Duration,
+    /// Live feeds one wallet may have open at once, within `max_open_streams`; past it,
+    /// `429 too_many_requests`. One wallet must not take every stream's place.
+    pub max_feeds_per_account: usize,
+    /// How long a short request may take from arrival to answer, its body included; past it,
+    /// `408 request_timeout` and nothing is kept.
+    pub request_timeout: std::time::Duration,
+    /// How long a client may take to send a request's body; past it, `408 request_timeout`. A
+    /// client that trickles its body must not hold a place for long.
+    pub body_timeout: std::time::Duration,
 }
 
 impl LoadLimits {
     /// 256 requests and 512 streams stay below the common limit of 1,024 open files per process
     /// (each is a socket) with room for the database; 2 s of waiting for a connection is already
-    /// far beyond any healthy request.
+    /// far beyond any healthy request. A wallet has a phone, a tablet and a computer or two, each
+    /// with a window or two open: 8 feeds. A body is at most 16 KiB, which a poor mobile link
+    /// sends in well under 10 s; a request that has its body and still takes 15 s is stuck.
     pub const DEFAULT: LoadLimits = LoadLimits {
         max_requests_in_flight: 256,
         max_open_streams: 512,
         db_acquire_timeout: std::time::Duration::from_secs(2),
+        max_feeds_per_account: 8,
+        request_timeout: std::time::Duration::from_secs(15),
+        body_timeout: std::time::Duration::from_secs(10),
     };
 }
 
@@ -80,8 +104,11 @@ impl Settings {
                 cap: LimitPolicy::new(yen(30_000), yen(30_000), yen(50_000))?,
             },
             body_limit: 16 * 1024,
-            allowed_countries: vec!["JP".to_owned()],
+            edge: Edge::default(),
+            region: RegionPolicy::default(),
             load: LoadLimits::DEFAULT,
+            rate_limits: RateLimits::DEFAULT,
+            housekeeping_every: std::time::Duration::from_secs(60),
         })
     }
 }

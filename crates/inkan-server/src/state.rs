@@ -4,6 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use ring::rand::SystemRandom;
+use webauthn_rs::fake::{FakePasskeyDistribution, WebauthnFakeCredentialGenerator};
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 use crate::admission::Admission;
@@ -12,6 +13,7 @@ use crate::db::Db;
 use crate::funding::FundingProvider;
 use crate::hub::Hub;
 use crate::issuer::Issuer;
+use crate::ratelimit::Limiter;
 use crate::settings::Settings;
 
 #[derive(Clone)]
@@ -29,6 +31,11 @@ pub struct Inner {
     pub rng: SystemRandom,
     /// The budgets of concurrent work (`settings.load`), shared by every request.
     pub admission: Admission,
+    /// The rate limits' buckets (`settings.rate_limits`), shared by every request.
+    pub limiter: Limiter,
+    /// Stand-in credential ids for sign-ins of devices that do not exist
+    /// (`passkeys::decoy_challenge`).
+    pub decoys: WebauthnFakeCredentialGenerator<FakePasskeyDistribution>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -60,8 +67,12 @@ impl AppState {
     ) -> anyhow::Result<AppState> {
         let webauthn = WebauthnBuilder::new(&settings.rp_id, &settings.rp_origin)?.rp_name("Inkan").build()?;
         let admission = Admission::new(&settings.load);
+        let limiter = Limiter::new(&settings.rate_limits, clock.clone());
+        let decoys = WebauthnFakeCredentialGenerator::new(&issuer.derive("webauthn fake credential ids"))?;
         Ok(AppState(Arc::new(Inner {
             admission,
+            limiter,
+            decoys,
             db,
             hub: Hub::default(),
             clock,

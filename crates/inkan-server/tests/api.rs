@@ -30,6 +30,10 @@ mod devices;
 #[path = "api/history.rs"]
 mod history;
 
+/// Abuse defences: bounded streams, bodies and stored state (issue 15).
+#[path = "api/abuse.rs"]
+mod abuse;
+
 /// No probing with a code, no charge state without a session, confirmations judged again (issue 20).
 #[path = "api/confirming.rs"]
 mod confirming;
@@ -1007,7 +1011,8 @@ async fn card_answers_at_once<B: serde::Serialize + Sync>(
 
 async fn card_attempts_sent_at_once_get_no_more_than_five_tries(backend: Backend) {
     use inkan_api::wallet::{AddCard, Card, VerifyCard};
-    let server = TestServer::start(backend).await;
+    // Many cards from one address: the rate limits would refuse before the attempts do.
+    let server = TestServer::start_with(backend, support::unthrottled()).await;
     let card = |number: &str| AddCard { number: number.into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
     // Twenty declined cards at once: each attempt is counted before the provider is asked, so
     // exactly five reach it and the rest are refused without trying.
@@ -1084,7 +1089,8 @@ async fn card_attempts_sent_at_once_get_no_more_than_five_tries(backend: Backend
 
 async fn a_cards_code_is_locked_across_wallets(backend: Backend) {
     use inkan_api::wallet::{AddCard, Card, CardStatus, VerifyCard};
-    let server = TestServer::start(backend).await;
+    // Many cards from one address: the rate limits would refuse before the attempts do.
+    let server = TestServer::start_with(backend, support::unthrottled()).await;
     let card = |number: &str| AddCard { number: number.into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
     let wrong = VerifyCard { code: "000000".into() };
     let right = VerifyCard { code: "123456".into() };
@@ -1189,6 +1195,7 @@ async fn past_its_limits_the_server_answers_503_at_once_and_recovers(backend: Ba
         max_requests_in_flight: 3,
         max_open_streams: 2,
         db_acquire_timeout: StdDuration::from_millis(300),
+        ..inkan_server::settings::LoadLimits::DEFAULT
     };
     let server = TestServer::start_with(backend, settings).await;
     let till = server.merchant("Lawson Ebisu").await;
@@ -1353,16 +1360,24 @@ fn the_binary_serves_and_stops_on_sigterm() {
     let merchant_id = String::from_utf8(merchant.stdout).unwrap().trim().to_owned();
     assert!(merchant_id.starts_with("mer_"));
     let terminal = Command::new(bin)
-        .args(["--database", &database, "admin", "terminal", "create", "--merchant", &merchant_id])
+        .args(["--database", &database, "admin", "terminal", "create", "--merchant", &merchant_id, "--country", "jp"])
         .output()
         .unwrap();
     let printed = String::from_utf8(terminal.stdout).unwrap();
     assert!(printed.contains("key tk_"), "{printed}");
     let nobody = Command::new(bin)
-        .args(["--database", &database, "admin", "terminal", "create", "--merchant", "mer_nope"])
+        .args(["--database", &database, "admin", "terminal", "create", "--merchant", "mer_nope", "--country", "JP"])
         .output()
         .unwrap();
     assert!(!nobody.status.success());
+    // A terminal's country is required, and is a country.
+    for country in [None, Some("Japan"), Some("")] {
+        let mut args = vec!["--database", database.as_str(), "admin", "terminal", "create", "--merchant", &merchant_id];
+        args.extend(country.iter().flat_map(|c| ["--country", *c]));
+        let refused = Command::new(bin).args(&args).output().unwrap();
+        assert!(!refused.status.success(), "{country:?}");
+        assert!(stderr_of(&refused).contains("country"), "{}", stderr_of(&refused));
+    }
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -11,7 +11,7 @@
 use inkan_api::ErrorCode;
 use inkan_api::admin::{Hold, Service, Suspend, Suspension};
 use inkan_api::devices::BeginJoin;
-use inkan_api::feed::{History, Notice};
+use inkan_api::feed::Notice;
 use inkan_api::merchant::Charge;
 use inkan_api::wallet::{AddCard, BeginRegistration, Card, TopUp, Wallet, WalletCharge};
 use inkan_core::{ChargeStatus, Money};
@@ -45,11 +45,6 @@ async fn other_instance(server: &TestServer, backend: Backend) -> Option<TestSer
         Backend::Postgres => Some(server.second_instance().await),
         Backend::Sqlite => None,
     }
-}
-
-async fn notices(server: &TestServer, shopper: &Shopper) -> Vec<Notice> {
-    let history: History = json(server.get("/v1/wallet/history", Some(&shopper.token)).await, StatusCode::OK).await;
-    history.events.iter().map(|e| e.notice().unwrap()).collect()
 }
 
 async fn suspended_charges_stop_on_every_instance_at_once(backend: Backend) {
@@ -184,7 +179,7 @@ async fn an_account_on_hold_can_do_nothing_that_moves_money_or_adds_a_device(bac
     let again = server.put(&hold_path, Some(&key), &hold("suspected account takeover")).await;
     assert_eq!(again.status(), StatusCode::NO_CONTENT);
     let told: Vec<Notice> =
-        notices(&server, &shopper).await.into_iter().filter(|n| matches!(n, Notice::AccountHeld { .. })).collect();
+        shopper.notices(&server).await.into_iter().filter(|n| matches!(n, Notice::AccountHeld { .. })).collect();
     assert_eq!(told, vec![Notice::AccountHeld { reason: "suspected account takeover".to_owned() }]);
     let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
     assert_eq!(wallet.held.as_deref(), Some("suspected account takeover"));
@@ -224,7 +219,7 @@ async fn an_account_on_hold_can_do_nothing_that_moves_money_or_adds_a_device(bac
 
     let released = server.delete(&hold_path, Some(&key)).await;
     assert_eq!(released.status(), StatusCode::NO_CONTENT);
-    assert!(matches!(notices(&server, &shopper).await.last(), Some(Notice::AccountReleased)));
+    assert!(matches!(shopper.notices(&server).await.last(), Some(Notice::AccountReleased)));
     let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
     assert_eq!(wallet.held, None);
     let pending = shopper.pending(&server).await;
@@ -300,10 +295,10 @@ async fn the_operator_api_refuses_other_keys_and_bad_input_and_changes_nothing(b
     assert!(suspensions(&server, &key).await.is_empty());
     let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
     assert_eq!(wallet.held, None);
-    assert!(!notices(&server, &shopper).await.iter().any(|n| matches!(n, Notice::AccountHeld { .. })));
+    assert!(!shopper.notices(&server).await.iter().any(|n| matches!(n, Notice::AccountHeld { .. })));
     // Lifting what is not there is no error, and tells nobody anything.
     assert_eq!(server.delete("/v1/admin/suspensions/charges", Some(&key)).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(server.delete(&hold_path, Some(&key)).await.status(), StatusCode::NO_CONTENT);
-    assert!(!notices(&server, &shopper).await.iter().any(|n| matches!(n, Notice::AccountReleased)));
+    assert!(!shopper.notices(&server).await.iter().any(|n| matches!(n, Notice::AccountReleased)));
     server.stop().await;
 }

@@ -49,7 +49,7 @@ impl ServerCommand {
     /// A merchant and a terminal; returns the terminal's key.
     pub fn create_terminal(&self, merchant_name: &str) -> Result<String> {
         let merchant = self.admin(&["merchant", "create", "--name", merchant_name])?.trim().to_owned();
-        let printed = self.admin(&["terminal", "create", "--merchant", &merchant])?;
+        let printed = self.admin(&["terminal", "create", "--merchant", &merchant, "--country", "JP"])?;
         printed
             .lines()
             .find_map(|line| line.strip_prefix("key "))

@@ -147,6 +147,14 @@ pub fn settings() -> Settings {
     Settings::for_relying_party("localhost".to_owned(), Url::parse(ORIGIN).unwrap()).unwrap()
 }
 
+/// [`settings`] with every rate limit 1000 times as wide: for tests of another limit (attempts
+/// counted per card, say) that the rate limits of one address would otherwise meet first.
+pub fn unthrottled() -> Settings {
+    let mut settings = settings();
+    settings.rate_limits = settings.rate_limits.scaled(1000);
+    settings
+}
+
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
         TestServer::start_with(backend, settings()).await
@@ -214,6 +222,12 @@ impl TestServer {
         sqlx::query_scalar("SELECT COUNT(*) FROM charges").fetch_one(self.state.db.pool()).await.unwrap()
     }
 
+    /// How many rows a table holds (`table` is a name from the schema, never input).
+    pub async fn rows(&self, table: &str) -> i64 {
+        assert!(table.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "a table name: {table}");
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(self.state.db.pool()).await.unwrap()
+    }
+
     /// Takes `amount` out of a wallet's balance behind the API's back, as money leaving it some
     /// other way would (a card's chargeback, say: no API moves money out of a wallet yet). The
     /// ledger no longer balances afterwards.
@@ -230,6 +244,11 @@ impl TestServer {
     /// The public key this server signs history heads with.
     pub fn issuer_key(&self) -> inkan_core::history::IssuerKey {
         *self.state.issuer.key()
+    }
+
+    /// The settings this server runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// The database's URL (`sqlite://…` or `postgres://…`), for tests that read it from outside.
@@ -253,10 +272,19 @@ impl TestServer {
         self.clock.advance(by);
     }
 
+    /// A merchant with one terminal in Japan.
     pub async fn merchant(&self, name: &str) -> Terminal {
+        self.merchant_in(name, "JP").await
+    }
+
+    /// A merchant with one terminal in `country`.
+    pub async fn merchant_in(&self, name: &str, country: &str) -> Terminal {
         let merchant_id = inkan_server::admin::create_merchant(&self.state.db, &*self.clock, name).await.unwrap();
+        let country = country.parse().unwrap();
         let (terminal_id, key) =
-            inkan_server::admin::create_terminal(&self.state.db, &*self.clock, &merchant_id, "till 1").await.unwrap();
+            inkan_server::admin::create_terminal(&self.state.db, &*self.clock, &merchant_id, "till 1", country)
+                .await
+                .unwrap();
         Terminal { url: self.url.clone(), http: self.http.clone(), merchant_id, terminal_id, key }
     }
 
@@ -697,6 +725,13 @@ impl Shopper {
     pub async fn confirm(&mut self, server: &TestServer, pending: &PendingCharge) -> reqwest::Response {
         let body = self.sign_charge(pending);
         server.post(&format!("/v1/wallet/charges/{}/confirm", pending.charge.id), Some(&self.token), &body).await
+    }
+
+    /// Every notice of this device's wallet, oldest first.
+    pub async fn notices(&self, server: &TestServer) -> Vec<inkan_api::feed::Notice> {
+        let history: inkan_api::feed::History =
+            json(server.get("/v1/wallet/history", Some(&self.token)).await, StatusCode::OK).await;
+        history.events.iter().map(|e| e.notice().unwrap()).collect()
     }
 
     pub async fn balance(&self, server: &TestServer) -> i64 {

@@ -163,9 +163,15 @@ async fn a_passkey_signs_in_only_its_own_device_and_with_that_devices_key(backen
     let challenge: AssertionChallenge = json(phone.sign_in_challenge(&server, &phone_id).await, StatusCode::OK).await;
     let answer = phone.assert(challenge);
     error(server.post("/v1/sessions", None, &answer).await, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    // A device of another wallet is no device of this one: the request is a stand-in that no
+    // passkey answers (issue 15: it looks like a real one, so that ids cannot be probed).
     let stranger = Shopper::enroll(&server, "Stranger").await;
-    error(phone.sign_in_challenge(&server, &stranger.device_id).await, StatusCode::NOT_FOUND, ErrorCode::NotFound)
-        .await;
+    let stand_in: AssertionChallenge =
+        json(phone.sign_in_challenge(&server, &stranger.device_id).await, StatusCode::OK).await;
+    let allowed = serde_json::to_value(&stand_in.public_key).unwrap()["publicKey"]["allowCredentials"][0]["id"].clone();
+    for real in [&phone.credential_id, &stranger.credential_id] {
+        assert_ne!(allowed, serde_json::json!(Base64Url(real.clone()).encode()));
+    }
     // Each device signs itself in, and the notice names it.
     phone.sign_in(&server).await;
     tablet.sign_in(&server).await;

@@ -1,0 +1,66 @@
+//! Housekeeping: what has expired is deleted, in the background, on a schedule.
+//!
+//! Passkey ceremonies that were begun and never finished, sessions that have ended and device
+//! joins long past their expiry would otherwise pile up without bound: anyone can begin a
+//! ceremony, and every sign-in leaves a session. What is deleted here was already dead: a ceremony
+//! past its expiry is refused when used, an ended session is refused by
+//! [`inkan_core::session::SessionPolicy`], and a join past its expiry shows as expired. A join is
+//! kept for [`JOIN_GRACE`] after its expiry, so a device still polling it is told "expired" rather
+//! than "no such join".
+
+use time::Duration;
+
+use crate::clock::to_ms;
+use crate::error::Result;
+use crate::state::AppState;
+
+/// How long an expired device join stays readable before it is deleted.
+pub const JOIN_GRACE: Duration = Duration::hours(1);
+
+/// What one sweep deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub ceremonies: u64,
+    pub sessions: u64,
+    pub joins: u64,
+}
+
+/// Deletes the ceremonies, sessions and joins that are over at the server's `now`.
+pub async fn sweep(app: &AppState) -> Result<Swept> {
+    let now = app.clock.now();
+    let pool = app.db.pool();
+    let ceremonies =
+        sqlx::query("DELETE FROM ceremonies WHERE expires_at <= $1").bind(to_ms(now)).execute(pool).await?;
+    let ended = crate::auth::policy(app).ended_by(now);
+    let sessions = sqlx::query("DELETE FROM sessions WHERE last_seen_at <= $1 OR created_at <= $2")
+        .bind(to_ms(ended.last_seen_by))
+        .bind(to_ms(ended.created_by))
+        .execute(pool)
+        .await?;
+    let joins = sqlx::query("DELETE FROM device_joins WHERE expires_at <= $1")
+        .bind(to_ms(now - JOIN_GRACE))
+        .execute(pool)
+        .await?;
+    app.limiter.forget_idle();
+    Ok(Swept {
+        ceremonies: ceremonies.rows_affected(),
+        sessions: sessions.rows_affected(),
+        joins: joins.rows_affected(),
+    })
+}
+
+/// Sweeps every `settings.housekeeping_every` until `shutdown` changes.
+pub async fn sweeper(app: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(app.settings.housekeeping_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => match sweep(&app).await {
+                Ok(swept) if swept != Swept::default() => tracing::debug!(?swept, "housekeeping"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(code = ?e.code, "housekeeping failed; will retry"),
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
