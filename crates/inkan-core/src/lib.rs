@@ -5,6 +5,7 @@
 //! `now` argument and randomness as a [`ring::rand::SecureRandom`], so every rule here is a pure
 //! function that tests can drive to any instant without sleeping.
 
+pub mod attempts;
 pub mod charge;
 pub mod device_binding;
 pub mod freeze;

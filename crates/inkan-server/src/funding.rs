@@ -20,6 +20,7 @@ use inkan_api::admin::Service;
 use inkan_api::feed::Notice;
 use inkan_api::wallet::{AddCard, Card, CardStatus, TopUp, TopUpResult, VerifyCard};
 use inkan_core::Money;
+use inkan_core::attempts::Against;
 use ring::digest::{SHA256, digest};
 use sqlx::Row;
 
@@ -31,10 +32,11 @@ use crate::origin::{Client, Guarded};
 use crate::ratelimit::Flow;
 use crate::secrets::new_id;
 use crate::state::AppState;
-use crate::{feed, ledger, operator};
+use crate::{attempts, feed, ledger, operator};
 
 /// Failed card attempts (registration or challenge) per wallet, and challenge attempts per card
-/// across all wallets, before cards are locked.
+/// across all wallets, before cards are locked. Failures are also counted by card number, device
+/// and client address across every wallet (`attempts`, `inkan_core::attempts`).
 pub const MAX_CARD_FAILURES: i64 = 5;
 /// Largest single top-up (¥500,000).
 const MAX_TOPUP: i64 = 500_000;
@@ -221,11 +223,46 @@ async fn note_failure(
     Ok(())
 }
 
+/// The refusal when a card try's counter other than the wallet's is at its limit.
+fn locked_by(against: Against) -> AppError {
+    let message = match against {
+        Against::CardNumber => {
+            "this card has been tried too many times with wrong details: it is locked; contact support"
+        }
+        Against::Device => "too many failed card attempts on this device: adding cards is locked; contact support",
+        Against::Address => "too many failed card attempts from this network: try again in an hour",
+    };
+    AppError::new(StatusCode::FORBIDDEN, ErrorCode::CardLocked, message)
+}
+
+/// The card number's keyed hash: what its failures are counted by, in every wallet. Keyed with a
+/// secret derived from the issuer key, so that the database alone does not tell which number it
+/// is (a bare hash of a 16-digit number is found by trying them all). Digits only.
+pub fn card_number_key(app: &AppState, number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &app.issuer.derive("card numbers"));
+    hex::encode(ring::hmac::sign(&key, digits.as_bytes()))
+}
+
+/// Reserves one card try on each of `counters` in `tx`, or fails with `card_locked` (rolling
+/// nothing back itself: the caller's transaction must not commit).
+async fn reserve_counters(app: &AppState, tx: &mut Tx, counters: &[attempts::Counter]) -> Result<()> {
+    match attempts::reserve(tx, &app.settings.card_attempts, counters, app.clock.now()).await? {
+        Some(against) => Err(locked_by(against)),
+        None => Ok(()),
+    }
+}
+
 /// Reserves one card registration attempt of the wallet: a `cards` row in status `attempt` that
-/// counts as one failure until the provider has answered. Returns its id.
-async fn reserve_registration(app: &AppState, account_id: &str) -> Result<String> {
+/// counts as one failure until the provider has answered, and one try on `counters` (the card
+/// number, the device, the address). Returns its id.
+async fn reserve_registration(app: &AppState, account_id: &str, counters: &[attempts::Counter]) -> Result<String> {
     let mut tx = app.db.begin().await?;
-    if let Err(e) = check_wallet_attempts(&mut tx, account_id).await {
+    let checked = match check_wallet_attempts(&mut tx, account_id).await {
+        Ok(()) => reserve_counters(app, &mut tx, counters).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = checked {
         tx.rollback().await?;
         return Err(e);
     }
@@ -285,7 +322,12 @@ pub async fn add_card(
         return Err(AppError::invalid("the card details are not valid"));
     }
     operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
-    let id = reserve_registration(&app, &auth.account_id).await?;
+    let counters = [
+        attempts::Counter::card_number(&card_number_key(&app, &body.number)),
+        attempts::Counter::device(&auth.device_id),
+        attempts::Counter::address(client.address()),
+    ];
+    let id = reserve_registration(&app, &auth.account_id, &counters).await?;
     let registration =
         match app.funding.register(&body.number, body.exp_month, body.exp_year, &body.cvc, app.clock.now()) {
             Ok(r) => r,
@@ -342,6 +384,7 @@ pub async fn add_card(
     if taken.rows_affected() != 1 {
         return Err(AppError::internal(format!("card attempt {id} vanished")));
     }
+    attempts::take_back(&mut tx, &counters).await?;
     let notice = Notice::CardAdded {
         card_id: id.clone(),
         brand: registration.brand.clone(),
@@ -370,8 +413,12 @@ pub async fn verify_card(
         return Err(AppError::invalid("malformed verification code"));
     }
     operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
+    let counters = [attempts::Counter::device(&auth.device_id), attempts::Counter::address(client.address())];
     let mut tx = app.db.begin().await?;
-    let card = reserve_verification(&mut tx, &auth.account_id, &id).await;
+    let card = match reserve_verification(&mut tx, &auth.account_id, &id).await {
+        Ok(row) => reserve_counters(&app, &mut tx, &counters).await.map(|()| row),
+        Err(e) => Err(e),
+    };
     let row = match card {
         Ok(row) => row,
         Err(e) => {
@@ -399,6 +446,7 @@ pub async fn verify_card(
         .bind(&id)
         .execute(tx.conn())
         .await?;
+    attempts::take_back(&mut tx, &counters).await?;
     tx.commit(&app.hub).await?;
     Ok(Json(Card { id, brand: row.try_get("brand")?, last4: row.try_get("last4")?, status: CardStatus::Verified }))
 }

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod admission;
+pub mod attempts;
 pub mod auth;
 pub mod charges;
 pub mod clock;

@@ -210,7 +210,7 @@ impl std::fmt::Debug for Limiter {
 }
 
 /// The key of an address: an IPv4 address, or an IPv6 address's /64.
-fn address_key(address: IpAddr) -> IpAddr {
+pub fn address_key(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),

@@ -3,6 +3,7 @@
 //! Built by the binary from flags, environment and an optional TOML file (see `main.rs`). There is
 //! deliberately no `Default`: the relying-party id and origin are security data and must be given.
 
+use inkan_core::attempts::AttemptPolicy;
 use inkan_core::limits::NewDeviceCap;
 use inkan_core::region::{Edge, RegionPolicy};
 use inkan_core::{LimitPolicy, Money};
@@ -40,6 +41,8 @@ pub struct Settings {
     pub region: RegionPolicy,
     /// How much work the server takes on at once before it answers `503 overloaded`.
     pub load: LoadLimits,
+    /// Failed card tries per card number, device and client address across wallets (`attempts`).
+    pub card_attempts: AttemptPolicy,
     /// Requests per client address and per wallet on the flows anyone can start (`ratelimit`).
     pub rate_limits: RateLimits,
     /// How often expired ceremonies, ended sessions and old device joins are deleted.
@@ -107,6 +110,7 @@ impl Settings {
             edge: Edge::default(),
             region: RegionPolicy::default(),
             load: LoadLimits::DEFAULT,
+            card_attempts: AttemptPolicy::DEFAULT,
             rate_limits: RateLimits::DEFAULT,
             housekeeping_every: std::time::Duration::from_secs(60),
         })

@@ -1011,8 +1011,11 @@ async fn card_answers_at_once<B: serde::Serialize + Sync>(
 
 async fn card_attempts_sent_at_once_get_no_more_than_five_tries(backend: Backend) {
     use inkan_api::wallet::{AddCard, Card, VerifyCard};
-    // Many cards from one address: the rate limits would refuse before the attempts do.
-    let server = TestServer::start_with(backend, support::unthrottled()).await;
+    // Many cards from one address: the rate limits, and the failures counted by address (tested
+    // in abuse.rs), would refuse before the counts this test is about.
+    let mut settings = support::unthrottled();
+    settings.card_attempts.address_memory = Duration::ZERO;
+    let server = TestServer::start_with(backend, settings).await;
     let card = |number: &str| AddCard { number: number.into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
     // Twenty declined cards at once: each attempt is counted before the provider is asked, so
     // exactly five reach it and the rest are refused without trying.
@@ -1089,8 +1092,11 @@ async fn card_attempts_sent_at_once_get_no_more_than_five_tries(backend: Backend
 
 async fn a_cards_code_is_locked_across_wallets(backend: Backend) {
     use inkan_api::wallet::{AddCard, Card, CardStatus, VerifyCard};
-    // Many cards from one address: the rate limits would refuse before the attempts do.
-    let server = TestServer::start_with(backend, support::unthrottled()).await;
+    // Many cards from one address: the rate limits, and the failures counted by address (tested
+    // in abuse.rs), would refuse before the counts this test is about.
+    let mut settings = support::unthrottled();
+    settings.card_attempts.address_memory = Duration::ZERO;
+    let server = TestServer::start_with(backend, settings).await;
     let card = |number: &str| AddCard { number: number.into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
     let wrong = VerifyCard { code: "000000".into() };
     let right = VerifyCard { code: "123456".into() };

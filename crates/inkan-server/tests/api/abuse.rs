@@ -24,6 +24,8 @@ support::on_both_databases!(
     fifty_join_requests_make_three_and_unknown_ids_answer_alike,
     sign_in_requests_for_unknown_devices_look_like_real_ones,
     sign_ins_recovery_codes_and_cards_are_rate_limited,
+    a_card_number_guessed_across_wallets_is_locked,
+    card_guesses_from_one_address_are_locked_for_an_hour,
 );
 
 /// A server behind a proxy on this machine (127.0.0.1) that names countries in `CF-IPCountry`.
@@ -538,5 +540,86 @@ async fn sign_ins_recovery_codes_and_cards_are_rate_limited(backend: Backend) {
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
+    server.stop().await;
+}
+
+fn card(number: &str) -> inkan_api::wallet::AddCard {
+    inkan_api::wallet::AddCard { number: number.to_owned(), exp_month: 12, exp_year: 2030, cvc: "123".to_owned() }
+}
+
+/// Adds a card to `shopper`'s wallet from the address `from`, and returns the answer's status and
+/// error code (if any).
+async fn add_card_from(server: &TestServer, shopper: &Shopper, from: &str, number: &str) -> (u16, Option<ErrorCode>) {
+    let headers = [("x-forwarded-for", from), ("cf-ipcountry", "JP")];
+    let response = via_edge(server, "/v1/wallet/cards", Some(&shopper.token), &headers, &card(number)).await;
+    let status = response.status().as_u16();
+    if status < 400 {
+        return (status, None);
+    }
+    (status, Some(response.json::<inkan_api::ErrorBody>().await.unwrap().error.code))
+}
+
+/// PayPay's lesson: five wrong tries of one card number spread over three fresh wallets (each on
+/// its own device and address) lock that number everywhere: the sixth try, on a fourth wallet, is
+/// refused, however the number is written. Other cards still work there.
+async fn a_card_number_guessed_across_wallets_is_locked(backend: Backend) {
+    let mut settings = behind_an_edge();
+    settings.rate_limits = settings.rate_limits.scaled(1000);
+    let server = TestServer::start_with(backend, settings).await;
+    let stolen = "4000000000000002";
+    let declined = (402, Some(ErrorCode::CardDeclined));
+    for (i, tries) in [2, 2, 1].into_iter().enumerate() {
+        let thief = Shopper::enroll(&server, &format!("Mule {i}")).await;
+        for _ in 0..tries {
+            assert_eq!(add_card_from(&server, &thief, &format!("198.51.100.{}", i + 1), stolen).await, declined);
+        }
+    }
+    let fourth = Shopper::enroll(&server, "Mule 4").await;
+    let locked = add_card_from(&server, &fourth, "198.51.100.4", "4000 0000 0000 0002").await;
+    assert_eq!(locked, (403, Some(ErrorCode::CardLocked)));
+    let response = via_edge(
+        &server,
+        "/v1/wallet/cards",
+        Some(&fourth.token),
+        &[("x-forwarded-for", "198.51.100.5"), ("cf-ipcountry", "JP")],
+        &card(stolen),
+    )
+    .await;
+    let message = error(response, StatusCode::FORBIDDEN, ErrorCode::CardLocked).await;
+    assert!(message.contains("this card"), "{message}");
+    assert_eq!(add_card_from(&server, &fourth, "198.51.100.4", "4242424242424242").await, (201, None));
+    server.stop().await;
+}
+
+/// Five wrong cards from one address, over three wallets, lock card registration from that address
+/// (not from others) until an hour has passed without another failure. One device's five
+/// failures lock it too.
+async fn card_guesses_from_one_address_are_locked_for_an_hour(backend: Backend) {
+    let mut settings = behind_an_edge();
+    settings.rate_limits = settings.rate_limits.scaled(1000);
+    let server = TestServer::start_with(backend, settings).await;
+    // Luhn-valid numbers the sandbox declines.
+    let numbers = ["4000000000000002", "4111111111111111", "5105105105105100", "4012888888881881", "4222222222222"];
+    let here = "203.0.113.77";
+    let wallets =
+        [Shopper::enroll(&server, "A").await, Shopper::enroll(&server, "B").await, Shopper::enroll(&server, "C").await];
+    for (i, number) in numbers.iter().enumerate() {
+        let (status, code) = add_card_from(&server, &wallets[i % 3], here, number).await;
+        assert_eq!((status, code), (402, Some(ErrorCode::CardDeclined)), "{number}");
+    }
+    let fresh = Shopper::enroll(&server, "D").await;
+    assert_eq!(add_card_from(&server, &fresh, here, "4242424242424242").await, (403, Some(ErrorCode::CardLocked)));
+    assert_eq!(add_card_from(&server, &fresh, "203.0.113.78", "4242424242424242").await, (201, None));
+    server.advance(Duration::minutes(61));
+    let later = Shopper::enroll(&server, "E").await;
+    assert_eq!(add_card_from(&server, &later, here, "5555555555554444").await, (201, None));
+
+    // One device (here its wallet's only one), five failures from five addresses: locked.
+    let device = Shopper::enroll(&server, "F").await;
+    for (i, number) in numbers.iter().enumerate() {
+        let from = format!("192.0.2.{}", 10 + i);
+        assert_eq!(add_card_from(&server, &device, &from, number).await.1, Some(ErrorCode::CardDeclined));
+    }
+    assert_eq!(add_card_from(&server, &device, "192.0.2.99", "4242424242424242").await.1, Some(ErrorCode::CardLocked));
     server.stop().await;
 }
