@@ -70,6 +70,17 @@ pub async fn reserve(
     Ok(None)
 }
 
+/// Lifts the lock of a counter (the operator's `admin unlock`): its failures are forgotten.
+/// Whether there was anything to lift.
+pub async fn unlock(db: &crate::db::Db, counter: &Counter) -> Result<bool> {
+    let deleted = sqlx::query("DELETE FROM attempt_counters WHERE against = $1 AND subject = $2")
+        .bind(counter.against.as_str())
+        .bind(&counter.subject)
+        .execute(db.pool())
+        .await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
 /// Takes back the try reserved on each counter: it succeeded.
 pub async fn take_back(tx: &mut Tx, counters: &[Counter]) -> Result<()> {
     for counter in counters {

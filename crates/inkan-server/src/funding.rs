@@ -238,9 +238,9 @@ fn locked_by(against: Against) -> AppError {
 /// The card number's keyed hash: what its failures are counted by, in every wallet. Keyed with a
 /// secret derived from the issuer key, so that the database alone does not tell which number it
 /// is (a bare hash of a 16-digit number is found by trying them all). Digits only.
-pub fn card_number_key(app: &AppState, number: &str) -> String {
+pub fn card_number_key(issuer: &crate::issuer::Issuer, number: &str) -> String {
     let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &app.issuer.derive("card numbers"));
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &issuer.derive("card numbers"));
     hex::encode(ring::hmac::sign(&key, digits.as_bytes()))
 }
 
@@ -323,7 +323,7 @@ pub async fn add_card(
     }
     operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
     let counters = [
-        attempts::Counter::card_number(&card_number_key(&app, &body.number)),
+        attempts::Counter::card_number(&card_number_key(&app.issuer, &body.number)),
         attempts::Counter::device(&auth.device_id),
         attempts::Counter::address(client.address()),
     ];

@@ -160,6 +160,26 @@ enum Admin {
     /// The issuer key that signs history heads (`serve --issuer-key`).
     #[command(subcommand)]
     IssuerKey(IssuerKeyCommand),
+    /// Lift a lock of failed card tries: a device's, a client address's, or a card number's (five
+    /// failures lock each; an address's also lifts itself an hour after its last failure).
+    Unlock(UnlockArgs),
+}
+
+#[derive(clap::Args)]
+struct UnlockArgs {
+    /// A device id (`dev_…`).
+    #[arg(long)]
+    device: Option<String>,
+    /// A client address, as the server saw it (an IPv6 address stands for its /64).
+    #[arg(long)]
+    address: Option<std::net::IpAddr>,
+    /// A card number, read from a prompt that does not echo it (or from standard input when that
+    /// is not a terminal): never an argument. Needs --issuer-key, which keys card numbers.
+    #[arg(long, requires = "issuer_key")]
+    card_number: bool,
+    /// The server's issuer key file (with --card-number).
+    #[arg(long, env = "INKAN_ISSUER_KEY")]
+    issuer_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -245,8 +265,11 @@ struct FileConfig {
 #[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
 #[tokio::main]
 async fn main() -> Result<()> {
+    // The log goes to standard error: standard output is the admin commands' answer (a key, an
+    // id), which scripts read.
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     if let Command::Admin(Admin::IssuerKey(IssuerKeyCommand::Create { out })) = &cli.command {
@@ -303,6 +326,31 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Admin(Admin::IssuerKey(_)) => Ok(()),
+        Command::Admin(Admin::Unlock(args)) => {
+            use inkan_server::attempts::{Counter, unlock};
+            let chosen = [args.device.is_some(), args.address.is_some(), args.card_number];
+            anyhow::ensure!(
+                chosen.iter().filter(|c| **c).count() == 1,
+                "say what to unlock: one of --device, --address or --card-number"
+            );
+            let (counter, what) = match (args.device, args.address, args.issuer_key) {
+                (Some(device), _, _) => (Counter::device(&device), format!("device {device}")),
+                (None, Some(address), _) => (Counter::address(address), format!("address {address}")),
+                (None, None, Some(key)) if args.card_number => {
+                    let issuer = Issuer::load(&key)?;
+                    let number = read_secret("card number: ")?;
+                    let key = inkan_server::funding::card_number_key(&issuer, &number);
+                    (Counter::card_number(&key), "that card number".to_owned())
+                }
+                _ => anyhow::bail!("say what to unlock: --device, --address or --card-number"),
+            };
+            let lifted = unlock(&db, &counter).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            println!(
+                "{}",
+                if lifted { format!("unlocked {what}") } else { format!("no failures on record for {what}") }
+            );
+            Ok(())
+        }
     }
 }
 
@@ -462,6 +510,20 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// A secret typed at a prompt that does not echo it, or read from standard input when that is
+/// not a terminal.
+fn read_secret(prompt: &str) -> Result<String> {
+    use std::io::IsTerminal;
+    let text = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt)?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line
+    };
+    Ok(text.trim().to_owned())
 }
 
 /// A database URL without its password, for messages.

@@ -170,30 +170,41 @@ impl Modify for BearerSchemes {
     }
 }
 
+/// A response with an `ErrorBody`, and a `Retry-After` header if `retry_after`.
+fn error_response(description: &str, retry_after: bool) -> utoipa::openapi::Response {
+    use utoipa::openapi::ResponseBuilder;
+    use utoipa::openapi::content::ContentBuilder;
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build());
+    let response = if retry_after {
+        response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1))))
+                .description(Some("Seconds to wait before retrying."))
+                .build(),
+        )
+    } else {
+        response
+    };
+    response.build()
+}
+
 /// Adds `503 overloaded` to every operation but `/healthz`: any request can meet the server at
 /// its load limits (`admission`) or out of database connections.
 struct LoadLimitResponses;
 
 impl Modify for LoadLimitResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::content::ContentBuilder;
-        use utoipa::openapi::header::HeaderBuilder;
-        use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
-        use utoipa::openapi::{RefOr, ResponseBuilder};
-        let response = ResponseBuilder::new()
-            .description(
-                "`overloaded`: the server is at its limit of requests in flight, of open live feeds and \
-                 long-polls, or of database connections. Nothing was done; retry after `Retry-After` seconds.",
-            )
-            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
-            .header(
-                "Retry-After",
-                HeaderBuilder::new()
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1))))
-                    .description(Some("Seconds to wait before retrying."))
-                    .build(),
-            )
-            .build();
+        use utoipa::openapi::RefOr;
+        let response = error_response(
+            "`overloaded`: the server is at its limit of requests in flight, of open live feeds and \
+             long-polls, or of database connections. Nothing was done; retry after `Retry-After` seconds.",
+            true,
+        );
         for (path, item) in openapi.paths.paths.iter_mut() {
             if path == "/healthz" {
                 continue;
@@ -245,33 +256,18 @@ struct AbuseResponses;
 
 impl Modify for AbuseResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::content::ContentBuilder;
-        use utoipa::openapi::header::HeaderBuilder;
-        use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
-        use utoipa::openapi::{RefOr, Response, ResponseBuilder};
-        let error = || ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
-        let timeout = ResponseBuilder::new()
-            .description(
-                "`request_timeout`: the request took longer than the server waits (its body arrived too slowly, \
-                 or it could not be handled in time). Nothing was kept; send it again.",
-            )
-            .content("application/json", error())
-            .build();
-        let limited = ResponseBuilder::new()
-            .description(
-                "`too_many_requests`: a rate limit of this client address or this wallet was reached (or, for \
-                 device joins, three are already waiting; for the live feed, the wallet has as many open as it \
-                 may). Nothing was done; retry after `Retry-After` seconds.",
-            )
-            .content("application/json", error())
-            .header(
-                "Retry-After",
-                HeaderBuilder::new()
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1))))
-                    .description(Some("Seconds to wait before retrying."))
-                    .build(),
-            )
-            .build();
+        use utoipa::openapi::{RefOr, Response};
+        let timeout = error_response(
+            "`request_timeout`: the request took longer than the server waits (its body arrived too slowly, \
+             or it could not be handled in time). Nothing was kept; send it again.",
+            false,
+        );
+        let limited = error_response(
+            "`too_many_requests`: a rate limit of this client address or this wallet was reached (or, for \
+             device joins, three are already waiting; for the live feed, the wallet has as many open as it \
+             may). Nothing was done; retry after `Retry-After` seconds.",
+            true,
+        );
         const REGION: &str = "`region_blocked`: the request came from outside the countries Inkan serves (as the \
                               trusted edge names them), or, for a charge, the terminal is configured for one. \
                               Nothing was done.";
@@ -300,7 +296,7 @@ impl Modify for AbuseResponses {
                             merged.description = format!("{} Or {REGION}", merged.description);
                             merged
                         }
-                        _ => ResponseBuilder::new().description(REGION).content("application/json", error()).build(),
+                        _ => error_response(REGION, false),
                     };
                     responses.insert("403".to_owned(), RefOr::T(forbidden));
                 }

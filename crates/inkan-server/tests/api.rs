@@ -1248,14 +1248,7 @@ async fn past_its_limits_the_server_answers_503_at_once_and_recovers(backend: Ba
 
     // Streams: a long-poll and a live feed hold the two places; a third of either kind is refused,
     // while short requests, including a charge read without waiting, still pass.
-    let poll = {
-        let (url, key, id) = (till.url.clone(), till.key.clone(), charge.id.clone());
-        tokio::spawn(async move {
-            let response =
-                reqwest::Client::new().get(format!("{url}/v1/charges/{id}?wait=60")).bearer_auth(key).send().await;
-            json::<Charge>(response.unwrap(), StatusCode::OK).await
-        })
-    };
+    let poll = till.long_poll(&charge.id, "wait=60");
     let feed = FeedReader::open(&server, &shopper.token, None).await;
     until(admission.open_streams(), 2, "open streams").await;
     assert_overloaded(server.http.get(format!("{}/v1/wallet/feed", server.url)).bearer_auth(&shopper.token)).await;

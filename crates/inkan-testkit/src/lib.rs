@@ -533,6 +533,17 @@ impl Terminal {
             self.http.get(format!("{}/v1/charges/{id}{query}", self.url)).bearer_auth(&self.key).send().await.unwrap();
         json(response, StatusCode::OK).await
     }
+
+    /// A long-poll of the charge `id` with the query `wait` (e.g. `wait=60`), on its own connection
+    /// and task: the charge as the poll returns it.
+    pub fn long_poll(&self, id: &str, wait: &str) -> tokio::task::JoinHandle<Charge> {
+        let url = format!("{}/v1/charges/{id}?{wait}", self.url);
+        let key = self.key.clone();
+        tokio::spawn(async move {
+            let response = reqwest::Client::new().get(url).bearer_auth(key).send().await.unwrap();
+            json::<Charge>(response, StatusCode::OK).await
+        })
+    }
 }
 
 /// A shopper's device: a software passkey (user verification set) and a P-256 device key.

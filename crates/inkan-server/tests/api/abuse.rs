@@ -6,7 +6,6 @@ use std::time::Duration as StdDuration;
 
 use inkan_api::ErrorCode;
 use inkan_api::devices::BeginJoin;
-use inkan_api::merchant::Charge;
 use reqwest::StatusCode;
 use time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -56,6 +55,17 @@ async fn via_edge(
     request.send().await.unwrap()
 }
 
+/// As [`via_edge`], from `address` in Japan.
+async fn from_japan(
+    server: &TestServer,
+    path: &str,
+    token: Option<&str>,
+    address: &str,
+    body: &impl serde::Serialize,
+) -> reqwest::Response {
+    via_edge(server, path, token, &[("x-forwarded-for", address), ("cf-ipcountry", "JP")], body).await
+}
+
 async fn blocked(response: reqwest::Response) {
     let message = error(response, StatusCode::FORBIDDEN, ErrorCode::RegionBlocked).await;
     assert!(message.contains("licensed"), "one stable message: {message}");
@@ -94,14 +104,7 @@ async fn one_wallet_cannot_take_every_stream(backend: Backend) {
     let other = Shopper::enroll(&server, "Hanako").await;
     let other_feed = FeedReader::open(&server, &other.token, None).await;
     let charge = till.charge_ok(&shopper.code(&server), 500).await;
-    let poll = {
-        let (url, key, id) = (till.url.clone(), till.key.clone(), charge.id.clone());
-        tokio::spawn(async move {
-            let response =
-                reqwest::Client::new().get(format!("{url}/v1/charges/{id}?wait=30")).bearer_auth(key).send().await;
-            json::<Charge>(response.unwrap(), StatusCode::OK).await
-        })
-    };
+    let poll = till.long_poll(&charge.id, "wait=30");
     let pending = shopper.pending(&server).await;
     let _: inkan_api::wallet::WalletCharge = json(shopper.confirm(&server, &pending[0]).await, StatusCode::OK).await;
     assert_eq!(poll.await.unwrap().status, inkan_core::ChargeStatus::Succeeded);
@@ -131,14 +134,7 @@ async fn an_encoded_wait_is_a_long_poll(backend: Backend) {
     let mut shopper = Shopper::enroll(&server, "Taro").await;
     shopper.top_up(&server, 10_000).await;
     let charge = till.charge_ok(&shopper.code(&server), 500).await;
-    let poll = {
-        let (url, key, id) = (till.url.clone(), till.key.clone(), charge.id.clone());
-        tokio::spawn(async move {
-            let response =
-                reqwest::Client::new().get(format!("{url}/v1/charges/{id}?wait=%36%30")).bearer_auth(key).send().await;
-            json::<Charge>(response.unwrap(), StatusCode::OK).await
-        })
-    };
+    let poll = till.long_poll(&charge.id, "wait=%36%30");
     let mut streams = server.state.admission.open_streams();
     let counted = tokio::time::timeout(StdDuration::from_secs(10), streams.wait_for(|n| *n == 1)).await.is_ok();
     assert!(counted, "the encoded long-poll holds a stream's place");
@@ -340,9 +336,7 @@ async fn join_requests(server: &TestServer, account_id: &str, from: &str, n: usi
     let (mut statuses, mut joins) = (Vec::new(), Vec::new());
     let body = BeginJoin { account_id: account_id.to_owned() };
     for _ in 0..n {
-        let response =
-            via_edge(server, "/v1/device-joins", None, &[("x-forwarded-for", from), ("cf-ipcountry", "JP")], &body)
-                .await;
+        let response = from_japan(server, "/v1/device-joins", None, from, &body).await;
         statuses.push(response.status().as_u16());
         if response.status() == StatusCode::CREATED {
             let join: inkan_api::devices::Join = json(response, StatusCode::CREATED).await;
@@ -473,24 +467,10 @@ async fn sign_ins_recovery_codes_and_cards_are_rate_limited(backend: Backend) {
     };
     for i in 0..per_account {
         let from = format!("198.51.100.{}", i + 1);
-        let response = via_edge(
-            &server,
-            "/v1/sessions/challenge",
-            None,
-            &[("x-forwarded-for", &from), ("cf-ipcountry", "JP")],
-            &body,
-        )
-        .await;
+        let response = from_japan(&server, "/v1/sessions/challenge", None, &from, &body).await;
         assert_eq!(response.status(), StatusCode::OK, "sign-in {i}");
     }
-    let response = via_edge(
-        &server,
-        "/v1/sessions/challenge",
-        None,
-        &[("x-forwarded-for", "198.51.100.200"), ("cf-ipcountry", "JP")],
-        &body,
-    )
-    .await;
+    let response = from_japan(&server, "/v1/sessions/challenge", None, "198.51.100.200", &body).await;
     error(response, StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests).await;
 
     let wrong = inkan_api::devices::FreezeWithRecoveryCode { recovery_code: "2222-2222-2222-2222".to_owned() };
@@ -498,12 +478,10 @@ async fn sign_ins_recovery_codes_and_cards_are_rate_limited(backend: Backend) {
     let tries = server.settings().rate_limits.recovery_code.per_account.burst;
     for i in 0..tries {
         let from = format!("192.0.2.{}", i + 1);
-        let response =
-            via_edge(&server, &path, None, &[("x-forwarded-for", &from), ("cf-ipcountry", "JP")], &wrong).await;
+        let response = from_japan(&server, &path, None, &from, &wrong).await;
         error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
     }
-    let response =
-        via_edge(&server, &path, None, &[("x-forwarded-for", "192.0.2.200"), ("cf-ipcountry", "JP")], &wrong).await;
+    let response = from_japan(&server, &path, None, "192.0.2.200", &wrong).await;
     error(response, StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests).await;
     let rejected = shopper
         .notices(&server)
@@ -531,14 +509,7 @@ async fn sign_ins_recovery_codes_and_cards_are_rate_limited(backend: Backend) {
     assert!(limited, "card registrations are limited");
     // The limits refill with time.
     server.advance(Duration::hours(1));
-    let response = via_edge(
-        &server,
-        "/v1/sessions/challenge",
-        None,
-        &[("x-forwarded-for", "198.51.100.201"), ("cf-ipcountry", "JP")],
-        &body,
-    )
-    .await;
+    let response = from_japan(&server, "/v1/sessions/challenge", None, "198.51.100.201", &body).await;
     assert_eq!(response.status(), StatusCode::OK);
     server.stop().await;
 }
@@ -550,8 +521,7 @@ fn card(number: &str) -> inkan_api::wallet::AddCard {
 /// Adds a card to `shopper`'s wallet from the address `from`, and returns the answer's status and
 /// error code (if any).
 async fn add_card_from(server: &TestServer, shopper: &Shopper, from: &str, number: &str) -> (u16, Option<ErrorCode>) {
-    let headers = [("x-forwarded-for", from), ("cf-ipcountry", "JP")];
-    let response = via_edge(server, "/v1/wallet/cards", Some(&shopper.token), &headers, &card(number)).await;
+    let response = from_japan(server, "/v1/wallet/cards", Some(&shopper.token), from, &card(number)).await;
     let status = response.status().as_u16();
     if status < 400 {
         return (status, None);
@@ -577,18 +547,33 @@ async fn a_card_number_guessed_across_wallets_is_locked(backend: Backend) {
     let fourth = Shopper::enroll(&server, "Mule 4").await;
     let locked = add_card_from(&server, &fourth, "198.51.100.4", "4000 0000 0000 0002").await;
     assert_eq!(locked, (403, Some(ErrorCode::CardLocked)));
-    let response = via_edge(
-        &server,
-        "/v1/wallet/cards",
-        Some(&fourth.token),
-        &[("x-forwarded-for", "198.51.100.5"), ("cf-ipcountry", "JP")],
-        &card(stolen),
-    )
-    .await;
+    let response = from_japan(&server, "/v1/wallet/cards", Some(&fourth.token), "198.51.100.5", &card(stolen)).await;
     let message = error(response, StatusCode::FORBIDDEN, ErrorCode::CardLocked).await;
     assert!(message.contains("this card"), "{message}");
     assert_eq!(add_card_from(&server, &fourth, "198.51.100.4", "4242424242424242").await, (201, None));
+    // The operator lifts the number's lock (as `admin unlock --card-number` does, keyed alike).
+    let key = inkan_server::funding::card_number_key(&server.state.issuer, "4000-0000-0000-0002");
+    let counter = inkan_server::attempts::Counter::card_number(&key);
+    assert!(inkan_server::attempts::unlock(&server.state.db, &counter).await.unwrap());
+    assert_eq!(add_card_from(&server, &fourth, "198.51.100.6", stolen).await, declined);
     server.stop().await;
+}
+
+/// Runs `inkan-server admin unlock ARGS` on the server's database.
+fn admin_unlock_output(server: &TestServer, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_inkan-server"))
+        .args(["--database", server.db_url(), "admin", "unlock"])
+        .args(args)
+        .env_remove("INKAN_ISSUER_KEY")
+        .output()
+        .unwrap()
+}
+
+/// As [`admin_unlock_output`], which must succeed: what it printed.
+fn admin_unlock(server: &TestServer, args: &[&str]) -> String {
+    let output = admin_unlock_output(server, args);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
 /// Five wrong cards from one address, over three wallets, lock card registration from that address
@@ -610,6 +595,14 @@ async fn card_guesses_from_one_address_are_locked_for_an_hour(backend: Backend) 
     let fresh = Shopper::enroll(&server, "D").await;
     assert_eq!(add_card_from(&server, &fresh, here, "4242424242424242").await, (403, Some(ErrorCode::CardLocked)));
     assert_eq!(add_card_from(&server, &fresh, "203.0.113.78", "4242424242424242").await, (201, None));
+    // The operator lifts the address's lock; its next failures count from zero.
+    assert_eq!(admin_unlock(&server, &["--address", here]), format!("unlocked address {here}"));
+    assert_eq!(admin_unlock(&server, &["--address", here]), format!("no failures on record for address {here}"));
+    // One thing at a time, and a card number only with the key that keys it.
+    for bad in [&[][..], &["--device", "dev_1", "--address", here][..], &["--card-number"][..]] {
+        assert!(!admin_unlock_output(&server, bad).status.success(), "{bad:?}");
+    }
+    assert_eq!(add_card_from(&server, &fresh, here, numbers[0]).await.1, Some(ErrorCode::CardDeclined));
     server.advance(Duration::minutes(61));
     let later = Shopper::enroll(&server, "E").await;
     assert_eq!(add_card_from(&server, &later, here, "5555555555554444").await, (201, None));
