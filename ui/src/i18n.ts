@@ -59,7 +59,8 @@ const en = {
   joinSubmit: "Add this device",
   joining: "Joining…",
   joinWaiting: "Waiting for approval on your other device",
-  joinWaitingHow: "On your other device, open Inkan → Security → Devices waiting to join, and approve with the passkey.",
+  joinWaitingHow:
+    "On your other device, open Inkan → Security → Devices waiting to join, and approve with the passkey. If this device is not listed there, check the account ID: Inkan does not say whether an ID belongs to a wallet, and a request for a wrong one simply expires after 10 minutes.",
   joinState: (state: string) => `Status: ${joinStateText.en[state] ?? state}`,
   joinFingerprint: "This device's key",
   joinFingerprintCheck: "Check that your other device shows the same key before you approve.",
@@ -383,7 +384,8 @@ const ja: Dict = {
   joinSubmit: "この端末を追加",
   joining: "追加中…",
   joinWaiting: "もう一方の端末での承認を待っています",
-  joinWaitingHow: "もう一方の端末で Inkan →「セキュリティ」→「参加を待っている端末」を開き、パスキーで承認してください。",
+  joinWaitingHow:
+    "もう一方の端末で Inkan →「セキュリティ」→「参加を待っている端末」を開き、パスキーで承認してください。そこにこの端末が表示されない場合は、アカウント ID を確認してください。Inkan は ID がウォレットのものかどうかを知らせません。誤った ID への要求は 10 分で期限切れになります。",
   joinState: (state: string) => `状態：${joinStateText.ja[state] ?? state}`,
   joinFingerprint: "この端末の鍵",
   joinFingerprintCheck: "承認する前に、もう一方の端末に同じ鍵が表示されていることを確認してください。",

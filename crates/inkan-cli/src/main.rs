@@ -403,7 +403,9 @@ async fn run(cli: Cli) -> Result<()> {
                     if !told {
                         eprintln!(
                             "Waiting for approval: on a device of this wallet run `inkan devices waiting`, check that \
-                             it shows this device's key {}, then `inkan devices approve {}`",
+                             it shows this device's key {}, then `inkan devices approve {}`. If it is not listed there, \
+                             check the account id: Inkan does not say whether an id is a wallet's, and a request for a \
+                             wrong one expires after 10 minutes",
                             join.device_fingerprint.as_deref().unwrap_or("(unknown)"),
                             join.join_id
                         );
