@@ -66,6 +66,41 @@ pub struct Hold {
     pub reason: String,
 }
 
+/// `POST /v1/admin/unlock`: lifts a lock of failed card tries. Exactly one of the three.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Unlock {
+    /// A device id (`dev_…`).
+    #[serde(default)]
+    pub device: Option<String>,
+    /// A client address as the server saw it (an IPv6 address stands for its /64).
+    #[serde(default)]
+    pub address: Option<String>,
+    /// A card number (12 to 19 digits; spaces and dashes are ignored). Used to find its counter
+    /// and forgotten: never stored or logged.
+    #[serde(default)]
+    pub card_number: Option<String>,
+}
+
+impl std::fmt::Debug for Unlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unlock")
+            .field("device", &self.device)
+            .field("address", &self.address)
+            .field("card_number", &self.card_number.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// What `POST /v1/admin/unlock` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Unlocked {
+    /// Whether there were failures on record to forget.
+    pub unlocked: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,6 +79,7 @@ fn operator_routes() -> Router<AppState> {
         .route("/v1/admin/suspensions", get(operator::list))
         .route("/v1/admin/suspensions/{service}", put(operator::suspend).delete(operator::resume))
         .route("/v1/admin/accounts/{id}/hold", put(operator::hold).delete(operator::release))
+        .route("/v1/admin/unlock", post(operator::unlock))
 }
 
 /// What every listener's requests pass through: the 404 fallback, the refusal notices, the

@@ -55,6 +55,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/admin/suspensions/{service}"),
     ("put", "/v1/admin/accounts/{id}/hold"),
     ("delete", "/v1/admin/accounts/{id}/hold"),
+    ("post", "/v1/admin/unlock"),
 ];
 
 #[derive(OpenApi)]
@@ -109,6 +110,7 @@ pub const ROUTES: &[(&str, &str)] = &[
         operations::resume,
         operations::hold_account,
         operations::release_account,
+        operations::unlock,
     ),
     // Reached only through the feed's text, not through a body: listed so clients get its schema.
     components(schemas(inkan_api::feed::Notice)),
@@ -330,7 +332,7 @@ pub async fn document() -> axum::Json<&'static utoipa::openapi::OpenApi> {
 #[allow(dead_code, reason = "only the #[utoipa::path] attributes are used, by ApiDoc")]
 mod operations {
     use inkan_api::ErrorBody;
-    use inkan_api::admin::{Hold, Suspend, Suspension};
+    use inkan_api::admin::{Hold, Suspend, Suspension, Unlock, Unlocked};
     use inkan_api::devices::{ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryCode, Join, Joined, SubmitDevice};
     use inkan_api::feed::{History, IssuerKeys};
     use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
@@ -1179,6 +1181,29 @@ mod operations {
     )]
     fn hold_account() {}
 
+    /// Lift a lock of failed card tries
+    ///
+    /// Five failed card tries lock card registration for a device, for a client address (which
+    /// also unlocks itself an hour after its last failure) and for a card number in every wallet.
+    /// This forgets the failures of one of them. A card number is keyed as the server keys it, and
+    /// is neither stored nor logged.
+    #[utoipa::path(
+        post,
+        path = "/v1/admin/unlock",
+        tag = "operator",
+        security(("operator_key" = [])),
+        request_body = Unlock,
+        responses(
+            (status = 200, description = "Done; `unlocked` says whether there were failures on record.", body = Unlocked),
+            (status = 400, description = "`invalid_request`: not exactly one of `device`, `address` and `card_number`, or one malformed, or a malformed body.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+            (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn unlock() {}
+
     /// Lift an account's hold
     ///
     /// The shopper gets an `account_released` notice (none if there was no hold).
@@ -1703,6 +1728,10 @@ mod tests {
         assert_conforms(&doc, "History", &History { account_id: "acct_1".to_owned(), events });
         let (issuer, _) = crate::issuer::Issuer::generate(&ring::rand::SystemRandom::new()).unwrap();
         assert_conforms(&doc, "IssuerKeys", &issuer.published());
+        assert_conforms(&doc, "Unlocked", &inkan_api::admin::Unlocked { unlocked: true });
+        let unlock =
+            inkan_api::admin::Unlock { device: None, address: Some("203.0.113.9".to_owned()), card_number: None };
+        assert_conforms(&doc, "Unlock", &unlock);
     }
 
     /// Every variant of [`ErrorCode`]. The `match` below stops compiling when one is added, so

@@ -230,3 +230,31 @@ async fn set_held(tx: &mut Tx, app: &AppState, account_id: &str, reason: Option<
     }
     Ok(true)
 }
+
+/// `POST /v1/admin/unlock`: lifts a lock of failed card tries (`attempts`): a device's, a client
+/// address's or a card number's. Exactly one; the card number is keyed as the server keys it and
+/// never kept.
+pub async fn unlock(
+    State(app): State<AppState>,
+    operator: OperatorAuth,
+    Json(body): Json<inkan_api::admin::Unlock>,
+) -> Result<Json<inkan_api::admin::Unlocked>> {
+    use crate::attempts::Counter;
+    let counter = match (body.device.as_deref(), body.address.as_deref(), body.card_number.as_deref()) {
+        (Some(device), None, None) if !device.is_empty() && device.len() <= 64 => Counter::device(device),
+        (None, Some(address), None) => {
+            Counter::address(address.trim().parse().map_err(|_| AppError::invalid("address: an IPv4 or IPv6 address"))?)
+        }
+        (None, None, Some(number)) => {
+            let digits = number.chars().filter(|c| !matches!(c, ' ' | '-')).collect::<String>();
+            if !(12..=19).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
+                return Err(AppError::invalid("card_number: 12 to 19 digits"));
+            }
+            Counter::card_number(&crate::funding::card_number_key(&app.issuer, &digits))
+        }
+        _ => return Err(AppError::invalid("give exactly one of device (a device id), address or card_number")),
+    };
+    let unlocked = crate::attempts::unlock(&app.db, &counter).await?;
+    tracing::warn!(against = counter.against.as_str(), operator = %operator.operator_id, unlocked, "card tries unlocked");
+    Ok(Json(inkan_api::admin::Unlocked { unlocked }))
+}

@@ -24,6 +24,7 @@ support::on_both_databases!(
     sign_in_requests_for_unknown_devices_look_like_real_ones,
     sign_ins_recovery_codes_and_cards_are_rate_limited,
     a_card_number_guessed_across_wallets_is_locked,
+    the_operator_lifts_card_locks_over_http_and_refuses_bad_input,
     card_guesses_from_one_address_are_locked_for_an_hour,
 );
 
@@ -614,5 +615,74 @@ async fn card_guesses_from_one_address_are_locked_for_an_hour(backend: Backend) 
         assert_eq!(add_card_from(&server, &device, &from, number).await.1, Some(ErrorCode::CardDeclined));
     }
     assert_eq!(add_card_from(&server, &device, "192.0.2.99", "4242424242424242").await.1, Some(ErrorCode::CardLocked));
+    server.stop().await;
+}
+
+/// `POST /v1/admin/unlock`: an operator key lifts an address's lock and a card number's (given in
+/// any spelling); anything but exactly one well-formed subject, or no operator key, is refused and
+/// changes nothing.
+async fn the_operator_lifts_card_locks_over_http_and_refuses_bad_input(backend: Backend) {
+    use inkan_api::admin::{Unlock, Unlocked};
+    let mut settings = behind_an_edge();
+    settings.rate_limits = settings.rate_limits.scaled(1000);
+    let server = TestServer::start_with(backend, settings).await;
+    let key = server.operator_key().await;
+    let shopper = Shopper::enroll(&server, "Taro").await;
+    let here = "203.0.113.50";
+    for number in ["4000000000000002", "4111111111111111", "5105105105105100"] {
+        assert_eq!(add_card_from(&server, &shopper, here, number).await.1, Some(ErrorCode::CardDeclined));
+    }
+    let (device, address, card_number) = (None, None, None);
+    let none = Unlock { device, address, card_number };
+    let with = |f: &dyn Fn(&mut Unlock)| {
+        let mut body = none.clone();
+        f(&mut body);
+        body
+    };
+    let counters = server.rows("attempt_counters").await;
+    for bad in [
+        none.clone(),
+        with(&|b| {
+            b.device = Some(shopper.device_id.clone());
+            b.address = Some(here.to_owned());
+        }),
+        with(&|b| b.address = Some("not an address".to_owned())),
+        with(&|b| b.card_number = Some("4000".to_owned())),
+        with(&|b| b.card_number = Some("4000x00000000002".to_owned())),
+        with(&|b| b.device = Some("d".repeat(65))),
+        with(&|b| b.device = Some(String::new())),
+    ] {
+        error(
+            server.post("/v1/admin/unlock", Some(&key), &bad).await,
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+        )
+        .await;
+    }
+    let address = with(&|b| b.address = Some(here.to_owned()));
+    for token in [None, Some(shopper.token.as_str())] {
+        error(
+            server.post("/v1/admin/unlock", token, &address).await,
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+        )
+        .await;
+    }
+    let unknown = serde_json::json!({"address": here, "also": 1});
+    error(
+        server.post("/v1/admin/unlock", Some(&key), &unknown).await,
+        StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidRequest,
+    )
+    .await;
+    assert_eq!(server.rows("attempt_counters").await, counters, "a refused unlock changed nothing");
+
+    let done: Unlocked = json(server.post("/v1/admin/unlock", Some(&key), &address).await, StatusCode::OK).await;
+    assert!(done.unlocked);
+    let again: Unlocked = json(server.post("/v1/admin/unlock", Some(&key), &address).await, StatusCode::OK).await;
+    assert!(!again.unlocked);
+    let number = with(&|b| b.card_number = Some("4000 0000-0000 0002".to_owned()));
+    let done: Unlocked = json(server.post("/v1/admin/unlock", Some(&key), &number).await, StatusCode::OK).await;
+    assert!(done.unlocked, "the number's counter, keyed as the server keys it");
     server.stop().await;
 }
