@@ -55,8 +55,14 @@ fn main() -> Result<()> {
 }
 
 /// The repository root (the parent of this crate's directory).
+/// The repository root: from the `CARGO_MANIFEST_DIR` that `cargo run` sets for this run, not the
+/// one compiled in. Clones that share one target directory (CI's `~/.cache/inkan/target`) share
+/// one xtask binary, which would otherwise work in whichever clone built it first, or in one that
+/// has since been deleted.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Runs a command from the repository root, echoing it, and fails if it fails.

@@ -8,8 +8,8 @@
 //!
 //! Everything here is pure: the server passes in the peer, the headers and the policy.
 
+use core::net::IpAddr;
 use std::fmt;
-use std::net::IpAddr;
 use std::str::FromStr;
 
 pub use ipnet::IpNet;

@@ -355,14 +355,14 @@ async fn main() -> Result<()> {
 }
 
 async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Duration) -> Result<()> {
-    let rp_id = args
-        .rp_id
-        .or(file.rp_id)
-        .context("missing the WebAuthn relying-party id: pass --rp-id (or INKAN_RP_ID, or rp_id in the config file)")?;
-    let rp_origin = args.rp_origin.or(file.rp_origin).context(
+    let rp_id =
+        args.rp_id.clone().or_else(|| file.rp_id.clone()).context(
+            "missing the WebAuthn relying-party id: pass --rp-id (or INKAN_RP_ID, or rp_id in the config file)",
+        )?;
+    let rp_origin = args.rp_origin.clone().or_else(|| file.rp_origin.clone()).context(
         "missing the WebAuthn origin: pass --rp-origin (or INKAN_RP_ORIGIN, or rp_origin in the config file)",
     )?;
-    let issuer_key = args.issuer_key.or(file.issuer_key).context(
+    let issuer_key = args.issuer_key.clone().or_else(|| file.issuer_key.clone()).context(
         "missing the issuer key that signs histories: pass --issuer-key FILE (or INKAN_ISSUER_KEY, or issuer_key in \
          the config file); create one with `inkan-server admin issuer-key create --out FILE`",
     )?;
@@ -385,31 +385,54 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
         anyhow::ensure!((1..=720).contains(&hours), "session_max_hours must be between 1 and 720, not {hours}");
         settings.session_max = time::Duration::hours(i64::from(hours));
     }
-    let count = |n: u32| usize::try_from(n).context("a load limit does not fit this machine's word size");
-    settings.load = LoadLimits {
-        max_requests_in_flight: match args.max_requests_in_flight.or(file.max_requests_in_flight) {
-            Some(n) => count(n)?,
-            None => LoadLimits::DEFAULT.max_requests_in_flight,
-        },
-        max_open_streams: match args.max_open_streams.or(file.max_open_streams) {
-            Some(n) => count(n)?,
-            None => LoadLimits::DEFAULT.max_open_streams,
-        },
-        db_acquire_timeout,
-        max_feeds_per_account: match args.max_feeds_per_account.or(file.max_feeds_per_account) {
-            Some(n) => count(n)?,
-            None => LoadLimits::DEFAULT.max_feeds_per_account,
-        },
-        request_timeout: args
-            .request_timeout_ms
-            .or(file.request_timeout_ms)
-            .map_or(LoadLimits::DEFAULT.request_timeout, |ms| Duration::from_millis(u64::from(ms))),
-        body_timeout: args
-            .body_timeout_ms
-            .or(file.body_timeout_ms)
-            .map_or(LoadLimits::DEFAULT.body_timeout, |ms| Duration::from_millis(u64::from(ms))),
+    settings.load = load_limits(&args, &file, db_acquire_timeout)?;
+    abuse_defences(&mut settings, &args, &file)?;
+    let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let key_id = issuer.key_id().to_owned();
+    let state = AppState::new(db, Arc::new(SystemClock), settings, provider, issuer)?;
+    let signed = inkan_server::feed::sign_unsigned_heads(&state).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    if signed > 0 {
+        tracing::info!(signed, "signed the heads of histories written before heads were signed");
+    }
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let operator = operator_listener(args.admin_listen.or(file.admin_listen), listen).await?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        issuer_key = %key_id,
+        funding = ?funding,
+        countries = ?state.settings.region.allowed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        unknown_country = ?state.settings.region.unknown,
+        trusted_proxies = state.settings.edge.trusted_proxies.len(),
+        "inkan-server listening"
+    );
+    inkan_server::run_split(listener, operator, state.clone(), shutdown_signal()).await?;
+    state.db.close().await;
+    tracing::info!("inkan-server stopped");
+    Ok(())
+}
+
+/// The load limits from flags, environment and the file, checked.
+fn load_limits(args: &ServeArgs, file: &FileConfig, db_acquire_timeout: Duration) -> Result<LoadLimits> {
+    let count = |n: Option<u32>, default: usize| match n {
+        Some(n) => usize::try_from(n).context("a load limit does not fit this machine's word size"),
+        None => Ok(default),
     };
-    let load = &settings.load;
+    let millis = |ms: Option<u32>, default: Duration| ms.map_or(default, |ms| Duration::from_millis(u64::from(ms)));
+    let d = LoadLimits::DEFAULT;
+    let load = LoadLimits {
+        max_requests_in_flight: count(
+            args.max_requests_in_flight.or(file.max_requests_in_flight),
+            d.max_requests_in_flight,
+        )?,
+        max_open_streams: count(args.max_open_streams.or(file.max_open_streams), d.max_open_streams)?,
+        db_acquire_timeout,
+        max_feeds_per_account: count(
+            args.max_feeds_per_account.or(file.max_feeds_per_account),
+            d.max_feeds_per_account,
+        )?,
+        request_timeout: millis(args.request_timeout_ms.or(file.request_timeout_ms), d.request_timeout),
+        body_timeout: millis(args.body_timeout_ms.or(file.body_timeout_ms), d.body_timeout),
+    };
     if load.max_requests_in_flight == 0
         || load.max_open_streams == 0
         || load.max_feeds_per_account == 0
@@ -421,6 +444,11 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
              body_timeout_ms must be at least 1"
         );
     }
+    Ok(load)
+}
+
+/// The region policy, the trusted edge and the rate limits from flags, environment and the file.
+fn abuse_defences(settings: &mut Settings, args: &ServeArgs, file: &FileConfig) -> Result<()> {
     if let Some(scale) = args.rate_limit_scale.or(file.rate_limit_scale) {
         anyhow::ensure!((1..=100_000).contains(&scale), "rate_limit_scale must be between 1 and 100000, not {scale}");
         if scale > 1 {
@@ -428,22 +456,22 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
         }
         settings.rate_limits = settings.rate_limits.scaled(scale);
     }
-    if let Some(countries) = args.allowed_countries.or(file.allowed_countries) {
+    if let Some(countries) = args.allowed_countries.clone().or_else(|| file.allowed_countries.clone()) {
         anyhow::ensure!(!countries.is_empty(), "allowed_countries must name at least one country");
         settings.region.allowed = countries;
     }
     if let Some(unknown) = args.unknown_country.or(file.unknown_country) {
         settings.region.unknown = unknown.into();
     }
-    settings.edge.trusted_proxies = match (args.trusted_proxies, file.trusted_proxies) {
-        (Some(nets), _) => nets,
+    settings.edge.trusted_proxies = match (&args.trusted_proxies, &file.trusted_proxies) {
+        (Some(nets), _) => nets.clone(),
         (None, Some(nets)) => nets
             .iter()
             .map(|n| n.parse::<IpNet>().with_context(|| format!("trusted_proxies: {n:?} is not a network (CIDR)")))
             .collect::<Result<_>>()?,
         (None, None) => Vec::new(),
     };
-    if let Some(header) = args.country_header.or(file.country_header) {
+    if let Some(header) = args.country_header.as_ref().or(file.country_header.as_ref()) {
         let header = header.trim().to_ascii_lowercase();
         axum::http::HeaderName::from_bytes(header.as_bytes())
             .with_context(|| format!("country_header: {header:?} is not a header name"))?;
@@ -452,15 +480,12 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
     if settings.edge.country_header.is_some() && settings.edge.trusted_proxies.is_empty() {
         anyhow::bail!("country_header is read only from trusted proxies: give --trusted-proxies too");
     }
-    let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let key_id = issuer.key_id().to_owned();
-    let state = AppState::new(db, Arc::new(SystemClock), settings, provider, issuer)?;
-    let signed = inkan_server::feed::sign_unsigned_heads(&state).await.map_err(|e| anyhow::anyhow!(e.message))?;
-    if signed > 0 {
-        tracing::info!(signed, "signed the heads of histories written before heads were signed");
-    }
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
-    let operator = match args.admin_listen.or(file.admin_listen) {
+    Ok(())
+}
+
+/// The operator API's own listener (`--admin-listen`), or `None` when it shares `listen`.
+async fn operator_listener(address: Option<SocketAddr>, listen: SocketAddr) -> Result<Option<tokio::net::TcpListener>> {
+    Ok(match address {
         Some(address) => {
             anyhow::ensure!(address != listen, "--admin-listen must differ from --listen ({listen})");
             let operator = tokio::net::TcpListener::bind(address)
@@ -475,20 +500,7 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
             );
             None
         }
-    };
-    tracing::info!(
-        address = %listener.local_addr()?,
-        issuer_key = %key_id,
-        funding = ?funding,
-        countries = ?state.settings.region.allowed.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        unknown_country = ?state.settings.region.unknown,
-        trusted_proxies = state.settings.edge.trusted_proxies.len(),
-        "inkan-server listening"
-    );
-    inkan_server::run_split(listener, operator, state.clone(), shutdown_signal()).await?;
-    state.db.close().await;
-    tracing::info!("inkan-server stopped");
-    Ok(())
+    })
 }
 
 async fn shutdown_signal() {
