@@ -89,7 +89,7 @@ async fn a_shopper_pays_at_the_till_and_nothing_leaks() {
     assert_eq!(enrollment.recovery_codes.len(), 10);
     let mut wallet = enrollment.wallet;
     let card = wallet
-        .add_card(AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() })
+        .add_card(AddCard { number: inkan_testkit::own_test_card(), exp_month: 12, exp_year: 2030, cvc: "123".into() })
         .await
         .unwrap();
     assert_eq!(wallet.top_up(&card.id, Money::yen(10_000)).await.unwrap().balance, Money::yen(10_000));

@@ -272,6 +272,9 @@ const en = {
   nDeviceJoinRequested: (name: string) => `${name} asks to join this wallet`,
   nRegionRefused: (during: string, country: string | null) =>
     `A ${during} from ${country ?? "an unknown country"} was refused: Inkan works only in Japan`,
+  nTriesRunningOut: (secret: string) => `Another wrong ${secret}: one more wrong try locks it`,
+  nTriesLockedUntil: (secret: string, until: string) => `Too many wrong tries: the ${secret} is locked until ${until}`,
+  nTriesLockedSupport: (secret: string) => `Too many wrong tries: the ${secret} is locked; contact Inkan support`,
   nDeviceJoinRequestedKey: (name: string, fp: string) => `${name} asks to join this wallet (key ${fp})`,
   byThisDevice: "from this device",
   byRecoveryCode: "with a recovery code",
@@ -323,6 +326,12 @@ const passkeyDuringText: Record<Lang, Record<string, string>> = {
 const regionDuringText: Record<Lang, Record<string, string>> = {
   en: { sign_in: "sign-in", device_join: "request to add a device", card: "card registration", top_up: "top-up", payment: "payment" },
   ja: { sign_in: "サインイン", device_join: "端末追加の要求", card: "カード登録", top_up: "チャージ", payment: "支払い" },
+};
+
+/** What was tried too often (`tries_running_out.secret`, `tries_locked.secret`). */
+const secretText: Record<Lang, Record<string, string>> = {
+  en: { card: "card details", passkey: "passkey", recovery_code: "recovery code" },
+  ja: { card: "カード情報", passkey: "パスキー", recovery_code: "リカバリーコード" },
 };
 
 /** Why sessions were ended (`sessions_ended.reason`). */
@@ -588,6 +597,9 @@ const ja: Dict = {
   nDeviceJoinRequested: (name: string) => `${name}がこのウォレットへの参加を求めています`,
   nRegionRefused: (during: string, country: string | null) =>
     `海外（${country ?? "国不明"}）からの${during}を拒否しました。Inkan は日本国内でのみ利用できます`,
+  nTriesRunningOut: (secret: string) => `${secret}の誤りが続いています。あと1回誤るとロックされます`,
+  nTriesLockedUntil: (secret: string, until: string) => `誤りが多すぎるため、${secret}は${until}までロックされました`,
+  nTriesLockedSupport: (secret: string) => `誤りが多すぎるため、${secret}はロックされました。Inkan サポートにお問い合わせください`,
   nDeviceJoinRequestedKey: (name: string, fp: string) => `${name}がこのウォレットへの参加を求めています（鍵 ${fp}）`,
   byThisDevice: "この端末から",
   byRecoveryCode: "リカバリーコードで",
@@ -727,6 +739,12 @@ export function noticeText(
         : t.nDeviceJoinRequested(notice.name);
     case "region_refused":
       return t.nRegionRefused(regionDuringText[lang][notice.during] ?? plain(notice.during), notice.country);
+    case "tries_running_out":
+      return t.nTriesRunningOut(secretText[lang][notice.secret] ?? plain(notice.secret));
+    case "tries_locked": {
+      const secret = secretText[lang][notice.secret] ?? plain(notice.secret);
+      return notice.until === null ? t.nTriesLockedSupport(secret) : t.nTriesLockedUntil(secret, formatTime(notice.until, lang));
+    }
   }
 }
 
@@ -740,6 +758,7 @@ const jaErrors: Record<string, string> = {
   invalid_state: "この操作はできません（すでに処理済みか、期限切れです）。",
   card_declined: "カードが承認されませんでした。入力内容を確認してください。",
   card_locked: "試行回数が多すぎるため、このカードはロックされました。",
+  attempts_locked: "誤りが多すぎるため、しばらくロックされています。時間をおいてからお試しください。",
   passkey_rejected: "パスキーで確認できませんでした。",
   passkey: "パスキーで確認できませんでした。",
   step_up_required: "パスキーでの確認が必要です。",

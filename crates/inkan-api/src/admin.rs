@@ -71,6 +71,9 @@ pub struct Hold {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Unlock {
+    /// An account id: its wallet's passkeys, recovery codes and cards.
+    #[serde(default)]
+    pub account: Option<String>,
     /// A device id (`dev_…`).
     #[serde(default)]
     pub device: Option<String>,
@@ -86,6 +89,7 @@ pub struct Unlock {
 impl std::fmt::Debug for Unlock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Unlock")
+            .field("account", &self.account)
             .field("device", &self.device)
             .field("address", &self.address)
             .field("card_number", &self.card_number.as_ref().map(|_| "***"))
@@ -99,6 +103,63 @@ impl std::fmt::Debug for Unlock {
 pub struct Unlocked {
     /// Whether there were failures on record to forget.
     pub unlocked: bool,
+}
+
+/// Cards refused in a wallet because they are verified in as many others as allowed: what
+/// `GET /v1/admin/flags` lists, newest refusal first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CardFlags {
+    pub flags: Vec<CardFlag>,
+}
+
+/// One card seen in several wallets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CardFlag {
+    /// The funding provider's fingerprint of the card (never its number).
+    pub fingerprint: String,
+    pub brand: String,
+    pub last4: String,
+    /// Every wallet the card is in or was refused in, oldest first.
+    pub accounts: Vec<FlaggedAccount>,
+}
+
+/// One wallet a flagged card was added to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlaggedAccount {
+    pub account_id: String,
+    /// `verified`, `challenge_required` (waiting for its code) or `refused` (this flag's reason).
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub added_at: time::OffsetDateTime,
+}
+
+/// The operator audit trail, newest first (`GET /v1/admin/audit`, at most 500 entries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditTrail {
+    pub entries: Vec<AuditEntry>,
+}
+
+/// One operator action: who, when, what, on what, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    /// Grows with every entry.
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The operator key's id; `command line` for `inkan-server admin ...` on the database; `inkan`
+    /// for the server itself (a card flagged).
+    pub operator_id: String,
+    /// `suspend`, `resume`, `hold`, `release`, `unlock` or `card_flagged`.
+    pub action: String,
+    /// What it was done to: a service, an account, a device, an address, a card.
+    pub subject: String,
+    /// Why, as given (empty for actions that take no reason).
+    pub reason: String,
 }
 
 #[cfg(test)]

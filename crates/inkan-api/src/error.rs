@@ -41,6 +41,9 @@ pub enum ErrorCode {
     CeremonyExpired,
     CardDeclined,
     CardLocked,
+    /// Too many failed tries of a passkey or a recovery code, for this wallet, this device or this
+    /// address (status 403): locked until `locked_until`. Nothing was tried.
+    AttemptsLocked,
     DeviceRevoked,
     /// This device's passkey may not lift the freeze (status 403): the device joined less than 72
     /// hours ago, or is the wallet's most recent one. A recovery code, or an older device, can.
@@ -67,6 +70,21 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// After a failed try of a secret (a card's details, a passkey, a recovery code): how many
+    /// tries are left before it is locked, when that is one. The shopper is warned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries_left: Option<u32>,
+    /// A lock of failed tries that ends on its own: when. (A card's lock does not: it is lifted by
+    /// the operator.)
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub locked_until: Option<time::OffsetDateTime>,
+}
+
+impl ApiError {
+    /// An error with only its code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into(), tries_left: None, locked_until: None }
+    }
 }
 
 /// `{"error": {"code": "...", "message": "..."}}`

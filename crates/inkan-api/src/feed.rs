@@ -160,6 +160,20 @@ pub enum Notice {
         during: String,
         country: Option<String>,
     },
+    /// A secret (`card`, `passkey` or `recovery_code`) was tried wrongly again, for this wallet,
+    /// one of its devices or the address it was tried from: one try is left before it is locked.
+    TriesRunningOut {
+        secret: String,
+        left: u32,
+    },
+    /// Failed tries of a secret (`card`, `passkey` or `recovery_code`) locked it: until `until`,
+    /// or, without one, until support lifts the lock.
+    TriesLocked {
+        secret: String,
+        #[serde(default, with = "time::serde::rfc3339::option")]
+        #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+        until: Option<OffsetDateTime>,
+    },
 }
 
 /// One notice as delivered: its place in the wallet's history, and the chain hash.

@@ -246,7 +246,9 @@ async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedE
         | N::PasskeyRemoved { .. }
         | N::SessionsEnded { .. }
         | N::DeviceJoinRequested { .. }
-        | N::RegionRefused { .. } => {}
+        | N::RegionRefused { .. }
+        | N::TriesRunningOut { .. }
+        | N::TriesLocked { .. } => {}
     }
 }
 

@@ -388,7 +388,9 @@ impl ActivityItem {
             | N::PasskeyRemoved { .. }
             | N::SessionsEnded { .. }
             | N::DeviceJoinRequested { .. }
-            | N::RegionRefused { .. } => (Category::Security, None),
+            | N::RegionRefused { .. }
+            | N::TriesRunningOut { .. }
+            | N::TriesLocked { .. } => (Category::Security, None),
         };
         ActivityItem { seq, at: timestamp(at), category, amount, notice }
     }

@@ -73,7 +73,12 @@ fn enroll_input(server: &TestServer, name: &str) -> EnrollInput {
 
 async fn top_up(app: &App, amount: i64) {
     let card = app
-        .add_card(CardInput { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() })
+        .add_card(CardInput {
+            number: inkan_testkit::own_test_card(),
+            exp_month: 12,
+            exp_year: 2030,
+            cvc: "123".into(),
+        })
         .await
         .unwrap();
     assert_eq!(card.status, "verified");

@@ -236,7 +236,8 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
 
     // Add money from a card.
     app.click("add-money").await?;
-    app.fill("card-number", "4242 4242 4242 4242").await?;
+    // A card of its own (the demo's command-line wallet, on the same server, has the Visa 4242).
+    app.fill("card-number", "5555 5555 5555 4444").await?;
     app.fill("card-exp-month", "12").await?;
     app.fill("card-exp-year", "2030").await?;
     app.fill("card-cvc", "123").await?;

@@ -148,9 +148,8 @@ impl Wallet {
             .await?;
         let token = enrolled.session.token.clone();
         api.set_token(Some(token.clone()));
-        let card = api
-            .add_card(&AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() })
-            .await?;
+        let card =
+            api.add_card(&AddCard { number: own_card(), exp_month: 12, exp_year: 2030, cvc: "123".into() }).await?;
         api.top_up(&TopUp { card_id: card.id, amount: Money::yen(TOP_UP) }).await?;
         Ok(Wallet {
             api,
@@ -598,6 +597,15 @@ pub async fn check_acknowledged(terminals: &[Terminal], records: &[ChargeRecord]
         }
     }
     Ok(Durability { acknowledged: records.len(), succeeded, not_succeeded, ledger: None, after_kill: false })
+}
+
+/// A sandbox test card of this process's own (`4242421…`: the server's sandbox verifies every
+/// `424242…` number at once): each benchmark wallet pays with its own, as a card verified in one
+/// wallet is declined in others.
+fn own_card() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 100_000_000;
+    inkan_core::cards::with_check_digit(&format!("4242421{n:08}")).unwrap_or_default()
 }
 
 #[cfg(test)]

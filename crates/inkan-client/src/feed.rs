@@ -202,10 +202,10 @@ async fn stream_once(
         StatusCode::UNAUTHORIZED => {
             return Err(ClientError::Api {
                 status: 401,
-                error: inkan_api::ApiError {
-                    code: inkan_api::ErrorCode::Unauthorized,
-                    message: "the session has ended; sign in again".into(),
-                },
+                error: inkan_api::ApiError::new(
+                    inkan_api::ErrorCode::Unauthorized,
+                    "the session has ended; sign in again",
+                ),
             });
         }
         status if status.is_server_error() => return Ok(format!("server error {status}")),
@@ -328,6 +328,27 @@ pub fn describe(notice: &inkan_api::feed::Notice) -> String {
             during.replace('_', " "),
             country.as_deref().unwrap_or("country unknown")
         ),
+        N::TriesRunningOut { secret, left } => {
+            format!("Wrong {} again: {left} try left before it is locked", secret_name(secret))
+        }
+        N::TriesLocked { secret, until: Some(until) } => format!(
+            "Too many wrong tries: {} locked until {}",
+            secret_name(secret),
+            until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+        ),
+        N::TriesLocked { secret, until: None } => {
+            format!("Too many wrong tries: {} locked; contact support", secret_name(secret))
+        }
+    }
+}
+
+/// How a notice names a secret that was tried (`tries_running_out`, `tries_locked`).
+fn secret_name(secret: &str) -> String {
+    match secret {
+        "card" => "card details".to_owned(),
+        "passkey" => "passkey".to_owned(),
+        "recovery_code" => "recovery code".to_owned(),
+        other => other.replace('_', " "),
     }
 }
 

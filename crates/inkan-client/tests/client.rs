@@ -117,7 +117,7 @@ async fn enroll(server: &TestServer, store: ProfileStore, phone: &Arc<Phone>) ->
 
 async fn top_up(wallet: &mut Wallet, yen: i64) {
     let card = wallet
-        .add_card(AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() })
+        .add_card(AddCard { number: inkan_testkit::own_test_card(), exp_month: 12, exp_year: 2030, cvc: "123".into() })
         .await
         .unwrap();
     wallet.top_up(&card.id, Money::yen(yen)).await.unwrap();

@@ -6,12 +6,14 @@
 //! function that tests can drive to any instant without sleeping.
 
 pub mod attempts;
+pub mod cards;
 pub mod charge;
 pub mod device_binding;
 pub mod freeze;
 pub mod history;
 pub mod limits;
 pub mod money;
+pub mod operator;
 pub mod payment;
 pub mod payment_code;
 pub mod region;

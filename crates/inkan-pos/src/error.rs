@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn refusals_show_the_servers_code_and_message() {
-        let e = PosError::Refused(ApiError { code: ErrorCode::PaymentCodeUsed, message: "already used".into() });
+        let e = PosError::Refused(ApiError::new(ErrorCode::PaymentCodeUsed, "already used"));
         assert_eq!(e.to_string(), "the server refused: payment_code_used: already used");
         assert_eq!(e.exit_code(), exit::REFUSED);
         assert!(e.hint().is_some());

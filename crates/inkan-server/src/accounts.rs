@@ -302,7 +302,7 @@ pub async fn finish_sign_in(
     }
     key.verify_sign_in(body.ceremony_id.as_bytes(), &body.device_signature.0).map_err(|_| not_the_device())?;
     let device = ActingDevice { account_id: &account_id, device_id: &device_id };
-    accept_assertion(&app, &mut tx, device, "sign_in", &state, &body.credential).await?;
+    accept_assertion(&app, &mut tx, device, client.address(), "sign_in", &state, &body.credential).await?;
     feed::append(
         &mut tx,
         &app.issuer,
@@ -343,6 +343,7 @@ pub async fn require_step_up(
     app: &AppState,
     tx: &mut Tx,
     auth: &SessionAuth,
+    client: &Client,
     action: StepUpAction,
     step_up: Option<&Assertion>,
 ) -> Result<()> {
@@ -362,5 +363,5 @@ pub async fn require_step_up(
         ));
     }
     let device = ActingDevice { account_id: &auth.account_id, device_id: &auth.device_id };
-    accept_assertion(app, tx, device, "step_up", &ceremony.state, &step_up.credential).await
+    accept_assertion(app, tx, device, client.address(), "step_up", &ceremony.state, &step_up.credential).await
 }

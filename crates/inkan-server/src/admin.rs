@@ -71,20 +71,29 @@ async fn deactivate(db: &Db, table: &'static str, what: &str, id: &str) -> anyho
     Ok(())
 }
 
-/// A new operator key (for `/v1/admin/...`); returns its id and the key, shown this once: only
-/// its hash is stored.
-pub async fn create_operator(db: &Db, clock: &dyn Clock, name: &str) -> anyhow::Result<(String, String)> {
+/// A new operator key (for `/v1/admin/...`) with `scopes`; returns its id and the key, shown this
+/// once: only its hash is stored.
+pub async fn create_operator(
+    db: &Db,
+    clock: &dyn Clock,
+    name: &str,
+    scopes: &[inkan_core::operator::Scope],
+) -> anyhow::Result<(String, String)> {
     let name = crate::accounts::display_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
+    anyhow::ensure!(!scopes.is_empty(), "an operator key needs at least one scope");
     let rng = ring::rand::SystemRandom::new();
     let id = new_id("op", &rng).map_err(app_error)?;
     let key = new_token("ok", &rng).map_err(app_error)?;
-    sqlx::query("INSERT INTO operator_keys (id, name, key_hash, active, created_at) VALUES ($1, $2, $3, 1, $4)")
-        .bind(&id)
-        .bind(&name)
-        .bind(hash_secret(&key))
-        .bind(to_ms(clock.now()))
-        .execute(db.pool())
-        .await?;
+    sqlx::query(
+        "INSERT INTO operator_keys (id, name, key_hash, active, created_at, scopes) VALUES ($1, $2, $3, 1, $4, $5)",
+    )
+    .bind(&id)
+    .bind(&name)
+    .bind(hash_secret(&key))
+    .bind(to_ms(clock.now()))
+    .bind(inkan_core::operator::scopes_text(scopes))
+    .execute(db.pool())
+    .await?;
     Ok((id, key))
 }
 

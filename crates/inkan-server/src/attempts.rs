@@ -1,22 +1,32 @@
-//! Counters of failed card tries by card number, device and client address, across every wallet
-//! and every instance (`inkan_core::attempts` decides; this keeps the counts in the database).
+//! Counters of failed tries of a secret (card details, passkeys, recovery codes) by card number,
+//! account, device and client address, across every wallet and every instance
+//! (`inkan_core::attempts` decides; this keeps the counts in the database and words the answers).
 //!
-//! A try is reserved inside the transaction that records it: the counter goes up by one (a row
-//! lock on PostgreSQL, the single writer on SQLite), and if that passes the limit the caller rolls
-//! back and refuses. A try that succeeds is taken back.
+//! Two ways to count, for two kinds of secret:
+//! - A card try is [`reserve`]d: counted as failed in a transaction of its own before the provider
+//!   is asked, and taken back only if it succeeds, so tries sent at once get no more than the
+//!   limit between them (a card's details can be guessed).
+//! - A passkey assertion or a recovery code is [`check`]ed first, and a failure is counted after
+//!   the request's own transaction has rolled back ([`AppError::failed_try`], recorded by
+//!   `feed::record_refusals`). Neither can be guessed (a signature, an 80-bit code), and the rate
+//!   limits bound what runs at once; a success on the money path costs one read, no write.
 
 use std::net::IpAddr;
 
-use inkan_core::attempts::{Against, AttemptPolicy, Reserved};
+use axum::http::StatusCode;
+use inkan_api::ErrorCode;
+use inkan_api::feed::Notice;
+use inkan_core::attempts::{Against, AttemptPolicy, Purpose, Secret, Standing, locks};
 use time::OffsetDateTime;
 
-use crate::clock::to_ms;
+use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
-use crate::error::Result;
+use crate::error::{AppError, Result};
 
-/// One counter: what it counts against, and whose.
+/// One counter: which secret, what it counts against, and whose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counter {
+    pub secret: Secret,
     pub against: Against,
     pub subject: String,
 }
@@ -24,73 +34,297 @@ pub struct Counter {
 impl Counter {
     /// A card number's counter, by its keyed hash (`funding::card_number_key`).
     pub fn card_number(key: &str) -> Counter {
-        Counter { against: Against::CardNumber, subject: key.to_owned() }
+        Counter { secret: Secret::Card, against: Against::CardNumber, subject: key.to_owned() }
     }
 
-    pub fn device(device_id: &str) -> Counter {
-        Counter { against: Against::Device, subject: device_id.to_owned() }
+    pub fn account(secret: Secret, account_id: &str) -> Counter {
+        Counter { secret, against: Against::Account, subject: account_id.to_owned() }
+    }
+
+    pub fn device(secret: Secret, device_id: &str) -> Counter {
+        Counter { secret, against: Against::Device, subject: device_id.to_owned() }
     }
 
     /// A client address's counter (an IPv6 client by its /64, as the rate limits count it).
-    pub fn address(address: IpAddr) -> Counter {
-        Counter { against: Against::Address, subject: crate::ratelimit::address_key(address).to_string() }
+    pub fn address(secret: Secret, address: IpAddr) -> Counter {
+        Counter { secret, against: Against::Address, subject: address_subject(address) }
+    }
+
+    /// The counters of one try of `secret` (not a card's number: see `funding`): as many of the
+    /// wallet's, the device's (if one is known) and the client address's as
+    /// `Secret::counted_against` says.
+    pub fn of(secret: Secret, account_id: &str, device_id: Option<&str>, address: IpAddr) -> Vec<Counter> {
+        secret
+            .counted_against()
+            .iter()
+            .filter_map(|against| match against {
+                Against::Account => Some(Counter::account(secret, account_id)),
+                Against::Device => device_id.map(|device| Counter::device(secret, device)),
+                Against::Address => Some(Counter::address(secret, address)),
+                Against::CardNumber => None,
+            })
+            .collect()
     }
 }
 
-/// Counts one more failed try on each counter, in `tx`; returns the first counter past the limit
-/// (the caller then rolls back and refuses), or `None`.
+/// How an address is named in the counters and by the operator's `unlock`.
+pub fn address_subject(address: IpAddr) -> String {
+    crate::ratelimit::address_key(address).to_string()
+}
+
+/// A try refused without being made: one of its counters is locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    pub secret: Secret,
+    pub against: Against,
+    /// When the lock ends on its own; `None`: when the operator lifts it.
+    pub until: Option<OffsetDateTime>,
+}
+
+impl Locked {
+    /// The refusal: `card_locked` for a card, `attempts_locked` for the others.
+    pub fn refusal(self) -> AppError {
+        let message: &'static str = match (self.secret, self.against) {
+            (Secret::Card, Against::CardNumber) => {
+                "this card has been tried too many times with wrong details: it is locked; contact support"
+            }
+            (Secret::Card, Against::Account) => {
+                "too many failed card attempts: adding cards is locked for this wallet; contact support"
+            }
+            (Secret::Card, Against::Device) => {
+                "too many failed card attempts on this device: adding cards is locked; contact support"
+            }
+            (Secret::Card, Against::Address) => "too many failed card attempts from this network: try again later",
+            (Secret::Passkey, _) => "too many refused passkey confirmations: passkeys are locked for a while",
+            (Secret::RecoveryCode, _) => "too many wrong recovery codes: recovery codes are locked for a while",
+        };
+        let code = if self.secret == Secret::Card { ErrorCode::CardLocked } else { ErrorCode::AttemptsLocked };
+        AppError { locked_until: self.until, ..AppError::new(StatusCode::FORBIDDEN, code, message) }
+    }
+}
+
+/// A failed try, to count once the request's own transaction is over (see the module docs).
+#[derive(Debug, Clone)]
+pub struct FailedTry {
+    pub secret: Secret,
+    /// The wallet whose devices are told where its counters stand (none for an account id that
+    /// is no wallet's).
+    pub account_id: Option<String>,
+    pub counters: Vec<Counter>,
+}
+
+/// A refusal's failed try on its way out: `feed::record_refusals` counts it and words the answer
+/// again from the refusal's status, code and message.
+#[derive(Debug, Clone)]
+pub struct PendingFailure {
+    pub failed: FailedTry,
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Counts a failed try in `tx` (the refusal's own, after the request's): the refusal worded again
+/// when its counters warn or lock, with the notice that tells the wallet's devices.
+pub async fn record_failure(
+    tx: &mut Tx,
+    app: &crate::state::AppState,
+    pending: PendingFailure,
+) -> Result<Option<AppError>> {
+    let PendingFailure { failed, status, code, message } = pending;
+    let now = app.clock.now();
+    let standing = count_failure(tx, &app.settings.attempts, &failed.counters, now).await?;
+    let (error, notice) = worded(AppError::new(status, code, message), failed.secret, standing);
+    if let (Some(notice), Some(account_id)) = (notice, failed.account_id.as_deref()) {
+        crate::feed::append(tx, &app.issuer, account_id, &notice, now).await?;
+    }
+    Ok((error.tries_left.is_some()).then_some(error))
+}
+
+/// Where each counter stands, in `conn`: the first that is locked refuses the try, if its lock
+/// refuses tries for `purpose` (`inkan_core::attempts::locks`).
+pub async fn check(
+    conn: &mut sqlx::AnyConnection,
+    policy: &AttemptPolicy,
+    counters: &[Counter],
+    purpose: Purpose,
+    now: OffsetDateTime,
+) -> Result<std::result::Result<(), Locked>> {
+    for counter in counters.iter().filter(|c| locks(c.secret, c.against, purpose)) {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT failures, last_failed_at FROM attempt_counters WHERE secret = $1 AND against = $2 AND subject = $3",
+        )
+        .bind(counter.secret.as_str())
+        .bind(counter.against.as_str())
+        .bind(&counter.subject)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((failures, last_failed_at)) = row else { continue };
+        let forgotten = policy.forgotten_by(counter.secret, counter.against, now).map_or(i64::MIN, to_ms);
+        let failures = u32::try_from(failures).unwrap_or(u32::MAX);
+        if last_failed_at > forgotten && !policy.admits(failures) {
+            let until = match policy.standing(counter.secret, counter.against, failures, from_ms(last_failed_at)) {
+                Standing::Locked { until } => until,
+                _ => None,
+            };
+            return Ok(Err(Locked { secret: counter.secret, against: counter.against, until }));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Counts one more failure on each counter in `tx`; where the gravest of them now stands.
+pub async fn count_failure(
+    tx: &mut Tx,
+    policy: &AttemptPolicy,
+    counters: &[Counter],
+    now: OffsetDateTime,
+) -> Result<Standing> {
+    let mut standing = Standing::Counted { left: policy.max_failures };
+    for counter in counters {
+        let failures = bump(tx, policy, counter, now).await?;
+        standing = standing.graver(policy.standing(counter.secret, counter.against, failures, now));
+    }
+    Ok(standing)
+}
+
+/// One more failure on `counter`, in `tx`: the failures it now remembers.
+async fn bump(tx: &mut Tx, policy: &AttemptPolicy, counter: &Counter, now: OffsetDateTime) -> Result<u32> {
+    // Failures last counted at or before this instant are forgotten.
+    let forgotten = policy.forgotten_by(counter.secret, counter.against, now).map_or(i64::MIN, to_ms);
+    let failures: i64 = sqlx::query_scalar(
+        "INSERT INTO attempt_counters (secret, against, subject, failures, last_failed_at) \
+         VALUES ($1, $2, $3, 1, $4) \
+         ON CONFLICT (secret, against, subject) DO UPDATE SET \
+         failures = CASE WHEN attempt_counters.last_failed_at <= $5 THEN 1 ELSE attempt_counters.failures + 1 END, \
+         last_failed_at = $4 \
+         RETURNING failures",
+    )
+    .bind(counter.secret.as_str())
+    .bind(counter.against.as_str())
+    .bind(&counter.subject)
+    .bind(to_ms(now))
+    .bind(forgotten)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(u32::try_from(failures).unwrap_or(u32::MAX))
+}
+
+/// A card try, counted as failed before it is made (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reserved {
+    /// Where the counters stand if the try fails.
+    pub if_failed: Standing,
+}
+
+/// Counts one more failed try on each counter, in `tx` (a row lock on PostgreSQL, the single
+/// writer on SQLite); the caller commits, and takes the try back if it succeeds. A counter that
+/// was already at the limit refuses (the caller then rolls back).
 pub async fn reserve(
     tx: &mut Tx,
     policy: &AttemptPolicy,
     counters: &[Counter],
     now: OffsetDateTime,
-) -> Result<Option<Against>> {
-    for counter in counters {
-        // Failures last counted at or before this instant are forgotten (an address's, after a
-        // while); the others never are.
-        let forgotten = policy.forgotten_by(counter.against, now).map_or(i64::MIN, to_ms);
-        let failures: i64 = sqlx::query_scalar(
-            "INSERT INTO attempt_counters (against, subject, failures, last_failed_at) VALUES ($1, $2, 1, $3) \
-             ON CONFLICT (against, subject) DO UPDATE SET \
-             failures = CASE WHEN attempt_counters.last_failed_at <= $4 THEN 1 ELSE attempt_counters.failures + 1 END, \
-             last_failed_at = $3 \
-             RETURNING failures",
-        )
-        .bind(counter.against.as_str())
-        .bind(&counter.subject)
-        .bind(to_ms(now))
-        .bind(forgotten)
-        .fetch_one(tx.conn())
-        .await?;
-        let reserved = Reserved { failures: u32::try_from(failures).unwrap_or(u32::MAX) };
-        if !policy.admits(reserved) {
-            return Ok(Some(counter.against));
-        }
+) -> Result<std::result::Result<Reserved, Locked>> {
+    if let Err(locked) = check(tx.conn(), policy, counters, Purpose::Access, now).await? {
+        return Ok(Err(locked));
     }
-    Ok(None)
-}
-
-/// Lifts the lock of a counter (the operator's `admin unlock`): its failures are forgotten.
-/// Whether there was anything to lift.
-pub async fn unlock(db: &crate::db::Db, counter: &Counter) -> Result<bool> {
-    let deleted = sqlx::query("DELETE FROM attempt_counters WHERE against = $1 AND subject = $2")
-        .bind(counter.against.as_str())
-        .bind(&counter.subject)
-        .execute(db.pool())
-        .await?;
-    Ok(deleted.rows_affected() > 0)
+    let mut if_failed = Standing::Counted { left: policy.max_failures };
+    for counter in counters {
+        let failures = bump(tx, policy, counter, now).await?;
+        let before = failures.saturating_sub(1);
+        if !policy.admits(before) {
+            // A try counted since the check above took the last one (they raced): locked from
+            // about now.
+            let until = match policy.standing(counter.secret, counter.against, before, now) {
+                Standing::Locked { until } => until,
+                _ => None,
+            };
+            return Ok(Err(Locked { secret: counter.secret, against: counter.against, until }));
+        }
+        if_failed = if_failed.graver(policy.standing(counter.secret, counter.against, failures, now));
+    }
+    Ok(Ok(Reserved { if_failed }))
 }
 
 /// Takes back the try reserved on each counter: it succeeded.
 pub async fn take_back(tx: &mut Tx, counters: &[Counter]) -> Result<()> {
     for counter in counters {
         sqlx::query(
-            "UPDATE attempt_counters SET failures = failures - 1 WHERE against = $1 AND subject = $2 AND failures > 0",
+            "UPDATE attempt_counters SET failures = failures - 1 \
+             WHERE secret = $1 AND against = $2 AND subject = $3 AND failures > 0",
         )
+        .bind(counter.secret.as_str())
         .bind(counter.against.as_str())
         .bind(&counter.subject)
         .execute(tx.conn())
         .await?;
     }
     Ok(())
+}
+
+/// Lifts the locks of every secret against one subject (the operator's `admin unlock`): their
+/// failures are forgotten, and `audit` is written in the same transaction. Whether there was
+/// anything to lift.
+pub async fn unlock(
+    db: &crate::db::Db,
+    against: Against,
+    subject: &str,
+    audit: crate::audit::Entry<'_>,
+    now: OffsetDateTime,
+) -> Result<bool> {
+    let mut tx = db.pool().begin().await?;
+    let deleted = sqlx::query("DELETE FROM attempt_counters WHERE against = $1 AND subject = $2")
+        .bind(against.as_str())
+        .bind(subject)
+        .execute(&mut *tx)
+        .await?;
+    crate::audit::record(&mut tx, audit, now).await?;
+    tx.commit().await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+/// Deletes the counters whose failures are forgotten at `now` (housekeeping): an address's and a
+/// passkey's or recovery code's, once their memory has passed. A card's are kept until lifted.
+pub async fn sweep(db: &crate::db::Db, policy: &AttemptPolicy, now: OffsetDateTime) -> Result<u64> {
+    let mut deleted = 0;
+    for secret in Secret::ALL {
+        for against in Against::ALL {
+            let Some(forgotten) = policy.forgotten_by(secret, against, now) else { continue };
+            let done =
+                sqlx::query("DELETE FROM attempt_counters WHERE secret = $1 AND against = $2 AND last_failed_at <= $3")
+                    .bind(secret.as_str())
+                    .bind(against.as_str())
+                    .bind(to_ms(forgotten))
+                    .execute(db.pool())
+                    .await?;
+            deleted += done.rows_affected();
+        }
+    }
+    Ok(deleted)
+}
+
+/// `error`, the refusal of a failed try, worded for where its counters now stand (one try left, or
+/// locked), with the notices that tell the wallet's devices.
+pub fn worded(error: AppError, secret: Secret, standing: Standing) -> (AppError, Option<Notice>) {
+    let secret_name = secret.as_str().to_owned();
+    match standing {
+        Standing::Counted { .. } => (error, None),
+        Standing::LastTry => {
+            let message = format!("{}; one more failure locks it", error.message);
+            let notice = Notice::TriesRunningOut { secret: secret_name, left: 1 };
+            (AppError { message: message.into(), tries_left: Some(1), ..error }, Some(notice))
+        }
+        Standing::Locked { until } => {
+            let message = match until {
+                Some(until) => format!(
+                    "{}; that was the last try: locked until {}",
+                    error.message,
+                    until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+                ),
+                None => format!("{}; that was the last try: locked, contact support", error.message),
+            };
+            let notice = Notice::TriesLocked { secret: secret_name, until };
+            (AppError { message: message.into(), tries_left: Some(0), locked_until: until, ..error }, Some(notice))
+        }
+    }
 }

@@ -6,6 +6,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use sqlx::Row;
 
+use inkan_core::operator::{Action, Scope, may, parse_scopes};
 use inkan_core::session::{SessionFacts, SessionPolicy};
 
 use crate::clock::{from_ms, to_ms};
@@ -65,10 +66,26 @@ impl FromRequestParts<AppState> for TerminalAuth {
     }
 }
 
-/// An active operator key: the caller may use the kill switches (`/v1/admin/...`).
+/// An active operator key, and what it may do (`inkan_core::operator`).
 #[derive(Debug, Clone)]
 pub struct OperatorAuth {
     pub operator_id: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl OperatorAuth {
+    /// Refuses, with `403 forbidden`, an action outside the key's scopes.
+    pub fn allow(&self, action: Action) -> Result<()> {
+        if may(&self.scopes, action) {
+            return Ok(());
+        }
+        let scope = action.scope().as_str();
+        Err(AppError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            inkan_api::ErrorCode::Forbidden,
+            format!("this operator key may not do that: it needs the {scope:?} scope"),
+        ))
+    }
 }
 
 impl FromRequestParts<AppState> for OperatorAuth {
@@ -76,12 +93,14 @@ impl FromRequestParts<AppState> for OperatorAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let hash = hash_secret(bearer(parts)?);
-        let id: String = sqlx::query_scalar("SELECT id FROM operator_keys WHERE key_hash = $1 AND active = 1")
-            .bind(hash)
-            .fetch_optional(state.db.pool())
-            .await?
-            .ok_or_else(|| AppError::unauthorized("unknown or revoked operator key"))?;
-        Ok(OperatorAuth { operator_id: id })
+        let (id, scopes): (String, String) =
+            sqlx::query_as("SELECT id, scopes FROM operator_keys WHERE key_hash = $1 AND active = 1")
+                .bind(hash)
+                .fetch_optional(state.db.pool())
+                .await?
+                .ok_or_else(|| AppError::unauthorized("unknown or revoked operator key"))?;
+        let scopes = parse_scopes(&scopes).map_err(|e| AppError::internal(format!("operator key {id}: {e}")))?;
+        Ok(OperatorAuth { operator_id: id, scopes })
     }
 }
 

@@ -643,7 +643,8 @@ pub async fn confirm(
     let state: PasskeyAuthentication = serde_json::from_str(&state.unwrap_or_default())?;
     // A passkey of the device whose code made the charge, still in the wallet.
     let device = passkeys::ActingDevice { account_id: &account_id, device_id: &device_id };
-    let refused = |e: AppError| passkeys::note_refusal(e, device, "payment");
+    let refused = |e: AppError| passkeys::note_refusal(e, device, client.address(), "payment");
+    passkeys::check_tries(&app, &mut *app.db.pool().acquire().await?, device, client.address()).await?;
     let verified = passkeys::verify_assertion(&app, &state, &body.credential).map_err(refused)?;
     let counter = passkeys::counter_update(app.db.pool(), device, &verified).await.map_err(refused)?;
 

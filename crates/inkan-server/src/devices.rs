@@ -12,6 +12,7 @@ use inkan_api::devices::{
 };
 use inkan_api::feed::Notice;
 use inkan_api::wallet::{RegistrationChallenge, StepUpAction};
+use inkan_core::attempts::Purpose;
 use inkan_core::device_binding::JoinPolicy;
 use inkan_core::payment_code::{DevicePublicKey, JoinStep};
 use serde::{Deserialize, Serialize};
@@ -205,6 +206,11 @@ pub async fn submit(
     let state = match body.recovery_code.as_deref() {
         Some(code) => {
             client.limit(&app, Flow::RecoveryCode, Some(&account_id))?;
+            let checked = recovery::check_tries(&app, &account_id, None, client.address(), Purpose::Access).await;
+            if let Err(locked) = checked {
+                tx.rollback().await?;
+                return Err(locked);
+            }
             if !recovery::use_code(&mut tx, &app, &account_id, code).await? {
                 // One try per join: a wrong code ends it, so codes cannot be guessed through it.
                 tx.rollback().await?;
@@ -213,7 +219,7 @@ pub async fn submit(
                     .execute(app.db.pool())
                     .await?;
                 let message = "that recovery code is not valid for this wallet; start again";
-                return Err(recovery::wrong_code(&app, &account_id, message).await);
+                return Err(recovery::wrong_code(&app, &account_id, None, client.address(), message).await);
             }
             sqlx::query("UPDATE device_joins SET status = 'approved', approved_by = 'recovery_code' WHERE id = $1")
                 .bind(&id)
@@ -264,6 +270,7 @@ pub async fn waiting(State(app): State<AppState>, auth: SessionAuth) -> Result<J
 pub async fn approve(
     State(app): State<AppState>,
     auth: SessionAuth,
+    client: Client,
     Path(id): Path<String>,
     Json(body): Json<ApproveJoin>,
 ) -> Result<Json<Join>> {
@@ -289,7 +296,7 @@ pub async fn approve(
         }
         return Err(wrong_state(&view(&existing, now)?));
     };
-    require_step_up(&app, &mut tx, &auth, StepUpAction::AddDevice, Some(&body.step_up)).await?;
+    require_step_up(&app, &mut tx, &auth, &client, StepUpAction::AddDevice, Some(&body.step_up)).await?;
     let join = view(&row, now)?;
     tx.commit(&app.hub).await?;
     Ok(Json(join))
@@ -386,8 +393,10 @@ pub async fn freeze_with_recovery_code(
     Json(body): Json<FreezeWithRecoveryCode>,
 ) -> Result<StatusCode> {
     client.limit(&app, Flow::RecoveryCode, Some(&account_id))?;
+    recovery::check_tries(&app, &account_id, None, client.address(), Purpose::Freeze).await?;
     if !recovery::is_valid(&app, &account_id, &body.recovery_code).await? {
-        return Err(recovery::wrong_code(&app, &account_id, "that recovery code is not valid for this wallet").await);
+        let message = "that recovery code is not valid for this wallet";
+        return Err(recovery::wrong_code(&app, &account_id, None, client.address(), message).await);
     }
     let mut tx = app.db.begin().await?;
     crate::wallet::freeze_wallet(&mut tx, &app, &account_id, "recovery code", None).await?;

@@ -23,6 +23,13 @@ pub struct AppError {
     /// A notice of this refusal itself (a refused passkey), written in a transaction of its own
     /// once the request's has rolled back, and before the answer leaves (`feed::record_refusals`).
     pub notice: Option<Box<RefusalNotice>>,
+    /// A failed try of a secret to count, as the notice is written (`attempts`): the answer is
+    /// then worded for where its counters stand.
+    pub failed_try: Option<Box<crate::attempts::FailedTry>>,
+    /// Tries left before a lock, when the shopper is warned (`attempts::worded`).
+    pub tries_left: Option<u32>,
+    /// When a lock of failed tries ends.
+    pub locked_until: Option<time::OffsetDateTime>,
 }
 
 /// A notice to record because a request was refused: what [`AppError::with_notice`] attaches.
@@ -37,7 +44,22 @@ pub const OVERLOAD_RETRY_AFTER_SECONDS: u32 = 1;
 
 impl AppError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        AppError { status, code, message: message.into(), retry_after: None, notice: None }
+        AppError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+            notice: None,
+            failed_try: None,
+            tries_left: None,
+            locked_until: None,
+        }
+    }
+
+    /// This error, as a failed try of a secret that counts against `counters` once the request's
+    /// transaction is over.
+    pub fn failed_try(self, failed: crate::attempts::FailedTry) -> Self {
+        AppError { failed_try: Some(Box::new(failed)), ..self }
     }
 
     /// This error, with a notice to the wallet's devices that it happened.
@@ -99,13 +121,27 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ApiError { code: self.code, message: self.message.into_owned() } };
-        let mut response = (self.status, axum::Json(body)).into_response();
+        let failed_try = self.failed_try.map(|failed| crate::attempts::PendingFailure {
+            failed: *failed,
+            status: self.status,
+            code: self.code,
+            message: self.message.to_string(),
+        });
+        let error = ApiError {
+            code: self.code,
+            message: self.message.into_owned(),
+            tries_left: self.tries_left,
+            locked_until: self.locked_until,
+        };
+        let mut response = (self.status, axum::Json(ErrorBody { error })).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
         if let Some(notice) = self.notice {
             response.extensions_mut().insert(*notice);
+        }
+        if let Some(pending) = failed_try {
+            response.extensions_mut().insert(pending);
         }
         response
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use inkan_api::Base64Url;
@@ -54,18 +55,33 @@ pub async fn record_refusals(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let mut response = next.run(request).await;
-    if let Some(refusal) = response.extensions_mut().remove::<RefusalNotice>() {
-        let outcome = async {
-            let mut tx = app.db.begin().await?;
+    let refusal = response.extensions_mut().remove::<RefusalNotice>();
+    let failure = response.extensions_mut().remove::<crate::attempts::PendingFailure>();
+    if refusal.is_none() && failure.is_none() {
+        return response;
+    }
+    let account_id = refusal.as_ref().map(|r| r.account_id.clone()).unwrap_or_default();
+    let outcome = async {
+        let mut tx = app.db.begin().await?;
+        if let Some(refusal) = &refusal {
             append(&mut tx, &app.issuer, &refusal.account_id, &refusal.notice, app.clock.now()).await?;
-            tx.commit(&app.hub).await?;
-            Ok::<(), AppError>(())
+        }
+        let reworded = match failure {
+            Some(failure) => crate::attempts::record_failure(&mut tx, &app, failure).await?,
+            None => None,
         };
-        if let Err(e) = outcome.await {
-            tracing::warn!(error = ?e, account_id = %refusal.account_id, "could not record the notice of a refusal");
+        tx.commit(&app.hub).await?;
+        Ok::<Option<AppError>, AppError>(reworded)
+    };
+    match outcome.await {
+        // The last try before a lock, or the lock itself: the answer says so.
+        Ok(Some(reworded)) => reworded.into_response(),
+        Ok(None) => response,
+        Err(e) => {
+            tracing::warn!(error = ?e, %account_id, "could not record the notice or the count of a refusal");
+            response
         }
     }
-    response
 }
 
 /// The columns of `accounts` that [`Head::of`] reads: add them to the `RETURNING` of an `UPDATE`
@@ -264,6 +280,8 @@ pub fn notice_kind(notice: &Notice) -> &'static str {
         Notice::SessionsEnded { .. } => "sessions_ended",
         Notice::DeviceJoinRequested { .. } => "device_join_requested",
         Notice::RegionRefused { .. } => "region_refused",
+        Notice::TriesRunningOut { .. } => "tries_running_out",
+        Notice::TriesLocked { .. } => "tries_locked",
     }
 }
 

@@ -1,6 +1,8 @@
 //! Top-ups from cards, through a funding provider that verifies the card (3-D Secure in
 //! production) and holds the card number. Inkan keeps only the provider's token, the brand, the
-//! last four digits and a fingerprint (to spot one card across many accounts).
+//! last four digits and a fingerprint (to spot one card across many accounts: one verified in as
+//! many other wallets as `--max-accounts-per-card` allows is declined, and listed for the
+//! operator by `admin flags`).
 //!
 //! [`SandboxProvider`] is the provider for development and tests. Its test cards:
 //!
@@ -10,6 +12,7 @@
 //! | `4000 0000 0000 3220` | needs a challenge; the one-time code is `123456` |
 //! | `4000 0000 0000 0002` | declined |
 //! | `5555 5555 5555 4444` | verified at once (Mastercard) |
+//! | any other `424242…` of 16 digits | verified at once: a card of its own per test wallet |
 //!
 //! Any other number that passes the Luhn check is declined; an expiry in the past is declined.
 
@@ -20,7 +23,7 @@ use inkan_api::admin::Service;
 use inkan_api::feed::Notice;
 use inkan_api::wallet::{AddCard, Card, CardStatus, TopUp, TopUpResult, VerifyCard};
 use inkan_core::Money;
-use inkan_core::attempts::Against;
+use inkan_core::attempts::{Secret, Standing};
 use ring::digest::{SHA256, digest};
 use sqlx::Row;
 
@@ -32,12 +35,8 @@ use crate::origin::{Client, Guarded};
 use crate::ratelimit::Flow;
 use crate::secrets::new_id;
 use crate::state::AppState;
-use crate::{attempts, feed, ledger, operator};
+use crate::{attempts, audit, feed, ledger, operator};
 
-/// Failed card attempts (registration or challenge) per wallet, and challenge attempts per card
-/// across all wallets, before cards are locked. Failures are also counted by card number, device
-/// and client address across every wallet (`attempts`, `inkan_core::attempts`).
-pub const MAX_CARD_FAILURES: i64 = 5;
 /// Largest single top-up (¥500,000).
 const MAX_TOPUP: i64 = 500_000;
 
@@ -88,17 +87,14 @@ pub trait FundingProvider: Send + Sync + 'static {
 #[derive(Debug, Default)]
 pub struct SandboxProvider;
 
-fn luhn(digits: &[u8]) -> bool {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            let d = u32::from(d);
-            if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
-        })
-        .sum();
-    sum.is_multiple_of(10)
+impl SandboxProvider {
+    /// The `n`th of the sandbox's own test cards for test wallets (`4242420…`, 16 digits,
+    /// Luhn-valid), verified at once: one per wallet, as no two shoppers share a card
+    /// (`--max-accounts-per-card`). The benchmark and the soak make theirs as `4242421…` and
+    /// `4242422…`, so that none of them meets another's on one server.
+    pub fn test_card(n: u32) -> String {
+        inkan_core::cards::with_check_digit(&format!("4242420{:08}", n % 100_000_000)).unwrap_or_default()
+    }
 }
 
 impl FundingProvider for SandboxProvider {
@@ -115,7 +111,7 @@ impl FundingProvider for SandboxProvider {
             .filter(|c| *c != ' ' && *c != '-')
             .map(|c| c.to_digit(10).and_then(|d| u8::try_from(d).ok()).unwrap_or(255))
             .collect();
-        if !(12..=19).contains(&digits.len()) || digits.contains(&255) || !luhn(&digits) {
+        if !(12..=19).contains(&digits.len()) || digits.contains(&255) || !inkan_core::cards::luhn_valid(&digits) {
             return Err(FundingError::InvalidCard);
         }
         if cvc.len() != 3 || !cvc.bytes().all(|b| b.is_ascii_digit()) || !(1..=12).contains(&exp_month) {
@@ -127,8 +123,9 @@ impl FundingProvider for SandboxProvider {
         }
         let number: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
         let challenge_required = match number.as_str() {
-            "4242424242424242" | "5555555555554444" => false,
+            "5555555555554444" => false,
             "4000000000003220" => true,
+            own if own.len() == 16 && own.starts_with("424242") => false,
             _ => return Err(FundingError::Declined),
         };
         let fingerprint = hex::encode(digest(&SHA256, format!("sandbox-card:{number}").as_bytes()));
@@ -160,79 +157,88 @@ fn card_error(e: FundingError) -> AppError {
     }
 }
 
-fn locked() -> AppError {
-    AppError::new(
-        StatusCode::FORBIDDEN,
-        ErrorCode::CardLocked,
-        "too many failed card attempts: adding cards is locked for this wallet; contact support",
-    )
+/// The counters a card try counts against: the card number (its keyed hash), the wallet, the
+/// device and the client address.
+fn card_tries(number_key: &str, auth: &SessionAuth, client: &Client) -> [attempts::Counter; 4] {
+    [
+        attempts::Counter::card_number(number_key),
+        attempts::Counter::account(Secret::Card, &auth.account_id),
+        attempts::Counter::device(Secret::Card, &auth.device_id),
+        attempts::Counter::address(Secret::Card, client.address()),
+    ]
 }
 
-fn card_locked() -> AppError {
-    AppError::new(
-        StatusCode::FORBIDDEN,
-        ErrorCode::CardLocked,
-        "too many failed verification attempts on this card: it is locked; contact support",
-    )
+/// Reserves one card try on each of `counters` in `tx`, or fails with `card_locked` (rolling
+/// nothing back itself: the caller's transaction must not commit).
+async fn reserve_counters(app: &AppState, tx: &mut Tx, counters: &[attempts::Counter]) -> Result<Standing> {
+    match attempts::reserve(tx, &app.settings.attempts, counters, app.clock.now()).await? {
+        Ok(reserved) => Ok(reserved.if_failed),
+        Err(locked) => Err(locked.refusal()),
+    }
 }
 
-/// Takes the wallet's account row in `tx` (its lock on PostgreSQL; SQLite has one writer), so
-/// card attempts of one wallet are counted one at a time, and fails with `card_locked` once the
-/// wallet has [`MAX_CARD_FAILURES`] failed attempts. Attempts still in flight count as failed:
-/// each is reserved (written as a failure) before the provider is asked, and taken back only if
-/// the provider says yes, so parallel requests cannot get more than the allowed tries between
-/// them.
-async fn check_wallet_attempts(tx: &mut Tx, account_id: &str) -> Result<()> {
-    sqlx::query("UPDATE accounts SET balance = balance WHERE id = $1").bind(account_id).execute(tx.conn()).await?;
-    let failed: i64 =
-        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(failed_attempts), 0) AS BIGINT) FROM cards WHERE account_id = $1")
-            .bind(account_id)
-            .fetch_one(tx.conn())
-            .await?;
-    if failed >= MAX_CARD_FAILURES { Err(locked()) } else { Ok(()) }
-}
-
-/// Tells the wallet's devices, inside `tx`, that a card attempt failed, and whether that was the
-/// last try: for the wallet, or (`fingerprint`, a card that was added) for the card in any wallet.
+/// A card try failed: the wallet's devices hear of it (with a warning before the last try, and of
+/// the lock), inside `tx`; the refusal says the same.
 async fn note_failure(
     tx: &mut Tx,
     app: &AppState,
     account_id: &str,
     last4: &str,
-    fingerprint: Option<&str>,
-) -> Result<()> {
-    let wallet_failed: i64 =
-        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(failed_attempts), 0) AS BIGINT) FROM cards WHERE account_id = $1")
-            .bind(account_id)
-            .fetch_one(tx.conn())
-            .await?;
-    let card_failed: i64 = match fingerprint {
-        Some(fingerprint) => {
-            sqlx::query_scalar(
-                "SELECT CAST(COALESCE(SUM(failed_attempts), 0) AS BIGINT) FROM cards WHERE fingerprint = $1",
-            )
-            .bind(fingerprint)
-            .fetch_one(tx.conn())
-            .await?
-        }
-        None => 0,
-    };
-    let locked = wallet_failed >= MAX_CARD_FAILURES || card_failed >= MAX_CARD_FAILURES;
+    if_failed: Standing,
+    refusal: AppError,
+) -> Result<AppError> {
+    let locked = matches!(if_failed, Standing::Locked { .. });
+    let now = app.clock.now();
     let notice = Notice::CardVerificationFailed { last4: last4.to_owned(), locked };
-    feed::append(tx, &app.issuer, account_id, &notice, app.clock.now()).await?;
-    Ok(())
+    feed::append(tx, &app.issuer, account_id, &notice, now).await?;
+    let (refusal, warning) = attempts::worded(refusal, Secret::Card, if_failed);
+    if let Some(warning) = warning {
+        feed::append(tx, &app.issuer, account_id, &warning, now).await?;
+    }
+    Ok(refusal)
 }
 
-/// The refusal when a card try's counter other than the wallet's is at its limit.
-fn locked_by(against: Against) -> AppError {
-    let message = match against {
-        Against::CardNumber => {
-            "this card has been tried too many times with wrong details: it is locked; contact support"
-        }
-        Against::Device => "too many failed card attempts on this device: adding cards is locked; contact support",
-        Against::Address => "too many failed card attempts from this network: try again in an hour",
-    };
-    AppError::new(StatusCode::FORBIDDEN, ErrorCode::CardLocked, message)
+/// Whether the card of `fingerprint` may be verified in `account_id`'s wallet: it is not yet
+/// verified in as many other wallets as `settings.card_sharing` allows (`inkan_core::cards`).
+async fn shareable(app: &AppState, fingerprint: &str, account_id: &str) -> Result<bool> {
+    let elsewhere: i64 = sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT account_id) FROM cards WHERE fingerprint = $1 AND account_id <> $2 AND status = 'verified'",
+    )
+    .bind(fingerprint)
+    .bind(account_id)
+    .fetch_one(app.db.pool())
+    .await?;
+    Ok(app.settings.card_sharing.admits(u32::try_from(elsewhere).unwrap_or(u32::MAX)))
+}
+
+/// Declines a card verified in other wallets: its row `id` is kept as `blocked` (what
+/// `operator::card_flags` lists), its try stays counted as failed, and the wallet's devices hear
+/// of it as of any declined card. The refusal does not say why: that the card is in another
+/// Inkan wallet is not the thief's to learn. `card`: brand, last four digits, fingerprint.
+async fn refuse_shared(
+    app: &AppState,
+    account_id: &str,
+    id: &str,
+    card: (&str, &str, &str),
+    if_failed: Standing,
+) -> Result<AppError> {
+    let (brand, last4, fingerprint) = card;
+    let mut tx = app.db.begin().await?;
+    sqlx::query("UPDATE cards SET status = 'blocked', brand = $1, last4 = $2, fingerprint = $3 WHERE id = $4")
+        .bind(brand)
+        .bind(last4)
+        .bind(fingerprint)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    let refusal = note_failure(&mut tx, app, account_id, last4, if_failed, card_error(FundingError::Declined)).await?;
+    let subject = format!("card {brand} …{last4} (fingerprint {fingerprint})");
+    let reason = format!("verified in another wallet; declined in {account_id}");
+    let entry = audit::Entry { operator_id: audit::SERVER, action: "card_flagged", subject: &subject, reason: &reason };
+    audit::record(tx.conn(), entry, app.clock.now()).await?;
+    tx.commit(&app.hub).await?;
+    tracing::warn!(account = %account_id, "a card verified in other wallets was declined; see admin flags");
+    Ok(refusal)
 }
 
 /// The card number's keyed hash: what its failures are counted by, in every wallet. Keyed with a
@@ -244,40 +250,36 @@ pub fn card_number_key(issuer: &crate::issuer::Issuer, number: &str) -> String {
     hex::encode(ring::hmac::sign(&key, digits.as_bytes()))
 }
 
-/// Reserves one card try on each of `counters` in `tx`, or fails with `card_locked` (rolling
-/// nothing back itself: the caller's transaction must not commit).
-async fn reserve_counters(app: &AppState, tx: &mut Tx, counters: &[attempts::Counter]) -> Result<()> {
-    match attempts::reserve(tx, &app.settings.card_attempts, counters, app.clock.now()).await? {
-        Some(against) => Err(locked_by(against)),
-        None => Ok(()),
-    }
-}
-
-/// Reserves one card registration attempt of the wallet: a `cards` row in status `attempt` that
-/// counts as one failure until the provider has answered, and one try on `counters` (the card
-/// number, the device, the address). Returns its id.
-async fn reserve_registration(app: &AppState, account_id: &str, counters: &[attempts::Counter]) -> Result<String> {
+/// Reserves one card registration attempt of the wallet: a `cards` row in status `attempt`, and
+/// one try on `counters` (the card number, the wallet, the device, the address), counted as failed
+/// until the provider has answered. Its id, and where the counters stand if it fails.
+async fn reserve_registration(
+    app: &AppState,
+    account_id: &str,
+    number_key: &str,
+    counters: &[attempts::Counter],
+) -> Result<(String, Standing)> {
     let mut tx = app.db.begin().await?;
-    let checked = match check_wallet_attempts(&mut tx, account_id).await {
-        Ok(()) => reserve_counters(app, &mut tx, counters).await,
-        Err(e) => Err(e),
+    let if_failed = match reserve_counters(app, &mut tx, counters).await {
+        Ok(standing) => standing,
+        Err(e) => {
+            tx.rollback().await?;
+            return Err(e);
+        }
     };
-    if let Err(e) = checked {
-        tx.rollback().await?;
-        return Err(e);
-    }
     let id = new_id("card", &app.rng)?;
     sqlx::query(
-        "INSERT INTO cards (id, account_id, provider_token, brand, last4, fingerprint, status, failed_attempts, created_at) \
-         VALUES ($1, $2, '', '', '', '', 'attempt', 1, $3)",
+        "INSERT INTO cards (id, account_id, provider_token, brand, last4, fingerprint, number_key, status, \
+         failed_attempts, created_at) VALUES ($1, $2, '', '', '', '', $3, 'attempt', 0, $4)",
     )
     .bind(&id)
     .bind(account_id)
+    .bind(number_key)
     .bind(to_ms(app.clock.now()))
     .execute(tx.conn())
     .await?;
     tx.commit(&app.hub).await?;
-    Ok(id)
+    Ok((id, if_failed))
 }
 
 fn status_from(s: &str) -> CardStatus {
@@ -322,12 +324,9 @@ pub async fn add_card(
         return Err(AppError::invalid("the card details are not valid"));
     }
     operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
-    let counters = [
-        attempts::Counter::card_number(&card_number_key(&app.issuer, &body.number)),
-        attempts::Counter::device(&auth.device_id),
-        attempts::Counter::address(client.address()),
-    ];
-    let id = reserve_registration(&app, &auth.account_id, &counters).await?;
+    let number_key = card_number_key(&app.issuer, &body.number);
+    let counters = card_tries(&number_key, &auth, &client);
+    let (id, if_failed) = reserve_registration(&app, &auth.account_id, &number_key, &counters).await?;
     let registration =
         match app.funding.register(&body.number, body.exp_month, body.exp_year, &body.cvc, app.clock.now()) {
             Ok(r) => r,
@@ -349,22 +348,18 @@ pub async fn add_card(
                     .bind(&id)
                     .execute(tx.conn())
                     .await?;
-                if !matches!(e, FundingError::Unavailable) {
-                    note_failure(&mut tx, &app, &auth.account_id, &tail, None).await?;
-                }
+                let refusal = if matches!(e, FundingError::Unavailable) {
+                    card_error(e)
+                } else {
+                    note_failure(&mut tx, &app, &auth.account_id, &tail, if_failed, card_error(e)).await?
+                };
                 tx.commit(&app.hub).await?;
-                return Err(card_error(e));
+                return Err(refusal);
             }
         };
-    let shared: i64 =
-        sqlx::query_scalar("SELECT COUNT(DISTINCT account_id) FROM cards WHERE fingerprint = $1 AND account_id <> $2")
-            .bind(&registration.fingerprint)
-            .bind(&auth.account_id)
-            .fetch_one(app.db.pool())
-            .await?;
-    if shared > 0 {
-        // One card across many wallets is how stolen card lists are used: flag it for the operator.
-        tracing::warn!(account = %auth.account_id, other_accounts = shared, "card fingerprint seen on other accounts");
+    if !shareable(&app, &registration.fingerprint, &auth.account_id).await? {
+        let card = (registration.brand.as_str(), registration.last4.as_str(), registration.fingerprint.as_str());
+        return Err(refuse_shared(&app, &auth.account_id, &id, card, if_failed).await?);
     }
     let status = if registration.challenge_required { "challenge_required" } else { "verified" };
     let mut tx = app.db.begin().await?;
@@ -397,9 +392,8 @@ pub async fn add_card(
     Ok((StatusCode::CREATED, Json(card)))
 }
 
-/// `POST /v1/wallet/cards/{id}/verify`: the card's one-time code. Failures count against the
-/// wallet and against the card itself, in every wallet it was added to (one card's code cannot be
-/// guessed five times per wallet).
+/// `POST /v1/wallet/cards/{id}/verify`: the card's one-time code. Failures count against the card
+/// number (in every wallet it was added to), the wallet, the device and the address.
 pub async fn verify_card(
     State(app): State<AppState>,
     auth: SessionAuth,
@@ -409,18 +403,25 @@ pub async fn verify_card(
 ) -> Result<Json<Card>> {
     client.admit_for(&app, &auth.account_id, Guarded::Card)?;
     client.limit(&app, Flow::Card, Some(&auth.account_id))?;
-    if body.code.len() > 16 {
+    if body.code.len() > 16 || id.len() > 64 {
         return Err(AppError::invalid("malformed verification code"));
     }
     operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
-    let counters = [attempts::Counter::device(&auth.device_id), attempts::Counter::address(client.address())];
+    let row = sqlx::query(
+        "SELECT provider_token, brand, last4, fingerprint, status, number_key FROM cards WHERE id = $1 AND account_id = $2",
+    )
+    .bind(&id)
+    .bind(&auth.account_id)
+    .fetch_optional(app.db.pool())
+    .await?
+    .ok_or_else(|| AppError::not_found("card"))?;
+    if row.try_get::<String, _>("status")? != "challenge_required" {
+        return Err(AppError::invalid_state("this card is not waiting for a verification code"));
+    }
+    let counters = card_tries(&row.try_get::<String, _>("number_key")?, &auth, &client);
     let mut tx = app.db.begin().await?;
-    let card = match reserve_verification(&mut tx, &auth.account_id, &id).await {
-        Ok(row) => reserve_counters(&app, &mut tx, &counters).await.map(|()| row),
-        Err(e) => Err(e),
-    };
-    let row = match card {
-        Ok(row) => row,
+    let if_failed = match reserve_counters(&app, &mut tx, &counters).await {
+        Ok(standing) => standing,
         Err(e) => {
             tx.rollback().await?;
             return Err(e);
@@ -428,69 +429,29 @@ pub async fn verify_card(
     };
     tx.commit(&app.hub).await?;
     let token: String = row.try_get("provider_token")?;
-    let outcome = app.funding.verify(&token, &body.code);
-    if let Err(e) = outcome {
-        // The reserved attempt stays counted: it failed.
-        if !matches!(e, FundingError::Unavailable) {
-            let mut tx = app.db.begin().await?;
-            let (last4, fingerprint): (String, String) = (row.try_get("last4")?, row.try_get("fingerprint")?);
-            note_failure(&mut tx, &app, &auth.account_id, &last4, Some(&fingerprint)).await?;
-            tx.commit(&app.hub).await?;
+    if let Err(e) = app.funding.verify(&token, &body.code) {
+        // The reserved try stays counted: it failed.
+        if matches!(e, FundingError::Unavailable) {
+            return Err(card_error(e));
         }
-        return Err(card_error(e));
+        let mut tx = app.db.begin().await?;
+        let last4: String = row.try_get("last4")?;
+        let refusal = note_failure(&mut tx, &app, &auth.account_id, &last4, if_failed, card_error(e)).await?;
+        tx.commit(&app.hub).await?;
+        return Err(refusal);
+    }
+    let fingerprint: String = row.try_get("fingerprint")?;
+    if !shareable(&app, &fingerprint, &auth.account_id).await? {
+        let (brand, last4): (String, String) = (row.try_get("brand")?, row.try_get("last4")?);
+        return Err(refuse_shared(&app, &auth.account_id, &id, (&brand, &last4, &fingerprint), if_failed).await?);
     }
     // The right code is never a failure, even when a parallel request with it verified the card a
-    // moment ago: the attempt is taken back either way, and the card is verified.
+    // moment ago: the try is taken back either way, and the card is verified.
     let mut tx = app.db.begin().await?;
-    sqlx::query("UPDATE cards SET status = 'verified', failed_attempts = failed_attempts - 1 WHERE id = $1")
-        .bind(&id)
-        .execute(tx.conn())
-        .await?;
+    sqlx::query("UPDATE cards SET status = 'verified' WHERE id = $1").bind(&id).execute(tx.conn()).await?;
     attempts::take_back(&mut tx, &counters).await?;
     tx.commit(&app.hub).await?;
     Ok(Json(Card { id, brand: row.try_get("brand")?, last4: row.try_get("last4")?, status: CardStatus::Verified }))
-}
-
-/// Checks that the wallet and the card may try a code, then counts the attempt as failed (taken
-/// back if the code is right). After the wallet's account row it takes the card's first row (on
-/// PostgreSQL, its lock), so attempts on one card from any wallet are counted one at a time.
-async fn reserve_verification(tx: &mut Tx, account_id: &str, id: &str) -> Result<sqlx::any::AnyRow> {
-    check_wallet_attempts(tx, account_id).await?;
-    let row = sqlx::query(
-        "SELECT provider_token, brand, last4, status, fingerprint FROM cards WHERE id = $1 AND account_id = $2",
-    )
-    .bind(id)
-    .bind(account_id)
-    .fetch_optional(tx.conn())
-    .await?
-    .ok_or_else(|| AppError::not_found("card"))?;
-    if row.try_get::<String, _>("status")? != "challenge_required" {
-        return Err(AppError::invalid_state("this card is not waiting for a verification code"));
-    }
-    let fingerprint: String = row.try_get("fingerprint")?;
-    // One row stands for the card: the first wallet's (a card added later is never earlier), so
-    // every attempt on the card waits for the same lock, and two cannot take locks crosswise.
-    sqlx::query(
-        "UPDATE cards SET failed_attempts = failed_attempts \
-         WHERE id = (SELECT id FROM cards WHERE fingerprint = $1 ORDER BY created_at, id LIMIT 1)",
-    )
-    .bind(&fingerprint)
-    .execute(tx.conn())
-    .await?;
-    let failed: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(failed_attempts), 0) AS BIGINT) FROM cards WHERE fingerprint = $1",
-    )
-    .bind(&fingerprint)
-    .fetch_one(tx.conn())
-    .await?;
-    if failed >= MAX_CARD_FAILURES {
-        return Err(card_locked());
-    }
-    sqlx::query("UPDATE cards SET failed_attempts = failed_attempts + 1 WHERE id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(row)
 }
 
 /// `POST /v1/wallet/topups`

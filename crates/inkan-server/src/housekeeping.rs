@@ -6,7 +6,8 @@
 //! past its expiry is refused when used, an ended session is refused by
 //! [`inkan_core::session::SessionPolicy`], and a join past its expiry shows as expired. A join is
 //! kept for [`JOIN_GRACE`] after its expiry, so a device still polling it is told "expired" rather
-//! than "no such join".
+//! than "no such join". Counters of failed tries whose failures are forgotten go too
+//! (`attempts::sweep`).
 
 use time::Duration;
 
@@ -23,6 +24,7 @@ pub struct Swept {
     pub ceremonies: u64,
     pub sessions: u64,
     pub joins: u64,
+    pub attempt_counters: u64,
 }
 
 /// Deletes the ceremonies, sessions and joins that are over at the server's `now`.
@@ -41,8 +43,10 @@ pub async fn sweep(app: &AppState) -> Result<Swept> {
         .bind(to_ms(now - JOIN_GRACE))
         .execute(pool)
         .await?;
+    let attempt_counters = crate::attempts::sweep(&app.db, &app.settings.attempts, now).await?;
     app.limiter.forget_idle();
     Ok(Swept {
+        attempt_counters,
         ceremonies: ceremonies.rows_affected(),
         sessions: sessions.rows_affected(),
         joins: joins.rows_affected(),

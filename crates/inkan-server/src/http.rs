@@ -80,6 +80,8 @@ fn operator_routes() -> Router<AppState> {
         .route("/v1/admin/suspensions/{service}", put(operator::suspend).delete(operator::resume))
         .route("/v1/admin/accounts/{id}/hold", put(operator::hold).delete(operator::release))
         .route("/v1/admin/unlock", post(operator::unlock))
+        .route("/v1/admin/flags", get(operator::flags))
+        .route("/v1/admin/audit", get(operator::audit_trail))
 }
 
 /// What every listener's requests pass through: the 404 fallback, the refusal notices, the

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod admin;
 pub mod admission;
 pub mod attempts;
+pub mod audit;
 pub mod auth;
 pub mod charges;
 pub mod clock;

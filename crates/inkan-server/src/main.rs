@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use inkan_core::region::{Country, IpNet, UnknownCountry};
-use inkan_server::clock::SystemClock;
+use inkan_server::clock::{Clock, SystemClock};
 use inkan_server::db::Db;
 use inkan_server::funding::SandboxProvider;
 use inkan_server::issuer::Issuer;
@@ -26,7 +26,7 @@ struct Cli {
     /// TOML file with any of: listen, admin_listen, database, rp_id, rp_origin, issuer_key, funding, charge_ttl_seconds,
     /// session_max_hours, max_requests_in_flight, max_open_streams, db_acquire_timeout_ms, max_feeds_per_account,
     /// request_timeout_ms, body_timeout_ms, allowed_countries (a list), unknown_country, trusted_proxies (a list),
-    /// country_header, rate_limit_scale.
+    /// country_header, rate_limit_scale, max_accounts_per_card.
     #[arg(long, env = "INKAN_CONFIG", global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -107,6 +107,10 @@ struct ServeArgs {
     /// where real people are served: the limits are what slows card and account guessing.
     #[arg(long, env = "INKAN_RATE_LIMIT_SCALE", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     rate_limit_scale: Option<u32>,
+    /// How many wallets one card may be verified in (default 1): a card verified in that many
+    /// others is declined in a new one, and listed by `admin flags`.
+    #[arg(long, env = "INKAN_MAX_ACCOUNTS_PER_CARD", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    max_accounts_per_card: Option<u32>,
     /// Live feeds one wallet may have open at once; past it, `429 too_many_requests` (default 8).
     #[arg(long, env = "INKAN_MAX_FEEDS_PER_ACCOUNT", value_parser = clap::value_parser!(u32).range(1..))]
     max_feeds_per_account: Option<u32>,
@@ -160,13 +164,22 @@ enum Admin {
     /// The issuer key that signs history heads (`serve --issuer-key`).
     #[command(subcommand)]
     IssuerKey(IssuerKeyCommand),
-    /// Lift a lock of failed card tries: a device's, a client address's, or a card number's (five
-    /// failures lock each; an address's also lifts itself an hour after its last failure).
+    /// Lift a lock of failed tries (card details, passkeys, recovery codes): a wallet's, a
+    /// device's, a client address's or a card number's. Five failures lock each; a card's lock
+    /// holds until lifted, the others also end by themselves (README "Security").
     Unlock(UnlockArgs),
+    /// The cards declined because they are verified in other wallets (`--max-accounts-per-card`),
+    /// newest first, with every wallet each is in.
+    Flags,
+    /// Every operator action (who, when, what, on what, why), newest first.
+    Audit,
 }
 
 #[derive(clap::Args)]
 struct UnlockArgs {
+    /// An account id: the wallet's locks of passkey, recovery-code and card tries.
+    #[arg(long)]
+    account: Option<String>,
     /// A device id (`dev_…`).
     #[arg(long)]
     device: Option<String>,
@@ -199,6 +212,10 @@ enum OperatorCommand {
         /// Who holds the key (a person or a team), for the record.
         #[arg(long)]
         name: String,
+        /// What the key may do, comma-separated: `switches` (suspend, resume, hold, release,
+        /// unlock), `review` and `read` (suspensions, flags, the audit trail). Default: all three.
+        #[arg(long, default_value = "switches,review,read")]
+        scopes: String,
     },
     /// Revoke an operator key: it stops working at once.
     Revoke {
@@ -260,6 +277,7 @@ struct FileConfig {
     trusted_proxies: Option<Vec<String>>,
     country_header: Option<String>,
     rate_limit_scale: Option<u32>,
+    max_accounts_per_card: Option<u32>,
 }
 
 #[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
@@ -313,10 +331,12 @@ async fn main() -> Result<()> {
             println!("revoked {terminal}");
             Ok(())
         }
-        Command::Admin(Admin::Operator(OperatorCommand::Create { name })) => {
-            let (id, key) = inkan_server::admin::create_operator(&db, &clock, &name).await?;
+        Command::Admin(Admin::Operator(OperatorCommand::Create { name, scopes })) => {
+            let scopes = inkan_core::operator::parse_scopes(&scopes).map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
+            let (id, key) = inkan_server::admin::create_operator(&db, &clock, &name, &scopes).await?;
             println!(
-                "operator {id}\nkey {key}\n(the key is shown only now; keep it where the operator's tools read it)"
+                "operator {id} ({})\nkey {key}\n(the key is shown only now; keep it where the operator's tools read it)",
+                inkan_core::operator::scopes_text(&scopes)
             );
             Ok(())
         }
@@ -326,25 +346,64 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Admin(Admin::IssuerKey(_)) => Ok(()),
+        Command::Admin(Admin::Audit) => {
+            let entries = inkan_server::audit::list(&db).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            if entries.is_empty() {
+                println!("no operator action on record");
+            }
+            for entry in entries {
+                let at = entry.at.format(&time::format_description::well_known::Rfc3339)?;
+                let why = if entry.reason.is_empty() { String::new() } else { format!(" — {}", entry.reason) };
+                println!("{at}  {:<14}  {:<12}  {}{why}", entry.operator_id, entry.action, entry.subject);
+            }
+            Ok(())
+        }
+        Command::Admin(Admin::Flags) => {
+            let flags = inkan_server::operator::card_flags(&db).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            if flags.is_empty() {
+                println!("no card is flagged");
+            }
+            for flag in flags {
+                println!("{} …{} (fingerprint {})", flag.brand, flag.last4, flag.fingerprint);
+                for account in flag.accounts {
+                    let at = account.added_at.format(&time::format_description::well_known::Rfc3339)?;
+                    println!("  {}  {:<18}  {at}", account.account_id, account.status);
+                }
+            }
+            Ok(())
+        }
         Command::Admin(Admin::Unlock(args)) => {
-            use inkan_server::attempts::{Counter, unlock};
-            let chosen = [args.device.is_some(), args.address.is_some(), args.card_number];
+            use inkan_core::attempts::Against;
+            let chosen = [args.account.is_some(), args.device.is_some(), args.address.is_some(), args.card_number];
             anyhow::ensure!(
                 chosen.iter().filter(|c| **c).count() == 1,
-                "say what to unlock: one of --device, --address or --card-number"
+                "say what to unlock: one of --account, --device, --address or --card-number"
             );
-            let (counter, what) = match (args.device, args.address, args.issuer_key) {
-                (Some(device), _, _) => (Counter::device(&device), format!("device {device}")),
-                (None, Some(address), _) => (Counter::address(address), format!("address {address}")),
-                (None, None, Some(key)) if args.card_number => {
+            let (against, subject, what) = match (args.account, args.device, args.address, args.issuer_key) {
+                (Some(account), ..) => (Against::Account, account.clone(), format!("account {account}")),
+                (None, Some(device), ..) => (Against::Device, device.clone(), format!("device {device}")),
+                (None, None, Some(address), _) => {
+                    (Against::Address, inkan_server::attempts::address_subject(address), format!("address {address}"))
+                }
+                (None, None, None, Some(key)) if args.card_number => {
                     let issuer = Issuer::load(&key)?;
                     let number = read_secret("card number: ")?;
                     let key = inkan_server::funding::card_number_key(&issuer, &number);
-                    (Counter::card_number(&key), "that card number".to_owned())
+                    (Against::CardNumber, key, "that card number".to_owned())
                 }
-                _ => anyhow::bail!("say what to unlock: --device, --address or --card-number"),
+                _ => anyhow::bail!("say what to unlock: --account, --device, --address or --card-number"),
             };
-            let lifted = unlock(&db, &counter).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            let named =
+                format!("{} {}", against.as_str(), if against == Against::CardNumber { "(keyed)" } else { &subject });
+            let entry = inkan_server::audit::Entry {
+                operator_id: inkan_server::audit::COMMAND_LINE,
+                action: inkan_core::operator::Action::Unlock.as_str(),
+                subject: &named,
+                reason: "",
+            };
+            let lifted = inkan_server::attempts::unlock(&db, against, &subject, entry, clock.now())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
             println!(
                 "{}",
                 if lifted { format!("unlocked {what}") } else { format!("no failures on record for {what}") }
@@ -455,6 +514,10 @@ fn abuse_defences(settings: &mut Settings, args: &ServeArgs, file: &FileConfig) 
             tracing::warn!(scale, "rate limits scaled up: for load tests only, never where real people are served");
         }
         settings.rate_limits = settings.rate_limits.scaled(scale);
+    }
+    if let Some(max) = args.max_accounts_per_card.or(file.max_accounts_per_card) {
+        anyhow::ensure!((1..=1000).contains(&max), "max_accounts_per_card must be between 1 and 1000, not {max}");
+        settings.card_sharing.max_accounts_per_card = max;
     }
     if let Some(countries) = args.allowed_countries.clone().or_else(|| file.allowed_countries.clone()) {
         anyhow::ensure!(!countries.is_empty(), "allowed_countries must name at least one country");

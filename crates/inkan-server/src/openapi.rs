@@ -56,6 +56,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/admin/accounts/{id}/hold"),
     ("delete", "/v1/admin/accounts/{id}/hold"),
     ("post", "/v1/admin/unlock"),
+    ("get", "/v1/admin/flags"),
+    ("get", "/v1/admin/audit"),
 ];
 
 #[derive(OpenApi)]
@@ -111,10 +113,12 @@ pub const ROUTES: &[(&str, &str)] = &[
         operations::hold_account,
         operations::release_account,
         operations::unlock,
+        operations::flags,
+        operations::audit,
     ),
     // Reached only through the feed's text, not through a body: listed so clients get its schema.
     components(schemas(inkan_api::feed::Notice)),
-    modifiers(&BearerSchemes, &LoadLimitResponses, &AbuseResponses),
+    modifiers(&BearerSchemes, &LoadLimitResponses, &AbuseResponses, &OperatorScopes),
     tags(
         (name = "merchant", description = "The merchant API: charges made by a terminal (the stable external contract)."),
         (name = "accounts", description = "Creating an account with a passkey, signing in and out."),
@@ -251,14 +255,65 @@ pub const REGION_GUARDED: &[(&str, &str)] = &[
     ("post", "/v1/wallet/charges/{id}/confirm"),
 ];
 
+/// The operations that try a passkey or a recovery code: their tries can be locked
+/// (`403 attempts_locked`), and a failure's answer may carry `tries_left` and `locked_until`.
+const TRIES_COUNTED: &[(&str, &str)] = &[
+    ("post", "/v1/sessions"),
+    ("post", "/v1/device-joins/{id}/device"),
+    ("post", "/v1/accounts/{id}/freeze"),
+    ("post", "/v1/wallet/unfreeze"),
+    ("post", "/v1/wallet/unfreeze/recovery-code"),
+    ("put", "/v1/wallet/limits"),
+    ("post", "/v1/wallet/recovery-codes"),
+    ("post", "/v1/wallet/device-joins/{id}/approve"),
+    ("post", "/v1/wallet/devices/{id}/remove"),
+    ("post", "/v1/wallet/charges/{id}/confirm"),
+];
+
+/// Adds `also` to an operation's `403` answer (or makes it the answer).
+fn add_forbidden(
+    responses: &mut std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>>,
+    also: &str,
+) {
+    use utoipa::openapi::RefOr;
+    let forbidden = match responses.remove("403") {
+        Some(RefOr::T(mut existing)) => {
+            existing.description = format!("{} Or {also}", existing.description);
+            existing
+        }
+        _ => error_response(also, false),
+    };
+    responses.insert("403".to_owned(), RefOr::T(forbidden));
+}
+
+/// Adds `403 forbidden` to every operator operation: a key may act only within its scopes
+/// (`inkan_core::operator`).
+struct OperatorScopes;
+
+impl Modify for OperatorScopes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        const SCOPE: &str = "`forbidden`: this operator key lacks the scope the action needs (`switches` to \
+                             suspend, resume, hold, release and unlock; `read` to list). Nothing was done.";
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/v1/admin/") {
+                continue;
+            }
+            for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete].into_iter().flatten() {
+                add_forbidden(&mut operation.responses.responses, SCOPE);
+            }
+        }
+    }
+}
+
 /// Adds the abuse defences' answers: `408 request_timeout` to every operation but `/healthz`,
-/// `429 too_many_requests` to the rate-limited ones and `403 region_blocked` to the guarded ones
-/// (beside any other `403` an operation has).
+/// `429 too_many_requests` to the rate-limited ones, `403 region_blocked` to the guarded ones and
+/// `403 attempts_locked` to those that try a passkey or a recovery code (beside any other `403` an
+/// operation has).
 struct AbuseResponses;
 
 impl Modify for AbuseResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{RefOr, Response};
+        use utoipa::openapi::RefOr;
         let timeout = error_response(
             "`request_timeout`: the request took longer than the server waits (its body arrived too slowly, \
              or it could not be handled in time). Nothing was kept; send it again.",
@@ -273,6 +328,10 @@ impl Modify for AbuseResponses {
         const REGION: &str = "`region_blocked`: the request came from outside the countries Inkan serves (as the \
                               trusted edge names them), or, for a charge, the terminal is configured for one. \
                               Nothing was done.";
+        const LOCKED: &str = "`attempts_locked`: five failed tries of a passkey or a recovery code locked this \
+                              device, this client address or (for recovery codes) this wallet until \
+                              `locked_until`; nothing was tried. A failed try's answer carries `tries_left` \
+                              when one is left, and `locked_until` when it locked.";
         for (path, item) in openapi.paths.paths.iter_mut() {
             if path == "/healthz" {
                 continue;
@@ -292,15 +351,10 @@ impl Modify for AbuseResponses {
                     responses.insert("429".to_owned(), RefOr::T(limited.clone()));
                 }
                 if REGION_GUARDED.contains(&(method, path.as_str())) {
-                    let forbidden = match responses.remove("403") {
-                        Some(RefOr::T(existing)) => {
-                            let mut merged: Response = existing;
-                            merged.description = format!("{} Or {REGION}", merged.description);
-                            merged
-                        }
-                        _ => error_response(REGION, false),
-                    };
-                    responses.insert("403".to_owned(), RefOr::T(forbidden));
+                    add_forbidden(responses, REGION);
+                }
+                if TRIES_COUNTED.contains(&(method, path.as_str())) {
+                    add_forbidden(responses, LOCKED);
                 }
             }
         }
@@ -332,7 +386,7 @@ pub async fn document() -> axum::Json<&'static utoipa::openapi::OpenApi> {
 #[allow(dead_code, reason = "only the #[utoipa::path] attributes are used, by ApiDoc")]
 mod operations {
     use inkan_api::ErrorBody;
-    use inkan_api::admin::{Hold, Suspend, Suspension, Unlock, Unlocked};
+    use inkan_api::admin::{AuditTrail, CardFlags, Hold, Suspend, Suspension, Unlock, Unlocked};
     use inkan_api::devices::{ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryCode, Join, Joined, SubmitDevice};
     use inkan_api::feed::{History, IssuerKeys};
     use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
@@ -1181,12 +1235,14 @@ mod operations {
     )]
     fn hold_account() {}
 
-    /// Lift a lock of failed card tries
+    /// Lift a lock of failed tries
     ///
-    /// Five failed card tries lock card registration for a device, for a client address (which
-    /// also unlocks itself an hour after its last failure) and for a card number in every wallet.
-    /// This forgets the failures of one of them. A card number is keyed as the server keys it, and
-    /// is neither stored nor logged.
+    /// Five failed tries lock: card details, for a wallet, a device, a client address (which also
+    /// unlocks itself an hour after its last failure) and a card number in every wallet; passkeys,
+    /// for a device and an address; recovery codes, for a wallet and an address (passkey and
+    /// recovery-code locks also end 30 minutes after the last failure). This forgets the failures
+    /// of every secret against one wallet, device, address or card number. A card number is keyed
+    /// as the server keys it, and is neither stored nor logged.
     #[utoipa::path(
         post,
         path = "/v1/admin/unlock",
@@ -1195,7 +1251,7 @@ mod operations {
         request_body = Unlock,
         responses(
             (status = 200, description = "Done; `unlocked` says whether there were failures on record.", body = Unlocked),
-            (status = 400, description = "`invalid_request`: not exactly one of `device`, `address` and `card_number`, or one malformed, or a malformed body.", body = ErrorBody),
+            (status = 400, description = "`invalid_request`: not exactly one of `account`, `device`, `address` and `card_number`, or one malformed, or a malformed body.", body = ErrorBody),
             (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
@@ -1203,6 +1259,43 @@ mod operations {
         )
     )]
     fn unlock() {}
+
+    /// Cards seen in several wallets
+    ///
+    /// A card (by the funding provider's fingerprint) verified in as many wallets as
+    /// `--max-accounts-per-card` allows (default 1) is declined in any other with `card_declined`,
+    /// as stolen card lists are used through many fresh wallets. This lists each such card, newest
+    /// refusal first (at most 200), with every wallet it is in or was refused in.
+    #[utoipa::path(
+        get,
+        path = "/v1/admin/flags",
+        tag = "operator",
+        security(("operator_key" = [])),
+        responses(
+            (status = 200, description = "The flagged cards.", body = CardFlags),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn flags() {}
+
+    /// The operator audit trail
+    ///
+    /// Every operator action (suspend, resume, hold, release, unlock, over this API or on the
+    /// server's command line) and every card the server flagged: who, when, what, on what, and
+    /// why; newest first, at most 500. Needs the `read` scope.
+    #[utoipa::path(
+        get,
+        path = "/v1/admin/audit",
+        tag = "operator",
+        security(("operator_key" = [])),
+        responses(
+            (status = 200, description = "The audit trail.", body = AuditTrail),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn audit() {}
 
     /// Lift an account's hold
     ///
@@ -1679,7 +1772,7 @@ mod tests {
         }
 
         for code in every_error_code() {
-            let body = ErrorBody { error: ApiError { code, message: "m".to_owned() } };
+            let body = ErrorBody { error: ApiError::new(code, "m") };
             assert_conforms(&doc, "ErrorBody", &body);
         }
 
@@ -1714,6 +1807,12 @@ mod tests {
             Notice::DeviceJoinRequested { join_id: Some("join_1".to_owned()), name: "n".to_owned(), fingerprint: None },
             Notice::RegionRefused { during: "sign_in".to_owned(), country: Some("US".to_owned()) },
             Notice::RegionRefused { during: "payment".to_owned(), country: None },
+            Notice::TriesRunningOut { secret: "passkey".to_owned(), left: 1 },
+            Notice::TriesLocked {
+                secret: "recovery_code".to_owned(),
+                until: Some(time::macros::datetime!(2026-12-05 12:30 UTC)),
+            },
+            Notice::TriesLocked { secret: "card".to_owned(), until: None },
         ];
         let mut events = Vec::new();
         for (seq, notice) in (1..).zip(&notices) {
@@ -1729,8 +1828,36 @@ mod tests {
         let (issuer, _) = crate::issuer::Issuer::generate(&ring::rand::SystemRandom::new()).unwrap();
         assert_conforms(&doc, "IssuerKeys", &issuer.published());
         assert_conforms(&doc, "Unlocked", &inkan_api::admin::Unlocked { unlocked: true });
-        let unlock =
-            inkan_api::admin::Unlock { device: None, address: Some("203.0.113.9".to_owned()), card_number: None };
+        let flags = inkan_api::admin::CardFlags {
+            flags: vec![inkan_api::admin::CardFlag {
+                fingerprint: "ab12".to_owned(),
+                brand: "visa".to_owned(),
+                last4: "4242".to_owned(),
+                accounts: vec![inkan_api::admin::FlaggedAccount {
+                    account_id: "acct_1".to_owned(),
+                    status: "refused".to_owned(),
+                    added_at: time::macros::datetime!(2026-12-05 12:00 UTC),
+                }],
+            }],
+        };
+        assert_conforms(&doc, "CardFlags", &flags);
+        let trail = inkan_api::admin::AuditTrail {
+            entries: vec![inkan_api::admin::AuditEntry {
+                id: 1,
+                at: time::macros::datetime!(2026-12-05 12:00 UTC),
+                operator_id: "op_1".to_owned(),
+                action: "hold".to_owned(),
+                subject: "acct_1".to_owned(),
+                reason: "fraud check".to_owned(),
+            }],
+        };
+        assert_conforms(&doc, "AuditTrail", &trail);
+        let unlock = inkan_api::admin::Unlock {
+            account: None,
+            device: None,
+            address: Some("203.0.113.9".to_owned()),
+            card_number: None,
+        };
         assert_conforms(&doc, "Unlock", &unlock);
     }
 
@@ -1762,6 +1889,7 @@ mod tests {
             CeremonyExpired,
             CardDeclined,
             CardLocked,
+            AttemptsLocked,
             DeviceRevoked,
             UnfreezeNotAllowed,
             TooManyRequests,
@@ -1775,8 +1903,8 @@ mod tests {
                 | WalletFrozen | ChargesSuspended | TopUpsSuspended | EnrolmentSuspended | AccountHeld
                 | RegionBlocked | Unauthorized | Forbidden | InvalidRequest | PayloadTooLarge | IdempotencyConflict
                 | NotFound | InvalidState | PasskeyRejected | StepUpRequired | CeremonyExpired | CardDeclined
-                | CardLocked | DeviceRevoked | UnfreezeNotAllowed | TooManyRequests | RequestTimeout | Overloaded
-                | Internal => {}
+                | CardLocked | AttemptsLocked | DeviceRevoked | UnfreezeNotAllowed | TooManyRequests
+                | RequestTimeout | Overloaded | Internal => {}
             }
         }
         all

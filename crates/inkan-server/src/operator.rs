@@ -20,8 +20,10 @@ use axum::http::StatusCode;
 use inkan_api::ErrorCode;
 use inkan_api::admin::{Hold, Service, Suspend, Suspension};
 use inkan_api::feed::Notice;
+use inkan_core::operator::Action;
 use sqlx::Row;
 
+use crate::audit::{self, Entry};
 use crate::auth::OperatorAuth;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
@@ -109,7 +111,8 @@ fn suspension(row: &sqlx::any::AnyRow) -> Result<Suspension> {
 }
 
 /// `GET /v1/admin/suspensions`: what is suspended now.
-pub async fn list(State(app): State<AppState>, _operator: OperatorAuth) -> Result<Json<Vec<Suspension>>> {
+pub async fn list(State(app): State<AppState>, operator: OperatorAuth) -> Result<Json<Vec<Suspension>>> {
+    operator.allow(Action::ListSuspensions)?;
     let rows = sqlx::query("SELECT service, reason, operator_id, since FROM suspensions ORDER BY service")
         .fetch_all(app.db.pool())
         .await?;
@@ -124,9 +127,17 @@ pub async fn suspend(
     Path(service): Path<String>,
     Json(body): Json<Suspend>,
 ) -> Result<Json<Suspension>> {
+    operator.allow(Action::Suspend)?;
     let service = service_of(&service)?;
     let reason = reason(&body.reason)?;
     let mut tx = app.db.begin().await?;
+    let entry = Entry {
+        operator_id: &operator.operator_id,
+        action: Action::Suspend.as_str(),
+        subject: service.as_str(),
+        reason: &reason,
+    };
+    audit::record(tx.conn(), entry, app.clock.now()).await?;
     let row = sqlx::query(
         "INSERT INTO suspensions (service, reason, operator_id, since) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (service) DO UPDATE SET reason = excluded.reason, operator_id = excluded.operator_id \
@@ -150,8 +161,16 @@ pub async fn resume(
     operator: OperatorAuth,
     Path(service): Path<String>,
 ) -> Result<StatusCode> {
+    operator.allow(Action::Resume)?;
     let service = service_of(&service)?;
     let mut tx = app.db.begin().await?;
+    let entry = Entry {
+        operator_id: &operator.operator_id,
+        action: Action::Resume.as_str(),
+        subject: service.as_str(),
+        reason: "",
+    };
+    audit::record(tx.conn(), entry, app.clock.now()).await?;
     let done =
         sqlx::query("DELETE FROM suspensions WHERE service = $1").bind(service.as_str()).execute(tx.conn()).await?;
     tx.commit(&app.hub).await?;
@@ -169,9 +188,17 @@ pub async fn hold(
     Path(account_id): Path<String>,
     Json(body): Json<Hold>,
 ) -> Result<StatusCode> {
+    operator.allow(Action::Hold)?;
     let reason = reason(&body.reason)?;
     let mut tx = app.db.begin().await?;
     let changed = set_held(&mut tx, &app, &account_id, Some(&reason)).await;
+    let entry = Entry {
+        operator_id: &operator.operator_id,
+        action: Action::Hold.as_str(),
+        subject: &account_id,
+        reason: &reason,
+    };
+    let changed = audited(&mut tx, &app, entry, changed).await;
     finish(tx, &app, changed).await?;
     tracing::warn!(account = %account_id, operator = %operator.operator_id, %reason, "account held");
     Ok(StatusCode::NO_CONTENT)
@@ -184,11 +211,26 @@ pub async fn release(
     operator: OperatorAuth,
     Path(account_id): Path<String>,
 ) -> Result<StatusCode> {
+    operator.allow(Action::Release)?;
     let mut tx = app.db.begin().await?;
     let changed = set_held(&mut tx, &app, &account_id, None).await;
+    let entry = Entry {
+        operator_id: &operator.operator_id,
+        action: Action::Release.as_str(),
+        subject: &account_id,
+        reason: "",
+    };
+    let changed = audited(&mut tx, &app, entry, changed).await;
     finish(tx, &app, changed).await?;
     tracing::warn!(account = %account_id, operator = %operator.operator_id, "account hold lifted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `entry` written in `tx` if the action went through (`changed` is its outcome).
+async fn audited(tx: &mut Tx, app: &AppState, entry: Entry<'_>, changed: Result<bool>) -> Result<bool> {
+    let changed = changed?;
+    audit::record(tx.conn(), entry, app.clock.now()).await?;
+    Ok(changed)
 }
 
 async fn finish(tx: Tx, app: &AppState, changed: Result<bool>) -> Result<()> {
@@ -231,30 +273,92 @@ async fn set_held(tx: &mut Tx, app: &AppState, account_id: &str, reason: Option<
     Ok(true)
 }
 
-/// `POST /v1/admin/unlock`: lifts a lock of failed card tries (`attempts`): a device's, a client
-/// address's or a card number's. Exactly one; the card number is keyed as the server keys it and
-/// never kept.
+/// `POST /v1/admin/unlock`: lifts the locks of failed tries (`attempts`) of a wallet, a device, a
+/// client address or a card number, for every secret. Exactly one; the card number is keyed as the
+/// server keys it and never kept.
 pub async fn unlock(
     State(app): State<AppState>,
     operator: OperatorAuth,
     Json(body): Json<inkan_api::admin::Unlock>,
 ) -> Result<Json<inkan_api::admin::Unlocked>> {
-    use crate::attempts::Counter;
-    let counter = match (body.device.as_deref(), body.address.as_deref(), body.card_number.as_deref()) {
-        (Some(device), None, None) if !device.is_empty() && device.len() <= 64 => Counter::device(device),
-        (None, Some(address), None) => {
-            Counter::address(address.trim().parse().map_err(|_| AppError::invalid("address: an IPv4 or IPv6 address"))?)
+    use inkan_core::attempts::Against;
+    operator.allow(Action::Unlock)?;
+    let id_ok = |id: &str| !id.is_empty() && id.len() <= 64;
+    let given = (body.account.as_deref(), body.device.as_deref(), body.address.as_deref(), body.card_number.as_deref());
+    let (against, subject) = match given {
+        (Some(account), None, None, None) if id_ok(account) => (Against::Account, account.to_owned()),
+        (None, Some(device), None, None) if id_ok(device) => (Against::Device, device.to_owned()),
+        (None, None, Some(address), None) => {
+            let address = address.trim().parse().map_err(|_| AppError::invalid("address: an IPv4 or IPv6 address"))?;
+            (Against::Address, crate::attempts::address_subject(address))
         }
-        (None, None, Some(number)) => {
+        (None, None, None, Some(number)) => {
             let digits = number.chars().filter(|c| !matches!(c, ' ' | '-')).collect::<String>();
             if !(12..=19).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
                 return Err(AppError::invalid("card_number: 12 to 19 digits"));
             }
-            Counter::card_number(&crate::funding::card_number_key(&app.issuer, &digits))
+            (Against::CardNumber, crate::funding::card_number_key(&app.issuer, &digits))
         }
-        _ => return Err(AppError::invalid("give exactly one of device (a device id), address or card_number")),
+        _ => return Err(AppError::invalid("give exactly one of account, device (ids), address or card_number")),
     };
-    let unlocked = crate::attempts::unlock(&app.db, &counter).await?;
-    tracing::warn!(against = counter.against.as_str(), operator = %operator.operator_id, unlocked, "card tries unlocked");
+    // The audit names what was unlocked, but never a card number's key.
+    let named = format!("{} {}", against.as_str(), if against == Against::CardNumber { "(keyed)" } else { &subject });
+    let entry =
+        Entry { operator_id: &operator.operator_id, action: Action::Unlock.as_str(), subject: &named, reason: "" };
+    let unlocked = crate::attempts::unlock(&app.db, against, &subject, entry, app.clock.now()).await?;
+    tracing::warn!(against = against.as_str(), operator = %operator.operator_id, unlocked, "failed tries unlocked");
     Ok(Json(inkan_api::admin::Unlocked { unlocked }))
+}
+
+/// How many flags `GET /v1/admin/flags` lists at most (the newest).
+pub const MAX_FLAGS: i64 = 200;
+
+/// The cards refused in a wallet because they are verified in others, newest refusal first, with
+/// every wallet each is in (`funding`, `inkan_core::cards`).
+pub async fn card_flags(db: &crate::db::Db) -> Result<Vec<inkan_api::admin::CardFlag>> {
+    use inkan_api::admin::{CardFlag, FlaggedAccount};
+    let flagged: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT fingerprint, MAX(created_at) AS refused_at FROM cards WHERE status = 'blocked' \
+         GROUP BY fingerprint ORDER BY refused_at DESC, fingerprint LIMIT $1",
+    )
+    .bind(MAX_FLAGS)
+    .fetch_all(db.pool())
+    .await?;
+    let mut flags = Vec::with_capacity(flagged.len());
+    for (fingerprint, _) in flagged {
+        let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT account_id, status, brand, last4, created_at FROM cards \
+             WHERE fingerprint = $1 AND status IN ('verified', 'challenge_required', 'blocked') \
+             ORDER BY created_at, CASE WHEN status = 'blocked' THEN 1 ELSE 0 END, id",
+        )
+        .bind(&fingerprint)
+        .fetch_all(db.pool())
+        .await?;
+        let Some((_, _, brand, last4, _)) = rows.first().cloned() else { continue };
+        let accounts = rows
+            .into_iter()
+            .map(|(account_id, status, _, _, at)| FlaggedAccount {
+                account_id,
+                status: if status == "blocked" { "refused".to_owned() } else { status },
+                added_at: from_ms(at),
+            })
+            .collect();
+        flags.push(CardFlag { fingerprint, brand, last4, accounts });
+    }
+    Ok(flags)
+}
+
+/// `GET /v1/admin/flags`: cards refused because they are verified in other wallets.
+pub async fn flags(State(app): State<AppState>, operator: OperatorAuth) -> Result<Json<inkan_api::admin::CardFlags>> {
+    operator.allow(Action::ListFlags)?;
+    Ok(Json(inkan_api::admin::CardFlags { flags: card_flags(&app.db).await? }))
+}
+
+/// `GET /v1/admin/audit`: every operator action, newest first (`audit`).
+pub async fn audit_trail(
+    State(app): State<AppState>,
+    operator: OperatorAuth,
+) -> Result<Json<inkan_api::admin::AuditTrail>> {
+    operator.allow(Action::ListAudit)?;
+    Ok(Json(inkan_api::admin::AuditTrail { entries: audit::list(&app.db).await? }))
 }

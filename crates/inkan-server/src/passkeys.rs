@@ -6,6 +6,8 @@
 //! same transaction that acts on it (`take_ceremony`), and the credential counter is compared with
 //! the one in the database, not the snapshot inside the state (`accept_assertion`).
 
+use std::net::IpAddr;
+
 use serde::{Serialize, de::DeserializeOwned};
 use sqlx::Row;
 use webauthn_rs::prelude::{
@@ -14,8 +16,10 @@ use webauthn_rs::prelude::{
 };
 
 use inkan_api::feed::Notice;
+use inkan_core::attempts::{Purpose, Secret};
 use inkan_core::device_binding::{PasskeyOwner, passkey_acts_for};
 
+use crate::attempts;
 use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Result};
@@ -182,31 +186,60 @@ pub struct ActingDevice<'a> {
 /// Verifies an assertion against `state` for `device`, inside `tx`, and records the new
 /// credential counter. Refuses a credential of another account or another device, one whose
 /// device was removed, and a counter that did not move forward (a cloned authenticator, or a
-/// replay of an older assertion).
-/// A refusal is a notice to the wallet's devices (`during`: what the passkey was asked for).
+/// replay of an older assertion); and, before anything, a wallet, device or address whose passkey
+/// tries are locked (`attempts`).
+/// A refusal is a notice to the wallet's devices (`during`: what the passkey was asked for), and a
+/// failed try.
 pub async fn accept_assertion(
     app: &AppState,
     tx: &mut Tx,
     device: ActingDevice<'_>,
+    address: IpAddr,
     during: &'static str,
     state: &PasskeyAuthentication,
     credential: &PublicKeyCredential,
 ) -> Result<()> {
+    check_tries(app, tx.conn(), device, address).await?;
     let outcome = match verify_assertion(app, state, credential) {
         Ok(verified) => record_assertion(tx, device, &verified).await,
         Err(e) => Err(e),
     };
-    outcome.map_err(|e| note_refusal(e, device, during))
+    outcome.map_err(|e| note_refusal(e, device, address, during))
+}
+
+/// The counters of a passkey try by `device` from `address`.
+fn tries(device: ActingDevice<'_>, address: IpAddr) -> Vec<attempts::Counter> {
+    attempts::Counter::of(Secret::Passkey, device.account_id, Some(device.device_id), address)
+}
+
+/// Refuses, with `attempts_locked`, a passkey try of a device or from an address whose tries are
+/// locked (a passkey is not counted against its wallet: `Secret::counted_against`).
+pub async fn check_tries(
+    app: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    device: ActingDevice<'_>,
+    address: IpAddr,
+) -> Result<()> {
+    let counters = tries(device, address);
+    attempts::check(conn, &app.settings.attempts, &counters, Purpose::Access, app.clock.now())
+        .await?
+        .map_err(attempts::Locked::refusal)
 }
 
 /// If `error` refused a passkey, it carries a notice to the wallet's devices, recorded before the
-/// refusal is answered, whatever became of the request's own transaction.
-pub fn note_refusal(error: AppError, device: ActingDevice<'_>, during: &'static str) -> AppError {
+/// refusal is answered, whatever became of the request's own transaction; and it counts as a
+/// failed try of the device and the address.
+pub fn note_refusal(error: AppError, device: ActingDevice<'_>, address: IpAddr, during: &'static str) -> AppError {
     if error.code != inkan_api::ErrorCode::PasskeyRejected {
         return error;
     }
     let notice = Notice::PasskeyRejected { device_id: Some(device.device_id.to_owned()), during: during.to_owned() };
-    error.with_notice(device.account_id, notice)
+    let failed = attempts::FailedTry {
+        secret: Secret::Passkey,
+        account_id: Some(device.account_id.to_owned()),
+        counters: tries(device, address),
+    };
+    error.with_notice(device.account_id, notice).failed_try(failed)
 }
 
 /// The signature, challenge, origin and user verification of an assertion, checked by

@@ -3,12 +3,17 @@
 //! anywhere (a lost phone) without being used up. A passkey step-up replaces them all. A wrong
 //! code is a notice to every device of the wallet.
 
+use std::net::IpAddr;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use inkan_api::feed::Notice;
 use inkan_api::wallet::{RecoveryCodes, ReplaceRecoveryCodes, StepUpAction, UnfreezeWithRecoveryCode};
 
-use crate::accounts::require_step_up;
+use inkan_core::attempts::{Purpose, Secret};
+
+use crate::accounts::{account_exists, require_step_up};
+use crate::attempts;
 use crate::auth::SessionAuth;
 use crate::clock::to_ms;
 use crate::db::Tx;
@@ -73,31 +78,46 @@ pub async fn use_code(tx: &mut Tx, app: &AppState, account_id: &str, code: &str)
     Ok(true)
 }
 
-/// Tells the wallet's devices that a wrong recovery code was given for it, in a transaction of
-/// its own (the one that tried the code has been rolled back). An unknown account is left alone.
-pub async fn rejected(app: &AppState, account_id: &str) -> Result<()> {
-    if account_id.len() > 64 {
-        return Ok(());
-    }
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1")
-        .bind(account_id)
-        .fetch_optional(app.db.pool())
-        .await?;
-    if exists.is_none() {
-        return Ok(());
-    }
-    let mut tx = app.db.begin().await?;
-    feed::append(&mut tx, &app.issuer, account_id, &Notice::RecoveryCodeRejected, app.clock.now()).await?;
-    tx.commit(&app.hub).await?;
-    Ok(())
+/// The counters of a recovery-code try for `account_id` (from `device`, when a session names one)
+/// from `address`.
+fn tries(account_id: &str, device_id: Option<&str>, address: IpAddr) -> Vec<attempts::Counter> {
+    attempts::Counter::of(Secret::RecoveryCode, account_id, device_id, address)
 }
 
-/// The refusal of a wrong code, after its notice.
-pub async fn wrong_code(app: &AppState, account_id: &str, message: &'static str) -> AppError {
-    if let Err(e) = rejected(app, account_id).await {
-        tracing::warn!(error = ?e, %account_id, "could not record a wrong recovery code");
-    }
-    AppError::unauthorized(message)
+/// Refuses, with `attempts_locked`, a recovery-code try that a locked counter forbids for
+/// `purpose` (a lock of the wallet does not stop a freeze: `inkan_core::attempts::locks`).
+pub async fn check_tries(
+    app: &AppState,
+    account_id: &str,
+    device_id: Option<&str>,
+    address: IpAddr,
+    purpose: Purpose,
+) -> Result<()> {
+    let counters = tries(account_id, device_id, address);
+    let mut conn = app.db.pool().acquire().await?;
+    attempts::check(&mut conn, &app.settings.attempts, &counters, purpose, app.clock.now())
+        .await?
+        .map_err(attempts::Locked::refusal)
+}
+
+/// The refusal of a wrong code: a failed try of the wallet, the device and the address, and a
+/// notice to the wallet's devices (an account id that is no wallet's is told nothing, and answered
+/// alike). Both are written once the request's own transaction is over.
+pub async fn wrong_code(
+    app: &AppState,
+    account_id: &str,
+    device_id: Option<&str>,
+    address: IpAddr,
+    message: &'static str,
+) -> AppError {
+    let exists = account_id.len() <= 64 && matches!(account_exists(app.db.pool(), account_id).await, Ok(true));
+    let failed = attempts::FailedTry {
+        secret: Secret::RecoveryCode,
+        account_id: exists.then(|| account_id.to_owned()),
+        counters: tries(account_id, device_id, address),
+    };
+    let refusal = AppError::unauthorized(message).failed_try(failed);
+    if exists { refusal.with_notice(account_id, Notice::RecoveryCodeRejected) } else { refusal }
 }
 
 /// `POST /v1/wallet/unfreeze/recovery-code`: a recovery code (used up) lifts the freeze, whichever
@@ -109,11 +129,13 @@ pub async fn unfreeze(
     Json(body): Json<UnfreezeWithRecoveryCode>,
 ) -> Result<StatusCode> {
     client.limit(&app, Flow::RecoveryCode, Some(&auth.account_id))?;
+    check_tries(&app, &auth.account_id, Some(&auth.device_id), client.address(), Purpose::Access).await?;
     let mut tx = app.db.begin().await?;
     sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
     if !use_code(&mut tx, &app, &auth.account_id, &body.recovery_code).await? {
         tx.rollback().await?;
-        return Err(wrong_code(&app, &auth.account_id, "that recovery code is not valid for this wallet").await);
+        let message = "that recovery code is not valid for this wallet";
+        return Err(wrong_code(&app, &auth.account_id, Some(&auth.device_id), client.address(), message).await);
     }
     crate::wallet::set_frozen(&mut tx, &app, &auth.account_id, false, "").await?;
     tx.commit(&app.hub).await?;
@@ -125,11 +147,12 @@ pub async fn unfreeze(
 pub async fn replace(
     State(app): State<AppState>,
     auth: SessionAuth,
+    client: Client,
     Json(body): Json<ReplaceRecoveryCodes>,
 ) -> Result<(StatusCode, Json<RecoveryCodes>)> {
     let mut tx = app.db.begin().await?;
     sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
-    require_step_up(&app, &mut tx, &auth, StepUpAction::ReplaceRecoveryCodes, Some(&body.step_up)).await?;
+    require_step_up(&app, &mut tx, &auth, &client, StepUpAction::ReplaceRecoveryCodes, Some(&body.step_up)).await?;
     sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
     let recovery_codes = issue(&mut tx, &app, &auth.account_id).await?;
     let count = u32::try_from(recovery_codes.len()).unwrap_or(u32::MAX);

@@ -4,6 +4,7 @@
 //! deliberately no `Default`: the relying-party id and origin are security data and must be given.
 
 use inkan_core::attempts::AttemptPolicy;
+use inkan_core::cards::CardSharing;
 use inkan_core::limits::NewDeviceCap;
 use inkan_core::region::{Edge, RegionPolicy};
 use inkan_core::{LimitPolicy, Money};
@@ -41,8 +42,11 @@ pub struct Settings {
     pub region: RegionPolicy,
     /// How much work the server takes on at once before it answers `503 overloaded`.
     pub load: LoadLimits,
-    /// Failed card tries per card number, device and client address across wallets (`attempts`).
-    pub card_attempts: AttemptPolicy,
+    /// Failed tries of card details, passkeys and recovery codes per card number, wallet, device
+    /// and client address (`attempts`).
+    pub attempts: AttemptPolicy,
+    /// How many wallets one card may be verified in (`inkan_core::cards`).
+    pub card_sharing: CardSharing,
     /// Requests per client address and per wallet on the flows anyone can start (`ratelimit`).
     pub rate_limits: RateLimits,
     /// How often expired ceremonies, ended sessions and old device joins are deleted.
@@ -110,7 +114,8 @@ impl Settings {
             edge: Edge::default(),
             region: RegionPolicy::default(),
             load: LoadLimits::DEFAULT,
-            card_attempts: AttemptPolicy::DEFAULT,
+            attempts: AttemptPolicy::DEFAULT,
+            card_sharing: CardSharing::DEFAULT,
             rate_limits: RateLimits::DEFAULT,
             housekeeping_every: std::time::Duration::from_secs(60),
         })

@@ -16,6 +16,7 @@ use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
 use crate::feed;
+use crate::origin::Client;
 use crate::state::AppState;
 
 /// The limits as the wallet sees them. `remaining` is what one charge could be now: with the
@@ -71,6 +72,7 @@ pub async fn show(State(app): State<AppState>, auth: SessionAuth) -> Result<Json
 pub async fn set_limits(
     State(app): State<AppState>,
     auth: SessionAuth,
+    client: Client,
     Json(body): Json<SetLimits>,
 ) -> Result<Json<Limits>> {
     let now = app.clock.now();
@@ -88,7 +90,7 @@ pub async fn set_limits(
         .request(body.limits, now, app.settings.limits_cooling_off)
         .map_err(|e| AppError::invalid(e.to_string()))?;
     if change.needs_step_up() {
-        require_step_up(&app, &mut tx, &auth, StepUpAction::RaiseLimits, body.step_up.as_ref()).await?;
+        require_step_up(&app, &mut tx, &auth, &client, StepUpAction::RaiseLimits, body.step_up.as_ref()).await?;
     }
     sqlx::query("UPDATE accounts SET limits = $1 WHERE id = $2")
         .bind(serde_json::to_string(&change.settings)?)
@@ -208,6 +210,7 @@ async fn unfreeze_facts(tx: &mut Tx, auth: &SessionAuth) -> Result<UnfreezeFacts
 pub async fn unfreeze(
     State(app): State<AppState>,
     auth: SessionAuth,
+    client: Client,
     Json(body): Json<inkan_api::wallet::Assertion>,
 ) -> Result<StatusCode> {
     let mut tx = app.db.begin().await?;
@@ -216,7 +219,7 @@ pub async fn unfreeze(
         tx.rollback().await?;
         return Err(AppError::new(StatusCode::FORBIDDEN, ErrorCode::UnfreezeNotAllowed, refusal.to_string()));
     }
-    require_step_up(&app, &mut tx, &auth, StepUpAction::Unfreeze, Some(&body)).await?;
+    require_step_up(&app, &mut tx, &auth, &client, StepUpAction::Unfreeze, Some(&body)).await?;
     set_frozen(&mut tx, &app, &auth.account_id, false, "").await?;
     tx.commit(&app.hub).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -255,6 +258,7 @@ pub async fn devices(State(app): State<AppState>, auth: SessionAuth) -> Result<J
 pub async fn revoke_device(
     State(app): State<AppState>,
     auth: SessionAuth,
+    client: Client,
     Path(id): Path<String>,
     Json(body): Json<RemoveDevice>,
 ) -> Result<StatusCode> {
@@ -281,7 +285,7 @@ pub async fn revoke_device(
             RevokeRefusal::LastDevice => AppError::invalid_state(refusal.to_string()),
         });
     }
-    require_step_up(&app, &mut tx, &auth, StepUpAction::RemoveDevice, Some(&body.step_up)).await?;
+    require_step_up(&app, &mut tx, &auth, &client, StepUpAction::RemoveDevice, Some(&body.step_up)).await?;
     sqlx::query("UPDATE devices SET active = 0, revoked_at = $1 WHERE id = $2")
         .bind(to_ms(now))
         .bind(&id)

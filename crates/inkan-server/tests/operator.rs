@@ -14,6 +14,7 @@ use inkan_api::devices::BeginJoin;
 use inkan_api::feed::Notice;
 use inkan_api::merchant::Charge;
 use inkan_api::wallet::{AddCard, BeginRegistration, Card, TopUp, Wallet, WalletCharge};
+use inkan_core::operator::Scope;
 use inkan_core::{ChargeStatus, Money};
 use inkan_testkit as support;
 use reqwest::StatusCode;
@@ -24,6 +25,7 @@ support::on_both_databases!(
     suspended_top_ups_and_enrolment_refuse_and_resume,
     an_account_on_hold_can_do_nothing_that_moves_money_or_adds_a_device,
     the_operator_api_refuses_other_keys_and_bad_input_and_changes_nothing,
+    every_operator_action_is_audited_and_keys_keep_to_their_scopes,
 );
 
 fn suspend(reason: &str) -> Suspend {
@@ -109,7 +111,7 @@ async fn suspended_top_ups_and_enrolment_refuse_and_resume(backend: Backend) {
     let server = TestServer::start(backend).await;
     let key = server.operator_key().await;
     let mut shopper = Shopper::enroll(&server, "Ken").await;
-    let card = AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
+    let card = AddCard { number: inkan_testkit::own_test_card(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
     let card: Card =
         json(server.post("/v1/wallet/cards", Some(&shopper.token), &card).await, StatusCode::CREATED).await;
 
@@ -188,7 +190,7 @@ async fn an_account_on_hold_can_do_nothing_that_moves_money_or_adds_a_device(bac
     error(till.charge(&shopper.code(&server), 100).await, StatusCode::FORBIDDEN, ErrorCode::AccountHeld).await;
     assert_eq!(server.charge_count().await, before);
     error(shopper.confirm(&server, &pending[0]).await, StatusCode::FORBIDDEN, ErrorCode::AccountHeld).await;
-    let card = AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
+    let card = AddCard { number: inkan_testkit::own_test_card(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
     error(
         server.post("/v1/wallet/cards", Some(&shopper.token), &card).await,
         StatusCode::FORBIDDEN,
@@ -240,7 +242,9 @@ async fn the_operator_api_refuses_other_keys_and_bad_input_and_changes_nothing(b
 
     // Who may not: nobody, a terminal, a shopper's session, a made-up key, a revoked key.
     let (revoked_id, revoked) =
-        inkan_server::admin::create_operator(&server.state.db, &*server.clock, "left the team").await.unwrap();
+        inkan_server::admin::create_operator(&server.state.db, &*server.clock, "left the team", &Scope::ALL)
+            .await
+            .unwrap();
     inkan_server::admin::revoke_operator(&server.state.db, &revoked_id).await.unwrap();
     let long = "o".repeat(1_000);
     for who in
@@ -300,5 +304,103 @@ async fn the_operator_api_refuses_other_keys_and_bad_input_and_changes_nothing(b
     assert_eq!(server.delete("/v1/admin/suspensions/charges", Some(&key)).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(server.delete(&hold_path, Some(&key)).await.status(), StatusCode::NO_CONTENT);
     assert!(!shopper.notices(&server).await.iter().any(|n| matches!(n, Notice::AccountReleased)));
+    server.stop().await;
+}
+
+/// Runs `inkan-server admin ARGS` on the server's database; what it printed, if it succeeded.
+fn admin(server: &TestServer, args: &[&str]) -> Result<String, String> {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_inkan-server"))
+        .args(["--database", server.db_url(), "admin"])
+        .args(args)
+        .output()
+        .unwrap();
+    if output.status.success() {
+        Ok(String::from_utf8(output.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// Each key does only what its scopes allow (a support desk's `read` key cannot stop the
+/// service), and every operator action, over HTTP or on the command line, and every card the
+/// server flags, is in the audit trail with who, what, on what and why.
+async fn every_operator_action_is_audited_and_keys_keep_to_their_scopes(backend: Backend) {
+    use inkan_api::admin::{AuditTrail, CardFlags, Unlock, Unlocked};
+    let server = TestServer::start(backend).await;
+    let reader = server.operator_key_with(&[Scope::Read]).await;
+    let switches = server.operator_key_with(&[Scope::Switches]).await;
+    let shopper = Shopper::enroll(&server, "Rin").await;
+    let hold_path = format!("/v1/admin/accounts/{}/hold", shopper.account_id());
+    let unlock = Unlock { account: None, device: Some(shopper.device_id.clone()), address: None, card_number: None };
+
+    // A reading key reads, and changes nothing.
+    let forbidden = [
+        server.put("/v1/admin/suspensions/charges", Some(&reader), &suspend("no")).await,
+        server.put(&hold_path, Some(&reader), &hold("no")).await,
+        server.delete(&hold_path, Some(&reader)).await,
+        server.delete("/v1/admin/suspensions/charges", Some(&reader)).await,
+        server.post("/v1/admin/unlock", Some(&reader), &unlock).await,
+        server.get("/v1/admin/audit", Some(&switches)).await,
+        server.get("/v1/admin/flags", Some(&switches)).await,
+    ];
+    for response in forbidden {
+        let message = error(response, StatusCode::FORBIDDEN, ErrorCode::Forbidden).await;
+        assert!(message.contains("scope"), "{message}");
+    }
+    let none: AuditTrail = json(server.get("/v1/admin/audit", Some(&reader)).await, StatusCode::OK).await;
+    assert!(none.entries.is_empty(), "refused actions are not actions: {none:?}");
+
+    // The switches key acts; the command line too; the server flags a card.
+    let _: Suspension = json(
+        server.put("/v1/admin/suspensions/charges", Some(&switches), &suspend("incident 42")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(server.delete("/v1/admin/suspensions/charges", Some(&switches)).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.put(&hold_path, Some(&switches), &hold("fraud check")).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.delete(&hold_path, Some(&switches)).await.status(), StatusCode::NO_CONTENT);
+    let _: Unlocked = json(server.post("/v1/admin/unlock", Some(&switches), &unlock).await, StatusCode::OK).await;
+    admin(&server, &["unlock", "--address", "203.0.113.9"]).unwrap();
+    // (The hold ended Rin's sessions: two fresh wallets add one card.)
+    let (first, other) = (Shopper::enroll(&server, "Owner").await, Shopper::enroll(&server, "Mule").await);
+    for (who, status) in [(&first, StatusCode::CREATED), (&other, StatusCode::PAYMENT_REQUIRED)] {
+        let card = AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
+        assert_eq!(server.post("/v1/wallet/cards", Some(&who.token), &card).await.status(), status);
+    }
+    let flags: CardFlags = json(server.get("/v1/admin/flags", Some(&reader)).await, StatusCode::OK).await;
+    assert_eq!(flags.flags.len(), 1);
+
+    let trail: AuditTrail = json(server.get("/v1/admin/audit", Some(&reader)).await, StatusCode::OK).await;
+    let seen: Vec<(String, String, String)> =
+        trail.entries.iter().map(|e| (e.action.clone(), e.subject.clone(), e.reason.clone())).collect();
+    let account = shopper.account_id().to_owned();
+    let s = |t: &str| t.to_owned();
+    assert_eq!(
+        seen[1..7],
+        [
+            (s("unlock"), s("address 203.0.113.9"), s("")),
+            (s("unlock"), format!("device {}", shopper.device_id), s("")),
+            (s("release"), account.clone(), s("")),
+            (s("hold"), account, s("fraud check")),
+            (s("resume"), s("charges"), s("")),
+            (s("suspend"), s("charges"), s("incident 42")),
+        ]
+    );
+    let flagged = &trail.entries[0];
+    assert_eq!((flagged.operator_id.as_str(), flagged.action.as_str()), ("inkan", "card_flagged"));
+    assert!(flagged.subject.contains("4242") && flagged.reason.contains(other.account_id()), "{flagged:?}");
+    let who: Vec<&str> = trail.entries.iter().map(|e| e.operator_id.as_str()).collect();
+    assert_eq!(who.len(), 7);
+    assert_eq!(who[1], "command line");
+    assert!(who[2..].iter().all(|w| w.starts_with("op_")), "{who:?}");
+    assert!(trail.entries.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+
+    // The command line lists the same, and makes keys with the scopes asked for, and no others.
+    let printed = admin(&server, &["audit"]).unwrap();
+    assert!(printed.lines().any(|l| l.contains("suspend") && l.contains("incident 42")), "{printed}");
+    let made = admin(&server, &["operator", "create", "--name", "Support desk", "--scopes", "read"]).unwrap();
+    assert!(made.contains("(read)"), "{made}");
+    assert!(admin(&server, &["operator", "create", "--name", "Root", "--scopes", "root"]).is_err());
+    assert!(admin(&server, &["operator", "create", "--name", "Nobody", "--scopes", ""]).is_err());
     server.stop().await;
 }

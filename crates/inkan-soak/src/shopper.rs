@@ -88,7 +88,7 @@ impl Shopper {
             account_id: enrolled.account_id,
             token: enrolled.session.token,
         };
-        let card = AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
+        let card = AddCard { number: own_card(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
         let card: Card = call(
             http.post(format!("{base}/v1/wallet/cards")).bearer_auth(&shopper.token),
             &card,
@@ -128,4 +128,13 @@ impl Shopper {
             .map_err(|e| anyhow::anyhow!("passkey assertion: {e:?}"))?;
         Ok(ConfirmCharge { credential })
     }
+}
+
+/// A sandbox test card of this process's own (`4242422…`: the server's sandbox verifies every
+/// `424242…` number at once): each soak wallet pays with its own, as a card verified in one wallet
+/// is declined in others.
+fn own_card() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 100_000_000;
+    inkan_core::cards::with_check_digit(&format!("4242422{n:08}")).unwrap_or_default()
 }

@@ -143,6 +143,13 @@ async fn fresh_database(backend: Backend) -> (String, Cleanup) {
     }
 }
 
+/// A sandbox test card no other call in this process gives (`SandboxProvider::test_card`): each
+/// test wallet pays with a card of its own, as a card verified in one wallet is declined in others.
+pub fn own_test_card() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    SandboxProvider::test_card(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
 pub fn settings() -> Settings {
     Settings::for_relying_party("localhost".to_owned(), Url::parse(ORIGIN).unwrap()).unwrap()
 }
@@ -314,7 +321,12 @@ impl TestServer {
 
     /// A new operator key (for `/v1/admin/...`), as `inkan-server admin operator create` makes one.
     pub async fn operator_key(&self) -> String {
-        inkan_server::admin::create_operator(&self.state.db, &*self.clock, "on call").await.unwrap().1
+        self.operator_key_with(&inkan_core::operator::Scope::ALL).await
+    }
+
+    /// An operator key that may do only what `scopes` allow.
+    pub async fn operator_key_with(&self, scopes: &[inkan_core::operator::Scope]) -> String {
+        inkan_server::admin::create_operator(&self.state.db, &*self.clock, "on call", scopes).await.unwrap().1
     }
 
     /// A request with a joining device's signature (`inkan-device-signature`), as the later steps
@@ -714,7 +726,7 @@ impl Shopper {
 
     pub async fn top_up(&self, server: &TestServer, amount: i64) {
         use inkan_api::wallet::{AddCard, Card, TopUp, TopUpResult};
-        let card = AddCard { number: "4242424242424242".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
+        let card = AddCard { number: own_test_card(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
         let card: Card =
             json(server.post("/v1/wallet/cards", Some(&self.token), &card).await, StatusCode::CREATED).await;
         let top_up = TopUp { card_id: card.id, amount: Money::yen(amount) };

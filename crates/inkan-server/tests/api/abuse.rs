@@ -26,10 +26,11 @@ support::on_both_databases!(
     a_card_number_guessed_across_wallets_is_locked,
     the_operator_lifts_card_locks_over_http_and_refuses_bad_input,
     card_guesses_from_one_address_are_locked_for_an_hour,
+    a_card_verified_in_one_wallet_is_declined_in_another_and_flagged,
 );
 
 /// A server behind a proxy on this machine (127.0.0.1) that names countries in `CF-IPCountry`.
-fn behind_an_edge() -> inkan_server::Settings {
+pub(super) fn behind_an_edge() -> inkan_server::Settings {
     let mut settings = support::settings();
     settings.edge = inkan_core::region::Edge {
         trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
@@ -57,7 +58,7 @@ async fn via_edge(
 }
 
 /// As [`via_edge`], from `address` in Japan.
-async fn from_japan(
+pub(super) async fn from_japan(
     server: &TestServer,
     path: &str,
     token: Option<&str>,
@@ -554,8 +555,15 @@ async fn a_card_number_guessed_across_wallets_is_locked(backend: Backend) {
     assert_eq!(add_card_from(&server, &fourth, "198.51.100.4", "4242424242424242").await, (201, None));
     // The operator lifts the number's lock (as `admin unlock --card-number` does, keyed alike).
     let key = inkan_server::funding::card_number_key(&server.state.issuer, "4000-0000-0000-0002");
-    let counter = inkan_server::attempts::Counter::card_number(&key);
-    assert!(inkan_server::attempts::unlock(&server.state.db, &counter).await.unwrap());
+    let against = inkan_core::attempts::Against::CardNumber;
+    let entry = inkan_server::audit::Entry {
+        operator_id: inkan_server::audit::COMMAND_LINE,
+        action: "unlock",
+        subject: "card_number (keyed)",
+        reason: "",
+    };
+    let now = time::OffsetDateTime::now_utc();
+    assert!(inkan_server::attempts::unlock(&server.state.db, against, &key, entry, now).await.unwrap());
     assert_eq!(add_card_from(&server, &fourth, "198.51.100.6", stolen).await, declined);
     server.stop().await;
 }
@@ -632,8 +640,8 @@ async fn the_operator_lifts_card_locks_over_http_and_refuses_bad_input(backend: 
     for number in ["4000000000000002", "4111111111111111", "5105105105105100"] {
         assert_eq!(add_card_from(&server, &shopper, here, number).await.1, Some(ErrorCode::CardDeclined));
     }
-    let (device, address, card_number) = (None, None, None);
-    let none = Unlock { device, address, card_number };
+    let (account, device, address, card_number) = (None, None, None, None);
+    let none = Unlock { account, device, address, card_number };
     let with = |f: &dyn Fn(&mut Unlock)| {
         let mut body = none.clone();
         f(&mut body);
@@ -684,5 +692,77 @@ async fn the_operator_lifts_card_locks_over_http_and_refuses_bad_input(backend: 
     let number = with(&|b| b.card_number = Some("4000 0000-0000 0002".to_owned()));
     let done: Unlocked = json(server.post("/v1/admin/unlock", Some(&key), &number).await, StatusCode::OK).await;
     assert!(done.unlocked, "the number's counter, keyed as the server keys it");
+    server.stop().await;
+}
+
+/// A stolen card list is used through fresh wallets: a card verified in one wallet is declined in
+/// a second (without saying why), whether it is verified at once or after its code, and the
+/// operator sees each such card with the wallets involved, over HTTP and with `admin flags`.
+async fn a_card_verified_in_one_wallet_is_declined_in_another_and_flagged(backend: Backend) {
+    use inkan_api::admin::CardFlags;
+    use inkan_api::wallet::{Card, CardStatus, VerifyCard};
+    let server = TestServer::start(backend).await;
+    let (owner, mule, other) = (
+        Shopper::enroll(&server, "Owner").await,
+        Shopper::enroll(&server, "Mule").await,
+        Shopper::enroll(&server, "Other").await,
+    );
+    let add = |shopper: &Shopper, number: &str| {
+        let (token, body) = (shopper.token.clone(), card(number));
+        let server = &server;
+        async move { server.post("/v1/wallet/cards", Some(&token), &body).await }
+    };
+    let owners: Card = json(add(&owner, "4242424242424242").await, StatusCode::CREATED).await;
+    assert_eq!(owners.status, CardStatus::Verified);
+    let message =
+        error(add(&mule, "4242 4242 4242 4242").await, StatusCode::PAYMENT_REQUIRED, ErrorCode::CardDeclined).await;
+    assert!(!message.contains("wallet") && !message.contains("account"), "says nothing of the other wallet: {message}");
+    let mules: Vec<Card> = json(server.get("/v1/wallet/cards", Some(&mule.token)).await, StatusCode::OK).await;
+    assert_eq!(mules.iter().map(|c| c.status).collect::<Vec<_>>(), vec![CardStatus::Failed]);
+    assert!(
+        mule.notices(&server).await.iter().any(|n| matches!(n, inkan_api::feed::Notice::CardVerificationFailed { .. }))
+    );
+
+    // A card that needs its code: both wallets may wait for it, only the first verified keeps it.
+    let first: Card = json(add(&owner, "4000000000003220").await, StatusCode::CREATED).await;
+    let second: Card = json(add(&other, "4000000000003220").await, StatusCode::CREATED).await;
+    let code = VerifyCard { code: "123456".to_owned() };
+    let verify = |shopper: &Shopper, card: &Card| {
+        let (token, path) = (shopper.token.clone(), format!("/v1/wallet/cards/{}/verify", card.id));
+        let (server, code) = (&server, &code);
+        async move { server.post(&path, Some(&token), code).await }
+    };
+    let verified: Card = json(verify(&owner, &first).await, StatusCode::OK).await;
+    assert_eq!(verified.status, CardStatus::Verified);
+    error(verify(&other, &second).await, StatusCode::PAYMENT_REQUIRED, ErrorCode::CardDeclined).await;
+
+    let key = server.operator_key().await;
+    error(server.get("/v1/admin/flags", Some("not a key")).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        .await;
+    let flags: CardFlags = json(server.get("/v1/admin/flags", Some(&key)).await, StatusCode::OK).await;
+    let mut seen: Vec<(String, Vec<(String, String)>)> = flags
+        .flags
+        .iter()
+        .map(|f| (f.last4.clone(), f.accounts.iter().map(|a| (a.account_id.clone(), a.status.clone())).collect()))
+        .collect();
+    seen.sort();
+    let id = |s: &Shopper| s.account_id().to_owned();
+    let verified = "verified".to_owned();
+    let refused = "refused".to_owned();
+    assert_eq!(
+        seen,
+        vec![
+            ("3220".to_owned(), vec![(id(&owner), verified.clone()), (id(&other), refused.clone())]),
+            ("4242".to_owned(), vec![(id(&owner), verified), (id(&mule), refused)]),
+        ]
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_inkan-server"))
+        .args(["--database", server.db_url(), "admin", "flags"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(printed.contains("visa …4242") && printed.contains(mule.account_id()), "{printed}");
+    assert!(printed.lines().any(|l| l.contains(other.account_id()) && l.contains("refused")), "{printed}");
     server.stop().await;
 }

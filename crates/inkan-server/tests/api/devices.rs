@@ -35,7 +35,7 @@ support::on_both_databases!(
 );
 
 /// A second device of `owner`'s wallet, joined with a recovery code.
-async fn second_device(server: &TestServer, owner: &Shopper) -> Shopper {
+pub(super) async fn second_device(server: &TestServer, owner: &Shopper) -> Shopper {
     let code = owner.enrolled.as_ref().unwrap().recovery_codes[9].clone();
     let (response, mut tablet, join_id) = request_join(server, owner.account_id(), Some(&code)).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -73,7 +73,7 @@ async fn step_up_challenge(server: &TestServer, shopper: &Shopper, action: StepU
 
 /// A sign-in for `device_id` answered with `passkey_holder`'s passkey (whatever the request asks
 /// for) and signed by `other_key`, or else by `passkey_holder`'s own device key.
-async fn sign_in_as(
+pub(super) async fn sign_in_as(
     server: &TestServer,
     device_id: &str,
     passkey_holder: &mut Shopper,

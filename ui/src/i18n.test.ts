@@ -1,0 +1,19 @@
+import { describe, expect, it } from "vitest";
+import { noticeText } from "./i18n";
+
+describe("failed tries notices", () => {
+  it("warn before the last try and say how a lock ends", () => {
+    const warn = { kind: "tries_running_out", secret: "recovery_code", left: 1 } as const;
+    expect(noticeText(warn, null, "en", null)).toBe("Another wrong recovery code: one more wrong try locks it");
+    expect(noticeText(warn, null, "ja", null)).toContain("リカバリーコード");
+    const card = { kind: "tries_locked", secret: "card", until: null } as const;
+    expect(noticeText(card, null, "en", null)).toContain("contact Inkan support");
+    expect(noticeText(card, null, "ja", null)).toContain("サポート");
+    const passkey = { kind: "tries_locked", secret: "passkey", until: "2026-12-05T12:30:00Z" } as const;
+    const en = noticeText(passkey, null, "en", null);
+    expect(en).toContain("the passkey is locked until");
+    expect(en).not.toContain("2026-12-05T");
+    // A secret this version does not know yet is shown as it is.
+    expect(noticeText({ kind: "tries_running_out", secret: "pin_code", left: 1 }, null, "en", null)).toContain("pin code");
+  });
+});
