@@ -41,7 +41,16 @@ online: boolean,
  */
 problem: AppError | null, defaults: Defaults, };
 
-export type AppError = { code: string, message: string, };
+export type AppError = { code: string, message: string, 
+/**
+ * After a failed try of a card's details, a passkey or a recovery code: one try is left
+ * before it is locked (the shopper is warned), or none.
+ */
+tries_left?: number, 
+/**
+ * When a lock of failed tries ends (RFC 3339), for a lock that ends on its own.
+ */
+locked_until?: string, };
 
 export type EnrollInput = { server: string, 
 /**

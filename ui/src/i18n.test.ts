@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { noticeText } from "./i18n";
+import { errorText, noticeText } from "./i18n";
 
 describe("failed tries notices", () => {
   it("warn before the last try and say how a lock ends", () => {
@@ -15,5 +15,17 @@ describe("failed tries notices", () => {
     expect(en).not.toContain("2026-12-05T");
     // A secret this version does not know yet is shown as it is.
     expect(noticeText({ kind: "tries_running_out", secret: "pin_code", left: 1 }, null, "en", null)).toContain("pin code");
+  });
+});
+
+describe("an error of a failed try", () => {
+  it("adds the warning or the lock to the known text", () => {
+    const declined = { code: "card_declined", message: "the card was declined; one more failure locks it" };
+    expect(errorText({ ...declined, tries_left: 1 }, "ja")).toContain("あと1回");
+    expect(errorText({ ...declined, tries_left: 0 }, "ja")).toContain("サポート");
+    const locked = { code: "attempts_locked", message: "locked", locked_until: "2026-12-05T12:30:00Z" };
+    expect(errorText(locked, "ja")).toContain("までロック");
+    // No table entry: the server's message, which says it already.
+    expect(errorText({ ...declined, code: "something_new", tries_left: 1 }, "en")).toBe(declined.message);
   });
 });

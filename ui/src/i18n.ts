@@ -275,6 +275,9 @@ const en = {
   nTriesRunningOut: (secret: string) => `Another wrong ${secret}: one more wrong try locks it`,
   nTriesLockedUntil: (secret: string, until: string) => `Too many wrong tries: the ${secret} is locked until ${until}`,
   nTriesLockedSupport: (secret: string) => `Too many wrong tries: the ${secret} is locked; contact Inkan support`,
+  errOneTryLeft: "One more wrong try locks it.",
+  errLockedUntil: (until: string) => `Locked until ${until}.`,
+  errLockedSupport: "It is now locked: contact Inkan support.",
   nDeviceJoinRequestedKey: (name: string, fp: string) => `${name} asks to join this wallet (key ${fp})`,
   byThisDevice: "from this device",
   byRecoveryCode: "with a recovery code",
@@ -600,6 +603,9 @@ const ja: Dict = {
   nTriesRunningOut: (secret: string) => `${secret}の誤りが続いています。あと1回誤るとロックされます`,
   nTriesLockedUntil: (secret: string, until: string) => `誤りが多すぎるため、${secret}は${until}までロックされました`,
   nTriesLockedSupport: (secret: string) => `誤りが多すぎるため、${secret}はロックされました。Inkan サポートにお問い合わせください`,
+  errOneTryLeft: "あと1回誤るとロックされます。",
+  errLockedUntil: (until: string) => `${until}までロックされています。`,
+  errLockedSupport: "ロックされました。Inkan サポートにお問い合わせください。",
   nDeviceJoinRequestedKey: (name: string, fp: string) => `${name}がこのウォレットへの参加を求めています（鍵 ${fp}）`,
   byThisDevice: "この端末から",
   byRecoveryCode: "リカバリーコードで",
@@ -792,7 +798,14 @@ const enErrors: Record<string, string> = {
 
 /** An error's sentence in `lang`: the backend's message, or the app's own for a known code. */
 export function errorText(error: AppError, lang: Lang): string {
-  return (lang === "ja" ? jaErrors : enErrors)[error.code] ?? error.message;
+  const known = (lang === "ja" ? jaErrors : enErrors)[error.code];
+  // The server's own message already says when a try is the last one, or locked.
+  if (known === undefined) return error.message;
+  const t = dictionaries[lang];
+  if (error.tries_left === 1) return `${known} ${t.errOneTryLeft}`;
+  if (error.locked_until) return `${known} ${t.errLockedUntil(formatTime(error.locked_until, lang))}`;
+  if (error.tries_left === 0) return `${known} ${t.errLockedSupport}`;
+  return known;
 }
 
 export interface I18n {

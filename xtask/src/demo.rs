@@ -188,6 +188,27 @@ fn story() -> Result<()> {
     std::fs::create_dir_all(&out)?;
 
     println!("Inkan demo: a shopper pays ¥1,280 at a till, confirmed with a passkey.");
+    start_server(&mut demo, &database, port)?;
+    set_up_till(&demo, &database)?;
+    set_up_wallet(&demo)?;
+    let (png, code) = pay_at_the_till(&demo, &out)?;
+    refuse_attacks(&demo, &png, &code)?;
+
+    say("12. Hanako's wallet afterwards");
+    show(&demo.run(demo.wallet(&["status"]))?);
+    show(&demo.run(demo.wallet(&["history"]))?);
+    demo.run(demo.wallet(&["forget"]))?;
+
+    if std::env::var_os(WITH_APP).is_some() {
+        app_story(&demo, &out)?;
+    }
+    println!("\nDemo done. The server, its database, the wallet and its keys are removed;");
+    println!("the QR image stays at {}.", png.display());
+    Ok(())
+}
+
+/// Act 1: the issuer server on a fresh SQLite file, with its issuer key.
+fn start_server(demo: &mut Demo, database: &str, port: u16) -> Result<()> {
     say("1. The issuer server starts on a fresh SQLite file");
     let log = std::fs::File::create(demo.dir.path().join("server.log"))?;
     // The key that signs every history head: kept apart from the database, readable by its owner.
@@ -196,7 +217,7 @@ fn story() -> Result<()> {
     create_key.args(["admin", "issuer-key", "create", "--out"]).arg(&issuer_key);
     demo.run(create_key)?;
     let server = Command::new(bin("inkan-server"))
-        .args(["--database", &database, "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--database", database, "serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--rp-id", "localhost", "--rp-origin", &demo.server_url, "--funding", "sandbox", "--issuer-key"])
         .arg(&issuer_key)
         .stdout(Stdio::null())
@@ -206,11 +227,15 @@ fn story() -> Result<()> {
     demo.server = Some(server);
     wait_healthy(port)?;
     println!("   listening at {}", demo.server_url);
+    Ok(())
+}
 
+/// Act 2: the operator adds a merchant and its terminal; the till keeps the terminal's key.
+fn set_up_till(demo: &Demo, database: &str) -> Result<()> {
     say("2. The operator adds a merchant and its terminal");
     let admin = |args: &[&str]| {
         let mut c = Command::new(bin("inkan-server"));
-        c.args(["--database", &database, "admin"]).args(args);
+        c.args(["--database", database, "admin"]).args(args);
         c
     };
     let merchant = demo.run(admin(&["merchant", "create", "--name", "FamilyMart Shibuya"]))?;
@@ -220,7 +245,11 @@ fn story() -> Result<()> {
     let key = printed.lines().find_map(|l| l.strip_prefix("key ")).context("no terminal key printed")?;
     write_private(&demo.dir.path().join("terminal.key"), key)?;
     println!("   merchant {merchant_id} (FamilyMart Shibuya), terminal key stored for the till");
+    Ok(())
+}
 
+/// Acts 3 and 4: Hanako's wallet, a card and ¥10,000 on it.
+fn set_up_wallet(demo: &Demo) -> Result<()> {
     say("3. Hanako creates her wallet: a passkey, a device key in the OS keystore, recovery codes");
     let enroll = demo.run(demo.wallet(&[
         "enroll",
@@ -243,7 +272,11 @@ fn story() -> Result<()> {
         .map(|s| s.trim_end_matches(':').to_owned())
         .context("no card id")?;
     show(&demo.run(demo.wallet(&["topup", "--card", &card_id, "--amount", "10000"]))?);
+    Ok(())
+}
 
+/// Acts 5 to 9: the payment, from the live feed to the till's receipt. The QR image and the code.
+fn pay_at_the_till(demo: &Demo, out: &Path) -> Result<(PathBuf, String)> {
     say("5. Her phone listens to the live feed");
     let mut feed = demo.wallet(&["feed", "--follow"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
     let lines = lines_of(feed.stdout.take().context("feed output")?);
@@ -288,9 +321,13 @@ fn story() -> Result<()> {
     }
     let _ = feed.kill();
     let _ = feed.wait();
+    Ok((png, code))
+}
 
+/// Acts 10 and 11: a replayed QR and an altered code are refused.
+fn refuse_attacks(demo: &Demo, png: &Path, code: &str) -> Result<()> {
     say("10. Someone replays the same QR code (a screenshot): refused");
-    let replay = demo.pos(&png).output()?;
+    let replay = demo.pos(png).output()?;
     show(&replay);
     if replay.status.success() {
         bail!("the same code paid twice");
@@ -311,17 +348,6 @@ fn story() -> Result<()> {
     if forged.status.success() {
         bail!("a tampered code paid");
     }
-
-    say("12. Hanako's wallet afterwards");
-    show(&demo.run(demo.wallet(&["status"]))?);
-    show(&demo.run(demo.wallet(&["history"]))?);
-    demo.run(demo.wallet(&["forget"]))?;
-
-    if std::env::var_os(WITH_APP).is_some() {
-        app_story(&demo, &out)?;
-    }
-    println!("\nDemo done. The server, its database, the wallet and its keys are removed;");
-    println!("the QR image stays at {}.", png.display());
     Ok(())
 }
 

@@ -95,11 +95,20 @@ pub struct AppSnapshot {
 pub struct AppError {
     pub code: String,
     pub message: String,
+    /// After a failed try of a card's details, a passkey or a recovery code: one try is left
+    /// before it is locked (the shopper is warned), or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub tries_left: Option<u32>,
+    /// When a lock of failed tries ends (RFC 3339), for a lock that ends on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub locked_until: Option<String>,
 }
 
 impl AppError {
     pub fn new(code: &str, message: impl Into<String>) -> AppError {
-        AppError { code: code.to_owned(), message: message.into() }
+        AppError { code: code.to_owned(), message: message.into(), tries_left: None, locked_until: None }
     }
 
     pub fn invalid(message: impl Into<String>) -> AppError {
@@ -115,7 +124,14 @@ impl From<inkan_client::ClientError> for AppError {
     fn from(e: inkan_client::ClientError) -> AppError {
         use inkan_client::ClientError as E;
         let code = match &e {
-            E::Api { error, .. } => return AppError { code: error.code.as_str().to_string(), message: e.to_string() },
+            E::Api { error, .. } => {
+                let locked_until = error.locked_until.and_then(|at| at.format(&Rfc3339).ok());
+                return AppError {
+                    tries_left: error.tries_left,
+                    locked_until,
+                    ..AppError::new(&error.code.as_str(), e.to_string())
+                };
+            }
             E::Unreachable { .. } => "unreachable",
             E::Protocol(_) => "protocol",
             E::Keystore(_) => "keystore",

@@ -122,10 +122,114 @@ fn us(l: &Latency) -> String {
     format!("{:.0} µs", l.p50_ms * 1000.0)
 }
 
+/// One row of the charge table: its label, and how a run's cell reads.
+type Row<'a> = (&'a str, Box<dyn Fn(&ChargeRun) -> String + 'a>);
+
+/// The rows of the charge table, one column per database.
+fn charge_rows<'a>() -> Vec<Row<'a>> {
+    vec![
+        ("lanes (terminal + wallet pairs)", Box::new(|r| r.load.lanes.to_string())),
+        ("charges completed in window", Box::new(|r| format!("{} in {:.0} s", r.load.completed, r.load.window_s))),
+        ("charges/s", Box::new(|r| format!("{:.1}", r.load.charges_per_s))),
+        (
+            "ceiling: crypto charges/s, all cores",
+            Box::new(|r| format!("{:.0} ({} thr)", r.ceiling.charges_per_s, r.ceiling.threads)),
+        ),
+        (
+            "  code verify / webauthn verify, 1 core",
+            Box::new(|r| format!("{:.0} / {:.0} µs", r.ceiling.code_verify_us, r.ceiling.webauthn_verify_us)),
+        ),
+        ("charges/s ÷ ceiling", Box::new(|r| format!("{:.3}", r.ratio))),
+        (
+            "  at most, beside this load generator",
+            Box::new(|r| r.ratio_bound.map_or_else(|| "-".to_owned(), |b| format!("{b:.3}"))),
+        ),
+        (
+            "crypto CPU ÷ server CPU, per charge",
+            Box::new(|r| match &r.load.cpu {
+                Some(c) if c.server_ms_per_charge > 0.0 => format!(
+                    "{:.3}",
+                    (r.ceiling.code_verify_us + r.ceiling.webauthn_verify_us) / 1000.0 / c.server_ms_per_charge
+                ),
+                _ => "-".to_owned(),
+            }),
+        ),
+        ("load, ms p50 / p99: create", Box::new(|r| lat(r.load.steps.create.as_ref()))),
+        ("  fetch pending", Box::new(|r| lat(r.load.steps.fetch_pending.as_ref()))),
+        ("  sign assertion (client side)", Box::new(|r| lat(r.load.steps.sign_assertion_client.as_ref()))),
+        ("  confirm", Box::new(|r| lat(r.load.steps.confirm.as_ref()))),
+        ("  whole flow", Box::new(|r| lat(r.load.steps.total.as_ref()))),
+        ("  feed push (send → charge_pending)", Box::new(|r| lat(r.load.steps.feed_push.as_ref()))),
+        (
+            "steady, charges/s: offered / completed",
+            Box::new(|r| format!("{:.0} / {:.0}", r.steady.offered_per_s.unwrap_or(0.0), r.steady.charges_per_s)),
+        ),
+        ("steady, ms p50 / p99: create", Box::new(|r| lat(r.steady.steps.create.as_ref()))),
+        ("  confirm", Box::new(|r| lat(r.steady.steps.confirm.as_ref()))),
+        ("  whole flow", Box::new(|r| lat(r.steady.steps.total.as_ref()))),
+        ("  feed push (send → charge_pending)", Box::new(|r| lat(r.steady.steps.feed_push.as_ref()))),
+        ("idle, ms p50 / p99: create", Box::new(|r| lat(r.idle.steps.create.as_ref()))),
+        ("  fetch pending", Box::new(|r| lat(r.idle.steps.fetch_pending.as_ref()))),
+        ("  confirm", Box::new(|r| lat(r.idle.steps.confirm.as_ref()))),
+        ("  feed push (send → charge_pending)", Box::new(|r| lat(r.idle.steps.feed_push.as_ref()))),
+        (
+            "CPU ms per charge: server / load gen",
+            Box::new(|r| match &r.load.cpu {
+                Some(c) => format!("{:.2} / {:.2}", c.server_ms_per_charge, c.loadgen_ms_per_charge),
+                None => "-".to_owned(),
+            }),
+        ),
+        (
+            "CPU used in window: server / load gen / there was",
+            Box::new(|r| match &r.load.cpu {
+                Some(c) => format!("{:.1} / {:.1} / {:.0} s", c.server_cpu_s, c.loadgen_cpu_s, c.available_cpu_s),
+                None => "-".to_owned(),
+            }),
+        ),
+        (
+            "codes signed inside the run",
+            Box::new(|r| {
+                format!("{}", r.load.codes_signed_in_run + r.idle.codes_signed_in_run + r.steady.codes_signed_in_run)
+            }),
+        ),
+        (
+            "errors (load / steady)",
+            Box::new(|r| {
+                let n: u64 = r.load.errors.values().sum();
+                let m: u64 = r.steady.errors.values().sum();
+                format!("{n} / {m}")
+            }),
+        ),
+        (
+            "acknowledged → succeeded after kill -9",
+            Box::new(|r| format!("{} → {}", r.durability.acknowledged, r.durability.succeeded)),
+        ),
+        (
+            "ledger balanced",
+            Box::new(|r| match &r.durability.ledger {
+                Some(l) if l.balanced() => "yes".to_owned(),
+                Some(_) => "NO".to_owned(),
+                None => "-".to_owned(),
+            }),
+        ),
+    ]
+}
+
 impl Report {
     /// The figures as a plain-text table.
     pub fn table(&self) -> String {
         let mut out = String::new();
+        self.machine_lines(&mut out);
+        let _ = writeln!(out);
+        self.payment_code_lines(&mut out);
+        let _ = writeln!(out);
+        self.charge_table(&mut out);
+        let _ = writeln!(out);
+        self.app_lines(&mut out);
+        out
+    }
+
+    fn machine_lines(&self, out: &mut String) {
         let m = &self.machine;
         let _ = writeln!(out, "Inkan bench, {} (schema {})", self.started_at, self.schema);
         let _ = writeln!(
@@ -139,7 +243,9 @@ impl Report {
             m.load_end,
             m.fsync.map(|f| format!("{:.2}", f.p50_ms)).unwrap_or_else(|| "?".to_owned())
         );
-        let _ = writeln!(out);
+    }
+
+    fn payment_code_lines(&self, out: &mut String) {
         match &self.payment_code {
             Section::Measured(c) => {
                 let _ = writeln!(
@@ -161,100 +267,12 @@ impl Report {
                 let _ = writeln!(out, "payment code: not measured ({reason})");
             }
         }
-        let _ = writeln!(out);
+    }
 
+    fn charge_table(&self, out: &mut String) {
         let runs: Vec<(&str, Option<&ChargeRun>)> =
             self.charges.iter().map(|b| (b.backend.as_str(), b.result.measured())).collect();
-        type Row<'a> = (&'a str, Box<dyn Fn(&ChargeRun) -> String + 'a>);
-        let rows: Vec<Row<'_>> = vec![
-            ("lanes (terminal + wallet pairs)", Box::new(|r| r.load.lanes.to_string())),
-            ("charges completed in window", Box::new(|r| format!("{} in {:.0} s", r.load.completed, r.load.window_s))),
-            ("charges/s", Box::new(|r| format!("{:.1}", r.load.charges_per_s))),
-            (
-                "ceiling: crypto charges/s, all cores",
-                Box::new(|r| format!("{:.0} ({} thr)", r.ceiling.charges_per_s, r.ceiling.threads)),
-            ),
-            (
-                "  code verify / webauthn verify, 1 core",
-                Box::new(|r| format!("{:.0} / {:.0} µs", r.ceiling.code_verify_us, r.ceiling.webauthn_verify_us)),
-            ),
-            ("charges/s ÷ ceiling", Box::new(|r| format!("{:.3}", r.ratio))),
-            (
-                "  at most, beside this load generator",
-                Box::new(|r| r.ratio_bound.map_or_else(|| "-".to_owned(), |b| format!("{b:.3}"))),
-            ),
-            (
-                "crypto CPU ÷ server CPU, per charge",
-                Box::new(|r| match &r.load.cpu {
-                    Some(c) if c.server_ms_per_charge > 0.0 => format!(
-                        "{:.3}",
-                        (r.ceiling.code_verify_us + r.ceiling.webauthn_verify_us) / 1000.0 / c.server_ms_per_charge
-                    ),
-                    _ => "-".to_owned(),
-                }),
-            ),
-            ("load, ms p50 / p99: create", Box::new(|r| lat(r.load.steps.create.as_ref()))),
-            ("  fetch pending", Box::new(|r| lat(r.load.steps.fetch_pending.as_ref()))),
-            ("  sign assertion (client side)", Box::new(|r| lat(r.load.steps.sign_assertion_client.as_ref()))),
-            ("  confirm", Box::new(|r| lat(r.load.steps.confirm.as_ref()))),
-            ("  whole flow", Box::new(|r| lat(r.load.steps.total.as_ref()))),
-            ("  feed push (send → charge_pending)", Box::new(|r| lat(r.load.steps.feed_push.as_ref()))),
-            (
-                "steady, charges/s: offered / completed",
-                Box::new(|r| format!("{:.0} / {:.0}", r.steady.offered_per_s.unwrap_or(0.0), r.steady.charges_per_s)),
-            ),
-            ("steady, ms p50 / p99: create", Box::new(|r| lat(r.steady.steps.create.as_ref()))),
-            ("  confirm", Box::new(|r| lat(r.steady.steps.confirm.as_ref()))),
-            ("  whole flow", Box::new(|r| lat(r.steady.steps.total.as_ref()))),
-            ("  feed push (send → charge_pending)", Box::new(|r| lat(r.steady.steps.feed_push.as_ref()))),
-            ("idle, ms p50 / p99: create", Box::new(|r| lat(r.idle.steps.create.as_ref()))),
-            ("  fetch pending", Box::new(|r| lat(r.idle.steps.fetch_pending.as_ref()))),
-            ("  confirm", Box::new(|r| lat(r.idle.steps.confirm.as_ref()))),
-            ("  feed push (send → charge_pending)", Box::new(|r| lat(r.idle.steps.feed_push.as_ref()))),
-            (
-                "CPU ms per charge: server / load gen",
-                Box::new(|r| match &r.load.cpu {
-                    Some(c) => format!("{:.2} / {:.2}", c.server_ms_per_charge, c.loadgen_ms_per_charge),
-                    None => "-".to_owned(),
-                }),
-            ),
-            (
-                "CPU used in window: server / load gen / there was",
-                Box::new(|r| match &r.load.cpu {
-                    Some(c) => format!("{:.1} / {:.1} / {:.0} s", c.server_cpu_s, c.loadgen_cpu_s, c.available_cpu_s),
-                    None => "-".to_owned(),
-                }),
-            ),
-            (
-                "codes signed inside the run",
-                Box::new(|r| {
-                    format!(
-                        "{}",
-                        r.load.codes_signed_in_run + r.idle.codes_signed_in_run + r.steady.codes_signed_in_run
-                    )
-                }),
-            ),
-            (
-                "errors (load / steady)",
-                Box::new(|r| {
-                    let n: u64 = r.load.errors.values().sum();
-                    let m: u64 = r.steady.errors.values().sum();
-                    format!("{n} / {m}")
-                }),
-            ),
-            (
-                "acknowledged → succeeded after kill -9",
-                Box::new(|r| format!("{} → {}", r.durability.acknowledged, r.durability.succeeded)),
-            ),
-            (
-                "ledger balanced",
-                Box::new(|r| match &r.durability.ledger {
-                    Some(l) if l.balanced() => "yes".to_owned(),
-                    Some(_) => "NO".to_owned(),
-                    None => "-".to_owned(),
-                }),
-            ),
-        ];
+        let rows = charge_rows();
         let label_width = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
         let mut columns: Vec<Vec<String>> = Vec::new();
         for (name, run) in &runs {
@@ -290,7 +308,9 @@ impl Report {
                 }
             }
         }
-        let _ = writeln!(out);
+    }
+
+    fn app_lines(&self, out: &mut String) {
         match &self.app {
             Section::Measured(a) => {
                 let _ = writeln!(
@@ -313,7 +333,6 @@ impl Report {
                 let _ = writeln!(out, "app: not measured ({reason})");
             }
         }
-        out
     }
 }
 

@@ -381,298 +381,365 @@ async fn main() {
 async fn run(cli: Cli) -> Result<()> {
     let store = store(&cli)?;
     match cli.command {
-        Command::Enroll { connect, name } => {
-            let choice = passkey(&connect)?;
-            let enrollment = Wallet::enroll(store, server(&connect), &name, &connect.device_name, choice).await?;
-            let profile = enrollment.wallet.profile();
-            println!("Wallet created for {name}.");
-            println!("account:  {}", profile.account_id);
-            println!("device:   {}", profile.device_id);
-            println!("\nRecovery codes: write them down now, they are shown only this once.");
-            println!("Each one adds a device or freezes the wallet if you lose this one.");
-            for code in &enrollment.recovery_codes {
-                println!("  {code}");
-            }
-        }
-        Command::Join { connect, account, recovery_code } => {
-            let choice = passkey(&connect)?;
-            let recovery_code = recovery_code.read()?;
-            let mut told = false;
-            let wallet =
-                Wallet::join(store, server(&connect), &account, &connect.device_name, recovery_code, choice, |join| {
-                    if !told {
-                        eprintln!(
-                            "Waiting for approval: on a device of this wallet run `inkan devices waiting`, check that \
-                             it shows this device's key {}, then `inkan devices approve {}`. If it is not listed there, \
-                             check the account id: Inkan does not say whether an id is a wallet's, and a request for a \
-                             wrong one expires after 10 minutes",
-                            join.device_fingerprint.as_deref().unwrap_or("(unknown)"),
-                            join.join_id
-                        );
-                        told = true;
-                    }
-                })
-                .await?;
-            println!(
-                "This device joined the wallet of {} (device {}).",
-                wallet.profile().display_name,
-                wallet.profile().device_id
-            );
-        }
-        Command::Status => {
-            let mut wallet = Wallet::open(store)?;
-            let state = wallet.status().await?;
-            let limits = &state.limits;
-            println!("{} ({})", state.display_name, state.account_id);
-            println!("balance:   {}", state.balance);
-            println!("frozen:    {}", if state.frozen { "YES: no payment can be made" } else { "no" });
-            if let Some(reason) = &state.held {
-                println!("on hold:   YES, by Inkan ({reason}): no payment, top-up or new device");
-            }
-            println!(
-                "limits:    {} per charge, {} a day ({} spent), {} a month ({} spent)",
-                limits.current.get(inkan_core::LimitKind::PerCharge),
-                limits.current.get(inkan_core::LimitKind::Daily),
-                limits.spending.today,
-                limits.current.get(inkan_core::LimitKind::Monthly),
-                limits.spending.this_month
-            );
-            let can_pay = limits.remaining.checked_min(state.balance).unwrap_or(limits.remaining);
-            println!("can pay:   up to {can_pay} now with this device");
-            if let Some(raise) = &limits.pending {
-                println!("raising:   from {}", jst(raise.effective_at));
-            }
-            println!("passkey:   {}", wallet.authenticator_description());
-        }
-        Command::Devices { action } => {
-            let mut wallet = Wallet::open(store)?;
-            match action.unwrap_or(DevicesAction::List) {
-                DevicesAction::List => {
-                    let me = wallet.profile().device_id.clone();
-                    for d in wallet.devices().await? {
-                        let state = if d.active { "" } else { " (revoked)" };
-                        let this = if d.id == me { " ← this device" } else { "" };
-                        let passkey = match d.passkey_added_at {
-                            Some(at) => format!("passkey since {}", jst(at)),
-                            None => "no passkey".to_owned(),
-                        };
-                        println!("{}  {}  since {}, {passkey}{state}{this}", d.id, d.name, jst(d.enrolled_at));
-                    }
-                }
-                DevicesAction::Waiting => {
-                    for j in wallet.waiting_joins().await? {
-                        println!(
-                            "{}  {}  key {}  until {}",
-                            j.join_id,
-                            j.device_name.unwrap_or_default(),
-                            j.device_fingerprint.unwrap_or_default(),
-                            jst(j.expires_at)
-                        );
-                    }
-                }
-                DevicesAction::Approve { join } => {
-                    let join = wallet.approve_join(&join).await?;
-                    println!(
-                        "Approved: {} (key {}) may now join this wallet.",
-                        join.device_name.unwrap_or_default(),
-                        join.device_fingerprint.unwrap_or_default()
-                    );
-                }
-                DevicesAction::Revoke { device } => {
-                    wallet.revoke_device(&device).await?;
-                    println!("Removed {device}: its payment codes no longer work.");
-                }
-            }
-        }
-        Command::Card { action } => {
-            let mut wallet = Wallet::open(store)?;
-            let card = match action {
-                CardAction::Add { expiry, insecure_number, insecure_cvc } => {
-                    let (month, year) = expiry.split_once('/').context("--expiry is MM/YYYY")?;
-                    let card = AddCard {
-                        exp_month: month.trim().parse().context("--expiry month")?,
-                        exp_year: year.trim().parse().context("--expiry year")?,
-                        number: insecure_number.map_or_else(|| secret("card number"), Ok)?,
-                        cvc: insecure_cvc.map_or_else(|| secret("card security code"), Ok)?,
-                    };
-                    wallet.add_card(card).await?
-                }
-                CardAction::Verify { card, insecure_code } => {
-                    let code = insecure_code.map_or_else(|| secret("card verification code"), Ok)?;
-                    wallet.verify_card(&card, &code).await?
-                }
-            };
-            println!("card {}: {} ending {} ({:?})", card.id, card.brand, card.last4, card.status);
-        }
-        Command::Topup { card, amount } => {
-            let mut wallet = Wallet::open(store)?;
-            let result = wallet.top_up(&card, Money::yen(amount)).await?;
-            println!("Topped up {}. Balance: {}", result.amount, result.balance);
-        }
-        Command::Code { png, watch, count, every } => {
-            let mut wallet = Wallet::open(store)?;
-            if let Err(e) = wallet.sync_clock().await {
-                eprintln!("offline ({e}): the code uses this device's clock");
-            }
-            let mut shown = 0u32;
-            loop {
-                let code = wallet.payment_code()?;
-                println!("{}", code.text());
-                if let Some(path) = &png {
-                    std::fs::write(path, inkan_qr::render_png(&code, 8)?)
-                        .with_context(|| format!("writing {}", path.display()))?;
-                }
-                shown += 1;
-                if !watch || count.is_some_and(|c| shown >= c) {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_secs(every)).await;
-            }
-        }
-        Command::Pending => {
-            let mut wallet = Wallet::open(store)?;
-            let pending = wallet.pending().await?;
-            if pending.is_empty() {
-                println!("No charge is waiting.");
-            }
-            for p in pending {
-                let c = &p.charge;
-                println!(
-                    "{}  {}  {}  {}  expires {}",
-                    c.id,
-                    c.amount,
-                    c.merchant_name,
-                    c.description.clone().unwrap_or_default(),
-                    jst(c.expires_at)
-                );
-            }
-        }
-        Command::Approve { charge, yes } => {
-            let mut wallet = Wallet::open(store)?;
-            let pending = wallet.pending_charge(&charge).await?;
-            let c = &pending.charge;
-            let question = format!("Pay {} ({}) to {}?", c.amount, c.amount.format_ja(), c.merchant_name);
-            println!("{question}");
-            if !yes && !confirm("Confirm with your passkey?")? {
-                println!("Not paid.");
-                return Ok(());
-            }
-            let done = wallet.approve(&pending).await?;
-            println!("Paid {} to {}: {}", done.amount, done.merchant_name, done.status);
-        }
-        Command::Decline { charge, not_me } => {
-            let mut wallet = Wallet::open(store)?;
-            let done = wallet.decline(&charge, not_me).await?;
-            println!("Declined {} to {}.", done.amount, done.merchant_name);
-            if not_me {
-                println!("The wallet is frozen. Check your devices, then `inkan unfreeze`.");
-            }
-        }
-        Command::Feed { after, follow, count } => {
-            let mut wallet = Wallet::open(store)?;
-            if !follow {
-                for event in wallet.history().await?.events.into_iter().filter(|e| e.seq > after) {
-                    let text = event.notice().map(|n| describe(&n)).unwrap_or_else(|_| event.payload.clone());
-                    println!("#{:<4} {}  {text}", event.seq, jst(event.at));
-                }
-                return Ok(());
-            }
-            // Start from the verified history so the live chain continues from a checked hash.
-            let history = wallet.history().await?;
-            let mut cursor = Cursor::START;
-            for event in &history.events {
-                cursor = inkan_client::feed::follow(cursor, event)?;
-                if event.seq > after {
-                    let text = event.notice().map(|n| describe(&n)).unwrap_or_else(|_| event.payload.clone());
-                    println!("#{:<4} {}  {text}", event.seq, jst(event.at));
-                }
-            }
-            let mut feed = wallet.subscribe(cursor).await?;
-            let mut seen = 0usize;
-            while count.is_none_or(|c| seen < c) {
-                match feed.next().await {
-                    Some(FeedItem::Event(event)) => {
-                        let text = event.notice().map(|n| describe(&n)).unwrap_or_else(|_| event.payload.clone());
-                        println!("#{:<4} {}  {text}", event.seq, jst(event.at));
-                        seen += 1;
-                    }
-                    Some(FeedItem::Reconnecting { delay, reason, .. }) => {
-                        eprintln!("feed interrupted ({reason}); reconnecting in {} ms", delay.as_millis());
-                    }
-                    Some(FeedItem::Ended(e)) => return Err(e.into()),
-                    Some(FeedItem::Connected) => {}
-                    None => break,
-                }
-            }
-        }
-        Command::Limits { action } => {
-            let mut wallet = Wallet::open(store)?;
-            let limits = match action {
-                None => wallet.status().await?.limits,
-                Some(LimitsAction::Set { per_charge, daily, monthly }) => {
-                    let policy = LimitPolicy::new(Money::yen(per_charge), Money::yen(daily), Money::yen(monthly))?;
-                    wallet.set_limits(policy).await?
-                }
-            };
-            let k = |kind| limits.current.get(kind);
-            use inkan_core::LimitKind::{Daily, Monthly, PerCharge};
-            println!("per charge {}  daily {}  monthly {}", k(PerCharge), k(Daily), k(Monthly));
-            if let Some(raise) = limits.pending {
-                let p = raise.policy;
-                println!(
-                    "raise to per charge {}  daily {}  monthly {}  from {}",
-                    p.get(PerCharge),
-                    p.get(Daily),
-                    p.get(Monthly),
-                    jst(raise.effective_at)
-                );
-            }
-        }
-        Command::Freeze { recovery_code } => {
-            let profile = store.load()?;
-            match recovery_code.read()? {
-                Some(code) => {
-                    let api = inkan_client::api::Api::new(profile.server)?;
-                    api.freeze_with_recovery_code(&profile.account_id, &code).await?;
-                }
-                None => Wallet::open(store)?.freeze().await?,
-            }
-            println!("The wallet is frozen: no payment can be made until `inkan unfreeze`.");
-        }
-        Command::Unfreeze { recovery_code } => {
-            let mut wallet = Wallet::open(store)?;
-            match recovery_code.read()? {
-                Some(code) => wallet.unfreeze_with_recovery_code(&code).await?,
-                None => wallet.unfreeze().await?,
-            }
-            println!("The wallet is unfrozen.");
-        }
-        Command::RecoveryCodes => {
-            let codes = Wallet::open(store)?.replace_recovery_codes().await?;
-            println!("New recovery codes: write them down now, they are shown only this once.");
-            println!("Every older code no longer works.");
-            for code in &codes {
-                println!("  {code}");
-            }
-        }
-        Command::History { export: _, verify: Some(file), issuer_key } => verify_export(&store, &file, issuer_key)?,
-        Command::History { export, verify: None, issuer_key: _ } => {
-            let mut wallet = Wallet::open(store)?;
-            let (count, text) = wallet.export_history().await?;
-            println!("{count} notices; the hash chain and the issuer's signatures verify.");
-            if let Some(path) = export {
-                std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-                println!("written to {}", path.display());
-            }
-        }
+        Command::Enroll { connect, name } => enroll(store, connect, name).await,
+        Command::Join { connect, account, recovery_code } => join(store, connect, account, recovery_code).await,
+        Command::Status => status(store).await,
+        Command::Devices { action } => devices(store, action).await,
+        Command::Card { action } => card(store, action).await,
+        Command::Topup { card, amount } => top_up(store, card, amount).await,
+        Command::Code { png, watch, count, every } => code(store, png, watch, count, every).await,
+        Command::Pending => pending(store).await,
+        Command::Approve { charge, yes } => approve(store, charge, yes).await,
+        Command::Decline { charge, not_me } => decline(store, charge, not_me).await,
+        Command::Feed { after, follow, count } => feed(store, after, follow, count).await,
+        Command::Limits { action } => limits(store, action).await,
+        Command::Freeze { recovery_code } => freeze(store, recovery_code).await,
+        Command::Unfreeze { recovery_code } => unfreeze(store, recovery_code).await,
+        Command::RecoveryCodes => recovery_codes(store).await,
+        Command::History { export, verify: None, issuer_key: _ } => export_history(store, export).await,
+        Command::History { export: _, verify: Some(file), issuer_key } => verify_export(&store, &file, issuer_key),
         Command::SignOut => {
             Wallet::open(store)?.sign_out().await?;
             println!("Signed out.");
+            Ok(())
         }
         Command::Forget => {
             Wallet::open(store)?.forget()?;
             println!("This profile and its keys are removed from this machine.");
+            Ok(())
         }
+    }
+}
+
+/// `inkan enroll`: a new wallet, with its recovery codes shown once.
+async fn enroll(store: ProfileStore, connect: Connect, name: String) -> Result<()> {
+    let choice = passkey(&connect)?;
+    let enrollment = Wallet::enroll(store, server(&connect), &name, &connect.device_name, choice).await?;
+    let profile = enrollment.wallet.profile();
+    println!("Wallet created for {name}.");
+    println!("account:  {}", profile.account_id);
+    println!("device:   {}", profile.device_id);
+    println!("\nRecovery codes: write them down now, they are shown only this once.");
+    println!("Each one adds a device or freezes the wallet if you lose this one.");
+    for code in &enrollment.recovery_codes {
+        println!("  {code}");
+    }
+    Ok(())
+}
+
+/// `inkan join`: this device joins a wallet, approved by one of its devices or a recovery code.
+async fn join(store: ProfileStore, connect: Connect, account: String, recovery_code: RecoveryCode) -> Result<()> {
+    let choice = passkey(&connect)?;
+    let recovery_code = recovery_code.read()?;
+    let mut told = false;
+    let wallet = Wallet::join(store, server(&connect), &account, &connect.device_name, recovery_code, choice, |join| {
+        if !told {
+            eprintln!(
+                "Waiting for approval: on a device of this wallet run `inkan devices waiting`, check that \
+                     it shows this device's key {}, then `inkan devices approve {}`. If it is not listed there, \
+                     check the account id: Inkan does not say whether an id is a wallet's, and a request for a \
+                     wrong one expires after 10 minutes",
+                join.device_fingerprint.as_deref().unwrap_or("(unknown)"),
+                join.join_id
+            );
+            told = true;
+        }
+    })
+    .await?;
+    println!(
+        "This device joined the wallet of {} (device {}).",
+        wallet.profile().display_name,
+        wallet.profile().device_id
+    );
+    Ok(())
+}
+
+/// `inkan status`: balance, freeze, hold, limits and what can be paid now.
+async fn status(store: ProfileStore) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    let state = wallet.status().await?;
+    let limits = &state.limits;
+    println!("{} ({})", state.display_name, state.account_id);
+    println!("balance:   {}", state.balance);
+    println!("frozen:    {}", if state.frozen { "YES: no payment can be made" } else { "no" });
+    if let Some(reason) = &state.held {
+        println!("on hold:   YES, by Inkan ({reason}): no payment, top-up or new device");
+    }
+    println!(
+        "limits:    {} per charge, {} a day ({} spent), {} a month ({} spent)",
+        limits.current.get(inkan_core::LimitKind::PerCharge),
+        limits.current.get(inkan_core::LimitKind::Daily),
+        limits.spending.today,
+        limits.current.get(inkan_core::LimitKind::Monthly),
+        limits.spending.this_month
+    );
+    let can_pay = limits.remaining.checked_min(state.balance).unwrap_or(limits.remaining);
+    println!("can pay:   up to {can_pay} now with this device");
+    if let Some(raise) = &limits.pending {
+        println!("raising:   from {}", jst(raise.effective_at));
+    }
+    println!("passkey:   {}", wallet.authenticator_description());
+    Ok(())
+}
+
+/// `inkan devices`: the wallet's devices, waiting joins, approving one, removing one.
+async fn devices(store: ProfileStore, action: Option<DevicesAction>) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    match action.unwrap_or(DevicesAction::List) {
+        DevicesAction::List => {
+            let me = wallet.profile().device_id.clone();
+            for d in wallet.devices().await? {
+                let state = if d.active { "" } else { " (revoked)" };
+                let this = if d.id == me { " ← this device" } else { "" };
+                let passkey = match d.passkey_added_at {
+                    Some(at) => format!("passkey since {}", jst(at)),
+                    None => "no passkey".to_owned(),
+                };
+                println!("{}  {}  since {}, {passkey}{state}{this}", d.id, d.name, jst(d.enrolled_at));
+            }
+        }
+        DevicesAction::Waiting => {
+            for j in wallet.waiting_joins().await? {
+                println!(
+                    "{}  {}  key {}  until {}",
+                    j.join_id,
+                    j.device_name.unwrap_or_default(),
+                    j.device_fingerprint.unwrap_or_default(),
+                    jst(j.expires_at)
+                );
+            }
+        }
+        DevicesAction::Approve { join } => {
+            let join = wallet.approve_join(&join).await?;
+            println!(
+                "Approved: {} (key {}) may now join this wallet.",
+                join.device_name.unwrap_or_default(),
+                join.device_fingerprint.unwrap_or_default()
+            );
+        }
+        DevicesAction::Revoke { device } => {
+            wallet.revoke_device(&device).await?;
+            println!("Removed {device}: its payment codes no longer work.");
+        }
+    }
+    Ok(())
+}
+
+/// `inkan card add|verify`: the card's details and codes come from a prompt that does not echo them.
+async fn card(store: ProfileStore, action: CardAction) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    let card = match action {
+        CardAction::Add { expiry, insecure_number, insecure_cvc } => {
+            let (month, year) = expiry.split_once('/').context("--expiry is MM/YYYY")?;
+            let card = AddCard {
+                exp_month: month.trim().parse().context("--expiry month")?,
+                exp_year: year.trim().parse().context("--expiry year")?,
+                number: insecure_number.map_or_else(|| secret("card number"), Ok)?,
+                cvc: insecure_cvc.map_or_else(|| secret("card security code"), Ok)?,
+            };
+            wallet.add_card(card).await?
+        }
+        CardAction::Verify { card, insecure_code } => {
+            let code = insecure_code.map_or_else(|| secret("card verification code"), Ok)?;
+            wallet.verify_card(&card, &code).await?
+        }
+    };
+    println!("card {}: {} ending {} ({:?})", card.id, card.brand, card.last4, card.status);
+    Ok(())
+}
+
+/// `inkan topup`
+async fn top_up(store: ProfileStore, card: String, amount: i64) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    let result = wallet.top_up(&card, Money::yen(amount)).await?;
+    println!("Topped up {}. Balance: {}", result.amount, result.balance);
+    Ok(())
+}
+
+/// `inkan code`: a payment code (and its QR as a PNG), once or every `every` seconds.
+async fn code(store: ProfileStore, png: Option<PathBuf>, watch: bool, count: Option<u32>, every: u64) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    if let Err(e) = wallet.sync_clock().await {
+        eprintln!("offline ({e}): the code uses this device's clock");
+    }
+    let mut shown = 0u32;
+    loop {
+        let code = wallet.payment_code()?;
+        println!("{}", code.text());
+        if let Some(path) = &png {
+            std::fs::write(path, inkan_qr::render_png(&code, 8)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        shown += 1;
+        if !watch || count.is_some_and(|c| shown >= c) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+    }
+    Ok(())
+}
+
+/// `inkan pending`: the charges waiting for this wallet's confirmation.
+async fn pending(store: ProfileStore) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    let pending = wallet.pending().await?;
+    if pending.is_empty() {
+        println!("No charge is waiting.");
+    }
+    for p in pending {
+        let c = &p.charge;
+        println!(
+            "{}  {}  {}  {}  expires {}",
+            c.id,
+            c.amount,
+            c.merchant_name,
+            c.description.clone().unwrap_or_default(),
+            jst(c.expires_at)
+        );
+    }
+    Ok(())
+}
+
+/// `inkan approve`: pays a pending charge with the passkey, after asking.
+async fn approve(store: ProfileStore, charge: String, yes: bool) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    let pending = wallet.pending_charge(&charge).await?;
+    let c = &pending.charge;
+    let question = format!("Pay {} ({}) to {}?", c.amount, c.amount.format_ja(), c.merchant_name);
+    println!("{question}");
+    if !yes && !confirm("Confirm with your passkey?")? {
+        println!("Not paid.");
+        return Ok(());
+    }
+    let done = wallet.approve(&pending).await?;
+    println!("Paid {} to {}: {}", done.amount, done.merchant_name, done.status);
+    Ok(())
+}
+
+/// `inkan decline`: refuses a pending charge (`--not-me` also freezes the wallet).
+async fn decline(store: ProfileStore, charge: String, not_me: bool) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    let done = wallet.decline(&charge, not_me).await?;
+    println!("Declined {} to {}.", done.amount, done.merchant_name);
+    if not_me {
+        println!("The wallet is frozen. Check your devices, then `inkan unfreeze`.");
+    }
+    Ok(())
+}
+
+/// One notice of the history or the live feed, as a line.
+fn print_event(event: &inkan_api::feed::FeedEvent) {
+    let text = event.notice().map(|n| describe(&n)).unwrap_or_else(|_| event.payload.clone());
+    println!("#{:<4} {}  {text}", event.seq, jst(event.at));
+}
+
+/// `inkan feed`: the verified history, then (`--follow`) the live feed, continuing its hash chain.
+async fn feed(store: ProfileStore, after: u64, follow: bool, count: Option<usize>) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    if !follow {
+        for event in wallet.history().await?.events.into_iter().filter(|e| e.seq > after) {
+            print_event(&event);
+        }
+        return Ok(());
+    }
+    // Start from the verified history so the live chain continues from a checked hash.
+    let history = wallet.history().await?;
+    let mut cursor = Cursor::START;
+    for event in &history.events {
+        cursor = inkan_client::feed::follow(cursor, event)?;
+        if event.seq > after {
+            print_event(event);
+        }
+    }
+    let mut feed = wallet.subscribe(cursor).await?;
+    let mut seen = 0usize;
+    while count.is_none_or(|c| seen < c) {
+        match feed.next().await {
+            Some(FeedItem::Event(event)) => {
+                print_event(&event);
+                seen += 1;
+            }
+            Some(FeedItem::Reconnecting { delay, reason, .. }) => {
+                eprintln!("feed interrupted ({reason}); reconnecting in {} ms", delay.as_millis());
+            }
+            Some(FeedItem::Ended(e)) => return Err(e.into()),
+            Some(FeedItem::Connected) => {}
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// `inkan limits [set]`: the spending limits, and a pending raise.
+async fn limits(store: ProfileStore, action: Option<LimitsAction>) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    let limits = match action {
+        None => wallet.status().await?.limits,
+        Some(LimitsAction::Set { per_charge, daily, monthly }) => {
+            let policy = LimitPolicy::new(Money::yen(per_charge), Money::yen(daily), Money::yen(monthly))?;
+            wallet.set_limits(policy).await?
+        }
+    };
+    let k = |kind| limits.current.get(kind);
+    use inkan_core::LimitKind::{Daily, Monthly, PerCharge};
+    println!("per charge {}  daily {}  monthly {}", k(PerCharge), k(Daily), k(Monthly));
+    if let Some(raise) = limits.pending {
+        let p = raise.policy;
+        println!(
+            "raise to per charge {}  daily {}  monthly {}  from {}",
+            p.get(PerCharge),
+            p.get(Daily),
+            p.get(Monthly),
+            jst(raise.effective_at)
+        );
+    }
+    Ok(())
+}
+
+/// `inkan freeze`: by this device's session, or (`--recovery-code`) from anywhere.
+async fn freeze(store: ProfileStore, recovery_code: RecoveryCode) -> Result<()> {
+    let profile = store.load()?;
+    match recovery_code.read()? {
+        Some(code) => {
+            let api = inkan_client::api::Api::new(profile.server)?;
+            api.freeze_with_recovery_code(&profile.account_id, &code).await?;
+        }
+        None => Wallet::open(store)?.freeze().await?,
+    }
+    println!("The wallet is frozen: no payment can be made until `inkan unfreeze`.");
+    Ok(())
+}
+
+/// `inkan unfreeze`: with a passkey step-up, or a recovery code.
+async fn unfreeze(store: ProfileStore, recovery_code: RecoveryCode) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    match recovery_code.read()? {
+        Some(code) => wallet.unfreeze_with_recovery_code(&code).await?,
+        None => wallet.unfreeze().await?,
+    }
+    println!("The wallet is unfrozen.");
+    Ok(())
+}
+
+/// `inkan recovery-codes`: ten new codes, shown once; the old ones stop working.
+async fn recovery_codes(store: ProfileStore) -> Result<()> {
+    let codes = Wallet::open(store)?.replace_recovery_codes().await?;
+    println!("New recovery codes: write them down now, they are shown only this once.");
+    println!("Every older code no longer works.");
+    for code in &codes {
+        println!("  {code}");
+    }
+    Ok(())
+}
+
+/// `inkan history [--export FILE]`: the history, verified, and written out as JSONL.
+async fn export_history(store: ProfileStore, export: Option<PathBuf>) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    let (count, text) = wallet.export_history().await?;
+    println!("{count} notices; the hash chain and the issuer's signatures verify.");
+    if let Some(path) = export {
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        println!("written to {}", path.display());
     }
     Ok(())
 }
