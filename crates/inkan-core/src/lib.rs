@@ -17,6 +17,7 @@ pub mod operator;
 pub mod payment;
 pub mod payment_code;
 pub mod region;
+pub mod risk;
 pub mod session;
 pub mod tokyo;
 

@@ -16,6 +16,7 @@ support::on_both_databases!(
     one_wallet_cannot_take_every_stream,
     an_encoded_wait_is_a_long_poll,
     a_body_trickled_byte_by_byte_gets_408,
+    a_request_that_takes_too_long_gets_408_and_keeps_nothing,
     expired_ceremonies_sessions_and_joins_are_swept,
     a_trusted_edge_abroad_is_refused_on_every_guarded_flow,
     an_untrusted_peer_s_country_and_address_are_not_believed,
@@ -183,6 +184,34 @@ async fn a_body_trickled_byte_by_byte_gets_408(backend: Backend) {
     assert!(started.elapsed() < StdDuration::from_secs(8));
     assert_eq!(server.rows("ceremonies").await, 0, "nothing was kept");
     assert_eq!(*server.state.admission.requests_in_flight().borrow(), 0);
+    server.stop().await;
+}
+
+/// A request that cannot be done within the request timeout (here it waits for a wallet's row that
+/// another transaction holds) is answered `408 request_timeout`, frees its place, and leaves
+/// nothing behind: the freeze it asked for never happens, even once the row is free.
+async fn a_request_that_takes_too_long_gets_408_and_keeps_nothing(backend: Backend) {
+    let mut settings = support::settings();
+    settings.load.request_timeout = StdDuration::from_millis(500);
+    let server = TestServer::start_with(backend, settings).await;
+    let shopper = Shopper::enroll(&server, "Taro").await;
+    // Another transaction takes the wallet's row (on SQLite, the one writer).
+    let mut holder = server.state.db.begin().await.unwrap();
+    sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1")
+        .bind(shopper.account_id())
+        .execute(holder.conn())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let response = server.post("/v1/wallet/freeze", Some(&shopper.token), &serde_json::json!({})).await;
+    let message = error(response, StatusCode::REQUEST_TIMEOUT, ErrorCode::RequestTimeout).await;
+    assert!(message.contains("nothing was kept"), "{message}");
+    assert!(started.elapsed() < StdDuration::from_secs(5));
+    holder.rollback().await.unwrap();
+    assert_eq!(*server.state.admission.requests_in_flight().borrow(), 0);
+    let wallet: inkan_api::wallet::Wallet =
+        json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
+    assert!(!wallet.frozen, "the timed-out freeze was not kept");
     server.stop().await;
 }
 
