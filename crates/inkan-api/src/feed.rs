@@ -255,3 +255,74 @@ pub struct History {
     pub account_id: String,
     pub events: Vec<FeedEvent>,
 }
+
+/// Text of a feed's body as it arrives in network chunks. A chunk may end inside a multibyte
+/// character (any Japanese merchant name): its first bytes wait for the rest, so no character is
+/// ever decoded in halves (which would change the notice and break its hash). Bytes that are no
+/// UTF-8 at all become U+FFFD, as a browser's `EventSource` does; the chain check then refuses them.
+#[derive(Debug, Default)]
+pub struct Utf8Chunks {
+    pending: Vec<u8>,
+}
+
+impl Utf8Chunks {
+    /// The text that `chunk` completes.
+    pub fn decode(&mut self, chunk: &[u8]) -> String {
+        self.pending.extend_from_slice(chunk);
+        let mut text = String::new();
+        loop {
+            match std::str::from_utf8(&self.pending) {
+                Ok(all) => {
+                    text.push_str(all);
+                    self.pending.clear();
+                    return text;
+                }
+                Err(e) => {
+                    let valid = e.valid_up_to();
+                    text.push_str(std::str::from_utf8(&self.pending[..valid]).unwrap_or_default());
+                    match e.error_len() {
+                        // A character cut by the chunk's end: its bytes wait for the next chunk.
+                        None => {
+                            self.pending.drain(..valid);
+                            return text;
+                        }
+                        Some(bad) => {
+                            text.push(char::REPLACEMENT_CHARACTER);
+                            self.pending.drain(..valid + bad);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod utf8_tests {
+    use super::Utf8Chunks;
+
+    #[test]
+    fn a_character_cut_by_a_chunk_is_decoded_whole() {
+        let text = "data: {\"merchant_name\":\"ファミリーマート 渋谷店 🍱\"}\n\n";
+        let bytes = text.as_bytes();
+        for size in 1..=7 {
+            let mut decoder = Utf8Chunks::default();
+            let decoded: String = bytes.chunks(size).map(|chunk| decoder.decode(chunk)).collect();
+            assert_eq!(decoded, text, "chunks of {size} bytes");
+        }
+        for cut in 0..=bytes.len() {
+            let mut decoder = Utf8Chunks::default();
+            let decoded = decoder.decode(&bytes[..cut]) + &decoder.decode(&bytes[cut..]);
+            assert_eq!(decoded, text, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_no_utf8_become_replacement_characters() {
+        let mut decoder = Utf8Chunks::default();
+        assert_eq!(decoder.decode(b"a\xffb"), "a\u{FFFD}b");
+        // A lone continuation byte, then a character cut in two.
+        assert_eq!(decoder.decode(&[0x80, b'x', 0xe6]), "\u{FFFD}x");
+        assert_eq!(decoder.decode(&[0xb8, 0x8b]), "\u{6e0b}");
+    }
+}

@@ -31,6 +31,7 @@ pub enum FeedItem {
 #[derive(Debug, Default)]
 pub struct SseParser {
     buffer: String,
+    text: inkan_api::feed::Utf8Chunks,
 }
 
 /// One parsed event: `id`, `event` and `data` fields. Comments (heartbeats) yield nothing.
@@ -43,7 +44,8 @@ pub struct SseMessage {
 
 impl SseParser {
     pub fn push(&mut self, chunk: &[u8]) {
-        self.buffer.push_str(&String::from_utf8_lossy(chunk));
+        let text = self.text.decode(chunk);
+        self.buffer.push_str(&text);
     }
 
     /// The next complete event in the buffer, if any.
@@ -368,5 +370,18 @@ mod tests {
         );
         assert_eq!(parser.next_message(), Some(SseMessage { id: Some("8".into()), event: None, data: "x\ny".into() }));
         assert_eq!(parser.next_message(), None);
+    }
+
+    #[test]
+    fn a_japanese_name_cut_between_chunks_arrives_whole() {
+        let event = "id: 9\nevent: charge_pending\ndata: {\"merchant_name\":\"ローソン 恵比寿\"}\n\n";
+        let bytes = event.as_bytes();
+        let inside = event.find("ソ").unwrap() + 1;
+        let mut parser = SseParser::default();
+        parser.push(&bytes[..inside]);
+        assert_eq!(parser.next_message(), None);
+        parser.push(&bytes[inside..]);
+        let message = parser.next_message().unwrap();
+        assert_eq!(message.data, "{\"merchant_name\":\"ローソン 恵比寿\"}");
     }
 }

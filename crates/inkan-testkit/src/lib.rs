@@ -768,6 +768,7 @@ impl Shopper {
 pub struct FeedReader {
     response: reqwest::Response,
     buffer: String,
+    text: inkan_api::feed::Utf8Chunks,
 }
 
 /// One SSE event: its id (the notice sequence number), its kind and its data.
@@ -786,7 +787,7 @@ impl FeedReader {
         }
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        FeedReader { response, buffer: String::new() }
+        FeedReader { response, buffer: String::new(), text: Default::default() }
     }
 
     /// Whether the server ends the stream within `within` (reading and dropping what comes first).
@@ -819,7 +820,8 @@ impl FeedReader {
                 }
             }
             let chunk = self.response.chunk().await.ok()??;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            let text = self.text.decode(&chunk);
+            self.buffer.push_str(&text);
         }
     }
 }
