@@ -184,7 +184,8 @@ enum Command {
         verify: Option<PathBuf>,
         /// With --verify: the issuer's public key (base64url, as `GET /v1/issuer-keys` and
         /// `inkan-server admin issuer-key create` show it). Default: the key this profile pinned.
-        #[arg(long, requires = "verify")]
+        /// A key may begin with `-` (base64url): it is taken as the value, not as a flag.
+        #[arg(long, requires = "verify", allow_hyphen_values = true)]
         issuer_key: Option<String>,
     },
     /// End this device's session.
@@ -749,6 +750,14 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
 
     use super::*;
+
+    #[test]
+    fn an_issuer_key_may_begin_with_a_hyphen() {
+        let cli =
+            Cli::try_parse_from(["inkan", "history", "--verify", "export.jsonl", "--issuer-key", "-Kq9x"]).unwrap();
+        let Command::History { issuer_key, .. } = cli.command else { panic!("not history") };
+        assert_eq!(issuer_key.as_deref(), Some("-Kq9x"));
+    }
 
     #[test]
     fn a_piped_secret_is_one_line_trimmed() {
