@@ -263,15 +263,23 @@ pub async fn take_back(tx: &mut Tx, counters: &[Counter]) -> Result<()> {
 }
 
 /// Lifts the locks of every secret against one subject (the operator's `admin unlock`): their
-/// failures are forgotten, and `audit` is written in the same transaction. Whether there was
-/// anything to lift.
+/// failures are forgotten, and the audit entry of `operator_id` is written in the same
+/// transaction (naming the subject, but never a card number's key). Whether there was anything to
+/// lift.
 pub async fn unlock(
     db: &crate::db::Db,
     against: Against,
     subject: &str,
-    audit: crate::audit::Entry<'_>,
+    operator_id: &str,
     now: OffsetDateTime,
 ) -> Result<bool> {
+    let named = format!("{} {}", against.as_str(), if against == Against::CardNumber { "(keyed)" } else { subject });
+    let audit = crate::audit::Entry {
+        operator_id,
+        action: inkan_core::operator::Action::Unlock.as_str(),
+        subject: &named,
+        reason: "",
+    };
     let mut tx = db.pool().begin().await?;
     let deleted = sqlx::query("DELETE FROM attempt_counters WHERE against = $1 AND subject = $2")
         .bind(against.as_str())

@@ -316,101 +316,111 @@ async fn main() -> Result<()> {
     let clock = SystemClock;
     match cli.command {
         Command::Serve(args) => serve(*args, file, db, acquire_timeout).await,
-        Command::Admin(Admin::Merchant(MerchantCommand::Create { name })) => {
-            let id = inkan_server::admin::create_merchant(&db, &clock, &name).await?;
+        Command::Admin(command) => admin(command, &db, &clock).await,
+    }
+}
+
+/// `inkan-server admin ...` on the database (but `issuer-key create`, which needs none).
+#[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
+async fn admin(command: Admin, db: &Db, clock: &SystemClock) -> Result<()> {
+    match command {
+        Admin::Merchant(MerchantCommand::Create { name }) => {
+            let id = inkan_server::admin::create_merchant(db, clock, &name).await?;
             println!("{id}");
             Ok(())
         }
-        Command::Admin(Admin::Terminal(TerminalCommand::Create { merchant, name, country })) => {
-            let (id, key) = inkan_server::admin::create_terminal(&db, &clock, &merchant, &name, country).await?;
+        Admin::Terminal(TerminalCommand::Create { merchant, name, country }) => {
+            let (id, key) = inkan_server::admin::create_terminal(db, clock, &merchant, &name, country).await?;
             println!("terminal {id}\nkey {key}\n(the key is shown only now; store it in the terminal)");
             Ok(())
         }
-        Command::Admin(Admin::Terminal(TerminalCommand::Revoke { terminal })) => {
-            inkan_server::admin::revoke_terminal(&db, &terminal).await?;
+        Admin::Terminal(TerminalCommand::Revoke { terminal }) => {
+            inkan_server::admin::revoke_terminal(db, &terminal).await?;
             println!("revoked {terminal}");
             Ok(())
         }
-        Command::Admin(Admin::Operator(OperatorCommand::Create { name, scopes })) => {
+        Admin::Operator(OperatorCommand::Create { name, scopes }) => {
             let scopes = inkan_core::operator::parse_scopes(&scopes).map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
-            let (id, key) = inkan_server::admin::create_operator(&db, &clock, &name, &scopes).await?;
+            let (id, key) = inkan_server::admin::create_operator(db, clock, &name, &scopes).await?;
             println!(
                 "operator {id} ({})\nkey {key}\n(the key is shown only now; keep it where the operator's tools read it)",
                 inkan_core::operator::scopes_text(&scopes)
             );
             Ok(())
         }
-        Command::Admin(Admin::Operator(OperatorCommand::Revoke { operator })) => {
-            inkan_server::admin::revoke_operator(&db, &operator).await?;
+        Admin::Operator(OperatorCommand::Revoke { operator }) => {
+            inkan_server::admin::revoke_operator(db, &operator).await?;
             println!("revoked {operator}");
             Ok(())
         }
-        Command::Admin(Admin::IssuerKey(_)) => Ok(()),
-        Command::Admin(Admin::Audit) => {
-            let entries = inkan_server::audit::list(&db).await.map_err(|e| anyhow::anyhow!(e.message))?;
-            if entries.is_empty() {
-                println!("no operator action on record");
-            }
-            for entry in entries {
-                let at = entry.at.format(&time::format_description::well_known::Rfc3339)?;
-                let why = if entry.reason.is_empty() { String::new() } else { format!(" — {}", entry.reason) };
-                println!("{at}  {:<14}  {:<12}  {}{why}", entry.operator_id, entry.action, entry.subject);
-            }
-            Ok(())
-        }
-        Command::Admin(Admin::Flags) => {
-            let flags = inkan_server::operator::card_flags(&db).await.map_err(|e| anyhow::anyhow!(e.message))?;
-            if flags.is_empty() {
-                println!("no card is flagged");
-            }
-            for flag in flags {
-                println!("{} …{} (fingerprint {})", flag.brand, flag.last4, flag.fingerprint);
-                for account in flag.accounts {
-                    let at = account.added_at.format(&time::format_description::well_known::Rfc3339)?;
-                    println!("  {}  {:<18}  {at}", account.account_id, account.status);
-                }
-            }
-            Ok(())
-        }
-        Command::Admin(Admin::Unlock(args)) => {
-            use inkan_core::attempts::Against;
-            let chosen = [args.account.is_some(), args.device.is_some(), args.address.is_some(), args.card_number];
-            anyhow::ensure!(
-                chosen.iter().filter(|c| **c).count() == 1,
-                "say what to unlock: one of --account, --device, --address or --card-number"
-            );
-            let (against, subject, what) = match (args.account, args.device, args.address, args.issuer_key) {
-                (Some(account), ..) => (Against::Account, account.clone(), format!("account {account}")),
-                (None, Some(device), ..) => (Against::Device, device.clone(), format!("device {device}")),
-                (None, None, Some(address), _) => {
-                    (Against::Address, inkan_server::attempts::address_subject(address), format!("address {address}"))
-                }
-                (None, None, None, Some(key)) if args.card_number => {
-                    let issuer = Issuer::load(&key)?;
-                    let number = read_secret("card number: ")?;
-                    let key = inkan_server::funding::card_number_key(&issuer, &number);
-                    (Against::CardNumber, key, "that card number".to_owned())
-                }
-                _ => anyhow::bail!("say what to unlock: --account, --device, --address or --card-number"),
-            };
-            let named =
-                format!("{} {}", against.as_str(), if against == Against::CardNumber { "(keyed)" } else { &subject });
-            let entry = inkan_server::audit::Entry {
-                operator_id: inkan_server::audit::COMMAND_LINE,
-                action: inkan_core::operator::Action::Unlock.as_str(),
-                subject: &named,
-                reason: "",
-            };
-            let lifted = inkan_server::attempts::unlock(&db, against, &subject, entry, clock.now())
-                .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
-            println!(
-                "{}",
-                if lifted { format!("unlocked {what}") } else { format!("no failures on record for {what}") }
-            );
-            Ok(())
+        Admin::IssuerKey(_) => Ok(()),
+        Admin::Audit => print_audit(db).await,
+        Admin::Flags => print_flags(db).await,
+        Admin::Unlock(args) => unlock(args, db, clock).await,
+    }
+}
+
+/// `admin audit`: every operator action, newest first.
+#[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
+async fn print_audit(db: &Db) -> Result<()> {
+    let entries = inkan_server::audit::list(db).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    if entries.is_empty() {
+        println!("no operator action on record");
+    }
+    for entry in entries {
+        let at = entry.at.format(&time::format_description::well_known::Rfc3339)?;
+        let why = if entry.reason.is_empty() { String::new() } else { format!(" — {}", entry.reason) };
+        println!("{at}  {:<14}  {:<12}  {}{why}", entry.operator_id, entry.action, entry.subject);
+    }
+    Ok(())
+}
+
+/// `admin flags`: the cards declined for being verified in other wallets.
+#[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
+async fn print_flags(db: &Db) -> Result<()> {
+    let flags = inkan_server::operator::card_flags(db).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    if flags.is_empty() {
+        println!("no card is flagged");
+    }
+    for flag in flags {
+        println!("{} …{} (fingerprint {})", flag.brand, flag.last4, flag.fingerprint);
+        for account in flag.accounts {
+            let at = account.added_at.format(&time::format_description::well_known::Rfc3339)?;
+            println!("  {}  {:<18}  {at}", account.account_id, account.status);
         }
     }
+    Ok(())
+}
+
+/// `admin unlock`: lifts one lock of failed tries, with an audit entry by the command line.
+#[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
+async fn unlock(args: UnlockArgs, db: &Db, clock: &SystemClock) -> Result<()> {
+    use inkan_core::attempts::Against;
+    let chosen = [args.account.is_some(), args.device.is_some(), args.address.is_some(), args.card_number];
+    anyhow::ensure!(
+        chosen.iter().filter(|c| **c).count() == 1,
+        "say what to unlock: one of --account, --device, --address or --card-number"
+    );
+    let (against, subject, what) = match (args.account, args.device, args.address, args.issuer_key) {
+        (Some(account), ..) => (Against::Account, account.clone(), format!("account {account}")),
+        (None, Some(device), ..) => (Against::Device, device.clone(), format!("device {device}")),
+        (None, None, Some(address), _) => {
+            (Against::Address, inkan_server::attempts::address_subject(address), format!("address {address}"))
+        }
+        (None, None, None, Some(key)) if args.card_number => {
+            let issuer = Issuer::load(&key)?;
+            let number = read_secret("card number: ")?;
+            let key = inkan_server::funding::card_number_key(&issuer, &number);
+            (Against::CardNumber, key, "that card number".to_owned())
+        }
+        _ => anyhow::bail!("say what to unlock: --account, --device, --address or --card-number"),
+    };
+    let operator = inkan_server::audit::COMMAND_LINE;
+    let lifted = inkan_server::attempts::unlock(db, against, &subject, operator, clock.now())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    println!("{}", if lifted { format!("unlocked {what}") } else { format!("no failures on record for {what}") });
+    Ok(())
 }
 
 async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Duration) -> Result<()> {

@@ -301,11 +301,7 @@ pub async fn unlock(
         }
         _ => return Err(AppError::invalid("give exactly one of account, device (ids), address or card_number")),
     };
-    // The audit names what was unlocked, but never a card number's key.
-    let named = format!("{} {}", against.as_str(), if against == Against::CardNumber { "(keyed)" } else { &subject });
-    let entry =
-        Entry { operator_id: &operator.operator_id, action: Action::Unlock.as_str(), subject: &named, reason: "" };
-    let unlocked = crate::attempts::unlock(&app.db, against, &subject, entry, app.clock.now()).await?;
+    let unlocked = crate::attempts::unlock(&app.db, against, &subject, &operator.operator_id, app.clock.now()).await?;
     tracing::warn!(against = against.as_str(), operator = %operator.operator_id, unlocked, "failed tries unlocked");
     Ok(Json(inkan_api::admin::Unlocked { unlocked }))
 }

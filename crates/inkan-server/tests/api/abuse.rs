@@ -585,14 +585,8 @@ async fn a_card_number_guessed_across_wallets_is_locked(backend: Backend) {
     // The operator lifts the number's lock (as `admin unlock --card-number` does, keyed alike).
     let key = inkan_server::funding::card_number_key(&server.state.issuer, "4000-0000-0000-0002");
     let against = inkan_core::attempts::Against::CardNumber;
-    let entry = inkan_server::audit::Entry {
-        operator_id: inkan_server::audit::COMMAND_LINE,
-        action: "unlock",
-        subject: "card_number (keyed)",
-        reason: "",
-    };
-    let now = time::OffsetDateTime::now_utc();
-    assert!(inkan_server::attempts::unlock(&server.state.db, against, &key, entry, now).await.unwrap());
+    let (operator, now) = (inkan_server::audit::COMMAND_LINE, time::OffsetDateTime::now_utc());
+    assert!(inkan_server::attempts::unlock(&server.state.db, against, &key, operator, now).await.unwrap());
     assert_eq!(add_card_from(&server, &fourth, "198.51.100.6", stolen).await, declined);
     server.stop().await;
 }
