@@ -88,7 +88,7 @@ expires_in_ms: number, };
 
 export type ChargeView = { id: string, 
 /**
- * `pending_confirmation`, `succeeded`, `declined`, `expired`, `refunded`.
+ * `pending_confirmation`, `held_for_review`, `succeeded`, `declined`, `expired`, `refunded`.
  */
 status: string, amount: Amount, merchant_name: string, description: string | null, created_at: string, expires_at: string, };
 
@@ -151,7 +151,7 @@ export type ExportView = { path: string, events: number, };
 
 export type AppEvent = { "type": "activity", item: ActivityItem, } | { "type": "charge_pending", charge: ChargeView, } | { "type": "charge_settled", charge_id: string, status: string, } | { "type": "wallet_changed" } | { "type": "connection", online: boolean, detail: string | null, } | { "type": "feed_ended", error: AppError, } | { "type": "join_progress", join: JoinView, } | { "type": "profile_changed" };
 
-export type Notice = { "kind": "charge_pending", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "charge_succeeded", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "charge_declined", charge_id: string, amount: number, currency: string, merchant_name: string, not_me: boolean, } | { "kind": "charge_expired", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "charge_refunded", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "top_up_succeeded", topup_id: string, amount: number, currency: string, card_last4: string, } | { "kind": "top_up_failed", amount: number, currency: string, card_last4: string, reason: string, } | { "kind": "card_added", card_id: string, brand: string, last4: string, verified: boolean, } | { "kind": "card_verification_failed", last4: string, locked: boolean, } | { "kind": "account_created", display_name: string, } | { "kind": "signed_in", 
+export type Notice = { "kind": "charge_pending", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "charge_held", charge_id: string, amount: number, currency: string, merchant_name: string, reason: string, } | { "kind": "charge_review_declined", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "charge_succeeded", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "charge_declined", charge_id: string, amount: number, currency: string, merchant_name: string, not_me: boolean, } | { "kind": "charge_expired", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "charge_refunded", charge_id: string, amount: number, currency: string, merchant_name: string, } | { "kind": "top_up_succeeded", topup_id: string, amount: number, currency: string, card_last4: string, } | { "kind": "top_up_failed", amount: number, currency: string, card_last4: string, reason: string, } | { "kind": "card_added", card_id: string, brand: string, last4: string, verified: boolean, } | { "kind": "card_verification_failed", last4: string, locked: boolean, } | { "kind": "account_created", display_name: string, } | { "kind": "signed_in", 
 /**
  * `null` when the session was opened without naming an enrolled device.
  */

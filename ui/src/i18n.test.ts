@@ -29,3 +29,24 @@ describe("an error of a failed try", () => {
     expect(errorText({ ...declined, code: "something_new", tries_left: 1 }, "en")).toBe(declined.message);
   });
 });
+
+describe("a payment held for review", () => {
+  it("says why in words, and what to do if it is not the shopper's", () => {
+    const held = {
+      kind: "charge_held",
+      charge_id: "ch_1",
+      amount: 25000,
+      currency: "JPY",
+      merchant_name: "Lawson",
+      reason: "new_device_first_charge",
+    } as const;
+    const en = noticeText(held, null, "en", null);
+    expect(en).toContain("a large first payment from a new device");
+    expect(en).toContain("Freeze your wallet");
+    expect(noticeText(held, null, "ja", null)).toContain("新しい端末からの高額な初回支払い");
+    // A reason this version does not know yet still reads as a sentence.
+    expect(noticeText({ ...held, reason: "night_owl" }, null, "en", null)).toContain("an unusual payment");
+    const declined = { kind: "charge_review_declined", charge_id: "ch_1", amount: 25000, currency: "JPY", merchant_name: "Lawson" } as const;
+    expect(noticeText(declined, null, "ja", null)).toContain("拒否");
+  });
+});

@@ -241,6 +241,16 @@ const en = {
   nChargeDeclined: (m: string, a: string) => `Declined ${a} at ${m}`,
   nChargeDeclinedNotMe: (m: string, a: string) => `Reported ${a} at ${m} as not you; wallet frozen`,
   nChargeExpired: (m: string, a: string) => `${a} at ${m} expired unconfirmed`,
+  nChargeHeld: (m: string, a: string, why: string) =>
+    `Inkan is checking ${a} at ${m} (${why}) before you can confirm it. Not you? Freeze your wallet.`,
+  nChargeReviewDeclined: (m: string, a: string) => `Inkan declined ${a} at ${m} after checking it; nothing was paid`,
+  holdReason: (reason: string) =>
+    ({
+      many_charges: "many payments in a few minutes",
+      top_up_then_spend: "a top-up spent at once from a new device",
+      two_countries: "payments in two countries within the hour",
+      new_device_first_charge: "a large first payment from a new device",
+    })[reason] ?? "an unusual payment",
   nChargeRefunded: (m: string, a: string) => `${m} refunded ${a}`,
   nTopUpSucceeded: (a: string, last4: string) => `Added ${a} from card •••• ${last4}`,
   nTopUpFailed: (a: string, last4: string, reason: string) => `Adding ${a} from card •••• ${last4} failed: ${reason}`,
@@ -339,8 +349,18 @@ const secretText: Record<Lang, Record<string, string>> = {
 
 /** Why sessions were ended (`sessions_ended.reason`). */
 const sessionsEndedText: Record<Lang, Record<string, string>> = {
-  en: { device_removed: "a device was removed", wallet_frozen: "the wallet was frozen", account_held: "Inkan put the account on hold" },
-  ja: { device_removed: "端末が削除されたため", wallet_frozen: "ウォレットが凍結されたため", account_held: "Inkan がアカウントの利用を停止したため" },
+  en: {
+    device_removed: "a device was removed",
+    wallet_frozen: "the wallet was frozen",
+    account_held: "Inkan put the account on hold",
+    passkey_refused: "a passkey was refused too often in it",
+  },
+  ja: {
+    device_removed: "端末が削除されたため",
+    wallet_frozen: "ウォレットが凍結されたため",
+    account_held: "Inkan がアカウントの利用を停止したため",
+    passkey_refused: "パスキーの認証に何度も失敗したため",
+  },
 };
 
 /** A word from the server this version does not know yet: shown as it is, without underscores. */
@@ -569,6 +589,16 @@ const ja: Dict = {
   nChargeDeclined: (m: string, a: string) => `${m}の${a}の支払いを拒否しました`,
   nChargeDeclinedNotMe: (m: string, a: string) => `${m}の${a}を「身に覚えがない」と報告し、ウォレットを凍結しました`,
   nChargeExpired: (m: string, a: string) => `${m}の${a}の支払いは確認されないまま期限切れになりました`,
+  nChargeHeld: (m: string, a: string, why: string) =>
+    `${m}の${a}の支払いをInkanが確認しています（${why}）。確認後に承認をお願いします。身に覚えがなければウォレットを凍結してください`,
+  nChargeReviewDeclined: (m: string, a: string) => `Inkanが確認のうえ${m}の${a}の支払いを拒否しました。支払いは行われていません`,
+  holdReason: (reason: string) =>
+    ({
+      many_charges: "短時間に多数の支払い",
+      top_up_then_spend: "新しい端末からのチャージ直後の高額利用",
+      two_countries: "1時間以内に2か国での支払い",
+      new_device_first_charge: "新しい端末からの高額な初回支払い",
+    })[reason] ?? "通常と異なる支払い",
   nChargeRefunded: (m: string, a: string) => `${m}から${a}が返金されました`,
   nTopUpSucceeded: (a: string, last4: string) => `カード（末尾${last4}）から${a}をチャージしました`,
   nTopUpFailed: (a: string, last4: string, reason: string) => `カード（末尾${last4}）からの${a}のチャージに失敗しました：${reason}`,
@@ -680,6 +710,10 @@ export function noticeText(
         : t.nChargeDeclined(notice.merchant_name, a(notice.amount));
     case "charge_expired":
       return t.nChargeExpired(notice.merchant_name, a(notice.amount));
+    case "charge_held":
+      return t.nChargeHeld(notice.merchant_name, a(notice.amount), t.holdReason(notice.reason));
+    case "charge_review_declined":
+      return t.nChargeReviewDeclined(notice.merchant_name, a(notice.amount));
     case "charge_refunded":
       return t.nChargeRefunded(notice.merchant_name, a(notice.amount));
     case "top_up_succeeded":

@@ -154,11 +154,57 @@ pub struct AuditEntry {
     /// The operator key's id; `command line` for `inkan-server admin ...` on the database; `inkan`
     /// for the server itself (a card flagged).
     pub operator_id: String,
-    /// `suspend`, `resume`, `hold`, `release`, `unlock` or `card_flagged`.
+    /// `suspend`, `resume`, `hold`, `release`, `unlock`, `approve_charge`, `decline_charge` or
+    /// `card_flagged`.
     pub action: String,
     /// What it was done to: a service, an account, a device, an address, a card.
     pub subject: String,
     /// Why, as given (empty for actions that take no reason).
+    pub reason: String,
+}
+
+/// Charges held for review by a velocity rule, oldest first: what `GET /v1/admin/reviews` lists
+/// (at most 500).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeldCharges {
+    pub charges: Vec<HeldCharge>,
+}
+
+/// One charge waiting for the operator's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeldCharge {
+    pub charge_id: String,
+    pub account_id: String,
+    /// The device whose payment code made the charge.
+    pub device_id: String,
+    pub merchant_id: String,
+    pub merchant_name: String,
+    /// The country of the terminal that made the charge.
+    pub terminal_country: String,
+    /// In minor units of `currency`.
+    pub amount: i64,
+    pub currency: String,
+    /// The rule that held it: `many_charges`, `top_up_then_spend`, `two_countries` or
+    /// `new_device_first_charge`.
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it expires unless decided.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// `POST /v1/admin/reviews/{charge_id}/approve` and `.../decline`: the decision's why, for the
+/// audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReviewDecision {
+    /// Why: 1 to 200 characters, no control characters. Kept in the audit trail, never shown to
+    /// the shopper.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub reason: String,
 }
 

@@ -22,6 +22,24 @@ pub enum Notice {
         currency: String,
         merchant_name: String,
     },
+    /// A terminal asked for a payment that a velocity rule set aside (`reason`: `many_charges`,
+    /// `top_up_then_spend`, `two_countries` or `new_device_first_charge`): a person at Inkan looks
+    /// at it first. If they approve it, a `charge_pending` notice follows and the shopper may
+    /// confirm it; if not, `charge_review_declined`. Meanwhile the shopper may decline it.
+    ChargeHeld {
+        charge_id: String,
+        amount: i64,
+        currency: String,
+        merchant_name: String,
+        reason: String,
+    },
+    /// Inkan declined a payment it had held for review: nothing was paid.
+    ChargeReviewDeclined {
+        charge_id: String,
+        amount: i64,
+        currency: String,
+        merchant_name: String,
+    },
     ChargeSucceeded {
         charge_id: String,
         amount: i64,

@@ -223,6 +223,9 @@ async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedE
         N::ChargeSucceeded { charge_id, .. } => settled(sink, charge_id, "succeeded"),
         N::ChargeDeclined { charge_id, .. } => settled(sink, charge_id, "declined"),
         N::ChargeExpired { charge_id, .. } => settled(sink, charge_id, "expired"),
+        // Held: no sheet until Inkan approves it (a `charge_pending` notice then follows).
+        N::ChargeHeld { .. } => sink.emit(AppEvent::WalletChanged),
+        N::ChargeReviewDeclined { charge_id, .. } => settled(sink, charge_id, "declined"),
         N::ChargeRefunded { .. }
         | N::TopUpSucceeded { .. }
         | N::LimitsLowered { .. }

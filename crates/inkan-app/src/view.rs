@@ -201,7 +201,7 @@ pub struct PaymentCodeView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct ChargeView {
     pub id: String,
-    /// `pending_confirmation`, `succeeded`, `declined`, `expired`, `refunded`.
+    /// `pending_confirmation`, `held_for_review`, `succeeded`, `declined`, `expired`, `refunded`.
     pub status: String,
     pub amount: Amount,
     pub merchant_name: String,
@@ -378,6 +378,8 @@ impl ActivityItem {
         use Notice as N;
         let (category, amount) = match &notice {
             N::ChargePending { amount, currency, .. }
+            | N::ChargeHeld { amount, currency, .. }
+            | N::ChargeReviewDeclined { amount, currency, .. }
             | N::ChargeSucceeded { amount, currency, .. }
             | N::ChargeDeclined { amount, currency, .. }
             | N::ChargeExpired { amount, currency, .. } => (Category::Payment, Some(Amount::of(*amount, currency))),

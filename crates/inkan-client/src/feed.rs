@@ -241,6 +241,17 @@ async fn stream_once(
     }
 }
 
+/// Why a payment was held for review, in words (`Notice::ChargeHeld`'s `reason`).
+pub fn hold_reason(reason: &str) -> &'static str {
+    match reason {
+        "many_charges" => "many payments in a few minutes",
+        "top_up_then_spend" => "a top-up spent at once from a new device",
+        "two_countries" => "payments in two countries within the hour",
+        "new_device_first_charge" => "a large first payment from a new device",
+        _ => "an unusual payment",
+    }
+}
+
 /// A notice in a sentence, for people (English).
 pub fn describe(notice: &inkan_api::feed::Notice) -> String {
     use inkan_api::feed::Notice as N;
@@ -258,6 +269,15 @@ pub fn describe(notice: &inkan_api::feed::Notice) -> String {
         N::ChargeDeclined { amount, currency, merchant_name, not_me, .. } => {
             let why = if *not_me { " (reported: this wasn't me)" } else { "" };
             format!("Declined {} to {merchant_name}{why}", yen(amount, currency))
+        }
+        N::ChargeHeld { amount, currency, merchant_name, reason, .. } => format!(
+            "Inkan is checking a payment of {} to {merchant_name} before you can confirm it ({}); \
+             if it is not yours, freeze the wallet",
+            yen(amount, currency),
+            hold_reason(reason)
+        ),
+        N::ChargeReviewDeclined { amount, currency, merchant_name, .. } => {
+            format!("Inkan declined the payment of {} to {merchant_name} after checking it", yen(amount, currency))
         }
         N::ChargeExpired { amount, currency, merchant_name, .. } => {
             format!("Expired unconfirmed: {} to {merchant_name}", yen(amount, currency))

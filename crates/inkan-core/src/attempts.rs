@@ -53,10 +53,13 @@ pub enum Against {
     Device,
     /// One client address (an IPv6 client by its /64).
     Address,
+    /// One wallet session (a passkey tried within it: a step-up, a payment). Locked, it ends.
+    Session,
 }
 
 impl Against {
-    pub const ALL: [Against; 4] = [Against::CardNumber, Against::Account, Against::Device, Against::Address];
+    pub const ALL: [Against; 5] =
+        [Against::CardNumber, Against::Account, Against::Device, Against::Address, Against::Session];
 
     /// The name in the database and in the operator's commands.
     pub fn as_str(self) -> &'static str {
@@ -65,6 +68,7 @@ impl Against {
             Against::Account => "account",
             Against::Device => "device",
             Against::Address => "address",
+            Against::Session => "session",
         }
     }
 
@@ -104,6 +108,13 @@ impl Secret {
         }
     }
 }
+
+/// What a passkey try made within a session (a step-up, a payment's confirmation) is counted
+/// against: that session and the address, not the device. Whoever stole a session but not the
+/// passkey could otherwise lock the owner's device out of signing in and paying, 30 minutes at a
+/// time, for as long as the session lives; the fifth failure ends the session instead, and
+/// getting another needs the device's key and its passkey.
+pub const PASSKEY_IN_SESSION: &[Against] = &[Against::Session, Against::Address];
 
 /// The limit of failed tries, and how long failures are remembered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,7 +266,16 @@ mod tests {
         }
         assert!(!Secret::Passkey.counted_against().contains(&Against::Account));
         assert!(Secret::RecoveryCode.counted_against().contains(&Against::Account));
-        assert_eq!(Secret::Card.counted_against(), &Against::ALL);
+        assert_eq!(
+            Secret::Card.counted_against(),
+            &[Against::CardNumber, Against::Account, Against::Device, Against::Address]
+        );
+        // Within a session, a passkey's failures never reach its device: a stolen session cannot
+        // lock the owner out.
+        assert!(!PASSKEY_IN_SESSION.contains(&Against::Device) && PASSKEY_IN_SESSION.contains(&Against::Session));
+        for secret in Secret::ALL {
+            assert!(!secret.counted_against().contains(&Against::Session));
+        }
     }
 
     #[test]

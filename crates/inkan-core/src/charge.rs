@@ -1,8 +1,11 @@
 //! The life of a charge: which states exist and which moves between them are allowed.
 //!
-//! `pending_confirmation → succeeded | declined | expired`, and `succeeded → refunded`. Every
-//! other move is an [`InvalidTransition`]; the server applies a move only through
-//! [`ChargeStatus::apply`], so a refunded charge can never be confirmed, nor an expired one paid.
+//! `pending_confirmation → succeeded | declined | expired`, `succeeded → refunded`, and for a
+//! charge a velocity rule set aside (`crate::risk`): `held_for_review → pending_confirmation`
+//! (the operator approves it; the shopper may then confirm), `→ declined` (the operator or the
+//! shopper declines it) or `→ expired` (nobody decided in time). Every other move is an
+//! [`InvalidTransition`], so a refunded charge can never be confirmed, an expired one paid, nor a
+//! held one confirmed before a person has looked at it.
 
 use std::fmt;
 
@@ -12,6 +15,9 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChargeStatus {
+    /// A velocity or anomaly rule set the charge aside: a person at Inkan looks at it before the
+    /// shopper may confirm it.
+    HeldForReview,
     PendingConfirmation,
     Succeeded,
     Declined,
@@ -27,8 +33,10 @@ pub enum ChargeEvent {
     Confirm,
     /// The shopper declined (or said "this wasn't me").
     Decline,
-    /// Nobody confirmed before the deadline.
+    /// Nobody confirmed (or reviewed) before the deadline.
     Expire,
+    /// The operator looked at a held charge and let it go on to the shopper.
+    Approve,
     /// The merchant gave the money back.
     Refund,
 }
@@ -41,7 +49,8 @@ pub struct InvalidTransition {
 }
 
 impl ChargeStatus {
-    pub const ALL: [ChargeStatus; 5] = [
+    pub const ALL: [ChargeStatus; 6] = [
+        ChargeStatus::HeldForReview,
         ChargeStatus::PendingConfirmation,
         ChargeStatus::Succeeded,
         ChargeStatus::Declined,
@@ -52,6 +61,7 @@ impl ChargeStatus {
     /// Wire name, as in the merchant API.
     pub const fn as_str(self) -> &'static str {
         match self {
+            ChargeStatus::HeldForReview => "held_for_review",
             ChargeStatus::PendingConfirmation => "pending_confirmation",
             ChargeStatus::Succeeded => "succeeded",
             ChargeStatus::Declined => "declined",
@@ -64,6 +74,12 @@ impl ChargeStatus {
         ChargeStatus::ALL.into_iter().find(|status| status.as_str() == s)
     }
 
+    /// Not decided yet: the charge still holds its amount of the wallet's balance, and a terminal
+    /// waiting for it keeps waiting.
+    pub const fn is_open(self) -> bool {
+        matches!(self, ChargeStatus::HeldForReview | ChargeStatus::PendingConfirmation)
+    }
+
     /// No event will ever change a final charge.
     pub const fn is_final(self) -> bool {
         matches!(self, ChargeStatus::Declined | ChargeStatus::Expired | ChargeStatus::Refunded)
@@ -74,6 +90,9 @@ impl ChargeStatus {
         use ChargeEvent as E;
         use ChargeStatus as S;
         match (self, event) {
+            (S::HeldForReview, E::Approve) => Ok(S::PendingConfirmation),
+            (S::HeldForReview, E::Decline) => Ok(S::Declined),
+            (S::HeldForReview, E::Expire) => Ok(S::Expired),
             (S::PendingConfirmation, E::Confirm) => Ok(S::Succeeded),
             (S::PendingConfirmation, E::Decline) => Ok(S::Declined),
             (S::PendingConfirmation, E::Expire) => Ok(S::Expired),
@@ -94,8 +113,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exactly_four_moves_are_allowed() {
-        let events = [ChargeEvent::Confirm, ChargeEvent::Decline, ChargeEvent::Expire, ChargeEvent::Refund];
+    fn exactly_seven_moves_are_allowed() {
+        let events = [
+            ChargeEvent::Confirm,
+            ChargeEvent::Decline,
+            ChargeEvent::Expire,
+            ChargeEvent::Refund,
+            ChargeEvent::Approve,
+        ];
         let mut allowed = Vec::new();
         for from in ChargeStatus::ALL {
             for event in events {
@@ -109,6 +134,9 @@ mod tests {
         assert_eq!(
             allowed,
             vec![
+                (S::HeldForReview, ChargeEvent::Decline, S::Declined),
+                (S::HeldForReview, ChargeEvent::Expire, S::Expired),
+                (S::HeldForReview, ChargeEvent::Approve, S::PendingConfirmation),
                 (S::PendingConfirmation, ChargeEvent::Confirm, S::Succeeded),
                 (S::PendingConfirmation, ChargeEvent::Decline, S::Declined),
                 (S::PendingConfirmation, ChargeEvent::Expire, S::Expired),
@@ -117,6 +145,8 @@ mod tests {
         );
         for status in ChargeStatus::ALL {
             assert_eq!(status.is_final(), events.iter().all(|&e| status.apply(e).is_err()));
+            // Open: it can still end up paid or not, by more than a refund.
+            assert_eq!(status.is_open(), status.apply(ChargeEvent::Expire).is_ok());
         }
     }
 

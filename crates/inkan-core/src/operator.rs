@@ -2,8 +2,8 @@
 //! monitoring: every operator action has a who, a when, a what and a why).
 //!
 //! A key holds scopes: `switches` (suspend and resume services, hold and release accounts, lift
-//! locks of failed tries), `review` (reserved for deciding on charges held for review, which are
-//! not built yet) and `read` (see suspensions, card flags and the audit trail). A key for the support desk may read without
+//! locks of failed tries), `review` (list the charges held for review and approve or decline
+//! them) and `read` (see suspensions, card flags and the audit trail). A key for the support desk may read without
 //! being able to stop the service.
 
 /// One power of an operator key.
@@ -60,6 +60,9 @@ pub enum Action {
     Hold,
     Release,
     Unlock,
+    ListReviews,
+    ApproveCharge,
+    DeclineCharge,
     ListSuspensions,
     ListFlags,
     ListAudit,
@@ -70,13 +73,14 @@ impl Action {
     pub fn scope(self) -> Scope {
         match self {
             Action::Suspend | Action::Resume | Action::Hold | Action::Release | Action::Unlock => Scope::Switches,
+            Action::ListReviews | Action::ApproveCharge | Action::DeclineCharge => Scope::Review,
             Action::ListSuspensions | Action::ListFlags | Action::ListAudit => Scope::Read,
         }
     }
 
     /// Whether the action changes something, and so is written to the audit trail. Reading is not.
     pub fn audited(self) -> bool {
-        self.scope() != Scope::Read
+        !matches!(self, Action::ListReviews | Action::ListSuspensions | Action::ListFlags | Action::ListAudit)
     }
 
     /// Its name in the audit trail.
@@ -87,6 +91,9 @@ impl Action {
             Action::Hold => "hold",
             Action::Release => "release",
             Action::Unlock => "unlock",
+            Action::ListReviews => "list_reviews",
+            Action::ApproveCharge => "approve_charge",
+            Action::DeclineCharge => "decline_charge",
             Action::ListSuspensions => "list_suspensions",
             Action::ListFlags => "list_flags",
             Action::ListAudit => "list_audit",
@@ -123,9 +130,29 @@ mod tests {
 
     #[test]
     fn every_change_is_audited_and_no_read_is() {
-        for action in [Action::Suspend, Action::Resume, Action::Hold, Action::Release, Action::Unlock] {
+        let changes = [
+            Action::Suspend,
+            Action::Resume,
+            Action::Hold,
+            Action::Release,
+            Action::Unlock,
+            Action::ApproveCharge,
+            Action::DeclineCharge,
+        ];
+        for action in changes {
             assert!(action.audited(), "{action:?}");
         }
-        assert!(!Action::ListAudit.audited());
+        for read in [Action::ListAudit, Action::ListFlags, Action::ListSuspensions, Action::ListReviews] {
+            assert!(!read.audited(), "{read:?}");
+        }
+    }
+
+    #[test]
+    fn a_reviewer_decides_on_held_charges_and_nothing_else() {
+        let review = parse_scopes("review").unwrap();
+        for action in [Action::ListReviews, Action::ApproveCharge, Action::DeclineCharge] {
+            assert!(may(&review, action) && !may(&parse_scopes("switches,read").unwrap(), action), "{action:?}");
+        }
+        assert!(!may(&review, Action::Suspend) && !may(&review, Action::ListAudit));
     }
 }

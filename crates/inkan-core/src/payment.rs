@@ -10,8 +10,10 @@ use std::cmp::Ordering;
 
 use time::OffsetDateTime;
 
-use crate::limits::{LimitError, LimitSettings, NewDeviceCap, Spending};
+use crate::limits::{LimitError, LimitPolicy, LimitSettings, NewDeviceCap, Spending};
 use crate::money::{Money, MoneyError};
+use crate::region::Country;
+use crate::risk::{ChargeFacts, HoldReason, RecentCharge, RiskRules};
 
 /// When the question is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +83,7 @@ pub fn may_pay(
     if facts.frozen {
         return Err(PaymentRefusal::Frozen);
     }
-    let limits =
-        cap.apply(&facts.limits.effective(now), facts.device_enrolled_at, now).map_err(PaymentRefusal::Limit)?;
+    let limits = limits_now(facts, cap, now)?;
     limits.check(&facts.spent, amount).map_err(PaymentRefusal::Limit)?;
     let available = match stage {
         Stage::Create => facts.balance.checked_sub(facts.pending_elsewhere)?,
@@ -92,6 +93,62 @@ pub fn may_pay(
         return Err(PaymentRefusal::InsufficientFunds);
     }
     Ok(())
+}
+
+/// The wallet's limits for the paying device now: its own, within the new-device cap.
+fn limits_now(facts: &PaymentFacts, cap: &NewDeviceCap, now: OffsetDateTime) -> Result<LimitPolicy, PaymentRefusal> {
+    cap.apply(&facts.limits.effective(now), facts.device_enrolled_at, now).map_err(PaymentRefusal::Limit)
+}
+
+/// What the velocity rules ([`crate::risk`]) read of the wallet's history, beside [`PaymentFacts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentActivity {
+    /// The wallet's charges (any status) made within [`RiskRules::lookback`] of now.
+    pub recent: Vec<RecentCharge>,
+    /// The wallet's latest top-up.
+    pub last_top_up: Option<OffsetDateTime>,
+    /// Whether the paying device has paid a charge before.
+    pub device_has_paid: bool,
+}
+
+/// What a terminal's new charge becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// It waits for the shopper's passkey.
+    AwaitShopper,
+    /// A rule set it aside: a person looks at it first, and the shopper is told.
+    Review(HoldReason),
+}
+
+/// May a terminal make this charge, and does it go to the shopper or to review first? The wallet
+/// must be able to pay it ([`may_pay`] at [`Stage::Create`]: a charge it could not pay is refused
+/// outright, never held), and then the velocity rules judge it against the wallet's recent
+/// activity, the daily limit being the one that applies to the paying device now.
+#[allow(clippy::too_many_arguments, reason = "each is one fact or policy of a different source")]
+pub fn admit(
+    facts: &PaymentFacts,
+    activity: &RecentActivity,
+    amount: Money,
+    country: Country,
+    cap: &NewDeviceCap,
+    rules: &RiskRules,
+    now: OffsetDateTime,
+) -> Result<Admission, PaymentRefusal> {
+    may_pay(Stage::Create, facts, amount, cap, now)?;
+    let charge = ChargeFacts {
+        amount,
+        country,
+        recent: activity.recent.clone(),
+        last_top_up: activity.last_top_up,
+        spent_today: facts.spent.today,
+        daily_limit: limits_now(facts, cap, now)?.get(crate::limits::LimitKind::Daily),
+        device_enrolled_at: facts.device_enrolled_at,
+        device_has_paid: activity.device_has_paid,
+    };
+    Ok(match crate::risk::review(rules, &charge, now) {
+        Some(reason) => Admission::Review(reason),
+        None => Admission::AwaitShopper,
+    })
 }
 
 /// How many refused charges a payment code survives.
@@ -204,6 +261,40 @@ mod tests {
         let refused = |n| may_pay(Stage::Create, &facts(), yen(n), &cap(), NOW);
         assert_eq!(refused(0), Err(PaymentRefusal::Limit(LimitError::AmountNotPositive)));
         assert_eq!(refused(-1), Err(PaymentRefusal::Limit(LimitError::AmountNotPositive)));
+    }
+
+    fn quiet() -> RecentActivity {
+        RecentActivity { recent: Vec::new(), last_top_up: None, device_has_paid: true }
+    }
+
+    #[test]
+    fn a_charge_the_wallet_cannot_pay_is_refused_not_held() {
+        let rules = RiskRules::DEFAULT;
+        let burst = RecentActivity {
+            recent: (1..=5).map(|m| RecentCharge { at: NOW - Duration::minutes(m), country: Country::JP }).collect(),
+            ..quiet()
+        };
+        let admit = |facts: &PaymentFacts, activity: &RecentActivity, amount| {
+            admit(facts, activity, yen(amount), Country::JP, &cap(), &rules, NOW)
+        };
+        assert_eq!(admit(&facts(), &quiet(), 1_000), Ok(Admission::AwaitShopper));
+        assert_eq!(admit(&facts(), &burst, 1_000), Ok(Admission::Review(HoldReason::Burst)));
+        let frozen = PaymentFacts { frozen: true, ..facts() };
+        assert_eq!(admit(&frozen, &burst, 1_000), Err(PaymentRefusal::Frozen));
+        assert_eq!(
+            super::admit(&facts(), &burst, yen(1_000), Country::JP, &cap(), &RiskRules::OFF, NOW),
+            Ok(Admission::AwaitShopper)
+        );
+    }
+
+    #[test]
+    fn the_top_up_rule_reads_the_daily_limit_of_the_paying_device() {
+        // The device is new, so its day is capped at ¥3,000: ¥2,400 after a top-up is 80 % of it.
+        let new = PaymentFacts { device_enrolled_at: NOW - Duration::hours(1), ..facts() };
+        let topped_up = RecentActivity { last_top_up: Some(NOW - Duration::minutes(2)), ..quiet() };
+        let admit = |amount| admit(&new, &topped_up, yen(amount), Country::JP, &cap(), &RiskRules::DEFAULT, NOW);
+        assert_eq!(admit(2_399), Ok(Admission::AwaitShopper));
+        assert_eq!(admit(2_400), Ok(Admission::Review(HoldReason::TopUpThenSpend)));
     }
 
     #[test]

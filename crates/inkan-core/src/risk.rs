@@ -19,6 +19,14 @@ pub struct Burst {
     pub within: Duration,
 }
 
+impl Burst {
+    /// Five charges in ten minutes is more than a day of shopping for most people.
+    pub const DEFAULT: Burst = Burst { max_charges: 5, within: Duration::minutes(10) };
+}
+
+/// Two countries within an hour: no flight is that short.
+pub const TWO_COUNTRIES_WITHIN: Duration = Duration::hours(1);
+
 /// A top-up, then within `within` a charge that brings the day's spending to `share_percent` % of
 /// the daily limit or more, from a device younger than `device_younger_than`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,11 +36,24 @@ pub struct TopUpThenSpend {
     pub device_younger_than: Duration,
 }
 
+impl TopUpThenSpend {
+    /// A top-up spent to 80 % of the day's limit within 30 minutes from a device of less than
+    /// three days: the shape of the 7pay takeovers.
+    pub const DEFAULT: TopUpThenSpend =
+        TopUpThenSpend { within: Duration::minutes(30), share_percent: 80, device_younger_than: Duration::hours(72) };
+}
+
 /// A device's first charge above `above`, from a device younger than `device_younger_than`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct YoungDeviceFirstCharge {
     pub above: Money,
     pub device_younger_than: Duration,
+}
+
+impl YoungDeviceFirstCharge {
+    /// A first payment above ¥20,000 from a device of less than a day.
+    pub const DEFAULT: YoungDeviceFirstCharge =
+        YoungDeviceFirstCharge { above: Money::yen(20_000), device_younger_than: Duration::hours(24) };
 }
 
 /// The rules, each optional.
@@ -46,22 +67,12 @@ pub struct RiskRules {
 }
 
 impl RiskRules {
-    /// Where an issuer would start: five charges in ten minutes is more than a day of shopping
-    /// for most people; a top-up spent to 80 % of the day's limit within 30 minutes from a device
-    /// of less than three days; two countries within an hour (no flight is that short); a first
-    /// payment above ¥20,000 from a device of less than a day.
+    /// Where an issuer would start: every rule on, at its default.
     pub const DEFAULT: RiskRules = RiskRules {
-        burst: Some(Burst { max_charges: 5, within: Duration::minutes(10) }),
-        top_up_then_spend: Some(TopUpThenSpend {
-            within: Duration::minutes(30),
-            share_percent: 80,
-            device_younger_than: Duration::hours(72),
-        }),
-        two_countries_within: Some(Duration::hours(1)),
-        young_device_first_charge: Some(YoungDeviceFirstCharge {
-            above: Money::yen(20_000),
-            device_younger_than: Duration::hours(24),
-        }),
+        burst: Some(Burst::DEFAULT),
+        top_up_then_spend: Some(TopUpThenSpend::DEFAULT),
+        two_countries_within: Some(TWO_COUNTRIES_WITHIN),
+        young_device_first_charge: Some(YoungDeviceFirstCharge::DEFAULT),
     };
 
     /// No rule at all.

@@ -104,19 +104,20 @@ pub async fn charge(client: &TerminalClient, request: &ChargeRequest, feedback: 
     wait_for_shopper(client, created, feedback).await
 }
 
-/// Long-polls `charge` until it leaves `pending_confirmation`. Gives up (with
-/// [`PosError::OutcomeUnknown`]) a margin after the charge should have expired.
+/// Long-polls `charge` until it is decided: neither waiting for the shopper nor held for Inkan's
+/// review. Gives up (with [`PosError::OutcomeUnknown`]) a margin after the charge should have
+/// expired; when Inkan approves a held charge, its new expiry counts.
 pub async fn wait_for_shopper(client: &TerminalClient, charge: Charge, feedback: Feedback) -> Result<Charge, PosError> {
     // The window as the server measures it, counted down on this machine's monotonic clock: the
     // two machines' wall clocks need not agree.
     let window = Duration::try_from(charge.expires_at - charge.created_at).unwrap_or_default().min(MAX_WAIT);
-    let expires = Instant::now() + window;
-    let deadline = expires + EXPIRY_MARGIN;
+    let mut expires = Instant::now() + window;
     let progress = Progress::show(feedback, &charge, expires);
     let mut current = charge;
     let mut pause = Duration::from_millis(250);
-    let mut last_error = String::from("the server kept answering that the shopper has not decided");
-    while current.status == ChargeStatus::PendingConfirmation {
+    let mut last_error = String::from("the server kept answering that the charge is not decided");
+    while current.status.is_open() {
+        let deadline = expires + EXPIRY_MARGIN;
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             progress.finish();
@@ -125,6 +126,11 @@ pub async fn wait_for_shopper(client: &TerminalClient, charge: Charge, feedback:
         let poll = client.get_charge(&current.id, Some(LONG_POLL.min(left)));
         match tokio::time::timeout_at(deadline, poll).await {
             Ok(Ok(charge)) => {
+                if charge.status != current.status || charge.expires_at != current.expires_at {
+                    // Approved after review: the shopper's window moved by as much as the expiry.
+                    expires = moved(expires, charge.expires_at - current.expires_at);
+                    progress.status(&charge, expires);
+                }
                 current = charge;
                 pause = Duration::from_millis(250);
             }
@@ -147,35 +153,56 @@ pub async fn wait_for_shopper(client: &TerminalClient, charge: Charge, feedback:
     Ok(current)
 }
 
-/// The "waiting for the shopper" display.
-struct Progress(Option<ProgressBar>);
+/// `at` moved by `by` (earlier when negative), within [`MAX_WAIT`] from now.
+fn moved(at: Instant, by: time::Duration) -> Instant {
+    let magnitude = Duration::try_from(by.abs()).unwrap_or(MAX_WAIT).min(MAX_WAIT);
+    let at = if by.is_negative() { at.checked_sub(magnitude).unwrap_or(at) } else { at + magnitude };
+    at.min(Instant::now() + MAX_WAIT)
+}
+
+/// The "waiting for the shopper" (or "Inkan is checking") display.
+struct Progress {
+    feedback: Feedback,
+    bar: Option<ProgressBar>,
+}
 
 impl Progress {
     fn show(feedback: Feedback, charge: &Charge, expires: Instant) -> Progress {
+        let bar = (feedback == Feedback::Spinner).then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        let progress = Progress { feedback, bar };
+        progress.status(charge, expires);
+        progress
+    }
+
+    /// Says what the charge waits for now.
+    fn status(&self, charge: &Charge, expires: Instant) {
         let amount = Money::new(charge.currency, charge.amount);
         let merchant = crate::receipt::printable(&charge.merchant_name);
-        match feedback {
-            Feedback::Silent => Progress(None),
-            Feedback::Line => {
-                eprintln!(
-                    "Waiting for the shopper to confirm {amount} to {merchant} (charge {}, expires at {})",
-                    charge.id,
-                    time_jst(charge.expires_at.to_offset(tokyo::JST))
-                );
-                Progress(None)
+        let waiting = if charge.status == ChargeStatus::HeldForReview {
+            format!("Inkan is checking this payment of {amount} to {merchant} before the shopper can confirm it")
+        } else {
+            format!("Waiting for the shopper to confirm {amount} to {merchant}")
+        };
+        match (self.feedback, &self.bar) {
+            (Feedback::Silent, _) => {}
+            (Feedback::Spinner, Some(bar)) => {
+                bar.set_style(spinner_style(expires).unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                bar.set_message(waiting);
             }
-            Feedback::Spinner => {
-                let style = spinner_style(expires).unwrap_or_else(|_| ProgressStyle::default_spinner());
-                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(style);
-                bar.set_message(format!("Waiting for the shopper to confirm {amount} to {merchant}"));
-                bar.enable_steady_tick(Duration::from_millis(120));
-                Progress(Some(bar))
-            }
+            _ => eprintln!(
+                "{waiting} (charge {}, expires at {})",
+                charge.id,
+                time_jst(charge.expires_at.to_offset(tokyo::JST))
+            ),
         }
     }
 
     fn finish(&self) {
-        if let Some(bar) = &self.0 {
+        if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
     }
@@ -197,6 +224,15 @@ mod tests {
     #[test]
     fn spinner_template_is_valid() {
         assert!(spinner_style(Instant::now() + Duration::from_secs(120)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_expiry_moves_both_ways_and_never_past_the_longest_wait() {
+        let now = Instant::now();
+        let at = now + Duration::from_secs(600);
+        assert_eq!(moved(at, time::Duration::seconds(-480)), now + Duration::from_secs(120));
+        assert_eq!(moved(at, time::Duration::seconds(60)), now + Duration::from_secs(660));
+        assert!(moved(at, time::Duration::days(365)) <= Instant::now() + MAX_WAIT);
     }
 
     #[test]

@@ -47,8 +47,9 @@ pub fn for_status(status: ChargeStatus) -> u8 {
         ChargeStatus::Succeeded => SUCCEEDED,
         ChargeStatus::Declined => DECLINED,
         ChargeStatus::Expired => EXPIRED,
-        // Neither is an answer to "did the shopper pay?": still waiting, or paid and given back.
-        ChargeStatus::PendingConfirmation => UNREACHABLE,
+        // Neither is an answer to "did the shopper pay?": still waiting (for the shopper or for
+        // Inkan's review), or paid and given back.
+        ChargeStatus::PendingConfirmation | ChargeStatus::HeldForReview => UNREACHABLE,
         ChargeStatus::Refunded => OTHER,
     }
 }

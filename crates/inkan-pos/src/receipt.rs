@@ -35,6 +35,7 @@ fn headline(status: ChargeStatus) -> &'static str {
         ChargeStatus::Declined => "NOT PAID: declined by the shopper",
         ChargeStatus::Expired => "NOT PAID: the shopper did not confirm in time",
         ChargeStatus::PendingConfirmation => "WAITING for the shopper to confirm",
+        ChargeStatus::HeldForReview => "WAITING: Inkan is checking this payment",
         ChargeStatus::Refunded => "REFUNDED",
     }
 }

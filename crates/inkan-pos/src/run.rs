@@ -51,6 +51,11 @@ async fn execute(cli: Cli) -> Result<u8, PosError> {
                 ChargeStatus::Expired => eprintln!("inkan-pos: the shopper did not confirm in time"),
                 ChargeStatus::Refunded => eprintln!("inkan-pos: the charge was refunded while this terminal waited"),
                 ChargeStatus::PendingConfirmation => eprintln!("inkan-pos: the shopper has not decided yet"),
+                ChargeStatus::HeldForReview => {
+                    eprintln!(
+                        "inkan-pos: Inkan is still checking this payment; nothing is paid until the shopper confirms"
+                    )
+                }
             }
             Ok(exit::for_status(charge.status))
         }

@@ -205,6 +205,47 @@ async fn nobody_answers_and_the_charge_expires() {
     .await;
 }
 
+/// A large first payment from a device enrolled minutes ago is held for Inkan's review: the
+/// terminal keeps waiting on it, past the shopper's usual two minutes, and once the operator
+/// approves it and the shopper confirms, the sale is paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_held_for_review_is_waited_on_until_approved_and_paid() {
+    bounded(async {
+        let Shop { server, client, mut shopper, .. } = shop(30_000).await;
+        let reviewer = server.operator_key().await;
+        let request = request(21_000, CodeSource::Text(shopper.code(&server)));
+        let review = async {
+            let held = loop {
+                let list: inkan_api::admin::HeldCharges =
+                    json(server.get("/v1/admin/reviews", Some(&reviewer)).await, StatusCode::OK).await;
+                if let Some(held) = list.charges.into_iter().next() {
+                    break held;
+                }
+                tokio::time::sleep(StdDuration::from_millis(50)).await;
+            };
+            assert_eq!((held.amount, held.reason.as_str()), (21_000, "new_device_first_charge"));
+            // Longer than a charge's lifetime passes before the decision: the terminal still waits.
+            server.advance(Duration::minutes(3));
+            let path = format!("/v1/admin/reviews/{}/approve", held.charge_id);
+            let decision = inkan_api::admin::ReviewDecision { reason: "called the shopper".to_owned() };
+            let approved: Charge = json(server.post(&path, Some(&reviewer), &decision).await, StatusCode::OK).await;
+            assert_eq!(approved.status, ChargeStatus::PendingConfirmation);
+            shopper.sign_in(&server).await;
+            shopper_confirms(&server, &mut shopper, 21_000).await;
+        };
+        let (charged, ()) = tokio::join!(charge(&client, &request, Feedback::Line), review);
+        let charged = charged.unwrap();
+        assert_succeeded(&charged, "¥21,000");
+        assert_eq!(shopper.balance(&server).await, 30_000 - 21_000);
+        let mut held = charged.clone();
+        held.status = ChargeStatus::HeldForReview;
+        assert!(receipt(&held).starts_with("WAITING: Inkan is checking"), "{}", receipt(&held));
+        assert_eq!(exit::for_status(held.status), exit::UNREACHABLE);
+        server.stop().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_refusals_come_back_with_the_servers_code() {
     bounded(async {

@@ -192,7 +192,7 @@ pub async fn finish_registration(
     .await?;
     let key_id = body.device.key_id.to_string();
     let device_id = insert_device(&mut tx, &app, &account_id, &key_id, key.as_sec1(), &device_name).await?;
-    let device = ActingDevice { account_id: &account_id, device_id: &device_id };
+    let device = ActingDevice { account_id: &account_id, device_id: &device_id, session: None };
     passkeys::register(&app, &mut tx, device, &body.credential, &ceremony.state).await?;
     let recovery_codes = crate::recovery::issue(&mut tx, &app, &account_id).await?;
     let session = open_session(&mut tx, &app, &account_id, &device_id).await?;
@@ -301,7 +301,7 @@ pub async fn finish_sign_in(
         return Err(device_revoked());
     }
     key.verify_sign_in(body.ceremony_id.as_bytes(), &body.device_signature.0).map_err(|_| not_the_device())?;
-    let device = ActingDevice { account_id: &account_id, device_id: &device_id };
+    let device = ActingDevice { account_id: &account_id, device_id: &device_id, session: None };
     accept_assertion(&app, &mut tx, device, client.address(), "sign_in", &state, &body.credential).await?;
     feed::append(
         &mut tx,
@@ -362,6 +362,7 @@ pub async fn require_step_up(
             "that passkey confirmation was for something else",
         ));
     }
-    let device = ActingDevice { account_id: &auth.account_id, device_id: &auth.device_id };
+    let device =
+        ActingDevice { account_id: &auth.account_id, device_id: &auth.device_id, session: Some(auth.token_hash()) };
     accept_assertion(app, tx, device, client.address(), "step_up", &ceremony.state, &step_up.credential).await
 }

@@ -45,6 +45,11 @@ impl Counter {
         Counter { secret, against: Against::Device, subject: device_id.to_owned() }
     }
 
+    /// A session's counter, by its token's hash.
+    pub fn session(secret: Secret, token_hash: &str) -> Counter {
+        Counter { secret, against: Against::Session, subject: token_hash.to_owned() }
+    }
+
     /// A client address's counter (an IPv6 client by its /64, as the rate limits count it).
     pub fn address(secret: Secret, address: IpAddr) -> Counter {
         Counter { secret, against: Against::Address, subject: address_subject(address) }
@@ -61,7 +66,7 @@ impl Counter {
                 Against::Account => Some(Counter::account(secret, account_id)),
                 Against::Device => device_id.map(|device| Counter::device(secret, device)),
                 Against::Address => Some(Counter::address(secret, address)),
-                Against::CardNumber => None,
+                Against::CardNumber | Against::Session => None,
             })
             .collect()
     }
@@ -91,7 +96,7 @@ impl Locked {
             (Secret::Card, Against::Account) => {
                 "too many failed card attempts: adding cards is locked for this wallet; contact support"
             }
-            (Secret::Card, Against::Device) => {
+            (Secret::Card, Against::Device | Against::Session) => {
                 "too many failed card attempts on this device: adding cards is locked; contact support"
             }
             (Secret::Card, Against::Address) => "too many failed card attempts from this network: try again later",
@@ -132,8 +137,20 @@ pub async fn record_failure(
 ) -> Result<Option<AppError>> {
     let PendingFailure { failed, status, code, message } = pending;
     let now = app.clock.now();
-    let standing = count_failure(tx, &app.settings.attempts, &failed.counters, now).await?;
-    let (error, notice) = worded(AppError::new(status, code, message), failed.secret, standing);
+    let counted = count_failure(tx, &app.settings.attempts, &failed.counters, now).await?;
+    if let (Some(token_hash), Some(account_id)) = (&counted.session_locked, failed.account_id.as_deref()) {
+        // The session's last try: it ends (a stolen one with it), and the device stays unlocked.
+        let ending = crate::auth::Ending::Only(token_hash);
+        if crate::auth::end_sessions(tx, account_id, ending).await? > 0 {
+            let notice = Notice::SessionsEnded { count: 1, reason: "passkey_refused".to_owned() };
+            crate::feed::append(tx, &app.issuer, account_id, &notice, now).await?;
+        }
+        let ended = AppError::unauthorized(
+            "too many refused passkey confirmations in this session: it has ended; sign in again with your passkey",
+        );
+        return Ok(Some(AppError { tries_left: Some(0), ..ended }));
+    }
+    let (error, notice) = worded(AppError::new(status, code, message), failed.secret, counted.standing);
     if let (Some(notice), Some(account_id)) = (notice, failed.account_id.as_deref()) {
         crate::feed::append(tx, &app.issuer, account_id, &notice, now).await?;
     }
@@ -172,19 +189,33 @@ pub async fn check(
     Ok(Ok(()))
 }
 
-/// Counts one more failure on each counter in `tx`; where the gravest of them now stands.
+/// Where one more failure left its counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    /// The gravest of their standings.
+    pub standing: Standing,
+    /// The token hash of a session whose counter this failure locked: the session ends.
+    pub session_locked: Option<String>,
+}
+
+/// Counts one more failure on each counter in `tx`.
 pub async fn count_failure(
     tx: &mut Tx,
     policy: &AttemptPolicy,
     counters: &[Counter],
     now: OffsetDateTime,
-) -> Result<Standing> {
-    let mut standing = Standing::Counted { left: policy.max_failures };
+) -> Result<Counted> {
+    let mut counted = Counted { standing: Standing::Counted { left: policy.max_failures }, session_locked: None };
     for counter in counters {
         let failures = bump(tx, policy, counter, now).await?;
-        standing = standing.graver(policy.standing(counter.secret, counter.against, failures, now));
+        let standing = policy.standing(counter.secret, counter.against, failures, now);
+        if counter.against == Against::Session && matches!(standing, Standing::Locked { .. }) {
+            counted.session_locked = Some(counter.subject.clone());
+        } else {
+            counted.standing = counted.standing.graver(standing);
+        }
     }
-    Ok(standing)
+    Ok(counted)
 }
 
 /// One more failure on `counter`, in `tx`: the failures it now remembers.

@@ -11,8 +11,9 @@ use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
 use inkan_api::wallet::{ConfirmCharge, DeclineCharge, PendingCharge, WalletCharge};
 use inkan_api::{ErrorCode, IDEMPOTENCY_KEY};
 use inkan_core::limits::LimitError;
-use inkan_core::payment::{CodeRefusals, PaymentFacts, PaymentRefusal, Stage, may_pay};
+use inkan_core::payment::{Admission, CodeRefusals, PaymentFacts, PaymentRefusal, Stage, admit, may_pay};
 use inkan_core::payment_code::{DevicePublicKey, PaymentCode, PaymentCodeError};
+use inkan_core::risk::HoldReason;
 use inkan_core::{ChargeStatus, Currency, Money, Spending, tokyo};
 use serde::Deserialize;
 use sqlx::Row;
@@ -27,7 +28,7 @@ use crate::hub::Change;
 use crate::origin::{Client, Guarded};
 use crate::secrets::{hash_secret, new_id};
 use crate::state::AppState;
-use crate::{feed, ledger, operator, origin, passkeys};
+use crate::{activity, feed, ledger, operator, origin, passkeys};
 
 /// Largest single charge the API accepts at all, before any wallet limit (¥10,000,000).
 const MAX_AMOUNT: i64 = 10_000_000;
@@ -101,6 +102,11 @@ fn wallet_view(row: &AnyRow) -> Result<WalletCharge> {
     })
 }
 
+/// The charge as its merchant sees it, if there is one with this id.
+pub async fn merchant_charge(app: &AppState, id: &str) -> Result<Option<Charge>> {
+    load(app, id).await?.as_ref().map(merchant_view).transpose()
+}
+
 async fn load(app: &AppState, id: &str) -> Result<Option<AnyRow>> {
     if id.len() > 64 {
         return Ok(None);
@@ -125,8 +131,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String> {
     Ok(key.to_owned())
 }
 
-/// What the wallet has spent in the current Tokyo day and month, counting charges still waiting
-/// for confirmation (so many pending charges cannot together pass a limit).
+/// What the wallet has spent in the current Tokyo day and month, counting charges not decided yet
+/// (waiting for confirmation or held for review: many of them cannot together pass a limit).
 pub async fn spending(
     conn: &mut sqlx::AnyConnection,
     app: &AppState,
@@ -139,14 +145,14 @@ pub async fn spending(
 
 /// What a wallet's charges other than `except` add up to.
 struct ChargeSums {
-    /// Succeeded and pending, in the Tokyo day and month of the instant asked about.
+    /// Succeeded and not decided yet, in the Tokyo day and month of the instant asked about.
     spent: Spending,
-    /// Still waiting for confirmation.
+    /// Not decided yet: waiting for confirmation or held for review.
     pending: Money,
 }
 
 /// [`ChargeSums`] of the Tokyo day and month of `at`, in one pass over the wallet's charges of that
-/// month and of the last charge lifetime (a pending charge is younger than that).
+/// month and of the last review window and charge lifetime (no open charge is older).
 async fn charge_sums(
     conn: &mut sqlx::AnyConnection,
     app: &AppState,
@@ -157,13 +163,16 @@ async fn charge_sums(
     now: time::OffsetDateTime,
 ) -> Result<ChargeSums> {
     let (day, month) = (tokyo::day(at), tokyo::month(at));
-    let oldest = month.start.min(now - app.settings.charge_ttl);
+    // No open charge is older than a review window and a charge lifetime (held, then approved
+    // at the window's end).
+    let oldest = month.start.min(now - app.settings.review_window - app.settings.charge_ttl);
     let sums = sqlx::query(
         "SELECT \
          CAST(COALESCE(SUM(CASE WHEN created_at >= $2 AND created_at < $3 THEN amount ELSE 0 END), 0) AS BIGINT) AS today, \
          CAST(COALESCE(SUM(CASE WHEN created_at >= $4 AND created_at < $5 THEN amount ELSE 0 END), 0) AS BIGINT) AS this_month, \
-         CAST(COALESCE(SUM(CASE WHEN status = 'pending_confirmation' THEN amount ELSE 0 END), 0) AS BIGINT) AS pending \
-         FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'succeeded') AND created_at >= $6 \
+         CAST(COALESCE(SUM(CASE WHEN status <> 'succeeded' THEN amount ELSE 0 END), 0) AS BIGINT) AS open \
+         FROM charges WHERE account_id = $1 AND status IN ('held_for_review', 'pending_confirmation', 'succeeded') \
+         AND created_at >= $6 \
          AND id <> $7",
     )
     .bind(account_id)
@@ -181,7 +190,7 @@ async fn charge_sums(
             today: Money::new(currency, sums.try_get("today")?),
             this_month: Money::new(currency, sums.try_get("this_month")?),
         },
-        pending: Money::new(currency, sums.try_get("pending")?),
+        pending: Money::new(currency, sums.try_get("open")?),
     })
 }
 
@@ -298,7 +307,52 @@ fn limit_error(e: LimitError) -> AppError {
     }
 }
 
-/// `POST /v1/charges`
+/// The amount and description of a new charge, checked.
+fn requested(body: &CreateCharge) -> Result<(Money, Option<String>)> {
+    if body.amount <= 0 || body.amount > MAX_AMOUNT {
+        return Err(AppError::invalid(format!("amount must be between 1 and {MAX_AMOUNT}")));
+    }
+    let description = match body.description.as_deref().map(str::trim) {
+        Some(d) if d.chars().count() > 200 || d.chars().any(char::is_control) => {
+            return Err(AppError::invalid("description: at most 200 characters, no control characters"));
+        }
+        Some("") | None => None,
+        Some(d) => Some(d.to_owned()),
+    };
+    Ok((Money::new(body.currency, body.amount), description))
+}
+
+/// The active device whose payment code a terminal presents, the code checked (signature and
+/// validity; its counter is used atomically by [`create`]).
+struct PayingDevice {
+    id: String,
+    account_id: String,
+    enrolled_at: time::OffsetDateTime,
+    counter: u32,
+}
+
+async fn paying_device(app: &AppState, payment_code: &str, now: time::OffsetDateTime) -> Result<PayingDevice> {
+    let code = PaymentCode::parse(payment_code).map_err(code_error)?;
+    let device =
+        sqlx::query("SELECT id, account_id, public_key, enrolled_at FROM devices WHERE key_id = $1 AND active = 1")
+            .bind(code.key_id().to_string())
+            .fetch_optional(app.db.pool())
+            .await?
+            .ok_or_else(unknown_code)?;
+    let public_key =
+        DevicePublicKey::from_sec1(&device.try_get::<Vec<u8>, _>("public_key")?).map_err(AppError::internal)?;
+    let verified = code.verify(&public_key, now, None).map_err(code_error)?;
+    Ok(PayingDevice {
+        id: device.try_get("id")?,
+        account_id: device.try_get("account_id")?,
+        enrolled_at: from_ms(device.try_get("enrolled_at")?),
+        counter: verified.claims().counter,
+    })
+}
+
+/// `POST /v1/charges`: a charge from a shopper's payment code. It waits for the shopper's passkey
+/// (`pending_confirmation`), or, when a velocity rule sets it aside, for the operator's review
+/// first (`held_for_review`); the shopper is told either way.
 pub async fn create(
     State(app): State<AppState>,
     terminal: TerminalAuth,
@@ -310,52 +364,27 @@ pub async fn create(
     if let Some(row) = stored_response(&app, &terminal, &key).await? {
         return replay(&row, &request_hash);
     }
-
-    if body.amount <= 0 || body.amount > MAX_AMOUNT {
-        return Err(AppError::invalid(format!("amount must be between 1 and {MAX_AMOUNT}")));
-    }
-    let description = match body.description.as_deref().map(str::trim) {
-        Some(d) if d.chars().count() > 200 || d.chars().any(char::is_control) => {
-            return Err(AppError::invalid("description: at most 200 characters, no control characters"));
-        }
-        Some("") | None => None,
-        Some(d) => Some(d.to_owned()),
-    };
-    let amount = Money::new(body.currency, body.amount);
+    let (amount, description) = requested(&body)?;
     let now = app.clock.now();
     operator::ensure_running(app.db.pool(), Service::Charges).await?;
-
-    let code = PaymentCode::parse(&body.payment_code).map_err(code_error)?;
-    let device =
-        sqlx::query("SELECT id, account_id, public_key, enrolled_at FROM devices WHERE key_id = $1 AND active = 1")
-            .bind(code.key_id().to_string())
-            .fetch_optional(app.db.pool())
-            .await?
-            .ok_or_else(unknown_code)?;
-    let device_id: String = device.try_get("id")?;
-    let account_id: String = device.try_get("account_id")?;
-    let public_key =
-        DevicePublicKey::from_sec1(&device.try_get::<Vec<u8>, _>("public_key")?).map_err(AppError::internal)?;
-    let enrolled_at = from_ms(device.try_get("enrolled_at")?);
-    // Signature and validity now; the counter below, atomically.
-    let verified = code.verify(&public_key, now, None).map_err(code_error)?;
-    let counter = i64::from(verified.claims().counter);
+    let device = paying_device(&app, &body.payment_code, now).await?;
+    let account_id = device.account_id.clone();
     // A genuine code, shown to a terminal in a country that is not served (a code relayed abroad):
     // refused, and the shopper told.
-    origin::admit_terminal(&app, &terminal.country, &account_id)?;
+    let country = origin::admit_terminal(&app, &terminal.country, &account_id)?;
 
     // The passkey challenge bound to this charge. Read before the transaction: a handler never
     // holds a transaction's connection while it waits for a second one from the pool.
     // Only a passkey of the device that showed the code can pay it.
-    let (request, auth_state) = passkeys::challenge(&app, &account_id, &device_id).await?;
+    let (request, auth_state) = passkeys::challenge(&app, &account_id, &device.id).await?;
     let mut tx = app.db.begin().await?;
     // Using a code kills it and every older code of the device. Of two terminals racing with one
     // code, exactly one passes this conditional update.
     let used = sqlx::query(
         "UPDATE devices SET last_counter = $1 WHERE id = $2 AND active = 1 AND (last_counter IS NULL OR last_counter < $1)",
     )
-    .bind(counter)
-    .bind(&device_id)
+    .bind(i64::from(device.counter))
+    .bind(&device.id)
     .execute(tx.conn())
     .await?;
     if used.rows_affected() != 1 {
@@ -373,40 +402,26 @@ pub async fn create(
     if currency != body.currency {
         return Err(AppError::invalid(format!("this wallet holds {currency}")));
     }
-    let device = DeviceFacts { active: true, enrolled_at };
-    let facts = payment_facts(&mut tx, &app, &account, &account_id, device, now, None, now).await?;
-    if let Err(refusal) = may_pay(Stage::Create, &facts, amount, &app.settings.new_device_cap, now) {
-        // A refused charge leaves the code alive, up to its third refusal.
-        tx.rollback().await?;
-        note_code_refusal(&app, &device_id, verified.claims().counter).await?;
-        return Err(payment_refused(refusal));
-    }
-
-    let id = new_id("ch", &app.rng)?;
-    let expires_at = now + app.settings.charge_ttl;
-    sqlx::query(
-        "INSERT INTO charges (id, merchant_id, terminal_id, account_id, device_id, amount, currency, description, status, \
-         code_counter, auth_state, auth_request, created_at, expires_at, decided_at, refunded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending_confirmation', $9, $10, $11, $12, $13, NULL, NULL)",
-    )
-    .bind(&id)
-    .bind(&terminal.merchant_id)
-    .bind(&terminal.terminal_id)
-    .bind(&account_id)
-    .bind(&device_id)
-    .bind(body.amount)
-    .bind(currency.code())
-    .bind(&description)
-    .bind(counter)
-    .bind(serde_json::to_string(&auth_state)?)
-    .bind(serde_json::to_string(&request)?)
-    .bind(to_ms(now))
-    .bind(to_ms(expires_at))
-    .execute(tx.conn())
-    .await?;
+    let paying = DeviceFacts { active: true, enrolled_at: device.enrolled_at };
+    let facts = payment_facts(&mut tx, &app, &account, &account_id, paying, now, None, now).await?;
+    let rules = &app.settings.risk;
+    let activity = activity::recent(&mut tx, rules, &account_id, &device.id, device.enrolled_at, now).await?;
+    let admission = match admit(&facts, &activity, amount, country, &app.settings.new_device_cap, rules, now) {
+        Ok(admission) => admission,
+        Err(refusal) => {
+            // A refused charge leaves the code alive, up to its third refusal.
+            tx.rollback().await?;
+            note_code_refusal(&app, &device.id, device.counter).await?;
+            return Err(payment_refused(refusal));
+        }
+    };
+    let (status, expires_at, hold) = match admission {
+        Admission::AwaitShopper => (ChargeStatus::PendingConfirmation, now + app.settings.charge_ttl, None),
+        Admission::Review(reason) => (ChargeStatus::HeldForReview, now + app.settings.review_window, Some(reason)),
+    };
     let charge = Charge {
-        id: id.clone(),
-        status: ChargeStatus::PendingConfirmation,
+        id: new_id("ch", &app.rng)?,
+        status,
         amount: body.amount,
         currency,
         description,
@@ -417,22 +432,16 @@ pub async fn create(
         decided_at: None,
         refunded_at: None,
     };
-    sqlx::query(
-        "INSERT INTO idempotency_keys (terminal_id, key, request_hash, charge_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&terminal.terminal_id)
-    .bind(&key)
-    .bind(&request_hash)
-    .bind(&id)
-    .bind(serde_json::to_string(&charge)?)
-    .bind(to_ms(now))
-    .execute(tx.conn())
-    .await?;
-    let notice = Notice::ChargePending {
-        charge_id: id.clone(),
-        amount: body.amount,
-        currency: currency.code().to_owned(),
-        merchant_name: terminal.merchant_name.clone(),
+    let made = NewCharge { charge: &charge, terminal: &terminal, account_id: &account_id, device: &device, hold };
+    insert(&mut tx, &made, &key, &request_hash, (&request, &auth_state)).await?;
+    let (id, amount, merchant_name) = (charge.id.clone(), body.amount, terminal.merchant_name.clone());
+    let currency_code = currency.code().to_owned();
+    let notice = match hold {
+        None => Notice::ChargePending { charge_id: id.clone(), amount, currency: currency_code, merchant_name },
+        Some(reason) => {
+            let reason = reason.as_str().to_owned();
+            Notice::ChargeHeld { charge_id: id.clone(), amount, currency: currency_code, merchant_name, reason }
+        }
     };
     feed::append_at(&mut tx, &app.issuer, feed::Head::of(&account)?, &account_id, &notice, now).await?;
     tx.announce(Change::Charge(id.clone()));
@@ -443,8 +452,63 @@ pub async fn create(
         }
         return Err(e.into());
     }
-    tracing::info!(charge = %id, merchant = %terminal.merchant_id, amount = body.amount, "charge pending confirmation");
+    tracing::info!(charge = %id, merchant = %terminal.merchant_id, amount, status = %status, reason = hold.map(HoldReason::as_str), "charge made");
     Ok((StatusCode::CREATED, Json(charge)))
+}
+
+/// A charge being made, and what it is made of.
+struct NewCharge<'a> {
+    charge: &'a Charge,
+    terminal: &'a TerminalAuth,
+    account_id: &'a str,
+    device: &'a PayingDevice,
+    hold: Option<HoldReason>,
+}
+
+/// Writes a new charge, with its passkey challenge, and the terminal's idempotency key with the
+/// answer a retry gets.
+async fn insert(
+    tx: &mut Tx,
+    made: &NewCharge<'_>,
+    key: &str,
+    request_hash: &str,
+    (request, auth_state): (&RequestChallengeResponse, &PasskeyAuthentication),
+) -> Result<()> {
+    let charge = made.charge;
+    sqlx::query(
+        "INSERT INTO charges (id, merchant_id, terminal_id, account_id, device_id, amount, currency, description, status, \
+         code_counter, auth_state, auth_request, created_at, expires_at, decided_at, refunded_at, hold_reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, NULL, $15)",
+    )
+    .bind(&charge.id)
+    .bind(&made.terminal.merchant_id)
+    .bind(&made.terminal.terminal_id)
+    .bind(made.account_id)
+    .bind(&made.device.id)
+    .bind(charge.amount)
+    .bind(charge.currency.code())
+    .bind(&charge.description)
+    .bind(charge.status.as_str())
+    .bind(i64::from(made.device.counter))
+    .bind(serde_json::to_string(auth_state)?)
+    .bind(serde_json::to_string(request)?)
+    .bind(to_ms(charge.created_at))
+    .bind(to_ms(charge.expires_at))
+    .bind(made.hold.map(HoldReason::as_str))
+    .execute(tx.conn())
+    .await?;
+    sqlx::query(
+        "INSERT INTO idempotency_keys (terminal_id, key, request_hash, charge_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&made.terminal.terminal_id)
+    .bind(key)
+    .bind(request_hash)
+    .bind(&charge.id)
+    .bind(serde_json::to_string(charge)?)
+    .bind(to_ms(charge.created_at))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 async fn stored_response(app: &AppState, terminal: &TerminalAuth, key: &str) -> Result<Option<AnyRow>> {
@@ -477,7 +541,8 @@ pub struct WaitQuery {
 }
 
 /// `GET /v1/charges/{id}?wait=SECONDS`: the charge; with `wait`, holds the request until the charge
-/// leaves `pending_confirmation` or the time is up.
+/// is decided (paid, declined or expired: neither held for review nor waiting for the shopper) or
+/// the time is up.
 pub async fn get(
     State(app): State<AppState>,
     terminal: TerminalAuth,
@@ -494,7 +559,7 @@ pub async fn get(
             return Err(AppError::not_found("charge"));
         }
         let charge = merchant_view(&row)?;
-        if charge.status != ChargeStatus::PendingConfirmation || tokio::time::Instant::now() >= deadline {
+        if !charge.status.is_open() || tokio::time::Instant::now() >= deadline {
             return Ok(Json(charge));
         }
         // Wake at the next change of this charge, at its expiry, or at the deadline.
@@ -593,6 +658,9 @@ async fn not_decidable(app: &AppState, id: &str, account_id: &str) -> AppError {
                 Ok(ChargeStatus::PendingConfirmation) | Ok(ChargeStatus::Expired) => {
                     AppError::invalid_state("this charge has expired")
                 }
+                Ok(ChargeStatus::HeldForReview) => AppError::invalid_state(
+                    "Inkan is checking this charge: it can be confirmed once it is approved (you will be told)",
+                ),
                 Ok(status) => AppError::invalid_state(format!("this charge is already {status}")),
                 Err(e) => e,
             }
@@ -642,7 +710,8 @@ pub async fn confirm(
     let account_id = auth.account_id.clone();
     let state: PasskeyAuthentication = serde_json::from_str(&state.unwrap_or_default())?;
     // A passkey of the device whose code made the charge, still in the wallet.
-    let device = passkeys::ActingDevice { account_id: &account_id, device_id: &device_id };
+    let device =
+        passkeys::ActingDevice { account_id: &account_id, device_id: &device_id, session: Some(auth.token_hash()) };
     let refused = |e: AppError| passkeys::note_refusal(e, device, client.address(), "payment");
     passkeys::check_tries(&app, &mut *app.db.pool().acquire().await?, device, client.address()).await?;
     let verified = passkeys::verify_assertion(&app, &state, &body.credential).map_err(refused)?;
@@ -720,7 +789,8 @@ pub async fn confirm(
     }))
 }
 
-/// `POST /v1/wallet/charges/{id}/decline`; with `not_me`, the wallet is frozen in the same step.
+/// `POST /v1/wallet/charges/{id}/decline` (waiting for the shopper or held for review); with
+/// `not_me`, the wallet is frozen in the same step.
 pub async fn decline(
     State(app): State<AppState>,
     auth: SessionAuth,
@@ -731,7 +801,8 @@ pub async fn decline(
     let mut tx = app.db.begin().await?;
     let row = sqlx::query(
         "UPDATE charges SET status = 'declined', auth_state = NULL, auth_request = NULL, decided_at = $1 \
-         WHERE id = $2 AND account_id = $3 AND status = 'pending_confirmation' RETURNING merchant_id, amount, currency",
+         WHERE id = $2 AND account_id = $3 AND status IN ('pending_confirmation', 'held_for_review') \
+         RETURNING merchant_id, amount, currency",
     )
     .bind(to_ms(now))
     .bind(&id)
@@ -763,19 +834,22 @@ pub async fn decline(
     Ok(Json(wallet_view(&row)?))
 }
 
-/// Expires charges whose confirmation window has passed (all of them, or one), with a notice each.
+/// Expires charges whose confirmation or review window has passed (all of them, or one), with a
+/// notice each.
 pub async fn expire_due(app: &AppState, only: Option<&str>) -> Result<usize> {
     let now = to_ms(app.clock.now());
     let due: Vec<(String, String)> = match only {
         Some(id) => sqlx::query_as(
-            "SELECT id, account_id FROM charges WHERE id = $1 AND status = 'pending_confirmation' AND expires_at <= $2",
+            "SELECT id, account_id FROM charges WHERE id = $1 AND status IN ('pending_confirmation', 'held_for_review') \
+             AND expires_at <= $2",
         )
         .bind(id)
         .bind(now)
         .fetch_all(app.db.pool())
         .await?,
         None => sqlx::query_as(
-            "SELECT id, account_id FROM charges WHERE status = 'pending_confirmation' AND expires_at <= $1 LIMIT 500",
+            "SELECT id, account_id FROM charges WHERE status IN ('pending_confirmation', 'held_for_review') \
+             AND expires_at <= $1 LIMIT 500",
         )
         .bind(now)
         .fetch_all(app.db.pool())
@@ -786,7 +860,8 @@ pub async fn expire_due(app: &AppState, only: Option<&str>) -> Result<usize> {
         let mut tx = app.db.begin().await?;
         let row = sqlx::query(
             "UPDATE charges SET status = 'expired', auth_state = NULL, auth_request = NULL, decided_at = $1 \
-             WHERE id = $2 AND status = 'pending_confirmation' AND expires_at <= $1 RETURNING merchant_id, amount, currency",
+             WHERE id = $2 AND status IN ('pending_confirmation', 'held_for_review') AND expires_at <= $1 \
+             RETURNING merchant_id, amount, currency",
         )
         .bind(now)
         .bind(&id)

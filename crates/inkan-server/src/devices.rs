@@ -378,7 +378,7 @@ pub async fn finish(
     let key_id: String = row.try_get::<Option<String>, _>("key_id")?.unwrap_or_default();
     let public_key: Vec<u8> = row.try_get::<Option<Vec<u8>>, _>("public_key")?.unwrap_or_default();
     let device_id = insert_device(&mut tx, &app, &account_id, &key_id, &public_key, &name).await?;
-    let device = ActingDevice { account_id: &account_id, device_id: &device_id };
+    let device = ActingDevice { account_id: &account_id, device_id: &device_id, session: None };
     crate::passkeys::register(&app, &mut tx, device, &body.credential, &ceremony.state).await?;
     let session = open_session(&mut tx, &app, &account_id, &device_id).await?;
     tx.commit(&app.hub).await?;

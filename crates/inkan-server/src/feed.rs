@@ -256,6 +256,8 @@ pub fn notice_kind(notice: &Notice) -> &'static str {
         Notice::ChargeSucceeded { .. } => "charge_succeeded",
         Notice::ChargeDeclined { .. } => "charge_declined",
         Notice::ChargeExpired { .. } => "charge_expired",
+        Notice::ChargeHeld { .. } => "charge_held",
+        Notice::ChargeReviewDeclined { .. } => "charge_review_declined",
         Notice::ChargeRefunded { .. } => "charge_refunded",
         Notice::TopUpSucceeded { .. } => "top_up_succeeded",
         Notice::TopUpFailed { .. } => "top_up_failed",

@@ -10,7 +10,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{accounts, charges, devices, feed, funding, operator, recovery, wallet};
+use crate::{accounts, charges, devices, feed, funding, operator, recovery, review, wallet};
 
 /// Every route of the API on one listener: the public API and the operator's.
 pub fn router(state: AppState) -> Router {
@@ -73,7 +73,7 @@ fn public_routes() -> Router<AppState> {
         .route("/v1/issuer-keys", get(feed::issuer_keys))
 }
 
-/// The kill switches.
+/// The kill switches, holds, locks, flags, the audit trail and the review of held charges.
 fn operator_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/admin/suspensions", get(operator::list))
@@ -82,6 +82,9 @@ fn operator_routes() -> Router<AppState> {
         .route("/v1/admin/unlock", post(operator::unlock))
         .route("/v1/admin/flags", get(operator::flags))
         .route("/v1/admin/audit", get(operator::audit_trail))
+        .route("/v1/admin/reviews", get(review::list))
+        .route("/v1/admin/reviews/{id}/approve", post(review::approve))
+        .route("/v1/admin/reviews/{id}/decline", post(review::decline))
 }
 
 /// What every listener's requests pass through: the 404 fallback, the refusal notices, the

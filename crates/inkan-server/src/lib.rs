@@ -5,6 +5,7 @@
 //! [`run`]; `main.rs` only parses configuration and calls these.
 
 pub mod accounts;
+pub mod activity;
 pub mod admin;
 pub mod admission;
 pub mod attempts;
@@ -28,6 +29,7 @@ pub mod origin;
 pub mod passkeys;
 pub mod ratelimit;
 pub mod recovery;
+pub mod review;
 pub mod secrets;
 pub mod settings;
 pub mod state;

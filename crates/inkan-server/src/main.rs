@@ -26,7 +26,7 @@ struct Cli {
     /// TOML file with any of: listen, admin_listen, database, rp_id, rp_origin, issuer_key, funding, charge_ttl_seconds,
     /// session_max_hours, max_requests_in_flight, max_open_streams, db_acquire_timeout_ms, max_feeds_per_account,
     /// request_timeout_ms, body_timeout_ms, allowed_countries (a list), unknown_country, trusted_proxies (a list),
-    /// country_header, rate_limit_scale, max_accounts_per_card.
+    /// country_header, rate_limit_scale, max_accounts_per_card, and a [risk] table (README "Velocity holds").
     #[arg(long, env = "INKAN_CONFIG", global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -122,6 +122,18 @@ struct ServeArgs {
     /// (default 10000).
     #[arg(long, env = "INKAN_BODY_TIMEOUT_MS", value_parser = clap::value_parser!(u32).range(1..))]
     body_timeout_ms: Option<u32>,
+    /// `off` turns every velocity rule off (no charge is held for review), whatever the config
+    /// file's [risk] table says: for load tests, where one wallet pays many times a minute. Never
+    /// where real people are served. Default: `on`, the rules of the [risk] table.
+    #[arg(long, env = "INKAN_RISK_RULES", value_enum)]
+    risk_rules: Option<RiskRulesArg>,
+}
+
+/// `--risk-rules`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RiskRulesArg {
+    On,
+    Off,
 }
 
 /// `--unknown-country`, as [`UnknownCountry`].
@@ -173,6 +185,40 @@ enum Admin {
     Flags,
     /// Every operator action (who, when, what, on what, why), newest first.
     Audit,
+    /// Charges a velocity rule held for review: list them, approve one (the shopper may then
+    /// confirm it) or decline it for good. Talks to the running server's operator API, so the
+    /// shopper and the waiting terminal hear of a decision at once, with an operator key of the
+    /// `review` scope from INKAN_OPERATOR_KEY (or typed at a prompt that does not echo it).
+    #[command(subcommand)]
+    Review(ReviewCommand),
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// The charges waiting for a decision, oldest first.
+    List(OperatorApi),
+    /// Let the shopper confirm a held charge.
+    Approve(Decision),
+    /// Decline a held charge for good.
+    Decline(Decision),
+}
+
+#[derive(clap::Args)]
+struct Decision {
+    /// The charge id (`ch_…`).
+    charge: String,
+    /// Why (kept in the audit trail; never shown to the shopper).
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    api: OperatorApi,
+}
+
+#[derive(clap::Args)]
+struct OperatorApi {
+    /// The server's operator API: its --admin-listen address, or --listen without one.
+    #[arg(long, env = "INKAN_ADMIN_URL", default_value = "http://127.0.0.1:8080")]
+    server: url::Url,
 }
 
 #[derive(clap::Args)]
@@ -278,6 +324,8 @@ struct FileConfig {
     country_header: Option<String>,
     rate_limit_scale: Option<u32>,
     max_accounts_per_card: Option<u32>,
+    #[serde(default)]
+    risk: inkan_server::settings::RiskFile,
 }
 
 #[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
@@ -290,6 +338,11 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let cli = match cli.command {
+        // No database: the server's operator API.
+        Command::Admin(Admin::Review(command)) => return review::run(command).await,
+        command => Cli { command, ..cli },
+    };
     if let Command::Admin(Admin::IssuerKey(IssuerKeyCommand::Create { out })) = &cli.command {
         // No database: the key lives apart from it.
         let issuer = Issuer::create_file(out, &ring::rand::SystemRandom::new())?;
@@ -353,7 +406,7 @@ async fn admin(command: Admin, db: &Db, clock: &SystemClock) -> Result<()> {
             println!("revoked {operator}");
             Ok(())
         }
-        Admin::IssuerKey(_) => Ok(()),
+        Admin::IssuerKey(_) | Admin::Review(_) => Ok(()),
         Admin::Audit => print_audit(db).await,
         Admin::Flags => print_flags(db).await,
         Admin::Unlock(args) => unlock(args, db, clock).await,
@@ -516,7 +569,8 @@ fn load_limits(args: &ServeArgs, file: &FileConfig, db_acquire_timeout: Duration
     Ok(load)
 }
 
-/// The region policy, the trusted edge and the rate limits from flags, environment and the file.
+/// The region policy, the trusted edge, the rate limits and the velocity rules from flags,
+/// environment and the file.
 fn abuse_defences(settings: &mut Settings, args: &ServeArgs, file: &FileConfig) -> Result<()> {
     if let Some(scale) = args.rate_limit_scale.or(file.rate_limit_scale) {
         anyhow::ensure!((1..=100_000).contains(&scale), "rate_limit_scale must be between 1 and 100000, not {scale}");
@@ -525,6 +579,15 @@ fn abuse_defences(settings: &mut Settings, args: &ServeArgs, file: &FileConfig) 
         }
         settings.rate_limits = settings.rate_limits.scaled(scale);
     }
+    let (rules, window) = file.risk.apply(settings.review_window)?;
+    settings.review_window = window;
+    settings.risk = match args.risk_rules {
+        Some(RiskRulesArg::Off) => {
+            tracing::warn!("velocity rules off: no charge is held for review; for load tests only");
+            inkan_core::risk::RiskRules::OFF
+        }
+        Some(RiskRulesArg::On) | None => rules,
+    };
     if let Some(max) = args.max_accounts_per_card.or(file.max_accounts_per_card) {
         anyhow::ensure!((1..=1000).contains(&max), "max_accounts_per_card must be between 1 and 1000, not {max}");
         settings.card_sharing.max_accounts_per_card = max;
@@ -594,6 +657,75 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+/// `admin review ...`: the operator API of a running server.
+mod review {
+    use anyhow::{Context, Result, bail};
+    use inkan_api::ErrorBody;
+    use inkan_api::admin::{HeldCharges, ReviewDecision};
+    use inkan_api::merchant::Charge;
+    use serde::de::DeserializeOwned;
+
+    use super::{Decision, ReviewCommand, read_secret};
+
+    #[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
+    pub async fn run(command: ReviewCommand) -> Result<()> {
+        let key = match std::env::var("INKAN_OPERATOR_KEY") {
+            Ok(key) if !key.trim().is_empty() => key.trim().to_owned(),
+            _ => read_secret("operator key: ")?,
+        };
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+        let (decision, verb) = match command {
+            ReviewCommand::List(api) => {
+                let url = api.server.join("v1/admin/reviews")?;
+                let held: HeldCharges = answer(client.get(url).bearer_auth(&key).send().await).await?;
+                if held.charges.is_empty() {
+                    println!("no charge is held for review");
+                }
+                for c in held.charges {
+                    let rfc3339 = &time::format_description::well_known::Rfc3339;
+                    let money = inkan_core::Money::new(c.currency.parse().map_err(anyhow::Error::msg)?, c.amount);
+                    println!(
+                        "{}  {money}  {} ({})  {}  wallet {} device {}  made {}  expires {}",
+                        c.charge_id,
+                        c.merchant_name,
+                        c.terminal_country,
+                        c.reason,
+                        c.account_id,
+                        c.device_id,
+                        c.created_at.format(rfc3339)?,
+                        c.expires_at.format(rfc3339)?
+                    );
+                }
+                return Ok(());
+            }
+            ReviewCommand::Approve(decision) => (decision, "approve"),
+            ReviewCommand::Decline(decision) => (decision, "decline"),
+        };
+        let Decision { charge, reason, api } = decision;
+        if charge.is_empty() || charge.len() > 64 || !charge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            bail!("{charge:?} is not a charge id (ch_…)");
+        }
+        let url = api.server.join(&format!("v1/admin/reviews/{charge}/{verb}"))?;
+        let body = ReviewDecision { reason };
+        let decided: Charge = answer(client.post(url).bearer_auth(&key).json(&body).send().await).await?;
+        println!("{verb}d {}: now {}", decided.id, decided.status);
+        Ok(())
+    }
+
+    /// The answer's body, or the server's error in words.
+    async fn answer<T: DeserializeOwned>(sent: reqwest::Result<reqwest::Response>) -> Result<T> {
+        let response = sent.context("could not reach the server's operator API (--server, INKAN_ADMIN_URL)")?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json().await.context("the server's answer did not parse");
+        }
+        match response.json::<ErrorBody>().await {
+            Ok(body) => bail!("the server refused ({status}): {}", body.error),
+            Err(_) => bail!("the server answered {status}"),
+        }
     }
 }
 

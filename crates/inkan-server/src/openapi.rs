@@ -58,6 +58,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/admin/unlock"),
     ("get", "/v1/admin/flags"),
     ("get", "/v1/admin/audit"),
+    ("get", "/v1/admin/reviews"),
+    ("post", "/v1/admin/reviews/{id}/approve"),
+    ("post", "/v1/admin/reviews/{id}/decline"),
 ];
 
 #[derive(OpenApi)]
@@ -115,6 +118,9 @@ pub const ROUTES: &[(&str, &str)] = &[
         operations::unlock,
         operations::flags,
         operations::audit,
+        operations::list_reviews,
+        operations::approve_review,
+        operations::decline_review,
     ),
     // Reached only through the feed's text, not through a body: listed so clients get its schema.
     components(schemas(inkan_api::feed::Notice)),
@@ -124,7 +130,7 @@ pub const ROUTES: &[(&str, &str)] = &[
         (name = "accounts", description = "Creating an account with a passkey, signing in and out."),
         (name = "devices", description = "A new device joining an existing wallet, approved by a passkey of the wallet or a recovery code."),
         (name = "wallet", description = "A signed-in wallet: balance, limits, devices, charges to confirm, cards, the live feed."),
-        (name = "operator", description = "The operator's kill switches: suspend charges, top-ups or enrolment for everyone, or hold one account. Each holds on every server instance from the moment it answers. Served on its own address when the server runs with `--admin-listen` (then the public address answers these paths 404)."),
+        (name = "operator", description = "The operator's kill switches: suspend charges, top-ups or enrolment for everyone, or hold one account; locks of failed tries, flagged cards, charges held for review, and the audit trail. Each holds on every server instance from the moment it answers. Served on its own address when the server runs with `--admin-listen` (then the public address answers these paths 404)."),
         (name = "service", description = "Health and this document."),
     )
 )]
@@ -293,7 +299,8 @@ struct OperatorScopes;
 impl Modify for OperatorScopes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         const SCOPE: &str = "`forbidden`: this operator key lacks the scope the action needs (`switches` to \
-                             suspend, resume, hold, release and unlock; `read` to list). Nothing was done.";
+                             suspend, resume, hold, release and unlock; `review` to list, approve and decline \
+                             held charges; `read` to list the rest). Nothing was done.";
         for (path, item) in openapi.paths.paths.iter_mut() {
             if !path.starts_with("/v1/admin/") {
                 continue;
@@ -386,7 +393,9 @@ pub async fn document() -> axum::Json<&'static utoipa::openapi::OpenApi> {
 #[allow(dead_code, reason = "only the #[utoipa::path] attributes are used, by ApiDoc")]
 mod operations {
     use inkan_api::ErrorBody;
-    use inkan_api::admin::{AuditTrail, CardFlags, Hold, Suspend, Suspension, Unlock, Unlocked};
+    use inkan_api::admin::{
+        AuditTrail, CardFlags, HeldCharges, Hold, ReviewDecision, Suspend, Suspension, Unlock, Unlocked,
+    };
     use inkan_api::devices::{ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryCode, Join, Joined, SubmitDevice};
     use inkan_api::feed::{History, IssuerKeys};
     use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
@@ -412,7 +421,12 @@ mod operations {
     ///
     /// Verifies the shopper's payment code (signature, validity window, counter), checks the wallet's
     /// limits and balance, and holds the charge in `pending_confirmation` until the shopper confirms
-    /// it with a passkey or it expires (`expires_at`). A retry with the same `Idempotency-Key` and the
+    /// it with a passkey or it expires (`expires_at`). A charge that trips a velocity rule (many
+    /// charges in minutes, a top-up spent at once from a new device, two countries within the hour,
+    /// a large first payment from a new device) is made `held_for_review` instead: tell the
+    /// shopper that Inkan is checking the payment, and wait on it (`GET /v1/charges/{id}?wait=`);
+    /// Inkan's operator approves it (it becomes `pending_confirmation`, with a new `expires_at`) or
+    /// declines it (`declined`), or it expires at `expires_at`. A retry with the same `Idempotency-Key` and the
     /// same body answers with the same charge; with another body, `409 idempotency_conflict`.
     #[utoipa::path(
         post,
@@ -425,7 +439,7 @@ mod operations {
         ),
         request_body = CreateCharge,
         responses(
-            (status = 201, description = "The charge, waiting for the shopper's confirmation (also the answer to a retry).", body = Charge),
+            (status = 201, description = "The charge, waiting for the shopper's confirmation (`pending_confirmation`) or held for review (`held_for_review`); also the answer to a retry.", body = Charge),
             (status = 400, description = "`invalid_request`: missing or malformed `Idempotency-Key`, amount outside 1 to 10,000,000, a description over 200 characters or with control characters, a currency the wallet does not hold, or a malformed body. `payment_code_invalid`: the code is malformed, its signature does not verify, or its device is not active.", body = ErrorBody),
             (status = 401, description = "`unauthorized`: missing, unknown or revoked terminal key.", body = ErrorBody),
             (status = 402, description = "`insufficient_funds`: the balance, less charges still pending, is too low.", body = ErrorBody),
@@ -441,8 +455,9 @@ mod operations {
 
     /// Get a charge, optionally waiting for the shopper
     ///
-    /// With `wait`, the answer is held until the charge leaves `pending_confirmation` (confirmed,
-    /// declined or expired) or `wait` seconds pass, whichever is first.
+    /// With `wait`, the answer is held until the charge is decided (confirmed, declined or
+    /// expired: neither `held_for_review` nor `pending_confirmation`) or `wait` seconds pass,
+    /// whichever is first.
     #[utoipa::path(
         get,
         path = "/v1/charges/{id}",
@@ -450,7 +465,7 @@ mod operations {
         security(("terminal_key" = [])),
         params(
             ("id" = String, Path, description = "The charge id (`ch_…`)."),
-            ("wait" = Option<u64>, Query, description = "Seconds to long-poll while the charge is `pending_confirmation`; values above 60 are treated as 60. Default 0: answer at once."),
+            ("wait" = Option<u64>, Query, description = "Seconds to long-poll while the charge is `held_for_review` or `pending_confirmation`; values above 60 are treated as 60. Default 0: answer at once."),
         ),
         responses(
             (status = 200, description = "The charge.", body = Charge),
@@ -974,7 +989,7 @@ mod operations {
             (status = 402, description = "`insufficient_funds`: the balance is too low.", body = ErrorBody),
             (status = 403, description = "`wallet_frozen`: the wallet was frozen after the charge was made. `account_held`: the operator has put the account on hold. `device_revoked`: the device that showed the code was removed. `charges_suspended`: the operator has suspended charges.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such charge in this session's wallet.", body = ErrorBody),
-            (status = 409, description = "`invalid_state`: the charge has expired or was already decided.", body = ErrorBody),
+            (status = 409, description = "`invalid_state`: the charge has expired, was already decided, or is held for review (it can be confirmed once Inkan approves it).", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
             (status = 422, description = "`limit_exceeded`: a limit lowered since the charge was made no longer fits it.", body = ErrorBody),
@@ -985,7 +1000,8 @@ mod operations {
 
     /// Decline a charge
     ///
-    /// With `not_me: true` the wallet is also frozen, in the same step.
+    /// A charge waiting for confirmation, or one held for review. With `not_me: true` the wallet
+    /// is also frozen, in the same step.
     #[utoipa::path(
         post,
         path = "/v1/wallet/charges/{id}/decline",
@@ -1297,6 +1313,74 @@ mod operations {
     )]
     fn audit() {}
 
+    /// Charges held for review
+    ///
+    /// Charges a velocity rule set aside (`reason`), waiting for a decision, oldest first (at most
+    /// 500). Unless decided, each expires at `expires_at` (the server's `[risk]
+    /// review_window_minutes`, default 10). Needs the `review` scope.
+    #[utoipa::path(
+        get,
+        path = "/v1/admin/reviews",
+        tag = "operator",
+        security(("operator_key" = [])),
+        responses(
+            (status = 200, description = "The held charges.", body = HeldCharges),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn list_reviews() {}
+
+    /// Approve a held charge
+    ///
+    /// The charge becomes `pending_confirmation` with a whole charge lifetime from now, and the
+    /// shopper gets a `charge_pending` notice: they may confirm it with their passkey. The decision
+    /// and its `reason` go to the audit trail. Needs the `review` scope.
+    #[utoipa::path(
+        post,
+        path = "/v1/admin/reviews/{id}/approve",
+        tag = "operator",
+        security(("operator_key" = [])),
+        params(("id" = String, Path, description = "The charge id (`ch_…`).")),
+        request_body = ReviewDecision,
+        responses(
+            (status = 200, description = "The charge, now `pending_confirmation`.", body = Charge),
+            (status = 400, description = "`invalid_request`: an empty reason, one over 200 characters or with control characters, or a malformed body.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 404, description = "`not_found`: no such charge.", body = ErrorBody),
+            (status = 409, description = "`invalid_state`: the charge is not held for review (already decided, declined by the shopper, or expired).", body = ErrorBody),
+            (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+            (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn approve_review() {}
+
+    /// Decline a held charge
+    ///
+    /// The charge becomes `declined` for good; the shopper gets a `charge_review_declined` notice
+    /// and the terminal waiting on it hears `declined`. The decision and its `reason` go to the
+    /// audit trail. Needs the `review` scope.
+    #[utoipa::path(
+        post,
+        path = "/v1/admin/reviews/{id}/decline",
+        tag = "operator",
+        security(("operator_key" = [])),
+        params(("id" = String, Path, description = "The charge id (`ch_…`).")),
+        request_body = ReviewDecision,
+        responses(
+            (status = 200, description = "The charge, now `declined`.", body = Charge),
+            (status = 400, description = "`invalid_request`: an empty reason, one over 200 characters or with control characters, or a malformed body.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 404, description = "`not_found`: no such charge.", body = ErrorBody),
+            (status = 409, description = "`invalid_state`: the charge is not held for review (already decided, declined by the shopper, or expired).", body = ErrorBody),
+            (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+            (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn decline_review() {}
+
     /// Lift an account's hold
     ///
     /// The shopper gets an `account_released` notice (none if there was no hold).
@@ -1572,7 +1656,8 @@ mod tests {
         }
         assert_eq!(schemas["Charge"]["properties"]["created_at"]["format"], "date-time");
         assert_eq!(schemas["Charge"]["properties"]["created_at"]["type"], "string");
-        assert_eq!(schemas["ChargeStatus"]["enum"].as_array().unwrap().len(), 5);
+        assert_eq!(schemas["ChargeStatus"]["enum"].as_array().unwrap().len(), inkan_core::ChargeStatus::ALL.len());
+        assert!(schemas["ChargeStatus"]["enum"].as_array().unwrap().contains(&serde_json::json!("held_for_review")));
         assert_eq!(schemas["CreateCharge"]["additionalProperties"], false);
         assert_eq!(schemas["RegistrationChallenge"]["properties"]["public_key"]["type"], "object");
     }
@@ -1813,6 +1898,19 @@ mod tests {
                 until: Some(time::macros::datetime!(2026-12-05 12:30 UTC)),
             },
             Notice::TriesLocked { secret: "card".to_owned(), until: None },
+            Notice::ChargeHeld {
+                charge_id: "ch_1".to_owned(),
+                amount: 25_000,
+                currency: "JPY".to_owned(),
+                merchant_name: "m".to_owned(),
+                reason: "new_device_first_charge".to_owned(),
+            },
+            Notice::ChargeReviewDeclined {
+                charge_id: "ch_1".to_owned(),
+                amount: 25_000,
+                currency: "JPY".to_owned(),
+                merchant_name: "m".to_owned(),
+            },
         ];
         let mut events = Vec::new();
         for (seq, notice) in (1..).zip(&notices) {
@@ -1859,6 +1957,27 @@ mod tests {
             card_number: None,
         };
         assert_conforms(&doc, "Unlock", &unlock);
+        let held = inkan_api::admin::HeldCharges {
+            charges: vec![inkan_api::admin::HeldCharge {
+                charge_id: "ch_1".to_owned(),
+                account_id: "acct_1".to_owned(),
+                device_id: "dev_1".to_owned(),
+                merchant_id: "mer_1".to_owned(),
+                merchant_name: "m".to_owned(),
+                terminal_country: "JP".to_owned(),
+                amount: 25_000,
+                currency: "JPY".to_owned(),
+                reason: "many_charges".to_owned(),
+                created_at: time::macros::datetime!(2026-12-05 12:00 UTC),
+                expires_at: time::macros::datetime!(2026-12-05 12:10 UTC),
+            }],
+        };
+        assert_conforms(&doc, "HeldCharges", &held);
+        assert_conforms(
+            &doc,
+            "ReviewDecision",
+            &inkan_api::admin::ReviewDecision { reason: "known shopper".to_owned() },
+        );
     }
 
     /// Every variant of [`ErrorCode`]. The `match` below stops compiling when one is added, so

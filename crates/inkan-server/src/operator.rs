@@ -83,7 +83,8 @@ pub async fn ensure_allowed(app: &AppState, service: Service, account_id: &str) 
     ensure_not_held(app.db.pool(), account_id).await
 }
 
-fn reason(text: &str) -> Result<String> {
+/// An operator's why, checked: 1 to [`MAX_REASON_CHARS`] characters, no control characters.
+pub fn reason(text: &str) -> Result<String> {
     let text = text.trim();
     if text.is_empty() {
         return Err(AppError::invalid("reason: say why (it is kept, and shown to the shopper for a hold)"));

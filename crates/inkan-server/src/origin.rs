@@ -133,10 +133,10 @@ impl Client {
 }
 
 /// Fails with `region_blocked` when a terminal is configured for a country that is not served, with
-/// a notice to the wallet whose code it tried.
-pub fn admit_terminal(app: &AppState, country: &str, account_id: &str) -> Result<()> {
+/// a notice to the wallet whose code it tried; the terminal's country when it is served.
+pub fn admit_terminal(app: &AppState, country: &str, account_id: &str) -> Result<Country> {
     let country: Country = country.parse().map_err(AppError::internal)?;
-    app.settings.region.admit_terminal(country).map_err(|_: Blocked| {
+    app.settings.region.admit_terminal(country).map(|()| country).map_err(|_: Blocked| {
         region_blocked().with_notice(
             account_id,
             Notice::RegionRefused { during: Guarded::Payment.as_str().to_owned(), country: Some(country.to_string()) },

@@ -16,7 +16,7 @@ use webauthn_rs::prelude::{
 };
 
 use inkan_api::feed::Notice;
-use inkan_core::attempts::{Purpose, Secret};
+use inkan_core::attempts::{Against, Purpose, Secret};
 use inkan_core::device_binding::{PasskeyOwner, passkey_acts_for};
 
 use crate::attempts;
@@ -176,11 +176,14 @@ pub fn decoy_challenge(app: &AppState, account_id: &str, device_id: &str) -> Res
     })
 }
 
-/// Who a passkey assertion must come from: a passkey of this device of this account.
+/// Who a passkey assertion must come from: a passkey of this device of this account; and, for a
+/// step-up or a payment, the session it comes with (its token's hash), against which a failure is
+/// counted instead of against the device (`inkan_core::attempts::PASSKEY_IN_SESSION`).
 #[derive(Debug, Clone, Copy)]
 pub struct ActingDevice<'a> {
     pub account_id: &'a str,
     pub device_id: &'a str,
+    pub session: Option<&'a str>,
 }
 
 /// Verifies an assertion against `state` for `device`, inside `tx`, and records the new
@@ -207,9 +210,20 @@ pub async fn accept_assertion(
     outcome.map_err(|e| note_refusal(e, device, address, during))
 }
 
-/// The counters of a passkey try by `device` from `address`.
+/// The counters of a passkey try by `device` from `address`: the device's at sign-in, the
+/// session's within one.
 fn tries(device: ActingDevice<'_>, address: IpAddr) -> Vec<attempts::Counter> {
-    attempts::Counter::of(Secret::Passkey, device.account_id, Some(device.device_id), address)
+    match device.session {
+        None => attempts::Counter::of(Secret::Passkey, device.account_id, Some(device.device_id), address),
+        Some(token_hash) => inkan_core::attempts::PASSKEY_IN_SESSION
+            .iter()
+            .filter_map(|against| match against {
+                Against::Session => Some(attempts::Counter::session(Secret::Passkey, token_hash)),
+                Against::Address => Some(attempts::Counter::address(Secret::Passkey, address)),
+                Against::CardNumber | Against::Account | Against::Device => None,
+            })
+            .collect(),
+    }
 }
 
 /// Refuses, with `attempts_locked`, a passkey try of a device or from an address whose tries are

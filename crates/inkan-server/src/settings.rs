@@ -7,7 +7,9 @@ use inkan_core::attempts::AttemptPolicy;
 use inkan_core::cards::CardSharing;
 use inkan_core::limits::NewDeviceCap;
 use inkan_core::region::{Edge, RegionPolicy};
+use inkan_core::risk::{Burst, RiskRules, TWO_COUNTRIES_WITHIN, TopUpThenSpend, YoungDeviceFirstCharge};
 use inkan_core::{LimitPolicy, Money};
+use serde::Deserialize;
 
 use crate::ratelimit::RateLimits;
 use time::Duration;
@@ -51,6 +53,11 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     /// How often expired ceremonies, ended sessions and old device joins are deleted.
     pub housekeeping_every: std::time::Duration,
+    /// The velocity and anomaly rules that set a new charge aside for review (`inkan_core::risk`).
+    pub risk: RiskRules,
+    /// How long a held charge waits for the operator's decision before it expires. Once approved,
+    /// it waits `charge_ttl` for the shopper, as a new charge does.
+    pub review_window: Duration,
 }
 
 /// The server's bounds on concurrent work (see `admission`). Past them a request is refused at
@@ -118,6 +125,173 @@ impl Settings {
             card_sharing: CardSharing::DEFAULT,
             rate_limits: RateLimits::DEFAULT,
             housekeeping_every: std::time::Duration::from_secs(60),
+            risk: RiskRules::DEFAULT,
+            review_window: Duration::minutes(10),
         })
+    }
+}
+
+/// The `[risk]` table of the settings file: the review window, and each rule's thresholds (any
+/// left out keep [`RiskRules::DEFAULT`]'s) or `off = true`.
+///
+/// ```toml
+/// [risk]
+/// review_window_minutes = 10
+/// many_charges = { max_charges = 5, within_minutes = 10 }
+/// top_up_then_spend = { within_minutes = 30, share_percent = 80, device_younger_than_hours = 72 }
+/// two_countries = { within_minutes = 60 }
+/// new_device_first_charge = { above_yen = 20000, device_younger_than_hours = 24 }
+/// ```
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskFile {
+    pub review_window_minutes: Option<u32>,
+    #[serde(default)]
+    pub many_charges: ManyChargesFile,
+    #[serde(default)]
+    pub top_up_then_spend: TopUpThenSpendFile,
+    #[serde(default)]
+    pub two_countries: TwoCountriesFile,
+    #[serde(default)]
+    pub new_device_first_charge: NewDeviceFirstChargeFile,
+}
+
+/// `[risk] many_charges`: more than `max_charges` charges of one wallet within `within_minutes`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManyChargesFile {
+    #[serde(default)]
+    pub off: bool,
+    pub max_charges: Option<u32>,
+    pub within_minutes: Option<u32>,
+}
+
+/// `[risk] top_up_then_spend`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopUpThenSpendFile {
+    #[serde(default)]
+    pub off: bool,
+    pub within_minutes: Option<u32>,
+    pub share_percent: Option<u32>,
+    pub device_younger_than_hours: Option<u32>,
+}
+
+/// `[risk] two_countries`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwoCountriesFile {
+    #[serde(default)]
+    pub off: bool,
+    pub within_minutes: Option<u32>,
+}
+
+/// `[risk] new_device_first_charge`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDeviceFirstChargeFile {
+    #[serde(default)]
+    pub off: bool,
+    pub above_yen: Option<u32>,
+    pub device_younger_than_hours: Option<u32>,
+}
+
+/// A window or age of a rule: at least one unit, at most 30 days.
+fn span(value: Option<u32>, default: Duration, unit: Duration, name: &str) -> anyhow::Result<Duration> {
+    let Some(value) = value else { return Ok(default) };
+    let span = unit * value;
+    anyhow::ensure!(value >= 1 && span <= Duration::days(30), "[risk] {name}: between 1 and 30 days' worth");
+    Ok(span)
+}
+
+impl RiskFile {
+    /// The rules this table describes (what it leaves out keeps its default) and the review
+    /// window (`window` unless it sets one).
+    pub fn apply(&self, window: Duration) -> anyhow::Result<(RiskRules, Duration)> {
+        let (minute, hour) = (Duration::MINUTE, Duration::HOUR);
+        let many = &self.many_charges;
+        let burst = (!many.off)
+            .then(|| -> anyhow::Result<Burst> {
+                let max_charges = many.max_charges.unwrap_or(Burst::DEFAULT.max_charges);
+                anyhow::ensure!(max_charges >= 1, "[risk] many_charges.max_charges: at least 1");
+                let within = span(many.within_minutes, Burst::DEFAULT.within, minute, "many_charges.within_minutes")?;
+                Ok(Burst { max_charges, within })
+            })
+            .transpose()?;
+        let spend = &self.top_up_then_spend;
+        let top_up_then_spend = (!spend.off)
+            .then(|| -> anyhow::Result<TopUpThenSpend> {
+                let default = TopUpThenSpend::DEFAULT;
+                let share_percent = spend.share_percent.unwrap_or(default.share_percent);
+                anyhow::ensure!((1..=100).contains(&share_percent), "[risk] top_up_then_spend.share_percent: 1 to 100");
+                Ok(TopUpThenSpend {
+                    within: span(spend.within_minutes, default.within, minute, "top_up_then_spend.within_minutes")?,
+                    share_percent,
+                    device_younger_than: span(
+                        spend.device_younger_than_hours,
+                        default.device_younger_than,
+                        hour,
+                        "top_up_then_spend.device_younger_than_hours",
+                    )?,
+                })
+            })
+            .transpose()?;
+        let countries = &self.two_countries;
+        let two_countries_within = (!countries.off)
+            .then(|| span(countries.within_minutes, TWO_COUNTRIES_WITHIN, minute, "two_countries.within_minutes"))
+            .transpose()?;
+        let young = &self.new_device_first_charge;
+        let young_device_first_charge = (!young.off)
+            .then(|| -> anyhow::Result<YoungDeviceFirstCharge> {
+                let default = YoungDeviceFirstCharge::DEFAULT;
+                Ok(YoungDeviceFirstCharge {
+                    above: young.above_yen.map_or(default.above, |yen| Money::yen(i64::from(yen))),
+                    device_younger_than: span(
+                        young.device_younger_than_hours,
+                        default.device_younger_than,
+                        hour,
+                        "new_device_first_charge.device_younger_than_hours",
+                    )?,
+                })
+            })
+            .transpose()?;
+        let window = span(self.review_window_minutes, window, minute, "review_window_minutes")?;
+        Ok((RiskRules { burst, top_up_then_spend, two_countries_within, young_device_first_charge }, window))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_risk_table_sets_thresholds_turns_rules_off_and_refuses_nonsense() {
+        let window = Duration::minutes(10);
+        let empty = RiskFile::default();
+        assert_eq!(empty.apply(window).unwrap(), (RiskRules::DEFAULT, window));
+        let file: RiskFile = toml::from_str(
+            "review_window_minutes = 30\n\
+             many_charges = { max_charges = 3 }\n\
+             two_countries = { off = true }\n\
+             new_device_first_charge = { above_yen = 5000 }\n",
+        )
+        .unwrap();
+        let (rules, window) = file.apply(window).unwrap();
+        assert_eq!(window, Duration::minutes(30));
+        assert_eq!(rules.burst, Some(Burst { max_charges: 3, within: Duration::minutes(10) }));
+        assert_eq!(rules.two_countries_within, None);
+        assert_eq!(rules.young_device_first_charge.unwrap().above, Money::yen(5_000));
+        assert_eq!(rules.top_up_then_spend, RiskRules::DEFAULT.top_up_then_spend);
+        for bad in [
+            "many_charges = { max_charges = 0 }",
+            "top_up_then_spend = { share_percent = 101 }",
+            "two_countries = { within_minutes = 0 }",
+            "review_window_minutes = 100000",
+            "many_charges = { max = 3 }",
+            "burst = { max_charges = 3 }",
+        ] {
+            let parsed = toml::from_str::<RiskFile>(bad);
+            assert!(parsed.is_err() || parsed.unwrap().apply(window).is_err(), "{bad}");
+        }
     }
 }

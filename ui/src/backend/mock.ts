@@ -168,6 +168,8 @@ function required(value: string, what: string, max: number): string {
 function categoryOf(notice: Notice): Category {
   switch (notice.kind) {
     case "charge_pending":
+    case "charge_held":
+    case "charge_review_declined":
     case "charge_succeeded":
     case "charge_declined":
     case "charge_expired":

@@ -17,6 +17,7 @@ use super::support::{self, Backend, Shopper, TestServer, error, json};
 
 support::on_both_databases!(
     refused_passkeys_warn_at_the_fourth_and_lock_the_device_at_the_fifth,
+    a_stolen_session_s_refused_passkeys_end_it_and_never_lock_the_device,
     wrong_recovery_codes_lock_joins_and_unfreezing_but_never_a_freeze,
     a_card_s_fourth_failure_warns_and_the_fifth_locks_until_support_lifts_it,
 );
@@ -114,6 +115,66 @@ async fn refused_passkeys_warn_at_the_fourth_and_lock_the_device_at_the_fifth(ba
         .await;
     server.advance(Duration::minutes(2));
     tablet.sign_in(&server).await;
+    server.stop().await;
+}
+
+/// A thief copied the phone's session, but has no passkey of the wallet: every step-up they
+/// answer (with their own wallet's passkey) is refused. The fourth warns; the fifth ends the
+/// stolen session, and the phone's passkey is not locked: the owner signs in and pays at once.
+async fn a_stolen_session_s_refused_passkeys_end_it_and_never_lock_the_device(backend: Backend) {
+    use inkan_api::wallet::{AssertionChallenge, BeginStepUp, SetLimits, StepUpAction};
+    let server = TestServer::start_with(backend, settings(false)).await;
+    let till = server.merchant("Lawson Ebisu").await;
+    let mut owner = Shopper::enroll(&server, "Taro").await;
+    owner.top_up(&server, 1_000).await;
+    let mut thief = Shopper::enroll(&server, "Thief").await;
+    let stolen = owner.token.clone();
+    // Above the wallet's ¥50,000 / ¥100,000 / ¥300,000: a raise needs a passkey step-up.
+    let raise = inkan_core::LimitPolicy::new(
+        inkan_core::Money::yen(60_000),
+        inkan_core::Money::yen(120_000),
+        inkan_core::Money::yen(400_000),
+    )
+    .unwrap();
+    for attempt in 1..=5 {
+        let begin = BeginStepUp { action: StepUpAction::RaiseLimits };
+        let challenge: AssertionChallenge =
+            json(server.post("/v1/wallet/step-up", Some(&stolen), &begin).await, StatusCode::OK).await;
+        let step_up = thief.assert_anyway(challenge);
+        let response =
+            server.put("/v1/wallet/limits", Some(&stolen), &SetLimits { limits: raise, step_up: Some(step_up) }).await;
+        match attempt {
+            5 => {
+                let ended = refusal(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+                assert_eq!(ended.tries_left, Some(0));
+                assert!(ended.message.contains("session") && ended.message.contains("ended"), "{}", ended.message);
+            }
+            4 => {
+                let refused = refusal(response, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
+                assert_eq!(refused.tries_left, Some(1));
+            }
+            _ => {
+                refusal(response, StatusCode::UNAUTHORIZED, ErrorCode::PasskeyRejected).await;
+            }
+        }
+    }
+    // The stolen session is over.
+    error(server.get("/v1/wallet", Some(&stolen)).await, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;
+    // The phone is not locked: it signs in with its passkey and pays.
+    owner.sign_in(&server).await;
+    let charge = till.charge_ok(&owner.code(&server), 300).await;
+    let pending = owner.pending(&server).await;
+    let this = pending.iter().find(|p| p.charge.id == charge.id).unwrap();
+    assert_eq!(owner.confirm(&server, this).await.status(), StatusCode::OK);
+    let notices = owner.notices(&server).await;
+    assert!(
+        notices.iter().any(|n| matches!(n, Notice::SessionsEnded { reason, count: 1 } if reason == "passkey_refused"))
+    );
+    assert_eq!(
+        notices.iter().filter(|n| matches!(n, Notice::PasskeyRejected { during, .. } if during == "step_up")).count(),
+        5
+    );
+    assert!(!tries_notices(&notices).iter().any(|(_, state)| state != "1 left"), "nothing was locked: {notices:?}");
     server.stop().await;
 }
 
