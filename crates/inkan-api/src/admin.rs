@@ -84,6 +84,19 @@ pub struct Unlock {
     /// and forgotten: never stored or logged.
     #[serde(default)]
     pub card_number: Option<String>,
+    /// Why, for the audit trail (at most 200 characters, no control characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
+    pub reason: Option<String>,
+}
+
+/// The query of `DELETE /v1/admin/suspensions/{service}` and `DELETE /v1/admin/accounts/{id}/hold`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lift {
+    /// Why, for the audit trail (at most 200 characters, no control characters).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 impl std::fmt::Debug for Unlock {
@@ -93,6 +106,7 @@ impl std::fmt::Debug for Unlock {
             .field("device", &self.device)
             .field("address", &self.address)
             .field("card_number", &self.card_number.as_ref().map(|_| "***"))
+            .field("reason", &self.reason)
             .finish()
     }
 }
@@ -159,7 +173,8 @@ pub struct AuditEntry {
     pub action: String,
     /// What it was done to: a service, an account, a device, an address, a card.
     pub subject: String,
-    /// Why, as given (empty for actions that take no reason).
+    /// Why, as given (empty when the operator gave none: lifting a suspension, a hold or a lock
+    /// takes an optional reason).
     pub reason: String,
 }
 

@@ -10,7 +10,8 @@ use url::Url;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_run_completes_charges_that_are_all_durable() {
-    let server = TestServer::start(Backend::Sqlite).await;
+    // As `inkan-bench` runs the server (`server.rs`).
+    let server = TestServer::start_with(Backend::Sqlite, inkan_testkit::for_load()).await;
     let base = Url::parse(&server.url).unwrap();
     let mut terminals = Vec::new();
     for name in ["till a", "till b"] {

@@ -293,23 +293,29 @@ pub async fn take_back(tx: &mut Tx, counters: &[Counter]) -> Result<()> {
     Ok(())
 }
 
+/// Who lifts a lock, and why (empty if they gave no reason), for the audit trail.
+#[derive(Debug, Clone, Copy)]
+pub struct Unlocker<'a> {
+    pub operator_id: &'a str,
+    pub reason: &'a str,
+}
+
 /// Lifts the locks of every secret against one subject (the operator's `admin unlock`): their
-/// failures are forgotten, and the audit entry of `operator_id` is written in the same
-/// transaction (naming the subject, but never a card number's key). Whether there was anything to
-/// lift.
+/// failures are forgotten, and the audit entry of `by` is written in the same transaction (naming
+/// the subject, but never a card number's key). Whether there was anything to lift.
 pub async fn unlock(
     db: &crate::db::Db,
     against: Against,
     subject: &str,
-    operator_id: &str,
+    by: Unlocker<'_>,
     now: OffsetDateTime,
 ) -> Result<bool> {
     let named = format!("{} {}", against.as_str(), if against == Against::CardNumber { "(keyed)" } else { subject });
     let audit = crate::audit::Entry {
-        operator_id,
+        operator_id: by.operator_id,
         action: inkan_core::operator::Action::Unlock.as_str(),
         subject: &named,
-        reason: "",
+        reason: by.reason,
     };
     let mut tx = db.pool().begin().await?;
     let deleted = sqlx::query("DELETE FROM attempt_counters WHERE against = $1 AND subject = $2")

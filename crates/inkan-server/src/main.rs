@@ -239,6 +239,9 @@ struct UnlockArgs {
     /// The server's issuer key file (with --card-number).
     #[arg(long, env = "INKAN_ISSUER_KEY")]
     issuer_key: Option<PathBuf>,
+    /// Why, for the audit trail (at most 200 characters).
+    #[arg(long)]
+    reason: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -468,8 +471,10 @@ async fn unlock(args: UnlockArgs, db: &Db, clock: &SystemClock) -> Result<()> {
         }
         _ => anyhow::bail!("say what to unlock: --account, --device, --address or --card-number"),
     };
-    let operator = inkan_server::audit::COMMAND_LINE;
-    let lifted = inkan_server::attempts::unlock(db, against, &subject, operator, clock.now())
+    let reason =
+        inkan_server::operator::optional_reason(args.reason.as_deref()).map_err(|e| anyhow::anyhow!(e.message))?;
+    let by = inkan_server::attempts::Unlocker { operator_id: inkan_server::audit::COMMAND_LINE, reason: &reason };
+    let lifted = inkan_server::attempts::unlock(db, against, &subject, by, clock.now())
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
     println!("{}", if lifted { format!("unlocked {what}") } else { format!("no failures on record for {what}") });

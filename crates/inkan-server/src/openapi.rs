@@ -1216,9 +1216,13 @@ mod operations {
         path = "/v1/admin/suspensions/{service}",
         tag = "operator",
         security(("operator_key" = [])),
-        params(("service" = String, Path, description = "`charges`, `top_ups` or `enrolment`.")),
+        params(
+            ("service" = String, Path, description = "`charges`, `top_ups` or `enrolment`."),
+            ("reason" = Option<String>, Query, max_length = 200, description = "Why, for the audit trail (optional)."),
+        ),
         responses(
             (status = 204, description = "The service runs."),
+            (status = 400, description = "`invalid_request`: a reason over 200 characters or with control characters, or an unknown query parameter.", body = ErrorBody),
             (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such service.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
@@ -1389,9 +1393,13 @@ mod operations {
         path = "/v1/admin/accounts/{id}/hold",
         tag = "operator",
         security(("operator_key" = [])),
-        params(("id" = String, Path, description = "The account id (`acct_…`).")),
+        params(
+            ("id" = String, Path, description = "The account id (`acct_…`)."),
+            ("reason" = Option<String>, Query, max_length = 200, description = "Why, for the audit trail (optional)."),
+        ),
         responses(
             (status = 204, description = "The account is not on hold."),
+            (status = 400, description = "`invalid_request`: a reason over 200 characters or with control characters, or an unknown query parameter.", body = ErrorBody),
             (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such account.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
@@ -1955,6 +1963,7 @@ mod tests {
             device: None,
             address: Some("203.0.113.9".to_owned()),
             card_number: None,
+            reason: Some("the shop's NAT: confirmed with the shop".to_owned()),
         };
         assert_conforms(&doc, "Unlock", &unlock);
         let held = inkan_api::admin::HeldCharges {

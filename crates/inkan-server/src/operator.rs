@@ -18,7 +18,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use inkan_api::ErrorCode;
-use inkan_api::admin::{Hold, Service, Suspend, Suspension};
+use inkan_api::admin::{Hold, Lift, Service, Suspend, Suspension};
 use inkan_api::feed::Notice;
 use inkan_core::operator::Action;
 use sqlx::Row;
@@ -27,7 +27,7 @@ use crate::audit::{self, Entry};
 use crate::auth::OperatorAuth;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
-use crate::error::{AppError, Json, Result};
+use crate::error::{AppError, Json, Query, Result};
 use crate::feed;
 use crate::state::AppState;
 
@@ -81,6 +81,15 @@ pub async fn ensure_not_held<'c>(conn: impl sqlx::Executor<'c, Database = sqlx::
 pub async fn ensure_allowed(app: &AppState, service: Service, account_id: &str) -> Result<()> {
     ensure_running(app.db.pool(), service).await?;
     ensure_not_held(app.db.pool(), account_id).await
+}
+
+/// An operator's optional why (lifting a suspension, a hold or a lock): empty when none is given,
+/// otherwise checked as [`reason`].
+pub fn optional_reason(text: Option<&str>) -> Result<String> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(String::new()),
+        Some(text) => reason(text),
+    }
 }
 
 /// An operator's why, checked: 1 to [`MAX_REASON_CHARS`] characters, no control characters.
@@ -161,15 +170,17 @@ pub async fn resume(
     State(app): State<AppState>,
     operator: OperatorAuth,
     Path(service): Path<String>,
+    Query(lift): Query<Lift>,
 ) -> Result<StatusCode> {
     operator.allow(Action::Resume)?;
     let service = service_of(&service)?;
+    let why = optional_reason(lift.reason.as_deref())?;
     let mut tx = app.db.begin().await?;
     let entry = Entry {
         operator_id: &operator.operator_id,
         action: Action::Resume.as_str(),
         subject: service.as_str(),
-        reason: "",
+        reason: &why,
     };
     audit::record(tx.conn(), entry, app.clock.now()).await?;
     let done =
@@ -211,15 +222,17 @@ pub async fn release(
     State(app): State<AppState>,
     operator: OperatorAuth,
     Path(account_id): Path<String>,
+    Query(lift): Query<Lift>,
 ) -> Result<StatusCode> {
     operator.allow(Action::Release)?;
+    let why = optional_reason(lift.reason.as_deref())?;
     let mut tx = app.db.begin().await?;
     let changed = set_held(&mut tx, &app, &account_id, None).await;
     let entry = Entry {
         operator_id: &operator.operator_id,
         action: Action::Release.as_str(),
         subject: &account_id,
-        reason: "",
+        reason: &why,
     };
     let changed = audited(&mut tx, &app, entry, changed).await;
     finish(tx, &app, changed).await?;
@@ -284,6 +297,7 @@ pub async fn unlock(
 ) -> Result<Json<inkan_api::admin::Unlocked>> {
     use inkan_core::attempts::Against;
     operator.allow(Action::Unlock)?;
+    let why = optional_reason(body.reason.as_deref())?;
     let id_ok = |id: &str| !id.is_empty() && id.len() <= 64;
     let given = (body.account.as_deref(), body.device.as_deref(), body.address.as_deref(), body.card_number.as_deref());
     let (against, subject) = match given {
@@ -302,7 +316,8 @@ pub async fn unlock(
         }
         _ => return Err(AppError::invalid("give exactly one of account, device (ids), address or card_number")),
     };
-    let unlocked = crate::attempts::unlock(&app.db, against, &subject, &operator.operator_id, app.clock.now()).await?;
+    let by = crate::attempts::Unlocker { operator_id: &operator.operator_id, reason: &why };
+    let unlocked = crate::attempts::unlock(&app.db, against, &subject, by, app.clock.now()).await?;
     tracing::warn!(against = against.as_str(), operator = %operator.operator_id, unlocked, "failed tries unlocked");
     Ok(Json(inkan_api::admin::Unlocked { unlocked }))
 }

@@ -138,7 +138,11 @@ fn without_velocity_holds() -> inkan_server::Settings {
     settings
 }
 
-async fn setup_with(backend: Backend, balance: i64, settings: inkan_server::Settings) -> (TestServer, Terminal, Shopper) {
+async fn setup_with(
+    backend: Backend,
+    balance: i64,
+    settings: inkan_server::Settings,
+) -> (TestServer, Terminal, Shopper) {
     let server = TestServer::start_with(backend, settings).await;
     let till = server.merchant("Lawson Ebisu").await;
     let shopper = Shopper::enroll(&server, "Taro").await;

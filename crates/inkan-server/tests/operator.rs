@@ -331,7 +331,13 @@ async fn every_operator_action_is_audited_and_keys_keep_to_their_scopes(backend:
     let switches = server.operator_key_with(&[Scope::Switches]).await;
     let shopper = Shopper::enroll(&server, "Rin").await;
     let hold_path = format!("/v1/admin/accounts/{}/hold", shopper.account_id());
-    let unlock = Unlock { account: None, device: Some(shopper.device_id.clone()), address: None, card_number: None };
+    let unlock = Unlock {
+        account: None,
+        device: Some(shopper.device_id.clone()),
+        address: None,
+        card_number: None,
+        reason: Some("the shopper's new phone".to_owned()),
+    };
 
     // A reading key reads, and changes nothing.
     let forbidden = [
@@ -356,11 +362,17 @@ async fn every_operator_action_is_audited_and_keys_keep_to_their_scopes(backend:
         StatusCode::OK,
     )
     .await;
-    assert_eq!(server.delete("/v1/admin/suspensions/charges", Some(&switches)).await.status(), StatusCode::NO_CONTENT);
+    let resumed = server.delete("/v1/admin/suspensions/charges?reason=incident%2042%20over", Some(&switches)).await;
+    assert_eq!(resumed.status(), StatusCode::NO_CONTENT);
     assert_eq!(server.put(&hold_path, Some(&switches), &hold("fraud check")).await.status(), StatusCode::NO_CONTENT);
+    // A why that is no reason is refused, and nothing is done.
+    for bad in ["?reason=line%0Abreak", "?reason_=x", &format!("?reason={}", "x".repeat(201))] {
+        let response = server.delete(&format!("{hold_path}{bad}"), Some(&switches)).await;
+        error(response, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
+    }
     assert_eq!(server.delete(&hold_path, Some(&switches)).await.status(), StatusCode::NO_CONTENT);
     let _: Unlocked = json(server.post("/v1/admin/unlock", Some(&switches), &unlock).await, StatusCode::OK).await;
-    admin(&server, &["unlock", "--address", "203.0.113.9"]).unwrap();
+    admin(&server, &["unlock", "--address", "203.0.113.9", "--reason", "the shop's NAT"]).unwrap();
     // (The hold ended Rin's sessions: two fresh wallets add one card.)
     let (first, other) = (Shopper::enroll(&server, "Owner").await, Shopper::enroll(&server, "Mule").await);
     for (who, status) in [(&first, StatusCode::CREATED), (&other, StatusCode::PAYMENT_REQUIRED)] {
@@ -378,11 +390,11 @@ async fn every_operator_action_is_audited_and_keys_keep_to_their_scopes(backend:
     assert_eq!(
         seen[1..7],
         [
-            (s("unlock"), s("address 203.0.113.9"), s("")),
-            (s("unlock"), format!("device {}", shopper.device_id), s("")),
+            (s("unlock"), s("address 203.0.113.9"), s("the shop's NAT")),
+            (s("unlock"), format!("device {}", shopper.device_id), s("the shopper's new phone")),
             (s("release"), account.clone(), s("")),
             (s("hold"), account, s("fraud check")),
-            (s("resume"), s("charges"), s("")),
+            (s("resume"), s("charges"), s("incident 42 over")),
             (s("suspend"), s("charges"), s("incident 42")),
         ]
     );

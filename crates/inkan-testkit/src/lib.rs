@@ -162,6 +162,15 @@ pub fn unthrottled() -> Settings {
     settings
 }
 
+/// The settings the bench and the soak run the server with (`--rate-limit-scale 1000
+/// --risk-rules off`): each of their wallets pays many times a minute from one address, which the
+/// rate limits and the velocity rules, made for people, would refuse or hold.
+pub fn for_load() -> Settings {
+    let mut settings = unthrottled();
+    settings.risk = inkan_core::risk::RiskRules::OFF;
+    settings
+}
+
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
         TestServer::start_with(backend, settings()).await

@@ -585,8 +585,9 @@ async fn a_card_number_guessed_across_wallets_is_locked(backend: Backend) {
     // The operator lifts the number's lock (as `admin unlock --card-number` does, keyed alike).
     let key = inkan_server::funding::card_number_key(&server.state.issuer, "4000-0000-0000-0002");
     let against = inkan_core::attempts::Against::CardNumber;
-    let (operator, now) = (inkan_server::audit::COMMAND_LINE, time::OffsetDateTime::now_utc());
-    assert!(inkan_server::attempts::unlock(&server.state.db, against, &key, operator, now).await.unwrap());
+    let by = inkan_server::attempts::Unlocker { operator_id: inkan_server::audit::COMMAND_LINE, reason: "" };
+    let now = time::OffsetDateTime::now_utc();
+    assert!(inkan_server::attempts::unlock(&server.state.db, against, &key, by, now).await.unwrap());
     assert_eq!(add_card_from(&server, &fourth, "198.51.100.6", stolen).await, declined);
     server.stop().await;
 }
@@ -664,7 +665,7 @@ async fn the_operator_lifts_card_locks_over_http_and_refuses_bad_input(backend: 
         assert_eq!(add_card_from(&server, &shopper, here, number).await.1, Some(ErrorCode::CardDeclined));
     }
     let (account, device, address, card_number) = (None, None, None, None);
-    let none = Unlock { account, device, address, card_number };
+    let none = Unlock { account, device, address, card_number, reason: None };
     let with = |f: &dyn Fn(&mut Unlock)| {
         let mut body = none.clone();
         f(&mut body);

@@ -101,7 +101,8 @@ async fn refused_passkeys_warn_at_the_fourth_and_lock_the_device_at_the_fifth(ba
 
     // The operator lifts the device's lock.
     let key = server.operator_key().await;
-    let unlock = Unlock { account: None, device: Some(tablet_id.clone()), address: None, card_number: None };
+    let unlock =
+        Unlock { account: None, device: Some(tablet_id.clone()), address: None, card_number: None, reason: None };
     let lifted: Unlocked = json(server.post("/v1/admin/unlock", Some(&key), &unlock).await, StatusCode::OK).await;
     assert!(lifted.unlocked);
     tablet.sign_in(&server).await;
@@ -236,8 +237,13 @@ async fn wrong_recovery_codes_lock_joins_and_unfreezing_but_never_a_freeze(backe
 
     // The operator lifts the wallet's lock: the unused code lifts the freeze.
     let key = server.operator_key().await;
-    let unlock =
-        Unlock { account: Some(phone.account_id().to_owned()), device: None, address: None, card_number: None };
+    let unlock = Unlock {
+        account: Some(phone.account_id().to_owned()),
+        device: None,
+        address: None,
+        card_number: None,
+        reason: None,
+    };
     let lifted: Unlocked = json(server.post("/v1/admin/unlock", Some(&key), &unlock).await, StatusCode::OK).await;
     assert!(lifted.unlocked);
     let response = from_japan(&server, path, Some(&phone.token), "198.51.100.52", &unfreeze).await;
@@ -297,10 +303,21 @@ async fn a_card_s_fourth_failure_warns_and_the_fifth_locks_until_support_lifts_i
     )
     .await;
     let key = server.operator_key().await;
-    let unlock =
-        Unlock { account: Some(shopper.account_id().to_owned()), device: None, address: None, card_number: None };
+    let unlock = Unlock {
+        account: Some(shopper.account_id().to_owned()),
+        device: None,
+        address: None,
+        card_number: None,
+        reason: None,
+    };
     let _: Unlocked = json(server.post("/v1/admin/unlock", Some(&key), &unlock).await, StatusCode::OK).await;
-    let unlock = Unlock { account: None, device: Some(shopper.device_id.clone()), address: None, card_number: None };
+    let unlock = Unlock {
+        account: None,
+        device: Some(shopper.device_id.clone()),
+        address: None,
+        card_number: None,
+        reason: None,
+    };
     let _: Unlocked = json(server.post("/v1/admin/unlock", Some(&key), &unlock).await, StatusCode::OK).await;
     assert_eq!(server.post("/v1/wallet/cards", Some(&shopper.token), &card).await.status(), StatusCode::CREATED);
     server.stop().await;
