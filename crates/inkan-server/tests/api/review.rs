@@ -170,7 +170,8 @@ async fn a_top_up_spent_at_once_from_a_new_device_is_held_and_a_decline_is_final
     server.stop().await;
 }
 
-async fn charges_in_two_countries_within_the_hour_are_held_and_the_shopper_may_decline(backend: Backend) {
+/// A server serving Japan and Korea, a till in each, and a shopper who paid in Tokyo `later`.
+async fn paid_in_tokyo(backend: Backend, later: Duration) -> (TestServer, Terminal, Shopper) {
     let mut settings = support::settings();
     settings.region.allowed = vec!["JP".parse().unwrap(), "KR".parse().unwrap()];
     let server = TestServer::start_with(backend, settings).await;
@@ -179,7 +180,12 @@ async fn charges_in_two_countries_within_the_hour_are_held_and_the_shopper_may_d
     let mut shopper = Shopper::enroll(&server, "Mina").await;
     shopper.top_up(&server, 10_000).await;
     pay(&server, &tokyo, &mut shopper, 500).await;
-    server.advance(Duration::minutes(59));
+    server.advance(later);
+    (server, seoul, shopper)
+}
+
+async fn charges_in_two_countries_within_the_hour_are_held_and_the_shopper_may_decline(backend: Backend) {
+    let (server, seoul, mut shopper) = paid_in_tokyo(backend, Duration::minutes(59)).await;
     shopper.sign_in(&server).await;
     let abroad = seoul.charge_ok(&shopper.code(&server), 500).await;
     assert_held(&server, &seoul, &mut shopper, &abroad, "two_countries").await;
@@ -198,15 +204,7 @@ async fn charges_in_two_countries_within_the_hour_are_held_and_the_shopper_may_d
     server.stop().await;
 
     // An hour apart, two countries are a trip.
-    let mut settings = support::settings();
-    settings.region.allowed = vec!["JP".parse().unwrap(), "KR".parse().unwrap()];
-    let server = TestServer::start_with(backend, settings).await;
-    let tokyo = server.merchant_in("Lawson Ebisu", "JP").await;
-    let seoul = server.merchant_in("CU Myeongdong", "KR").await;
-    let mut shopper = Shopper::enroll(&server, "Mina").await;
-    shopper.top_up(&server, 10_000).await;
-    pay(&server, &tokyo, &mut shopper, 500).await;
-    server.advance(Duration::minutes(60));
+    let (server, seoul, mut shopper) = paid_in_tokyo(backend, Duration::minutes(60)).await;
     assert_eq!(seoul.charge_ok(&shopper.code(&server), 500).await.status, ChargeStatus::PendingConfirmation);
     server.stop().await;
 }
