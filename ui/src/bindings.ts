@@ -137,7 +137,12 @@ status: string, };
 
 export type CardInput = { number: string, exp_month: number, exp_year: number, cvc: string, };
 
-export type TopUpView = { amount: Amount, balance: Amount, };
+export type TopUpView = { amount: Amount, balance: Amount, 
+/**
+ * The card provider has not answered yet: the money is added when it does (the Activity
+ * feed says so), and nothing is charged twice.
+ */
+pending: boolean, };
 
 export type Category = "payment" | "money" | "security";
 

@@ -127,6 +127,8 @@ const en = {
   topUpAmount: "Amount in yen",
   topUp: "Add money",
   topUpDone: (amount: string, balance: string) => `Added ${amount}. Your balance is now ${balance}.`,
+  topUpPending: (amount: string) =>
+    `Your card company has not confirmed ${amount} yet. It is added as soon as they do (Activity will say so), and your card is charged only once.`,
   done: "Done",
   expiryInvalid: "Enter the expiry month (1–12) and the full year, like 2030.",
   amountInvalid: "Enter a whole number of yen, at least 1.",
@@ -481,6 +483,8 @@ const ja: Dict = {
   topUpAmount: "金額（円）",
   topUp: "チャージする",
   topUpDone: (amount: string, balance: string) => `${amount}をチャージしました。残高は${balance}です。`,
+  topUpPending: (amount: string) =>
+    `カード会社から${amount}の確認がまだ届いていません。確認され次第チャージされます（アクティビティでお知らせします）。カードへの請求は一度だけです。`,
   done: "完了",
   expiryInvalid: "有効期限の月（1〜12）と年（2030 のように4桁）を入力してください。",
   amountInvalid: "1以上の整数（円）を入力してください。",

@@ -280,7 +280,8 @@ impl std::fmt::Debug for VerifyCard {
     }
 }
 
-/// `POST /v1/wallet/topups`
+/// `POST /v1/wallet/topups`, with an `Idempotency-Key`: a retry with the same key and body answers
+/// with the same top-up, and takes nothing more from the card.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -289,11 +290,26 @@ pub struct TopUp {
     pub amount: Money,
 }
 
+/// Where a top-up stands, as its answer says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TopUpStatus {
+    /// Collected and credited: `balance` includes it.
+    Succeeded,
+    /// The card provider's answer has not come back yet (`202`). Nothing is lost: the server asks
+    /// the provider until it knows, credits the wallet if the card was charged, and the feed says
+    /// which (`top_up_succeeded` or `top_up_failed`). Retrying with the same key is safe.
+    Pending,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopUpResult {
     pub id: String,
+    pub status: TopUpStatus,
     pub amount: Money,
+    /// The wallet's balance now (without the top-up while it is `pending`).
     pub balance: Money,
 }
 

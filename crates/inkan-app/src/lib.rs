@@ -421,7 +421,8 @@ impl App {
         }
         self.with_wallet(async |w| {
             let done = w.top_up(card_id, Money::yen(amount)).await?;
-            Ok(TopUpView { amount: done.amount.into(), balance: done.balance.into() })
+            let pending = done.status == inkan_api::wallet::TopUpStatus::Pending;
+            Ok(TopUpView { amount: done.amount.into(), balance: done.balance.into(), pending })
         })
         .await
     }

@@ -351,6 +351,9 @@ pub struct CardInput {
 pub struct TopUpView {
     pub amount: Amount,
     pub balance: Amount,
+    /// The card provider has not answered yet: the money is added when it does (the Activity
+    /// feed says so), and nothing is charged twice.
+    pub pending: bool,
 }
 
 /// What the Activity screen filters by.

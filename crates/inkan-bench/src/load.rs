@@ -150,7 +150,7 @@ impl Wallet {
         api.set_token(Some(token.clone()));
         let card =
             api.add_card(&AddCard { number: own_card(), exp_month: 12, exp_year: 2030, cvc: "123".into() }).await?;
-        api.top_up(&TopUp { card_id: card.id, amount: Money::yen(TOP_UP) }).await?;
+        api.top_up(&uuid::Uuid::new_v4().to_string(), &TopUp { card_id: card.id, amount: Money::yen(TOP_UP) }).await?;
         Ok(Wallet {
             api,
             account_id: enrolled.account_id,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand};
-use inkan_api::wallet::AddCard;
+use inkan_api::wallet::{AddCard, TopUpStatus};
 use inkan_client::feed::{Cursor, FeedItem, describe};
 use inkan_client::profile::{ProfileStore, home};
 use inkan_client::wallet::{PasskeyChoice, Server};
@@ -553,7 +553,14 @@ async fn card(store: ProfileStore, action: CardAction) -> Result<()> {
 async fn top_up(store: ProfileStore, card: String, amount: i64) -> Result<()> {
     let mut wallet = Wallet::open(store)?;
     let result = wallet.top_up(&card, Money::yen(amount)).await?;
-    println!("Topped up {}. Balance: {}", result.amount, result.balance);
+    match result.status {
+        TopUpStatus::Succeeded => println!("Topped up {}. Balance: {}", result.amount, result.balance),
+        TopUpStatus::Pending => println!(
+            "Top-up {} of {} is waiting for the card provider's answer: it is added when the provider confirms \
+             (`inkan feed` says when), and the card is charged once. Balance now: {}",
+            result.id, result.amount, result.balance
+        ),
+    }
     Ok(())
 }
 

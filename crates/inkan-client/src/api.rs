@@ -13,7 +13,7 @@ use inkan_api::wallet::{
     RemoveDevice, ReplaceRecoveryCodes, Session, SetLimits, SignIn, StepUpAction, TopUp, TopUpResult,
     UnfreezeWithRecoveryCode, VerifyCard, Wallet, WalletCharge,
 };
-use inkan_api::{Base64Url, DEVICE_SIGNATURE_HEADER, ErrorBody, SERVER_TIME_HEADER};
+use inkan_api::{Base64Url, DEVICE_SIGNATURE_HEADER, ErrorBody, IDEMPOTENCY_KEY, SERVER_TIME_HEADER};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,22 +22,59 @@ use url::Url;
 
 use crate::error::{ClientError, Result};
 
+/// How long the wallet waits on the server before it gives up on a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open a connection.
+    pub connect: std::time::Duration,
+    /// For a request (not the live feed), from sending to the end of its answer.
+    pub request: std::time::Duration,
+    /// The longest silence within one answer, the live feed's included (its heartbeat comes
+    /// every 15 s).
+    pub read: std::time::Duration,
+}
+
+impl Timeouts {
+    pub const DEFAULT: Timeouts = Timeouts {
+        connect: std::time::Duration::from_secs(10),
+        request: REQUEST_TIMEOUT,
+        read: std::time::Duration::from_secs(45),
+    };
+}
+
+/// Time a request (not the live feed) may take by default, from sending to the end of its answer.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Tries in all of a request the server turned away unserved (`503 overloaded`, `429`).
+const TRIES: u32 = 3;
+/// The longest `Retry-After` honoured by waiting: a longer one is answered to the caller.
+const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A connection to one Inkan server, optionally signed in.
 #[derive(Debug)]
 pub struct Api {
     http: reqwest::Client,
     base: Url,
+    timeouts: Timeouts,
     token: Mutex<Option<String>>,
     offset: Mutex<Duration>,
 }
 
 impl Api {
     pub fn new(base: Url) -> Result<Api> {
+        Api::with_timeouts(base, Timeouts::DEFAULT)
+    }
+
+    pub fn with_timeouts(base: Url, timeouts: Timeouts) -> Result<Api> {
         let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
+            .connect_timeout(timeouts.connect)
+            // Between two reads of one answer: a stalled server or network ends the request. The
+            // live feed's heartbeat keeps a quiet stream well inside it.
+            .read_timeout(timeouts.read)
+            // The API never redirects; following one would send the session somewhere unexpected.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Protocol(format!("HTTP client: {e}")))?;
-        Ok(Api { http, base, token: Mutex::new(None), offset: Mutex::new(Duration::ZERO) })
+        Ok(Api { http, base, timeouts, token: Mutex::new(None), offset: Mutex::new(Duration::ZERO) })
     }
 
     pub fn base(&self) -> &Url {
@@ -97,21 +134,52 @@ impl Api {
         body: Option<&B>,
         device_signature: Option<&Base64Url>,
     ) -> Result<reqwest::Response> {
+        let headers: Vec<(&str, String)> =
+            device_signature.map(|s| (DEVICE_SIGNATURE_HEADER, s.encode())).into_iter().collect();
+        self.send_with(method, path, body, &headers, false).await
+    }
+
+    /// Sends a request. One the server turned away unserved (`503 overloaded` or `429`, with a
+    /// `Retry-After` of at most [`LONGEST_WAIT`]) is sent again after that wait and a little
+    /// jitter, up to [`TRIES`] in all. With `resend_if_lost` (a request with an
+    /// `Idempotency-Key`), so is one whose answer never came.
+    async fn send_with<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        headers: &[(&str, String)],
+        resend_if_lost: bool,
+    ) -> Result<reqwest::Response> {
         let url = self.url(path)?;
-        let mut request = self.http.request(method, url.clone());
-        if let Some(token) = self.token() {
-            request = request.bearer_auth(token);
+        let mut tries = 1;
+        loop {
+            let mut request = self.http.request(method.clone(), url.clone()).timeout(self.timeouts.request);
+            if let Some(token) = self.token() {
+                request = request.bearer_auth(token);
+            }
+            for (name, value) in headers {
+                request = request.header(*name, value);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let wait = match request.send().await {
+                Ok(response) => {
+                    self.observe(&response);
+                    match retry_after(&response) {
+                        Some(wait) if tries < TRIES => wait,
+                        _ => return Ok(response),
+                    }
+                }
+                Err(source) if tries < TRIES && (resend_if_lost || source.is_connect()) => {
+                    std::time::Duration::from_millis(500 * u64::from(tries))
+                }
+                Err(source) => return Err(ClientError::Unreachable { url: self.base.to_string(), source }),
+            };
+            tokio::time::sleep(wait + jitter(wait)).await;
+            tries += 1;
         }
-        if let Some(signature) = device_signature {
-            request = request.header(DEVICE_SIGNATURE_HEADER, signature.encode());
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response =
-            request.send().await.map_err(|source| ClientError::Unreachable { url: self.base.to_string(), source })?;
-        self.observe(&response);
-        Ok(response)
     }
 
     async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
@@ -241,8 +309,11 @@ impl Api {
         .await
     }
 
-    pub async fn top_up(&self, body: &TopUp) -> Result<TopUpResult> {
-        self.call(Method::POST, "/v1/wallet/topups", Some(body)).await
+    /// `POST /v1/wallet/topups` under `idempotency_key`: sent again (with the same key) when its
+    /// answer is lost, so the card is charged once however many tries it takes.
+    pub async fn top_up(&self, idempotency_key: &str, body: &TopUp) -> Result<TopUpResult> {
+        let headers = [(IDEMPOTENCY_KEY, idempotency_key.to_owned())];
+        Api::decode(self.send_with(Method::POST, "/v1/wallet/topups", Some(body), &headers, true).await?).await
     }
 
     pub async fn history(&self) -> Result<History> {
@@ -294,9 +365,88 @@ impl Api {
     }
 }
 
+/// How long the server asked us to wait before sending again, if it turned the request away
+/// unserved (`503 overloaded` or `429 too_many_requests`) and the wait is short enough to take.
+fn retry_after(response: &reqwest::Response) -> Option<std::time::Duration> {
+    if !matches!(response.status(), StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) {
+        return None;
+    }
+    let seconds: u64 = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    let wait = std::time::Duration::from_secs(seconds);
+    (wait <= LONGEST_WAIT).then_some(wait)
+}
+
+/// Up to a quarter of `wait` more, at random, so that clients turned away together do not all
+/// come back in the same instant.
+fn jitter(wait: std::time::Duration) -> std::time::Duration {
+    let mut byte = [0u8; 1];
+    let fraction = match ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut byte) {
+        Ok(()) => u32::from(byte[0]),
+        Err(_) => 128,
+    };
+    wait / 4 * fraction / 255
+}
+
 fn api_error(status: StatusCode, bytes: &[u8]) -> ClientError {
     match serde_json::from_slice::<ErrorBody>(bytes) {
         Ok(body) => ClientError::Api { status: status.as_u16(), error: body.error },
         Err(_) => ClientError::Protocol(format!("HTTP {status} without an Inkan error body")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that accepts, reads the request, and answers each connection with `answer` (or
+    /// never, with `None`). The times connections arrived.
+    async fn server(answer: Option<&'static str>) -> (Url, std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let arrived = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let times = arrived.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                times.lock().unwrap().push(std::time::Instant::now());
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = stream.read(&mut buf).await;
+                    match answer {
+                        Some(answer) => {
+                            let _ = stream.write_all(answer.as_bytes()).await;
+                            let _ = stream.shutdown().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                });
+            }
+        });
+        (url, arrived)
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_ends_the_request_at_its_timeout() {
+        let (url, _) = server(None).await;
+        let short = Timeouts { request: std::time::Duration::from_millis(300), ..Timeouts::DEFAULT };
+        let api = Api::with_timeouts(url, short).unwrap();
+        let done = tokio::time::timeout(std::time::Duration::from_secs(10), api.wallet()).await;
+        let err = done.expect("the request hung past its timeout").unwrap_err();
+        assert!(matches!(err, ClientError::Unreachable { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_overloaded_server_is_asked_again_after_its_retry_after_and_no_sooner() {
+        let busy = "HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-type: application/json\r\n\
+                    content-length: 52\r\nconnection: close\r\n\r\n{\"error\":{\"code\":\"overloaded\",\"message\":\"busy now\"}}";
+        let (url, arrived) = server(Some(busy)).await;
+        let api = Api::new(url).unwrap();
+        let err = api.wallet().await.unwrap_err();
+        assert_eq!(err.code(), Some(inkan_api::ErrorCode::Overloaded), "{err}");
+        let arrived = arrived.lock().unwrap().clone();
+        assert_eq!(arrived.len(), usize::try_from(TRIES).unwrap(), "tries in all");
+        for pair in arrived.windows(2) {
+            assert!(pair[1] - pair[0] >= std::time::Duration::from_secs(1), "asked again too soon");
+        }
     }
 }

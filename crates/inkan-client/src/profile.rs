@@ -169,15 +169,24 @@ impl ProfileStore {
         serde_json::from_str(&text).map_err(|e| ClientError::NoProfile(format!("{} is damaged: {e}", path.display())))
     }
 
-    /// Saves atomically (write a temporary file, then rename), so a crash never leaves half a file
-    /// and the counter never goes back.
+    /// Saves atomically and durably: the profile goes to a temporary file of its own (two
+    /// processes saving at once never share one), is `fsync`ed, renamed over the old one, and the
+    /// directory is `fsync`ed, so neither a crash nor a power cut leaves half a file or takes the
+    /// payment-code counter back once this returns.
     pub fn save(&self, profile: &Profile) -> Result<()> {
+        use std::io::Write;
         std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
         let path = self.file();
-        let tmp = self.dir.join("profile.json.tmp");
         let text = serde_json::to_string_pretty(profile).map_err(|e| ClientError::Invalid(e.to_string()))?;
-        std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".profile.json.")
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
+            .map_err(|e| io(&self.dir, e))?;
+        tmp.write_all(text.as_bytes()).and_then(|()| tmp.as_file().sync_all()).map_err(|e| io(tmp.path(), e))?;
+        tmp.persist(&path).map_err(|e| io(&path, e.error))?;
+        #[cfg(unix)]
+        std::fs::File::open(&self.dir).and_then(|dir| dir.sync_all()).map_err(|e| io(&self.dir, e))?;
         Ok(())
     }
 
@@ -208,6 +217,29 @@ mod tests {
 
     fn with(extra: &str) -> String {
         OLD_PROFILE.replace(r#""insecure_soft_passkey": true"#, extra)
+    }
+
+    #[test]
+    fn two_processes_saving_at_once_never_clash_and_leave_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ProfileStore { dir: dir.path().join("p"), name: "p".to_owned() };
+        let profile: Profile = serde_json::from_str(OLD_PROFILE).unwrap();
+        std::thread::scope(|scope| {
+            for writer in 0..2u32 {
+                let (store, profile) = (&store, profile.clone());
+                scope.spawn(move || {
+                    for n in 0..50 {
+                        let saved = Profile { counter: writer * 1_000 + n, ..profile.clone() };
+                        store.save(&saved).unwrap();
+                        store.load().unwrap();
+                    }
+                });
+            }
+        });
+        let last = store.load().unwrap().counter;
+        assert!([49, 1_049].contains(&last), "{last}");
+        let left: Vec<_> = std::fs::read_dir(&store.dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("profile.json")]);
     }
 
     #[test]

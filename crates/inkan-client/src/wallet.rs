@@ -394,6 +394,7 @@ impl Wallet {
             .api
             .http()
             .get(url)
+            .timeout(crate::api::REQUEST_TIMEOUT)
             .send()
             .await
             .map_err(|source| ClientError::Unreachable { url: self.profile.server.to_string(), source })?;
@@ -480,11 +481,18 @@ impl Wallet {
         .await
     }
 
+    /// Tops up from a verified card. Every try of this one top-up (after a lost answer, or a
+    /// sign-in) carries the same idempotency key: the card is charged once. The result may be
+    /// `pending` (the card provider has not answered yet): the feed says how it ends.
     pub async fn top_up(&mut self, card_id: &str, amount: Money) -> Result<TopUpResult> {
         let body = TopUp { card_id: card_id.to_owned(), amount };
+        let mut key = [0u8; 16];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
+            .map_err(|_| ClientError::Invalid("no randomness for the top-up's key".to_owned()))?;
+        let key = format!("topup-{}", hex::encode(key));
         self.signed_in(|api| {
-            let body = body.clone();
-            async move { api.top_up(&body).await }
+            let (body, key) = (body.clone(), key.clone());
+            async move { api.top_up(&key, &body).await }
         })
         .await
     }

@@ -20,6 +20,7 @@ pub mod region;
 pub mod risk;
 pub mod session;
 pub mod tokyo;
+pub mod topup;
 
 pub use charge::{ChargeEvent, ChargeStatus, InvalidTransition};
 pub use limits::{LimitKind, LimitPolicy, LimitSettings, Spending};

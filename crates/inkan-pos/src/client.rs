@@ -19,6 +19,15 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Extra time a long-poll may take beyond the wait it asked for.
 const LONG_POLL_SLACK: Duration = Duration::from_secs(10);
 
+/// The longest `Retry-After` a terminal waits out before its next try: a sale does not wait longer.
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// Up to a quarter of `wait` more, at random.
+fn jitter(wait: Duration) -> Duration {
+    let random = u32::from(uuid::Uuid::new_v4().as_bytes()[0]);
+    wait / 4 * random / 255
+}
+
 /// How often, and how patiently, a request is sent again after a network failure or a 5xx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -52,8 +61,8 @@ enum TryError {
     NotSent(reqwest::Error),
     /// The connection failed after the request may have been sent.
     Lost(reqwest::Error),
-    /// A 5xx (or 429) answer.
-    Failing(StatusCode, Option<inkan_api::ApiError>),
+    /// A 5xx (or 429) answer, with the wait its `Retry-After` asks for.
+    Failing(StatusCode, Option<inkan_api::ApiError>, Option<Duration>),
     /// An answer that another try would not change.
     Final(PosError),
 }
@@ -151,12 +160,24 @@ impl TerminalClient {
             let again = match &result {
                 Ok(_) | Err(TryError::Final(_)) => false,
                 Err(TryError::NotSent(_)) => true,
+                // Turned away unserved (`503 overloaded`, `429`): nothing was done, so any
+                // request may be sent again.
+                Err(TryError::Failing(StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS, _, Some(_))) => {
+                    true
+                }
                 Err(TryError::Lost(_) | TryError::Failing(..)) => resend == Resend::Always,
             };
             if !again || tries >= self.retry.attempts.max(1) {
                 return result.map_err(|e| self.error(e));
             }
-            tokio::time::sleep(delay).await;
+            // The server's own `Retry-After` wins over our back-off, up to a bound; a little jitter
+            // keeps terminals turned away together from coming back in the same instant.
+            let asked = match &result {
+                Err(TryError::Failing(_, _, Some(asked))) => (*asked).min(LONGEST_RETRY_AFTER),
+                _ => Duration::ZERO,
+            };
+            let wait = delay.max(asked);
+            tokio::time::sleep(wait + jitter(wait)).await;
             delay = delay.saturating_mul(2).min(self.retry.max_delay);
             tries += 1;
         }
@@ -167,7 +188,7 @@ impl TerminalClient {
         match e {
             TryError::NotSent(e) => PosError::Unreachable { server, detail: root_cause(&e) },
             TryError::Lost(e) => PosError::ConnectionLost { server, detail: root_cause(&e) },
-            TryError::Failing(status, error) => PosError::ServerFailing { server, status: status.as_u16(), error },
+            TryError::Failing(status, error, _) => PosError::ServerFailing { server, status: status.as_u16(), error },
             TryError::Final(e) => e,
         }
     }
@@ -175,6 +196,12 @@ impl TerminalClient {
 
 async fn read<T: DeserializeOwned>(response: Response) -> Result<T, TryError> {
     let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
     let body = response.bytes().await.map_err(TryError::Lost)?;
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|e| {
@@ -183,7 +210,7 @@ async fn read<T: DeserializeOwned>(response: Response) -> Result<T, TryError> {
     }
     let error = serde_json::from_slice::<ErrorBody>(&body).ok().map(|b| b.error);
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-        return Err(TryError::Failing(status, error));
+        return Err(TryError::Failing(status, error, retry_after));
     }
     Err(TryError::Final(match error {
         Some(e) if status == StatusCode::UNAUTHORIZED || e.code == ErrorCode::Unauthorized => PosError::KeyRefused(e),

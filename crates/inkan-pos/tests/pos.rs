@@ -370,11 +370,15 @@ enum FirstConnection {
     LosesTheAnswer,
     /// Answers `503 Service Unavailable` itself.
     Answers503,
+    /// Answers `503` with `Retry-After: 1`, as an overloaded server does.
+    Overloaded,
 }
 
 struct FlakyProxy {
     url: String,
     connections: Arc<AtomicUsize>,
+    /// When each connection was accepted.
+    accepted: Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
 }
 
 async fn flaky_proxy(upstream: &str, first: FirstConnection) -> FlakyProxy {
@@ -382,18 +386,23 @@ async fn flaky_proxy(upstream: &str, first: FirstConnection) -> FlakyProxy {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let connections = Arc::new(AtomicUsize::new(0));
-    let counter = connections.clone();
+    let accepted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (counter, times) = (connections.clone(), accepted.clone());
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
+            times.lock().unwrap().push(std::time::Instant::now());
             let nth = counter.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 if nth == 0 {
                     match first {
                         FirstConnection::HangsUp => return,
-                        FirstConnection::Answers503 => {
+                        FirstConnection::Answers503 | FirstConnection::Overloaded => {
                             read_request(&mut client).await;
-                            let answer =
-                                "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                            let answer = if matches!(first, FirstConnection::Overloaded) {
+                                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            } else {
+                                "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            };
                             let _ = client.write_all(answer.as_bytes()).await;
                             let _ = client.shutdown().await;
                             return;
@@ -418,7 +427,7 @@ async fn flaky_proxy(upstream: &str, first: FirstConnection) -> FlakyProxy {
             });
         }
     });
-    FlakyProxy { url, connections }
+    FlakyProxy { url, connections, accepted }
 }
 
 /// Reads one HTTP/1.1 request (head and `content-length` body) so that an answer to it is not
@@ -455,6 +464,12 @@ async fn charge_through(first: FirstConnection) {
     assert_eq!(count(&server, "charges").await, 1, "{first:?}");
     assert_eq!(count(&server, "idempotency_keys").await, 1, "{first:?}");
     assert_eq!(shopper.balance(&server).await, 5_000 - 1280);
+    if matches!(first, FirstConnection::Overloaded) {
+        // The server asked for a second; the terminal's own first pause is a quarter of that.
+        let accepted = proxy.accepted.lock().unwrap().clone();
+        let waited = accepted[1] - accepted[0];
+        assert!(waited >= std::time::Duration::from_secs(1), "retried after {waited:?}, before its Retry-After");
+    }
     server.stop().await;
 }
 
@@ -472,6 +487,11 @@ async fn a_lost_answer_is_retried_with_the_same_idempotency_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_503_is_retried() {
     bounded(charge_through(FirstConnection::Answers503)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_server_s_retry_after_is_waited_out() {
+    bounded(charge_through(FirstConnection::Overloaded)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

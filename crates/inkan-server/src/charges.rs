@@ -5,11 +5,11 @@ use std::time::Duration as StdDuration;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use inkan_api::ErrorCode;
 use inkan_api::admin::Service;
 use inkan_api::feed::Notice;
 use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
 use inkan_api::wallet::{ConfirmCharge, DeclineCharge, PendingCharge, WalletCharge};
-use inkan_api::{ErrorCode, IDEMPOTENCY_KEY};
 use inkan_core::limits::LimitError;
 use inkan_core::payment::{Admission, CodeRefusals, PaymentFacts, PaymentRefusal, Stage, admit, may_pay};
 use inkan_core::payment_code::{DevicePublicKey, PaymentCode, PaymentCodeError};
@@ -26,9 +26,9 @@ use crate::db::Tx;
 use crate::error::{AppError, Json, Query, Result};
 use crate::hub::Change;
 use crate::origin::{Client, Guarded};
-use crate::secrets::{hash_secret, new_id};
+use crate::secrets::new_id;
 use crate::state::AppState;
-use crate::{activity, feed, ledger, operator, origin, passkeys};
+use crate::{activity, feed, idempotency, ledger, operator, origin, passkeys};
 
 /// Largest single charge the API accepts at all, before any wallet limit (¥10,000,000).
 const MAX_AMOUNT: i64 = 10_000_000;
@@ -117,18 +117,6 @@ async fn load(app: &AppState, id: &str) -> Result<Option<AnyRow>> {
     .bind(id)
     .fetch_optional(app.db.pool())
     .await?)
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<String> {
-    let key = headers
-        .get(IDEMPOTENCY_KEY)
-        .ok_or_else(|| AppError::invalid("the Idempotency-Key header is required"))?
-        .to_str()
-        .map_err(|_| AppError::invalid("Idempotency-Key must be printable ASCII"))?;
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(AppError::invalid("Idempotency-Key must be 1 to 255 printable ASCII characters"));
-    }
-    Ok(key.to_owned())
 }
 
 /// What the wallet has spent in the current Tokyo day and month, counting charges not decided yet
@@ -359,8 +347,8 @@ pub async fn create(
     headers: HeaderMap,
     Json(body): Json<CreateCharge>,
 ) -> Result<(StatusCode, Json<Charge>)> {
-    let key = idempotency_key(&headers)?;
-    let request_hash = hash_secret(&serde_json::to_string(&body)?);
+    let key = idempotency::key(&headers)?;
+    let request_hash = idempotency::request_hash(&body)?;
     if let Some(row) = stored_response(&app, &terminal, &key).await? {
         return replay(&row, &request_hash);
     }
@@ -378,6 +366,8 @@ pub async fn create(
     // Only a passkey of the device that showed the code can pay it.
     let (request, auth_state) = passkeys::challenge(&app, &account_id, &device.id).await?;
     let mut tx = app.db.begin().await?;
+    // The account before the device, as everywhere (`db`: the lock order).
+    let account = lock_account(&mut tx, &account_id).await?;
     // Using a code kills it and every older code of the device. Of two terminals racing with one
     // code, exactly one passes this conditional update.
     let used = sqlx::query(
@@ -389,7 +379,7 @@ pub async fn create(
     .await?;
     if used.rows_affected() != 1 {
         // A concurrent retry with the same key may have used the code a moment ago: answer as
-        // it did (its transaction came first: ours waited on the device row it changed, and the
+        // it did (its transaction came first: ours waited on the account row it locked, and the
         // rollback returns once it is durable and visible).
         tx.rollback().await?;
         if let Some(row) = stored_response(&app, &terminal, &key).await? {
@@ -397,7 +387,6 @@ pub async fn create(
         }
         return Err(code_error(PaymentCodeError::CounterNotFresh));
     }
-    let account = lock_account(&mut tx, &account_id).await?;
     let currency = currency_of(&account)?;
     if currency != body.currency {
         return Err(AppError::invalid(format!("this wallet holds {currency}")));
@@ -433,7 +422,14 @@ pub async fn create(
         refunded_at: None,
     };
     let made = NewCharge { charge: &charge, terminal: &terminal, account_id: &account_id, device: &device, hold };
-    insert(&mut tx, &made, &key, &request_hash, (&request, &auth_state)).await?;
+    if !insert(&mut tx, &made, &key, &request_hash, (&request, &auth_state)).await? {
+        // A request with the same key (another body: another code) made its charge first.
+        tx.rollback().await?;
+        let row = stored_response(&app, &terminal, &key)
+            .await?
+            .ok_or_else(|| AppError::internal("idempotency key vanished"))?;
+        return replay(&row, &request_hash);
+    }
     let (id, amount, merchant_name) = (charge.id.clone(), body.amount, terminal.merchant_name.clone());
     let currency_code = currency.code().to_owned();
     let notice = match hold {
@@ -466,14 +462,15 @@ struct NewCharge<'a> {
 }
 
 /// Writes a new charge, with its passkey challenge, and the terminal's idempotency key with the
-/// answer a retry gets.
+/// answer a retry gets. `false` (with nothing kept: the caller rolls back) when a concurrent
+/// request with the same key wrote its own first.
 async fn insert(
     tx: &mut Tx,
     made: &NewCharge<'_>,
     key: &str,
     request_hash: &str,
     (request, auth_state): (&RequestChallengeResponse, &PasskeyAuthentication),
-) -> Result<()> {
+) -> Result<bool> {
     let charge = made.charge;
     sqlx::query(
         "INSERT INTO charges (id, merchant_id, terminal_id, account_id, device_id, amount, currency, description, status, \
@@ -497,8 +494,8 @@ async fn insert(
     .bind(made.hold.map(HoldReason::as_str))
     .execute(tx.conn())
     .await?;
-    sqlx::query(
-        "INSERT INTO idempotency_keys (terminal_id, key, request_hash, charge_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    let kept = sqlx::query(
+        "INSERT INTO idempotency_keys (terminal_id, key, request_hash, charge_id, response, created_at)          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (terminal_id, key) DO NOTHING",
     )
     .bind(&made.terminal.terminal_id)
     .bind(key)
@@ -508,7 +505,7 @@ async fn insert(
     .bind(to_ms(charge.created_at))
     .execute(tx.conn())
     .await?;
-    Ok(())
+    Ok(kept.rows_affected() == 1)
 }
 
 async fn stored_response(app: &AppState, terminal: &TerminalAuth, key: &str) -> Result<Option<AnyRow>> {
@@ -523,11 +520,7 @@ async fn stored_response(app: &AppState, terminal: &TerminalAuth, key: &str) -> 
 fn replay(row: &AnyRow, request_hash: &str) -> Result<(StatusCode, Json<Charge>)> {
     let stored: String = row.try_get("request_hash")?;
     if stored != request_hash {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::IdempotencyConflict,
-            "this Idempotency-Key was used with a different request",
-        ));
+        return Err(idempotency::conflict());
     }
     let charge: Charge = serde_json::from_str(&row.try_get::<String, _>("response")?)?;
     Ok((StatusCode::CREATED, Json(charge)))
@@ -737,14 +730,14 @@ pub async fn confirm(
     let merchant_id: String = row.try_get("merchant_id")?;
     let amount = Money::new(currency_of(&row)?, row.try_get("amount")?);
     let created_at = from_ms(row.try_get("created_at")?);
+    // Judged again, with the account locked: what changed since the charge was made counts. The
+    // account is locked before the passkey, as everywhere (`db`: the lock order).
+    let account = lock_account(&mut tx, &account_id).await?;
     if !passkeys::apply_counter(&mut tx, &counter).await? {
         // Another assertion with the credential committed since it was read: judge this one
         // against what that one left.
         passkeys::record_assertion(&mut tx, device, &verified).await.map_err(refused)?;
     }
-
-    // Judged again, with the account locked: what changed since the charge was made counts.
-    let account = lock_account(&mut tx, &account_id).await?;
     let paying: Option<(i64, i64)> = sqlx::query_as("SELECT active, enrolled_at FROM devices WHERE id = $1")
         .bind(&device_id)
         .fetch_optional(tx.conn())

@@ -7,6 +7,11 @@
 //! Every write transaction starts with a write (an `UPDATE` of the row it is about), so on
 //! PostgreSQL it takes that row's lock first. On SQLite every write transaction runs on one writer
 //! connection, one at a time, and many are made durable by one commit (see `Writer`).
+//!
+//! **The lock order.** A transaction that locks several of these rows locks them in this order:
+//! a charge, then its wallet's `accounts` row, then a passkey, then a device (and a top-up after
+//! its account). Two transactions that took them in opposite orders could each wait for the
+//! other on PostgreSQL, and one would be killed as a deadlock (`a_passkey_step_up_and_a_payment_at_once_never_deadlock`).
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -1,30 +1,19 @@
-//! Top-ups from cards, through a funding provider that verifies the card (3-D Secure in
-//! production) and holds the card number. Inkan keeps only the provider's token, the brand, the
+//! The wallet's cards, verified through the funding provider (3-D Secure in production), which
+//! holds the card number. Inkan keeps only the provider's token, the brand, the
 //! last four digits and a fingerprint (to spot one card across many accounts: one verified in as
 //! many other wallets as `--max-accounts-per-card` allows is declined, and listed for the
 //! operator by `admin flags`).
 //!
-//! [`SandboxProvider`] is the provider for development and tests. Its test cards:
-//!
-//! | number | result |
-//! | --- | --- |
-//! | `4242 4242 4242 4242` | verified at once |
-//! | `4000 0000 0000 3220` | needs a challenge; the one-time code is `123456` |
-//! | `4000 0000 0000 0002` | declined |
-//! | `5555 5555 5555 4444` | verified at once (Mastercard) |
-//! | any other `424242…` of 16 digits | verified at once: a card of its own per test wallet |
-//!
-//! Any other number that passes the Luhn check is declined; an expiry in the past is declined.
+//! The provider ([`crate::provider`]) is the sandbox in development and tests ([`crate::sandbox`]: its
+//! test cards). Top-ups are in [`crate::topups`].
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use inkan_api::ErrorCode;
 use inkan_api::admin::Service;
 use inkan_api::feed::Notice;
-use inkan_api::wallet::{AddCard, Card, CardStatus, TopUp, TopUpResult, VerifyCard};
-use inkan_core::Money;
+use inkan_api::wallet::{AddCard, Card, CardStatus, VerifyCard};
 use inkan_core::attempts::{Secret, Standing};
-use ring::digest::{SHA256, digest};
 use sqlx::Row;
 
 use crate::auth::SessionAuth;
@@ -32,125 +21,13 @@ use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
 use crate::origin::{Client, Guarded};
+use crate::provider::FundingError;
 use crate::ratelimit::Flow;
 use crate::secrets::new_id;
 use crate::state::AppState;
-use crate::{attempts, audit, feed, ledger, operator};
+use crate::{attempts, audit, feed, operator};
 
-/// Largest single top-up (¥500,000).
-const MAX_TOPUP: i64 = 500_000;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FundingError {
-    #[error("the card was declined")]
-    Declined,
-    #[error("the card details are not valid")]
-    InvalidCard,
-    #[error("the verification code is wrong")]
-    ChallengeFailed,
-    #[error("the funding provider is unavailable")]
-    Unavailable,
-}
-
-/// What the provider says about a card it has taken.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Registration {
-    pub token: String,
-    pub brand: String,
-    pub last4: String,
-    pub fingerprint: String,
-    pub challenge_required: bool,
-}
-
-/// A card verifier and payment source. Implementations own the card numbers; Inkan never does.
-///
-/// This is where a real acquirer plugs in: implement it over the acquirer's API (tokenise and
-/// verify a card with its 3-D Secure challenge, collect a top-up, refund), add a variant to the
-/// server's `--funding` choice in `main.rs`, and pass it to `AppState::new`. The only provider
-/// built today is [`SandboxProvider`], which takes the documented test cards and moves no money:
-/// `serve` uses it only when told `--funding sandbox`.
-pub trait FundingProvider: Send + Sync + 'static {
-    fn register(
-        &self,
-        number: &str,
-        exp_month: u8,
-        exp_year: u16,
-        cvc: &str,
-        now: time::OffsetDateTime,
-    ) -> Result<Registration, FundingError>;
-    fn verify(&self, token: &str, code: &str) -> Result<(), FundingError>;
-    /// Takes `amount` from the card; returns the provider's reference.
-    fn collect(&self, token: &str, amount: Money) -> Result<String, FundingError>;
-}
-
-/// The documented sandbox (see the module docs). Deterministic, offline.
-#[derive(Debug, Default)]
-pub struct SandboxProvider;
-
-impl SandboxProvider {
-    /// The `n`th of the sandbox's own test cards for test wallets (`4242420…`, 16 digits,
-    /// Luhn-valid), verified at once: one per wallet, as no two shoppers share a card
-    /// (`--max-accounts-per-card`). The benchmark and the soak make theirs as `4242421…` and
-    /// `4242422…`, so that none of them meets another's on one server.
-    pub fn test_card(n: u32) -> String {
-        inkan_core::cards::with_check_digit(&format!("4242420{:08}", n % 100_000_000)).unwrap_or_default()
-    }
-}
-
-impl FundingProvider for SandboxProvider {
-    fn register(
-        &self,
-        number: &str,
-        exp_month: u8,
-        exp_year: u16,
-        cvc: &str,
-        now: time::OffsetDateTime,
-    ) -> Result<Registration, FundingError> {
-        let digits: Vec<u8> = number
-            .chars()
-            .filter(|c| *c != ' ' && *c != '-')
-            .map(|c| c.to_digit(10).and_then(|d| u8::try_from(d).ok()).unwrap_or(255))
-            .collect();
-        if !(12..=19).contains(&digits.len()) || digits.contains(&255) || !inkan_core::cards::luhn_valid(&digits) {
-            return Err(FundingError::InvalidCard);
-        }
-        if cvc.len() != 3 || !cvc.bytes().all(|b| b.is_ascii_digit()) || !(1..=12).contains(&exp_month) {
-            return Err(FundingError::InvalidCard);
-        }
-        let (year, month) = (i32::from(exp_year), u8::from(now.month()));
-        if year < now.year() || (year == now.year() && exp_month < month) {
-            return Err(FundingError::Declined);
-        }
-        let number: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
-        let challenge_required = match number.as_str() {
-            "5555555555554444" => false,
-            "4000000000003220" => true,
-            own if own.len() == 16 && own.starts_with("424242") => false,
-            _ => return Err(FundingError::Declined),
-        };
-        let fingerprint = hex::encode(digest(&SHA256, format!("sandbox-card:{number}").as_bytes()));
-        Ok(Registration {
-            token: format!("sandbox_tok_{}", &fingerprint[..24]),
-            brand: if number.starts_with('5') { "mastercard" } else { "visa" }.to_owned(),
-            last4: number[number.len() - 4..].to_owned(),
-            fingerprint,
-            challenge_required,
-        })
-    }
-
-    fn verify(&self, _token: &str, code: &str) -> Result<(), FundingError> {
-        if code == "123456" { Ok(()) } else { Err(FundingError::ChallengeFailed) }
-    }
-
-    fn collect(&self, token: &str, _amount: Money) -> Result<String, FundingError> {
-        match token.strip_prefix("sandbox_tok_") {
-            Some(reference) => Ok(format!("sandbox_pay_{reference}")),
-            None => Err(FundingError::Declined),
-        }
-    }
-}
-
-fn card_error(e: FundingError) -> AppError {
+pub(crate) fn card_error(e: FundingError) -> AppError {
     match e {
         FundingError::Unavailable => AppError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal, e.to_string()),
         _ => AppError::new(StatusCode::PAYMENT_REQUIRED, ErrorCode::CardDeclined, e.to_string()),
@@ -452,111 +329,4 @@ pub async fn verify_card(
     attempts::take_back(&mut tx, &counters).await?;
     tx.commit(&app.hub).await?;
     Ok(Json(Card { id, brand: row.try_get("brand")?, last4: row.try_get("last4")?, status: CardStatus::Verified }))
-}
-
-/// `POST /v1/wallet/topups`
-pub async fn top_up(
-    State(app): State<AppState>,
-    auth: SessionAuth,
-    client: Client,
-    Json(body): Json<TopUp>,
-) -> Result<(StatusCode, Json<TopUpResult>)> {
-    client.admit_for(&app, &auth.account_id, Guarded::TopUp)?;
-    let amount = body.amount;
-    if amount.minor() <= 0 || amount.minor() > MAX_TOPUP {
-        return Err(AppError::invalid(format!("a top-up is between 1 and {MAX_TOPUP}")));
-    }
-    // Checked before the card is charged; once it is, the money is credited whatever happens.
-    operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
-    let card = sqlx::query("SELECT provider_token, last4, status FROM cards WHERE id = $1 AND account_id = $2")
-        .bind(&body.card_id)
-        .bind(&auth.account_id)
-        .fetch_optional(app.db.pool())
-        .await?
-        .ok_or_else(|| AppError::not_found("card"))?;
-    if card.try_get::<String, _>("status")? != "verified" {
-        return Err(AppError::invalid_state("this card is not verified"));
-    }
-    let last4: String = card.try_get("last4")?;
-    let now = app.clock.now();
-    let provider_ref = match app.funding.collect(&card.try_get::<String, _>("provider_token")?, amount) {
-        Ok(r) => r,
-        Err(e) => {
-            let mut tx = app.db.begin().await?;
-            let notice = Notice::TopUpFailed {
-                amount: amount.minor(),
-                currency: amount.currency().code().to_owned(),
-                card_last4: last4,
-                reason: e.to_string(),
-            };
-            feed::append(&mut tx, &app.issuer, &auth.account_id, &notice, now).await?;
-            tx.commit(&app.hub).await?;
-            return Err(card_error(e));
-        }
-    };
-    let mut tx = app.db.begin().await?;
-    let row =
-        sqlx::query("UPDATE accounts SET balance = balance + $1 WHERE id = $2 AND currency = $3 RETURNING balance")
-            .bind(amount.minor())
-            .bind(&auth.account_id)
-            .bind(amount.currency().code())
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or_else(|| AppError::invalid("this wallet holds another currency"))?;
-    let balance = Money::new(amount.currency(), row.try_get("balance")?);
-    let id = new_id("top", &app.rng)?;
-    sqlx::query(
-        "INSERT INTO topups (id, account_id, card_id, amount, currency, provider_ref, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&id)
-    .bind(&auth.account_id)
-    .bind(&body.card_id)
-    .bind(amount.minor())
-    .bind(amount.currency().code())
-    .bind(&provider_ref)
-    .bind(to_ms(now))
-    .execute(tx.conn())
-    .await?;
-    ledger::post(
-        &mut tx,
-        &app,
-        "top_up",
-        &id,
-        &[(ledger::FUNDING_CLEARING.to_owned(), amount.checked_neg()?), (ledger::wallet(&auth.account_id), amount)],
-    )
-    .await?;
-    let notice = Notice::TopUpSucceeded {
-        topup_id: id.clone(),
-        amount: amount.minor(),
-        currency: amount.currency().code().to_owned(),
-        card_last4: last4,
-    };
-    feed::append(&mut tx, &app.issuer, &auth.account_id, &notice, now).await?;
-    tx.commit(&app.hub).await?;
-    Ok((StatusCode::CREATED, Json(TopUpResult { id, amount, balance })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn sandbox_cards_behave_as_documented() {
-        let now = datetime!(2026-06-10 12:00 UTC);
-        let p = SandboxProvider;
-        let ok = p.register("4242 4242 4242 4242", 12, 2030, "123", now).unwrap();
-        assert!(!ok.challenge_required);
-        assert_eq!((ok.brand.as_str(), ok.last4.as_str()), ("visa", "4242"));
-        assert!(!ok.token.contains("4242424242424242") && !ok.fingerprint.contains("4242424242424242"));
-        assert!(p.register("4000000000003220", 12, 2030, "123", now).unwrap().challenge_required);
-        assert_eq!(p.register("4000000000000002", 12, 2030, "123", now), Err(FundingError::Declined));
-        assert_eq!(p.register("4242424242424241", 12, 2030, "123", now), Err(FundingError::InvalidCard));
-        assert_eq!(p.register("4242424242424242", 5, 2026, "123", now), Err(FundingError::Declined));
-        assert_eq!(p.register("4242424242424242", 13, 2030, "123", now), Err(FundingError::InvalidCard));
-        assert_eq!(p.register("4242424242424242", 12, 2030, "12", now), Err(FundingError::InvalidCard));
-        assert_eq!(p.register("42424242４2424242", 12, 2030, "123", now), Err(FundingError::InvalidCard));
-        assert_eq!(p.verify(&ok.token, "123456"), Ok(()));
-        assert_eq!(p.verify(&ok.token, "000000"), Err(FundingError::ChallengeFailed));
-    }
 }

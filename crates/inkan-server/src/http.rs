@@ -3,14 +3,15 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use inkan_api::ErrorCode;
 use tower_http::trace::TraceLayer;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{accounts, charges, devices, feed, funding, operator, recovery, review, wallet};
+use crate::{accounts, charges, devices, feed, funding, operator, recovery, review, topups, wallet};
 
 /// Every route of the API on one listener: the public API and the operator's.
 pub fn router(state: AppState) -> Router {
@@ -67,7 +68,7 @@ fn public_routes() -> Router<AppState> {
         .route("/v1/wallet/charges/{id}/decline", post(charges::decline))
         .route("/v1/wallet/cards", get(funding::list_cards).post(funding::add_card))
         .route("/v1/wallet/cards/{id}/verify", post(funding::verify_card))
-        .route("/v1/wallet/topups", post(funding::top_up))
+        .route("/v1/wallet/topups", post(topups::top_up))
         .route("/v1/wallet/feed", get(feed::stream))
         .route("/v1/wallet/history", get(feed::export))
         .route("/v1/issuer-keys", get(feed::issuer_keys))
@@ -87,7 +88,8 @@ fn operator_routes() -> Router<AppState> {
         .route("/v1/admin/reviews/{id}/decline", post(review::decline))
 }
 
-/// What every listener's requests pass through: the 404 fallback, the refusal notices, the
+/// What every listener's requests pass through: the 404 fallback, the JSON shape of every error
+/// answer (`json_errors`), the refusal notices, the
 /// client's origin (`origin::identify`), admission
 /// (load limits and the request timeout), the server-time header, the body limit, the body's
 /// deadline (`408` for a body sent too slowly) and tracing.
@@ -96,6 +98,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let body_timeout = state.settings.load.body_timeout;
     routes
         .fallback(not_found)
+        .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), feed::record_refusals))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::origin::identify))
         .layer(axum::middleware::from_fn_with_state(state.admission.clone(), crate::admission::admit))
@@ -125,4 +128,28 @@ async fn healthz() -> &'static str {
 
 async fn not_found() -> AppError {
     AppError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
+}
+
+/// Every error answer in the API's JSON shape (`{"error": {"code", "message"}}`), those axum
+/// makes itself included: a method the path does not take (`405`, its `Allow` header kept), a
+/// path parameter that does not decode (`400`).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (ErrorCode::InvalidRequest, "this endpoint does not take this method"),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such endpoint"),
+        s if s.is_server_error() => (ErrorCode::Internal, "internal error; please retry"),
+        _ => (ErrorCode::InvalidRequest, "the request's path or parameters could not be read"),
+    };
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut answer = AppError::new(status, code, message).into_response();
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
 }

@@ -21,18 +21,22 @@ pub mod funding;
 pub mod housekeeping;
 pub mod http;
 pub mod hub;
+pub mod idempotency;
 pub mod issuer;
 pub mod ledger;
 pub mod openapi;
 pub mod operator;
 pub mod origin;
 pub mod passkeys;
+pub mod provider;
 pub mod ratelimit;
 pub mod recovery;
 pub mod review;
+pub mod sandbox;
 pub mod secrets;
 pub mod settings;
 pub mod state;
+pub mod topups;
 pub mod wallet;
 
 use std::future::{Future, IntoFuture};
@@ -47,7 +51,8 @@ pub fn app(state: AppState) -> axum::Router {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, with the background expiry of
-/// unconfirmed charges, housekeeping (`housekeeping::sweeper`) and (on PostgreSQL) the relay of other instances' changes; then finishes
+/// unconfirmed charges, housekeeping (`housekeeping::sweeper`), the settling of top-ups whose
+/// answer was lost (`topups::reconciler`, at once and on a schedule) and (on PostgreSQL) the relay of other instances' changes; then finishes
 /// in-flight requests and returns.
 pub async fn run(
     listener: tokio::net::TcpListener,
@@ -68,6 +73,7 @@ pub async fn run_split(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = tokio::spawn(charges::expiry_sweeper(state.clone(), stop_rx.clone()));
     let housekeeping = tokio::spawn(housekeeping::sweeper(state.clone(), stop_rx.clone()));
+    let reconciler = tokio::spawn(topups::reconciler(state.clone(), stop_rx.clone()));
     let relay = {
         let (db, hub) = (state.db.clone(), state.hub.clone());
         tokio::spawn(async move { db.relay_changes(hub, stop_rx).await })
@@ -106,6 +112,7 @@ pub async fn run_split(
     let _ = stop_tx.send(true);
     let _ = sweeper.await;
     let _ = housekeeping.await;
+    let _ = reconciler.await;
     let _ = relay.await;
     served
 }

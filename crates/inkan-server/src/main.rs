@@ -10,8 +10,9 @@ use clap::{Parser, Subcommand};
 use inkan_core::region::{Country, IpNet, UnknownCountry};
 use inkan_server::clock::{Clock, SystemClock};
 use inkan_server::db::Db;
-use inkan_server::funding::SandboxProvider;
 use inkan_server::issuer::Issuer;
+use inkan_server::provider::FundingProvider;
+use inkan_server::sandbox::SandboxProvider;
 use inkan_server::settings::LoadLimits;
 use inkan_server::{AppState, Settings};
 use serde::Deserialize;
@@ -69,6 +70,11 @@ struct ServeArgs {
     /// (4242 4242 4242 4242) without moving any money. Never run it where real people pay.
     #[arg(long, env = "INKAN_FUNDING", value_enum)]
     funding: Option<Funding>,
+    /// Where the sandbox provider keeps the collections it took (JSON lines, fsynced), so that
+    /// after a crash the reconciler finds what it took. Default: beside a SQLite database file
+    /// (`<database>.sandbox-provider.jsonl`); with PostgreSQL, in memory unless given.
+    #[arg(long, env = "INKAN_SANDBOX_JOURNAL")]
+    sandbox_journal: Option<PathBuf>,
     /// Seconds an unconfirmed charge waits before it expires (default 120).
     #[arg(long, env = "INKAN_CHARGE_TTL_SECONDS")]
     charge_ttl_seconds: Option<u32>,
@@ -313,6 +319,7 @@ struct FileConfig {
     rp_origin: Option<url::Url>,
     issuer_key: Option<PathBuf>,
     funding: Option<Funding>,
+    sandbox_journal: Option<PathBuf>,
     charge_ttl_seconds: Option<u32>,
     session_max_hours: Option<u32>,
     max_requests_in_flight: Option<u32>,
@@ -371,7 +378,7 @@ async fn main() -> Result<()> {
         .with_context(|| format!("opening the database {}", redact(&database)))?;
     let clock = SystemClock;
     match cli.command {
-        Command::Serve(args) => serve(*args, file, db, acquire_timeout).await,
+        Command::Serve(args) => serve(*args, file, (db, &database), acquire_timeout).await,
         Command::Admin(command) => admin(command, &db, &clock).await,
     }
 }
@@ -481,7 +488,12 @@ async fn unlock(args: UnlockArgs, db: &Db, clock: &SystemClock) -> Result<()> {
     Ok(())
 }
 
-async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Duration) -> Result<()> {
+async fn serve(
+    args: ServeArgs,
+    file: FileConfig,
+    (db, database): (Db, &str),
+    db_acquire_timeout: Duration,
+) -> Result<()> {
     let rp_id =
         args.rp_id.clone().or_else(|| file.rp_id.clone()).context(
             "missing the WebAuthn relying-party id: pass --rp-id (or INKAN_RP_ID, or rp_id in the config file)",
@@ -498,10 +510,19 @@ async fn serve(args: ServeArgs, file: FileConfig, db: Db, db_acquire_timeout: Du
         "choose where top-ups take money from: --funding sandbox (or INKAN_FUNDING, or funding in the config file). \
          `sandbox` is the only provider built and is for tests and demos: it takes test cards and moves no money",
     )?;
-    let provider: Arc<dyn inkan_server::funding::FundingProvider> = match funding {
+    let provider: Arc<dyn FundingProvider> = match funding {
         Funding::Sandbox => {
             tracing::warn!("funding: SANDBOX (test cards, no real money): never for real shoppers");
-            Arc::new(SandboxProvider)
+            match args.sandbox_journal.clone().or(file.sandbox_journal.clone()).or_else(|| beside_sqlite(database)) {
+                Some(path) => Arc::new(
+                    SandboxProvider::with_journal(&path)
+                        .with_context(|| format!("opening the sandbox provider's journal {}", path.display()))?,
+                ),
+                None => {
+                    tracing::warn!("the sandbox provider keeps its collections in memory (no --sandbox-journal)");
+                    Arc::new(SandboxProvider::in_memory())
+                }
+            }
         }
     };
     let mut settings = Settings::for_relying_party(rp_id, rp_origin)?;
@@ -746,6 +767,14 @@ fn read_secret(prompt: &str) -> Result<String> {
         line
     };
     Ok(text.trim().to_owned())
+}
+
+/// `<file>.sandbox-provider.jsonl` beside a SQLite database file; `None` for PostgreSQL or an
+/// in-memory database.
+fn beside_sqlite(database: &str) -> Option<PathBuf> {
+    let path = database.strip_prefix("sqlite://").or_else(|| database.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(format!("{path}.sandbox-provider.jsonl")))
 }
 
 /// A database URL without its password, for messages.

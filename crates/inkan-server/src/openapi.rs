@@ -1090,25 +1090,35 @@ mod operations {
 
     /// Top up from a card
     ///
-    /// Collects the amount from a verified card and credits the wallet.
+    /// Collects the amount from a verified card and credits the wallet, in two phases: the top-up
+    /// is recorded before the card provider is asked (with the top-up's id as the provider's
+    /// idempotency key), and settled by its answer. When the answer does not come back, the
+    /// answer is `202` with `status: pending`: the server asks the provider until it knows, and
+    /// the feed says how it ended (`top_up_succeeded` or `top_up_failed`). A retry with the same
+    /// `Idempotency-Key` and body answers with the same top-up and charges the card at most once;
+    /// with another body, `409 idempotency_conflict`.
     #[utoipa::path(
         post,
         path = "/v1/wallet/topups",
         tag = "wallet",
         security(("session" = [])),
+        params(
+            ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+             description = "The wallet's retry key for this top-up (one per wallet): 1 to 255 printable ASCII characters, no spaces. Required."),
+        ),
         request_body = TopUp,
         responses(
-            (status = 201, description = "The top-up and the new balance.", body = TopUpResult),
-            (status = 400, description = "`invalid_request`: an amount outside the top-up range, a currency the wallet does not hold, or a malformed body.", body = ErrorBody),
+            (status = 201, description = "The top-up, credited (`status: succeeded`), and the new balance; also the answer to a retry.", body = TopUpResult),
+            (status = 202, description = "The top-up, waiting for the card provider's answer (`status: pending`): it is credited if the card was charged, and the feed says so; the balance does not include it yet.", body = TopUpResult),
+            (status = 400, description = "`invalid_request`: missing or malformed `Idempotency-Key`, an amount outside the top-up range, a currency the wallet does not hold, or a malformed body.", body = ErrorBody),
             (status = 401, description = "`unauthorized`: no session, or it has ended.", body = ErrorBody),
-            (status = 402, description = "`card_declined`: the provider refused the payment.", body = ErrorBody),
+            (status = 402, description = "`card_declined`: the provider refused the payment (nothing was taken); also the answer to a retry of it.", body = ErrorBody),
             (status = 403, description = "`top_ups_suspended`: the operator has suspended top-ups and card registration. `account_held`: the operator has put the account on hold.", body = ErrorBody),
             (status = 404, description = "`not_found`: no such card of this wallet.", body = ErrorBody),
-            (status = 409, description = "`invalid_state`: the card is not verified.", body = ErrorBody),
+            (status = 409, description = "`invalid_state`: the card is not verified. `idempotency_conflict`: the key was used with a different body.", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
-            (status = 503, description = "`internal`: the funding provider is unavailable; retry later.", body = ErrorBody),
         )
     )]
     fn top_up() {}
@@ -1503,7 +1513,7 @@ mod tests {
             db,
             clock,
             settings,
-            std::sync::Arc::new(crate::funding::SandboxProvider),
+            std::sync::Arc::new(crate::sandbox::SandboxProvider::in_memory()),
             crate::issuer::Issuer::generate(&ring::rand::SystemRandom::new()).unwrap().0,
         )
         .unwrap();
@@ -1764,7 +1774,9 @@ mod tests {
     fn serialized_values_match_their_schemas() {
         use inkan_api::feed::{FeedEvent, History, Notice};
         use inkan_api::merchant::{Charge, CreateCharge};
-        use inkan_api::wallet::{Card, CardStatus, Device, Limits, NewDevice, Session, TopUpResult, Wallet};
+        use inkan_api::wallet::{
+            Card, CardStatus, Device, Limits, NewDevice, Session, TopUpResult, TopUpStatus, Wallet,
+        };
         use inkan_api::{ApiError, Base64Url, ErrorBody};
         use inkan_core::limits::PendingRaise;
         use inkan_core::payment_code::DeviceKeyId;
@@ -1849,7 +1861,12 @@ mod tests {
             status: CardStatus::ChallengeRequired,
         };
         assert_conforms(&doc, "Card", &card);
-        let top_up = TopUpResult { id: "top_1".to_owned(), amount: Money::yen(1000), balance: Money::yen(1000) };
+        let top_up = TopUpResult {
+            id: "top_1".to_owned(),
+            status: TopUpStatus::Pending,
+            amount: Money::yen(1000),
+            balance: Money::yen(0),
+        };
         assert_conforms(&doc, "TopUpResult", &top_up);
 
         for (device_name, device_fingerprint) in [(None, None), (Some("Pixel"), Some("9BDA-95BD-A1EF-8F1B"))] {

@@ -53,6 +53,9 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     /// How often expired ceremonies, ended sessions and old device joins are deleted.
     pub housekeeping_every: std::time::Duration,
+    /// How often top-ups left `pending` (the provider's answer was lost) are settled by asking
+    /// the provider (`topups::reconcile`); also once at start-up.
+    pub reconcile_every: std::time::Duration,
     /// The velocity and anomaly rules that set a new charge aside for review (`inkan_core::risk`).
     pub risk: RiskRules,
     /// How long a held charge waits for the operator's decision before it expires. Once approved,
@@ -125,6 +128,7 @@ impl Settings {
             card_sharing: CardSharing::DEFAULT,
             rate_limits: RateLimits::DEFAULT,
             housekeeping_every: std::time::Duration::from_secs(60),
+            reconcile_every: std::time::Duration::from_secs(60),
             risk: RiskRules::DEFAULT,
             review_window: Duration::minutes(10),
         })

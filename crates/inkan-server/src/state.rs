@@ -10,9 +10,9 @@ use webauthn_rs::{Webauthn, WebauthnBuilder};
 use crate::admission::Admission;
 use crate::clock::Clock;
 use crate::db::Db;
-use crate::funding::FundingProvider;
 use crate::hub::Hub;
 use crate::issuer::Issuer;
+use crate::provider::FundingProvider;
 use crate::ratelimit::Limiter;
 use crate::settings::Settings;
 

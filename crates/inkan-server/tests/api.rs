@@ -42,6 +42,10 @@ mod attempts;
 #[path = "api/review.rs"]
 mod review;
 
+/// Top-ups in two phases: retried once, reconciled, never lost or doubled (issue 16).
+#[path = "api/topups.rs"]
+mod topups;
+
 /// No probing with a code, no charge state without a session, confirmations judged again (issue 20).
 #[path = "api/confirming.rs"]
 mod confirming;
@@ -58,11 +62,13 @@ support::on_both_databases!(
     frozen_wallet_refuses_and_unfreeze_needs_a_settled_passkey_or_a_recovery_code,
     wrong_and_revoked_terminal_keys,
     hostile_bodies_get_clear_errors_and_change_nothing,
+    every_error_answer_has_the_json_shape,
     idempotent_retries,
     feed_resumes_after_a_disconnect_with_nothing_lost,
     unconfirmed_charges_expire_and_not_me_freezes,
     refunds_return_the_money_once,
     raising_limits_needs_a_passkey_and_waits,
+    a_passkey_step_up_and_a_payment_at_once_never_deadlock,
     sessions_end_after_five_idle_minutes,
     a_second_device_joins_only_with_a_passkey_approval,
     a_recovery_code_adds_a_device_once_and_freezes,
@@ -514,6 +520,50 @@ async fn hostile_bodies_get_clear_errors_and_change_nothing(backend: Backend) {
     server.stop().await;
 }
 
+/// Errors axum makes itself (a method a path does not take, a path parameter that does not
+/// decode) answer in the API's error shape, as every other error does.
+async fn every_error_answer_has_the_json_shape(backend: Backend) {
+    let (server, till, shopper) = setup(backend, 1_000).await;
+    let cases: [(reqwest::Method, &str, Option<&str>, StatusCode, ErrorCode); 5] = [
+        (
+            reqwest::Method::DELETE,
+            "/v1/charges",
+            Some(&till.key),
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            reqwest::Method::GET,
+            "/v1/wallet/topups",
+            Some(&shopper.token),
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            reqwest::Method::GET,
+            "/v1/charges/%FF%FE",
+            Some(&till.key),
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+        ),
+        (reqwest::Method::GET, "/v1/device-joins/%C3%28", None, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
+        (reqwest::Method::GET, "/v1/nothing-here", None, StatusCode::NOT_FOUND, ErrorCode::NotFound),
+    ];
+    for (method, path, token, status, code) in cases {
+        let mut request = server.http.request(method.clone(), format!("{}{path}", server.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let allow = response.headers().get("allow").cloned();
+        error(response, status, code).await;
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            assert!(allow.is_some(), "{method} {path}: a 405 says which methods are allowed");
+        }
+    }
+    server.stop().await;
+}
+
 async fn idempotent_retries(backend: Backend) {
     let (server, till, mut shopper) = setup(backend, 10_000).await;
     let code = shopper.code(&server);
@@ -539,6 +589,25 @@ async fn idempotent_retries(backend: Backend) {
     error(till.charge_raw("retry-1", &other).await, StatusCode::CONFLICT, ErrorCode::IdempotencyConflict).await;
     assert_eq!(server.charge_count().await, 2);
     assert_eq!(shopper.balance(&server).await, 8_720);
+    // One key with different bodies at once (two shoppers' codes): one charge, the other told of
+    // the conflict, never a 500.
+    let mut neighbour = Shopper::enroll(&server, "Hana").await;
+    neighbour.top_up(&server, 1_000).await;
+    let mine =
+        CreateCharge { payment_code: shopper.code(&server), amount: 300, currency: Currency::Jpy, description: None };
+    let theirs =
+        CreateCharge { payment_code: neighbour.code(&server), amount: 400, currency: Currency::Jpy, description: None };
+    let (a, b) = tokio::join!(till.charge_raw("retry-3", &mine), till.charge_raw("retry-3", &theirs));
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{} / {}",
+        a.text().await.unwrap(),
+        b.text().await.unwrap()
+    );
+    assert_eq!(server.charge_count().await, 3);
     server.stop().await;
 }
 
@@ -686,6 +755,44 @@ async fn refunds_return_the_money_once(backend: Backend) {
 
 fn policy(per_charge: i64, daily: i64, monthly: i64) -> LimitPolicy {
     LimitPolicy::new(Money::yen(per_charge), Money::yen(daily), Money::yen(monthly)).unwrap()
+}
+
+/// A payment's confirmation locks its charge, then the account, then the passkey; raising limits
+/// locks the account, then the passkey. Sent at once, round after round, neither may fail as a
+/// deadlock (on PostgreSQL the loser would get a 500); at most one of the two assertions, the
+/// older, is refused as the passkey's counter moved past it.
+async fn a_passkey_step_up_and_a_payment_at_once_never_deadlock(backend: Backend) {
+    let (server, till, mut shopper) = setup_with(backend, 100_000, without_velocity_holds()).await;
+    for round in 1..=12 {
+        let charge = till.charge_ok(&shopper.code(&server), 100).await;
+        let pending = shopper.pending(&server).await;
+        let pending = pending.iter().find(|p| p.charge.id == charge.id).unwrap();
+        let step_up = step_up(&server, &mut shopper, StepUpAction::RaiseLimits).await;
+        let confirm = shopper.sign_charge(pending);
+        let raise = SetLimits { limits: policy(50_000 + round, 100_000, 1_000_000), step_up: Some(step_up) };
+        let path = format!("/v1/wallet/charges/{}/confirm", charge.id);
+        let (limits, paid) = tokio::join!(
+            server.put("/v1/wallet/limits", Some(&shopper.token), &raise),
+            server.post(&path, Some(&shopper.token), &confirm),
+        );
+        let statuses = (limits.status(), paid.status());
+        let ok = [StatusCode::OK, StatusCode::UNAUTHORIZED];
+        assert!(
+            ok.contains(&statuses.0)
+                && ok.contains(&statuses.1)
+                && statuses != (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED),
+            "round {round}: {statuses:?}: {} / {}",
+            limits.text().await.unwrap(),
+            paid.text().await.unwrap()
+        );
+        // A refused assertion counts against the session (its fifth would end it): a fresh one
+        // every fourth round (sign-ins are rate-limited).
+        if round % 4 == 0 {
+            shopper.sign_in(&server).await;
+        }
+    }
+    server.assert_ledger_balanced().await;
+    server.stop().await;
 }
 
 async fn raising_limits_needs_a_passkey_and_waits(backend: Backend) {
@@ -926,8 +1033,7 @@ async fn cards_are_verified_limited_and_never_stored(backend: Backend) {
             .await;
     assert_eq!(challenged.status, CardStatus::ChallengeRequired);
     let top_up = TopUp { card_id: challenged.id.clone(), amount: Money::yen(5_000) };
-    error(server.post("/v1/wallet/topups", Some(&token), &top_up).await, StatusCode::CONFLICT, ErrorCode::InvalidState)
-        .await;
+    error(server.top_up(&token, "first", &top_up).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
     let verify_path = format!("/v1/wallet/cards/{}/verify", challenged.id);
     error(
         server.post(&verify_path, Some(&token), &VerifyCard { code: "000000".into() }).await,
@@ -939,8 +1045,7 @@ async fn cards_are_verified_limited_and_never_stored(backend: Backend) {
         json(server.post(&verify_path, Some(&token), &VerifyCard { code: "123456".into() }).await, StatusCode::OK)
             .await;
     assert_eq!(verified.status, CardStatus::Verified);
-    let done: TopUpResult =
-        json(server.post("/v1/wallet/topups", Some(&token), &top_up).await, StatusCode::CREATED).await;
+    let done: TopUpResult = json(server.top_up(&token, "second", &top_up).await, StatusCode::CREATED).await;
     assert_eq!(done.balance, Money::yen(5_000));
     // The wallet lists its cards (and only its own), with their status.
     let listed: Vec<Card> = json(server.get("/v1/wallet/cards", Some(&token)).await, StatusCode::OK).await;
@@ -985,12 +1090,7 @@ async fn cards_are_verified_limited_and_never_stored(backend: Backend) {
     assert_eq!(failures, expected.map(|(l, locked)| (l.to_owned(), locked)));
     // Over-large top-ups and unknown fields are refused.
     let too_much = TopUp { card_id: challenged.id.clone(), amount: Money::yen(500_001) };
-    error(
-        server.post("/v1/wallet/topups", Some(&token), &too_much).await,
-        StatusCode::BAD_REQUEST,
-        ErrorCode::InvalidRequest,
-    )
-    .await;
+    error(server.top_up(&token, "too-much", &too_much).await, StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest).await;
     let with_extra = serde_json::json!({"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123", "birth_date": "2019-01-01"});
     error(
         server.post("/v1/wallet/cards", Some(&token), &with_extra).await,

@@ -118,7 +118,7 @@ async fn suspended_top_ups_and_enrolment_refuse_and_resume(backend: Backend) {
     let put = server.put("/v1/admin/suspensions/top_ups", Some(&key), &suspend("provider incident")).await;
     let _: Suspension = json(put, StatusCode::OK).await;
     let top_up = TopUp { card_id: card.id.clone(), amount: Money::yen(5_000) };
-    let refused = server.post("/v1/wallet/topups", Some(&shopper.token), &top_up).await;
+    let refused = server.top_up(&shopper.token, "while-suspended", &top_up).await;
     error(refused, StatusCode::FORBIDDEN, ErrorCode::TopUpsSuspended).await;
     let another = AddCard { number: "5555555555554444".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
     let refused = server.post("/v1/wallet/cards", Some(&shopper.token), &another).await;
@@ -148,7 +148,7 @@ async fn suspended_top_ups_and_enrolment_refuse_and_resume(backend: Backend) {
         let resumed = server.delete(&format!("/v1/admin/suspensions/{service}"), Some(&key)).await;
         assert_eq!(resumed.status(), StatusCode::NO_CONTENT);
     }
-    let done = server.post("/v1/wallet/topups", Some(&shopper.token), &top_up).await;
+    let done = server.top_up(&shopper.token, "once-resumed", &top_up).await;
     assert_eq!(done.status(), StatusCode::CREATED);
     assert_eq!(shopper.balance(&server).await, 5_000);
     Shopper::enroll(&server, "Newcomer").await;
@@ -203,12 +203,8 @@ async fn an_account_on_hold_can_do_nothing_that_moves_money_or_adds_a_device(bac
         .await
         .unwrap();
     let top_up = TopUp { card_id, amount: Money::yen(1_000) };
-    error(
-        server.post("/v1/wallet/topups", Some(&shopper.token), &top_up).await,
-        StatusCode::FORBIDDEN,
-        ErrorCode::AccountHeld,
-    )
-    .await;
+    error(server.top_up(&shopper.token, "while-held", &top_up).await, StatusCode::FORBIDDEN, ErrorCode::AccountHeld)
+        .await;
     let join = BeginJoin { account_id: shopper.account_id().to_owned() };
     error(server.post("/v1/device-joins", None, &join).await, StatusCode::FORBIDDEN, ErrorCode::AccountHeld).await;
     assert_eq!(shopper.balance(&server).await, 10_000);

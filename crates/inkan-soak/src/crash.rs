@@ -5,6 +5,12 @@
 //! new `Idempotency-Key`, the passkey assertion for that charge, `POST …/confirm`. When a request
 //! dies with the server it is sent again, unchanged (same key, same code, same assertion), until
 //! the restarted server answers. What the workers saw is then held against the ledger.
+//!
+//! Beside them, one shopper tops up again and again from two cards: one the sandbox provider
+//! answers at once, and one whose first answer it loses (the top-up is charged, the server hears
+//! nothing: `202 pending`). Each top-up is sent under one `Idempotency-Key` until it is answered
+//! for good. The audit then holds the provider's journal of what it collected against the
+//! ledger: every collected top-up credited exactly once, nothing credited that was not collected.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,12 +19,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use inkan_api::merchant::{Charge, CreateCharge};
-use inkan_api::wallet::{PendingCharge, WalletCharge};
+use inkan_api::wallet::{PendingCharge, TopUp, TopUpResult, TopUpStatus, WalletCharge};
 use inkan_api::{ErrorBody, ErrorCode};
-use inkan_core::{ChargeStatus, Currency};
+use inkan_core::{ChargeStatus, Currency, Money};
 use ring::rand::SecureRandom;
 use sqlx::Row;
 use tokio::sync::Mutex;
+
+use inkan_server::sandbox::SandboxProvider;
 
 use crate::server::{Running, ServerCommand};
 use crate::shopper::Shopper;
@@ -42,6 +50,14 @@ pub struct Outcome {
     pub verified: u64,
     pub retries: u64,
     pub refused: BTreeMap<String, u64>,
+    /// Top-ups sent (each under its own key, however many tries).
+    pub top_ups: u64,
+    /// Top-ups a client saw succeed.
+    pub top_ups_acknowledged: u64,
+    /// `202 pending` answers (the provider's answer lost, or the server killed while settling).
+    pub top_ups_pending_answers: u64,
+    /// Top-ups the provider's journal says it collected, each found credited once.
+    pub top_ups_collected: u64,
     pub violations: Vec<String>,
 }
 
@@ -53,6 +69,10 @@ struct Tally {
     retries: AtomicU64,
     /// Charges whose success a client saw in a 2xx answer.
     acknowledged: Mutex<Vec<String>>,
+    top_ups: AtomicU64,
+    top_ups_pending: AtomicU64,
+    /// Top-ups whose success a client saw (`201 succeeded`).
+    acknowledged_top_ups: Mutex<Vec<String>>,
     refused: Mutex<BTreeMap<String, u64>>,
     violations: Mutex<Vec<String>>,
 }
@@ -78,6 +98,8 @@ fn random_u64() -> u64 {
 /// What one request came to, once the server answered it.
 enum Answer<T> {
     Ok(T),
+    /// `202 Accepted` where `201 Created` was hoped for: taken, not yet done.
+    Pending(T),
     /// An API error: status and code.
     Refused(reqwest::StatusCode, ErrorCode),
 }
@@ -108,6 +130,9 @@ async fn until_answered<T: serde::de::DeserializeOwned>(
         let Ok(text) = response.text().await else { continue };
         if status == ok {
             return Ok(Some(Answer::Ok(serde_json::from_str(&text).with_context(|| format!("decoding {text}"))?)));
+        }
+        if status == reqwest::StatusCode::ACCEPTED && ok == reqwest::StatusCode::CREATED {
+            return Ok(Some(Answer::Pending(serde_json::from_str(&text).with_context(|| format!("decoding {text}"))?)));
         }
         let Ok(body) = serde_json::from_str::<ErrorBody>(&text) else {
             anyhow::bail!("a {status} answer without the API's error body: {text}");
@@ -147,6 +172,10 @@ async fn worker(
         let charge: Charge = match until_answered(&tally, give_up, create, reqwest::StatusCode::CREATED).await? {
             None => break,
             Some(Answer::Ok(charge)) => charge,
+            Some(Answer::Pending(charge)) => {
+                tally.violation(format!("charge {} answered 202: a charge is made or refused", charge.id)).await;
+                continue;
+            }
             Some(Answer::Refused(status, code)) => {
                 tally.refused(format!("create: {status} {}", code.as_str())).await;
                 if code == ErrorCode::IdempotencyConflict {
@@ -193,8 +222,8 @@ async fn worker(
             Some(Answer::Ok(paid)) if paid.status == ChargeStatus::Succeeded => {
                 tally.acknowledged.lock().await.push(charge.id.clone());
             }
-            Some(Answer::Ok(other)) => {
-                tally.violation(format!("confirm of {} answered 200 with status {}", charge.id, other.status)).await;
+            Some(Answer::Ok(other) | Answer::Pending(other)) => {
+                tally.violation(format!("confirm of {} answered with status {}", charge.id, other.status)).await;
             }
             Some(Answer::Refused(status, code)) => {
                 // After a lost answer the retry finds the charge decided: ask the terminal's view.
@@ -213,6 +242,61 @@ async fn worker(
     Ok(())
 }
 
+/// Tops up from `cards` in turn until `stop`, each top-up under one key, sent again until it is
+/// answered for good (`201 succeeded` or a refusal): a `202 pending` is asked again.
+async fn top_up_worker(
+    token: String,
+    cards: Vec<String>,
+    base: String,
+    tally: Arc<Tally>,
+    stop: Arc<AtomicBool>,
+    give_up: Instant,
+) -> Result<()> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
+    let mut turn = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        tally.top_ups.fetch_add(1, Ordering::Relaxed);
+        let key = uuid::Uuid::new_v4().to_string();
+        let card_id = cards[turn % cards.len()].clone();
+        turn += 1;
+        let body = TopUp { card_id, amount: Money::yen(i64::try_from(random_u64() % 5)? + 1) };
+        let send = || {
+            http.post(format!("{base}/v1/wallet/topups"))
+                .bearer_auth(&token)
+                .header(inkan_api::IDEMPOTENCY_KEY, &key)
+                .json(&body)
+        };
+        loop {
+            match until_answered::<TopUpResult>(&tally, give_up, send, reqwest::StatusCode::CREATED).await? {
+                None => return Ok(()),
+                Some(Answer::Ok(done)) if done.status == TopUpStatus::Succeeded => {
+                    tally.acknowledged_top_ups.lock().await.push(done.id);
+                    break;
+                }
+                Some(Answer::Ok(other)) => {
+                    tally.violation(format!("top-up {} answered 201 with status {:?}", other.id, other.status)).await;
+                    break;
+                }
+                Some(Answer::Pending(_)) => {
+                    tally.top_ups_pending.fetch_add(1, Ordering::Relaxed);
+                    if stop.load(Ordering::Relaxed) {
+                        // Left pending: the reconciler of the last start settles it.
+                        break;
+                    }
+                }
+                Some(Answer::Refused(status, code)) => {
+                    tally.refused(format!("top-up: {status} {}", code.as_str())).await;
+                    if code == ErrorCode::IdempotencyConflict {
+                        tally.violation(format!("top-up key {key}: the same body was refused as a conflict")).await;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs the load and the kills, then checks the database.
 pub async fn run(server: &ServerCommand, plan: &Plan) -> Result<Outcome> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
@@ -223,17 +307,29 @@ pub async fn run(server: &ServerCommand, plan: &Plan) -> Result<Outcome> {
     for n in 0..plan.workers {
         shoppers.push(Shopper::enroll(&http, &base, &format!("Soak shopper {n}"), 25_000).await?);
     }
+    let topper = Shopper::enroll(&http, &base, "Soak top-ups", 1_000).await?;
+    // Its own card, and the sandbox's card whose first answer is lost.
+    let cards =
+        vec![topper.add_card(&http, &base, None).await?, topper.add_card(&http, &base, Some(LOSES_ANSWERS)).await?];
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     // A hard bound whatever happens: the run ends, with what it has, by then.
     let give_up = started + plan.duration * 3 + Duration::from_secs(60);
-    let workers: Vec<_> = shoppers
+    let mut workers: Vec<_> = shoppers
         .into_iter()
         .map(|shopper| {
             tokio::spawn(worker(shopper, base.clone(), terminal_key.clone(), tally.clone(), stop.clone(), give_up))
         })
         .collect();
+    workers.push(tokio::spawn(top_up_worker(
+        topper.token.clone(),
+        cards,
+        base.clone(),
+        tally.clone(),
+        stop.clone(),
+        give_up,
+    )));
 
     // Kill at random moments: on average two per (duration / min_kills), so that the plan's kills
     // fit in its time with room for restarts.
@@ -257,24 +353,64 @@ pub async fn run(server: &ServerCommand, plan: &Plan) -> Result<Outcome> {
 }
 
 async fn check(server: &ServerCommand, tally: Arc<Tally>, kills: u32, http: &reqwest::Client) -> Result<Outcome> {
-    // The server must come back after the last kill, too.
+    // The server must come back after the last kill, too, and settle at start-up what the kills
+    // left pending: give its reconciler the time to.
     let running: Running = server.start(http).await?;
+    let collected = SandboxProvider::collected_in(&server.sandbox_journal)?;
+    let settled_by = Instant::now() + Duration::from_secs(20);
+    while !uncredited(&server.database, &collected).await?.is_empty() && Instant::now() < settled_by {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     running.kill()?;
 
-    let acknowledged = tally.acknowledged.lock().await.clone();
-    let audit = audit(&server.database, &acknowledged).await?;
+    let acknowledged = Acknowledged {
+        charges: tally.acknowledged.lock().await.clone(),
+        top_ups: tally.acknowledged_top_ups.lock().await.clone(),
+    };
+    let audit = audit(&server.database, &acknowledged, &collected).await?;
     let mut violations = std::mem::take(&mut *tally.violations.lock().await);
     violations.extend(audit.violations);
     Ok(Outcome {
         kills,
         attempted: tally.attempted.load(Ordering::Relaxed),
         created: tally.created.load(Ordering::Relaxed),
-        acknowledged: u64::try_from(acknowledged.len())?,
+        acknowledged: u64::try_from(acknowledged.charges.len())?,
         verified: audit.verified,
         retries: tally.retries.load(Ordering::Relaxed),
         refused: std::mem::take(&mut *tally.refused.lock().await),
+        top_ups: tally.top_ups.load(Ordering::Relaxed),
+        top_ups_acknowledged: u64::try_from(acknowledged.top_ups.len())?,
+        top_ups_pending_answers: tally.top_ups_pending.load(Ordering::Relaxed),
+        top_ups_collected: u64::try_from(collected.len())?,
         violations,
     })
+}
+
+/// The sandbox's test card that takes a top-up but loses its first answer.
+const LOSES_ANSWERS: &str = "4000000000000119";
+
+/// What clients saw succeed.
+#[derive(Debug, Default)]
+pub struct Acknowledged {
+    pub charges: Vec<String>,
+    pub top_ups: Vec<String>,
+}
+
+/// The collections of `collected` (the provider's record: top-up id, amount) that are not a
+/// top-up credited with that amount.
+async fn uncredited(database: &str, collected: &[(String, Money)]) -> Result<Vec<String>> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(database).await?;
+    let mut missing = Vec::new();
+    for (id, amount) in collected {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT status, amount FROM topups WHERE id = $1").bind(id).fetch_optional(&pool).await?;
+        if row != Some(("succeeded".to_owned(), amount.minor())) {
+            missing.push(format!("{id} ({amount}): {row:?}"));
+        }
+    }
+    pool.close().await;
+    Ok(missing)
 }
 
 /// What the database says about the brief's promises.
@@ -287,21 +423,39 @@ pub struct Audit {
 }
 
 /// Reads the database (SQLite or PostgreSQL, with the server stopped or idle) and checks every
-/// promise: each charge in `acknowledged` (a client saw it succeed) is `succeeded`; every ledger
-/// transaction and the whole ledger sum to zero; no balance is negative or differs from its ledger
-/// book; no payment code backs two charges; every charge has its idempotency record; no charge is
-/// in the ledger twice, and the ledger holds exactly the succeeded ones.
-pub async fn audit(database: &str, acknowledged: &[String]) -> Result<Audit> {
+/// promise: each charge and top-up in `acknowledged` (a client saw it succeed) is `succeeded`;
+/// every ledger transaction and the whole ledger sum to zero; no balance is negative or differs
+/// from its ledger book; no payment code backs two charges; every charge has its idempotency
+/// record; no charge or top-up is in the ledger twice, and the ledger holds exactly the succeeded
+/// ones; every top-up the provider `collected` is credited with its amount, and no top-up is
+/// credited that the provider did not collect.
+pub async fn audit(database: &str, acknowledged: &Acknowledged, collected: &[(String, Money)]) -> Result<Audit> {
+    let mut violations: Vec<String> = uncredited(database, collected)
+        .await?
+        .into_iter()
+        .map(|c| format!("top-up collected from the card but not credited: {c}"))
+        .collect();
     sqlx::any::install_default_drivers();
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(database).await?;
-    let mut violations = Vec::new();
     let mut verified = 0u64;
-    for id in acknowledged {
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM charges WHERE id = $1").bind(id).fetch_optional(&pool).await?;
-        match status.as_deref() {
-            Some("succeeded") => verified += 1,
-            other => violations.push(format!("charge {id} was acknowledged as succeeded but is {other:?}")),
+    for (table, ids) in [("charges", &acknowledged.charges), ("topups", &acknowledged.top_ups)] {
+        for id in ids {
+            let status: Option<String> = sqlx::query_scalar(&format!("SELECT status FROM {table} WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&pool)
+                .await?;
+            match status.as_deref() {
+                Some("succeeded") if table == "charges" => verified += 1,
+                Some("succeeded") => {}
+                other => violations.push(format!("{table} {id} was acknowledged as succeeded but is {other:?}")),
+            }
+        }
+    }
+    let credited: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM topups WHERE status = 'succeeded'").fetch_all(&pool).await?;
+    for id in credited {
+        if !collected.iter().any(|(reference, _)| *reference == id) {
+            violations.push(format!("top-up credited but never collected: {id}"));
         }
     }
     let mut expect_none = async |what: &str, sql: &str| -> Result<()> {
@@ -341,6 +495,23 @@ pub async fn audit(database: &str, acknowledged: &[String]) -> Result<Audit> {
     )
     .await?;
     expect_none(
+        "top-up credited more than once in the ledger",
+        "SELECT reference FROM ledger_transactions WHERE kind = 'top_up' GROUP BY reference HAVING COUNT(*) > 1",
+    )
+    .await?;
+    expect_none(
+        "succeeded top-up with no ledger transaction",
+        "SELECT u.id FROM topups u WHERE u.status = 'succeeded' AND NOT EXISTS \
+         (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'top_up' AND t.reference = u.id)",
+    )
+    .await?;
+    expect_none(
+        "ledger transaction for a top-up that did not succeed",
+        "SELECT t.reference FROM ledger_transactions t JOIN topups u ON u.id = t.reference \
+         WHERE t.kind = 'top_up' AND u.status <> 'succeeded'",
+    )
+    .await?;
+    expect_none(
         "succeeded charge with no ledger transaction",
         "SELECT c.id FROM charges c WHERE c.status = 'succeeded' AND NOT EXISTS \
          (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'charge' AND t.reference = c.id)",
@@ -368,7 +539,7 @@ mod tests {
     use inkan_testkit::{Backend, Shopper, TestServer};
     use reqwest::StatusCode;
 
-    use super::audit;
+    use super::{Acknowledged, audit};
 
     /// The audit is what makes the soak worth running: a checker that finds nothing wrong in a
     /// healthy ledger must also find each broken promise when one is planted. Real charges on a
@@ -393,17 +564,32 @@ mod tests {
             assert!(done.rows_affected() >= 1, "planting changed nothing: {sql}");
         };
 
-        let healthy = audit(server.db_url(), &paid).await.unwrap();
+        let top_up: String = sqlx::query_scalar("SELECT id FROM topups").fetch_one(&db).await.unwrap();
+        let collected = server.funding.collected();
+        assert_eq!(collected.len(), 1);
+        let seen = Acknowledged { charges: paid.clone(), top_ups: vec![top_up.clone()] };
+        let healthy = audit(server.db_url(), &seen, &collected).await.unwrap();
         assert!(healthy.violations.is_empty(), "{:?}", healthy.violations);
         assert_eq!(healthy.verified, 2);
 
         // 1. A charge a till saw succeed that the database does not have.
-        let lost = audit(server.db_url(), &["ch_never_written".to_owned()]).await.unwrap();
+        let never =
+            Acknowledged { charges: vec!["ch_never_written".to_owned()], top_ups: vec!["top_never".to_owned()] };
+        let lost = audit(server.db_url(), &never, &collected).await.unwrap();
         assert_eq!(lost.verified, 0);
-        assert_eq!(lost.violations, ["charge ch_never_written was acknowledged as succeeded but is None"]);
+        assert_eq!(
+            lost.violations,
+            [
+                "charges ch_never_written was acknowledged as succeeded but is None",
+                "topups top_never was acknowledged as succeeded but is None"
+            ]
+        );
+        // A top-up credited that the provider never collected (money from nowhere).
+        let from_nowhere = audit(server.db_url(), &seen, &[]).await.unwrap();
+        assert_eq!(from_nowhere.violations, [format!("top-up credited but never collected: {top_up}")]);
 
         let expect = async |planted: &str, wanted: &str| {
-            let found = audit(server.db_url(), &paid).await.unwrap();
+            let found = audit(server.db_url(), &seen, &collected).await.unwrap();
             assert!(
                 found.violations.iter().any(|v| v.starts_with(wanted)),
                 "planted {planted}, but the audit said {:?}",
@@ -440,7 +626,7 @@ mod tests {
 
         // 4. A charge acknowledged, then found declined (its money still moved).
         exec(format!("UPDATE charges SET status = 'declined' WHERE id = '{second}'")).await;
-        expect("an acknowledged charge lost", &format!("charge {second} was acknowledged as succeeded")).await;
+        expect("an acknowledged charge lost", &format!("charges {second} was acknowledged as succeeded")).await;
         expect("money moved for a declined charge", "ledger transaction for a charge that did not succeed").await;
 
         // 5. A ledger entry changed: its transaction and the whole ledger no longer sum to zero.
@@ -456,6 +642,25 @@ mod tests {
         assert!(sqlx::query(&negative).execute(&db).await.is_err(), "the database accepted a negative balance");
         exec(format!("UPDATE accounts SET balance = balance + 1 WHERE id = '{account}'")).await;
         expect("a balance off its book", &format!("balance differs from its ledger book: {account}")).await;
+
+        // 7. The top-up credited a second time (a retry credited twice), balanced.
+        exec(format!(
+            "INSERT INTO ledger_transactions (id, kind, reference, created_at) \
+             SELECT 'tx_top_twice', kind, reference, created_at FROM ledger_transactions WHERE reference = '{top_up}'"
+        ))
+        .await;
+        expect("a top-up credited twice", &format!("top-up credited more than once in the ledger: {top_up}")).await;
+
+        // 8. The card charged, the top-up left uncredited (pending) while its money moved.
+        exec(format!("UPDATE topups SET status = 'pending' WHERE id = '{top_up}'")).await;
+        expect(
+            "a collected top-up not credited",
+            &format!("top-up collected from the card but not credited: {top_up}"),
+        )
+        .await;
+        expect("an acknowledged top-up lost", &format!("topups {top_up} was acknowledged as succeeded")).await;
+        expect("money moved for a top-up that did not succeed", "ledger transaction for a top-up that did not succeed")
+            .await;
 
         db.close().await;
         server.stop().await;

@@ -81,6 +81,7 @@ async fn main() -> Result<()> {
             database,
             log: dir.path().join("server.log"),
             port: server::free_port()?,
+            sandbox_journal: dir.path().join("sandbox-provider.jsonl"),
             // One address makes every wallet and request of the soak: the rate limits, made for
             // people, would refuse most of it; and each wallet pays many times a minute, which
             // the velocity rules would hold for review.
@@ -116,6 +117,9 @@ async fn main() -> Result<()> {
             if outcome.acknowledged == 0 {
                 bail!("no charge was acknowledged on {label}: the load did not run");
             }
+            if outcome.top_ups_acknowledged == 0 {
+                bail!("no top-up was acknowledged on {label}: the top-ups did not run");
+            }
         }
         Mode::Schemathesis { st, seconds, report_dir } => {
             let outcome = schemathesis::run(&command(sqlite)?, st, *seconds, report_dir).await?;
@@ -137,6 +141,10 @@ fn report(label: &str, o: &crash::Outcome) {
     println!("  charges created           {}", o.created);
     println!("  acknowledged as succeeded {}", o.acknowledged);
     println!("  verified in the ledger    {}", o.verified);
+    println!("  top-ups sent              {}", o.top_ups);
+    println!("  top-ups acknowledged      {}", o.top_ups_acknowledged);
+    println!("  top-ups answered pending  {}", o.top_ups_pending_answers);
+    println!("  collected, credited once  {}", o.top_ups_collected);
     println!("  requests resent           {}", o.retries);
     for (why, n) in &o.refused {
         println!("  refused: {why:<40} {n}");

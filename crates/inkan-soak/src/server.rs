@@ -17,6 +17,9 @@ pub struct ServerCommand {
     pub database: String,
     pub log: PathBuf,
     pub port: u16,
+    /// Where the sandbox card provider keeps what it collected (it outlives the server's kills,
+    /// as a real provider does).
+    pub sandbox_journal: PathBuf,
     /// Extra `serve` flags.
     pub serve_args: Vec<String>,
 }
@@ -86,6 +89,8 @@ impl ServerCommand {
             .arg(format!("127.0.0.1:{}", self.port))
             .args(["--rp-id", RP_ID, "--rp-origin", ORIGIN, "--funding", "sandbox", "--issuer-key"])
             .arg(&issuer_key)
+            .arg("--sandbox-journal")
+            .arg(&self.sandbox_journal)
             .args(&self.serve_args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())

@@ -97,12 +97,27 @@ impl Shopper {
         .await?;
         let top_up = TopUp { card_id: card.id, amount: Money::yen(yen) };
         let _: TopUpResult = call(
-            http.post(format!("{base}/v1/wallet/topups")).bearer_auth(&shopper.token),
+            http.post(format!("{base}/v1/wallet/topups"))
+                .bearer_auth(&shopper.token)
+                .header(inkan_api::IDEMPOTENCY_KEY, uuid::Uuid::new_v4().to_string()),
             &top_up,
             reqwest::StatusCode::CREATED,
         )
         .await?;
         Ok(shopper)
+    }
+
+    /// Adds a card to the wallet (`number`, or a `424242…` card of its own), verified at once.
+    pub async fn add_card(&self, http: &reqwest::Client, base: &str, number: Option<&str>) -> Result<String> {
+        let number = number.map_or_else(own_card, str::to_owned);
+        let card = AddCard { number, exp_month: 12, exp_year: 2030, cvc: "123".into() };
+        let card: Card = call(
+            http.post(format!("{base}/v1/wallet/cards")).bearer_auth(&self.token),
+            &card,
+            reqwest::StatusCode::CREATED,
+        )
+        .await?;
+        Ok(card.id)
     }
 
     /// A fresh payment code: the server runs on this machine, so the local clock is its clock.

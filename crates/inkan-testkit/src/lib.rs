@@ -18,8 +18,8 @@ use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, JoinStep, PaymentC
 use inkan_core::{Currency, Money};
 use inkan_server::clock::ManualClock;
 use inkan_server::db::Db;
-use inkan_server::funding::SandboxProvider;
 use inkan_server::issuer::Issuer;
+use inkan_server::sandbox::SandboxProvider;
 use inkan_server::{AppState, Settings};
 use reqwest::StatusCode;
 use ring::rand::SystemRandom;
@@ -62,6 +62,8 @@ pub struct TestServer {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
+    /// The sandbox card provider, shared by every instance of one database as a real one is.
+    pub funding: Arc<SandboxProvider>,
     db_url: String,
     settings: Settings,
     /// The issuer key's PKCS#8 document, so a second instance signs with the same key.
@@ -184,7 +186,8 @@ impl TestServer {
         let (url, cleanup) = fresh_database(backend).await;
         let clock = Arc::new(ManualClock::new(START));
         let (_, issuer_pkcs8) = Issuer::generate(&SystemRandom::new()).unwrap();
-        TestServer::launch(url, cleanup, clock, settings, Arc::new(issuer_pkcs8)).await
+        let funding = Arc::new(SandboxProvider::in_memory());
+        TestServer::launch(url, cleanup, clock, settings, (Arc::new(issuer_pkcs8), funding)).await
     }
 
     /// Another server instance on the same database and clock (PostgreSQL: the scale-out setup).
@@ -194,7 +197,7 @@ impl TestServer {
             Cleanup::Shared,
             self.clock.clone(),
             self.settings.clone(),
-            self.issuer_pkcs8.clone(),
+            (self.issuer_pkcs8.clone(), self.funding.clone()),
         )
         .await
     }
@@ -204,11 +207,11 @@ impl TestServer {
         cleanup: Cleanup,
         clock: Arc<ManualClock>,
         settings: Settings,
-        issuer_pkcs8: Arc<Vec<u8>>,
+        (issuer_pkcs8, funding): (Arc<Vec<u8>>, Arc<SandboxProvider>),
     ) -> TestServer {
         let db = Db::connect(&db_url, settings.load.db_acquire_timeout).await.unwrap();
         let issuer = Issuer::from_pkcs8(&issuer_pkcs8).unwrap();
-        let state = AppState::new(db, clock.clone(), settings.clone(), Arc::new(SandboxProvider), issuer).unwrap();
+        let state = AppState::new(db, clock.clone(), settings.clone(), funding.clone(), issuer).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -224,6 +227,7 @@ impl TestServer {
             // client could hand it to the next request before seeing the close (a broken pipe
             // that fails a test at random). Each request on its own connection cannot.
             http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
+            funding,
             db_url,
             settings,
             issuer_pkcs8,
@@ -310,6 +314,18 @@ impl TestServer {
             request = request.bearer_auth(token);
         }
         request.send().await.unwrap()
+    }
+
+    /// `POST /v1/wallet/topups` with `idempotency_key`.
+    pub async fn top_up(&self, token: &str, idempotency_key: &str, body: &impl Serialize) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/wallet/topups", self.url))
+            .bearer_auth(token)
+            .header(inkan_api::IDEMPOTENCY_KEY, idempotency_key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn put<B: Serialize>(&self, path: &str, token: Option<&str>, body: &B) -> reqwest::Response {
@@ -739,8 +755,8 @@ impl Shopper {
         let card: Card =
             json(server.post("/v1/wallet/cards", Some(&self.token), &card).await, StatusCode::CREATED).await;
         let top_up = TopUp { card_id: card.id, amount: Money::yen(amount) };
-        let _: TopUpResult =
-            json(server.post("/v1/wallet/topups", Some(&self.token), &top_up).await, StatusCode::CREATED).await;
+        let key = uuid::Uuid::new_v4().to_string();
+        let _: TopUpResult = json(server.top_up(&self.token, &key, &top_up).await, StatusCode::CREATED).await;
     }
 
     pub async fn pending(&self, server: &TestServer) -> Vec<PendingCharge> {

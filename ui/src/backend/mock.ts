@@ -730,7 +730,7 @@ export class MockBackend implements Backend {
     this.balance += amount;
     this.notice({ kind: "top_up_succeeded", topup_id: this.id("tu"), amount, currency: "JPY", card_last4: card.last4 });
     this.emit({ type: "wallet_changed" });
-    return { amount: yen(amount), balance: yen(this.balance) };
+    return { amount: yen(amount), balance: yen(this.balance), pending: false };
   }
 
   async signOut(): Promise<void> {

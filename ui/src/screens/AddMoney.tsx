@@ -71,8 +71,10 @@ export function AddMoneySheet({ onClose, onToppedUp }: { onClose: () => void; on
       </div>
       {done ? (
         <div class="stack">
-          <p class="callout callout-ok" role="status" data-testid="topup-done">
-            {t.topUpDone(amountText(done.amount, lang), amountText(done.balance, lang))}
+          <p class={done.pending ? "callout" : "callout callout-ok"} role="status" data-testid="topup-done">
+            {done.pending
+              ? t.topUpPending(amountText(done.amount, lang))
+              : t.topUpDone(amountText(done.amount, lang), amountText(done.balance, lang))}
           </p>
           <Button variant="primary" onClick={onClose} data-testid="topup-close">
             {t.done}
