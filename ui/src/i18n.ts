@@ -269,6 +269,11 @@ const en = {
   nLimitsLowered: "Spending limits lowered (effective at once)",
   nLimitsRaiseRequested: (time: string) => `Spending limit raise requested; applies ${time}`,
   nWalletFrozen: (by: string) => `Wallet frozen (${by})`,
+  nWalletClosed: (a: string, last4: string | null, windDown: boolean) =>
+    (windDown ? "Inkan is closing: your wallet was closed" : "Wallet closed") +
+    (last4 ? `; ${a} paid back to card •••• ${last4}` : "; it was empty"),
+  nPayoutFailed: (a: string, last4: string, reason: string) =>
+    `Paying ${a} back to card •••• ${last4} failed (${reason}): the money is in your wallet again`,
   nWalletUnfrozen: "Wallet unfrozen",
   nAccountHeld: (reason: string) => `Inkan put your account on hold: ${reason}`,
   nAccountReleased: "The hold on your account was lifted",
@@ -619,6 +624,11 @@ const ja: Dict = {
   nLimitsLowered: "利用上限を引き下げました（すぐに適用）",
   nLimitsRaiseRequested: (time: string) => `利用上限の引き上げを申請しました（${time} に適用）`,
   nWalletFrozen: (by: string) => `ウォレットを凍結しました（${by}）`,
+  nWalletClosed: (a: string, last4: string | null, windDown: boolean) =>
+    (windDown ? "Inkanのサービス終了により、ウォレットを解約しました" : "ウォレットを解約しました") +
+    (last4 ? `。${a}をカード（末尾${last4}）に返金しました` : "。残高はありませんでした"),
+  nPayoutFailed: (a: string, last4: string, reason: string) =>
+    `カード（末尾${last4}）への${a}の返金に失敗しました（${reason}）。お金はウォレットに戻っています`,
   nWalletUnfrozen: "ウォレットの凍結を解除しました",
   nAccountHeld: (reason: string) => `Inkan がアカウントの利用を停止しました：${reason}`,
   nAccountReleased: "アカウントの利用停止が解除されました",
@@ -754,6 +764,10 @@ export function noticeText(
               : t.byOther(notice.by);
       return t.nWalletFrozen(by);
     }
+    case "wallet_closed":
+      return t.nWalletClosed(a(notice.amount), notice.card_last4, notice.reason === "wind_down");
+    case "payout_failed":
+      return t.nPayoutFailed(a(notice.amount), notice.card_last4, notice.reason);
     case "wallet_unfrozen":
       return t.nWalletUnfrozen;
     case "account_held":

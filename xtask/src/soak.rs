@@ -6,9 +6,15 @@
 //!    random moments (at least 20 times per database), then checks that every charge acknowledged
 //!    as succeeded is in the ledger, the ledger sums to zero, no balance is negative, no payment
 //!    code paid twice and no idempotency key charged twice.
-//! 2. schemathesis against the running server's `/openapi.json` (installed with pip into a venv
+//!    A top-up worker tops up through the kills, and the audit holds the sandbox provider's
+//!    journal against the ledger: every collected top-up credited exactly once.
+//! 2. Power loss, on SQLite: the same load, each kill a power cut that drops every write the
+//!    server did not sync (`inkan-powercut`, loaded with `LD_PRELOAD`), the audit after each cut;
+//!    then the bug planted (no sync reaches the disk, as `synchronous = OFF`), which the run must
+//!    catch.
+//! 3. schemathesis against the running server's `/openapi.json` (installed with pip into a venv
 //!    under `~/.cache/inkan/venv` on first use): no 5xx, no answer that differs from the document.
-//! 3. Every cargo-fuzz target.
+//! 4. Every cargo-fuzz target.
 //!
 //! `cargo xtask test` runs a short version ([`short`]).
 
@@ -27,6 +33,9 @@ struct Budget {
     /// Load time of each crash run (it goes on until `kills` too).
     crash_seconds: u64,
     kills: u32,
+    /// Load time of the power-cut run, and its cuts (at least 20).
+    power_cut_seconds: u64,
+    cuts: u32,
     schemathesis_seconds: u64,
     /// Per fuzz target; `None` leaves fuzzing out (`cargo xtask test` fuzzes on its own).
     fuzz_seconds: Option<u64>,
@@ -50,6 +59,8 @@ pub fn run(args: &[String]) -> Result<()> {
     soak(Budget {
         crash_seconds: quarter,
         kills: 20,
+        power_cut_seconds: quarter,
+        cuts: 40,
         schemathesis_seconds: quarter,
         fuzz_seconds: Some((quarter / targets).max(5)),
     })
@@ -58,13 +69,20 @@ pub fn run(args: &[String]) -> Result<()> {
 /// The short run of `cargo xtask test`: a few kills per database and 30 s of schemathesis (the
 /// fuzz targets get their smoke run there already).
 pub fn short() -> Result<()> {
-    soak(Budget { crash_seconds: 8, kills: 4, schemathesis_seconds: 30, fuzz_seconds: None })
+    soak(Budget {
+        crash_seconds: 8,
+        kills: 4,
+        power_cut_seconds: 10,
+        cuts: 20,
+        schemathesis_seconds: 30,
+        fuzz_seconds: None,
+    })
 }
 
 fn soak(budget: Budget) -> Result<()> {
     run_step(
-        "building inkan-server and inkan-soak",
-        cargo().args(["build", "--quiet", "-p", "inkan-server", "-p", "inkan-soak"]),
+        "building inkan-server, inkan-soak and the power-cut library",
+        cargo().args(["build", "--quiet", "-p", "inkan-server", "-p", "inkan-soak", "-p", "inkan-powercut-preload"]),
     )?;
     let server = bin("inkan-server");
     let crash = |database: &str| {
@@ -84,6 +102,26 @@ fn soak(budget: Budget) -> Result<()> {
     // password.
     on_postgres.env(crate::postgres::ENV, &postgres_url);
     run_step("crash soak on PostgreSQL (SIGKILL under load, a fresh database)", &mut on_postgres)?;
+
+    let power_cut = |seconds: u64, cuts: u32| {
+        let mut command = Command::new(bin("inkan-soak"));
+        command.arg("--server").arg(&server).arg("power-cut").arg("--preload").arg(preload_library()).args([
+            "--seconds",
+            &seconds.to_string(),
+            "--cuts",
+            &cuts.to_string(),
+        ]);
+        command
+    };
+    run_step(
+        "power-cut soak on SQLite (every unsynced write dropped, audited after each cut)",
+        &mut power_cut(budget.power_cut_seconds, budget.cuts),
+    )?;
+    // Two cuts are enough: the first loses everything since the start.
+    run_step(
+        "power-cut soak with the bug planted (no sync reaches the disk): it must be caught",
+        power_cut(3, 2).arg("--plant-dropped-syncs"),
+    )?;
 
     let st = schemathesis()?;
     let reports = target_dir().join("soak").join("schemathesis");
@@ -112,6 +150,11 @@ fn target_dir() -> PathBuf {
 
 fn bin(name: &str) -> PathBuf {
     target_dir().join("debug").join(name)
+}
+
+/// The `LD_PRELOAD` library of the power-cut tests (`crates/inkan-powercut/preload`).
+pub fn preload_library() -> PathBuf {
+    target_dir().join("debug").join("libinkan_powercut_preload.so")
 }
 
 /// The `st` executable, installed with pip into a venv under the cache directory on first use.

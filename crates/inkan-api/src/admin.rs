@@ -243,3 +243,62 @@ mod tests {
         assert!(serde_json::from_str::<Hold>(r#"{}"#).is_err());
     }
 }
+
+/// `POST /v1/admin/wind-down`: close the next wallets (by id, after `after`) for good, each
+/// balance paid back to its most recently added verified card. Run again with the answer's `next` until
+/// it is `null`; a run stopped anywhere is resumed by starting again (closed wallets are skipped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WindDown {
+    /// Why: 1 to 200 characters, no control characters. Kept in the audit trail.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    pub reason: String,
+    /// The last wallet id of the previous batch.
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// A wallet the wind-down could not close, and why (no verified card, open payments, a hold).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NotClosed {
+    pub account_id: String,
+    pub reason: String,
+}
+
+/// What one batch of a wind-down did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WindDownBatch {
+    /// Wallets looked at.
+    pub wallets: u32,
+    /// Closed, empty or paid back.
+    pub closed: u32,
+    /// Paid back to cards, in yen.
+    pub paid_out: i64,
+    /// Pay-outs still waiting for the provider's answer (the reconciler settles them), in yen.
+    pub waiting: i64,
+    /// Not closed in this batch, and why.
+    pub not_closed: Vec<NotClosed>,
+    /// Where the next batch starts; `null` when this was the last.
+    pub next: Option<String>,
+}
+
+/// `GET /v1/admin/wind-down`: where the money stands, summed from the accounts and checked
+/// against the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WindDownReport {
+    /// Wallets not closed yet.
+    pub open_wallets: u64,
+    /// What the wallets still hold, in yen (a closed one holds nothing).
+    pub left_in_wallets: i64,
+    /// Paid back to cards, in yen (every pay-out that succeeded).
+    pub paid_out: i64,
+    /// On its way to cards, in yen.
+    pub waiting: i64,
+    /// The wallets' books in the ledger, summed: equal to `left_in_wallets` when every movement
+    /// is in the ledger.
+    pub ledger_wallet_books: i64,
+}

@@ -121,6 +121,22 @@ pub enum Notice {
     WalletFrozen {
         by: String,
     },
+    /// The wallet is closed for good (`reason`: `closed` by the shopper, `wind_down` by the
+    /// operator), its balance paid back to the card ending `card_last4` (none if it was empty).
+    WalletClosed {
+        reason: String,
+        amount: i64,
+        currency: String,
+        card_last4: Option<String>,
+    },
+    /// The card provider refused to pay the balance back: the money is in the wallet again, which
+    /// stays frozen; add another card and close it again.
+    PayoutFailed {
+        amount: i64,
+        currency: String,
+        card_last4: String,
+        reason: String,
+    },
     WalletUnfrozen,
     /// The operator has put the account on hold: no payment, top-up or new device until it is
     /// lifted. `reason` is the operator's, for the shopper.

@@ -353,6 +353,53 @@ pub enum StepUpAction {
     AddDevice,
     RemoveDevice,
     ReplaceRecoveryCodes,
+    /// Close the wallet for good, its balance paid back to a card.
+    CloseWallet,
+}
+
+/// `POST /v1/wallet/close`: the wallet closed for good, confirmed with the passkey; its balance is
+/// paid back to its most recently added verified card.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CloseWallet {
+    pub step_up: Assertion,
+}
+
+impl std::fmt::Debug for CloseWallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CloseWallet(***)")
+    }
+}
+
+/// Where a pay-out to a card stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutStatus {
+    /// Paid to the card.
+    Succeeded,
+    /// The card provider has not answered yet: the server asks it until it knows; the feed says
+    /// how it ended (`wallet_closed`, or `payout_failed` with the money back in the wallet).
+    Pending,
+}
+
+/// The balance on its way back to a card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Payout {
+    pub id: String,
+    pub status: PayoutStatus,
+    pub amount: Money,
+    pub card_last4: String,
+}
+
+/// The answer to closing a wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClosedWallet {
+    /// `None`: the wallet was empty, nothing to pay back.
+    pub payout: Option<Payout>,
 }
 
 /// `POST /v1/wallet/unfreeze/recovery-code` — lift a freeze with a recovery code (used up).

@@ -231,6 +231,8 @@ async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedE
         | N::LimitsLowered { .. }
         | N::LimitsRaiseRequested { .. }
         | N::WalletFrozen { .. }
+        | N::WalletClosed { .. }
+        | N::PayoutFailed { .. }
         | N::WalletUnfrozen
         | N::AccountHeld { .. }
         | N::AccountReleased => sink.emit(AppEvent::WalletChanged),

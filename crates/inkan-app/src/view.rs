@@ -388,7 +388,9 @@ impl ActivityItem {
             | N::ChargeExpired { amount, currency, .. } => (Category::Payment, Some(Amount::of(*amount, currency))),
             N::ChargeRefunded { amount, currency, .. }
             | N::TopUpSucceeded { amount, currency, .. }
-            | N::TopUpFailed { amount, currency, .. } => (Category::Money, Some(Amount::of(*amount, currency))),
+            | N::TopUpFailed { amount, currency, .. }
+            | N::WalletClosed { amount, currency, .. }
+            | N::PayoutFailed { amount, currency, .. } => (Category::Money, Some(Amount::of(*amount, currency))),
             N::CardAdded { .. } => (Category::Money, None),
             N::CardVerificationFailed { .. } => (Category::Security, None),
             N::AccountCreated { .. }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand};
-use inkan_api::wallet::{AddCard, TopUpStatus};
+use inkan_api::wallet::{AddCard, PayoutStatus, TopUpStatus};
 use inkan_client::feed::{Cursor, FeedItem, describe};
 use inkan_client::profile::{ProfileStore, home};
 use inkan_client::wallet::{PasskeyChoice, Server};
@@ -101,6 +101,13 @@ enum Command {
     Card {
         #[command(subcommand)]
         action: CardAction,
+    },
+    /// Close the wallet for good: its balance is paid back to its most recently added verified card,
+    /// and no payment can be made from it again.
+    Close {
+        /// Do not ask before closing.
+        #[arg(long)]
+        yes: bool,
     },
     /// Add money from a verified card.
     Topup {
@@ -388,6 +395,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Devices { action } => devices(store, action).await,
         Command::Card { action } => card(store, action).await,
         Command::Topup { card, amount } => top_up(store, card, amount).await,
+        Command::Close { yes } => close(store, yes).await,
         Command::Code { png, watch, count, every } => code(store, png, watch, count, every).await,
         Command::Pending => pending(store).await,
         Command::Approve { charge, yes } => approve(store, charge, yes).await,
@@ -621,6 +629,29 @@ async fn approve(store: ProfileStore, charge: String, yes: bool) -> Result<()> {
     }
     let done = wallet.approve(&pending).await?;
     println!("Paid {} to {}: {}", done.amount, done.merchant_name, done.status);
+    Ok(())
+}
+
+/// `inkan close`: the wallet closed for good, its balance paid back to a card.
+async fn close(store: ProfileStore, yes: bool) -> Result<()> {
+    let mut wallet = Wallet::open(store)?;
+    println!("Closing the wallet is for good: no payment can be made from it again.");
+    if !yes && !confirm("Close it, and pay its balance back to your card? Confirm with your passkey")? {
+        println!("Not closed.");
+        return Ok(());
+    }
+    let closed = wallet.close().await?;
+    match closed.payout {
+        None => println!("Wallet closed. It was empty: nothing to pay back."),
+        Some(p) if p.status == PayoutStatus::Succeeded => {
+            println!("Wallet closed. {} paid back to the card ending {}.", p.amount, p.card_last4)
+        }
+        Some(p) => println!(
+            "Wallet closed. {} is on its way back to the card ending {}: the card provider has not confirmed yet \
+             (`inkan feed` says when).",
+            p.amount, p.card_last4
+        ),
+    }
     Ok(())
 }
 

@@ -8,10 +8,10 @@ use std::sync::Mutex;
 use inkan_api::devices::{ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryCode, Join, Joined, SubmitDevice};
 use inkan_api::feed::{History, IssuerKeys};
 use inkan_api::wallet::{
-    AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, ConfirmCharge,
-    DeclineCharge, Device, Enrolled, FinishRegistration, Limits, PendingCharge, RecoveryCodes, RegistrationChallenge,
-    RemoveDevice, ReplaceRecoveryCodes, Session, SetLimits, SignIn, StepUpAction, TopUp, TopUpResult,
-    UnfreezeWithRecoveryCode, VerifyCard, Wallet, WalletCharge,
+    AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, CloseWallet,
+    ClosedWallet, ConfirmCharge, DeclineCharge, Device, Enrolled, FinishRegistration, Limits, PendingCharge,
+    RecoveryCodes, RegistrationChallenge, RemoveDevice, ReplaceRecoveryCodes, Session, SetLimits, SignIn, StepUpAction,
+    TopUp, TopUpResult, UnfreezeWithRecoveryCode, VerifyCard, Wallet, WalletCharge,
 };
 use inkan_api::{Base64Url, DEVICE_SIGNATURE_HEADER, ErrorBody, IDEMPOTENCY_KEY, SERVER_TIME_HEADER};
 use reqwest::{Method, StatusCode};
@@ -259,6 +259,11 @@ impl Api {
     pub async fn unfreeze_with_recovery_code(&self, recovery_code: &str) -> Result<()> {
         let body = UnfreezeWithRecoveryCode { recovery_code: recovery_code.to_owned() };
         self.call_empty(Method::POST, "/v1/wallet/unfreeze/recovery-code", Some(&body)).await
+    }
+
+    /// `POST /v1/wallet/close`: the wallet closed for good, its balance paid back to a card.
+    pub async fn close_wallet(&self, step_up: Assertion) -> Result<ClosedWallet> {
+        self.call(Method::POST, "/v1/wallet/close", Some(&CloseWallet { step_up })).await
     }
 
     pub async fn replace_recovery_codes(&self, step_up: Assertion) -> Result<RecoveryCodes> {

@@ -79,6 +79,9 @@ impl Approval {
                 "Remove a device from your wallet".to_owned(),
                 "It is signed out at once and can no longer pay".to_owned(),
             ),
+            Approval::StepUp(StepUpAction::CloseWallet) => {
+                ("Close your wallet for good".to_owned(), "Your balance is paid back to your card".to_owned())
+            }
         };
         Prompt { title, subtitle }
     }

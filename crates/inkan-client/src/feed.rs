@@ -323,6 +323,17 @@ pub fn describe(notice: &inkan_api::feed::Notice) -> String {
                 .unwrap_or_default()
         ),
         N::WalletFrozen { by } => format!("Wallet frozen (by {by}): no payment can be made"),
+        N::WalletClosed { reason, amount, currency, card_last4 } => {
+            let by = if reason == "wind_down" { "Inkan is closing: your wallet was closed" } else { "Wallet closed" };
+            match card_last4 {
+                Some(last4) => format!("{by}; {} paid back to card ending {last4}", yen(amount, currency)),
+                None => format!("{by}; it was empty"),
+            }
+        }
+        N::PayoutFailed { amount, currency, card_last4, reason } => format!(
+            "Paying {} back to card ending {card_last4} failed ({reason}): the money is in your wallet again",
+            yen(amount, currency)
+        ),
         N::WalletUnfrozen => "Wallet unfrozen".to_owned(),
         N::AccountHeld { reason } => format!("Account on hold by Inkan ({reason}): no payment, top-up or new device"),
         N::AccountReleased => "The hold on the account was lifted".to_owned(),

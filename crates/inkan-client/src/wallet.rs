@@ -544,6 +544,14 @@ impl Wallet {
         }
     }
 
+    /// Closes the wallet for good, confirmed with the passkey: its balance is paid back to its most
+    /// recently verified card (`payout`; `None` if it was empty). No payment can be made from it
+    /// again, and nothing unfreezes it.
+    pub async fn close(&mut self) -> Result<inkan_api::wallet::ClosedWallet> {
+        let step_up = self.step_up(StepUpAction::CloseWallet).await?;
+        self.api.close_wallet(step_up).await
+    }
+
     /// Ten new recovery codes, confirmed with the passkey; every older one stops working. Shown
     /// once: nothing keeps them.
     pub async fn replace_recovery_codes(&mut self) -> Result<Vec<String>> {

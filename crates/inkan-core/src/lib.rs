@@ -8,6 +8,7 @@
 pub mod attempts;
 pub mod cards;
 pub mod charge;
+pub mod closing;
 pub mod device_binding;
 pub mod freeze;
 pub mod history;

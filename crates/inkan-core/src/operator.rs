@@ -66,13 +66,17 @@ pub enum Action {
     ListSuspensions,
     ListFlags,
     ListAudit,
+    /// Close wallets for good, each balance paid back to its card (the service winds down).
+    WindDown,
 }
 
 impl Action {
     /// The scope a key needs for this action.
     pub fn scope(self) -> Scope {
         match self {
-            Action::Suspend | Action::Resume | Action::Hold | Action::Release | Action::Unlock => Scope::Switches,
+            Action::Suspend | Action::Resume | Action::Hold | Action::Release | Action::Unlock | Action::WindDown => {
+                Scope::Switches
+            }
             Action::ListReviews | Action::ApproveCharge | Action::DeclineCharge => Scope::Review,
             Action::ListSuspensions | Action::ListFlags | Action::ListAudit => Scope::Read,
         }
@@ -97,6 +101,7 @@ impl Action {
             Action::ListSuspensions => "list_suspensions",
             Action::ListFlags => "list_flags",
             Action::ListAudit => "list_audit",
+            Action::WindDown => "wind_down",
         }
     }
 }

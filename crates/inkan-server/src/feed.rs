@@ -270,6 +270,8 @@ pub fn notice_kind(notice: &Notice) -> &'static str {
         Notice::LimitsLowered { .. } => "limits_lowered",
         Notice::LimitsRaiseRequested { .. } => "limits_raise_requested",
         Notice::WalletFrozen { .. } => "wallet_frozen",
+        Notice::WalletClosed { .. } => "wallet_closed",
+        Notice::PayoutFailed { .. } => "payout_failed",
         Notice::WalletUnfrozen => "wallet_unfrozen",
         Notice::AccountHeld { .. } => "account_held",
         Notice::AccountReleased => "account_released",

@@ -11,7 +11,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{accounts, charges, devices, feed, funding, operator, recovery, review, topups, wallet};
+use crate::{
+    accounts, charges, devices, feed, funding, operator, payouts, recovery, review, topups, wallet, wind_down,
+};
 
 /// Every route of the API on one listener: the public API and the operator's.
 pub fn router(state: AppState) -> Router {
@@ -69,6 +71,7 @@ fn public_routes() -> Router<AppState> {
         .route("/v1/wallet/cards", get(funding::list_cards).post(funding::add_card))
         .route("/v1/wallet/cards/{id}/verify", post(funding::verify_card))
         .route("/v1/wallet/topups", post(topups::top_up))
+        .route("/v1/wallet/close", post(payouts::close_wallet))
         .route("/v1/wallet/feed", get(feed::stream))
         .route("/v1/wallet/history", get(feed::export))
         .route("/v1/issuer-keys", get(feed::issuer_keys))
@@ -86,6 +89,7 @@ fn operator_routes() -> Router<AppState> {
         .route("/v1/admin/reviews", get(review::list))
         .route("/v1/admin/reviews/{id}/approve", post(review::approve))
         .route("/v1/admin/reviews/{id}/decline", post(review::decline))
+        .route("/v1/admin/wind-down", get(wind_down::report).post(wind_down::batch))
 }
 
 /// What every listener's requests pass through: the 404 fallback, the JSON shape of every error

@@ -28,6 +28,7 @@ pub mod openapi;
 pub mod operator;
 pub mod origin;
 pub mod passkeys;
+pub mod payouts;
 pub mod provider;
 pub mod ratelimit;
 pub mod recovery;
@@ -38,6 +39,7 @@ pub mod settings;
 pub mod state;
 pub mod topups;
 pub mod wallet;
+pub mod wind_down;
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;

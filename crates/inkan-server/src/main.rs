@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod operator_cli;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use inkan_core::region::{Country, IpNet, UnknownCountry};
@@ -197,6 +199,20 @@ enum Admin {
     /// `review` scope from INKAN_OPERATOR_KEY (or typed at a prompt that does not echo it).
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Wind the service down: suspend charges, top-ups and enrolment, then close every wallet,
+    /// each balance paid back to its card, with a progress bar and a final report checked against
+    /// the ledger. Resumable: run it again. Talks to the running server's operator API with a key
+    /// of the `switches` scope, as `review` does.
+    WindDown(WindDownArgs),
+}
+
+#[derive(clap::Args)]
+struct WindDownArgs {
+    /// Why (kept in the audit trail).
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    api: OperatorApi,
 }
 
 #[derive(Subcommand)]
@@ -350,7 +366,8 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     let cli = match cli.command {
         // No database: the server's operator API.
-        Command::Admin(Admin::Review(command)) => return review::run(command).await,
+        Command::Admin(Admin::Review(command)) => return operator_cli::review(command).await,
+        Command::Admin(Admin::WindDown(args)) => return operator_cli::wind_down(args).await,
         command => Cli { command, ..cli },
     };
     if let Command::Admin(Admin::IssuerKey(IssuerKeyCommand::Create { out })) = &cli.command {
@@ -416,7 +433,7 @@ async fn admin(command: Admin, db: &Db, clock: &SystemClock) -> Result<()> {
             println!("revoked {operator}");
             Ok(())
         }
-        Admin::IssuerKey(_) | Admin::Review(_) => Ok(()),
+        Admin::IssuerKey(_) | Admin::Review(_) | Admin::WindDown(_) => Ok(()),
         Admin::Audit => print_audit(db).await,
         Admin::Flags => print_flags(db).await,
         Admin::Unlock(args) => unlock(args, db, clock).await,
@@ -683,75 +700,6 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
-    }
-}
-
-/// `admin review ...`: the operator API of a running server.
-mod review {
-    use anyhow::{Context, Result, bail};
-    use inkan_api::ErrorBody;
-    use inkan_api::admin::{HeldCharges, ReviewDecision};
-    use inkan_api::merchant::Charge;
-    use serde::de::DeserializeOwned;
-
-    use super::{Decision, ReviewCommand, read_secret};
-
-    #[allow(clippy::print_stdout, reason = "the admin commands print their result for the operator")]
-    pub async fn run(command: ReviewCommand) -> Result<()> {
-        let key = match std::env::var("INKAN_OPERATOR_KEY") {
-            Ok(key) if !key.trim().is_empty() => key.trim().to_owned(),
-            _ => read_secret("operator key: ")?,
-        };
-        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
-        let (decision, verb) = match command {
-            ReviewCommand::List(api) => {
-                let url = api.server.join("v1/admin/reviews")?;
-                let held: HeldCharges = answer(client.get(url).bearer_auth(&key).send().await).await?;
-                if held.charges.is_empty() {
-                    println!("no charge is held for review");
-                }
-                for c in held.charges {
-                    let rfc3339 = &time::format_description::well_known::Rfc3339;
-                    let money = inkan_core::Money::new(c.currency.parse().map_err(anyhow::Error::msg)?, c.amount);
-                    println!(
-                        "{}  {money}  {} ({})  {}  wallet {} device {}  made {}  expires {}",
-                        c.charge_id,
-                        c.merchant_name,
-                        c.terminal_country,
-                        c.reason,
-                        c.account_id,
-                        c.device_id,
-                        c.created_at.format(rfc3339)?,
-                        c.expires_at.format(rfc3339)?
-                    );
-                }
-                return Ok(());
-            }
-            ReviewCommand::Approve(decision) => (decision, "approve"),
-            ReviewCommand::Decline(decision) => (decision, "decline"),
-        };
-        let Decision { charge, reason, api } = decision;
-        if charge.is_empty() || charge.len() > 64 || !charge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            bail!("{charge:?} is not a charge id (ch_…)");
-        }
-        let url = api.server.join(&format!("v1/admin/reviews/{charge}/{verb}"))?;
-        let body = ReviewDecision { reason };
-        let decided: Charge = answer(client.post(url).bearer_auth(&key).json(&body).send().await).await?;
-        println!("{verb}d {}: now {}", decided.id, decided.status);
-        Ok(())
-    }
-
-    /// The answer's body, or the server's error in words.
-    async fn answer<T: DeserializeOwned>(sent: reqwest::Result<reqwest::Response>) -> Result<T> {
-        let response = sent.context("could not reach the server's operator API (--server, INKAN_ADMIN_URL)")?;
-        let status = response.status();
-        if status.is_success() {
-            return response.json().await.context("the server's answer did not parse");
-        }
-        match response.json::<ErrorBody>().await {
-            Ok(body) => bail!("the server refused ({status}): {}", body.error),
-            Err(_) => bail!("the server answered {status}"),
-        }
     }
 }
 

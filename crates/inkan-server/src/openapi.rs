@@ -47,6 +47,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/wallet/cards"),
     ("post", "/v1/wallet/cards/{id}/verify"),
     ("post", "/v1/wallet/topups"),
+    ("post", "/v1/wallet/close"),
     ("get", "/v1/wallet/feed"),
     ("get", "/v1/wallet/history"),
     ("get", "/v1/issuer-keys"),
@@ -61,6 +62,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/admin/reviews"),
     ("post", "/v1/admin/reviews/{id}/approve"),
     ("post", "/v1/admin/reviews/{id}/decline"),
+    ("get", "/v1/admin/wind-down"),
+    ("post", "/v1/admin/wind-down"),
 ];
 
 #[derive(OpenApi)]
@@ -98,6 +101,7 @@ pub const ROUTES: &[(&str, &str)] = &[
         operations::unfreeze,
         operations::unfreeze_with_recovery_code,
         operations::replace_recovery_codes,
+        operations::close_wallet,
         operations::list_devices,
         operations::revoke_device,
         operations::list_pending_charges,
@@ -121,6 +125,8 @@ pub const ROUTES: &[(&str, &str)] = &[
         operations::list_reviews,
         operations::approve_review,
         operations::decline_review,
+        operations::wind_down_report,
+        operations::wind_down_batch,
     ),
     // Reached only through the feed's text, not through a body: listed so clients get its schema.
     components(schemas(inkan_api::feed::Notice)),
@@ -274,6 +280,7 @@ const TRIES_COUNTED: &[(&str, &str)] = &[
     ("post", "/v1/wallet/device-joins/{id}/approve"),
     ("post", "/v1/wallet/devices/{id}/remove"),
     ("post", "/v1/wallet/charges/{id}/confirm"),
+    ("post", "/v1/wallet/close"),
 ];
 
 /// Adds `also` to an operation's `403` answer (or makes it the answer).
@@ -299,7 +306,7 @@ struct OperatorScopes;
 impl Modify for OperatorScopes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         const SCOPE: &str = "`forbidden`: this operator key lacks the scope the action needs (`switches` to \
-                             suspend, resume, hold, release and unlock; `review` to list, approve and decline \
+                             suspend, resume, hold, release, unlock and wind down; `review` to list, approve and decline \
                              held charges; `read` to list the rest). Nothing was done.";
         for (path, item) in openapi.paths.paths.iter_mut() {
             if !path.starts_with("/v1/admin/") {
@@ -394,16 +401,17 @@ pub async fn document() -> axum::Json<&'static utoipa::openapi::OpenApi> {
 mod operations {
     use inkan_api::ErrorBody;
     use inkan_api::admin::{
-        AuditTrail, CardFlags, HeldCharges, Hold, ReviewDecision, Suspend, Suspension, Unlock, Unlocked,
+        AuditTrail, CardFlags, HeldCharges, Hold, ReviewDecision, Suspend, Suspension, Unlock, Unlocked, WindDown,
+        WindDownBatch, WindDownReport,
     };
     use inkan_api::devices::{ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryCode, Join, Joined, SubmitDevice};
     use inkan_api::feed::{History, IssuerKeys};
     use inkan_api::merchant::{Charge, CreateCharge, RefundCharge};
     use inkan_api::wallet::{
-        AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, ConfirmCharge,
-        DeclineCharge, Device, Enrolled, FinishRegistration, Freeze, Limits, PendingCharge, RecoveryCodes,
-        RegistrationChallenge, RemoveDevice, ReplaceRecoveryCodes, Session, SetLimits, SignIn, TopUp, TopUpResult,
-        UnfreezeWithRecoveryCode, VerifyCard, Wallet, WalletCharge,
+        AddCard, Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Card, CloseWallet,
+        ClosedWallet, ConfirmCharge, DeclineCharge, Device, Enrolled, FinishRegistration, Freeze, Limits,
+        PendingCharge, RecoveryCodes, RegistrationChallenge, RemoveDevice, ReplaceRecoveryCodes, Session, SetLimits,
+        SignIn, TopUp, TopUpResult, UnfreezeWithRecoveryCode, VerifyCard, Wallet, WalletCharge,
     };
 
     /// Liveness
@@ -910,6 +918,36 @@ mod operations {
     )]
     fn replace_recovery_codes() {}
 
+    /// Close the wallet
+    ///
+    /// With a `close_wallet` step-up: the wallet is closed for good (frozen; nothing lifts it) and
+    /// its balance is paid back to its most recently added verified card, in two phases: the pay-out is
+    /// recorded with the ledger movement, then the card provider pays it (with the pay-out's id as
+    /// its idempotency key). When the provider's answer does not come back, the answer is `202`
+    /// with the pay-out `pending`, and the feed says how it ended (`wallet_closed`, or
+    /// `payout_failed` with the money back in the wallet). Closing again answers with the same
+    /// pay-out.
+    #[utoipa::path(
+        post,
+        path = "/v1/wallet/close",
+        tag = "wallet",
+        security(("session" = [])),
+        request_body = CloseWallet,
+        responses(
+            (status = 200, description = "Closed: the balance paid back to the card (`payout`), or nothing to pay back (`payout: null`); also the answer to closing again.", body = ClosedWallet),
+            (status = 202, description = "Closed, the pay-out waiting for the card provider's answer.", body = ClosedWallet),
+            (status = 400, description = "`ceremony_expired`: the step-up is unknown, used or expired. `invalid_request`: a malformed body.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`: no session, or it has ended. `passkey_rejected`: the assertion did not verify or is not of this session's device.", body = ErrorBody),
+            (status = 402, description = "`card_declined`: the provider refused to pay the card; the money is in the wallet again (frozen, not closed): add another card.", body = ErrorBody),
+            (status = 403, description = "`step_up_required`: the step-up was for another action, account or device.", body = ErrorBody),
+            (status = 409, description = "`invalid_state`: payments are still open, the operator holds the account, or there is no verified card to pay the balance back to.", body = ErrorBody),
+            (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+            (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn close_wallet() {}
+
     /// The wallet's devices
     ///
     /// Every device ever enrolled, revoked ones included (`active: false`), oldest first.
@@ -1394,6 +1432,49 @@ mod operations {
         )
     )]
     fn decline_review() {}
+
+    /// Where the money stands in a wind-down
+    ///
+    /// The wallets not closed yet, what every wallet still holds, what was paid back to cards
+    /// and what is on its way, and the wallets' books in the ledger (equal to what they hold).
+    /// Needs the `switches` scope.
+    #[utoipa::path(
+        get,
+        path = "/v1/admin/wind-down",
+        tag = "operator",
+        security(("operator_key" = [])),
+        responses(
+            (status = 200, description = "The report.", body = WindDownReport),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn wind_down_report() {}
+
+    /// Wind the service down: close the next wallets
+    ///
+    /// Closes the next 50 open wallets (by id, after `after`) for good, each balance paid back to
+    /// its most recently added verified card, as a shopper closing their own wallet would; each shopper
+    /// gets a `wallet_closed` notice. Run again with `next` until it is `null`; a run stopped
+    /// anywhere is resumed by starting again. Suspend charges, top-ups and enrolment first, so that
+    /// balances stop moving. Each batch is in the audit trail with its `reason`. Needs the
+    /// `switches` scope.
+    #[utoipa::path(
+        post,
+        path = "/v1/admin/wind-down",
+        tag = "operator",
+        security(("operator_key" = [])),
+        request_body = WindDown,
+        responses(
+            (status = 200, description = "What the batch did, and where the next one starts.", body = WindDownBatch),
+            (status = 400, description = "`invalid_request`: an empty reason, one over 200 characters or with control characters, a malformed `after`, or a malformed body.", body = ErrorBody),
+            (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = ErrorBody),
+            (status = 413, description = "`payload_too_large`.", body = ErrorBody),
+            (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
+            (status = 500, description = "`internal`.", body = ErrorBody),
+        )
+    )]
+    fn wind_down_batch() {}
 
     /// Lift an account's hold
     ///

@@ -38,7 +38,8 @@ pub struct Registration {
     pub challenge_required: bool,
 }
 
-/// What the provider knows of a collection asked for under one reference.
+/// What the provider knows of a collection or pay-out asked for under one reference (for a
+/// pay-out, `Collected` means paid to the card).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Looked {
     pub record: ProviderRecord,
@@ -70,7 +71,10 @@ pub trait FundingProvider: Send + Sync + 'static {
     /// the provider's reference of the payment. `Unavailable` means the outcome is not known:
     /// the money may have been taken ([`FundingProvider::lookup`] tells).
     fn collect(&self, token: &str, amount: Money, reference: &str) -> Result<String, FundingError>;
-    /// What became of the collection asked for under `reference` (PayPay's "get payment details"
-    /// by merchant payment id, an acquirer's lookup by merchant reference).
+    /// Pays `amount` back to the card (a refund or a payout to a card), at most once per
+    /// `reference` (a pay-out's id), as `collect` does. Returns the provider's reference.
+    fn pay_out(&self, token: &str, amount: Money, reference: &str) -> Result<String, FundingError>;
+    /// What became of the collection or pay-out asked for under `reference` (PayPay's "get
+    /// payment details" by merchant payment id, an acquirer's lookup by merchant reference).
     fn lookup(&self, reference: &str) -> Result<Looked, FundingError>;
 }

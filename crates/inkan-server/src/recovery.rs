@@ -131,7 +131,7 @@ pub async fn unfreeze(
     client.limit(&app, Flow::RecoveryCode, Some(&auth.account_id))?;
     check_tries(&app, &auth.account_id, Some(&auth.device_id), client.address(), Purpose::Access).await?;
     let mut tx = app.db.begin().await?;
-    sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
+    crate::payouts::lock_unclosed(&mut tx, &auth.account_id).await?;
     if !use_code(&mut tx, &app, &auth.account_id, &body.recovery_code).await? {
         tx.rollback().await?;
         let message = "that recovery code is not valid for this wallet";

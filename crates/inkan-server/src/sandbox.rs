@@ -14,9 +14,9 @@
 //! | `4000 0000 0000 0002` | declined |
 //! | `5555 5555 5555 4444` | verified at once (Mastercard) |
 //! | any other `424242…` of 16 digits | verified at once: a card of its own per test wallet |
-//! | `4000 0000 0000 0994` | verified at once; every top-up declined (insufficient funds) |
-//! | `4000 0000 0000 0119` | verified at once; a top-up is taken, but the first answer is lost (a timeout) |
-//! | `4000 0000 0000 5126` | verified at once; the provider cannot be reached for top-ups (nothing is taken) |
+//! | `4000 0000 0000 0994` | verified at once; every top-up and pay-out declined |
+//! | `4000 0000 0000 0119` | verified at once; a top-up or pay-out is made, but the first answer is lost (a timeout) |
+//! | `4000 0000 0000 5126` | verified at once; the provider cannot be reached for top-ups or pay-outs (nothing moves) |
 //!
 //! Any other number that passes the Luhn check is declined; an expiry in the past is declined.
 
@@ -41,15 +41,28 @@ pub struct SandboxProvider {
 
 #[derive(Debug, Default)]
 struct Book {
-    /// Every collection asked for, by reference.
+    /// Every collection and pay-out asked for, by reference.
     collections: HashMap<String, Collection>,
     /// Where they are kept across restarts, if anywhere.
     journal: Option<File>,
 }
 
-/// One collection, as the journal keeps it (a JSON line).
+/// Which way the money goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Way {
+    /// From the card (a top-up).
+    #[default]
+    Collect,
+    /// To the card (a pay-out).
+    PayOut,
+}
+
+/// One collection or pay-out, as the journal keeps it (a JSON line).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Collection {
+    #[serde(default)]
+    way: Way,
     reference: String,
     token: String,
     amount: i64,
@@ -103,11 +116,20 @@ impl SandboxProvider {
     /// Every collection taken, as (reference, amount): what an audit compares with the top-ups
     /// credited.
     pub fn collected(&self) -> Vec<(String, Money)> {
+        self.made(Way::Collect)
+    }
+
+    /// Every pay-out made to a card, as (reference, amount).
+    pub fn paid_out(&self) -> Vec<(String, Money)> {
+        self.made(Way::PayOut)
+    }
+
+    fn made(&self, way: Way) -> Vec<(String, Money)> {
         let book = self.book();
         let mut taken: Vec<(String, Money)> = book
             .collections
             .values()
-            .filter(|c| c.taken.is_some())
+            .filter(|c| c.way == way && c.taken.is_some())
             .map(|c| (c.reference.clone(), Money::new(c.currency, c.amount)))
             .collect();
         taken.sort_by(|a, b| a.0.cmp(&b.0));
@@ -200,34 +222,11 @@ impl FundingProvider for SandboxProvider {
     }
 
     fn collect(&self, token: &str, amount: Money, reference: &str) -> Result<String, FundingError> {
-        let mut book = self.book();
-        if let Some(c) = book.collections.get(reference) {
-            if c.token != token || c.amount != amount.minor() || c.currency != amount.currency() {
-                return Err(FundingError::ReferenceReused);
-            }
-            return c.taken.clone().ok_or(FundingError::Declined);
-        }
-        let behaviour = behaviour(token).ok_or(FundingError::Declined)?;
-        if behaviour == Behaviour::Unreachable {
-            return Err(FundingError::Unavailable);
-        }
-        let taken = match behaviour {
-            Behaviour::Declines => None,
-            _ => Some(format!("sandbox_pay_{}", &hex::encode(digest(&SHA256, reference.as_bytes()))[..24])),
-        };
-        let c = Collection {
-            reference: reference.to_owned(),
-            token: token.to_owned(),
-            amount: amount.minor(),
-            currency: amount.currency(),
-            taken: taken.clone(),
-        };
-        book.keep(c)?;
-        match (behaviour, taken) {
-            (Behaviour::LosesFirstAnswer, _) => Err(FundingError::Unavailable),
-            (_, Some(taken)) => Ok(taken),
-            (_, None) => Err(FundingError::Declined),
-        }
+        self.move_money(Way::Collect, token, amount, reference)
+    }
+
+    fn pay_out(&self, token: &str, amount: Money, reference: &str) -> Result<String, FundingError> {
+        self.move_money(Way::PayOut, token, amount, reference)
     }
 
     fn lookup(&self, reference: &str) -> Result<Looked, FundingError> {
@@ -240,6 +239,45 @@ impl FundingProvider for SandboxProvider {
                 provider_ref: c.taken.clone(),
             },
         })
+    }
+}
+
+impl SandboxProvider {
+    /// A collection or a pay-out, once per reference.
+    fn move_money(&self, way: Way, token: &str, amount: Money, reference: &str) -> Result<String, FundingError> {
+        let mut book = self.book();
+        if let Some(c) = book.collections.get(reference) {
+            if c.way != way || c.token != token || c.amount != amount.minor() || c.currency != amount.currency() {
+                return Err(FundingError::ReferenceReused);
+            }
+            return c.taken.clone().ok_or(FundingError::Declined);
+        }
+        let behaviour = behaviour(token).ok_or(FundingError::Declined)?;
+        if behaviour == Behaviour::Unreachable {
+            return Err(FundingError::Unavailable);
+        }
+        let prefix = match way {
+            Way::Collect => "sandbox_pay",
+            Way::PayOut => "sandbox_out",
+        };
+        let taken = match behaviour {
+            Behaviour::Declines => None,
+            _ => Some(format!("{prefix}_{}", &hex::encode(digest(&SHA256, reference.as_bytes()))[..24])),
+        };
+        let c = Collection {
+            way,
+            reference: reference.to_owned(),
+            token: token.to_owned(),
+            amount: amount.minor(),
+            currency: amount.currency(),
+            taken: taken.clone(),
+        };
+        book.keep(c)?;
+        match (behaviour, taken) {
+            (Behaviour::LosesFirstAnswer, _) => Err(FundingError::Unavailable),
+            (_, Some(taken)) => Ok(taken),
+            (_, None) => Err(FundingError::Declined),
+        }
     }
 }
 
@@ -281,6 +319,12 @@ mod tests {
         let looked = p.lookup("top_1").unwrap();
         assert_eq!(looked.record, ProviderRecord::Collected { amount: yen });
         assert_eq!(looked.provider_ref, Some(first));
+        assert_eq!(p.collected().len(), 2);
+        // A pay-out is its own movement: once per reference, never under a collection's.
+        let out = p.pay_out(&card.token, yen, "pay_1").unwrap();
+        assert_eq!(p.pay_out(&card.token, yen, "pay_1").unwrap(), out);
+        assert_eq!(p.pay_out(&card.token, yen, "top_1"), Err(FundingError::ReferenceReused));
+        assert_eq!(p.paid_out(), vec![("pay_1".to_owned(), yen)]);
         assert_eq!(p.collected().len(), 2);
     }
 

@@ -94,7 +94,10 @@ pub async fn top_up(
     }
     // Checked before the card is charged; once it is, the money is credited whatever happens.
     operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
-    let currency = wallet_currency(&app, &auth.account_id).await?;
+    let (currency, closed) = wallet_currency(&app, &auth.account_id).await?;
+    if closed {
+        return Err(AppError::invalid_state("this wallet is closed"));
+    }
     check_amount(body.amount, currency).map_err(|e| AppError::invalid(e.to_string()))?;
     let card = sqlx::query("SELECT status FROM cards WHERE id = $1 AND account_id = $2")
         .bind(&body.card_id)
@@ -151,12 +154,14 @@ async fn answer(app: &AppState, topup: &Written, outcome: Outcome) -> Result<(St
     Ok((code, Json(result)))
 }
 
-async fn wallet_currency(app: &AppState, account_id: &str) -> Result<Currency> {
-    let code: String = sqlx::query_scalar("SELECT currency FROM accounts WHERE id = $1")
-        .bind(account_id)
-        .fetch_one(app.db.pool())
-        .await?;
-    code.parse::<Currency>().map_err(AppError::internal)
+/// The wallet's currency, and whether it is closed.
+async fn wallet_currency(app: &AppState, account_id: &str) -> Result<(Currency, bool)> {
+    let (code, closed_at): (String, Option<i64>) =
+        sqlx::query_as("SELECT currency, closed_at FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_one(app.db.pool())
+            .await?;
+    Ok((code.parse::<Currency>().map_err(AppError::internal)?, closed_at.is_some()))
 }
 
 async fn by_key(app: &AppState, account_id: &str, key: &str) -> Result<Option<Written>> {
@@ -364,17 +369,25 @@ async fn reconcile_one(app: &AppState, topup: &Written) -> Result<Outcome> {
     }
 }
 
-/// Reconciles at once (start-up), then every `settings.reconcile_every`, until `shutdown` changes.
+/// Reconciles top-ups and pay-outs (`payouts::reconcile`) at once (start-up), then every
+/// `settings.reconcile_every`, until `shutdown` changes.
 pub async fn reconciler(app: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(app.settings.reconcile_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => match reconcile(&app).await {
-                Ok(done) if done != Reconciled::default() => tracing::info!(?done, "top-ups reconciled"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(code = ?e.code, "reconciling top-ups failed; will retry"),
-            },
+            _ = tick.tick() => {
+                match reconcile(&app).await {
+                    Ok(done) if done != Reconciled::default() => tracing::info!(?done, "top-ups reconciled"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(code = ?e.code, "reconciling top-ups failed; will retry"),
+                }
+                match crate::payouts::reconcile(&app).await {
+                    Ok((0, 0, _)) => {}
+                    Ok((paid, failed, waiting)) => tracing::info!(paid, failed, waiting, "pay-outs reconciled"),
+                    Err(e) => tracing::warn!(code = ?e.code, "reconciling pay-outs failed; will retry"),
+                }
+            }
             _ = shutdown.changed() => return,
         }
     }

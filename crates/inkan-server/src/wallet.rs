@@ -214,7 +214,7 @@ pub async fn unfreeze(
     Json(body): Json<inkan_api::wallet::Assertion>,
 ) -> Result<StatusCode> {
     let mut tx = app.db.begin().await?;
-    sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
+    crate::payouts::lock_unclosed(&mut tx, &auth.account_id).await?;
     if let Err(refusal) = may_lift_freeze(unfreeze_facts(&mut tx, &auth).await?, app.clock.now()) {
         tx.rollback().await?;
         return Err(AppError::new(StatusCode::FORBIDDEN, ErrorCode::UnfreezeNotAllowed, refusal.to_string()));

@@ -46,6 +46,14 @@ mod review;
 #[path = "api/topups.rs"]
 mod topups;
 
+/// Money out: a wallet closed, its balance paid back to a card once (issue 16).
+#[path = "api/closing.rs"]
+mod closing;
+
+/// PostgreSQL over TLS, required and verified (issue 16).
+#[path = "api/tls.rs"]
+mod tls;
+
 /// No probing with a code, no charge state without a session, confirmations judged again (issue 20).
 #[path = "api/confirming.rs"]
 mod confirming;

@@ -38,6 +38,15 @@ pub struct Plan {
     /// At least this many SIGKILLs.
     pub min_kills: u32,
     pub workers: usize,
+    /// Each kill is a power cut: every write the server did not sync is dropped.
+    pub power_cut: Option<PowerCut>,
+}
+
+/// Where the server's disk is, and the record of what its syncs made durable.
+#[derive(Debug, Clone)]
+pub struct PowerCut {
+    pub watch: std::path::PathBuf,
+    pub shadow: std::path::PathBuf,
 }
 
 /// What happened, for the report.
@@ -58,6 +67,9 @@ pub struct Outcome {
     pub top_ups_pending_answers: u64,
     /// Top-ups the provider's journal says it collected, each found credited once.
     pub top_ups_collected: u64,
+    /// Kills that were power cuts, and what they left.
+    pub power_cuts: u32,
+    pub restored: inkan_powercut::Restored,
     pub violations: Vec<String>,
 }
 
@@ -73,6 +85,7 @@ struct Tally {
     top_ups_pending: AtomicU64,
     /// Top-ups whose success a client saw (`201 succeeded`).
     acknowledged_top_ups: Mutex<Vec<String>>,
+    power_cuts: Mutex<(u32, inkan_powercut::Restored)>,
     refused: Mutex<BTreeMap<String, u64>>,
     violations: Mutex<Vec<String>>,
 }
@@ -297,10 +310,50 @@ async fn top_up_worker(
     Ok(())
 }
 
+/// After a kill: with a power cut, the disk is rebuilt from what was synced, and the audit checks
+/// at once that everything acknowledged so far is still there.
+async fn after_kill(server: &ServerCommand, plan: &Plan, tally: &Tally) -> Result<()> {
+    let Some(cut) = &plan.power_cut else { return Ok(()) };
+    let restored = inkan_powercut::restore(&cut.watch, &cut.shadow).context("restoring the disk after a power cut")?;
+    let n = {
+        let mut cuts = tally.power_cuts.lock().await;
+        cuts.0 += 1;
+        cuts.1.files += restored.files;
+        cuts.1.emptied += restored.emptied;
+        cuts.0
+    };
+    let seen = Acknowledged {
+        charges: tally.acknowledged.lock().await.clone(),
+        top_ups: tally.acknowledged_top_ups.lock().await.clone(),
+    };
+    let collected = SandboxProvider::collected_in(&server.sandbox_journal).context("reading the provider's journal")?;
+    // Top-ups collected but not yet credited are the reconciler's to settle at the next start.
+    let found = audit(&server.database, &seen, &collected, false).await?;
+    let many = found.violations.len();
+    for (i, violation) in found.violations.into_iter().enumerate() {
+        let violation = format!("after power cut {n}: {violation}");
+        if i < 10 {
+            tally.violation(violation).await;
+        } else {
+            tally.violations.lock().await.push(violation);
+        }
+    }
+    if many > 10 {
+        eprintln!("VIOLATION: … and {} more after power cut {n}", many - 10);
+    }
+    // The audit's reads may have checkpointed the database: that too is on disk now.
+    inkan_powercut::seed(&cut.watch, &cut.shadow).context("recording the disk after the audit")?;
+    Ok(())
+}
+
 /// Runs the load and the kills, then checks the database.
 pub async fn run(server: &ServerCommand, plan: &Plan) -> Result<Outcome> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
     let terminal_key = server.create_terminal("Soak Mart")?;
+    if let Some(cut) = &plan.power_cut {
+        // The database as the operator command left it is on disk before the first start.
+        inkan_powercut::seed(&cut.watch, &cut.shadow).context("recording the disk before the first start")?;
+    }
     let mut running = server.start(&http).await?;
     let base = running.url.clone();
     let mut shoppers = Vec::new();
@@ -340,6 +393,7 @@ pub async fn run(server: &ServerCommand, plan: &Plan) -> Result<Outcome> {
         tokio::time::sleep(wait).await;
         running.kill()?;
         kills += 1;
+        after_kill(server, plan, &tally).await?;
         running = server.start(&http).await?;
     }
     stop.store(true, Ordering::Relaxed);
@@ -349,10 +403,17 @@ pub async fn run(server: &ServerCommand, plan: &Plan) -> Result<Outcome> {
     // One last crash with nothing in flight, then the checks read the database directly.
     running.kill()?;
     kills += 1;
-    check(server, tally, kills, &http).await
+    after_kill(server, plan, &tally).await?;
+    check(server, plan, tally, kills, &http).await
 }
 
-async fn check(server: &ServerCommand, tally: Arc<Tally>, kills: u32, http: &reqwest::Client) -> Result<Outcome> {
+async fn check(
+    server: &ServerCommand,
+    plan: &Plan,
+    tally: Arc<Tally>,
+    kills: u32,
+    http: &reqwest::Client,
+) -> Result<Outcome> {
     // The server must come back after the last kill, too, and settle at start-up what the kills
     // left pending: give its reconciler the time to.
     let running: Running = server.start(http).await?;
@@ -362,12 +423,14 @@ async fn check(server: &ServerCommand, tally: Arc<Tally>, kills: u32, http: &req
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     running.kill()?;
+    after_kill(server, plan, &tally).await?;
 
     let acknowledged = Acknowledged {
         charges: tally.acknowledged.lock().await.clone(),
         top_ups: tally.acknowledged_top_ups.lock().await.clone(),
     };
-    let audit = audit(&server.database, &acknowledged, &collected).await?;
+    let audit = audit(&server.database, &acknowledged, &collected, true).await?;
+    let (power_cuts, restored) = *tally.power_cuts.lock().await;
     let mut violations = std::mem::take(&mut *tally.violations.lock().await);
     violations.extend(audit.violations);
     Ok(Outcome {
@@ -382,6 +445,8 @@ async fn check(server: &ServerCommand, tally: Arc<Tally>, kills: u32, http: &req
         top_ups_acknowledged: u64::try_from(acknowledged.top_ups.len())?,
         top_ups_pending_answers: tally.top_ups_pending.load(Ordering::Relaxed),
         top_ups_collected: u64::try_from(collected.len())?,
+        power_cuts,
+        restored,
         violations,
     })
 }
@@ -428,13 +493,20 @@ pub struct Audit {
 /// from its ledger book; no payment code backs two charges; every charge has its idempotency
 /// record; no charge or top-up is in the ledger twice, and the ledger holds exactly the succeeded
 /// ones; every top-up the provider `collected` is credited with its amount, and no top-up is
-/// credited that the provider did not collect.
-pub async fn audit(database: &str, acknowledged: &Acknowledged, collected: &[(String, Money)]) -> Result<Audit> {
-    let mut violations: Vec<String> = uncredited(database, collected)
-        .await?
-        .into_iter()
-        .map(|c| format!("top-up collected from the card but not credited: {c}"))
-        .collect();
+/// credited that the provider did not collect. Before the server has had its chance to reconcile
+/// (`after_reconciling` false), a collected top-up may still be pending.
+pub async fn audit(
+    database: &str,
+    acknowledged: &Acknowledged,
+    collected: &[(String, Money)],
+    after_reconciling: bool,
+) -> Result<Audit> {
+    let mut violations: Vec<String> = Vec::new();
+    if after_reconciling {
+        for c in uncredited(database, collected).await? {
+            violations.push(format!("top-up collected from the card but not credited: {c}"));
+        }
+    }
     sqlx::any::install_default_drivers();
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(database).await?;
     let mut verified = 0u64;
@@ -568,14 +640,14 @@ mod tests {
         let collected = server.funding.collected();
         assert_eq!(collected.len(), 1);
         let seen = Acknowledged { charges: paid.clone(), top_ups: vec![top_up.clone()] };
-        let healthy = audit(server.db_url(), &seen, &collected).await.unwrap();
+        let healthy = audit(server.db_url(), &seen, &collected, true).await.unwrap();
         assert!(healthy.violations.is_empty(), "{:?}", healthy.violations);
         assert_eq!(healthy.verified, 2);
 
         // 1. A charge a till saw succeed that the database does not have.
         let never =
             Acknowledged { charges: vec!["ch_never_written".to_owned()], top_ups: vec!["top_never".to_owned()] };
-        let lost = audit(server.db_url(), &never, &collected).await.unwrap();
+        let lost = audit(server.db_url(), &never, &collected, true).await.unwrap();
         assert_eq!(lost.verified, 0);
         assert_eq!(
             lost.violations,
@@ -585,11 +657,11 @@ mod tests {
             ]
         );
         // A top-up credited that the provider never collected (money from nowhere).
-        let from_nowhere = audit(server.db_url(), &seen, &[]).await.unwrap();
+        let from_nowhere = audit(server.db_url(), &seen, &[], true).await.unwrap();
         assert_eq!(from_nowhere.violations, [format!("top-up credited but never collected: {top_up}")]);
 
         let expect = async |planted: &str, wanted: &str| {
-            let found = audit(server.db_url(), &seen, &collected).await.unwrap();
+            let found = audit(server.db_url(), &seen, &collected, true).await.unwrap();
             assert!(
                 found.violations.iter().any(|v| v.starts_with(wanted)),
                 "planted {planted}, but the audit said {:?}",

@@ -5,6 +5,10 @@
 //!   moments and restarted; then every charge acknowledged as succeeded must be in the ledger as
 //!   succeeded, the ledger must sum to zero, no balance may be negative, no payment code may back
 //!   two charges and no idempotency key may have charged twice.
+//! - `power-cut`: the same load on SQLite, but each kill is a power cut: every write the server
+//!   did not `fsync` is dropped (`inkan-powercut`), and the audit runs after each cut. With
+//!   `--plant-dropped-syncs` the server's syncs never reach the disk, and the run must find
+//!   the loss.
 //! - `schemathesis`: schemathesis against the running server's `/openapi.json`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line harness reports on the terminal")]
@@ -51,6 +55,24 @@ enum Mode {
         #[arg(long, default_value_t = 4)]
         workers: usize,
     },
+    /// Charges and top-ups under load on SQLite while the power is cut (every unsynced write
+    /// dropped) and restored, with the audit after each cut.
+    PowerCut {
+        /// `libinkan_powercut_preload.so`.
+        #[arg(long)]
+        preload: PathBuf,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// At least this many cuts.
+        #[arg(long, default_value_t = 20)]
+        cuts: u32,
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
+        /// Plant the bug the run must catch: no sync reaches the disk (as `synchronous = OFF`).
+        /// The run then succeeds only if the audit finds acknowledged money lost.
+        #[arg(long)]
+        plant_dropped_syncs: bool,
+    },
     /// schemathesis against the running server (SQLite).
     Schemathesis {
         /// The `st` executable.
@@ -86,11 +108,17 @@ async fn main() -> Result<()> {
             // people, would refuse most of it; and each wallet pays many times a minute, which
             // the velocity rules would hold for review.
             serve_args: ["--rate-limit-scale", "1000", "--risk-rules", "off"].map(str::to_owned).to_vec(),
+            env: Vec::new(),
         })
     };
     match &cli.command {
         Mode::Crash { database, postgres_admin_url, seconds, kills, workers } => {
-            let plan = crash::Plan { duration: Duration::from_secs(*seconds), min_kills: *kills, workers: *workers };
+            let plan = crash::Plan {
+                duration: Duration::from_secs(*seconds),
+                min_kills: *kills,
+                workers: *workers,
+                power_cut: None,
+            };
             let (outcome, label) = match database {
                 Database::Sqlite => (crash::run(&command(sqlite)?, &plan).await, "SQLite"),
                 Database::Postgres => {
@@ -121,6 +149,52 @@ async fn main() -> Result<()> {
                 bail!("no top-up was acknowledged on {label}: the top-ups did not run");
             }
         }
+        Mode::PowerCut { preload, seconds, cuts, workers, plant_dropped_syncs } => {
+            let watch = dir.path().join("disk");
+            let shadow = dir.path().join("durable");
+            std::fs::create_dir_all(&watch)?;
+            let mut server = command(format!("sqlite://{}", watch.join("inkan.db").display()))?;
+            let mut env = vec![
+                ("LD_PRELOAD".to_owned(), preload.clone().into_os_string()),
+                (inkan_powercut::WATCH.to_owned(), watch.clone().into_os_string()),
+                (inkan_powercut::SHADOW.to_owned(), shadow.clone().into_os_string()),
+            ];
+            if *plant_dropped_syncs {
+                env.push((inkan_powercut::DROP_SYNCS.to_owned(), "1".into()));
+            }
+            server.env = env;
+            let plan = crash::Plan {
+                duration: Duration::from_secs(*seconds),
+                min_kills: *cuts,
+                workers: *workers,
+                power_cut: Some(crash::PowerCut { watch, shadow }),
+            };
+            let outcome = crash::run(&server, &plan).await;
+            let label =
+                if *plant_dropped_syncs { "SQLite, power cuts, syncs dropped (planted)" } else { "SQLite, power cuts" };
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("server log (last lines):\n{}", server::tail(&dir.path().join("server.log")));
+                    return Err(e);
+                }
+            };
+            report(label, &outcome);
+            if *plant_dropped_syncs {
+                let lost = outcome.violations.iter().any(|v| v.contains("was acknowledged as succeeded but is"));
+                if !lost {
+                    bail!("the planted bug (no sync reaches the disk) was not caught: the power cut is no proof");
+                }
+                println!("the planted bug was caught: {} violation(s), as it must be", outcome.violations.len());
+                return Ok(());
+            }
+            if !outcome.violations.is_empty() {
+                bail!("{} violation(s) on {label}", outcome.violations.len());
+            }
+            if outcome.acknowledged == 0 || outcome.top_ups_acknowledged == 0 {
+                bail!("nothing was acknowledged on {label}: the load did not run");
+            }
+        }
         Mode::Schemathesis { st, seconds, report_dir } => {
             let outcome = schemathesis::run(&command(sqlite)?, st, *seconds, report_dir).await?;
             for (name, passed) in &outcome.runs {
@@ -137,6 +211,12 @@ async fn main() -> Result<()> {
 fn report(label: &str, o: &crash::Outcome) {
     println!("\ncrash soak on {label}:");
     println!("  kills (SIGKILL)           {}", o.kills);
+    if o.power_cuts > 0 {
+        println!(
+            "  of them power cuts        {} (files found again {}, found empty {})",
+            o.power_cuts, o.restored.files, o.restored.emptied
+        );
+    }
     println!("  charges attempted         {}", o.attempted);
     println!("  charges created           {}", o.created);
     println!("  acknowledged as succeeded {}", o.acknowledged);

@@ -22,6 +22,8 @@ pub struct ServerCommand {
     pub sandbox_journal: PathBuf,
     /// Extra `serve` flags.
     pub serve_args: Vec<String>,
+    /// Extra environment of the server process (the power-cut library and what it watches).
+    pub env: Vec<(String, std::ffi::OsString)>,
 }
 
 /// A server process that is up (answered `/healthz`).
@@ -92,6 +94,7 @@ impl ServerCommand {
             .arg("--sandbox-journal")
             .arg(&self.sandbox_journal)
             .args(&self.serve_args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -116,6 +119,16 @@ impl ServerCommand {
             }
             // Polling a process we started for its port to open: there is no clock to pass in.
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Running {
+    /// A server left running by an error on the way out would outlive the soak.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }

@@ -177,6 +177,8 @@ function categoryOf(notice: Notice): Category {
     case "charge_refunded":
     case "top_up_succeeded":
     case "top_up_failed":
+    case "wallet_closed":
+    case "payout_failed":
     case "card_added":
       return "money";
     default:

@@ -28,6 +28,7 @@ function tone(item: ActivityItem): string {
     case "charge_declined":
     case "charge_expired":
     case "top_up_failed":
+    case "payout_failed":
     case "wallet_frozen":
     case "account_held":
     case "device_revoked":
