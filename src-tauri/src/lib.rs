@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use inkan_app::{
-    ActivityItem, App, AppConfig, AppError, AppEvent, AppSnapshot, CardInput, CardView, ChargeView, Defaults,
-    DeviceView, EnrollInput, Enrolled, EventSink, ExportView, JoinInput, JoinView, LimitsInput, LimitsView,
+    ActivityItem, App, AppConfig, AppError, AppEvent, AppSnapshot, CardInput, CardView, ChargeView, ClosedView,
+    Defaults, DeviceView, EnrollInput, Enrolled, EventSink, ExportView, JoinInput, JoinView, LimitsInput, LimitsView,
     PaymentCodeView, ProfileView, RecoveryFreezeInput, TopUpView, WalletView,
 };
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -154,6 +154,7 @@ pub fn run() {
             unfreeze,
             unfreeze_with_recovery_code,
             replace_recovery_codes,
+            close_wallet,
             cards,
             add_card,
             verify_card,
@@ -273,6 +274,11 @@ async fn unfreeze_with_recovery_code(app: Shared<'_>, recovery_code: String) -> 
 #[tauri::command(rename_all = "snake_case")]
 async fn replace_recovery_codes(app: Shared<'_>) -> Reply<Vec<String>> {
     app.replace_recovery_codes().await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn close_wallet(app: Shared<'_>) -> Reply<ClosedView> {
+    app.close_wallet().await
 }
 
 #[tauri::command(rename_all = "snake_case")]

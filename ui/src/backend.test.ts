@@ -62,6 +62,21 @@ describe("errors", () => {
 });
 
 describe("mock backend", () => {
+  it("closing the wallet pays the balance back once, and it stays closed", async () => {
+    const mock = new MockBackend({ seeded: true });
+    const before = await mock.status();
+    const closed = await mock.closeWallet();
+    expect(closed.paid_back).toEqual(before.balance);
+    expect(closed.card_last4).toMatch(/^\d{4}$/);
+    expect(await mock.closeWallet()).toEqual(closed);
+    const after = await mock.status();
+    expect(after.frozen).toBe(true);
+    expect(after.balance).not.toEqual(before.balance);
+    await expect(mock.unfreeze()).rejects.toMatchObject({ code: "invalid_state" });
+    const activity = await mock.activity();
+    expect(activity.filter((i) => i.notice.kind === "wallet_closed")).toHaveLength(1);
+  });
+
   it("rejects bad input with {code, message} and changes nothing", async () => {
     const mock = new MockBackend({ seeded: true });
     const before = await mock.status();

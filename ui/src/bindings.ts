@@ -144,6 +144,16 @@ export type TopUpView = { amount: Amount, balance: Amount,
  */
 pending: boolean, };
 
+export type ClosedView = { 
+/**
+ * What was paid back; `None` if the wallet was empty.
+ */
+paid_back: Amount | null, card_last4: string | null, 
+/**
+ * The card provider has not confirmed the pay-out yet (the Activity feed says when).
+ */
+pending: boolean, };
+
 export type Category = "payment" | "money" | "security";
 
 export type ActivityItem = { seq: number, at: string, category: Category, 

@@ -269,6 +269,16 @@ const en = {
   nLimitsLowered: "Spending limits lowered (effective at once)",
   nLimitsRaiseRequested: (time: string) => `Spending limit raise requested; applies ${time}`,
   nWalletFrozen: (by: string) => `Wallet frozen (${by})`,
+  closeTitle: "Close this wallet",
+  closeHint: "Closing is for good: your balance is paid back to your card, and the wallet can never pay again.",
+  closeWallet: "Close wallet…",
+  closeExplain:
+    "Your balance goes back to the card you added most recently, and this wallet is closed for good: no payment, no top-up, and it cannot be unfrozen. Confirm with your passkey.",
+  closeYes: "Close for good",
+  closedPaid: (a: string, last4: string) => `Wallet closed. ${a} was paid back to card •••• ${last4}.`,
+  closedPending: (a: string, last4: string) =>
+    `Wallet closed. ${a} is on its way back to card •••• ${last4}; Activity says when your card company confirms.`,
+  closedEmpty: "Wallet closed. It was empty: nothing to pay back.",
   nWalletClosed: (a: string, last4: string | null, windDown: boolean) =>
     (windDown ? "Inkan is closing: your wallet was closed" : "Wallet closed") +
     (last4 ? `; ${a} paid back to card •••• ${last4}` : "; it was empty"),
@@ -624,6 +634,16 @@ const ja: Dict = {
   nLimitsLowered: "利用上限を引き下げました（すぐに適用）",
   nLimitsRaiseRequested: (time: string) => `利用上限の引き上げを申請しました（${time} に適用）`,
   nWalletFrozen: (by: string) => `ウォレットを凍結しました（${by}）`,
+  closeTitle: "ウォレットの解約",
+  closeHint: "解約は取り消せません。残高はカードに返金され、このウォレットでは二度と支払えません。",
+  closeWallet: "解約する…",
+  closeExplain:
+    "残高は最後に追加したカードに返金され、このウォレットは解約されます。支払い・チャージ・凍結の解除はできなくなります。パスキーで確認してください。",
+  closeYes: "解約する",
+  closedPaid: (a: string, last4: string) => `ウォレットを解約しました。${a}をカード（末尾${last4}）に返金しました。`,
+  closedPending: (a: string, last4: string) =>
+    `ウォレットを解約しました。${a}をカード（末尾${last4}）に返金中です。カード会社の確認はアクティビティでお知らせします。`,
+  closedEmpty: "ウォレットを解約しました。残高はありませんでした。",
   nWalletClosed: (a: string, last4: string | null, windDown: boolean) =>
     (windDown ? "Inkanのサービス終了により、ウォレットを解約しました" : "ウォレットを解約しました") +
     (last4 ? `。${a}をカード（末尾${last4}）に返金しました` : "。残高はありませんでした"),

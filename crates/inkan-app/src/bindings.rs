@@ -32,6 +32,7 @@ fn declarations() -> String {
         CardView::decl(&cfg),
         CardInput::decl(&cfg),
         TopUpView::decl(&cfg),
+        ClosedView::decl(&cfg),
         Category::decl(&cfg),
         ActivityItem::decl(&cfg),
         ExportView::decl(&cfg),

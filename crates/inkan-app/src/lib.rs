@@ -401,6 +401,12 @@ impl App {
         self.with_wallet(async |w| Ok(w.replace_recovery_codes().await?)).await
     }
 
+    /// Closes the wallet for good, confirmed with the passkey: its balance is paid back to the
+    /// most recently added verified card, and no payment can be made from it again.
+    pub async fn close_wallet(&self) -> Result<ClosedView> {
+        self.with_wallet(async |w| Ok(w.close().await?.into())).await
+    }
+
     pub async fn cards(&self) -> Result<Vec<CardView>> {
         self.with_wallet(async |w| Ok(w.cards().await?.into_iter().map(CardView::from).collect())).await
     }

@@ -356,6 +356,29 @@ pub struct TopUpView {
     pub pending: bool,
 }
 
+/// The wallet closed: its balance on its way back to a card, or already there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ClosedView {
+    /// What was paid back; `None` if the wallet was empty.
+    pub paid_back: Option<Amount>,
+    pub card_last4: Option<String>,
+    /// The card provider has not confirmed the pay-out yet (the Activity feed says when).
+    pub pending: bool,
+}
+
+impl From<inkan_api::wallet::ClosedWallet> for ClosedView {
+    fn from(closed: inkan_api::wallet::ClosedWallet) -> ClosedView {
+        match closed.payout {
+            None => ClosedView { paid_back: None, card_last4: None, pending: false },
+            Some(p) => ClosedView {
+                paid_back: Some(p.amount.into()),
+                card_last4: Some(p.card_last4),
+                pending: p.status == inkan_api::wallet::PayoutStatus::Pending,
+            },
+        }
+    }
+}
+
 /// What the Activity screen filters by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]

@@ -102,17 +102,27 @@ pub fn on_sync(fd: i32) -> Sync {
     Sync::Real
 }
 
-/// The shadow of inode `ino`'s content, or of its listing if it is a directory.
-fn content_path(shadow: &Path, ino: u64) -> PathBuf {
-    shadow.join(format!("ino-{ino}"))
+/// Which file this is, for as long as it exists: its inode number and its birth time. The inode
+/// number alone is not enough: SQLite deletes its `-wal` and `-shm` files when its last connection
+/// closes, and a new file may be given the same number (a `-shm` would come back with an old
+/// write-ahead log's content).
+fn identity(meta: &fs::Metadata) -> String {
+    let born =
+        meta.created().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    format!("{}-{born}", meta.ino())
 }
 
-fn listing_path(shadow: &Path, ino: u64) -> PathBuf {
-    shadow.join(format!("dir-{ino}"))
+/// The shadow of a file's content, or of its listing if it is a directory.
+fn content_path(shadow: &Path, id: &str) -> PathBuf {
+    shadow.join(format!("file-{id}"))
 }
 
-/// One entry of a directory, as its listing keeps it: name → (inode, is a directory).
-type Listing = BTreeMap<String, (u64, bool)>;
+fn listing_path(shadow: &Path, id: &str) -> PathBuf {
+    shadow.join(format!("dir-{id}"))
+}
+
+/// One entry of a directory, as its listing keeps it: name → (identity, is a directory).
+type Listing = BTreeMap<String, (String, bool)>;
 
 /// Records what syncing `link` (the `/proc/self/fd` link of `path`) makes durable.
 fn record(shadow: &Path, link: &Path, path: &Path) -> io::Result<()> {
@@ -123,11 +133,11 @@ fn record(shadow: &Path, link: &Path, path: &Path) -> io::Result<()> {
         for entry in fs::read_dir(path)? {
             let entry = entry?;
             let meta = entry.metadata()?;
-            listing.insert(entry.file_name().to_string_lossy().into_owned(), (meta.ino(), meta.is_dir()));
+            listing.insert(entry.file_name().to_string_lossy().into_owned(), (identity(&meta), meta.is_dir()));
         }
-        write_atomically(&listing_path(shadow, meta.ino()), encode(&listing).as_bytes())
+        write_atomically(&listing_path(shadow, &identity(&meta)), encode(&listing).as_bytes())
     } else if meta.is_file() {
-        write_atomically(&content_path(shadow, meta.ino()), &fs::read(link)?)
+        write_atomically(&content_path(shadow, &identity(&meta)), &fs::read(link)?)
     } else {
         Ok(())
     }
@@ -144,23 +154,23 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 fn encode(listing: &Listing) -> String {
-    listing.iter().map(|(name, (ino, dir))| format!("{ino}\t{}\t{name}\n", if *dir { "d" } else { "f" })).collect()
+    listing.iter().map(|(name, (id, dir))| format!("{id}\t{}\t{name}\n", if *dir { "d" } else { "f" })).collect()
 }
 
 fn decode(text: &str) -> Listing {
     text.lines()
         .filter_map(|line| {
             let mut parts = line.splitn(3, '\t');
-            let ino = parts.next()?.parse().ok()?;
+            let id = parts.next()?.to_owned();
             let dir = parts.next()? == "d";
-            Some((parts.next()?.to_owned(), (ino, dir)))
+            Some((parts.next()?.to_owned(), (id, dir)))
         })
         .collect()
 }
 
 /// Makes what is in `watch` now the durable state (as after the power comes back, or before the
 /// first start): every file's content and every directory's names, in a fresh shadow store. The
-/// watched directory's own inode is kept in `shadow/root`.
+/// watched directory's own identity is kept in `shadow/root`.
 pub fn seed(watch: &Path, shadow: &Path) -> io::Result<()> {
     if shadow.exists() {
         fs::remove_dir_all(shadow)?;
@@ -168,7 +178,7 @@ pub fn seed(watch: &Path, shadow: &Path) -> io::Result<()> {
     fs::create_dir_all(shadow)?;
     fs::create_dir_all(watch)?;
     seed_dir(watch, shadow)?;
-    write_atomically(&shadow.join("root"), fs::metadata(watch)?.ino().to_string().as_bytes())
+    write_atomically(&shadow.join("root"), identity(&fs::metadata(watch)?).as_bytes())
 }
 
 fn seed_dir(dir: &Path, shadow: &Path) -> io::Result<()> {
@@ -187,14 +197,14 @@ fn seed_dir(dir: &Path, shadow: &Path) -> io::Result<()> {
             seed_dir(&entry.path(), shadow)?;
         } else if meta.is_file() {
             match fs::read(entry.path()) {
-                Ok(bytes) => write_atomically(&content_path(shadow, meta.ino()), &bytes)?,
+                Ok(bytes) => write_atomically(&content_path(shadow, &identity(&meta)), &bytes)?,
                 Err(e) if gone(&e) => continue,
                 Err(e) => return Err(e),
             }
         }
-        listing.insert(entry.file_name().to_string_lossy().into_owned(), (meta.ino(), meta.is_dir()));
+        listing.insert(entry.file_name().to_string_lossy().into_owned(), (identity(&meta), meta.is_dir()));
     }
-    write_atomically(&listing_path(shadow, fs::metadata(dir)?.ino()), encode(&listing).as_bytes())
+    write_atomically(&listing_path(shadow, &identity(&fs::metadata(dir)?)), encode(&listing).as_bytes())
 }
 
 /// What a power cut left, for the report.
@@ -210,33 +220,30 @@ pub struct Restored {
 /// dropped, every name not synced into its directory gone), then [`seed`]ed as the new durable
 /// state. The process that wrote it must be dead.
 pub fn restore(watch: &Path, shadow: &Path) -> io::Result<Restored> {
-    let root: u64 = fs::read_to_string(shadow.join("root"))?
-        .trim()
-        .parse()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("shadow root: {e}")))?;
+    let root = fs::read_to_string(shadow.join("root"))?;
     fs::remove_dir_all(watch)?;
     fs::create_dir_all(watch)?;
     let mut restored = Restored::default();
-    restore_dir(watch, shadow, root, &mut restored)?;
+    restore_dir(watch, shadow, root.trim(), &mut restored)?;
     seed(watch, shadow)?;
     Ok(restored)
 }
 
-fn restore_dir(dir: &Path, shadow: &Path, ino: u64, restored: &mut Restored) -> io::Result<()> {
+fn restore_dir(dir: &Path, shadow: &Path, id: &str, restored: &mut Restored) -> io::Result<()> {
     // A directory never synced since it was made keeps no names.
-    let listing = match fs::read_to_string(listing_path(shadow, ino)) {
+    let listing = match fs::read_to_string(listing_path(shadow, id)) {
         Ok(text) => decode(&text),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Listing::new(),
         Err(e) => return Err(e),
     };
-    for (name, (ino, is_dir)) in listing {
+    for (name, (id, is_dir)) in listing {
         let path = dir.join(&name);
         if is_dir {
             fs::create_dir_all(&path)?;
-            restore_dir(&path, shadow, ino, restored)?;
+            restore_dir(&path, shadow, &id, restored)?;
             continue;
         }
-        match fs::read(content_path(shadow, ino)) {
+        match fs::read(content_path(shadow, &id)) {
             Ok(bytes) => {
                 fs::write(&path, bytes)?;
                 restored.files += 1;

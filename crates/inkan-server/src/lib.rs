@@ -36,6 +36,7 @@ pub mod review;
 pub mod sandbox;
 pub mod secrets;
 pub mod settings;
+pub mod settlement;
 pub mod state;
 pub mod topups;
 pub mod wallet;
@@ -72,6 +73,8 @@ pub async fn run_split(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // What a crash left pending with the card provider is settled before the first request.
+    topups::reconcile_at_start(&state).await;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = tokio::spawn(charges::expiry_sweeper(state.clone(), stop_rx.clone()));
     let housekeeping = tokio::spawn(housekeeping::sweeper(state.clone(), stop_rx.clone()));

@@ -30,6 +30,7 @@ use crate::error::{AppError, Json, Result};
 use crate::origin::Client;
 use crate::provider::FundingError;
 use crate::secrets::new_id;
+use crate::settlement::{Ended, Movement, leave_pending};
 use crate::state::AppState;
 use crate::{feed, ledger};
 
@@ -223,15 +224,7 @@ async fn paid(app: &AppState, payout: &Pending, provider_ref: &str) -> Result<Cl
         .bind(&payout.account_id)
         .execute(tx.conn())
         .await?;
-    let moved = sqlx::query(
-        "UPDATE payouts SET status = 'succeeded', provider_ref = $1, settled_at = $2 WHERE id = $3 AND status = 'pending'",
-    )
-    .bind(provider_ref)
-    .bind(to_ms(now))
-    .bind(&payout.id)
-    .execute(tx.conn())
-    .await?;
-    if moved.rows_affected() != 1 {
+    if !leave_pending(&mut tx, Movement::Payout, &payout.id, Ended::Succeeded { provider_ref }, now).await? {
         tx.rollback().await?;
         return settled_elsewhere(app, payout).await;
     }
@@ -257,15 +250,7 @@ async fn failed(app: &AppState, payout: &Pending, reason: &str) -> Result<Closed
         .bind(&payout.account_id)
         .execute(tx.conn())
         .await?;
-    let moved = sqlx::query(
-        "UPDATE payouts SET status = 'failed', failure = $1, settled_at = $2 WHERE id = $3 AND status = 'pending'",
-    )
-    .bind(reason)
-    .bind(to_ms(now))
-    .bind(&payout.id)
-    .execute(tx.conn())
-    .await?;
-    if moved.rows_affected() != 1 {
+    if !leave_pending(&mut tx, Movement::Payout, &payout.id, Ended::Failed { reason }, now).await? {
         tx.rollback().await?;
         return settled_elsewhere(app, payout).await;
     }

@@ -29,6 +29,7 @@ use crate::funding::card_error;
 use crate::origin::{Client, Guarded};
 use crate::provider::FundingError;
 use crate::secrets::new_id;
+use crate::settlement::{Ended, Movement, leave_pending};
 use crate::state::AppState;
 use crate::{feed, idempotency, ledger, operator};
 
@@ -245,15 +246,7 @@ async fn credit(app: &AppState, topup: &Written, provider_ref: &str) -> Result<O
     if balance.is_none() {
         return Err(AppError::internal(format!("top-up {}: the wallet holds another currency", topup.id)));
     }
-    let moved = sqlx::query(
-        "UPDATE topups SET status = 'succeeded', provider_ref = $1, settled_at = $2 WHERE id = $3 AND status = 'pending'",
-    )
-    .bind(provider_ref)
-    .bind(to_ms(now))
-    .bind(&topup.id)
-    .execute(tx.conn())
-    .await?;
-    if moved.rows_affected() != 1 {
+    if !leave_pending(&mut tx, Movement::TopUp, &topup.id, Ended::Succeeded { provider_ref }, now).await? {
         tx.rollback().await?;
         return settled_elsewhere(app, topup).await;
     }
@@ -276,15 +269,7 @@ async fn credit(app: &AppState, topup: &Written, provider_ref: &str) -> Result<O
 async fn fail(app: &AppState, topup: &Written, reason: &str) -> Result<Outcome> {
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let moved = sqlx::query(
-        "UPDATE topups SET status = 'failed', failure = $1, settled_at = $2 WHERE id = $3 AND status = 'pending'",
-    )
-    .bind(reason)
-    .bind(to_ms(now))
-    .bind(&topup.id)
-    .execute(tx.conn())
-    .await?;
-    if moved.rows_affected() != 1 {
+    if !leave_pending(&mut tx, Movement::TopUp, &topup.id, Ended::Failed { reason }, now).await? {
         tx.rollback().await?;
         return settled_elsewhere(app, topup).await;
     }
@@ -369,10 +354,36 @@ async fn reconcile_one(app: &AppState, topup: &Written) -> Result<Outcome> {
     }
 }
 
-/// Reconciles top-ups and pay-outs (`payouts::reconcile`) at once (start-up), then every
-/// `settings.reconcile_every`, until `shutdown` changes.
+/// How long the start-up reconciliation may hold the server back before it serves.
+const AT_START_AT_MOST: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Settles, before the server serves its first request, what a crash left pending: top-ups and
+/// pay-outs. A provider that does not answer within [`AT_START_AT_MOST`] holds the start no longer;
+/// the schedule goes on asking.
+pub async fn reconcile_at_start(app: &AppState) {
+    let both = async { (reconcile(app).await, crate::payouts::reconcile(app).await) };
+    match tokio::time::timeout(AT_START_AT_MOST, both).await {
+        Ok((Ok(topups), Ok(payouts))) => {
+            if topups != Reconciled::default() || payouts.0 + payouts.1 > 0 {
+                tracing::info!(?topups, ?payouts, "reconciled at start-up");
+            }
+        }
+        Ok((topups, payouts)) => {
+            tracing::warn!(
+                topups = topups.is_ok(),
+                payouts = payouts.is_ok(),
+                "reconciling at start-up failed; the schedule will retry"
+            );
+        }
+        Err(_) => tracing::warn!("the card provider is slow: reconciling goes on in the background"),
+    }
+}
+
+/// Reconciles top-ups and pay-outs (`payouts::reconcile`) every `settings.reconcile_every`, until
+/// `shutdown` changes (the first run is [`reconcile_at_start`]'s).
 pub async fn reconciler(app: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(app.settings.reconcile_every);
+    let every = app.settings.reconcile_every;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -21,6 +21,7 @@ import type {
   ProfileView,
   RecoveryFreezeInput,
   TopUpView,
+  ClosedView,
   WalletView,
 } from "../bindings";
 
@@ -56,6 +57,11 @@ export interface Backend {
   unfreezeWithRecoveryCode(code: string): Promise<void>;
   /** Ten new recovery codes, confirmed with the passkey, to show once; every older code stops working. */
   replaceRecoveryCodes(): Promise<string[]>;
+  /**
+   * Closes the wallet for good, confirmed with the passkey: the balance goes back to the most
+   * recently added verified card (`invalid_state` while payments are open or with no card).
+   */
+  closeWallet(): Promise<ClosedView>;
   cards(): Promise<CardView[]>;
   addCard(input: CardInput): Promise<CardView>;
   verifyCard(cardId: string, code: string): Promise<CardView>;

@@ -27,6 +27,7 @@ import type {
   ProfileView,
   RecoveryFreezeInput,
   TopUpView,
+  ClosedView,
   WalletView,
 } from "../bindings";
 import type { Backend } from "./index";
@@ -236,6 +237,8 @@ export class MockBackend implements Backend {
   signedIn = true;
   private balance = 0;
   private frozen = false;
+  /** Closed for good (its balance paid back): the answer closing it again gets. */
+  private closed: ClosedView | null = null;
   /** Why the operator holds the account; `null` when it does not. */
   private held: string | null = null;
   private limits: Policy = { per_charge: 50_000, daily: 100_000, monthly: 300_000 };
@@ -632,6 +635,7 @@ export class MockBackend implements Backend {
   async unfreeze(): Promise<void> {
     await this.delay();
     this.requireWallet();
+    if (this.closed) throw fail("invalid_state", "the wallet is already closed");
     // The server's rule (`inkan_core::freeze::may_lift_freeze`), then the passkey (none here).
     const refusal = this.unfreezeRefusal();
     if (refusal) throw fail("unfreeze_not_allowed", refusal);
@@ -642,6 +646,7 @@ export class MockBackend implements Backend {
     await this.delay();
     const given = required(code, "a recovery code", 64);
     this.requireWallet();
+    if (this.closed) throw fail("invalid_state", "the wallet is already closed");
     const at = this.findCode(given);
     if (at < 0) throw this.wrongCode();
     // Used up, whichever device gives it.
@@ -657,6 +662,25 @@ export class MockBackend implements Backend {
     this.recoveryCodes = this.makeRecoveryCodes(RECOVERY_CODES);
     this.notice({ kind: "recovery_codes_replaced", count: this.recoveryCodes.length });
     return [...this.recoveryCodes];
+  }
+
+  async closeWallet(): Promise<ClosedView> {
+    await this.delay();
+    this.requireWallet();
+    if (this.closed) return this.closed;
+    this.refuseWhileHeld();
+    const open = [...this.charges.values()].filter((c) => c.status === "pending_confirmation").length;
+    if (open > 0) throw fail("invalid_state", `${open} payment(s) are still open: confirm or decline them first`);
+    const card = [...this.cardsList].reverse().find((c) => c.status === "verified");
+    if (this.balance > 0 && !card) throw fail("invalid_state", "add and verify a card to pay the balance back to");
+    // In the app the passkey confirms this first (a step-up); the mock has no passkey.
+    const paid = this.balance;
+    this.balance = 0;
+    this.frozen = true;
+    this.closed = paid > 0 && card ? { paid_back: yen(paid), card_last4: card.last4, pending: false } : { paid_back: null, card_last4: null, pending: false };
+    this.notice({ kind: "wallet_closed", reason: "closed", amount: paid, currency: "JPY", card_last4: this.closed.card_last4 });
+    this.emit({ type: "wallet_changed" });
+    return this.closed;
   }
 
   async cards(): Promise<CardView[]> {
@@ -727,6 +751,7 @@ export class MockBackend implements Backend {
     const card = this.cardsList.find((c) => c.id === cardId);
     if (!card) throw fail("not_found", "no such card");
     if (card.status !== "verified") throw fail("invalid_state", "verify this card before adding money from it");
+    if (this.closed) throw fail("invalid_state", "this wallet is closed");
     if (this.frozen) throw fail("wallet_frozen", "the wallet is frozen");
     this.refuseWhileHeld();
     this.balance += amount;
@@ -758,6 +783,7 @@ export class MockBackend implements Backend {
     this.profile = null;
     this.balance = 0;
     this.frozen = false;
+    this.closed = null;
     this.held = null;
     this.items = [];
     this.charges.clear();

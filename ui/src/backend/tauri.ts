@@ -31,6 +31,7 @@ export const tauriBackend: Backend = {
   unfreeze: () => invoke("unfreeze"),
   unfreezeWithRecoveryCode: (code) => invoke("unfreeze_with_recovery_code", { recovery_code: code }),
   replaceRecoveryCodes: () => invoke("replace_recovery_codes"),
+  closeWallet: () => invoke("close_wallet"),
   cards: () => invoke("cards"),
   addCard: (input) => invoke("add_card", { input }),
   verifyCard: (cardId, code) => invoke("verify_card", { card_id: cardId, code }),

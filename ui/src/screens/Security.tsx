@@ -3,10 +3,10 @@
 // wallet from this device.
 
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import type { AppError, DeviceView, JoinView } from "../bindings";
+import type { AppError, ClosedView, DeviceView, JoinView } from "../bindings";
 import { useBackend } from "../backend/context";
 import { toAppError } from "../errors";
-import { formatDate, formatTime, useI18n } from "../i18n";
+import { amountText, formatDate, formatTime, useI18n } from "../i18n";
 import { useAction } from "../ui/action";
 import { Badge, Button, CopyButton, ErrorText } from "../ui/bits";
 import { RecoveryCodesOnce } from "../ui/RecoveryCodes";
@@ -49,8 +49,73 @@ export function SecurityScreen({ wallet, joinsVersion }: { wallet: WalletState; 
       </div>
 
       <Session wallet={wallet} />
+      <CloseBlock wallet={wallet} />
       <Forget />
     </section>
+  );
+}
+
+/**
+ * Closing the wallet for good: asked twice, confirmed with the passkey; the balance goes back to
+ * the most recently added verified card, and the answer says where it went.
+ */
+function CloseBlock({ wallet }: { wallet: WalletState }) {
+  const { t, lang } = useI18n();
+  const backend = useBackend();
+  const [asking, setAsking] = useState(false);
+  const [closed, setClosed] = useState<ClosedView | null>(null);
+  const close = useAction(async () => {
+    const out = await backend.closeWallet();
+    await wallet.refreshStatus();
+    return out;
+  });
+  const doClose = async () => {
+    const out = await close.run();
+    if (out.ok) {
+      setAsking(false);
+      setClosed(out.value);
+    }
+  };
+  return (
+    <div class="card-block">
+      <h2>{t.closeTitle}</h2>
+      {closed ? (
+        <p class="callout" role="status" data-testid="closed">
+          {closed.paid_back && closed.card_last4
+            ? closed.pending
+              ? t.closedPending(amountText(closed.paid_back, lang), closed.card_last4)
+              : t.closedPaid(amountText(closed.paid_back, lang), closed.card_last4)
+            : t.closedEmpty}
+        </p>
+      ) : asking ? (
+        <div class="confirm-inline" role="group" aria-labelledby="close-q">
+          <p id="close-q">{t.closeExplain}</p>
+          <ErrorText error={close.error} />
+          <div class="row">
+            <Button
+              variant="ghost"
+              onClick={() => {
+                setAsking(false);
+                close.clearError();
+              }}
+              data-testid="close-cancel"
+            >
+              {t.cancel}
+            </Button>
+            <Button variant="danger" busy={close.busy} onClick={doClose} data-testid="close-confirm">
+              {t.closeYes}
+            </Button>
+          </div>
+        </div>
+      ) : (
+        <>
+          <p class="hint">{t.closeHint}</p>
+          <Button variant="secondary" onClick={() => setAsking(true)} data-testid="close-wallet">
+            {t.closeWallet}
+          </Button>
+        </>
+      )}
+    </div>
   );
 }
 
