@@ -92,9 +92,13 @@ async fn facts(tx: &mut Tx, account_id: &str) -> Result<(ClosingFacts, Option<(S
             .bind(account_id)
             .fetch_one(tx.conn())
             .await?;
-    let open: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM charges WHERE account_id = $1 AND status IN ('pending_confirmation', 'held_for_review')",
-    )
+    // The statuses that are still open, as the core says (`ChargeStatus::is_open`).
+    let open_statuses: Vec<String> =
+        inkan_core::ChargeStatus::ALL.iter().filter(|s| s.is_open()).map(|s| format!("'{}'", s.as_str())).collect();
+    let open: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM charges WHERE account_id = $1 AND status IN ({})",
+        open_statuses.join(", ")
+    ))
     .bind(account_id)
     .fetch_one(tx.conn())
     .await?;
@@ -296,20 +300,30 @@ pub async fn reconcile(app: &AppState) -> Result<(u64, u64, u64)> {
                 done.2 += 1;
                 continue;
             }
-            Err(e) => return Err(AppError::internal(format!("looking up pay-out {}: {e}", payout.id))),
-        };
-        let outcome = match settle(&looked.record, payout.amount, payout.created_at, app.clock.now()) {
-            Settlement::Credit => paid(app, &payout, &looked.provider_ref.unwrap_or_default()).await?,
-            Settlement::Fail if looked.record == ProviderRecord::NotFound => {
-                failed(app, &payout, "the card provider never received the pay-out").await?
+            Err(e) => {
+                // One pay-out that cannot be looked up never holds the others back.
+                tracing::warn!(payout = %payout.id, error = %e, "a pending pay-out could not be looked up; asked again later");
+                done.2 += 1;
+                continue;
             }
-            Settlement::Fail => failed(app, &payout, &FundingError::Declined.to_string()).await?,
-            Settlement::Wait | Settlement::Mismatch { .. } => Closed::Waiting(payout),
+        };
+        let id = payout.id.clone();
+        let outcome = match settle(&looked.record, payout.amount, payout.created_at, app.clock.now()) {
+            Settlement::Credit => paid(app, &payout, &looked.provider_ref.unwrap_or_default()).await,
+            Settlement::Fail if looked.record == ProviderRecord::NotFound => {
+                failed(app, &payout, "the card provider never received the pay-out").await
+            }
+            Settlement::Fail => failed(app, &payout, &FundingError::Declined.to_string()).await,
+            Settlement::Wait | Settlement::Mismatch { .. } => Ok(Closed::Waiting(payout)),
         };
         match outcome {
-            Closed::PaidOut(_) => done.0 += 1,
-            Closed::Failed(..) => done.1 += 1,
-            _ => done.2 += 1,
+            Ok(Closed::PaidOut(_)) => done.0 += 1,
+            Ok(Closed::Failed(..)) => done.1 += 1,
+            Ok(_) => done.2 += 1,
+            Err(e) => {
+                tracing::warn!(payout = %id, code = ?e.code, "a pending pay-out could not be settled; asked again later");
+                done.2 += 1;
+            }
         }
     }
     Ok(done)

@@ -324,7 +324,11 @@ pub async fn reconcile(app: &AppState) -> Result<Reconciled> {
             Ok(Outcome::Failed(_)) => done.failed += 1,
             Ok(Outcome::Pending) => done.waiting += 1,
             Ok(Outcome::Mismatched) => done.mismatched += 1,
-            Err(e) => return Err(e),
+            // One top-up that cannot be settled now never holds the others back.
+            Err(e) => {
+                tracing::warn!(topup = %topup.id, code = ?e.code, "a pending top-up could not be settled; asked again later");
+                done.waiting += 1;
+            }
         }
     }
     Ok(done)

@@ -18,7 +18,7 @@ mod schemathesis;
 mod server;
 mod shopper;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -96,21 +96,7 @@ enum Database {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     let dir = tempfile::tempdir()?;
-    let sqlite = format!("sqlite://{}", dir.path().join("inkan.db").display());
-    let command = |database: String| -> Result<ServerCommand> {
-        Ok(ServerCommand {
-            binary: cli.server.clone(),
-            database,
-            log: dir.path().join("server.log"),
-            port: server::free_port()?,
-            sandbox_journal: dir.path().join("sandbox-provider.jsonl"),
-            // One address makes every wallet and request of the soak: the rate limits, made for
-            // people, would refuse most of it; and each wallet pays many times a minute, which
-            // the velocity rules would hold for review.
-            serve_args: ["--rate-limit-scale", "1000", "--risk-rules", "off"].map(str::to_owned).to_vec(),
-            env: Vec::new(),
-        })
-    };
+    let runs = Runs { server: cli.server.clone(), dir: dir.path().to_owned() };
     match &cli.command {
         Mode::Crash { database, postgres_admin_url, seconds, kills, workers } => {
             let plan = crash::Plan {
@@ -119,93 +105,119 @@ async fn main() -> Result<()> {
                 workers: *workers,
                 power_cut: None,
             };
-            let (outcome, label) = match database {
-                Database::Sqlite => (crash::run(&command(sqlite)?, &plan).await, "SQLite"),
+            match database {
+                Database::Sqlite => runs.verdict("SQLite", crash::run(&runs.sqlite()?, &plan).await),
                 Database::Postgres => {
                     let Some(admin) = postgres_admin_url else {
                         bail!("--database postgres needs --postgres-admin-url (or INKAN_TEST_POSTGRES_URL)");
                     };
                     let (url, name) = server::create_postgres(admin).await?;
-                    let outcome = crash::run(&command(url)?, &plan).await;
+                    let outcome = crash::run(&runs.command(url)?, &plan).await;
                     server::drop_postgres(admin, &name).await?;
-                    (outcome, "PostgreSQL")
+                    runs.verdict("PostgreSQL", outcome)
                 }
-            };
-            let outcome = match outcome {
-                Ok(o) => o,
-                Err(e) => {
-                    eprintln!("server log (last lines):\n{}", server::tail(&dir.path().join("server.log")));
-                    return Err(e);
-                }
-            };
-            report(label, &outcome);
-            if !outcome.violations.is_empty() {
-                bail!("{} violation(s) on {label}", outcome.violations.len());
-            }
-            if outcome.acknowledged == 0 {
-                bail!("no charge was acknowledged on {label}: the load did not run");
-            }
-            if outcome.top_ups_acknowledged == 0 {
-                bail!("no top-up was acknowledged on {label}: the top-ups did not run");
             }
         }
         Mode::PowerCut { preload, seconds, cuts, workers, plant_dropped_syncs } => {
-            let watch = dir.path().join("disk");
-            let shadow = dir.path().join("durable");
-            std::fs::create_dir_all(&watch)?;
-            let mut server = command(format!("sqlite://{}", watch.join("inkan.db").display()))?;
-            let mut env = vec![
-                ("LD_PRELOAD".to_owned(), preload.clone().into_os_string()),
-                (inkan_powercut::WATCH.to_owned(), watch.clone().into_os_string()),
-                (inkan_powercut::SHADOW.to_owned(), shadow.clone().into_os_string()),
-            ];
-            if *plant_dropped_syncs {
-                env.push((inkan_powercut::DROP_SYNCS.to_owned(), "1".into()));
-            }
-            server.env = env;
-            let plan = crash::Plan {
-                duration: Duration::from_secs(*seconds),
-                min_kills: *cuts,
-                workers: *workers,
-                power_cut: Some(crash::PowerCut { watch, shadow }),
-            };
-            let outcome = crash::run(&server, &plan).await;
-            let label =
-                if *plant_dropped_syncs { "SQLite, power cuts, syncs dropped (planted)" } else { "SQLite, power cuts" };
-            let outcome = match outcome {
-                Ok(o) => o,
-                Err(e) => {
-                    eprintln!("server log (last lines):\n{}", server::tail(&dir.path().join("server.log")));
-                    return Err(e);
-                }
-            };
-            report(label, &outcome);
-            if *plant_dropped_syncs {
-                let lost = outcome.violations.iter().any(|v| v.contains("was acknowledged as succeeded but is"));
-                if !lost {
-                    bail!("the planted bug (no sync reaches the disk) was not caught: the power cut is no proof");
-                }
-                println!("the planted bug was caught: {} violation(s), as it must be", outcome.violations.len());
-                return Ok(());
-            }
-            if !outcome.violations.is_empty() {
-                bail!("{} violation(s) on {label}", outcome.violations.len());
-            }
-            if outcome.acknowledged == 0 || outcome.top_ups_acknowledged == 0 {
-                bail!("nothing was acknowledged on {label}: the load did not run");
-            }
+            runs.power_cut(preload, Duration::from_secs(*seconds), *cuts, *workers, *plant_dropped_syncs).await
         }
         Mode::Schemathesis { st, seconds, report_dir } => {
-            let outcome = schemathesis::run(&command(sqlite)?, st, *seconds, report_dir).await?;
+            let outcome = schemathesis::run(&runs.sqlite()?, st, *seconds, report_dir).await?;
             for (name, passed) in &outcome.runs {
                 println!("schemathesis, {name}: {}", if *passed { "passed" } else { "FAILED" });
             }
             if outcome.runs.iter().any(|(_, passed)| !passed) {
                 bail!("schemathesis found problems (reports in {})", report_dir.display());
             }
+            Ok(())
         }
     }
-    Ok(())
+}
+
+/// What every run of this process shares: the server binary and a scratch directory.
+struct Runs {
+    server: PathBuf,
+    dir: PathBuf,
+}
+
+impl Runs {
+    /// How to run the server on `database`.
+    fn command(&self, database: String) -> Result<ServerCommand> {
+        Ok(ServerCommand {
+            binary: self.server.clone(),
+            database,
+            log: self.dir.join("server.log"),
+            port: server::free_port()?,
+            sandbox_journal: self.dir.join("sandbox-provider.jsonl"),
+            // One address makes every wallet and request of the soak: the rate limits, made for
+            // people, would refuse most of it; and each wallet pays many times a minute, which
+            // the velocity rules would hold for review.
+            serve_args: ["--rate-limit-scale", "1000", "--risk-rules", "off"].map(str::to_owned).to_vec(),
+            env: Vec::new(),
+        })
+    }
+
+    fn sqlite(&self) -> Result<ServerCommand> {
+        self.command(format!("sqlite://{}", self.dir.join("inkan.db").display()))
+    }
+
+    /// The crash run with each kill a power cut, under the power-cut library; planted, the run
+    /// passes only if it finds acknowledged money lost.
+    async fn power_cut(
+        &self,
+        preload: &Path,
+        duration: Duration,
+        cuts: u32,
+        workers: usize,
+        plant: bool,
+    ) -> Result<()> {
+        let watch = self.dir.join("disk");
+        let shadow = self.dir.join("durable");
+        std::fs::create_dir_all(&watch)?;
+        let mut server = self.command(format!("sqlite://{}", watch.join("inkan.db").display()))?;
+        server.env = vec![
+            ("LD_PRELOAD".to_owned(), preload.as_os_str().to_owned()),
+            (inkan_powercut::WATCH.to_owned(), watch.clone().into_os_string()),
+            (inkan_powercut::SHADOW.to_owned(), shadow.clone().into_os_string()),
+        ];
+        if plant {
+            server.env.push((inkan_powercut::DROP_SYNCS.to_owned(), "1".into()));
+        }
+        let plan =
+            crash::Plan { duration, min_kills: cuts, workers, power_cut: Some(crash::PowerCut { watch, shadow }) };
+        let outcome = crash::run(&server, &plan).await;
+        if !plant {
+            return self.verdict("SQLite, power cuts", outcome);
+        }
+        let outcome = self.or_log(outcome)?;
+        report("SQLite, power cuts, syncs dropped (planted)", &outcome);
+        if !outcome.violations.iter().any(|v| v.contains("was acknowledged as succeeded but is")) {
+            bail!("the planted bug (no sync reaches the disk) was not caught: the power cut is no proof");
+        }
+        println!("the planted bug was caught: {} violation(s), as it must be", outcome.violations.len());
+        Ok(())
+    }
+
+    /// The run's outcome, or its error with the server's last log lines printed first.
+    fn or_log(&self, outcome: Result<crash::Outcome>) -> Result<crash::Outcome> {
+        outcome.inspect_err(|_| eprintln!("server log (last lines):\n{}", server::tail(&self.dir.join("server.log"))))
+    }
+
+    /// Reports a crash run, and fails it on any violation or when nothing was acknowledged.
+    fn verdict(&self, label: &str, outcome: Result<crash::Outcome>) -> Result<()> {
+        let outcome = self.or_log(outcome)?;
+        report(label, &outcome);
+        if !outcome.violations.is_empty() {
+            bail!("{} violation(s) on {label}", outcome.violations.len());
+        }
+        if outcome.acknowledged == 0 {
+            bail!("no charge was acknowledged on {label}: the load did not run");
+        }
+        if outcome.top_ups_acknowledged == 0 {
+            bail!("no top-up was acknowledged on {label}: the top-ups did not run");
+        }
+        Ok(())
+    }
 }
 
 fn report(label: &str, o: &crash::Outcome) {
