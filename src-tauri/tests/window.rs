@@ -105,6 +105,10 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
     for wanted in ["account_created", "top_up_succeeded", "charge_succeeded", "charge_declined", "wallet_frozen"] {
         assert!(kinds.iter().any(|k| k == wanted), "{wanted} missing from the export: {kinds:?}");
     }
+    // The wallet closed at the end: its balance paid back once, to the card that topped it up.
+    assert!(outcome.closed.contains("4444"), "{}", outcome.closed);
+    let paid_out: Vec<i64> = server.funding.paid_out().iter().map(|(_, amount)| amount.minor()).collect();
+    assert_eq!(paid_out, [8_720]);
     server.assert_ledger_balanced().await;
     // Nothing secret was written to the app's directory: the keys are in the keystore.
     for entry in walk(home.path()) {

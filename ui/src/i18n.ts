@@ -273,7 +273,7 @@ const en = {
   closeHint: "Closing is for good: your balance is paid back to your card, and the wallet can never pay again.",
   closeWallet: "Close wallet…",
   closeExplain:
-    "Your balance goes back to the card you added most recently, and this wallet is closed for good: no payment, no top-up, and it cannot be unfrozen. Confirm with your passkey.",
+    "Your balance goes back to the first card you topped it up with, and this wallet is closed for good: no payment, no top-up, and it cannot be unfrozen. Confirm with your passkey.",
   closeYes: "Close for good",
   closedPaid: (a: string, last4: string) => `Wallet closed. ${a} was paid back to card •••• ${last4}.`,
   closedPending: (a: string, last4: string) =>
@@ -638,7 +638,7 @@ const ja: Dict = {
   closeHint: "解約は取り消せません。残高はカードに返金され、このウォレットでは二度と支払えません。",
   closeWallet: "解約する…",
   closeExplain:
-    "残高は最後に追加したカードに返金され、このウォレットは解約されます。支払い・チャージ・凍結の解除はできなくなります。パスキーで確認してください。",
+    "残高は最初にチャージに使ったカードに返金され、このウォレットは解約されます。支払い・チャージ・凍結の解除はできなくなります。パスキーで確認してください。",
   closeYes: "解約する",
   closedPaid: (a: string, last4: string) => `ウォレットを解約しました。${a}をカード（末尾${last4}）に返金しました。`,
   closedPending: (a: string, last4: string) =>

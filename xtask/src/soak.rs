@@ -8,10 +8,12 @@
 //!    code paid twice and no idempotency key charged twice.
 //!    A top-up worker tops up through the kills, and the audit holds the sandbox provider's
 //!    journal against the ledger: every collected top-up credited exactly once.
-//! 2. Power loss, on SQLite: the same load, each kill a power cut that drops every write the
-//!    server did not sync (`inkan-powercut`, loaded with `LD_PRELOAD`), the audit after each cut;
-//!    then the bug planted (no sync reaches the disk, as `synchronous = OFF`), which the run must
-//!    catch.
+//!    Wallets are closed through the kills too: every pay-out the provider made is settled once.
+//! 2. Power loss, on SQLite and on a private PostgreSQL cluster: the same load, each kill a power
+//!    cut that drops every write the database did not sync (`inkan-powercut`, loaded with
+//!    `LD_PRELOAD` into the server, or into every PostgreSQL process), the audit after each cut;
+//!    then the bug planted (no sync reaches the disk, as `synchronous = OFF`; `fsync = off` on
+//!    PostgreSQL), which the run must catch.
 //! 3. schemathesis against the running server's `/openapi.json` (installed with pip into a venv
 //!    under `~/.cache/inkan/venv` on first use): no 5xx, no answer that differs from the document.
 //! 4. Every cargo-fuzz target.
@@ -103,9 +105,11 @@ fn soak(budget: Budget) -> Result<()> {
     on_postgres.env(crate::postgres::ENV, &postgres_url);
     run_step("crash soak on PostgreSQL (SIGKILL under load, a fresh database)", &mut on_postgres)?;
 
-    let power_cut = |seconds: u64, cuts: u32| {
+    let power_cut = |database: &str, seconds: u64, cuts: u32| {
         let mut command = Command::new(bin("inkan-soak"));
         command.arg("--server").arg(&server).arg("power-cut").arg("--preload").arg(preload_library()).args([
+            "--database",
+            database,
             "--seconds",
             &seconds.to_string(),
             "--cuts",
@@ -115,12 +119,20 @@ fn soak(budget: Budget) -> Result<()> {
     };
     run_step(
         "power-cut soak on SQLite (every unsynced write dropped, audited after each cut)",
-        &mut power_cut(budget.power_cut_seconds, budget.cuts),
+        &mut power_cut("sqlite", budget.power_cut_seconds, budget.cuts),
     )?;
     // Two cuts are enough: the first loses everything since the start.
     run_step(
-        "power-cut soak with the bug planted (no sync reaches the disk): it must be caught",
-        power_cut(3, 2).arg("--plant-dropped-syncs"),
+        "power-cut soak on SQLite with the bug planted (no sync reaches the disk): it must be caught",
+        power_cut("sqlite", 3, 2).arg("--plant"),
+    )?;
+    run_step(
+        "power-cut soak on a private PostgreSQL cluster (every unsynced write of every process dropped)",
+        &mut power_cut("postgres", budget.power_cut_seconds, budget.cuts),
+    )?;
+    run_step(
+        "power-cut soak on PostgreSQL with fsync = off planted: it must be caught",
+        power_cut("postgres", 3, 2).arg("--plant"),
     )?;
 
     let st = schemathesis()?;

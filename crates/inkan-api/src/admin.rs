@@ -245,7 +245,7 @@ mod tests {
 }
 
 /// `POST /v1/admin/wind-down`: close the next wallets (by id, after `after`) for good, each
-/// balance paid back to its most recently added verified card. Run again with the answer's `next` until
+/// balance paid back to the first card that topped it up. Run again with the answer's `next` until
 /// it is `null`; a run stopped anywhere is resumed by starting again (closed wallets are skipped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -259,7 +259,7 @@ pub struct WindDown {
     pub after: Option<String>,
 }
 
-/// A wallet the wind-down could not close, and why (no verified card, open payments, a hold).
+/// A wallet the wind-down could not close, and why (no card that topped it up can take the money back, open payments, a hold).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NotClosed {

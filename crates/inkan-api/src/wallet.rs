@@ -358,7 +358,7 @@ pub enum StepUpAction {
 }
 
 /// `POST /v1/wallet/close`: the wallet closed for good, confirmed with the passkey; its balance is
-/// paid back to its most recently added verified card.
+/// paid back where it came from: the first card that topped it up and has not refused a pay-out.
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

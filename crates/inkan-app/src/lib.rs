@@ -402,7 +402,7 @@ impl App {
     }
 
     /// Closes the wallet for good, confirmed with the passkey: its balance is paid back to the
-    /// most recently added verified card, and no payment can be made from it again.
+    /// first card that topped the wallet up, and no payment can be made from it again.
     pub async fn close_wallet(&self) -> Result<ClosedView> {
         self.with_wallet(async |w| Ok(w.close().await?.into())).await
     }

@@ -3,7 +3,7 @@
 //! it — through the elements they see, found by their `data-testid`.
 //!
 //! [`story::play`] is the shopper's story (onboard, add money, pay, decline, "this wasn't me",
-//! limits, security, settings). The end-to-end test runs it against an in-process server and
+//! limits, security, settings, and at the end closing the wallet). The end-to-end test runs it against an in-process server and
 //! checks every outcome; `cargo xtask demo` runs it against the real server binary and keeps a
 //! screenshot of every screen.
 

@@ -80,6 +80,7 @@ async fn main() -> Result<()> {
     }
     println!("balances seen: {}", outcome.balances.join(" → "));
     println!("history export: {}", outcome.export);
+    println!("wallet closed: {}", outcome.closed);
     for shot in &outcome.screenshots {
         println!("screenshot: {}", shot.display());
     }

@@ -47,6 +47,8 @@ pub struct Outcome {
     pub balances: Vec<String>,
     pub screenshots: Vec<PathBuf>,
     pub export: String,
+    /// What the app said when the wallet was closed.
+    pub closed: String,
     /// `(screen, problem)` for every accessibility problem axe-core found.
     pub accessibility: Vec<(String, String)>,
 }
@@ -328,7 +330,24 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     app.click("nav-activity").await?;
     app.find("activity-item").await?;
     setting.shot(app, "13-activity-dark", &mut outcome).await?;
+    close_wallet(app, setting, &mut outcome).await?;
     Ok(outcome)
+}
+
+/// The shopper leaves: Security → Close wallet, asked twice and confirmed with the passkey; the
+/// balance is paid back to the card that topped the wallet up (the Mastercard …4444), and the Pay
+/// screen shows no payment code again.
+async fn close_wallet(app: &AppUnderTest, setting: &Setting<'_>, outcome: &mut Outcome) -> Result<()> {
+    app.click("nav-security").await?;
+    app.click("close-wallet").await?;
+    app.click("close-confirm").await?;
+    let said = app.wait_text("closed", "where the balance went", |t| t.contains("8,720") && t.contains("4444")).await?;
+    outcome.closed = said;
+    setting.shot(app, "14-closed", outcome).await?;
+    app.click("nav-pay").await?;
+    app.find("frozen-banner").await?;
+    ensure!(!app.present("pay-qr").await?, "a closed wallet still shows a payment code");
+    Ok(())
 }
 
 /// Security, on a frozen wallet: a second device joins (with a recovery code) and is removed from

@@ -102,7 +102,7 @@ enum Command {
         #[command(subcommand)]
         action: CardAction,
     },
-    /// Close the wallet for good: its balance is paid back to its most recently added verified card,
+    /// Close the wallet for good: its balance is paid back to the first card that topped it up,
     /// and no payment can be made from it again.
     Close {
         /// Do not ask before closing.

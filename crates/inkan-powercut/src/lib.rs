@@ -94,13 +94,27 @@ pub fn on_sync(fd: i32) -> Sync {
     if config.drop_syncs {
         return Sync::Drop;
     }
+    // One sync is recorded at a time, across threads and processes (PostgreSQL syncs from many):
+    // a record reads the file as it is when its turn comes, so the shadow only moves forward.
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    if let Err(e) = record(&config.shadow, &link, &path) {
+    let recorded = lock_shadow(&config.shadow).and_then(|_lock| record(&config.shadow, &link, &path));
+    if let Err(e) = recorded {
         eprintln!("inkan-powercut: could not record the sync of {}: {e}", path.display());
     }
     Sync::Real
 }
+
+/// The shadow store's lock, held until the returned file is dropped.
+fn lock_shadow(shadow: &Path) -> io::Result<fs::File> {
+    fs::create_dir_all(shadow)?;
+    let file = fs::OpenOptions::new().create(true).append(true).open(shadow.join(LOCK))?;
+    file.lock()?;
+    Ok(file)
+}
+
+/// The lock file in the shadow store; not a shadow.
+const LOCK: &str = "lock";
 
 /// Which file this is, for as long as it exists: its inode number and its birth time. The inode
 /// number alone is not enough: SQLite deletes its `-wal` and `-shm` files when its last connection

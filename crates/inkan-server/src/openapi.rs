@@ -921,7 +921,8 @@ mod operations {
     /// Close the wallet
     ///
     /// With a `close_wallet` step-up: the wallet is closed for good (frozen; nothing lifts it) and
-    /// its balance is paid back to its most recently added verified card, in two phases: the pay-out is
+    /// its balance is paid back where it came from: to the first card that topped it up and has not
+    /// refused a pay-out (never simply the newest card), in two phases: the pay-out is
     /// recorded with the ledger movement, then the card provider pays it (with the pay-out's id as
     /// its idempotency key). When the provider's answer does not come back, the answer is `202`
     /// with the pay-out `pending`, and the feed says how it ended (`wallet_closed`, or
@@ -940,7 +941,7 @@ mod operations {
             (status = 401, description = "`unauthorized`: no session, or it has ended. `passkey_rejected`: the assertion did not verify or is not of this session's device.", body = ErrorBody),
             (status = 402, description = "`card_declined`: the provider refused to pay the card; the money is in the wallet again (frozen, not closed): add another card.", body = ErrorBody),
             (status = 403, description = "`step_up_required`: the step-up was for another action, account or device.", body = ErrorBody),
-            (status = 409, description = "`invalid_state`: payments are still open, the operator holds the account, or there is no verified card to pay the balance back to.", body = ErrorBody),
+            (status = 409, description = "`invalid_state`: payments are still open, the operator holds the account, or no card that topped the wallet up can take the balance back (add and verify a card and top up with it first).", body = ErrorBody),
             (status = 413, description = "`payload_too_large`.", body = ErrorBody),
             (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),
@@ -1454,7 +1455,7 @@ mod operations {
     /// Wind the service down: close the next wallets
     ///
     /// Closes the next 50 open wallets (by id, after `after`) for good, each balance paid back to
-    /// its most recently added verified card, as a shopper closing their own wallet would; each shopper
+    /// the first card that topped it up, as a shopper closing their own wallet would; each shopper
     /// gets a `wallet_closed` notice. Run again with `next` until it is `null`; a run stopped
     /// anywhere is resumed by starting again. Suspend charges, top-ups and enrolment first, so that
     /// balances stop moving. Each batch is in the audit trail with its `reason`. Needs the

@@ -1,4 +1,5 @@
-//! Money out: a wallet closed, its balance paid back to a verified card (`inkan_core::closing`),
+//! Money out: a wallet closed, its balance paid back to the first card that funded it
+//! (`inkan_core::closing`),
 //! in two phases as top-ups are.
 //!
 //! 1. With the account locked, `inkan_core::closing::may_close` decides. The pay-out is written
@@ -10,14 +11,17 @@
 //!    closed (`payout_failed` notice), so the shopper can add another card and close it again.
 //!
 //! A pay-out whose answer is lost stays `pending` for [`reconcile`] (with the top-ups', at start-up
-//! and every `reconcile_every`). Closing again answers with the pay-out already made.
+//! and every `reconcile_every`), which also sends one the provider never received (the server
+//! stopped between phases 1 and 2). Closing again answers with the pay-out already made.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use inkan_api::feed::Notice;
 use inkan_api::wallet::{CloseWallet, ClosedWallet, Payout, PayoutStatus, StepUpAction};
-use inkan_core::closing::{CloseRefused, Closing, ClosingFacts, PayoutReason, may_close};
-use inkan_core::topup::{ProviderRecord, Settlement, settle};
+use inkan_core::closing::{
+    self, CardFacts, CloseRefused, Closing, ClosingFacts, PayoutReason, PayoutSettlement, may_close, settle_payout,
+};
+use inkan_core::topup::{ProviderRecord, Settlement};
 use inkan_core::{Currency, Money};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -79,7 +83,7 @@ pub enum Closed {
 }
 
 /// What `may_close` judges, read with the account row locked in `tx`.
-async fn facts(tx: &mut Tx, account_id: &str) -> Result<(ClosingFacts, Option<(String, String)>)> {
+async fn facts(tx: &mut Tx, account_id: &str) -> Result<(ClosingFacts, Option<String>)> {
     // The account first, as every transaction that writes it locks it first.
     let account =
         sqlx::query("UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, currency, held, closed_at")
@@ -102,21 +106,43 @@ async fn facts(tx: &mut Tx, account_id: &str) -> Result<(ClosingFacts, Option<(S
     .bind(account_id)
     .fetch_one(tx.conn())
     .await?;
-    let card: Option<(String, String)> = sqlx::query_as(
-        "SELECT id, last4 FROM cards WHERE account_id = $1 AND status = 'verified' ORDER BY created_at DESC, id LIMIT 1",
-    )
-    .bind(account_id)
-    .fetch_optional(tx.conn())
-    .await?;
+    let card = payout_card(tx, account_id).await?;
     let facts = ClosingFacts {
         closed: account.try_get::<Option<i64>, _>("closed_at")?.is_some(),
         paying_out: paying_out > 0,
         held: account.try_get::<Option<String>, _>("held")?.is_some(),
         open_charges: u32::try_from(open).unwrap_or(u32::MAX),
         balance: Money::new(currency, account.try_get("balance")?),
-        verified_card: card.is_some(),
+        card_to_pay: card.is_some(),
     };
     Ok((facts, card))
+}
+
+/// The card the balance goes back to, as `inkan_core::closing::payout_card` picks it from the
+/// wallet's cards: its id.
+async fn payout_card(tx: &mut Tx, account_id: &str) -> Result<Option<String>> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.status, c.created_at, \
+           (SELECT COUNT(*) FROM topups t WHERE t.card_id = c.id AND t.status = 'succeeded') AS funded, \
+           (SELECT COUNT(*) FROM payouts p WHERE p.card_id = c.id AND p.status = 'failed') AS refused \
+         FROM cards c WHERE c.account_id = $1",
+    )
+    .bind(account_id)
+    .fetch_all(tx.conn())
+    .await?;
+    let cards = rows
+        .iter()
+        .map(|row| {
+            Ok(CardFacts {
+                id: row.try_get::<String, _>("id")?,
+                added_at: from_ms(row.try_get("created_at")?),
+                verified: row.try_get::<String, _>("status")? == "verified",
+                funded: row.try_get::<i64, _>("funded")? > 0,
+                refused_payout: row.try_get::<i64, _>("refused")? > 0,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(closing::payout_card(&cards).map(|card| card.id.clone()))
 }
 
 /// Phase 1, in `tx`: closes the wallet, and writes the pay-out of its balance if it has one.
@@ -151,8 +177,8 @@ async fn start(
             return Ok(Ok(None));
         }
     };
-    // `may_close` pays back only to a verified card, which `facts` read.
-    let (card_id, _) = card.ok_or_else(|| AppError::internal("a pay-out with no verified card"))?;
+    // `may_close` pays back only to the card `payout_card` found.
+    let card_id = card.ok_or_else(|| AppError::internal("a pay-out with no card to pay"))?;
     let id = new_id("pay", &app.rng)?;
     sqlx::query(
         "INSERT INTO payouts (id, account_id, card_id, amount, currency, reason, status, provider_ref, created_at) \
@@ -308,13 +334,19 @@ pub async fn reconcile(app: &AppState) -> Result<(u64, u64, u64)> {
             }
         };
         let id = payout.id.clone();
-        let outcome = match settle(&looked.record, payout.amount, payout.created_at, app.clock.now()) {
-            Settlement::Credit => paid(app, &payout, &looked.provider_ref.unwrap_or_default()).await,
-            Settlement::Fail if looked.record == ProviderRecord::NotFound => {
+        let outcome = match settle_payout(&looked.record, payout.amount, payout.created_at, app.clock.now()) {
+            // Decided, its money out of the wallet, never received (the server stopped first).
+            PayoutSettlement::Send => Ok(pay(app, payout).await),
+            PayoutSettlement::Settle(Settlement::Credit) => {
+                paid(app, &payout, &looked.provider_ref.unwrap_or_default()).await
+            }
+            PayoutSettlement::Settle(Settlement::Fail) if looked.record == ProviderRecord::NotFound => {
                 failed(app, &payout, "the card provider never received the pay-out").await
             }
-            Settlement::Fail => failed(app, &payout, &FundingError::Declined.to_string()).await,
-            Settlement::Wait | Settlement::Mismatch { .. } => Ok(Closed::Waiting(payout)),
+            PayoutSettlement::Settle(Settlement::Fail) => {
+                failed(app, &payout, &FundingError::Declined.to_string()).await
+            }
+            PayoutSettlement::Settle(Settlement::Wait | Settlement::Mismatch { .. }) => Ok(Closed::Waiting(payout)),
         };
         match outcome {
             Ok(Closed::PaidOut(_)) => done.0 += 1,
@@ -362,7 +394,7 @@ pub async fn lock_unclosed(tx: &mut Tx, account_id: &str) -> Result<()> {
 }
 
 /// `POST /v1/wallet/close`: the wallet closed for good, confirmed with the passkey; its balance
-/// paid back to its most recently added verified card. Closing it again answers with the same pay-out.
+/// paid back to the first card that topped it up. Closing it again answers with the same pay-out.
 pub async fn close_wallet(
     State(app): State<AppState>,
     auth: SessionAuth,

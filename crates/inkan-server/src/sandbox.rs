@@ -17,6 +17,7 @@
 //! | `4000 0000 0000 0994` | verified at once; every top-up and pay-out declined |
 //! | `4000 0000 0000 0119` | verified at once; a top-up or pay-out is made, but the first answer is lost (a timeout) |
 //! | `4000 0000 0000 5126` | verified at once; the provider cannot be reached for top-ups or pay-outs (nothing moves) |
+//! | `4000 0000 0000 0077` | verified at once; top-ups collected, every pay-out declined (a card that cannot take money back) |
 //!
 //! Any other number that passes the Luhn check is declined; an expiry in the past is declined.
 
@@ -78,6 +79,8 @@ enum Behaviour {
     Declines,
     LosesFirstAnswer,
     Unreachable,
+    /// Top-ups collected, pay-outs declined.
+    RefusesPayOuts,
 }
 
 impl SandboxProvider {
@@ -136,11 +139,6 @@ impl SandboxProvider {
         taken
     }
 
-    /// The collections a journal file holds, as [`SandboxProvider::collected`] gives them.
-    pub fn collected_in(path: &Path) -> std::io::Result<Vec<(String, Money)>> {
-        Ok(SandboxProvider::with_journal(path)?.collected())
-    }
-
     fn book(&self) -> std::sync::MutexGuard<'_, Book> {
         self.book.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -152,6 +150,7 @@ fn behaviour(token: &str) -> Option<Behaviour> {
         Some("declines") => Behaviour::Declines,
         Some("loses") => Behaviour::LosesFirstAnswer,
         Some("unreachable") => Behaviour::Unreachable,
+        Some("nopayouts") => Behaviour::RefusesPayOuts,
         _ => Behaviour::Collects,
     })
 }
@@ -204,6 +203,7 @@ impl FundingProvider for SandboxProvider {
             "4000000000000994" => (false, "declines_"),
             "4000000000000119" => (false, "loses_"),
             "4000000000005126" => (false, "unreachable_"),
+            "4000000000000077" => (false, "nopayouts_"),
             own if own.len() == 16 && own.starts_with("424242") => (false, ""),
             _ => return Err(FundingError::Declined),
         };
@@ -260,8 +260,8 @@ impl SandboxProvider {
             Way::Collect => "sandbox_pay",
             Way::PayOut => "sandbox_out",
         };
-        let taken = match behaviour {
-            Behaviour::Declines => None,
+        let taken = match (behaviour, way) {
+            (Behaviour::Declines, _) | (Behaviour::RefusesPayOuts, Way::PayOut) => None,
             _ => Some(format!("{prefix}_{}", &hex::encode(digest(&SHA256, reference.as_bytes()))[..24])),
         };
         let c = Collection {
@@ -344,6 +344,10 @@ mod tests {
         assert_eq!(p.collect(&unreachable, yen, "c"), Err(FundingError::Unavailable));
         assert_eq!(p.lookup("c").unwrap().record, ProviderRecord::NotFound, "nothing was taken");
         assert_eq!(p.collect("someone_elses_token", yen, "d"), Err(FundingError::Declined));
+        let no_pay_outs = token("4000000000000077");
+        assert!(p.collect(&no_pay_outs, yen, "e").is_ok(), "it tops up");
+        assert_eq!(p.pay_out(&no_pay_outs, yen, "f"), Err(FundingError::Declined), "but takes nothing back");
+        assert_eq!(p.lookup("f").unwrap().record, ProviderRecord::Refused);
     }
 
     #[test]
@@ -368,6 +372,6 @@ mod tests {
         assert_eq!(p.lookup("top_1").unwrap().record, ProviderRecord::Collected { amount: yen });
         assert_eq!(p.lookup("top_2").unwrap().record, ProviderRecord::NotFound);
         p.collect(&token, yen, "top_3").unwrap();
-        assert_eq!(SandboxProvider::collected_in(&path).unwrap().len(), 2);
+        assert_eq!(SandboxProvider::with_journal(&path).unwrap().collected().len(), 2);
     }
 }

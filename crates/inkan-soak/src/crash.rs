@@ -11,6 +11,11 @@
 //! nothing: `202 pending`). Each top-up is sent under one `Idempotency-Key` until it is answered
 //! for good. The audit then holds the provider's journal of what it collected against the
 //! ledger: every collected top-up credited exactly once, nothing credited that was not collected.
+//!
+//! And wallets are closed through the kills, one after another (`POST /v1/wallet/close` with a
+//! passkey step-up, sent again until answered; a step-up a killed request used up is asked for
+//! again): every pay-out the provider's journal says it made is a succeeded pay-out taken from the
+//! wallet's book once, and none succeeded that the provider did not pay.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,7 +24,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use inkan_api::merchant::{Charge, CreateCharge};
-use inkan_api::wallet::{PendingCharge, TopUp, TopUpResult, TopUpStatus, WalletCharge};
+use inkan_api::wallet::{
+    AssertionChallenge, BeginStepUp, CloseWallet, ClosedWallet, PayoutStatus, PendingCharge, StepUpAction, TopUp,
+    TopUpResult, TopUpStatus, WalletCharge,
+};
 use inkan_api::{ErrorBody, ErrorCode};
 use inkan_core::{ChargeStatus, Currency, Money};
 use ring::rand::SecureRandom;
@@ -28,6 +36,7 @@ use tokio::sync::Mutex;
 
 use inkan_server::sandbox::SandboxProvider;
 
+use crate::cluster::Cluster;
 use crate::server::{Running, ServerCommand};
 use crate::shopper::Shopper;
 
@@ -47,6 +56,9 @@ pub struct Plan {
 pub struct PowerCut {
     pub watch: std::path::PathBuf,
     pub shadow: std::path::PathBuf,
+    /// The disk is this PostgreSQL cluster's, cut with the server (none: the server's SQLite
+    /// file).
+    pub postgres: Option<Arc<Cluster>>,
 }
 
 /// What happened, for the report.
@@ -67,6 +79,12 @@ pub struct Outcome {
     pub top_ups_pending_answers: u64,
     /// Top-ups the provider's journal says it collected, each found credited once.
     pub top_ups_collected: u64,
+    /// Wallets closed with a balance to pay back, those a client saw paid, `202 pending` answers,
+    /// and the pay-outs the provider's journal says it made, each found taken once.
+    pub closes: u64,
+    pub payouts_acknowledged: u64,
+    pub payouts_pending_answers: u64,
+    pub payouts_made: u64,
     /// Kills that were power cuts, and what they left.
     pub power_cuts: u32,
     pub restored: inkan_powercut::Restored,
@@ -85,6 +103,10 @@ struct Tally {
     top_ups_pending: AtomicU64,
     /// Top-ups whose success a client saw (`201 succeeded`).
     acknowledged_top_ups: Mutex<Vec<String>>,
+    closes: AtomicU64,
+    payouts_pending: AtomicU64,
+    /// Pay-outs whose success a client saw (`200`, `succeeded`).
+    acknowledged_payouts: Mutex<Vec<String>>,
     power_cuts: Mutex<(u32, inkan_powercut::Restored)>,
     refused: Mutex<BTreeMap<String, u64>>,
     violations: Mutex<Vec<String>>,
@@ -144,7 +166,7 @@ async fn until_answered<T: serde::de::DeserializeOwned>(
         if status == ok {
             return Ok(Some(Answer::Ok(serde_json::from_str(&text).with_context(|| format!("decoding {text}"))?)));
         }
-        if status == reqwest::StatusCode::ACCEPTED && ok == reqwest::StatusCode::CREATED {
+        if status == reqwest::StatusCode::ACCEPTED && ok != reqwest::StatusCode::ACCEPTED {
             return Ok(Some(Answer::Pending(serde_json::from_str(&text).with_context(|| format!("decoding {text}"))?)));
         }
         let Ok(body) = serde_json::from_str::<ErrorBody>(&text) else {
@@ -310,6 +332,70 @@ async fn top_up_worker(
     Ok(())
 }
 
+/// Closes each of `wallets` in turn, spread over `duration`: each close under a fresh passkey
+/// step-up, sent again while the server is away; a `202 pending` or a step-up that a killed request
+/// used up is asked again with a new step-up, until the pay-out is answered for good.
+async fn close_worker(
+    wallets: Vec<Shopper>,
+    base: String,
+    duration: Duration,
+    tally: Arc<Tally>,
+    stop: Arc<AtomicBool>,
+    give_up: Instant,
+) -> Result<()> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
+    let spacing = duration / u32::try_from(wallets.len() + 1)?;
+    for mut wallet in wallets {
+        tokio::time::sleep(spacing).await;
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        tally.closes.fetch_add(1, Ordering::Relaxed);
+        loop {
+            let begin = BeginStepUp { action: StepUpAction::CloseWallet };
+            let step_up = || http.post(format!("{base}/v1/wallet/step-up")).bearer_auth(&wallet.token).json(&begin);
+            let challenge = match until_answered::<AssertionChallenge>(&tally, give_up, step_up, OK).await? {
+                None => return Ok(()),
+                Some(Answer::Ok(challenge)) => challenge,
+                Some(Answer::Pending(_) | Answer::Refused(..)) => {
+                    tally.refused("close: the step-up was refused".to_owned()).await;
+                    break;
+                }
+            };
+            let body = CloseWallet { step_up: wallet.assert(challenge)? };
+            let close = || http.post(format!("{base}/v1/wallet/close")).bearer_auth(&wallet.token).json(&body);
+            match until_answered::<ClosedWallet>(&tally, give_up, close, OK).await? {
+                None => return Ok(()),
+                Some(Answer::Ok(ClosedWallet { payout: Some(payout) })) if payout.status == PayoutStatus::Succeeded => {
+                    tally.acknowledged_payouts.lock().await.push(payout.id);
+                    break;
+                }
+                Some(Answer::Ok(other)) => {
+                    tally.violation(format!("closing {} answered 200 with {other:?}", wallet.account_id)).await;
+                    break;
+                }
+                Some(Answer::Pending(_)) => {
+                    tally.payouts_pending.fetch_add(1, Ordering::Relaxed);
+                    if stop.load(Ordering::Relaxed) {
+                        // Left pending: the reconciler of the last start settles it.
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                // The step-up was used by a request that died with the server: a new one.
+                Some(Answer::Refused(_, ErrorCode::CeremonyExpired)) => {}
+                Some(Answer::Refused(status, code)) => {
+                    tally.refused(format!("close: {status} {}", code.as_str())).await;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+const OK: reqwest::StatusCode = reqwest::StatusCode::OK;
+
 /// The files of `from` (one level) copied into a fresh `to`.
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
     if to.exists() {
@@ -327,6 +413,9 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()>
 /// at once, on a copy, that everything acknowledged so far is still there.
 async fn after_kill(server: &ServerCommand, plan: &Plan, tally: &Tally) -> Result<()> {
     let Some(cut) = &plan.power_cut else { return Ok(()) };
+    if let Some(cluster) = &cut.postgres {
+        cluster.kill()?;
+    }
     let restored = inkan_powercut::restore(&cut.watch, &cut.shadow).context("restoring the disk after a power cut")?;
     let n = {
         let mut cuts = tally.power_cuts.lock().await;
@@ -335,20 +424,29 @@ async fn after_kill(server: &ServerCommand, plan: &Plan, tally: &Tally) -> Resul
         cuts.1.emptied += restored.emptied;
         cuts.0
     };
-    let seen = Acknowledged {
-        charges: tally.acknowledged.lock().await.clone(),
-        top_ups: tally.acknowledged_top_ups.lock().await.clone(),
+    let seen = tally.acknowledged().await;
+    let provided = Provided::read(&server.sandbox_journal)?;
+    // SQLite: the audit reads a copy, as opening the database recovers and checkpoints it, and
+    // the server must find the disk exactly as the cut left it. PostgreSQL: the cluster comes
+    // back as after a reboot, recovering from its own log, and the audit reads what it serves.
+    let (database, copy) = match &cut.postgres {
+        None => {
+            let copy = cut.watch.with_extension("audited");
+            copy_dir(&cut.watch, &copy).context("copying the disk for the audit")?;
+            (format!("sqlite://{}", copy.join("inkan.db").display()), Some(copy))
+        }
+        Some(cluster) => {
+            cluster.after_restore()?;
+            cluster.start(false).await.with_context(|| format!("PostgreSQL after power cut {n}"))?;
+            (cluster.url(), None)
+        }
     };
-    let collected = SandboxProvider::collected_in(&server.sandbox_journal).context("reading the provider's journal")?;
-    // The audit reads a copy: opening the database recovers and checkpoints it, and the server
-    // must find the disk exactly as the cut left it.
-    let copy = cut.watch.with_extension("audited");
-    copy_dir(&cut.watch, &copy).context("copying the disk for the audit")?;
-    let database = format!("sqlite://{}", copy.join("inkan.db").display());
-    // Top-ups collected but not yet credited are the reconciler's to settle at the next start.
-    let found = audit(&database, &seen, &collected, false).await;
+    // Top-ups collected but not yet credited, and pay-outs made but not yet settled, are the
+    // reconciler's to settle at the next start.
+    let found = audit(&database, &seen, &provided, false).await;
     let found = match found {
         Ok(found) => found,
+        Err(e) if cut.postgres.is_some() => return Err(e.context(format!("auditing after power cut {n}"))),
         Err(e) => {
             let keep = std::env::temp_dir().join(format!("powercut-failure-{}", std::process::id()));
             let _ = copy_dir(&cut.watch, &keep);
@@ -358,7 +456,9 @@ async fn after_kill(server: &ServerCommand, plan: &Plan, tally: &Tally) -> Resul
             )));
         }
     };
-    std::fs::remove_dir_all(&copy)?;
+    if let Some(copy) = copy {
+        std::fs::remove_dir_all(&copy)?;
+    }
     let many = found.violations.len();
     for (i, violation) in found.violations.into_iter().enumerate() {
         let violation = format!("after power cut {n}: {violation}");
@@ -380,7 +480,14 @@ pub async fn run(server: &ServerCommand, plan: &Plan) -> Result<Outcome> {
     let terminal_key = server.create_terminal("Soak Mart")?;
     if let Some(cut) = &plan.power_cut {
         // The database as the operator command left it is on disk before the first start.
+        if let Some(cluster) = &cut.postgres {
+            cluster.stop()?;
+        }
         inkan_powercut::seed(&cut.watch, &cut.shadow).context("recording the disk before the first start")?;
+        if let Some(cluster) = &cut.postgres {
+            cluster.after_restore()?;
+            cluster.start(false).await?;
+        }
     }
     let mut running = server.start(&http).await?;
     let base = running.url.clone();
@@ -389,6 +496,10 @@ pub async fn run(server: &ServerCommand, plan: &Plan) -> Result<Outcome> {
         shoppers.push(Shopper::enroll(&http, &base, &format!("Soak shopper {n}"), 25_000).await?);
     }
     let topper = Shopper::enroll(&http, &base, "Soak top-ups", 1_000).await?;
+    let mut closing = Vec::new();
+    for n in 0..closed_wallets(plan.duration) {
+        closing.push(Shopper::enroll(&http, &base, &format!("Soak closing {n}"), 3_000).await?);
+    }
     // Its own card, and the sandbox's card whose first answer is lost.
     let cards =
         vec![topper.add_card(&http, &base, None).await?, topper.add_card(&http, &base, Some(LOSES_ANSWERS)).await?];
@@ -407,6 +518,14 @@ pub async fn run(server: &ServerCommand, plan: &Plan) -> Result<Outcome> {
         topper.token.clone(),
         cards,
         base.clone(),
+        tally.clone(),
+        stop.clone(),
+        give_up,
+    )));
+    workers.push(tokio::spawn(close_worker(
+        closing,
+        base.clone(),
+        plan.duration,
         tally.clone(),
         stop.clone(),
         give_up,
@@ -446,15 +565,12 @@ async fn check(
     // before it answers its first request (its health check). The harness never opens the
     // database while the server runs: its reads would bypass the power-cut library.
     let running: Running = server.start(http).await?;
-    let collected = SandboxProvider::collected_in(&server.sandbox_journal)?;
+    let provided = Provided::read(&server.sandbox_journal)?;
     running.kill()?;
     after_kill(server, plan, &tally).await?;
 
-    let acknowledged = Acknowledged {
-        charges: tally.acknowledged.lock().await.clone(),
-        top_ups: tally.acknowledged_top_ups.lock().await.clone(),
-    };
-    let audit = audit(&server.database, &acknowledged, &collected, true).await?;
+    let acknowledged = tally.acknowledged().await;
+    let audit = audit(&server.database, &acknowledged, &provided, true).await?;
     let (power_cuts, restored) = *tally.power_cuts.lock().await;
     let mut violations = std::mem::take(&mut *tally.violations.lock().await);
     violations.extend(audit.violations);
@@ -469,7 +585,11 @@ async fn check(
         top_ups: tally.top_ups.load(Ordering::Relaxed),
         top_ups_acknowledged: u64::try_from(acknowledged.top_ups.len())?,
         top_ups_pending_answers: tally.top_ups_pending.load(Ordering::Relaxed),
-        top_ups_collected: u64::try_from(collected.len())?,
+        top_ups_collected: u64::try_from(provided.collected.len())?,
+        closes: tally.closes.load(Ordering::Relaxed),
+        payouts_acknowledged: u64::try_from(acknowledged.payouts.len())?,
+        payouts_pending_answers: tally.payouts_pending.load(Ordering::Relaxed),
+        payouts_made: u64::try_from(provided.paid_out.len())?,
         power_cuts,
         restored,
         violations,
@@ -479,27 +599,60 @@ async fn check(
 /// The sandbox's test card that takes a top-up but loses its first answer.
 const LOSES_ANSWERS: &str = "4000000000000119";
 
+/// Wallets closed through the kills, each with a balance to pay back: one per two seconds of
+/// load, 4 to 30.
+fn closed_wallets(duration: Duration) -> u64 {
+    (duration.as_secs() / 2).clamp(4, 30)
+}
+
 /// What clients saw succeed.
 #[derive(Debug, Default)]
 pub struct Acknowledged {
     pub charges: Vec<String>,
     pub top_ups: Vec<String>,
+    pub payouts: Vec<String>,
 }
 
-/// The collections of `collected` (the provider's record: top-up id, amount) that are not a
-/// top-up credited with that amount.
-async fn uncredited(database: &str, collected: &[(String, Money)]) -> Result<Vec<String>> {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(database).await?;
+impl Tally {
+    async fn acknowledged(&self) -> Acknowledged {
+        Acknowledged {
+            charges: self.acknowledged.lock().await.clone(),
+            top_ups: self.acknowledged_top_ups.lock().await.clone(),
+            payouts: self.acknowledged_payouts.lock().await.clone(),
+        }
+    }
+}
+
+/// What the card provider's record says it did, as (our reference, amount).
+#[derive(Debug, Default)]
+pub struct Provided {
+    /// Taken from cards: top-ups.
+    pub collected: Vec<(String, Money)>,
+    /// Paid to cards: pay-outs.
+    pub paid_out: Vec<(String, Money)>,
+}
+
+impl Provided {
+    /// Read from the sandbox provider's journal, with the server stopped.
+    fn read(journal: &std::path::Path) -> Result<Provided> {
+        let provider = SandboxProvider::with_journal(journal).context("reading the provider's journal")?;
+        Ok(Provided { collected: provider.collected(), paid_out: provider.paid_out() })
+    }
+}
+
+/// What the provider `made` (its record: our id, amount) that `table` does not have as
+/// `succeeded` with that amount.
+async fn unsettled(pool: &sqlx::AnyPool, table: &str, made: &[(String, Money)]) -> Result<Vec<String>> {
     let mut missing = Vec::new();
-    for (id, amount) in collected {
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT status, amount FROM topups WHERE id = $1").bind(id).fetch_optional(&pool).await?;
+    for (id, amount) in made {
+        let row: Option<(String, i64)> = sqlx::query_as(&format!("SELECT status, amount FROM {table} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
         if row != Some(("succeeded".to_owned(), amount.minor())) {
             missing.push(format!("{id} ({amount}): {row:?}"));
         }
     }
-    pool.close().await;
     Ok(missing)
 }
 
@@ -518,24 +671,32 @@ pub struct Audit {
 /// from its ledger book; no payment code backs two charges; every charge has its idempotency
 /// record; no charge or top-up is in the ledger twice, and the ledger holds exactly the succeeded
 /// ones; every top-up the provider `collected` is credited with its amount, and no top-up is
-/// credited that the provider did not collect. Before the server has had its chance to reconcile
-/// (`after_reconciling` false), a collected top-up may still be pending.
+/// credited that the provider did not collect; every pay-out the provider made is a succeeded
+/// pay-out, taken from the wallet once (a `payout` movement, never returned), none succeeded that
+/// it did not make, and a returned pay-out is a failed one, returned once. Before the server has
+/// had its chance to reconcile (`after_reconciling` false), a collected top-up or a pay-out made
+/// may still be pending.
 pub async fn audit(
     database: &str,
     acknowledged: &Acknowledged,
-    collected: &[(String, Money)],
+    provided: &Provided,
     after_reconciling: bool,
 ) -> Result<Audit> {
-    let mut violations: Vec<String> = Vec::new();
-    if after_reconciling {
-        for c in uncredited(database, collected).await? {
-            violations.push(format!("top-up collected from the card but not credited: {c}"));
-        }
-    }
     sqlx::any::install_default_drivers();
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(database).await?;
+    let mut violations: Vec<String> = Vec::new();
+    if after_reconciling {
+        for c in unsettled(&pool, "topups", &provided.collected).await? {
+            violations.push(format!("top-up collected from the card but not credited: {c}"));
+        }
+        for p in unsettled(&pool, "payouts", &provided.paid_out).await? {
+            violations.push(format!("pay-out made to the card but not settled as paid: {p}"));
+        }
+    }
     let mut verified = 0u64;
-    for (table, ids) in [("charges", &acknowledged.charges), ("topups", &acknowledged.top_ups)] {
+    for (table, ids) in
+        [("charges", &acknowledged.charges), ("topups", &acknowledged.top_ups), ("payouts", &acknowledged.payouts)]
+    {
         for id in ids {
             let status: Option<String> = sqlx::query_scalar(&format!("SELECT status FROM {table} WHERE id = $1"))
                 .bind(id)
@@ -548,11 +709,16 @@ pub async fn audit(
             }
         }
     }
-    let credited: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM topups WHERE status = 'succeeded'").fetch_all(&pool).await?;
-    for id in credited {
-        if !collected.iter().any(|(reference, _)| *reference == id) {
-            violations.push(format!("top-up credited but never collected: {id}"));
+    for (table, made, what) in [
+        ("topups", &provided.collected, "top-up credited but never collected"),
+        ("payouts", &provided.paid_out, "pay-out settled as paid but never made"),
+    ] {
+        let succeeded: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE status = 'succeeded'")).fetch_all(&pool).await?;
+        for id in succeeded {
+            if !made.iter().any(|(reference, _)| *reference == id) {
+                violations.push(format!("{what}: {id}"));
+            }
         }
     }
     let mut expect_none = async |what: &str, sql: &str| -> Result<()> {
@@ -609,6 +775,30 @@ pub async fn audit(
     )
     .await?;
     expect_none(
+        "pay-out taken from the wallet more than once",
+        "SELECT reference FROM ledger_transactions WHERE kind IN ('payout', 'payout_returned') \
+         GROUP BY reference, kind HAVING COUNT(*) > 1",
+    )
+    .await?;
+    expect_none(
+        "pay-out with no ledger transaction",
+        "SELECT p.id FROM payouts p WHERE NOT EXISTS \
+         (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'payout' AND t.reference = p.id)",
+    )
+    .await?;
+    expect_none(
+        "pay-out returned to the wallet that did not fail",
+        "SELECT t.reference FROM ledger_transactions t JOIN payouts p ON p.id = t.reference \
+         WHERE t.kind = 'payout_returned' AND p.status <> 'failed'",
+    )
+    .await?;
+    expect_none(
+        "failed pay-out whose money was not returned",
+        "SELECT p.id FROM payouts p WHERE p.status = 'failed' AND NOT EXISTS \
+         (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'payout_returned' AND t.reference = p.id)",
+    )
+    .await?;
+    expect_none(
         "succeeded charge with no ledger transaction",
         "SELECT c.id FROM charges c WHERE c.status = 'succeeded' AND NOT EXISTS \
          (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'charge' AND t.reference = c.id)",
@@ -633,10 +823,11 @@ pub async fn audit(
 mod tests {
     #![allow(clippy::unwrap_used, reason = "a test: a step that fails panics with its error")]
 
-    use inkan_testkit::{Backend, Shopper, TestServer};
+    use inkan_api::wallet::{AssertionChallenge, BeginStepUp, CloseWallet, ClosedWallet, StepUpAction};
+    use inkan_testkit::{Backend, Shopper, TestServer, json};
     use reqwest::StatusCode;
 
-    use super::{Acknowledged, audit};
+    use super::{Acknowledged, Provided, audit};
 
     /// The audit is what makes the soak worth running: a checker that finds nothing wrong in a
     /// healthy ledger must also find each broken promise when one is planted. Real charges on a
@@ -661,32 +852,55 @@ mod tests {
             assert!(done.rows_affected() >= 1, "planting changed nothing: {sql}");
         };
 
-        let top_up: String = sqlx::query_scalar("SELECT id FROM topups").fetch_one(&db).await.unwrap();
-        let collected = server.funding.collected();
-        assert_eq!(collected.len(), 1);
-        let seen = Acknowledged { charges: paid.clone(), top_ups: vec![top_up.clone()] };
-        let healthy = audit(server.db_url(), &seen, &collected, true).await.unwrap();
+        // A second wallet closed: its balance paid back to its card.
+        let mut leaving = Shopper::enroll(&server, "Leaving").await;
+        leaving.top_up(&server, 2_000).await;
+        let begin = BeginStepUp { action: StepUpAction::CloseWallet };
+        let challenge: AssertionChallenge =
+            json(server.post("/v1/wallet/step-up", Some(&leaving.token), &begin).await, StatusCode::OK).await;
+        let body = CloseWallet { step_up: leaving.assert(challenge) };
+        let closed: ClosedWallet =
+            json(server.post("/v1/wallet/close", Some(&leaving.token), &body).await, StatusCode::OK).await;
+        let payout = closed.payout.unwrap().id;
+
+        let top_up: String = sqlx::query_scalar("SELECT id FROM topups WHERE account_id = $1")
+            .bind(shopper.account_id())
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        let provided = Provided { collected: server.funding.collected(), paid_out: server.funding.paid_out() };
+        assert_eq!((provided.collected.len(), provided.paid_out.len()), (2, 1));
+        let seen = Acknowledged { charges: paid.clone(), top_ups: vec![top_up.clone()], payouts: vec![payout.clone()] };
+        let healthy = audit(server.db_url(), &seen, &provided, true).await.unwrap();
         assert!(healthy.violations.is_empty(), "{:?}", healthy.violations);
         assert_eq!(healthy.verified, 2);
 
         // 1. A charge a till saw succeed that the database does not have.
-        let never =
-            Acknowledged { charges: vec!["ch_never_written".to_owned()], top_ups: vec!["top_never".to_owned()] };
-        let lost = audit(server.db_url(), &never, &collected, true).await.unwrap();
+        let never = Acknowledged {
+            charges: vec!["ch_never_written".to_owned()],
+            top_ups: vec!["top_never".to_owned()],
+            payouts: vec!["pay_never".to_owned()],
+        };
+        let lost = audit(server.db_url(), &never, &provided, true).await.unwrap();
         assert_eq!(lost.verified, 0);
         assert_eq!(
             lost.violations,
             [
                 "charges ch_never_written was acknowledged as succeeded but is None",
-                "topups top_never was acknowledged as succeeded but is None"
+                "topups top_never was acknowledged as succeeded but is None",
+                "payouts pay_never was acknowledged as succeeded but is None"
             ]
         );
-        // A top-up credited that the provider never collected (money from nowhere).
-        let from_nowhere = audit(server.db_url(), &seen, &[], true).await.unwrap();
-        assert_eq!(from_nowhere.violations, [format!("top-up credited but never collected: {top_up}")]);
+        // A top-up credited that the provider never collected (money from nowhere), a pay-out
+        // settled as paid that the provider never made.
+        let nothing = Provided::default();
+        let from_nowhere = audit(server.db_url(), &seen, &nothing, true).await.unwrap();
+        assert!(from_nowhere.violations.contains(&format!("top-up credited but never collected: {top_up}")));
+        assert!(from_nowhere.violations.contains(&format!("pay-out settled as paid but never made: {payout}")));
+        assert_eq!(from_nowhere.violations.len(), 3, "{:?}", from_nowhere.violations);
 
         let expect = async |planted: &str, wanted: &str| {
-            let found = audit(server.db_url(), &seen, &collected, true).await.unwrap();
+            let found = audit(server.db_url(), &seen, &provided, true).await.unwrap();
             assert!(
                 found.violations.iter().any(|v| v.starts_with(wanted)),
                 "planted {planted}, but the audit said {:?}",
@@ -758,6 +972,22 @@ mod tests {
         expect("an acknowledged top-up lost", &format!("topups {top_up} was acknowledged as succeeded")).await;
         expect("money moved for a top-up that did not succeed", "ledger transaction for a top-up that did not succeed")
             .await;
+
+        // 9. The pay-out made to the card, recorded as failed with its money never returned.
+        exec(format!("UPDATE payouts SET status = 'failed' WHERE id = '{payout}'")).await;
+        expect("a pay-out made but failed", &format!("pay-out made to the card but not settled as paid: {payout}"))
+            .await;
+        expect("an acknowledged pay-out lost", &format!("payouts {payout} was acknowledged as succeeded")).await;
+        expect("a failed pay-out's money kept", &format!("failed pay-out whose money was not returned: {payout}"))
+            .await;
+
+        // 10. The pay-out taken from the wallet a second time.
+        exec(format!(
+            "INSERT INTO ledger_transactions (id, kind, reference, created_at) \
+             SELECT 'tx_out_twice', kind, reference, created_at FROM ledger_transactions WHERE reference = '{payout}'"
+        ))
+        .await;
+        expect("a pay-out taken twice", &format!("pay-out taken from the wallet more than once: {payout}")).await;
 
         db.close().await;
         server.stop().await;

@@ -5,14 +5,16 @@
 //!   moments and restarted; then every charge acknowledged as succeeded must be in the ledger as
 //!   succeeded, the ledger must sum to zero, no balance may be negative, no payment code may back
 //!   two charges and no idempotency key may have charged twice.
-//! - `power-cut`: the same load on SQLite, but each kill is a power cut: every write the server
-//!   did not `fsync` is dropped (`inkan-powercut`), and the audit runs after each cut. With
-//!   `--plant-dropped-syncs` the server's syncs never reach the disk, and the run must find
-//!   the loss.
+//! - `power-cut`: the same load, but each kill is a power cut: every write the database did not
+//!   `fsync` is dropped (`inkan-powercut`), and the audit runs after each cut. On SQLite the
+//!   server's own writes; on PostgreSQL a private cluster's (`cluster`), killed with the server.
+//!   With `--plant` the syncs never reach the disk (SQLite) or `fsync = off` (PostgreSQL), and
+//!   the run must find the loss.
 //! - `schemathesis`: schemathesis against the running server's `/openapi.json`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line harness reports on the terminal")]
 
+mod cluster;
 mod crash;
 mod schemathesis;
 mod server;
@@ -55,9 +57,11 @@ enum Mode {
         #[arg(long, default_value_t = 4)]
         workers: usize,
     },
-    /// Charges and top-ups under load on SQLite while the power is cut (every unsynced write
+    /// Charges, top-ups and pay-outs under load while the power is cut (every unsynced write
     /// dropped) and restored, with the audit after each cut.
     PowerCut {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        database: Database,
         /// `libinkan_powercut_preload.so`.
         #[arg(long)]
         preload: PathBuf,
@@ -68,10 +72,11 @@ enum Mode {
         cuts: u32,
         #[arg(long, default_value_t = 4)]
         workers: usize,
-        /// Plant the bug the run must catch: no sync reaches the disk (as `synchronous = OFF`).
-        /// The run then succeeds only if the audit finds acknowledged money lost.
+        /// Plant the bug the run must catch: no sync of SQLite's reaches the disk (as
+        /// `synchronous = OFF`), or PostgreSQL runs with `fsync = off`. The run then succeeds
+        /// only if the audit finds acknowledged money lost.
         #[arg(long)]
-        plant_dropped_syncs: bool,
+        plant: bool,
     },
     /// schemathesis against the running server (SQLite).
     Schemathesis {
@@ -118,8 +123,17 @@ async fn main() -> Result<()> {
                 }
             }
         }
-        Mode::PowerCut { preload, seconds, cuts, workers, plant_dropped_syncs } => {
-            runs.power_cut(preload, Duration::from_secs(*seconds), *cuts, *workers, *plant_dropped_syncs).await
+        Mode::PowerCut { database, preload, seconds, cuts, workers, plant } => {
+            let plan = crash::Plan {
+                duration: Duration::from_secs(*seconds),
+                min_kills: *cuts,
+                workers: *workers,
+                power_cut: None,
+            };
+            match database {
+                Database::Sqlite => runs.power_cut_sqlite(preload, plan, *plant).await,
+                Database::Postgres => runs.power_cut_postgres(preload, plan, *plant).await,
+            }
         }
         Mode::Schemathesis { st, seconds, report_dir } => {
             let outcome = schemathesis::run(&runs.sqlite()?, st, *seconds, report_dir).await?;
@@ -161,16 +175,8 @@ impl Runs {
         self.command(format!("sqlite://{}", self.dir.join("inkan.db").display()))
     }
 
-    /// The crash run with each kill a power cut, under the power-cut library; planted, the run
-    /// passes only if it finds acknowledged money lost.
-    async fn power_cut(
-        &self,
-        preload: &Path,
-        duration: Duration,
-        cuts: u32,
-        workers: usize,
-        plant: bool,
-    ) -> Result<()> {
+    /// The crash run on SQLite with each kill a power cut, the server under the power-cut library.
+    async fn power_cut_sqlite(&self, preload: &Path, mut plan: crash::Plan, plant: bool) -> Result<()> {
         let watch = self.dir.join("disk");
         let shadow = self.dir.join("durable");
         std::fs::create_dir_all(&watch)?;
@@ -183,16 +189,42 @@ impl Runs {
         if plant {
             server.env.push((inkan_powercut::DROP_SYNCS.to_owned(), "1".into()));
         }
-        let plan =
-            crash::Plan { duration, min_kills: cuts, workers, power_cut: Some(crash::PowerCut { watch, shadow }) };
+        plan.power_cut = Some(crash::PowerCut { watch, shadow, postgres: None });
         let outcome = crash::run(&server, &plan).await;
+        self.power_cut_verdict("SQLite", "no sync reaches the disk", outcome, plant)
+    }
+
+    /// The crash run on a private PostgreSQL cluster under the power-cut library, cut with the
+    /// server each time.
+    async fn power_cut_postgres(&self, preload: &Path, mut plan: crash::Plan, plant: bool) -> Result<()> {
+        let cluster = std::sync::Arc::new(cluster::Cluster::init(&self.dir, preload, plant)?);
+        // Made and migrated without the library; the disk is recorded once it is stopped.
+        cluster.start(true).await?;
+        let server = self.command(cluster.url())?;
+        plan.power_cut = Some(crash::PowerCut {
+            watch: cluster.data.clone(),
+            shadow: cluster.shadow.clone(),
+            postgres: Some(cluster),
+        });
+        let outcome = crash::run(&server, &plan).await;
+        self.power_cut_verdict("PostgreSQL", "fsync = off", outcome, plant)
+    }
+
+    /// A power-cut run's verdict; planted, it passes only if acknowledged money was found lost.
+    fn power_cut_verdict(
+        &self,
+        database: &str,
+        planted: &str,
+        outcome: Result<crash::Outcome>,
+        plant: bool,
+    ) -> Result<()> {
         if !plant {
-            return self.verdict("SQLite, power cuts", outcome);
+            return self.verdict(&format!("{database}, power cuts"), outcome);
         }
         let outcome = self.or_log(outcome)?;
-        report("SQLite, power cuts, syncs dropped (planted)", &outcome);
+        report(&format!("{database}, power cuts, planted: {planted}"), &outcome);
         if !outcome.violations.iter().any(|v| v.contains("was acknowledged as succeeded but is")) {
-            bail!("the planted bug (no sync reaches the disk) was not caught: the power cut is no proof");
+            bail!("the planted bug ({planted}) was not caught on {database}: the power cut is no proof");
         }
         println!("the planted bug was caught: {} violation(s), as it must be", outcome.violations.len());
         Ok(())
@@ -216,6 +248,9 @@ impl Runs {
         if outcome.top_ups_acknowledged == 0 {
             bail!("no top-up was acknowledged on {label}: the top-ups did not run");
         }
+        if outcome.payouts_acknowledged == 0 {
+            bail!("no pay-out was acknowledged on {label}: no wallet was closed");
+        }
         Ok(())
     }
 }
@@ -237,6 +272,10 @@ fn report(label: &str, o: &crash::Outcome) {
     println!("  top-ups acknowledged      {}", o.top_ups_acknowledged);
     println!("  top-ups answered pending  {}", o.top_ups_pending_answers);
     println!("  collected, credited once  {}", o.top_ups_collected);
+    println!("  wallets closed            {}", o.closes);
+    println!("  pay-outs acknowledged     {}", o.payouts_acknowledged);
+    println!("  pay-outs answered pending {}", o.payouts_pending_answers);
+    println!("  paid out, taken once      {}", o.payouts_made);
     println!("  requests resent           {}", o.retries);
     for (why, n) in &o.refused {
         println!("  refused: {why:<40} {n}");

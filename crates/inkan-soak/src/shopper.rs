@@ -4,8 +4,8 @@
 use anyhow::{Context, Result, bail};
 use inkan_api::Base64Url;
 use inkan_api::wallet::{
-    AddCard, BeginRegistration, Card, ConfirmCharge, Enrolled, FinishRegistration, NewDevice, PendingCharge,
-    RegistrationChallenge, TopUp, TopUpResult,
+    AddCard, Assertion, AssertionChallenge, BeginRegistration, Card, ConfirmCharge, Enrolled, FinishRegistration,
+    NewDevice, PendingCharge, RegistrationChallenge, TopUp, TopUpResult,
 };
 use inkan_core::Money;
 use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, PaymentCode};
@@ -142,6 +142,15 @@ impl Shopper {
             .do_authentication(origin()?, pending.public_key.clone())
             .map_err(|e| anyhow::anyhow!("passkey assertion: {e:?}"))?;
         Ok(ConfirmCharge { credential })
+    }
+
+    /// The passkey's answer to a step-up `challenge`.
+    pub fn assert(&mut self, challenge: AssertionChallenge) -> Result<Assertion> {
+        let credential = self
+            .passkey
+            .do_authentication(origin()?, challenge.public_key)
+            .map_err(|e| anyhow::anyhow!("passkey assertion: {e:?}"))?;
+        Ok(Assertion { ceremony_id: challenge.ceremony_id, credential })
     }
 }
 

@@ -58,8 +58,8 @@ export interface Backend {
   /** Ten new recovery codes, confirmed with the passkey, to show once; every older code stops working. */
   replaceRecoveryCodes(): Promise<string[]>;
   /**
-   * Closes the wallet for good, confirmed with the passkey: the balance goes back to the most
-   * recently added verified card (`invalid_state` while payments are open or with no card).
+   * Closes the wallet for good, confirmed with the passkey: the balance goes back to the first
+   * card that topped the wallet up (`invalid_state` while payments are open or with no such card).
    */
   closeWallet(): Promise<ClosedView>;
   cards(): Promise<CardView[]>;

@@ -57,7 +57,7 @@ export function SecurityScreen({ wallet, joinsVersion }: { wallet: WalletState; 
 
 /**
  * Closing the wallet for good: asked twice, confirmed with the passkey; the balance goes back to
- * the most recently added verified card, and the answer says where it went.
+ * the first card that topped the wallet up, and the answer says where it went.
  */
 function CloseBlock({ wallet }: { wallet: WalletState }) {
   const { t, lang } = useI18n();

@@ -4,7 +4,7 @@
 
 use inkan_api::ErrorCode;
 use inkan_api::feed::Notice;
-use inkan_api::wallet::{AddCard, Card, CloseWallet, ClosedWallet, PayoutStatus, StepUpAction, TopUp};
+use inkan_api::wallet::{AddCard, Card, CloseWallet, ClosedWallet, PayoutStatus, StepUpAction, TopUp, TopUpResult};
 use inkan_core::Money;
 use reqwest::StatusCode;
 
@@ -15,14 +15,26 @@ support::on_both_databases!(
     closing_a_wallet_pays_its_balance_back_once_and_it_stays_closed,
     an_empty_wallet_closes_at_once_and_open_charges_keep_one_open,
     a_refused_pay_out_puts_the_money_back_and_a_lost_answer_is_settled_by_the_reconciler,
+    a_thief_with_the_unlocked_phone_cannot_close_the_wallet_to_a_card_of_their_own,
     the_service_winds_down_every_wallet_paid_back_once_resumably_and_the_report_meets_the_ledger,
 );
 
-/// A card added a second after the wallet's others: the pay-out goes to the most recently added.
+/// A card added a second after the wallet's others.
 async fn add_card(server: &TestServer, shopper: &Shopper, number: &str) -> Card {
     server.advance(time::Duration::SECOND);
     let card = AddCard { number: number.to_owned(), exp_month: 12, exp_year: 2030, cvc: "123".into() };
     json(server.post("/v1/wallet/cards", Some(&shopper.token), &card).await, StatusCode::CREATED).await
+}
+
+/// A card added, and `amount` topped up from it (resent under its key when the answer is lost).
+async fn fund(server: &TestServer, shopper: &Shopper, number: &str, amount: i64) -> Card {
+    let card = add_card(server, shopper, number).await;
+    let top_up = TopUp { card_id: card.id.clone(), amount: Money::yen(amount) };
+    let key = format!("fund-{}", card.id);
+    if server.top_up(&shopper.token, &key, &top_up).await.status() != StatusCode::CREATED {
+        let _: TopUpResult = json(server.top_up(&shopper.token, &key, &top_up).await, StatusCode::CREATED).await;
+    }
+    card
 }
 
 async fn close(server: &TestServer, shopper: &mut Shopper) -> reqwest::Response {
@@ -104,9 +116,10 @@ async fn an_empty_wallet_closes_at_once_and_open_charges_keep_one_open(backend: 
 }
 
 async fn a_refused_pay_out_puts_the_money_back_and_a_lost_answer_is_settled_by_the_reconciler(backend: Backend) {
-    let (server, _till, mut shopper) = setup(backend, 6_000).await;
-    // The most recently added verified card takes the pay-out: this one refuses it.
-    add_card(&server, &shopper, "4000 0000 0000 0994").await;
+    let server = TestServer::start(backend).await;
+    let mut shopper = Shopper::enroll(&server, "Hanako").await;
+    // The card that funded the wallet takes the pay-out: this one cannot take money back.
+    fund(&server, &shopper, "4000 0000 0000 0077", 6_000).await;
     let refused = close(&server, &mut shopper).await;
     let message = error(refused, StatusCode::PAYMENT_REQUIRED, ErrorCode::CardDeclined).await;
     assert!(message.contains("in your wallet again"), "{message}");
@@ -115,22 +128,51 @@ async fn a_refused_pay_out_puts_the_money_back_and_a_lost_answer_is_settled_by_t
     assert_eq!(money_out(&server, &shopper).await, vec![(false, 6_000)]);
     server.assert_ledger_balanced().await;
 
-    // Another card, whose provider loses its first answer: the pay-out waits, then is settled.
-    add_card(&server, &shopper, "4000 0000 0000 0119").await;
+    // A card that never topped the wallet up is not paid, even when it is the only other one.
+    add_card(&server, &shopper, &support::own_test_card()).await;
+    let message = error(close(&server, &mut shopper).await, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    assert!(message.contains("top up with it"), "{message}");
+
+    // Another card funds the wallet, and the one that refused is passed over for it. Its provider
+    // loses the first answer: the pay-out waits, then is settled.
+    fund(&server, &shopper, "4000 0000 0000 0119", 1_000).await;
     let waiting: ClosedWallet = json(close(&server, &mut shopper).await, StatusCode::ACCEPTED).await;
     let payout = waiting.payout.expect("a pay-out");
-    assert_eq!(payout.status, PayoutStatus::Pending);
+    assert_eq!((payout.status, payout.amount), (PayoutStatus::Pending, Money::yen(7_000)));
+    assert_eq!(payout.card_last4, "0119");
     assert_eq!(shopper.balance(&server).await, 0, "the balance is on its way out");
     let settled = inkan_server::payouts::reconcile(&server.state).await.unwrap();
     assert_eq!(settled, (1, 0, 0));
     assert_eq!(inkan_server::payouts::reconcile(&server.state).await.unwrap(), (0, 0, 0), "settled twice");
-    assert_eq!(server.funding.paid_out(), vec![(payout.id, Money::yen(6_000))]);
-    assert_eq!(money_out(&server, &shopper).await, vec![(false, 6_000), (true, 6_000)]);
+    assert_eq!(server.funding.paid_out(), vec![(payout.id, Money::yen(7_000))]);
+    assert_eq!(money_out(&server, &shopper).await, vec![(false, 6_000), (true, 7_000)]);
     // Top-ups of a closed wallet are refused before the card is charged.
     let card = add_card(&server, &shopper, &support::own_test_card()).await;
     let top_up = TopUp { card_id: card.id, amount: Money::yen(1_000) };
     let refused = server.top_up(&shopper.token, "closed", &top_up).await;
     error(refused, StatusCode::CONFLICT, ErrorCode::InvalidState).await;
+    server.assert_ledger_balanced().await;
+    server.stop().await;
+}
+
+/// Adding a card needs only a session. A thief holding the owner's unlocked phone (session and
+/// passkey) adds a card of their own, tops up from it so that it "funded" the wallet, and closes:
+/// the balance still goes to the owner's card, the first that topped the wallet up.
+async fn a_thief_with_the_unlocked_phone_cannot_close_the_wallet_to_a_card_of_their_own(backend: Backend) {
+    let (server, _till, mut shopper) = setup(backend, 5_000).await;
+    let cards: Vec<Card> = json(server.get("/v1/wallet/cards", Some(&shopper.token)).await, StatusCode::OK).await;
+    let [owners] = cards.as_slice() else { panic!("one card funded the wallet: {cards:?}") };
+    let thiefs = fund(&server, &shopper, &support::own_test_card(), 1_000).await;
+    assert_ne!(owners.last4, thiefs.last4);
+    let closed: ClosedWallet = json(close(&server, &mut shopper).await, StatusCode::OK).await;
+    let payout = closed.payout.expect("a pay-out of the balance");
+    assert_eq!((payout.status, payout.amount), (PayoutStatus::Succeeded, Money::yen(6_000)));
+    assert_eq!(payout.card_last4, owners.last4, "paid to the owner's card, not the card just added");
+    let notices = shopper.notices(&server).await;
+    assert!(
+        notices.iter().any(|n| matches!(n, Notice::WalletClosed { card_last4: Some(l), .. } if *l == owners.last4)),
+        "{notices:?}"
+    );
     server.assert_ledger_balanced().await;
     server.stop().await;
 }
