@@ -102,6 +102,43 @@ impl ChargeStatus {
     }
 }
 
+/// What an event does to any charge: the statuses it may move a charge out of, and the one it
+/// moves it to, as [`ChargeStatus::apply`] says. The server's conditional writes are built from
+/// it (`… SET status = to WHERE status IN from`), so no move is restated in SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub from: Vec<ChargeStatus>,
+    pub to: ChargeStatus,
+}
+
+impl ChargeEvent {
+    pub const ALL: [ChargeEvent; 5] =
+        [ChargeEvent::Confirm, ChargeEvent::Decline, ChargeEvent::Expire, ChargeEvent::Approve, ChargeEvent::Refund];
+
+    /// The move this event makes, from every status it applies to; `None` for an event that
+    /// moves no charge. Every event leads to one status, whatever it leaves (checked by a test
+    /// over the whole table).
+    pub fn transition(self) -> Option<Transition> {
+        let moves: Vec<(ChargeStatus, ChargeStatus)> =
+            ChargeStatus::ALL.into_iter().filter_map(|from| from.apply(self).ok().map(|to| (from, to))).collect();
+        let &(_, to) = moves.first()?;
+        Some(Transition { from: moves.into_iter().map(|(from, _)| from).collect(), to })
+    }
+}
+
+impl ChargeStatus {
+    /// Counts against the wallet's spending limits: paid, or not decided yet (many open charges
+    /// must not together pass a limit).
+    pub const fn counts_as_spent(self) -> bool {
+        self.is_open() || matches!(self, ChargeStatus::Succeeded)
+    }
+
+    /// The shopper's money went to the merchant (given back later or not).
+    pub const fn was_paid(self) -> bool {
+        matches!(self, ChargeStatus::Succeeded | ChargeStatus::Refunded)
+    }
+}
+
 impl fmt::Display for ChargeStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -148,6 +185,28 @@ mod tests {
             // Open: it can still end up paid or not, by more than a refund.
             assert_eq!(status.is_open(), status.apply(ChargeEvent::Expire).is_ok());
         }
+    }
+
+    #[test]
+    fn every_event_leads_to_one_status_from_the_statuses_it_applies_to() {
+        use ChargeStatus as S;
+        for event in ChargeEvent::ALL {
+            let t = event.transition().unwrap();
+            assert!(!t.from.is_empty(), "{event:?} moves nothing");
+            for from in ChargeStatus::ALL {
+                assert_eq!(from.apply(event).ok(), t.from.contains(&from).then_some(t.to), "{from} {event:?}");
+            }
+        }
+        assert_eq!(
+            ChargeEvent::Expire.transition(),
+            Some(Transition { from: vec![S::HeldForReview, S::PendingConfirmation], to: S::Expired })
+        );
+        assert_eq!(
+            ChargeEvent::Confirm.transition(),
+            Some(Transition { from: vec![S::PendingConfirmation], to: S::Succeeded })
+        );
+        let spent: Vec<S> = ChargeStatus::ALL.into_iter().filter(|s| s.counts_as_spent()).collect();
+        assert_eq!(spent, [S::HeldForReview, S::PendingConfirmation, S::Succeeded]);
     }
 
     #[test]

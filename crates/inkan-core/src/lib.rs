@@ -23,7 +23,7 @@ pub mod session;
 pub mod tokyo;
 pub mod topup;
 
-pub use charge::{ChargeEvent, ChargeStatus, InvalidTransition};
+pub use charge::{ChargeEvent, ChargeStatus, InvalidTransition, Transition};
 pub use limits::{LimitKind, LimitPolicy, LimitSettings, Spending};
 pub use money::{Currency, Money, MoneyError};
 pub use payment_code::{DeviceKeyId, PaymentCode, PaymentCodeError, VerifiedPaymentCode};

@@ -108,23 +108,6 @@ pub enum PaymentCodeError {
     TimeOutOfRange,
 }
 
-impl PaymentCodeError {
-    /// The stable machine code of the merchant API for this refusal.
-    pub const fn api_code(&self) -> &'static str {
-        match self {
-            PaymentCodeError::Expired | PaymentCodeError::NotYetValid => "payment_code_expired",
-            PaymentCodeError::CounterNotFresh => "payment_code_used",
-            PaymentCodeError::WrongLength(_)
-            | PaymentCodeError::NotBase45
-            | PaymentCodeError::UnsupportedVersion(_)
-            | PaymentCodeError::BadValidityWindow
-            | PaymentCodeError::BadSignature
-            | PaymentCodeError::BadKey
-            | PaymentCodeError::TimeOutOfRange => "payment_code_invalid",
-        }
-    }
-}
-
 /// Opaque identifier of a device key: random, says nothing about the shopper. On the wire, 32
 /// lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

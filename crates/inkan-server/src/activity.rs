@@ -44,10 +44,11 @@ pub async fn recent(
         .await?;
     // Charges of the wallet since the device joined, by time (an index): a device that has paid
     // is found at its first payment, one that joined today has few to look through.
-    let paid: Option<i64> = sqlx::query_scalar(
+    let paid: Option<i64> = sqlx::query_scalar(&format!(
         "SELECT 1 FROM charges WHERE account_id = $1 AND created_at >= $2 AND device_id = $3 \
-         AND status IN ('succeeded', 'refunded') LIMIT 1",
-    )
+         AND status IN ({}) LIMIT 1",
+        crate::charge_sql::paid()
+    ))
     .bind(account_id)
     .bind(to_ms(device_enrolled_at))
     .bind(device_id)

@@ -14,13 +14,14 @@ use inkan_core::limits::LimitError;
 use inkan_core::payment::{Admission, CodeRefusals, PaymentFacts, PaymentRefusal, Stage, admit, may_pay};
 use inkan_core::payment_code::{DevicePublicKey, PaymentCode, PaymentCodeError};
 use inkan_core::risk::HoldReason;
-use inkan_core::{ChargeStatus, Currency, Money, Spending, tokyo};
+use inkan_core::{ChargeEvent, ChargeStatus, Currency, Money, Spending, tokyo};
 use serde::Deserialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use webauthn_rs::prelude::{PasskeyAuthentication, RequestChallengeResponse};
 
 use crate::auth::{SessionAuth, TerminalAuth};
+use crate::charge_sql::{self, Move};
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Query, Result};
@@ -38,15 +39,25 @@ const MAX_WAIT_SECONDS: u64 = 60;
 const CHARGE_COLUMNS: &str = "c.id, c.status, c.amount, c.currency, c.description, c.merchant_id, m.name AS merchant_name, \
      c.account_id, c.created_at, c.expires_at, c.decided_at, c.refunded_at, c.auth_request";
 
-fn code_error(e: PaymentCodeError) -> AppError {
-    let (status, code) = match e {
-        PaymentCodeError::Expired | PaymentCodeError::NotYetValid => {
-            (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::PaymentCodeExpired)
-        }
-        PaymentCodeError::CounterNotFresh => (StatusCode::CONFLICT, ErrorCode::PaymentCodeUsed),
-        _ => (StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid),
-    };
-    AppError::new(status, code, e.to_string())
+/// A payment code refused, as a terminal hears it: every refusal of the core named (no wildcard),
+/// so that a new one cannot slip through as another.
+impl From<PaymentCodeError> for AppError {
+    fn from(e: PaymentCodeError) -> AppError {
+        let (status, code) = match e {
+            PaymentCodeError::Expired | PaymentCodeError::NotYetValid => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::PaymentCodeExpired)
+            }
+            PaymentCodeError::CounterNotFresh => (StatusCode::CONFLICT, ErrorCode::PaymentCodeUsed),
+            PaymentCodeError::WrongLength(_)
+            | PaymentCodeError::NotBase45
+            | PaymentCodeError::UnsupportedVersion(_)
+            | PaymentCodeError::BadValidityWindow
+            | PaymentCodeError::BadSignature
+            | PaymentCodeError::BadKey
+            | PaymentCodeError::TimeOutOfRange => (StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid),
+        };
+        AppError::new(status, code, e.to_string())
+    }
 }
 
 fn unknown_code() -> AppError {
@@ -154,15 +165,17 @@ async fn charge_sums(
     // No open charge is older than a review window and a charge lifetime (held, then approved
     // at the window's end).
     let oldest = month.start.min(now - app.settings.review_window - app.settings.charge_ttl);
-    let sums = sqlx::query(
+    let sums = sqlx::query(&format!(
         "SELECT \
          CAST(COALESCE(SUM(CASE WHEN created_at >= $2 AND created_at < $3 THEN amount ELSE 0 END), 0) AS BIGINT) AS today, \
          CAST(COALESCE(SUM(CASE WHEN created_at >= $4 AND created_at < $5 THEN amount ELSE 0 END), 0) AS BIGINT) AS this_month, \
-         CAST(COALESCE(SUM(CASE WHEN status <> 'succeeded' THEN amount ELSE 0 END), 0) AS BIGINT) AS open \
-         FROM charges WHERE account_id = $1 AND status IN ('held_for_review', 'pending_confirmation', 'succeeded') \
+         CAST(COALESCE(SUM(CASE WHEN status IN ({open}) THEN amount ELSE 0 END), 0) AS BIGINT) AS open \
+         FROM charges WHERE account_id = $1 AND status IN ({spent}) \
          AND created_at >= $6 \
          AND id <> $7",
-    )
+        open = charge_sql::open(),
+        spent = charge_sql::spent(),
+    ))
     .bind(account_id)
     .bind(to_ms(day.start))
     .bind(to_ms(day.end))
@@ -229,16 +242,18 @@ async fn payment_facts(
 }
 
 /// The answer to a payment the wallet may not make.
-fn payment_refused(refusal: PaymentRefusal) -> AppError {
-    match refusal {
-        PaymentRefusal::DeviceRemoved => {
-            AppError::new(StatusCode::FORBIDDEN, ErrorCode::DeviceRevoked, refusal.to_string())
+impl From<PaymentRefusal> for AppError {
+    fn from(refusal: PaymentRefusal) -> AppError {
+        match refusal {
+            PaymentRefusal::DeviceRemoved => {
+                AppError::new(StatusCode::FORBIDDEN, ErrorCode::DeviceRevoked, refusal.to_string())
+            }
+            PaymentRefusal::Held => operator::held(),
+            PaymentRefusal::Frozen => frozen(),
+            PaymentRefusal::Limit(e) => e.into(),
+            PaymentRefusal::InsufficientFunds => insufficient(),
+            PaymentRefusal::Money(e) => AppError::invalid(e.to_string()),
         }
-        PaymentRefusal::Held => operator::held(),
-        PaymentRefusal::Frozen => frozen(),
-        PaymentRefusal::Limit(e) => limit_error(e),
-        PaymentRefusal::InsufficientFunds => insufficient(),
-        PaymentRefusal::Money(e) => AppError::invalid(e.to_string()),
     }
 }
 
@@ -284,14 +299,19 @@ async fn note_code_refusal(app: &AppState, device_id: &str, counter: u32) -> Res
 
 /// A limit refusal, as the terminal hears it: only that a limit was reached. Which limit and how
 /// much is left is the shopper's business (their app shows their limits), never the shop's.
-fn limit_error(e: LimitError) -> AppError {
-    match e {
-        LimitError::Exceeded { .. } => AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::LimitExceeded,
-            "over one of the shopper's spending limits: the shopper can see them in the Inkan app",
-        ),
-        other => AppError::invalid(other.to_string()),
+impl From<LimitError> for AppError {
+    fn from(e: LimitError) -> AppError {
+        match e {
+            LimitError::Exceeded { .. } => AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::LimitExceeded,
+                "over one of the shopper's spending limits: the shopper can see them in the Inkan app",
+            ),
+            LimitError::Negative(_)
+            | LimitError::Inconsistent
+            | LimitError::AmountNotPositive
+            | LimitError::Money(_) => AppError::invalid(e.to_string()),
+        }
     }
 }
 
@@ -320,7 +340,7 @@ struct PayingDevice {
 }
 
 async fn paying_device(app: &AppState, payment_code: &str, now: time::OffsetDateTime) -> Result<PayingDevice> {
-    let code = PaymentCode::parse(payment_code).map_err(code_error)?;
+    let code = PaymentCode::parse(payment_code).map_err(AppError::from)?;
     let device =
         sqlx::query("SELECT id, account_id, public_key, enrolled_at FROM devices WHERE key_id = $1 AND active = 1")
             .bind(code.key_id().to_string())
@@ -329,7 +349,7 @@ async fn paying_device(app: &AppState, payment_code: &str, now: time::OffsetDate
             .ok_or_else(unknown_code)?;
     let public_key =
         DevicePublicKey::from_sec1(&device.try_get::<Vec<u8>, _>("public_key")?).map_err(AppError::internal)?;
-    let verified = code.verify(&public_key, now, None).map_err(code_error)?;
+    let verified = code.verify(&public_key, now, None).map_err(AppError::from)?;
     Ok(PayingDevice {
         id: device.try_get("id")?,
         account_id: device.try_get("account_id")?,
@@ -385,7 +405,7 @@ pub async fn create(
         if let Some(row) = stored_response(&app, &terminal, &key).await? {
             return replay(&row, &request_hash);
         }
-        return Err(code_error(PaymentCodeError::CounterNotFresh));
+        return Err(PaymentCodeError::CounterNotFresh.into());
     }
     let currency = currency_of(&account)?;
     if currency != body.currency {
@@ -401,7 +421,7 @@ pub async fn create(
             // A refused charge leaves the code alive, up to its third refusal.
             tx.rollback().await?;
             note_code_refusal(&app, &device.id, device.counter).await?;
-            return Err(payment_refused(refusal));
+            return Err(refusal.into());
         }
     };
     let (status, expires_at, hold) = match admission {
@@ -571,11 +591,14 @@ pub async fn refund(
     Json(RefundCharge {}): Json<RefundCharge>,
 ) -> Result<Json<Charge>> {
     let now = app.clock.now();
+    let refund = Move::of(ChargeEvent::Refund)?;
     let mut tx = app.db.begin().await?;
-    let row = sqlx::query(
-        "UPDATE charges SET status = 'refunded', refunded_at = $1 WHERE id = $2 AND merchant_id = $3 AND status = 'succeeded' \
+    let row = sqlx::query(&format!(
+        "UPDATE charges SET {}, refunded_at = $1 WHERE id = $2 AND merchant_id = $3 AND status IN ({}) \
          RETURNING account_id, amount, currency",
-    )
+        refund.set(),
+        refund.from
+    ))
     .bind(to_ms(now))
     .bind(&id)
     .bind(&terminal.merchant_id)
@@ -628,7 +651,8 @@ pub async fn pending(State(app): State<AppState>, auth: SessionAuth) -> Result<J
     expire_due(&app, None).await?;
     let rows = sqlx::query(&format!(
         "SELECT {CHARGE_COLUMNS} FROM charges c JOIN merchants m ON m.id = c.merchant_id \
-         WHERE c.account_id = $1 AND c.status = 'pending_confirmation' ORDER BY c.created_at"
+         WHERE c.account_id = $1 AND c.status IN ({}) ORDER BY c.created_at",
+        Move::of(ChargeEvent::Confirm)?.from
     ))
     .bind(&auth.account_id)
     .fetch_all(app.db.pool())
@@ -684,13 +708,15 @@ pub async fn confirm(
     // credential's counter moves forward there.
     // The charge's merchant and device never change, so they are read here too, and so is the
     // credential: the transaction then writes, each write conditional on what was read.
+    let confirming = Move::of(ChargeEvent::Confirm)?;
     let pending: Option<(Option<String>, String, String)> = if id.len() > 64 {
         None
     } else {
-        sqlx::query_as(
+        sqlx::query_as(&format!(
             "SELECT c.auth_state, m.name, c.device_id FROM charges c JOIN merchants m ON m.id = c.merchant_id \
-             WHERE c.id = $1 AND c.account_id = $2 AND c.status = 'pending_confirmation' AND c.expires_at > $3",
-        )
+             WHERE c.id = $1 AND c.account_id = $2 AND c.status IN ({}) AND c.expires_at > $3",
+            confirming.from
+        ))
         .bind(&id)
         .bind(&auth.account_id)
         .bind(to_ms(now))
@@ -713,11 +739,13 @@ pub async fn confirm(
     let mut tx = app.db.begin().await?;
     // Taking the charge out of `pending_confirmation` and its challenge out of the row is the
     // first write: a replayed assertion finds nothing to confirm.
-    let row = sqlx::query(
-        "UPDATE charges SET status = 'succeeded', decided_at = $1, auth_state = NULL, auth_request = NULL \
-         WHERE id = $2 AND account_id = $3 AND status = 'pending_confirmation' AND expires_at > $1 \
+    let row = sqlx::query(&format!(
+        "UPDATE charges SET {}, decided_at = $1, auth_state = NULL, auth_request = NULL \
+         WHERE id = $2 AND account_id = $3 AND status IN ({}) AND expires_at > $1 \
          RETURNING merchant_id, amount, currency, description, created_at, expires_at",
-    )
+        confirming.set(),
+        confirming.from
+    ))
     .bind(to_ms(now))
     .bind(&id)
     .bind(&account_id)
@@ -747,7 +775,7 @@ pub async fn confirm(
         None => DeviceFacts { active: false, enrolled_at: now },
     };
     let facts = payment_facts(&mut tx, &app, &account, &account_id, paying, created_at, Some(&id), now).await?;
-    may_pay(Stage::Confirm, &facts, amount, &app.settings.new_device_cap, now).map_err(payment_refused)?;
+    may_pay(Stage::Confirm, &facts, amount, &app.settings.new_device_cap, now).map_err(AppError::from)?;
     sqlx::query("UPDATE accounts SET balance = balance - $1 WHERE id = $2")
         .bind(amount.minor())
         .bind(&account_id)
@@ -773,7 +801,7 @@ pub async fn confirm(
     tracing::info!(charge = %id, "charge confirmed");
     Ok(Json(WalletCharge {
         id,
-        status: ChargeStatus::Succeeded,
+        status: confirming.to,
         amount,
         merchant_name,
         description: row.try_get("description")?,
@@ -791,12 +819,15 @@ pub async fn decline(
     Json(body): Json<DeclineCharge>,
 ) -> Result<Json<WalletCharge>> {
     let now = app.clock.now();
+    let declining = Move::of(ChargeEvent::Decline)?;
     let mut tx = app.db.begin().await?;
-    let row = sqlx::query(
-        "UPDATE charges SET status = 'declined', auth_state = NULL, auth_request = NULL, decided_at = $1 \
-         WHERE id = $2 AND account_id = $3 AND status IN ('pending_confirmation', 'held_for_review') \
+    let row = sqlx::query(&format!(
+        "UPDATE charges SET {}, auth_state = NULL, auth_request = NULL, decided_at = $1 \
+         WHERE id = $2 AND account_id = $3 AND status IN ({}) \
          RETURNING merchant_id, amount, currency",
-    )
+        declining.set(),
+        declining.from
+    ))
     .bind(to_ms(now))
     .bind(&id)
     .bind(&auth.account_id)
@@ -831,31 +862,38 @@ pub async fn decline(
 /// notice each.
 pub async fn expire_due(app: &AppState, only: Option<&str>) -> Result<usize> {
     let now = to_ms(app.clock.now());
+    let expiring = Move::of(ChargeEvent::Expire)?;
     let due: Vec<(String, String)> = match only {
-        Some(id) => sqlx::query_as(
-            "SELECT id, account_id FROM charges WHERE id = $1 AND status IN ('pending_confirmation', 'held_for_review') \
-             AND expires_at <= $2",
-        )
-        .bind(id)
-        .bind(now)
-        .fetch_all(app.db.pool())
-        .await?,
-        None => sqlx::query_as(
-            "SELECT id, account_id FROM charges WHERE status IN ('pending_confirmation', 'held_for_review') \
-             AND expires_at <= $1 LIMIT 500",
-        )
-        .bind(now)
-        .fetch_all(app.db.pool())
-        .await?,
+        Some(id) => {
+            sqlx::query_as(&format!(
+                "SELECT id, account_id FROM charges WHERE id = $1 AND status IN ({}) AND expires_at <= $2",
+                expiring.from
+            ))
+            .bind(id)
+            .bind(now)
+            .fetch_all(app.db.pool())
+            .await?
+        }
+        None => {
+            sqlx::query_as(&format!(
+                "SELECT id, account_id FROM charges WHERE status IN ({}) AND expires_at <= $1 LIMIT 500",
+                expiring.from
+            ))
+            .bind(now)
+            .fetch_all(app.db.pool())
+            .await?
+        }
     };
     let mut expired = 0;
     for (id, account_id) in due {
         let mut tx = app.db.begin().await?;
-        let row = sqlx::query(
-            "UPDATE charges SET status = 'expired', auth_state = NULL, auth_request = NULL, decided_at = $1 \
-             WHERE id = $2 AND status IN ('pending_confirmation', 'held_for_review') AND expires_at <= $1 \
+        let row = sqlx::query(&format!(
+            "UPDATE charges SET {}, auth_state = NULL, auth_request = NULL, decided_at = $1 \
+             WHERE id = $2 AND status IN ({}) AND expires_at <= $1 \
              RETURNING merchant_id, amount, currency",
-        )
+            expiring.set(),
+            expiring.from
+        ))
         .bind(now)
         .bind(&id)
         .fetch_optional(tx.conn())

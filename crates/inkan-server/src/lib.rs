@@ -11,6 +11,7 @@ pub mod admission;
 pub mod attempts;
 pub mod audit;
 pub mod auth;
+pub(crate) mod charge_sql;
 pub mod charges;
 pub mod clock;
 pub mod db;

@@ -96,12 +96,9 @@ async fn facts(tx: &mut Tx, account_id: &str) -> Result<(ClosingFacts, Option<St
             .bind(account_id)
             .fetch_one(tx.conn())
             .await?;
-    // The statuses that are still open, as the core says (`ChargeStatus::is_open`).
-    let open_statuses: Vec<String> =
-        inkan_core::ChargeStatus::ALL.iter().filter(|s| s.is_open()).map(|s| format!("'{}'", s.as_str())).collect();
     let open: i64 = sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM charges WHERE account_id = $1 AND status IN ({})",
-        open_statuses.join(", ")
+        crate::charge_sql::open()
     ))
     .bind(account_id)
     .fetch_one(tx.conn())

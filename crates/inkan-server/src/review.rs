@@ -15,6 +15,7 @@ use sqlx::Row;
 
 use crate::audit::{self, Entry};
 use crate::auth::OperatorAuth;
+use crate::charge_sql::Move;
 use crate::charges;
 use crate::clock::{from_ms, to_ms};
 use crate::error::{AppError, Json, Result};
@@ -32,8 +33,9 @@ pub async fn list(State(app): State<AppState>, operator: OperatorAuth) -> Result
         "SELECT c.id, c.account_id, c.device_id, c.merchant_id, m.name AS merchant_name, t.country, c.amount, \
          c.currency, c.hold_reason, c.created_at, c.expires_at \
          FROM charges c JOIN merchants m ON m.id = c.merchant_id JOIN terminals t ON t.id = c.terminal_id \
-         WHERE c.status = 'held_for_review' AND c.expires_at > $1 ORDER BY c.created_at LIMIT $2",
+         WHERE c.status = $1 AND c.expires_at > $2 ORDER BY c.created_at LIMIT $3",
     )
+    .bind(ChargeStatus::HeldForReview.as_str())
     .bind(to_ms(app.clock.now()))
     .bind(MAX_LISTED)
     .fetch_all(app.db.pool())
@@ -91,28 +93,28 @@ async fn decide(
     operator.allow(action)?;
     let why = crate::operator::reason(&body.reason)?;
     let event = if action == Action::ApproveCharge { ChargeEvent::Approve } else { ChargeEvent::Decline };
-    let next = ChargeStatus::HeldForReview.apply(event).map_err(AppError::internal)?;
+    let decision = Move::from_only(ChargeStatus::HeldForReview, event)?;
+    let next = decision.to;
     let now = app.clock.now();
     // Approved: the shopper gets a whole charge lifetime from now. Declined: decided now, and
     // its challenge can never be answered.
+    let (set, from) = (decision.set(), &decision.from);
+    let sql = match next {
+        ChargeStatus::PendingConfirmation => format!(
+            "UPDATE charges SET {set}, expires_at = $1 WHERE id = $2 AND status IN ({from}) AND expires_at > $3 \
+             RETURNING account_id, merchant_id, amount, currency"
+        ),
+        _ => format!(
+            "UPDATE charges SET {set}, decided_at = $1, auth_state = NULL, auth_request = NULL \
+             WHERE id = $2 AND status IN ({from}) AND expires_at > $1 \
+             RETURNING account_id, merchant_id, amount, currency"
+        ),
+    };
     let query = match next {
-        ChargeStatus::PendingConfirmation => sqlx::query(
-            "UPDATE charges SET status = $1, expires_at = $2 \
-             WHERE id = $3 AND status = 'held_for_review' AND expires_at > $4 \
-             RETURNING account_id, merchant_id, amount, currency",
-        )
-        .bind(next.as_str())
-        .bind(to_ms(now + app.settings.charge_ttl))
-        .bind(charge_id)
-        .bind(to_ms(now)),
-        _ => sqlx::query(
-            "UPDATE charges SET status = $1, decided_at = $2, auth_state = NULL, auth_request = NULL \
-             WHERE id = $3 AND status = 'held_for_review' AND expires_at > $2 \
-             RETURNING account_id, merchant_id, amount, currency",
-        )
-        .bind(next.as_str())
-        .bind(to_ms(now))
-        .bind(charge_id),
+        ChargeStatus::PendingConfirmation => {
+            sqlx::query(&sql).bind(to_ms(now + app.settings.charge_ttl)).bind(charge_id).bind(to_ms(now))
+        }
+        _ => sqlx::query(&sql).bind(to_ms(now)).bind(charge_id),
     };
     let mut tx = app.db.begin().await?;
     let row = if charge_id.len() > 64 { None } else { query.fetch_optional(tx.conn()).await? };

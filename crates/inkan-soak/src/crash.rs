@@ -656,6 +656,78 @@ async fn unsettled(pool: &sqlx::AnyPool, table: &str, made: &[(String, Money)]) 
     Ok(missing)
 }
 
+/// Each promise as a query that must find nothing: what a row it finds breaks, and the query
+/// (its first column names the row).
+const MUST_FIND_NOTHING: &[(&str, &str)] = &[
+    (
+        "unbalanced ledger transaction",
+        "SELECT transaction_id FROM ledger_entries GROUP BY transaction_id HAVING SUM(amount) <> 0",
+    ),
+    ("negative balance", "SELECT id FROM accounts WHERE balance < 0"),
+    (
+        "balance differs from its ledger book",
+        "SELECT a.id FROM accounts a WHERE a.balance <> COALESCE((SELECT CAST(SUM(e.amount) AS BIGINT) \
+         FROM ledger_entries e WHERE e.book = 'wallet:' || a.id), 0)",
+    ),
+    (
+        "payment code behind more than one charge",
+        "SELECT device_id || '#' || CAST(code_counter AS TEXT) FROM charges GROUP BY device_id, code_counter \
+         HAVING COUNT(*) > 1",
+    ),
+    (
+        "charge without its idempotency record",
+        "SELECT c.id FROM charges c LEFT JOIN idempotency_keys k ON k.charge_id = c.id WHERE k.charge_id IS NULL",
+    ),
+    (
+        "charge paid more than once in the ledger",
+        "SELECT reference FROM ledger_transactions WHERE kind = 'charge' GROUP BY reference HAVING COUNT(*) > 1",
+    ),
+    (
+        "top-up credited more than once in the ledger",
+        "SELECT reference FROM ledger_transactions WHERE kind = 'top_up' GROUP BY reference HAVING COUNT(*) > 1",
+    ),
+    (
+        "succeeded top-up with no ledger transaction",
+        "SELECT u.id FROM topups u WHERE u.status = 'succeeded' AND NOT EXISTS \
+         (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'top_up' AND t.reference = u.id)",
+    ),
+    (
+        "ledger transaction for a top-up that did not succeed",
+        "SELECT t.reference FROM ledger_transactions t JOIN topups u ON u.id = t.reference \
+         WHERE t.kind = 'top_up' AND u.status <> 'succeeded'",
+    ),
+    (
+        "pay-out taken from the wallet more than once",
+        "SELECT reference FROM ledger_transactions WHERE kind IN ('payout', 'payout_returned') \
+         GROUP BY reference, kind HAVING COUNT(*) > 1",
+    ),
+    (
+        "pay-out with no ledger transaction",
+        "SELECT p.id FROM payouts p WHERE NOT EXISTS \
+         (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'payout' AND t.reference = p.id)",
+    ),
+    (
+        "pay-out returned to the wallet that did not fail",
+        "SELECT t.reference FROM ledger_transactions t JOIN payouts p ON p.id = t.reference \
+         WHERE t.kind = 'payout_returned' AND p.status <> 'failed'",
+    ),
+    (
+        "failed pay-out whose money was not returned",
+        "SELECT p.id FROM payouts p WHERE p.status = 'failed' AND NOT EXISTS \
+         (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'payout_returned' AND t.reference = p.id)",
+    ),
+    (
+        "succeeded charge with no ledger transaction",
+        "SELECT c.id FROM charges c WHERE c.status = 'succeeded' AND NOT EXISTS \
+         (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'charge' AND t.reference = c.id)",
+    ),
+    (
+        "ledger transaction for a charge that did not succeed",
+        "SELECT t.reference FROM ledger_transactions t JOIN charges c ON c.id = t.reference \
+         WHERE t.kind = 'charge' AND c.status <> 'succeeded'",
+    ),
+];
+
 /// What the database says about the brief's promises.
 #[derive(Debug, Default)]
 pub struct Audit {
@@ -721,95 +793,13 @@ pub async fn audit(
             }
         }
     }
-    let mut expect_none = async |what: &str, sql: &str| -> Result<()> {
+    for (what, sql) in MUST_FIND_NOTHING {
         let rows = sqlx::query(sql).fetch_all(&pool).await.with_context(|| format!("checking {what}"))?;
         for row in rows {
             let first: String = row.try_get(0)?;
             violations.push(format!("{what}: {first}"));
         }
-        Ok(())
-    };
-    expect_none(
-        "unbalanced ledger transaction",
-        "SELECT transaction_id FROM ledger_entries GROUP BY transaction_id HAVING SUM(amount) <> 0",
-    )
-    .await?;
-    expect_none("negative balance", "SELECT id FROM accounts WHERE balance < 0").await?;
-    expect_none(
-        "balance differs from its ledger book",
-        "SELECT a.id FROM accounts a WHERE a.balance <> COALESCE((SELECT CAST(SUM(e.amount) AS BIGINT) \
-         FROM ledger_entries e WHERE e.book = 'wallet:' || a.id), 0)",
-    )
-    .await?;
-    expect_none(
-        "payment code behind more than one charge",
-        "SELECT device_id || '#' || CAST(code_counter AS TEXT) FROM charges GROUP BY device_id, code_counter \
-         HAVING COUNT(*) > 1",
-    )
-    .await?;
-    expect_none(
-        "charge without its idempotency record",
-        "SELECT c.id FROM charges c LEFT JOIN idempotency_keys k ON k.charge_id = c.id WHERE k.charge_id IS NULL",
-    )
-    .await?;
-    expect_none(
-        "charge paid more than once in the ledger",
-        "SELECT reference FROM ledger_transactions WHERE kind = 'charge' GROUP BY reference HAVING COUNT(*) > 1",
-    )
-    .await?;
-    expect_none(
-        "top-up credited more than once in the ledger",
-        "SELECT reference FROM ledger_transactions WHERE kind = 'top_up' GROUP BY reference HAVING COUNT(*) > 1",
-    )
-    .await?;
-    expect_none(
-        "succeeded top-up with no ledger transaction",
-        "SELECT u.id FROM topups u WHERE u.status = 'succeeded' AND NOT EXISTS \
-         (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'top_up' AND t.reference = u.id)",
-    )
-    .await?;
-    expect_none(
-        "ledger transaction for a top-up that did not succeed",
-        "SELECT t.reference FROM ledger_transactions t JOIN topups u ON u.id = t.reference \
-         WHERE t.kind = 'top_up' AND u.status <> 'succeeded'",
-    )
-    .await?;
-    expect_none(
-        "pay-out taken from the wallet more than once",
-        "SELECT reference FROM ledger_transactions WHERE kind IN ('payout', 'payout_returned') \
-         GROUP BY reference, kind HAVING COUNT(*) > 1",
-    )
-    .await?;
-    expect_none(
-        "pay-out with no ledger transaction",
-        "SELECT p.id FROM payouts p WHERE NOT EXISTS \
-         (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'payout' AND t.reference = p.id)",
-    )
-    .await?;
-    expect_none(
-        "pay-out returned to the wallet that did not fail",
-        "SELECT t.reference FROM ledger_transactions t JOIN payouts p ON p.id = t.reference \
-         WHERE t.kind = 'payout_returned' AND p.status <> 'failed'",
-    )
-    .await?;
-    expect_none(
-        "failed pay-out whose money was not returned",
-        "SELECT p.id FROM payouts p WHERE p.status = 'failed' AND NOT EXISTS \
-         (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'payout_returned' AND t.reference = p.id)",
-    )
-    .await?;
-    expect_none(
-        "succeeded charge with no ledger transaction",
-        "SELECT c.id FROM charges c WHERE c.status = 'succeeded' AND NOT EXISTS \
-         (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'charge' AND t.reference = c.id)",
-    )
-    .await?;
-    expect_none(
-        "ledger transaction for a charge that did not succeed",
-        "SELECT t.reference FROM ledger_transactions t JOIN charges c ON c.id = t.reference \
-         WHERE t.kind = 'charge' AND c.status <> 'succeeded'",
-    )
-    .await?;
+    }
     let total: Option<i64> =
         sqlx::query_scalar("SELECT CAST(SUM(amount) AS BIGINT) FROM ledger_entries").fetch_one(&pool).await?;
     if total.unwrap_or(0) != 0 {
