@@ -12,8 +12,8 @@
 //! 2. Power loss, on SQLite and on a private PostgreSQL cluster: the same load, each kill a power
 //!    cut that drops every write the database did not sync (`inkan-powercut`, loaded with
 //!    `LD_PRELOAD` into the server, or into every PostgreSQL process), the audit after each cut;
-//!    then the bug planted (no sync reaches the disk, as `synchronous = OFF`; `fsync = off` on
-//!    PostgreSQL), which the run must catch.
+//!    then the bug planted (no sync reaches the disk, as `synchronous = OFF`; on PostgreSQL
+//!    `synchronous_commit = off`, a commit acknowledged before its WAL is flushed), which the run must catch.
 //! 3. schemathesis against the running server's `/openapi.json` (installed with pip into a venv
 //!    under `~/.cache/inkan/venv` on first use): no 5xx, no answer that differs from the document.
 //! 4. Every cargo-fuzz target.
@@ -131,8 +131,9 @@ fn soak(budget: Budget) -> Result<()> {
         &mut power_cut("postgres", budget.power_cut_seconds, budget.cuts),
     )?;
     run_step(
-        "power-cut soak on PostgreSQL with fsync = off planted: it must be caught",
-        power_cut("postgres", 3, 2).arg("--plant"),
+        "power-cut soak on PostgreSQL with synchronous_commit = off planted: it must be caught",
+        // It loses only what was acknowledged since the WAL writer's last flush: more cuts.
+        power_cut("postgres", 4, 4).arg("--plant"),
     )?;
 
     let st = schemathesis()?;

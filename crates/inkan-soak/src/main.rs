@@ -8,7 +8,8 @@
 //! - `power-cut`: the same load, but each kill is a power cut: every write the database did not
 //!   `fsync` is dropped (`inkan-powercut`), and the audit runs after each cut. On SQLite the
 //!   server's own writes; on PostgreSQL a private cluster's (`cluster`), killed with the server.
-//!   With `--plant` the syncs never reach the disk (SQLite) or `fsync = off` (PostgreSQL), and
+//!   With `--plant` the syncs never reach the disk (SQLite) or commits are acknowledged before their WAL is flushed
+//!   (PostgreSQL, `synchronous_commit = off`), and
 //!   the run must find the loss.
 //! - `schemathesis`: schemathesis against the running server's `/openapi.json`.
 
@@ -73,7 +74,7 @@ enum Mode {
         #[arg(long, default_value_t = 4)]
         workers: usize,
         /// Plant the bug the run must catch: no sync of SQLite's reaches the disk (as
-        /// `synchronous = OFF`), or PostgreSQL runs with `fsync = off`. The run then succeeds
+        /// `synchronous = OFF`), or PostgreSQL runs with `synchronous_commit = off`. The run then succeeds
         /// only if the audit finds acknowledged money lost.
         #[arg(long)]
         plant: bool,
@@ -207,7 +208,7 @@ impl Runs {
             postgres: Some(cluster),
         });
         let outcome = crash::run(&server, &plan).await;
-        self.power_cut_verdict("PostgreSQL", "fsync = off", outcome, plant)
+        self.power_cut_verdict("PostgreSQL", "synchronous_commit = off", outcome, plant)
     }
 
     /// A power-cut run's verdict; planted, it passes only if acknowledged money was found lost.
