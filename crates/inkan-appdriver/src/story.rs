@@ -236,22 +236,7 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     ensure!(text.trim() == first, "the QR on screen and the code's text differ");
     setting.shot(app, "03-pay", &mut outcome).await?;
 
-    // Add money from a card.
-    app.click("add-money").await?;
-    // A card of its own (the demo's command-line wallet, on the same server, has the Visa 4242).
-    app.fill("card-number", "5555 5555 5555 4444").await?;
-    app.fill("card-exp-month", "12").await?;
-    app.fill("card-exp-year", "2030").await?;
-    app.fill("card-cvc", "123").await?;
-    app.click("add-card").await?;
-    app.fill("topup-amount", "10000").await?;
-    app.click("top-up").await?;
-    app.find("topup-done").await?;
-    setting.shot(app, "04-add-money", &mut outcome).await?;
-    app.click("topup-close").await?;
-    app.wait_gone("topup-done").await?;
-    app.click("nav-pay").await?;
-    outcome.balances.push(app.wait_text("balance", "¥10,000", |t| t.contains("10,000")).await?);
+    add_money(app, setting, &mut outcome).await?;
 
     // A sale, approved with the passkey.
     let (code, png) = code_on_screen(app, None).await?;
@@ -288,6 +273,39 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     setting.shot(app, "07-frozen", &mut outcome).await?;
     outcome.balances.push(app.wait_text("balance", "¥8,720", |t| t.contains("8,720")).await?);
 
+    activity_and_limits(app, setting, &mut outcome).await?;
+
+    security(app, setting, &recovery_codes).await?;
+    setting.shot(app, "09-security", &mut outcome).await?;
+
+    language_and_theme(app, setting, &mut outcome).await?;
+    close_wallet(app, setting, &mut outcome).await?;
+    Ok(outcome)
+}
+
+/// Add money from a card: the app's own Mastercard, ¥10,000.
+async fn add_money(app: &AppUnderTest, setting: &Setting<'_>, outcome: &mut Outcome) -> Result<()> {
+    app.click("add-money").await?;
+    // A card of its own (the demo's command-line wallet, on the same server, has the Visa 4242).
+    app.fill("card-number", "5555 5555 5555 4444").await?;
+    app.fill("card-exp-month", "12").await?;
+    app.fill("card-exp-year", "2030").await?;
+    app.fill("card-cvc", "123").await?;
+    app.click("add-card").await?;
+    app.fill("topup-amount", "10000").await?;
+    app.click("top-up").await?;
+    app.find("topup-done").await?;
+    setting.shot(app, "04-add-money", outcome).await?;
+    app.click("topup-close").await?;
+    app.wait_gone("topup-done").await?;
+    app.click("nav-pay").await?;
+    outcome.balances.push(app.wait_text("balance", "¥10,000", |t| t.contains("10,000")).await?);
+    Ok(())
+}
+
+/// Activity filtered to security notices (the freeze is there), the history exported, and the
+/// limits lowered (applied at once).
+async fn activity_and_limits(app: &AppUnderTest, setting: &Setting<'_>, outcome: &mut Outcome) -> Result<()> {
     // Activity, filtered to security notices: the freeze is there.
     app.click("nav-activity").await?;
     app.click("filter-security").await?;
@@ -307,31 +325,32 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     app.fill("limit-monthly", "100000").await?;
     app.click("save-limits").await?;
     app.wait_text("limits-result", "the new limits", |t| !t.trim().is_empty()).await?;
-    setting.shot(app, "08-limits", &mut outcome).await?;
+    setting.shot(app, "08-limits", outcome).await?;
+    Ok(())
+}
 
-    security(app, setting, &recovery_codes).await?;
-    setting.shot(app, "09-security", &mut outcome).await?;
-
+/// Settings: Japanese, then the Pay screen with amounts as 円; the dark theme, where the QR still
+/// reads and the screens still meet their contrast.
+async fn language_and_theme(app: &AppUnderTest, setting: &Setting<'_>, outcome: &mut Outcome) -> Result<()> {
     // Settings: Japanese, then the Pay screen in Japanese with amounts as 円.
     app.click("nav-settings").await?;
     app.find("language").await?.select_by_value("ja").await?;
-    setting.shot(app, "10-settings", &mut outcome).await?;
+    setting.shot(app, "10-settings", outcome).await?;
     app.click("nav-pay").await?;
     outcome.balances.push(app.wait_text("balance", "8,720円", |t| t.contains("8,720円")).await?);
     code_on_screen(app, None).await?;
-    setting.shot(app, "11-pay-ja", &mut outcome).await?;
+    setting.shot(app, "11-pay-ja", outcome).await?;
 
     // The dark theme: the QR still reads, and the screens still meet their contrast.
     app.click("nav-settings").await?;
     app.find("theme").await?.select_by_value("dark").await?;
     app.click("nav-pay").await?;
     code_on_screen(app, None).await?;
-    setting.shot(app, "12-pay-dark", &mut outcome).await?;
+    setting.shot(app, "12-pay-dark", outcome).await?;
     app.click("nav-activity").await?;
     app.find("activity-item").await?;
-    setting.shot(app, "13-activity-dark", &mut outcome).await?;
-    close_wallet(app, setting, &mut outcome).await?;
-    Ok(outcome)
+    setting.shot(app, "13-activity-dark", outcome).await?;
+    Ok(())
 }
 
 /// The shopper leaves: Security → Close wallet, asked twice and confirmed with the passkey; the
