@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use inkan_api::ErrorCode;
 use inkan_api::feed::Notice;
-use inkan_api::wallet::AddCard;
+use inkan_api::wallet::{AddCard, PendingCharge};
 use inkan_client::Wallet;
 use inkan_client::feed::{Cursor, FeedItem, FeedSubscription};
 use inkan_client::profile::ProfileStore;
@@ -21,11 +21,21 @@ use inkan_testkit::{Backend, ORIGIN, Proxy, TestServer};
 
 /// The next notice from the feed, within `within`; reconnections are counted, not returned.
 async fn next_notice(feed: &mut FeedSubscription, within: Duration, reconnects: &mut u32) -> (u64, Notice) {
+    let (seq, notice, _) = next_pushed(feed, within, reconnects).await;
+    (seq, notice)
+}
+
+/// As [`next_notice`], with the waiting charge the push carried.
+async fn next_pushed(
+    feed: &mut FeedSubscription,
+    within: Duration,
+    reconnects: &mut u32,
+) -> (u64, Notice, Option<Box<PendingCharge>>) {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let item = tokio::time::timeout_at(deadline, feed.next()).await.expect("a notice in time").expect("feed open");
         match item {
-            FeedItem::Event(event) => return (event.seq, event.notice().unwrap()),
+            FeedItem::Event { event, waiting } => return (event.seq, event.notice().unwrap(), waiting),
             FeedItem::Reconnecting { .. } => *reconnects += 1,
             FeedItem::Ended(e) => panic!("feed ended: {e}"),
             FeedItem::Connected => {}
@@ -33,13 +43,15 @@ async fn next_notice(feed: &mut FeedSubscription, within: Duration, reconnects: 
     }
 }
 
-/// Plays the shopper: waits for the charge to be pushed, then approves or declines it.
+/// Plays the shopper: waits for the charge to be pushed, then approves or declines it, from the
+/// push alone (it carries the passkey request: one request per charge, the confirmation).
 async fn shopper_answers(wallet: &mut Wallet, feed: &mut FeedSubscription, approve: bool) -> String {
     let mut reconnects = 0;
     loop {
-        let (_, notice) = next_notice(feed, Duration::from_secs(10), &mut reconnects).await;
+        let (_, notice, waiting) = next_pushed(feed, Duration::from_secs(10), &mut reconnects).await;
         if let Notice::ChargePending { charge_id, amount, merchant_name, .. } = notice {
-            let pending = wallet.pending_charge(&charge_id).await.unwrap();
+            let pending = *waiting.expect("the push carries the waiting charge");
+            assert_eq!(pending.charge.id, charge_id);
             assert_eq!(
                 (pending.charge.amount, pending.charge.merchant_name.as_str()),
                 (Money::yen(amount), merchant_name.as_str())

@@ -234,6 +234,20 @@ impl FeedEvent {
     }
 }
 
+/// One notice as the live feed pushes it: the [`FeedEvent`], and with a `charge_pending` notice
+/// whose charge still waits, that charge with the passkey request bound to it, so that the wallet
+/// confirms from the push alone (`GET /v1/wallet/charges/pending` is for catching up, not needed
+/// here). `pending` is not part of the history: it is neither hashed nor signed, and the history
+/// export does not carry it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LiveEvent {
+    #[serde(flatten)]
+    pub event: FeedEvent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<crate::wallet::PendingCharge>,
+}
+
 /// An issuer's Ed25519 signature over `inkan_core::history::head_message(account, seq, hash)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -296,11 +296,20 @@ impl App {
 
     /// Pays a waiting charge with the passkey (the assertion is bound to exactly this charge).
     pub async fn approve(&self, charge_id: &str) -> Result<ChargeView> {
-        self.with_wallet(async |w| {
-            let pending = w.pending_charge(charge_id).await?;
-            Ok(w.approve(&pending).await?.into())
-        })
-        .await
+        // As the feed pushed it, with its passkey request: no request before the passkey's. A
+        // charge the feed did not bring (it was offline) is fetched.
+        let pushed = self.shared.waiting(charge_id);
+        let paid = self
+            .with_wallet(async |w| {
+                let pending = match pushed {
+                    Some(pending) => pending,
+                    None => w.pending_charge(charge_id).await?,
+                };
+                Ok(w.approve(&pending).await?.into())
+            })
+            .await?;
+        self.shared.forget_waiting(charge_id);
+        Ok(paid)
     }
 
     /// Declines a waiting charge; `not_me` also freezes the wallet, in the same step.

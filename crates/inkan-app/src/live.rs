@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use inkan_api::ErrorCode;
 use inkan_api::feed::{FeedEvent, Notice};
+use inkan_api::wallet::PendingCharge;
 use inkan_client::Wallet;
 use inkan_client::api::Api;
 use inkan_client::feed::{self, Cursor, FeedItem};
@@ -23,17 +24,39 @@ use crate::{EventSink, lock};
 
 /// The most activity lines kept in memory; the full history is always exportable.
 const KEEP: usize = 2_000;
+/// The most waiting charges kept from the feed's pushes (a wallet rarely has more than one).
+const KEEP_WAITING: usize = 16;
 
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub(crate) online: AtomicBool,
     activity: SyncMutex<VecDeque<ActivityItem>>,
+    /// Charges the feed pushed with their passkey requests, newest first, until they settle: a
+    /// confirmation starts from here, with no request before the passkey's.
+    waiting: SyncMutex<VecDeque<PendingCharge>>,
 }
 
 impl Shared {
     pub(crate) fn reset(&self) {
         self.online.store(false, Ordering::SeqCst);
         lock(&self.activity).clear();
+        lock(&self.waiting).clear();
+    }
+
+    /// The charge `id` as the feed pushed it, while it waits.
+    pub(crate) fn waiting(&self, id: &str) -> Option<PendingCharge> {
+        lock(&self.waiting).iter().find(|p| p.charge.id == id).cloned()
+    }
+
+    fn keep_waiting(&self, pending: PendingCharge) {
+        let mut waiting = lock(&self.waiting);
+        waiting.retain(|p| p.charge.id != pending.charge.id);
+        waiting.push_front(pending);
+        waiting.truncate(KEEP_WAITING);
+    }
+
+    pub(crate) fn forget_waiting(&self, id: &str) {
+        lock(&self.waiting).retain(|p| p.charge.id != id);
     }
 
     pub(crate) fn activity(&self) -> Vec<ActivityItem> {
@@ -105,7 +128,7 @@ pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventS
                     attempt = 0;
                     shared.set_online(sink.as_ref(), true, None);
                 }
-                Some(FeedItem::Event(event)) => {
+                Some(FeedItem::Event { event, waiting }) => {
                     // The subscriber has checked the link; this only moves our cursor along.
                     if let Ok(next) = feed::follow(position, &event) {
                         position = next;
@@ -119,7 +142,7 @@ pub(crate) async fn run(wallet: Arc<Mutex<Option<Wallet>>>, sink: Arc<dyn EventS
                     {
                         tracing::warn!(error = %e, "could not keep the verified history head");
                     }
-                    deliver(&api, sink.as_ref(), &shared, &event).await;
+                    deliver(&api, sink.as_ref(), &shared, &event, waiting.map(|p| *p)).await;
                 }
                 Some(FeedItem::Reconnecting { reason, .. }) => shared.set_online(sink.as_ref(), false, Some(reason)),
                 Some(FeedItem::Ended(e)) => break Some(e),
@@ -194,7 +217,7 @@ async fn announce_pending(api: &Api, sink: &dyn EventSink) {
     }
 }
 
-async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedEvent) {
+async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedEvent, waiting: Option<PendingCharge>) {
     let notice = match event.notice() {
         Ok(n) => n,
         Err(e) => {
@@ -208,24 +231,31 @@ async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedE
     use Notice as N;
     match &notice {
         N::ChargePending { charge_id, .. } => {
-            // The notice has the amount and shop; the pending list has the expiry too. Only a
-            // charge still waiting gets a sheet (it may have been answered on another device).
-            match api.pending().await {
-                Ok(pending) => {
-                    if let Some(p) = pending.into_iter().find(|p| &p.charge.id == charge_id) {
-                        sink.emit(AppEvent::ChargePending { charge: ChargeView::from(p.charge) });
+            // The push carries the charge with its expiry and passkey request while it still
+            // waits (it may have been answered on another device, or expired: then no sheet).
+            // A server that does not push it is asked.
+            let pending = match waiting {
+                Some(pending) => Some(pending),
+                None => match api.pending().await {
+                    Ok(pending) => pending.into_iter().find(|p| &p.charge.id == charge_id),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not fetch the waiting charge");
+                        None
                     }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not fetch the waiting charge"),
+                },
+            };
+            if let Some(pending) = pending {
+                sink.emit(AppEvent::ChargePending { charge: ChargeView::from(pending.charge.clone()) });
+                shared.keep_waiting(pending);
             }
             sink.emit(AppEvent::WalletChanged);
         }
-        N::ChargeSucceeded { charge_id, .. } => settled(sink, charge_id, "succeeded"),
-        N::ChargeDeclined { charge_id, .. } => settled(sink, charge_id, "declined"),
-        N::ChargeExpired { charge_id, .. } => settled(sink, charge_id, "expired"),
+        N::ChargeSucceeded { charge_id, .. } => settled(sink, shared, charge_id, "succeeded"),
+        N::ChargeDeclined { charge_id, .. } => settled(sink, shared, charge_id, "declined"),
+        N::ChargeExpired { charge_id, .. } => settled(sink, shared, charge_id, "expired"),
         // Held: no sheet until Inkan approves it (a `charge_pending` notice then follows).
         N::ChargeHeld { .. } => sink.emit(AppEvent::WalletChanged),
-        N::ChargeReviewDeclined { charge_id, .. } => settled(sink, charge_id, "declined"),
+        N::ChargeReviewDeclined { charge_id, .. } => settled(sink, shared, charge_id, "declined"),
         N::ChargeRefunded { .. }
         | N::TopUpSucceeded { .. }
         | N::LimitsLowered { .. }
@@ -257,7 +287,8 @@ async fn deliver(api: &Api, sink: &dyn EventSink, shared: &Shared, event: &FeedE
     }
 }
 
-fn settled(sink: &dyn EventSink, charge_id: &str, status: &str) {
+fn settled(sink: &dyn EventSink, shared: &Shared, charge_id: &str, status: &str) {
+    shared.forget_waiting(charge_id);
     sink.emit(AppEvent::ChargeSettled { charge_id: charge_id.to_owned(), status: status.to_owned() });
     sink.emit(AppEvent::WalletChanged);
 }

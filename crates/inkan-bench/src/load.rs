@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use inkan_api::feed::{FeedEvent, Notice};
+use inkan_api::feed::{LiveEvent, Notice};
 use inkan_api::merchant::{Charge, CreateCharge};
-use inkan_api::wallet::{AddCard, ConfirmCharge, FinishRegistration, NewDevice, TopUp};
+use inkan_api::wallet::{AddCard, ConfirmCharge, FinishRegistration, NewDevice, PendingCharge, TopUp};
 use inkan_api::{Base64Url, ErrorBody, IDEMPOTENCY_KEY};
 use inkan_client::api::Api;
 use inkan_client::feed::SseParser;
@@ -202,7 +202,8 @@ pub struct ChargeRecord {
     pub terminal: usize,
     pub sent: Instant,
     pub created: Instant,
-    pub fetched: Instant,
+    /// When the `charge_pending` push with the passkey request reached the lane.
+    pub pushed: Instant,
     pub sign: Duration,
     pub confirmed: Instant,
 }
@@ -266,8 +267,9 @@ pub struct LoadResult {
 pub struct Steps {
     /// Terminal: `POST /v1/charges` until its 201.
     pub create: Option<Latency>,
-    /// Wallet: `GET /v1/wallet/charges/pending`.
-    pub fetch_pending: Option<Latency>,
+    /// Wallet: from the terminal's `201` until the `charge_pending` push, which carries the
+    /// passkey request, reaches the wallet (no request of its own: `GET …/pending` is not asked).
+    pub await_push: Option<Latency>,
     /// Wallet, client side only: the software passkey signing the assertion.
     pub sign_assertion_client: Option<Latency>,
     /// Wallet: `POST …/confirm` until its 200.
@@ -293,12 +295,42 @@ pub struct Cpu {
     pub loadgen_ms_per_charge: f64,
 }
 
-/// Feed arrivals of one wallet: charge id → when its `charge_pending` notice arrived.
-type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+/// How long a lane waits for the push of a charge it made.
+const PUSH_WAIT: Duration = Duration::from_secs(10);
 
-/// Keeps the wallet's feed open and notes when each `charge_pending` arrives. Returns once the
-/// server has answered the subscription (so the feed is live before the first charge).
-async fn open_feed(base: &Url, token: &str, arrivals: Arrivals) -> Result<tokio::task::JoinHandle<()>> {
+/// Feed arrivals of one wallet: charge id → when its `charge_pending` notice arrived, and the
+/// waiting charge it carried until the lane takes it to confirm.
+#[derive(Debug, Default)]
+struct Arrivals {
+    pushed: Mutex<HashMap<String, (Instant, Option<PendingCharge>)>>,
+    arrived: tokio::sync::Notify,
+}
+
+impl Arrivals {
+    /// The waiting charge `id` as pushed, and when it arrived, waiting for it up to [`PUSH_WAIT`].
+    async fn take(&self, id: &str) -> Result<(Instant, PendingCharge)> {
+        let deadline = tokio::time::Instant::now() + PUSH_WAIT;
+        loop {
+            // Registered before the look, so a push in between is not missed.
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            let found = {
+                let mut pushed = self.pushed.lock().unwrap_or_else(|p| p.into_inner());
+                pushed.get_mut(id).map(|(at, pending)| (*at, pending.take()))
+            };
+            if let Some((at, pending)) = found {
+                return Ok((at, pending.ok_or_else(|| anyhow!("push: without the waiting charge"))?));
+            }
+            tokio::time::timeout_at(deadline, arrived).await.map_err(|_| anyhow!("push: not in time"))?;
+        }
+    }
+}
+
+/// Keeps the wallet's feed open and notes when each `charge_pending` arrives, with the waiting
+/// charge it carries. Returns once the server has answered the subscription (so the feed is live
+/// before the first charge).
+async fn open_feed(base: &Url, token: &str, arrivals: Arc<Arrivals>) -> Result<tokio::task::JoinHandle<()>> {
     let mut response = reqwest::Client::new().get(base.join("/v1/wallet/feed")?).bearer_auth(token).send().await?;
     if !response.status().is_success() {
         return Err(anyhow!("feed: HTTP {}", response.status()));
@@ -312,9 +344,10 @@ async fn open_feed(base: &Url, token: &str, arrivals: Arrivals) -> Result<tokio:
                 if message.event.as_deref() != Some("charge_pending") {
                     continue;
                 }
-                let notice = serde_json::from_str::<FeedEvent>(&message.data).ok().and_then(|e| e.notice().ok());
-                if let Some(Notice::ChargePending { charge_id, .. }) = notice {
-                    arrivals.lock().unwrap_or_else(|p| p.into_inner()).insert(charge_id, at);
+                let Ok(live) = serde_json::from_str::<LiveEvent>(&message.data) else { continue };
+                if let Ok(Notice::ChargePending { charge_id, .. }) = live.event.notice() {
+                    arrivals.pushed.lock().unwrap_or_else(|p| p.into_inner()).insert(charge_id, (at, live.pending));
+                    arrivals.arrived.notify_waiters();
                 }
             }
         }
@@ -325,6 +358,7 @@ async fn open_feed(base: &Url, token: &str, arrivals: Arrivals) -> Result<tokio:
 /// its times count from then if that is earlier than now.
 async fn one_charge(
     wallet: &mut Wallet,
+    arrivals: &Arrivals,
     terminal: &Terminal,
     terminal_index: usize,
     codes_signed: &mut Samples,
@@ -340,10 +374,7 @@ async fn one_charge(
     let sent = due.map_or(now, |due| due.min(now));
     let charge = terminal.create_charge(&code, AMOUNT).await?;
     let created = Instant::now();
-    let pending = wallet.api.pending().await.map_err(|e| anyhow!("fetch pending: {}", short(&e)))?;
-    let fetched = Instant::now();
-    let pending =
-        pending.into_iter().find(|p| p.charge.id == charge.id).ok_or_else(|| anyhow!("fetch pending: not listed"))?;
+    let (pushed, pending) = arrivals.take(&charge.id).await?;
     let t = Instant::now();
     let credential =
         wallet.passkey.do_authentication(origin, pending.public_key).map_err(|e| anyhow!("sign: {e:?}"))?;
@@ -356,15 +387,7 @@ async fn one_charge(
     if confirmed.status != ChargeStatus::Succeeded {
         return Err(anyhow!("confirm: answered {}", confirmed.status));
     }
-    Ok(ChargeRecord {
-        id: charge.id,
-        terminal: terminal_index,
-        sent,
-        created,
-        fetched,
-        sign,
-        confirmed: Instant::now(),
-    })
+    Ok(ChargeRecord { id: charge.id, terminal: terminal_index, sent, created, pushed, sign, confirmed: Instant::now() })
 }
 
 fn short(e: &inkan_client::ClientError) -> String {
@@ -413,7 +436,7 @@ pub async fn run(
     let mut feeds = Vec::new();
     let mut lane_arrivals = Vec::new();
     for wallet in &wallets {
-        let arrivals = Arrivals::default();
+        let arrivals = Arc::new(Arrivals::default());
         feeds.push(open_feed(base, &wallet.token, arrivals.clone()).await?);
         lane_arrivals.push(arrivals);
     }
@@ -431,6 +454,7 @@ pub async fn run(
     for (index, mut wallet) in wallets.into_iter().enumerate() {
         let terminal_index = index % terminals.len();
         let terminal = terminals.get(terminal_index).context("no terminal")?.clone();
+        let arrivals = lane_arrivals.get(index).context("no feed")?.clone();
         tasks.spawn(async move {
             let mut outcome = LaneOutcome::default();
             for k in 0_u32.. {
@@ -442,7 +466,7 @@ pub async fn run(
                     tokio::time::sleep_until(due.into()).await;
                 }
                 let codes = &mut outcome.codes_signed_in_run;
-                match one_charge(&mut wallet, &terminal, terminal_index, codes, due).await {
+                match one_charge(&mut wallet, &arrivals, &terminal, terminal_index, codes, due).await {
                     Ok(record) => outcome.records.push(record),
                     Err(e) => *outcome.errors.entry(e.to_string()).or_default() += 1,
                 }
@@ -474,7 +498,10 @@ pub async fn run(
 
     let arrivals: HashMap<String, Instant> = lane_arrivals
         .iter()
-        .flat_map(|a| a.lock().unwrap_or_else(|p| p.into_inner()).drain().collect::<Vec<_>>())
+        .flat_map(|a| {
+            let mut pushed = a.pushed.lock().unwrap_or_else(|p| p.into_inner());
+            pushed.drain().map(|(id, (at, _))| (id, at)).collect::<Vec<_>>()
+        })
         .collect();
     let in_window: Vec<&ChargeRecord> =
         records.iter().filter(|r| r.confirmed >= window_start && r.confirmed <= window_end).collect();
@@ -482,10 +509,10 @@ pub async fn run(
     let mut feed_missing = 0;
     for r in &in_window {
         s.create.push(r.created - r.sent);
-        s.fetch.push(r.fetched - r.created);
+        s.push.push(r.pushed.saturating_duration_since(r.created));
         s.sign.push(r.sign);
         let total = r.confirmed - r.sent;
-        s.confirm.push(total.saturating_sub(r.fetched - r.sent).saturating_sub(r.sign));
+        s.confirm.push(total.saturating_sub(r.pushed.saturating_duration_since(r.sent)).saturating_sub(r.sign));
         s.total.push(total);
         s.total_server.push(total.saturating_sub(r.sign));
         match arrivals.get(&r.id) {
@@ -518,7 +545,7 @@ pub async fn run(
         errors,
         steps: Steps {
             create: s.create.summary(),
-            fetch_pending: s.fetch.summary(),
+            await_push: s.push.summary(),
             sign_assertion_client: s.sign.summary(),
             confirm: s.confirm.summary(),
             total: s.total.summary(),
@@ -537,7 +564,7 @@ pub async fn run(
 #[derive(Debug, Default)]
 struct StepSamples {
     create: Samples,
-    fetch: Samples,
+    push: Samples,
     sign: Samples,
     confirm: Samples,
     total: Samples,

@@ -155,7 +155,7 @@ fn charge_rows<'a>() -> Vec<Row<'a>> {
             }),
         ),
         ("load, ms p50 / p99: create", Box::new(|r| lat(r.load.steps.create.as_ref()))),
-        ("  fetch pending", Box::new(|r| lat(r.load.steps.fetch_pending.as_ref()))),
+        ("  await the push", Box::new(|r| lat(r.load.steps.await_push.as_ref()))),
         ("  sign assertion (client side)", Box::new(|r| lat(r.load.steps.sign_assertion_client.as_ref()))),
         ("  confirm", Box::new(|r| lat(r.load.steps.confirm.as_ref()))),
         ("  whole flow", Box::new(|r| lat(r.load.steps.total.as_ref()))),
@@ -169,7 +169,7 @@ fn charge_rows<'a>() -> Vec<Row<'a>> {
         ("  whole flow", Box::new(|r| lat(r.steady.steps.total.as_ref()))),
         ("  feed push (send → charge_pending)", Box::new(|r| lat(r.steady.steps.feed_push.as_ref()))),
         ("idle, ms p50 / p99: create", Box::new(|r| lat(r.idle.steps.create.as_ref()))),
-        ("  fetch pending", Box::new(|r| lat(r.idle.steps.fetch_pending.as_ref()))),
+        ("  await the push", Box::new(|r| lat(r.idle.steps.await_push.as_ref()))),
         ("  confirm", Box::new(|r| lat(r.idle.steps.confirm.as_ref()))),
         ("  feed push (send → charge_pending)", Box::new(|r| lat(r.idle.steps.feed_push.as_ref()))),
         (

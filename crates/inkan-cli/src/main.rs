@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand};
-use inkan_api::wallet::{AddCard, PayoutStatus, TopUpStatus};
+use inkan_api::wallet::{AddCard, PayoutStatus, PendingCharge, TopUpStatus};
 use inkan_client::feed::{Cursor, FeedItem, describe};
 use inkan_client::profile::{ProfileStore, home};
 use inkan_client::wallet::{PasskeyChoice, Server};
@@ -159,6 +159,10 @@ enum Command {
         /// With --follow: stop after this many notices.
         #[arg(long)]
         count: Option<usize>,
+        /// With --follow: as each charge arrives, ask to pay it with your passkey (from the
+        /// push itself, with no further request).
+        #[arg(long, requires = "follow")]
+        approve: bool,
     },
     /// Show limits, or set them (lowering applies at once; raising needs the passkey and 24 h).
     Limits {
@@ -400,7 +404,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Pending => pending(store).await,
         Command::Approve { charge, yes } => approve(store, charge, yes).await,
         Command::Decline { charge, not_me } => decline(store, charge, not_me).await,
-        Command::Feed { after, follow, count } => feed(store, after, follow, count).await,
+        Command::Feed { after, follow, count, approve } => feed(store, after, follow, count, approve).await,
         Command::Limits { action } => limits(store, action).await,
         Command::Freeze { recovery_code } => freeze(store, recovery_code).await,
         Command::Unfreeze { recovery_code } => unfreeze(store, recovery_code).await,
@@ -620,6 +624,11 @@ async fn pending(store: ProfileStore) -> Result<()> {
 async fn approve(store: ProfileStore, charge: String, yes: bool) -> Result<()> {
     let mut wallet = Wallet::open(store)?;
     let pending = wallet.pending_charge(&charge).await?;
+    pay(&mut wallet, &pending, yes).await
+}
+
+/// Shows a waiting charge, asks (unless `yes`) and pays it with the passkey.
+async fn pay(wallet: &mut Wallet, pending: &PendingCharge, yes: bool) -> Result<()> {
     let c = &pending.charge;
     let question = format!("Pay {} ({}) to {}?", c.amount, c.amount.format_ja(), c.merchant_name);
     println!("{question}");
@@ -627,7 +636,7 @@ async fn approve(store: ProfileStore, charge: String, yes: bool) -> Result<()> {
         println!("Not paid.");
         return Ok(());
     }
-    let done = wallet.approve(&pending).await?;
+    let done = wallet.approve(pending).await?;
     println!("Paid {} to {}: {}", done.amount, done.merchant_name, done.status);
     Ok(())
 }
@@ -673,7 +682,7 @@ fn print_event(event: &inkan_api::feed::FeedEvent) {
 }
 
 /// `inkan feed`: the verified history, then (`--follow`) the live feed, continuing its hash chain.
-async fn feed(store: ProfileStore, after: u64, follow: bool, count: Option<usize>) -> Result<()> {
+async fn feed(store: ProfileStore, after: u64, follow: bool, count: Option<usize>, approve: bool) -> Result<()> {
     let mut wallet = Wallet::open(store)?;
     if !follow {
         for event in wallet.history().await?.events.into_iter().filter(|e| e.seq > after) {
@@ -694,9 +703,15 @@ async fn feed(store: ProfileStore, after: u64, follow: bool, count: Option<usize
     let mut seen = 0usize;
     while count.is_none_or(|c| seen < c) {
         match feed.next().await {
-            Some(FeedItem::Event(event)) => {
+            Some(FeedItem::Event { event, waiting }) => {
                 print_event(&event);
                 seen += 1;
+                if let Some(pending) = waiting.filter(|_| approve) {
+                    // A charge paid elsewhere meanwhile, or expired, is refused by the server.
+                    if let Err(e) = pay(&mut wallet, &pending, false).await {
+                        eprintln!("not paid: {e}");
+                    }
+                }
             }
             Some(FeedItem::Reconnecting { delay, reason, .. }) => {
                 eprintln!("feed interrupted ({reason}); reconnecting in {} ms", delay.as_millis());

@@ -5,22 +5,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use inkan_api::feed::FeedEvent;
+use inkan_api::feed::{FeedEvent, LiveEvent};
+use inkan_api::wallet::PendingCharge;
 use inkan_core::history;
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
 
 use crate::api::Api;
 use crate::error::ClientError;
-use crate::history::Heads;
+use crate::history::{Heads, unhex32};
 
 /// What the subscriber reports.
 #[derive(Debug)]
 pub enum FeedItem {
     /// The stream is open (first, and again after each reconnection): the wallet is online.
     Connected,
-    /// A notice, in order, exactly once.
-    Event(FeedEvent),
+    /// A notice, in order, exactly once; with a `charge_pending` notice whose charge still
+    /// waits, that charge and its passkey request (`waiting`: confirm from it, no request needed).
+    Event { event: FeedEvent, waiting: Option<Box<PendingCharge>> },
     /// The connection dropped; it will try again after `delay`.
     Reconnecting { attempt: u32, delay: Duration, reason: String },
     /// The subscription is over (the session ended, or the history does not verify).
@@ -110,17 +112,6 @@ pub struct Cursor {
 
 impl Cursor {
     pub const START: Cursor = Cursor { seq: 0, hash: history::GENESIS };
-}
-
-fn unhex32(s: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out).ok()?;
-    Some(out)
-}
-
-/// The chain hash an event carries, if it is well formed.
-pub fn hash_of(event: &FeedEvent) -> Option<[u8; 32]> {
-    unhex32(&event.hash)
 }
 
 /// A verified head as kept in the keystore: `SEQ:HEX-HASH`.
@@ -225,7 +216,7 @@ async fn stream_once(
         };
         parser.push(&chunk);
         while let Some(message) = parser.next_message() {
-            let event: FeedEvent = serde_json::from_str(&message.data)
+            let LiveEvent { event, pending } = serde_json::from_str(&message.data)
                 .map_err(|e| ClientError::Protocol(format!("a feed event could not be read: {e}")))?;
             if event.seq <= cursor.seq {
                 continue;
@@ -234,11 +225,18 @@ async fn stream_once(
             heads.check_live(&event)?;
             *cursor = next;
             *attempt = 0;
-            if sender.send(FeedItem::Event(event)).await.is_err() {
+            // The server pushes only a charge of this notice; anything else is not believed.
+            let waiting = pending.filter(|p| is_charge_of(&event, &p.charge.id)).map(Box::new);
+            if sender.send(FeedItem::Event { event, waiting }).await.is_err() {
                 return Err(ClientError::Invalid("nobody is listening".into()));
             }
         }
     }
+}
+
+/// Whether `event` is the `charge_pending` notice of charge `id`.
+fn is_charge_of(event: &FeedEvent, id: &str) -> bool {
+    matches!(event.notice(), Ok(inkan_api::feed::Notice::ChargePending { charge_id, .. }) if charge_id == id)
 }
 
 /// Why a payment was held for review, in words (`Notice::ChargeHeld`'s `reason`).

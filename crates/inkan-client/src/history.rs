@@ -10,6 +10,18 @@ use time::OffsetDateTime;
 
 use crate::error::ClientError;
 
+/// 32 bytes from 64 hex digits.
+pub(crate) fn unhex32(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).ok()?;
+    Some(out)
+}
+
+/// The chain hash an event carries, if it is well formed.
+pub fn hash_of(event: &FeedEvent) -> Option<[u8; 32]> {
+    unhex32(&event.hash)
+}
+
 /// The checks of one wallet's history: its account, and the issuer key this device trusts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heads {
@@ -23,7 +35,7 @@ fn link_of(event: &FeedEvent) -> Option<Link<'_>> {
         seq: event.seq,
         at_unix_ms: i64::try_from(event.at.unix_timestamp_nanos() / 1_000_000).ok()?,
         payload: &event.payload,
-        hash: crate::feed::hash_of(event)?,
+        hash: hash_of(event)?,
     })
 }
 
@@ -126,7 +138,7 @@ impl VerifiedExport {
     pub fn extends(&self, known: KnownHead) -> Result<(), history::HistoryChanged> {
         let hash_at = |seq: u64| {
             let event = self.events.get(usize::try_from(seq.checked_sub(1)?).ok()?)?;
-            crate::feed::hash_of(event)
+            hash_of(event)
         };
         history::extends(known, self.head.seq, hash_at)
     }

@@ -593,7 +593,7 @@ impl Wallet {
         let head = heads.verify(&history.events).map_err(|f| crate::history::changed(&f.error))?;
         let hash_at = |seq: u64| {
             let event = history.events.get(usize::try_from(seq.checked_sub(1)?).ok()?)?;
-            feed::hash_of(event)
+            crate::history::hash_of(event)
         };
         inkan_core::history::extends(self.known_head()?, head.seq, hash_at)?;
         self.remember_head(Cursor { seq: head.seq, hash: head.hash })?;

@@ -447,7 +447,7 @@ async fn a_live_notice_the_issuer_did_not_sign_ends_the_feed() {
     let mut wallet = Wallet::enroll(store, where_(&server), "Hanako", "laptop", soft).await.map(|e| e.wallet).unwrap();
     let seen = wallet.history().await.unwrap();
     let last = seen.events.last().unwrap();
-    let cursor = Cursor { seq: last.seq, hash: inkan_client::feed::hash_of(last).unwrap() };
+    let cursor = Cursor { seq: last.seq, hash: inkan_client::history::hash_of(last).unwrap() };
     let mut feed = wallet.subscribe(cursor).await.unwrap();
     let next = async |feed: &mut inkan_client::feed::FeedSubscription| {
         tokio::time::timeout(std::time::Duration::from_secs(10), feed.next()).await.expect("the feed said nothing")
@@ -456,7 +456,7 @@ async fn a_live_notice_the_issuer_did_not_sign_ends_the_feed() {
     // A real notice passes, signed.
     wallet.freeze().await.unwrap();
     match next(&mut feed).await {
-        Some(FeedItem::Event(event)) => assert!(event.signature.is_some() && event.seq == last.seq + 1),
+        Some(FeedItem::Event { event, .. }) => assert!(event.signature.is_some() && event.seq == last.seq + 1),
         other => panic!("the freeze did not arrive: {other:?}"),
     }
     let account = wallet.profile().account_id.clone();

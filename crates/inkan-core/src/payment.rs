@@ -177,6 +177,7 @@ impl CodeRefusals {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use time::Duration;
     use time::macros::datetime;
 
@@ -295,6 +296,162 @@ mod tests {
         let admit = |amount| admit(&new, &topped_up, yen(amount), Country::JP, &cap(), &RiskRules::DEFAULT, NOW);
         assert_eq!(admit(2_399), Ok(Admission::AwaitShopper));
         assert_eq!(admit(2_400), Ok(Admission::Review(HoldReason::TopUpThenSpend)));
+    }
+
+    /// A reference model of [`admit`] in plain integers (yen, seconds before now), written from
+    /// the rules as the product states them rather than from the implementation: no `Money`, no
+    /// `LimitPolicy`, no `time`.
+    mod model {
+        /// What a terminal's charge comes to.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Outcome {
+            Removed,
+            Held,
+            Frozen,
+            NotPositive,
+            /// 0 per charge, 1 day, 2 month.
+            Over(usize),
+            Insufficient,
+            Review(&'static str),
+            Await,
+        }
+
+        #[derive(Debug, Clone)]
+        pub struct Case {
+            pub device_active: bool,
+            pub held: bool,
+            pub frozen: bool,
+            /// Per charge, day, month.
+            pub limits: [i64; 3],
+            pub device_age_s: i64,
+            pub device_has_paid: bool,
+            pub balance: i64,
+            pub pending: i64,
+            pub today: i64,
+            pub month: i64,
+            pub amount: i64,
+            /// Earlier charges: seconds ago, and whether the terminal was abroad.
+            pub recent: Vec<(i64, bool)>,
+            pub abroad: bool,
+            pub top_up_s_ago: Option<i64>,
+        }
+
+        /// The new-device cap and rules of the test: ¥3,000 a charge, day and month for the first
+        /// 24 h; bursts of more than 5 charges in 10 minutes; two countries within an hour; a
+        /// top-up spent to 80 % of the day within 30 minutes from a device under 72 h; a first
+        /// charge above ¥20,000 from a device under 24 h.
+        pub fn decide(c: &Case) -> Outcome {
+            const HOUR: i64 = 3_600;
+            if !c.device_active {
+                return Outcome::Removed;
+            }
+            if c.held {
+                return Outcome::Held;
+            }
+            if c.frozen {
+                return Outcome::Frozen;
+            }
+            if c.amount <= 0 {
+                return Outcome::NotPositive;
+            }
+            let capped = c.device_age_s < 24 * HOUR;
+            let limit = |i: usize| if capped { c.limits[i].min(3_000) } else { c.limits[i] };
+            let already = [0, c.today, c.month];
+            if let Some(i) = (0..3).find(|&i| already[i] + c.amount > limit(i)) {
+                return Outcome::Over(i);
+            }
+            if c.balance - c.pending < c.amount {
+                return Outcome::Insufficient;
+            }
+            let within = |window: i64, ago: i64| (0..window).contains(&ago);
+            if c.recent.iter().filter(|(ago, _)| within(600, *ago)).count() + 1 > 5 {
+                return Outcome::Review("many_charges");
+            }
+            if c.top_up_s_ago.is_some_and(|ago| within(1_800, ago))
+                && c.device_age_s < 72 * HOUR
+                && (c.today + c.amount) * 100 >= limit(1) * 80
+            {
+                return Outcome::Review("top_up_then_spend");
+            }
+            if c.recent.iter().any(|&(ago, abroad)| within(HOUR, ago) && abroad != c.abroad) {
+                return Outcome::Review("two_countries");
+            }
+            if !c.device_has_paid && c.device_age_s < 24 * HOUR && c.amount > 20_000 {
+                return Outcome::Review("new_device_first_charge");
+            }
+            Outcome::Await
+        }
+    }
+
+    fn case() -> impl Strategy<Value = model::Case> {
+        let flags = (any::<bool>(), prop::bool::weighted(0.1), prop::bool::weighted(0.1), prop::bool::weighted(0.1));
+        let limits = (0i64..60_000, 0i64..60_000, 0i64..200_000).prop_map(|(p, d, m)| [p, p + d, p + d + m]);
+        let device = (0i64..100 * 3_600, any::<bool>());
+        let money = (0i64..80_000, 0i64..20_000, 0i64..60_000, 0i64..100_000, -10i64..40_000);
+        let recent = prop::collection::vec((0i64..7_200, prop::bool::weighted(0.1)), 0..8);
+        let top_up = prop::option::of(0i64..3_600);
+        (flags, limits, device, money, recent, top_up).prop_map(
+            |((inactive_unless, held, frozen, abroad), limits, (age, paid), money, recent, top_up_s_ago)| {
+                let (balance, pending, today, month_extra, amount) = money;
+                model::Case {
+                    // Mostly active: a removed device ends every case at the first question.
+                    device_active: inactive_unless || !held,
+                    held,
+                    frozen,
+                    limits,
+                    device_age_s: age,
+                    device_has_paid: paid,
+                    balance,
+                    pending,
+                    today,
+                    month: today + month_extra,
+                    amount,
+                    recent,
+                    abroad,
+                    top_up_s_ago,
+                }
+            },
+        )
+    }
+
+    proptest! {
+        /// [`admit`] decides every charge as the reference model does: refused (and why, in the
+        /// order the shopper can act on), set aside for review (and by which rule), or sent to
+        /// the shopper.
+        #[test]
+        fn admit_matches_the_reference_model(c in case()) {
+            let ago = |s: i64| NOW - Duration::seconds(s);
+            let abroad = |a: bool| if a { "KR".parse().unwrap() } else { Country::JP };
+            let facts = PaymentFacts {
+                device_active: c.device_active,
+                device_enrolled_at: ago(c.device_age_s),
+                frozen: c.frozen,
+                held: c.held,
+                limits: LimitSettings::new(policy(c.limits[0], c.limits[1], c.limits[2])),
+                balance: yen(c.balance),
+                pending_elsewhere: yen(c.pending),
+                spent: Spending { today: yen(c.today), this_month: yen(c.month) },
+            };
+            let activity = RecentActivity {
+                recent: c.recent.iter().map(|&(s, a)| RecentCharge { at: ago(s), country: abroad(a) }).collect(),
+                last_top_up: c.top_up_s_ago.map(ago),
+                device_has_paid: c.device_has_paid,
+            };
+            let got = match admit(&facts, &activity, yen(c.amount), abroad(c.abroad), &cap(), &RiskRules::DEFAULT, NOW) {
+                Err(PaymentRefusal::DeviceRemoved) => model::Outcome::Removed,
+                Err(PaymentRefusal::Held) => model::Outcome::Held,
+                Err(PaymentRefusal::Frozen) => model::Outcome::Frozen,
+                Err(PaymentRefusal::Limit(LimitError::AmountNotPositive)) => model::Outcome::NotPositive,
+                Err(PaymentRefusal::Limit(LimitError::Exceeded { kind, .. })) => {
+                    model::Outcome::Over(LimitKind::ALL.iter().position(|k| *k == kind).unwrap())
+                }
+                Err(PaymentRefusal::InsufficientFunds) => model::Outcome::Insufficient,
+                Err(other) => panic!("no case here should fail with {other:?}"),
+                Ok(Admission::Review(reason)) => model::Outcome::Review(reason.as_str()),
+                Ok(Admission::AwaitShopper) => model::Outcome::Await,
+            };
+            prop_assert_eq!(got, model::decide(&c), "{:?}", c);
+        }
     }
 
     #[test]

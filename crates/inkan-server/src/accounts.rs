@@ -27,7 +27,7 @@ use crate::passkeys::{self, ActingDevice, accept_assertion, put_ceremony, take_c
 use crate::ratelimit::Flow;
 use crate::secrets::{hash_secret, new_id, new_token};
 use crate::state::AppState;
-use crate::{feed, operator};
+use crate::{feed, switches};
 
 #[derive(Serialize, Deserialize)]
 struct RegistrationContext {
@@ -67,7 +67,7 @@ pub async fn begin_registration(
     client.admit(&app)?;
     client.limit(&app, Flow::Enrolment, None)?;
     let display_name = display_name(&body.display_name)?;
-    operator::ensure_running(app.db.pool(), Service::Enrolment).await?;
+    switches::ensure_running(app.db.pool(), Service::Enrolment).await?;
     let user = Uuid::new_v4();
     let (options, state) = app
         .webauthn
@@ -161,7 +161,7 @@ pub async fn finish_registration(
 ) -> Result<(StatusCode, Json<Enrolled>)> {
     client.admit(&app)?;
     let (key, device_name) = check_device(&body.device, &body.ceremony_id)?;
-    operator::ensure_running(app.db.pool(), Service::Enrolment).await?;
+    switches::ensure_running(app.db.pool(), Service::Enrolment).await?;
     let mut tx = app.db.begin().await?;
     let ceremony =
         take_ceremony::<PasskeyRegistration, RegistrationContext>(&app, &mut tx, "registration", &body.ceremony_id)
@@ -194,7 +194,7 @@ pub async fn finish_registration(
     let device_id = insert_device(&mut tx, &app, &account_id, &key_id, key.as_sec1(), &device_name).await?;
     let device = ActingDevice { account_id: &account_id, device_id: &device_id, session: None };
     passkeys::register(&app, &mut tx, device, &body.credential, &ceremony.state).await?;
-    let recovery_codes = crate::recovery::issue(&mut tx, &app, &account_id).await?;
+    let recovery_codes = crate::store::recovery_codes::issue(&mut tx, &app, &account_id).await?;
     let session = open_session(&mut tx, &app, &account_id, &device_id).await?;
     tx.commit(&app.hub).await?;
     tracing::info!(%account_id, %device_id, "account created");

@@ -8,10 +8,8 @@
 //!   limit between them (a card's details can be guessed).
 //! - A passkey assertion or a recovery code is [`check`]ed first, and a failure is counted after
 //!   the request's own transaction has rolled back ([`AppError::failed_try`], recorded by
-//!   `feed::record_refusals`). Neither can be guessed (a signature, an 80-bit code), and the rate
+//!   `refusals::record`). Neither can be guessed (a signature, an 80-bit code), and the rate
 //!   limits bound what runs at once; a success on the money path costs one read, no write.
-
-use std::net::IpAddr;
 
 use axum::http::StatusCode;
 use inkan_api::ErrorCode;
@@ -21,61 +19,8 @@ use time::OffsetDateTime;
 
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
-use crate::error::{AppError, Result};
-
-/// One counter: which secret, what it counts against, and whose.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Counter {
-    pub secret: Secret,
-    pub against: Against,
-    pub subject: String,
-}
-
-impl Counter {
-    /// A card number's counter, by its keyed hash (`funding::card_number_key`).
-    pub fn card_number(key: &str) -> Counter {
-        Counter { secret: Secret::Card, against: Against::CardNumber, subject: key.to_owned() }
-    }
-
-    pub fn account(secret: Secret, account_id: &str) -> Counter {
-        Counter { secret, against: Against::Account, subject: account_id.to_owned() }
-    }
-
-    pub fn device(secret: Secret, device_id: &str) -> Counter {
-        Counter { secret, against: Against::Device, subject: device_id.to_owned() }
-    }
-
-    /// A session's counter, by its token's hash.
-    pub fn session(secret: Secret, token_hash: &str) -> Counter {
-        Counter { secret, against: Against::Session, subject: token_hash.to_owned() }
-    }
-
-    /// A client address's counter (an IPv6 client by its /64, as the rate limits count it).
-    pub fn address(secret: Secret, address: IpAddr) -> Counter {
-        Counter { secret, against: Against::Address, subject: address_subject(address) }
-    }
-
-    /// The counters of one try of `secret` (not a card's number: see `funding`): as many of the
-    /// wallet's, the device's (if one is known) and the client address's as
-    /// `Secret::counted_against` says.
-    pub fn of(secret: Secret, account_id: &str, device_id: Option<&str>, address: IpAddr) -> Vec<Counter> {
-        secret
-            .counted_against()
-            .iter()
-            .filter_map(|against| match against {
-                Against::Account => Some(Counter::account(secret, account_id)),
-                Against::Device => device_id.map(|device| Counter::device(secret, device)),
-                Against::Address => Some(Counter::address(secret, address)),
-                Against::CardNumber | Against::Session => None,
-            })
-            .collect()
-    }
-}
-
-/// How an address is named in the counters and by the operator's `unlock`.
-pub fn address_subject(address: IpAddr) -> String {
-    crate::ratelimit::address_key(address).to_string()
-}
+use crate::error::{AppError, PendingFailure, Result};
+use crate::tries::Counter;
 
 /// A try refused without being made: one of its counters is locked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,26 +51,6 @@ impl Locked {
         let code = if self.secret == Secret::Card { ErrorCode::CardLocked } else { ErrorCode::AttemptsLocked };
         AppError { locked_until: self.until, ..AppError::new(StatusCode::FORBIDDEN, code, message) }
     }
-}
-
-/// A failed try, to count once the request's own transaction is over (see the module docs).
-#[derive(Debug, Clone)]
-pub struct FailedTry {
-    pub secret: Secret,
-    /// The wallet whose devices are told where its counters stand (none for an account id that
-    /// is no wallet's).
-    pub account_id: Option<String>,
-    pub counters: Vec<Counter>,
-}
-
-/// A refusal's failed try on its way out: `feed::record_refusals` counts it and words the answer
-/// again from the refusal's status, code and message.
-#[derive(Debug, Clone)]
-pub struct PendingFailure {
-    pub failed: FailedTry,
-    pub status: StatusCode,
-    pub code: ErrorCode,
-    pub message: String,
 }
 
 /// Counts a failed try in `tx` (the refusal's own, after the request's): the refusal worded again

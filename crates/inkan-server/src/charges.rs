@@ -14,14 +14,14 @@ use inkan_core::limits::LimitError;
 use inkan_core::payment::{Admission, CodeRefusals, PaymentFacts, PaymentRefusal, Stage, admit, may_pay};
 use inkan_core::payment_code::{DevicePublicKey, PaymentCode, PaymentCodeError};
 use inkan_core::risk::HoldReason;
-use inkan_core::{ChargeEvent, ChargeStatus, Currency, Money, Spending, tokyo};
+use inkan_core::{ChargeEvent, ChargeStatus, Money};
 use serde::Deserialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use webauthn_rs::prelude::{PasskeyAuthentication, RequestChallengeResponse};
 
 use crate::auth::{SessionAuth, TerminalAuth};
-use crate::charge_sql::{self, Move};
+use crate::charge_sql::Move;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Query, Result};
@@ -29,15 +29,13 @@ use crate::hub::Change;
 use crate::origin::{Client, Guarded};
 use crate::secrets::new_id;
 use crate::state::AppState;
-use crate::{activity, feed, idempotency, ledger, operator, origin, passkeys};
+use crate::store::charges::{currency_of, merchant_view, status_of, wallet_view};
+use crate::{activity, feed, idempotency, ledger, origin, passkeys, store, switches};
 
 /// Largest single charge the API accepts at all, before any wallet limit (¥10,000,000).
 const MAX_AMOUNT: i64 = 10_000_000;
 /// Longest `?wait=` a terminal may ask for.
 const MAX_WAIT_SECONDS: u64 = 60;
-
-const CHARGE_COLUMNS: &str = "c.id, c.status, c.amount, c.currency, c.description, c.merchant_id, m.name AS merchant_name, \
-     c.account_id, c.created_at, c.expires_at, c.decided_at, c.refunded_at, c.auth_request";
 
 /// A payment code refused, as a terminal hears it: every refusal of the core named (no wildcard),
 /// so that a new one cannot slip through as another.
@@ -76,123 +74,13 @@ fn insufficient() -> AppError {
     AppError::new(StatusCode::PAYMENT_REQUIRED, ErrorCode::InsufficientFunds, "the wallet's balance is too low")
 }
 
-fn status_of(row: &AnyRow) -> Result<ChargeStatus> {
-    let s: String = row.try_get("status")?;
-    ChargeStatus::from_wire(&s).ok_or_else(|| AppError::internal(format!("unknown charge status {s}")))
-}
-
-fn currency_of(row: &AnyRow) -> Result<Currency> {
-    row.try_get::<String, _>("currency")?.parse::<Currency>().map_err(AppError::internal)
-}
-
-fn merchant_view(row: &AnyRow) -> Result<Charge> {
-    Ok(Charge {
-        id: row.try_get("id")?,
-        status: status_of(row)?,
-        amount: row.try_get("amount")?,
-        currency: currency_of(row)?,
-        description: row.try_get("description")?,
-        merchant_id: row.try_get("merchant_id")?,
-        merchant_name: row.try_get("merchant_name")?,
-        created_at: from_ms(row.try_get("created_at")?),
-        expires_at: from_ms(row.try_get("expires_at")?),
-        decided_at: row.try_get::<Option<i64>, _>("decided_at")?.map(from_ms),
-        refunded_at: row.try_get::<Option<i64>, _>("refunded_at")?.map(from_ms),
-    })
-}
-
-fn wallet_view(row: &AnyRow) -> Result<WalletCharge> {
-    Ok(WalletCharge {
-        id: row.try_get("id")?,
-        status: status_of(row)?,
-        amount: Money::new(currency_of(row)?, row.try_get("amount")?),
-        merchant_name: row.try_get("merchant_name")?,
-        description: row.try_get("description")?,
-        created_at: from_ms(row.try_get("created_at")?),
-        expires_at: from_ms(row.try_get("expires_at")?),
-    })
-}
-
 /// The charge as its merchant sees it, if there is one with this id.
 pub async fn merchant_charge(app: &AppState, id: &str) -> Result<Option<Charge>> {
     load(app, id).await?.as_ref().map(merchant_view).transpose()
 }
 
 async fn load(app: &AppState, id: &str) -> Result<Option<AnyRow>> {
-    if id.len() > 64 {
-        return Ok(None);
-    }
-    Ok(sqlx::query(&format!(
-        "SELECT {CHARGE_COLUMNS} FROM charges c JOIN merchants m ON m.id = c.merchant_id WHERE c.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(app.db.pool())
-    .await?)
-}
-
-/// What the wallet has spent in the current Tokyo day and month, counting charges not decided yet
-/// (waiting for confirmation or held for review: many of them cannot together pass a limit).
-pub async fn spending(
-    conn: &mut sqlx::AnyConnection,
-    app: &AppState,
-    account_id: &str,
-    currency: Currency,
-    now: time::OffsetDateTime,
-) -> Result<Spending> {
-    Ok(charge_sums(conn, app, account_id, currency, now, None, now).await?.spent)
-}
-
-/// What a wallet's charges other than `except` add up to.
-struct ChargeSums {
-    /// Succeeded and not decided yet, in the Tokyo day and month of the instant asked about.
-    spent: Spending,
-    /// Not decided yet: waiting for confirmation or held for review.
-    pending: Money,
-}
-
-/// [`ChargeSums`] of the Tokyo day and month of `at`, in one pass over the wallet's charges of that
-/// month and of the last review window and charge lifetime (no open charge is older).
-async fn charge_sums(
-    conn: &mut sqlx::AnyConnection,
-    app: &AppState,
-    account_id: &str,
-    currency: Currency,
-    at: time::OffsetDateTime,
-    except: Option<&str>,
-    now: time::OffsetDateTime,
-) -> Result<ChargeSums> {
-    let (day, month) = (tokyo::day(at), tokyo::month(at));
-    // No open charge is older than a review window and a charge lifetime (held, then approved
-    // at the window's end).
-    let oldest = month.start.min(now - app.settings.review_window - app.settings.charge_ttl);
-    let sums = sqlx::query(&format!(
-        "SELECT \
-         CAST(COALESCE(SUM(CASE WHEN created_at >= $2 AND created_at < $3 THEN amount ELSE 0 END), 0) AS BIGINT) AS today, \
-         CAST(COALESCE(SUM(CASE WHEN created_at >= $4 AND created_at < $5 THEN amount ELSE 0 END), 0) AS BIGINT) AS this_month, \
-         CAST(COALESCE(SUM(CASE WHEN status IN ({open}) THEN amount ELSE 0 END), 0) AS BIGINT) AS open \
-         FROM charges WHERE account_id = $1 AND status IN ({spent}) \
-         AND created_at >= $6 \
-         AND id <> $7",
-        open = charge_sql::open(),
-        spent = charge_sql::spent(),
-    ))
-    .bind(account_id)
-    .bind(to_ms(day.start))
-    .bind(to_ms(day.end))
-    .bind(to_ms(month.start))
-    .bind(to_ms(month.end))
-    .bind(to_ms(oldest))
-    // No charge id is empty.
-    .bind(except.unwrap_or(""))
-    .fetch_one(conn)
-    .await?;
-    Ok(ChargeSums {
-        spent: Spending {
-            today: Money::new(currency, sums.try_get("today")?),
-            this_month: Money::new(currency, sums.try_get("this_month")?),
-        },
-        pending: Money::new(currency, sums.try_get("open")?),
-    })
+    store::charges::load(app.db.pool(), id).await
 }
 
 /// Locks the wallet's account row inside `tx` (a charge and a confirmation of the same wallet
@@ -228,7 +116,7 @@ async fn payment_facts(
     now: time::OffsetDateTime,
 ) -> Result<PaymentFacts> {
     let currency = currency_of(account)?;
-    let sums = charge_sums(tx.conn(), app, account_id, currency, at, except, now).await?;
+    let sums = store::charges::sums(tx.conn(), &app.settings, account_id, currency, at, except, now).await?;
     Ok(PaymentFacts {
         device_active: device.active,
         device_enrolled_at: device.enrolled_at,
@@ -248,7 +136,7 @@ impl From<PaymentRefusal> for AppError {
             PaymentRefusal::DeviceRemoved => {
                 AppError::new(StatusCode::FORBIDDEN, ErrorCode::DeviceRevoked, refusal.to_string())
             }
-            PaymentRefusal::Held => operator::held(),
+            PaymentRefusal::Held => switches::held(),
             PaymentRefusal::Frozen => frozen(),
             PaymentRefusal::Limit(e) => e.into(),
             PaymentRefusal::InsufficientFunds => insufficient(),
@@ -374,7 +262,7 @@ pub async fn create(
     }
     let (amount, description) = requested(&body)?;
     let now = app.clock.now();
-    operator::ensure_running(app.db.pool(), Service::Charges).await?;
+    switches::ensure_running(app.db.pool(), Service::Charges).await?;
     let device = paying_device(&app, &body.payment_code, now).await?;
     let account_id = device.account_id.clone();
     // A genuine code, shown to a terminal in a country that is not served (a code relayed abroad):
@@ -649,22 +537,7 @@ pub async fn refund(
 /// request bound to exactly that charge.
 pub async fn pending(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Vec<PendingCharge>>> {
     expire_due(&app, None).await?;
-    let rows = sqlx::query(&format!(
-        "SELECT {CHARGE_COLUMNS} FROM charges c JOIN merchants m ON m.id = c.merchant_id \
-         WHERE c.account_id = $1 AND c.status IN ({}) ORDER BY c.created_at",
-        Move::of(ChargeEvent::Confirm)?.from
-    ))
-    .bind(&auth.account_id)
-    .fetch_all(app.db.pool())
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let request: RequestChallengeResponse =
-                serde_json::from_str(&row.try_get::<Option<String>, _>("auth_request")?.unwrap_or_default())?;
-            Ok(PendingCharge { charge: wallet_view(row)?, public_key: request })
-        })
-        .collect::<Result<Vec<_>>>()
-        .map(Json)
+    Ok(Json(store::charges::waiting(app.db.pool(), &auth.account_id, None, app.clock.now()).await?))
 }
 
 /// Why a charge could not be decided: gone, someone else's, or no longer pending.
@@ -701,7 +574,7 @@ pub async fn confirm(
 ) -> Result<Json<WalletCharge>> {
     client.admit_for(&app, &auth.account_id, Guarded::Payment)?;
     let now = app.clock.now();
-    operator::ensure_running(app.db.pool(), Service::Charges).await?;
+    switches::ensure_running(app.db.pool(), Service::Charges).await?;
     // The assertion is checked against the charge's challenge before the transaction: the check
     // needs no database, and no transaction waits on it. It counts only if the transaction below
     // still finds the charge pending (a charge's challenge never changes while it is) and the
@@ -850,7 +723,8 @@ pub async fn decline(
     };
     feed::append(&mut tx, &app.issuer, &auth.account_id, &notice, now).await?;
     if body.not_me {
-        crate::wallet::freeze_wallet(&mut tx, &app, &auth.account_id, "this wasn't me", Some(&auth.device_id)).await?;
+        crate::freezing::freeze_wallet(&mut tx, &app, &auth.account_id, "this wasn't me", Some(&auth.device_id))
+            .await?;
     }
     tx.announce(Change::Charge(id.clone()));
     tx.commit(&app.hub).await?;

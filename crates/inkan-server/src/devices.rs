@@ -29,7 +29,7 @@ use crate::passkeys::{ActingDevice, put_ceremony, take_ceremony};
 use crate::ratelimit::Flow;
 use crate::secrets::new_id;
 use crate::state::AppState;
-use crate::{feed, operator, recovery};
+use crate::{feed, recovery, switches};
 
 /// How many joins may wait per wallet, and how long one may take from request to new passkey.
 const JOINS: JoinPolicy = JoinPolicy::DEFAULT;
@@ -113,11 +113,11 @@ pub async fn begin(
     }
     crate::accounts::admit_for_account(&app, &client, &body.account_id, Guarded::DeviceJoin).await?;
     client.limit(&app, Flow::JoinBegin, Some(&body.account_id))?;
-    operator::ensure_running(app.db.pool(), Service::Enrolment).await?;
+    switches::ensure_running(app.db.pool(), Service::Enrolment).await?;
     // An account id that does not exist gets a request like any other (kept, and never approved):
     // the answer must not tell which ids exist. A held account is the one that says so.
     if account_exists(app.db.pool(), &body.account_id).await? {
-        operator::ensure_not_held(app.db.pool(), &body.account_id).await?;
+        switches::ensure_not_held(app.db.pool(), &body.account_id).await?;
     }
     let now = app.clock.now();
     let (waiting, oldest): (i64, Option<i64>) = sqlx::query_as(
@@ -349,7 +349,7 @@ pub async fn finish(
     let join = load(&app, &id).await?;
     check_signed(&headers, &join, JoinStep::Passkey { ceremony_id: &body.ceremony_id })?;
     client.admit_for(&app, &join.try_get::<String, _>("account_id")?, Guarded::DeviceJoin)?;
-    operator::ensure_allowed(&app, Service::Enrolment, &join.try_get::<String, _>("account_id")?).await?;
+    switches::ensure_allowed(&app, Service::Enrolment, &join.try_get::<String, _>("account_id")?).await?;
     let mut tx = app.db.begin().await?;
     let row = sqlx::query(
         "UPDATE device_joins SET status = 'completed' WHERE id = $1 AND status = 'approved' AND expires_at > $2 \
@@ -399,7 +399,7 @@ pub async fn freeze_with_recovery_code(
         return Err(recovery::wrong_code(&app, &account_id, None, client.address(), message).await);
     }
     let mut tx = app.db.begin().await?;
-    crate::wallet::freeze_wallet(&mut tx, &app, &account_id, "recovery code", None).await?;
+    crate::freezing::freeze_wallet(&mut tx, &app, &account_id, "recovery code", None).await?;
     tx.commit(&app.hub).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,11 +21,11 @@ pub struct AppError {
     /// Seconds to send as `Retry-After` (overload and rate limits).
     pub retry_after: Option<u32>,
     /// A notice of this refusal itself (a refused passkey), written in a transaction of its own
-    /// once the request's has rolled back, and before the answer leaves (`feed::record_refusals`).
+    /// once the request's has rolled back, and before the answer leaves (`refusals::record`).
     pub notice: Option<Box<RefusalNotice>>,
     /// A failed try of a secret to count, as the notice is written (`attempts`): the answer is
     /// then worded for where its counters stand.
-    pub failed_try: Option<Box<crate::attempts::FailedTry>>,
+    pub failed_try: Option<Box<crate::tries::FailedTry>>,
     /// Tries left before a lock, when the shopper is warned (`attempts::worded`).
     pub tries_left: Option<u32>,
     /// When a lock of failed tries ends.
@@ -37,6 +37,16 @@ pub struct AppError {
 pub struct RefusalNotice {
     pub account_id: String,
     pub notice: inkan_api::feed::Notice,
+}
+
+/// A refusal's failed try on its way out: `refusals::record` counts it and words the answer
+/// again from the refusal's status, code and message.
+#[derive(Debug, Clone)]
+pub struct PendingFailure {
+    pub failed: crate::tries::FailedTry,
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub message: String,
 }
 
 /// What an overloaded server asks a client to wait before retrying, in seconds.
@@ -58,7 +68,7 @@ impl AppError {
 
     /// This error, as a failed try of a secret that counts against `counters` once the request's
     /// transaction is over.
-    pub fn failed_try(self, failed: crate::attempts::FailedTry) -> Self {
+    pub fn failed_try(self, failed: crate::tries::FailedTry) -> Self {
         AppError { failed_try: Some(Box::new(failed)), ..self }
     }
 
@@ -121,7 +131,7 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let failed_try = self.failed_try.map(|failed| crate::attempts::PendingFailure {
+        let failed_try = self.failed_try.map(|failed| PendingFailure {
             failed: *failed,
             status: self.status,
             code: self.code,

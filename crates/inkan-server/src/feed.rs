@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use inkan_api::Base64Url;
-use inkan_api::feed::{FeedEvent, HeadSignature, History, IssuerKeys, Notice};
+use inkan_api::feed::{FeedEvent, HeadSignature, History, IssuerKeys, LiveEvent, Notice};
 use inkan_core::history;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -20,10 +19,11 @@ use sqlx::any::AnyRow;
 use crate::auth::SessionAuth;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
-use crate::error::{AppError, Json, RefusalNotice, Result};
+use crate::error::{AppError, Json, Result};
 use crate::hub::{Change, Subscription};
 use crate::issuer::Issuer;
 use crate::state::AppState;
+use crate::store;
 
 /// How many notices one database read returns while catching up.
 const PAGE: i64 = 500;
@@ -42,46 +42,6 @@ pub async fn append(
         .fetch_one(tx.conn())
         .await?;
     append_at(tx, issuer, Head::of(&row)?, account_id, notice, now).await
-}
-
-/// Middleware: a refused request that carries a notice of its refusal (`AppError::with_notice`)
-/// gets it recorded in a transaction of its own, after the handler (and its transaction) is done
-/// and before the answer leaves. So the wallet's devices hear of every refused passkey, and a
-/// client that saw the refusal can find it in the history. If it cannot be written, the refusal
-/// is still answered, and the failure logged.
-pub async fn record_refusals(
-    State(app): State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let mut response = next.run(request).await;
-    let refusal = response.extensions_mut().remove::<RefusalNotice>();
-    let failure = response.extensions_mut().remove::<crate::attempts::PendingFailure>();
-    if refusal.is_none() && failure.is_none() {
-        return response;
-    }
-    let account_id = refusal.as_ref().map(|r| r.account_id.clone()).unwrap_or_default();
-    let outcome = async {
-        let mut tx = app.db.begin().await?;
-        if let Some(refusal) = &refusal {
-            append(&mut tx, &app.issuer, &refusal.account_id, &refusal.notice, app.clock.now()).await?;
-        }
-        let reworded = match failure {
-            Some(failure) => crate::attempts::record_failure(&mut tx, &app, failure).await?,
-            None => None,
-        };
-        tx.commit(&app.hub).await?;
-        Ok::<Option<AppError>, AppError>(reworded)
-    };
-    match outcome.await {
-        // The last try before a lock, or the lock itself: the answer says so.
-        Ok(Some(reworded)) => reworded.into_response(),
-        Ok(None) => response,
-        Err(e) => {
-            tracing::warn!(error = ?e, %account_id, "could not record the notice or the count of a refusal");
-            response
-        }
-    }
 }
 
 /// The columns of `accounts` that [`Head::of`] reads: add them to the `RETURNING` of an `UPDATE`
@@ -241,12 +201,12 @@ fn last_event_id(headers: &HeaderMap) -> Result<u64> {
     }
 }
 
-fn sse_event(event: &FeedEvent) -> Event {
-    let kind = event.notice().map(|n| notice_kind(&n)).unwrap_or("notice");
+fn sse_event(live: &LiveEvent) -> Event {
+    let kind = live.event.notice().map(|n| notice_kind(&n)).unwrap_or("notice");
     Event::default()
-        .id(event.seq.to_string())
+        .id(live.event.seq.to_string())
         .event(kind)
-        .data(serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned()))
+        .data(serde_json::to_string(live).unwrap_or_else(|_| "{}".to_owned()))
 }
 
 /// The notice's `kind` tag, used as the SSE event name.
@@ -326,7 +286,8 @@ pub async fn stream(
     };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         let event = feed.next().await?;
-        Some((Ok(sse_event(&event)), feed))
+        let live = feed.live(event).await?;
+        Some((Ok(sse_event(&live)), feed))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))
 }
@@ -355,6 +316,21 @@ struct Feed {
 }
 
 impl Feed {
+    /// The event as pushed: a `charge_pending` notice with its charge and passkey request, while
+    /// the charge still waits (one read of the charge; the wallet then needs no request of its own
+    /// before it confirms). `None` ends the stream, as in [`Feed::next`].
+    async fn live(&self, event: FeedEvent) -> Option<LiveEvent> {
+        let pending = match event.notice() {
+            Ok(Notice::ChargePending { charge_id, .. }) => {
+                let now = self.state.clock.now();
+                let waiting = store::charges::waiting(self.state.db.pool(), &self.account_id, Some(&charge_id), now);
+                waiting.await.ok()?.into_iter().next()
+            }
+            _ => None,
+        };
+        Some(LiveEvent { event, pending })
+    }
+
     /// Whether the session is still alive, reading it again only once the clock has passed the end
     /// it last knew of (or when `force`d: sessions of the account ended).
     async fn session_alive(&mut self, force: bool) -> bool {

@@ -25,7 +25,7 @@ use crate::provider::FundingError;
 use crate::ratelimit::Flow;
 use crate::secrets::new_id;
 use crate::state::AppState;
-use crate::{attempts, audit, feed, operator};
+use crate::{attempts, audit, feed, switches, tries};
 
 pub(crate) fn card_error(e: FundingError) -> AppError {
     match e {
@@ -36,18 +36,18 @@ pub(crate) fn card_error(e: FundingError) -> AppError {
 
 /// The counters a card try counts against: the card number (its keyed hash), the wallet, the
 /// device and the client address.
-fn card_tries(number_key: &str, auth: &SessionAuth, client: &Client) -> [attempts::Counter; 4] {
+fn card_tries(number_key: &str, auth: &SessionAuth, client: &Client) -> [tries::Counter; 4] {
     [
-        attempts::Counter::card_number(number_key),
-        attempts::Counter::account(Secret::Card, &auth.account_id),
-        attempts::Counter::device(Secret::Card, &auth.device_id),
-        attempts::Counter::address(Secret::Card, client.address()),
+        tries::Counter::card_number(number_key),
+        tries::Counter::account(Secret::Card, &auth.account_id),
+        tries::Counter::device(Secret::Card, &auth.device_id),
+        tries::Counter::address(Secret::Card, client.address()),
     ]
 }
 
 /// Reserves one card try on each of `counters` in `tx`, or fails with `card_locked` (rolling
 /// nothing back itself: the caller's transaction must not commit).
-async fn reserve_counters(app: &AppState, tx: &mut Tx, counters: &[attempts::Counter]) -> Result<Standing> {
+async fn reserve_counters(app: &AppState, tx: &mut Tx, counters: &[tries::Counter]) -> Result<Standing> {
     match attempts::reserve(tx, &app.settings.attempts, counters, app.clock.now()).await? {
         Ok(reserved) => Ok(reserved.if_failed),
         Err(locked) => Err(locked.refusal()),
@@ -118,15 +118,6 @@ async fn refuse_shared(
     Ok(refusal)
 }
 
-/// The card number's keyed hash: what its failures are counted by, in every wallet. Keyed with a
-/// secret derived from the issuer key, so that the database alone does not tell which number it
-/// is (a bare hash of a 16-digit number is found by trying them all). Digits only.
-pub fn card_number_key(issuer: &crate::issuer::Issuer, number: &str) -> String {
-    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &issuer.derive("card numbers"));
-    hex::encode(ring::hmac::sign(&key, digits.as_bytes()))
-}
-
 /// Reserves one card registration attempt of the wallet: a `cards` row in status `attempt`, and
 /// one try on `counters` (the card number, the wallet, the device, the address), counted as failed
 /// until the provider has answered. Its id, and where the counters stand if it fails.
@@ -134,7 +125,7 @@ async fn reserve_registration(
     app: &AppState,
     account_id: &str,
     number_key: &str,
-    counters: &[attempts::Counter],
+    counters: &[tries::Counter],
 ) -> Result<(String, Standing)> {
     let mut tx = app.db.begin().await?;
     let if_failed = match reserve_counters(app, &mut tx, counters).await {
@@ -200,8 +191,8 @@ pub async fn add_card(
     if body.number.len() > 32 || body.cvc.len() > 8 {
         return Err(AppError::invalid("the card details are not valid"));
     }
-    operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
-    let number_key = card_number_key(&app.issuer, &body.number);
+    switches::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
+    let number_key = tries::card_number_key(&app.issuer, &body.number);
     let counters = card_tries(&number_key, &auth, &client);
     let (id, if_failed) = reserve_registration(&app, &auth.account_id, &number_key, &counters).await?;
     let registration =
@@ -283,7 +274,7 @@ pub async fn verify_card(
     if body.code.len() > 16 || id.len() > 64 {
         return Err(AppError::invalid("malformed verification code"));
     }
-    operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
+    switches::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
     let row = sqlx::query(
         "SELECT provider_token, brand, last4, fingerprint, status, number_key FROM cards WHERE id = $1 AND account_id = $2",
     )

@@ -12,7 +12,7 @@ use tower_http::trace::TraceLayer;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::{
-    accounts, charges, devices, feed, funding, operator, payouts, recovery, review, topups, wallet, wind_down,
+    accounts, charges, devices, feed, funding, operator, payouts, recovery, refusals, review, topups, wallet, wind_down,
 };
 
 /// Every route of the API on one listener: the public API and the operator's.
@@ -103,7 +103,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .fallback(not_found)
         .layer(axum::middleware::map_response(json_errors))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), feed::record_refusals))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), refusals::record))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::origin::identify))
         .layer(axum::middleware::from_fn_with_state(state.admission.clone(), crate::admission::admit))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_server_time))

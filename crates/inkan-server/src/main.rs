@@ -485,12 +485,12 @@ async fn unlock(args: UnlockArgs, db: &Db, clock: &SystemClock) -> Result<()> {
         (Some(account), ..) => (Against::Account, account.clone(), format!("account {account}")),
         (None, Some(device), ..) => (Against::Device, device.clone(), format!("device {device}")),
         (None, None, Some(address), _) => {
-            (Against::Address, inkan_server::attempts::address_subject(address), format!("address {address}"))
+            (Against::Address, inkan_server::tries::address_subject(address), format!("address {address}"))
         }
         (None, None, None, Some(key)) if args.card_number => {
             let issuer = Issuer::load(&key)?;
             let number = read_secret("card number: ")?;
-            let key = inkan_server::funding::card_number_key(&issuer, &number);
+            let key = inkan_server::tries::card_number_key(&issuer, &number);
             (Against::CardNumber, key, "that card number".to_owned())
         }
         _ => anyhow::bail!("say what to unlock: --account, --device, --address or --card-number"),

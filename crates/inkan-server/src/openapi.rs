@@ -129,7 +129,7 @@ pub const ROUTES: &[(&str, &str)] = &[
         operations::wind_down_batch,
     ),
     // Reached only through the feed's text, not through a body: listed so clients get its schema.
-    components(schemas(inkan_api::feed::Notice)),
+    components(schemas(inkan_api::feed::Notice, inkan_api::feed::LiveEvent)),
     modifiers(&BearerSchemes, &LoadLimitResponses, &AbuseResponses, &OperatorScopes),
     tags(
         (name = "merchant", description = "The merchant API: charges made by a terminal (the stable external contract)."),
@@ -1166,9 +1166,11 @@ mod operations {
     ///
     /// Server-Sent Events: every notice after `Last-Event-ID`, then each new one as it commits. Per
     /// event, the SSE `id` is the notice's sequence number in the wallet (1, 2, 3, … without gaps),
-    /// the SSE `event` is the notice's `kind` (see `Notice`), and the `data` is a `FeedEvent` as
-    /// JSON. A comment line `heartbeat` comes every 15 seconds. Reconnect with `Last-Event-ID` set
-    /// to the last `id` received to lose nothing.
+    /// the SSE `event` is the notice's `kind` (see `Notice`), and the `data` is a `LiveEvent` as
+    /// JSON: a `FeedEvent`, and with a `charge_pending` notice whose charge still waits, `pending`,
+    /// the charge with its passkey request (confirm from it; no `GET /v1/wallet/charges/pending`
+    /// needed). A comment line `heartbeat` comes every 15 seconds. Reconnect with `Last-Event-ID`
+    /// set to the last `id` received to lose nothing.
     #[utoipa::path(
         get,
         path = "/v1/wallet/feed",
@@ -1176,7 +1178,7 @@ mod operations {
         security(("session" = [])),
         params(("Last-Event-ID" = Option<u64>, Header, nullable = false, description = "Resume after this notice sequence number. Default 0: from the first notice.")),
         responses(
-            (status = 200, description = "An endless `text/event-stream`; each event's `data` is a `FeedEvent` in JSON.", body = String, content_type = "text/event-stream"),
+            (status = 200, description = "An endless `text/event-stream`; each event's `data` is a `LiveEvent` in JSON.", body = String, content_type = "text/event-stream"),
             (status = 400, description = "`invalid_request`: `Last-Event-ID` is not a sequence number.", body = ErrorBody),
             (status = 401, description = "`unauthorized`: no session, or it has ended.", body = ErrorBody),
             (status = 500, description = "`internal`.", body = ErrorBody),

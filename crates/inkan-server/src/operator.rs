@@ -34,55 +34,6 @@ use crate::state::AppState;
 /// The longest reason the operator may give (it reaches the shopper for a hold).
 pub const MAX_REASON_CHARS: usize = 200;
 
-fn suspended(service: Service) -> AppError {
-    let (code, message) = match service {
-        Service::Charges => (ErrorCode::ChargesSuspended, "the operator has suspended charges; nothing was charged"),
-        Service::TopUps => (ErrorCode::TopUpsSuspended, "the operator has suspended top-ups and card registration"),
-        Service::Enrolment => (ErrorCode::EnrolmentSuspended, "the operator has suspended new wallets and devices"),
-    };
-    // 403, not 503: a client must not retry by itself until the operator lifts it.
-    AppError::new(StatusCode::FORBIDDEN, code, message)
-}
-
-/// `account_held`: the operator has put the account on hold.
-pub fn held() -> AppError {
-    AppError::new(
-        StatusCode::FORBIDDEN,
-        ErrorCode::AccountHeld,
-        "Inkan has put this account on hold: no payment, top-up or new device until it is lifted; contact support",
-    )
-}
-
-/// Fails with the service's `*_suspended` error while the operator has it suspended.
-pub async fn ensure_running<'c>(conn: impl sqlx::Executor<'c, Database = sqlx::Any>, service: Service) -> Result<()> {
-    let suspended_now: Option<i64> = sqlx::query_scalar("SELECT since FROM suspensions WHERE service = $1")
-        .bind(service.as_str())
-        .fetch_optional(conn)
-        .await?;
-    match suspended_now {
-        Some(_) => Err(suspended(service)),
-        None => Ok(()),
-    }
-}
-
-/// Fails with `account_held` while the operator holds the account (and `not_found` if there is no
-/// such account).
-pub async fn ensure_not_held<'c>(conn: impl sqlx::Executor<'c, Database = sqlx::Any>, account_id: &str) -> Result<()> {
-    let held_now: Option<Option<String>> =
-        sqlx::query_scalar("SELECT held FROM accounts WHERE id = $1").bind(account_id).fetch_optional(conn).await?;
-    match held_now {
-        None => Err(AppError::not_found("account")),
-        Some(Some(_)) => Err(held()),
-        Some(None) => Ok(()),
-    }
-}
-
-/// The service and the account checks of a request made for `account_id`, on the pool.
-pub async fn ensure_allowed(app: &AppState, service: Service, account_id: &str) -> Result<()> {
-    ensure_running(app.db.pool(), service).await?;
-    ensure_not_held(app.db.pool(), account_id).await
-}
-
 /// An operator's optional why (lifting a suspension, a hold or a lock): empty when none is given,
 /// otherwise checked as [`reason`].
 pub fn optional_reason(text: Option<&str>) -> Result<String> {
@@ -282,7 +233,7 @@ async fn set_held(tx: &mut Tx, app: &AppState, account_id: &str, reason: Option<
     if reason.is_some() {
         // Whoever is signed in, the shopper or someone with their session, starts again from a
         // passkey sign-in, and sees the hold there.
-        crate::wallet::end_sessions_because(tx, app, account_id, crate::auth::Ending::All, "account_held").await?;
+        crate::freezing::end_sessions_because(tx, app, account_id, crate::auth::Ending::All, "account_held").await?;
     }
     Ok(true)
 }
@@ -305,14 +256,14 @@ pub async fn unlock(
         (None, Some(device), None, None) if id_ok(device) => (Against::Device, device.to_owned()),
         (None, None, Some(address), None) => {
             let address = address.trim().parse().map_err(|_| AppError::invalid("address: an IPv4 or IPv6 address"))?;
-            (Against::Address, crate::attempts::address_subject(address))
+            (Against::Address, crate::tries::address_subject(address))
         }
         (None, None, None, Some(number)) => {
             let digits = number.chars().filter(|c| !matches!(c, ' ' | '-')).collect::<String>();
             if !(12..=19).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
                 return Err(AppError::invalid("card_number: 12 to 19 digits"));
             }
-            (Against::CardNumber, crate::funding::card_number_key(&app.issuer, &digits))
+            (Against::CardNumber, crate::tries::card_number_key(&app.issuer, &digits))
         }
         _ => return Err(AppError::invalid("give exactly one of account, device (ids), address or card_number")),
     };

@@ -212,14 +212,14 @@ pub async fn accept_assertion(
 
 /// The counters of a passkey try by `device` from `address`: the device's at sign-in, the
 /// session's within one.
-fn tries(device: ActingDevice<'_>, address: IpAddr) -> Vec<attempts::Counter> {
+fn tries(device: ActingDevice<'_>, address: IpAddr) -> Vec<crate::tries::Counter> {
     match device.session {
-        None => attempts::Counter::of(Secret::Passkey, device.account_id, Some(device.device_id), address),
+        None => crate::tries::Counter::of(Secret::Passkey, device.account_id, Some(device.device_id), address),
         Some(token_hash) => inkan_core::attempts::PASSKEY_IN_SESSION
             .iter()
             .filter_map(|against| match against {
-                Against::Session => Some(attempts::Counter::session(Secret::Passkey, token_hash)),
-                Against::Address => Some(attempts::Counter::address(Secret::Passkey, address)),
+                Against::Session => Some(crate::tries::Counter::session(Secret::Passkey, token_hash)),
+                Against::Address => Some(crate::tries::Counter::address(Secret::Passkey, address)),
                 Against::CardNumber | Against::Account | Against::Device => None,
             })
             .collect(),
@@ -248,7 +248,7 @@ pub fn note_refusal(error: AppError, device: ActingDevice<'_>, address: IpAddr, 
         return error;
     }
     let notice = Notice::PasskeyRejected { device_id: Some(device.device_id.to_owned()), during: during.to_owned() };
-    let failed = attempts::FailedTry {
+    let failed = crate::tries::FailedTry {
         secret: Secret::Passkey,
         account_id: Some(device.account_id.to_owned()),
         counters: tries(device, address),

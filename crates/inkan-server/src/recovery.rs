@@ -21,26 +21,8 @@ use crate::error::{AppError, Json, Result};
 use crate::feed;
 use crate::origin::Client;
 use crate::ratelimit::Flow;
-use crate::secrets::{hash_secret, new_recovery_code, normalize_recovery_code};
+use crate::secrets::{hash_secret, normalize_recovery_code};
 use crate::state::AppState;
-
-/// How many recovery codes an account has.
-pub const RECOVERY_CODES: usize = 10;
-
-/// Makes a fresh set of codes for `account_id` inside `tx` and returns them (to show once).
-pub async fn issue(tx: &mut Tx, app: &AppState, account_id: &str) -> Result<Vec<String>> {
-    let mut codes = Vec::with_capacity(RECOVERY_CODES);
-    for _ in 0..RECOVERY_CODES {
-        let code = new_recovery_code(&app.rng)?;
-        sqlx::query("INSERT INTO recovery_codes (code_hash, account_id, used_at) VALUES ($1, $2, NULL)")
-            .bind(hash_secret(&normalize_recovery_code(&code)))
-            .bind(account_id)
-            .execute(tx.conn())
-            .await?;
-        codes.push(code);
-    }
-    Ok(codes)
-}
 
 /// Whether `code` is an unused recovery code of `account_id` (freezing does not use it up).
 pub async fn is_valid(app: &AppState, account_id: &str, code: &str) -> Result<bool> {
@@ -80,8 +62,8 @@ pub async fn use_code(tx: &mut Tx, app: &AppState, account_id: &str, code: &str)
 
 /// The counters of a recovery-code try for `account_id` (from `device`, when a session names one)
 /// from `address`.
-fn tries(account_id: &str, device_id: Option<&str>, address: IpAddr) -> Vec<attempts::Counter> {
-    attempts::Counter::of(Secret::RecoveryCode, account_id, device_id, address)
+fn tries(account_id: &str, device_id: Option<&str>, address: IpAddr) -> Vec<crate::tries::Counter> {
+    crate::tries::Counter::of(Secret::RecoveryCode, account_id, device_id, address)
 }
 
 /// Refuses, with `attempts_locked`, a recovery-code try that a locked counter forbids for
@@ -111,7 +93,7 @@ pub async fn wrong_code(
     message: &'static str,
 ) -> AppError {
     let exists = account_id.len() <= 64 && matches!(account_exists(app.db.pool(), account_id).await, Ok(true));
-    let failed = attempts::FailedTry {
+    let failed = crate::tries::FailedTry {
         secret: Secret::RecoveryCode,
         account_id: exists.then(|| account_id.to_owned()),
         counters: tries(account_id, device_id, address),
@@ -131,13 +113,13 @@ pub async fn unfreeze(
     client.limit(&app, Flow::RecoveryCode, Some(&auth.account_id))?;
     check_tries(&app, &auth.account_id, Some(&auth.device_id), client.address(), Purpose::Access).await?;
     let mut tx = app.db.begin().await?;
-    crate::payouts::lock_unclosed(&mut tx, &auth.account_id).await?;
+    crate::store::accounts::lock_unclosed(&mut tx, &auth.account_id).await?;
     if !use_code(&mut tx, &app, &auth.account_id, &body.recovery_code).await? {
         tx.rollback().await?;
         let message = "that recovery code is not valid for this wallet";
         return Err(wrong_code(&app, &auth.account_id, Some(&auth.device_id), client.address(), message).await);
     }
-    crate::wallet::set_frozen(&mut tx, &app, &auth.account_id, false, "").await?;
+    crate::freezing::set_frozen(&mut tx, &app, &auth.account_id, false, "").await?;
     tx.commit(&app.hub).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -154,7 +136,7 @@ pub async fn replace(
     sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
     require_step_up(&app, &mut tx, &auth, &client, StepUpAction::ReplaceRecoveryCodes, Some(&body.step_up)).await?;
     sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
-    let recovery_codes = issue(&mut tx, &app, &auth.account_id).await?;
+    let recovery_codes = crate::store::recovery_codes::issue(&mut tx, &app, &auth.account_id).await?;
     let count = u32::try_from(recovery_codes.len()).unwrap_or(u32::MAX);
     feed::append(&mut tx, &app.issuer, &auth.account_id, &Notice::RecoveryCodesReplaced { count }, app.clock.now())
         .await?;

@@ -31,7 +31,7 @@ use crate::provider::FundingError;
 use crate::secrets::new_id;
 use crate::settlement::{Ended, Movement, leave_pending};
 use crate::state::AppState;
-use crate::{feed, idempotency, ledger, operator};
+use crate::{feed, idempotency, ledger, switches};
 
 /// A top-up as written, with what settling it needs of its card.
 #[derive(Debug, Clone)]
@@ -94,7 +94,7 @@ pub async fn top_up(
         return retried(&app, found, &request_hash).await;
     }
     // Checked before the card is charged; once it is, the money is credited whatever happens.
-    operator::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
+    switches::ensure_allowed(&app, Service::TopUps, &auth.account_id).await?;
     let (currency, closed) = wallet_currency(&app, &auth.account_id).await?;
     if closed {
         return Err(AppError::invalid_state("this wallet is closed"));

@@ -11,13 +11,13 @@ use inkan_core::{Currency, LimitSettings, Money};
 use sqlx::Row;
 
 use crate::accounts::require_step_up;
-use crate::auth::{Ending, SessionAuth, end_sessions};
+use crate::auth::{Ending, SessionAuth};
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
-use crate::feed;
 use crate::origin::Client;
 use crate::state::AppState;
+use crate::{feed, freezing, store};
 
 /// The limits as the wallet sees them. `remaining` is what one charge could be now: with the
 /// new-device cap when `device_id` (the session's device) is in its first hours.
@@ -31,7 +31,7 @@ async fn limits_view(
     let now = app.clock.now();
     let settled = settings.settle(now);
     let mut conn = app.db.pool().acquire().await?;
-    let spent = crate::charges::spending(&mut conn, app, account_id, currency, now).await?;
+    let spent = store::charges::spending(&mut conn, &app.settings, account_id, currency, now).await?;
     let enrolled: Option<i64> = sqlx::query_scalar("SELECT enrolled_at FROM devices WHERE id = $1 AND account_id = $2")
         .bind(device_id)
         .bind(account_id)
@@ -128,52 +128,6 @@ pub async fn set_limits(
     Ok(Json(limits_view(&app, &auth.account_id, &change.settings, currency, &auth.device_id).await?))
 }
 
-/// Sets the frozen flag inside `tx`, with a notice if it changed.
-pub async fn set_frozen(tx: &mut Tx, app: &AppState, account_id: &str, frozen: bool, by: &str) -> Result<bool> {
-    let changed = sqlx::query("UPDATE accounts SET frozen = $1 WHERE id = $2 AND frozen <> $1")
-        .bind(i64::from(frozen))
-        .bind(account_id)
-        .execute(tx.conn())
-        .await?
-        .rows_affected()
-        == 1;
-    if changed {
-        let notice = if frozen { Notice::WalletFrozen { by: by.to_owned() } } else { Notice::WalletUnfrozen };
-        feed::append(tx, &app.issuer, account_id, &notice, app.clock.now()).await?;
-    }
-    Ok(changed)
-}
-
-/// Ends sessions of `account_id` inside `tx` for a security `reason` (`device_removed`,
-/// `wallet_frozen`, `account_held`); if any ended, the wallet's devices are told how many.
-pub async fn end_sessions_because(
-    tx: &mut Tx,
-    app: &AppState,
-    account_id: &str,
-    which: Ending<'_>,
-    reason: &str,
-) -> Result<u64> {
-    let ended = end_sessions(tx, account_id, which).await?;
-    if ended > 0 {
-        let notice =
-            Notice::SessionsEnded { count: u32::try_from(ended).unwrap_or(u32::MAX), reason: reason.to_owned() };
-        feed::append(tx, &app.issuer, account_id, &notice, app.clock.now()).await?;
-    }
-    Ok(ended)
-}
-
-/// Freezes the wallet inside `tx` and ends every session but those of `keep` (the device that
-/// froze it, if one did): whoever else holds a session, a thief among them, is signed out.
-pub async fn freeze_wallet(tx: &mut Tx, app: &AppState, account_id: &str, by: &str, keep: Option<&str>) -> Result<()> {
-    set_frozen(tx, app, account_id, true, by).await?;
-    let ending = match keep {
-        Some(device_id) => Ending::AllBut(device_id),
-        None => Ending::All,
-    };
-    end_sessions_because(tx, app, account_id, ending, "wallet_frozen").await?;
-    Ok(())
-}
-
 /// `POST /v1/wallet/freeze`: any signed-in device, no step-up: stopping payments must be easy.
 /// Every other device's sessions end.
 pub async fn freeze(
@@ -182,7 +136,7 @@ pub async fn freeze(
     Json(Freeze {}): Json<Freeze>,
 ) -> Result<StatusCode> {
     let mut tx = app.db.begin().await?;
-    freeze_wallet(&mut tx, &app, &auth.account_id, &auth.device_id, Some(&auth.device_id)).await?;
+    freezing::freeze_wallet(&mut tx, &app, &auth.account_id, &auth.device_id, Some(&auth.device_id)).await?;
     tx.commit(&app.hub).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -214,13 +168,13 @@ pub async fn unfreeze(
     Json(body): Json<inkan_api::wallet::Assertion>,
 ) -> Result<StatusCode> {
     let mut tx = app.db.begin().await?;
-    crate::payouts::lock_unclosed(&mut tx, &auth.account_id).await?;
+    store::accounts::lock_unclosed(&mut tx, &auth.account_id).await?;
     if let Err(refusal) = may_lift_freeze(unfreeze_facts(&mut tx, &auth).await?, app.clock.now()) {
         tx.rollback().await?;
         return Err(AppError::new(StatusCode::FORBIDDEN, ErrorCode::UnfreezeNotAllowed, refusal.to_string()));
     }
     require_step_up(&app, &mut tx, &auth, &client, StepUpAction::Unfreeze, Some(&body)).await?;
-    set_frozen(&mut tx, &app, &auth.account_id, false, "").await?;
+    freezing::set_frozen(&mut tx, &app, &auth.account_id, false, "").await?;
     tx.commit(&app.hub).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -305,7 +259,7 @@ pub async fn revoke_device(
         )
         .await?;
     }
-    end_sessions_because(&mut tx, &app, &auth.account_id, Ending::OfDevice(&id), "device_removed").await?;
+    freezing::end_sessions_because(&mut tx, &app, &auth.account_id, Ending::OfDevice(&id), "device_removed").await?;
     tx.commit(&app.hub).await?;
     Ok(StatusCode::NO_CONTENT)
 }

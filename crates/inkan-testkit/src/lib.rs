@@ -802,6 +802,8 @@ pub struct SseEvent {
     pub id: u64,
     pub kind: String,
     pub data: inkan_api::feed::FeedEvent,
+    /// The waiting charge a `charge_pending` push carries.
+    pub pending: Option<inkan_api::wallet::PendingCharge>,
 }
 
 impl FeedReader {
@@ -840,7 +842,10 @@ impl FeedReader {
                     }
                 }
                 match id {
-                    Some(id) => return Some(SseEvent { id, kind, data: serde_json::from_str(&data).unwrap() }),
+                    Some(id) => {
+                        let live: inkan_api::feed::LiveEvent = serde_json::from_str(&data).unwrap();
+                        return Some(SseEvent { id, kind, data: live.event, pending: live.pending });
+                    }
                     None => continue, // heartbeat comment
                 }
             }

@@ -583,7 +583,7 @@ async fn a_card_number_guessed_across_wallets_is_locked(backend: Backend) {
     assert!(message.contains("this card"), "{message}");
     assert_eq!(add_card_from(&server, &fourth, "198.51.100.4", "4242424242424242").await, (201, None));
     // The operator lifts the number's lock (as `admin unlock --card-number` does, keyed alike).
-    let key = inkan_server::funding::card_number_key(&server.state.issuer, "4000-0000-0000-0002");
+    let key = inkan_server::tries::card_number_key(&server.state.issuer, "4000-0000-0000-0002");
     let against = inkan_core::attempts::Against::CardNumber;
     let by = inkan_server::attempts::Unlocker { operator_id: inkan_server::audit::COMMAND_LINE, reason: "" };
     let now = time::OffsetDateTime::now_utc();

@@ -7,7 +7,7 @@ use inkan_api::wallet::{ConfirmCharge, SetLimits, WalletCharge};
 use inkan_core::{ChargeStatus, LimitPolicy, Money};
 use reqwest::StatusCode;
 
-use super::support::{self, Backend, Shopper, error, json};
+use super::support::{self, Backend, FeedReader, Shopper, error, json};
 use super::{pay, setup};
 
 support::on_both_databases!(
@@ -16,6 +16,7 @@ support::on_both_databases!(
     a_limit_lowered_after_the_charge_applies_to_its_confirmation,
     a_freeze_after_the_charge_stops_its_confirmation,
     a_balance_that_fell_after_the_charge_stops_its_confirmation,
+    the_push_carries_what_confirms_the_charge_while_it_waits_and_only_then,
 );
 
 async fn a_code_dies_after_three_refused_charges(backend: Backend) {
@@ -167,5 +168,55 @@ async fn a_balance_that_fell_after_the_charge_stops_its_confirmation(backend: Ba
         .await;
     assert_eq!(shopper.balance(&server).await, 700);
     assert_eq!(till.get(&charge.id, None).await.status, ChargeStatus::PendingConfirmation);
+    server.stop().await;
+}
+
+/// The wallet confirms from the push alone: a `charge_pending` event carries the charge with the
+/// passkey request bound to it, the same as `GET /v1/wallet/charges/pending` gives, and the
+/// assertion made from it pays. Once the charge is decided, the same notice replayed carries
+/// nothing, and the history export never carries it (it is not part of the hashed history).
+async fn the_push_carries_what_confirms_the_charge_while_it_waits_and_only_then(backend: Backend) {
+    let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let wait = std::time::Duration::from_secs(5);
+    let mut feed = FeedReader::open(&server, &shopper.token, None).await;
+    let charge = till.charge_ok(&shopper.code(&server), 300).await;
+    let pushed = loop {
+        let event = feed.next_within(wait).await.expect("the charge is pushed");
+        if event.kind == "charge_pending" {
+            break event;
+        }
+        assert!(event.pending.is_none(), "only a charge_pending push carries a charge: {event:?}");
+    };
+    let waiting = pushed.pending.expect("the push carries the waiting charge");
+    assert_eq!((waiting.charge.id.as_str(), waiting.charge.amount), (charge.id.as_str(), Money::yen(300)));
+    let listed = shopper.pending(&server).await;
+    assert_eq!(
+        serde_json::to_value(&waiting.public_key).unwrap(),
+        serde_json::to_value(&listed[0].public_key).unwrap(),
+        "the pushed passkey request is the one bound to the charge"
+    );
+    let paid: WalletCharge = json(shopper.confirm(&server, &waiting).await, StatusCode::OK).await;
+    assert_eq!(paid.status, ChargeStatus::Succeeded);
+    // A second charge, declined: neither is waiting now, and replaying the feed from the start
+    // brings both notices without a charge to confirm.
+    let declined = till.charge_ok(&shopper.code(&server), 200).await;
+    let path = format!("/v1/wallet/charges/{}/decline", declined.id);
+    let _: WalletCharge =
+        json(server.post(&path, Some(&shopper.token), &serde_json::json!({})).await, StatusCode::OK).await;
+    let mut replay = FeedReader::open(&server, &shopper.token, None).await;
+    let mut pending_notices = 0;
+    while let Some(event) = replay.next_within(std::time::Duration::from_millis(500)).await {
+        pending_notices += usize::from(event.kind == "charge_pending");
+        assert!(event.pending.is_none(), "a decided charge is not pushed to confirm: {event:?}");
+    }
+    assert_eq!(pending_notices, 2);
+    let history = server.get("/v1/wallet/history", Some(&shopper.token)).await.text().await.unwrap();
+    assert!(!history.contains("\"pending\":"), "the history export carries no pushed charge");
+    // A stranger's feed carries nothing of this wallet.
+    let stranger = Shopper::enroll(&server, "Stranger").await;
+    let mut theirs = FeedReader::open(&server, &stranger.token, None).await;
+    while let Some(event) = theirs.next_within(std::time::Duration::from_millis(300)).await {
+        assert!(event.pending.is_none() && event.kind != "charge_pending", "{event:?}");
+    }
     server.stop().await;
 }

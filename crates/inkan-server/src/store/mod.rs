@@ -1,0 +1,8 @@
+//! The store: the SQL of each table, as named reads and writes that decide nothing. Flows and
+//! handlers above call these; these call nothing above them (no handler, no feed, no flow).
+//!
+//! Being built up table by table (issue 17): what is here has moved out of the handlers.
+
+pub(crate) mod accounts;
+pub(crate) mod charges;
+pub(crate) mod recovery_codes;
