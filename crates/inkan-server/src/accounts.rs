@@ -58,7 +58,24 @@ pub fn display_name(raw: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-/// `POST /v1/accounts/registration`
+/// Start creating an account
+///
+/// Answers with passkey creation options for the authenticator, valid for one ceremony.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/registration",
+    operation_id = "begin_registration",
+    tag = "accounts",
+    request_body = inkan_api::wallet::BeginRegistration,
+    responses(
+        (status = 200, description = "The passkey creation options and their ceremony.", body = inkan_api::wallet::RegistrationChallenge),
+        (status = 400, description = "`invalid_request`: a display name that is empty, over 64 characters or has control characters; or a malformed body.", body = inkan_api::ErrorBody),
+        (status = 403, description = "`enrolment_suspended`: the operator has suspended new wallets and devices.", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
 pub async fn begin_registration(
     State(app): State<AppState>,
     client: Client,
@@ -153,7 +170,28 @@ pub async fn open_session(tx: &mut Tx, app: &AppState, account_id: &str, device_
     })
 }
 
-/// `POST /v1/accounts`: the passkey is registered, the first device added, recovery codes made.
+/// Finish creating an account
+///
+/// Registers the new passkey and the first device (with its proof of possession over the
+/// ceremony id), and opens a session. The recovery codes are shown this once.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts",
+    operation_id = "finish_registration",
+    tag = "accounts",
+    request_body = inkan_api::wallet::FinishRegistration,
+    responses(
+        (status = 201, description = "The account, its first device, its recovery codes and a session.", body = inkan_api::wallet::Enrolled),
+        (status = 400, description = "`invalid_request`: the device key is not an uncompressed P-256 point, its proof does not verify, its name is not 1 to 64 characters, or the body is malformed. `ceremony_expired`: the ceremony is unknown, used or expired.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`passkey_rejected`: the passkey attestation did not verify. `unauthorized`: the joining device's signature (over the join id and this ceremony) is missing or does not verify.", body = inkan_api::ErrorBody),
+        (status = 403, description = "`enrolment_suspended`: the operator has suspended new wallets and devices.", body = inkan_api::ErrorBody),
+        (status = 409, description = "`invalid_state`: this device key is already registered.", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// The passkey is registered, the first device added, recovery codes made.
 pub async fn finish_registration(
     State(app): State<AppState>,
     client: Client,
@@ -242,7 +280,26 @@ fn device_revoked() -> AppError {
     AppError::new(StatusCode::FORBIDDEN, ErrorCode::DeviceRevoked, "this device was removed from the wallet")
 }
 
-/// `POST /v1/sessions/challenge`: a passkey request that only the named device's passkeys answer.
+/// Start signing in
+///
+/// Answers with passkey request options that only the passkeys of the named device can answer.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/challenge",
+    operation_id = "begin_sign_in",
+    tag = "accounts",
+    request_body = inkan_api::wallet::BeginSignIn,
+    responses(
+        (status = 200, description = "The passkey request options and their ceremony.", body = inkan_api::wallet::AssertionChallenge),
+        (status = 400, description = "`invalid_request`: a malformed account id, device id or body.", body = inkan_api::ErrorBody),
+        (status = 403, description = "`device_revoked`: the device was removed from the wallet.", body = inkan_api::ErrorBody),
+        (status = 404, description = "`not_found`: no such account, or no such device of it.", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// A passkey request that only the named device's passkeys answer.
 pub async fn begin_sign_in(
     State(app): State<AppState>,
     client: Client,
@@ -276,8 +333,28 @@ pub async fn begin_sign_in(
     Ok(Json(AssertionChallenge { ceremony_id, public_key: options }))
 }
 
-/// `POST /v1/sessions`: a session for the device, given a passkey assertion of that device and
-/// the device key's signature over the same ceremony.
+/// Finish signing in
+///
+/// Verifies both proofs over the sign-in ceremony, the passkey assertion of a passkey of the
+/// device and the device key's signature, and opens a session for that device.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    operation_id = "finish_sign_in",
+    tag = "accounts",
+    request_body = inkan_api::wallet::SignIn,
+    responses(
+        (status = 201, description = "A new session.", body = inkan_api::wallet::Session),
+        (status = 400, description = "`ceremony_expired`: the ceremony is unknown, used or expired. `invalid_request`: a malformed body.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`passkey_rejected`: the assertion did not verify, is not user-verified, is of another device or account, or its counter did not advance. `unauthorized`: the device's signature does not verify.", body = inkan_api::ErrorBody),
+        (status = 403, description = "`device_revoked`: the device was removed from the wallet.", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// A session for the device, given a passkey assertion of that device and the device key's signature
+// over the same ceremony.
 pub async fn finish_sign_in(
     State(app): State<AppState>,
     client: Client,
@@ -316,7 +393,22 @@ pub async fn finish_sign_in(
     Ok((StatusCode::CREATED, Json(session)))
 }
 
-/// `DELETE /v1/sessions/current`: the session ends, and its open feeds close.
+/// Sign out
+///
+/// Ends the session that makes this request.
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/current",
+    operation_id = "sign_out",
+    tag = "accounts",
+    security(("session" = [])),
+    responses(
+        (status = 204, description = "The session has ended."),
+        (status = 401, description = "`unauthorized`: no session, or it has already ended.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// The session ends, and its open feeds close.
 pub async fn sign_out(State(app): State<AppState>, auth: SessionAuth) -> Result<StatusCode> {
     let mut tx = app.db.begin().await?;
     end_sessions(&mut tx, &auth.account_id, Ending::Only(auth.token_hash())).await?;
@@ -324,8 +416,28 @@ pub async fn sign_out(State(app): State<AppState>, auth: SessionAuth) -> Result<
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/wallet/step-up`: a passkey request for one sensitive action, that only a passkey of
-/// this session's device answers.
+/// Start a passkey step-up
+///
+/// A passkey request for one sensitive action (raising limits, unfreezing, adding a device);
+/// the assertion answering it goes with that action's request.
+#[utoipa::path(
+    post,
+    path = "/v1/wallet/step-up",
+    operation_id = "begin_step_up",
+    tag = "wallet",
+    security(("session" = [])),
+    request_body = inkan_api::wallet::BeginStepUp,
+    responses(
+        (status = 200, description = "The passkey request options and their ceremony.", body = inkan_api::wallet::AssertionChallenge),
+        (status = 400, description = "`invalid_request`: a malformed body.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`unauthorized`: no session, or it has ended.", body = inkan_api::ErrorBody),
+        (status = 404, description = "`not_found`: the account has no passkey.", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// A passkey request for one sensitive action, that only a passkey of this session's device answers.
 pub async fn begin_step_up(
     State(app): State<AppState>,
     auth: SessionAuth,

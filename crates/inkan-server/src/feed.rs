@@ -46,7 +46,7 @@ pub async fn append(
 
 /// The columns of `accounts` that [`Head::of`] reads: add them to the `RETURNING` of an `UPDATE`
 /// of the account row, then [`append_at`] saves a statement.
-pub const HEAD_COLUMNS: &str = "event_seq, last_hash";
+pub const HEAD_COLUMNS: &str = crate::store::accounts::HEAD_COLUMNS;
 
 /// Where an account's history stands: its last sequence number and hash.
 #[derive(Debug)]
@@ -254,8 +254,31 @@ pub fn notice_kind(notice: &Notice) -> &'static str {
 /// hold) closes it as soon as the change arrives.
 const SESSION_CHECK: Duration = Duration::from_millis(250);
 
-/// `GET /v1/wallet/feed`: every notice after `Last-Event-ID`, then live ones as they commit, for as
-/// long as the session lives. The stream ends when the session does; the client signs in again.
+/// The live feed
+///
+/// Server-Sent Events: every notice after `Last-Event-ID`, then each new one as it commits. Per
+/// event, the SSE `id` is the notice's sequence number in the wallet (1, 2, 3, … without gaps),
+/// the SSE `event` is the notice's `kind` (see `Notice`), and the `data` is a `LiveEvent` as
+/// JSON: a `FeedEvent`, and with a `charge_pending` notice whose charge still waits, `pending`,
+/// the charge with its passkey request (confirm from it; no `GET /v1/wallet/charges/pending`
+/// needed). A comment line `heartbeat` comes every 15 seconds. Reconnect with `Last-Event-ID`
+/// set to the last `id` received to lose nothing.
+#[utoipa::path(
+    get,
+    path = "/v1/wallet/feed",
+    operation_id = "feed",
+    tag = "wallet",
+    security(("session" = [])),
+    params(("Last-Event-ID" = Option<u64>, Header, nullable = false, description = "Resume after this notice sequence number. Default 0: from the first notice.")),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`; each event's `data` is a `LiveEvent` in JSON.", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "`invalid_request`: `Last-Event-ID` is not a sequence number.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`unauthorized`: no session, or it has ended.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// Every notice after `Last-Event-ID`, then live ones as they commit, for as long as the session
+// lives. The stream ends when the session does; the client signs in again.
 pub async fn stream(
     State(state): State<AppState>,
     auth: SessionAuth,
@@ -387,13 +410,41 @@ impl Feed {
     }
 }
 
-/// `GET /v1/issuer-keys`: the key every history head is signed with. Public: a device pins it when
-/// it enrols or joins.
+/// The issuer's keys
+///
+/// The Ed25519 keys that sign every history head (`FeedEvent.signature`, over
+/// `inkan_core::history::head_message`). A device pins them when it enrols or joins and checks
+/// every history, live notice and export against the pinned key.
+#[utoipa::path(
+    get,
+    path = "/v1/issuer-keys",
+    operation_id = "issuer_keys",
+    tag = "service",
+    responses(
+        (status = 200, description = "The keys.", body = inkan_api::feed::IssuerKeys),
+    )
+)]
+// The key every history head is signed with. Public: a device pins it when it enrols or joins.
 pub async fn issuer_keys(State(state): State<AppState>) -> Json<IssuerKeys> {
     Json(state.issuer.published())
 }
 
-/// `GET /v1/wallet/history`: the whole history, to export and verify.
+/// The whole history
+///
+/// Every notice of the wallet with its chain hash, to export and verify.
+#[utoipa::path(
+    get,
+    path = "/v1/wallet/history",
+    operation_id = "history",
+    tag = "wallet",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The history.", body = inkan_api::feed::History),
+        (status = 401, description = "`unauthorized`: no session, or it has ended.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// The whole history, to export and verify.
 pub async fn export(State(state): State<AppState>, auth: SessionAuth) -> Result<Json<History>> {
     let mut events: Vec<FeedEvent> = Vec::new();
     loop {

@@ -1,13 +1,21 @@
 //! The HTTP surface: routes, admission (load limits), body limit, tracing, and the fallback for
 //! unknown paths.
+//!
+//! Each route is written once, as the `#[utoipa::path]` description on its handler: the route
+//! tables below build the router from those descriptions (`utoipa_axum::routes!`), and the same
+//! tables give the OpenAPI document its paths ([`openapi`]). A route cannot be served without
+//! being documented, nor documented without being served.
+
+use std::sync::LazyLock;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
 use inkan_api::ErrorCode;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -29,67 +37,75 @@ pub fn public_router(state: AppState) -> Router {
 /// The operator API only (the kill switches), with `/healthz`, for a listener kept off the
 /// internet.
 pub fn operator_router(state: AppState) -> Router {
-    with_layers(Router::new().route("/healthz", get(healthz)).merge(operator_routes()), state)
+    with_layers(OpenApiRouter::new().routes(routes!(healthz)).merge(operator_routes()), state)
 }
 
-fn public_routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/openapi.json", get(crate::openapi::document))
+/// The OpenAPI document of every route (the public API's and the operator's).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    DOCUMENT.clone()
+}
+
+static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> =
+    LazyLock::new(|| crate::openapi::describe(public_routes().merge(operator_routes()).into_openapi()));
+
+fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(document))
         // Merchant API
-        .route("/v1/charges", post(charges::create))
-        .route("/v1/charges/{id}", get(charges::get))
-        .route("/v1/charges/{id}/refund", post(charges::refund))
+        .routes(routes!(charges::create))
+        .routes(routes!(charges::get))
+        .routes(routes!(charges::refund))
         // Accounts and sessions
-        .route("/v1/accounts/registration", post(accounts::begin_registration))
-        .route("/v1/accounts", post(accounts::finish_registration))
-        .route("/v1/sessions/challenge", post(accounts::begin_sign_in))
-        .route("/v1/sessions", post(accounts::finish_sign_in))
-        .route("/v1/sessions/current", delete(accounts::sign_out))
-        .route("/v1/accounts/{id}/freeze", post(devices::freeze_with_recovery_code))
+        .routes(routes!(accounts::begin_registration))
+        .routes(routes!(accounts::finish_registration))
+        .routes(routes!(accounts::begin_sign_in))
+        .routes(routes!(accounts::finish_sign_in))
+        .routes(routes!(accounts::sign_out))
+        .routes(routes!(devices::freeze_with_recovery_code))
         // A new device joining a wallet
-        .route("/v1/device-joins", post(devices::begin))
-        .route("/v1/device-joins/{id}", get(devices::show))
-        .route("/v1/device-joins/{id}/device", post(devices::submit))
-        .route("/v1/device-joins/{id}/passkey/challenge", post(devices::passkey_challenge))
-        .route("/v1/device-joins/{id}/passkey", post(devices::finish))
+        .routes(routes!(devices::begin))
+        .routes(routes!(devices::show))
+        .routes(routes!(devices::submit))
+        .routes(routes!(devices::passkey_challenge))
+        .routes(routes!(devices::finish))
         // Wallet
-        .route("/v1/wallet/device-joins", get(devices::waiting))
-        .route("/v1/wallet/device-joins/{id}/approve", post(devices::approve))
-        .route("/v1/wallet", get(wallet::show))
-        .route("/v1/wallet/step-up", post(accounts::begin_step_up))
-        .route("/v1/wallet/limits", put(wallet::set_limits))
-        .route("/v1/wallet/freeze", post(wallet::freeze))
-        .route("/v1/wallet/unfreeze", post(wallet::unfreeze))
-        .route("/v1/wallet/unfreeze/recovery-code", post(recovery::unfreeze))
-        .route("/v1/wallet/recovery-codes", post(recovery::replace))
-        .route("/v1/wallet/devices", get(wallet::devices))
-        .route("/v1/wallet/devices/{id}/remove", post(wallet::revoke_device))
-        .route("/v1/wallet/charges/pending", get(charges::pending))
-        .route("/v1/wallet/charges/{id}/confirm", post(charges::confirm))
-        .route("/v1/wallet/charges/{id}/decline", post(charges::decline))
-        .route("/v1/wallet/cards", get(funding::list_cards).post(funding::add_card))
-        .route("/v1/wallet/cards/{id}/verify", post(funding::verify_card))
-        .route("/v1/wallet/topups", post(topups::top_up))
-        .route("/v1/wallet/close", post(payouts::close_wallet))
-        .route("/v1/wallet/feed", get(feed::stream))
-        .route("/v1/wallet/history", get(feed::export))
-        .route("/v1/issuer-keys", get(feed::issuer_keys))
+        .routes(routes!(devices::waiting))
+        .routes(routes!(devices::approve))
+        .routes(routes!(wallet::show))
+        .routes(routes!(accounts::begin_step_up))
+        .routes(routes!(wallet::set_limits))
+        .routes(routes!(wallet::freeze))
+        .routes(routes!(wallet::unfreeze))
+        .routes(routes!(recovery::unfreeze))
+        .routes(routes!(recovery::replace))
+        .routes(routes!(payouts::close_wallet))
+        .routes(routes!(wallet::devices))
+        .routes(routes!(wallet::revoke_device))
+        .routes(routes!(charges::pending))
+        .routes(routes!(charges::confirm))
+        .routes(routes!(charges::decline))
+        .routes(routes!(funding::list_cards, funding::add_card))
+        .routes(routes!(funding::verify_card))
+        .routes(routes!(topups::top_up))
+        .routes(routes!(feed::stream))
+        .routes(routes!(feed::export))
+        .routes(routes!(feed::issuer_keys))
 }
 
 /// The kill switches, holds, locks, flags, the audit trail and the review of held charges.
-fn operator_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/suspensions", get(operator::list))
-        .route("/v1/admin/suspensions/{service}", put(operator::suspend).delete(operator::resume))
-        .route("/v1/admin/accounts/{id}/hold", put(operator::hold).delete(operator::release))
-        .route("/v1/admin/unlock", post(operator::unlock))
-        .route("/v1/admin/flags", get(operator::flags))
-        .route("/v1/admin/audit", get(operator::audit_trail))
-        .route("/v1/admin/reviews", get(review::list))
-        .route("/v1/admin/reviews/{id}/approve", post(review::approve))
-        .route("/v1/admin/reviews/{id}/decline", post(review::decline))
-        .route("/v1/admin/wind-down", get(wind_down::report).post(wind_down::batch))
+fn operator_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(operator::list))
+        .routes(routes!(operator::suspend, operator::resume))
+        .routes(routes!(operator::hold, operator::release))
+        .routes(routes!(operator::unlock))
+        .routes(routes!(operator::flags))
+        .routes(routes!(operator::audit_trail))
+        .routes(routes!(review::list))
+        .routes(routes!(review::approve))
+        .routes(routes!(review::decline))
+        .routes(routes!(wind_down::report, wind_down::batch))
 }
 
 /// What every listener's requests pass through: the 404 fallback, the JSON shape of every error
@@ -97,9 +113,10 @@ fn operator_routes() -> Router<AppState> {
 /// client's origin (`origin::identify`), admission
 /// (load limits and the request timeout), the server-time header, the body limit, the body's
 /// deadline (`408` for a body sent too slowly) and tracing.
-fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
     let body_timeout = state.settings.load.body_timeout;
+    let (routes, _) = routes.split_for_parts();
     routes
         .fallback(not_found)
         .layer(axum::middleware::map_response(json_errors))
@@ -126,8 +143,31 @@ async fn stamp_server_time(
     response
 }
 
+/// Liveness
+///
+/// Answers `ok` while the process serves requests; it does not check the database.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    responses((status = 200, description = "The server is up.", body = String, content_type = "text/plain", example = "ok"))
+)]
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// This document
+///
+/// The OpenAPI 3.1 description of every route of this server.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "service",
+    operation_id = "openapi",
+    responses((status = 200, description = "The OpenAPI document.", body = Object))
+)]
+async fn document() -> axum::Json<&'static utoipa::openapi::OpenApi> {
+    axum::Json(&*DOCUMENT)
 }
 
 async fn not_found() -> AppError {
@@ -156,4 +196,88 @@ async fn json_errors(response: Response) -> Response {
         answer.headers_mut().insert(header::ALLOW, allow);
     }
     answer
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn state(dir: &tempfile::TempDir) -> AppState {
+        let db = crate::db::Db::open(&format!("sqlite://{}", dir.path().join("inkan.db").display())).await.unwrap();
+        let settings =
+            crate::Settings::for_relying_party("localhost".to_owned(), url::Url::parse("http://localhost:8080").unwrap())
+                .unwrap();
+        AppState::new(
+            db,
+            std::sync::Arc::new(crate::clock::SystemClock),
+            settings,
+            std::sync::Arc::new(crate::sandbox::SandboxProvider::in_memory()),
+            crate::issuer::Issuer::generate(&ring::rand::SystemRandom::new()).unwrap().0,
+        )
+        .unwrap()
+    }
+
+    async fn ask(router: &Router, method: Method, path: &str) -> (StatusCode, Value) {
+        let request = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn the_router_serves_the_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let request = Request::get("/openapi.json").body(Body::empty()).unwrap();
+        let response = router(state(&dir).await).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let served: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(served, serde_json::to_value(openapi()).unwrap());
+    }
+
+    /// Every documented operation reaches a handler (not the fallback's `404`, not `405`), on the
+    /// listener that serves it; the public listener does not serve the operator's; a method the
+    /// document does not name is `405`.
+    #[tokio::test]
+    async fn the_router_serves_exactly_the_documented_operations() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        let (all, public, operator) =
+            (router(state.clone()), public_router(state.clone()), operator_router(state.clone()));
+        let document = serde_json::to_value(openapi()).unwrap();
+        let mut checked = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            let uri = path.replace("{id}", "ch_0").replace("{service}", "charges");
+            for method in ["get", "put", "post", "delete", "patch"] {
+                let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let (status, body) = ask(&all, m.clone(), &uri).await;
+                if item.get(method).is_none() {
+                    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is not documented");
+                    continue;
+                }
+                checked += 1;
+                let reached = |status: StatusCode, body: &Value| {
+                    status != StatusCode::METHOD_NOT_ALLOWED && body["error"]["message"] != "no such endpoint"
+                };
+                assert!(reached(status, &body), "{method} {path}: {status} {body}");
+                let is_operator = path.starts_with("/v1/admin/");
+                let (status, body) = ask(&public, m.clone(), &uri).await;
+                assert_eq!(reached(status, &body), !is_operator, "public listener, {method} {path}: {status} {body}");
+                let (status, body) = ask(&operator, m, &uri).await;
+                assert_eq!(
+                    reached(status, &body),
+                    is_operator || path == "/healthz",
+                    "operator listener, {method} {path}: {status} {body}"
+                );
+            }
+        }
+        assert_eq!(checked, 51);
+    }
 }

@@ -18,6 +18,7 @@ pub mod db;
 pub mod devices;
 pub mod error;
 pub mod feed;
+pub(crate) mod flow;
 pub(crate) mod freezing;
 pub mod funding;
 pub mod housekeeping;
@@ -82,7 +83,7 @@ pub async fn run_split(
     // What a crash left pending with the card provider is settled before the first request.
     topups::reconcile_at_start(&state).await;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sweeper = tokio::spawn(charges::expiry_sweeper(state.clone(), stop_rx.clone()));
+    let sweeper = tokio::spawn(flow::charges::expiry_sweeper(state.clone(), stop_rx.clone()));
     let housekeeping = tokio::spawn(housekeeping::sweeper(state.clone(), stop_rx.clone()));
     let reconciler = tokio::spawn(topups::reconciler(state.clone(), stop_rx.clone()));
     let relay = {

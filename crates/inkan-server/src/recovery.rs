@@ -102,8 +102,27 @@ pub async fn wrong_code(
     if exists { refusal.with_notice(account_id, Notice::RecoveryCodeRejected) } else { refusal }
 }
 
-/// `POST /v1/wallet/unfreeze/recovery-code`: a recovery code (used up) lifts the freeze, whichever
-/// device the session is on.
+/// Unfreeze with a recovery code
+///
+/// The recovery code is used up, and the wallet's devices are told. A wrong code changes
+/// nothing but a notice to every device.
+#[utoipa::path(
+    post,
+    path = "/v1/wallet/unfreeze/recovery-code",
+    operation_id = "unfreeze_with_recovery_code",
+    tag = "wallet",
+    security(("session" = [])),
+    request_body = inkan_api::wallet::UnfreezeWithRecoveryCode,
+    responses(
+        (status = 204, description = "The wallet is not frozen (also if it was not); the code is used up."),
+        (status = 400, description = "`invalid_request`: a malformed body.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`unauthorized`: no session, or it has ended, or the recovery code is not an unused code of this wallet.", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// A recovery code (used up) lifts the freeze, whichever device the session is on.
 pub async fn unfreeze(
     State(app): State<AppState>,
     auth: SessionAuth,
@@ -124,8 +143,29 @@ pub async fn unfreeze(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/wallet/recovery-codes`: with a passkey step-up, ten new codes, shown this once; every
-/// older code, used or not, stops working.
+/// Replace the recovery codes
+///
+/// With a `replace_recovery_codes` step-up: ten new codes, shown only in this answer; every
+/// older code stops working, and every device is told.
+#[utoipa::path(
+    post,
+    path = "/v1/wallet/recovery-codes",
+    operation_id = "replace_recovery_codes",
+    tag = "wallet",
+    security(("session" = [])),
+    request_body = inkan_api::wallet::ReplaceRecoveryCodes,
+    responses(
+        (status = 201, description = "The new codes.", body = inkan_api::wallet::RecoveryCodes),
+        (status = 400, description = "`ceremony_expired`: the step-up is unknown, used or expired. `invalid_request`: a malformed body.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`unauthorized`: no session, or it has ended. `passkey_rejected`: the assertion did not verify or is not of this session's device.", body = inkan_api::ErrorBody),
+        (status = 403, description = "`step_up_required`: the step-up was for another action, account or device.", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// With a passkey step-up, ten new codes, shown this once; every older code, used or not, stops
+// working.
 pub async fn replace(
     State(app): State<AppState>,
     auth: SessionAuth,

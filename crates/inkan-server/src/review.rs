@@ -16,17 +16,33 @@ use sqlx::Row;
 use crate::audit::{self, Entry};
 use crate::auth::OperatorAuth;
 use crate::charge_sql::Move;
-use crate::charges;
 use crate::clock::{from_ms, to_ms};
 use crate::error::{AppError, Json, Result};
-use crate::feed;
+use crate::{feed, flow};
 use crate::hub::Change;
 use crate::state::AppState;
 
 /// How many held charges a listing shows at most (the oldest, which expire first).
 const MAX_LISTED: i64 = 500;
 
-/// `GET /v1/admin/reviews`: the charges waiting for a decision, oldest first.
+/// Charges held for review
+///
+/// Charges a velocity rule set aside (`reason`), waiting for a decision, oldest first (at most
+/// 500). Unless decided, each expires at `expires_at` (the server's `[risk]
+/// review_window_minutes`, default 10). Needs the `review` scope.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/reviews",
+    operation_id = "list_reviews",
+    tag = "operator",
+    security(("operator_key" = [])),
+    responses(
+        (status = 200, description = "The held charges.", body = inkan_api::admin::HeldCharges),
+        (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// The charges waiting for a decision, oldest first.
 pub async fn list(State(app): State<AppState>, operator: OperatorAuth) -> Result<Json<HeldCharges>> {
     operator.allow(Action::ListReviews)?;
     let rows = sqlx::query(
@@ -61,7 +77,31 @@ pub async fn list(State(app): State<AppState>, operator: OperatorAuth) -> Result
     Ok(Json(HeldCharges { charges }))
 }
 
-/// `POST /v1/admin/reviews/{charge_id}/approve`: the shopper may now confirm the charge.
+/// Approve a held charge
+///
+/// The charge becomes `pending_confirmation` with a whole charge lifetime from now, and the
+/// shopper gets a `charge_pending` notice: they may confirm it with their passkey. The decision
+/// and its `reason` go to the audit trail. Needs the `review` scope.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/reviews/{id}/approve",
+    operation_id = "approve_review",
+    tag = "operator",
+    security(("operator_key" = [])),
+    params(("id" = String, Path, description = "The charge id (`ch_…`).")),
+    request_body = inkan_api::admin::ReviewDecision,
+    responses(
+        (status = 200, description = "The charge, now `pending_confirmation`.", body = inkan_api::merchant::Charge),
+        (status = 400, description = "`invalid_request`: an empty reason, one over 200 characters or with control characters, or a malformed body.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = inkan_api::ErrorBody),
+        (status = 404, description = "`not_found`: no such charge.", body = inkan_api::ErrorBody),
+        (status = 409, description = "`invalid_state`: the charge is not held for review (already decided, declined by the shopper, or expired).", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// The shopper may now confirm the charge.
 pub async fn approve(
     State(app): State<AppState>,
     operator: OperatorAuth,
@@ -71,7 +111,31 @@ pub async fn approve(
     decide(&app, &operator, &charge_id, Action::ApproveCharge, &body).await.map(Json)
 }
 
-/// `POST /v1/admin/reviews/{charge_id}/decline`: the charge is declined for good.
+/// Decline a held charge
+///
+/// The charge becomes `declined` for good; the shopper gets a `charge_review_declined` notice
+/// and the terminal waiting on it hears `declined`. The decision and its `reason` go to the
+/// audit trail. Needs the `review` scope.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/reviews/{id}/decline",
+    operation_id = "decline_review",
+    tag = "operator",
+    security(("operator_key" = [])),
+    params(("id" = String, Path, description = "The charge id (`ch_…`).")),
+    request_body = inkan_api::admin::ReviewDecision,
+    responses(
+        (status = 200, description = "The charge, now `declined`.", body = inkan_api::merchant::Charge),
+        (status = 400, description = "`invalid_request`: an empty reason, one over 200 characters or with control characters, or a malformed body.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = inkan_api::ErrorBody),
+        (status = 404, description = "`not_found`: no such charge.", body = inkan_api::ErrorBody),
+        (status = 409, description = "`invalid_state`: the charge is not held for review (already decided, declined by the shopper, or expired).", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// The charge is declined for good.
 pub async fn decline(
     State(app): State<AppState>,
     operator: OperatorAuth,
@@ -143,12 +207,12 @@ async fn decide(
     tx.announce(Change::Charge(charge_id.clone()));
     tx.commit(&app.hub).await?;
     tracing::warn!(charge = %charge_id, operator = %operator.operator_id, decision = action.as_str(), %why, "held charge decided");
-    charges::merchant_charge(app, &charge_id).await?.ok_or_else(|| AppError::not_found("charge"))
+    flow::charges::merchant_charge(app, &charge_id).await?.ok_or_else(|| AppError::not_found("charge"))
 }
 
 /// Why a charge could not be decided: no such charge, or not (or no longer) held.
 async fn not_held(app: &AppState, charge_id: &str) -> AppError {
-    match charges::merchant_charge(app, charge_id).await {
+    match flow::charges::merchant_charge(app, charge_id).await {
         Ok(None) => AppError::not_found("charge"),
         Ok(Some(charge)) if charge.status == ChargeStatus::HeldForReview => {
             AppError::invalid_state("this charge's review window has passed: it has expired")

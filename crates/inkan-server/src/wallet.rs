@@ -49,7 +49,21 @@ async fn limits_view(
     Ok(Limits { current: settled.current, pending: settled.pending, spending: spent, remaining })
 }
 
-/// `GET /v1/wallet`
+/// The wallet
+///
+/// Balance, frozen flag, and the limits with what has been spent against them.
+#[utoipa::path(
+    get,
+    path = "/v1/wallet",
+    operation_id = "get_wallet",
+    tag = "wallet",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The wallet.", body = inkan_api::wallet::Wallet),
+        (status = 401, description = "`unauthorized`: no session, or it has ended.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
 pub async fn show(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Wallet>> {
     let row = sqlx::query("SELECT display_name, balance, currency, frozen, held, limits FROM accounts WHERE id = $1")
         .bind(&auth.account_id)
@@ -67,8 +81,29 @@ pub async fn show(State(app): State<AppState>, auth: SessionAuth) -> Result<Json
     }))
 }
 
-/// `PUT /v1/wallet/limits`: lowering applies at once; raising needs a passkey step-up and applies
-/// after the cooling-off, with a notice either way.
+/// Set the limits
+///
+/// Lowering applies at once. Raising any limit needs `step_up` (an assertion for a
+/// `raise_limits` step-up) and applies after the cooling-off, as `pending`.
+#[utoipa::path(
+    put,
+    path = "/v1/wallet/limits",
+    operation_id = "set_limits",
+    tag = "wallet",
+    security(("session" = [])),
+    request_body = inkan_api::wallet::SetLimits,
+    responses(
+        (status = 200, description = "The limits as they now stand.", body = inkan_api::wallet::Limits),
+        (status = 400, description = "`invalid_request`: limits in another currency, negative, not `per_charge ≤ daily ≤ monthly`, or a malformed body. `ceremony_expired`: the step-up ceremony is unknown, used or expired.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`unauthorized`: no session, or it has ended. `passkey_rejected`: the step-up assertion did not verify.", body = inkan_api::ErrorBody),
+        (status = 403, description = "`step_up_required`: a raise without a step-up, or with one for another action or account.", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// Lowering applies at once; raising needs a passkey step-up and applies after the cooling-off, with
+// a notice either way.
 pub async fn set_limits(
     State(app): State<AppState>,
     auth: SessionAuth,
@@ -128,8 +163,28 @@ pub async fn set_limits(
     Ok(Json(limits_view(&app, &auth.account_id, &change.settings, currency, &auth.device_id).await?))
 }
 
-/// `POST /v1/wallet/freeze`: any signed-in device, no step-up: stopping payments must be easy.
-/// Every other device's sessions end.
+/// Freeze the wallet
+///
+/// Any signed-in device may freeze, without a step-up: no charge can be created or confirmed
+/// until the wallet is unfrozen. Every other device's sessions end.
+#[utoipa::path(
+    post,
+    path = "/v1/wallet/freeze",
+    operation_id = "freeze",
+    tag = "wallet",
+    security(("session" = [])),
+    request_body(content = inkan_api::wallet::Freeze, description = "An empty object, `{}`."),
+    responses(
+        (status = 204, description = "The wallet is frozen (also if it already was)."),
+        (status = 400, description = "`invalid_request`: a malformed body.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`unauthorized`: no session, or it has ended.", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// Any signed-in device, no step-up: stopping payments must be easy. Every other device's sessions
+// end.
 pub async fn freeze(
     State(app): State<AppState>,
     auth: SessionAuth,
@@ -159,8 +214,30 @@ async fn unfreeze_facts(tx: &mut Tx, auth: &SessionAuth) -> Result<UnfreezeFacts
     Ok(UnfreezeFacts { device_enrolled_at: from_ms(enrolled), latest_join_at: latest_join.map(from_ms) })
 }
 
-/// `POST /v1/wallet/unfreeze`: a passkey step-up of a settled device (in the wallet for 72 hours,
-/// and older than its latest join); otherwise a recovery code is needed.
+/// Unfreeze the wallet
+///
+/// Needs an assertion for an `unfreeze` step-up, by a passkey of a settled device: one in the
+/// wallet for 72 hours, and older than the wallet's most recent join. Otherwise a recovery code
+/// is needed (`POST /v1/wallet/unfreeze/recovery-code`).
+#[utoipa::path(
+    post,
+    path = "/v1/wallet/unfreeze",
+    operation_id = "unfreeze",
+    tag = "wallet",
+    security(("session" = [])),
+    request_body(content = inkan_api::wallet::Assertion, description = "The assertion answering an `unfreeze` step-up."),
+    responses(
+        (status = 204, description = "The wallet is not frozen (also if it was not)."),
+        (status = 400, description = "`ceremony_expired`: the step-up ceremony is unknown, used or expired. `invalid_request`: a malformed body.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`unauthorized`: no session, or it has ended. `passkey_rejected`: the assertion did not verify.", body = inkan_api::ErrorBody),
+        (status = 403, description = "`step_up_required`: the step-up was for another action, account or device. `unfreeze_not_allowed`: this device joined less than 72 hours ago or is the wallet's most recent one.", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// A passkey step-up of a settled device (in the wallet for 72 hours, and older than its latest
+// join); otherwise a recovery code is needed.
 pub async fn unfreeze(
     State(app): State<AppState>,
     auth: SessionAuth,
@@ -179,7 +256,21 @@ pub async fn unfreeze(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /v1/wallet/devices`
+/// The wallet's devices
+///
+/// Every device ever enrolled, revoked ones included (`active: false`), oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/wallet/devices",
+    operation_id = "list_devices",
+    tag = "wallet",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The devices.", body = [inkan_api::wallet::Device]),
+        (status = 401, description = "`unauthorized`: no session, or it has ended.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
 pub async fn devices(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Vec<Device>>> {
     let rows = sqlx::query(
         "SELECT d.id, d.key_id, d.name, d.active, d.enrolled_at, \
@@ -205,10 +296,34 @@ pub async fn devices(State(app): State<AppState>, auth: SessionAuth) -> Result<J
         .map(Json)
 }
 
-/// `POST /v1/wallet/devices/{id}/remove`, confirmed with a passkey of the session's device: in
-/// one transaction the device's codes stop working, its passkeys are deleted and its sessions end
-/// (its open feeds close within a second, on every instance); the other devices hear of it once
-/// that has committed. Never the last device.
+/// Remove a device
+///
+/// Confirmed with a passkey of the device asking (a step-up for `remove_device`). In one step
+/// the removed device's payment codes stop working, its passkeys are deleted and its sessions
+/// end (its open feeds close). The wallet's last active device cannot be removed.
+#[utoipa::path(
+    post,
+    path = "/v1/wallet/devices/{id}/remove",
+    operation_id = "revoke_device",
+    tag = "wallet",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "The device id (`dev_…`).")),
+    request_body = inkan_api::wallet::RemoveDevice,
+    responses(
+        (status = 204, description = "The device is removed."),
+        (status = 400, description = "`ceremony_expired`: the step-up is unknown, used or expired. `invalid_request`: a malformed body.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`unauthorized`: no session, or it has ended. `passkey_rejected`: the step-up assertion did not verify or is not of this session's device.", body = inkan_api::ErrorBody),
+        (status = 403, description = "`step_up_required`: the step-up was for another action or another device.", body = inkan_api::ErrorBody),
+        (status = 404, description = "`not_found`: no such active device in this wallet.", body = inkan_api::ErrorBody),
+        (status = 409, description = "`invalid_state`: this is the wallet's last active device.", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// Confirmed with a passkey of the session's device: in one transaction the device's codes stop
+// working, its passkeys are deleted and its sessions end (its open feeds close within a second, on
+// every instance); the other devices hear of it once that has committed. Never the last device.
 pub async fn revoke_device(
     State(app): State<AppState>,
     auth: SessionAuth,

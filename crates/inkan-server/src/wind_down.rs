@@ -19,7 +19,31 @@ use crate::state::AppState;
 /// Wallets closed per batch: a request stays well inside the request timeout.
 const BATCH: i64 = 50;
 
-/// `POST /v1/admin/wind-down`: closes the next [`BATCH`] open wallets after `after`.
+/// Wind the service down: close the next wallets
+///
+/// Closes the next 50 open wallets (by id, after `after`) for good, each balance paid back to
+/// the first card that topped it up, as a shopper closing their own wallet would; each shopper
+/// gets a `wallet_closed` notice. Run again with `next` until it is `null`; a run stopped
+/// anywhere is resumed by starting again. Suspend charges, top-ups and enrolment first, so that
+/// balances stop moving. Each batch is in the audit trail with its `reason`. Needs the
+/// `switches` scope.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/wind-down",
+    operation_id = "wind_down_batch",
+    tag = "operator",
+    security(("operator_key" = [])),
+    request_body = inkan_api::admin::WindDown,
+    responses(
+        (status = 200, description = "What the batch did, and where the next one starts.", body = inkan_api::admin::WindDownBatch),
+        (status = 400, description = "`invalid_request`: an empty reason, one over 200 characters or with control characters, a malformed `after`, or a malformed body.", body = inkan_api::ErrorBody),
+        (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = inkan_api::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// Closes the next [`BATCH`] open wallets after `after`.
 pub async fn batch(
     State(app): State<AppState>,
     operator: OperatorAuth,
@@ -80,7 +104,24 @@ pub async fn batch(
     Ok(Json(done))
 }
 
-/// `GET /v1/admin/wind-down`: where the money stands.
+/// Where the money stands in a wind-down
+///
+/// The wallets not closed yet, what every wallet still holds, what was paid back to cards
+/// and what is on its way, and the wallets' books in the ledger (equal to what they hold).
+/// Needs the `switches` scope.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/wind-down",
+    operation_id = "wind_down_report",
+    tag = "operator",
+    security(("operator_key" = [])),
+    responses(
+        (status = 200, description = "The report.", body = inkan_api::admin::WindDownReport),
+        (status = 401, description = "`unauthorized`: missing, unknown or revoked operator key.", body = inkan_api::ErrorBody),
+        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
+    )
+)]
+// Where the money stands.
 pub async fn report(State(app): State<AppState>, operator: OperatorAuth) -> Result<Json<WindDownReport>> {
     operator.allow(Action::WindDown)?;
     let pool = app.db.pool();

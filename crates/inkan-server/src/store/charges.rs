@@ -1,4 +1,5 @@
-//! The `charges` table, read as the merchant and the wallet see a charge.
+//! The `charges` table: a charge written, moved by the core's events (`charge_sql::Move`), and
+//! read as the merchant and the wallet see it.
 
 use inkan_api::merchant::Charge;
 use inkan_api::wallet::{PendingCharge, WalletCharge};
@@ -9,6 +10,7 @@ use webauthn_rs::prelude::RequestChallengeResponse;
 
 use crate::charge_sql::{self, Move};
 use crate::clock::{from_ms, to_ms};
+use crate::db::Tx;
 use crate::error::{AppError, Result};
 use crate::settings::Settings;
 
@@ -158,4 +160,175 @@ pub(crate) async fn sums(
         },
         pending: Money::new(currency, sums.try_get("open")?),
     })
+}
+
+/// A new charge's row: the charge as its merchant sees it, and what only the issuer keeps.
+pub(crate) struct NewCharge<'a> {
+    pub(crate) charge: &'a Charge,
+    pub(crate) terminal_id: &'a str,
+    pub(crate) account_id: &'a str,
+    pub(crate) device_id: &'a str,
+    /// The payment code's counter.
+    pub(crate) code_counter: u32,
+    pub(crate) hold: Option<&'static str>,
+    /// The passkey request bound to the charge, and webauthn-rs's state to check its answer.
+    pub(crate) auth_request: String,
+    pub(crate) auth_state: String,
+}
+
+/// Writes a new charge in `tx`.
+pub(crate) async fn insert(tx: &mut Tx, new: &NewCharge<'_>) -> Result<()> {
+    let charge = new.charge;
+    sqlx::query(
+        "INSERT INTO charges (id, merchant_id, terminal_id, account_id, device_id, amount, currency, description, status, \
+         code_counter, auth_state, auth_request, created_at, expires_at, decided_at, refunded_at, hold_reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, NULL, $15)",
+    )
+    .bind(&charge.id)
+    .bind(&charge.merchant_id)
+    .bind(new.terminal_id)
+    .bind(new.account_id)
+    .bind(new.device_id)
+    .bind(charge.amount)
+    .bind(charge.currency.code())
+    .bind(&charge.description)
+    .bind(charge.status.as_str())
+    .bind(i64::from(new.code_counter))
+    .bind(&new.auth_state)
+    .bind(&new.auth_request)
+    .bind(to_ms(charge.created_at))
+    .bind(to_ms(charge.expires_at))
+    .bind(new.hold)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A charge of the wallet that a confirmation could still pay at `now`: the passkey state to
+/// check the assertion with, the merchant's name and the device whose code made it.
+pub(crate) struct Confirmable {
+    pub(crate) auth_state: Option<String>,
+    pub(crate) merchant_name: String,
+    pub(crate) device_id: String,
+}
+
+/// The charge `id` of the wallet, if a confirmation (`confirming`) could pay it at `now`.
+pub(crate) async fn confirmable(
+    db: &sqlx::AnyPool,
+    confirming: &Move,
+    id: &str,
+    account_id: &str,
+    now: time::OffsetDateTime,
+) -> Result<Option<Confirmable>> {
+    let row: Option<(Option<String>, String, String)> = sqlx::query_as(&format!(
+        "SELECT c.auth_state, m.name, c.device_id FROM charges c JOIN merchants m ON m.id = c.merchant_id \
+         WHERE c.id = $1 AND c.account_id = $2 AND c.status IN ({}) AND c.expires_at > $3",
+        confirming.from
+    ))
+    .bind(id)
+    .bind(account_id)
+    .bind(to_ms(now))
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(auth_state, merchant_name, device_id)| Confirmable { auth_state, merchant_name, device_id }))
+}
+
+/// The wallet's decision on its charge `id`, written in `tx` if the charge is in a status the move
+/// (`confirming` or declining) leaves and, for a confirmation, not expired; the challenge goes with
+/// it, so a replayed assertion finds nothing. The row (`merchant_id, amount, currency,
+/// description, created_at, expires_at`), or `None` when the charge was not there to decide.
+pub(crate) async fn decide(
+    tx: &mut Tx,
+    decision: &Move,
+    id: &str,
+    account_id: &str,
+    now: time::OffsetDateTime,
+) -> Result<Option<AnyRow>> {
+    let unexpired = if decision.to == ChargeStatus::Succeeded { "AND expires_at > $1" } else { "" };
+    Ok(sqlx::query(&format!(
+        "UPDATE charges SET {}, decided_at = $1, auth_state = NULL, auth_request = NULL \
+         WHERE id = $2 AND account_id = $3 AND status IN ({}) {unexpired} \
+         RETURNING merchant_id, amount, currency, description, created_at, expires_at",
+        decision.set(),
+        decision.from
+    ))
+    .bind(to_ms(now))
+    .bind(id)
+    .bind(account_id)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// The merchant's refund of its charge `id` (`refunding`), written in `tx` if the charge is in a
+/// status that move leaves: the row (`account_id, amount, currency`), or `None`.
+pub(crate) async fn refund(
+    tx: &mut Tx,
+    refunding: &Move,
+    id: &str,
+    merchant_id: &str,
+    now: time::OffsetDateTime,
+) -> Result<Option<AnyRow>> {
+    Ok(sqlx::query(&format!(
+        "UPDATE charges SET {}, refunded_at = $1 WHERE id = $2 AND merchant_id = $3 AND status IN ({}) \
+         RETURNING account_id, amount, currency",
+        refunding.set(),
+        refunding.from
+    ))
+    .bind(to_ms(now))
+    .bind(id)
+    .bind(merchant_id)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// The charges (id, account) whose time is up at `now`: the one named, or up to 500 of all.
+pub(crate) async fn due_to_expire(
+    db: &sqlx::AnyPool,
+    expiring: &Move,
+    only: Option<&str>,
+    now: time::OffsetDateTime,
+) -> Result<Vec<(String, String)>> {
+    let now = to_ms(now);
+    Ok(match only {
+        Some(id) => {
+            sqlx::query_as(&format!(
+                "SELECT id, account_id FROM charges WHERE id = $1 AND status IN ({}) AND expires_at <= $2",
+                expiring.from
+            ))
+            .bind(id)
+            .bind(now)
+            .fetch_all(db)
+            .await?
+        }
+        None => {
+            sqlx::query_as(&format!(
+                "SELECT id, account_id FROM charges WHERE status IN ({}) AND expires_at <= $1 LIMIT 500",
+                expiring.from
+            ))
+            .bind(now)
+            .fetch_all(db)
+            .await?
+        }
+    })
+}
+
+/// Expires the charge `id` in `tx` if it is still open and its time is up at `now`: the row
+/// (`merchant_id, amount, currency`), or `None`.
+pub(crate) async fn expire(tx: &mut Tx, expiring: &Move, id: &str, now: time::OffsetDateTime) -> Result<Option<AnyRow>> {
+    Ok(sqlx::query(&format!(
+        "UPDATE charges SET {}, auth_state = NULL, auth_request = NULL, decided_at = $1 \
+         WHERE id = $2 AND status IN ({}) AND expires_at <= $1 \
+         RETURNING merchant_id, amount, currency",
+        expiring.set(),
+        expiring.from
+    ))
+    .bind(to_ms(now))
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// The name of the merchant `id`.
+pub(crate) async fn merchant_name(tx: &mut Tx, merchant_id: &str) -> Result<String> {
+    Ok(sqlx::query_scalar("SELECT name FROM merchants WHERE id = $1").bind(merchant_id).fetch_one(tx.conn()).await?)
 }

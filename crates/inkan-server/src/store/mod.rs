@@ -5,4 +5,6 @@
 
 pub(crate) mod accounts;
 pub(crate) mod charges;
+pub(crate) mod devices;
+pub(crate) mod idempotency;
 pub(crate) mod recovery_codes;
