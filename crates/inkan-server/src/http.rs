@@ -40,7 +40,9 @@ pub fn operator_router(state: AppState) -> Router {
     with_layers(OpenApiRouter::new().routes(routes!(healthz)).merge(operator_routes()), state)
 }
 
-/// The OpenAPI document of every route (the public API's and the operator's).
+/// The OpenAPI document of every route (the public API's and the operator's), as
+/// `GET /openapi.json` serves it.
+#[cfg(test)]
 pub fn openapi() -> utoipa::openapi::OpenApi {
     DOCUMENT.clone()
 }
