@@ -211,9 +211,11 @@ mod tests {
 
     async fn state(dir: &tempfile::TempDir) -> AppState {
         let db = crate::db::Db::open(&format!("sqlite://{}", dir.path().join("inkan.db").display())).await.unwrap();
-        let settings =
-            crate::Settings::for_relying_party("localhost".to_owned(), url::Url::parse("http://localhost:8080").unwrap())
-                .unwrap();
+        let settings = crate::Settings::for_relying_party(
+            "localhost".to_owned(),
+            url::Url::parse("http://localhost:8080").unwrap(),
+        )
+        .unwrap();
         AppState::new(
             db,
             std::sync::Arc::new(crate::clock::SystemClock),

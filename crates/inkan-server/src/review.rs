@@ -18,9 +18,9 @@ use crate::auth::OperatorAuth;
 use crate::charge_sql::Move;
 use crate::clock::{from_ms, to_ms};
 use crate::error::{AppError, Json, Result};
-use crate::{feed, flow};
 use crate::hub::Change;
 use crate::state::AppState;
+use crate::{feed, flow};
 
 /// How many held charges a listing shows at most (the oldest, which expire first).
 const MAX_LISTED: i64 = 500;

@@ -19,7 +19,9 @@ use inkan_core::risk::HoldReason;
 use inkan_core::{ChargeEvent, ChargeStatus, Money};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use webauthn_rs::prelude::{PasskeyAuthentication, RequestChallengeResponse};
+use webauthn_rs::prelude::{
+    AuthenticationResult, PasskeyAuthentication, PublicKeyCredential, RequestChallengeResponse,
+};
 
 use crate::auth::{SessionAuth, TerminalAuth};
 use crate::charge_sql::Move;
@@ -133,13 +135,14 @@ struct PayingDevice {
 
 async fn paying_device(app: &AppState, payment_code: &str, now: time::OffsetDateTime) -> Result<PayingDevice> {
     let code = PaymentCode::parse(payment_code).map_err(AppError::from)?;
-    let device = store::devices::active_by_key_id(app.db.pool(), &code.key_id().to_string()).await?.ok_or_else(|| {
-        AppError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::PaymentCodeInvalid,
-            "this payment code is not from an active device",
-        )
-    })?;
+    let device =
+        store::devices::active_by_key_id(app.db.pool(), &code.key_id().to_string()).await?.ok_or_else(|| {
+            AppError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::PaymentCodeInvalid,
+                "this payment code is not from an active device",
+            )
+        })?;
     let public_key =
         DevicePublicKey::from_sec1(&device.try_get::<Vec<u8>, _>("public_key")?).map_err(AppError::internal)?;
     let verified = code.verify(&public_key, now, None).map_err(AppError::from)?;
@@ -365,6 +368,16 @@ struct DeviceFacts {
     enrolled_at: time::OffsetDateTime,
 }
 
+impl DeviceFacts {
+    /// The paying device as it stands now, read in `tx`; a device gone is not active.
+    async fn read(tx: &mut Tx, device_id: &str, now: time::OffsetDateTime) -> Result<DeviceFacts> {
+        Ok(match store::devices::standing(tx, device_id).await? {
+            Some((active, enrolled_at)) => DeviceFacts { active, enrolled_at: from_ms(enrolled_at) },
+            None => DeviceFacts { active: false, enrolled_at: now },
+        })
+    }
+}
+
 /// What [`may_pay`] judges, read inside `tx` once the account is locked (`account`: the row of
 /// `store::accounts::lock_for_payment`): for a charge made `at`, not counting the charge
 /// `except` itself.
@@ -445,17 +458,13 @@ pub(crate) async fn confirm(
     let Some(found) = found else {
         return Err(not_decidable(app, id, &auth.account_id).await);
     };
-    let state: PasskeyAuthentication = serde_json::from_str(&found.auth_state.unwrap_or_default())?;
     // A passkey of the device whose code made the charge, still in the wallet.
     let device = passkeys::ActingDevice {
         account_id: &auth.account_id,
         device_id: &found.device_id,
         session: Some(auth.token_hash()),
     };
-    let refused = |e: AppError| passkeys::note_refusal(e, device, client.address(), "payment");
-    passkeys::check_tries(app, &mut *app.db.pool().acquire().await?, device, client.address()).await?;
-    let verified = passkeys::verify_assertion(app, &state, &body.credential).map_err(refused)?;
-    let counter = passkeys::counter_update(app.db.pool(), device, &verified).await.map_err(refused)?;
+    let (verified, counter) = check_assertion(app, device, client, &found.auth_state, &body.credential).await?;
 
     let mut tx = app.db.begin().await?;
     // Taking the charge out of `pending_confirmation` and its challenge out of the row is the
@@ -472,12 +481,10 @@ pub(crate) async fn confirm(
     if !passkeys::apply_counter(&mut tx, &counter).await? {
         // Another assertion with the credential committed since it was read: judge this one
         // against what that one left.
+        let refused = |e: AppError| passkeys::note_refusal(e, device, client.address(), "payment");
         passkeys::record_assertion(&mut tx, device, &verified).await.map_err(refused)?;
     }
-    let paying = match store::devices::standing(&mut tx, &found.device_id).await? {
-        Some((active, enrolled_at)) => DeviceFacts { active, enrolled_at: from_ms(enrolled_at) },
-        None => DeviceFacts { active: false, enrolled_at: now },
-    };
+    let paying = DeviceFacts::read(&mut tx, &found.device_id, now).await?;
     let facts = payment_facts(&mut tx, app, &account, &auth.account_id, paying, created_at, Some(id), now).await?;
     may_pay(Stage::Confirm, &facts, amount, &app.settings.new_device_cap, now).map_err(AppError::from)?;
     let merchant = (row.try_get::<String, _>("merchant_id")?, found.merchant_name);
@@ -493,6 +500,24 @@ pub(crate) async fn confirm(
         created_at,
         expires_at: from_ms(row.try_get("expires_at")?),
     })
+}
+
+/// The shopper's assertion checked against the charge's challenge (`auth_state`), before the
+/// paying transaction, and the write of the credential's counter it calls for. A refusal counts
+/// against the device's tries.
+async fn check_assertion(
+    app: &AppState,
+    device: passkeys::ActingDevice<'_>,
+    client: &Client,
+    auth_state: &Option<String>,
+    credential: &PublicKeyCredential,
+) -> Result<(AuthenticationResult, passkeys::CounterUpdate)> {
+    let state: PasskeyAuthentication = serde_json::from_str(auth_state.as_deref().unwrap_or_default())?;
+    let refused = |e: AppError| passkeys::note_refusal(e, device, client.address(), "payment");
+    passkeys::check_tries(app, &mut *app.db.pool().acquire().await?, device, client.address()).await?;
+    let verified = passkeys::verify_assertion(app, &state, credential).map_err(refused)?;
+    let counter = passkeys::counter_update(app.db.pool(), device, &verified).await.map_err(refused)?;
+    Ok((verified, counter))
 }
 
 /// The money of a confirmed charge moves in `tx`: from the wallet's balance to the merchant, in
@@ -603,7 +628,8 @@ pub(crate) async fn refund(app: &AppState, terminal: &TerminalAuth, id: &str) ->
     let account_id: String = row.try_get("account_id")?;
     let amount = Money::new(currency_of(&row)?, row.try_get("amount")?);
     store::accounts::add_to_balance(&mut tx, &account_id, amount).await?;
-    let entries = [(ledger::merchant(&terminal.merchant_id), amount.checked_neg()?), (ledger::wallet(&account_id), amount)];
+    let entries =
+        [(ledger::merchant(&terminal.merchant_id), amount.checked_neg()?), (ledger::wallet(&account_id), amount)];
     ledger::post(&mut tx, app, "refund", id, &entries).await?;
     let notice = Notice::ChargeRefunded {
         charge_id: id.to_owned(),

@@ -314,7 +314,12 @@ pub(crate) async fn due_to_expire(
 
 /// Expires the charge `id` in `tx` if it is still open and its time is up at `now`: the row
 /// (`merchant_id, amount, currency`), or `None`.
-pub(crate) async fn expire(tx: &mut Tx, expiring: &Move, id: &str, now: time::OffsetDateTime) -> Result<Option<AnyRow>> {
+pub(crate) async fn expire(
+    tx: &mut Tx,
+    expiring: &Move,
+    id: &str,
+    now: time::OffsetDateTime,
+) -> Result<Option<AnyRow>> {
     Ok(sqlx::query(&format!(
         "UPDATE charges SET {}, auth_state = NULL, auth_request = NULL, decided_at = $1 \
          WHERE id = $2 AND status IN ({}) AND expires_at <= $1 \

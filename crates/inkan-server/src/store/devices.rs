@@ -39,7 +39,11 @@ pub(crate) async fn standing(tx: &mut Tx, device_id: &str) -> Result<Option<(boo
 
 /// Locks the device row in `tx` and reads the refusals counted against its codes (the code they
 /// were counted for, and how many), if the code `counter` is still alive.
-pub(crate) async fn refusals_if_alive(tx: &mut Tx, device_id: &str, counter: u32) -> Result<Option<(Option<i64>, i64)>> {
+pub(crate) async fn refusals_if_alive(
+    tx: &mut Tx,
+    device_id: &str,
+    counter: u32,
+) -> Result<Option<(Option<i64>, i64)>> {
     Ok(sqlx::query_as(
         "UPDATE devices SET refusals = refusals WHERE id = $1 AND (last_counter IS NULL OR last_counter < $2) \
          RETURNING refused_counter, refusals",
@@ -58,11 +62,6 @@ pub(crate) async fn set_refusals(tx: &mut Tx, device_id: &str, counter: u32, ref
     } else {
         "UPDATE devices SET refused_counter = $1, refusals = $2 WHERE id = $3"
     };
-    sqlx::query(update)
-        .bind(i64::from(counter))
-        .bind(i64::from(refusals))
-        .bind(device_id)
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(update).bind(i64::from(counter)).bind(i64::from(refusals)).bind(device_id).execute(tx.conn()).await?;
     Ok(())
 }
