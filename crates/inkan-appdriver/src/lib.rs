@@ -143,6 +143,9 @@ impl AppUnderTest {
             )
             .await
             .with_context(|| format!("could not scroll to {testid:?}"))?;
+        // And once the screen stands still: a click in the middle of a screen's entrance lands
+        // where the element was a moment ago (seen once in CI: "close-wallet" clicked, nothing).
+        self.settled().await?;
         // WebKitWebDriver often sends an error with an empty message: its kind says what it was
         // (not interactable, click intercepted, stale element).
         element.click().await.map_err(|e| anyhow::anyhow!("could not click {testid:?}: {e:?}"))

@@ -3,8 +3,8 @@
 //!
 //! Each route is written once, as the `#[utoipa::path]` description on its handler: the route
 //! tables below build the router from those descriptions (`utoipa_axum::routes!`), and the same
-//! tables give the OpenAPI document its paths ([`openapi`]). A route cannot be served without
-//! being documented, nor documented without being served.
+//! tables give the OpenAPI document its paths (the document `GET /openapi.json` serves). A route
+//! cannot be served without being documented, nor documented without being served.
 
 use std::sync::LazyLock;
 
