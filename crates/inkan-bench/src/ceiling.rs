@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use inkan_core::payment_code::{DeviceKeyId, DevicePublicKey, DeviceSigningKey, PaymentCode};
 use ring::rand::SystemRandom;
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _, UnparsedPublicKey,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 use url::Url;
@@ -33,6 +36,8 @@ pub struct Fixture {
     webauthn: Webauthn,
     state: PasskeyAuthentication,
     credential: PublicKeyCredential,
+    /// A bare P-256 signature over a code-sized message, with its public key: the unit of VE.
+    bare: (Vec<u8>, Vec<u8>, Vec<u8>),
 }
 
 impl std::fmt::Debug for Fixture {
@@ -69,9 +74,11 @@ impl Fixture {
         let stored = webauthn.finish_passkey_registration(&registered, &registration)?;
         let (request, state) = webauthn.start_passkey_authentication(&[stored])?;
         let credential = passkey.do_authentication(origin, request).map_err(|e| anyhow!("soft passkey: {e:?}"))?;
-        let fixture = Fixture { code, public_key: key.public_key(), now, webauthn, state, credential };
+        let bare = bare_signature(&rng)?;
+        let fixture = Fixture { code, public_key: key.public_key(), now, webauthn, state, credential, bare };
         fixture.verify_code()?;
         fixture.verify_assertion()?;
+        fixture.verify_p256()?;
         Ok(fixture)
     }
 
@@ -81,6 +88,14 @@ impl Fixture {
         Ok(())
     }
 
+    /// One ring P-256 verification and nothing else: the unit of VE (verify-equivalents).
+    pub fn verify_p256(&self) -> Result<()> {
+        let (public_key, message, signature) = &self.bare;
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public_key)
+            .verify(message, signature)
+            .map_err(|_| anyhow!("the bare P-256 signature does not verify"))
+    }
+
     pub fn verify_assertion(&self) -> Result<()> {
         let result = self.webauthn.finish_passkey_authentication(&self.credential, &self.state)?;
         if !result.user_verified() {
@@ -88,6 +103,17 @@ impl Fixture {
         }
         Ok(())
     }
+}
+
+/// A fresh P-256 key signs a short message (one SHA-256 block, as a payment code's signed part is).
+fn bare_signature(rng: &SystemRandom) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, rng)
+        .map_err(|_| anyhow!("generating a P-256 key"))?;
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), rng)
+        .map_err(|_| anyhow!("reading a P-256 key"))?;
+    let message = vec![7_u8; 40];
+    let signature = pair.sign(rng, &message).map_err(|_| anyhow!("signing with P-256"))?;
+    Ok((pair.public_key().as_ref().to_vec(), message, signature.as_ref().to_vec()))
 }
 
 /// The ceiling, measured.
@@ -101,6 +127,8 @@ pub struct Ceiling {
     /// Single-threaded cost of each verification, in microseconds.
     pub code_verify_us: f64,
     pub webauthn_verify_us: f64,
+    /// One bare ring P-256 verification, single core: the unit of VE (since schema 5).
+    pub p256_verify_us: f64,
 }
 
 fn per_op_us(iterations: u32, mut op: impl FnMut() -> Result<()>) -> Result<f64> {
@@ -118,6 +146,7 @@ pub fn measure(duration: Duration) -> Result<Ceiling> {
     let single = fixtures.first().context("no fixture")?;
     let code_verify_us = per_op_us(2000, || single.verify_code())?;
     let webauthn_verify_us = per_op_us(1000, || single.verify_assertion())?;
+    let p256_verify_us = per_op_us(2000, || single.verify_p256())?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
@@ -143,5 +172,12 @@ pub fn measure(duration: Duration) -> Result<Ceiling> {
     }
     let seconds = start.elapsed().as_secs_f64();
     let pairs = usize::try_from(done.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
-    Ok(Ceiling { threads, seconds, charges_per_s: count_f64(pairs) / seconds, code_verify_us, webauthn_verify_us })
+    Ok(Ceiling {
+        threads,
+        seconds,
+        charges_per_s: count_f64(pairs) / seconds,
+        code_verify_us,
+        webauthn_verify_us,
+        p256_verify_us,
+    })
 }

@@ -293,6 +293,11 @@ pub struct Cpu {
     pub available_cpu_s: f64,
     pub server_ms_per_charge: f64,
     pub loadgen_ms_per_charge: f64,
+    /// The server's context switches per charge (since schema 5; see [`Counters`]).
+    pub server_context_switches_per_charge: Option<f64>,
+    /// Bytes the server process wrote to storage per charge: on SQLite its WAL, checkpoints into
+    /// the database file and its log; on PostgreSQL only its log (since schema 5).
+    pub server_disk_bytes_per_charge: Option<f64>,
 }
 
 /// How long a lane waits for the push of a charge it made.
@@ -408,6 +413,45 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 1000 / clock_ticks()))
 }
 
+/// What a process has done so far, as `/proc` counts it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counters {
+    pub cpu: Duration,
+    /// Voluntary + involuntary context switches, summed over the threads alive when read (a
+    /// thread that ended takes its count with it, so a difference can only undercount).
+    pub context_switches: Option<u64>,
+    /// Bytes the process caused to be written to storage (`write_bytes` of `/proc/<pid>/io`).
+    pub disk_write_bytes: Option<u64>,
+}
+
+impl Counters {
+    pub fn read(pid: u32) -> Option<Counters> {
+        Some(Counters {
+            cpu: cpu_time(pid)?,
+            context_switches: context_switches(pid),
+            disk_write_bytes: proc_field(&format!("/proc/{pid}/io"), "write_bytes:"),
+        })
+    }
+}
+
+/// The first number after `key` in a `/proc` file of `key value` lines.
+fn proc_field(path: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.trim().parse().ok())
+}
+
+fn context_switches(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let status = task.path().join("status");
+        let status = status.to_str()?;
+        // A thread may end between listing and reading: it counts as nothing.
+        total += proc_field(status, "voluntary_ctxt_switches:").unwrap_or(0);
+        total += proc_field(status, "nonvoluntary_ctxt_switches:").unwrap_or(0);
+    }
+    Some(total)
+}
+
 /// `USER_HZ` (`getconf CLK_TCK`), 100 on every Linux of the last decades.
 fn clock_ticks() -> u64 {
     static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
@@ -445,9 +489,9 @@ pub async fn run(
     let window_end = window_start + pace.measure;
     let cpu_probe = tokio::spawn(async move {
         tokio::time::sleep_until(window_start.into()).await;
-        let before = (cpu_time(std::process::id()), server_pid.and_then(cpu_time));
+        let before = (cpu_time(std::process::id()), server_pid.and_then(Counters::read));
         tokio::time::sleep_until(window_end.into()).await;
-        let after = (cpu_time(std::process::id()), server_pid.and_then(cpu_time));
+        let after = (cpu_time(std::process::id()), server_pid.and_then(Counters::read));
         (before, after)
     });
     let mut tasks = tokio::task::JoinSet::new();
@@ -524,13 +568,20 @@ pub async fn run(
     let completed = in_window.len();
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     let per_charge = |d: Duration| d.as_secs_f64() * 1000.0 / crate::stats::count_f64(completed.max(1));
+    let count_per_charge = |before: Option<u64>, after: Option<u64>| {
+        let n = after?.checked_sub(before?)?;
+        let n = crate::stats::count_f64(usize::try_from(n).unwrap_or(usize::MAX));
+        Some(n / crate::stats::count_f64(completed.max(1)))
+    };
     let cpu = match (self_before, self_after, server_before, server_after) {
         (Some(a), Some(b), Some(c), Some(d)) => Some(Cpu {
-            server_cpu_s: (d - c).as_secs_f64(),
+            server_cpu_s: (d.cpu - c.cpu).as_secs_f64(),
             loadgen_cpu_s: (b - a).as_secs_f64(),
             available_cpu_s: window_s * crate::stats::count_f64(cores),
-            server_ms_per_charge: per_charge(d - c),
+            server_ms_per_charge: per_charge(d.cpu - c.cpu),
             loadgen_ms_per_charge: per_charge(b - a),
+            server_context_switches_per_charge: count_per_charge(c.context_switches, d.context_switches),
+            server_disk_bytes_per_charge: count_per_charge(c.disk_write_bytes, d.disk_write_bytes),
         }),
         _ => None,
     };
@@ -639,7 +690,7 @@ fn own_card() -> String {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::Pace;
+    use super::{Counters, Pace, proc_field};
 
     /// Equal to the microsecond (the timetable is computed in floating point).
     fn ms(d: Duration) -> f64 {
@@ -665,5 +716,38 @@ mod tests {
         // Flat out, or a rate that is no rate: no timetable.
         assert_eq!(Pace { rate: None, ..pace }.due(start, 0, 4, 0), None);
         assert_eq!(Pace { rate: Some(0.0), ..pace }.due(start, 0, 4, 0), None);
+    }
+
+    #[test]
+    fn a_process_counters_move_with_its_work() {
+        let before = Counters::read(std::process::id()).unwrap();
+        // Work a thread that switches out (it sleeps) and writes a file through to the disk.
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::thread::spawn(move || {
+            for _ in 0..20 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+        .join()
+        .unwrap();
+        std::fs::write(file.path(), vec![1_u8; 1 << 20]).unwrap();
+        file.as_file().sync_all().unwrap();
+        let spin = Instant::now();
+        while spin.elapsed() < Duration::from_millis(30) {}
+        let after = Counters::read(std::process::id()).unwrap();
+        assert!(after.cpu > before.cpu, "{before:?} → {after:?}");
+        // Threads that ended (the sleeper, other tests) took their switches with them, so compare
+        // this thread's own count, which the process's sum must include.
+        let own = || {
+            proc_field("/proc/thread-self/status", "voluntary_ctxt_switches:").unwrap()
+                + proc_field("/proc/thread-self/status", "nonvoluntary_ctxt_switches:").unwrap()
+        };
+        let own_before = own();
+        std::thread::sleep(Duration::from_millis(2));
+        let own_after = own();
+        assert!(own_after > own_before, "a sleep is a switch: {own_before} → {own_after}");
+        assert!(Counters::read(std::process::id()).unwrap().context_switches.unwrap() >= own_after);
+        let written = after.disk_write_bytes.unwrap() - before.disk_write_bytes.unwrap();
+        assert!(written >= 1 << 20, "1 MiB written and synced, {written} bytes counted");
     }
 }

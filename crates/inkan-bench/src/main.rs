@@ -293,6 +293,10 @@ async fn backend(bin: &Path, database: &str, log: &Path, plan: &Plan) -> Result<
             .cpu
             .as_ref()
             .and_then(|c| inkan_bench::report::ratio_bound(crypto_ms, c.loadgen_ms_per_charge)),
+        server_cpu_per_charge_ve: load
+            .cpu
+            .as_ref()
+            .and_then(|c| inkan_bench::report::verify_equivalents(c.server_ms_per_charge, ceiling.p256_verify_us)),
         ceiling,
         idle,
         load,

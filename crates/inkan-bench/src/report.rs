@@ -14,7 +14,7 @@ use crate::machine::Machine;
 use crate::stats::Latency;
 
 /// Bumped when a field changes meaning.
-pub const SCHEMA: u32 = 4;
+pub const SCHEMA: u32 = 5;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -68,6 +68,10 @@ pub struct ChargeRun {
     /// The highest `ratio` this run's load generator leaves room for, from [`ratio_bound`]:
     /// `None` when the CPU times could not be read.
     pub ratio_bound: Option<f64>,
+    /// Server CPU per complete charge in the load run ÷ one bare P-256 verification on one core
+    /// (`ceiling.p256_verify_us`), both measured in this run: verify-equivalents, VE (since
+    /// schema 5). `None` when the server's CPU time could not be read.
+    pub server_cpu_per_charge_ve: Option<f64>,
     pub idle: LoadResult,
     /// Every lane flat out (closed loop): the throughput, and latencies at saturation.
     pub load: LoadResult,
@@ -100,6 +104,11 @@ pub struct AppProcess {
     pub name: String,
     pub pss_mib: f64,
     pub rss_mib: f64,
+}
+
+/// Server CPU per charge in verify-equivalents: `server_ms_per_charge` ÷ one P-256 verification.
+pub fn verify_equivalents(server_ms_per_charge: f64, p256_verify_us: f64) -> Option<f64> {
+    (p256_verify_us > 0.0).then(|| server_ms_per_charge * 1000.0 / p256_verify_us)
 }
 
 /// The highest `charges/s ÷ ceiling` possible on these cores while the load generator shares them:
@@ -152,6 +161,36 @@ fn charge_rows<'a>() -> Vec<Row<'a>> {
                     (r.ceiling.code_verify_us + r.ceiling.webauthn_verify_us) / 1000.0 / c.server_ms_per_charge
                 ),
                 _ => "-".to_owned(),
+            }),
+        ),
+        (
+            "server CPU per charge, VE (÷ one P-256 verify)",
+            Box::new(|r| r.server_cpu_per_charge_ve.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"))),
+        ),
+        (
+            "  one P-256 verify, 1 core; a charge's crypto in VE",
+            Box::new(|r| {
+                let crypto = r.ceiling.code_verify_us + r.ceiling.webauthn_verify_us;
+                let floor = verify_equivalents(crypto / 1000.0, r.ceiling.p256_verify_us);
+                format!(
+                    "{:.0} µs; {}",
+                    r.ceiling.p256_verify_us,
+                    floor.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"))
+                )
+            }),
+        ),
+        (
+            "server context switches per charge",
+            Box::new(|r| match r.load.cpu.as_ref().and_then(|c| c.server_context_switches_per_charge) {
+                Some(n) => format!("{n:.1}"),
+                None => "-".to_owned(),
+            }),
+        ),
+        (
+            "server disk bytes written per charge",
+            Box::new(|r| match r.load.cpu.as_ref().and_then(|c| c.server_disk_bytes_per_charge) {
+                Some(n) => format!("{n:.0}"),
+                None => "-".to_owned(),
             }),
         ),
         ("load, ms p50 / p99: create", Box::new(|r| lat(r.load.steps.create.as_ref()))),
@@ -338,7 +377,15 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
-    use super::ratio_bound;
+    use super::{ratio_bound, verify_equivalents};
+
+    #[test]
+    fn verify_equivalents_divide_the_server_cpu_by_one_verify() {
+        // The figure: 3.2 ms of server CPU per charge, a verify of 76 µs.
+        let ve = verify_equivalents(3.2, 76.0).unwrap();
+        assert!((ve - 42.1).abs() < 0.1, "{ve}");
+        assert_eq!(verify_equivalents(3.2, 0.0), None);
+    }
 
     #[test]
     fn the_ratio_bound_leaves_the_generator_its_share() {

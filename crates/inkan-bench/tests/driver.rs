@@ -62,4 +62,5 @@ fn the_crypto_ceiling_fixture_verifies_what_the_server_verifies() {
     let fixture = inkan_bench::ceiling::Fixture::new().unwrap();
     fixture.verify_code().unwrap();
     fixture.verify_assertion().unwrap();
+    fixture.verify_p256().unwrap();
 }

@@ -1,22 +1,17 @@
-//! Accounts: created with a first passkey and a first device, signed in with a passkey. No
-//! password, no e-mail, no birth date, no reset by anything but a passkey or a recovery code.
+//! Accounts: signed in with a passkey, stepped up with one for what needs it, signed out. No
+//! password, no e-mail, no birth date, no reset by anything but a passkey or a recovery code. A
+//! wallet is created in `flow::enrolment`; what it and the joins share of a new device and a new
+//! session is here (`check_device`, `insert_device`, `open_session`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use inkan_api::ErrorCode;
-use inkan_api::admin::Service;
 use inkan_api::feed::Notice;
 use inkan_api::wallet::Assertion;
-use inkan_api::wallet::{
-    AssertionChallenge, BeginRegistration, BeginSignIn, BeginStepUp, Enrolled, FinishRegistration, NewDevice,
-    RegistrationChallenge, Session, SignIn, StepUpAction,
-};
-use inkan_core::LimitSettings;
-use inkan_core::history::GENESIS;
+use inkan_api::wallet::{AssertionChallenge, BeginSignIn, BeginStepUp, NewDevice, Session, SignIn, StepUpAction};
 use inkan_core::payment_code::DevicePublicKey;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-use webauthn_rs::prelude::{PasskeyAuthentication, PasskeyRegistration};
+use webauthn_rs::prelude::PasskeyAuthentication;
 
 use crate::auth::{Ending, SessionAuth, end_sessions};
 use crate::clock::to_ms;
@@ -27,13 +22,7 @@ use crate::passkeys::{self, ActingDevice, accept_assertion, put_ceremony, take_c
 use crate::ratelimit::Flow;
 use crate::secrets::{hash_secret, new_id, new_token};
 use crate::state::AppState;
-use crate::{feed, switches};
-
-#[derive(Serialize, Deserialize)]
-struct RegistrationContext {
-    display_name: String,
-    user: Uuid,
-}
+use crate::feed;
 
 #[derive(Serialize, Deserialize)]
 struct SignInContext {
@@ -56,43 +45,6 @@ pub fn display_name(raw: &str) -> Result<String> {
         return Err(AppError::invalid("a name is 1 to 64 characters, without control characters"));
     }
     Ok(name.to_owned())
-}
-
-/// Start creating an account
-///
-/// Answers with passkey creation options for the authenticator, valid for one ceremony.
-#[utoipa::path(
-    post,
-    path = "/v1/accounts/registration",
-    operation_id = "begin_registration",
-    tag = "accounts",
-    request_body = inkan_api::wallet::BeginRegistration,
-    responses(
-        (status = 200, description = "The passkey creation options and their ceremony.", body = inkan_api::wallet::RegistrationChallenge),
-        (status = 400, description = "`invalid_request`: a display name that is empty, over 64 characters or has control characters; or a malformed body.", body = inkan_api::ErrorBody),
-        (status = 403, description = "`enrolment_suspended`: the operator has suspended new wallets and devices.", body = inkan_api::ErrorBody),
-        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
-        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
-        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
-    )
-)]
-pub async fn begin_registration(
-    State(app): State<AppState>,
-    client: Client,
-    Json(body): Json<BeginRegistration>,
-) -> Result<Json<RegistrationChallenge>> {
-    client.admit(&app)?;
-    client.limit(&app, Flow::Enrolment, None)?;
-    let display_name = display_name(&body.display_name)?;
-    switches::ensure_running(app.db.pool(), Service::Enrolment).await?;
-    let user = Uuid::new_v4();
-    let (options, state) = app
-        .webauthn
-        .start_passkey_registration(user, &display_name, &display_name, None)
-        .map_err(AppError::internal)?;
-    let context = RegistrationContext { display_name, user };
-    let ceremony_id = put_ceremony(&app, "registration", None, &state, &context).await?;
-    Ok(Json(RegistrationChallenge { ceremony_id, public_key: options }))
 }
 
 /// Checks a new device's key and its proof of possession over `challenge` (a ceremony or join
@@ -168,75 +120,6 @@ pub async fn open_session(tx: &mut Tx, app: &AppState, account_id: &str, device_
         idle_timeout_seconds: seconds(app.settings.session_idle),
         max_lifetime_seconds: seconds(app.settings.session_max),
     })
-}
-
-/// Finish creating an account
-///
-/// Registers the new passkey and the first device (with its proof of possession over the
-/// ceremony id), and opens a session. The recovery codes are shown this once.
-#[utoipa::path(
-    post,
-    path = "/v1/accounts",
-    operation_id = "finish_registration",
-    tag = "accounts",
-    request_body = inkan_api::wallet::FinishRegistration,
-    responses(
-        (status = 201, description = "The account, its first device, its recovery codes and a session.", body = inkan_api::wallet::Enrolled),
-        (status = 400, description = "`invalid_request`: the device key is not an uncompressed P-256 point, its proof does not verify, its name is not 1 to 64 characters, or the body is malformed. `ceremony_expired`: the ceremony is unknown, used or expired.", body = inkan_api::ErrorBody),
-        (status = 401, description = "`passkey_rejected`: the passkey attestation did not verify. `unauthorized`: the joining device's signature (over the join id and this ceremony) is missing or does not verify.", body = inkan_api::ErrorBody),
-        (status = 403, description = "`enrolment_suspended`: the operator has suspended new wallets and devices.", body = inkan_api::ErrorBody),
-        (status = 409, description = "`invalid_state`: this device key is already registered.", body = inkan_api::ErrorBody),
-        (status = 413, description = "`payload_too_large`.", body = inkan_api::ErrorBody),
-        (status = 415, description = "`invalid_request`: the body is not sent as `application/json`.", body = inkan_api::ErrorBody),
-        (status = 500, description = "`internal`.", body = inkan_api::ErrorBody),
-    )
-)]
-// The passkey is registered, the first device added, recovery codes made.
-pub async fn finish_registration(
-    State(app): State<AppState>,
-    client: Client,
-    Json(body): Json<FinishRegistration>,
-) -> Result<(StatusCode, Json<Enrolled>)> {
-    client.admit(&app)?;
-    let (key, device_name) = check_device(&body.device, &body.ceremony_id)?;
-    switches::ensure_running(app.db.pool(), Service::Enrolment).await?;
-    let mut tx = app.db.begin().await?;
-    let ceremony =
-        take_ceremony::<PasskeyRegistration, RegistrationContext>(&app, &mut tx, "registration", &body.ceremony_id)
-            .await?;
-    let now = app.clock.now();
-    let account_id = new_id("acct", &app.rng)?;
-    let limits = LimitSettings::new(app.settings.initial_limits);
-    sqlx::query(
-        "INSERT INTO accounts (id, display_name, webauthn_user, currency, balance, frozen, limits, event_seq, last_hash, created_at) \
-         VALUES ($1, $2, $3, $4, 0, 0, $5, 0, $6, $7)",
-    )
-    .bind(&account_id)
-    .bind(&ceremony.context.display_name)
-    .bind(ceremony.context.user.to_string())
-    .bind(inkan_core::Currency::Jpy.code())
-    .bind(serde_json::to_string(&limits)?)
-    .bind(hex::encode(GENESIS))
-    .bind(to_ms(now))
-    .execute(tx.conn())
-    .await?;
-    feed::append(
-        &mut tx,
-        &app.issuer,
-        &account_id,
-        &Notice::AccountCreated { display_name: ceremony.context.display_name },
-        now,
-    )
-    .await?;
-    let key_id = body.device.key_id.to_string();
-    let device_id = insert_device(&mut tx, &app, &account_id, &key_id, key.as_sec1(), &device_name).await?;
-    let device = ActingDevice { account_id: &account_id, device_id: &device_id, session: None };
-    passkeys::register(&app, &mut tx, device, &body.credential, &ceremony.state).await?;
-    let recovery_codes = crate::store::recovery_codes::issue(&mut tx, &app, &account_id).await?;
-    let session = open_session(&mut tx, &app, &account_id, &device_id).await?;
-    tx.commit(&app.hub).await?;
-    tracing::info!(%account_id, %device_id, "account created");
-    Ok((StatusCode::CREATED, Json(Enrolled { account_id, device_id, recovery_codes, session })))
 }
 
 /// The device a sign-in names, if it is one of the account's: its public key and whether it is

@@ -13,6 +13,7 @@
 //! its account). Two transactions that took them in opposite orders could each wait for the
 //! other on PostgreSQL, and one would be killed as a deadlock (`a_passkey_step_up_and_a_payment_at_once_never_deadlock`).
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,8 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{OwnedMutexGuard, oneshot};
+
+use inkan_api::feed::FeedEvent;
 
 use crate::hub::{Change, Hub};
 
@@ -94,7 +97,7 @@ impl Db {
             .connect_with(options.clone())
             .await?;
         let writer = match backend {
-            Backend::Sqlite => Some(Writer::open(&options).await?),
+            Backend::Sqlite => Some(Writer::open(&options, &url).await?),
             Backend::Postgres => None,
         };
         let db = Db { pool, backend, url, writer };
@@ -122,7 +125,7 @@ impl Db {
             }
             None => TxInner::Pool(self.pool.begin().await?),
         };
-        Ok(Tx { inner, changes: Vec::new(), notify: self.backend == Backend::Postgres })
+        Ok(Tx { inner, announced: Announced::default(), notify: self.backend == Backend::Postgres })
     }
 
     pub async fn close(&self) {
@@ -146,16 +149,24 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// SQLite's single writer, with group commit.
+/// SQLite's single writer, with group commit whose disk wait overlaps the next batch.
 ///
-/// SQLite lets one connection write at a time, and with `synchronous = FULL` every commit waits
-/// for the disk (one `fsync` of the WAL, a few milliseconds here). Committed one by one, write
-/// transactions are bound by that wait and nothing else. So on SQLite every write transaction of
-/// this process runs on one connection, as a savepoint inside a *batch* transaction: a
-/// transaction's `commit` releases its savepoint, and the batch is committed (one `fsync`) as
-/// soon as the connection is free, for every transaction released into it meanwhile. Each
-/// `commit` returns only once its batch is durable, so nothing is acknowledged before it would
-/// survive a power cut; if the batch fails, every transaction in it gets the error.
+/// SQLite lets one connection write at a time, and a durable commit waits for the disk (one
+/// `fsync` of the WAL, a few milliseconds here). Committed one by one, write transactions are
+/// bound by that wait and nothing else. So on SQLite every write transaction of this process runs
+/// on one connection, as a savepoint inside a *batch* transaction: a transaction's `commit`
+/// releases its savepoint, and the batch is committed as soon as the connection is free, for
+/// every transaction released into it meanwhile.
+///
+/// The writer connection runs with `synchronous = NORMAL`: its `COMMIT` writes the batch to the
+/// WAL without waiting for the disk, and the connection is free for the next batch at once. The
+/// [`Syncer`] then makes the WAL durable (`fdatasync` of the `-wal` file, from a blocking thread)
+/// while the next batch is being written, and only then are the batch's transactions told (and
+/// their changes announced): one `fdatasync` covers every batch committed before it began. So
+/// each `commit` still returns only once its transaction would survive a power cut (what
+/// `inkan-soak power-cut` checks); if the batch or its sync fails, every transaction in it gets
+/// the error. SQLite's own syncs are unchanged where they matter: a checkpoint syncs the WAL before
+/// it copies it into the database, and the database after.
 ///
 /// Transactions queue for the connection in FIFO order (a fair async mutex) instead of spinning
 /// in SQLite's busy handler, which sleeps up to 100 ms at a time.
@@ -163,18 +174,153 @@ struct Writer {
     state: Arc<tokio::sync::Mutex<WriterState>>,
     /// Wakes the flusher: a savepoint was released or abandoned.
     flush: tokio::sync::Notify,
+    syncer: Arc<Syncer>,
 }
 
 struct WriterState {
     conn: AnyConnection,
+    syncer: Arc<Syncer>,
     /// A batch transaction is open (`BEGIN IMMEDIATE` was sent and no `COMMIT` yet).
     open: bool,
     /// Transactions released into the open batch, waiting for its commit.
-    waiting: Vec<oneshot::Sender<Result<(), String>>>,
+    waiting: Vec<Waiter>,
     /// A transaction was dropped without `commit`: its savepoint must be rolled back first.
     abandoned: bool,
     /// Closed by `Db::close`: no more transactions.
     closed: bool,
+}
+
+/// A transaction released into the open batch: told when the batch is durable, with what to
+/// announce then (none for a rollback that only waits for the transactions before it).
+struct Waiter {
+    done: oneshot::Sender<Result<(), String>>,
+    announce: Option<(Hub, Announced)>,
+}
+
+/// Makes committed batches durable: `fdatasync` of the WAL file, on a blocking thread, while the
+/// writer goes on with the next batch; then tells their transactions and announces their changes.
+struct Syncer {
+    /// The database's `-wal` file and its directory; `None` for a database with no file (then
+    /// the writer keeps `synchronous = FULL` and the syncer only passes batches on).
+    wal: Option<(PathBuf, PathBuf)>,
+    queue: std::sync::Mutex<SyncQueue>,
+    wake: tokio::sync::Notify,
+    /// How many syncs have made batches durable.
+    syncs: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Default)]
+struct SyncQueue {
+    /// Committed, waiting for the next sync.
+    waiting: Vec<Waiter>,
+    /// Being synced now.
+    syncing: bool,
+    /// The WAL's directory entry has been made durable once.
+    dir_synced: bool,
+}
+
+impl Syncer {
+    fn start(file: &std::path::Path) -> Arc<Syncer> {
+        let in_memory = file.as_os_str().is_empty() || file.as_os_str() == ":memory:";
+        let wal = (!in_memory).then(|| {
+            let mut wal = file.as_os_str().to_owned();
+            wal.push("-wal");
+            let dir = match file.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+                _ => PathBuf::from("."),
+            };
+            (PathBuf::from(wal), dir)
+        });
+        let syncer =
+            Arc::new(Syncer { wal, queue: Default::default(), wake: Default::default(), syncs: Default::default() });
+        // Holds only a weak reference, so it ends when the writer is gone.
+        let weak = Arc::downgrade(&syncer);
+        tokio::spawn(async move {
+            loop {
+                let Some(syncer) = weak.upgrade() else { return };
+                if tokio::time::timeout(Duration::from_secs(1), syncer.wake.notified()).await.is_ok() {
+                    syncer.sync_waiting().await;
+                }
+            }
+        });
+        syncer
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, SyncQueue> {
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes the transactions of a batch that has just committed.
+    fn hand(&self, batch: impl Iterator<Item = Waiter>) {
+        self.queue().waiting.extend(batch);
+        self.wake.notify_one();
+    }
+
+    /// A wait for every batch committed so far to be durable, if any is not yet.
+    fn after_pending(&self) -> Option<oneshot::Receiver<Result<(), String>>> {
+        let mut queue = self.queue();
+        if queue.waiting.is_empty() && !queue.syncing {
+            return None;
+        }
+        let (done, durable) = oneshot::channel();
+        queue.waiting.push(Waiter { done, announce: None });
+        drop(queue);
+        self.wake.notify_one();
+        Some(durable)
+    }
+
+    /// Returns once every batch committed so far is durable.
+    async fn drained(&self) {
+        if let Some(durable) = self.after_pending() {
+            let _ = durable.await;
+        }
+    }
+
+    /// Syncs the WAL once for every batch that has committed, then tells them.
+    async fn sync_waiting(&self) {
+        let (batch, dir_synced) = {
+            let mut queue = self.queue();
+            if queue.waiting.is_empty() {
+                return;
+            }
+            queue.syncing = true;
+            (std::mem::take(&mut queue.waiting), queue.dir_synced)
+        };
+        let synced = match self.wal.clone() {
+            None => Ok(()),
+            Some((wal, dir)) => tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                std::fs::File::open(&wal)?.sync_data()?;
+                if !dir_synced {
+                    // Once: the WAL file's name in its directory.
+                    std::fs::File::open(&dir)?.sync_all()?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        };
+        {
+            let mut queue = self.queue();
+            queue.syncing = false;
+            queue.dir_synced |= synced.is_ok();
+        }
+        self.syncs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for waiter in batch {
+            match &synced {
+                Ok(()) => {
+                    // Published here, not by the transaction's own task: a request dropped while
+                    // it waited still has its notices pushed.
+                    if let Some((hub, announced)) = waiter.announce {
+                        announced.publish(&hub);
+                    }
+                    let _ = waiter.done.send(Ok(()));
+                }
+                Err(e) => {
+                    let _ = waiter.done.send(Err(format!("the batch was committed but could not be synced: {e}")));
+                }
+            }
+        }
+    }
 }
 
 /// The one savepoint name: only the holder of the writer uses the connection.
@@ -214,11 +360,12 @@ impl WriterState {
             self.open = false;
         }
         for waiter in self.waiting.drain(..) {
-            let _ = waiter.send(Err(format!("the batch commit failed: {reason}")));
+            let _ = waiter.done.send(Err(format!("the batch commit failed: {reason}")));
         }
     }
 
-    /// Commits the open batch (one `fsync`) and tells everyone in it.
+    /// Commits the open batch (to the WAL, without waiting for the disk) and hands everyone in it
+    /// to the syncer, which tells them once it is durable.
     async fn commit_batch(&mut self) {
         if self.settle().await.is_err() || !self.open {
             return;
@@ -226,9 +373,7 @@ impl WriterState {
         match self.conn.execute("COMMIT").await {
             Ok(_) => {
                 self.open = false;
-                for waiter in self.waiting.drain(..) {
-                    let _ = waiter.send(Ok(()));
-                }
+                self.syncer.hand(self.waiting.drain(..));
             }
             Err(e) => self.fail(&e.to_string()).await,
         }
@@ -236,11 +381,25 @@ impl WriterState {
 }
 
 impl Writer {
-    async fn open(options: &AnyConnectOptions) -> anyhow::Result<Arc<Writer>> {
+    async fn open(options: &AnyConnectOptions, url: &str) -> anyhow::Result<Arc<Writer>> {
         let mut conn = AnyConnection::connect_with(options).await?;
         sqlite_pragmas(&mut conn).await?;
-        let state = WriterState { conn, open: false, waiting: Vec::new(), abandoned: false, closed: false };
-        let writer = Arc::new(Writer { state: Arc::new(tokio::sync::Mutex::new(state)), flush: Default::default() });
+        let file = sqlx::sqlite::SqliteConnectOptions::from_str(url)?.get_filename().to_owned();
+        let syncer = Syncer::start(&file);
+        if syncer.wal.is_some() {
+            // The syncer makes each batch durable after its COMMIT (see above).
+            conn.execute("PRAGMA synchronous = NORMAL").await?;
+        }
+        let state = WriterState {
+            conn,
+            syncer: syncer.clone(),
+            open: false,
+            waiting: Vec::new(),
+            abandoned: false,
+            closed: false,
+        };
+        let state = Arc::new(tokio::sync::Mutex::new(state));
+        let writer = Arc::new(Writer { state, flush: Default::default(), syncer });
         // The flusher holds only a weak reference, so it ends when the `Db` is gone.
         let weak = Arc::downgrade(&writer);
         tokio::spawn(async move {
@@ -284,6 +443,8 @@ impl Writer {
         state.commit_batch().await;
         state.closed = true;
         self.flush.notify_one();
+        drop(state);
+        self.syncer.drained().await;
     }
 }
 
@@ -291,7 +452,7 @@ impl Writer {
 /// wakes up must find the data). Dropped without `commit`, it rolls back.
 pub struct Tx {
     inner: TxInner,
-    changes: Vec<Change>,
+    announced: Announced,
     /// On PostgreSQL, changes are also announced to the other instances with NOTIFY, which the
     /// database delivers only when (and if) the transaction commits.
     notify: bool,
@@ -299,7 +460,7 @@ pub struct Tx {
 
 impl std::fmt::Debug for Tx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tx").field("changes", &self.changes).finish_non_exhaustive()
+        f.debug_struct("Tx").field("changes", &self.announced.changes).finish_non_exhaustive()
     }
 }
 
@@ -337,35 +498,41 @@ impl Tx {
     }
 
     pub fn announce(&mut self, change: Change) {
-        self.changes.push(change);
+        if !self.announced.changes.contains(&change) {
+            self.announced.changes.push(change);
+        }
     }
 
-    /// Commits, and returns once the transaction is durable; then announces its changes.
+    /// Announces a notice appended to `account_id`'s history, to be published with it.
+    pub fn announce_notice(&mut self, account_id: &str, notice: FeedEvent) {
+        self.announce(Change::Account(account_id.to_owned()));
+        self.announced.notices.push((account_id.to_owned(), notice));
+    }
+
+    /// Commits, and returns once the transaction is durable and its changes are announced.
     pub async fn commit(self, hub: &Hub) -> Result<(), sqlx::Error> {
         match self.inner {
             TxInner::Pool(mut inner) => {
                 if self.notify {
-                    for change in &self.changes {
+                    for change in &self.announced.changes {
                         sqlx::query("SELECT pg_notify($1, $2)")
                             .bind(CHANNEL)
-                            .bind(change.encode())
+                            .bind(change.encode_from(hub.instance()))
                             .execute(&mut *inner)
                             .await?;
                     }
                 }
                 inner.commit().await?;
+                self.announced.publish(hub);
             }
             TxInner::Batched(mut held) => {
                 held.guard.conn.execute(RELEASE).await?;
                 let (done, durable) = oneshot::channel();
-                held.guard.waiting.push(done);
+                held.guard.waiting.push(Waiter { done, announce: Some((hub.clone(), self.announced)) });
                 held.done = true;
                 drop(held);
                 durable.await.map_err(|_| writer_error("the database writer stopped"))?.map_err(writer_error)?;
             }
-        }
-        for change in self.changes {
-            hub.publish(change);
         }
         Ok(())
     }
@@ -379,11 +546,14 @@ impl Tx {
                 held.guard.conn.execute(ROLLBACK_TO).await?;
                 held.guard.conn.execute(RELEASE).await?;
                 held.done = true;
-                let durable = (held.guard.open && !held.guard.waiting.is_empty()).then(|| {
+                let durable = if held.guard.open && !held.guard.waiting.is_empty() {
                     let (done, durable) = oneshot::channel();
-                    held.guard.waiting.push(done);
-                    durable
-                });
+                    held.guard.waiting.push(Waiter { done, announce: None });
+                    Some(durable)
+                } else {
+                    // Committed batches may still be on their way to the disk.
+                    held.writer.syncer.after_pending()
+                };
                 drop(held);
                 if let Some(durable) = durable {
                     // Only waiting: whether those others committed is theirs to know.
@@ -391,6 +561,32 @@ impl Tx {
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+/// What a transaction announces once it has committed: the changes, and the notices appended to
+/// histories with their account.
+#[derive(Debug, Default)]
+struct Announced {
+    changes: Vec<Change>,
+    notices: Vec<(String, FeedEvent)>,
+}
+
+impl Announced {
+    /// Wakes the subscribers of each change; an account's with the notices appended to it.
+    fn publish(self, hub: &Hub) {
+        let mut notices = self.notices;
+        for change in self.changes {
+            if let Change::Account(account_id) = &change {
+                let (own, rest): (Vec<_>, Vec<_>) = notices.into_iter().partition(|(to, _)| to == account_id);
+                notices = rest;
+                if !own.is_empty() {
+                    hub.publish_notices(account_id, own.into_iter().map(|(_, n)| n).collect());
+                    continue;
+                }
+            }
+            hub.publish(change);
         }
     }
 }
@@ -410,8 +606,11 @@ impl Db {
                 hub.publish(Change::Everything);
                 loop {
                     let notification = listener.recv().await?;
-                    if let Some(change) = Change::decode(notification.payload()) {
-                        hub.publish(change);
+                    match Change::decode_from(notification.payload()) {
+                        // Our own: published here already, with its notices, when it committed.
+                        Some((_, Some(sender))) if sender == hub.instance() => {}
+                        Some((change, _)) => hub.publish(change),
+                        None => {}
                     }
                 }
                 #[allow(unreachable_code, reason = "the loop only ends with an error")]
@@ -435,6 +634,50 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Transactions committed at once share their batches and syncs, each returns once its
+    /// batch is synced, and all of them are there for a connection opened afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_commits_share_syncs_and_all_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("inkan.db").display());
+        let db = Db::open(&url).await.unwrap();
+        let hub = Hub::default();
+        let commits: u32 = 40;
+        let tasks: Vec<_> = (0..commits)
+            .map(|i| {
+                let (db, hub) = (db.clone(), hub.clone());
+                tokio::spawn(async move {
+                    let mut tx = db.begin().await.unwrap();
+                    sqlx::query(
+                        "INSERT INTO operator_audit (operator_id, action, subject, reason, at) VALUES ('op', 'test', $1, 'r', 0)",
+                    )
+                    .bind(format!("subject {i}"))
+                    .execute(tx.conn())
+                    .await
+                    .unwrap();
+                    tx.commit(&hub).await.unwrap();
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let writer = db.writer.clone().unwrap();
+        let syncs = writer.syncer.syncs.load(std::sync::atomic::Ordering::Relaxed);
+        assert!((1..=u64::from(commits)).contains(&syncs), "{syncs} syncs for {commits} commits");
+        assert!(writer.syncer.wal.is_some(), "a database file is synced through its WAL");
+        db.close().await;
+        let again = Db::open(&url).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM operator_audit WHERE action = 'test'")
+            .fetch_one(again.pool())
+            .await
+            .unwrap();
+        assert_eq!(n, i64::from(commits));
+        again.close().await;
+    }
+
     /// The two flavours of each migration describe the same schema: the PostgreSQL file is the
     /// SQLite file with PostgreSQL's names for the same types. A change made to one only fails here.
     #[test]

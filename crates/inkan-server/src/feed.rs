@@ -1,6 +1,7 @@
 //! The live feed: notices stored in the same transaction as what they report, chained by hash,
 //! then pushed to subscribers over Server-Sent Events. Resuming with `Last-Event-ID` loses nothing
-//! because the stream is always read back from the database.
+//! because a stream starts from the database; once caught up, it takes the notices this instance
+//! commits from memory (`hub`), and reads the database again whenever memory may be incomplete.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -97,11 +98,12 @@ pub async fn append_at(
     .bind(signature.signature.encode())
     .execute(tx.conn())
     .await?;
+    let event = FeedEvent { seq: seq_u, at: from_ms(at), payload, hash, signature: Some(signature) };
     // Conditional on the head read above, so a caller that broke the rule (no lock taken) fails
     // instead of forking the chain.
     let moved = sqlx::query("UPDATE accounts SET event_seq = $1, last_hash = $2 WHERE id = $3 AND event_seq = $4")
         .bind(seq)
-        .bind(&hash)
+        .bind(&event.hash)
         .bind(account_id)
         .bind(head.seq)
         .execute(tx.conn())
@@ -109,7 +111,8 @@ pub async fn append_at(
     if moved.rows_affected() != 1 {
         return Err(AppError::internal(format!("account {account_id}: history moved under a held lock")));
     }
-    tx.announce(Change::Account(account_id.to_owned()));
+    // The notice as `read_after` would read it back, for the feeds to take from memory.
+    tx.announce_notice(account_id, event);
     Ok(seq_u)
 }
 
@@ -397,7 +400,11 @@ impl Feed {
             // already marked the subscription: this returns at once.
             let hub = self.state.hub.clone();
             tokio::select! {
-                () = self.changes.changed() => self.caught_up = false,
+                () = self.changes.changed() => match self.changes.fresh_after(self.after) {
+                    // Published with their commit: everything there is, without a read.
+                    Some(fresh) => self.backlog = fresh.into(),
+                    None => self.caught_up = false,
+                },
                 () = self.session.changes.changed() => {
                     if !self.session_alive(true).await {
                         return None;

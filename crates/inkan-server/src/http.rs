@@ -20,7 +20,8 @@ use utoipa_axum::routes;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::{
-    accounts, charges, devices, feed, funding, operator, payouts, recovery, refusals, review, topups, wallet, wind_down,
+    accounts, charges, devices, enrolment, feed, funding, operator, payouts, recovery, refusals, review, topups,
+    wallet, wind_down,
 };
 
 /// Every route of the API on one listener: the public API and the operator's.
@@ -59,8 +60,8 @@ fn public_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(charges::get))
         .routes(routes!(charges::refund))
         // Accounts and sessions
-        .routes(routes!(accounts::begin_registration))
-        .routes(routes!(accounts::finish_registration))
+        .routes(routes!(enrolment::begin_registration))
+        .routes(routes!(enrolment::finish_registration))
         .routes(routes!(accounts::begin_sign_in))
         .routes(routes!(accounts::finish_sign_in))
         .routes(routes!(accounts::sign_out))

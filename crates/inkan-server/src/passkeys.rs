@@ -274,6 +274,17 @@ pub fn verify_assertion(
     Ok(result)
 }
 
+/// As [`verify_assertion`], on the blocking pool (`cpu::off_workers`): for the charge's
+/// confirmation, which verifies before it takes the writer.
+pub async fn verify_assertion_off_workers(
+    app: &AppState,
+    state: PasskeyAuthentication,
+    credential: PublicKeyCredential,
+) -> Result<AuthenticationResult> {
+    let app = app.clone();
+    crate::cpu::off_workers(move || verify_assertion(&app, &state, &credential)).await?
+}
+
 /// Records a verified assertion inside `tx`: the credential must belong to `device` (and the
 /// device be active) and its counter must move forward (a cloned authenticator, or a replay of an
 /// older assertion, fails).

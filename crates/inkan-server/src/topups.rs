@@ -25,7 +25,7 @@ use sqlx::any::AnyRow;
 use crate::auth::SessionAuth;
 use crate::clock::{from_ms, to_ms};
 use crate::error::{AppError, Json, Result};
-use crate::funding::card_error;
+use crate::flow::cards::card_error;
 use crate::origin::{Client, Guarded};
 use crate::provider::FundingError;
 use crate::secrets::new_id;

@@ -2,52 +2,14 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use inkan_api::ErrorCode;
-use inkan_api::feed::Notice;
-use inkan_api::wallet::{Device, Freeze, Limits, RemoveDevice, SetLimits, StepUpAction, Wallet};
-use inkan_core::device_binding::{RevokeRefusal, may_revoke};
-use inkan_core::freeze::{UnfreezeFacts, may_lift_freeze};
-use inkan_core::{Currency, LimitSettings, Money};
-use sqlx::Row;
+use inkan_api::wallet::{Device, Freeze, Limits, RemoveDevice, SetLimits, Wallet};
 
-use crate::accounts::require_step_up;
-use crate::auth::{Ending, SessionAuth};
-use crate::clock::{from_ms, to_ms};
-use crate::db::Tx;
-use crate::error::{AppError, Json, Result};
+use crate::auth::SessionAuth;
+use crate::error::{Json, Result};
+use crate::flow::wallet;
+use crate::freezing;
 use crate::origin::Client;
 use crate::state::AppState;
-use crate::{feed, freezing, store};
-
-/// The limits as the wallet sees them. `remaining` is what one charge could be now: with the
-/// new-device cap when `device_id` (the session's device) is in its first hours.
-async fn limits_view(
-    app: &AppState,
-    account_id: &str,
-    settings: &LimitSettings,
-    currency: Currency,
-    device_id: &str,
-) -> Result<Limits> {
-    let now = app.clock.now();
-    let settled = settings.settle(now);
-    let mut conn = app.db.pool().acquire().await?;
-    let spent = store::charges::spending(&mut conn, &app.settings, account_id, currency, now).await?;
-    let enrolled: Option<i64> = sqlx::query_scalar("SELECT enrolled_at FROM devices WHERE id = $1 AND account_id = $2")
-        .bind(device_id)
-        .bind(account_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let policy = match enrolled {
-        Some(at) => app
-            .settings
-            .new_device_cap
-            .apply(&settled.current, from_ms(at), now)
-            .map_err(|e| AppError::internal(e.to_string()))?,
-        None => settled.current,
-    };
-    let remaining = policy.remaining(&spent).map_err(|e| AppError::internal(e.to_string()))?;
-    Ok(Limits { current: settled.current, pending: settled.pending, spending: spent, remaining })
-}
 
 /// The wallet
 ///
@@ -65,20 +27,7 @@ async fn limits_view(
     )
 )]
 pub async fn show(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Wallet>> {
-    let row = sqlx::query("SELECT display_name, balance, currency, frozen, held, limits FROM accounts WHERE id = $1")
-        .bind(&auth.account_id)
-        .fetch_one(app.db.pool())
-        .await?;
-    let currency: Currency = row.try_get::<String, _>("currency")?.parse().map_err(AppError::internal)?;
-    let settings: LimitSettings = serde_json::from_str(&row.try_get::<String, _>("limits")?)?;
-    Ok(Json(Wallet {
-        account_id: auth.account_id.clone(),
-        display_name: row.try_get("display_name")?,
-        balance: Money::new(currency, row.try_get("balance")?),
-        frozen: row.try_get::<i64, _>("frozen")? != 0,
-        held: row.try_get("held")?,
-        limits: limits_view(&app, &auth.account_id, &settings, currency, &auth.device_id).await?,
-    }))
+    Ok(Json(wallet::show(&app, &auth).await?))
 }
 
 /// Set the limits
@@ -110,57 +59,7 @@ pub async fn set_limits(
     client: Client,
     Json(body): Json<SetLimits>,
 ) -> Result<Json<Limits>> {
-    let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    let row = sqlx::query("UPDATE accounts SET limits = limits WHERE id = $1 RETURNING limits, currency")
-        .bind(&auth.account_id)
-        .fetch_one(tx.conn())
-        .await?;
-    let currency: Currency = row.try_get::<String, _>("currency")?.parse().map_err(AppError::internal)?;
-    if body.limits.get(inkan_core::LimitKind::Daily).currency() != currency {
-        return Err(AppError::invalid(format!("this wallet's limits are in {currency}")));
-    }
-    let settings: LimitSettings = serde_json::from_str(&row.try_get::<String, _>("limits")?)?;
-    let change = settings
-        .request(body.limits, now, app.settings.limits_cooling_off)
-        .map_err(|e| AppError::invalid(e.to_string()))?;
-    if change.needs_step_up() {
-        require_step_up(&app, &mut tx, &auth, &client, StepUpAction::RaiseLimits, body.step_up.as_ref()).await?;
-    }
-    sqlx::query("UPDATE accounts SET limits = $1 WHERE id = $2")
-        .bind(serde_json::to_string(&change.settings)?)
-        .bind(&auth.account_id)
-        .execute(tx.conn())
-        .await?;
-    let current = change.settings.current;
-    let minor = |kind| current.get(kind).minor();
-    use inkan_core::LimitKind::{Daily, Monthly, PerCharge};
-    feed::append(
-        &mut tx,
-        &app.issuer,
-        &auth.account_id,
-        &Notice::LimitsLowered { per_charge: minor(PerCharge), daily: minor(Daily), monthly: minor(Monthly) },
-        now,
-    )
-    .await?;
-    if let Some(raise) = change.settings.pending {
-        let p = raise.policy;
-        feed::append(
-            &mut tx,
-            &app.issuer,
-            &auth.account_id,
-            &Notice::LimitsRaiseRequested {
-                per_charge: p.get(PerCharge).minor(),
-                daily: p.get(Daily).minor(),
-                monthly: p.get(Monthly).minor(),
-                effective_at: raise.effective_at,
-            },
-            now,
-        )
-        .await?;
-    }
-    tx.commit(&app.hub).await?;
-    Ok(Json(limits_view(&app, &auth.account_id, &change.settings, currency, &auth.device_id).await?))
+    Ok(Json(wallet::set_limits(&app, &auth, &client, &body).await?))
 }
 
 /// Freeze the wallet
@@ -196,24 +95,6 @@ pub async fn freeze(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// What [`inkan_core::freeze::may_lift_freeze`] needs to know of the session's device, read in `tx`.
-async fn unfreeze_facts(tx: &mut Tx, auth: &SessionAuth) -> Result<UnfreezeFacts> {
-    let enrolled: i64 = sqlx::query_scalar("SELECT enrolled_at FROM devices WHERE id = $1 AND account_id = $2")
-        .bind(&auth.device_id)
-        .bind(&auth.account_id)
-        .fetch_one(tx.conn())
-        .await?;
-    // Every device but the one the wallet was created with came by a join (removed ones too).
-    let latest_join: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(enrolled_at) FROM devices WHERE account_id = $1 \
-         AND enrolled_at > (SELECT MIN(enrolled_at) FROM devices WHERE account_id = $1)",
-    )
-    .bind(&auth.account_id)
-    .fetch_one(tx.conn())
-    .await?;
-    Ok(UnfreezeFacts { device_enrolled_at: from_ms(enrolled), latest_join_at: latest_join.map(from_ms) })
-}
-
 /// Unfreeze the wallet
 ///
 /// Needs an assertion for an `unfreeze` step-up, by a passkey of a settled device: one in the
@@ -244,15 +125,7 @@ pub async fn unfreeze(
     client: Client,
     Json(body): Json<inkan_api::wallet::Assertion>,
 ) -> Result<StatusCode> {
-    let mut tx = app.db.begin().await?;
-    store::accounts::lock_unclosed(&mut tx, &auth.account_id).await?;
-    if let Err(refusal) = may_lift_freeze(unfreeze_facts(&mut tx, &auth).await?, app.clock.now()) {
-        tx.rollback().await?;
-        return Err(AppError::new(StatusCode::FORBIDDEN, ErrorCode::UnfreezeNotAllowed, refusal.to_string()));
-    }
-    require_step_up(&app, &mut tx, &auth, &client, StepUpAction::Unfreeze, Some(&body)).await?;
-    freezing::set_frozen(&mut tx, &app, &auth.account_id, false, "").await?;
-    tx.commit(&app.hub).await?;
+    wallet::unfreeze(&app, &auth, &client, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -272,28 +145,7 @@ pub async fn unfreeze(
     )
 )]
 pub async fn devices(State(app): State<AppState>, auth: SessionAuth) -> Result<Json<Vec<Device>>> {
-    let rows = sqlx::query(
-        "SELECT d.id, d.key_id, d.name, d.active, d.enrolled_at, \
-         (SELECT MIN(p.created_at) FROM passkeys p WHERE p.device_id = d.id) AS passkey_added_at \
-         FROM devices d WHERE d.account_id = $1 ORDER BY d.enrolled_at",
-    )
-    .bind(&auth.account_id)
-    .fetch_all(app.db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Device {
-                id: r.try_get("id")?,
-                key_id: inkan_core::payment_code::DeviceKeyId::from_hex(&r.try_get::<String, _>("key_id")?)
-                    .ok_or_else(|| AppError::internal("corrupt device key id"))?,
-                name: r.try_get("name")?,
-                active: r.try_get::<i64, _>("active")? != 0,
-                enrolled_at: from_ms(r.try_get("enrolled_at")?),
-                passkey_added_at: r.try_get::<Option<i64>, _>("passkey_added_at")?.map(from_ms),
-            })
-        })
-        .collect::<Result<Vec<_>>>()
-        .map(Json)
+    Ok(Json(wallet::devices(&app, &auth.account_id).await?))
 }
 
 /// Remove a device
@@ -331,50 +183,6 @@ pub async fn revoke_device(
     Path(id): Path<String>,
     Json(body): Json<RemoveDevice>,
 ) -> Result<StatusCode> {
-    let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    // The account row first: two removals at once are decided one after the other, so they cannot
-    // remove the last two devices together.
-    sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(&auth.account_id).execute(tx.conn()).await?;
-    let target: Option<(String, i64)> =
-        sqlx::query_as("SELECT name, active FROM devices WHERE id = $1 AND account_id = $2")
-            .bind(&id)
-            .bind(&auth.account_id)
-            .fetch_optional(tx.conn())
-            .await?;
-    let active_devices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE account_id = $1 AND active = 1")
-        .bind(&auth.account_id)
-        .fetch_one(tx.conn())
-        .await?;
-    let (name, active) = target.unwrap_or_default();
-    if let Err(refusal) = may_revoke(active == 1, u64::try_from(active_devices).unwrap_or(0)) {
-        tx.rollback().await?;
-        return Err(match refusal {
-            RevokeRefusal::NotActive => AppError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, refusal.to_string()),
-            RevokeRefusal::LastDevice => AppError::invalid_state(refusal.to_string()),
-        });
-    }
-    require_step_up(&app, &mut tx, &auth, &client, StepUpAction::RemoveDevice, Some(&body.step_up)).await?;
-    sqlx::query("UPDATE devices SET active = 0, revoked_at = $1 WHERE id = $2")
-        .bind(to_ms(now))
-        .bind(&id)
-        .execute(tx.conn())
-        .await?;
-    let passkeys = sqlx::query("DELETE FROM passkeys WHERE device_id = $1").bind(&id).execute(tx.conn()).await?;
-    feed::append(&mut tx, &app.issuer, &auth.account_id, &Notice::DeviceRevoked { device_id: id.clone(), name }, now)
-        .await?;
-    let count = u32::try_from(passkeys.rows_affected()).unwrap_or(u32::MAX);
-    if count > 0 {
-        feed::append(
-            &mut tx,
-            &app.issuer,
-            &auth.account_id,
-            &Notice::PasskeyRemoved { device_id: id.clone(), count },
-            now,
-        )
-        .await?;
-    }
-    freezing::end_sessions_because(&mut tx, &app, &auth.account_id, Ending::OfDevice(&id), "device_removed").await?;
-    tx.commit(&app.hub).await?;
+    wallet::revoke_device(&app, &auth, &client, &id, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }

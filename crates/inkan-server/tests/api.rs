@@ -1575,7 +1575,8 @@ fn the_binary_serves_and_stops_on_sigterm() {
 
 /// Two server instances on one PostgreSQL database: a wallet connected to B hears, within a
 /// second, of a charge made on A, and a terminal long-polling B wakes when the shopper confirms
-/// on A (the change travels through PostgreSQL's LISTEN/NOTIFY).
+/// on A (the change travels through PostgreSQL's LISTEN/NOTIFY); notices committed on both in
+/// turn reach a feed on each, complete and in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_instances_share_live_events() {
     let a = TestServer::start(Backend::Postgres).await;
@@ -1612,7 +1613,34 @@ async fn postgres_instances_share_live_events() {
     let (answered, waited) = poll.await.unwrap();
     assert_eq!(answered.status, ChargeStatus::Succeeded);
     assert!(waited < StdDuration::from_secs(5), "B's long-poll waited {waited:?}");
-    assert_eq!(feed_b.next_within(StdDuration::from_secs(1)).await.unwrap().kind, "charge_succeeded");
+    let succeeded = feed_b.next_within(StdDuration::from_secs(1)).await.unwrap();
+    assert_eq!(succeeded.kind, "charge_succeeded");
+
+    // Charges made on A and on B in turn: a feed on each instance takes its own instance's
+    // notices from memory and the other's from the database, and both push every notice, in
+    // order, as the history has it.
+    let till_b = b.merchant("Instance B Mart").await;
+    let mut feed_a = FeedReader::open(&a, &shopper.token.clone(), Some(succeeded.id)).await;
+    tokio::time::sleep(StdDuration::from_millis(200)).await;
+    for turn in 0..6 {
+        let (server, till) = if turn % 2 == 0 { (&a, &till_a) } else { (&b, &till_b) };
+        let code = shopper.code(server);
+        till.charge_ok(&code, 10).await;
+    }
+    let history: inkan_api::feed::History =
+        json(a.get("/v1/wallet/history", Some(&shopper.token)).await, StatusCode::OK).await;
+    let expected: Vec<(u64, String)> =
+        history.events.iter().filter(|e| e.seq > succeeded.id).map(|e| (e.seq, e.hash.clone())).collect();
+    assert_eq!(expected.len(), 6, "one charge_pending notice per charge");
+    for (name, feed) in [("A", &mut feed_a), ("B", &mut feed_b)] {
+        let mut pushed = Vec::new();
+        for _ in 0..expected.len() {
+            let event = feed.next_within(StdDuration::from_secs(2)).await;
+            let event = event.unwrap_or_else(|| panic!("instance {name} pushed only {pushed:?}"));
+            pushed.push((event.id, event.data.hash));
+        }
+        assert_eq!(pushed, expected, "instance {name} pushed other notices than the history has");
+    }
     b.stop().await;
     a.stop().await;
 }

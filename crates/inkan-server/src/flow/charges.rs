@@ -145,7 +145,8 @@ async fn paying_device(app: &AppState, payment_code: &str, now: time::OffsetDate
         })?;
     let public_key =
         DevicePublicKey::from_sec1(&device.try_get::<Vec<u8>, _>("public_key")?).map_err(AppError::internal)?;
-    let verified = code.verify(&public_key, now, None).map_err(AppError::from)?;
+    let verified =
+        crate::cpu::off_workers(move || code.verify(&public_key, now, None)).await?.map_err(AppError::from)?;
     Ok(PayingDevice {
         id: device.try_get("id")?,
         account_id: device.try_get("account_id")?,
@@ -515,7 +516,7 @@ async fn check_assertion(
     let state: PasskeyAuthentication = serde_json::from_str(auth_state.as_deref().unwrap_or_default())?;
     let refused = |e: AppError| passkeys::note_refusal(e, device, client.address(), "payment");
     passkeys::check_tries(app, &mut *app.db.pool().acquire().await?, device, client.address()).await?;
-    let verified = passkeys::verify_assertion(app, &state, credential).map_err(refused)?;
+    let verified = passkeys::verify_assertion_off_workers(app, state, credential.clone()).await.map_err(refused)?;
     let counter = passkeys::counter_update(app.db.pool(), device, &verified).await.map_err(refused)?;
     Ok((verified, counter))
 }

@@ -3,7 +3,12 @@
 //! writes its answer calls for, in one transaction where money moves. It knows nothing of HTTP
 //! extractors: a handler extracts, calls its flow and responds.
 //!
-//! Being built up operation by operation (issue 17): the money path (charges) is here; the other
-//! handlers still carry their flows.
+//! Being built up operation by operation (issue 17): the money path (charges), the cards, a new
+//! wallet, a device's join and the wallet's own state are here; the other handlers still carry their flows.
 
+pub(crate) mod cards;
 pub(crate) mod charges;
+pub(crate) mod enrolment;
+pub(crate) mod joins;
+pub(crate) mod wallet;
+pub(crate) mod wind_down;

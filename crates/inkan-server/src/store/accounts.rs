@@ -43,3 +43,121 @@ pub(crate) async fn add_to_balance(tx: &mut Tx, account_id: &str, amount: Money)
         .await?;
     Ok(())
 }
+
+/// The wallet's name and WebAuthn user handle, for a new passkey's creation options.
+pub(crate) async fn passkey_user(db: &sqlx::AnyPool, account_id: &str) -> Result<(String, String)> {
+    Ok(sqlx::query_as("SELECT display_name, webauthn_user FROM accounts WHERE id = $1")
+        .bind(account_id)
+        .fetch_one(db)
+        .await?)
+}
+
+/// What the wallet's own screen shows of its account row.
+#[derive(Debug)]
+pub(crate) struct WalletRow {
+    pub display_name: String,
+    pub balance: i64,
+    pub currency: String,
+    pub frozen: bool,
+    pub held: Option<String>,
+    /// `LimitSettings`, as JSON.
+    pub limits: String,
+}
+
+pub(crate) async fn wallet(db: &sqlx::AnyPool, account_id: &str) -> Result<WalletRow> {
+    let (display_name, balance, currency, frozen, held, limits): (String, i64, String, i64, Option<String>, String) =
+        sqlx::query_as("SELECT display_name, balance, currency, frozen, held, limits FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_one(db)
+            .await?;
+    Ok(WalletRow { display_name, balance, currency, frozen: frozen != 0, held, limits })
+}
+
+/// Locks the account row in `tx` and reads its limits (`LimitSettings` as JSON) and currency.
+pub(crate) async fn lock_limits(tx: &mut Tx, account_id: &str) -> Result<(String, String)> {
+    Ok(sqlx::query_as("UPDATE accounts SET limits = limits WHERE id = $1 RETURNING limits, currency")
+        .bind(account_id)
+        .fetch_one(tx.conn())
+        .await?)
+}
+
+/// Writes the limits (`LimitSettings` as JSON) of an account locked in `tx`.
+pub(crate) async fn set_limits(tx: &mut Tx, account_id: &str, limits: &str) -> Result<()> {
+    sqlx::query("UPDATE accounts SET limits = $1 WHERE id = $2")
+        .bind(limits)
+        .bind(account_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Locks the account row in `tx`, so that two changes of the wallet's devices are decided one
+/// after the other.
+pub(crate) async fn lock(tx: &mut Tx, account_id: &str) -> Result<()> {
+    sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(account_id).execute(tx.conn()).await?;
+    Ok(())
+}
+
+/// A new account with an empty balance and history (its head the genesis hash).
+pub(crate) async fn insert(
+    tx: &mut Tx,
+    account_id: &str,
+    display_name: &str,
+    webauthn_user: uuid::Uuid,
+    currency: inkan_core::Currency,
+    limits: &str,
+    now: time::OffsetDateTime,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO accounts (id, display_name, webauthn_user, currency, balance, frozen, limits, event_seq, last_hash, created_at) \
+         VALUES ($1, $2, $3, $4, 0, 0, $5, 0, $6, $7)",
+    )
+    .bind(account_id)
+    .bind(display_name)
+    .bind(webauthn_user.to_string())
+    .bind(currency.code())
+    .bind(limits)
+    .bind(hex::encode(inkan_core::history::GENESIS))
+    .bind(crate::clock::to_ms(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The ids of up to `limit` wallets not closed yet, after `after` in id order.
+pub(crate) async fn open_after(db: &sqlx::AnyPool, after: &str, limit: u32) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT id FROM accounts WHERE closed_at IS NULL AND id > $1 ORDER BY id LIMIT $2")
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(db)
+        .await?)
+}
+
+/// Where the money stands across every wallet (a wind-down's report).
+#[derive(Debug)]
+pub(crate) struct WindDownSums {
+    pub open_wallets: u64,
+    /// What the wallets hold.
+    pub left_in_wallets: i64,
+    /// Pay-outs to cards that succeeded, and those still on their way.
+    pub paid_out: i64,
+    pub waiting: i64,
+    /// The wallets' books in the ledger: equal to what they hold.
+    pub ledger_wallet_books: i64,
+}
+
+pub(crate) async fn wind_down_sums(db: &sqlx::AnyPool) -> Result<WindDownSums> {
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE closed_at IS NULL").fetch_one(db).await?;
+    let sum = |sql: &'static str| async move {
+        let total: Option<i64> = sqlx::query_scalar(sql).fetch_one(db).await?;
+        Ok::<i64, crate::error::AppError>(total.unwrap_or(0))
+    };
+    Ok(WindDownSums {
+        open_wallets: u64::try_from(open).unwrap_or(0),
+        left_in_wallets: sum("SELECT CAST(SUM(balance) AS BIGINT) FROM accounts").await?,
+        paid_out: sum("SELECT CAST(SUM(amount) AS BIGINT) FROM payouts WHERE status = 'succeeded'").await?,
+        waiting: sum("SELECT CAST(SUM(amount) AS BIGINT) FROM payouts WHERE status = 'pending'").await?,
+        ledger_wallet_books: sum("SELECT CAST(SUM(amount) AS BIGINT) FROM ledger_entries WHERE book LIKE 'wallet:%'")
+            .await?,
+    })
+}

@@ -65,3 +65,81 @@ pub(crate) async fn set_refusals(tx: &mut Tx, device_id: &str, counter: u32, ref
     sqlx::query(update).bind(i64::from(counter)).bind(i64::from(refusals)).bind(device_id).execute(tx.conn()).await?;
     Ok(())
 }
+
+/// Whether a device (active or removed) has the key with id `key_id`: a key joins one wallet once.
+pub(crate) async fn key_registered(tx: &mut Tx, key_id: &str) -> Result<bool> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM devices WHERE key_id = $1").bind(key_id).fetch_optional(tx.conn()).await?;
+    Ok(found.is_some())
+}
+
+/// When the wallet's device `device_id` was enrolled (ms), if it is the wallet's.
+pub(crate) async fn enrolled_at<'c>(
+    conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    device_id: &str,
+    account_id: &str,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT enrolled_at FROM devices WHERE id = $1 AND account_id = $2")
+        .bind(device_id)
+        .bind(account_id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// When the wallet's latest joined device was enrolled (ms): every device but the one the wallet
+/// was created with came by a join (removed ones too).
+pub(crate) async fn latest_join(tx: &mut Tx, account_id: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MAX(enrolled_at) FROM devices WHERE account_id = $1 \
+         AND enrolled_at > (SELECT MIN(enrolled_at) FROM devices WHERE account_id = $1)",
+    )
+    .bind(account_id)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// The wallet's device `device_id`: its name and whether it is active.
+pub(crate) async fn name_and_standing(
+    tx: &mut Tx,
+    device_id: &str,
+    account_id: &str,
+) -> Result<Option<(String, bool)>> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT name, active FROM devices WHERE id = $1 AND account_id = $2")
+            .bind(device_id)
+            .bind(account_id)
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(row.map(|(name, active)| (name, active == 1)))
+}
+
+/// How many active devices the wallet has.
+pub(crate) async fn active_count(tx: &mut Tx, account_id: &str) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE account_id = $1 AND active = 1")
+        .bind(account_id)
+        .fetch_one(tx.conn())
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Removes the device: its payment codes stop working from this commit on.
+pub(crate) async fn deactivate(tx: &mut Tx, device_id: &str, now: time::OffsetDateTime) -> Result<()> {
+    sqlx::query("UPDATE devices SET active = 0, revoked_at = $1 WHERE id = $2")
+        .bind(crate::clock::to_ms(now))
+        .bind(device_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Every device the wallet ever enrolled, oldest first, with when its first passkey was added.
+pub(crate) async fn of_account(db: &sqlx::AnyPool, account_id: &str) -> Result<Vec<AnyRow>> {
+    Ok(sqlx::query(
+        "SELECT d.id, d.key_id, d.name, d.active, d.enrolled_at, \
+         (SELECT MIN(p.created_at) FROM passkeys p WHERE p.device_id = d.id) AS passkey_added_at \
+         FROM devices d WHERE d.account_id = $1 ORDER BY d.enrolled_at",
+    )
+    .bind(account_id)
+    .fetch_all(db)
+    .await?)
+}

@@ -4,7 +4,10 @@
 //! Being built up table by table (issue 17): what is here has moved out of the handlers.
 
 pub(crate) mod accounts;
+pub(crate) mod cards;
 pub(crate) mod charges;
 pub(crate) mod devices;
 pub(crate) mod idempotency;
+pub(crate) mod joins;
+pub(crate) mod passkeys;
 pub(crate) mod recovery_codes;
