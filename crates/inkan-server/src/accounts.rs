@@ -17,12 +17,12 @@ use crate::auth::{Ending, SessionAuth, end_sessions};
 use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
+use crate::feed;
 use crate::origin::{Client, Guarded};
 use crate::passkeys::{self, ActingDevice, accept_assertion, put_ceremony, take_ceremony};
 use crate::ratelimit::Flow;
 use crate::secrets::{hash_secret, new_id, new_token};
 use crate::state::AppState;
-use crate::feed;
 
 #[derive(Serialize, Deserialize)]
 struct SignInContext {

@@ -128,6 +128,16 @@ impl Db {
         Ok(Tx { inner, announced: Announced::default(), notify: self.backend == Backend::Postgres })
     }
 
+    /// Returns once every transaction committed so far is durable. On SQLite a read from the pool
+    /// sees a batch as soon as it commits, before the syncer has made it durable (`Writer`), so
+    /// whatever answers a client with what it read awaits this first: nothing a client is told
+    /// can be lost to a power cut. On PostgreSQL a commit is durable before anyone sees it.
+    pub async fn settled(&self) {
+        if let Some(writer) = &self.writer {
+            writer.syncer.drained().await;
+        }
+    }
+
     pub async fn close(&self) {
         if let Some(writer) = &self.writer {
             writer.close().await;

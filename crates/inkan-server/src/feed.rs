@@ -350,6 +350,9 @@ impl Feed {
             Ok(Notice::ChargePending { charge_id, .. }) => {
                 let now = self.state.clock.now();
                 let waiting = store::charges::waiting(self.state.db.pool(), &self.account_id, Some(&charge_id), now);
+                // Its notice is durable (published after its sync, or settled after its read), and
+                // so is the charge as that notice's transaction left it; a later move not yet
+                // durable can only make it not wait, and push less.
                 waiting.await.ok()?.into_iter().next()
             }
             _ => None,
@@ -387,6 +390,8 @@ impl Feed {
             if !self.caught_up {
                 match read_after(&self.state, &self.account_id, self.after, PAGE).await {
                     Ok(events) => {
+                        // Read from the database: pushed only once durable (`Db::settled`).
+                        self.state.db.settled().await;
                         self.caught_up = i64::try_from(events.len()).is_ok_and(|n| n < PAGE);
                         if !events.is_empty() {
                             self.backlog = events.into();

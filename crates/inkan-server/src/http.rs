@@ -124,6 +124,7 @@ fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), refusals::record))
+        .layer(axum::middleware::map_response_with_state(state.clone(), durable_answers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::origin::identify))
         .layer(axum::middleware::from_fn_with_state(state.admission.clone(), crate::admission::admit))
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_server_time))
@@ -131,6 +132,17 @@ fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
         .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(body_timeout))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// No answer leaves before what it may have read is durable (`Db::settled`): on SQLite a read
+/// sees a committed batch before its sync, and an answer that told of it must not be undone by a
+/// power cut. A stream's events are settled as they are read (`feed`).
+async fn durable_answers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    response: axum::response::Response,
+) -> axum::response::Response {
+    state.db.settled().await;
+    response
 }
 
 /// Every response says what time the server thinks it is, so a device can issue payment codes
