@@ -623,12 +623,21 @@ struct StepSamples {
     feed: Samples,
 }
 
-/// Enrolls `n` wallets at once (each with a card and a top-up).
+/// How many wallets enrol at once. Each adds a card, and a card try counts against the client's
+/// address until the provider has answered (`inkan_core::attempts`): more than the address's five
+/// tries in flight at once from one address is what card testing looks like, and is locked.
+const ENROLLING_AT_ONCE: usize = 4;
+
+/// Enrolls `n` wallets, [`ENROLLING_AT_ONCE`] at a time (each with a card and a top-up).
 pub async fn enroll(base: &Url, n: usize) -> Result<Vec<Wallet>> {
+    let turns = Arc::new(tokio::sync::Semaphore::new(ENROLLING_AT_ONCE));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
-        let base = base.clone();
-        tasks.spawn(async move { (i, Wallet::enroll(&base, &format!("shopper {i}")).await) });
+        let (base, turns) = (base.clone(), turns.clone());
+        tasks.spawn(async move {
+            let _turn = turns.acquire().await;
+            (i, Wallet::enroll(&base, &format!("shopper {i}")).await)
+        });
     }
     let mut wallets: Vec<Option<Wallet>> = (0..n).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
