@@ -28,7 +28,6 @@ pub struct Client(pub Origin);
 /// The flows the region policy guards, as the shopper's notice names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guarded {
-    Enrolment,
     SignIn,
     DeviceJoin,
     Card,
@@ -39,7 +38,6 @@ pub enum Guarded {
 impl Guarded {
     pub fn as_str(self) -> &'static str {
         match self {
-            Guarded::Enrolment => "enrolment",
             Guarded::SignIn => "sign_in",
             Guarded::DeviceJoin => "device_join",
             Guarded::Card => "card",
@@ -98,11 +96,6 @@ impl Client {
     /// The client's address, for per-address limits.
     pub fn address(&self) -> IpAddr {
         self.0.address
-    }
-
-    /// The country a trusted edge named, if any.
-    pub fn country(&self) -> Option<Country> {
-        self.0.country
     }
 
     /// Takes a token of `flow`'s rate limits for this client's address and, if given, the wallet

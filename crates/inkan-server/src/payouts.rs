@@ -76,8 +76,8 @@ pub enum Closed {
     PaidOut(Pending),
     /// The provider has not answered yet.
     Waiting(Pending),
-    /// The provider refused: the money is back in the wallet.
-    Failed(Pending, String),
+    /// The provider refused (why): the money is back in the wallet.
+    Failed(String),
     /// It cannot be closed now.
     Refused(CloseRefused),
 }
@@ -294,7 +294,7 @@ async fn failed(app: &AppState, payout: &Pending, reason: &str) -> Result<Closed
     };
     feed::append(&mut tx, &app.issuer, &payout.account_id, &notice, now).await?;
     tx.commit(&app.hub).await?;
-    Ok(Closed::Failed(payout.clone(), reason.to_owned()))
+    Ok(Closed::Failed(reason.to_owned()))
 }
 
 async fn settled_elsewhere(app: &AppState, payout: &Pending) -> Result<Closed> {
@@ -304,7 +304,7 @@ async fn settled_elsewhere(app: &AppState, payout: &Pending) -> Result<Closed> {
         .await?;
     Ok(match row {
         (status, _) if status == "succeeded" => Closed::PaidOut(payout.clone()),
-        (status, failure) if status == "failed" => Closed::Failed(payout.clone(), failure.unwrap_or_default()),
+        (status, failure) if status == "failed" => Closed::Failed(failure.unwrap_or_default()),
         _ => Closed::Waiting(payout.clone()),
     })
 }
@@ -439,7 +439,7 @@ pub async fn close_wallet(
         Closed::Waiting(p) => {
             Ok((StatusCode::ACCEPTED, Json(ClosedWallet { payout: Some(view(&p, PayoutStatus::Pending)) })))
         }
-        Closed::Failed(_, reason) => Err(AppError::new(
+        Closed::Failed(reason) => Err(AppError::new(
             StatusCode::PAYMENT_REQUIRED,
             inkan_api::ErrorCode::CardDeclined,
             format!("the card could not be paid ({reason}); the money is in your wallet again: add another card"),

@@ -49,7 +49,7 @@ pub(crate) async fn batch(app: &AppState, operator_id: &str, body: &WindDown) ->
                 done.closed += 1;
                 done.waiting += p.amount.minor();
             }
-            Closed::Failed(_, reason) => done.not_closed.push(NotClosed { account_id: id.clone(), reason }),
+            Closed::Failed(reason) => done.not_closed.push(NotClosed { account_id: id.clone(), reason }),
             Closed::Refused(refusal) => {
                 done.not_closed.push(NotClosed { account_id: id.clone(), reason: refusal.to_string() });
             }
