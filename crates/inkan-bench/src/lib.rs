@@ -2,6 +2,7 @@
 //! means and how it is measured.
 //!
 //! - [`load`]: terminals and wallets doing the whole charge flow over HTTP, with feed timing.
+//! - [`callgrind`]: the server's instructions per charge, counted under valgrind.
 //! - [`ceiling`]: the per-charge cryptography of the server on every core (the ratio's divisor).
 //! - [`codes`]: payment-code make / encode / render / decode timings.
 //! - [`server`]: the real `inkan-server` binary as a child process.
@@ -9,6 +10,7 @@
 //! - [`report`], [`stats`], [`machine`]: the figures and how they are printed.
 
 pub mod app;
+pub mod callgrind;
 pub mod ceiling;
 pub mod codes;
 pub mod load;

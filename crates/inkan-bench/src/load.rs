@@ -2,11 +2,11 @@
 //! running server, over HTTP only.
 //!
 //! A *lane* is one terminal and one wallet taking turns: the terminal creates a charge with the
-//! wallet's payment code (`POST /v1/charges`), the wallet fetches it (`GET
-//! /v1/wallet/charges/pending`), signs the WebAuthn assertion with its software passkey and
-//! confirms (`POST /v1/wallet/charges/{id}/confirm`). Each wallet also keeps its live feed open,
-//! as the app does, and the time from the terminal sending the charge to the `charge_pending`
-//! notice arriving on that feed is recorded.
+//! wallet's payment code (`POST /v1/charges`), the wallet takes the waiting charge, with its
+//! passkey request, from the `charge_pending` push on its live feed (kept open, as the app does),
+//! signs the WebAuthn assertion with its software passkey and confirms (`POST
+//! /v1/wallet/charges/{id}/confirm`). The time from the terminal sending the charge to the push
+//! arriving is recorded.
 //!
 //! Client-side work is kept out of the server's figures: payment codes are signed before the
 //! timed window (a code is valid for 60 s; any signed inside the window are counted and timed),
@@ -332,31 +332,56 @@ impl Arrivals {
     }
 }
 
-/// Keeps the wallet's feed open and notes when each `charge_pending` arrives, with the waiting
-/// charge it carries. Returns once the server has answered the subscription (so the feed is live
-/// before the first charge).
-async fn open_feed(base: &Url, token: &str, arrivals: Arc<Arrivals>) -> Result<tokio::task::JoinHandle<()>> {
-    let mut response = reqwest::Client::new().get(base.join("/v1/wallet/feed")?).bearer_auth(token).send().await?;
-    if !response.status().is_success() {
-        return Err(anyhow!("feed: HTTP {}", response.status()));
-    }
-    Ok(tokio::spawn(async move {
-        let mut parser = SseParser::default();
-        while let Ok(Some(chunk)) = response.chunk().await {
-            let at = Instant::now();
-            parser.push(&chunk);
-            while let Some(message) = parser.next_message() {
-                if message.event.as_deref() != Some("charge_pending") {
-                    continue;
-                }
-                let Ok(live) = serde_json::from_str::<LiveEvent>(&message.data) else { continue };
-                if let Ok(Notice::ChargePending { charge_id, .. }) = live.event.notice() {
-                    arrivals.pushed.lock().unwrap_or_else(|p| p.into_inner()).insert(charge_id, (at, live.pending));
-                    arrivals.arrived.notify_waiters();
+/// A wallet's live feed, kept open by a task that notes when each `charge_pending` arrives, with
+/// the waiting charge it carries. The task ends when the feed is dropped.
+#[derive(Debug)]
+struct Feed {
+    arrivals: Arc<Arrivals>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Feed {
+    /// Returns once the server has answered the subscription (so the feed is live before the
+    /// first charge).
+    async fn open(base: &Url, token: &str) -> Result<Feed> {
+        let mut response = reqwest::Client::new().get(base.join("/v1/wallet/feed")?).bearer_auth(token).send().await?;
+        if !response.status().is_success() {
+            return Err(anyhow!("feed: HTTP {}", response.status()));
+        }
+        let arrivals = Arc::new(Arrivals::default());
+        let noted = arrivals.clone();
+        let task = tokio::spawn(async move {
+            let mut parser = SseParser::default();
+            while let Ok(Some(chunk)) = response.chunk().await {
+                let at = Instant::now();
+                parser.push(&chunk);
+                while let Some(message) = parser.next_message() {
+                    if message.event.as_deref() != Some("charge_pending") {
+                        continue;
+                    }
+                    let Ok(live) = serde_json::from_str::<LiveEvent>(&message.data) else { continue };
+                    if let Ok(Notice::ChargePending { charge_id, .. }) = live.event.notice() {
+                        noted.pushed.lock().unwrap_or_else(|p| p.into_inner()).insert(charge_id, (at, live.pending));
+                        noted.arrived.notify_waiters();
+                    }
                 }
             }
-        }
-    }))
+        });
+        Ok(Feed { arrivals, task })
+    }
+
+    /// Closes the feed; returns when each charge's `charge_pending` arrived.
+    fn close(self) -> Vec<(String, Instant)> {
+        self.task.abort();
+        let mut pushed = self.arrivals.pushed.lock().unwrap_or_else(|p| p.into_inner());
+        pushed.drain().map(|(id, (at, _))| (id, at)).collect()
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// One charge through the whole flow. `due`: when it should have been sent (on a timetable);
@@ -467,6 +492,21 @@ fn clock_ticks() -> u64 {
     })
 }
 
+/// The measured window of a run.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    end: Instant,
+}
+
+/// What the lanes of a run did, all together.
+#[derive(Debug, Default)]
+struct Outcome {
+    records: Vec<ChargeRecord>,
+    errors: BTreeMap<String, u64>,
+    codes_signed: Samples,
+}
+
 /// Runs one lane per (wallet, terminal) pair for `pace`, with every wallet's feed open.
 /// `server_pid` (when the server is a child process) adds CPU figures.
 pub async fn run(
@@ -478,32 +518,68 @@ pub async fn run(
 ) -> Result<(LoadResult, Vec<Wallet>)> {
     let lanes = wallets.len();
     let mut feeds = Vec::new();
-    let mut lane_arrivals = Vec::new();
     for wallet in &wallets {
-        let arrivals = Arc::new(Arrivals::default());
-        feeds.push(open_feed(base, &wallet.token, arrivals.clone()).await?);
-        lane_arrivals.push(arrivals);
+        feeds.push(Feed::open(base, &wallet.token).await?);
     }
     let start = Instant::now();
-    let window_start = start + pace.warmup;
-    let window_end = window_start + pace.measure;
-    let cpu_probe = tokio::spawn(async move {
-        tokio::time::sleep_until(window_start.into()).await;
-        let before = (cpu_time(std::process::id()), server_pid.and_then(Counters::read));
-        tokio::time::sleep_until(window_end.into()).await;
-        let after = (cpu_time(std::process::id()), server_pid.and_then(Counters::read));
-        (before, after)
-    });
+    let window = Window { start: start + pace.warmup, end: start + pace.warmup + pace.measure };
+    let cpu_probe = tokio::spawn(probe(window, server_pid));
+    let (wallets, outcome) = drive(wallets, terminals, &feeds, pace, start, window.end).await?;
+    let (before, after) = cpu_probe.await?;
+    // Give the last notices a moment to arrive before the feeds close.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let arrivals: HashMap<String, Instant> = feeds.into_iter().flat_map(Feed::close).collect();
+    let window_s = pace.measure.as_secs_f64();
+    let (steps, completed) = steps_in(&outcome.records, &arrivals, window);
+    let result = LoadResult {
+        lanes,
+        offered_per_s: pace.rate,
+        warmup_s: pace.warmup.as_secs_f64(),
+        window_s,
+        completed,
+        charges_per_s: crate::stats::count_f64(completed) / window_s,
+        acknowledged: outcome.records.len(),
+        errors: outcome.errors,
+        steps,
+        codes_signed_in_run: outcome.codes_signed.len(),
+        code_sign_in_run: outcome.codes_signed.summary(),
+        cpu: cpu_figures(before, after, window_s, completed),
+        records: outcome.records,
+    };
+    Ok((result, wallets))
+}
+
+/// This process's CPU time and the server's counters at the window's start and end.
+type Probe = (Option<Duration>, Option<Counters>);
+
+async fn probe(window: Window, server_pid: Option<u32>) -> (Probe, Probe) {
+    tokio::time::sleep_until(window.start.into()).await;
+    let before = (cpu_time(std::process::id()), server_pid.and_then(Counters::read));
+    tokio::time::sleep_until(window.end.into()).await;
+    let after = (cpu_time(std::process::id()), server_pid.and_then(Counters::read));
+    (before, after)
+}
+
+/// Every lane on its own task until `end`; the wallets come back in their order.
+async fn drive(
+    wallets: Vec<Wallet>,
+    terminals: &[Terminal],
+    feeds: &[Feed],
+    pace: Pace,
+    start: Instant,
+    end: Instant,
+) -> Result<(Vec<Wallet>, Outcome)> {
+    let lanes = wallets.len();
     let mut tasks = tokio::task::JoinSet::new();
     for (index, mut wallet) in wallets.into_iter().enumerate() {
         let terminal_index = index % terminals.len();
         let terminal = terminals.get(terminal_index).context("no terminal")?.clone();
-        let arrivals = lane_arrivals.get(index).context("no feed")?.clone();
+        let arrivals = feeds.get(index).context("no feed")?.arrivals.clone();
         tasks.spawn(async move {
             let mut outcome = LaneOutcome::default();
             for k in 0_u32.. {
                 let due = pace.due(start, index, lanes, k);
-                if due.unwrap_or_else(Instant::now) >= window_end {
+                if due.unwrap_or_else(Instant::now) >= end {
                     break;
                 }
                 if let Some(due) = due {
@@ -519,36 +595,25 @@ pub async fn run(
         });
     }
     let mut wallets: Vec<Option<Wallet>> = (0..lanes).map(|_| None).collect();
-    let mut records = Vec::new();
-    let mut errors = BTreeMap::new();
-    let mut codes_signed = Samples::default();
+    let mut all = Outcome::default();
     while let Some(joined) = tasks.join_next().await {
         let (index, wallet, outcome) = joined?;
         if let Some(slot) = wallets.get_mut(index) {
             *slot = Some(wallet);
         }
-        records.extend(outcome.records);
+        all.records.extend(outcome.records);
         for (e, n) in outcome.errors {
-            *errors.entry(e).or_default() += n;
+            *all.errors.entry(e).or_default() += n;
         }
-        codes_signed.extend(outcome.codes_signed_in_run);
+        all.codes_signed.extend(outcome.codes_signed_in_run);
     }
-    let ((self_before, server_before), (self_after, server_after)) = cpu_probe.await?;
-    // Give the last notices a moment to arrive before the feeds close.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    for feed in &feeds {
-        feed.abort();
-    }
+    Ok((wallets.into_iter().flatten().collect(), all))
+}
 
-    let arrivals: HashMap<String, Instant> = lane_arrivals
-        .iter()
-        .flat_map(|a| {
-            let mut pushed = a.pushed.lock().unwrap_or_else(|p| p.into_inner());
-            pushed.drain().map(|(id, (at, _))| (id, at)).collect::<Vec<_>>()
-        })
-        .collect();
+/// The latency of each step of the charges confirmed inside `window`, and how many they are.
+fn steps_in(records: &[ChargeRecord], arrivals: &HashMap<String, Instant>, window: Window) -> (Steps, usize) {
     let in_window: Vec<&ChargeRecord> =
-        records.iter().filter(|r| r.confirmed >= window_start && r.confirmed <= window_end).collect();
+        records.iter().filter(|r| r.confirmed >= window.start && r.confirmed <= window.end).collect();
     let mut s = StepSamples::default();
     let mut feed_missing = 0;
     for r in &in_window {
@@ -564,8 +629,23 @@ pub async fn run(
             None => feed_missing += 1,
         }
     }
-    let window_s = pace.measure.as_secs_f64();
-    let completed = in_window.len();
+    let steps = Steps {
+        create: s.create.summary(),
+        await_push: s.push.summary(),
+        sign_assertion_client: s.sign.summary(),
+        confirm: s.confirm.summary(),
+        total: s.total.summary(),
+        total_without_client_signing: s.total_server.summary(),
+        feed_push: s.feed.summary(),
+        feed_missing,
+    };
+    (steps, in_window.len())
+}
+
+/// The CPU figures of a window from what [`probe`] read at its ends, for `completed` charges.
+fn cpu_figures(before: Probe, after: Probe, window_s: f64, completed: usize) -> Option<Cpu> {
+    let (Some(a), Some(c)) = before else { return None };
+    let (Some(b), Some(d)) = after else { return None };
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     let per_charge = |d: Duration| d.as_secs_f64() * 1000.0 / crate::stats::count_f64(completed.max(1));
     let count_per_charge = |before: Option<u64>, after: Option<u64>| {
@@ -573,43 +653,47 @@ pub async fn run(
         let n = crate::stats::count_f64(usize::try_from(n).unwrap_or(usize::MAX));
         Some(n / crate::stats::count_f64(completed.max(1)))
     };
-    let cpu = match (self_before, self_after, server_before, server_after) {
-        (Some(a), Some(b), Some(c), Some(d)) => Some(Cpu {
-            server_cpu_s: (d.cpu - c.cpu).as_secs_f64(),
-            loadgen_cpu_s: (b - a).as_secs_f64(),
-            available_cpu_s: window_s * crate::stats::count_f64(cores),
-            server_ms_per_charge: per_charge(d.cpu - c.cpu),
-            loadgen_ms_per_charge: per_charge(b - a),
-            server_context_switches_per_charge: count_per_charge(c.context_switches, d.context_switches),
-            server_disk_bytes_per_charge: count_per_charge(c.disk_write_bytes, d.disk_write_bytes),
-        }),
-        _ => None,
-    };
-    let result = LoadResult {
-        lanes,
-        offered_per_s: pace.rate,
-        warmup_s: pace.warmup.as_secs_f64(),
-        window_s,
-        completed,
-        charges_per_s: crate::stats::count_f64(completed) / window_s,
-        acknowledged: records.len(),
-        errors,
-        steps: Steps {
-            create: s.create.summary(),
-            await_push: s.push.summary(),
-            sign_assertion_client: s.sign.summary(),
-            confirm: s.confirm.summary(),
-            total: s.total.summary(),
-            total_without_client_signing: s.total_server.summary(),
-            feed_push: s.feed.summary(),
-            feed_missing,
-        },
-        codes_signed_in_run: codes_signed.len(),
-        code_sign_in_run: codes_signed.summary(),
-        cpu,
-        records,
-    };
-    Ok((result, wallets.into_iter().flatten().collect()))
+    Some(Cpu {
+        server_cpu_s: (d.cpu - c.cpu).as_secs_f64(),
+        loadgen_cpu_s: (b - a).as_secs_f64(),
+        available_cpu_s: window_s * crate::stats::count_f64(cores),
+        server_ms_per_charge: per_charge(d.cpu - c.cpu),
+        loadgen_ms_per_charge: per_charge(b - a),
+        server_context_switches_per_charge: count_per_charge(c.context_switches, d.context_switches),
+        server_disk_bytes_per_charge: count_per_charge(c.disk_write_bytes, d.disk_write_bytes),
+    })
+}
+
+/// One lane on its own: a wallet and a terminal taking turns, one charge after another, with the
+/// wallet's feed open (as in [`run`]), for a count of charges instead of a window. The callgrind
+/// run (`crate::callgrind`) counts the server's instructions over such charges.
+#[derive(Debug)]
+pub struct Lane<'a> {
+    wallet: &'a mut Wallet,
+    terminal: &'a Terminal,
+    feed: Feed,
+    codes_signed: Samples,
+}
+
+impl<'a> Lane<'a> {
+    /// Opens the wallet's feed; returns once the server has answered it.
+    pub async fn open(base: &Url, wallet: &'a mut Wallet, terminal: &'a Terminal) -> Result<Lane<'a>> {
+        let feed = Feed::open(base, &wallet.token).await?;
+        Ok(Lane { wallet, terminal, feed, codes_signed: Samples::default() })
+    }
+
+    /// `n` charges through the whole flow, one after another; the first that fails ends it.
+    pub async fn charges(&mut self, n: usize) -> Result<Vec<ChargeRecord>> {
+        let mut records = Vec::with_capacity(n);
+        for i in 1..=n {
+            let arrivals = &self.feed.arrivals;
+            let record = one_charge(self.wallet, arrivals, self.terminal, 0, &mut self.codes_signed, None)
+                .await
+                .with_context(|| format!("charge {i} of {n}"))?;
+            records.push(record);
+        }
+        Ok(records)
+    }
 }
 
 #[derive(Debug, Default)]

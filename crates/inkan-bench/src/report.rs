@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::callgrind::Instructions;
 use crate::ceiling::Ceiling;
 use crate::codes::CodeTimings;
 use crate::load::{Durability, LoadResult};
@@ -14,7 +15,7 @@ use crate::machine::Machine;
 use crate::stats::Latency;
 
 /// Bumped when a field changes meaning.
-pub const SCHEMA: u32 = 5;
+pub const SCHEMA: u32 = 6;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -78,6 +79,8 @@ pub struct ChargeRun {
     /// The same lanes on a timetable at a share of `load`'s charges per second (since schema 4).
     pub steady: LoadResult,
     pub durability: Durability,
+    /// The server's instructions per charge under callgrind, one lane (since schema 6).
+    pub instructions: Section<Instructions>,
     pub server_log: String,
 }
 
@@ -136,6 +139,11 @@ type Row<'a> = (&'a str, Box<dyn Fn(&ChargeRun) -> String + 'a>);
 
 /// The rows of the charge table, one column per database.
 fn charge_rows<'a>() -> Vec<Row<'a>> {
+    [throughput_rows(), cost_rows(), latency_rows(), outcome_rows()].into_iter().flatten().collect()
+}
+
+/// How many charges, against the crypto ceiling.
+fn throughput_rows<'a>() -> Vec<Row<'a>> {
     vec![
         ("lanes (terminal + wallet pairs)", Box::new(|r| r.load.lanes.to_string())),
         ("charges completed in window", Box::new(|r| format!("{} in {:.0} s", r.load.completed, r.load.window_s))),
@@ -153,6 +161,12 @@ fn charge_rows<'a>() -> Vec<Row<'a>> {
             "  at most, beside this load generator",
             Box::new(|r| r.ratio_bound.map_or_else(|| "-".to_owned(), |b| format!("{b:.3}"))),
         ),
+    ]
+}
+
+/// What a charge costs the server.
+fn cost_rows<'a>() -> Vec<Row<'a>> {
+    vec![
         (
             "crypto CPU ÷ server CPU, per charge",
             Box::new(|r| match &r.load.cpu {
@@ -193,6 +207,19 @@ fn charge_rows<'a>() -> Vec<Row<'a>> {
                 None => "-".to_owned(),
             }),
         ),
+        (
+            "server instructions per charge (callgrind, 1 lane)",
+            Box::new(|r| match r.instructions.measured() {
+                Some(i) => format!("{:.2} M", i.per_charge / 1e6),
+                None => "-".to_owned(),
+            }),
+        ),
+    ]
+}
+
+/// The latency of each step, flat out, steady and idle.
+fn latency_rows<'a>() -> Vec<Row<'a>> {
+    vec![
         ("load, ms p50 / p99: create", Box::new(|r| lat(r.load.steps.create.as_ref()))),
         ("  await the push", Box::new(|r| lat(r.load.steps.await_push.as_ref()))),
         ("  sign assertion (client side)", Box::new(|r| lat(r.load.steps.sign_assertion_client.as_ref()))),
@@ -211,6 +238,12 @@ fn charge_rows<'a>() -> Vec<Row<'a>> {
         ("  await the push", Box::new(|r| lat(r.idle.steps.await_push.as_ref()))),
         ("  confirm", Box::new(|r| lat(r.idle.steps.confirm.as_ref()))),
         ("  feed push (send → charge_pending)", Box::new(|r| lat(r.idle.steps.feed_push.as_ref()))),
+    ]
+}
+
+/// CPU shares, errors and durability.
+fn outcome_rows<'a>() -> Vec<Row<'a>> {
+    vec![
         (
             "CPU ms per charge: server / load gen",
             Box::new(|r| match &r.load.cpu {

@@ -71,13 +71,37 @@ fn free_port() -> Result<u16> {
 impl ServerProcess {
     /// Starts `bin serve` on `database` and waits until it answers.
     pub async fn start(bin: &Path, database: &str, log: &Path) -> Result<ServerProcess> {
+        Self::launch(Command::new(bin), bin, database, log, Duration::from_secs(30)).await
+    }
+
+    /// As [`ServerProcess::start`], under `valgrind --tool=callgrind` with instrumentation off
+    /// until `callgrind_control -i on`; dumps go to `out` (`crate::callgrind`).
+    pub async fn start_under_callgrind(bin: &Path, database: &str, log: &Path, out: &Path) -> Result<ServerProcess> {
+        let mut valgrind = Command::new("valgrind");
+        valgrind
+            .args(["--tool=callgrind", "--instr-atstart=no"])
+            .arg(format!("--callgrind-out-file={}", out.display()));
+        valgrind.arg(bin);
+        // Valgrind runs every thread in turn on one core, many times slower.
+        Self::launch(valgrind, bin, database, log, Duration::from_secs(180)).await
+    }
+
+    /// `command` (the server binary, or what runs it) with `serve`'s arguments, until it answers
+    /// or `patience` has passed.
+    async fn launch(
+        mut command: Command,
+        bin: &Path,
+        database: &str,
+        log: &Path,
+        patience: Duration,
+    ) -> Result<ServerProcess> {
         let port = free_port()?;
         let issuer_key = log.with_extension("issuer.pem");
         if !issuer_key.exists() {
             admin_key(bin, &issuer_key)?;
         }
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
-        let child = Command::new(bin)
+        let child = command
             .arg("--database")
             .arg(database)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--rp-id", RP_ID, "--rp-origin", RP_ORIGIN])
@@ -96,7 +120,7 @@ impl ServerProcess {
         let base = Url::parse(&format!("http://127.0.0.1:{port}"))?;
         let mut server = ServerProcess { child, base };
         let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + patience;
         loop {
             if let Some(status) = server.child.try_wait()? {
                 bail!("inkan-server exited at start ({status}); see {}", log.display());
@@ -108,7 +132,7 @@ impl ServerProcess {
             }
             if Instant::now() > deadline {
                 server.kill();
-                bail!("inkan-server did not answer within 30 s; see {}", log.display());
+                bail!("inkan-server did not answer within {} s; see {}", patience.as_secs(), log.display());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -64,13 +64,48 @@ impl fmt::Display for TopUpStatus {
     }
 }
 
-/// Why a top-up amount is refused.
+/// Why a top-up is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopUpRefused {
+    /// The wallet was closed for good: it takes no money in.
+    #[error("this wallet is closed")]
+    Closed,
     #[error("a top-up is between 1 and {MAX_TOP_UP}")]
     OutOfRange,
     #[error("this wallet holds {0}")]
     OtherCurrency(Currency),
+    /// The wallet has no card of that id.
+    #[error("no such card in this wallet")]
+    NoSuchCard,
+    /// The card's registration has not been verified by the provider.
+    #[error("this card is not verified")]
+    CardNotVerified,
+}
+
+/// What a new top-up request is judged on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopUpFacts {
+    /// The wallet's currency.
+    pub wallet: Currency,
+    /// Whether the wallet was closed.
+    pub closed: bool,
+    /// Whether the card named is verified; `None` when the wallet has no such card.
+    pub card_verified: Option<bool>,
+}
+
+/// Whether a top-up of `amount` may be collected from the card into the wallet: not into a closed
+/// wallet, an amount in range and in the wallet's currency, from a verified card of the wallet;
+/// refused in that order.
+pub fn may_top_up(amount: Money, facts: &TopUpFacts) -> Result<(), TopUpRefused> {
+    if facts.closed {
+        return Err(TopUpRefused::Closed);
+    }
+    check_amount(amount, facts.wallet)?;
+    match facts.card_verified {
+        None => Err(TopUpRefused::NoSuchCard),
+        Some(false) => Err(TopUpRefused::CardNotVerified),
+        Some(true) => Ok(()),
+    }
 }
 
 /// Whether `amount` may be topped up into a wallet holding `wallet`.
@@ -176,6 +211,21 @@ mod tests {
         assert_eq!(check_amount(Money::yen(0), Currency::Jpy), Err(TopUpRefused::OutOfRange));
         assert_eq!(check_amount(Money::yen(-5), Currency::Jpy), Err(TopUpRefused::OutOfRange));
         assert_eq!(check_amount(Money::yen(MAX_TOP_UP + 1), Currency::Jpy), Err(TopUpRefused::OutOfRange));
+    }
+
+    #[test]
+    fn a_top_up_needs_an_open_wallet_a_fair_amount_and_a_verified_card_in_that_order() {
+        let fine = TopUpFacts { wallet: Currency::Jpy, closed: false, card_verified: Some(true) };
+        assert_eq!(may_top_up(Money::yen(1000), &fine), Ok(()));
+        let closed = TopUpFacts { closed: true, card_verified: None, ..fine };
+        // A closed wallet is refused first, whatever else is wrong.
+        assert_eq!(may_top_up(Money::yen(0), &closed), Err(TopUpRefused::Closed));
+        let no_card = TopUpFacts { card_verified: None, ..fine };
+        assert_eq!(may_top_up(Money::yen(0), &no_card), Err(TopUpRefused::OutOfRange));
+        assert_eq!(may_top_up(Money::yen(1000), &no_card), Err(TopUpRefused::NoSuchCard));
+        let unverified = TopUpFacts { card_verified: Some(false), ..fine };
+        assert_eq!(may_top_up(Money::yen(1000), &unverified), Err(TopUpRefused::CardNotVerified));
+        assert_eq!(may_top_up(Money::yen(MAX_TOP_UP + 1), &unverified), Err(TopUpRefused::OutOfRange));
     }
 
     #[test]

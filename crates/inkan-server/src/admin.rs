@@ -10,7 +10,7 @@ use crate::secrets::{hash_secret, new_id, new_token};
 
 /// A new merchant; returns its id.
 pub async fn create_merchant(db: &Db, clock: &dyn Clock, name: &str) -> anyhow::Result<String> {
-    let name = crate::accounts::display_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
+    let name = crate::flow::accounts::display_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
     let rng = ring::rand::SystemRandom::new();
     let id = new_id("mer", &rng).map_err(app_error)?;
     sqlx::query("INSERT INTO merchants (id, name, created_at) VALUES ($1, $2, $3)")
@@ -38,7 +38,7 @@ pub async fn create_terminal(
     if exists.is_none() {
         anyhow::bail!("no merchant with id {merchant_id}");
     }
-    let name = crate::accounts::display_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
+    let name = crate::flow::accounts::display_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
     let rng = ring::rand::SystemRandom::new();
     let id = new_id("term", &rng).map_err(app_error)?;
     let key = new_token("tk", &rng).map_err(app_error)?;
@@ -79,7 +79,7 @@ pub async fn create_operator(
     name: &str,
     scopes: &[inkan_core::operator::Scope],
 ) -> anyhow::Result<(String, String)> {
-    let name = crate::accounts::display_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
+    let name = crate::flow::accounts::display_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
     anyhow::ensure!(!scopes.is_empty(), "an operator key needs at least one scope");
     let rng = ring::rand::SystemRandom::new();
     let id = new_id("op", &rng).map_err(app_error)?;

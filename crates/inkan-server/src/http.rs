@@ -17,12 +17,12 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::{
+    accounts, charges, devices, enrolment, funding, operator, payouts, recovery, review, topups, wallet, wind_down,
+};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{
-    accounts, charges, devices, enrolment, feed, funding, operator, payouts, recovery, refusals, review, topups,
-    wallet, wind_down,
-};
+use crate::{feed, refusals};
 
 /// Every route of the API on one listener: the public API and the operator's.
 pub fn router(state: AppState) -> Router {

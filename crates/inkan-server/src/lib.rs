@@ -4,25 +4,24 @@
 //! A library first, so tests build the router with [`app`] and run a real server on port 0 with
 //! [`run`]; `main.rs` only parses configuration and calls these.
 
-pub(crate) mod accounts;
 pub(crate) mod activity;
 pub mod admin;
 pub(crate) mod admission;
+pub(crate) mod api;
 pub mod attempts;
 pub mod audit;
 pub(crate) mod auth;
 pub(crate) mod charge_sql;
-pub(crate) mod charges;
 pub mod clock;
 pub(crate) mod cpu;
 pub mod db;
-pub(crate) mod devices;
-pub(crate) mod enrolment;
 pub mod error;
 pub mod feed;
+#[cfg(feature = "testing")]
+pub mod flow;
+#[cfg(not(feature = "testing"))]
 pub(crate) mod flow;
 pub(crate) mod freezing;
-pub(crate) mod funding;
 #[cfg(feature = "testing")]
 pub mod housekeeping;
 #[cfg(not(feature = "testing"))]
@@ -36,15 +35,9 @@ pub(crate) mod openapi;
 pub mod operator;
 pub(crate) mod origin;
 pub(crate) mod passkeys;
-#[cfg(feature = "testing")]
-pub mod payouts;
-#[cfg(not(feature = "testing"))]
-pub(crate) mod payouts;
 pub mod provider;
 pub(crate) mod ratelimit;
-pub(crate) mod recovery;
 pub(crate) mod refusals;
-pub(crate) mod review;
 pub mod sandbox;
 pub(crate) mod secrets;
 pub mod settings;
@@ -52,13 +45,7 @@ pub(crate) mod settlement;
 pub mod state;
 pub(crate) mod store;
 pub(crate) mod switches;
-#[cfg(feature = "testing")]
-pub mod topups;
-#[cfg(not(feature = "testing"))]
-pub(crate) mod topups;
 pub mod tries;
-pub(crate) mod wallet;
-pub(crate) mod wind_down;
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -73,7 +60,7 @@ pub fn app(state: AppState) -> axum::Router {
 
 /// Serves the API on `listener` until `shutdown` resolves, with the background expiry of
 /// unconfirmed charges, housekeeping (`housekeeping::sweeper`), the settling of top-ups whose
-/// answer was lost (`topups::reconciler`, at once and on a schedule) and (on PostgreSQL) the relay of other instances' changes; then finishes
+/// answer was lost (`flow::topups::reconciler`, at once and on a schedule) and (on PostgreSQL) the relay of other instances' changes; then finishes
 /// in-flight requests and returns.
 pub async fn run(
     listener: tokio::net::TcpListener,
@@ -92,11 +79,11 @@ pub async fn run_split(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // What a crash left pending with the card provider is settled before the first request.
-    topups::reconcile_at_start(&state).await;
+    flow::topups::reconcile_at_start(&state).await;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = tokio::spawn(flow::charges::expiry_sweeper(state.clone(), stop_rx.clone()));
     let housekeeping = tokio::spawn(housekeeping::sweeper(state.clone(), stop_rx.clone()));
-    let reconciler = tokio::spawn(topups::reconciler(state.clone(), stop_rx.clone()));
+    let reconciler = tokio::spawn(flow::topups::reconciler(state.clone(), stop_rx.clone()));
     let relay = {
         let (db, hub) = (state.db.clone(), state.hub.clone());
         tokio::spawn(async move { db.relay_changes(hub, stop_rx).await })

@@ -30,22 +30,13 @@ pub fn held() -> AppError {
 
 /// Fails with the service's `*_suspended` error while the operator has it suspended.
 pub async fn ensure_running<'c>(conn: impl sqlx::Executor<'c, Database = sqlx::Any>, service: Service) -> Result<()> {
-    let suspended_now: Option<i64> = sqlx::query_scalar("SELECT since FROM suspensions WHERE service = $1")
-        .bind(service.as_str())
-        .fetch_optional(conn)
-        .await?;
-    match suspended_now {
-        Some(_) => Err(suspended(service)),
-        None => Ok(()),
-    }
+    if crate::store::suspensions::is_suspended(conn, service).await? { Err(suspended(service)) } else { Ok(()) }
 }
 
 /// Fails with `account_held` while the operator holds the account (and `not_found` if there is no
 /// such account).
 pub async fn ensure_not_held<'c>(conn: impl sqlx::Executor<'c, Database = sqlx::Any>, account_id: &str) -> Result<()> {
-    let held_now: Option<Option<String>> =
-        sqlx::query_scalar("SELECT held FROM accounts WHERE id = $1").bind(account_id).fetch_optional(conn).await?;
-    match held_now {
+    match crate::store::accounts::hold(conn, account_id).await? {
         None => Err(AppError::not_found("account")),
         Some(Some(_)) => Err(held()),
         Some(None) => Ok(()),

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use webauthn_rs::prelude::PasskeyRegistration;
 
-use crate::accounts::{check_device, display_name, insert_device, open_session};
 use crate::error::{AppError, Result};
+use crate::flow::accounts::{check_device, display_name, insert_device, open_session};
 use crate::origin::Client;
 use crate::passkeys::{self, ActingDevice, put_ceremony, take_ceremony};
 use crate::ratelimit::Flow;

@@ -17,16 +17,17 @@ use inkan_core::payment_code::{DevicePublicKey, JoinStep};
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::PasskeyRegistration;
 
-use crate::accounts::{account_exists, check_device, insert_device, open_session, require_step_up};
 use crate::auth::SessionAuth;
 use crate::error::{AppError, Result};
+use crate::flow::accounts::{account_exists, check_device, insert_device, open_session, require_step_up};
+use crate::flow::recovery;
 use crate::origin::{Client, Guarded};
 use crate::passkeys::{ActingDevice, put_ceremony, take_ceremony};
 use crate::ratelimit::Flow;
 use crate::secrets::new_id;
 use crate::state::AppState;
 use crate::store::joins::JoinRow;
-use crate::{feed, recovery, store, switches};
+use crate::{feed, store, switches};
 
 /// How many joins may wait per wallet, and how long one may take from request to new passkey.
 const JOINS: JoinPolicy = JoinPolicy::DEFAULT;
@@ -96,7 +97,7 @@ pub(crate) async fn begin(app: &AppState, client: &Client, body: &BeginJoin) -> 
     if body.account_id.len() > 64 {
         return Err(AppError::invalid("malformed account id"));
     }
-    crate::accounts::admit_for_account(app, client, &body.account_id, Guarded::DeviceJoin).await?;
+    crate::flow::accounts::admit_for_account(app, client, &body.account_id, Guarded::DeviceJoin).await?;
     client.limit(app, Flow::JoinBegin, Some(&body.account_id))?;
     switches::ensure_running(app.db.pool(), Service::Enrolment).await?;
     // An account id that does not exist gets a request like any other (kept, and never approved):

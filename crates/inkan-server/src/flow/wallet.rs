@@ -12,11 +12,11 @@ use inkan_core::freeze::{UnfreezeFacts, may_lift_freeze};
 use inkan_core::{Currency, LimitSettings, Money};
 use sqlx::Row;
 
-use crate::accounts::require_step_up;
 use crate::auth::{Ending, SessionAuth};
 use crate::clock::from_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Result};
+use crate::flow::accounts::require_step_up;
 use crate::origin::Client;
 use crate::state::AppState;
 use crate::{feed, freezing, store};

@@ -8,7 +8,7 @@ use inkan_core::operator::Action;
 
 use crate::audit::{self, Entry};
 use crate::error::{AppError, Result};
-use crate::payouts::{self, Closed};
+use crate::flow::payouts::{self, Closed};
 use crate::state::AppState;
 use crate::store;
 

@@ -44,6 +44,96 @@ pub(crate) async fn add_to_balance(tx: &mut Tx, account_id: &str, amount: Money)
     Ok(())
 }
 
+/// Credits `amount` to the account in `tx` if the wallet holds its currency: `false` (nothing
+/// written) if it holds another.
+pub(crate) async fn credit(tx: &mut Tx, account_id: &str, amount: Money) -> Result<bool> {
+    let credited = sqlx::query("UPDATE accounts SET balance = balance + $1 WHERE id = $2 AND currency = $3")
+        .bind(amount.minor())
+        .bind(account_id)
+        .bind(amount.currency().code())
+        .execute(tx.conn())
+        .await?;
+    Ok(credited.rows_affected() == 1)
+}
+
+/// The account's balance, in minor units of its currency.
+pub(crate) async fn balance(db: &sqlx::AnyPool, account_id: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT balance FROM accounts WHERE id = $1").bind(account_id).fetch_one(db).await?)
+}
+
+/// The wallet's currency (its code), and when it was closed, if it was.
+pub(crate) async fn currency_and_closed(db: &sqlx::AnyPool, account_id: &str) -> Result<(String, Option<i64>)> {
+    Ok(sqlx::query_as("SELECT currency, closed_at FROM accounts WHERE id = $1").bind(account_id).fetch_one(db).await?)
+}
+
+/// What closing a wallet judges of its account row, read with the row locked in `tx`.
+#[derive(Debug)]
+pub(crate) struct ClosingRow {
+    pub balance: i64,
+    pub currency: String,
+    pub held: Option<String>,
+    pub closed_at: Option<i64>,
+}
+
+/// Locks the account row in `tx` and reads what closing the wallet judges of it.
+pub(crate) async fn lock_for_closing(tx: &mut Tx, account_id: &str) -> Result<ClosingRow> {
+    let (balance, currency, held, closed_at): (i64, String, Option<String>, Option<i64>) = sqlx::query_as(
+        "UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, currency, held, closed_at",
+    )
+    .bind(account_id)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(ClosingRow { balance, currency, held, closed_at })
+}
+
+/// Closes the wallet in `tx`: frozen, for good.
+pub(crate) async fn close(tx: &mut Tx, account_id: &str, now: time::OffsetDateTime) -> Result<()> {
+    sqlx::query("UPDATE accounts SET frozen = 1, closed_at = $1 WHERE id = $2")
+        .bind(crate::clock::to_ms(now))
+        .bind(account_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Gives a closed wallet back `amount` that its card would not take, in `tx`: credited, and no
+/// longer closed (it stays frozen).
+pub(crate) async fn reopen_with(tx: &mut Tx, account_id: &str, amount: Money) -> Result<()> {
+    sqlx::query("UPDATE accounts SET balance = balance + $1, closed_at = NULL WHERE id = $2")
+        .bind(amount.minor())
+        .bind(account_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Whether an account of this id exists.
+pub(crate) async fn exists<'c>(db: impl sqlx::AnyExecutor<'c>, account_id: &str) -> Result<bool> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1").bind(account_id).fetch_optional(db).await?;
+    Ok(found.is_some())
+}
+
+/// The account's hold (its reason, if the operator holds it); `None` if there is no such account.
+pub(crate) async fn hold<'c>(db: impl sqlx::AnyExecutor<'c>, account_id: &str) -> Result<Option<Option<String>>> {
+    Ok(sqlx::query_scalar("SELECT held FROM accounts WHERE id = $1").bind(account_id).fetch_optional(db).await?)
+}
+
+/// Locks the account row in `tx` and reads its hold, with the head of its history
+/// ([`HEAD_COLUMNS`]); `None` if there is no such account.
+pub(crate) async fn lock_hold(tx: &mut Tx, account_id: &str) -> Result<Option<AnyRow>> {
+    Ok(sqlx::query(&format!("UPDATE accounts SET held = held WHERE id = $1 RETURNING held, {HEAD_COLUMNS}"))
+        .bind(account_id)
+        .fetch_optional(tx.conn())
+        .await?)
+}
+
+/// Sets (with its reason) or clears the hold of an account locked in `tx`.
+pub(crate) async fn set_hold(tx: &mut Tx, account_id: &str, reason: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE accounts SET held = $1 WHERE id = $2").bind(reason).bind(account_id).execute(tx.conn()).await?;
+    Ok(())
+}
+
 /// The wallet's name and WebAuthn user handle, for a new passkey's creation options.
 pub(crate) async fn passkey_user(db: &sqlx::AnyPool, account_id: &str) -> Result<(String, String)> {
     Ok(sqlx::query_as("SELECT display_name, webauthn_user FROM accounts WHERE id = $1")

@@ -125,3 +125,32 @@ pub(crate) async fn mark_verified(tx: &mut Tx, id: &str) -> Result<()> {
     sqlx::query("UPDATE cards SET status = 'verified' WHERE id = $1").bind(id).execute(tx.conn()).await?;
     Ok(())
 }
+
+/// The fingerprints of the cards refused for being verified in other wallets (`blocked`), newest
+/// refusal first, at most `limit`.
+pub(crate) async fn blocked_fingerprints(db: &sqlx::AnyPool, limit: i64) -> Result<Vec<String>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT fingerprint, MAX(created_at) AS refused_at FROM cards WHERE status = 'blocked' \
+         GROUP BY fingerprint ORDER BY refused_at DESC, fingerprint LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(fingerprint, _)| fingerprint).collect())
+}
+
+/// The card of `fingerprint` in each wallet where it is verified, waits for its code or was
+/// refused: (account, status, brand, last four digits, added at), oldest first.
+pub(crate) async fn with_fingerprint(
+    db: &sqlx::AnyPool,
+    fingerprint: &str,
+) -> Result<Vec<(String, String, String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT account_id, status, brand, last4, created_at FROM cards \
+         WHERE fingerprint = $1 AND status IN ('verified', 'challenge_required', 'blocked') \
+         ORDER BY created_at, CASE WHEN status = 'blocked' THEN 1 ELSE 0 END, id",
+    )
+    .bind(fingerprint)
+    .fetch_all(db)
+    .await?)
+}

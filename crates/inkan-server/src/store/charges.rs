@@ -68,6 +68,18 @@ pub(crate) async fn load<'c>(db: impl sqlx::AnyExecutor<'c>, id: &str) -> Result
     .await?)
 }
 
+/// How many of the wallet's charges are still open (`ChargeStatus::open`), in `tx`.
+pub(crate) async fn open_count(tx: &mut Tx, account_id: &str) -> Result<u32> {
+    let n: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM charges WHERE account_id = $1 AND status IN ({})",
+        crate::charge_sql::open()
+    ))
+    .bind(account_id)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
 /// The wallet's charges that its passkey may confirm (`only`: just that one) and that have not
 /// expired by `now`, oldest first, each with the passkey request bound to it.
 pub(crate) async fn waiting<'c>(
@@ -257,6 +269,82 @@ pub(crate) async fn decide(
     .bind(account_id)
     .fetch_optional(tx.conn())
     .await?)
+}
+
+/// The operator's decision on the held charge `id` (`decision`: approving or declining), written in
+/// `tx` if the charge is in a status the move leaves and its review window has not passed by
+/// `now`. Approved, it waits for the shopper until `expires_at`; declined, it is decided now and
+/// its challenge goes with it. The row (`account_id, merchant_id, amount, currency`), or `None`.
+pub(crate) async fn decide_held(
+    tx: &mut Tx,
+    decision: &Move,
+    id: &str,
+    now: time::OffsetDateTime,
+    expires_at: time::OffsetDateTime,
+) -> Result<Option<AnyRow>> {
+    if id.len() > 64 {
+        return Ok(None);
+    }
+    let (set, from) = (decision.set(), &decision.from);
+    let query = if decision.to == ChargeStatus::PendingConfirmation {
+        sqlx::query(&format!(
+            "UPDATE charges SET {set}, expires_at = $1 WHERE id = $2 AND status IN ({from}) AND expires_at > $3 \
+             RETURNING account_id, merchant_id, amount, currency"
+        ))
+        .bind(to_ms(expires_at))
+        .bind(id)
+        .bind(to_ms(now))
+        .fetch_optional(tx.conn())
+        .await?
+    } else {
+        sqlx::query(&format!(
+            "UPDATE charges SET {set}, decided_at = $1, auth_state = NULL, auth_request = NULL \
+             WHERE id = $2 AND status IN ({from}) AND expires_at > $1 \
+             RETURNING account_id, merchant_id, amount, currency"
+        ))
+        .bind(to_ms(now))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?
+    };
+    Ok(query)
+}
+
+/// The charges held for review whose window has not passed by `now`, oldest first, at most
+/// `limit`, each with its merchant's name and its terminal's country.
+pub(crate) async fn held(
+    db: &sqlx::AnyPool,
+    now: time::OffsetDateTime,
+    limit: i64,
+) -> Result<Vec<inkan_api::admin::HeldCharge>> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.account_id, c.device_id, c.merchant_id, m.name AS merchant_name, t.country, c.amount, \
+         c.currency, c.hold_reason, c.created_at, c.expires_at \
+         FROM charges c JOIN merchants m ON m.id = c.merchant_id JOIN terminals t ON t.id = c.terminal_id \
+         WHERE c.status = $1 AND c.expires_at > $2 ORDER BY c.created_at LIMIT $3",
+    )
+    .bind(ChargeStatus::HeldForReview.as_str())
+    .bind(to_ms(now))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(inkan_api::admin::HeldCharge {
+                charge_id: row.try_get("id")?,
+                account_id: row.try_get("account_id")?,
+                device_id: row.try_get("device_id")?,
+                merchant_id: row.try_get("merchant_id")?,
+                merchant_name: row.try_get("merchant_name")?,
+                terminal_country: row.try_get("country")?,
+                amount: row.try_get("amount")?,
+                currency: row.try_get("currency")?,
+                reason: row.try_get::<Option<String>, _>("hold_reason")?.unwrap_or_default(),
+                created_at: from_ms(row.try_get("created_at")?),
+                expires_at: from_ms(row.try_get("expires_at")?),
+            })
+        })
+        .collect()
 }
 
 /// The merchant's refund of its charge `id` (`refunding`), written in `tx` if the charge is in a

@@ -143,3 +143,45 @@ pub(crate) async fn of_account(db: &sqlx::AnyPool, account_id: &str) -> Result<V
     .fetch_all(db)
     .await?)
 }
+
+/// Adds the device to the account in `tx`, active: `false` (nothing written) if its key id is
+/// registered already.
+pub(crate) async fn insert(
+    tx: &mut Tx,
+    id: &str,
+    account_id: &str,
+    key_id: &str,
+    public_key: &[u8],
+    name: &str,
+    now: time::OffsetDateTime,
+) -> Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO devices (id, account_id, key_id, public_key, name, active, last_counter, enrolled_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, 1, NULL, $6, NULL) ON CONFLICT (key_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(account_id)
+    .bind(key_id)
+    .bind(public_key)
+    .bind(name)
+    .bind(crate::clock::to_ms(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// The SEC1 public key of the account's device `device_id` and whether it is still active, if the
+/// account has such a device.
+pub(crate) async fn key_and_standing<'c>(
+    db: impl sqlx::AnyExecutor<'c>,
+    account_id: &str,
+    device_id: &str,
+) -> Result<Option<(Vec<u8>, bool)>> {
+    let row: Option<(Vec<u8>, i64)> =
+        sqlx::query_as("SELECT public_key, active FROM devices WHERE id = $1 AND account_id = $2")
+            .bind(device_id)
+            .bind(account_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|(key, active)| (key, active == 1)))
+}

@@ -10,4 +10,8 @@ pub(crate) mod devices;
 pub(crate) mod idempotency;
 pub(crate) mod joins;
 pub(crate) mod passkeys;
+pub(crate) mod payouts;
 pub(crate) mod recovery_codes;
+pub(crate) mod sessions;
+pub(crate) mod suspensions;
+pub(crate) mod topups;

@@ -141,9 +141,9 @@ async fn a_refused_pay_out_puts_the_money_back_and_a_lost_answer_is_settled_by_t
     assert_eq!((payout.status, payout.amount), (PayoutStatus::Pending, Money::yen(7_000)));
     assert_eq!(payout.card_last4, "0119");
     assert_eq!(shopper.balance(&server).await, 0, "the balance is on its way out");
-    let settled = inkan_server::payouts::reconcile(&server.state).await.unwrap();
+    let settled = inkan_server::flow::payouts::reconcile(&server.state).await.unwrap();
     assert_eq!(settled, (1, 0, 0));
-    assert_eq!(inkan_server::payouts::reconcile(&server.state).await.unwrap(), (0, 0, 0), "settled twice");
+    assert_eq!(inkan_server::flow::payouts::reconcile(&server.state).await.unwrap(), (0, 0, 0), "settled twice");
     assert_eq!(server.funding.paid_out(), vec![(payout.id, Money::yen(7_000))]);
     assert_eq!(money_out(&server, &shopper).await, vec![(false, 6_000), (true, 7_000)]);
     // Top-ups of a closed wallet are refused before the card is charged.

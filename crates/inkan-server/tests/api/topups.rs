@@ -9,7 +9,7 @@ use inkan_api::feed::Notice;
 use inkan_api::wallet::{AddCard, Card, TopUp, TopUpResult, TopUpStatus};
 use inkan_core::Money;
 use inkan_core::topup::NEVER_SENT_AFTER;
-use inkan_server::topups::{Reconciled, reconcile};
+use inkan_server::flow::topups::{Reconciled, reconcile};
 use reqwest::StatusCode;
 
 use super::support::{self, Backend, FeedReader, Shopper, TestServer, error, json};

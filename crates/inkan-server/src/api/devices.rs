@@ -6,14 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use inkan_api::devices::{ApproveJoin, BeginJoin, FinishJoin, FreezeWithRecoveryCode, Join, Joined, SubmitDevice};
 use inkan_api::wallet::RegistrationChallenge;
-use inkan_core::attempts::Purpose;
 
 use crate::auth::SessionAuth;
 use crate::error::{Json, Result};
-use crate::flow::joins;
+use crate::flow::{joins, recovery};
 use crate::origin::Client;
-use crate::ratelimit::Flow;
-use crate::recovery;
 use crate::state::AppState;
 
 /// The joining device's signature of a step (header `inkan-device-signature`), if sent as text.
@@ -246,14 +243,6 @@ pub async fn freeze_with_recovery_code(
     Path(account_id): Path<String>,
     Json(body): Json<FreezeWithRecoveryCode>,
 ) -> Result<StatusCode> {
-    client.limit(&app, Flow::RecoveryCode, Some(&account_id))?;
-    recovery::check_tries(&app, &account_id, None, client.address(), Purpose::Freeze).await?;
-    if !recovery::is_valid(&app, &account_id, &body.recovery_code).await? {
-        let message = "that recovery code is not valid for this wallet";
-        return Err(recovery::wrong_code(&app, &account_id, None, client.address(), message).await);
-    }
-    let mut tx = app.db.begin().await?;
-    crate::freezing::freeze_wallet(&mut tx, &app, &account_id, "recovery code", None).await?;
-    tx.commit(&app.hub).await?;
+    recovery::freeze(&app, &client, &account_id, &body.recovery_code).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,7 +5,7 @@
 //! operator by `admin flags`).
 //!
 //! The provider ([`crate::provider`]) is the sandbox in development and tests ([`crate::sandbox`]: its
-//! test cards). Top-ups are in [`crate::topups`]. The handlers here call the flows of
+//! test cards). Top-ups are in [`crate::flow::topups`]. The handlers here call the flows of
 //! `flow::cards`.
 
 use axum::extract::{Path, State};
