@@ -60,9 +60,9 @@ pub async fn measure(
     available()?;
     remove_dumps(out)?;
     let server = ServerProcess::start_under_callgrind(bin, database, log, out).await?;
-    let terminal = Terminal::new(server.base.clone(), terminal_key.to_owned())?;
+    let terminals = [Terminal::new(server.base.clone(), terminal_key.to_owned())?];
     let mut wallet = Wallet::enroll(&server.base, "callgrind shopper").await.context("enrolling under callgrind")?;
-    let mut lane = Lane::open(&server.base, &mut wallet, &terminal).await?;
+    let mut lane = Lane::open(&server.base, &mut wallet, &terminals, 0).await?;
     control(server.pid(), &["-i", "on"])?;
     lane.charges(WARMUP_CHARGES).await.context("warming up under callgrind")?;
     control(server.pid(), &["-z"])?;

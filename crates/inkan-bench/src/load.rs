@@ -671,15 +671,24 @@ fn cpu_figures(before: Probe, after: Probe, window_s: f64, completed: usize) -> 
 pub struct Lane<'a> {
     wallet: &'a mut Wallet,
     terminal: &'a Terminal,
+    /// The terminal's index among the run's, which each [`ChargeRecord`] names.
+    terminal_index: usize,
     feed: Feed,
     codes_signed: Samples,
 }
 
 impl<'a> Lane<'a> {
-    /// Opens the wallet's feed; returns once the server has answered it.
-    pub async fn open(base: &Url, wallet: &'a mut Wallet, terminal: &'a Terminal) -> Result<Lane<'a>> {
+    /// Opens the wallet's feed for charges made by `terminals[terminal_index]`; returns once the
+    /// server has answered the feed.
+    pub async fn open(
+        base: &Url,
+        wallet: &'a mut Wallet,
+        terminals: &'a [Terminal],
+        terminal_index: usize,
+    ) -> Result<Lane<'a>> {
+        let terminal = terminals.get(terminal_index).context("no such terminal")?;
         let feed = Feed::open(base, &wallet.token).await?;
-        Ok(Lane { wallet, terminal, feed, codes_signed: Samples::default() })
+        Ok(Lane { wallet, terminal, terminal_index, feed, codes_signed: Samples::default() })
     }
 
     /// `n` charges through the whole flow, one after another; the first that fails ends it.
@@ -687,7 +696,8 @@ impl<'a> Lane<'a> {
         let mut records = Vec::with_capacity(n);
         for i in 1..=n {
             let arrivals = &self.feed.arrivals;
-            let record = one_charge(self.wallet, arrivals, self.terminal, 0, &mut self.codes_signed, None)
+            let codes = &mut self.codes_signed;
+            let record = one_charge(self.wallet, arrivals, self.terminal, self.terminal_index, codes, None)
                 .await
                 .with_context(|| format!("charge {i} of {n}"))?;
             records.push(record);

@@ -46,13 +46,26 @@ async fn a_tiny_run_completes_charges_that_are_all_durable() {
         wallet.presign(10).unwrap();
     }
     let pace = Pace { warmup: Duration::ZERO, measure: Duration::from_millis(500), rate: Some(10.0) };
-    let (paced, _) = load::run(&base, wallets, &terminals, pace, None).await.unwrap();
+    let (paced, mut wallets) = load::run(&base, wallets, &terminals, pace, None).await.unwrap();
     assert!(paced.errors.is_empty(), "errors: {:?}", paced.errors);
     assert_eq!(paced.offered_per_s, Some(10.0));
     assert!((1..=5).contains(&paced.acknowledged), "{} charges on a timetable of 5", paced.acknowledged);
     assert_eq!(paced.steps.feed_missing, 0);
     let durability = load::check_acknowledged(&terminals, &paced.records).await.unwrap();
     assert_eq!(durability.succeeded, paced.acknowledged, "{:?}", durability.not_succeeded);
+
+    // One lane for a count of charges (what the callgrind run counts over): each one through the
+    // whole flow, pushed to the wallet's feed, and durable.
+    let mut lane = load::Lane::open(&base, &mut wallets[0], &terminals, 1).await.unwrap();
+    let counted = lane.charges(3).await.unwrap();
+    drop(lane);
+    assert_eq!(counted.len(), 3);
+    assert!(counted.iter().all(|r| r.sent <= r.created && r.created <= r.confirmed), "{counted:?}");
+    let mut ids: Vec<_> = counted.iter().map(|r| r.id.clone()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "three charges, not one three times");
+    let durability = load::check_acknowledged(&terminals, &counted).await.unwrap();
+    assert_eq!(durability.succeeded, 3, "{:?}", durability.not_succeeded);
     server.assert_ledger_balanced().await;
     server.stop().await;
 }

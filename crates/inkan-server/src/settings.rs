@@ -54,7 +54,7 @@ pub struct Settings {
     /// How often expired ceremonies, ended sessions and old device joins are deleted.
     pub housekeeping_every: std::time::Duration,
     /// How often top-ups left `pending` (the provider's answer was lost) are settled by asking
-    /// the provider (`topups::reconcile`); also once at start-up.
+    /// the provider (`flow::topups::reconcile`); also once at start-up.
     pub reconcile_every: std::time::Duration,
     /// The velocity and anomaly rules that set a new charge aside for review (`inkan_core::risk`).
     pub risk: RiskRules,

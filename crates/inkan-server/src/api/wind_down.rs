@@ -1,6 +1,6 @@
 //! Winding the service down (what 7pay had to do by hand): every wallet closed, each balance paid
-//! back to its card (`payouts::close` with `PayoutReason::WindDown`), in batches an operator runs
-//! one after another (`inkan-server admin wind-down`), resumable from anywhere: a closed wallet is
+//! back to its card (`flow::payouts::close` with `PayoutReason::WindDown`), in batches an operator
+//! runs one after another (`inkan-server admin wind-down`), resumable from anywhere: a closed wallet is
 //! never looked at again, and one that could not be closed (no card, a hold, an open payment) is
 //! tried again on the next run. The report sums what is left in the wallets, what was paid out and
 //! what is on its way, and checks the wallets against their books in the ledger.
