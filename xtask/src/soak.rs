@@ -20,7 +20,7 @@
 //!
 //! `cargo xtask test` runs a short version ([`short`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -105,9 +105,20 @@ fn soak(budget: Budget) -> Result<()> {
     on_postgres.env(crate::postgres::ENV, &postgres_url);
     run_step("crash soak on PostgreSQL (SIGKILL under load, a fresh database)", &mut on_postgres)?;
 
+    power_cuts(&server, &budget)?;
+    schemathesis_step(&server, &budget)?;
+    if let Some(seconds) = budget.fuzz_seconds {
+        crate::fuzz::all(seconds)?;
+    }
+    println!("\nsoak passed");
+    Ok(())
+}
+
+/// The power-cut soaks on both databases, and each with its bug planted (which must be caught).
+fn power_cuts(server: &Path, budget: &Budget) -> Result<()> {
     let power_cut = |database: &str, seconds: u64, cuts: u32| {
         let mut command = Command::new(bin("inkan-soak"));
-        command.arg("--server").arg(&server).arg("power-cut").arg("--preload").arg(preload_library()).args([
+        command.arg("--server").arg(server).arg("power-cut").arg("--preload").arg(preload_library()).args([
             "--database",
             database,
             "--seconds",
@@ -135,14 +146,18 @@ fn soak(budget: Budget) -> Result<()> {
         // It loses only what was acknowledged since the WAL writer's last flush: more cuts.
         power_cut("postgres", 4, 4).arg("--plant"),
     )?;
+    Ok(())
+}
 
+/// Schemathesis against the server's `/openapi.json`, its reports under the target directory.
+fn schemathesis_step(server: &Path, budget: &Budget) -> Result<()> {
     let st = schemathesis()?;
     let reports = target_dir().join("soak").join("schemathesis");
     run_step(
         "schemathesis against /openapi.json",
         Command::new(bin("inkan-soak"))
             .arg("--server")
-            .arg(&server)
+            .arg(server)
             .arg("schemathesis")
             .arg("--st")
             .arg(&st)
@@ -150,10 +165,6 @@ fn soak(budget: Budget) -> Result<()> {
             .arg("--report-dir")
             .arg(&reports),
     )?;
-    if let Some(seconds) = budget.fuzz_seconds {
-        crate::fuzz::all(seconds)?;
-    }
-    println!("\nsoak passed");
     Ok(())
 }
 
