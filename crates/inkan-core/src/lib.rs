@@ -20,6 +20,7 @@ pub mod payment_code;
 pub mod region;
 pub mod risk;
 pub mod session;
+pub mod tally;
 pub mod tokyo;
 pub mod topup;
 

@@ -78,6 +78,21 @@ pub async fn append_at(
     notice: &Notice,
     now: time::OffsetDateTime,
 ) -> Result<u64> {
+    let moved = append_unheaded(tx, issuer, head, account_id, notice, now).await?;
+    store::accounts::move_head(tx, account_id, &moved).await?;
+    u64::try_from(moved.seq).map_err(AppError::internal)
+}
+
+/// As [`append_at`], but the account row's head is left for the caller to write with the rest of
+/// the row, in one statement (`store::accounts::write_payment`): what it moves to.
+pub(crate) async fn append_unheaded(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    head: Head,
+    account_id: &str,
+    notice: &Notice,
+    now: time::OffsetDateTime,
+) -> Result<store::accounts::HeadMove> {
     let seq = head.seq.checked_add(1).ok_or_else(|| AppError::internal("event sequence overflow"))?;
     let seq_u = u64::try_from(seq).map_err(AppError::internal)?;
     let payload = serde_json::to_string(notice)?;
@@ -98,22 +113,12 @@ pub async fn append_at(
     .bind(signature.signature.encode())
     .execute(tx.conn())
     .await?;
+    let moved = store::accounts::HeadMove { from_seq: head.seq, seq, hash: hash.clone() };
     let event = FeedEvent { seq: seq_u, at: from_ms(at), payload, hash, signature: Some(signature) };
-    // Conditional on the head read above, so a caller that broke the rule (no lock taken) fails
-    // instead of forking the chain.
-    let moved = sqlx::query("UPDATE accounts SET event_seq = $1, last_hash = $2 WHERE id = $3 AND event_seq = $4")
-        .bind(seq)
-        .bind(&event.hash)
-        .bind(account_id)
-        .bind(head.seq)
-        .execute(tx.conn())
-        .await?;
-    if moved.rows_affected() != 1 {
-        return Err(AppError::internal(format!("account {account_id}: history moved under a held lock")));
-    }
-    // The notice as `read_after` would read it back, for the feeds to take from memory.
+    // The notice as `read_after` would read it back, for the feeds to take from memory (once `tx`
+    // commits, with the head written).
     tx.announce_notice(account_id, event);
-    Ok(seq_u)
+    Ok(moved)
 }
 
 /// Notices of an account after `after`, oldest first, at most `limit`.

@@ -510,6 +510,55 @@ impl TestServer {
                     .unwrap();
             assert_eq!(book.unwrap_or(0), balance, "ledger and balance disagree for {id}");
         }
+        self.assert_totals_agree().await;
+    }
+
+    /// Every wallet's running totals (`inkan_core::tally`, on its account row) are what summing
+    /// its charges gives: spent in the Tokyo day and month they count, and not decided yet.
+    pub async fn assert_totals_agree(&self) {
+        use inkan_core::ChargeStatus;
+        use inkan_server::clock::{from_ms, to_ms};
+        use sqlx::Row;
+        let pool = self.state.db.pool();
+        let statuses = |rule: fn(ChargeStatus) -> bool| {
+            let chosen = ChargeStatus::ALL.into_iter().filter(|&s| rule(s));
+            chosen.map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ")
+        };
+        let (spent, open) = (statuses(ChargeStatus::counts_as_spent), statuses(ChargeStatus::is_open));
+        let sum = async |sql: String, account: &str, from: i64, to: i64| -> i64 {
+            let total: Option<i64> =
+                sqlx::query_scalar(&sql).bind(account).bind(from).bind(to).fetch_one(pool).await.unwrap();
+            total.unwrap_or(0)
+        };
+        let rows = sqlx::query(
+            "SELECT id, tally_day, tally_month, spent_today, spent_this_month, open_amount FROM accounts \
+             WHERE tally_day IS NOT NULL",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        for row in rows {
+            let id: String = row.try_get("id").unwrap();
+            let (day, month): (i64, i64) = (row.try_get("tally_day").unwrap(), row.try_get("tally_month").unwrap());
+            let month_end = to_ms(inkan_core::tokyo::month(from_ms(month)).end);
+            let spent_in = format!(
+                "SELECT CAST(SUM(amount) AS BIGINT) FROM charges WHERE account_id = $1 AND status IN ({spent}) \
+                 AND created_at >= $2 AND created_at < $3"
+            );
+            let today = sum(spent_in.clone(), &id, day, day + 86_400_000).await;
+            let this_month = sum(spent_in, &id, month, month_end).await;
+            let open_sql = format!(
+                "SELECT CAST(SUM(amount) AS BIGINT) FROM charges WHERE account_id = $1 AND status IN ({open}) \
+                 AND created_at >= $2 AND created_at < $3"
+            );
+            let open = sum(open_sql, &id, i64::MIN, i64::MAX).await;
+            let kept: (i64, i64, i64) = (
+                row.try_get("spent_today").unwrap(),
+                row.try_get("spent_this_month").unwrap(),
+                row.try_get("open_amount").unwrap(),
+            );
+            assert_eq!(kept, (today, this_month, open), "the running totals of {id} disagree with its charges");
+        }
     }
 }
 

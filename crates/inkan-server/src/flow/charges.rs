@@ -16,6 +16,7 @@ use inkan_core::payment::{Admission, CodeRefusals, PaymentFacts, PaymentRefusal,
 use inkan_core::payment_code::{DevicePublicKey, PaymentCode, PaymentCodeError};
 use inkan_core::region::Country;
 use inkan_core::risk::HoldReason;
+use inkan_core::tally::Counted;
 use inkan_core::{ChargeEvent, ChargeStatus, Money};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -28,6 +29,7 @@ use crate::charge_sql::Move;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Result};
+use crate::flow::tally::{self, Moved};
 use crate::hub::Change;
 use crate::origin::{Client, Guarded};
 use crate::secrets::new_id;
@@ -241,12 +243,12 @@ async fn admission(
     country: Country,
     now: time::OffsetDateTime,
 ) -> Result<std::result::Result<Admission, PaymentRefusal>> {
-    let currency = currency_of(account)?;
-    if currency != amount.currency() {
-        return Err(AppError::invalid(format!("this wallet holds {currency}")));
+    let wallet = wallet_of(account, &device.account_id)?;
+    if wallet.currency != amount.currency() {
+        return Err(AppError::invalid(format!("this wallet holds {}", wallet.currency)));
     }
     let paying = DeviceFacts { active: true, enrolled_at: device.enrolled_at };
-    let facts = payment_facts(tx, app, account, &device.account_id, paying, now, None, now).await?;
+    let facts = payment_facts(tx, app, account, &wallet, paying, now, None, now).await?;
     let rules = &app.settings.risk;
     let activity = activity::recent(tx, rules, &device.account_id, &device.id, device.enrolled_at, now).await?;
     Ok(admit(&facts, &activity, amount, country, &app.settings.new_device_cap, rules, now))
@@ -330,8 +332,10 @@ async fn record(
     if !store::idempotency::keep(tx, terminal_id, request.key, what, &answer, to_ms(charge.created_at)).await? {
         return Ok(false);
     }
-    let head = feed::Head::of(account)?;
-    feed::append_at(tx, &app.issuer, head, &device.account_id, &made.notice(), charge.created_at).await?;
+    let (amount, at) = (Money::new(charge.currency, charge.amount), charge.created_at);
+    let wallet = wallet_of(account, &device.account_id)?;
+    let moved = (Counted { created_at: at, amount }, Moved::Made(charge.status));
+    write_account(tx, app, (account, &wallet), moved, &made.notice(), Money::zero(charge.currency), at).await?;
     tx.announce(Change::Charge(charge.id.clone()));
     Ok(true)
 }
@@ -379,22 +383,29 @@ impl DeviceFacts {
     }
 }
 
+/// The wallet of the account row `account` (`store::accounts::lock_for_payment`'s), with its
+/// running totals.
+fn wallet_of<'a>(account: &AnyRow, account_id: &'a str) -> Result<tally::Wallet<'a>> {
+    let currency = currency_of(account)?;
+    Ok(tally::Wallet { id: account_id, currency, kept: store::accounts::tally_of(account, currency)? })
+}
+
 /// What [`may_pay`] judges, read inside `tx` once the account is locked (`account`: the row of
-/// `store::accounts::lock_for_payment`): for a charge made `at`, not counting the charge
-/// `except` itself.
+/// `store::accounts::lock_for_payment`, `wallet` its totals): for a charge made `at`, not
+/// counting the charge `except` itself.
 #[allow(clippy::too_many_arguments, reason = "each is one fact of a different source")]
 async fn payment_facts(
     tx: &mut Tx,
     app: &AppState,
     account: &AnyRow,
-    account_id: &str,
+    wallet: &tally::Wallet<'_>,
     device: DeviceFacts,
     at: time::OffsetDateTime,
-    except: Option<&str>,
+    except: Option<(&str, Counted)>,
     now: time::OffsetDateTime,
 ) -> Result<PaymentFacts> {
-    let currency = currency_of(account)?;
-    let sums = store::charges::sums(tx.conn(), &app.settings, account_id, currency, at, except, now).await?;
+    let currency = wallet.currency;
+    let sums = tally::sums(tx.conn(), app, wallet, at, except, now).await?;
     Ok(PaymentFacts {
         device_active: device.active,
         device_enrolled_at: device.enrolled_at,
@@ -402,9 +413,16 @@ async fn payment_facts(
         held: account.try_get::<Option<String>, _>("held")?.is_some(),
         limits: serde_json::from_str(&account.try_get::<String, _>("limits")?)?,
         balance: Money::new(currency, account.try_get("balance")?),
-        pending_elsewhere: sums.pending,
+        pending_elsewhere: sums.open,
         spent: sums.spent,
     })
+}
+
+/// A charge row moved by one of the store's writes (`created_at, amount, currency` returned), as
+/// the wallet's totals count it.
+pub(crate) fn counted(row: &AnyRow) -> Result<Counted> {
+    let amount = Money::new(currency_of(row)?, row.try_get("amount")?);
+    Ok(Counted { created_at: from_ms(row.try_get("created_at")?), amount })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,10 +504,11 @@ pub(crate) async fn confirm(
         passkeys::record_assertion(&mut tx, device, &verified).await.map_err(refused)?;
     }
     let paying = DeviceFacts::read(&mut tx, &found.device_id, now).await?;
-    let facts = payment_facts(&mut tx, app, &account, &auth.account_id, paying, created_at, Some(id), now).await?;
+    let (wallet, charge) = (wallet_of(&account, &auth.account_id)?, Counted { created_at, amount });
+    let facts = payment_facts(&mut tx, app, &account, &wallet, paying, created_at, Some((id, charge)), now).await?;
     may_pay(Stage::Confirm, &facts, amount, &app.settings.new_device_cap, now).map_err(AppError::from)?;
     let merchant = (row.try_get::<String, _>("merchant_id")?, found.merchant_name);
-    pay(&mut tx, app, (id, &auth.account_id), &merchant, amount, (&account, now)).await?;
+    pay(&mut tx, app, (id, &wallet, charge), &merchant, (&account, now)).await?;
     tx.commit(&app.hub).await?;
     tracing::info!(charge = %id, "charge confirmed");
     Ok(WalletCharge {
@@ -522,16 +541,16 @@ async fn check_assertion(
 }
 
 /// The money of a confirmed charge moves in `tx`: from the wallet's balance to the merchant, in
-/// the ledger, with the shopper's notice (`account`: the locked row, for the history's head).
+/// the ledger, with the shopper's notice (`account`: the locked row, for the history's head) and
+/// the wallet's running totals, written to the account row in one statement.
 async fn pay(
     tx: &mut Tx,
     app: &AppState,
-    (id, account_id): (&str, &str),
+    (id, wallet, charge): (&str, &tally::Wallet<'_>, Counted),
     (merchant_id, merchant_name): &(String, String),
-    amount: Money,
     (account, now): (&AnyRow, time::OffsetDateTime),
 ) -> Result<()> {
-    store::accounts::add_to_balance(tx, account_id, amount.checked_neg()?).await?;
+    let (account_id, amount) = (wallet.id, charge.amount);
     let entries = [(ledger::wallet(account_id), amount.checked_neg()?), (ledger::merchant(merchant_id), amount)];
     ledger::post(tx, app, "charge", id, &entries).await?;
     let notice = Notice::ChargeSucceeded {
@@ -540,9 +559,46 @@ async fn pay(
         currency: amount.currency().code().to_owned(),
         merchant_name: merchant_name.clone(),
     };
-    feed::append_at(tx, &app.issuer, feed::Head::of(account)?, account_id, &notice, now).await?;
+    let moved = (charge, Moved::Event(ChargeEvent::Confirm));
+    write_account(tx, app, (account, wallet), moved, &notice, amount.checked_neg()?, now).await?;
     tx.announce(Change::Charge(id.to_owned()));
     Ok(())
+}
+
+/// What a move of a charge (`moved`) changes on its wallet's account row, locked in `tx`
+/// (`account`, `wallet`: the row and its totals as read there), written in one statement: the
+/// shopper's `notice` appended to the history, the balance changed by `balance_change`, the
+/// running totals moved with the charge.
+async fn write_account(
+    tx: &mut Tx,
+    app: &AppState,
+    (account, wallet): (&AnyRow, &tally::Wallet<'_>),
+    (charge, moved): (Counted, Moved),
+    notice: &Notice,
+    balance_change: Money,
+    now: time::OffsetDateTime,
+) -> Result<()> {
+    let head = feed::append_unheaded(tx, &app.issuer, feed::Head::of(account)?, wallet.id, notice, now).await?;
+    let tally = tally::next(tx, app, wallet, charge, moved, now).await?;
+    let write = store::accounts::PaymentWrite { balance_change, tally: &tally, head: &head };
+    store::accounts::write_payment(tx, wallet.id, &write).await
+}
+
+/// As [`write_account`], after a move (`event`) of a charge written in `tx` without the wallet's
+/// row locked: locks it first (after the charge's row, as every move of an existing charge does).
+pub(crate) async fn lock_and_write_account(
+    tx: &mut Tx,
+    app: &AppState,
+    account_id: &str,
+    (charge, event): (Counted, ChargeEvent),
+    notice: &Notice,
+    balance_change: Money,
+    now: time::OffsetDateTime,
+) -> Result<()> {
+    let account = store::accounts::lock_for_payment(tx, account_id).await?;
+    let wallet = wallet_of(&account, account_id)?;
+    let moved = (charge, Moved::Event(event));
+    write_account(tx, app, (&account, &wallet), moved, notice, balance_change, now).await
 }
 
 /// The shopper declines the charge `id` (waiting for them or held for review); with `not_me`, the
@@ -563,7 +619,8 @@ pub(crate) async fn decline(app: &AppState, auth: &SessionAuth, id: &str, not_me
         merchant_name,
         not_me,
     };
-    feed::append(&mut tx, &app.issuer, &auth.account_id, &notice, now).await?;
+    let (moved, zero) = ((counted(&row)?, ChargeEvent::Decline), Money::zero(currency_of(&row)?));
+    lock_and_write_account(&mut tx, app, &auth.account_id, moved, &notice, zero, now).await?;
     if not_me {
         freezing::freeze_wallet(&mut tx, app, &auth.account_id, "this wasn't me", Some(&auth.device_id)).await?;
     }
@@ -628,7 +685,6 @@ pub(crate) async fn refund(app: &AppState, terminal: &TerminalAuth, id: &str) ->
     };
     let account_id: String = row.try_get("account_id")?;
     let amount = Money::new(currency_of(&row)?, row.try_get("amount")?);
-    store::accounts::add_to_balance(&mut tx, &account_id, amount).await?;
     let entries =
         [(ledger::merchant(&terminal.merchant_id), amount.checked_neg()?), (ledger::wallet(&account_id), amount)];
     ledger::post(&mut tx, app, "refund", id, &entries).await?;
@@ -638,7 +694,8 @@ pub(crate) async fn refund(app: &AppState, terminal: &TerminalAuth, id: &str) ->
         currency: amount.currency().code().to_owned(),
         merchant_name: terminal.merchant_name.clone(),
     };
-    feed::append(&mut tx, &app.issuer, &account_id, &notice, now).await?;
+    let moved = (counted(&row)?, ChargeEvent::Refund);
+    lock_and_write_account(&mut tx, app, &account_id, moved, &notice, amount, now).await?;
     tx.announce(Change::Charge(id.to_owned()));
     tx.commit(&app.hub).await?;
     let row = store::charges::load(app.db.pool(), id).await?.ok_or_else(|| AppError::not_found("charge"))?;
@@ -664,7 +721,8 @@ pub(crate) async fn expire_due(app: &AppState, only: Option<&str>) -> Result<usi
             currency: row.try_get("currency")?,
             merchant_name,
         };
-        feed::append(&mut tx, &app.issuer, &account_id, &notice, now).await?;
+        let (moved, zero) = ((counted(&row)?, ChargeEvent::Expire), Money::zero(currency_of(&row)?));
+        lock_and_write_account(&mut tx, app, &account_id, moved, &notice, zero, now).await?;
         tx.announce(Change::Charge(id.clone()));
         tx.commit(&app.hub).await?;
         expired += 1;

@@ -20,6 +20,7 @@ pub mod payouts;
 pub(crate) mod payouts;
 pub(crate) mod recovery;
 pub(crate) mod review;
+pub(crate) mod tally;
 #[cfg(feature = "testing")]
 pub mod topups;
 #[cfg(not(feature = "testing"))]

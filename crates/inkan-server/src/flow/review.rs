@@ -9,7 +9,7 @@ use inkan_api::admin::{HeldCharges, ReviewDecision};
 use inkan_api::feed::Notice;
 use inkan_api::merchant::Charge;
 use inkan_core::operator::Action;
-use inkan_core::{ChargeEvent, ChargeStatus};
+use inkan_core::{ChargeEvent, ChargeStatus, Money};
 use sqlx::Row;
 
 use crate::audit::{self, Entry};
@@ -18,7 +18,7 @@ use crate::charge_sql::Move;
 use crate::error::{AppError, Result};
 use crate::hub::Change;
 use crate::state::AppState;
-use crate::{feed, flow, store};
+use crate::{flow, store};
 
 /// How many held charges a listing shows at most (the oldest, which expire first).
 const MAX_LISTED: i64 = 500;
@@ -57,7 +57,8 @@ pub(crate) async fn decide(
         }
         _ => Notice::ChargeReviewDeclined { charge_id: charge_id.clone(), amount, currency, merchant_name },
     };
-    feed::append(&mut tx, &app.issuer, &account_id, &notice, now).await?;
+    let (counted, zero) = (flow::charges::counted(&row)?, Money::zero(store::charges::currency_of(&row)?));
+    flow::charges::lock_and_write_account(&mut tx, app, &account_id, (counted, event), &notice, zero, now).await?;
     let entry =
         Entry { operator_id: &operator.operator_id, action: action.as_str(), subject: &charge_id, reason: &why };
     audit::record(tx.conn(), entry, now).await?;

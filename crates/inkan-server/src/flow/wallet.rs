@@ -17,6 +17,7 @@ use crate::clock::from_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Result};
 use crate::flow::accounts::require_step_up;
+use crate::flow::tally;
 use crate::origin::Client;
 use crate::state::AppState;
 use crate::{feed, freezing, store};
@@ -33,7 +34,9 @@ async fn limits_view(
     let now = app.clock.now();
     let settled = settings.settle(now);
     let mut conn = app.db.pool().acquire().await?;
-    let spent = store::charges::spending(&mut conn, &app.settings, account_id, currency, now).await?;
+    let kept = store::accounts::tally(&mut conn, account_id, currency).await?;
+    let wallet = tally::Wallet { id: account_id, currency, kept };
+    let spent = tally::sums(&mut conn, app, &wallet, now, None, now).await?.spent;
     let policy = match store::devices::enrolled_at(&mut *conn, device_id, account_id).await? {
         Some(at) => app
             .settings

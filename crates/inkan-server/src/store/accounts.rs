@@ -1,9 +1,12 @@
 //! The `accounts` table: reads, locks and writes of the wallet's account row that several
 //! operations share.
 
-use inkan_core::Money;
+use inkan_core::tally::Tally;
+use inkan_core::{Currency, Money};
+use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Result};
 
@@ -22,12 +25,109 @@ pub async fn lock_unclosed(tx: &mut Tx, account_id: &str) -> Result<()> {
 /// them): returned by a write of the row, they save the history's append a statement.
 pub const HEAD_COLUMNS: &str = "event_seq, last_hash";
 
+/// Where an account's history moves with a notice appended (`feed::append_unheaded`): from the
+/// sequence number read under the row's lock to the new one, with its hash.
+#[derive(Debug)]
+pub(crate) struct HeadMove {
+    pub(crate) from_seq: i64,
+    pub(crate) seq: i64,
+    pub(crate) hash: String,
+}
+
+/// Writes the history's new head on an account locked in `tx`. Conditional on the head read under
+/// the lock, so a caller that broke the rule (no lock taken) fails instead of forking the chain.
+pub(crate) async fn move_head(tx: &mut Tx, account_id: &str, head: &HeadMove) -> Result<()> {
+    let moved = sqlx::query("UPDATE accounts SET event_seq = $1, last_hash = $2 WHERE id = $3 AND event_seq = $4")
+        .bind(head.seq)
+        .bind(&head.hash)
+        .bind(account_id)
+        .bind(head.from_seq)
+        .execute(tx.conn())
+        .await?;
+    head_moved(account_id, moved.rows_affected())
+}
+
+fn head_moved(account_id: &str, rows: u64) -> Result<()> {
+    match rows {
+        1 => Ok(()),
+        _ => Err(AppError::internal(format!("account {account_id}: history moved under a held lock"))),
+    }
+}
+
+/// What a charge's transaction writes of the wallet's account row it locked
+/// ([`lock_for_payment`]), in one statement.
+#[derive(Debug)]
+pub(crate) struct PaymentWrite<'a> {
+    /// Added to the balance (a confirmation's negative amount; zero for a new charge).
+    pub(crate) balance_change: Money,
+    pub(crate) tally: &'a Tally,
+    pub(crate) head: &'a HeadMove,
+}
+
+/// Writes a charge's changes to the account row locked in `tx`: balance, running totals and the
+/// history's head, the head conditional as in [`move_head`].
+pub(crate) async fn write_payment(tx: &mut Tx, account_id: &str, write: &PaymentWrite<'_>) -> Result<()> {
+    let (tally, head) = (write.tally, write.head);
+    let moved = sqlx::query(
+        "UPDATE accounts SET balance = balance + $1, tally_day = $2, tally_month = $3, spent_today = $4, \
+         spent_this_month = $5, open_amount = $6, event_seq = $7, last_hash = $8 WHERE id = $9 AND event_seq = $10",
+    )
+    .bind(write.balance_change.minor())
+    .bind(to_ms(tally.day))
+    .bind(to_ms(tally.month))
+    .bind(tally.today.minor())
+    .bind(tally.this_month.minor())
+    .bind(tally.open.minor())
+    .bind(head.seq)
+    .bind(&head.hash)
+    .bind(account_id)
+    .bind(head.from_seq)
+    .execute(tx.conn())
+    .await?;
+    head_moved(account_id, moved.rows_affected())
+}
+
+/// The columns of the account row that hold its running totals ([`tally_of`] reads them).
+pub(crate) const TALLY_COLUMNS: &str = "tally_day, tally_month, spent_today, spent_this_month, open_amount";
+
+/// The running totals in `row` (read with [`TALLY_COLUMNS`]), in `currency`: `None` if the
+/// wallet has none yet (an account older than them, until its next charge).
+pub(crate) fn tally_of(row: &AnyRow, currency: Currency) -> Result<Option<Tally>> {
+    let (Some(day), Some(month)) =
+        (row.try_get::<Option<i64>, _>("tally_day")?, row.try_get::<Option<i64>, _>("tally_month")?)
+    else {
+        return Ok(None);
+    };
+    let money = |column: &str| -> Result<Money> { Ok(Money::new(currency, row.try_get(column)?)) };
+    Ok(Some(Tally {
+        day: from_ms(day),
+        today: money("spent_today")?,
+        month: from_ms(month),
+        this_month: money("spent_this_month")?,
+        open: money("open_amount")?,
+    }))
+}
+
+/// The running totals of the account (not locked), in `currency`.
+pub(crate) async fn tally(
+    conn: &mut sqlx::AnyConnection,
+    account_id: &str,
+    currency: Currency,
+) -> Result<Option<Tally>> {
+    let row = sqlx::query(&format!("SELECT {TALLY_COLUMNS} FROM accounts WHERE id = $1"))
+        .bind(account_id)
+        .fetch_one(conn)
+        .await?;
+    tally_of(&row, currency)
+}
+
 /// Locks the wallet's account row inside `tx` (a charge and a confirmation of the same wallet take
 /// turns from here) and reads what a payment judges of it, with the history's head
-/// ([`HEAD_COLUMNS`]).
+/// ([`HEAD_COLUMNS`]) and its running totals ([`TALLY_COLUMNS`]).
 pub(crate) async fn lock_for_payment(tx: &mut Tx, account_id: &str) -> Result<AnyRow> {
     Ok(sqlx::query(&format!(
-        "UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, frozen, held, limits, currency, {HEAD_COLUMNS}"
+        "UPDATE accounts SET balance = balance WHERE id = $1 \
+         RETURNING balance, frozen, held, limits, currency, {HEAD_COLUMNS}, {TALLY_COLUMNS}"
     ))
     .bind(account_id)
     .fetch_one(tx.conn())
@@ -199,8 +299,8 @@ pub(crate) async fn insert(
     now: time::OffsetDateTime,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO accounts (id, display_name, webauthn_user, currency, balance, frozen, limits, event_seq, last_hash, created_at) \
-         VALUES ($1, $2, $3, $4, 0, 0, $5, 0, $6, $7)",
+        "INSERT INTO accounts (id, display_name, webauthn_user, currency, balance, frozen, limits, event_seq, last_hash, created_at, \
+         tally_day, tally_month) VALUES ($1, $2, $3, $4, 0, 0, $5, 0, $6, $7, 0, 0)",
     )
     .bind(account_id)
     .bind(display_name)

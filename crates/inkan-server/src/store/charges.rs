@@ -3,6 +3,7 @@
 
 use inkan_api::merchant::Charge;
 use inkan_api::wallet::{PendingCharge, WalletCharge};
+use inkan_core::tally::Sums;
 use inkan_core::{ChargeEvent, ChargeStatus, Currency, Money, Spending, tokyo};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -109,28 +110,10 @@ pub(crate) async fn waiting<'c>(
         .collect()
 }
 
-/// What the wallet has spent in the current Tokyo day and month, counting charges not decided yet
-/// (waiting for confirmation or held for review: many of them cannot together pass a limit).
-pub(crate) async fn spending(
-    conn: &mut sqlx::AnyConnection,
-    settings: &Settings,
-    account_id: &str,
-    currency: Currency,
-    now: time::OffsetDateTime,
-) -> Result<Spending> {
-    Ok(sums(conn, settings, account_id, currency, now, None, now).await?.spent)
-}
-
-/// What a wallet's charges other than `except` add up to.
-pub(crate) struct ChargeSums {
-    /// Succeeded and not decided yet, in the Tokyo day and month of the instant asked about.
-    pub(crate) spent: Spending,
-    /// Not decided yet: waiting for confirmation or held for review.
-    pub(crate) pending: Money,
-}
-
-/// [`ChargeSums`] of the Tokyo day and month of `at`, in one pass over the wallet's charges of that
-/// month and of the last review window and charge lifetime (no open charge is older).
+/// What a wallet's charges other than `except` add up to in the Tokyo day and month of `at`, in
+/// one pass over the wallet's charges of that month and of the last review window and charge
+/// lifetime (no open charge is older). The wallet's running totals answer this without the pass
+/// (`flow::tally`); it is summed only when they cannot.
 pub(crate) async fn sums(
     conn: &mut sqlx::AnyConnection,
     settings: &Settings,
@@ -139,7 +122,7 @@ pub(crate) async fn sums(
     at: time::OffsetDateTime,
     except: Option<&str>,
     now: time::OffsetDateTime,
-) -> Result<ChargeSums> {
+) -> Result<Sums> {
     let (day, month) = (tokyo::day(at), tokyo::month(at));
     // No open charge is older than a review window and a charge lifetime (held, then approved
     // at the window's end).
@@ -165,12 +148,12 @@ pub(crate) async fn sums(
     .bind(except.unwrap_or(""))
     .fetch_one(conn)
     .await?;
-    Ok(ChargeSums {
+    Ok(Sums {
         spent: Spending {
             today: Money::new(currency, sums.try_get("today")?),
             this_month: Money::new(currency, sums.try_get("this_month")?),
         },
-        pending: Money::new(currency, sums.try_get("open")?),
+        open: Money::new(currency, sums.try_get("open")?),
     })
 }
 
@@ -274,7 +257,8 @@ pub(crate) async fn decide(
 /// The operator's decision on the held charge `id` (`decision`: approving or declining), written in
 /// `tx` if the charge is in a status the move leaves and its review window has not passed by
 /// `now`. Approved, it waits for the shopper until `expires_at`; declined, it is decided now and
-/// its challenge goes with it. The row (`account_id, merchant_id, amount, currency`), or `None`.
+/// its challenge goes with it. The row (`account_id, merchant_id, amount, currency, created_at`),
+/// or `None`.
 pub(crate) async fn decide_held(
     tx: &mut Tx,
     decision: &Move,
@@ -289,7 +273,7 @@ pub(crate) async fn decide_held(
     let query = if decision.to == ChargeStatus::PendingConfirmation {
         sqlx::query(&format!(
             "UPDATE charges SET {set}, expires_at = $1 WHERE id = $2 AND status IN ({from}) AND expires_at > $3 \
-             RETURNING account_id, merchant_id, amount, currency"
+             RETURNING account_id, merchant_id, amount, currency, created_at"
         ))
         .bind(to_ms(expires_at))
         .bind(id)
@@ -300,7 +284,7 @@ pub(crate) async fn decide_held(
         sqlx::query(&format!(
             "UPDATE charges SET {set}, decided_at = $1, auth_state = NULL, auth_request = NULL \
              WHERE id = $2 AND status IN ({from}) AND expires_at > $1 \
-             RETURNING account_id, merchant_id, amount, currency"
+             RETURNING account_id, merchant_id, amount, currency, created_at"
         ))
         .bind(to_ms(now))
         .bind(id)
@@ -348,7 +332,7 @@ pub(crate) async fn held(
 }
 
 /// The merchant's refund of its charge `id` (`refunding`), written in `tx` if the charge is in a
-/// status that move leaves: the row (`account_id, amount, currency`), or `None`.
+/// status that move leaves: the row (`account_id, amount, currency, created_at`), or `None`.
 pub(crate) async fn refund(
     tx: &mut Tx,
     refunding: &Move,
@@ -358,7 +342,7 @@ pub(crate) async fn refund(
 ) -> Result<Option<AnyRow>> {
     Ok(sqlx::query(&format!(
         "UPDATE charges SET {}, refunded_at = $1 WHERE id = $2 AND merchant_id = $3 AND status IN ({}) \
-         RETURNING account_id, amount, currency",
+         RETURNING account_id, amount, currency, created_at",
         refunding.set(),
         refunding.from
     ))
@@ -401,7 +385,7 @@ pub(crate) async fn due_to_expire(
 }
 
 /// Expires the charge `id` in `tx` if it is still open and its time is up at `now`: the row
-/// (`merchant_id, amount, currency`), or `None`.
+/// (`merchant_id, amount, currency, created_at`), or `None`.
 pub(crate) async fn expire(
     tx: &mut Tx,
     expiring: &Move,
@@ -411,7 +395,7 @@ pub(crate) async fn expire(
     Ok(sqlx::query(&format!(
         "UPDATE charges SET {}, auth_state = NULL, auth_request = NULL, decided_at = $1 \
          WHERE id = $2 AND status IN ({}) AND expires_at <= $1 \
-         RETURNING merchant_id, amount, currency",
+         RETURNING merchant_id, amount, currency, created_at",
         expiring.set(),
         expiring.from
     ))

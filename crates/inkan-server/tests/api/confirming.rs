@@ -8,7 +8,7 @@ use inkan_core::{ChargeStatus, LimitPolicy, Money};
 use reqwest::StatusCode;
 
 use super::support::{self, Backend, FeedReader, Shopper, error, json};
-use super::{pay, setup};
+use super::{pay, setup, setup_with, without_velocity_holds};
 
 support::on_both_databases!(
     a_code_dies_after_three_refused_charges,
@@ -17,6 +17,7 @@ support::on_both_databases!(
     a_freeze_after_the_charge_stops_its_confirmation,
     a_balance_that_fell_after_the_charge_stops_its_confirmation,
     the_push_carries_what_confirms_the_charge_while_it_waits_and_only_then,
+    a_charge_made_before_midnight_is_judged_on_its_own_day,
 );
 
 async fn a_code_dies_after_three_refused_charges(backend: Backend) {
@@ -218,5 +219,76 @@ async fn the_push_carries_what_confirms_the_charge_while_it_waits_and_only_then(
     while let Some(event) = theirs.next_within(std::time::Duration::from_millis(300)).await {
         assert!(event.pending.is_none() && event.kind != "charge_pending", "{event:?}");
     }
+    server.stop().await;
+}
+
+/// The wallet's running totals (issue 17) count one Tokyo day; a charge made before midnight and
+/// confirmed after it is judged on its own day all the same, summed from its charges. A wallet
+/// without totals (older than them) gets them from its charges at its next charge.
+async fn a_charge_made_before_midnight_is_judged_on_its_own_day(backend: Backend) {
+    use inkan_api::wallet::Wallet;
+    let (server, till, mut shopper) = setup_with(backend, 10_000, without_velocity_holds()).await;
+    // 23:59 in Tokyo (the test clock starts at noon): two charges of ¥3,000 wait (two minutes).
+    server.advance(time::Duration::hours(11) + time::Duration::minutes(59));
+    shopper.sign_in(&server).await;
+    let late = till.charge_ok(&shopper.code(&server), 3_000).await;
+    let other = till.charge_ok(&shopper.code(&server), 3_000).await;
+    let pending = shopper.pending(&server).await;
+    // After midnight a new charge turns the totals over to the new day.
+    server.advance(time::Duration::seconds(90));
+    let morning = till.charge_ok(&shopper.code(&server), 1_000).await;
+    server.assert_totals_agree().await;
+    // ¥4,000 a day from now on: the evening's day holds ¥6,000 with the late charge, the new day
+    // ¥4,000 with it. Its confirmation is judged on its own day, and refused.
+    let lower = SetLimits {
+        limits: LimitPolicy::new(Money::yen(4_000), Money::yen(4_000), Money::yen(100_000)).unwrap(),
+        step_up: None,
+    };
+    assert_eq!(server.put("/v1/wallet/limits", Some(&shopper.token), &lower).await.status(), StatusCode::OK);
+    let late_pending = pending.iter().find(|p| p.charge.id == late.id).unwrap();
+    error(shopper.confirm(&server, late_pending).await, StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::LimitExceeded)
+        .await;
+    // Once the other evening charge is declined, the evening has room for it.
+    let decline = format!("/v1/wallet/charges/{}/decline", other.id);
+    let response = server.post(&decline, Some(&shopper.token), &serde_json::json!({ "not_me": false })).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let _: WalletCharge = json(shopper.confirm(&server, late_pending).await, StatusCode::OK).await;
+    let spending = async |shopper: &Shopper| {
+        let wallet: Wallet = json(server.get("/v1/wallet", Some(&shopper.token)).await, StatusCode::OK).await;
+        (wallet.limits.spending.today.minor(), wallet.limits.spending.this_month.minor())
+    };
+    assert_eq!(spending(&shopper).await, (1_000, 4_000));
+    server.assert_totals_agree().await;
+
+    // A wallet whose account row has no totals yet: its screen sums its charges, and its next
+    // charge starts the totals from them.
+    sqlx::query(
+        "UPDATE accounts SET tally_day = NULL, tally_month = NULL, spent_today = 0, spent_this_month = 0, \
+         open_amount = 0 WHERE id = $1",
+    )
+    .bind(shopper.account_id())
+    .execute(server.state.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(spending(&shopper).await, (1_000, 4_000));
+    let fourth = till.charge_ok(&shopper.code(&server), 500).await;
+    let kept: Option<i64> =
+        sqlx::query_scalar("SELECT open_amount FROM accounts WHERE id = $1 AND tally_day IS NOT NULL")
+            .bind(shopper.account_id())
+            .fetch_optional(server.state.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(kept, Some(1_500), "the morning's charge and the new one wait");
+    assert_eq!(spending(&shopper).await, (1_500, 4_500));
+    // Time runs out for the two waiting charges; the merchant refunds the late one.
+    server.advance(time::Duration::seconds(121));
+    for charge in [&morning, &fourth] {
+        assert_eq!(till.get(&charge.id, None).await.status, ChargeStatus::Expired);
+    }
+    let refund = format!("{}/v1/charges/{}/refund", server.url, late.id);
+    let response = server.http.post(&refund).bearer_auth(&till.key).json(&serde_json::json!({})).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(spending(&shopper).await, (0, 0));
+    server.assert_ledger_balanced().await;
     server.stop().await;
 }
