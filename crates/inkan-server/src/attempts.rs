@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, PendingFailure, Result};
+use crate::store;
 use crate::tries::Counter;
 
 /// A try refused without being made: one of its counters is locked.
@@ -91,16 +92,10 @@ pub async fn check(
     purpose: Purpose,
     now: OffsetDateTime,
 ) -> Result<std::result::Result<(), Locked>> {
-    for counter in counters.iter().filter(|c| locks(c.secret, c.against, purpose)) {
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT failures, last_failed_at FROM attempt_counters WHERE secret = $1 AND against = $2 AND subject = $3",
-        )
-        .bind(counter.secret.as_str())
-        .bind(counter.against.as_str())
-        .bind(&counter.subject)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some((failures, last_failed_at)) = row else { continue };
+    let locking: Vec<&Counter> = counters.iter().filter(|c| locks(c.secret, c.against, purpose)).collect();
+    let counts = store::attempt_counters::counts(conn, &locking).await?;
+    for (counter, count) in locking.into_iter().zip(counts) {
+        let Some(store::attempt_counters::Count { failures, last_failed_at }) = count else { continue };
         let forgotten = policy.forgotten_by(counter.secret, counter.against, now).map_or(i64::MIN, to_ms);
         let failures = u32::try_from(failures).unwrap_or(u32::MAX);
         if last_failed_at > forgotten && !policy.admits(failures) {
@@ -147,21 +142,7 @@ pub async fn count_failure(
 async fn bump(tx: &mut Tx, policy: &AttemptPolicy, counter: &Counter, now: OffsetDateTime) -> Result<u32> {
     // Failures last counted at or before this instant are forgotten.
     let forgotten = policy.forgotten_by(counter.secret, counter.against, now).map_or(i64::MIN, to_ms);
-    let failures: i64 = sqlx::query_scalar(
-        "INSERT INTO attempt_counters (secret, against, subject, failures, last_failed_at) \
-         VALUES ($1, $2, $3, 1, $4) \
-         ON CONFLICT (secret, against, subject) DO UPDATE SET \
-         failures = CASE WHEN attempt_counters.last_failed_at <= $5 THEN 1 ELSE attempt_counters.failures + 1 END, \
-         last_failed_at = $4 \
-         RETURNING failures",
-    )
-    .bind(counter.secret.as_str())
-    .bind(counter.against.as_str())
-    .bind(&counter.subject)
-    .bind(to_ms(now))
-    .bind(forgotten)
-    .fetch_one(tx.conn())
-    .await?;
+    let failures = store::attempt_counters::bump(tx, counter, to_ms(now), forgotten).await?;
     Ok(u32::try_from(failures).unwrap_or(u32::MAX))
 }
 
@@ -205,15 +186,7 @@ pub async fn reserve(
 /// Takes back the try reserved on each counter: it succeeded.
 pub async fn take_back(tx: &mut Tx, counters: &[Counter]) -> Result<()> {
     for counter in counters {
-        sqlx::query(
-            "UPDATE attempt_counters SET failures = failures - 1 \
-             WHERE secret = $1 AND against = $2 AND subject = $3 AND failures > 0",
-        )
-        .bind(counter.secret.as_str())
-        .bind(counter.against.as_str())
-        .bind(&counter.subject)
-        .execute(tx.conn())
-        .await?;
+        store::attempt_counters::take_back(tx, counter).await?;
     }
     Ok(())
 }
@@ -243,14 +216,10 @@ pub async fn unlock(
         reason: by.reason,
     };
     let mut tx = db.pool().begin().await?;
-    let deleted = sqlx::query("DELETE FROM attempt_counters WHERE against = $1 AND subject = $2")
-        .bind(against.as_str())
-        .bind(subject)
-        .execute(&mut *tx)
-        .await?;
+    let deleted = store::attempt_counters::delete_of_subject(&mut *tx, against.as_str(), subject).await?;
     crate::audit::record(&mut tx, audit, now).await?;
     tx.commit().await?;
-    Ok(deleted.rows_affected() > 0)
+    Ok(deleted)
 }
 
 /// Deletes the counters whose failures are forgotten at `now` (housekeeping): an address's and a
@@ -260,14 +229,13 @@ pub async fn sweep(db: &crate::db::Db, policy: &AttemptPolicy, now: OffsetDateTi
     for secret in Secret::ALL {
         for against in Against::ALL {
             let Some(forgotten) = policy.forgotten_by(secret, against, now) else { continue };
-            let done =
-                sqlx::query("DELETE FROM attempt_counters WHERE secret = $1 AND against = $2 AND last_failed_at <= $3")
-                    .bind(secret.as_str())
-                    .bind(against.as_str())
-                    .bind(to_ms(forgotten))
-                    .execute(db.pool())
-                    .await?;
-            deleted += done.rows_affected();
+            deleted += store::attempt_counters::delete_forgotten(
+                db.pool(),
+                secret.as_str(),
+                against.as_str(),
+                to_ms(forgotten),
+            )
+            .await?;
         }
     }
     Ok(deleted)

@@ -4,17 +4,17 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use sqlx::Row;
 
 use inkan_core::operator::{Action, Scope, may, parse_scopes};
 use inkan_core::session::{SessionFacts, SessionPolicy};
 
-use crate::clock::{from_ms, to_ms};
+use crate::clock::from_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Result};
 use crate::hub::Change;
 use crate::secrets::hash_secret;
 use crate::state::AppState;
+use crate::store;
 
 fn bearer(parts: &Parts) -> Result<&str> {
     let value = parts
@@ -49,19 +49,14 @@ impl FromRequestParts<AppState> for TerminalAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let hash = hash_secret(bearer(parts)?);
-        let row = sqlx::query(
-            "SELECT t.id, t.merchant_id, m.name, t.country FROM terminals t JOIN merchants m ON m.id = t.merchant_id \
-             WHERE t.key_hash = $1 AND t.active = 1",
-        )
-        .bind(hash)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or_else(|| AppError::unauthorized("unknown or revoked terminal key"))?;
+        let terminal = store::keys::terminal(state.db.pool(), &hash)
+            .await?
+            .ok_or_else(|| AppError::unauthorized("unknown or revoked terminal key"))?;
         Ok(TerminalAuth {
-            terminal_id: row.try_get(0)?,
-            merchant_id: row.try_get(1)?,
-            merchant_name: row.try_get(2)?,
-            country: row.try_get(3)?,
+            terminal_id: terminal.id,
+            merchant_id: terminal.merchant_id,
+            merchant_name: terminal.merchant_name,
+            country: terminal.country,
         })
     }
 }
@@ -93,12 +88,9 @@ impl FromRequestParts<AppState> for OperatorAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let hash = hash_secret(bearer(parts)?);
-        let (id, scopes): (String, String) =
-            sqlx::query_as("SELECT id, scopes FROM operator_keys WHERE key_hash = $1 AND active = 1")
-                .bind(hash)
-                .fetch_optional(state.db.pool())
-                .await?
-                .ok_or_else(|| AppError::unauthorized("unknown or revoked operator key"))?;
+        let (id, scopes) = store::keys::operator(state.db.pool(), &hash)
+            .await?
+            .ok_or_else(|| AppError::unauthorized("unknown or revoked operator key"))?;
         let scopes = parse_scopes(&scopes).map_err(|e| AppError::internal(format!("operator key {id}: {e}")))?;
         Ok(OperatorAuth { operator_id: id, scopes })
     }
@@ -141,22 +133,15 @@ struct StoredSession {
 }
 
 async fn stored(state: &AppState, token_hash: &str) -> Result<Option<StoredSession>> {
-    let row = sqlx::query(
-        "SELECT s.account_id, s.device_id, s.created_at, s.last_seen_at, d.active FROM sessions s \
-         JOIN devices d ON d.id = s.device_id WHERE s.token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(state.db.pool())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(row) = store::sessions::by_token_hash(state.db.pool(), token_hash).await? else { return Ok(None) };
     Ok(Some(StoredSession {
-        account_id: row.try_get("account_id")?,
-        device_id: row.try_get("device_id")?,
         facts: SessionFacts {
-            created_at: from_ms(row.try_get("created_at")?),
-            last_seen_at: from_ms(row.try_get("last_seen_at")?),
-            device_active: row.try_get::<i64, _>("active")? == 1,
+            created_at: from_ms(row.created_at),
+            last_seen_at: from_ms(row.last_seen_at),
+            device_active: row.active == 1,
         },
+        account_id: row.account_id,
+        device_id: row.device_id,
     }))
 }
 
@@ -187,19 +172,10 @@ impl FromRequestParts<AppState> for SessionAuth {
             // lapsed, and a removal in between wins. A write, so in a transaction: on SQLite every
             // write goes through the one writer (see `db`).
             let mut tx = state.db.begin().await?;
-            let refreshed = sqlx::query(
-                "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at = $3 \
-                 AND EXISTS (SELECT 1 FROM devices d WHERE d.id = sessions.device_id AND d.active = 1) \
-                 RETURNING account_id",
-            )
-            .bind(to_ms(now))
-            .bind(&token_hash)
-            .bind(to_ms(session.facts.last_seen_at))
-            .fetch_optional(tx.conn())
-            .await?;
+            let refreshed = store::sessions::refresh(&mut tx, &token_hash, session.facts.last_seen_at, now).await?;
             tx.commit(&state.hub).await?;
             // Another request refreshed it first: it was alive, and still is unless it just ended.
-            if refreshed.is_none() && session_ends_at(state, &token_hash).await?.is_none() {
+            if !refreshed && session_ends_at(state, &token_hash).await?.is_none() {
                 return Err(ended());
             }
         }
@@ -208,34 +184,12 @@ impl FromRequestParts<AppState> for SessionAuth {
 }
 
 /// Which sessions of an account [`end_sessions`] ends.
-#[derive(Debug, Clone, Copy)]
-pub enum Ending<'a> {
-    /// Every session (a hold, a freeze by recovery code).
-    All,
-    /// Every session but those of this device (a freeze from this device).
-    AllBut(&'a str),
-    /// The sessions of this device (it was removed).
-    OfDevice(&'a str),
-    /// This session, by its token hash (sign-out).
-    Only(&'a str),
-}
+pub use crate::store::sessions::Ending;
 
 /// Ends sessions of `account_id` inside `tx`. Once `tx` commits, their open feeds close within a
 /// second, on every server instance (the change travels as the other changes do, see `hub`).
 pub async fn end_sessions(tx: &mut Tx, account_id: &str, which: Ending<'_>) -> Result<u64> {
-    let (condition, other) = match which {
-        Ending::All => ("", None),
-        Ending::AllBut(device_id) => (" AND device_id <> $2", Some(device_id)),
-        Ending::OfDevice(device_id) => (" AND device_id = $2", Some(device_id)),
-        Ending::Only(token_hash) => (" AND token_hash = $2", Some(token_hash)),
-    };
-    let sql = format!("DELETE FROM sessions WHERE account_id = $1{condition}");
-    let query = sqlx::query(&sql).bind(account_id);
-    let query = match other {
-        Some(value) => query.bind(value),
-        None => query,
-    };
-    let ended = query.execute(tx.conn()).await?.rows_affected();
+    let ended = store::sessions::delete(tx, account_id, which).await?;
     // Only when one ended: otherwise every open feed of the account would re-read its session.
     if ended > 0 {
         tx.announce(Change::Sessions(account_id.to_owned()));

@@ -38,10 +38,7 @@ pub async fn append(
     notice: &Notice,
     now: time::OffsetDateTime,
 ) -> Result<u64> {
-    let row = sqlx::query(&format!("UPDATE accounts SET event_seq = event_seq WHERE id = $1 RETURNING {HEAD_COLUMNS}"))
-        .bind(account_id)
-        .fetch_one(tx.conn())
-        .await?;
+    let row = store::accounts::lock_head(tx, account_id).await?;
     append_at(tx, issuer, Head::of(&row)?, account_id, notice, now).await
 }
 
@@ -100,21 +97,23 @@ pub(crate) async fn append_unheaded(
     let hash_bytes = history::link(&head.hash, seq_u, at, &payload);
     let hash = hex::encode(hash_bytes);
     let signature = issuer.sign_head(account_id, seq_u, &hash_bytes);
-    sqlx::query(
-        "INSERT INTO events (account_id, seq, at, payload, hash, signed_by, signature) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(account_id)
-    .bind(seq)
-    .bind(at)
-    .bind(&payload)
-    .bind(&hash)
-    .bind(&signature.key_id)
-    .bind(signature.signature.encode())
-    .execute(tx.conn())
-    .await?;
-    let moved = store::accounts::HeadMove { from_seq: head.seq, seq, hash: hash.clone() };
-    let event = FeedEvent { seq: seq_u, at: from_ms(at), payload, hash, signature: Some(signature) };
+    let stored = store::events::Stored {
+        seq,
+        at,
+        payload,
+        hash,
+        signed_by: Some(signature.key_id.clone()),
+        signature: Some(signature.signature.encode()),
+    };
+    store::events::insert(tx, account_id, &stored).await?;
+    let moved = store::accounts::HeadMove { from_seq: head.seq, seq, hash: stored.hash.clone() };
+    let event = FeedEvent {
+        seq: seq_u,
+        at: from_ms(at),
+        payload: stored.payload,
+        hash: stored.hash,
+        signature: Some(signature),
+    };
     // The notice as `read_after` would read it back, for the feeds to take from memory (once `tx`
     // commits, with the head written).
     tx.announce_notice(account_id, event);
@@ -124,32 +123,22 @@ pub(crate) async fn append_unheaded(
 /// Notices of an account after `after`, oldest first, at most `limit`.
 pub async fn read_after(state: &AppState, account_id: &str, after: u64, limit: i64) -> Result<Vec<FeedEvent>> {
     let after = i64::try_from(after).map_err(|_| AppError::invalid("Last-Event-ID is out of range"))?;
-    let rows = sqlx::query(
-        "SELECT seq, at, payload, hash, signed_by, signature FROM events \
-         WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-    )
-    .bind(account_id)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(state.db.pool())
-    .await?;
-    rows.iter()
+    let rows = store::events::after(state.db.pool(), account_id, after, limit).await?;
+    rows.into_iter()
         .map(|row| {
             Ok(FeedEvent {
-                seq: u64::try_from(row.try_get::<i64, _>("seq")?).map_err(AppError::internal)?,
-                at: from_ms(row.try_get("at")?),
-                payload: row.try_get("payload")?,
-                hash: row.try_get("hash")?,
-                signature: signature_of(row)?,
+                seq: u64::try_from(row.seq).map_err(AppError::internal)?,
+                at: from_ms(row.at),
+                signature: signature_of(row.signed_by, row.signature)?,
+                payload: row.payload,
+                hash: row.hash,
             })
         })
         .collect()
 }
 
 /// The issuer's signature stored with a notice (none on notices from before heads were signed).
-fn signature_of(row: &AnyRow) -> Result<Option<HeadSignature>> {
-    let key_id: Option<String> = row.try_get("signed_by")?;
-    let signature: Option<String> = row.try_get("signature")?;
+fn signature_of(key_id: Option<String>, signature: Option<String>) -> Result<Option<HeadSignature>> {
     match (key_id, signature) {
         (Some(key_id), Some(signature)) => {
             let signature = Base64Url::decode(&signature)
@@ -164,36 +153,19 @@ fn signature_of(row: &AnyRow) -> Result<Option<HeadSignature>> {
 /// the server signed heads. Run when the server starts, so that every history a device loads ends
 /// in a signed head. Returns how many heads it signed.
 pub async fn sign_unsigned_heads(app: &AppState) -> Result<u64> {
-    let rows = sqlx::query(
-        "SELECT e.account_id, e.seq, e.hash FROM events e JOIN accounts a \
-         ON a.id = e.account_id AND e.seq = a.event_seq WHERE e.signature IS NULL",
-    )
-    .fetch_all(app.db.pool())
-    .await?;
     let mut signed = 0u64;
-    for row in rows {
-        let account_id: String = row.try_get("account_id")?;
-        let seq: i64 = row.try_get("seq")?;
-        let hash: String = row.try_get("hash")?;
+    for (account_id, seq, hash) in store::events::unsigned_heads(app.db.pool()).await? {
         let bytes = hex::decode(&hash)
             .ok()
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
             .ok_or_else(|| AppError::internal(format!("account {account_id}: notice {seq} has a corrupt hash")))?;
         let signature = app.issuer.sign_head(&account_id, u64::try_from(seq).map_err(AppError::internal)?, &bytes);
         let mut tx = app.db.begin().await?;
-        let done = sqlx::query(
-            "UPDATE events SET signed_by = $1, signature = $2 \
-             WHERE account_id = $3 AND seq = $4 AND hash = $5 AND signature IS NULL",
-        )
-        .bind(&signature.key_id)
-        .bind(signature.signature.encode())
-        .bind(&account_id)
-        .bind(seq)
-        .bind(&hash)
-        .execute(tx.conn())
-        .await?;
+        let done =
+            store::events::sign(&mut tx, (&account_id, seq, &hash), (&signature.key_id, &signature.signature.encode()))
+                .await?;
         tx.commit(&app.hub).await?;
-        signed += done.rows_affected();
+        signed += u64::from(done);
     }
     Ok(signed)
 }

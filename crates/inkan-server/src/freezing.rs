@@ -12,13 +12,7 @@ use crate::state::AppState;
 
 /// Sets the frozen flag inside `tx`, with a notice if it changed.
 pub async fn set_frozen(tx: &mut Tx, app: &AppState, account_id: &str, frozen: bool, by: &str) -> Result<bool> {
-    let changed = sqlx::query("UPDATE accounts SET frozen = $1 WHERE id = $2 AND frozen <> $1")
-        .bind(i64::from(frozen))
-        .bind(account_id)
-        .execute(tx.conn())
-        .await?
-        .rows_affected()
-        == 1;
+    let changed = crate::store::accounts::set_frozen(tx, account_id, frozen).await?;
     if changed {
         let notice = if frozen { Notice::WalletFrozen { by: by.to_owned() } } else { Notice::WalletUnfrozen };
         feed::append(tx, &app.issuer, account_id, &notice, app.clock.now()).await?;

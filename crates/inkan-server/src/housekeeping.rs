@@ -11,9 +11,9 @@
 
 use time::Duration;
 
-use crate::clock::to_ms;
 use crate::error::Result;
 use crate::state::AppState;
+use crate::store;
 
 /// How long an expired device join stays readable before it is deleted.
 pub const JOIN_GRACE: Duration = Duration::hours(1);
@@ -31,26 +31,13 @@ pub struct Swept {
 pub async fn sweep(app: &AppState) -> Result<Swept> {
     let now = app.clock.now();
     let pool = app.db.pool();
-    let ceremonies =
-        sqlx::query("DELETE FROM ceremonies WHERE expires_at <= $1").bind(to_ms(now)).execute(pool).await?;
+    let ceremonies = store::ceremonies::delete_expired(pool, now).await?;
     let ended = crate::auth::policy(app).ended_by(now);
-    let sessions = sqlx::query("DELETE FROM sessions WHERE last_seen_at <= $1 OR created_at <= $2")
-        .bind(to_ms(ended.last_seen_by))
-        .bind(to_ms(ended.created_by))
-        .execute(pool)
-        .await?;
-    let joins = sqlx::query("DELETE FROM device_joins WHERE expires_at <= $1")
-        .bind(to_ms(now - JOIN_GRACE))
-        .execute(pool)
-        .await?;
+    let sessions = store::sessions::delete_ended(pool, ended.last_seen_by, ended.created_by).await?;
+    let joins = store::joins::delete_expired(pool, now - JOIN_GRACE).await?;
     let attempt_counters = crate::attempts::sweep(&app.db, &app.settings.attempts, now).await?;
     app.limiter.forget_idle();
-    Ok(Swept {
-        attempt_counters,
-        ceremonies: ceremonies.rows_affected(),
-        sessions: sessions.rows_affected(),
-        joins: joins.rows_affected(),
-    })
+    Ok(Swept { attempt_counters, ceremonies, sessions, joins })
 }
 
 /// Sweeps every `settings.housekeeping_every` until `shutdown` changes.

@@ -6,11 +6,11 @@
 
 use inkan_core::Money;
 
-use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Result};
-use crate::secrets::new_id;
+use crate::secrets::new_ordered_id;
 use crate::state::AppState;
+use crate::store;
 
 pub fn wallet(account_id: &str) -> String {
     format!("wallet:{account_id}")
@@ -37,24 +37,10 @@ pub async fn post(
     if total.minor() != 0 {
         return Err(AppError::internal(format!("unbalanced ledger transaction {kind} {reference}: {total}")));
     }
-    let id = new_id("ltx", &app.rng)?;
-    sqlx::query("INSERT INTO ledger_transactions (id, kind, reference, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&id)
-        .bind(kind)
-        .bind(reference)
-        .bind(to_ms(app.clock.now()))
-        .execute(tx.conn())
-        .await?;
-    // Every entry in one statement: ($1, $2, $3, $4), ($1, $2, $5, $6), … (placeholders numbered
-    // in the order they first appear, as `db` requires).
-    let rows: Vec<String> = (0..entries.len()).map(|i| format!("($1, $2, ${}, ${})", 3 + 2 * i, 4 + 2 * i)).collect();
-    let sql = format!("INSERT INTO ledger_entries (transaction_id, currency, book, amount) VALUES {}", rows.join(", "));
-    let mut insert = sqlx::query(&sql).bind(&id).bind(currency.code());
-    for (book, amount) in entries {
-        insert = insert.bind(book).bind(amount.minor());
-    }
-    let inserted = insert.execute(tx.conn()).await?;
-    if usize::try_from(inserted.rows_affected()).ok() != Some(entries.len()) {
+    let now = app.clock.now();
+    let id = new_ordered_id("ltx", now, &app.rng)?;
+    let new = store::ledger::NewTransaction { id: &id, kind, reference, currency, entries, now };
+    if store::ledger::insert(tx, &new).await? != entries.len() {
         return Err(AppError::internal(format!("ledger transaction {kind} {reference}: entries not all written")));
     }
     Ok(id)

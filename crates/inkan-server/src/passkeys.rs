@@ -9,9 +9,8 @@
 use std::net::IpAddr;
 
 use serde::{Serialize, de::DeserializeOwned};
-use sqlx::Row;
 use webauthn_rs::prelude::{
-    AuthenticationResult, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    AuthenticationResult, Credential, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, RequestChallengeResponse,
 };
 
@@ -23,8 +22,9 @@ use crate::attempts;
 use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::{AppError, Result};
-use crate::secrets::new_id;
+use crate::secrets::new_ordered_id;
 use crate::state::AppState;
+use crate::store;
 
 /// A ceremony read back and removed.
 #[derive(Debug)]
@@ -42,20 +42,18 @@ pub async fn put_ceremony<S: Serialize, C: Serialize>(
     state: &S,
     context: &C,
 ) -> Result<String> {
-    let id = new_id("cer", &app.rng)?;
-    let expires = to_ms(app.clock.now() + app.settings.ceremony_ttl);
+    let now = app.clock.now();
+    let id = new_ordered_id("cer", now, &app.rng)?;
+    let new = store::ceremonies::NewCeremony {
+        id: &id,
+        kind,
+        account_id,
+        state: serde_json::to_string(state)?,
+        context: serde_json::to_string(context)?,
+        expires_at: now + app.settings.ceremony_ttl,
+    };
     let mut tx = app.db.begin().await?;
-    sqlx::query(
-        "INSERT INTO ceremonies (id, kind, account_id, state, context, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&id)
-    .bind(kind)
-    .bind(account_id)
-    .bind(serde_json::to_string(state)?)
-    .bind(serde_json::to_string(context)?)
-    .bind(expires)
-    .execute(tx.conn())
-    .await?;
+    store::ceremonies::insert(&mut tx, &new).await?;
     tx.commit(&app.hub).await?;
     Ok(id)
 }
@@ -71,57 +69,41 @@ pub async fn take_ceremony<S: DeserializeOwned, C: DeserializeOwned>(
     if id.len() > 64 {
         return Err(AppError::invalid("malformed ceremony id"));
     }
-    let row = sqlx::query(
-        "DELETE FROM ceremonies WHERE id = $1 AND kind = $2 RETURNING account_id, state, context, expires_at",
-    )
-    .bind(id)
-    .bind(kind)
-    .fetch_optional(tx.conn())
-    .await?
-    .ok_or_else(|| {
-        AppError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            inkan_api::ErrorCode::CeremonyExpired,
-            "this passkey request is unknown or was already used; start again",
-        )
-    })?;
-    let expires: i64 = row.try_get("expires_at")?;
-    if expires <= to_ms(app.clock.now()) {
-        return Err(AppError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            inkan_api::ErrorCode::CeremonyExpired,
-            "this passkey request has expired; start again",
-        ));
+    let expired = |message: &'static str| {
+        AppError::new(axum::http::StatusCode::BAD_REQUEST, inkan_api::ErrorCode::CeremonyExpired, message)
+    };
+    let taken = store::ceremonies::take(tx, id, kind)
+        .await?
+        .ok_or_else(|| expired("this passkey request is unknown or was already used; start again"))?;
+    if taken.expires_at <= to_ms(app.clock.now()) {
+        return Err(expired("this passkey request has expired; start again"));
     }
     Ok(Ceremony {
-        account_id: row.try_get("account_id")?,
-        state: serde_json::from_str(&row.try_get::<String, _>("state")?)?,
-        context: serde_json::from_str(&row.try_get::<String, _>("context")?)?,
+        account_id: taken.account_id,
+        state: serde_json::from_str(&taken.state)?,
+        context: serde_json::from_str(&taken.context)?,
     })
 }
 
 /// The passkeys of one device of an account: the only ones that may act for it.
 pub async fn passkeys_of(app: &AppState, account_id: &str, device_id: &str) -> Result<Vec<Passkey>> {
-    let rows = sqlx::query("SELECT passkey FROM passkeys WHERE account_id = $1 AND device_id = $2 ORDER BY created_at")
-        .bind(account_id)
-        .bind(device_id)
-        .fetch_all(app.db.pool())
-        .await?;
-    decode_all(&rows)
+    store::passkeys::of_device(app.db.pool(), account_id, device_id).await?.iter().map(decode).collect()
 }
 
 /// Every passkey of an account, whatever its device: for a new device's registration, so that an
 /// authenticator does not register a second passkey for the same wallet.
 pub async fn all_passkeys_of(app: &AppState, account_id: &str) -> Result<Vec<Passkey>> {
-    let rows = sqlx::query("SELECT passkey FROM passkeys WHERE account_id = $1 ORDER BY created_at")
-        .bind(account_id)
-        .fetch_all(app.db.pool())
-        .await?;
-    decode_all(&rows)
+    store::passkeys::of_account(app.db.pool(), account_id).await?.iter().map(decode).collect()
 }
 
-fn decode_all(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Passkey>> {
-    rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>(0)?)?)).collect()
+/// A stored passkey with its counter. The counter is kept in its own column, written by every
+/// assertion (`apply_counter`); the credential's JSON only when webauthn-rs's backup flags change
+/// (rarely), so the JSON's own counter may be older. Set from the column here, webauthn-rs's check
+/// of the counter (`finish_passkey_authentication`) judges against the real one.
+fn decode(stored: &store::passkeys::Stored) -> Result<Passkey> {
+    let mut credential = Credential::from(serde_json::from_str::<Passkey>(&stored.passkey)?);
+    credential.counter = u32::try_from(stored.counter).map_err(AppError::internal)?;
+    Ok(Passkey::from(credential))
 }
 
 /// A passkey request for one device of an account: what the authenticator needs, and the state to
@@ -297,13 +279,15 @@ pub async fn record_assertion(tx: &mut Tx, device: ActingDevice<'_>, result: &Au
     Ok(())
 }
 
-/// The write that records an assertion: the credential's new counter and state, conditional on
-/// the counter read with it. Read before the transaction that applies it, it still fails there if
-/// another assertion with the credential committed in between.
+/// The write that records an assertion: the credential's new counter, conditional on the counter
+/// read with it, and its JSON only when webauthn-rs's backup flags changed. Read before the
+/// transaction that applies it, it still fails there if another assertion with the credential
+/// committed in between.
 #[derive(Debug)]
 pub struct CounterUpdate {
     cred_id: String,
-    passkey: String,
+    /// The credential's JSON, when it changed beyond its counter.
+    passkey: Option<String>,
     counter: i64,
     stored: i64,
 }
@@ -318,49 +302,35 @@ pub async fn counter_update(
     result: &AuthenticationResult,
 ) -> Result<CounterUpdate> {
     let cred_id = base64_id(result.cred_id().as_ref());
-    let row = sqlx::query(
-        "SELECT p.passkey, p.counter, p.account_id, p.device_id, d.active FROM passkeys p \
-         JOIN devices d ON d.id = p.device_id WHERE p.id = $1",
-    )
-    .bind(&cred_id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(AppError::passkey_rejected)?;
-    let owner_account: String = row.try_get("account_id")?;
-    let owner_device: String = row.try_get("device_id")?;
-    let owner = PasskeyOwner {
-        account_id: &owner_account,
-        device_id: &owner_device,
-        device_active: row.try_get::<i64, _>("active")? == 1,
-    };
+    let found = store::passkeys::by_id(conn, &cred_id).await?.ok_or_else(AppError::passkey_rejected)?;
+    let owner =
+        PasskeyOwner { account_id: &found.account_id, device_id: &found.device_id, device_active: found.active == 1 };
     if let Err(refusal) = passkey_acts_for(owner, device.account_id, device.device_id) {
         tracing::info!(account_id = %device.account_id, %refusal, "passkey refused for this device");
         return Err(AppError::passkey_rejected());
     }
     let account_id = device.account_id;
-    let stored: i64 = row.try_get("counter")?;
+    let stored = found.stored.counter;
     let counter = i64::from(result.counter());
     // Authenticators that do not count report 0 every time; any that count must move forward.
     if (counter != 0 || stored != 0) && counter <= stored {
         tracing::warn!(%account_id, "passkey counter did not advance: possible cloned authenticator");
         return Err(AppError::passkey_rejected());
     }
-    let mut passkey: Passkey = serde_json::from_str(&row.try_get::<String, _>("passkey")?)?;
-    passkey.update_credential(result);
-    Ok(CounterUpdate { cred_id, passkey: serde_json::to_string(&passkey)?, counter, stored })
+    let before = decode(&found.stored)?;
+    let mut after = before.clone();
+    after.update_credential(result);
+    let (before, after) = (Credential::from(before), Credential::from(after));
+    let flags_changed = (before.backup_state, before.backup_eligible) != (after.backup_state, after.backup_eligible);
+    let passkey = if flags_changed { Some(serde_json::to_string(&Passkey::from(after))?) } else { None };
+    Ok(CounterUpdate { cred_id, passkey, counter, stored })
 }
 
 /// Applies a [`CounterUpdate`] inside `tx`. `false` (nothing written) if the counter moved since it
 /// was read: another assertion with the credential committed in between.
 pub async fn apply_counter(tx: &mut Tx, update: &CounterUpdate) -> Result<bool> {
-    let updated = sqlx::query("UPDATE passkeys SET passkey = $1, counter = $2 WHERE id = $3 AND counter = $4")
-        .bind(&update.passkey)
-        .bind(update.counter)
-        .bind(&update.cred_id)
-        .bind(update.stored)
-        .execute(tx.conn())
-        .await?;
-    Ok(updated.rows_affected() == 1)
+    let (from, to) = (update.stored, update.counter);
+    store::passkeys::move_counter(tx, &update.cred_id, (from, to), update.passkey.as_deref()).await
 }
 
 /// Verifies a new passkey against its registration ceremony and stores it for `device` (added in
@@ -376,16 +346,16 @@ pub async fn register(
         tracing::info!(error = %e, "passkey registration refused");
         AppError::passkey_rejected()
     })?;
-    sqlx::query(
-        "INSERT INTO passkeys (id, account_id, device_id, passkey, counter, created_at) VALUES ($1, $2, $3, $4, 0, $5)",
-    )
-    .bind(base64_id(passkey.cred_id().as_ref()))
-    .bind(device.account_id)
-    .bind(device.device_id)
-    .bind(serde_json::to_string(&passkey)?)
-    .bind(to_ms(app.clock.now()))
-    .execute(tx.conn())
-    .await?;
+    // The counter the authenticator registered with, so that its first assertion must pass it.
+    let counter = i64::from(Credential::from(passkey.clone()).counter);
+    let new = store::passkeys::NewPasskey {
+        cred_id: &base64_id(passkey.cred_id().as_ref()),
+        account_id: device.account_id,
+        device_id: device.device_id,
+        stored: store::passkeys::Stored { passkey: serde_json::to_string(&passkey)?, counter },
+        now: app.clock.now(),
+    };
+    store::passkeys::insert(tx, &new).await?;
     let notice = Notice::PasskeyAdded { device_id: device.device_id.to_owned() };
     crate::feed::append(tx, &app.issuer, device.account_id, &notice, app.clock.now()).await?;
     Ok(())

@@ -266,9 +266,18 @@ async fn a_replayed_assertion_pays_nothing(backend: Backend) {
 /// assertion always pays, whichever transaction goes first (if the earlier one won, it is judged
 /// again against what that one wrote); the earlier pays only if it went first, since a counter
 /// behind the stored one cannot be told from a cloned authenticator. An assertion already behind is
-/// refused and its charge stays unpaid.
+/// refused and its charge stays unpaid. The counter is written in its own column: the passkey's
+/// stored JSON is not rewritten by an assertion, and its own (older) counter does not let an
+/// assertion behind the column's through.
 async fn one_passkey_confirms_two_charges_at_once_and_an_older_assertion_fails(backend: Backend) {
     let (server, till, mut shopper) = setup(backend, 10_000).await;
+    let stored = || async {
+        sqlx::query_as::<_, (String, i64)>("SELECT passkey, counter FROM passkeys")
+            .fetch_one(server.state.db.pool())
+            .await
+            .unwrap()
+    };
+    let (json_before, counter_before) = stored().await;
     for _ in 0..3 {
         let code = shopper.code(&server);
         till.charge_ok(&code, 100).await;
@@ -300,6 +309,9 @@ async fn one_passkey_confirms_two_charges_at_once_and_an_older_assertion_fails(b
     .await;
     assert_eq!(till.get(&pending[0].charge.id, None).await.status, ChargeStatus::PendingConfirmation);
     assert_eq!(shopper.balance(&server).await, expected);
+    let (json_after, counter_after) = stored().await;
+    assert_eq!(json_after, json_before, "an assertion rewrote the passkey's JSON");
+    assert!(counter_after > counter_before + 1, "{counter_before} → {counter_after}");
     server.assert_ledger_balanced().await;
     server.stop().await;
 }

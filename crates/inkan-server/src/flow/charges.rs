@@ -32,7 +32,7 @@ use crate::error::{AppError, Result};
 use crate::flow::tally::{self, Moved};
 use crate::hub::Change;
 use crate::origin::{Client, Guarded};
-use crate::secrets::new_id;
+use crate::secrets::new_ordered_id;
 use crate::state::AppState;
 use crate::store::charges::{currency_of, merchant_view, status_of, wallet_view};
 use crate::{activity, feed, freezing, idempotency, ledger, origin, passkeys, store, switches};
@@ -274,7 +274,7 @@ impl Made {
             Admission::Review(reason) => (ChargeStatus::HeldForReview, now + app.settings.review_window, Some(reason)),
         };
         let charge = Charge {
-            id: new_id("ch", &app.rng)?,
+            id: new_ordered_id("ch", now, &app.rng)?,
             status,
             amount: amount.minor(),
             currency: amount.currency(),

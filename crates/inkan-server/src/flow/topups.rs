@@ -24,7 +24,7 @@ use inkan_core::{Currency, Money};
 use crate::error::{AppError, Result};
 use crate::flow::cards::card_error;
 use crate::provider::FundingError;
-use crate::secrets::new_id;
+use crate::secrets::new_ordered_id;
 use crate::settlement::{Ended, Movement, leave_pending};
 use crate::state::AppState;
 use crate::store::topups::TopUpRow;
@@ -137,7 +137,8 @@ async fn write_pending(
     key: &str,
     request_hash: &str,
 ) -> Result<Option<TopUpRow>> {
-    let id = new_id("top", &app.rng)?;
+    let now = app.clock.now();
+    let id = new_ordered_id("top", now, &app.rng)?;
     let new = store::topups::NewTopUp {
         id: &id,
         account_id,
@@ -145,7 +146,7 @@ async fn write_pending(
         amount: body.amount,
         idempotency_key: key,
         request_hash,
-        now: app.clock.now(),
+        now,
     };
     let mut tx = app.db.begin().await?;
     if !store::topups::insert_pending(&mut tx, &new).await? {

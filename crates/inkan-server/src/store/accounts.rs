@@ -34,6 +34,15 @@ pub(crate) struct HeadMove {
     pub(crate) hash: String,
 }
 
+/// Locks the account row in `tx` (with an `UPDATE` that changes nothing) and reads where its
+/// history stands ([`HEAD_COLUMNS`]).
+pub(crate) async fn lock_head(tx: &mut Tx, account_id: &str) -> Result<AnyRow> {
+    Ok(sqlx::query(&format!("UPDATE accounts SET event_seq = event_seq WHERE id = $1 RETURNING {HEAD_COLUMNS}"))
+        .bind(account_id)
+        .fetch_one(tx.conn())
+        .await?)
+}
+
 /// Writes the history's new head on an account locked in `tx`. Conditional on the head read under
 /// the lock, so a caller that broke the rule (no lock taken) fails instead of forking the chain.
 pub(crate) async fn move_head(tx: &mut Tx, account_id: &str, head: &HeadMove) -> Result<()> {
@@ -232,6 +241,16 @@ pub(crate) async fn lock_hold(tx: &mut Tx, account_id: &str) -> Result<Option<An
 pub(crate) async fn set_hold(tx: &mut Tx, account_id: &str, reason: Option<&str>) -> Result<()> {
     sqlx::query("UPDATE accounts SET held = $1 WHERE id = $2").bind(reason).bind(account_id).execute(tx.conn()).await?;
     Ok(())
+}
+
+/// Freezes or unfreezes the account in `tx`: whether its flag changed.
+pub(crate) async fn set_frozen(tx: &mut Tx, account_id: &str, frozen: bool) -> Result<bool> {
+    let changed = sqlx::query("UPDATE accounts SET frozen = $1 WHERE id = $2 AND frozen <> $1")
+        .bind(i64::from(frozen))
+        .bind(account_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(changed.rows_affected() == 1)
 }
 
 /// The wallet's name and WebAuthn user handle, for a new passkey's creation options.

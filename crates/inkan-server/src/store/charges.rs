@@ -409,3 +409,44 @@ pub(crate) async fn expire(
 pub(crate) async fn merchant_name(tx: &mut Tx, merchant_id: &str) -> Result<String> {
     Ok(sqlx::query_scalar("SELECT name FROM merchants WHERE id = $1").bind(merchant_id).fetch_one(tx.conn()).await?)
 }
+
+/// The wallet's charges made after `since`, newest first (at most 1,000), each with its terminal's
+/// country (as stored): what the velocity rules read.
+pub(crate) async fn recent_with_countries(
+    tx: &mut Tx,
+    account_id: &str,
+    since: time::OffsetDateTime,
+) -> Result<Vec<(i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT c.created_at, t.country FROM charges c JOIN terminals t ON t.id = c.terminal_id \
+         WHERE c.account_id = $1 AND c.created_at > $2 ORDER BY c.created_at DESC LIMIT 1000",
+    )
+    .bind(account_id)
+    .bind(to_ms(since))
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// In one statement: when the wallet's latest top-up was made (milliseconds), and whether
+/// `device_id` has paid a charge of the wallet (looked for among the charges since the device
+/// joined, `enrolled_at`, by time: an index; a device that has paid is found at its first payment,
+/// one that joined today has few to look through).
+pub(crate) async fn last_top_up_and_paid(
+    tx: &mut Tx,
+    account_id: &str,
+    device_id: &str,
+    enrolled_at: time::OffsetDateTime,
+) -> Result<(Option<i64>, bool)> {
+    let (last_top_up, paid): (Option<i64>, Option<i64>) = sqlx::query_as(&format!(
+        "SELECT (SELECT MAX(created_at) FROM topups WHERE account_id = $1), \
+         (SELECT 1 FROM charges WHERE account_id = $1 AND created_at >= $2 AND device_id = $3 \
+         AND status IN ({}) LIMIT 1)",
+        crate::charge_sql::paid()
+    ))
+    .bind(account_id)
+    .bind(to_ms(enrolled_at))
+    .bind(device_id)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok((last_top_up, paid.is_some()))
+}

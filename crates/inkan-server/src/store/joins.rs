@@ -170,3 +170,9 @@ pub(crate) async fn awaiting_approval(
     .await?;
     rows.iter().map(JoinRow::of).collect()
 }
+
+/// Deletes the joins that expired at or before `by`; how many.
+pub(crate) async fn delete_expired(db: &sqlx::AnyPool, by: time::OffsetDateTime) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM device_joins WHERE expires_at <= $1").bind(to_ms(by)).execute(db).await?;
+    Ok(done.rows_affected())
+}

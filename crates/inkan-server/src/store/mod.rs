@@ -4,11 +4,16 @@
 //! Being built up table by table (issue 17): what is here has moved out of the handlers.
 
 pub(crate) mod accounts;
+pub(crate) mod attempt_counters;
 pub(crate) mod cards;
+pub(crate) mod ceremonies;
 pub(crate) mod charges;
 pub(crate) mod devices;
+pub(crate) mod events;
 pub(crate) mod idempotency;
 pub(crate) mod joins;
+pub(crate) mod keys;
+pub(crate) mod ledger;
 pub(crate) mod passkeys;
 pub(crate) mod payouts;
 pub(crate) mod recovery_codes;
