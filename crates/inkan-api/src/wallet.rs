@@ -196,6 +196,22 @@ pub struct WalletCharge {
     pub expires_at: OffsetDateTime,
 }
 
+impl From<&crate::merchant::Charge> for WalletCharge {
+    /// What the shopper sees of a charge: the merchant's view less the merchant's id and the
+    /// decision's times.
+    fn from(charge: &crate::merchant::Charge) -> WalletCharge {
+        WalletCharge {
+            id: charge.id.clone(),
+            status: charge.status,
+            amount: Money::new(charge.currency, charge.amount),
+            merchant_name: charge.merchant_name.clone(),
+            description: charge.description.clone(),
+            created_at: charge.created_at,
+            expires_at: charge.expires_at,
+        }
+    }
+}
+
 /// A charge waiting for the shopper, with the passkey challenge bound to exactly this charge.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -7,18 +7,15 @@ use crate::clock::{Clock, to_ms};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::secrets::{hash_secret, new_id, new_token};
+use crate::store;
+use crate::store::keys::Holder;
 
 /// A new merchant; returns its id.
 pub async fn create_merchant(db: &Db, clock: &dyn Clock, name: &str) -> anyhow::Result<String> {
     let name = crate::flow::accounts::display_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
     let rng = ring::rand::SystemRandom::new();
     let id = new_id("mer", &rng).map_err(app_error)?;
-    sqlx::query("INSERT INTO merchants (id, name, created_at) VALUES ($1, $2, $3)")
-        .bind(&id)
-        .bind(&name)
-        .bind(to_ms(clock.now()))
-        .execute(db.pool())
-        .await?;
+    store::keys::insert_merchant(db.pool(), &id, &name, to_ms(clock.now())).await.map_err(app_error)?;
     Ok(id)
 }
 
@@ -31,41 +28,33 @@ pub async fn create_terminal(
     name: &str,
     country: Country,
 ) -> anyhow::Result<(String, String)> {
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM merchants WHERE id = $1")
-        .bind(merchant_id)
-        .fetch_optional(db.pool())
-        .await?;
-    if exists.is_none() {
+    if !store::keys::merchant_exists(db.pool(), merchant_id).await.map_err(app_error)? {
         anyhow::bail!("no merchant with id {merchant_id}");
     }
     let name = crate::flow::accounts::display_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
     let rng = ring::rand::SystemRandom::new();
     let id = new_id("term", &rng).map_err(app_error)?;
     let key = new_token("tk", &rng).map_err(app_error)?;
-    sqlx::query(
-        "INSERT INTO terminals (id, merchant_id, name, key_hash, active, created_at, country) \
-         VALUES ($1, $2, $3, $4, 1, $5, $6)",
-    )
-    .bind(&id)
-    .bind(merchant_id)
-    .bind(&name)
-    .bind(hash_secret(&key))
-    .bind(to_ms(clock.now()))
-    .bind(country.as_str())
-    .execute(db.pool())
-    .await?;
+    let terminal = store::keys::NewTerminal {
+        id: &id,
+        merchant_id,
+        name: &name,
+        key_hash: &hash_secret(&key),
+        created_at: to_ms(clock.now()),
+        country: country.as_str(),
+    };
+    store::keys::insert_terminal(db.pool(), &terminal).await.map_err(app_error)?;
     Ok((id, key))
 }
 
 /// Revokes a terminal: its key stops working at once.
 pub async fn revoke_terminal(db: &Db, terminal_id: &str) -> anyhow::Result<()> {
-    deactivate(db, "terminals", "terminal", terminal_id).await
+    deactivate(db, Holder::Terminal, "terminal", terminal_id).await
 }
 
-/// Marks the key `id` of `table` inactive (the next request with it is refused).
-async fn deactivate(db: &Db, table: &'static str, what: &str, id: &str) -> anyhow::Result<()> {
-    let done = sqlx::query(&format!("UPDATE {table} SET active = 0 WHERE id = $1")).bind(id).execute(db.pool()).await?;
-    if done.rows_affected() != 1 {
+/// Marks the key `id` inactive (the next request with it is refused).
+async fn deactivate(db: &Db, holder: Holder, what: &str, id: &str) -> anyhow::Result<()> {
+    if !store::keys::deactivate(db.pool(), holder, id).await.map_err(app_error)? {
         anyhow::bail!("no {what} with id {id}");
     }
     Ok(())
@@ -84,22 +73,16 @@ pub async fn create_operator(
     let rng = ring::rand::SystemRandom::new();
     let id = new_id("op", &rng).map_err(app_error)?;
     let key = new_token("ok", &rng).map_err(app_error)?;
-    sqlx::query(
-        "INSERT INTO operator_keys (id, name, key_hash, active, created_at, scopes) VALUES ($1, $2, $3, 1, $4, $5)",
-    )
-    .bind(&id)
-    .bind(&name)
-    .bind(hash_secret(&key))
-    .bind(to_ms(clock.now()))
-    .bind(inkan_core::operator::scopes_text(scopes))
-    .execute(db.pool())
-    .await?;
+    let scopes = inkan_core::operator::scopes_text(scopes);
+    store::keys::insert_operator(db.pool(), (&id, &name), &hash_secret(&key), to_ms(clock.now()), &scopes)
+        .await
+        .map_err(app_error)?;
     Ok((id, key))
 }
 
 /// Revokes an operator key: it stops working at once.
 pub async fn revoke_operator(db: &Db, operator_id: &str) -> anyhow::Result<()> {
-    deactivate(db, "operator_keys", "operator key", operator_id).await
+    deactivate(db, Holder::Operator, "operator key", operator_id).await
 }
 
 fn app_error(e: AppError) -> anyhow::Error {

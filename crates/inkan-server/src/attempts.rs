@@ -215,10 +215,12 @@ pub async fn unlock(
         subject: &named,
         reason: by.reason,
     };
-    let mut tx = db.pool().begin().await?;
-    let deleted = store::attempt_counters::delete_of_subject(&mut *tx, against.as_str(), subject).await?;
-    crate::audit::record(&mut tx, audit, now).await?;
-    tx.commit().await?;
+    // A `Tx`, as every write: on SQLite it joins the writer's batch instead of waiting for it.
+    let mut tx = db.begin().await?;
+    let deleted = store::attempt_counters::delete_of_subject(tx.conn(), against.as_str(), subject).await?;
+    crate::audit::record(tx.conn(), audit, now).await?;
+    // Nothing is announced: no feed is told of an unlock.
+    tx.commit(&crate::hub::Hub::default()).await?;
     Ok(deleted)
 }
 

@@ -33,25 +33,13 @@ pub struct Entry<'a> {
 
 /// Writes `entry` on `conn`, in the transaction of the action itself.
 pub async fn record(conn: &mut sqlx::AnyConnection, entry: Entry<'_>, now: OffsetDateTime) -> Result<()> {
-    sqlx::query("INSERT INTO operator_audit (at, operator_id, action, subject, reason) VALUES ($1, $2, $3, $4, $5)")
-        .bind(to_ms(now))
-        .bind(entry.operator_id)
-        .bind(entry.action)
-        .bind(entry.subject)
-        .bind(entry.reason)
-        .execute(conn)
-        .await?;
-    Ok(())
+    let fields = (entry.operator_id, entry.action, entry.subject, entry.reason);
+    crate::store::operator_audit::insert(conn, to_ms(now), fields).await
 }
 
 /// The newest entries, newest first.
 pub async fn list(db: &Db) -> Result<Vec<AuditEntry>> {
-    let rows: Vec<(i64, i64, String, String, String, String)> = sqlx::query_as(
-        "SELECT id, at, operator_id, action, subject, reason FROM operator_audit ORDER BY id DESC LIMIT $1",
-    )
-    .bind(MAX_ENTRIES)
-    .fetch_all(db.pool())
-    .await?;
+    let rows = crate::store::operator_audit::newest(db.pool(), MAX_ENTRIES).await?;
     Ok(rows
         .into_iter()
         .map(|(id, at, operator_id, action, subject, reason)| AuditEntry {

@@ -23,8 +23,9 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{OwnedMutexGuard, oneshot};
 
 use inkan_api::feed::FeedEvent;
+use inkan_api::wallet::PendingCharge;
 
-use crate::hub::{Change, Hub};
+use crate::hub::{Change, Hub, Published};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -507,6 +508,17 @@ impl Tx {
         }
     }
 
+    /// What a read ends with to lock the rows it reads until this transaction ends: `FOR UPDATE`
+    /// on PostgreSQL; nothing on SQLite, whose writer runs one transaction at a time from its
+    /// `BEGIN IMMEDIATE` (every read in it is as good as locked). Cheaper than writing the row
+    /// unchanged: PostgreSQL makes no new version of it.
+    pub fn for_update(&self) -> &'static str {
+        match self.inner {
+            TxInner::Pool(_) => " FOR UPDATE",
+            TxInner::Batched(_) => "",
+        }
+    }
+
     pub fn announce(&mut self, change: Change) {
         if !self.announced.changes.contains(&change) {
             self.announced.changes.push(change);
@@ -516,7 +528,16 @@ impl Tx {
     /// Announces a notice appended to `account_id`'s history, to be published with it.
     pub fn announce_notice(&mut self, account_id: &str, notice: FeedEvent) {
         self.announce(Change::Account(account_id.to_owned()));
-        self.announced.notices.push((account_id.to_owned(), notice));
+        self.announced.notices.push((account_id.to_owned(), notice.into()));
+    }
+
+    /// Attaches the charge a `charge_pending` notice is about, as the shopper confirms it, to the
+    /// notice last announced for `account_id`, so that feeds push it from memory
+    /// ([`Published`]).
+    pub fn attach_pending(&mut self, account_id: &str, pending: PendingCharge) {
+        if let Some((_, notice)) = self.announced.notices.iter_mut().rev().find(|(to, _)| to == account_id) {
+            notice.pending = Some(pending);
+        }
     }
 
     /// Commits, and returns once the transaction is durable and its changes are announced.
@@ -580,7 +601,7 @@ impl Tx {
 #[derive(Debug, Default)]
 struct Announced {
     changes: Vec<Change>,
-    notices: Vec<(String, FeedEvent)>,
+    notices: Vec<(String, Published)>,
 }
 
 impl Announced {
@@ -689,7 +710,9 @@ mod tests {
     }
 
     /// The two flavours of each migration describe the same schema: the PostgreSQL file is the
-    /// SQLite file with PostgreSQL's names for the same types. A change made to one only fails here.
+    /// SQLite file with PostgreSQL's names for the same types, less what the SQLite file marks as
+    /// its own (`-- sqlite only: begin` … `-- sqlite only: end`: how SQLite lays out a table, which
+    /// PostgreSQL has no words for). A change made to one only fails here.
     #[test]
     fn migrations_are_kept_in_step() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
@@ -701,7 +724,16 @@ mod tests {
         postgres_names.sort();
         assert_eq!(names, postgres_names);
         let normalize = |text: &str| -> Vec<String> {
+            let mut sqlite_only = false;
             text.lines()
+                .filter(|l| {
+                    match l.trim() {
+                        "-- sqlite only: begin" => sqlite_only = true,
+                        "-- sqlite only: end" => sqlite_only = false,
+                        _ => {}
+                    }
+                    !sqlite_only
+                })
                 .filter(|l| !l.trim_start().starts_with("--"))
                 .map(|l| {
                     l.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")

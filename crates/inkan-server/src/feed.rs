@@ -21,7 +21,7 @@ use crate::auth::SessionAuth;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Json, Result};
-use crate::hub::{Change, Subscription};
+use crate::hub::{Change, Published, Subscription};
 use crate::issuer::Issuer;
 use crate::state::AppState;
 use crate::store;
@@ -310,7 +310,7 @@ struct Feed {
     after: u64,
     changes: Subscription,
     session: LiveSession,
-    backlog: VecDeque<FeedEvent>,
+    backlog: VecDeque<Published>,
     /// The last read returned everything there was (less than a page): until the account's next
     /// change, another read would find nothing.
     caught_up: bool,
@@ -320,12 +320,19 @@ struct Feed {
 
 impl Feed {
     /// The event as pushed: a `charge_pending` notice with its charge and passkey request, while
-    /// the charge still waits (one read of the charge; the wallet then needs no request of its own
-    /// before it confirms). `None` ends the stream, as in [`Feed::next`].
-    async fn live(&self, event: FeedEvent) -> Option<LiveEvent> {
+    /// the charge still waits (the wallet then needs no request of its own before it confirms).
+    /// The charge comes from memory when its transaction published it with the notice and it has
+    /// not expired; otherwise it is read. `None` ends the stream, as in [`Feed::next`].
+    async fn live(&self, published: Published) -> Option<LiveEvent> {
+        let Published { event, pending } = published;
+        let now = self.state.clock.now();
         let pending = match event.notice() {
+            Ok(Notice::ChargePending { charge_id, .. })
+                if pending.as_ref().is_some_and(|p| p.charge.id == charge_id && now < p.charge.expires_at) =>
+            {
+                pending
+            }
             Ok(Notice::ChargePending { charge_id, .. }) => {
-                let now = self.state.clock.now();
                 let waiting = store::charges::waiting(self.state.db.pool(), &self.account_id, Some(&charge_id), now);
                 // Its notice is durable (published after its sync, or settled after its read), and
                 // so is the charge as that notice's transaction left it; a later move not yet
@@ -355,14 +362,14 @@ impl Feed {
     /// The next notice, waiting for one if needed; `None` ends the stream (the session ended, the
     /// server is shutting down or the database failing: the client reconnects and resumes, after
     /// signing in again if it must).
-    async fn next(&mut self) -> Option<FeedEvent> {
+    async fn next(&mut self) -> Option<Published> {
         loop {
             if !self.session_alive(false).await {
                 return None;
             }
-            if let Some(event) = self.backlog.pop_front() {
-                self.after = event.seq;
-                return Some(event);
+            if let Some(notice) = self.backlog.pop_front() {
+                self.after = notice.event.seq;
+                return Some(notice);
             }
             if !self.caught_up {
                 match read_after(&self.state, &self.account_id, self.after, PAGE).await {
@@ -371,7 +378,7 @@ impl Feed {
                         self.state.db.settled().await;
                         self.caught_up = i64::try_from(events.len()).is_ok_and(|n| n < PAGE);
                         if !events.is_empty() {
-                            self.backlog = events.into();
+                            self.backlog = events.into_iter().map(Published::from).collect();
                             continue;
                         }
                     }

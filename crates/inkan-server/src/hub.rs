@@ -11,7 +11,8 @@
 //! **Notices from memory.** A transaction of this instance that appended notices to an account's
 //! history publishes them with its signal, after it commits ([`Hub::publish_notices`]); the
 //! account's topic keeps the latest few. A woken feed takes the notices that follow its last one
-//! from there ([`Subscription::fresh_after`]) instead of reading the database, and reads it
+//! from there ([`Subscription::fresh_after`]) instead of reading the database (a new charge's
+//! `charge_pending` notice comes with the charge to push: [`Published`]), and reads it
 //! whenever that cannot be sure to be complete: a signal came bare (from another instance, or
 //! [`Change::Everything`]) since its last read, or the notice after its last is not in memory
 //! (another transaction committed it and has not published yet, or it was pushed out). Publishes
@@ -26,6 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use inkan_api::feed::FeedEvent;
+use inkan_api::wallet::PendingCharge;
 use tokio::sync::watch;
 
 /// How many of an account's latest notices its topic keeps in memory.
@@ -80,6 +82,21 @@ impl Change {
     }
 }
 
+/// A notice as its transaction published it: for a `charge_pending` notice, the charge as the
+/// shopper confirms it, with its passkey request, so that a feed pushes it without reading it
+/// back (`None`: read it, if it is a `charge_pending` notice).
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub event: FeedEvent,
+    pub pending: Option<PendingCharge>,
+}
+
+impl From<FeedEvent> for Published {
+    fn from(event: FeedEvent) -> Published {
+        Published { event, pending: None }
+    }
+}
+
 /// One topic's state, as long as someone listens to it.
 #[derive(Debug)]
 struct Topic {
@@ -88,7 +105,7 @@ struct Topic {
     /// Goes up with every change that came without its notices.
     bare: u64,
     /// An account's latest notices published with their commit, by sequence number.
-    recent: BTreeMap<u64, FeedEvent>,
+    recent: BTreeMap<u64, Published>,
 }
 
 impl Topic {
@@ -145,13 +162,13 @@ impl Hub {
 
     /// Wakes the subscribers of `account_id`'s feed with the notices a transaction of this
     /// instance appended there and has committed.
-    pub fn publish_notices(&self, account_id: &str, notices: Vec<FeedEvent>) {
+    pub fn publish_notices(&self, account_id: &str, notices: Vec<Published>) {
         let mut topics = self.topics();
         let Some(topic) = topics.get_mut(&Change::Account(account_id.to_owned())) else {
             return;
         };
         for notice in notices {
-            topic.recent.insert(notice.seq, notice);
+            topic.recent.insert(notice.event.seq, notice);
         }
         while topic.recent.len() > RECENT {
             topic.recent.pop_first();
@@ -226,7 +243,7 @@ impl Subscription {
     /// After a wake-up: the notices that follow `after`, from memory, when they are sure to be
     /// everything there is to read; `None` when the database must be read instead (the
     /// subscriber then counts as having read it).
-    pub fn fresh_after(&mut self, after: u64) -> Option<Vec<FeedEvent>> {
+    pub fn fresh_after(&mut self, after: u64) -> Option<Vec<Published>> {
         let topics = self.hub.topics();
         let topic = topics.get(&self.topic)?;
         if std::mem::take(&mut self.stale) || topic.bare != self.seen_bare {
@@ -332,24 +349,24 @@ mod tests {
         }
     }
 
-    fn seqs(run: Option<Vec<FeedEvent>>) -> Option<Vec<u64>> {
-        run.map(|r| r.into_iter().map(|n| n.seq).collect())
+    fn seqs(run: Option<Vec<Published>>) -> Option<Vec<u64>> {
+        run.map(|r| r.into_iter().map(|n| n.event.seq).collect())
     }
 
     #[tokio::test]
     async fn a_feed_takes_the_notices_that_follow_its_last_from_memory() {
         let hub = Hub::default();
         let mut feed = hub.subscribe(Change::Account("a".into()));
-        hub.publish_notices("a", vec![notice(1), notice(2)]);
+        hub.publish_notices("a", vec![notice(1).into(), notice(2).into()]);
         assert!(woke(&mut feed, 1000).await);
         assert_eq!(seqs(feed.fresh_after(0)), Some(vec![1, 2]));
         // Only what follows: nothing after 2 yet, and what it has is not handed out again.
         assert_eq!(seqs(feed.fresh_after(2)), None);
-        hub.publish_notices("a", vec![notice(3)]);
+        hub.publish_notices("a", vec![notice(3).into()]);
         assert!(woke(&mut feed, 1000).await);
         assert_eq!(seqs(feed.fresh_after(2)), Some(vec![3]));
         // Another account's notices are not this feed's, and do not wake it.
-        hub.publish_notices("b", vec![notice(4)]);
+        hub.publish_notices("b", vec![notice(4).into()]);
         assert!(!woke(&mut feed, 20).await);
         assert_eq!(seqs(feed.fresh_after(3)), None);
     }
@@ -359,17 +376,17 @@ mod tests {
         let hub = Hub::default();
         let mut feed = hub.subscribe(Change::Account("a".into()));
         // Notice 2's transaction committed after 1's, but published first.
-        hub.publish_notices("a", vec![notice(2)]);
+        hub.publish_notices("a", vec![notice(2).into()]);
         assert!(woke(&mut feed, 1000).await);
         assert_eq!(seqs(feed.fresh_after(0)), None, "notice 1 is missing: read the database");
-        hub.publish_notices("a", vec![notice(1)]);
+        hub.publish_notices("a", vec![notice(1).into()]);
         assert!(woke(&mut feed, 1000).await);
         assert_eq!(seqs(feed.fresh_after(0)), Some(vec![1, 2]));
         // Its publish of 4 came before 3's: 3 is taken when it comes, and wakes the feed.
-        hub.publish_notices("a", vec![notice(4)]);
+        hub.publish_notices("a", vec![notice(4).into()]);
         assert!(woke(&mut feed, 1000).await);
         assert_eq!(seqs(feed.fresh_after(2)), None);
-        hub.publish_notices("a", vec![notice(3)]);
+        hub.publish_notices("a", vec![notice(3).into()]);
         assert!(woke(&mut feed, 1000).await);
         assert_eq!(seqs(feed.fresh_after(2)), Some(vec![3, 4]));
     }
@@ -379,21 +396,21 @@ mod tests {
         let hub = Hub::default();
         let mut feed = hub.subscribe(Change::Account("a".into()));
         // Another instance committed notice 2 (its signal carries nothing), and this one 1 and 3.
-        hub.publish_notices("a", vec![notice(1)]);
+        hub.publish_notices("a", vec![notice(1).into()]);
         hub.publish(Change::Account("a".into()));
-        hub.publish_notices("a", vec![notice(3)]);
+        hub.publish_notices("a", vec![notice(3).into()]);
         assert!(woke(&mut feed, 1000).await);
         assert_eq!(seqs(feed.fresh_after(0)), None, "a bare change since the last read: read the database");
         // Having read it (up to 3), the next notices come from memory again.
-        hub.publish_notices("a", vec![notice(4)]);
+        hub.publish_notices("a", vec![notice(4).into()]);
         assert!(woke(&mut feed, 1000).await);
         assert_eq!(seqs(feed.fresh_after(3)), Some(vec![4]));
         // Everything changed (the relay reconnected): the database again, once.
         hub.publish(Change::Everything);
-        hub.publish_notices("a", vec![notice(5)]);
+        hub.publish_notices("a", vec![notice(5).into()]);
         assert!(woke(&mut feed, 1000).await);
         assert_eq!(seqs(feed.fresh_after(4)), None);
-        hub.publish_notices("a", vec![notice(6)]);
+        hub.publish_notices("a", vec![notice(6).into()]);
         assert!(woke(&mut feed, 1000).await);
         assert_eq!(seqs(feed.fresh_after(5)), Some(vec![6]));
     }
@@ -403,14 +420,14 @@ mod tests {
         let hub = Hub::default();
         let mut feed = hub.subscribe(Change::Account("a".into()));
         let many: u64 = 100;
-        hub.publish_notices("a", (1..=many).map(notice).collect());
+        hub.publish_notices("a", (1..=many).map(|n| notice(n).into()).collect());
         assert!(woke(&mut feed, 1000).await);
         // The first were pushed out: a feed behind them reads the database.
         assert_eq!(seqs(feed.fresh_after(0)), None);
         let kept = u64::try_from(RECENT).unwrap();
         assert_eq!(seqs(feed.fresh_after(many - kept)), Some(((many - kept + 1)..=many).collect()));
         // Nobody listening: nothing is kept.
-        hub.publish_notices("nobody", vec![notice(1)]);
+        hub.publish_notices("nobody", vec![notice(1).into()]);
         assert_eq!(hub.topic_count(), 1);
     }
 

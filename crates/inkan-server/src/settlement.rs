@@ -5,6 +5,8 @@
 use crate::clock::to_ms;
 use crate::db::Tx;
 use crate::error::Result;
+use crate::store;
+use crate::store::settling::{Outcome, Table};
 
 /// Whose row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,18 +34,12 @@ pub async fn leave_pending(
     now: time::OffsetDateTime,
 ) -> Result<bool> {
     let table = match movement {
-        Movement::TopUp => "topups",
-        Movement::Payout => "payouts",
+        Movement::TopUp => Table::Topups,
+        Movement::Payout => Table::Payouts,
     };
-    let (set, value) = match ended {
-        Ended::Succeeded { provider_ref } => ("status = 'succeeded', provider_ref = $1", provider_ref),
-        Ended::Failed { reason } => ("status = 'failed', failure = $1", reason),
+    let outcome = match ended {
+        Ended::Succeeded { provider_ref } => Outcome::Succeeded { provider_ref },
+        Ended::Failed { reason } => Outcome::Failed { reason },
     };
-    let moved = sqlx::query(&format!("UPDATE {table} SET {set}, settled_at = $2 WHERE id = $3 AND status = 'pending'"))
-        .bind(value)
-        .bind(to_ms(now))
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(moved.rows_affected() == 1)
+    store::settling::leave_pending(tx, table, id, outcome, to_ms(now)).await
 }

@@ -26,6 +26,10 @@ use time::Duration;
 #[path = "api/devices.rs"]
 mod devices;
 
+/// Migrations that rebuild tables keep their rows.
+#[path = "api/migrations.rs"]
+mod migrations;
+
 /// Every history head signed by the issuer (issue 14).
 #[path = "api/history.rs"]
 mod history;

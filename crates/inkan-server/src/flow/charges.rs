@@ -281,8 +281,9 @@ impl Made {
             description,
             merchant_id: terminal.merchant_id.clone(),
             merchant_name: terminal.merchant_name.clone(),
-            created_at: now,
-            expires_at,
+            // As stored, in milliseconds: the answer, a retry's, the push and every read agree.
+            created_at: from_ms(to_ms(now)),
+            expires_at: from_ms(to_ms(expires_at)),
             decided_at: None,
             refunded_at: None,
         };
@@ -336,6 +337,11 @@ async fn record(
     let wallet = wallet_of(account, &device.account_id)?;
     let moved = (Counted { created_at: at, amount }, Moved::Made(charge.status));
     write_account(tx, app, (account, &wallet), moved, &made.notice(), Money::zero(charge.currency), at).await?;
+    if made.hold.is_none() {
+        // Its feeds push the charge with its passkey request from memory, without reading it.
+        let pending = PendingCharge { charge: WalletCharge::from(charge), public_key: passkey_request };
+        tx.attach_pending(&device.account_id, pending);
+    }
     tx.announce(Change::Charge(charge.id.clone()));
     Ok(true)
 }

@@ -14,11 +14,14 @@ use crate::error::{AppError, Result};
 /// (`inkan_core::closing::may_unfreeze`): a closed wallet stays frozen.
 pub async fn lock_unclosed(tx: &mut Tx, account_id: &str) -> Result<()> {
     let closed_at: Option<i64> =
-        sqlx::query_scalar("UPDATE accounts SET frozen = frozen WHERE id = $1 RETURNING closed_at")
-            .bind(account_id)
-            .fetch_one(tx.conn())
-            .await?;
+        sqlx::query_scalar(&locking(tx, "closed_at")).bind(account_id).fetch_one(tx.conn()).await?;
     inkan_core::closing::may_unfreeze(closed_at.is_some()).map_err(|e| AppError::invalid_state(e.to_string()))
+}
+
+/// `SELECT columns` of the account `$1`, locking its row until `tx` ends: whoever locks it next
+/// waits, and reads what this transaction wrote.
+fn locking(tx: &Tx, columns: &str) -> String {
+    format!("SELECT {columns} FROM accounts WHERE id = $1{}", tx.for_update())
 }
 
 /// The columns of the account row that hold where its history stands (`feed::Head::of` reads
@@ -37,10 +40,7 @@ pub(crate) struct HeadMove {
 /// Locks the account row in `tx` (with an `UPDATE` that changes nothing) and reads where its
 /// history stands ([`HEAD_COLUMNS`]).
 pub(crate) async fn lock_head(tx: &mut Tx, account_id: &str) -> Result<AnyRow> {
-    Ok(sqlx::query(&format!("UPDATE accounts SET event_seq = event_seq WHERE id = $1 RETURNING {HEAD_COLUMNS}"))
-        .bind(account_id)
-        .fetch_one(tx.conn())
-        .await?)
+    Ok(sqlx::query(&locking(tx, HEAD_COLUMNS)).bind(account_id).fetch_one(tx.conn()).await?)
 }
 
 /// Writes the history's new head on an account locked in `tx`. Conditional on the head read under
@@ -134,13 +134,8 @@ pub(crate) async fn tally(
 /// turns from here) and reads what a payment judges of it, with the history's head
 /// ([`HEAD_COLUMNS`]) and its running totals ([`TALLY_COLUMNS`]).
 pub(crate) async fn lock_for_payment(tx: &mut Tx, account_id: &str) -> Result<AnyRow> {
-    Ok(sqlx::query(&format!(
-        "UPDATE accounts SET balance = balance WHERE id = $1 \
-         RETURNING balance, frozen, held, limits, currency, {HEAD_COLUMNS}, {TALLY_COLUMNS}"
-    ))
-    .bind(account_id)
-    .fetch_one(tx.conn())
-    .await?)
+    let sql = locking(tx, &format!("balance, frozen, held, limits, currency, {HEAD_COLUMNS}, {TALLY_COLUMNS}"));
+    Ok(sqlx::query(&sql).bind(account_id).fetch_one(tx.conn()).await?)
 }
 
 /// Adds `amount` (negative to take it) to the balance of the account, in `tx`.
@@ -186,12 +181,11 @@ pub(crate) struct ClosingRow {
 
 /// Locks the account row in `tx` and reads what closing the wallet judges of it.
 pub(crate) async fn lock_for_closing(tx: &mut Tx, account_id: &str) -> Result<ClosingRow> {
-    let (balance, currency, held, closed_at): (i64, String, Option<String>, Option<i64>) = sqlx::query_as(
-        "UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, currency, held, closed_at",
-    )
-    .bind(account_id)
-    .fetch_one(tx.conn())
-    .await?;
+    let (balance, currency, held, closed_at): (i64, String, Option<String>, Option<i64>) =
+        sqlx::query_as(&locking(tx, "balance, currency, held, closed_at"))
+            .bind(account_id)
+            .fetch_one(tx.conn())
+            .await?;
     Ok(ClosingRow { balance, currency, held, closed_at })
 }
 
@@ -231,10 +225,7 @@ pub(crate) async fn hold<'c>(db: impl sqlx::AnyExecutor<'c>, account_id: &str) -
 /// Locks the account row in `tx` and reads its hold, with the head of its history
 /// ([`HEAD_COLUMNS`]); `None` if there is no such account.
 pub(crate) async fn lock_hold(tx: &mut Tx, account_id: &str) -> Result<Option<AnyRow>> {
-    Ok(sqlx::query(&format!("UPDATE accounts SET held = held WHERE id = $1 RETURNING held, {HEAD_COLUMNS}"))
-        .bind(account_id)
-        .fetch_optional(tx.conn())
-        .await?)
+    Ok(sqlx::query(&locking(tx, &format!("held, {HEAD_COLUMNS}"))).bind(account_id).fetch_optional(tx.conn()).await?)
 }
 
 /// Sets (with its reason) or clears the hold of an account locked in `tx`.
@@ -284,10 +275,7 @@ pub(crate) async fn wallet(db: &sqlx::AnyPool, account_id: &str) -> Result<Walle
 
 /// Locks the account row in `tx` and reads its limits (`LimitSettings` as JSON) and currency.
 pub(crate) async fn lock_limits(tx: &mut Tx, account_id: &str) -> Result<(String, String)> {
-    Ok(sqlx::query_as("UPDATE accounts SET limits = limits WHERE id = $1 RETURNING limits, currency")
-        .bind(account_id)
-        .fetch_one(tx.conn())
-        .await?)
+    Ok(sqlx::query_as(&locking(tx, "limits, currency")).bind(account_id).fetch_one(tx.conn()).await?)
 }
 
 /// Writes the limits (`LimitSettings` as JSON) of an account locked in `tx`.
@@ -303,7 +291,7 @@ pub(crate) async fn set_limits(tx: &mut Tx, account_id: &str, limits: &str) -> R
 /// Locks the account row in `tx`, so that two changes of the wallet's devices are decided one
 /// after the other.
 pub(crate) async fn lock(tx: &mut Tx, account_id: &str) -> Result<()> {
-    sqlx::query("UPDATE accounts SET frozen = frozen WHERE id = $1").bind(account_id).execute(tx.conn()).await?;
+    sqlx::query(&locking(tx, "id")).bind(account_id).fetch_optional(tx.conn()).await?;
     Ok(())
 }
 

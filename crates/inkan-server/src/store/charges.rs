@@ -44,16 +44,10 @@ pub(crate) fn merchant_view(row: &AnyRow) -> Result<Charge> {
     })
 }
 
+/// The shopper's view, as `WalletCharge::from` makes it of the merchant's (one mapping: a charge
+/// pushed from memory reads the same).
 pub(crate) fn wallet_view(row: &AnyRow) -> Result<WalletCharge> {
-    Ok(WalletCharge {
-        id: row.try_get("id")?,
-        status: status_of(row)?,
-        amount: Money::new(currency_of(row)?, row.try_get("amount")?),
-        merchant_name: row.try_get("merchant_name")?,
-        description: row.try_get("description")?,
-        created_at: from_ms(row.try_get("created_at")?),
-        expires_at: from_ms(row.try_get("expires_at")?),
-    })
+    Ok(WalletCharge::from(&merchant_view(row)?))
 }
 
 /// The charge with this id ([`COLUMNS`]), if there is one.
@@ -71,13 +65,7 @@ pub(crate) async fn load<'c>(db: impl sqlx::AnyExecutor<'c>, id: &str) -> Result
 
 /// How many of the wallet's charges are still open (`ChargeStatus::open`), in `tx`.
 pub(crate) async fn open_count(tx: &mut Tx, account_id: &str) -> Result<u32> {
-    let n: i64 = sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM charges WHERE account_id = $1 AND status IN ({})",
-        crate::charge_sql::open()
-    ))
-    .bind(account_id)
-    .fetch_one(tx.conn())
-    .await?;
+    let n: i64 = sqlx::query_scalar(&open_sql::count()).bind(account_id).fetch_one(tx.conn()).await?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
@@ -89,18 +77,13 @@ pub(crate) async fn waiting<'c>(
     only: Option<&str>,
     now: time::OffsetDateTime,
 ) -> Result<Vec<PendingCharge>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM charges c JOIN merchants m ON m.id = c.merchant_id \
-         WHERE c.account_id = $1 AND c.status IN ({}) AND c.expires_at > $2 AND ($3 = '' OR c.id = $3) \
-         ORDER BY c.created_at",
-        Move::of(ChargeEvent::Confirm)?.from
-    ))
-    .bind(account_id)
-    .bind(to_ms(now))
-    // No charge id is empty.
-    .bind(only.unwrap_or(""))
-    .fetch_all(db)
-    .await?;
+    let rows = sqlx::query(&open_sql::waiting()?)
+        .bind(account_id)
+        .bind(to_ms(now))
+        // No charge id is empty.
+        .bind(only.unwrap_or(""))
+        .fetch_all(db)
+        .await?;
     rows.iter()
         .map(|row| {
             let request: RequestChallengeResponse =
@@ -301,17 +284,12 @@ pub(crate) async fn held(
     now: time::OffsetDateTime,
     limit: i64,
 ) -> Result<Vec<inkan_api::admin::HeldCharge>> {
-    let rows = sqlx::query(
-        "SELECT c.id, c.account_id, c.device_id, c.merchant_id, m.name AS merchant_name, t.country, c.amount, \
-         c.currency, c.hold_reason, c.created_at, c.expires_at \
-         FROM charges c JOIN merchants m ON m.id = c.merchant_id JOIN terminals t ON t.id = c.terminal_id \
-         WHERE c.status = $1 AND c.expires_at > $2 ORDER BY c.created_at LIMIT $3",
-    )
-    .bind(ChargeStatus::HeldForReview.as_str())
-    .bind(to_ms(now))
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
+    let rows = sqlx::query(&open_sql::held())
+        .bind(ChargeStatus::HeldForReview.as_str())
+        .bind(to_ms(now))
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
     rows.iter()
         .map(|row| {
             Ok(inkan_api::admin::HeldCharge {
@@ -372,15 +350,7 @@ pub(crate) async fn due_to_expire(
             .fetch_all(db)
             .await?
         }
-        None => {
-            sqlx::query_as(&format!(
-                "SELECT id, account_id FROM charges WHERE status IN ({}) AND expires_at <= $1 LIMIT 500",
-                expiring.from
-            ))
-            .bind(now)
-            .fetch_all(db)
-            .await?
-        }
+        None => sqlx::query_as(&open_sql::due_to_expire(expiring)).bind(now).fetch_all(db).await?,
     })
 }
 
@@ -449,4 +419,95 @@ pub(crate) async fn last_top_up_and_paid(
     .fetch_one(tx.conn())
     .await?;
     Ok((last_top_up, paid.is_some()))
+}
+
+/// The statements that look charges up by status. Only open charges are in an index by status
+/// (migration 0019: `charges_open_by_account`, `charges_open_by_expiry`, each `WHERE status IN`
+/// the open statuses), and SQLite's planner uses such an index only for a query that names the
+/// same condition; so each of these names `charge_sql::open()` beside what it looks for. A test
+/// asks SQLite's planner.
+mod open_sql {
+    use super::{COLUMNS, ChargeEvent, Move, Result, charge_sql};
+
+    /// How many of a wallet's charges are open.
+    pub(super) fn count() -> String {
+        format!("SELECT COUNT(*) FROM charges WHERE account_id = $1 AND status IN ({})", charge_sql::open())
+    }
+
+    /// A wallet's charges waiting for its passkey.
+    pub(super) fn waiting() -> Result<String> {
+        Ok(format!(
+            "SELECT {COLUMNS} FROM charges c JOIN merchants m ON m.id = c.merchant_id \
+             WHERE c.account_id = $1 AND c.status IN ({open}) AND c.status IN ({confirmable}) \
+             AND c.expires_at > $2 AND ($3 = '' OR c.id = $3) ORDER BY c.created_at",
+            open = charge_sql::open(),
+            confirmable = Move::of(ChargeEvent::Confirm)?.from
+        ))
+    }
+
+    /// The charges in one status (`$1`), open until after `$2`.
+    pub(super) fn held() -> String {
+        format!(
+            "SELECT c.id, c.account_id, c.device_id, c.merchant_id, m.name AS merchant_name, t.country, c.amount, \
+             c.currency, c.hold_reason, c.created_at, c.expires_at \
+             FROM charges c JOIN merchants m ON m.id = c.merchant_id JOIN terminals t ON t.id = c.terminal_id \
+             WHERE c.status IN ({}) AND c.status = $1 AND c.expires_at > $2 ORDER BY c.created_at LIMIT $3",
+            charge_sql::open()
+        )
+    }
+
+    /// Up to 500 charges whose time is up at `$1`.
+    pub(super) fn due_to_expire(expiring: &Move) -> String {
+        format!(
+            "SELECT id, account_id FROM charges WHERE status IN ({}) AND status IN ({}) AND expires_at <= $1 \
+             LIMIT 500",
+            charge_sql::open(),
+            expiring.from
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every look-up of charges by status goes through an index of open charges, and those indexes
+    /// hold what the core calls open: a decided charge is in neither, a wallet's history is never
+    /// scanned for its few open charges, and the expiry sweep never reads decided charges.
+    #[tokio::test]
+    async fn open_charges_are_found_through_their_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(&format!("sqlite://{}", dir.path().join("inkan.db").display())).await.unwrap();
+        for index in ["charges_open_by_account", "charges_open_by_expiry"] {
+            let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = $1")
+                .bind(index)
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            assert!(
+                sql.ends_with(&format!("WHERE status IN ({})", charge_sql::open())),
+                "{index} does not hold the core's open charges: {sql}"
+            );
+        }
+        let expiring = Move::of(ChargeEvent::Expire).unwrap();
+        let statements = [
+            ("count", open_sql::count(), "charges_open_by_account"),
+            ("waiting", open_sql::waiting().unwrap(), "charges_open_by_account"),
+            ("held", open_sql::held(), "charges_open_by_expiry"),
+            ("due_to_expire", open_sql::due_to_expire(&expiring), "charges_open_by_expiry"),
+        ];
+        for (name, sql, index) in statements {
+            let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(db.pool())
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let plan: Vec<String> = rows.iter().map(|row| row.try_get("detail").unwrap()).collect();
+            let charges = plan.iter().find(|step| step.contains("charges") || step.starts_with("SEARCH c "));
+            assert!(
+                charges.is_some_and(|step| step.contains(&format!("USING INDEX {index}"))),
+                "{name} does not read {index}: {plan:?}"
+            );
+        }
+        db.close().await;
+    }
 }

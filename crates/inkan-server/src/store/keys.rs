@@ -1,6 +1,6 @@
 //! The bearer keys of terminals (`terminals`, with their merchant) and operators
-//! (`operator_keys`), looked up by the SHA-256 of the key. Making and revoking them is
-//! `crate::admin`'s.
+//! (`operator_keys`), looked up by the SHA-256 of the key, and the merchants terminals belong to.
+//! When to make and revoke them is `crate::admin`'s.
 
 use crate::error::Result;
 
@@ -36,4 +36,86 @@ pub(crate) async fn operator<'c>(
         .bind(key_hash)
         .fetch_optional(conn)
         .await?)
+}
+
+/// A new merchant (`created_at` in milliseconds).
+pub(crate) async fn insert_merchant(db: &sqlx::AnyPool, id: &str, name: &str, created_at: i64) -> Result<()> {
+    sqlx::query("INSERT INTO merchants (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(name)
+        .bind(created_at)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether the merchant `id` exists.
+pub(crate) async fn merchant_exists(db: &sqlx::AnyPool, id: &str) -> Result<bool> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM merchants WHERE id = $1").bind(id).fetch_optional(db).await?;
+    Ok(found.is_some())
+}
+
+/// A new terminal, active, whose key hashes to `key_hash`.
+pub(crate) struct NewTerminal<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) merchant_id: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) key_hash: &'a str,
+    pub(crate) created_at: i64,
+    pub(crate) country: &'a str,
+}
+
+pub(crate) async fn insert_terminal(db: &sqlx::AnyPool, terminal: &NewTerminal<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO terminals (id, merchant_id, name, key_hash, active, created_at, country) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6)",
+    )
+    .bind(terminal.id)
+    .bind(terminal.merchant_id)
+    .bind(terminal.name)
+    .bind(terminal.key_hash)
+    .bind(terminal.created_at)
+    .bind(terminal.country)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A new operator key, active, whose key hashes to `key_hash`, with its scopes as stored.
+pub(crate) async fn insert_operator(
+    db: &sqlx::AnyPool,
+    (id, name): (&str, &str),
+    key_hash: &str,
+    created_at: i64,
+    scopes: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO operator_keys (id, name, key_hash, active, created_at, scopes) VALUES ($1, $2, $3, 1, $4, $5)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(key_hash)
+    .bind(created_at)
+    .bind(scopes)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Whose key: a terminal's or an operator's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Holder {
+    Terminal,
+    Operator,
+}
+
+/// Marks the key `id` inactive (the next request with it is refused): whether there was one.
+pub(crate) async fn deactivate(db: &sqlx::AnyPool, holder: Holder, id: &str) -> Result<bool> {
+    let table = match holder {
+        Holder::Terminal => "terminals",
+        Holder::Operator => "operator_keys",
+    };
+    let done = sqlx::query(&format!("UPDATE {table} SET active = 0 WHERE id = $1")).bind(id).execute(db).await?;
+    Ok(done.rows_affected() == 1)
 }

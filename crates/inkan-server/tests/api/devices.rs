@@ -523,21 +523,8 @@ async fn recovery_codes_are_replaced_with_a_passkey_and_wrong_ones_are_told(back
 }
 
 async fn the_migration_binds_existing_passkeys_and_sessions_to_their_devices(backend: Backend) {
-    sqlx::any::install_default_drivers();
-    let db = support::EmptyDatabase::new(backend).await;
-    let flavour = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
-    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(flavour);
     // The schema as it was before passkeys were bound: the migrations before 0005.
-    let before = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&all).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name().to_string_lossy().as_ref() < "0005" {
-            std::fs::copy(entry.path(), before.path().join(entry.file_name())).unwrap();
-        }
-    }
-    let url = if backend == Backend::Sqlite { format!("{}?mode=rwc", db.url) } else { db.url.clone() };
-    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-    sqlx::migrate::Migrator::new(before.path()).await.unwrap().run(&pool).await.unwrap();
+    let (db, pool, all) = super::migrations::schema_before(backend, "0005").await;
     let exec = async |sql: &str, binds: &[&str]| {
         let mut query = sqlx::query(sql);
         for b in binds {
