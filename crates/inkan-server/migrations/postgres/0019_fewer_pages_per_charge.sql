@@ -1,6 +1,8 @@
 -- Fewer pages written per charge (issue 17). Counting the WAL's frames of a bench run by table
 -- showed every status change moving a charge in two indexes keyed by status, where only open
--- charges are ever looked up by status.
+-- charges are ever looked up by status. (Notices and idempotency keys kept WITHOUT ROWID were
+-- tried and dropped: with rows of a few hundred bytes placed at random by their keys, they wrote
+-- more pages than the table and its key's index do; docs/performance.md has the count.)
 --
 -- The open charges of a wallet, and the open charges by expiry: a charge enters these indexes
 -- when it is made and leaves them when it is decided, never to come back. The list is
@@ -11,7 +13,5 @@ DROP INDEX charges_pending_expiry;
 CREATE INDEX charges_open_by_account ON charges(account_id, created_at) WHERE status IN ('held_for_review', 'pending_confirmation');
 CREATE INDEX charges_open_by_expiry ON charges(expires_at) WHERE status IN ('held_for_review', 'pending_confirmation');
 
--- The SQLite flavour keeps notices and idempotency keys in their primary key's tree alone
--- (WITHOUT ROWID) and numbers ledger entries without AUTOINCREMENT. PostgreSQL keeps a heap and
--- its key's index whatever it is told, and its identity column keeps its own sequence: nothing to
--- do here.
+-- The SQLite flavour numbers ledger entries without AUTOINCREMENT. PostgreSQL's identity column
+-- keeps its own sequence: nothing to do here.
