@@ -7,11 +7,13 @@
 -- The open charges of a wallet, and the open charges by expiry: a charge enters these indexes
 -- when it is made and leaves them when it is decided, never to come back. The list is
 -- `ChargeStatus::is_open` (`charge_sql::open()`); a test checks that they agree, and a query
--- that should use one of these indexes names the same list.
+-- that should use one of these indexes names the same list. On PostgreSQL with many charges,
+-- build them first with `CREATE INDEX CONCURRENTLY` under the same names (README, "Upgrading"):
+-- this migration then keeps them.
 DROP INDEX charges_account_status;
 DROP INDEX charges_pending_expiry;
-CREATE INDEX charges_open_by_account ON charges(account_id, created_at) WHERE status IN ('held_for_review', 'pending_confirmation');
-CREATE INDEX charges_open_by_expiry ON charges(expires_at) WHERE status IN ('held_for_review', 'pending_confirmation');
+CREATE INDEX IF NOT EXISTS charges_open_by_account ON charges(account_id, created_at) WHERE status IN ('held_for_review', 'pending_confirmation');
+CREATE INDEX IF NOT EXISTS charges_open_by_expiry ON charges(expires_at) WHERE status IN ('held_for_review', 'pending_confirmation');
 
 -- The SQLite flavour numbers ledger entries without AUTOINCREMENT. PostgreSQL's identity column
 -- keeps its own sequence: nothing to do here.
