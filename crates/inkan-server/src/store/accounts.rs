@@ -25,7 +25,7 @@ fn locking(tx: &Tx, columns: &str) -> String {
 }
 
 /// The columns of the account row that hold where its history stands (`feed::Head::of` reads
-/// them): returned by a write of the row, they save the history's append a statement.
+/// them): read with the row's lock, they save the history's append a statement.
 pub const HEAD_COLUMNS: &str = "event_seq, last_hash";
 
 /// Where an account's history moves with a notice appended (`feed::append_unheaded`): from the
@@ -37,7 +37,7 @@ pub(crate) struct HeadMove {
     pub(crate) hash: String,
 }
 
-/// Locks the account row in `tx` (with an `UPDATE` that changes nothing) and reads where its
+/// Locks the account row in `tx` (as it reads it: [`Tx::for_update`]) and reads where its
 /// history stands ([`HEAD_COLUMNS`]).
 pub(crate) async fn lock_head(tx: &mut Tx, account_id: &str) -> Result<AnyRow> {
     Ok(sqlx::query(&locking(tx, HEAD_COLUMNS)).bind(account_id).fetch_one(tx.conn()).await?)
