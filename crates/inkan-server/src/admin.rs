@@ -6,6 +6,7 @@ use inkan_core::region::Country;
 use crate::clock::{Clock, to_ms};
 use crate::db::Db;
 use crate::error::AppError;
+use crate::hub::Hub;
 use crate::secrets::{hash_secret, new_id, new_token};
 use crate::store;
 use crate::store::keys::Holder;
@@ -15,7 +16,9 @@ pub async fn create_merchant(db: &Db, clock: &dyn Clock, name: &str) -> anyhow::
     let name = crate::flow::accounts::display_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
     let rng = ring::rand::SystemRandom::new();
     let id = new_id("mer", &rng).map_err(app_error)?;
-    store::keys::insert_merchant(db.pool(), &id, &name, to_ms(clock.now())).await.map_err(app_error)?;
+    let mut tx = db.begin().await?;
+    store::keys::insert_merchant(&mut tx, &id, &name, to_ms(clock.now())).await.map_err(app_error)?;
+    tx.commit(&Hub::default()).await?;
     Ok(id)
 }
 
@@ -28,7 +31,7 @@ pub async fn create_terminal(
     name: &str,
     country: Country,
 ) -> anyhow::Result<(String, String)> {
-    if !store::keys::merchant_exists(db.pool(), merchant_id).await.map_err(app_error)? {
+    if !store::keys::merchant_exists(db.reads(), merchant_id).await.map_err(app_error)? {
         anyhow::bail!("no merchant with id {merchant_id}");
     }
     let name = crate::flow::accounts::display_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
@@ -43,7 +46,9 @@ pub async fn create_terminal(
         created_at: to_ms(clock.now()),
         country: country.as_str(),
     };
-    store::keys::insert_terminal(db.pool(), &terminal).await.map_err(app_error)?;
+    let mut tx = db.begin().await?;
+    store::keys::insert_terminal(&mut tx, &terminal).await.map_err(app_error)?;
+    tx.commit(&Hub::default()).await?;
     Ok((id, key))
 }
 
@@ -54,9 +59,11 @@ pub async fn revoke_terminal(db: &Db, terminal_id: &str) -> anyhow::Result<()> {
 
 /// Marks the key `id` inactive (the next request with it is refused).
 async fn deactivate(db: &Db, holder: Holder, what: &str, id: &str) -> anyhow::Result<()> {
-    if !store::keys::deactivate(db.pool(), holder, id).await.map_err(app_error)? {
+    let mut tx = db.begin().await?;
+    if !store::keys::deactivate(&mut tx, holder, id).await.map_err(app_error)? {
         anyhow::bail!("no {what} with id {id}");
     }
+    tx.commit(&Hub::default()).await?;
     Ok(())
 }
 
@@ -74,9 +81,11 @@ pub async fn create_operator(
     let id = new_id("op", &rng).map_err(app_error)?;
     let key = new_token("ok", &rng).map_err(app_error)?;
     let scopes = inkan_core::operator::scopes_text(scopes);
-    store::keys::insert_operator(db.pool(), (&id, &name), &hash_secret(&key), to_ms(clock.now()), &scopes)
+    let mut tx = db.begin().await?;
+    store::keys::insert_operator(&mut tx, (&id, &name), &hash_secret(&key), to_ms(clock.now()), &scopes)
         .await
         .map_err(app_error)?;
+    tx.commit(&Hub::default()).await?;
     Ok((id, key))
 }
 

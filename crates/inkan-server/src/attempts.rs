@@ -86,7 +86,7 @@ pub async fn record_failure(
 /// Where each counter stands, in `conn`: the first that is locked refuses the try, if its lock
 /// refuses tries for `purpose` (`inkan_core::attempts::locks`).
 pub async fn check(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::db::Conn,
     policy: &AttemptPolicy,
     counters: &[Counter],
     purpose: Purpose,
@@ -226,18 +226,14 @@ pub async fn unlock(
 
 /// Deletes the counters whose failures are forgotten at `now` (housekeeping): an address's and a
 /// passkey's or recovery code's, once their memory has passed. A card's are kept until lifted.
-pub async fn sweep(db: &crate::db::Db, policy: &AttemptPolicy, now: OffsetDateTime) -> Result<u64> {
+pub async fn sweep(tx: &mut crate::db::Tx, policy: &AttemptPolicy, now: OffsetDateTime) -> Result<u64> {
     let mut deleted = 0;
     for secret in Secret::ALL {
         for against in Against::ALL {
             let Some(forgotten) = policy.forgotten_by(secret, against, now) else { continue };
-            deleted += store::attempt_counters::delete_forgotten(
-                db.pool(),
-                secret.as_str(),
-                against.as_str(),
-                to_ms(forgotten),
-            )
-            .await?;
+            deleted +=
+                store::attempt_counters::delete_forgotten(tx, secret.as_str(), against.as_str(), to_ms(forgotten))
+                    .await?;
         }
     }
     Ok(deleted)

@@ -32,14 +32,14 @@ pub struct Entry<'a> {
 }
 
 /// Writes `entry` on `conn`, in the transaction of the action itself.
-pub async fn record(conn: &mut sqlx::AnyConnection, entry: Entry<'_>, now: OffsetDateTime) -> Result<()> {
+pub async fn record(conn: &mut crate::db::Conn, entry: Entry<'_>, now: OffsetDateTime) -> Result<()> {
     let fields = (entry.operator_id, entry.action, entry.subject, entry.reason);
     crate::store::operator_audit::insert(conn, to_ms(now), fields).await
 }
 
 /// The newest entries, newest first.
 pub async fn list(db: &Db) -> Result<Vec<AuditEntry>> {
-    let rows = crate::store::operator_audit::newest(db.pool(), MAX_ENTRIES).await?;
+    let rows = crate::store::operator_audit::newest(db.reads(), MAX_ENTRIES).await?;
     Ok(rows
         .into_iter()
         .map(|(id, at, operator_id, action, subject, reason)| AuditEntry {

@@ -49,7 +49,7 @@ impl FromRequestParts<AppState> for TerminalAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let hash = hash_secret(bearer(parts)?);
-        let terminal = store::keys::terminal(state.db.pool(), &hash)
+        let terminal = store::keys::terminal(state.db.reads(), &hash)
             .await?
             .ok_or_else(|| AppError::unauthorized("unknown or revoked terminal key"))?;
         Ok(TerminalAuth {
@@ -88,7 +88,7 @@ impl FromRequestParts<AppState> for OperatorAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let hash = hash_secret(bearer(parts)?);
-        let (id, scopes) = store::keys::operator(state.db.pool(), &hash)
+        let (id, scopes) = store::keys::operator(state.db.reads(), &hash)
             .await?
             .ok_or_else(|| AppError::unauthorized("unknown or revoked operator key"))?;
         let scopes = parse_scopes(&scopes).map_err(|e| AppError::internal(format!("operator key {id}: {e}")))?;
@@ -133,7 +133,7 @@ struct StoredSession {
 }
 
 async fn stored(state: &AppState, token_hash: &str) -> Result<Option<StoredSession>> {
-    let Some(row) = store::sessions::by_token_hash(state.db.pool(), token_hash).await? else { return Ok(None) };
+    let Some(row) = store::sessions::by_token_hash(state.db.reads(), token_hash).await? else { return Ok(None) };
     Ok(Some(StoredSession {
         facts: SessionFacts {
             created_at: from_ms(row.created_at),

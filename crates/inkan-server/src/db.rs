@@ -6,7 +6,8 @@
 //!
 //! Every write transaction starts with a write (an `UPDATE` of the row it is about), so on
 //! PostgreSQL it takes that row's lock first. On SQLite every write transaction runs on one writer
-//! connection, one at a time, and many are made durable by one commit (see `Writer`).
+//! connection, one at a time, and many are made durable by one commit (see `Writer`); its
+//! statements run on the transaction's own thread (`inline`), the pool's on sqlx's.
 //!
 //! **The lock order.** A transaction that locks several of these rows locks them in this order:
 //! a charge, then its wallet's `accounts` row, then a passkey, then a device (and a top-up after
@@ -18,9 +19,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
+use sqlx::{Any, AnyConnection, AnyPool, Either, Execute, Executor};
 use tokio::sync::{OwnedMutexGuard, oneshot};
+
+mod inline;
 
 use inkan_api::feed::FeedEvent;
 use inkan_api::wallet::PendingCharge;
@@ -36,6 +41,8 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// Where the server reads outside a transaction.
+    reads: Reads,
     backend: Backend,
     /// Kept for PostgreSQL's LISTEN connection; may hold a password, so never printed.
     url: String,
@@ -95,22 +102,32 @@ impl Db {
                     Ok(())
                 })
             })
-            .connect_with(options.clone())
+            .connect_with(options)
             .await?;
         let writer = match backend {
-            Backend::Sqlite => Some(Writer::open(&options, &url).await?),
+            Backend::Sqlite => Some(Writer::open(&url).await?),
             Backend::Postgres => None,
         };
-        let db = Db { pool, backend, url, writer };
         match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&db.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&db.pool).await?,
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(db)
+        let readers = match &writer {
+            Some(writer) => Some(Readers::open(&writer.file)?),
+            None => None,
+        };
+        Ok(Db { reads: Reads { pool: pool.clone(), readers }, pool, backend, url, writer })
     }
 
+    /// sqlx's pool: for migrations, tests and tools. The server reads through [`Db::reads`] and
+    /// writes through [`Db::begin`].
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Where to read outside a transaction: an `Executor` (`.fetch_one(app.db.reads())`).
+    pub fn reads(&self) -> &Reads {
+        &self.reads
     }
 
     pub fn backend(&self) -> Backend {
@@ -120,13 +137,17 @@ impl Db {
     /// Starts a transaction whose change notifications go out only once it commits. On SQLite it
     /// waits for the writer connection (first come, first served).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        let inner = match &self.writer {
-            Some(writer) => {
-                TxInner::Batched(Held { guard: writer.begin().await?, writer: writer.clone(), done: false })
-            }
-            None => TxInner::Pool(self.pool.begin().await?),
+        let link = match &self.writer {
+            Some(writer) => Link::Batched(Held { guard: writer.begin().await?, writer: writer.clone(), done: false }),
+            None => Link::Pool(self.pool.begin().await?),
         };
-        Ok(Tx { inner, announced: Announced::default(), notify: self.backend == Backend::Postgres })
+        Ok(Tx { conn: Conn(link), announced: Announced::default(), notify: self.backend == Backend::Postgres })
+    }
+
+    /// A connection of the pool, for reads outside a transaction (and for the functions that
+    /// read the same way in one or outside one: they take a [`Conn`]).
+    pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        Ok(Conn(Link::Pooled(self.pool.acquire().await?)))
     }
 
     /// Returns once every transaction committed so far is durable. On SQLite a read from the pool
@@ -177,7 +198,11 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
 /// each `commit` still returns only once its transaction would survive a power cut (what
 /// `inkan-soak power-cut` checks); if the batch or its sync fails, every transaction in it gets
 /// the error. SQLite's own syncs are unchanged where they matter: a checkpoint syncs the WAL before
-/// it copies it into the database, and the database after.
+/// it copies it into the database, and the database after; checkpoints run beside the writer, not
+/// in its `COMMIT` ([`Checkpointer`]).
+///
+/// The connection is `rusqlite`'s, and the transaction holding it runs its statements on its own
+/// thread, prepared once and kept ([`inline`]): no statement is handed to another thread and back.
 ///
 /// Transactions queue for the connection in FIFO order (a fair async mutex) instead of spinning
 /// in SQLite's busy handler, which sleeps up to 100 ms at a time.
@@ -186,10 +211,12 @@ struct Writer {
     /// Wakes the flusher: a savepoint was released or abandoned.
     flush: tokio::sync::Notify,
     syncer: Arc<Syncer>,
+    /// The database file.
+    file: PathBuf,
 }
 
 struct WriterState {
-    conn: AnyConnection,
+    conn: rusqlite::Connection,
     syncer: Arc<Syncer>,
     /// A batch transaction is open (`BEGIN IMMEDIATE` was sent and no `COMMIT` yet).
     open: bool,
@@ -218,6 +245,76 @@ struct Syncer {
     wake: tokio::sync::Notify,
     /// How many syncs have made batches durable.
     syncs: std::sync::atomic::AtomicU64,
+    /// Copies the WAL into the database now and then; with `wal`.
+    checkpointer: Option<Arc<Checkpointer>>,
+}
+
+/// SQLite's checkpoints, taken off the writer. A checkpoint copies the WAL's pages into the
+/// database file and waits for the disk twice (the WAL before, the database after); SQLite would
+/// run one inside a writer's `COMMIT` once the WAL holds 1,000 pages, stalling every transaction
+/// queued behind it. Here the writer runs none (`wal_autocheckpoint = 0`), and after a sync this
+/// connection runs a `PASSIVE` one on a blocking thread, while the writer goes on: one that
+/// waits for no reader and no writer, and copies what it can (what a reader still reads stays in
+/// the WAL for the next). It is due after about as many transactions as wrote
+/// [`CHECKPOINT_PAGES`] to the WAL, learnt from the last checkpoint (how many pages the WAL held
+/// for how many transactions).
+struct Checkpointer {
+    conn: std::sync::Mutex<rusqlite::Connection>,
+    /// One runs now.
+    running: std::sync::atomic::AtomicBool,
+    /// Transactions made durable since the last checkpoint began.
+    since: std::sync::atomic::AtomicU64,
+    /// After how many transactions the next is due.
+    every: std::sync::atomic::AtomicU64,
+    /// How many have run.
+    runs: std::sync::atomic::AtomicU64,
+}
+
+/// About how many pages of WAL a checkpoint copies: SQLite's own default.
+const CHECKPOINT_PAGES: u64 = 1000;
+
+impl Checkpointer {
+    fn open(file: &std::path::Path) -> rusqlite::Result<Arc<Checkpointer>> {
+        let conn = rusqlite::Connection::open(file)?;
+        Ok(Arc::new(Checkpointer {
+            conn: std::sync::Mutex::new(conn),
+            running: Default::default(),
+            since: Default::default(),
+            every: std::sync::atomic::AtomicU64::new(64),
+            runs: Default::default(),
+        }))
+    }
+
+    /// `transactions` more are durable: starts a checkpoint if one is due and none runs.
+    fn synced(self: &Arc<Self>, transactions: u64) {
+        use std::sync::atomic::Ordering;
+        let since = self.since.fetch_add(transactions, Ordering::Relaxed).saturating_add(transactions);
+        if since < self.every.load(Ordering::Relaxed) || self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.run());
+    }
+
+    fn run(&self) {
+        use std::sync::atomic::Ordering;
+        let since = self.since.swap(0, Ordering::Relaxed).max(1);
+        let checkpoint = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).query_row(
+            "PRAGMA wal_checkpoint(PASSIVE)",
+            [],
+            |row| row.get::<_, i64>(1),
+        );
+        match checkpoint {
+            Ok(pages) => {
+                let pages = u64::try_from(pages).unwrap_or(0).max(1);
+                let every = (CHECKPOINT_PAGES.saturating_mul(since) / pages).clamp(8, 4096);
+                self.every.store(every, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(error = %e, "a WAL checkpoint failed; the next one tries again"),
+        }
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        self.running.store(false, Ordering::Release);
+    }
 }
 
 #[derive(Default)]
@@ -231,7 +328,7 @@ struct SyncQueue {
 }
 
 impl Syncer {
-    fn start(file: &std::path::Path) -> Arc<Syncer> {
+    fn start(file: &std::path::Path) -> anyhow::Result<Arc<Syncer>> {
         let in_memory = file.as_os_str().is_empty() || file.as_os_str() == ":memory:";
         let wal = (!in_memory).then(|| {
             let mut wal = file.as_os_str().to_owned();
@@ -242,8 +339,17 @@ impl Syncer {
             };
             (PathBuf::from(wal), dir)
         });
-        let syncer =
-            Arc::new(Syncer { wal, queue: Default::default(), wake: Default::default(), syncs: Default::default() });
+        let checkpointer = match wal {
+            Some(_) => Some(Checkpointer::open(file)?),
+            None => None,
+        };
+        let syncer = Arc::new(Syncer {
+            wal,
+            queue: Default::default(),
+            wake: Default::default(),
+            syncs: Default::default(),
+            checkpointer,
+        });
         // Holds only a weak reference, so it ends when the writer is gone.
         let weak = Arc::downgrade(&syncer);
         tokio::spawn(async move {
@@ -254,7 +360,7 @@ impl Syncer {
                 }
             }
         });
-        syncer
+        Ok(syncer)
     }
 
     fn queue(&self) -> std::sync::MutexGuard<'_, SyncQueue> {
@@ -316,6 +422,7 @@ impl Syncer {
             queue.dir_synced |= synced.is_ok();
         }
         self.syncs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let transactions = batch.iter().filter(|waiter| waiter.announce.is_some()).count();
         for waiter in batch {
             match &synced {
                 Ok(()) => {
@@ -330,6 +437,9 @@ impl Syncer {
                     let _ = waiter.done.send(Err(format!("the batch was committed but could not be synced: {e}")));
                 }
             }
+        }
+        if let (Ok(()), Some(checkpointer)) = (&synced, &self.checkpointer) {
+            checkpointer.synced(u64::try_from(transactions).unwrap_or(u64::MAX));
         }
     }
 }
@@ -348,16 +458,11 @@ fn writer_error(message: impl Into<String>) -> sqlx::Error {
 
 impl WriterState {
     /// Undoes an abandoned savepoint, so the connection is ready for the next transaction.
-    async fn settle(&mut self) -> Result<(), sqlx::Error> {
+    fn settle(&mut self) -> Result<(), sqlx::Error> {
         if self.abandoned {
             self.abandoned = false;
-            if let Err(e) = async {
-                self.conn.execute(ROLLBACK_TO).await?;
-                self.conn.execute(RELEASE).await
-            }
-            .await
-            {
-                self.fail(&e.to_string()).await;
+            if let Err(e) = inline::exec(&self.conn, ROLLBACK_TO).and_then(|()| inline::exec(&self.conn, RELEASE)) {
+                self.fail(&e.to_string());
                 return Err(e);
             }
         }
@@ -365,9 +470,9 @@ impl WriterState {
     }
 
     /// Rolls the whole batch back and tells everyone in it.
-    async fn fail(&mut self, reason: &str) {
+    fn fail(&mut self, reason: &str) {
         if self.open {
-            let _ = self.conn.execute("ROLLBACK").await;
+            let _ = inline::exec(&self.conn, "ROLLBACK");
             self.open = false;
         }
         for waiter in self.waiting.drain(..) {
@@ -377,30 +482,45 @@ impl WriterState {
 
     /// Commits the open batch (to the WAL, without waiting for the disk) and hands everyone in it
     /// to the syncer, which tells them once it is durable.
-    async fn commit_batch(&mut self) {
-        if self.settle().await.is_err() || !self.open {
+    fn commit_batch(&mut self) {
+        if self.settle().is_err() || !self.open {
             return;
         }
-        match self.conn.execute("COMMIT").await {
-            Ok(_) => {
+        match inline::exec(&self.conn, "COMMIT") {
+            Ok(()) => {
                 self.open = false;
                 self.syncer.hand(self.waiting.drain(..));
             }
-            Err(e) => self.fail(&e.to_string()).await,
+            Err(e) => self.fail(&e.to_string()),
         }
     }
 }
 
+/// The writer's connection: WAL, foreign keys, SQLite's busy timeout (for a write from outside
+/// the writer: a migration, another process). When the syncer makes batches durable
+/// (`synced_apart`), the connection's `COMMIT` does not wait for the disk (`synchronous =
+/// NORMAL`) and it leaves checkpoints to the syncer's own connection ([`Checkpointer`]), so that
+/// no checkpoint's disk waits fall on the writer.
+fn writer_connection(file: &std::path::Path, synced_apart: bool) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(file)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    if synced_apart {
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let _: i64 = conn.query_row("PRAGMA wal_autocheckpoint = 0", [], |row| row.get(0))?;
+    } else {
+        conn.pragma_update(None, "synchronous", "FULL")?;
+    }
+    conn.set_prepared_statement_cache_capacity(inline::STATEMENT_CACHE);
+    Ok(conn)
+}
+
 impl Writer {
-    async fn open(options: &AnyConnectOptions, url: &str) -> anyhow::Result<Arc<Writer>> {
-        let mut conn = AnyConnection::connect_with(options).await?;
-        sqlite_pragmas(&mut conn).await?;
+    async fn open(url: &str) -> anyhow::Result<Arc<Writer>> {
         let file = sqlx::sqlite::SqliteConnectOptions::from_str(url)?.get_filename().to_owned();
-        let syncer = Syncer::start(&file);
-        if syncer.wal.is_some() {
-            // The syncer makes each batch durable after its COMMIT (see above).
-            conn.execute("PRAGMA synchronous = NORMAL").await?;
-        }
+        let syncer = Syncer::start(&file)?;
+        let conn = writer_connection(&file, syncer.wal.is_some())?;
         let state = WriterState {
             conn,
             syncer: syncer.clone(),
@@ -410,7 +530,7 @@ impl Writer {
             closed: false,
         };
         let state = Arc::new(tokio::sync::Mutex::new(state));
-        let writer = Arc::new(Writer { state, flush: Default::default(), syncer });
+        let writer = Arc::new(Writer { state, flush: Default::default(), syncer, file });
         // The flusher holds only a weak reference, so it ends when the `Db` is gone.
         let weak = Arc::downgrade(&writer);
         tokio::spawn(async move {
@@ -421,7 +541,7 @@ impl Writer {
                     continue;
                 }
                 let mut state = writer.state.lock().await;
-                state.commit_batch().await;
+                state.commit_batch();
                 if state.closed {
                     return;
                 }
@@ -437,13 +557,13 @@ impl Writer {
         if state.closed {
             return Err(sqlx::Error::PoolClosed);
         }
-        state.settle().await?;
+        state.settle()?;
         if !state.open {
-            state.conn.execute("BEGIN IMMEDIATE").await?;
+            inline::exec(&state.conn, "BEGIN IMMEDIATE")?;
             state.open = true;
         }
-        if let Err(e) = state.conn.execute(SAVEPOINT).await {
-            state.fail(&e.to_string()).await;
+        if let Err(e) = inline::exec(&state.conn, SAVEPOINT) {
+            state.fail(&e.to_string());
             return Err(e);
         }
         Ok(state)
@@ -451,7 +571,7 @@ impl Writer {
 
     async fn close(&self) {
         let mut state = self.state.lock().await;
-        state.commit_batch().await;
+        state.commit_batch();
         state.closed = true;
         self.flush.notify_one();
         drop(state);
@@ -462,7 +582,7 @@ impl Writer {
 /// A transaction plus the changes to announce after it commits (never before: a subscriber that
 /// wakes up must find the data). Dropped without `commit`, it rolls back.
 pub struct Tx {
-    inner: TxInner,
+    conn: Conn,
     announced: Announced,
     /// On PostgreSQL, changes are also announced to the other instances with NOTIFY, which the
     /// database delivers only when (and if) the transaction commits.
@@ -475,11 +595,210 @@ impl std::fmt::Debug for Tx {
     }
 }
 
-enum TxInner {
+/// A connection to run the store's SQL on: a transaction's ([`Tx::conn`]) or the pool's
+/// ([`Db::acquire`]). sqlx's query builders run on it (`.fetch_one(tx.conn())`) as on any of
+/// sqlx's connections: on PostgreSQL and the pool it is one of them; on SQLite's writer it runs
+/// each statement on the calling thread ([`inline`]).
+pub struct Conn(Link);
+
+enum Link {
+    /// A connection of the pool, outside any transaction.
+    Pooled(sqlx::pool::PoolConnection<Any>),
     /// PostgreSQL: a transaction on a pooled connection.
-    Pool(sqlx::Transaction<'static, sqlx::Any>),
+    Pool(sqlx::Transaction<'static, Any>),
     /// SQLite: a savepoint on the writer connection, inside its batch.
     Batched(Held),
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            Link::Pooled(_) => "Conn(pooled)",
+            Link::Pool(_) => "Conn(transaction)",
+            Link::Batched(_) => "Conn(writer)",
+        })
+    }
+}
+
+impl<'c> Executor<'c> for &'c mut Conn {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        mut query: E,
+    ) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        use futures_util::StreamExt as _;
+        match &mut self.0 {
+            Link::Pooled(conn) => (&mut **conn).fetch_many(query),
+            Link::Pool(tx) => (&mut **tx).fetch_many(query),
+            Link::Batched(held) => {
+                let answer = query.take_arguments().map_err(sqlx::Error::Encode).and_then(|arguments| {
+                    inline::run(&held.guard.conn, query.sql(), query.persistent(), arguments, false)
+                });
+                futures_util::stream::iter(inline::steps(answer)).boxed()
+            }
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, mut query: E) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        match &mut self.0 {
+            Link::Pooled(conn) => (&mut **conn).fetch_optional(query),
+            Link::Pool(tx) => (&mut **tx).fetch_optional(query),
+            Link::Batched(held) => {
+                let row = query.take_arguments().map_err(sqlx::Error::Encode).and_then(|arguments| {
+                    inline::run(&held.guard.conn, query.sql(), query.persistent(), arguments, true)
+                        .map(|answer| answer.rows.into_iter().next())
+                });
+                Box::pin(std::future::ready(row))
+            }
+        }
+    }
+
+    fn prepare_with<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+        parameters: &'e [AnyTypeInfo],
+    ) -> BoxFuture<'e, Result<AnyStatement<'q>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        match &mut self.0 {
+            Link::Pooled(conn) => (&mut **conn).prepare_with(sql, parameters),
+            Link::Pool(tx) => (&mut **tx).prepare_with(sql, parameters),
+            Link::Batched(_) => Box::pin(std::future::ready(Err(unsupported("prepare")))),
+        }
+    }
+
+    fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        match &mut self.0 {
+            Link::Pooled(conn) => (&mut **conn).describe(sql),
+            Link::Pool(tx) => (&mut **tx).describe(sql),
+            Link::Batched(_) => Box::pin(std::future::ready(Err(unsupported("describe")))),
+        }
+    }
+}
+
+/// Where the server reads outside a transaction ([`Db::reads`]). On PostgreSQL, the pool. On
+/// SQLite, a few read-only connections of its own, each behind a lock that is only ever tried:
+/// a read takes a free one and runs on the reading thread ([`inline`]), as the writer's
+/// statements do; when every one is busy (more threads read at once than there are connections),
+/// it goes to sqlx's pool instead of waiting. Read-only: a write sent here by mistake is refused,
+/// never queued behind the writer.
+#[derive(Clone)]
+pub struct Reads {
+    pool: AnyPool,
+    readers: Option<Arc<Readers>>,
+}
+
+impl std::fmt::Debug for Reads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reads").field("inline", &self.readers.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// SQLite's read-only connections of [`Reads`].
+struct Readers {
+    conns: Vec<std::sync::Mutex<rusqlite::Connection>>,
+    /// Where the next read starts looking, so that reads spread over the connections.
+    next: std::sync::atomic::AtomicUsize,
+}
+
+/// As many as the runtime has workers, and some for the blocking threads that read.
+const READERS: usize = 4;
+
+impl Readers {
+    fn open(file: &std::path::Path) -> anyhow::Result<Arc<Readers>> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let mut conns = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let conn = rusqlite::Connection::open_with_flags(file, flags)?;
+            conn.busy_timeout(Duration::from_secs(10))?;
+            conn.set_prepared_statement_cache_capacity(inline::STATEMENT_CACHE);
+            conns.push(std::sync::Mutex::new(conn));
+        }
+        Ok(Arc::new(Readers { conns, next: Default::default() }))
+    }
+
+    /// A connection no one is using, if there is one.
+    fn free(&self) -> Option<std::sync::MutexGuard<'_, rusqlite::Connection>> {
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (0..self.conns.len()).find_map(|i| self.conns.get((start + i) % self.conns.len())?.try_lock().ok())
+    }
+}
+
+impl<'c> Executor<'c> for &'c Reads {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        mut query: E,
+    ) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        use futures_util::StreamExt as _;
+        let Some(conn) = self.readers.as_ref().and_then(|readers| readers.free()) else {
+            return (&self.pool).fetch_many(query);
+        };
+        let answer = query
+            .take_arguments()
+            .map_err(sqlx::Error::Encode)
+            .and_then(|arguments| inline::run(&conn, query.sql(), query.persistent(), arguments, false));
+        drop(conn);
+        futures_util::stream::iter(inline::steps(answer)).boxed()
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, mut query: E) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        let Some(conn) = self.readers.as_ref().and_then(|readers| readers.free()) else {
+            return (&self.pool).fetch_optional(query);
+        };
+        let row = query.take_arguments().map_err(sqlx::Error::Encode).and_then(|arguments| {
+            inline::run(&conn, query.sql(), query.persistent(), arguments, true)
+                .map(|answer| answer.rows.into_iter().next())
+        });
+        drop(conn);
+        Box::pin(std::future::ready(row))
+    }
+
+    fn prepare_with<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+        parameters: &'e [AnyTypeInfo],
+    ) -> BoxFuture<'e, Result<AnyStatement<'q>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        (&self.pool).prepare_with(sql, parameters)
+    }
+
+    fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        (&self.pool).describe(sql)
+    }
+}
+
+/// The writer runs statements as the store writes them; it does not hand out prepared ones.
+fn unsupported(what: &str) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("{what} is not offered on the SQLite writer; run the query instead"))
 }
 
 /// The writer connection, held by one transaction. Dropped unfinished, it leaves word that its
@@ -501,11 +820,8 @@ impl Drop for Held {
 }
 
 impl Tx {
-    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        match &mut self.inner {
-            TxInner::Pool(tx) => tx,
-            TxInner::Batched(held) => &mut held.guard.conn,
-        }
+    pub fn conn(&mut self) -> &mut Conn {
+        &mut self.conn
     }
 
     /// What a read ends with to lock the rows it reads until this transaction ends: `FOR UPDATE`
@@ -513,9 +829,9 @@ impl Tx {
     /// `BEGIN IMMEDIATE` (every read in it is as good as locked). Cheaper than writing the row
     /// unchanged: PostgreSQL makes no new version of it.
     pub fn for_update(&self) -> &'static str {
-        match self.inner {
-            TxInner::Pool(_) => " FOR UPDATE",
-            TxInner::Batched(_) => "",
+        match self.conn.0 {
+            Link::Batched(_) => "",
+            Link::Pool(_) | Link::Pooled(_) => " FOR UPDATE",
         }
     }
 
@@ -542,8 +858,10 @@ impl Tx {
 
     /// Commits, and returns once the transaction is durable and its changes are announced.
     pub async fn commit(self, hub: &Hub) -> Result<(), sqlx::Error> {
-        match self.inner {
-            TxInner::Pool(mut inner) => {
+        match self.conn.0 {
+            // A `Tx` is only ever made by `Db::begin`, with one of the other two.
+            Link::Pooled(_) => return Err(writer_error("a pooled connection is no transaction to commit")),
+            Link::Pool(mut inner) => {
                 if self.notify {
                     for change in &self.announced.changes {
                         sqlx::query("SELECT pg_notify($1, $2)")
@@ -556,8 +874,8 @@ impl Tx {
                 inner.commit().await?;
                 self.announced.publish(hub);
             }
-            TxInner::Batched(mut held) => {
-                held.guard.conn.execute(RELEASE).await?;
+            Link::Batched(mut held) => {
+                inline::exec(&held.guard.conn, RELEASE)?;
                 let (done, durable) = oneshot::channel();
                 held.guard.waiting.push(Waiter { done, announce: Some((hub.clone(), self.announced)) });
                 held.done = true;
@@ -571,11 +889,12 @@ impl Tx {
     /// Rolls back, and returns once every transaction committed before this one is durable and
     /// visible to every connection: a read from the pool afterwards sees what beat us.
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        match self.inner {
-            TxInner::Pool(inner) => inner.rollback().await,
-            TxInner::Batched(mut held) => {
-                held.guard.conn.execute(ROLLBACK_TO).await?;
-                held.guard.conn.execute(RELEASE).await?;
+        match self.conn.0 {
+            Link::Pooled(_) => Ok(()),
+            Link::Pool(inner) => inner.rollback().await,
+            Link::Batched(mut held) => {
+                inline::exec(&held.guard.conn, ROLLBACK_TO)?;
+                inline::exec(&held.guard.conn, RELEASE)?;
                 held.done = true;
                 let durable = if held.guard.open && !held.guard.waiting.is_empty() {
                     let (done, durable) = oneshot::channel();
@@ -706,6 +1025,139 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, i64::from(commits));
+        again.close().await;
+    }
+
+    /// A query reads the same on the writer (`inline`, rusqlite) as on a pooled connection
+    /// (sqlx's SQLite driver): the same columns, the same kinds of values, arguments bound by
+    /// their numbers, the same refusal for a broken constraint, and what a write changed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_reads_rows_as_the_pool_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}", dir.path().join("inkan.db").display())).await.unwrap();
+        let sql = "SELECT 1 AS i, 2.5 AS r, 'text' AS t, x'0102' AS b, NULL AS n, $2 AS second, $1 AS first, \
+                   $3 AS flag, $4 AS bytes, $5 AS absent, $1 || $2 AS again, 'é' AS i";
+        let query =
+            || sqlx::query(sql).bind("one").bind(7_i64).bind(true).bind(vec![9_u8, 8]).bind(Option::<String>::None);
+        let seen = |row: &AnyRow| {
+            use sqlx::{Column as _, Row as _};
+            let columns: Vec<_> = row.columns().iter().map(|c| (c.ordinal(), c.name().to_owned())).collect();
+            let mut names: Vec<_> = row.column_names.iter().map(|(name, i)| (name.to_string(), *i)).collect();
+            names.sort();
+            let first: String = row.try_get("first").unwrap();
+            let flag: i64 = row.try_get("flag").unwrap();
+            let absent: Option<String> = row.try_get("absent").unwrap();
+            format!("{columns:?} {names:?} {:?} {first} {flag} {absent:?}", row.values)
+        };
+        let pooled = query().fetch_one(&mut db.acquire().await.unwrap()).await.unwrap();
+        let read = query().fetch_one(db.reads()).await.unwrap();
+        assert_eq!(seen(&read), seen(&pooled));
+        let mut tx = db.begin().await.unwrap();
+        let written = query().fetch_one(tx.conn()).await.unwrap();
+        assert_eq!(seen(&written), seen(&pooled));
+        assert!(seen(&written).contains("BigInt(7)") && seen(&written).contains("one 1 None"), "{}", seen(&written));
+        assert_eq!(query().fetch_all(tx.conn()).await.unwrap().len(), 1);
+        assert!(query().fetch_optional(tx.conn()).await.unwrap().is_some());
+
+        // What a write changed, through `execute` and through `RETURNING`.
+        let insert =
+            "INSERT INTO operator_audit (operator_id, action, subject, reason, at) VALUES ('op', 'test', $1, 'r', 0)";
+        for subject in ["a", "b"] {
+            let done = sqlx::query(insert).bind(subject).execute(tx.conn()).await.unwrap();
+            assert_eq!(done.rows_affected(), 1);
+        }
+        let returned: Vec<String> =
+            sqlx::query_scalar("UPDATE operator_audit SET reason = 'changed' WHERE action = 'test' RETURNING subject")
+                .fetch_all(tx.conn())
+                .await
+                .unwrap();
+        assert_eq!(returned.len(), 2);
+        let first: Option<String> =
+            sqlx::query_scalar("UPDATE operator_audit SET reason = 'again' WHERE action = 'test' RETURNING subject")
+                .fetch_optional(tx.conn())
+                .await
+                .unwrap();
+        assert!(first.is_some());
+        let again: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM operator_audit WHERE reason = 'again'")
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        assert_eq!(again, 2, "a write whose first row was all that was asked for still changed every row");
+
+        // Bad statements and bindings are refused as errors, and the transaction goes on.
+        let wrong_count = sqlx::query("SELECT $1, $2").bind(1_i64).fetch_one(tx.conn()).await.map(drop).unwrap_err();
+        assert!(wrong_count.to_string().contains("2 parameters"), "{wrong_count}");
+        let two = sqlx::query("SELECT 1; SELECT 2").fetch_one(tx.conn()).await.map(drop).unwrap_err();
+        assert!(matches!(two, sqlx::Error::Protocol(_)), "{two}");
+        let syntax = sqlx::query("SELEKT 1").fetch_one(tx.conn()).await.map(drop).unwrap_err();
+        assert!(syntax.as_database_error().is_some(), "{syntax}");
+        tx.commit(&Hub::default()).await.unwrap();
+
+        // A broken unique constraint, both ways (in a table made after the writer opened).
+        sqlx::query("CREATE TABLE keyed (k TEXT PRIMARY KEY)").execute(db.pool()).await.unwrap();
+        let insert = "INSERT INTO keyed (k) VALUES ($1)";
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query(insert).bind("k").execute(tx.conn()).await.unwrap();
+        let on_writer = sqlx::query(insert).bind("k").execute(tx.conn()).await.unwrap_err();
+        tx.commit(&Hub::default()).await.unwrap();
+        let on_pool = sqlx::query(insert).bind("k").execute(db.pool()).await.unwrap_err();
+        let (writer, pool) = (on_writer.as_database_error().unwrap(), on_pool.as_database_error().unwrap());
+        assert!(writer.is_unique_violation() && pool.is_unique_violation(), "{on_writer} / {on_pool}");
+        assert_eq!(writer.code(), pool.code());
+
+        // Reads are read-only: a write sent there by mistake is refused, not queued.
+        let misplaced = sqlx::query(insert).bind("other").execute(db.reads()).await.unwrap_err();
+        assert!(misplaced.to_string().contains("readonly"), "{misplaced}");
+        let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM keyed").fetch_one(db.reads()).await.unwrap();
+        assert_eq!(kept, 1);
+        db.close().await;
+    }
+
+    /// The writer runs no checkpoint of its own; after enough transactions the syncer's
+    /// connection runs one beside it, learns from it when the next is due, and nothing is lost.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checkpoints_run_beside_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("inkan.db").display());
+        let db = Db::open(&url).await.unwrap();
+        let hub = Hub::default();
+        let writer = db.writer.clone().unwrap();
+        let checkpointer = writer.syncer.checkpointer.clone().unwrap();
+        let autocheckpoint: i64 =
+            writer.state.lock().await.conn.query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0)).unwrap();
+        assert_eq!(autocheckpoint, 0);
+        let commits = 200;
+        for i in 0..commits {
+            let mut tx = db.begin().await.unwrap();
+            sqlx::query("INSERT INTO operator_audit (operator_id, action, subject, reason, at) VALUES ('op', 'test', $1, 'r', 0)")
+                .bind(format!("subject {i}"))
+                .execute(tx.conn())
+                .await
+                .unwrap();
+            tx.commit(&hub).await.unwrap();
+        }
+        // A checkpoint runs on a blocking thread of its own; wait for it (real disk work, no clock).
+        for _ in 0..500 {
+            if checkpointer.runs.load(std::sync::atomic::Ordering::Relaxed) > 0
+                && !checkpointer.running.load(std::sync::atomic::Ordering::Acquire)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            checkpointer.runs.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            "no checkpoint after {commits} commits"
+        );
+        let every = checkpointer.every.load(std::sync::atomic::Ordering::Relaxed);
+        assert!((8..=4096).contains(&every) && every != 64, "the next checkpoint's due was not learnt: {every}");
+        db.close().await;
+        let again = Db::open(&url).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM operator_audit WHERE action = 'test'")
+            .fetch_one(again.pool())
+            .await
+            .unwrap();
+        assert_eq!(n, commits);
         again.close().await;
     }
 

@@ -123,7 +123,7 @@ pub(crate) async fn append_unheaded(
 /// Notices of an account after `after`, oldest first, at most `limit`.
 pub async fn read_after(state: &AppState, account_id: &str, after: u64, limit: i64) -> Result<Vec<FeedEvent>> {
     let after = i64::try_from(after).map_err(|_| AppError::invalid("Last-Event-ID is out of range"))?;
-    let rows = store::events::after(state.db.pool(), account_id, after, limit).await?;
+    let rows = store::events::after(state.db.reads(), account_id, after, limit).await?;
     rows.into_iter()
         .map(|row| {
             Ok(FeedEvent {
@@ -154,7 +154,7 @@ fn signature_of(key_id: Option<String>, signature: Option<String>) -> Result<Opt
 /// in a signed head. Returns how many heads it signed.
 pub async fn sign_unsigned_heads(app: &AppState) -> Result<u64> {
     let mut signed = 0u64;
-    for (account_id, seq, hash) in store::events::unsigned_heads(app.db.pool()).await? {
+    for (account_id, seq, hash) in store::events::unsigned_heads(app.db.reads()).await? {
         let bytes = hex::decode(&hash)
             .ok()
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
@@ -333,7 +333,7 @@ impl Feed {
                 pending
             }
             Ok(Notice::ChargePending { charge_id, .. }) => {
-                let waiting = store::charges::waiting(self.state.db.pool(), &self.account_id, Some(&charge_id), now);
+                let waiting = store::charges::waiting(self.state.db.reads(), &self.account_id, Some(&charge_id), now);
                 // Its notice is durable (published after its sync, or settled after its read), and
                 // so is the charge as that notice's transaction left it; a later move not yet
                 // durable can only make it not wait, and push less.

@@ -27,15 +27,17 @@ pub struct Swept {
     pub attempt_counters: u64,
 }
 
-/// Deletes the ceremonies, sessions and joins that are over at the server's `now`.
+/// Deletes the ceremonies, sessions and joins that are over at the server's `now`, in one write
+/// transaction (on SQLite, the writer's: nothing else writes beside it).
 pub async fn sweep(app: &AppState) -> Result<Swept> {
     let now = app.clock.now();
-    let pool = app.db.pool();
-    let ceremonies = store::ceremonies::delete_expired(pool, now).await?;
+    let mut tx = app.db.begin().await?;
+    let ceremonies = store::ceremonies::delete_expired(&mut tx, now).await?;
     let ended = crate::auth::policy(app).ended_by(now);
-    let sessions = store::sessions::delete_ended(pool, ended.last_seen_by, ended.created_by).await?;
-    let joins = store::joins::delete_expired(pool, now - JOIN_GRACE).await?;
-    let attempt_counters = crate::attempts::sweep(&app.db, &app.settings.attempts, now).await?;
+    let sessions = store::sessions::delete_ended(&mut tx, ended.last_seen_by, ended.created_by).await?;
+    let joins = store::joins::delete_expired(&mut tx, now - JOIN_GRACE).await?;
+    let attempt_counters = crate::attempts::sweep(&mut tx, &app.settings.attempts, now).await?;
+    tx.commit(&app.hub).await?;
     app.limiter.forget_idle();
     Ok(Swept { attempt_counters, ceremonies, sessions, joins })
 }

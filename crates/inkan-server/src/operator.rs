@@ -109,10 +109,10 @@ pub const MAX_FLAGS: i64 = 200;
 /// every wallet each is in (`funding`, `inkan_core::cards`).
 pub async fn card_flags(db: &crate::db::Db) -> Result<Vec<inkan_api::admin::CardFlag>> {
     use inkan_api::admin::{CardFlag, FlaggedAccount};
-    let flagged = store::cards::blocked_fingerprints(db.pool(), MAX_FLAGS).await?;
+    let flagged = store::cards::blocked_fingerprints(db.reads(), MAX_FLAGS).await?;
     let mut flags = Vec::with_capacity(flagged.len());
     for fingerprint in flagged {
-        let rows = store::cards::with_fingerprint(db.pool(), &fingerprint).await?;
+        let rows = store::cards::with_fingerprint(db.reads(), &fingerprint).await?;
         let Some((_, _, brand, last4, _)) = rows.first().cloned() else { continue };
         let accounts = rows
             .into_iter()
@@ -130,7 +130,7 @@ pub async fn card_flags(db: &crate::db::Db) -> Result<Vec<inkan_api::admin::Card
 /// Every suspension, for an operator allowed to list them.
 pub(crate) async fn suspensions(app: &AppState, operator: &OperatorAuth) -> Result<Vec<Suspension>> {
     operator.allow(Action::ListSuspensions)?;
-    store::suspensions::all(app.db.pool()).await
+    store::suspensions::all(app.db.reads()).await
 }
 
 /// Suspends the service named `service` (a path segment), with the operator's reason, audited.

@@ -87,13 +87,13 @@ pub async fn take_ceremony<S: DeserializeOwned, C: DeserializeOwned>(
 
 /// The passkeys of one device of an account: the only ones that may act for it.
 pub async fn passkeys_of(app: &AppState, account_id: &str, device_id: &str) -> Result<Vec<Passkey>> {
-    store::passkeys::of_device(app.db.pool(), account_id, device_id).await?.iter().map(decode).collect()
+    store::passkeys::of_device(app.db.reads(), account_id, device_id).await?.iter().map(decode).collect()
 }
 
 /// Every passkey of an account, whatever its device: for a new device's registration, so that an
 /// authenticator does not register a second passkey for the same wallet.
 pub async fn all_passkeys_of(app: &AppState, account_id: &str) -> Result<Vec<Passkey>> {
-    store::passkeys::of_account(app.db.pool(), account_id).await?.iter().map(decode).collect()
+    store::passkeys::of_account(app.db.reads(), account_id).await?.iter().map(decode).collect()
 }
 
 /// A stored passkey with its counter. The counter is kept in its own column, written by every
@@ -212,7 +212,7 @@ fn tries(device: ActingDevice<'_>, address: IpAddr) -> Vec<crate::tries::Counter
 /// locked (a passkey is not counted against its wallet: `Secret::counted_against`).
 pub async fn check_tries(
     app: &AppState,
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::db::Conn,
     device: ActingDevice<'_>,
     address: IpAddr,
 ) -> Result<()> {
@@ -294,7 +294,7 @@ pub struct CounterUpdate {
 
 /// Reads the credential of a verified assertion and checks it: it must act for `device` (see
 /// [`inkan_core::device_binding::passkey_acts_for`]) and its counter must move forward. On the
-/// pool (`app.db.pool()`) before a transaction, or inside one; a device removed in between is
+/// pool (`app.db.reads()`) before a transaction, or inside one; a device removed in between is
 /// caught again by the removal's deletion of its passkeys, which makes [`apply_counter`] fail.
 pub async fn counter_update(
     conn: impl sqlx::Executor<'_, Database = sqlx::Any>,

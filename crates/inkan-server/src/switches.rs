@@ -45,6 +45,6 @@ pub async fn ensure_not_held<'c>(conn: impl sqlx::Executor<'c, Database = sqlx::
 
 /// The service and the account checks of a request made for `account_id`, on the pool.
 pub async fn ensure_allowed(app: &AppState, service: Service, account_id: &str) -> Result<()> {
-    ensure_running(app.db.pool(), service).await?;
-    ensure_not_held(app.db.pool(), account_id).await
+    ensure_running(app.db.reads(), service).await?;
+    ensure_not_held(app.db.reads(), account_id).await
 }

@@ -117,7 +117,7 @@ pub async fn admit_for_account(app: &AppState, client: &Client, account_id: &str
     if client.admit(app).is_ok() {
         return Ok(());
     }
-    if account_exists(app.db.pool(), account_id).await? {
+    if account_exists(app.db.reads(), account_id).await? {
         client.admit_for(app, account_id, flow)
     } else {
         client.admit(app)
@@ -173,7 +173,7 @@ pub(crate) async fn begin_sign_in(app: &AppState, client: &Client, body: BeginSi
     }
     admit_for_account(app, client, &body.account_id, Guarded::SignIn).await?;
     client.limit(app, Flow::SignIn, Some(&body.account_id))?;
-    let passkeys = match device_of(app.db.pool(), &body.account_id, &body.device_id).await {
+    let passkeys = match device_of(app.db.reads(), &body.account_id, &body.device_id).await {
         Ok((_, false)) => return Err(device_revoked()),
         Ok((_, true)) => passkeys::passkeys_of(app, &body.account_id, &body.device_id).await?,
         Err(e) if e.code == ErrorCode::NotFound => Vec::new(),

@@ -73,7 +73,7 @@ async fn note_failure(
 /// Whether the card of `fingerprint` may be verified in `account_id`'s wallet: it is not yet
 /// verified in as many other wallets as `settings.card_sharing` allows (`inkan_core::cards`).
 async fn shareable(app: &AppState, fingerprint: &str, account_id: &str) -> Result<bool> {
-    let elsewhere = store::cards::verified_elsewhere(app.db.pool(), fingerprint, account_id).await?;
+    let elsewhere = store::cards::verified_elsewhere(app.db.reads(), fingerprint, account_id).await?;
     Ok(app.settings.card_sharing.admits(elsewhere))
 }
 
@@ -139,7 +139,7 @@ fn card_of(row: &CardRow) -> Card {
 
 /// The wallet's cards, oldest first.
 pub(crate) async fn list(app: &AppState, account_id: &str) -> Result<Vec<Card>> {
-    Ok(store::cards::of_account(app.db.pool(), account_id).await?.iter().map(card_of).collect())
+    Ok(store::cards::of_account(app.db.reads(), account_id).await?.iter().map(card_of).collect())
 }
 
 /// The last four digits of a card number as typed, for a notice of its failure.
@@ -229,7 +229,7 @@ pub(crate) async fn verify(
     }
     switches::ensure_allowed(app, Service::TopUps, &auth.account_id).await?;
     let row =
-        store::cards::by_id(app.db.pool(), id, &auth.account_id).await?.ok_or_else(|| AppError::not_found("card"))?;
+        store::cards::by_id(app.db.reads(), id, &auth.account_id).await?.ok_or_else(|| AppError::not_found("card"))?;
     if row.status != "challenge_required" {
         return Err(AppError::invalid_state("this card is not waiting for a verification code"));
     }

@@ -105,7 +105,7 @@ impl From<LimitError> for AppError {
 
 /// The charge as its merchant sees it, if there is one with this id.
 pub(crate) async fn merchant_charge(app: &AppState, id: &str) -> Result<Option<Charge>> {
-    store::charges::load(app.db.pool(), id).await?.as_ref().map(merchant_view).transpose()
+    store::charges::load(app.db.reads(), id).await?.as_ref().map(merchant_view).transpose()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ struct PayingDevice {
 async fn paying_device(app: &AppState, payment_code: &str, now: time::OffsetDateTime) -> Result<PayingDevice> {
     let code = PaymentCode::parse(payment_code).map_err(AppError::from)?;
     let device =
-        store::devices::active_by_key_id(app.db.pool(), &code.key_id().to_string()).await?.ok_or_else(|| {
+        store::devices::active_by_key_id(app.db.reads(), &code.key_id().to_string()).await?.ok_or_else(|| {
             AppError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::PaymentCodeInvalid,
@@ -168,7 +168,7 @@ impl Request<'_> {
     /// The answer an earlier request with this key got: the same charge if the body was the same,
     /// `409 idempotency_conflict` if not; `None` if there was none.
     async fn answered(&self, app: &AppState) -> Result<Option<Charge>> {
-        let Some(kept) = store::idempotency::kept(app.db.pool(), &self.terminal.terminal_id, self.key).await? else {
+        let Some(kept) = store::idempotency::kept(app.db.reads(), &self.terminal.terminal_id, self.key).await? else {
             return Ok(None);
         };
         if kept.request_hash != self.hash {
@@ -189,7 +189,7 @@ pub(crate) async fn create(app: &AppState, terminal: &TerminalAuth, key: &str, b
     }
     let (amount, description) = requested(body)?;
     let now = app.clock.now();
-    switches::ensure_running(app.db.pool(), Service::Charges).await?;
+    switches::ensure_running(app.db.reads(), Service::Charges).await?;
     let device = paying_device(app, &body.payment_code, now).await?;
     // A genuine code, shown to a terminal in a country that is not served (a code relayed abroad):
     // refused, and the shopper told.
@@ -436,7 +436,7 @@ pub(crate) fn counted(row: &AnyRow) -> Result<Counted> {
 
 /// Why a charge could not be decided: gone, someone else's, or no longer pending.
 async fn not_decidable(app: &AppState, id: &str, account_id: &str) -> AppError {
-    match store::charges::load(app.db.pool(), id).await {
+    match store::charges::load(app.db.reads(), id).await {
         Ok(Some(row)) if row.try_get::<String, _>("account_id").ok().as_deref() == Some(account_id) => {
             match status_of(&row) {
                 Ok(ChargeStatus::PendingConfirmation) | Ok(ChargeStatus::Expired) => {
@@ -468,7 +468,7 @@ pub(crate) async fn confirm(
 ) -> Result<WalletCharge> {
     client.admit_for(app, &auth.account_id, Guarded::Payment)?;
     let now = app.clock.now();
-    switches::ensure_running(app.db.pool(), Service::Charges).await?;
+    switches::ensure_running(app.db.reads(), Service::Charges).await?;
     // The assertion is checked against the charge's challenge before the transaction: the check
     // needs no database, and no transaction waits on it. It counts only if the transaction below
     // still finds the charge pending (a charge's challenge never changes while it is) and the
@@ -478,7 +478,7 @@ pub(crate) async fn confirm(
     let confirming = Move::of(ChargeEvent::Confirm)?;
     let found = match id.len() > 64 {
         true => None,
-        false => store::charges::confirmable(app.db.pool(), &confirming, id, &auth.account_id, now).await?,
+        false => store::charges::confirmable(app.db.reads(), &confirming, id, &auth.account_id, now).await?,
     };
     let Some(found) = found else {
         return Err(not_decidable(app, id, &auth.account_id).await);
@@ -540,9 +540,9 @@ async fn check_assertion(
 ) -> Result<(AuthenticationResult, passkeys::CounterUpdate)> {
     let state: PasskeyAuthentication = serde_json::from_str(auth_state.as_deref().unwrap_or_default())?;
     let refused = |e: AppError| passkeys::note_refusal(e, device, client.address(), "payment");
-    passkeys::check_tries(app, &mut *app.db.pool().acquire().await?, device, client.address()).await?;
+    passkeys::check_tries(app, &mut app.db.acquire().await?, device, client.address()).await?;
     let verified = passkeys::verify_assertion_off_workers(app, state, credential.clone()).await.map_err(refused)?;
-    let counter = passkeys::counter_update(app.db.pool(), device, &verified).await.map_err(refused)?;
+    let counter = passkeys::counter_update(app.db.reads(), device, &verified).await.map_err(refused)?;
     Ok((verified, counter))
 }
 
@@ -632,7 +632,7 @@ pub(crate) async fn decline(app: &AppState, auth: &SessionAuth, id: &str, not_me
     }
     tx.announce(Change::Charge(id.to_owned()));
     tx.commit(&app.hub).await?;
-    let row = store::charges::load(app.db.pool(), id).await?.ok_or_else(|| AppError::not_found("charge"))?;
+    let row = store::charges::load(app.db.reads(), id).await?.ok_or_else(|| AppError::not_found("charge"))?;
     wallet_view(&row)
 }
 
@@ -640,7 +640,7 @@ pub(crate) async fn decline(app: &AppState, auth: &SessionAuth, id: &str, not_me
 /// that charge.
 pub(crate) async fn pending(app: &AppState, account_id: &str) -> Result<Vec<PendingCharge>> {
     expire_due(app, None).await?;
-    store::charges::waiting(app.db.pool(), account_id, None, app.clock.now()).await
+    store::charges::waiting(app.db.reads(), account_id, None, app.clock.now()).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -655,7 +655,7 @@ pub(crate) async fn wait_for_decision(app: &AppState, terminal: &TerminalAuth, i
     let deadline = tokio::time::Instant::now() + StdDuration::from_secs(wait);
     loop {
         expire_due(app, Some(id)).await?;
-        let row = store::charges::load(app.db.pool(), id).await?.ok_or_else(|| AppError::not_found("charge"))?;
+        let row = store::charges::load(app.db.reads(), id).await?.ok_or_else(|| AppError::not_found("charge"))?;
         if row.try_get::<String, _>("merchant_id")? != terminal.merchant_id {
             return Err(AppError::not_found("charge"));
         }
@@ -680,7 +680,7 @@ pub(crate) async fn refund(app: &AppState, terminal: &TerminalAuth, id: &str) ->
     let mut tx = app.db.begin().await?;
     let Some(row) = store::charges::refund(&mut tx, &refunding, id, &terminal.merchant_id, now).await? else {
         tx.rollback().await?;
-        let existing = store::charges::load(app.db.pool(), id)
+        let existing = store::charges::load(app.db.reads(), id)
             .await?
             .filter(|r| r.try_get::<String, _>("merchant_id").ok().as_deref() == Some(terminal.merchant_id.as_str()));
         return match existing {
@@ -704,7 +704,7 @@ pub(crate) async fn refund(app: &AppState, terminal: &TerminalAuth, id: &str) ->
     lock_and_write_account(&mut tx, app, &account_id, moved, &notice, amount, now).await?;
     tx.announce(Change::Charge(id.to_owned()));
     tx.commit(&app.hub).await?;
-    let row = store::charges::load(app.db.pool(), id).await?.ok_or_else(|| AppError::not_found("charge"))?;
+    let row = store::charges::load(app.db.reads(), id).await?.ok_or_else(|| AppError::not_found("charge"))?;
     merchant_view(&row)
 }
 
@@ -717,7 +717,7 @@ pub(crate) async fn expire_due(app: &AppState, only: Option<&str>) -> Result<usi
     let now = app.clock.now();
     let expiring = Move::of(ChargeEvent::Expire)?;
     let mut expired = 0;
-    for (id, account_id) in store::charges::due_to_expire(app.db.pool(), &expiring, only, now).await? {
+    for (id, account_id) in store::charges::due_to_expire(app.db.reads(), &expiring, only, now).await? {
         let mut tx = app.db.begin().await?;
         let Some(row) = store::charges::expire(&mut tx, &expiring, &id, now).await? else { continue };
         let merchant_name = store::charges::merchant_name(&mut tx, &row.try_get::<String, _>("merchant_id")?).await?;

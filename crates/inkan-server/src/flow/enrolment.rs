@@ -30,7 +30,7 @@ pub(crate) async fn begin(app: &AppState, client: &Client, body: &BeginRegistrat
     client.admit(app)?;
     client.limit(app, Flow::Enrolment, None)?;
     let display_name = display_name(&body.display_name)?;
-    switches::ensure_running(app.db.pool(), Service::Enrolment).await?;
+    switches::ensure_running(app.db.reads(), Service::Enrolment).await?;
     let user = Uuid::new_v4();
     let (options, state) = app
         .webauthn
@@ -45,7 +45,7 @@ pub(crate) async fn begin(app: &AppState, client: &Client, body: &BeginRegistrat
 pub(crate) async fn finish(app: &AppState, client: &Client, body: &FinishRegistration) -> Result<Enrolled> {
     client.admit(app)?;
     let (key, device_name) = check_device(&body.device, &body.ceremony_id)?;
-    switches::ensure_running(app.db.pool(), Service::Enrolment).await?;
+    switches::ensure_running(app.db.reads(), Service::Enrolment).await?;
     let mut tx = app.db.begin().await?;
     let ceremony =
         take_ceremony::<PasskeyRegistration, RegistrationContext>(app, &mut tx, "registration", &body.ceremony_id)

@@ -85,7 +85,7 @@ async fn load(app: &AppState, id: &str) -> Result<JoinRow> {
     if id.len() > 64 {
         return Err(AppError::not_found("device join"));
     }
-    store::joins::by_id(app.db.pool(), id).await?.ok_or_else(|| AppError::not_found("device join"))
+    store::joins::by_id(app.db.reads(), id).await?.ok_or_else(|| AppError::not_found("device join"))
 }
 
 fn wrong_state(join: &Join) -> AppError {
@@ -99,15 +99,19 @@ pub(crate) async fn begin(app: &AppState, client: &Client, body: &BeginJoin) -> 
     }
     crate::flow::accounts::admit_for_account(app, client, &body.account_id, Guarded::DeviceJoin).await?;
     client.limit(app, Flow::JoinBegin, Some(&body.account_id))?;
-    switches::ensure_running(app.db.pool(), Service::Enrolment).await?;
+    switches::ensure_running(app.db.reads(), Service::Enrolment).await?;
     // An account id that does not exist gets a request like any other (kept, and never approved):
     // the answer must not tell which ids exist. A held account is the one that says so.
-    if account_exists(app.db.pool(), &body.account_id).await? {
-        switches::ensure_not_held(app.db.pool(), &body.account_id).await?;
+    if account_exists(app.db.reads(), &body.account_id).await? {
+        switches::ensure_not_held(app.db.reads(), &body.account_id).await?;
     }
     let now = app.clock.now();
-    let (open, first_expiry) = store::joins::open_count(app.db.pool(), &body.account_id, now).await?;
+    // Counted and written in one transaction (on SQLite the writer's, one at a time: joins begun
+    // at once are counted one after the other).
+    let mut tx = app.db.begin().await?;
+    let (open, first_expiry) = store::joins::open_count(&mut tx, &body.account_id, now).await?;
     if !JOINS.admits(open) {
+        tx.rollback().await?;
         // No notice: a refused request is not one more thing for the shopper to dismiss.
         let free_in = first_expiry.map_or(JOINS.ttl, |at| at - now).whole_seconds();
         return Err(AppError::too_many_requests(
@@ -117,7 +121,8 @@ pub(crate) async fn begin(app: &AppState, client: &Client, body: &BeginJoin) -> 
     }
     let id = new_id("join", &app.rng)?;
     let expires_at = now + JOINS.ttl;
-    store::joins::insert(app.db.pool(), &id, &body.account_id, now, expires_at).await?;
+    store::joins::insert(&mut tx, &id, &body.account_id, now, expires_at).await?;
+    tx.commit(&app.hub).await?;
     Ok(Join { join_id: id, state: JoinState::AwaitingDevice, device_name: None, device_fingerprint: None, expires_at })
 }
 
@@ -179,7 +184,9 @@ async fn approve_with_recovery_code(
     }
     if !recovery::use_code(&mut tx, app, account_id, code).await? {
         tx.rollback().await?;
-        store::joins::reject(app.db.pool(), &row.id).await?;
+        let mut tx = app.db.begin().await?;
+        store::joins::reject(&mut tx, &row.id).await?;
+        tx.commit(&app.hub).await?;
         let message = "that recovery code is not valid for this wallet; start again";
         return Err(recovery::wrong_code(app, account_id, None, client.address(), message).await);
     }
@@ -234,7 +241,7 @@ pub(crate) async fn passkey_challenge(
     if join.state != JoinState::Approved {
         return Err(wrong_state(&join));
     }
-    let (name, user) = store::accounts::passkey_user(app.db.pool(), &row.account_id).await?;
+    let (name, user) = store::accounts::passkey_user(app.db.reads(), &row.account_id).await?;
     let user = uuid::Uuid::parse_str(&user).map_err(AppError::internal)?;
     let existing: Vec<_> =
         crate::passkeys::all_passkeys_of(app, &row.account_id).await?.iter().map(|p| p.cred_id().clone()).collect();
@@ -287,6 +294,6 @@ pub(crate) async fn finish(
 /// The wallet's joins waiting for its approval, oldest first.
 pub(crate) async fn waiting(app: &AppState, account_id: &str) -> Result<Vec<Join>> {
     let now = app.clock.now();
-    let rows = store::joins::awaiting_approval(app.db.pool(), account_id, now).await?;
+    let rows = store::joins::awaiting_approval(app.db.reads(), account_id, now).await?;
     rows.iter().map(|r| view(r, now)).collect()
 }

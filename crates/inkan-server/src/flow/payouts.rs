@@ -200,7 +200,7 @@ async fn failed(app: &AppState, payout: &PayoutRow, reason: &str) -> Result<Clos
 }
 
 async fn settled_elsewhere(app: &AppState, payout: &PayoutRow) -> Result<Closed> {
-    let now = store::payouts::by_id(app.db.pool(), &payout.id).await?;
+    let now = store::payouts::by_id(app.db.reads(), &payout.id).await?;
     Ok(match now.status.as_str() {
         "succeeded" => Closed::PaidOut(payout.clone()),
         "failed" => Closed::Failed(now.failure.unwrap_or_default()),
@@ -214,7 +214,7 @@ const RECONCILE_BATCH: i64 = 500;
 /// Settles every pay-out still `pending` by what the provider knows of it. `(paid, failed, waiting)`.
 pub async fn reconcile(app: &AppState) -> Result<(u64, u64, u64)> {
     let mut done = (0, 0, 0);
-    for payout in store::payouts::pending(app.db.pool(), RECONCILE_BATCH).await? {
+    for payout in store::payouts::pending(app.db.reads(), RECONCILE_BATCH).await? {
         let looked = match app.funding.lookup(&payout.id) {
             Ok(looked) => looked,
             Err(FundingError::Unavailable) => {
@@ -263,7 +263,7 @@ fn view(payout: &PayoutRow, status: PayoutStatus) -> Payout {
 /// The pay-out a closed (or closing) wallet already has, with its status: what closing it again
 /// answers.
 async fn existing(app: &AppState, account_id: &str) -> Result<Option<(PayoutRow, PayoutStatus)>> {
-    let Some(payout) = store::payouts::latest_not_failed(app.db.pool(), account_id).await? else { return Ok(None) };
+    let Some(payout) = store::payouts::latest_not_failed(app.db.reads(), account_id).await? else { return Ok(None) };
     let status = if payout.status == "succeeded" { PayoutStatus::Succeeded } else { PayoutStatus::Pending };
     Ok(Some((payout, status)))
 }

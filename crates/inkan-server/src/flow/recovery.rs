@@ -20,7 +20,7 @@ use crate::{feed, store};
 
 /// Whether `code` is an unused recovery code of `account_id` (freezing does not use it up).
 pub async fn is_valid(app: &AppState, account_id: &str, code: &str) -> Result<bool> {
-    store::recovery_codes::is_unused(app.db.pool(), account_id, code).await
+    store::recovery_codes::is_unused(app.db.reads(), account_id, code).await
 }
 
 /// Uses up a recovery code of `account_id` inside `tx`; a notice tells how many are left.
@@ -50,7 +50,7 @@ pub async fn check_tries(
     purpose: Purpose,
 ) -> Result<()> {
     let counters = tries(account_id, device_id, address);
-    let mut conn = app.db.pool().acquire().await?;
+    let mut conn = app.db.acquire().await?;
     attempts::check(&mut conn, &app.settings.attempts, &counters, purpose, app.clock.now())
         .await?
         .map_err(attempts::Locked::refusal)
@@ -66,7 +66,7 @@ pub async fn wrong_code(
     address: IpAddr,
     message: &'static str,
 ) -> AppError {
-    let exists = account_id.len() <= 64 && matches!(account_exists(app.db.pool(), account_id).await, Ok(true));
+    let exists = account_id.len() <= 64 && matches!(account_exists(app.db.reads(), account_id).await, Ok(true));
     let failed = crate::tries::FailedTry {
         secret: Secret::RecoveryCode,
         account_id: exists.then(|| account_id.to_owned()),

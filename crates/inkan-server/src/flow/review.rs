@@ -84,6 +84,6 @@ async fn not_held(app: &AppState, charge_id: &str) -> AppError {
 /// `review` scope.
 pub(crate) async fn held(app: &AppState, operator: &OperatorAuth) -> Result<HeldCharges> {
     operator.allow(Action::ListReviews)?;
-    let charges = store::charges::held(app.db.pool(), app.clock.now(), MAX_LISTED).await?;
+    let charges = store::charges::held(app.db.reads(), app.clock.now(), MAX_LISTED).await?;
     Ok(HeldCharges { charges })
 }

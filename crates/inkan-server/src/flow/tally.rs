@@ -24,7 +24,7 @@ pub(crate) struct Wallet<'a> {
 /// charge): from its totals, or summed from its charges when they cannot say (none kept yet, or
 /// `at` in a day or month they have turned past: a charge made before midnight, confirmed after).
 pub(crate) async fn sums(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::db::Conn,
     app: &AppState,
     wallet: &Wallet<'_>,
     at: time::OffsetDateTime,

@@ -61,7 +61,7 @@ pub(crate) async fn top_up(
     request_hash: &str,
     body: &TopUp,
 ) -> Result<Answered> {
-    let pool = app.db.pool();
+    let pool = app.db.reads();
     if let Some(found) = store::topups::by_key(pool, account_id, key).await? {
         return retried(app, found, request_hash).await;
     }
@@ -118,7 +118,7 @@ async fn answer(app: &AppState, topup: &TopUpRow, outcome: Outcome) -> Result<An
             return Err(AppError::new(StatusCode::PAYMENT_REQUIRED, inkan_api::ErrorCode::CardDeclined, reason));
         }
     };
-    let balance = store::accounts::balance(app.db.pool(), &topup.account_id).await?;
+    let balance = store::accounts::balance(app.db.reads(), &topup.account_id).await?;
     let result = TopUpResult {
         id: topup.id.clone(),
         status,
@@ -224,7 +224,7 @@ async fn fail(app: &AppState, topup: &TopUpRow, reason: &str) -> Result<Outcome>
 
 /// How a top-up someone else settled first ended.
 async fn settled_elsewhere(app: &AppState, topup: &TopUpRow) -> Result<Outcome> {
-    let now = store::topups::by_id(app.db.pool(), &topup.id).await?;
+    let now = store::topups::by_id(app.db.reads(), &topup.id).await?;
     Ok(match now.status {
         TopUpStatus::Succeeded => Outcome::Succeeded,
         TopUpStatus::Failed => Outcome::Failed(now.failure.unwrap_or_default()),
@@ -250,7 +250,7 @@ const RECONCILE_BATCH: i64 = 500;
 /// `inkan_core::topup::settle` decides: credited, failed, or left to wait.
 pub async fn reconcile(app: &AppState) -> Result<Reconciled> {
     let mut done = Reconciled::default();
-    for topup in store::topups::pending(app.db.pool(), RECONCILE_BATCH).await? {
+    for topup in store::topups::pending(app.db.reads(), RECONCILE_BATCH).await? {
         match reconcile_one(app, &topup).await {
             Ok(Outcome::Succeeded) => done.credited += 1,
             Ok(Outcome::Failed(_)) => done.failed += 1,

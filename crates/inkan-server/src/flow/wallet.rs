@@ -33,11 +33,11 @@ async fn limits_view(
 ) -> Result<Limits> {
     let now = app.clock.now();
     let settled = settings.settle(now);
-    let mut conn = app.db.pool().acquire().await?;
+    let mut conn = app.db.acquire().await?;
     let kept = store::accounts::tally(&mut conn, account_id, currency).await?;
     let wallet = tally::Wallet { id: account_id, currency, kept };
     let spent = tally::sums(&mut conn, app, &wallet, now, None, now).await?.spent;
-    let policy = match store::devices::enrolled_at(&mut *conn, device_id, account_id).await? {
+    let policy = match store::devices::enrolled_at(&mut conn, device_id, account_id).await? {
         Some(at) => app
             .settings
             .new_device_cap
@@ -55,7 +55,7 @@ fn currency(text: &str) -> Result<Currency> {
 
 /// The wallet as the session's device sees it.
 pub(crate) async fn show(app: &AppState, auth: &SessionAuth) -> Result<Wallet> {
-    let row = store::accounts::wallet(app.db.pool(), &auth.account_id).await?;
+    let row = store::accounts::wallet(app.db.reads(), &auth.account_id).await?;
     let currency = currency(&row.currency)?;
     let settings: LimitSettings = serde_json::from_str(&row.limits)?;
     Ok(Wallet {
@@ -134,7 +134,7 @@ pub(crate) async fn unfreeze(app: &AppState, auth: &SessionAuth, client: &Client
 
 /// Every device the wallet ever enrolled, oldest first.
 pub(crate) async fn devices(app: &AppState, account_id: &str) -> Result<Vec<Device>> {
-    let rows = store::devices::of_account(app.db.pool(), account_id).await?;
+    let rows = store::devices::of_account(app.db.reads(), account_id).await?;
     rows.iter()
         .map(|r| {
             Ok(Device {

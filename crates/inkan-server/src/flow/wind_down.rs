@@ -23,7 +23,7 @@ pub(crate) async fn batch(app: &AppState, operator_id: &str, body: &WindDown) ->
     if after.len() > 64 {
         return Err(AppError::invalid("after: a wallet id"));
     }
-    let ids = store::accounts::open_after(app.db.pool(), after, BATCH).await?;
+    let ids = store::accounts::open_after(app.db.reads(), after, BATCH).await?;
     let subject = format!("{} wallet(s) after {:?}", ids.len(), after);
     let mut tx = app.db.begin().await?;
     let entry = Entry { operator_id, action: Action::WindDown.as_str(), subject: &subject, reason: &why };
@@ -65,7 +65,7 @@ pub(crate) async fn batch(app: &AppState, operator_id: &str, body: &WindDown) ->
 /// The wallets not closed yet, what they hold, what was paid back and what is on its way, and the
 /// wallets' books in the ledger.
 pub(crate) async fn report(app: &AppState) -> Result<WindDownReport> {
-    let sums = store::accounts::wind_down_sums(app.db.pool()).await?;
+    let sums = store::accounts::wind_down_sums(app.db.reads()).await?;
     Ok(WindDownReport {
         open_wallets: sums.open_wallets,
         left_in_wallets: sums.left_in_wallets,

@@ -118,11 +118,7 @@ pub(crate) fn tally_of(row: &AnyRow, currency: Currency) -> Result<Option<Tally>
 }
 
 /// The running totals of the account (not locked), in `currency`.
-pub(crate) async fn tally(
-    conn: &mut sqlx::AnyConnection,
-    account_id: &str,
-    currency: Currency,
-) -> Result<Option<Tally>> {
+pub(crate) async fn tally(conn: &mut crate::db::Conn, account_id: &str, currency: Currency) -> Result<Option<Tally>> {
     let row = sqlx::query(&format!("SELECT {TALLY_COLUMNS} FROM accounts WHERE id = $1"))
         .bind(account_id)
         .fetch_one(conn)
@@ -161,12 +157,12 @@ pub(crate) async fn credit(tx: &mut Tx, account_id: &str, amount: Money) -> Resu
 }
 
 /// The account's balance, in minor units of its currency.
-pub(crate) async fn balance(db: &sqlx::AnyPool, account_id: &str) -> Result<i64> {
+pub(crate) async fn balance(db: &crate::db::Reads, account_id: &str) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT balance FROM accounts WHERE id = $1").bind(account_id).fetch_one(db).await?)
 }
 
 /// The wallet's currency (its code), and when it was closed, if it was.
-pub(crate) async fn currency_and_closed(db: &sqlx::AnyPool, account_id: &str) -> Result<(String, Option<i64>)> {
+pub(crate) async fn currency_and_closed(db: &crate::db::Reads, account_id: &str) -> Result<(String, Option<i64>)> {
     Ok(sqlx::query_as("SELECT currency, closed_at FROM accounts WHERE id = $1").bind(account_id).fetch_one(db).await?)
 }
 
@@ -245,7 +241,7 @@ pub(crate) async fn set_frozen(tx: &mut Tx, account_id: &str, frozen: bool) -> R
 }
 
 /// The wallet's name and WebAuthn user handle, for a new passkey's creation options.
-pub(crate) async fn passkey_user(db: &sqlx::AnyPool, account_id: &str) -> Result<(String, String)> {
+pub(crate) async fn passkey_user(db: &crate::db::Reads, account_id: &str) -> Result<(String, String)> {
     Ok(sqlx::query_as("SELECT display_name, webauthn_user FROM accounts WHERE id = $1")
         .bind(account_id)
         .fetch_one(db)
@@ -264,7 +260,7 @@ pub(crate) struct WalletRow {
     pub limits: String,
 }
 
-pub(crate) async fn wallet(db: &sqlx::AnyPool, account_id: &str) -> Result<WalletRow> {
+pub(crate) async fn wallet(db: &crate::db::Reads, account_id: &str) -> Result<WalletRow> {
     let (display_name, balance, currency, frozen, held, limits): (String, i64, String, i64, Option<String>, String) =
         sqlx::query_as("SELECT display_name, balance, currency, frozen, held, limits FROM accounts WHERE id = $1")
             .bind(account_id)
@@ -322,7 +318,7 @@ pub(crate) async fn insert(
 }
 
 /// The ids of up to `limit` wallets not closed yet, after `after` in id order.
-pub(crate) async fn open_after(db: &sqlx::AnyPool, after: &str, limit: u32) -> Result<Vec<String>> {
+pub(crate) async fn open_after(db: &crate::db::Reads, after: &str, limit: u32) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar("SELECT id FROM accounts WHERE closed_at IS NULL AND id > $1 ORDER BY id LIMIT $2")
         .bind(after)
         .bind(i64::from(limit))
@@ -343,7 +339,7 @@ pub(crate) struct WindDownSums {
     pub ledger_wallet_books: i64,
 }
 
-pub(crate) async fn wind_down_sums(db: &sqlx::AnyPool) -> Result<WindDownSums> {
+pub(crate) async fn wind_down_sums(db: &crate::db::Reads) -> Result<WindDownSums> {
     let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE closed_at IS NULL").fetch_one(db).await?;
     let sum = |sql: &'static str| async move {
         let total: Option<i64> = sqlx::query_scalar(sql).fetch_one(db).await?;

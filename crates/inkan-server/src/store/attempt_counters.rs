@@ -15,7 +15,7 @@ pub(crate) struct Count {
 
 /// The stored counts of `counters`, in their order (`None`: never failed, or swept), in one
 /// statement.
-pub(crate) async fn counts(conn: &mut sqlx::AnyConnection, counters: &[&Counter]) -> Result<Vec<Option<Count>>> {
+pub(crate) async fn counts(conn: &mut crate::db::Conn, counters: &[&Counter]) -> Result<Vec<Option<Count>>> {
     if counters.is_empty() {
         return Ok(Vec::new());
     }
@@ -94,12 +94,12 @@ pub(crate) async fn delete_of_subject<'c>(
 
 /// Deletes the counters of `secret` against `against` whose last failure was at or before
 /// `forgotten` (milliseconds); how many.
-pub(crate) async fn delete_forgotten(db: &sqlx::AnyPool, secret: &str, against: &str, forgotten: i64) -> Result<u64> {
+pub(crate) async fn delete_forgotten(tx: &mut Tx, secret: &str, against: &str, forgotten: i64) -> Result<u64> {
     let done = sqlx::query("DELETE FROM attempt_counters WHERE secret = $1 AND against = $2 AND last_failed_at <= $3")
         .bind(secret)
         .bind(against)
         .bind(forgotten)
-        .execute(db)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected())
 }

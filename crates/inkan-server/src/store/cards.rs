@@ -23,7 +23,7 @@ pub(crate) struct CardRow {
 const COLUMNS: &str = "id, provider_token, brand, last4, fingerprint, status, number_key";
 
 /// The wallet's card `id`.
-pub(crate) async fn by_id(db: &sqlx::AnyPool, id: &str, account_id: &str) -> Result<Option<CardRow>> {
+pub(crate) async fn by_id(db: &crate::db::Reads, id: &str, account_id: &str) -> Result<Option<CardRow>> {
     Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM cards WHERE id = $1 AND account_id = $2"))
         .bind(id)
         .bind(account_id)
@@ -32,7 +32,7 @@ pub(crate) async fn by_id(db: &sqlx::AnyPool, id: &str, account_id: &str) -> Res
 }
 
 /// The wallet's cards, oldest first, without the attempts still waiting for the provider.
-pub(crate) async fn of_account(db: &sqlx::AnyPool, account_id: &str) -> Result<Vec<CardRow>> {
+pub(crate) async fn of_account(db: &crate::db::Reads, account_id: &str) -> Result<Vec<CardRow>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM cards WHERE account_id = $1 AND status <> 'attempt' ORDER BY created_at, id"
     ))
@@ -42,7 +42,7 @@ pub(crate) async fn of_account(db: &sqlx::AnyPool, account_id: &str) -> Result<V
 }
 
 /// In how many other wallets the card of `fingerprint` is verified.
-pub(crate) async fn verified_elsewhere(db: &sqlx::AnyPool, fingerprint: &str, account_id: &str) -> Result<u32> {
+pub(crate) async fn verified_elsewhere(db: &crate::db::Reads, fingerprint: &str, account_id: &str) -> Result<u32> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(DISTINCT account_id) FROM cards WHERE fingerprint = $1 AND account_id <> $2 AND status = 'verified'",
     )
@@ -128,7 +128,7 @@ pub(crate) async fn mark_verified(tx: &mut Tx, id: &str) -> Result<()> {
 
 /// The fingerprints of the cards refused for being verified in other wallets (`blocked`), newest
 /// refusal first, at most `limit`.
-pub(crate) async fn blocked_fingerprints(db: &sqlx::AnyPool, limit: i64) -> Result<Vec<String>> {
+pub(crate) async fn blocked_fingerprints(db: &crate::db::Reads, limit: i64) -> Result<Vec<String>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT fingerprint, MAX(created_at) AS refused_at FROM cards WHERE status = 'blocked' \
          GROUP BY fingerprint ORDER BY refused_at DESC, fingerprint LIMIT $1",
@@ -142,7 +142,7 @@ pub(crate) async fn blocked_fingerprints(db: &sqlx::AnyPool, limit: i64) -> Resu
 /// The card of `fingerprint` in each wallet where it is verified, waits for its code or was
 /// refused: (account, status, brand, last four digits, added at), oldest first.
 pub(crate) async fn with_fingerprint(
-    db: &sqlx::AnyPool,
+    db: &crate::db::Reads,
     fingerprint: &str,
 ) -> Result<Vec<(String, String, String, String, i64)>> {
     Ok(sqlx::query_as(

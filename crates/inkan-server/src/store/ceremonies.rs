@@ -55,7 +55,7 @@ pub(crate) async fn take(tx: &mut Tx, id: &str, kind: &str) -> Result<Option<Tak
 }
 
 /// Deletes the ceremonies expired at `now`; how many.
-pub(crate) async fn delete_expired(db: &sqlx::AnyPool, now: time::OffsetDateTime) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM ceremonies WHERE expires_at <= $1").bind(to_ms(now)).execute(db).await?;
+pub(crate) async fn delete_expired(tx: &mut Tx, now: time::OffsetDateTime) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM ceremonies WHERE expires_at <= $1").bind(to_ms(now)).execute(tx.conn()).await?;
     Ok(done.rows_affected())
 }

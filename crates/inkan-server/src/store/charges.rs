@@ -98,7 +98,7 @@ pub(crate) async fn waiting<'c>(
 /// lifetime (no open charge is older). The wallet's running totals answer this without the pass
 /// (`flow::tally`); it is summed only when they cannot.
 pub(crate) async fn sums(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::db::Conn,
     settings: &Settings,
     account_id: &str,
     currency: Currency,
@@ -192,7 +192,7 @@ pub(crate) struct Confirmable {
 
 /// The charge `id` of the wallet, if a confirmation (`confirming`) could pay it at `now`.
 pub(crate) async fn confirmable(
-    db: &sqlx::AnyPool,
+    db: &crate::db::Reads,
     confirming: &Move,
     id: &str,
     account_id: &str,
@@ -280,7 +280,7 @@ pub(crate) async fn decide_held(
 /// The charges held for review whose window has not passed by `now`, oldest first, at most
 /// `limit`, each with its merchant's name and its terminal's country.
 pub(crate) async fn held(
-    db: &sqlx::AnyPool,
+    db: &crate::db::Reads,
     now: time::OffsetDateTime,
     limit: i64,
 ) -> Result<Vec<inkan_api::admin::HeldCharge>> {
@@ -333,7 +333,7 @@ pub(crate) async fn refund(
 
 /// The charges (id, account) whose time is up at `now`: the one named, or up to 500 of all.
 pub(crate) async fn due_to_expire(
-    db: &sqlx::AnyPool,
+    db: &crate::db::Reads,
     expiring: &Move,
     only: Option<&str>,
     now: time::OffsetDateTime,
@@ -481,7 +481,7 @@ mod tests {
         for index in ["charges_open_by_account", "charges_open_by_expiry"] {
             let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = $1")
                 .bind(index)
-                .fetch_one(db.pool())
+                .fetch_one(db.reads())
                 .await
                 .unwrap();
             assert!(
@@ -497,6 +497,7 @@ mod tests {
             ("due_to_expire", open_sql::due_to_expire(&expiring), "charges_open_by_expiry"),
         ];
         for (name, sql, index) in statements {
+            // sqlx's pool: it leaves the statement's parameters unbound (NULL), as a plan needs.
             let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .fetch_all(db.pool())
                 .await

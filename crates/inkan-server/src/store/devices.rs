@@ -7,7 +7,7 @@ use crate::db::Tx;
 use crate::error::Result;
 
 /// The active device whose key has the id `key_id` (a payment code's), with its public key.
-pub(crate) async fn active_by_key_id(db: &sqlx::AnyPool, key_id: &str) -> Result<Option<AnyRow>> {
+pub(crate) async fn active_by_key_id(db: &crate::db::Reads, key_id: &str) -> Result<Option<AnyRow>> {
     Ok(sqlx::query("SELECT id, account_id, public_key, enrolled_at FROM devices WHERE key_id = $1 AND active = 1")
         .bind(key_id)
         .fetch_optional(db)
@@ -133,7 +133,7 @@ pub(crate) async fn deactivate(tx: &mut Tx, device_id: &str, now: time::OffsetDa
 }
 
 /// Every device the wallet ever enrolled, oldest first, with when its first passkey was added.
-pub(crate) async fn of_account(db: &sqlx::AnyPool, account_id: &str) -> Result<Vec<AnyRow>> {
+pub(crate) async fn of_account(db: &crate::db::Reads, account_id: &str) -> Result<Vec<AnyRow>> {
     Ok(sqlx::query(
         "SELECT d.id, d.key_id, d.name, d.active, d.enrolled_at, \
          (SELECT MIN(p.created_at) FROM passkeys p WHERE p.device_id = d.id) AS passkey_added_at \

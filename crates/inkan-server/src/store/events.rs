@@ -35,7 +35,7 @@ pub(crate) async fn insert(tx: &mut Tx, account_id: &str, event: &Stored) -> Res
 }
 
 /// The account's notices after `after`, oldest first, at most `limit`.
-pub(crate) async fn after(db: &sqlx::AnyPool, account_id: &str, after: i64, limit: i64) -> Result<Vec<Stored>> {
+pub(crate) async fn after(db: &crate::db::Reads, account_id: &str, after: i64, limit: i64) -> Result<Vec<Stored>> {
     Ok(sqlx::query_as(
         "SELECT seq, at, payload, hash, signed_by, signature FROM events \
          WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -48,7 +48,7 @@ pub(crate) async fn after(db: &sqlx::AnyPool, account_id: &str, after: i64, limi
 }
 
 /// Every account whose latest notice has no signature: its id, and that notice's number and hash.
-pub(crate) async fn unsigned_heads(db: &sqlx::AnyPool) -> Result<Vec<(String, i64, String)>> {
+pub(crate) async fn unsigned_heads(db: &crate::db::Reads) -> Result<Vec<(String, i64, String)>> {
     Ok(sqlx::query_as(
         "SELECT e.account_id, e.seq, e.hash FROM events e JOIN accounts a \
          ON a.id = e.account_id AND e.seq = a.event_seq WHERE e.signature IS NULL",

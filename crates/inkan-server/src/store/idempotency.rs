@@ -36,7 +36,7 @@ pub(crate) async fn keep(
 }
 
 /// What was kept for the terminal's `key`, if anything.
-pub(crate) async fn kept(db: &sqlx::AnyPool, terminal_id: &str, key: &str) -> Result<Option<Kept>> {
+pub(crate) async fn kept(db: &crate::db::Reads, terminal_id: &str, key: &str) -> Result<Option<Kept>> {
     let row: Option<(String, String)> =
         sqlx::query_as("SELECT request_hash, response FROM idempotency_keys WHERE terminal_id = $1 AND key = $2")
             .bind(terminal_id)

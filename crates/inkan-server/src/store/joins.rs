@@ -45,7 +45,7 @@ impl JoinRow {
 }
 
 /// The join `id`, if there is one.
-pub(crate) async fn by_id(db: &sqlx::AnyPool, id: &str) -> Result<Option<JoinRow>> {
+pub(crate) async fn by_id(db: &crate::db::Reads, id: &str) -> Result<Option<JoinRow>> {
     let row =
         sqlx::query(&format!("SELECT {COLUMNS} FROM device_joins WHERE id = $1")).bind(id).fetch_optional(db).await?;
     JoinRow::optional(row)
@@ -53,7 +53,7 @@ pub(crate) async fn by_id(db: &sqlx::AnyPool, id: &str) -> Result<Option<JoinRow
 
 /// How many joins of the wallet are still open at `now`, and when the first of them expires.
 pub(crate) async fn open_count(
-    db: &sqlx::AnyPool,
+    tx: &mut Tx,
     account_id: &str,
     now: time::OffsetDateTime,
 ) -> Result<(u64, Option<time::OffsetDateTime>)> {
@@ -63,14 +63,14 @@ pub(crate) async fn open_count(
     )
     .bind(account_id)
     .bind(to_ms(now))
-    .fetch_one(db)
+    .fetch_one(tx.conn())
     .await?;
     Ok((u64::try_from(open).unwrap_or(u64::MAX), first_expiry.map(from_ms)))
 }
 
 /// Opens a join in `awaiting_device`.
 pub(crate) async fn insert(
-    db: &sqlx::AnyPool,
+    tx: &mut Tx,
     id: &str,
     account_id: &str,
     now: time::OffsetDateTime,
@@ -84,7 +84,7 @@ pub(crate) async fn insert(
     .bind(account_id)
     .bind(to_ms(now))
     .bind(to_ms(expires_at))
-    .execute(db)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -136,8 +136,8 @@ pub(crate) async fn approve(
 }
 
 /// Ends the join: a wrong recovery code was given for it.
-pub(crate) async fn reject(db: &sqlx::AnyPool, id: &str) -> Result<()> {
-    sqlx::query("UPDATE device_joins SET status = 'rejected' WHERE id = $1").bind(id).execute(db).await?;
+pub(crate) async fn reject(tx: &mut Tx, id: &str) -> Result<()> {
+    sqlx::query("UPDATE device_joins SET status = 'rejected' WHERE id = $1").bind(id).execute(tx.conn()).await?;
     Ok(())
 }
 
@@ -156,7 +156,7 @@ pub(crate) async fn complete(tx: &mut Tx, id: &str, now: time::OffsetDateTime) -
 
 /// The wallet's joins waiting for approval at `now`, oldest first.
 pub(crate) async fn awaiting_approval(
-    db: &sqlx::AnyPool,
+    db: &crate::db::Reads,
     account_id: &str,
     now: time::OffsetDateTime,
 ) -> Result<Vec<JoinRow>> {
@@ -172,7 +172,8 @@ pub(crate) async fn awaiting_approval(
 }
 
 /// Deletes the joins that expired at or before `by`; how many.
-pub(crate) async fn delete_expired(db: &sqlx::AnyPool, by: time::OffsetDateTime) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM device_joins WHERE expires_at <= $1").bind(to_ms(by)).execute(db).await?;
+pub(crate) async fn delete_expired(tx: &mut Tx, by: time::OffsetDateTime) -> Result<u64> {
+    let done =
+        sqlx::query("DELETE FROM device_joins WHERE expires_at <= $1").bind(to_ms(by)).execute(tx.conn()).await?;
     Ok(done.rows_affected())
 }

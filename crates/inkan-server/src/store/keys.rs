@@ -2,6 +2,7 @@
 //! (`operator_keys`), looked up by the SHA-256 of the key, and the merchants terminals belong to.
 //! When to make and revoke them is `crate::admin`'s.
 
+use crate::db::Tx;
 use crate::error::Result;
 
 /// An active terminal, with its merchant.
@@ -39,18 +40,18 @@ pub(crate) async fn operator<'c>(
 }
 
 /// A new merchant (`created_at` in milliseconds).
-pub(crate) async fn insert_merchant(db: &sqlx::AnyPool, id: &str, name: &str, created_at: i64) -> Result<()> {
+pub(crate) async fn insert_merchant(tx: &mut Tx, id: &str, name: &str, created_at: i64) -> Result<()> {
     sqlx::query("INSERT INTO merchants (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(id)
         .bind(name)
         .bind(created_at)
-        .execute(db)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
 
 /// Whether the merchant `id` exists.
-pub(crate) async fn merchant_exists(db: &sqlx::AnyPool, id: &str) -> Result<bool> {
+pub(crate) async fn merchant_exists(db: &crate::db::Reads, id: &str) -> Result<bool> {
     let found: Option<String> =
         sqlx::query_scalar("SELECT id FROM merchants WHERE id = $1").bind(id).fetch_optional(db).await?;
     Ok(found.is_some())
@@ -66,7 +67,7 @@ pub(crate) struct NewTerminal<'a> {
     pub(crate) country: &'a str,
 }
 
-pub(crate) async fn insert_terminal(db: &sqlx::AnyPool, terminal: &NewTerminal<'_>) -> Result<()> {
+pub(crate) async fn insert_terminal(tx: &mut Tx, terminal: &NewTerminal<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO terminals (id, merchant_id, name, key_hash, active, created_at, country) \
          VALUES ($1, $2, $3, $4, 1, $5, $6)",
@@ -77,14 +78,14 @@ pub(crate) async fn insert_terminal(db: &sqlx::AnyPool, terminal: &NewTerminal<'
     .bind(terminal.key_hash)
     .bind(terminal.created_at)
     .bind(terminal.country)
-    .execute(db)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
 
 /// A new operator key, active, whose key hashes to `key_hash`, with its scopes as stored.
 pub(crate) async fn insert_operator(
-    db: &sqlx::AnyPool,
+    tx: &mut Tx,
     (id, name): (&str, &str),
     key_hash: &str,
     created_at: i64,
@@ -98,7 +99,7 @@ pub(crate) async fn insert_operator(
     .bind(key_hash)
     .bind(created_at)
     .bind(scopes)
-    .execute(db)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -111,11 +112,11 @@ pub(crate) enum Holder {
 }
 
 /// Marks the key `id` inactive (the next request with it is refused): whether there was one.
-pub(crate) async fn deactivate(db: &sqlx::AnyPool, holder: Holder, id: &str) -> Result<bool> {
+pub(crate) async fn deactivate(tx: &mut Tx, holder: Holder, id: &str) -> Result<bool> {
     let table = match holder {
         Holder::Terminal => "terminals",
         Holder::Operator => "operator_keys",
     };
-    let done = sqlx::query(&format!("UPDATE {table} SET active = 0 WHERE id = $1")).bind(id).execute(db).await?;
+    let done = sqlx::query(&format!("UPDATE {table} SET active = 0 WHERE id = $1")).bind(id).execute(tx.conn()).await?;
     Ok(done.rows_affected() == 1)
 }

@@ -8,7 +8,7 @@ pub(crate) type Stored = (i64, i64, String, String, String, String);
 
 /// Writes an entry made `at` (milliseconds) on `conn`: operator, action, subject, reason.
 pub(crate) async fn insert(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::db::Conn,
     at: i64,
     (operator_id, action, subject, reason): (&str, &str, &str, &str),
 ) -> Result<()> {
@@ -24,7 +24,7 @@ pub(crate) async fn insert(
 }
 
 /// The newest `limit` entries, newest first.
-pub(crate) async fn newest(db: &sqlx::AnyPool, limit: i64) -> Result<Vec<Stored>> {
+pub(crate) async fn newest(db: &crate::db::Reads, limit: i64) -> Result<Vec<Stored>> {
     Ok(sqlx::query_as(
         "SELECT id, at, operator_id, action, subject, reason FROM operator_audit ORDER BY id DESC LIMIT $1",
     )

@@ -53,7 +53,7 @@ pub(crate) async fn by_id<'c>(db: impl sqlx::AnyExecutor<'c>, id: &str) -> Resul
 }
 
 /// The pay-outs still `pending`, oldest first, at most `limit`.
-pub(crate) async fn pending(db: &sqlx::AnyPool, limit: i64) -> Result<Vec<PayoutRow>> {
+pub(crate) async fn pending(db: &crate::db::Reads, limit: i64) -> Result<Vec<PayoutRow>> {
     let rows = sqlx::query(&format!("{SELECT} WHERE p.status = 'pending' ORDER BY p.created_at LIMIT $1"))
         .bind(limit)
         .fetch_all(db)
@@ -62,7 +62,7 @@ pub(crate) async fn pending(db: &sqlx::AnyPool, limit: i64) -> Result<Vec<Payout
 }
 
 /// The wallet's latest pay-out that is pending or succeeded, if there is one.
-pub(crate) async fn latest_not_failed(db: &sqlx::AnyPool, account_id: &str) -> Result<Option<PayoutRow>> {
+pub(crate) async fn latest_not_failed(db: &crate::db::Reads, account_id: &str) -> Result<Option<PayoutRow>> {
     let row = sqlx::query(&format!(
         "{SELECT} WHERE p.account_id = $1 AND p.status IN ('pending', 'succeeded') ORDER BY p.created_at DESC LIMIT 1"
     ))

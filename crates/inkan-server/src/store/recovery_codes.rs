@@ -24,7 +24,7 @@ pub async fn issue(tx: &mut Tx, app: &AppState, account_id: &str) -> Result<Vec<
 }
 
 /// Whether `code` is an unused recovery code of `account_id`.
-pub(crate) async fn is_unused(db: &sqlx::AnyPool, account_id: &str, code: &str) -> Result<bool> {
+pub(crate) async fn is_unused(db: &crate::db::Reads, account_id: &str, code: &str) -> Result<bool> {
     let found: Option<String> = sqlx::query_scalar(
         "SELECT account_id FROM recovery_codes WHERE code_hash = $1 AND account_id = $2 AND used_at IS NULL",
     )

@@ -106,14 +106,14 @@ pub(crate) async fn delete(tx: &mut Tx, account_id: &str, which: Ending<'_>) -> 
 /// Deletes the sessions last seen at or before `last_seen_by`, or made at or before `created_by`;
 /// how many.
 pub(crate) async fn delete_ended(
-    db: &sqlx::AnyPool,
+    tx: &mut Tx,
     last_seen_by: time::OffsetDateTime,
     created_by: time::OffsetDateTime,
 ) -> Result<u64> {
     let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at <= $1 OR created_at <= $2")
         .bind(to_ms(last_seen_by))
         .bind(to_ms(created_by))
-        .execute(db)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected())
 }

@@ -31,7 +31,7 @@ pub(crate) async fn is_suspended<'c>(db: impl sqlx::AnyExecutor<'c>, service: Se
 }
 
 /// Every suspension, by service.
-pub(crate) async fn all(db: &sqlx::AnyPool) -> Result<Vec<Suspension>> {
+pub(crate) async fn all(db: &crate::db::Reads) -> Result<Vec<Suspension>> {
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM suspensions ORDER BY service")).fetch_all(db).await?;
     rows.iter().map(from_row).collect()
 }

@@ -47,7 +47,7 @@ fn from_row(row: &AnyRow) -> Result<TopUpRow> {
 }
 
 /// The wallet's top-up written under `key`, if there is one.
-pub(crate) async fn by_key(db: &sqlx::AnyPool, account_id: &str, key: &str) -> Result<Option<TopUpRow>> {
+pub(crate) async fn by_key(db: &crate::db::Reads, account_id: &str, key: &str) -> Result<Option<TopUpRow>> {
     let row = sqlx::query(&format!("{SELECT} WHERE t.account_id = $1 AND t.idempotency_key = $2"))
         .bind(account_id)
         .bind(key)
@@ -63,7 +63,7 @@ pub(crate) async fn by_id<'c>(db: impl sqlx::AnyExecutor<'c>, id: &str) -> Resul
 }
 
 /// The top-ups still `pending`, oldest first, at most `limit`.
-pub(crate) async fn pending(db: &sqlx::AnyPool, limit: i64) -> Result<Vec<TopUpRow>> {
+pub(crate) async fn pending(db: &crate::db::Reads, limit: i64) -> Result<Vec<TopUpRow>> {
     let rows = sqlx::query(&format!("{SELECT} WHERE t.status = 'pending' ORDER BY t.created_at LIMIT $1"))
         .bind(limit)
         .fetch_all(db)
