@@ -1,13 +1,15 @@
-//! The database: SQLite (embedded default) or PostgreSQL, through one sqlx `Any` pool.
+//! The database: SQLite (embedded default) or PostgreSQL. sqlx's query builders over its `Any`
+//! driver write every query once; on PostgreSQL they run on sqlx's pool, on SQLite on
+//! connections of our own whose statements run on the calling thread (`inline`).
 //!
 //! Queries are written once in the SQL both understand: `$1` placeholders (numbered in the order
 //! they first appear), integers for times, booleans and money, `RETURNING` for conditional
 //! updates. Migrations are kept per backend under `migrations/` because DDL types differ.
 //!
-//! Every write transaction starts with a write (an `UPDATE` of the row it is about), so on
-//! PostgreSQL it takes that row's lock first. On SQLite every write transaction runs on one writer
-//! connection, one at a time, and many are made durable by one commit (see `Writer`); its
-//! statements run on the transaction's own thread (`inline`), the pool's on sqlx's.
+//! Every write transaction first locks the row it is about (a conditional `UPDATE`, or a read
+//! ending with [`Tx::for_update`]), so on PostgreSQL it takes that row's lock first. On SQLite
+//! every write transaction runs on one writer connection, one at a time, and many are made
+//! durable by one commit (see `Writer`). Reads outside a transaction go through [`Reads`].
 //!
 //! **The lock order.** A transaction that locks several of these rows locks them in this order:
 //! a charge, then its wallet's `accounts` row, then a passkey, then a device (and a top-up after
