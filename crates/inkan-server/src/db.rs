@@ -200,8 +200,8 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
 /// each `commit` still returns only once its transaction would survive a power cut (what
 /// `inkan-soak power-cut` checks); if the batch or its sync fails, every transaction in it gets
 /// the error. SQLite's own syncs are unchanged where they matter: a checkpoint syncs the WAL before
-/// it copies it into the database, and the database after; checkpoints run beside the writer, not
-/// in its `COMMIT` ([`Checkpointer`]).
+/// it copies it into the database, and the database after. The writer runs its checkpoints itself,
+/// between batches, on a blocking thread ([`WriterState::checkpoint`]).
 ///
 /// The connection is `rusqlite`'s, and the transaction holding it runs its statements on its own
 /// thread, prepared once and kept ([`inline`]): no statement is handed to another thread and back.
@@ -228,7 +228,18 @@ struct WriterState {
     abandoned: bool,
     /// Closed by `Db::close`: no more transactions.
     closed: bool,
+    /// The flusher runs the checkpoints (the syncer makes batches durable; else SQLite runs them).
+    checkpoints_apart: bool,
+    /// Transactions committed since the last checkpoint.
+    since_checkpoint: u64,
+    /// After how many transactions the next checkpoint is due.
+    checkpoint_every: u64,
+    /// How many checkpoints have run.
+    checkpoints: u64,
 }
+
+/// About how many pages of WAL a checkpoint copies: SQLite's own default.
+const CHECKPOINT_PAGES: u64 = 1000;
 
 /// A transaction released into the open batch: told when the batch is durable, with what to
 /// announce then (none for a rollback that only waits for the transactions before it).
@@ -247,76 +258,6 @@ struct Syncer {
     wake: tokio::sync::Notify,
     /// How many syncs have made batches durable.
     syncs: std::sync::atomic::AtomicU64,
-    /// Copies the WAL into the database now and then; with `wal`.
-    checkpointer: Option<Arc<Checkpointer>>,
-}
-
-/// SQLite's checkpoints, taken off the writer. A checkpoint copies the WAL's pages into the
-/// database file and waits for the disk twice (the WAL before, the database after); SQLite would
-/// run one inside a writer's `COMMIT` once the WAL holds 1,000 pages, stalling every transaction
-/// queued behind it. Here the writer runs none (`wal_autocheckpoint = 0`), and after a sync this
-/// connection runs a `PASSIVE` one on a blocking thread, while the writer goes on: one that
-/// waits for no reader and no writer, and copies what it can (what a reader still reads stays in
-/// the WAL for the next). It is due after about as many transactions as wrote
-/// [`CHECKPOINT_PAGES`] to the WAL, learnt from the last checkpoint (how many pages the WAL held
-/// for how many transactions).
-struct Checkpointer {
-    conn: std::sync::Mutex<rusqlite::Connection>,
-    /// One runs now.
-    running: std::sync::atomic::AtomicBool,
-    /// Transactions made durable since the last checkpoint began.
-    since: std::sync::atomic::AtomicU64,
-    /// After how many transactions the next is due.
-    every: std::sync::atomic::AtomicU64,
-    /// How many have run.
-    runs: std::sync::atomic::AtomicU64,
-}
-
-/// About how many pages of WAL a checkpoint copies: SQLite's own default.
-const CHECKPOINT_PAGES: u64 = 1000;
-
-impl Checkpointer {
-    fn open(file: &std::path::Path) -> rusqlite::Result<Arc<Checkpointer>> {
-        let conn = rusqlite::Connection::open(file)?;
-        Ok(Arc::new(Checkpointer {
-            conn: std::sync::Mutex::new(conn),
-            running: Default::default(),
-            since: Default::default(),
-            every: std::sync::atomic::AtomicU64::new(64),
-            runs: Default::default(),
-        }))
-    }
-
-    /// `transactions` more are durable: starts a checkpoint if one is due and none runs.
-    fn synced(self: &Arc<Self>, transactions: u64) {
-        use std::sync::atomic::Ordering;
-        let since = self.since.fetch_add(transactions, Ordering::Relaxed).saturating_add(transactions);
-        if since < self.every.load(Ordering::Relaxed) || self.running.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.run());
-    }
-
-    fn run(&self) {
-        use std::sync::atomic::Ordering;
-        let since = self.since.swap(0, Ordering::Relaxed).max(1);
-        let checkpoint = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).query_row(
-            "PRAGMA wal_checkpoint(PASSIVE)",
-            [],
-            |row| row.get::<_, i64>(1),
-        );
-        match checkpoint {
-            Ok(pages) => {
-                let pages = u64::try_from(pages).unwrap_or(0).max(1);
-                let every = (CHECKPOINT_PAGES.saturating_mul(since) / pages).clamp(8, 4096);
-                self.every.store(every, Ordering::Relaxed);
-            }
-            Err(e) => tracing::warn!(error = %e, "a WAL checkpoint failed; the next one tries again"),
-        }
-        self.runs.fetch_add(1, Ordering::Relaxed);
-        self.running.store(false, Ordering::Release);
-    }
 }
 
 #[derive(Default)]
@@ -341,17 +282,8 @@ impl Syncer {
             };
             (PathBuf::from(wal), dir)
         });
-        let checkpointer = match wal {
-            Some(_) => Some(Checkpointer::open(file)?),
-            None => None,
-        };
-        let syncer = Arc::new(Syncer {
-            wal,
-            queue: Default::default(),
-            wake: Default::default(),
-            syncs: Default::default(),
-            checkpointer,
-        });
+        let syncer =
+            Arc::new(Syncer { wal, queue: Default::default(), wake: Default::default(), syncs: Default::default() });
         // Holds only a weak reference, so it ends when the writer is gone.
         let weak = Arc::downgrade(&syncer);
         tokio::spawn(async move {
@@ -424,7 +356,6 @@ impl Syncer {
             queue.dir_synced |= synced.is_ok();
         }
         self.syncs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let transactions = batch.iter().filter(|waiter| waiter.announce.is_some()).count();
         for waiter in batch {
             match &synced {
                 Ok(()) => {
@@ -439,9 +370,6 @@ impl Syncer {
                     let _ = waiter.done.send(Err(format!("the batch was committed but could not be synced: {e}")));
                 }
             }
-        }
-        if let (Ok(()), Some(checkpointer)) = (&synced, &self.checkpointer) {
-            checkpointer.synced(u64::try_from(transactions).unwrap_or(u64::MAX));
         }
     }
 }
@@ -459,6 +387,35 @@ fn writer_error(message: impl Into<String>) -> sqlx::Error {
 }
 
 impl WriterState {
+    fn checkpoint_due(&self) -> bool {
+        self.checkpoints_apart && !self.open && self.since_checkpoint >= self.checkpoint_every
+    }
+
+    /// Copies the WAL into the database (a `PASSIVE` checkpoint; it syncs the WAL first and the
+    /// database after). Run between batches with the writer held, so no frame is added meanwhile:
+    /// it copies the whole WAL, and the next batch writes the WAL from its beginning again. (A
+    /// checkpoint on another connection, beside a writer that never stops, never catches up: the
+    /// WAL would only grow, and each checkpoint copy the same pages again.) SQLite would run it
+    /// inside a `COMMIT` once the WAL holds 1,000 pages; here it is due after about as many
+    /// transactions as wrote [`CHECKPOINT_PAGES`], learnt from the last one.
+    fn checkpoint(&mut self) {
+        let since = std::mem::take(&mut self.since_checkpoint).max(1);
+        let done = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)));
+        match done {
+            Ok((pages, copied)) => {
+                let pages = u64::try_from(pages).unwrap_or(0).max(1);
+                self.checkpoint_every = (CHECKPOINT_PAGES.saturating_mul(since) / pages).clamp(8, 4096);
+                if u64::try_from(copied).unwrap_or(0) < pages {
+                    tracing::debug!(pages, copied, "a checkpoint left pages that a reader still reads");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "a WAL checkpoint failed; the next one tries again"),
+        }
+        self.checkpoints = self.checkpoints.saturating_add(1);
+    }
+
     /// Undoes an abandoned savepoint, so the connection is ready for the next transaction.
     fn settle(&mut self) -> Result<(), sqlx::Error> {
         if self.abandoned {
@@ -491,6 +448,9 @@ impl WriterState {
         match inline::exec(&self.conn, "COMMIT") {
             Ok(()) => {
                 self.open = false;
+                let committed = self.waiting.iter().filter(|waiter| waiter.announce.is_some()).count();
+                self.since_checkpoint =
+                    self.since_checkpoint.saturating_add(u64::try_from(committed).unwrap_or(u64::MAX));
                 self.syncer.hand(self.waiting.drain(..));
             }
             Err(e) => self.fail(&e.to_string()),
@@ -501,8 +461,8 @@ impl WriterState {
 /// The writer's connection: WAL, foreign keys, SQLite's busy timeout (for a write from outside
 /// the writer: a migration, another process). When the syncer makes batches durable
 /// (`synced_apart`), the connection's `COMMIT` does not wait for the disk (`synchronous =
-/// NORMAL`) and it leaves checkpoints to the syncer's own connection ([`Checkpointer`]), so that
-/// no checkpoint's disk waits fall on the writer.
+/// NORMAL`) and runs no checkpoint inside a `COMMIT` (`wal_autocheckpoint = 0`): the flusher runs
+/// them between batches ([`WriterState::checkpoint`]).
 fn writer_connection(file: &std::path::Path, synced_apart: bool) -> rusqlite::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(file)?;
     conn.busy_timeout(Duration::from_secs(10))?;
@@ -530,6 +490,10 @@ impl Writer {
             waiting: Vec::new(),
             abandoned: false,
             closed: false,
+            checkpoints_apart: syncer.wal.is_some(),
+            since_checkpoint: 0,
+            checkpoint_every: 64,
+            checkpoints: 0,
         };
         let state = Arc::new(tokio::sync::Mutex::new(state));
         let writer = Arc::new(Writer { state, flush: Default::default(), syncer, file });
@@ -542,10 +506,14 @@ impl Writer {
                 if tokio::time::timeout(Duration::from_secs(1), writer.flush.notified()).await.is_err() {
                     continue;
                 }
-                let mut state = writer.state.lock().await;
+                let mut state = writer.state.clone().lock_owned().await;
                 state.commit_batch();
                 if state.closed {
                     return;
+                }
+                if state.checkpoint_due() {
+                    // It waits for the disk: on a blocking thread, with the writer still held.
+                    let _ = tokio::task::spawn_blocking(move || state.checkpoint()).await;
                 }
             }
         });
@@ -1115,44 +1083,47 @@ mod tests {
         db.close().await;
     }
 
-    /// The writer runs no checkpoint of its own; after enough transactions the syncer's
-    /// connection runs one beside it, learns from it when the next is due, and nothing is lost.
+    /// No checkpoint runs inside a `COMMIT`; after enough transactions the flusher runs one
+    /// between batches, learns from it when the next is due, the WAL starts again from its
+    /// beginning, and nothing is lost.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn checkpoints_run_beside_the_writer() {
+    async fn checkpoints_run_between_batches() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("inkan.db").display());
         let db = Db::open(&url).await.unwrap();
         let hub = Hub::default();
         let writer = db.writer.clone().unwrap();
-        let checkpointer = writer.syncer.checkpointer.clone().unwrap();
         let autocheckpoint: i64 =
             writer.state.lock().await.conn.query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0)).unwrap();
         assert_eq!(autocheckpoint, 0);
         let commits = 200;
         for i in 0..commits {
             let mut tx = db.begin().await.unwrap();
-            sqlx::query("INSERT INTO operator_audit (operator_id, action, subject, reason, at) VALUES ('op', 'test', $1, 'r', 0)")
-                .bind(format!("subject {i}"))
-                .execute(tx.conn())
-                .await
-                .unwrap();
+            sqlx::query(
+                "INSERT INTO operator_audit (operator_id, action, subject, reason, at) VALUES ('op', 'test', $1, 'r', 0)",
+            )
+            .bind(format!("subject {i}"))
+            .execute(tx.conn())
+            .await
+            .unwrap();
             tx.commit(&hub).await.unwrap();
         }
-        // A checkpoint runs on a blocking thread of its own; wait for it (real disk work, no clock).
-        for _ in 0..500 {
-            if checkpointer.runs.load(std::sync::atomic::Ordering::Relaxed) > 0
-                && !checkpointer.running.load(std::sync::atomic::Ordering::Acquire)
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        {
+            // Held after the flusher: any checkpoint it began is over.
+            let state = writer.state.lock().await;
+            assert!(state.checkpoints > 0, "no checkpoint after {commits} commits");
+            assert!(
+                (8..=4096).contains(&state.checkpoint_every) && state.checkpoint_every != 64,
+                "the next checkpoint's due was not learnt: {}",
+                state.checkpoint_every
+            );
+            // What the WAL holds now was written since the last checkpoint, not since the start.
+            let (pages, _): (i64, i64) = state
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| Ok((row.get(1)?, row.get(2)?)))
+                .unwrap();
+            assert!(pages < 400, "the WAL was not started again: {pages} pages");
         }
-        assert!(
-            checkpointer.runs.load(std::sync::atomic::Ordering::Relaxed) > 0,
-            "no checkpoint after {commits} commits"
-        );
-        let every = checkpointer.every.load(std::sync::atomic::Ordering::Relaxed);
-        assert!((8..=4096).contains(&every) && every != 64, "the next checkpoint's due was not learnt: {every}");
         db.close().await;
         let again = Db::open(&url).await.unwrap();
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM operator_audit WHERE action = 'test'")
