@@ -593,28 +593,19 @@ impl std::fmt::Debug for Conn {
 impl<'c> Executor<'c> for &'c mut Conn {
     type Database = Any;
 
-    fn fetch_many<'e, 'q: 'e, E>(
-        self,
-        mut query: E,
-    ) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
     where
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        use futures_util::StreamExt as _;
         match &mut self.0 {
             Link::Pooled(conn) => (&mut **conn).fetch_many(query),
             Link::Pool(tx) => (&mut **tx).fetch_many(query),
-            Link::Batched(held) => {
-                let answer = query.take_arguments().map_err(sqlx::Error::Encode).and_then(|arguments| {
-                    inline::run(&held.guard.conn, query.sql(), query.persistent(), arguments, false)
-                });
-                futures_util::stream::iter(inline::steps(answer)).boxed()
-            }
+            Link::Batched(held) => inline::fetch_many(&held.guard.conn, query),
         }
     }
 
-    fn fetch_optional<'e, 'q: 'e, E>(self, mut query: E) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
     where
         'c: 'e,
         E: 'q + Execute<'q, Any>,
@@ -622,13 +613,7 @@ impl<'c> Executor<'c> for &'c mut Conn {
         match &mut self.0 {
             Link::Pooled(conn) => (&mut **conn).fetch_optional(query),
             Link::Pool(tx) => (&mut **tx).fetch_optional(query),
-            Link::Batched(held) => {
-                let row = query.take_arguments().map_err(sqlx::Error::Encode).and_then(|arguments| {
-                    inline::run(&held.guard.conn, query.sql(), query.persistent(), arguments, true)
-                        .map(|answer| answer.rows.into_iter().next())
-                });
-                Box::pin(std::future::ready(row))
-            }
+            Link::Batched(held) => inline::fetch_optional(&held.guard.conn, query),
         }
     }
 
@@ -711,40 +696,26 @@ impl Readers {
 impl<'c> Executor<'c> for &'c Reads {
     type Database = Any;
 
-    fn fetch_many<'e, 'q: 'e, E>(
-        self,
-        mut query: E,
-    ) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
     where
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        use futures_util::StreamExt as _;
-        let Some(conn) = self.readers.as_ref().and_then(|readers| readers.free()) else {
-            return (&self.pool).fetch_many(query);
-        };
-        let answer = query
-            .take_arguments()
-            .map_err(sqlx::Error::Encode)
-            .and_then(|arguments| inline::run(&conn, query.sql(), query.persistent(), arguments, false));
-        drop(conn);
-        futures_util::stream::iter(inline::steps(answer)).boxed()
+        match self.readers.as_ref().and_then(|readers| readers.free()) {
+            Some(conn) => inline::fetch_many(&conn, query),
+            None => (&self.pool).fetch_many(query),
+        }
     }
 
-    fn fetch_optional<'e, 'q: 'e, E>(self, mut query: E) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
     where
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        let Some(conn) = self.readers.as_ref().and_then(|readers| readers.free()) else {
-            return (&self.pool).fetch_optional(query);
-        };
-        let row = query.take_arguments().map_err(sqlx::Error::Encode).and_then(|arguments| {
-            inline::run(&conn, query.sql(), query.persistent(), arguments, true)
-                .map(|answer| answer.rows.into_iter().next())
-        });
-        drop(conn);
-        Box::pin(std::future::ready(row))
+        match self.readers.as_ref().and_then(|readers| readers.free()) {
+            Some(conn) => inline::fetch_optional(&conn, query),
+            None => (&self.pool).fetch_optional(query),
+        }
     }
 
     fn prepare_with<'e, 'q: 'e>(
@@ -956,29 +927,49 @@ impl Db {
 mod tests {
     use super::*;
 
+    /// A new SQLite database in a directory of its own (kept while the directory is), its URL.
+    async fn fresh() -> (tempfile::TempDir, String, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("inkan.db").display());
+        let db = Db::open(&url).await.unwrap();
+        (dir, url, db)
+    }
+
+    /// One transaction that writes one audit row (`subject i`) and commits.
+    async fn audit_one(db: &Db, hub: &Hub, i: u32) {
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO operator_audit (operator_id, action, subject, reason, at) VALUES ('op', 'test', $1, 'r', 0)",
+        )
+        .bind(format!("subject {i}"))
+        .execute(tx.conn())
+        .await
+        .unwrap();
+        tx.commit(hub).await.unwrap();
+    }
+
+    /// How many rows `audit_one` wrote, read by a `Db` opened afresh on `url`.
+    async fn audited_after_reopening(url: &str) -> i64 {
+        let again = Db::open(url).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM operator_audit WHERE action = 'test'")
+            .fetch_one(again.pool())
+            .await
+            .unwrap();
+        again.close().await;
+        n
+    }
+
     /// Transactions committed at once share their batches and syncs, each returns once its
     /// batch is synced, and all of them are there for a connection opened afterwards.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_commits_share_syncs_and_all_last() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("inkan.db").display());
-        let db = Db::open(&url).await.unwrap();
+        let (_dir, url, db) = fresh().await;
         let hub = Hub::default();
         let commits: u32 = 40;
         let tasks: Vec<_> = (0..commits)
             .map(|i| {
                 let (db, hub) = (db.clone(), hub.clone());
-                tokio::spawn(async move {
-                    let mut tx = db.begin().await.unwrap();
-                    sqlx::query(
-                        "INSERT INTO operator_audit (operator_id, action, subject, reason, at) VALUES ('op', 'test', $1, 'r', 0)",
-                    )
-                    .bind(format!("subject {i}"))
-                    .execute(tx.conn())
-                    .await
-                    .unwrap();
-                    tx.commit(&hub).await.unwrap();
-                })
+                tokio::spawn(async move { audit_one(&db, &hub, i).await })
             })
             .collect();
         for task in tasks {
@@ -989,13 +980,7 @@ mod tests {
         assert!((1..=u64::from(commits)).contains(&syncs), "{syncs} syncs for {commits} commits");
         assert!(writer.syncer.wal.is_some(), "a database file is synced through its WAL");
         db.close().await;
-        let again = Db::open(&url).await.unwrap();
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM operator_audit WHERE action = 'test'")
-            .fetch_one(again.pool())
-            .await
-            .unwrap();
-        assert_eq!(n, i64::from(commits));
-        again.close().await;
+        assert_eq!(audited_after_reopening(&url).await, i64::from(commits));
     }
 
     /// A query reads the same on the writer (`inline`, rusqlite) as on a pooled connection
@@ -1003,8 +988,7 @@ mod tests {
     /// their numbers, the same refusal for a broken constraint, and what a write changed.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_writer_reads_rows_as_the_pool_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&format!("sqlite://{}", dir.path().join("inkan.db").display())).await.unwrap();
+        let (_dir, _, db) = fresh().await;
         let sql = "SELECT 1 AS i, 2.5 AS r, 'text' AS t, x'0102' AS b, NULL AS n, $2 AS second, $1 AS first, \
                    $3 AS flag, $4 AS bytes, $5 AS absent, $1 || $2 AS again, 'é' AS i";
         let query =
@@ -1088,25 +1072,15 @@ mod tests {
     /// beginning, and nothing is lost.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn checkpoints_run_between_batches() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("inkan.db").display());
-        let db = Db::open(&url).await.unwrap();
+        let (_dir, url, db) = fresh().await;
         let hub = Hub::default();
         let writer = db.writer.clone().unwrap();
         let autocheckpoint: i64 =
             writer.state.lock().await.conn.query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0)).unwrap();
         assert_eq!(autocheckpoint, 0);
-        let commits = 200;
+        let commits: u32 = 200;
         for i in 0..commits {
-            let mut tx = db.begin().await.unwrap();
-            sqlx::query(
-                "INSERT INTO operator_audit (operator_id, action, subject, reason, at) VALUES ('op', 'test', $1, 'r', 0)",
-            )
-            .bind(format!("subject {i}"))
-            .execute(tx.conn())
-            .await
-            .unwrap();
-            tx.commit(&hub).await.unwrap();
+            audit_one(&db, &hub, i).await;
         }
         {
             // Held after the flusher: any checkpoint it began is over.
@@ -1125,13 +1099,7 @@ mod tests {
             assert!(pages < 400, "the WAL was not started again: {pages} pages");
         }
         db.close().await;
-        let again = Db::open(&url).await.unwrap();
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM operator_audit WHERE action = 'test'")
-            .fetch_one(again.pool())
-            .await
-            .unwrap();
-        assert_eq!(n, commits);
-        again.close().await;
+        assert_eq!(audited_after_reopening(&url).await, i64::from(commits));
     }
 
     /// The two flavours of each migration describe the same schema: the PostgreSQL file is the

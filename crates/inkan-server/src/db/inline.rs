@@ -19,8 +19,12 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use futures_util::StreamExt as _;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
 use rusqlite::types::ValueRef;
 use sqlx::error::{DatabaseError, ErrorKind};
+use sqlx::{Any, Execute};
 use sqlx_core::any::{
     AnyArguments, AnyColumn, AnyQueryResult, AnyRow, AnyTypeInfo, AnyTypeInfoKind, AnyValue, AnyValueKind,
 };
@@ -98,10 +102,31 @@ pub(super) fn run(
     Ok(Answer { rows, done: AnyQueryResult { rows_affected, last_insert_id: Some(conn.last_insert_rowid()) } })
 }
 
+/// sqlx's `fetch_many` of `query` on `conn`, run at once: each row, then what it changed.
+pub(super) fn fetch_many<'e, 'q: 'e, E: 'q + Execute<'q, Any>>(
+    conn: &rusqlite::Connection,
+    mut query: E,
+) -> BoxStream<'e, Result<sqlx::Either<AnyQueryResult, AnyRow>, sqlx::Error>> {
+    let answer = query
+        .take_arguments()
+        .map_err(sqlx::Error::Encode)
+        .and_then(|arguments| run(conn, query.sql(), query.persistent(), arguments, false));
+    futures_util::stream::iter(steps(answer)).boxed()
+}
+
+/// sqlx's `fetch_optional` of `query` on `conn`, run at once.
+pub(super) fn fetch_optional<'e, 'q: 'e, E: 'q + Execute<'q, Any>>(
+    conn: &rusqlite::Connection,
+    mut query: E,
+) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>> {
+    let row = query.take_arguments().map_err(sqlx::Error::Encode).and_then(|arguments| {
+        run(conn, query.sql(), query.persistent(), arguments, true).map(|answer| answer.rows.into_iter().next())
+    });
+    Box::pin(std::future::ready(row))
+}
+
 /// An answer as the steps of sqlx's `fetch_many`: each row, then what the statement changed.
-pub(super) fn steps(
-    answer: Result<Answer, sqlx::Error>,
-) -> Vec<Result<sqlx::Either<AnyQueryResult, AnyRow>, sqlx::Error>> {
+fn steps(answer: Result<Answer, sqlx::Error>) -> Vec<Result<sqlx::Either<AnyQueryResult, AnyRow>, sqlx::Error>> {
     match answer {
         Ok(answer) => {
             answer.rows.into_iter().map(sqlx::Either::Right).chain([sqlx::Either::Left(answer.done)]).map(Ok).collect()
