@@ -1,9 +1,11 @@
 // Browser preview only (the mock backend): buttons that play the other side — a shop charging,
 // the connection dropping, another device asking to join, the operator holding the account, time
-// passing for this device (so that its passkey may unfreeze). Never shown inside the app.
+// passing for this device (so that its passkey may unfreeze). Never shown inside the app, and loaded
+// only in development (`main.tsx`): a production build leaves it and its styles out.
 
 import { useState } from "preact/hooks";
 import type { MockBackend } from "./backend/mock";
+import "./DemoControls.css";
 
 export function DemoControls({ mock }: { mock: MockBackend }) {
   const [open, setOpen] = useState(false);

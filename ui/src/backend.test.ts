@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { toAppError } from "./errors";
 import { errorText } from "./i18n";
 import { MockBackend, mockFingerprint } from "./backend/mock";
@@ -8,17 +8,25 @@ import { tauriBackend } from "./backend/tauri";
 describe("backend selection", () => {
   afterEach(() => {
     delete (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__;
+    vi.unstubAllEnvs();
   });
 
-  it("uses the mock in a plain browser", () => {
-    const { backend, mock } = selectBackend();
+  it("uses the mock in a plain browser during development", async () => {
+    const { backend, mock } = await selectBackend();
     expect(backend).toBeInstanceOf(MockBackend);
     expect(mock).toBe(backend);
   });
 
-  it("uses Tauri inside the app, never the mock", () => {
+  it("uses Tauri inside the app, never the mock", async () => {
     (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__ = {};
-    const { backend, mock } = selectBackend();
+    const { backend, mock } = await selectBackend();
+    expect(backend).toBe(tauriBackend);
+    expect(mock).toBeNull();
+  });
+
+  it("never uses the mock in a production build, even in a plain browser", async () => {
+    vi.stubEnv("DEV", false);
+    const { backend, mock } = await selectBackend();
     expect(backend).toBe(tauriBackend);
     expect(mock).toBeNull();
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { errorText, noticeText } from "./i18n";
+import { dictionaries, errorText, noticeText } from "./i18n";
 
 describe("failed tries notices", () => {
   it("warn before the last try and say how a lock ends", () => {
@@ -48,5 +48,42 @@ describe("a payment held for review", () => {
     expect(noticeText({ ...held, reason: "night_owl" }, null, "en", null)).toContain("an unusual payment");
     const declined = { kind: "charge_review_declined", charge_id: "ch_1", amount: 25000, currency: "JPY", merchant_name: "Lawson" } as const;
     expect(noticeText(declined, null, "ja", null)).toContain("拒否");
+  });
+});
+
+describe("counts in English", () => {
+  const en = (notice: Parameters<typeof noticeText>[0]) => noticeText(notice, null, "en", null);
+  const ja = (notice: Parameters<typeof noticeText>[0]) => noticeText(notice, null, "ja", null);
+
+  it("take the plural form for 0 and 2, the singular for 1", () => {
+    const sessions = (count: number) => ({ kind: "sessions_ended", count, reason: "device_removed" }) as const;
+    expect(en(sessions(0))).toBe("0 sessions ended: a device was removed");
+    expect(en(sessions(1))).toBe("1 session ended: a device was removed");
+    expect(en(sessions(2))).toBe("2 sessions ended: a device was removed");
+
+    const codes = (count: number) => ({ kind: "recovery_codes_replaced", count }) as const;
+    expect(en(codes(0))).toBe("0 new recovery codes were made; the old ones no longer work");
+    expect(en(codes(1))).toBe("1 new recovery code was made; the old ones no longer work");
+    expect(en(codes(2))).toBe("2 new recovery codes were made; the old ones no longer work");
+
+    const passkeys = (count: number) => ({ kind: "passkey_removed", device_id: "dev_other", count }) as const;
+    expect(en(passkeys(0))).toBe("A removed device's 0 passkeys were deleted");
+    expect(en(passkeys(1))).toBe("A removed device's passkey was deleted");
+    expect(en(passkeys(2))).toBe("A removed device's 2 passkeys were deleted");
+
+    const saved = (events: number) => dictionaries.en.exported(events, "/tmp/h.jsonl");
+    expect(saved(0)).toMatch(/^Saved 0 events, checked/);
+    expect(saved(1)).toMatch(/^Saved 1 event, checked/);
+    expect(saved(2)).toMatch(/^Saved 2 events, checked/);
+  });
+
+  it("are the same words in Japanese, which has no plural forms", () => {
+    const sessions = (count: number) => ({ kind: "sessions_ended", count, reason: "device_removed" }) as const;
+    expect(ja(sessions(0))).toBe("0件のセッションを終了しました（端末が削除されたため）");
+    expect(ja(sessions(1))).toBe("1件のセッションを終了しました（端末が削除されたため）");
+    expect(ja(sessions(2))).toBe("2件のセッションを終了しました（端末が削除されたため）");
+    expect(ja({ kind: "recovery_codes_replaced", count: 1 })).toBe("新しいリカバリーコードが1個作成され、以前のコードは使えなくなりました");
+    expect(dictionaries.ja.exported(1, "/tmp/h.jsonl")).toMatch(/^1件のイベントを/);
+    expect(dictionaries.ja.exported(2, "/tmp/h.jsonl")).toMatch(/^2件のイベントを/);
   });
 });

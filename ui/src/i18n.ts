@@ -9,6 +9,13 @@ import type { Amount, AppError, Notice } from "./bindings";
 export type Lang = "ja" | "en";
 export type LangSetting = "system" | Lang;
 
+const englishPlurals = new Intl.PluralRules("en");
+
+/** The English form for a count, by CLDR's rule ("1 session", "0 sessions", "2 sessions"). Japanese has none. */
+function plural(n: number, forms: { one: string; other: string }): string {
+  return englishPlurals.select(n) === "one" ? forms.one : forms.other;
+}
+
 const en = {
   appName: "Inkan",
   loading: "Loading…",
@@ -154,7 +161,7 @@ const en = {
   noActivity: "Nothing here yet.",
   exportHistory: "Export history",
   exported: (events: number, path: string) =>
-    `Saved ${events} events, checked link by link and against Inkan's signature, to ${path}`,
+    `Saved ${plural(events, { one: `${events} event`, other: `${events} events` })}, checked link by link and against Inkan's signature, to ${path}`,
 
   // Limits
   limitsTitle: "Spending limits",
@@ -288,14 +295,16 @@ const en = {
   nAccountHeld: (reason: string) => `Inkan put your account on hold: ${reason}`,
   nAccountReleased: "The hold on your account was lifted",
   nRecoveryCodeUsed: (n: number) => `A recovery code was used (${n} left)`,
-  nRecoveryCodesReplaced: (n: number) => `${n} new recovery codes were made; the old ones no longer work`,
+  nRecoveryCodesReplaced: (n: number) =>
+    `${plural(n, { one: `${n} new recovery code was made`, other: `${n} new recovery codes were made` })}; the old ones no longer work`,
   nRecoveryCodeRejected: "A wrong recovery code was tried for this wallet",
   nPasskeyRejected: (during: string) => `A passkey was refused (${during})`,
   nPasskeyRejectedHere: (during: string) => `A passkey was refused on this device (${during})`,
   nPasskeyAdded: "A passkey was added",
   nPasskeyAddedHere: "A passkey was added for this device",
-  nPasskeyRemoved: (n: number) => (n === 1 ? "A removed device's passkey was deleted" : `A removed device's ${n} passkeys were deleted`),
-  nSessionsEnded: (n: number, reason: string) => `${n} ${n === 1 ? "session" : "sessions"} ended: ${reason}`,
+  nPasskeyRemoved: (n: number) =>
+    plural(n, { one: "A removed device's passkey was deleted", other: `A removed device's ${n} passkeys were deleted` }),
+  nSessionsEnded: (n: number, reason: string) => `${plural(n, { one: `${n} session`, other: `${n} sessions` })} ended: ${reason}`,
   nDeviceJoinRequested: (name: string) => `${name} asks to join this wallet`,
   nRegionRefused: (during: string, country: string | null) =>
     `A ${during} from ${country ?? "an unknown country"} was refused: Inkan works only in Japan`,

@@ -1,19 +1,26 @@
-// Entry: picks the backend (Tauri inside the app, the mock in a browser) and draws the window.
+// Entry: picks the backend (Tauri inside the app, the mock in a browser during development) and
+// draws the window. The demo panel is loaded only in development, so a production build leaves it out.
 
-import { render } from "preact";
+import { render, type VNode } from "preact";
 import { App } from "./App";
 import { selectBackend } from "./backend/select";
-import { DemoControls } from "./DemoControls";
 import "./styles.css";
 
-const root = document.getElementById("app");
-if (root) {
-  const { backend, mock } = selectBackend();
+async function start(root: HTMLElement): Promise<void> {
+  const { backend, mock } = await selectBackend();
+  let demo: VNode | null = null;
+  if (import.meta.env.DEV && mock) {
+    const { DemoControls } = await import("./DemoControls");
+    demo = <DemoControls mock={mock} />;
+  }
   render(
     <>
       <App backend={backend} />
-      {mock && <DemoControls mock={mock} />}
+      {demo}
     </>,
     root,
   );
 }
+
+const root = document.getElementById("app");
+if (root) void start(root);

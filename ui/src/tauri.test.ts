@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
-const invoke = vi.fn(async (_command: string, _args?: Record<string, unknown>): Promise<unknown> => undefined);
+const invoke = vi.fn<(command: string, args?: Record<string, unknown>) => Promise<unknown>>(async () => undefined);
 vi.mock("@tauri-apps/api/core", () => ({ invoke: (command: string, args?: Record<string, unknown>) => invoke(command, args) }));
 
 const { tauriBackend } = await import("./backend/tauri");

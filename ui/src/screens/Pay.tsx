@@ -99,7 +99,8 @@ function PaymentCode() {
   const [shownAt, setShownAt] = useState(0);
   const [now, setNow] = useState(() => clock.now());
   const [error, setError] = useState<AppError | null>(null);
-  const [announce, setAnnounce] = useState("");
+  // Whether a code has replaced another: announced in the language shown, even after a switch.
+  const [replaced, setReplaced] = useState(false);
   const fetching = useRef(false);
   const mounted = useRef(true);
   const hadCode = useRef(false);
@@ -111,7 +112,7 @@ function PaymentCode() {
       const c = await backend.paymentCode();
       if (!mounted.current) return;
       const at = clock.now();
-      if (hadCode.current) setAnnounce(t.newCodeShown);
+      if (hadCode.current) setReplaced(true);
       hadCode.current = true;
       setCode(c);
       setShownAt(at);
@@ -122,17 +123,23 @@ function PaymentCode() {
     } finally {
       fetching.current = false;
     }
-  }, [backend, clock, t]);
+  }, [backend, clock]);
 
   useEffect(() => {
     mounted.current = true;
-    void fetchCode();
-    const timer = clock.setInterval(() => setNow(clock.now()), 1000);
     return () => {
       mounted.current = false;
-      clock.clearInterval(timer);
     };
   }, []);
+
+  useEffect(() => {
+    void fetchCode();
+  }, [fetchCode]);
+
+  useEffect(() => {
+    const timer = clock.setInterval(() => setNow(clock.now()), 1000);
+    return () => clock.clearInterval(timer);
+  }, [clock]);
 
   // A code a till has used is spent: show a fresh one as soon as a charge arrives or is settled.
   useAppEvent((e) => {
@@ -193,7 +200,7 @@ function PaymentCode() {
         </>
       )}
       <p class="visually-hidden" aria-live="polite">
-        {announce}
+        {replaced ? t.newCodeShown : ""}
       </p>
       {error && (
         <div class="code-error">
