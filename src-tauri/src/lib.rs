@@ -81,17 +81,44 @@ fn config(handle: &AppHandle) -> Result<AppConfig, Box<dyn std::error::Error>> {
     };
     let server = env("INKAN_SERVER").unwrap_or_else(|| "http://localhost:8080".to_owned());
     let origin = env("INKAN_ORIGIN").unwrap_or_else(|| server.clone());
-    let device_name = env("INKAN_DEVICE_NAME")
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty())
-        })
-        .unwrap_or_else(|| "This device".to_owned());
+    let device_name = env("INKAN_DEVICE_NAME").or_else(host_name).unwrap_or_else(|| "This device".to_owned());
     Ok(AppConfig {
         home,
         profile: env("INKAN_PROFILE").unwrap_or_else(|| "app".to_owned()),
         defaults: Defaults { server, origin, device_name },
         passkey: passkey_choice(handle, env("INKAN_PASSKEY").as_deref())?,
     })
+}
+
+/// The device's name as the OS knows it (its host name), if it has a telling one.
+fn host_name() -> Option<String> {
+    let name = gethostname::gethostname().into_string().ok()?;
+    let name = name.trim();
+    (!name.is_empty() && name != "localhost").then(|| name.to_owned())
+}
+
+/// Where the window's size and place are kept between runs: beside the wallet's profile when
+/// `INKAN_HOME` gives one (so that two profiles, or a test's, keep their own), else the app's
+/// config directory.
+#[cfg(desktop)]
+fn window_state_file() -> PathBuf {
+    const FILE: &str = "window-state.json";
+    std::env::var("INKAN_HOME")
+        .ok()
+        .filter(|dir| !dir.trim().is_empty())
+        .map_or_else(|| PathBuf::from(FILE), |dir| PathBuf::from(dir).join(FILE))
+}
+
+/// A second launch of the app: the first one's window comes to the front (and the second exits).
+#[cfg(desktop)]
+fn bring_to_front(handle: &AppHandle) {
+    if let Some(window) = handle.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        if let Err(e) = window.set_focus() {
+            tracing::warn!(error = %e, "could not bring the window to the front");
+        }
+    }
 }
 
 /// The passkey new wallets on this device use: `platform` (the phone's own: a key in its secure
@@ -114,11 +141,42 @@ fn passkey_choice(
     }
 }
 
+/// Every app command (`commands.rs`): their names for the capability and the TypeScript client,
+/// and the handler that serves them.
+macro_rules! commands {
+    ($($command:ident),* $(,)?) => {
+        /// The commands the webview may call, by name.
+        pub const COMMANDS: &[&str] = &[$(stringify!($command)),*];
+
+        fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$($command),*]
+        }
+    };
+}
+include!("commands.rs");
+
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let japanese = Arc::new(AtomicBool::new(false));
-    let builder = tauri::Builder::default().plugin(tauri_plugin_notification::init());
+    let builder = tauri::Builder::default();
+    // A desktop app runs once: a second launch brings the first one's window to the front and
+    // exits (two would race on the profile and its payment-code counter). Registered first, so
+    // that the second instance stops before anything else starts. The window keeps its size and
+    // place between runs.
+    #[cfg(desktop)]
+    let builder =
+        builder.plugin(tauri_plugin_single_instance::init(|handle, _args, _cwd| bring_to_front(handle))).plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_filename(window_state_file().to_string_lossy())
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::SIZE
+                        | tauri_plugin_window_state::StateFlags::POSITION
+                        | tauri_plugin_window_state::StateFlags::MAXIMIZED,
+                )
+                .build(),
+        );
+    let builder = builder.plugin(tauri_plugin_notification::init());
     // The phone's passkey key; set up before `setup` below asks for it.
     #[cfg(mobile)]
     let builder = builder.plugin(tauri_plugin_inkan_passkey::init());
@@ -132,38 +190,7 @@ pub fn run() {
             tauri::async_runtime::spawn(async move { app.start().await });
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            snapshot,
-            reopen,
-            enroll,
-            join,
-            freeze_with_recovery_code,
-            status,
-            payment_code,
-            pending,
-            approve,
-            decline,
-            activity,
-            export_history,
-            set_limits,
-            devices,
-            revoke_device,
-            waiting_joins,
-            approve_join,
-            freeze,
-            unfreeze,
-            unfreeze_with_recovery_code,
-            replace_recovery_codes,
-            close_wallet,
-            cards,
-            add_card,
-            verify_card,
-            top_up,
-            sign_out,
-            sign_in,
-            forget,
-            set_locale,
-        ])
+        .invoke_handler(handler())
         .run(tauri::generate_context!());
     if let Err(e) = result {
         tracing::error!(error = %e, "the app stopped with an error");
@@ -324,4 +351,63 @@ fn set_locale(japanese: State<'_, Arc<AtomicBool>>, locale: String) -> Reply<()>
         other => return Err(AppError::invalid(format!("unknown language {other:?}: use ja or en"))),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use std::path::PathBuf;
+
+    use super::COMMANDS;
+
+    fn source(path: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+    }
+
+    /// The webview's capability grants listening to the app's events and each command of
+    /// `commands.rs` by name: nothing of Tauri's core or of a plugin besides, and no command twice
+    /// or missing.
+    #[test]
+    fn the_capability_grants_the_commands_and_nothing_else() {
+        let text = std::fs::read_to_string(source("capabilities/default.json")).unwrap();
+        let capability: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(capability["windows"], serde_json::json!(["main"]));
+        let granted: Vec<&str> =
+            capability["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        let mut wanted = vec!["core:event:allow-listen".to_owned(), "core:event:allow-unlisten".to_owned()];
+        wanted.extend(COMMANDS.iter().map(|c| format!("allow-{}", c.replace('_', "-"))));
+        assert_eq!(granted, wanted);
+    }
+
+    fn typescript() -> String {
+        let mut out = String::from(
+            "// Generated from src-tauri/src/commands.rs by `INKAN_BLESS=1 cargo test -p inkan-wallet commands`.\n\
+             // Do not edit by hand.\n\n\
+             /** The app's commands: the only ones the webview may call (src-tauri/capabilities/default.json). */\n\
+             export const COMMANDS = [\n",
+        );
+        for command in COMMANDS {
+            out.push_str(&format!("  \"{command}\",\n"));
+        }
+        out.push_str("] as const;\n\nexport type Command = (typeof COMMANDS)[number];\n");
+        out
+    }
+
+    /// `ui/src/commands.ts`, the command names the TypeScript client may use, is this list.
+    #[test]
+    fn the_typescript_commands_are_current() {
+        let path = source("../ui/src/commands.ts");
+        let wanted = typescript();
+        if std::env::var_os("INKAN_BLESS").is_some() {
+            std::fs::write(&path, &wanted).unwrap();
+            return;
+        }
+        let found = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            found == wanted,
+            "{} is out of date with src-tauri/src/commands.rs: run `INKAN_BLESS=1 cargo test -p inkan-wallet commands` and commit it",
+            path.display()
+        );
+    }
 }

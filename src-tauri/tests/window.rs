@@ -46,6 +46,21 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
     // The desktop's notification service, on the test's own session bus, before the app starts.
     let notifications = Notifications::start().await.unwrap();
     let app = AppUnderTest::launch(&launch).await.unwrap();
+    // Opened again from the desktop, the app does not start twice: the window already open comes
+    // to the front.
+    inkan_appdriver::desktop::launch_again(&app, &launch).await.unwrap();
+    // The page may call the app's own commands, and nothing else of Tauri's or of a plugin's:
+    // a script injected into it could not close the window, show a notification or emit events.
+    assert_eq!(app.invoke_from_page("snapshot").await.unwrap(), None);
+    for command in
+        ["plugin:notification|notify", "plugin:window|close", "plugin:app|version", "plugin:event|emit", "no_such"]
+    {
+        let refused = app.invoke_from_page(command).await.unwrap();
+        assert!(
+            refused.as_deref().is_some_and(|e| e.contains("not allowed") || e.contains("not found")),
+            "{command}: {refused:?}"
+        );
+    }
     // The second device of the wallet keeps its profile apart from the app's.
     let second_device = tempfile::tempdir().unwrap();
     let setting = Setting {
@@ -110,6 +125,10 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
     let paid_out: Vec<i64> = server.funding.paid_out().iter().map(|(_, amount)| amount.minor()).collect();
     assert_eq!(paid_out, [8_720]);
     server.assert_ledger_balanced().await;
+    // The window's size and place were kept for the next run, beside the profile.
+    let kept = std::fs::read_to_string(home.path().join("window-state.json")).expect("the window's state, kept");
+    let kept: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    assert!(kept["main"]["width"].as_u64().is_some_and(|w| w >= 360), "{kept}");
     // Nothing secret was written to the app's directory: the keys are in the keystore.
     for entry in walk(home.path()) {
         let bytes = std::fs::read(&entry).unwrap();

@@ -77,16 +77,19 @@ pub fn ui_test() -> Result<()> {
     run_step("UI unit tests (vitest, mock backend)", npm()?.args(["test"]))
 }
 
+/// The UI's lint (ESLint with typescript-eslint and the hooks rules; `ui/eslint.config.js`), with
+/// no warning allowed.
+pub fn ui_lint() -> Result<()> {
+    ui_install()?;
+    run_step("UI lint (ESLint, no warnings)", npm()?.args(["run", "lint"]))
+}
+
 /// `tauri-driver`, installed with cargo (about 30 s) when it is not on `PATH`.
 pub fn tauri_driver() -> Result<PathBuf> {
     if let Some(found) = apt::on_path("tauri-driver") {
         return Ok(found);
     }
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .context("no CARGO_HOME or HOME to install tauri-driver into")?;
-    let installed = home.join("bin").join("tauri-driver");
+    let installed = cargo_bin("tauri-driver")?;
     if installed.is_file() {
         return Ok(installed);
     }
@@ -95,6 +98,15 @@ pub fn tauri_driver() -> Result<PathBuf> {
         cargo().args(["install", "tauri-driver", "--locked", "--version", "^2"]),
     )?;
     Ok(installed)
+}
+
+/// Where `cargo install` puts the program `name` (`$CARGO_HOME/bin`, by default `~/.cargo/bin`).
+pub fn cargo_bin(name: &str) -> Result<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .with_context(|| format!("no CARGO_HOME or HOME to install {name} into"))?;
+    Ok(home.join("bin").join(name))
 }
 
 /// A virtual X display for the app's window, stopped on drop.

@@ -1,8 +1,10 @@
 //! Project automation, run as `cargo xtask <command>` (see the alias in `.cargo/config.toml`).
 //!
 //! - `demo`: the product story, as far as it is built, with readable output.
+//! - `deny`: the supply-chain check alone (`cargo deny check`, offline, against the RustSec snapshot).
 //! - `bench [--seconds N] [--quick] [--lanes N] [--sqlite-only]`: the benchmark (`docs/performance.md`).
-//! - `test`: everything CI checks: formatting, clippy with `-D warnings`, every test, a short fuzz.
+//! - `test`: everything CI checks: formatting, the supply chain (`cargo deny`), the UI's lint and
+//!   tests, clippy with `-D warnings`, every test, a short fuzz.
 //! - `fuzz [--seconds N] [--target NAME]`: run the cargo-fuzz targets for a bounded time.
 //! - `soak [--seconds N]`: the real server killed with SIGKILL under load (SQLite and PostgreSQL),
 //!   then the ledger checked; schemathesis against `/openapi.json`; every fuzz target.
@@ -20,6 +22,7 @@ mod fuzz;
 mod keyring;
 mod postgres;
 mod soak;
+mod supply;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +30,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <demo [--no-app] | test | app-e2e | android-check | bench [--seconds N] [--quick] [--lanes N] [--sqlite-only] \
+const USAGE: &str = "usage: cargo xtask <demo [--no-app] | test | app-e2e | android-check | deny | bench [--seconds N] [--quick] [--lanes N] [--sqlite-only] \
                      | fuzz [--seconds N] [--target NAME] | soak [--seconds N] | pg-url [--throwaway] \
                      | with-keyring -- <command> [args...]>";
 
@@ -40,6 +43,7 @@ fn main() -> Result<()> {
         "demo" => demo::run(rest),
         "test" => test::run(),
         "android-check" => app::android_check(),
+        "deny" => supply::check(),
         "app-e2e" => test::app_e2e(),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),

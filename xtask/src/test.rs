@@ -10,8 +10,10 @@ const USB_BUILD_DEPS: [&str; 2] = ["libudev-dev", "libclang-dev"];
 
 pub fn run() -> Result<()> {
     run_step("formatting", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    crate::supply::check()?;
     // The app embeds the UI bundle when it compiles, so the UI is tested and built first.
     crate::app::system_packages()?;
+    crate::app::ui_lint()?;
     crate::app::ui_test()?;
     crate::app::ui_build()?;
     run_step(

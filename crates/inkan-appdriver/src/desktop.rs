@@ -14,11 +14,11 @@ use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
-use crate::AppUnderTest;
+use crate::{AppUnderTest, Launch};
 
 /// How long the desktop may take to move the focus or show a notification.
 const WAIT: Duration = Duration::from_secs(10);
@@ -185,4 +185,25 @@ impl Elsewhere {
         let _ = self.window.kill().await;
         bring_app_to_front(app).await
     }
+}
+
+/// The app launched a second time while it runs behind another window, as a person would open
+/// it again from the desktop's menu: the second launch must exit at once (one instance a user),
+/// and the first one's window come to the front with the keyboard focus.
+pub async fn launch_again(app: &AppUnderTest, launch: &Launch) -> Result<()> {
+    let elsewhere = Elsewhere::open(app).await?;
+    let second = Command::new(&launch.app)
+        .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .status();
+    let status = tokio::time::timeout(WAIT, second)
+        .await
+        .with_context(|| format!("a second launch of the app still ran after {} s: two instances", WAIT.as_secs()))?
+        .context("could not launch the app a second time")?;
+    ensure!(status.success(), "the second launch of the app exited with {status}");
+    page_focused(app, true).await.context("the second launch did not bring the first one's window to the front")?;
+    drop(elsewhere);
+    Ok(())
 }

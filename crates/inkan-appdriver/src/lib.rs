@@ -315,6 +315,15 @@ impl AppUnderTest {
         Ok(path)
     }
 
+    /// Calls `command` through Tauri's IPC from inside the page, as the page's own script (or a
+    /// script injected into it) could: `None` if it ran, else what it was refused with.
+    pub async fn invoke_from_page(&self, command: &str) -> Result<Option<String>> {
+        let script = "const [command, done] = arguments;\n\
+                      window.__TAURI_INTERNALS__.invoke(command, {}).then(() => done(null), (e) => done(String(e)));";
+        let answer = self.client.execute_async(script, vec![serde_json::json!(command)]).await?;
+        Ok(answer.as_str().map(str::to_owned))
+    }
+
     /// Ends the session (tauri-driver closes the app) and stops the driver.
     pub async fn close(mut self) -> Result<()> {
         let closed = self.client.clone().close().await;

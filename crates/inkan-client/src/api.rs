@@ -49,6 +49,17 @@ const TRIES: u32 = 3;
 /// The longest `Retry-After` honoured by waiting: a longer one is answered to the caller.
 const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// HTTPS that trusts what the OS trusts (its store, and a company's own authority added to it, as
+/// in the browser), with rustls on *ring*.
+fn os_trusted_tls() -> std::result::Result<rustls::ClientConfig, rustls::Error> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let ring = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(ring)
+        .with_safe_default_protocol_versions()?
+        .with_platform_verifier()?
+        .with_no_client_auth())
+}
+
 /// A connection to one Inkan server, optionally signed in.
 #[derive(Debug)]
 pub struct Api {
@@ -65,7 +76,9 @@ impl Api {
     }
 
     pub fn with_timeouts(base: Url, timeouts: Timeouts) -> Result<Api> {
+        let tls = os_trusted_tls().map_err(|e| ClientError::Protocol(format!("HTTPS setup: {e}")))?;
         let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
             .connect_timeout(timeouts.connect)
             // Between two reads of one answer: a stalled server or network ends the request. The
             // live feed's heartbeat keeps a quiet stream well inside it.

@@ -67,6 +67,17 @@ enum TryError {
     Final(PosError),
 }
 
+/// HTTPS that trusts what the OS trusts (its store, and a company's own authority added to it),
+/// with rustls on *ring*.
+fn os_trusted_tls() -> Result<rustls::ClientConfig, rustls::Error> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let ring = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(ring)
+        .with_safe_default_protocol_versions()?
+        .with_platform_verifier()?
+        .with_no_client_auth())
+}
+
 /// A terminal's connection to the issuer server.
 #[derive(Debug, Clone)]
 pub struct TerminalClient {
@@ -82,6 +93,7 @@ impl TerminalClient {
             return Err(PosError::ServerUrl(server.to_string()));
         }
         let http = reqwest::Client::builder()
+            .use_preconfigured_tls(os_trusted_tls().map_err(|e| PosError::HttpSetup(e.to_string()))?)
             .connect_timeout(CONNECT_TIMEOUT)
             // The API never redirects; following one would send the request somewhere unexpected.
             .redirect(reqwest::redirect::Policy::none())

@@ -112,6 +112,7 @@ impl Admission {
         let mut feeds = self.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let open = feeds.entry(account_id.to_owned()).or_insert(0);
         if *open >= self.feeds_per_account {
+            crate::telemetry::admission_refused("feeds_per_account");
             return Err(AppError::too_many_requests(
                 format!("this wallet already has {} live feeds open; close one first", self.feeds_per_account),
                 FEED_RETRY_AFTER_SECONDS,
@@ -119,6 +120,11 @@ impl Admission {
         }
         *open += 1;
         Ok(FeedPlace { feeds: self.feeds.clone(), account_id: account_id.to_owned() })
+    }
+
+    /// The number of live feeds open now, over every account.
+    pub fn feeds_open(&self) -> usize {
+        self.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values().sum()
     }
 
     /// The number of short requests being handled now, as it changes.
@@ -166,19 +172,24 @@ pub async fn admit(State(admission): State<Admission>, request: Request, next: N
         Kind::Free => next.run(request).await,
         Kind::Short => {
             let Some(ticket) = admission.requests.try_take() else {
+                crate::telemetry::admission_refused("requests");
                 return AppError::overloaded("the server is handling as many requests as it can; retry shortly")
                     .into_response();
             };
             let response = match tokio::time::timeout(admission.request_timeout, next.run(request)).await {
                 Ok(response) => response,
                 // The handler is dropped where it stood: its transaction, if any, rolls back.
-                Err(_) => AppError::request_timeout().into_response(),
+                Err(_) => {
+                    crate::telemetry::admission_refused("timeout");
+                    AppError::request_timeout().into_response()
+                }
             };
             drop(ticket);
             response
         }
         Kind::Stream => {
             let Some(ticket) = admission.streams.try_take() else {
+                crate::telemetry::admission_refused("streams");
                 return AppError::overloaded(
                     "the server has as many live feeds and long-polls open as it can; retry shortly",
                 )

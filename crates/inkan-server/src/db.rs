@@ -337,6 +337,7 @@ impl Syncer {
             queue.syncing = true;
             (std::mem::take(&mut queue.waiting), queue.dir_synced)
         };
+        let started = std::time::Instant::now();
         let synced = match self.wal.clone() {
             None => Ok(()),
             Some((wal, dir)) => tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -356,6 +357,8 @@ impl Syncer {
             queue.dir_synced |= synced.is_ok();
         }
         self.syncs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let committed = batch.iter().filter(|waiter| waiter.announce.is_some()).count();
+        crate::telemetry::writer_sync(committed, started.elapsed());
         for waiter in batch {
             match &synced {
                 Ok(()) => {
@@ -449,6 +452,7 @@ impl WriterState {
             Ok(()) => {
                 self.open = false;
                 let committed = self.waiting.iter().filter(|waiter| waiter.announce.is_some()).count();
+                crate::telemetry::writer_batch(committed);
                 self.since_checkpoint =
                     self.since_checkpoint.saturating_add(u64::try_from(committed).unwrap_or(u64::MAX));
                 self.syncer.hand(self.waiting.drain(..));

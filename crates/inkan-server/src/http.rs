@@ -115,7 +115,8 @@ fn operator_routes() -> OpenApiRouter<AppState> {
 /// answer (`json_errors`), the refusal notices, the
 /// client's origin (`origin::identify`), admission
 /// (load limits and the request timeout), the server-time header, the body limit, the body's
-/// deadline (`408` for a body sent too slowly) and tracing.
+/// deadline (`408` for a body sent too slowly), tracing, and the request id, counts and times
+/// (`telemetry::observe`).
 fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
     let body_timeout = state.settings.load.body_timeout;
@@ -130,8 +131,60 @@ fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
         .layer(axum::middleware::map_response_with_state(state.clone(), stamp_server_time))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(body_timeout))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                uri = %request.uri(),
+                request_id = crate::telemetry::request_id(request),
+            )
+        }))
+        .layer(axum::middleware::from_fn(crate::telemetry::observe))
         .with_state(state)
+}
+
+/// The metrics listener (`serve --metrics-listen`): `GET /metrics` in Prometheus' text format, and
+/// nothing else. Kept off the API's listeners: it tells load and kill-switch state to whoever
+/// reaches it.
+pub fn metrics_router(state: AppState, handle: crate::telemetry::Handle) -> Router {
+    Router::new().route("/metrics", axum::routing::get(scrape)).with_state((state, handle))
+}
+
+/// One scrape: what was recorded, then the gauges of this server's state, read from their
+/// source at each scrape (so they cannot drift): open feeds, requests in flight, and the kill
+/// switches from the database (a suspension set through another instance shows here too).
+async fn scrape(
+    axum::extract::State((state, handle)): axum::extract::State<(AppState, crate::telemetry::Handle)>,
+) -> Response {
+    handle.run_upkeep();
+    let mut text = handle.render();
+    let admission = &state.admission;
+    let mut gauges = vec![
+        (
+            "inkan_feed_subscribers",
+            "Live feeds open now (wallets listening for notices).",
+            None,
+            admission.feeds_open(),
+        ),
+        (
+            "inkan_requests_in_flight",
+            "Short requests being handled now.",
+            None,
+            *admission.requests_in_flight().borrow(),
+        ),
+        ("inkan_streams_open", "Live feeds and long-polls open now.", None, *admission.open_streams().borrow()),
+    ];
+    match crate::store::suspensions::all(state.db.reads()).await {
+        Ok(suspended) => gauges.extend(inkan_api::admin::Service::ALL.into_iter().map(|service| {
+            let on = suspended.iter().any(|s| s.service == service);
+            let help = "1 while the operator has the service suspended (a kill switch).";
+            ("inkan_service_suspended", help, Some(service.as_str()), usize::from(on))
+        })),
+        // The rest of the scrape is still worth having; the missing series say the read failed.
+        Err(e) => tracing::warn!(code = ?e.code, "metrics: could not read the kill switches"),
+    }
+    crate::telemetry::render_gauges(&mut text, &gauges);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// No answer leaves before what it may have read is durable (`Db::settled`): on SQLite a read

@@ -45,6 +45,7 @@ pub(crate) mod settlement;
 pub mod state;
 pub(crate) mod store;
 pub(crate) mod switches;
+pub mod telemetry;
 pub mod tries;
 
 use std::future::{Future, IntoFuture};
@@ -67,17 +68,29 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    run_split(listener, None, state, shutdown).await
+    run_split(Listeners { public: listener, operator: None, metrics: None }, state, shutdown).await
 }
 
-/// As [`run`]; with `operator`, the operator API is served on that listener only, and the public
-/// `listener` answers its paths `404` (`serve --admin-listen`).
+/// Where the server answers.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The API (and the operator's, without `operator`).
+    pub public: tokio::net::TcpListener,
+    /// The operator API only; the public listener then answers its paths `404`
+    /// (`serve --admin-listen`).
+    pub operator: Option<tokio::net::TcpListener>,
+    /// Prometheus metrics, with the recorder's handle ([`telemetry::install`]; `serve
+    /// --metrics-listen`).
+    pub metrics: Option<(tokio::net::TcpListener, telemetry::Handle)>,
+}
+
+/// As [`run`], on each of `listeners`.
 pub async fn run_split(
-    listener: tokio::net::TcpListener,
-    operator: Option<tokio::net::TcpListener>,
+    listeners: Listeners,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let Listeners { public: listener, operator, metrics } = listeners;
     // What a crash left pending with the card provider is settled before the first request.
     flow::topups::reconcile_at_start(&state).await;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -100,6 +113,10 @@ pub async fn run_split(
     let closing = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|closing| *closing).await;
     };
+    let metrics = metrics.map(|(listener, handle)| {
+        let router = http::metrics_router(state.clone(), handle);
+        tokio::spawn(axum::serve(listener, router).with_graceful_shutdown(closing(closing_rx.clone())).into_future())
+    });
     let served = match operator {
         None => {
             axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
@@ -119,6 +136,9 @@ pub async fn run_split(
             public.and(admin)
         }
     };
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     let _ = stop_tx.send(true);
     let _ = sweeper.await;
     let _ = housekeeping.await;

@@ -26,7 +26,7 @@ struct Cli {
     /// Database URL: sqlite://FILE (default: sqlite://inkan.db) or postgres://…
     #[arg(long, env = "INKAN_DATABASE_URL", global = true)]
     database: Option<String>,
-    /// TOML file with any of: listen, admin_listen, database, rp_id, rp_origin, issuer_key, funding, charge_ttl_seconds,
+    /// TOML file with any of: listen, admin_listen, metrics_listen, database, rp_id, rp_origin, issuer_key, funding, charge_ttl_seconds,
     /// session_max_hours, max_requests_in_flight, max_open_streams, db_acquire_timeout_ms, max_feeds_per_account,
     /// request_timeout_ms, body_timeout_ms, allowed_countries (a list), unknown_country, trusted_proxies (a list),
     /// country_header, rate_limit_scale, max_accounts_per_card, and a [risk] table (README "Velocity holds").
@@ -56,6 +56,10 @@ struct ServeArgs {
     /// shares --listen.
     #[arg(long, env = "INKAN_ADMIN_LISTEN")]
     admin_listen: Option<SocketAddr>,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address, e.g. 127.0.0.1:9464; off
+    /// without it. Keep it on a private network: it tells load and kill-switch state.
+    #[arg(long, env = "INKAN_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// WebAuthn relying-party id, the domain passkeys belong to. Required.
     #[arg(long, env = "INKAN_RP_ID")]
     rp_id: Option<String>,
@@ -330,6 +334,7 @@ enum TerminalCommand {
 struct FileConfig {
     listen: Option<SocketAddr>,
     admin_listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
     database: Option<String>,
     rp_id: Option<String>,
     rp_origin: Option<url::Url>,
@@ -561,6 +566,7 @@ async fn serve(
     }
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let operator = operator_listener(args.admin_listen.or(file.admin_listen), listen).await?;
+    let metrics = metrics_listener(args.metrics_listen.or(file.metrics_listen), listen).await?;
     tracing::info!(
         address = %listener.local_addr()?,
         issuer_key = %key_id,
@@ -570,7 +576,8 @@ async fn serve(
         trusted_proxies = state.settings.edge.trusted_proxies.len(),
         "inkan-server listening"
     );
-    inkan_server::run_split(listener, operator, state.clone(), shutdown_signal()).await?;
+    let listeners = inkan_server::Listeners { public: listener, operator, metrics };
+    inkan_server::run_split(listeners, state.clone(), shutdown_signal()).await?;
     state.db.close().await;
     tracing::info!("inkan-server stopped");
     Ok(())
@@ -660,6 +667,21 @@ fn abuse_defences(settings: &mut Settings, args: &ServeArgs, file: &FileConfig) 
         anyhow::bail!("country_header is read only from trusted proxies: give --trusted-proxies too");
     }
     Ok(())
+}
+
+/// The metrics listener (`--metrics-listen`), with the Prometheus recorder installed; `None`
+/// (and nothing recorded) without one.
+async fn metrics_listener(
+    address: Option<SocketAddr>,
+    listen: SocketAddr,
+) -> Result<Option<(tokio::net::TcpListener, inkan_server::telemetry::Handle)>> {
+    let Some(address) = address else { return Ok(None) };
+    anyhow::ensure!(address != listen, "--metrics-listen must differ from --listen ({listen})");
+    let handle = inkan_server::telemetry::install()?;
+    let listener =
+        tokio::net::TcpListener::bind(address).await.with_context(|| format!("listening for metrics on {address}"))?;
+    tracing::info!(address = %listener.local_addr()?, "metrics at /metrics (Prometheus)");
+    Ok(Some((listener, handle)))
 }
 
 /// The operator API's own listener (`--admin-listen`), or `None` when it shares `listen`.

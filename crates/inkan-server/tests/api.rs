@@ -1538,11 +1538,12 @@ fn the_binary_serves_and_stops_on_sigterm() {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let admin_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = dir.path().join("inkan.toml");
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\ndatabase = \"{database}\"\nrp_id = \"localhost\"\nrp_origin = \"http://localhost:8080\"\nissuer_key = \"{}\"\nfunding = \"sandbox\"\n",
+            "listen = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\ndatabase = \"{database}\"\nrp_id = \"localhost\"\nrp_origin = \"http://localhost:8080\"\nissuer_key = \"{}\"\nfunding = \"sandbox\"\n",
             key_file.display()
         ),
     )
@@ -1577,6 +1578,15 @@ fn the_binary_serves_and_stops_on_sigterm() {
     assert_eq!(status(format!("http://127.0.0.1:{admin_port}/v1/admin/suspensions")), StatusCode::UNAUTHORIZED);
     assert_eq!(status(format!("http://127.0.0.1:{admin_port}/v1/issuer-keys")), StatusCode::NOT_FOUND);
     assert_eq!(status(format!("http://127.0.0.1:{admin_port}/healthz")), StatusCode::OK);
+    // Metrics, on their own address: what was just asked is counted there, and nowhere else.
+    let scraped = runtime.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.unwrap().text().await.unwrap()
+    });
+    let healthz = "inkan_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}";
+    assert!(scraped.lines().any(|l| l.starts_with(healthz)), "{scraped}");
+    assert!(scraped.contains("inkan_service_suspended{service=\"charges\"} 0"), "{scraped}");
+    assert_eq!(status(format!("http://127.0.0.1:{port}/metrics")), StatusCode::NOT_FOUND);
+    assert_eq!(status(format!("http://127.0.0.1:{admin_port}/metrics")), StatusCode::NOT_FOUND);
     let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = server.wait().unwrap();

@@ -18,7 +18,7 @@ use inkan_core::operator::Scope;
 use inkan_core::{ChargeStatus, Money};
 use inkan_testkit as support;
 use reqwest::StatusCode;
-use support::{Backend, Shopper, TestServer, error, json};
+use support::{Backend, FeedReader, Scrape, Shopper, TestServer, error, json};
 
 support::on_both_databases!(
     suspended_charges_stop_on_every_instance_at_once,
@@ -26,6 +26,7 @@ support::on_both_databases!(
     an_account_on_hold_can_do_nothing_that_moves_money_or_adds_a_device,
     the_operator_api_refuses_other_keys_and_bad_input_and_changes_nothing,
     every_operator_action_is_audited_and_keys_keep_to_their_scopes,
+    what_the_operator_scrapes_moves_with_what_happens,
 );
 
 fn suspend(reason: &str) -> Suspend {
@@ -412,5 +413,101 @@ async fn every_operator_action_is_audited_and_keys_keep_to_their_scopes(backend:
     assert!(made.contains("(read)"), "{made}");
     assert!(admin(&server, &["operator", "create", "--name", "Root", "--scopes", "root"]).is_err());
     assert!(admin(&server, &["operator", "create", "--name", "Nobody", "--scopes", ""]).is_err());
+    server.stop().await;
+}
+
+/// What the operator scrapes (`serve --metrics-listen`) moves with what happens: requests by route
+/// and status, a charge made, confirmed and refused, the confirmation's times, the writer's
+/// batches and syncs (SQLite), an open feed, a suspended service (on PostgreSQL, on the other
+/// instance's scrape too). Every answer carries a request id. The process's recorder is shared by
+/// the tests running beside this one, so counters are compared before and after; the gauges are
+/// this server's own.
+async fn what_the_operator_scrapes_moves_with_what_happens(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let key = server.operator_key().await;
+    let till = server.merchant("Lawson Scrape").await;
+    let mut shopper = Shopper::enroll(&server, "Mei").await;
+    shopper.top_up(&server, 5_000).await;
+    let before = server.scrape().await;
+    let moved =
+        |after: &Scrape, name: &str, labels: &[(&str, &str)]| after.value(name, labels) - before.value(name, labels);
+
+    let feed = FeedReader::open(&server, &shopper.token.clone(), None).await;
+    let charge = till.charge_ok(&shopper.code(&server), 700).await;
+    let pending = shopper.pending(&server).await;
+    let confirmed: WalletCharge = json(shopper.confirm(&server, &pending[0]).await, StatusCode::OK).await;
+    assert_eq!((confirmed.id.as_str(), confirmed.status), (charge.id.as_str(), ChargeStatus::Succeeded));
+    error(till.charge(&shopper.code(&server), 4_500).await, StatusCode::PAYMENT_REQUIRED, ErrorCode::InsufficientFunds)
+        .await;
+
+    let after = server.scrape().await;
+    let charges = "inkan_charges_total";
+    assert!(moved(&after, charges, &[("outcome", "pending_confirmation")]) >= 1.0);
+    assert!(moved(&after, charges, &[("outcome", "succeeded")]) >= 1.0);
+    assert!(moved(&after, charges, &[("outcome", "refused")]) >= 1.0);
+    assert!(moved(&after, "inkan_charge_refusals_total", &[("code", "insufficient_funds")]) >= 1.0);
+    assert!(moved(&after, "inkan_charge_confirm_seconds_count", &[]) >= 1.0);
+    assert!(moved(&after, "inkan_charge_confirm_wait_seconds_count", &[]) >= 1.0);
+    let made = [("method", "POST"), ("route", "/v1/charges"), ("status", "201")];
+    assert!(moved(&after, "inkan_http_requests_total", &made) >= 1.0);
+    let refused = [("method", "POST"), ("route", "/v1/charges"), ("status", "402")];
+    assert!(moved(&after, "inkan_http_requests_total", &refused) >= 1.0);
+    let timed = [("method", "POST"), ("route", "/v1/charges")];
+    assert!(moved(&after, "inkan_http_request_duration_seconds_count", &timed) >= 2.0);
+    if matches!(backend, Backend::Sqlite) {
+        assert!(moved(&after, "inkan_writer_batch_transactions_count", &[]) >= 1.0);
+        assert!(moved(&after, "inkan_writer_sync_seconds_count", &[]) >= 1.0);
+        assert!(moved(&after, "inkan_writer_sync_transactions_sum", &[]) >= 1.0);
+    }
+    // The gauges are this server's: its one open feed, and no suspension.
+    assert_eq!(after.value("inkan_feed_subscribers", &[]), 1.0);
+    assert_eq!(after.value("inkan_streams_open", &[]), 1.0);
+    for service in Service::ALL {
+        assert_eq!(after.value("inkan_service_suspended", &[("service", service.as_str())]), 0.0, "{service:?}");
+    }
+    drop(feed);
+    let mut streams = server.state.admission.open_streams();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), streams.wait_for(|n| *n == 0)).await;
+    assert!(closed.is_ok(), "the feed never closed");
+    assert_eq!(server.scrape().await.value("inkan_feed_subscribers", &[]), 0.0);
+
+    // A kill switch shows at once, on every instance.
+    let other = other_instance(&server, backend).await;
+    let _: Suspension = json(
+        server.put("/v1/admin/suspensions/top_ups", Some(&key), &suspend("provider outage")).await,
+        StatusCode::OK,
+    )
+    .await;
+    for instance in std::iter::once(&server).chain(other.as_ref()) {
+        let scrape = instance.scrape().await;
+        assert_eq!(scrape.value("inkan_service_suspended", &[("service", "top_ups")]), 1.0);
+        assert_eq!(scrape.value("inkan_service_suspended", &[("service", "charges")]), 0.0);
+    }
+    let resumed = server.delete("/v1/admin/suspensions/top_ups", Some(&key)).await;
+    assert_eq!(resumed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.scrape().await.value("inkan_service_suspended", &[("service", "top_ups")]), 0.0);
+
+    // Every answer has a request id: a plain one from the client (or its proxy) is kept, anything
+    // else replaced by the server's own.
+    let id_of = |response: &reqwest::Response| response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let healthz = format!("{}/healthz", server.url);
+    let ours = id_of(&server.http.get(&healthz).send().await.unwrap());
+    assert!(ours.len() == 32 && ours.bytes().all(|b| b.is_ascii_hexdigit()), "{ours}");
+    let kept = server.http.get(&healthz).header("x-request-id", "edge-7:a1.b_2").send().await.unwrap();
+    assert_eq!(id_of(&kept), "edge-7:a1.b_2");
+    for hostile in ["x".repeat(65), "two words".to_owned(), "id\"; drop".to_owned()] {
+        let replaced = server.http.get(&healthz).header("x-request-id", hostile.as_str()).send().await.unwrap();
+        let id = id_of(&replaced);
+        assert!(id != hostile && id.len() == 32, "{hostile:?} became {id:?}");
+    }
+    let refused = till.charge(&shopper.code(&server), 0).await;
+    assert_eq!(id_of(&refused).len(), 32, "an error answer has an id too");
+    // The metrics are on their own listener only.
+    assert_eq!(server.get("/metrics", None).await.status(), StatusCode::NOT_FOUND);
+    let other_path = server.http.get(format!("{}/v1/wallet", server.metrics_url)).send().await.unwrap();
+    assert_eq!(other_path.status(), StatusCode::NOT_FOUND);
+    if let Some(other) = other {
+        other.stop().await;
+    }
     server.stop().await;
 }

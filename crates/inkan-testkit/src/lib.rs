@@ -59,6 +59,10 @@ pub enum Backend {
 
 pub struct TestServer {
     pub url: String,
+    /// Where its Prometheus metrics are scraped (`GET {metrics_url}/metrics`), as with
+    /// `serve --metrics-listen`. The recorder is the process's: counters of servers run side by
+    /// side in one test binary add up, so a test compares before and after, never exact values.
+    pub metrics_url: String,
     pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
@@ -214,12 +218,17 @@ impl TestServer {
         let state = AppState::new(db, clock.clone(), settings.clone(), funding.clone(), issuer).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics_url = format!("http://{}", metrics.local_addr().unwrap());
+        let handle = inkan_server::telemetry::install().unwrap();
+        let listeners = inkan_server::Listeners { public: listener, operator: None, metrics: Some((metrics, handle)) };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(inkan_server::run(listener, state.clone(), async {
+        let task = tokio::spawn(inkan_server::run_split(listeners, state.clone(), async {
             let _ = rx.await;
         }));
         TestServer {
             url,
+            metrics_url,
             state,
             clock,
             // No idle connections kept: a test that sends a body over the limit gets its `413`
@@ -371,6 +380,15 @@ impl TestServer {
             request = request.bearer_auth(token);
         }
         request.send().await.unwrap()
+    }
+
+    /// The server's metrics, scraped as Prometheus would (`GET /metrics` on its metrics listener).
+    pub async fn scrape(&self) -> Scrape {
+        let response = self.http.get(format!("{}/metrics", self.metrics_url)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+        Scrape::parse(&response.text().await.unwrap())
     }
 
     /// Every ledger transaction sums to zero, and each wallet's entries equal its balance.
@@ -977,5 +995,55 @@ async fn pump(
         if to.write_all(&buffer[..n]).await.is_err() {
             return;
         }
+    }
+}
+
+/// One scrape of Prometheus' text format: each sample's name, labels and value.
+#[derive(Debug)]
+pub struct Scrape {
+    pub samples: Vec<Sample>,
+}
+
+/// A sample of a scrape: its metric's name, its labels (name and value) and its value.
+pub type Sample = (String, Vec<(String, String)>, f64);
+
+impl Scrape {
+    /// Parses the text format (comments skipped); panics on a line it cannot read, so that a
+    /// malformed exposition fails the test that scraped it.
+    pub fn parse(text: &str) -> Scrape {
+        let samples = text
+            .lines()
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(|line| {
+                let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value: {line:?}"));
+                let value: f64 = value.parse().unwrap_or_else(|_| panic!("not a number: {line:?}"));
+                let (name, labels) = match series.split_once('{') {
+                    None => (series, Vec::new()),
+                    Some((name, rest)) => {
+                        let rest = rest.strip_suffix('}').unwrap_or_else(|| panic!("unclosed labels: {line:?}"));
+                        let labels = rest
+                            .split("\",")
+                            .filter(|pair| !pair.is_empty())
+                            .map(|pair| {
+                                let (key, value) = pair.split_once("=\"").unwrap_or_else(|| panic!("label: {line:?}"));
+                                (key.to_owned(), value.trim_end_matches('"').to_owned())
+                            })
+                            .collect();
+                        (name, labels)
+                    }
+                };
+                (name.to_owned(), labels, value)
+            })
+            .collect();
+        Scrape { samples }
+    }
+
+    /// The sum of the samples named `name` that carry every label of `labels` (0 if none do).
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.samples
+            .iter()
+            .filter(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v)))
+            .map(|(_, _, value)| value)
+            .sum()
     }
 }

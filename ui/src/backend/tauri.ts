@@ -1,44 +1,49 @@
 // The Backend over the app's Tauri commands (src-tauri/src/lib.rs). Argument names are snake_case,
 // as the Rust commands declare them.
 
-import { invoke } from "@tauri-apps/api/core";
+import { type InvokeArgs, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type { AppEvent } from "../bindings";
+import type { Command } from "../commands";
 import type { Backend } from "./index";
+
+/** One of the app's commands (`../commands`, generated from the Rust list): a name it does not
+ * have is a type error here, not a refusal at run time. */
+const call = <T>(command: Command, args?: InvokeArgs): Promise<T> => invoke<T>(command, args);
 
 /** The Tauri event that carries every `AppEvent`. */
 export const EVENT = "inkan://event";
 
 export const tauriBackend: Backend = {
-  snapshot: () => invoke("snapshot"),
-  reopen: () => invoke("reopen"),
-  enroll: (input) => invoke("enroll", { input }),
-  join: (input) => invoke("join", { input }),
-  freezeWithRecoveryCode: (input) => invoke("freeze_with_recovery_code", { input }),
-  status: () => invoke("status"),
-  paymentCode: () => invoke("payment_code"),
-  pending: () => invoke("pending"),
-  approve: (chargeId) => invoke("approve", { charge_id: chargeId }),
-  decline: (chargeId, notMe) => invoke("decline", { charge_id: chargeId, not_me: notMe }),
-  activity: () => invoke("activity"),
-  exportHistory: () => invoke("export_history"),
-  setLimits: (input) => invoke("set_limits", { input }),
-  devices: () => invoke("devices"),
-  revokeDevice: (deviceId) => invoke("revoke_device", { device_id: deviceId }),
-  waitingJoins: () => invoke("waiting_joins"),
-  approveJoin: (joinId) => invoke("approve_join", { join_id: joinId }),
-  freeze: () => invoke("freeze"),
-  unfreeze: () => invoke("unfreeze"),
-  unfreezeWithRecoveryCode: (code) => invoke("unfreeze_with_recovery_code", { recovery_code: code }),
-  replaceRecoveryCodes: () => invoke("replace_recovery_codes"),
-  closeWallet: () => invoke("close_wallet"),
-  cards: () => invoke("cards"),
-  addCard: (input) => invoke("add_card", { input }),
-  verifyCard: (cardId, code) => invoke("verify_card", { card_id: cardId, code }),
-  topUp: (cardId, amount) => invoke("top_up", { card_id: cardId, amount }),
-  signOut: () => invoke("sign_out"),
-  signIn: () => invoke("sign_in"),
-  forget: () => invoke("forget"),
-  setLocale: (locale) => invoke("set_locale", { locale }),
+  snapshot: () => call("snapshot"),
+  reopen: () => call("reopen"),
+  enroll: (input) => call("enroll", { input }),
+  join: (input) => call("join", { input }),
+  freezeWithRecoveryCode: (input) => call("freeze_with_recovery_code", { input }),
+  status: () => call("status"),
+  paymentCode: () => call("payment_code"),
+  pending: () => call("pending"),
+  approve: (chargeId) => call("approve", { charge_id: chargeId }),
+  decline: (chargeId, notMe) => call("decline", { charge_id: chargeId, not_me: notMe }),
+  activity: () => call("activity"),
+  exportHistory: () => call("export_history"),
+  setLimits: (input) => call("set_limits", { input }),
+  devices: () => call("devices"),
+  revokeDevice: (deviceId) => call("revoke_device", { device_id: deviceId }),
+  waitingJoins: () => call("waiting_joins"),
+  approveJoin: (joinId) => call("approve_join", { join_id: joinId }),
+  freeze: () => call("freeze"),
+  unfreeze: () => call("unfreeze"),
+  unfreezeWithRecoveryCode: (code) => call("unfreeze_with_recovery_code", { recovery_code: code }),
+  replaceRecoveryCodes: () => call("replace_recovery_codes"),
+  closeWallet: () => call("close_wallet"),
+  cards: () => call("cards"),
+  addCard: (input) => call("add_card", { input }),
+  verifyCard: (cardId, code) => call("verify_card", { card_id: cardId, code }),
+  topUp: (cardId, amount) => call("top_up", { card_id: cardId, amount }),
+  signOut: () => call("sign_out"),
+  signIn: () => call("sign_in"),
+  forget: () => call("forget"),
+  setLocale: (locale) => call("set_locale", { locale }),
   onEvent: async (listener) => listen<AppEvent>(EVENT, (e) => listener(e.payload)),
 };

@@ -214,7 +214,9 @@ pub(crate) async fn create(app: &AppState, terminal: &TerminalAuth, key: &str, b
             // A refused charge leaves the code alive, up to its third refusal.
             tx.rollback().await?;
             note_code_refusal(app, &device.id, device.counter).await?;
-            return Err(refusal.into());
+            let refused = AppError::from(refusal);
+            crate::telemetry::charge_refused(refused.code);
+            return Err(refused);
         }
     };
     let made = Made::new(app, terminal, admission, amount, description, now)?;
@@ -228,6 +230,7 @@ pub(crate) async fn create(app: &AppState, terminal: &TerminalAuth, key: &str, b
         return request.answered(app).await?.ok_or(e.into());
     }
     let charge = made.charge;
+    crate::telemetry::charge(charge.status);
     tracing::info!(charge = %charge.id, merchant = %terminal.merchant_id, amount = charge.amount, status = %charge.status, reason = made.hold.map(HoldReason::as_str), "charge made");
     Ok(charge)
 }
@@ -467,6 +470,7 @@ pub(crate) async fn confirm(
     body: &ConfirmCharge,
 ) -> Result<WalletCharge> {
     client.admit_for(app, &auth.account_id, Guarded::Payment)?;
+    let started = std::time::Instant::now();
     let now = app.clock.now();
     switches::ensure_running(app.db.reads(), Service::Charges).await?;
     // The assertion is checked against the charge's challenge before the transaction: the check
@@ -516,6 +520,7 @@ pub(crate) async fn confirm(
     let merchant = (row.try_get::<String, _>("merchant_id")?, found.merchant_name);
     pay(&mut tx, app, (id, &wallet, charge), &merchant, (&account, now)).await?;
     tx.commit(&app.hub).await?;
+    crate::telemetry::confirmed(started.elapsed(), now - created_at);
     tracing::info!(charge = %id, "charge confirmed");
     Ok(WalletCharge {
         id: id.to_owned(),
@@ -632,6 +637,7 @@ pub(crate) async fn decline(app: &AppState, auth: &SessionAuth, id: &str, not_me
     }
     tx.announce(Change::Charge(id.to_owned()));
     tx.commit(&app.hub).await?;
+    crate::telemetry::charge(declining.to);
     let row = store::charges::load(app.db.reads(), id).await?.ok_or_else(|| AppError::not_found("charge"))?;
     wallet_view(&row)
 }
@@ -704,6 +710,7 @@ pub(crate) async fn refund(app: &AppState, terminal: &TerminalAuth, id: &str) ->
     lock_and_write_account(&mut tx, app, &account_id, moved, &notice, amount, now).await?;
     tx.announce(Change::Charge(id.to_owned()));
     tx.commit(&app.hub).await?;
+    crate::telemetry::charge(refunding.to);
     let row = store::charges::load(app.db.reads(), id).await?.ok_or_else(|| AppError::not_found("charge"))?;
     merchant_view(&row)
 }
@@ -731,6 +738,7 @@ pub(crate) async fn expire_due(app: &AppState, only: Option<&str>) -> Result<usi
         lock_and_write_account(&mut tx, app, &account_id, moved, &notice, zero, now).await?;
         tx.announce(Change::Charge(id.clone()));
         tx.commit(&app.hub).await?;
+        crate::telemetry::charge(expiring.to);
         expired += 1;
     }
     Ok(expired)

@@ -64,6 +64,7 @@ pub(crate) async fn decide(
     audit::record(tx.conn(), entry, now).await?;
     tx.announce(Change::Charge(charge_id.clone()));
     tx.commit(&app.hub).await?;
+    crate::telemetry::charge(next);
     tracing::warn!(charge = %charge_id, operator = %operator.operator_id, decision = action.as_str(), %why, "held charge decided");
     flow::charges::merchant_charge(app, &charge_id).await?.ok_or_else(|| AppError::not_found("charge"))
 }
