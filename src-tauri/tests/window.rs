@@ -125,10 +125,6 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
     let paid_out: Vec<i64> = server.funding.paid_out().iter().map(|(_, amount)| amount.minor()).collect();
     assert_eq!(paid_out, [8_720]);
     server.assert_ledger_balanced().await;
-    // The window's size and place were kept for the next run, beside the profile.
-    let kept = std::fs::read_to_string(home.path().join("window-state.json")).expect("the window's state, kept");
-    let kept: serde_json::Value = serde_json::from_str(&kept).unwrap();
-    assert!(kept["main"]["width"].as_u64().is_some_and(|w| w >= 360), "{kept}");
     // Nothing secret was written to the app's directory: the keys are in the keystore.
     for entry in walk(home.path()) {
         let bytes = std::fs::read(&entry).unwrap();
