@@ -397,17 +397,7 @@ mod tests {
     /// `ui/src/commands.ts`, the command names the TypeScript client may use, is this list.
     #[test]
     fn the_typescript_commands_are_current() {
-        let path = source("../ui/src/commands.ts");
-        let wanted = typescript();
-        if std::env::var_os("INKAN_BLESS").is_some() {
-            std::fs::write(&path, &wanted).unwrap();
-            return;
-        }
-        let found = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            found == wanted,
-            "{} is out of date with src-tauri/src/commands.rs: run `INKAN_BLESS=1 cargo test -p inkan-wallet commands` and commit it",
-            path.display()
-        );
+        let bless = "INKAN_BLESS=1 cargo test -p inkan-wallet commands";
+        inkan_testkit::generated_file_is_current(&source("../ui/src/commands.ts"), &typescript(), bless);
     }
 }

@@ -54,15 +54,5 @@ fn declarations() -> String {
 #[test]
 fn bindings_are_current() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/bindings.ts");
-    let wanted = declarations();
-    if std::env::var_os("INKAN_BLESS").is_some() {
-        std::fs::write(&path, &wanted).unwrap();
-        return;
-    }
-    let found = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        found == wanted,
-        "{} is out of date with the Rust types: run `INKAN_BLESS=1 cargo test -p inkan-app bindings` and commit it",
-        path.display()
-    );
+    inkan_testkit::generated_file_is_current(&path, &declarations(), "INKAN_BLESS=1 cargo test -p inkan-app bindings");
 }

@@ -564,11 +564,9 @@ async fn serve(
     if signed > 0 {
         tracing::info!(signed, "signed the heads of histories written before heads were signed");
     }
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
-    let operator = operator_listener(args.admin_listen.or(file.admin_listen), listen).await?;
-    let metrics = metrics_listener(args.metrics_listen.or(file.metrics_listen), listen).await?;
+    let listeners = listeners(&args, &file, listen).await?;
     tracing::info!(
-        address = %listener.local_addr()?,
+        address = %listeners.public.local_addr()?,
         issuer_key = %key_id,
         funding = ?funding,
         countries = ?state.settings.region.allowed.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -576,7 +574,6 @@ async fn serve(
         trusted_proxies = state.settings.edge.trusted_proxies.len(),
         "inkan-server listening"
     );
-    let listeners = inkan_server::Listeners { public: listener, operator, metrics };
     inkan_server::run_split(listeners, state.clone(), shutdown_signal()).await?;
     state.db.close().await;
     tracing::info!("inkan-server stopped");
@@ -667,6 +664,14 @@ fn abuse_defences(settings: &mut Settings, args: &ServeArgs, file: &FileConfig) 
         anyhow::bail!("country_header is read only from trusted proxies: give --trusted-proxies too");
     }
     Ok(())
+}
+
+/// The public listener on `listen`, and the operator's and the metrics' if they are asked for.
+async fn listeners(args: &ServeArgs, file: &FileConfig, listen: SocketAddr) -> Result<inkan_server::Listeners> {
+    let public = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let operator = operator_listener(args.admin_listen.or(file.admin_listen), listen).await?;
+    let metrics = metrics_listener(args.metrics_listen.or(file.metrics_listen), listen).await?;
+    Ok(inkan_server::Listeners { public, operator, metrics })
 }
 
 /// The metrics listener (`--metrics-listen`), with the Prometheus recorder installed; `None`

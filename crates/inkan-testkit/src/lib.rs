@@ -998,6 +998,18 @@ async fn pump(
     }
 }
 
+/// A generated file kept in the repository (`path`) holds `wanted`, or the test fails saying how
+/// to bring it up to date (`bless`, the command that rewrites it: the same test run with
+/// `INKAN_BLESS=1`, which writes `wanted` instead of comparing).
+pub fn generated_file_is_current(path: &std::path::Path, wanted: &str, bless: &str) {
+    if std::env::var_os("INKAN_BLESS").is_some() {
+        std::fs::write(path, wanted).unwrap();
+        return;
+    }
+    let found = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(found == wanted, "{} is out of date: run `{bless}` and commit it", path.display());
+}
+
 /// One scrape of Prometheus' text format: each sample's name, labels and value.
 #[derive(Debug)]
 pub struct Scrape {
