@@ -1548,12 +1548,15 @@ fn the_binary_serves_and_stops_on_sigterm() {
         ),
     )
     .unwrap();
-    let mut server = Command::new(bin)
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Killed if the test fails before it stops the server itself (no orphan left serving).
+    let mut server = support::KillOnDrop(
+        Command::new(bin)
+            .args(["--config", config.to_str().unwrap(), "serve"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let healthy = runtime.block_on(async {
         for _ in 0..100 {
@@ -1587,9 +1590,9 @@ fn the_binary_serves_and_stops_on_sigterm() {
     assert!(scraped.contains("inkan_service_suspended{service=\"charges\"} 0"), "{scraped}");
     assert_eq!(status(format!("http://127.0.0.1:{port}/metrics")), StatusCode::NOT_FOUND);
     assert_eq!(status(format!("http://127.0.0.1:{admin_port}/metrics")), StatusCode::NOT_FOUND);
-    let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
     assert!(killed.success());
-    let status = server.wait().unwrap();
+    let status = server.0.wait().unwrap();
     assert!(status.success(), "exit after SIGTERM: {status}");
 
     let unknown_key = dir.path().join("bad.toml");

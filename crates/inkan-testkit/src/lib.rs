@@ -998,6 +998,18 @@ async fn pump(
     }
 }
 
+/// A child process killed (and reaped) when dropped: a test that fails half-way leaves no server
+/// of its own running.
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A generated file kept in the repository (`path`) holds `wanted`, or the test fails saying how
 /// to bring it up to date (`bless`, the command that rewrites it: the same test run with
 /// `INKAN_BLESS=1`, which writes `wanted` instead of comparing).
