@@ -120,17 +120,34 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     let id =
         request.headers().get(&REQUEST_ID).filter(|value| plain_id(value.as_bytes())).cloned().unwrap_or_else(new_id);
     request.headers_mut().insert(REQUEST_ID, id.clone());
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let started = Instant::now();
     let mut response = next.run(request).await;
-    let labels = [("method", method.as_str().to_owned()), ("route", route)];
+    let labels = [("method", method.to_owned()), ("route", route)];
     metrics::histogram!("inkan_http_request_duration_seconds", &labels).record(started.elapsed());
     let status = response.status().as_u16().to_string();
     metrics::counter!("inkan_http_requests_total", &[labels[0].clone(), labels[1].clone(), ("status", status)])
         .increment(1);
     response.headers_mut().insert(REQUEST_ID, id);
     response
+}
+
+/// A request's method as a label: the standard ones by name, any other as `other`. A client may
+/// send any token as a method, and each new label value would be a new series kept for the
+/// process's life (unmatched paths are one `route`, `unmatched`, for the same reason).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// A request id from outside, usable as ours: short, and only characters that read safely in a
@@ -204,5 +221,14 @@ mod tests {
         assert!(!plain_id("ｉｄ".as_bytes()));
         assert_eq!(new_id().len(), 32);
         assert_ne!(new_id(), new_id());
+    }
+
+    #[test]
+    fn a_made_up_method_is_one_label() {
+        use axum::http::Method;
+        assert_eq!(method_label(&Method::POST), "POST");
+        for made_up in ["FOO", "X-SCAN-1", "PROPFIND"] {
+            assert_eq!(method_label(&Method::from_bytes(made_up.as_bytes()).unwrap()), "other");
+        }
     }
 }
