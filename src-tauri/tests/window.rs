@@ -29,16 +29,9 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
     let terminal =
         TerminalClient::new(server.url.parse().unwrap(), TerminalKey::new(&till.key, "test").unwrap()).unwrap();
     let home = tempfile::tempdir().unwrap();
-    let launch = Launch {
-        app: PathBuf::from(env!("CARGO_BIN_EXE_inkan-wallet")),
-        tauri_driver: PathBuf::from(required_env("INKAN_TAURI_DRIVER")),
-        env: vec![
-            ("INKAN_HOME".into(), home.path().display().to_string()),
-            ("INKAN_SERVER".into(), server.url.clone()),
-            ("INKAN_ORIGIN".into(), ORIGIN.into()),
-            ("INKAN_DEVICE_NAME".into(), "Test laptop".into()),
-        ],
-    };
+    let app = PathBuf::from(env!("CARGO_BIN_EXE_inkan-wallet"));
+    let driver = PathBuf::from(required_env("INKAN_TAURI_DRIVER"));
+    let launch = Launch::new(app, driver, home.path(), &server.url, ORIGIN);
     // axe-core, from the UI's npm packages (`cargo xtask test` installs them).
     let axe_js = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/node_modules/axe-core/axe.min.js");
     let axe = std::fs::read_to_string(axe_js)

@@ -15,7 +15,7 @@ const markers = [
   { text: "MOCK payment code: not scannable", source: "src/backend/mock.ts" },
   { text: "demo.inkan.invalid", source: "src/backend/mock.ts" },
   { text: "Demo controls (mock backend)", source: "src/DemoControls.tsx" },
-  { text: "This device joined 4 days ago", source: "src/DemoControls.tsx" },
+  { text: "Next unfreeze by passkey: refused", source: "src/DemoControls.tsx" },
   { text: ".demo-panel", source: "src/DemoControls.css" },
 ];
 

@@ -70,6 +70,7 @@ describe("confirm charge", () => {
     const { mock } = await renderWallet();
     mock.simulateCharge("Big Camera", 60_000);
     await screen.findByTestId("confirm-sheet");
+    mock.failNext("approve", { code: "limit_exceeded", message: "this payment is above your per-payment limit of ¥50,000" });
     fireEvent.click(screen.getByTestId("approve"));
     const error = await screen.findByTestId("confirm-error");
     expect(error.textContent).toContain("above your per-payment limit");
@@ -115,7 +116,11 @@ describe("confirm charge in Japanese", () => {
     await screen.findByTestId("confirm-sheet");
     expect(screen.getByTestId("confirm-amount").textContent).toBe("60,000円");
     expect(screen.getByTestId("approve").textContent).toBe("パスキーで承認");
+    mock.failNext("approve", { code: "limit_exceeded", message: "this payment is above your per-payment limit of ¥50,000" });
     fireEvent.click(screen.getByTestId("approve"));
-    expect((await screen.findByTestId("confirm-error")).textContent).toContain("利用上限を超えるため支払えません");
+    const error = await screen.findByTestId("confirm-error");
+    expect(error.textContent).toContain("利用上限を超えるため支払えません");
+    expect(error.textContent).not.toContain("per-payment limit");
+    expect(mock.currentBalance).toBe(18_720);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { dictionaries, errorText, noticeText } from "./i18n";
+import type { AppError } from "./bindings";
+import { appErrorCodes, dictionaries, errorText, noticeText } from "./i18n";
 
 describe("failed tries notices", () => {
   it("warn before the last try and say how a lock ends", () => {
@@ -20,13 +21,61 @@ describe("failed tries notices", () => {
 
 describe("an error of a failed try", () => {
   it("adds the warning or the lock to the known text", () => {
-    const declined = { code: "card_declined", message: "the card was declined; one more failure locks it" };
-    expect(errorText({ ...declined, tries_left: 1 }, "ja")).toContain("あと1回");
+    const declined: AppError = { code: "card_declined", message: "the card was declined; one more failure locks it" };
+    expect(errorText({ ...declined, tries_left: 1 }, "ja")).toBe("カードが承認されませんでした。入力内容を確認してください。 あと1回誤るとロックされます。");
     expect(errorText({ ...declined, tries_left: 0 }, "ja")).toContain("サポート");
-    const locked = { code: "attempts_locked", message: "locked", locked_until: "2026-12-05T12:30:00Z" };
+    const locked: AppError = { code: "attempts_locked", message: "locked until 12:30", locked_until: "2026-12-05T12:30:00Z" };
     expect(errorText(locked, "ja")).toContain("までロック");
-    // No table entry: the server's message, which says it already.
-    expect(errorText({ ...declined, code: "something_new", tries_left: 1 }, "en")).toBe(declined.message);
+    expect(errorText(locked, "ja")).not.toContain("2026-12-05T");
+    // No sentence of the app's own in English: the server's message, which says it already.
+    expect(errorText({ ...declined, tries_left: 1 }, "en")).toBe(declined.message);
+    expect(errorText(locked, "en")).toBe(locked.message);
+    // The app's own English sentence gets the same warning and lock.
+    const own: AppError = { code: "unknown", message: "x" };
+    expect(errorText({ ...own, tries_left: 1 }, "en")).toMatch(/ One more wrong try locks it\.$/);
+    expect(errorText({ ...own, locked_until: "2026-12-05T12:30:00Z" }, "en")).toMatch(/ Locked until .+\.$/);
+    expect(errorText({ ...own, tries_left: 0 }, "en")).toMatch(/ It is now locked: contact Inkan support\.$/);
+    // A code newer than this UI that did not come through `toAppError` (which makes it `unknown`): its message.
+    const newer = { ...declined, code: "something_new", tries_left: 1 } as unknown as AppError;
+    expect(errorText(newer, "en")).toBe(declined.message);
+    expect(errorText(newer, "ja")).toBe(declined.message);
+  });
+});
+
+describe("every error code", () => {
+  const message = "the Rust side's English message (some_code)";
+
+  it("is known at run time, from the tables the compiler checks", () => {
+    expect(appErrorCodes.size).toBeGreaterThan(40);
+    for (const code of ["payment_code_invalid", "internal", "biometric_lockout", "qr", "unknown"]) expect(appErrorCodes.has(code)).toBe(true);
+    // Only the codes: not what every object has.
+    for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) expect(appErrorCodes.has(name)).toBe(false);
+  });
+
+  it("has a Japanese sentence of its own, never the English message", () => {
+    for (const code of appErrorCodes) {
+      const error = { code, message } as AppError;
+      const ja = errorText(error, "ja");
+      expect(ja.trim(), code).not.toBe("");
+      expect(ja, code).not.toContain(message);
+      expect(ja, code).not.toBe(errorText(error, "en"));
+      expect(ja, code).toMatch(/[\u3040-\u30ff\u4e00-\u9fff]/);
+      expect(ja, code).toMatch(/。$/);
+    }
+  });
+
+  it("in English, is the Rust message unless the app's own sentence says it better", () => {
+    for (const code of appErrorCodes) expect(errorText({ code, message } as AppError, "en").trim(), code).not.toBe("");
+    // Specific: an amount, a limit, the server's reason.
+    for (const code of ["limit_exceeded", "insufficient_funds", "card_declined", "unreachable", "invalid_input"] as const) {
+      expect(errorText({ code, message }, "en"), code).toBe(message);
+    }
+    // Technical or confusing to a shopper.
+    for (const code of ["internal", "protocol", "overloaded", "too_many_requests", "request_timeout", "unknown"] as const) {
+      const en = errorText({ code, message }, "en");
+      expect(en, code).not.toBe(message);
+      expect(en, code).toMatch(/^[A-Z].*\.$/);
+    }
   });
 });
 

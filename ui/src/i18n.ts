@@ -4,7 +4,7 @@
 
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
-import type { Amount, AppError, Notice } from "./bindings";
+import type { Amount, AppError, AppErrorCode, Notice } from "./bindings";
 
 export type Lang = "ja" | "en";
 export type LangSetting = "system" | Lang;
@@ -835,53 +835,142 @@ export function noticeText(
   }
 }
 
-/** Japanese for the error codes people meet most; the Rust side's messages are in English. */
-const jaErrors: Record<string, string> = {
+// Every error code has a sentence of the app's own in Japanese, and the compiler refuses a code
+// missing from either table (`Record<AppErrorCode, …>`; the codes come from Rust, `bindings.ts`).
+// The Rust side's messages are in English, and most say it best: they are specific (an amount, a
+// limit, the server's reason, the address that could not be reached). So in English, `null` means
+// "show the Rust message"; a sentence of the app's own is given only where that message would be
+// technical or confusing to a shopper (an internal failure, a request the server could not read, a
+// bare rejection from Tauri), or where the app has a clearer one.
+
+/** Japanese for every error code: short, polite, and saying what the shopper can do. */
+const jaErrors: Record<AppErrorCode, string> = {
+  // The server's refusals.
+  payment_code_invalid: "この支払いコードは読み取れませんでした。新しいコードを表示して、もう一度読み取ってもらってください。",
+  payment_code_expired: "支払いコードの有効期限が切れました。",
+  payment_code_used: "この支払いコードはすでに使われています。",
   limit_exceeded: "利用上限を超えるため支払えません。",
   insufficient_funds: "残高が足りません。チャージしてください。",
   wallet_frozen: "ウォレットが凍結されています。",
-  payment_code_expired: "支払いコードの有効期限が切れました。",
-  payment_code_used: "この支払いコードはすでに使われています。",
-  invalid_state: "この操作はできません（すでに処理済みか、期限切れです）。",
-  card_declined: "カードが承認されませんでした。入力内容を確認してください。",
-  card_locked: "試行回数が多すぎるため、このカードはロックされました。",
-  attempts_locked: "誤りが多すぎるため、しばらくロックされています。時間をおいてからお試しください。",
-  passkey_rejected: "パスキーで確認できませんでした。",
-  passkey: "パスキーで確認できませんでした。",
-  step_up_required: "パスキーでの確認が必要です。",
-  ceremony_expired: "確認の有効期限が切れました。もう一度お試しください。",
-  unreachable: "サーバーに接続できません。ネットワークを確認してください。",
-  region_blocked: "この地域からは利用できません。",
   charges_suspended: "現在、支払いは一時停止されています。",
   top_ups_suspended: "現在、チャージとカードの登録は一時停止されています。",
   enrolment_suspended: "現在、ウォレットの新規作成と端末の追加は一時停止されています。",
   account_held: "このアカウントは Inkan により利用が停止されています。Inkan サポートにお問い合わせください。",
-  too_many_requests: "試行回数が多すぎます。しばらくしてからお試しください。",
-  request_timeout: "通信に時間がかかりすぎました。もう一度お試しください。",
+  region_blocked: "この地域からは利用できません。",
+  unauthorized: "確認できませんでした。コードやアカウント ID を確かめてください。",
+  forbidden: "この操作は許可されていません。",
+  invalid_request: "サーバーがこの要求を読み取れませんでした。Inkan を最新版に更新してから、もう一度お試しください。",
+  payload_too_large: "送信する内容が大きすぎます。短くしてから、もう一度お試しください。",
+  idempotency_conflict: "以前の要求と内容が食い違ったため、処理できませんでした。もう一度お試しください。",
+  not_found: "見つかりませんでした。",
+  invalid_state: "この操作はできません（すでに処理済みか、期限切れです）。",
+  passkey_rejected: "パスキーで確認できませんでした。",
+  step_up_required: "パスキーでの確認が必要です。",
+  ceremony_expired: "確認の有効期限が切れました。もう一度お試しください。",
+  card_declined: "カードが承認されませんでした。入力内容を確認してください。",
+  card_locked: "試行回数が多すぎるため、このカードはロックされました。",
+  attempts_locked: "誤りが多すぎるため、しばらくロックされています。時間をおいてからお試しください。",
   device_revoked: "この端末はウォレットから削除されています。",
   unfreeze_not_allowed:
     "この端末のパスキーでは凍結を解除できません。ウォレットに追加されてから72時間たっていないか、最も新しく追加された端末のためです。リカバリーコードを使うか、もっと前からウォレットにある端末で解除してください。",
+  too_many_requests: "短時間に操作が多すぎました。しばらく待ってから、もう一度お試しください。",
+  request_timeout: "通信に時間がかかりすぎました。もう一度お試しください。",
+  overloaded: "サーバーが混み合っています。少し待ってから、もう一度お試しください。",
+  internal: "サーバーで問題が発生しました。少し待ってから、もう一度お試しください。",
+  // This device's own.
+  unreachable: "サーバーに接続できません。ネットワークを確認してください。",
+  protocol: "サーバーからの応答を理解できませんでした。サーバーアドレスを確認するか、Inkan を最新版に更新してください。",
+  keystore: "システムのキーリングがロックされているか、利用できません。ロックを解除してから、もう一度お試しください。",
+  passkey: "パスキーで確認できませんでした。",
+  biometric_cancelled: "指紋・顔認証がキャンセルされました。操作は行われていません。",
+  biometric_not_enrolled: "この端末には指紋や顔が登録されていません。端末の設定で登録してから、もう一度お試しください。",
+  biometric_unavailable: "この端末では、Inkan のパスキーに必要な生体認証（指紋や顔）を利用できません。",
+  passkey_invalidated:
+    "この端末で指紋や顔の登録が変更されたため、パスキーが無効になりました。別の端末で承認するか、リカバリーコードを使って、この端末をウォレットに追加し直してください。",
+  biometric_lockout: "指紋・顔認証の失敗が多すぎます。PIN、パターンまたはパスコードで端末のロックを解除してから、もう一度お試しください。",
+  passkey_missing:
+    "この端末からウォレットのパスキーが消えています（アプリの再インストールやデータの消去など）。この端末をウォレットに追加し直してください。",
+  key_store_failed: "端末の鍵の保管でエラーが発生しました。もう一度お試しください。続く場合は端末を再起動してください。",
+  profile: "この端末のウォレット情報を読み書きできませんでした。空き容量とアクセス権を確認してから、Inkan を再起動してください。",
+  device_key_missing:
+    "この端末の支払い鍵がシステムのキーリングから消えているため、支払いコードを作れません。この端末をウォレットに追加し直してください。",
   history_changed:
     "サーバー上の利用履歴が、この端末で以前確認した内容、または Inkan の署名と一致しません（書き換えられたか、一部が消えています）。この端末は確認済みの履歴を保持しています。Inkan サポートにお問い合わせください。",
-  unauthorized: "確認できませんでした。コードやアカウント ID を確かめてください。",
-  keystore: "システムのキーリングを利用できません。",
+  invalid_input: "入力内容に誤りがあります。確認してから、もう一度お試しください。",
   no_wallet: "この端末にはまだウォレットがありません。",
-  not_found: "見つかりませんでした。",
+  export: "利用履歴をファイルに保存できませんでした。保存先の空き容量とアクセス権を確認してください。",
+  qr: "支払いコードを表示できませんでした。もう一度お試しください。",
+  unknown: "問題が発生しました。もう一度お試しください。続く場合は Inkan を再起動してください。",
 };
 
-/** English of the app's own, where one sentence says it better than the server's message. */
-const enErrors: Record<string, string> = {
+/** English of the app's own where it says it better than the Rust message; `null`: the message. */
+const enErrors: Record<AppErrorCode, string | null> = {
+  payment_code_invalid: null,
+  payment_code_expired: null,
+  payment_code_used: null,
+  limit_exceeded: null,
+  insufficient_funds: null,
+  wallet_frozen: null,
+  charges_suspended: null,
+  top_ups_suspended: null,
+  enrolment_suspended: null,
+  account_held: null,
+  region_blocked: null,
+  unauthorized: null,
+  // The server's message speaks of operator keys and scopes.
+  forbidden: "This is not allowed.",
+  // The server's messages speak of request bodies, paths and Idempotency-Keys.
+  invalid_request: "The server could not read this request. Update Inkan, then try again.",
+  payload_too_large: "What you sent is too large for the server. Shorten it, then try again.",
+  idempotency_conflict: "This did not match an earlier request, so nothing was done. Try again.",
+  not_found: null,
+  invalid_state: null,
+  passkey_rejected: null,
+  step_up_required: null,
+  ceremony_expired: null,
+  card_declined: null,
+  card_locked: null,
+  attempts_locked: null,
+  device_revoked: null,
   unfreeze_not_allowed:
     "This device's passkey cannot unfreeze the wallet: it joined less than 72 hours ago, or it is the most recently added device. Use a recovery code, or unfreeze from a device that has been in the wallet longer.",
+  too_many_requests: "Too many requests in a short time. Wait a moment, then try again.",
+  request_timeout: "The request took too long to reach the server, so nothing was done. Try again.",
+  overloaded: "Inkan's server is busy right now. Wait a moment, then try again.",
+  internal: "Something went wrong on Inkan's server. Wait a moment, then try again.",
+  unreachable: null,
+  protocol: "The server's answer could not be understood. Check the server address, or update Inkan.",
+  keystore: null,
+  passkey: null,
+  biometric_cancelled: null,
+  biometric_not_enrolled: null,
+  biometric_unavailable: null,
+  passkey_invalidated: null,
+  biometric_lockout: null,
+  passkey_missing: null,
+  // The message carries the platform's own detail.
+  key_store_failed: "The phone's key store failed. Try again; if it keeps failing, restart the phone.",
+  profile: null,
+  device_key_missing: null,
   history_changed:
     "The history on the server no longer matches what this device verified before, or Inkan's signature on it: it was rewritten, or part of it is gone. This device keeps what it verified. Contact Inkan support.",
+  invalid_input: null,
+  no_wallet: null,
+  export: null,
+  qr: "The payment code could not be drawn. Try again.",
+  // Tauri's own rejections name commands and arguments.
+  unknown: "Something went wrong in the app. Try again; if it keeps happening, restart Inkan.",
 };
 
-/** An error's sentence in `lang`: the backend's message, or the app's own for a known code. */
+/** Every error code, at run time: the keys of a table that has exactly one entry per code. */
+export const appErrorCodes: ReadonlySet<string> = new Set(Object.keys(jaErrors));
+
+/** An error's sentence in `lang`: the app's own for its code, or else the backend's message. */
 export function errorText(error: AppError, lang: Lang): string {
-  const known = (lang === "ja" ? jaErrors : enErrors)[error.code];
-  // The server's own message already says when a try is the last one, or locked.
-  if (known === undefined) return error.message;
+  const known = lang === "ja" ? jaErrors[error.code] : enErrors[error.code];
+  // The server's own message already says when a try is the last one, or locked. (No entry at all
+  // is a code newer than this UI that did not come through `toAppError`: its message, too.)
+  if (typeof known !== "string") return error.message;
   const t = dictionaries[lang];
   if (error.tries_left === 1) return `${known} ${t.errOneTryLeft}`;
   if (error.locked_until) return `${known} ${t.errLockedUntil(formatTime(error.locked_until, lang))}`;

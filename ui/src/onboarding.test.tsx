@@ -1,7 +1,12 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/preact";
-import { describe, expect, it } from "vitest";
-import { MOCK_JOIN_ACCOUNT, MOCK_JOIN_CODES } from "./backend/mock";
+import { describe, expect, it, vi } from "vitest";
+import type { AppError } from "./bindings";
 import { renderApp, settle } from "./test/harness";
+
+/** The account ID of the wallet joined or frozen below. */
+const ACCOUNT = "acc_demo";
+/** How the backend refuses a recovery code that is wrong or used. */
+const wrongCode: AppError = { code: "unauthorized", message: "this recovery code is not valid or was already used" };
 
 describe("onboarding", () => {
   it("creates a wallet, gates Continue on the saved-codes checkbox, then shows Pay", async () => {
@@ -23,7 +28,7 @@ describe("onboarding", () => {
 
     const list = await screen.findByTestId("recovery-codes");
     const shown = within(list).getAllByRole("listitem").map((li) => li.textContent);
-    expect(shown).toEqual(mock.validRecoveryCodes);
+    expect(shown).toEqual(mock.latestRecoveryCodes);
     expect(shown).toHaveLength(8);
     expect(screen.getByText(/never be shown again/)).toBeTruthy();
     // The wallet exists (the backend said profile_changed), but the codes stay until Continue.
@@ -62,9 +67,12 @@ describe("onboarding", () => {
 
   it("shows the backend's error next to Create wallet and lets the person try again", async () => {
     const { mock } = renderApp();
+    const enroll = vi.spyOn(mock, "enroll");
     await screen.findByTestId("onboarding");
     fireEvent.input(screen.getByTestId("server"), { target: { value: "ftp://nope" } });
     fireEvent.input(screen.getByTestId("display-name"), { target: { value: "Hanako" } });
+    // The backend refuses the address (Rust checks it).
+    mock.failNext("enroll", { code: "invalid_input", message: "the server address must start with https:// (or http:// on this computer)" });
     fireEvent.click(screen.getByTestId("create-wallet"));
     const error = await screen.findByTestId("error");
     expect(error.textContent).toContain("must start with https://");
@@ -77,13 +85,14 @@ describe("onboarding", () => {
     fireEvent.click(button);
     await screen.findByTestId("recovery-codes");
     expect(screen.queryByTestId("error")).toBeNull();
+    expect(enroll.mock.calls.map(([input]) => input.server)).toEqual(["ftp://nope", "https://ok.example"]);
   });
 
   it("joins an existing wallet, waiting for the other device's approval", async () => {
     const { mock } = renderApp();
     await screen.findByTestId("onboarding");
     fireEvent.click(screen.getByTestId("join-existing"));
-    fireEvent.input(screen.getByTestId("join-account-id"), { target: { value: MOCK_JOIN_ACCOUNT } });
+    fireEvent.input(screen.getByTestId("join-account-id"), { target: { value: ACCOUNT } });
     fireEvent.input(screen.getByTestId("join-device-name"), { target: { value: "Laptop" } });
     fireEvent.click(screen.getByTestId("join-submit"));
     const waiting = await screen.findByTestId("join-waiting");
@@ -99,32 +108,41 @@ describe("onboarding", () => {
 
     mock.answerJoin(true);
     await screen.findByTestId("pay-qr");
-    expect(mock.profile?.account_id).toBe(MOCK_JOIN_ACCOUNT);
+    expect(mock.profile?.account_id).toBe(ACCOUNT);
   });
 
-  it("joins at once with a recovery code, and says so plainly when the code is wrong", async () => {
-    renderApp();
+  it("joins at once with a recovery code, and says so plainly when the code is refused", async () => {
+    const { mock } = renderApp();
     await screen.findByTestId("onboarding");
     fireEvent.click(screen.getByTestId("join-existing"));
-    fireEvent.input(screen.getByTestId("join-account-id"), { target: { value: MOCK_JOIN_ACCOUNT } });
+    fireEvent.input(screen.getByTestId("join-account-id"), { target: { value: ACCOUNT } });
     fireEvent.input(screen.getByTestId("join-recovery-code"), { target: { value: "WRONG-CODE" } });
+    mock.failNext("join", wrongCode);
     fireEvent.click(screen.getByTestId("join-submit"));
-    expect((await screen.findByTestId("error")).textContent).toContain("not valid");
+    const error = await screen.findByTestId("error");
+    expect(error.textContent).toContain("not valid");
+    expect(error.getAttribute("data-code")).toBe("unauthorized");
     expect(screen.queryByTestId("join-waiting")).toBeNull();
-    fireEvent.input(screen.getByTestId("join-recovery-code"), { target: { value: MOCK_JOIN_CODES[0] } });
+    expect(mock.profile).toBeNull();
+    fireEvent.input(screen.getByTestId("join-recovery-code"), { target: { value: "DEMO-CODE-0001" } });
     fireEvent.click(screen.getByTestId("join-submit"));
     await screen.findByTestId("pay-qr");
+    // Joined at once: no waiting for another device.
+    expect(screen.queryByTestId("join-waiting")).toBeNull();
+    expect(mock.profile?.account_id).toBe(ACCOUNT);
   });
 
   it("freezes a lost wallet with a recovery code", async () => {
-    renderApp();
+    const { mock } = renderApp();
     await screen.findByTestId("onboarding");
     fireEvent.click(screen.getByTestId("freeze-lost"));
-    fireEvent.input(screen.getByTestId("freeze-account-id"), { target: { value: MOCK_JOIN_ACCOUNT } });
+    fireEvent.input(screen.getByTestId("freeze-account-id"), { target: { value: ACCOUNT } });
     fireEvent.input(screen.getByTestId("freeze-recovery-code"), { target: { value: "nope" } });
+    mock.failNext("freezeWithRecoveryCode", wrongCode);
     fireEvent.click(screen.getByTestId("freeze-submit"));
     expect((await screen.findByTestId("error")).textContent).toContain("not valid");
-    fireEvent.input(screen.getByTestId("freeze-recovery-code"), { target: { value: MOCK_JOIN_CODES[1] } });
+    expect(screen.queryByTestId("freeze-done")).toBeNull();
+    fireEvent.input(screen.getByTestId("freeze-recovery-code"), { target: { value: "DEMO-CODE-0002" } });
     fireEvent.click(screen.getByTestId("freeze-submit"));
     expect((await screen.findByTestId("freeze-done")).textContent).toContain("frozen");
   });

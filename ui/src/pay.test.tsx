@@ -1,6 +1,6 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/preact";
-import { describe, expect, it } from "vitest";
-import { CHALLENGE_CARD, CHALLENGE_CODE } from "./backend/mock";
+import { describe, expect, it, vi } from "vitest";
+import { CHALLENGE_CARD } from "./backend/mock";
 import { renderWallet, settle, tick } from "./test/harness";
 
 describe("pay", () => {
@@ -62,8 +62,9 @@ describe("pay", () => {
     expect(screen.queryByTestId("offline-badge")).toBeNull();
   });
 
-  it("shows no code while frozen, and unfreezes with a recovery code on a new device", async () => {
+  it("shows no code while frozen, and unfreezes with a recovery code when the passkey may not", async () => {
     const { mock } = await renderWallet();
+    const byCode = vi.spyOn(mock, "unfreezeWithRecoveryCode");
     fireEvent.click(screen.getByTestId("nav-security"));
     fireEvent.click(await screen.findByTestId("freeze"));
     await screen.findByTestId("unfreeze");
@@ -78,7 +79,11 @@ describe("pay", () => {
     const input = within(banner).getByTestId("unfreeze-code") as HTMLInputElement;
     expect(input.closest("[hidden]")).not.toBeNull();
 
-    // This device was set up just now: its passkey may not lift the freeze, and the code field opens.
+    // The backend refuses this device's passkey (Rust's rule: it is too new): the code field opens.
+    mock.failNext("unfreeze", {
+      code: "unfreeze_not_allowed",
+      message: "this device joined the wallet less than 72 hours ago: unfreeze with a recovery code, or from a device that has been in the wallet longer",
+    });
     fireEvent.click(within(banner).getByTestId("unfreeze"));
     const error = await within(banner).findByTestId("error");
     expect(error.getAttribute("data-code")).toBe("unfreeze_not_allowed");
@@ -92,32 +97,32 @@ describe("pay", () => {
     expect(mock.isFrozen).toBe(true);
     expect(screen.queryByTestId("pay-qr")).toBeNull();
 
-    const code = mock.validRecoveryCodes[0]!;
+    const code = mock.latestRecoveryCodes[0]!;
     fireEvent.input(input, { target: { value: code } });
     fireEvent.click(within(banner).getByTestId("unfreeze-with-code"));
     await screen.findByTestId("pay-qr");
     expect(screen.queryByTestId("frozen-banner")).toBeNull();
     expect(mock.isFrozen).toBe(false);
-    // Used up.
-    expect(mock.validRecoveryCodes).not.toContain(code);
+    // The code as typed went to the backend, once.
+    expect(byCode.mock.calls).toEqual([[code]]);
   });
 
-  it("unfreezes with the passkey of a device that has been in the wallet for 72 hours", async () => {
-    const { mock } = await renderWallet({ before: (m) => m.simulateDeviceAge(72) });
+  it("unfreezes with this device's passkey when the backend lifts the freeze", async () => {
+    const { mock } = await renderWallet();
+    const byCode = vi.spyOn(mock, "unfreezeWithRecoveryCode");
     fireEvent.click(screen.getByTestId("nav-security"));
     fireEvent.click(await screen.findByTestId("freeze"));
     await screen.findByTestId("unfreeze");
     fireEvent.click(screen.getByTestId("nav-pay"));
     const banner = await screen.findByTestId("frozen-banner");
     expect(within(banner).getByTestId("unfreeze-rule")).toBeTruthy();
-    const codes = [...mock.validRecoveryCodes];
     fireEvent.click(within(banner).getByTestId("unfreeze"));
     await screen.findByTestId("pay-qr");
     expect(screen.queryByTestId("frozen-banner")).toBeNull();
     expect(screen.queryByTestId("error")).toBeNull();
     expect(mock.isFrozen).toBe(false);
-    // No recovery code was used.
-    expect(mock.validRecoveryCodes).toEqual(codes);
+    // No recovery code was asked for or sent.
+    expect(byCode).not.toHaveBeenCalled();
   });
 
   it("shows no code while Inkan holds the account, says why and whom to ask, until it is lifted", async () => {
@@ -152,6 +157,8 @@ describe("pay", () => {
 
   it("adds a card that needs a challenge code, then adds money from it", async () => {
     const { mock } = await renderWallet();
+    const addCard = vi.spyOn(mock, "addCard");
+    const topUp = vi.spyOn(mock, "topUp");
     fireEvent.click(screen.getByTestId("add-money"));
     // The seeded wallet has a verified card; add another.
     fireEvent.click(await screen.findByTestId("add-another-card"));
@@ -159,25 +166,39 @@ describe("pay", () => {
     fireEvent.input(screen.getByTestId("card-exp-month"), { target: { value: "12" } });
     fireEvent.input(screen.getByTestId("card-exp-year"), { target: { value: "2030" } });
     fireEvent.input(screen.getByTestId("card-cvc"), { target: { value: "123" } });
+    // The backend refuses the number (Rust checks it): its sentence is shown, and the form stays.
+    mock.failNext("addCard", { code: "card_declined", message: "this card number is not valid" });
     fireEvent.click(screen.getByTestId("add-card"));
-    expect((await screen.findByTestId("error")).textContent).toContain("card number is not valid");
+    const refused = await screen.findByTestId("error");
+    expect(refused.textContent).toContain("this card number is not valid");
+    expect(refused.getAttribute("data-code")).toBe("card_declined");
+    expect(addCard).toHaveBeenLastCalledWith({ number: "4000000000003221", exp_month: 12, exp_year: 2030, cvc: "123" });
+    expect((screen.getByTestId("add-card") as HTMLButtonElement).disabled).toBe(false);
+    expect(screen.queryByTestId("challenge-code")).toBeNull();
 
     fireEvent.input(screen.getByTestId("card-number"), { target: { value: CHALLENGE_CARD.replace(/(\d{4})/g, "$1 ").trim() } });
+    // A month the screen itself refuses: the backend is not asked.
     fireEvent.input(screen.getByTestId("card-exp-month"), { target: { value: "13" } });
     fireEvent.click(screen.getByTestId("add-card"));
     expect((await screen.findByTestId("error")).textContent).toContain("expiry month");
+    expect(addCard).toHaveBeenCalledTimes(1);
     fireEvent.input(screen.getByTestId("card-exp-month"), { target: { value: "12" } });
     fireEvent.click(screen.getByTestId("add-card"));
 
+    // A wrong challenge code, as the backend answers it: the sentence, and the code can be tried again.
+    mock.failNext("verifyCard", { code: "card_declined", message: "the code is not right (4 attempts left)" });
     fireEvent.input(await screen.findByTestId("challenge-code"), { target: { value: "000000" } });
     fireEvent.click(screen.getByTestId("verify-card"));
     expect((await screen.findByTestId("error")).textContent).toContain("4 attempts left");
-    fireEvent.input(screen.getByTestId("challenge-code"), { target: { value: CHALLENGE_CODE } });
+    expect((screen.getByTestId("verify-card") as HTMLButtonElement).disabled).toBe(false);
+    expect(screen.queryByTestId("topup-amount")).toBeNull();
+    fireEvent.input(screen.getByTestId("challenge-code"), { target: { value: "123456" } });
     fireEvent.click(screen.getByTestId("verify-card"));
 
     fireEvent.input(await screen.findByTestId("topup-amount"), { target: { value: "abc" } });
     fireEvent.click(screen.getByTestId("top-up"));
     expect((await screen.findByTestId("error")).textContent).toContain("whole number");
+    expect(topUp).not.toHaveBeenCalled();
     expect(mock.currentBalance).toBe(18_720);
     fireEvent.input(screen.getByTestId("topup-amount"), { target: { value: "5000" } });
     fireEvent.click(screen.getByTestId("top-up"));

@@ -1,5 +1,6 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/preact";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { limitsView, pendingRaise } from "./backend/mock";
 import { renderWallet, tick } from "./test/harness";
 
 const kinds = () => screen.getAllByTestId("activity-item").map((li) => li.getAttribute("data-kind"));
@@ -66,27 +67,36 @@ describe("limits", () => {
   const set = (id: string, value: string) => fireEvent.input(screen.getByTestId(id), { target: { value } });
 
   it("lowers at once", async () => {
-    await renderWallet();
+    const { mock } = await renderWallet();
+    const setLimits = vi.spyOn(mock, "setLimits");
     fireEvent.click(screen.getByTestId("nav-limits"));
     expect((await screen.findByTestId("limit-daily") as HTMLInputElement).value).toBe("100000");
     set("limit-per-charge", "20000");
     set("limit-daily", "30000");
     expect(screen.getByTestId("save-limits").textContent).toBe("Save limits");
+    // The backend's answer: the lower limits apply now, and what is left today under them.
+    mock.answerNext(
+      "setLimits",
+      limitsView({ per_charge: 20_000, daily: 30_000, monthly: 300_000, spent_today: 1_280, spent_this_month: 1_280, remaining: 20_000 }),
+    );
     fireEvent.click(screen.getByTestId("save-limits"));
     expect((await screen.findByTestId("limits-result")).textContent).toBe("Your new limits apply now.");
     expect(screen.queryByTestId("pending-raise")).toBeNull();
     await waitFor(() => expect(screen.getByText("¥1,280 of ¥30,000")).toBeTruthy());
+    expect(setLimits).toHaveBeenCalledWith({ per_charge: 20_000, daily: 30_000, monthly: 300_000 });
     fireEvent.click(screen.getByTestId("nav-pay"));
     await waitFor(() => expect(screen.getByTestId("remaining-today").textContent).toBe("¥20,000"));
   });
 
   it("raises only after the passkey and 24 hours, counting down", async () => {
-    const { clock } = await renderWallet();
+    const { mock, clock } = await renderWallet();
     fireEvent.click(screen.getByTestId("nav-limits"));
     await screen.findByTestId("limit-monthly");
     set("limit-monthly", "500000");
     expect(screen.getByText(/Raising needs your passkey and takes effect after 24 hours/)).toBeTruthy();
     expect(screen.getByTestId("save-limits").textContent).toBe("Request raise with passkey");
+    // The backend's answer to a raise: the limits in force stay, and the raise waits 24 hours.
+    mock.answerNext("setLimits", (asked, current, now) => ({ ...current, pending: pendingRaise(asked, now, 24 * 3600 * 1000) }));
     fireEvent.click(screen.getByTestId("save-limits"));
     expect((await screen.findByTestId("limits-result")).textContent).toContain("after the 24-hour cooling-off");
     const pending = await screen.findByTestId("pending-raise");
@@ -102,22 +112,28 @@ describe("limits", () => {
 
   it("rejects amounts that are not whole yen without asking the backend", async () => {
     const { mock } = await renderWallet();
+    const setLimits = vi.spyOn(mock, "setLimits");
     fireEvent.click(screen.getByTestId("nav-limits"));
     await screen.findByTestId("limit-daily");
     set("limit-daily", "12.5");
     fireEvent.click(screen.getByTestId("save-limits"));
     expect((await screen.findByTestId("error")).textContent).toContain("whole yen");
+    expect(setLimits).not.toHaveBeenCalled();
     expect((await mock.status()).limits.daily.minor).toBe(100_000);
   });
 
   it("shows the backend's error for limits out of order", async () => {
-    await renderWallet();
+    const { mock } = await renderWallet();
     fireEvent.click(screen.getByTestId("nav-limits"));
     await screen.findByTestId("limit-daily");
     set("limit-per-charge", "90000");
     set("limit-daily", "80000");
+    mock.failNext("setLimits", { code: "invalid_input", message: "the per-payment limit cannot be above the daily limit" });
     fireEvent.click(screen.getByTestId("save-limits"));
-    expect((await screen.findByTestId("error")).textContent).toContain("cannot be above the daily limit");
+    const error = await screen.findByTestId("error");
+    expect(error.textContent).toContain("cannot be above the daily limit");
+    expect(error.getAttribute("data-code")).toBe("invalid_input");
+    expect(screen.queryByTestId("limits-result")).toBeNull();
     expect((screen.getByTestId("save-limits") as HTMLButtonElement).disabled).toBe(false);
   });
 });
@@ -214,8 +230,8 @@ describe("security", () => {
     const { mock } = await renderWallet();
     fireEvent.click(screen.getByTestId("nav-security"));
     await waitFor(() => expect(screen.getAllByTestId("device-item")).toHaveLength(2));
-    // Meanwhile this device is removed elsewhere: the iPhone still listed is now the last one.
-    mock.simulateDeviceRemovedElsewhere(mock.profile!.device_id);
+    // The backend refuses: the iPhone is the wallet's last active device (Rust's rule).
+    mock.failNext("revokeDevice", { code: "invalid_state", message: "this is the wallet's last device: add another before removing it" });
     const other = screen.getAllByTestId("device-item").find((d) => d.textContent?.includes("iPhone"))!;
     fireEvent.click(within(other).getByTestId("revoke-device"));
     fireEvent.click(within(other).getByTestId("revoke-confirm"));

@@ -48,6 +48,9 @@ pub fn run() -> Result<()> {
     run_step("tests (with a throwaway gnome-keyring)", &mut keyring.wrap(&tests))?;
     // The real app in its window, driven like a person would, against a real server.
     app_end_to_end(&keyring)?;
+    // The app as people install it: its packages built and checked, the .deb installed, the
+    // installed app used, and the package purged.
+    crate::bundle::test(&keyring)?;
     crate::fuzz::smoke()?;
     // The server killed under load, and schemathesis, briefly (`cargo xtask soak` for longer).
     crate::soak::short()?;

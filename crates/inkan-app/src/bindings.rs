@@ -16,6 +16,7 @@ fn declarations() -> String {
         ProfileView::decl(&cfg),
         Defaults::decl(&cfg),
         AppSnapshot::decl(&cfg),
+        AppErrorCode::decl(&cfg),
         AppError::decl(&cfg),
         EnrollInput::decl(&cfg),
         Enrolled::decl(&cfg),

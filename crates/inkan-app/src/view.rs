@@ -8,6 +8,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use ts_rs::TS;
 
+pub use crate::error::{AppError, AppErrorCode};
+
 /// An amount, with both ways people read it, formatted once here (`¥1,280` and `1,280円`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct Amount {
@@ -87,64 +89,6 @@ pub struct AppSnapshot {
     /// Why the wallet on this device cannot be opened (e.g. the OS keystore is locked).
     pub problem: Option<AppError>,
     pub defaults: Defaults,
-}
-
-/// An error as the UI shows it: a stable code to branch on and a sentence for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
-#[error("{message} ({code})")]
-pub struct AppError {
-    pub code: String,
-    pub message: String,
-    /// After a failed try of a card's details, a passkey or a recovery code: one try is left
-    /// before it is locked (the shopper is warned), or none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub tries_left: Option<u32>,
-    /// When a lock of failed tries ends (RFC 3339), for a lock that ends on its own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub locked_until: Option<String>,
-}
-
-impl AppError {
-    pub fn new(code: &str, message: impl Into<String>) -> AppError {
-        AppError { code: code.to_owned(), message: message.into(), tries_left: None, locked_until: None }
-    }
-
-    pub fn invalid(message: impl Into<String>) -> AppError {
-        AppError::new("invalid_input", message)
-    }
-
-    pub fn no_wallet() -> AppError {
-        AppError::new("no_wallet", "there is no wallet on this device yet: set one up first")
-    }
-}
-
-impl From<inkan_client::ClientError> for AppError {
-    fn from(e: inkan_client::ClientError) -> AppError {
-        use inkan_client::ClientError as E;
-        let code = match &e {
-            E::Api { error, .. } => {
-                let locked_until = error.locked_until.and_then(|at| at.format(&Rfc3339).ok());
-                return AppError {
-                    tries_left: error.tries_left,
-                    locked_until,
-                    ..AppError::new(&error.code.as_str(), e.to_string())
-                };
-            }
-            E::Unreachable { .. } => "unreachable",
-            E::Protocol(_) => "protocol",
-            E::Keystore(_) => "keystore",
-            E::Authenticator(_) => "passkey",
-            // `biometric_cancelled`, `passkey_invalidated`, …: each needs another answer on screen.
-            E::KeySigner(k) => k.code(),
-            E::NoProfile(_) | E::Profile { .. } => "profile",
-            E::DeviceKeyMissing => "device_key_missing",
-            E::HistoryChanged(_) => "history_changed",
-            E::Invalid(_) => "invalid_input",
-        };
-        AppError::new(code, e.to_string())
-    }
 }
 
 /// `enroll`: a new wallet on a server.

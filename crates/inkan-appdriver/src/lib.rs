@@ -34,6 +34,20 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
 }
 
+impl Launch {
+    /// The app at `app`, with its wallet profile in `home` (a fresh directory), talking to
+    /// `server`, whose passkeys are for `origin`.
+    pub fn new(app: PathBuf, tauri_driver: PathBuf, home: &Path, server: &str, origin: &str) -> Launch {
+        let env = [
+            ("INKAN_HOME", home.display().to_string()),
+            ("INKAN_SERVER", server.to_owned()),
+            ("INKAN_ORIGIN", origin.to_owned()),
+            ("INKAN_DEVICE_NAME", "Hanako's laptop".to_owned()),
+        ];
+        Launch { app, tauri_driver, env: env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect() }
+    }
+}
+
 /// The app, running in its window, and the WebDriver session that steers it.
 #[derive(Debug)]
 pub struct AppUnderTest {

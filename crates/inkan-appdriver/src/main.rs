@@ -46,16 +46,7 @@ async fn main() -> Result<()> {
     let key = std::fs::read_to_string(&args.terminal_key_file).context("reading the terminal key")?;
     let terminal = TerminalClient::new(args.server.parse()?, TerminalKey::new(key.trim(), "--terminal-key-file")?)?;
     std::fs::create_dir_all(&args.screenshots)?;
-    let launch = Launch {
-        app: args.app.clone(),
-        tauri_driver: args.tauri_driver.clone(),
-        env: vec![
-            ("INKAN_HOME".into(), args.home.display().to_string()),
-            ("INKAN_SERVER".into(), args.server.clone()),
-            ("INKAN_ORIGIN".into(), origin.clone()),
-            ("INKAN_DEVICE_NAME".into(), "Hanako's laptop".into()),
-        ],
-    };
+    let launch = Launch::new(args.app.clone(), args.tauri_driver.clone(), &args.home, &args.server, &origin);
     let app = AppUnderTest::launch(&launch).await?;
     let setting = Setting {
         terminal: &terminal,

@@ -213,20 +213,28 @@ pub async fn finish_onboarding(app: &AppUnderTest) -> Result<()> {
     app.find("pay-qr").await.map(drop)
 }
 
-/// Plays the whole story from a fresh app (no wallet on the device yet).
-pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> {
-    let mut outcome = Outcome::default();
+/// Where [`first_payment`] leaves the app: its recovery codes, and the code it paid with.
+#[derive(Debug)]
+pub struct FirstPayment {
+    pub recovery_codes: Vec<String>,
+    pub code: String,
+}
 
+/// From a fresh app (no wallet on the device yet) to its first payment: a new wallet with the
+/// software passkey, the payment code read off the window, ¥10,000 added from a card, and a sale
+/// of ¥1,280 approved with the passkey, which leaves ¥8,720. The installed package's test plays
+/// this much; [`play`] goes on from here.
+pub async fn first_payment(app: &AppUnderTest, setting: &Setting<'_>, outcome: &mut Outcome) -> Result<FirstPayment> {
     // Onboarding: a new wallet with the software passkey.
     app.find("onboarding").await?;
     if setting.desktop.is_some() {
         // A freshly opened app is in front (on Xvfb there is no window manager to do it).
         desktop::bring_app_to_front(app).await?;
     }
-    setting.shot(app, "01-onboarding", &mut outcome).await?;
+    setting.shot(app, "01-onboarding", outcome).await?;
     let recovery_codes = create_wallet(app, setting.server, setting.origin).await?;
     outcome.recovery_codes = recovery_codes.len();
-    setting.shot(app, "02-recovery-codes", &mut outcome).await?;
+    setting.shot(app, "02-recovery-codes", outcome).await?;
     finish_onboarding(app).await?;
 
     // Pay: the QR, read back from the window, and the live feed connected (no "offline").
@@ -234,13 +242,13 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     app.wait_gone("offline-badge").await?;
     let text = app.find("code-text").await?.prop("textContent").await?.unwrap_or_default();
     ensure!(text.trim() == first, "the QR on screen and the code's text differ");
-    setting.shot(app, "03-pay", &mut outcome).await?;
+    setting.shot(app, "03-pay", outcome).await?;
 
-    add_money(app, setting, &mut outcome).await?;
+    add_money(app, setting, outcome).await?;
 
     // A sale, approved with the passkey.
     let (code, png) = code_on_screen(app, None).await?;
-    let status = sale(setting, app, png, 1_280, Answer::Click("approve"), &mut outcome, Some("05-confirm")).await?;
+    let status = sale(setting, app, png, 1_280, Answer::Click("approve"), outcome, Some("05-confirm")).await?;
     ensure!(status == "succeeded", "the approved charge ended {status}");
     if let Some(notifications) = setting.desktop {
         let shown = notifications.shown();
@@ -248,6 +256,13 @@ pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> 
     }
     outcome.codes.push(code.clone());
     outcome.balances.push(app.wait_text("balance", "¥8,720", |t| t.contains("8,720")).await?);
+    Ok(FirstPayment { recovery_codes, code })
+}
+
+/// Plays the whole story from a fresh app (no wallet on the device yet).
+pub async fn play(app: &AppUnderTest, setting: &Setting<'_>) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
+    let FirstPayment { recovery_codes, code } = first_payment(app, setting, &mut outcome).await?;
     app.click("nav-activity").await?;
     app.wait_css("[data-testid=\"activity-item\"][data-kind=\"charge_succeeded\"]").await?;
     setting.shot(app, "06-activity", &mut outcome).await?;

@@ -31,17 +31,8 @@ pub async fn measure(
     idle: Duration,
 ) -> Result<AppFigures> {
     let home = tempfile::Builder::new().prefix("inkan-bench-app-").tempdir()?;
-    let launch = Launch {
-        app: setup.app.clone(),
-        tauri_driver: setup.tauri_driver.clone(),
-        env: vec![
-            ("INKAN_HOME".into(), home.path().display().to_string()),
-            ("INKAN_SERVER".into(), server.to_owned()),
-            ("INKAN_ORIGIN".into(), origin.to_owned()),
-            ("INKAN_DEVICE_NAME".into(), "Bench".into()),
-            ("DISPLAY".into(), setup.display.clone()),
-        ],
-    };
+    let mut launch = Launch::new(setup.app.clone(), setup.tauri_driver.clone(), home.path(), server, origin);
+    launch.env.push(("DISPLAY".into(), setup.display.clone()));
     let app = AppUnderTest::launch(&launch).await.context("starting the app")?;
     let created = async {
         app.find("onboarding").await?;

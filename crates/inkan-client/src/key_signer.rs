@@ -120,9 +120,9 @@ impl fmt::Debug for PublicKeySec1 {
 }
 
 /// Why the phone's key could not be made, used or removed. Each says what the person can do; the
-/// UI branches on [`KeySignerError::code`], never on the words.
+/// app gives each its own error code (`inkan_app::AppErrorCode`), and the UI branches on that,
+/// never on the words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum KeySignerError {
     #[error("the fingerprint or face check was cancelled: nothing was signed")]
     Cancelled,
@@ -153,21 +153,6 @@ pub enum KeySignerError {
     KeyMissing,
     #[error("the phone's key store failed: {detail}")]
     Platform { detail: String },
-}
-
-impl KeySignerError {
-    /// A stable code for the UI to branch on.
-    pub fn code(&self) -> &'static str {
-        match self {
-            KeySignerError::Cancelled => "biometric_cancelled",
-            KeySignerError::NotEnrolled => "biometric_not_enrolled",
-            KeySignerError::NotAvailable { .. } => "biometric_unavailable",
-            KeySignerError::KeyInvalidated => "passkey_invalidated",
-            KeySignerError::Lockout => "biometric_lockout",
-            KeySignerError::KeyMissing => "passkey_missing",
-            KeySignerError::Platform { .. } => "key_store_failed",
-        }
-    }
 }
 
 /// A P-256 key held by the platform, usable only after the person passes a biometric on the
@@ -365,20 +350,5 @@ mod tests {
         assert!(PublicKeySec1::new(vec![4; 65]).is_ok());
         assert!(PublicKeySec1::new(vec![2; 33]).is_err());
         assert!(PublicKeySec1::new(vec![3; 65]).is_err());
-    }
-
-    #[test]
-    fn every_error_has_its_own_code() {
-        let all = [
-            KeySignerError::Cancelled,
-            KeySignerError::NotEnrolled,
-            KeySignerError::NotAvailable { detail: String::new() },
-            KeySignerError::KeyInvalidated,
-            KeySignerError::Lockout,
-            KeySignerError::KeyMissing,
-            KeySignerError::Platform { detail: String::new() },
-        ];
-        let codes: std::collections::HashSet<_> = all.iter().map(KeySignerError::code).collect();
-        assert_eq!(codes.len(), all.len());
     }
 }

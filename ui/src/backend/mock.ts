@@ -1,8 +1,19 @@
-// An in-memory wallet behind the `Backend` interface, for the browser preview (`npm run dev`) and
-// the UI tests. It is a MOCK: no server, no keys, no passkey, and its payment codes are placeholder
-// pictures that no terminal can read. It follows the real rules closely enough for the screens to
-// be exercised honestly: limits, balance, pending charges, freeze (and who may lift it), recovery
-// codes, an operator's hold, card challenge, cooling-off.
+// An in-memory wallet behind the `Backend` interface, for the UI tests and the browser preview
+// (`npm run dev`, with the demo panel). Development only: never in a production build.
+//
+// THE RULE OF THIS FILE: fixtures and scripted answers only, no rule of the product. It holds a
+// wallet, cards, devices, charges and activity, and changes them the plain way when a call succeeds
+// (approve: the charge succeeded and the balance went down; top up: the balance went up). A call
+// fails only when a test or the demo panel scripted it (`failNext`), when a fixture is named for it
+// (`DECLINED_CARD`), or when there is no fixture to answer from (no wallet, an unknown id). A test
+// says what the backend answers and checks what the screen does with it. Nothing here decides what
+// is allowed (card numbers, addresses, limits and their cooling-off, card tries, a charge's
+// lifetime, who may unfreeze, recovery codes, an operator's hold): those rules live in Rust
+// (`inkan-core`, `inkan-server`, `inkan-app`) and are tested there, the real window included. Do
+// not add one here.
+//
+// It is a MOCK: no server, no keys, no passkey, and its payment codes are placeholder pictures that
+// no terminal can read.
 
 import type {
   ActivityItem,
@@ -14,6 +25,7 @@ import type {
   CardView,
   Category,
   ChargeView,
+  ClosedView,
   DeviceView,
   Enrolled,
   EnrollInput,
@@ -27,61 +39,37 @@ import type {
   ProfileView,
   RecoveryFreezeInput,
   TopUpView,
-  ClosedView,
   WalletView,
 } from "../bindings";
 import type { Backend } from "./index";
 
-/** The card number that asks for a challenge code (the sandbox's 3-D Secure card). */
-export const CHALLENGE_CARD = "4000000000003220";
-/** The challenge code that verifies it. */
-export const CHALLENGE_CODE = "123456";
-/** Card numbers the mock (like the sandbox provider) verifies at once. */
-export const VERIFIED_CARDS: readonly string[] = ["4242424242424242", "5555555555554444"];
+/** A `Backend` method whose next calls a test or the demo panel can make fail. */
+export type MockMethod = Exclude<keyof Backend, "onEvent">;
 
-const DAY_MS = 24 * 60 * 60 * 1000;
-const CHARGE_TTL_MS = 120_000;
+/** Answers a test or the demo panel can script in place of the mock's plain one. */
+export interface MockAnswers {
+  /**
+   * The limits the backend reports after `asked` (a raise left waiting, what is left today), given
+   * or made from what was asked; `status` reports them from then on. Unscripted, what was asked
+   * applies at once.
+   */
+  setLimits: LimitsView | ((asked: LimitsInput, current: LimitsView, now: number) => LimitsView);
+}
+
+/** A fixture card: the sandbox's test card that asks for a challenge code (any code verifies it here). */
+export const CHALLENGE_CARD = "4000000000003220";
+/** A fixture card: the sandbox's test card that the issuer declines (`card_declined`). */
+export const DECLINED_CARD = "4000000000000002";
+
+// Fixture values of the views. Nothing here acts on them: a code is replaced when the screen asks,
+// and a charge expires when a test or the demo panel calls `expireCharge`.
 const CODE_REFRESH_MS = 30_000;
 const CODE_LIFETIME_MS = 60_000;
-const MAX_CARD_ATTEMPTS = 5;
-const HOUR_MS = 60 * 60 * 1000;
-/** How long a device must have been in the wallet before its passkey can lift a freeze. */
-const SETTLED_AFTER_MS = 72 * HOUR_MS;
-/** How many recovery codes a new set has (`crates/inkan-server/src/recovery.rs`). */
-const RECOVERY_CODES = 10;
-
-interface Policy {
-  per_charge: number;
-  daily: number;
-  monthly: number;
-}
-
-interface Charge {
-  id: string;
-  status: string;
-  amount: number;
-  merchant: string;
-  description: string | null;
-  createdAt: number;
-  expiresAt: number;
-}
-
-interface Card {
-  id: string;
-  brand: string;
-  last4: string;
-  status: string;
-  attempts: number;
-}
-
-interface Join {
-  id: string;
-  state: string;
-  name: string;
-  /** The joining device's key fingerprint, `XXXX-XXXX-XXXX-XXXX`. */
-  fingerprint: string;
-  expiresAt: number;
-}
+const CHARGE_SHOWN_EXPIRY_MS = 120_000;
+const JOIN_SHOWN_EXPIRY_MS = 10 * 60_000;
+const CODES_AT_ENROLMENT = 8;
+const CODES_REPLACED = 10;
+const LIMITS = { per_charge: 50_000, daily: 100_000, monthly: 300_000 };
 
 export interface MockOptions {
   /** Milliseconds since the epoch; defaults to `Date.now`. */
@@ -101,25 +89,39 @@ export function yen(minor: number): Amount {
   return { minor, currency: "JPY", en: `${sign}¥${digits}`, ja: `${sign}${digits}円` };
 }
 
-function fail(code: string, message: string): AppError {
+/** A `LimitsView` from plain yen, as given: `remaining` too (working it out is Rust's). */
+export function limitsView(
+  l: { per_charge: number; daily: number; monthly: number; spent_today: number; spent_this_month: number; remaining: number },
+  pending: LimitsView["pending"] = null,
+): LimitsView {
+  return {
+    per_charge: yen(l.per_charge),
+    daily: yen(l.daily),
+    monthly: yen(l.monthly),
+    spent_today: yen(l.spent_today),
+    spent_this_month: yen(l.spent_this_month),
+    remaining: yen(l.remaining),
+    pending,
+  };
+}
+
+/** What the backend reports of `asked` left waiting `inMs` from `now` (how long is the script's). */
+export function pendingRaise(asked: LimitsInput, now: number, inMs: number): NonNullable<LimitsView["pending"]> {
+  return {
+    per_charge: yen(asked.per_charge),
+    daily: yen(asked.daily),
+    monthly: yen(asked.monthly),
+    effective_at: iso(now + inMs),
+    effective_in_ms: inMs,
+  };
+}
+
+function fail(code: AppError["code"], message: string): AppError {
   return { code, message };
 }
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-function luhn(digits: string): boolean {
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = Number(digits[digits.length - 1 - i]);
-    if (i % 2 === 1) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return sum % 10 === 0;
 }
 
 /**
@@ -136,34 +138,6 @@ export function mockFingerprint(seed: string): string {
   }
   const hex = ((a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0")).toUpperCase();
   return hex.match(/.{4}/g)!.join("-");
-}
-
-/** As the server compares recovery codes: letters and digits only, upper case. */
-function normalizeCode(code: string): string {
-  return code.replace(/[^0-9a-z]/gi, "").toUpperCase();
-}
-
-function brandOf(number: string): string {
-  return number.startsWith("5") ? "mastercard" : "visa";
-}
-
-function checkUrl(text: string, what: string): void {
-  let url: URL;
-  try {
-    url = new URL(text.trim());
-  } catch {
-    throw fail("invalid_input", `the ${what} "${text}" is not an address`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw fail("invalid_input", `the ${what} must start with https:// (or http:// on this computer)`);
-  }
-}
-
-function required(value: string, what: string, max: number): string {
-  const v = value.trim();
-  if (!v) throw fail("invalid_input", `enter ${what}`);
-  if ([...v].length > max) throw fail("invalid_input", `${what} is too long (at most ${max} characters)`);
-  return v;
 }
 
 function categoryOf(notice: Notice): Category {
@@ -229,6 +203,8 @@ export class MockBackend implements Backend {
   private readonly latencyMs: number;
   private readonly autoApproveJoinMs: number | null;
   private listeners = new Set<(event: AppEvent) => void>();
+  private failures = new Map<MockMethod, AppError[]>();
+  private answers: { [M in keyof MockAnswers]: MockAnswers[M][] } = { setLimits: [] };
 
   profile: ProfileView | null = null;
   online = true;
@@ -237,23 +213,16 @@ export class MockBackend implements Backend {
   signedIn = true;
   private balance = 0;
   private frozen = false;
-  /** Closed for good (its balance paid back): the answer closing it again gets. */
-  private closed: ClosedView | null = null;
   /** Why the operator holds the account; `null` when it does not. */
   private held: string | null = null;
-  private limits: Policy = { per_charge: 50_000, daily: 100_000, monthly: 300_000 };
-  private pendingRaise: { policy: Policy; effectiveAt: number } | null = null;
-  private spentToday = 0;
-  private spentMonth = 0;
-  private charges = new Map<string, Charge>();
+  private limits: LimitsView = limitsView({ ...LIMITS, spent_today: 0, spent_this_month: 0, remaining: LIMITS.per_charge });
+  private charges = new Map<string, ChargeView>();
   private items: ActivityItem[] = [];
   private devicesList: DeviceView[] = [];
-  private joinsList: Join[] = [];
-  private cardsList: Card[] = [];
-  /** The unused codes of the wallet's latest set (a used one is taken out). */
+  private joinsList: JoinView[] = [];
+  private cardsList: CardView[] = [];
+  /** The wallet's latest set of recovery codes, as last shown. */
   private recoveryCodes: string[] = [];
-  /** Every code ever made, so that a new set never repeats an old code. */
-  private issuedCodes = new Set<string>();
   private codeSets = 0;
   private codeCounter = 0;
   private ids = 0;
@@ -272,28 +241,48 @@ export class MockBackend implements Backend {
     if (options.seeded) this.seed();
   }
 
-  // ---- helpers for tests and the preview (not part of Backend) ----
+  // ---- scripts, for tests and the demo panel (not part of Backend) ----
+
+  /** The next call of `method` fails with `error`, changing nothing. Each call scripts one more. */
+  failNext(method: MockMethod, error: AppError): void {
+    const queue = this.failures.get(method) ?? [];
+    queue.push(error);
+    this.failures.set(method, queue);
+  }
+
+  /** The next call of `method` answers `answer` (see `MockAnswers`). Each call scripts one more. */
+  answerNext<M extends keyof MockAnswers>(method: M, answer: MockAnswers[M]): void {
+    this.answers[method].push(answer);
+  }
 
   /** A terminal asks this wallet to pay: the charge waits for an answer. */
   simulateCharge(merchant: string, amount: number, description: string | null = null): ChargeView {
-    if (!this.profile) throw fail("no_wallet", "there is no wallet on this device yet");
-    if (this.frozen) throw fail("wallet_frozen", "the wallet is frozen");
-    this.refuseWhileHeld();
+    this.requireWallet();
     const now = this.now();
-    const charge: Charge = {
+    const charge: ChargeView = {
       id: this.id("ch"),
       status: "pending_confirmation",
-      amount,
-      merchant,
+      amount: yen(amount),
+      merchant_name: merchant,
       description,
-      createdAt: now,
-      expiresAt: now + CHARGE_TTL_MS,
+      created_at: iso(now),
+      expires_at: iso(now + CHARGE_SHOWN_EXPIRY_MS),
     };
     this.charges.set(charge.id, charge);
     this.notice({ kind: "charge_pending", charge_id: charge.id, amount, currency: "JPY", merchant_name: merchant });
-    this.emit({ type: "charge_pending", charge: this.chargeView(charge) });
+    this.emit({ type: "charge_pending", charge: { ...charge } });
     this.emit({ type: "wallet_changed" });
-    return this.chargeView(charge);
+    return { ...charge };
+  }
+
+  /** Nothing answered the charge in time (or it was answered elsewhere, as far as this window sees). */
+  expireCharge(id: string): void {
+    const c = this.charges.get(id);
+    if (!c || c.status !== "pending_confirmation") return;
+    c.status = "expired";
+    this.notice({ kind: "charge_expired", charge_id: id, amount: c.amount.minor, currency: "JPY", merchant_name: c.merchant_name });
+    this.emit({ type: "charge_settled", charge_id: id, status: "expired" });
+    this.emit({ type: "wallet_changed" });
   }
 
   /** The live feed drops or comes back. */
@@ -313,22 +302,13 @@ export class MockBackend implements Backend {
   /** Another device asks to join this wallet. */
   simulateJoinRequest(name: string): JoinView {
     const id = this.id("join");
-    const join: Join = { id, state: "awaiting_approval", name, fingerprint: mockFingerprint(`${id}:${name}`), expiresAt: this.now() + 10 * 60_000 };
+    const fingerprint = mockFingerprint(`${id}:${name}`);
+    const expires_at = iso(this.now() + JOIN_SHOWN_EXPIRY_MS);
+    const join: JoinView = { join_id: id, state: "awaiting_approval", device_name: name, device_fingerprint: fingerprint, expires_at };
     this.joinsList.push(join);
     // As the server writes it now: the name and the key's fingerprint, never the join's id.
-    this.notice({ kind: "device_join_requested", name, fingerprint: join.fingerprint });
-    return this.joinView(join);
-  }
-
-  /**
-   * Another device (or the command line) removes `deviceId` from the wallet, by the server's rule:
-   * never the wallet's last active device. It may be this device: the real server would then end
-   * this device's session too, but the mock keeps it signed in, so that the screens can meet what
-   * the server answers when the device they remove is the last active one.
-   */
-  simulateDeviceRemovedElsewhere(deviceId: string): void {
-    this.requireWallet();
-    this.removeDevice(deviceId);
+    this.notice({ kind: "device_join_requested", name, fingerprint });
+    return { ...join };
   }
 
   /** The other device approves (or rejects) the join this device is waiting for. */
@@ -338,37 +318,14 @@ export class MockBackend implements Backend {
     waiter?.(approved);
   }
 
-  /**
-   * Makes this device `hours` old in the wallet (a device set up in this session is new, so its
-   * passkey cannot lift a freeze until it is 72 hours old).
-   */
-  simulateDeviceAge(hours: number): void {
-    const p = this.requireWallet();
-    const me = this.devicesList.find((d) => d.id === p.device_id);
-    if (me) me.enrolled_at = me.passkey_added_at = iso(this.now() - hours * HOUR_MS);
-  }
-
   /** The server writes `notice` to the wallet's history (for notices no mock flow makes). */
   simulateNotice(notice: Notice): void {
     this.requireWallet();
     this.notice(notice);
   }
 
-  /** Nothing answered the charge in time. */
-  expireCharge(id: string): void {
-    const c = this.charges.get(id);
-    if (!c || c.status !== "pending_confirmation") return;
-    c.status = "expired";
-    this.notice({ kind: "charge_expired", charge_id: id, amount: c.amount, currency: "JPY", merchant_name: c.merchant });
-    this.emit({ type: "charge_settled", charge_id: id, status: "expired" });
-    this.emit({ type: "wallet_changed" });
-  }
-
-  /**
-   * The recovery codes the mock accepts: the unused ones of the latest set (given at enrolment, the
-   * seeded ones, or the last replacement).
-   */
-  get validRecoveryCodes(): readonly string[] {
+  /** The wallet's latest set of recovery codes, as shown at enrolment or on replacing them. */
+  get latestRecoveryCodes(): readonly string[] {
     return [...this.recoveryCodes];
   }
 
@@ -387,168 +344,114 @@ export class MockBackend implements Backend {
   // ---- Backend ----
 
   async reopen(): Promise<AppSnapshot> {
-    return this.snapshot();
+    await this.called("reopen");
+    return this.state();
   }
 
   async snapshot(): Promise<AppSnapshot> {
-    await this.delay();
-    return { profile: this.profile, online: this.online, problem: this.problem, defaults: { ...this.defaults } };
+    await this.called("snapshot");
+    return this.state();
   }
 
   async enroll(input: EnrollInput): Promise<Enrolled> {
-    await this.delay();
-    checkUrl(input.server, "server address");
-    if (input.origin.trim()) checkUrl(input.origin, "passkey origin");
-    const name = required(input.display_name, "your name", 64);
-    const device = required(input.device_name, "a name for this device", 64);
-    if (this.profile) throw fail("invalid_input", "this device already holds a wallet");
-    this.createWallet(input.server.trim(), name, device);
+    await this.called("enroll");
+    const profile = this.createWallet(input.server, input.display_name, input.device_name);
     // As the app does: the live feed starts with the new wallet and connects after loading the
     // history (two round trips), while the recovery codes are still on screen.
     this.online = false;
     this.emit({ type: "profile_changed" });
     globalThis.setTimeout(() => this.setOnline(true), this.latencyMs * 2 + 1);
-    return { profile: this.profile as unknown as ProfileView, recovery_codes: [...this.recoveryCodes] };
+    return { profile, recovery_codes: [...this.recoveryCodes] };
   }
 
   async join(input: JoinInput): Promise<ProfileView> {
-    await this.delay();
-    checkUrl(input.server, "server address");
-    if (input.origin.trim()) checkUrl(input.origin, "passkey origin");
-    const account = required(input.account_id, "the wallet's account ID", 128);
-    const device = required(input.device_name, "a name for this device", 64);
-    if (this.profile) throw fail("invalid_input", "this device already holds a wallet");
-    if (account !== MOCK_JOIN_ACCOUNT) throw fail("not_found", "no wallet has this account ID");
-    const code = input.recovery_code.trim();
+    await this.called("join");
     const joinId = this.id("join");
-    const fingerprint = mockFingerprint(`${joinId}:${device}`);
-    const expires = iso(this.now() + 10 * 60_000);
-    if (code) {
-      if (!MOCK_JOIN_CODES.includes(code.toUpperCase())) {
-        throw fail("unauthorized", "this recovery code is not valid or was already used");
-      }
-    } else {
-      this.emit({
-        type: "join_progress",
-        join: { join_id: joinId, state: "awaiting_approval", device_name: device, device_fingerprint: fingerprint, expires_at: expires },
-      });
+    const progress = (state: string): AppEvent => ({
+      type: "join_progress",
+      join: {
+        join_id: joinId,
+        state,
+        device_name: input.device_name,
+        device_fingerprint: mockFingerprint(`${joinId}:${input.device_name}`),
+        expires_at: iso(this.now() + JOIN_SHOWN_EXPIRY_MS),
+      },
+    });
+    // With a recovery code it joins at once; without one it waits for the other device.
+    if (!input.recovery_code.trim()) {
+      this.emit(progress("awaiting_approval"));
       const approved = await new Promise<boolean>((resolve) => {
         this.joinWaiter = resolve;
-        if (this.autoApproveJoinMs !== null) {
-          globalThis.setTimeout(() => this.answerJoin(true), this.autoApproveJoinMs);
-        }
+        if (this.autoApproveJoinMs !== null) globalThis.setTimeout(() => this.answerJoin(true), this.autoApproveJoinMs);
       });
       if (!approved) throw fail("invalid_state", "the other device did not approve this device");
-      this.emit({
-        type: "join_progress",
-        join: { join_id: joinId, state: "approved", device_name: device, device_fingerprint: fingerprint, expires_at: expires },
-      });
+      this.emit(progress("approved"));
     }
-    this.createWallet(input.server.trim(), "Demo Wallet", device, account);
+    const profile = this.createWallet(input.server, "Demo Wallet", input.device_name, input.account_id);
     this.balance = 12_000;
     this.emit({ type: "profile_changed" });
-    return this.profile as unknown as ProfileView;
+    return profile;
   }
 
   async freezeWithRecoveryCode(input: RecoveryFreezeInput): Promise<void> {
-    await this.delay();
-    checkUrl(input.server, "server address");
-    const account = required(input.account_id, "the wallet's account ID", 128);
-    const code = required(input.recovery_code, "a recovery code", 64);
-    if (this.profile && account === this.profile.account_id) {
-      // Any unused code freezes, without being used up; a wrong one is a notice.
-      if (this.findCode(code) < 0) throw this.wrongCode();
-      this.setFrozen(true, "recovery code");
-      return;
-    }
-    if (account !== MOCK_JOIN_ACCOUNT) throw fail("not_found", "no wallet has this account ID");
-    if (!MOCK_JOIN_CODES.includes(code.toUpperCase())) {
-      throw fail("unauthorized", "this recovery code is not valid or was already used");
-    }
+    await this.called("freezeWithRecoveryCode");
+    if (this.profile && input.account_id === this.profile.account_id) this.setFrozen(true, "recovery code");
   }
 
   async status(): Promise<WalletView> {
-    await this.delay();
+    await this.called("status");
     const p = this.requireWallet();
-    return { display_name: p.display_name, balance: yen(this.balance), frozen: this.frozen, held: this.held, limits: this.limitsView() };
+    return { display_name: p.display_name, balance: yen(this.balance), frozen: this.frozen, held: this.held, limits: this.limits };
   }
 
   async paymentCode(): Promise<PaymentCodeView> {
-    await this.delay();
-    this.requireWallet();
+    await this.called("paymentCode");
+    const p = this.requireWallet();
     this.codeCounter += 1;
-    const text = `MOCK1.${this.profile?.device_id ?? ""}.${this.codeCounter}.${Math.floor(this.now() / 1000).toString(36)}`;
-    return {
-      text,
-      svg: mockQrSvg(text),
-      qr_version: 6,
-      refresh_in_ms: CODE_REFRESH_MS,
-      expires_in_ms: CODE_LIFETIME_MS,
-    };
+    const text = `MOCK1.${p.device_id}.${this.codeCounter}.${Math.floor(this.now() / 1000).toString(36)}`;
+    return { text, svg: mockQrSvg(text), qr_version: 6, refresh_in_ms: CODE_REFRESH_MS, expires_in_ms: CODE_LIFETIME_MS };
   }
 
   async pending(): Promise<ChargeView[]> {
-    await this.delay();
+    await this.called("pending");
     this.requireWallet();
-    this.expireOld();
-    return [...this.charges.values()].filter((c) => c.status === "pending_confirmation").map((c) => this.chargeView(c));
+    return [...this.charges.values()].filter((c) => c.status === "pending_confirmation").map((c) => ({ ...c }));
   }
 
   async approve(chargeId: string): Promise<ChargeView> {
-    await this.delay();
-    this.requireWallet();
-    const c = this.pendingCharge(chargeId);
-    if (this.frozen) throw fail("wallet_frozen", "the wallet is frozen: unfreeze it before paying");
-    this.refuseWhileHeld();
-    this.applyPendingRaise();
-    if (c.amount > this.limits.per_charge) {
-      throw fail("limit_exceeded", `this payment is above your per-payment limit of ${yen(this.limits.per_charge).en}`);
-    }
-    if (this.spentToday + c.amount > this.limits.daily) {
-      throw fail("limit_exceeded", `this payment would go over your daily limit of ${yen(this.limits.daily).en}`);
-    }
-    if (this.spentMonth + c.amount > this.limits.monthly) {
-      throw fail("limit_exceeded", `this payment would go over your monthly limit of ${yen(this.limits.monthly).en}`);
-    }
-    if (c.amount > this.balance) {
-      throw fail("insufficient_funds", `your balance of ${yen(this.balance).en} is not enough: add money first`);
-    }
-    this.balance -= c.amount;
-    this.spentToday += c.amount;
-    this.spentMonth += c.amount;
+    await this.called("approve");
+    const c = this.waitingCharge(chargeId);
+    const amount = c.amount.minor;
+    this.balance -= amount;
+    const l = this.limits;
+    this.limits = { ...l, spent_today: yen(l.spent_today.minor + amount), spent_this_month: yen(l.spent_this_month.minor + amount) };
     c.status = "succeeded";
-    this.notice({ kind: "charge_succeeded", charge_id: c.id, amount: c.amount, currency: "JPY", merchant_name: c.merchant });
+    this.notice({ kind: "charge_succeeded", charge_id: c.id, amount, currency: "JPY", merchant_name: c.merchant_name });
     this.emit({ type: "charge_settled", charge_id: c.id, status: c.status });
     this.emit({ type: "wallet_changed" });
-    return this.chargeView(c);
+    return { ...c };
   }
 
   async decline(chargeId: string, notMe: boolean): Promise<ChargeView> {
-    await this.delay();
-    this.requireWallet();
-    const c = this.pendingCharge(chargeId);
+    await this.called("decline");
+    const c = this.waitingCharge(chargeId);
     c.status = "declined";
-    this.notice({
-      kind: "charge_declined",
-      charge_id: c.id,
-      amount: c.amount,
-      currency: "JPY",
-      merchant_name: c.merchant,
-      not_me: notMe,
-    });
+    const amount = c.amount.minor;
+    this.notice({ kind: "charge_declined", charge_id: c.id, amount, currency: "JPY", merchant_name: c.merchant_name, not_me: notMe });
+    // "This wasn't me" is a decline and a freeze in one.
     if (notMe) this.setFrozen(true, "this wasn't me");
     this.emit({ type: "charge_settled", charge_id: c.id, status: c.status });
     this.emit({ type: "wallet_changed" });
-    return this.chargeView(c);
+    return { ...c };
   }
 
   async activity(): Promise<ActivityItem[]> {
-    await this.delay();
+    await this.called("activity");
     return [...this.items];
   }
 
   async exportHistory(): Promise<ExportView> {
-    await this.delay();
+    await this.called("exportHistory");
     this.requireWallet();
     const d = new Date(this.now());
     const p = (n: number) => String(n).padStart(2, "0");
@@ -557,203 +460,128 @@ export class MockBackend implements Backend {
   }
 
   async setLimits(input: LimitsInput): Promise<LimitsView> {
-    await this.delay();
+    await this.called("setLimits");
     this.requireWallet();
-    for (const [k, v] of Object.entries(input)) {
-      if (!Number.isSafeInteger(v) || v < 1) throw fail("invalid_input", `the ${k.replace("_", "-")} limit must be a whole number of yen, at least ¥1`);
-    }
-    if (input.per_charge > input.daily) throw fail("invalid_input", "the per-payment limit cannot be above the daily limit");
-    if (input.daily > input.monthly) throw fail("invalid_input", "the daily limit cannot be above the monthly limit");
-    this.applyPendingRaise();
-    const cur = this.limits;
-    const lowered: Policy = {
-      per_charge: Math.min(cur.per_charge, input.per_charge),
-      daily: Math.min(cur.daily, input.daily),
-      monthly: Math.min(cur.monthly, input.monthly),
-    };
-    const raises = input.per_charge > cur.per_charge || input.daily > cur.daily || input.monthly > cur.monthly;
-    const lowers = lowered.per_charge < cur.per_charge || lowered.daily < cur.daily || lowered.monthly < cur.monthly;
-    if (lowers) {
-      this.limits = lowered;
-      this.notice({ kind: "limits_lowered", ...lowered });
-    }
-    if (raises) {
-      const effectiveAt = this.now() + DAY_MS;
-      this.pendingRaise = { policy: { ...input }, effectiveAt };
-      this.notice({ kind: "limits_raise_requested", ...input, effective_at: iso(effectiveAt) });
-    } else if (lowers) {
-      // A lower setting replaces a raise that was still waiting.
-      this.pendingRaise = null;
-    }
+    const answer = this.answers.setLimits.shift();
+    const l = this.limits;
+    if (typeof answer === "function") this.limits = answer(input, l, this.now());
+    else if (answer) this.limits = answer;
+    else this.limits = { ...l, per_charge: yen(input.per_charge), daily: yen(input.daily), monthly: yen(input.monthly), pending: null };
     this.emit({ type: "wallet_changed" });
-    return this.limitsView();
+    return this.limits;
   }
 
   async devices(): Promise<DeviceView[]> {
-    await this.delay();
+    await this.called("devices");
     this.requireWallet();
     return this.devicesList.map((d) => ({ ...d }));
   }
 
   async revokeDevice(deviceId: string): Promise<void> {
-    await this.delay();
-    const p = this.requireWallet();
-    if (deviceId === p.device_id) {
-      throw fail("invalid_input", "this is the device you are using: revoke it from another device, or remove the wallet from this one");
-    }
-    // In the app the passkey confirms this first (a step-up); the mock has no passkey.
-    this.removeDevice(deviceId);
+    await this.called("revokeDevice");
+    this.requireWallet();
+    const d = this.devicesList.find((x) => x.id === deviceId);
+    if (!d) throw fail("not_found", `the mock has no device ${deviceId}`);
+    if (!d.active) return;
+    // Its codes stop working, its passkeys are deleted and it is signed out, all at once.
+    d.active = false;
+    d.passkey_added_at = null;
+    this.notice({ kind: "device_revoked", device_id: d.id, name: d.name });
   }
 
   async waitingJoins(): Promise<JoinView[]> {
-    await this.delay();
+    await this.called("waitingJoins");
     this.requireWallet();
-    return this.joinsList.filter((j) => j.state === "awaiting_approval").map((j) => this.joinView(j));
+    return this.joinsList.filter((j) => j.state === "awaiting_approval").map((j) => ({ ...j }));
   }
 
   async approveJoin(joinId: string): Promise<JoinView> {
-    await this.delay();
+    await this.called("approveJoin");
     this.requireWallet();
-    const j = this.joinsList.find((x) => x.id === joinId);
-    if (!j) throw fail("not_found", "no such join request");
-    if (j.state !== "awaiting_approval") throw fail("invalid_state", "this device is no longer waiting to join");
-    this.refuseWhileHeld();
+    const j = this.joinsList.find((x) => x.join_id === joinId);
+    if (!j) throw fail("not_found", `the mock has no join request ${joinId}`);
     j.state = "approved";
     const now = iso(this.now());
-    const device: DeviceView = { id: this.id("dev"), name: j.name, active: true, enrolled_at: now, passkey_added_at: now, this_device: false };
+    const device: DeviceView = { id: this.id("dev"), name: j.device_name ?? "", active: true, enrolled_at: now, passkey_added_at: now, this_device: false };
     this.devicesList.push(device);
     this.notice({ kind: "device_added", device_id: device.id, name: device.name });
-    return this.joinView(j);
+    return { ...j };
   }
 
   async freeze(): Promise<void> {
-    await this.delay();
+    await this.called("freeze");
     const p = this.requireWallet();
     this.setFrozen(true, p.device_id);
   }
 
   async unfreeze(): Promise<void> {
-    await this.delay();
+    await this.called("unfreeze");
     this.requireWallet();
-    if (this.closed) throw fail("invalid_state", "the wallet is already closed");
-    // The server's rule (`inkan_core::freeze::may_lift_freeze`), then the passkey (none here).
-    const refusal = this.unfreezeRefusal();
-    if (refusal) throw fail("unfreeze_not_allowed", refusal);
     this.setFrozen(false, "");
   }
 
-  async unfreezeWithRecoveryCode(code: string): Promise<void> {
-    await this.delay();
-    const given = required(code, "a recovery code", 64);
+  // Any code lifts the freeze here; a refused one is a scripted failure.
+  async unfreezeWithRecoveryCode(): Promise<void> {
+    await this.called("unfreezeWithRecoveryCode");
     this.requireWallet();
-    if (this.closed) throw fail("invalid_state", "the wallet is already closed");
-    const at = this.findCode(given);
-    if (at < 0) throw this.wrongCode();
-    // Used up, whichever device gives it.
-    this.recoveryCodes.splice(at, 1);
-    this.notice({ kind: "recovery_code_used", remaining: this.recoveryCodes.length });
     this.setFrozen(false, "");
   }
 
   async replaceRecoveryCodes(): Promise<string[]> {
-    await this.delay();
+    await this.called("replaceRecoveryCodes");
     this.requireWallet();
-    // In the app the passkey confirms this first (a step-up); the mock has no passkey.
-    this.recoveryCodes = this.makeRecoveryCodes(RECOVERY_CODES);
+    this.recoveryCodes = this.makeRecoveryCodes(CODES_REPLACED);
     this.notice({ kind: "recovery_codes_replaced", count: this.recoveryCodes.length });
     return [...this.recoveryCodes];
   }
 
   async closeWallet(): Promise<ClosedView> {
-    await this.delay();
+    await this.called("closeWallet");
     this.requireWallet();
-    if (this.closed) return this.closed;
-    this.refuseWhileHeld();
-    const open = [...this.charges.values()].filter((c) => c.status === "pending_confirmation").length;
-    if (open > 0) throw fail("invalid_state", `${open} payment(s) are still open: confirm or decline them first`);
-    const card = [...this.cardsList].reverse().find((c) => c.status === "verified");
-    if (this.balance > 0 && !card) throw fail("invalid_state", "add and verify a card to pay the balance back to");
-    // In the app the passkey confirms this first (a step-up); the mock has no passkey.
+    // The balance goes back to the fixture's first verified card.
+    const card = this.cardsList.find((c) => c.status === "verified") ?? null;
     const paid = this.balance;
     this.balance = 0;
     this.frozen = true;
-    this.closed = paid > 0 && card ? { paid_back: yen(paid), card_last4: card.last4, pending: false } : { paid_back: null, card_last4: null, pending: false };
-    this.notice({ kind: "wallet_closed", reason: "closed", amount: paid, currency: "JPY", card_last4: this.closed.card_last4 });
+    const last4 = paid > 0 && card ? card.last4 : null;
+    this.notice({ kind: "wallet_closed", reason: "closed", amount: paid, currency: "JPY", card_last4: last4 });
     this.emit({ type: "wallet_changed" });
-    return this.closed;
+    return { paid_back: last4 ? yen(paid) : null, card_last4: last4, pending: false };
   }
 
   async cards(): Promise<CardView[]> {
-    await this.delay();
+    await this.called("cards");
     this.requireWallet();
-    return this.cardsList.map((c) => this.cardView(c));
+    return this.cardsList.map((c) => ({ ...c }));
   }
 
   async addCard(input: CardInput): Promise<CardView> {
-    await this.delay();
+    await this.called("addCard");
     this.requireWallet();
-    this.refuseWhileHeld();
-    const number = input.number.replace(/[\s-]/g, "");
-    if (!/^\d{12,19}$/.test(number) || !luhn(number)) throw fail("card_declined", "this card number is not valid");
-    if (!Number.isInteger(input.exp_month) || input.exp_month < 1 || input.exp_month > 12) {
-      throw fail("invalid_input", "the expiry month must be 1 to 12");
-    }
-    const now = new Date(this.now());
-    const year = now.getUTCFullYear();
-    if (!Number.isInteger(input.exp_year) || input.exp_year > year + 20) {
-      throw fail("invalid_input", "the expiry year must be written in full, like 2030");
-    }
-    if (input.exp_year < year || (input.exp_year === year && input.exp_month < now.getUTCMonth() + 1)) {
-      throw fail("card_expired", "this card has expired");
-    }
-    if (!/^\d{3}$/.test(input.cvc)) throw fail("card_declined", "the security code is 3 digits");
-    // The sandbox funding provider's test cards (crates/inkan-server/src/funding.rs).
-    if (number !== "4242424242424242" && number !== "5555555555554444" && number !== CHALLENGE_CARD) {
-      throw fail("card_declined", "the card issuer declined this card");
-    }
-    const card: Card = {
+    if (input.number === DECLINED_CARD) throw fail("card_declined", "the card issuer declined this card");
+    const card: CardView = {
       id: this.id("card"),
-      brand: brandOf(number),
-      last4: number.slice(-4),
-      status: number === CHALLENGE_CARD ? "challenge_required" : "verified",
-      attempts: 0,
+      // A label for the preview (the real brand comes from the card's provider).
+      brand: input.number.startsWith("5") ? "mastercard" : "visa",
+      last4: input.number.slice(-4),
+      status: input.number === CHALLENGE_CARD ? "challenge_required" : "verified",
     };
     this.cardsList.push(card);
     this.notice({ kind: "card_added", card_id: card.id, brand: card.brand, last4: card.last4, verified: card.status === "verified" });
-    return this.cardView(card);
+    return { ...card };
   }
 
-  async verifyCard(cardId: string, code: string): Promise<CardView> {
-    await this.delay();
-    this.requireWallet();
-    this.refuseWhileHeld();
-    const card = this.cardsList.find((c) => c.id === cardId);
-    if (!card) throw fail("not_found", "no such card");
-    if (card.status === "locked") throw fail("card_locked", "too many wrong codes: this card is locked");
-    if (card.status === "verified") return this.cardView(card);
-    if (code.trim() !== CHALLENGE_CODE) {
-      card.attempts += 1;
-      if (card.attempts >= MAX_CARD_ATTEMPTS) {
-        card.status = "locked";
-        throw fail("card_locked", "too many wrong codes: this card is locked");
-      }
-      throw fail("card_declined", `the code is not right (${MAX_CARD_ATTEMPTS - card.attempts} attempts left)`);
-    }
+  // Any code verifies the card here; a refused one is a scripted failure.
+  async verifyCard(cardId: string): Promise<CardView> {
+    await this.called("verifyCard");
+    const card = this.card(cardId);
     card.status = "verified";
-    return this.cardView(card);
+    return { ...card };
   }
 
   async topUp(cardId: string, amount: number): Promise<TopUpView> {
-    await this.delay();
-    this.requireWallet();
-    if (!Number.isSafeInteger(amount) || amount <= 0) throw fail("invalid_input", "enter an amount of at least ¥1");
-    if (amount > 500_000) throw fail("invalid_input", "at most ¥500,000 at a time");
-    const card = this.cardsList.find((c) => c.id === cardId);
-    if (!card) throw fail("not_found", "no such card");
-    if (card.status !== "verified") throw fail("invalid_state", "verify this card before adding money from it");
-    if (this.closed) throw fail("invalid_state", "this wallet is closed");
-    if (this.frozen) throw fail("wallet_frozen", "the wallet is frozen");
-    this.refuseWhileHeld();
+    await this.called("topUp");
+    const card = this.card(cardId);
     this.balance += amount;
     this.notice({ kind: "top_up_succeeded", topup_id: this.id("tu"), amount, currency: "JPY", card_last4: card.last4 });
     this.emit({ type: "wallet_changed" });
@@ -761,7 +589,7 @@ export class MockBackend implements Backend {
   }
 
   async signOut(): Promise<void> {
-    await this.delay();
+    await this.called("signOut");
     this.requireWallet();
     this.signedIn = false;
     this.online = false;
@@ -769,7 +597,7 @@ export class MockBackend implements Backend {
   }
 
   async signIn(): Promise<void> {
-    await this.delay();
+    await this.called("signIn");
     const p = this.requireWallet();
     this.signedIn = true;
     this.online = true;
@@ -778,25 +606,23 @@ export class MockBackend implements Backend {
   }
 
   async forget(): Promise<void> {
-    await this.delay();
+    await this.called("forget");
     this.requireWallet();
     this.profile = null;
     this.balance = 0;
     this.frozen = false;
-    this.closed = null;
     this.held = null;
     this.items = [];
     this.charges.clear();
     this.devicesList = [];
     this.joinsList = [];
     this.cardsList = [];
-    this.pendingRaise = null;
-    this.spentToday = 0;
-    this.spentMonth = 0;
+    this.recoveryCodes = [];
     this.emit({ type: "profile_changed" });
   }
 
   async setLocale(locale: "ja" | "en"): Promise<void> {
+    await this.called("setLocale");
     this.locale = locale;
   }
 
@@ -809,9 +635,15 @@ export class MockBackend implements Backend {
 
   // ---- inside ----
 
-  private delay(): Promise<void> {
-    if (this.latencyMs <= 0) return Promise.resolve();
-    return new Promise((resolve) => globalThis.setTimeout(resolve, this.latencyMs));
+  /** Every call: the preview's latency, then the failure scripted for it, if any. */
+  private async called(method: MockMethod): Promise<void> {
+    if (this.latencyMs > 0) await new Promise((resolve) => globalThis.setTimeout(resolve, this.latencyMs));
+    const error = this.failures.get(method)?.shift();
+    if (error) throw { ...error };
+  }
+
+  private state(): AppSnapshot {
+    return { profile: this.profile, online: this.online, problem: this.problem, defaults: { ...this.defaults } };
   }
 
   private emit(event: AppEvent): void {
@@ -835,109 +667,68 @@ export class MockBackend implements Backend {
     this.emit({ type: "activity", item });
   }
 
-  /** The server's rule: an active device of this wallet, never its last active one. */
-  private removeDevice(deviceId: string): void {
-    const d = this.devicesList.find((x) => x.id === deviceId);
-    if (!d) throw fail("not_found", "no such device in this wallet");
-    if (!d.active) return;
-    if (this.devicesList.filter((x) => x.active).length <= 1) {
-      throw fail("invalid_state", "this is the wallet's last device: add another before removing it");
-    }
-    // Its codes stop working, its passkeys are deleted and it is signed out, all at once.
-    d.active = false;
-    d.passkey_added_at = null;
-    this.notice({ kind: "device_revoked", device_id: d.id, name: d.name });
-  }
-
+  /** There is no wallet fixture to answer from. */
   private requireWallet(): ProfileView {
     if (!this.profile) throw fail("no_wallet", "there is no wallet on this device yet: set one up first");
     return this.profile;
   }
 
-  private createWallet(server: string, name: string, device: string, account?: string): void {
-    const accountId = account ?? `acc_${Math.floor(this.now()).toString(36)}${this.id("").slice(1)}`;
+  /** A charge of the fixtures that still waits for an answer. */
+  private waitingCharge(id: string): ChargeView {
+    this.requireWallet();
+    const c = this.charges.get(id);
+    if (!c || c.status !== "pending_confirmation") throw fail("not_found", `the mock has no charge ${id} waiting`);
+    return c;
+  }
+
+  private card(id: string): CardView {
+    this.requireWallet();
+    const card = this.cardsList.find((c) => c.id === id);
+    if (!card) throw fail("not_found", `the mock has no card ${id}`);
+    return card;
+  }
+
+  private createWallet(server: string, name: string, device: string, account?: string): ProfileView {
     const deviceId = this.id("dev");
-    this.profile = {
-      account_id: accountId,
+    const profile: ProfileView = {
+      account_id: account ?? `acc_${Math.floor(this.now()).toString(36)}${this.id("").slice(1)}`,
       device_id: deviceId,
       display_name: name,
       server,
       passkey: "software passkey (mock)",
       insecure_passkey: true,
     };
+    this.profile = profile;
     this.signedIn = true;
-    this.recoveryCodes = this.makeRecoveryCodes(8);
+    this.recoveryCodes = this.makeRecoveryCodes(CODES_AT_ENROLMENT);
+    this.limits = limitsView({ ...LIMITS, spent_today: 0, spent_this_month: 0, remaining: LIMITS.per_charge });
     const now = iso(this.now());
     this.devicesList = [{ id: deviceId, name: device, active: true, enrolled_at: now, passkey_added_at: now, this_device: true }];
     if (!account) this.notice({ kind: "account_created", display_name: name });
     this.notice({ kind: "device_added", device_id: deviceId, name: device });
+    return { ...profile };
   }
 
+  /** Hanako's wallet: this browser and an iPhone, a Visa card, ¥20,000 added and ¥1,280 paid. */
   private seed(): void {
     this.createWallet(this.defaults.server, "Hanako", "This browser");
-    const now = this.now();
-    // Joined after this browser made the wallet: this browser is new (its passkey cannot unfreeze
-    // until `simulateDeviceAge`), and once it is old, it was there before the latest join.
-    this.devicesList.push({ id: this.id("dev"), name: "iPhone", active: true, enrolled_at: iso(now), passkey_added_at: iso(now), this_device: false });
-    this.cardsList.push({ id: this.id("card"), brand: "visa", last4: "4242", status: "verified", attempts: 0 });
-    this.notice({ kind: "card_added", card_id: "card_seed", brand: "visa", last4: "4242", verified: true });
+    const now = iso(this.now());
+    this.devicesList.push({ id: this.id("dev"), name: "iPhone", active: true, enrolled_at: now, passkey_added_at: now, this_device: false });
+    const card: CardView = { id: this.id("card"), brand: "visa", last4: "4242", status: "verified" };
+    this.cardsList.push(card);
+    this.notice({ kind: "card_added", card_id: card.id, brand: "visa", last4: "4242", verified: true });
     this.balance = 20_000;
     this.notice({ kind: "top_up_succeeded", topup_id: "tu_seed", amount: 20_000, currency: "JPY", card_last4: "4242" });
     this.balance -= 1_280;
-    this.spentToday = 1_280;
-    this.spentMonth = 1_280;
+    this.limits = limitsView({ ...LIMITS, spent_today: 1_280, spent_this_month: 1_280, remaining: LIMITS.per_charge });
     this.notice({ kind: "charge_succeeded", charge_id: "ch_seed", amount: 1_280, currency: "JPY", merchant_name: "Lawson Shibuya" });
   }
 
-  /** `count` made-up codes `XXXX-XXXX-XXXX`, none of them one of the wallet's earlier codes. */
+  /** `count` made-up codes in the real shape, `XXXX-XXXX-XXXX`, new in every set. */
   private makeRecoveryCodes(count: number): string[] {
-    const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    const codes: string[] = [];
-    for (let i = 0; codes.length < count; i++) {
-      let s = "";
-      let x = (Math.imul(this.now() % 100000, 2654435761) ^ (i * 40503) ^ Math.imul(this.codeSets, 0x9e3779b1)) >>> 0;
-      for (let k = 0; k < 12; k++) {
-        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-        s += alphabet[(x >>> 16) % alphabet.length];
-        if (k === 3 || k === 7) s += "-";
-      }
-      if (!codes.includes(s) && !this.issuedCodes.has(s)) codes.push(s);
-    }
     this.codeSets += 1;
-    for (const c of codes) this.issuedCodes.add(c);
-    return codes;
-  }
-
-  /** Where `code` is among the unused recovery codes, or -1. */
-  private findCode(code: string): number {
-    const given = normalizeCode(code);
-    return this.recoveryCodes.findIndex((c) => normalizeCode(c) === given);
-  }
-
-  /** A wrong recovery code: every device hears of it, and the caller is refused. */
-  private wrongCode(): AppError {
-    this.notice({ kind: "recovery_code_rejected" });
-    return fail("unauthorized", "that recovery code is not valid for this wallet");
-  }
-
-  /**
-   * Why this device's passkey may not lift the freeze, or `null` if it may: it must have been in
-   * the wallet for 72 hours, and have come before the wallet's latest join (every device after the
-   * one the wallet was made with came by a join; removed ones count too).
-   */
-  private unfreezeRefusal(): string | null {
-    const p = this.requireWallet();
-    const times = this.devicesList.map((d) => Date.parse(d.enrolled_at));
-    const mine = Date.parse(this.devicesList.find((d) => d.id === p.device_id)?.enrolled_at ?? iso(this.now()));
-    if (this.now() < mine + SETTLED_AFTER_MS) {
-      return "this device joined the wallet less than 72 hours ago: unfreeze with a recovery code, or from a device that has been in the wallet longer";
-    }
-    const first = Math.min(...times);
-    const joins = times.filter((t) => t > first);
-    if (joins.length > 0 && mine >= Math.max(...joins)) {
-      return "this device is the wallet's most recent one: unfreeze with a recovery code, or from a device that was in the wallet before it";
-    }
-    return null;
+    const set = String(this.codeSets).padStart(4, "0");
+    return Array.from({ length: count }, (_, i) => `MOCK-${set}-${String(i + 1).padStart(4, "0")}`);
   }
 
   private setFrozen(frozen: boolean, by: string): void {
@@ -946,83 +737,4 @@ export class MockBackend implements Backend {
     this.notice(frozen ? { kind: "wallet_frozen", by } : { kind: "wallet_unfrozen" });
     this.emit({ type: "wallet_changed" });
   }
-
-  private refuseWhileHeld(): void {
-    if (this.held === null) return;
-    throw fail("account_held", "Inkan has put this account on hold: no payment, top-up or new device until it is lifted; contact support");
-  }
-
-  private expireOld(): void {
-    const now = this.now();
-    for (const c of this.charges.values()) {
-      if (c.status === "pending_confirmation" && now >= c.expiresAt) this.expireCharge(c.id);
-    }
-  }
-
-  private pendingCharge(id: string): Charge {
-    this.expireOld();
-    const c = this.charges.get(id);
-    if (!c) throw fail("not_found", "no such charge");
-    if (c.status === "expired") throw fail("invalid_state", "this payment request expired: ask the cashier to scan again");
-    if (c.status !== "pending_confirmation") throw fail("invalid_state", "this payment was already answered");
-    return c;
-  }
-
-  private applyPendingRaise(): void {
-    if (this.pendingRaise && this.now() >= this.pendingRaise.effectiveAt) {
-      this.limits = this.pendingRaise.policy;
-      this.pendingRaise = null;
-    }
-  }
-
-  private limitsView(): LimitsView {
-    this.applyPendingRaise();
-    const l = this.limits;
-    const remaining = Math.max(
-      0,
-      Math.min(l.per_charge, l.daily - this.spentToday, l.monthly - this.spentMonth),
-    );
-    const raise = this.pendingRaise;
-    return {
-      per_charge: yen(l.per_charge),
-      daily: yen(l.daily),
-      monthly: yen(l.monthly),
-      spent_today: yen(this.spentToday),
-      spent_this_month: yen(this.spentMonth),
-      remaining: yen(remaining),
-      pending: raise
-        ? {
-            per_charge: yen(raise.policy.per_charge),
-            daily: yen(raise.policy.daily),
-            monthly: yen(raise.policy.monthly),
-            effective_at: iso(raise.effectiveAt),
-            effective_in_ms: raise.effectiveAt - this.now(),
-          }
-        : null,
-    };
-  }
-
-  private chargeView(c: Charge): ChargeView {
-    return {
-      id: c.id,
-      status: c.status,
-      amount: yen(c.amount),
-      merchant_name: c.merchant,
-      description: c.description,
-      created_at: iso(c.createdAt),
-      expires_at: iso(c.expiresAt),
-    };
-  }
-
-  private cardView(c: Card): CardView {
-    return { id: c.id, brand: c.brand, last4: c.last4, status: c.status };
-  }
-
-  private joinView(j: Join): JoinView {
-    return { join_id: j.id, state: j.state, device_name: j.name, device_fingerprint: j.fingerprint, expires_at: iso(j.expiresAt) };
-  }
 }
-
-/** The existing wallet a device can join in the mock, and the recovery codes it accepts. */
-export const MOCK_JOIN_ACCOUNT = "acc_demo";
-export const MOCK_JOIN_CODES: readonly string[] = ["DEMO-CODE-0001", "DEMO-CODE-0002"];

@@ -132,6 +132,7 @@ function CardForm({ onAdded }: { onAdded: (card: CardView) => void }) {
   const [month, setMonth] = useState("");
   const [year, setYear] = useState("");
   const [cvc, setCvc] = useState("");
+  // A check made here, worded in the shopper's language already: shown as it is.
   const [local, setLocal] = useState<AppError | null>(null);
   const add = useAction((m: number, y: number) => backend.addCard({ number: number.replace(/\s/g, ""), exp_month: m, exp_year: y, cvc: cvc.trim() }));
 
@@ -201,7 +202,7 @@ function CardForm({ onAdded }: { onAdded: (card: CardView) => void }) {
         </Field>
       </div>
       <p class="hint">{t.cardNeverStored}</p>
-      <ErrorText error={local ?? add.error} />
+      <ErrorText error={local ?? add.error} text={local?.message} />
       <Button type="submit" variant="primary" busy={add.busy} data-testid="add-card">
         {t.addCard}
       </Button>
@@ -249,6 +250,7 @@ function TopUpForm({ card, onDone }: { card: CardView; onDone: (v: TopUpView) =>
   const { t } = useI18n();
   const backend = useBackend();
   const [amount, setAmount] = useState("");
+  // A check made here, worded in the shopper's language already: shown as it is.
   const [local, setLocal] = useState<AppError | null>(null);
   const topUp = useAction((n: number) => backend.topUp(card.id, n));
   const submit = async (e: Event) => {
@@ -277,7 +279,7 @@ function TopUpForm({ card, onDone }: { card: CardView; onDone: (v: TopUpView) =>
           />
         </div>
       </Field>
-      <ErrorText error={local ?? topUp.error} />
+      <ErrorText error={local ?? topUp.error} text={local?.message} />
       <Button type="submit" variant="primary" busy={topUp.busy} data-testid="top-up">
         {t.topUp}
       </Button>

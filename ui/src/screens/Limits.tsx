@@ -89,6 +89,7 @@ function LimitsForm({ limits, onSaved }: { limits: LimitsView; onSaved: () => Pr
     daily: String(limits.daily.minor),
     monthly: String(limits.monthly.minor),
   });
+  // A check made here, worded in the shopper's language already: shown as it is.
   const [local, setLocal] = useState<AppError | null>(null);
   const [result, setResult] = useState<"lowered" | "raise" | null>(null);
   const save = useAction(async (input: Record<Key, number>) => {
@@ -138,7 +139,7 @@ function LimitsForm({ limits, onSaved }: { limits: LimitsView; onSaved: () => Pr
         </Field>
       ))}
       <p class={`hint${raises ? " hint-strong" : ""}`}>{raises ? t.raiseNeedsPasskey : t.lowerNow}</p>
-      <ErrorText error={local ?? save.error} />
+      <ErrorText error={local ?? save.error} text={local?.message} />
       {result && (
         <p class="callout callout-ok" role="status" data-testid="limits-result">
           {result === "raise" ? t.raiseRequested : t.limitsLowered}

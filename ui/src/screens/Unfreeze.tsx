@@ -36,7 +36,7 @@ export function Unfreeze({ wallet }: { wallet: WalletState }) {
     byCode.clearError();
     const out = await byPasskey.run();
     // Not this device's to lift: the recovery code is the way, so it is offered right away.
-    if (!out.ok && out.error.code === "unfreeze_not_allowed") {
+    if (!out.ok && out.error?.code === "unfreeze_not_allowed") {
       setOpen(true);
       setFocusCode(true);
     }

@@ -5,7 +5,8 @@ import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { AppError } from "../bindings";
 import { toAppError } from "../errors";
 
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: AppError };
+/** `error` is `null` when the action did not run, because it was already under way. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: AppError | null };
 
 export interface Action<A extends unknown[], T> {
   busy: boolean;
@@ -28,7 +29,7 @@ export function useAction<A extends unknown[], T>(fn: (...args: A) => Promise<T>
     };
   }, []);
   const run = useCallback(async (...args: A): Promise<Outcome<T>> => {
-    if (inFlight.current) return { ok: false, error: { code: "busy", message: "" } };
+    if (inFlight.current) return { ok: false, error: null };
     inFlight.current = true;
     setBusy(true);
     setError(null);

@@ -1,0 +1,279 @@
+//! The app as people install it: `cargo xtask bundle` makes its packages, and `cargo xtask test`
+//! checks them and installs the Debian one on this machine to use the app it put there.
+//!
+//! The Tauri CLI (`@tauri-apps/cli`, pinned among the UI's npm packages) builds the release binary
+//! and packages it: a Debian package (.deb, needing only `dpkg-deb`) and an RPM (written by the
+//! bundler itself). An AppImage is not made: its tools (linuxdeploy and its plugins) are downloaded
+//! while it is built, and these machines reach only the package registries.
+//!
+//! What the checks prove, beyond "a file was written":
+//! - the package's control fields, desktop entry (`desktop-file-validate`) and an icon at every
+//!   size the desktop asks for;
+//! - every shared library the binary links is provided by a package its `Depends` pull in
+//!   (`dpkg-shlibdeps` says which packages it needs; `apt-cache depends --recurse` what the
+//!   declared ones bring), so a fresh Debian 12 that installs it can start it;
+//! - apt installs it, resolving those dependencies from Debian's archive;
+//! - the installed binary opens, shows a payment code a till can read, and pays
+//!   (`src-tauri/tests/installed.rs`), then the package purges cleanly.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail, ensure};
+
+use crate::{apt, cargo, root, run_step};
+
+/// The Debian package's name (the bundler's, from `productName`).
+const PACKAGE: &str = "inkan";
+
+/// The sizes the desktop's icon theme is given (`icons/`, made from `icons/icon.svg`).
+const ICON_SIZES: [u32; 8] = [16, 24, 32, 48, 64, 128, 256, 512];
+
+/// The packages the checks use: `dpkg-shlibdeps` (dpkg-dev), `desktop-file-validate` and `rpm`.
+const CHECK_TOOLS: [&str; 3] = ["dpkg-dev", "desktop-file-utils", "rpm"];
+
+/// The packages, once built.
+#[derive(Debug)]
+pub struct Bundles {
+    pub deb: PathBuf,
+    pub rpm: PathBuf,
+}
+
+/// `cargo xtask bundle`: builds the packages, checks them, and says where they are.
+pub fn run() -> Result<()> {
+    let bundles = build()?;
+    check(&bundles)?;
+    println!("\nthe app's packages (release build):");
+    println!("  Debian, Ubuntu: {}", bundles.deb.display());
+    println!("    install: sudo apt install {}", bundles.deb.display());
+    println!("  Fedora, openSUSE: {}", bundles.rpm.display());
+    println!("  AppImage: not made here (the Tauri CLI downloads linuxdeploy to make one; these machines cannot)");
+    Ok(())
+}
+
+/// Builds the release app and its .deb and .rpm with the Tauri CLI.
+pub fn build() -> Result<Bundles> {
+    crate::app::system_packages()?;
+    crate::app::ui_build()?;
+    let tauri = root().join("ui").join("node_modules").join(".bin").join("tauri");
+    ensure!(tauri.is_file(), "no Tauri CLI at {}: `npm ci --prefix ui` installs it", tauri.display());
+    run_step(
+        "building the app's packages (Tauri CLI: a release build, then .deb and .rpm)",
+        Command::new(&tauri).args(["build", "--ci", "--bundles", "deb,rpm"]),
+    )?;
+    let bundle = target_dir().join("release").join("bundle");
+    Ok(Bundles { deb: newest(&bundle.join("deb"), "deb")?, rpm: newest(&bundle.join("rpm"), "rpm")? })
+}
+
+/// Where cargo (and the Tauri CLI, which asks cargo) puts what it builds.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir),
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
+}
+
+/// The most recently written `*.{extension}` in `dir` (older versions' packages may sit beside it).
+fn newest(dir: &Path, extension: &str) -> Result<PathBuf> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("the Tauri CLI wrote no {}", dir.display()))?;
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == extension) {
+            found.push((std::fs::metadata(&path)?.modified()?, path));
+        }
+    }
+    found.into_iter().max().map(|(_, path)| path).with_context(|| format!("no .{extension} in {}", dir.display()))
+}
+
+/// The static checks of both packages (see the module's comment).
+pub fn check(bundles: &Bundles) -> Result<()> {
+    let missing: Vec<&str> = CHECK_TOOLS.into_iter().filter(|p| !apt::is_installed(p)).collect();
+    apt::install("bundle", "checking the app's packages needs", &missing)?;
+    println!("\n==> checking the packages");
+    let field = |name: &str| output(Command::new("dpkg-deb").arg("--field").arg(&bundles.deb).arg(name));
+    ensure!(field("Package")? == PACKAGE, "the .deb's package is {:?}, not {PACKAGE:?}", field("Package")?);
+    let description = field("Description")?;
+    // A synopsis, then the long description in lines a terminal shows whole (Debian policy 3.4).
+    ensure!(
+        description.lines().count() > 2 && description.lines().all(|l| l.chars().count() <= 80),
+        "the .deb's description is not a synopsis and a wrapped long description:\n{description}"
+    );
+    let depends = field("Depends")?;
+    println!("{PACKAGE} {} depends on: {depends}", field("Version")?);
+
+    let unpacked = target_dir().join("bundle-check");
+    if unpacked.exists() {
+        std::fs::remove_dir_all(&unpacked).with_context(|| format!("removing {}", unpacked.display()))?;
+    }
+    std::fs::create_dir_all(&unpacked)?;
+    output(Command::new("dpkg-deb").arg("--extract").arg(&bundles.deb).arg(&unpacked))?;
+    let binary = desktop_entry(&unpacked)?;
+    libraries_are_depended_on(&unpacked, &binary, &depends)?;
+
+    let listed = output(Command::new("rpm").args(["--query", "--list", "--package"]).arg(&bundles.rpm))?;
+    for wanted in [format!("/{binary}"), "/usr/share/applications/Inkan.desktop".to_owned()] {
+        ensure!(listed.lines().any(|l| l == wanted), "the .rpm does not hold {wanted}:\n{listed}");
+    }
+    println!("packages checked: control fields, desktop entry, icons at {ICON_SIZES:?} px, libraries");
+    Ok(())
+}
+
+/// Checks the desktop entry (valid, one program that the package holds, an icon at every size);
+/// returns the program's path inside the package (`usr/bin/…`).
+fn desktop_entry(unpacked: &Path) -> Result<String> {
+    let entry = unpacked.join("usr/share/applications/Inkan.desktop");
+    ensure!(entry.is_file(), "the .deb holds no desktop entry at /usr/share/applications/Inkan.desktop");
+    output(Command::new("desktop-file-validate").arg(&entry)).context("the desktop entry is not valid")?;
+    let text = std::fs::read_to_string(&entry)?;
+    let key = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
+            .map(str::trim)
+            .with_context(|| format!("the desktop entry has no {name}=:\n{text}"))
+    };
+    let binary = format!("usr/bin/{}", key("Exec")?);
+    ensure!(unpacked.join(&binary).is_file(), "the desktop entry starts /{binary}, which the package does not hold");
+    for size in ICON_SIZES {
+        let icon = format!("usr/share/icons/hicolor/{size}x{size}/apps/{}.png", key("Icon")?);
+        ensure!(unpacked.join(&icon).is_file(), "the .deb has no {size}×{size} icon at /{icon}");
+    }
+    for wanted in ["Name", "GenericName", "Comment", "Comment[ja]", "Categories"] {
+        key(wanted)?;
+    }
+    Ok(binary)
+}
+
+/// Every package that `dpkg-shlibdeps` says the binary's libraries come from must be among the
+/// declared dependencies or what they depend on, recursively.
+fn libraries_are_depended_on(unpacked: &Path, binary: &str, depends: &str) -> Result<()> {
+    // dpkg-shlibdeps reads the source package's control file from `debian/` in its directory.
+    std::fs::create_dir_all(unpacked.join("debian"))?;
+    std::fs::write(unpacked.join("debian/control"), "Source: inkan\n\nPackage: inkan\nArchitecture: any\n")?;
+    let shlibs = output(Command::new("dpkg-shlibdeps").args(["-O", "-e", binary]).current_dir(unpacked))?;
+    let needed = package_names(shlibs.trim().strip_prefix("shlibs:Depends=").unwrap_or(&shlibs));
+    let declared = package_names(depends);
+    let closure = output(
+        Command::new("apt-cache")
+            .args(["depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks"])
+            .args(["--no-replaces", "--no-enhances"])
+            .args(&declared),
+    )?;
+    let reached: BTreeSet<String> = closure
+        .lines()
+        .filter_map(|l| match l.trim_start().split_once(": ") {
+            Some((kind, name)) if kind.ends_with("Depends") => Some(name.trim()),
+            Some(_) => None,
+            None => Some(l.trim()),
+        })
+        .map(|name| name.trim_start_matches('|').trim_matches(['<', '>']).split(':').next().unwrap_or("").to_owned())
+        .collect();
+    let uncovered: Vec<&String> = needed.iter().filter(|p| !reached.contains(*p)).collect();
+    ensure!(
+        uncovered.is_empty(),
+        "the binary links libraries from {uncovered:?}, which the package's Depends ({depends}) do not bring: \
+         add them to bundle.linux.deb.depends in src-tauri/tauri.conf.json"
+    );
+    Ok(())
+}
+
+/// The package names of a Depends field (`a (>= 1), b | c` → a, b, c).
+fn package_names(field: &str) -> Vec<String> {
+    field
+        .split([',', '|'])
+        .filter_map(|alternative| alternative.split_whitespace().next())
+        .map(|name| name.split(':').next().unwrap_or(name).to_owned())
+        .collect()
+}
+
+/// What `command` printed, or an error with what it said.
+fn output(command: &mut Command) -> Result<String> {
+    let shown = format!("{command:?}");
+    let out = command.stdin(Stdio::null()).output().with_context(|| format!("could not start {shown}"))?;
+    if !out.status.success() {
+        bail!("{shown} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
+}
+
+/// The Debian package installed on this machine for as long as it lives; purged on drop.
+struct Installed {
+    marker: PathBuf,
+    purged: bool,
+}
+
+impl Installed {
+    /// Installs `deb` with apt (which resolves its dependencies from Debian's archive). Refuses to
+    /// replace an `inkan` package this check did not install: someone may be using it.
+    fn new(deb: &Path) -> Result<Installed> {
+        ensure!(apt::is_root()?, "installing the package to test it needs root (run `cargo xtask test` as root)");
+        // Left by a run that was killed before it could purge: that install is this check's own.
+        let marker = target_dir().join("bundle-installed-by-xtask");
+        if apt::is_installed(PACKAGE) && !marker.exists() {
+            bail!(
+                "the package {PACKAGE} is already installed on this machine; the install test would replace it and \
+                 then purge it: remove it first (`apt-get purge {PACKAGE}`)"
+            );
+        }
+        std::fs::write(&marker, "the inkan package on this machine was installed by `cargo xtask test`\n")?;
+        let installed = Installed { marker, purged: false };
+        run_step(
+            "installing the .deb with apt (its dependencies from Debian's archive)",
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", "--reinstall"])
+                .arg(deb)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdin(Stdio::null()),
+        )?;
+        Ok(installed)
+    }
+
+    /// The installed program (`/usr/bin/…`), as dpkg lists it.
+    fn program(&self) -> Result<PathBuf> {
+        let files = output(Command::new("dpkg").args(["--listfiles", PACKAGE]))?;
+        let program = files.lines().find(|l| l.starts_with("/usr/bin/")).context("the package installed no program")?;
+        Ok(PathBuf::from(program))
+    }
+
+    fn purge(&mut self) -> Result<()> {
+        if self.purged {
+            return Ok(());
+        }
+        self.purged = true;
+        output(Command::new("apt-get").args(["purge", "-y", PACKAGE]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+        ensure!(!apt::is_installed(PACKAGE), "{PACKAGE} is still installed after the purge");
+        std::fs::remove_file(&self.marker).ok();
+        Ok(())
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        if let Err(e) = self.purge() {
+            eprintln!("could not purge {PACKAGE} after its test: {e:#}");
+        }
+    }
+}
+
+/// What `cargo xtask test` does with the package: builds and checks both, installs the .deb,
+/// uses the installed app (`src-tauri/tests/installed.rs`), and purges it.
+pub fn test(keyring: &crate::keyring::Session) -> Result<()> {
+    let bundles = build()?;
+    check(&bundles)?;
+    let mut installed = Installed::new(&bundles.deb)?;
+    let program = installed.program()?;
+    let driver = crate::app::tauri_driver()?;
+    let display = crate::app::Display::start()?;
+    let mut test = cargo();
+    test.args(["test", "--workspace", "--locked", "--test", "installed", "--", "--ignored"])
+        .env("DISPLAY", &display.name)
+        .env("INKAN_TAURI_DRIVER", &driver)
+        .env("INKAN_INSTALLED_APP", &program);
+    run_step("the installed app: opens, shows a readable code, pays", &mut keyring.wrap(&test))?;
+    installed.purge()?;
+    ensure!(!program.exists(), "{} is still there after the purge", program.display());
+    println!("the package installed, ran, paid and purged cleanly");
+    Ok(())
+}
