@@ -41,7 +41,11 @@ online: boolean,
  */
 problem: AppError | null, defaults: Defaults, };
 
-export type AppErrorCode = "payment_code_invalid" | "payment_code_expired" | "payment_code_used" | "limit_exceeded" | "insufficient_funds" | "wallet_frozen" | "charges_suspended" | "top_ups_suspended" | "enrolment_suspended" | "account_held" | "region_blocked" | "unauthorized" | "forbidden" | "invalid_request" | "payload_too_large" | "idempotency_conflict" | "not_found" | "invalid_state" | "passkey_rejected" | "step_up_required" | "ceremony_expired" | "card_declined" | "card_locked" | "attempts_locked" | "device_revoked" | "unfreeze_not_allowed" | "too_many_requests" | "request_timeout" | "overloaded" | "internal" | "unreachable" | "protocol" | "keystore" | "passkey" | "biometric_cancelled" | "biometric_not_enrolled" | "biometric_unavailable" | "passkey_invalidated" | "biometric_lockout" | "passkey_missing" | "key_store_failed" | "profile" | "device_key_missing" | "history_changed" | "invalid_input" | "no_wallet" | "export" | "qr" | "unknown";
+export type ErrorCode = "payment_code_invalid" | "payment_code_expired" | "payment_code_used" | "limit_exceeded" | "insufficient_funds" | "wallet_frozen" | "charges_suspended" | "top_ups_suspended" | "enrolment_suspended" | "account_held" | "region_blocked" | "unauthorized" | "forbidden" | "invalid_request" | "payload_too_large" | "idempotency_conflict" | "not_found" | "invalid_state" | "passkey_rejected" | "step_up_required" | "ceremony_expired" | "card_declined" | "card_locked" | "attempts_locked" | "device_revoked" | "unfreeze_not_allowed" | "too_many_requests" | "request_timeout" | "overloaded" | "internal";
+
+export type DeviceErrorCode = "unreachable" | "protocol" | "keystore" | "passkey" | "biometric_cancelled" | "biometric_not_enrolled" | "biometric_unavailable" | "passkey_invalidated" | "biometric_lockout" | "passkey_missing" | "key_store_failed" | "profile" | "device_key_missing" | "history_changed" | "invalid_input" | "no_wallet" | "export" | "qr" | "unknown";
+
+export type AppErrorCode = ErrorCode | DeviceErrorCode;
 
 export type AppError = { code: AppErrorCode, message: string, 
 /**

@@ -40,8 +40,14 @@ pub struct Bundles {
     pub rpm: PathBuf,
 }
 
-/// `cargo xtask bundle`: builds the packages, checks them, and says where they are.
-pub fn run() -> Result<()> {
+/// `cargo xtask bundle [--install]`: builds the packages, checks them, and says where they are;
+/// with `--install`, also what `cargo xtask test` does with them (install, use, purge).
+pub fn run(args: &[String]) -> Result<()> {
+    match args {
+        [] => {}
+        [flag] if flag == "--install" => return test(&crate::keyring::Session::new()?),
+        _ => bail!("usage: cargo xtask bundle [--install]"),
+    }
     let bundles = build()?;
     check(&bundles)?;
     println!("\nthe app's packages (release build):");

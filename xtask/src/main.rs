@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>` (see the alias in `.cargo/config.toml`).
 //!
 //! - `demo`: the product story, as far as it is built, with readable output.
-//! - `bundle`: the app's packages (.deb, .rpm) with the Tauri CLI, checked (`xtask/src/bundle.rs`).
+//! - `bundle [--install]`: the app's packages (.deb, .rpm) with the Tauri CLI, checked; `--install`
+//!   also installs the .deb, uses the installed app and purges it (`xtask/src/bundle.rs`).
 //! - `deny`: the supply-chain check alone (`cargo deny check`, offline, against the RustSec snapshot).
 //! - `bench [--seconds N] [--quick] [--lanes N] [--sqlite-only]`: the benchmark (`docs/performance.md`).
 //! - `test`: everything CI checks: formatting, the supply chain (`cargo deny`), the UI's lint and
@@ -32,7 +33,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <demo [--no-app] | test | app-e2e | bundle | android-check | deny | bench [--seconds N] [--quick] [--lanes N] [--sqlite-only] \
+const USAGE: &str = "usage: cargo xtask <demo [--no-app] | test | app-e2e | bundle [--install] | android-check | deny | bench [--seconds N] [--quick] [--lanes N] [--sqlite-only] \
                      | fuzz [--seconds N] [--target NAME] | soak [--seconds N] | pg-url [--throwaway] \
                      | with-keyring -- <command> [args...]>";
 
@@ -46,7 +47,7 @@ fn main() -> Result<()> {
         "test" => test::run(),
         "android-check" => app::android_check(),
         "deny" => supply::check(),
-        "bundle" => bundle::run(),
+        "bundle" => bundle::run(rest),
         "app-e2e" => test::app_e2e(),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),

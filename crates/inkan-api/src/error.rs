@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// The stable codes of the API. Adding one is backwards compatible; renaming one is not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     PaymentCodeInvalid,

@@ -16,6 +16,8 @@ fn declarations() -> String {
         ProfileView::decl(&cfg),
         Defaults::decl(&cfg),
         AppSnapshot::decl(&cfg),
+        inkan_api::ErrorCode::decl(&cfg),
+        DeviceErrorCode::decl(&cfg),
         AppErrorCode::decl(&cfg),
         AppError::decl(&cfg),
         EnrollInput::decl(&cfg),

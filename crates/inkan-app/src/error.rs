@@ -1,7 +1,9 @@
-//! Errors as the UI gets them: a code from one closed list, and an English sentence. The list is
-//! exported to TypeScript (`AppErrorCode` in `ui/src/bindings.ts`), where the Japanese and English
-//! tables are `Record<AppErrorCode, …>`: a code added here that they do not word is a compile
-//! error there, not a shopper reading an English server message in a Japanese app.
+//! Errors as the UI gets them: a code from one closed list, and an English sentence. The list (the
+//! server's `ErrorCode` and this device's `DeviceErrorCode`) is exported to TypeScript
+//! (`AppErrorCode` in `ui/src/bindings.ts`), where the Japanese and English tables are
+//! `Record<AppErrorCode, …>`: a code added to either, here or in `inkan-api`, that they do not
+//! word is a compile error there, not a shopper reading an English server message in a Japanese
+//! app.
 
 use inkan_api::ErrorCode;
 use inkan_client::ClientError;
@@ -10,42 +12,22 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use ts_rs::TS;
 
-/// What went wrong, for the UI to branch on and to word in the shopper's language.
+/// What went wrong, for the UI to branch on and to word in the shopper's language: one of the
+/// server's codes, under its own name, or one of this device's. On the wire both are a bare
+/// string (`"limit_exceeded"`, `"unreachable"`); the two lists share no name (a test checks), so
+/// a string reads back as what it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(untagged)]
+pub enum AppErrorCode {
+    /// The server refused (`inkan_api::ErrorCode`).
+    Server(ErrorCode),
+    Device(DeviceErrorCode),
+}
+
+/// What this device itself could not do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
-pub enum AppErrorCode {
-    // The server's refusals (`inkan_api::ErrorCode`), under the same names.
-    PaymentCodeInvalid,
-    PaymentCodeExpired,
-    PaymentCodeUsed,
-    LimitExceeded,
-    InsufficientFunds,
-    WalletFrozen,
-    ChargesSuspended,
-    TopUpsSuspended,
-    EnrolmentSuspended,
-    AccountHeld,
-    RegionBlocked,
-    Unauthorized,
-    Forbidden,
-    InvalidRequest,
-    PayloadTooLarge,
-    IdempotencyConflict,
-    NotFound,
-    InvalidState,
-    PasskeyRejected,
-    StepUpRequired,
-    CeremonyExpired,
-    CardDeclined,
-    CardLocked,
-    AttemptsLocked,
-    DeviceRevoked,
-    UnfreezeNotAllowed,
-    TooManyRequests,
-    RequestTimeout,
-    Overloaded,
-    Internal,
-    // This device's own.
+pub enum DeviceErrorCode {
     /// The server could not be reached.
     Unreachable,
     /// The server answered something that is not Inkan's API.
@@ -87,54 +69,35 @@ pub enum AppErrorCode {
     Unknown,
 }
 
-impl From<ErrorCode> for AppErrorCode {
-    fn from(code: ErrorCode) -> AppErrorCode {
-        use AppErrorCode as A;
-        match code {
-            ErrorCode::PaymentCodeInvalid => A::PaymentCodeInvalid,
-            ErrorCode::PaymentCodeExpired => A::PaymentCodeExpired,
-            ErrorCode::PaymentCodeUsed => A::PaymentCodeUsed,
-            ErrorCode::LimitExceeded => A::LimitExceeded,
-            ErrorCode::InsufficientFunds => A::InsufficientFunds,
-            ErrorCode::WalletFrozen => A::WalletFrozen,
-            ErrorCode::ChargesSuspended => A::ChargesSuspended,
-            ErrorCode::TopUpsSuspended => A::TopUpsSuspended,
-            ErrorCode::EnrolmentSuspended => A::EnrolmentSuspended,
-            ErrorCode::AccountHeld => A::AccountHeld,
-            ErrorCode::RegionBlocked => A::RegionBlocked,
-            ErrorCode::Unauthorized => A::Unauthorized,
-            ErrorCode::Forbidden => A::Forbidden,
-            ErrorCode::InvalidRequest => A::InvalidRequest,
-            ErrorCode::PayloadTooLarge => A::PayloadTooLarge,
-            ErrorCode::IdempotencyConflict => A::IdempotencyConflict,
-            ErrorCode::NotFound => A::NotFound,
-            ErrorCode::InvalidState => A::InvalidState,
-            ErrorCode::PasskeyRejected => A::PasskeyRejected,
-            ErrorCode::StepUpRequired => A::StepUpRequired,
-            ErrorCode::CeremonyExpired => A::CeremonyExpired,
-            ErrorCode::CardDeclined => A::CardDeclined,
-            ErrorCode::CardLocked => A::CardLocked,
-            ErrorCode::AttemptsLocked => A::AttemptsLocked,
-            ErrorCode::DeviceRevoked => A::DeviceRevoked,
-            ErrorCode::UnfreezeNotAllowed => A::UnfreezeNotAllowed,
-            ErrorCode::TooManyRequests => A::TooManyRequests,
-            ErrorCode::RequestTimeout => A::RequestTimeout,
-            ErrorCode::Overloaded => A::Overloaded,
-            ErrorCode::Internal => A::Internal,
-        }
+impl From<DeviceErrorCode> for AppErrorCode {
+    fn from(code: DeviceErrorCode) -> AppErrorCode {
+        AppErrorCode::Device(code)
     }
 }
 
-impl From<&KeySignerError> for AppErrorCode {
-    fn from(error: &KeySignerError) -> AppErrorCode {
+/// `error.code == DeviceErrorCode::NoWallet`, `error.code == ErrorCode::CardDeclined`.
+impl PartialEq<DeviceErrorCode> for AppErrorCode {
+    fn eq(&self, other: &DeviceErrorCode) -> bool {
+        *self == AppErrorCode::Device(*other)
+    }
+}
+
+impl PartialEq<ErrorCode> for AppErrorCode {
+    fn eq(&self, other: &ErrorCode) -> bool {
+        *self == AppErrorCode::Server(*other)
+    }
+}
+
+impl From<&KeySignerError> for DeviceErrorCode {
+    fn from(error: &KeySignerError) -> DeviceErrorCode {
         match error {
-            KeySignerError::Cancelled => AppErrorCode::BiometricCancelled,
-            KeySignerError::NotEnrolled => AppErrorCode::BiometricNotEnrolled,
-            KeySignerError::NotAvailable { .. } => AppErrorCode::BiometricUnavailable,
-            KeySignerError::KeyInvalidated => AppErrorCode::PasskeyInvalidated,
-            KeySignerError::Lockout => AppErrorCode::BiometricLockout,
-            KeySignerError::KeyMissing => AppErrorCode::PasskeyMissing,
-            KeySignerError::Platform { .. } => AppErrorCode::KeyStoreFailed,
+            KeySignerError::Cancelled => DeviceErrorCode::BiometricCancelled,
+            KeySignerError::NotEnrolled => DeviceErrorCode::BiometricNotEnrolled,
+            KeySignerError::NotAvailable { .. } => DeviceErrorCode::BiometricUnavailable,
+            KeySignerError::KeyInvalidated => DeviceErrorCode::PasskeyInvalidated,
+            KeySignerError::Lockout => DeviceErrorCode::BiometricLockout,
+            KeySignerError::KeyMissing => DeviceErrorCode::PasskeyMissing,
+            KeySignerError::Platform { .. } => DeviceErrorCode::KeyStoreFailed,
         }
     }
 }
@@ -157,41 +120,41 @@ pub struct AppError {
 }
 
 impl AppError {
-    pub fn new(code: AppErrorCode, message: impl Into<String>) -> AppError {
-        AppError { code, message: message.into(), tries_left: None, locked_until: None }
+    pub fn new(code: impl Into<AppErrorCode>, message: impl Into<String>) -> AppError {
+        AppError { code: code.into(), message: message.into(), tries_left: None, locked_until: None }
     }
 
     pub fn invalid(message: impl Into<String>) -> AppError {
-        AppError::new(AppErrorCode::InvalidInput, message)
+        AppError::new(DeviceErrorCode::InvalidInput, message)
     }
 
     pub fn no_wallet() -> AppError {
-        AppError::new(AppErrorCode::NoWallet, "there is no wallet on this device yet: set one up first")
+        AppError::new(DeviceErrorCode::NoWallet, "there is no wallet on this device yet: set one up first")
     }
 }
 
 impl From<ClientError> for AppError {
     fn from(e: ClientError) -> AppError {
-        use AppErrorCode as A;
+        use DeviceErrorCode as D;
         let code = match &e {
             ClientError::Api { error, .. } => {
                 let locked_until = error.locked_until.and_then(|at| at.format(&Rfc3339).ok());
                 return AppError {
                     tries_left: error.tries_left,
                     locked_until,
-                    ..AppError::new(error.code.into(), e.to_string())
+                    ..AppError::new(AppErrorCode::Server(error.code), e.to_string())
                 };
             }
-            ClientError::Unreachable { .. } => A::Unreachable,
-            ClientError::Protocol(_) => A::Protocol,
-            ClientError::Keystore(_) => A::Keystore,
-            ClientError::Authenticator(_) => A::Passkey,
+            ClientError::Unreachable { .. } => D::Unreachable,
+            ClientError::Protocol(_) => D::Protocol,
+            ClientError::Keystore(_) => D::Keystore,
+            ClientError::Authenticator(_) => D::Passkey,
             // `biometric_cancelled`, `passkey_invalidated`, …: each needs another answer on screen.
             ClientError::KeySigner(k) => k.into(),
-            ClientError::NoProfile(_) | ClientError::Profile { .. } => A::Profile,
-            ClientError::DeviceKeyMissing => A::DeviceKeyMissing,
-            ClientError::HistoryChanged(_) => A::HistoryChanged,
-            ClientError::Invalid(_) => A::InvalidInput,
+            ClientError::NoProfile(_) | ClientError::Profile { .. } => D::Profile,
+            ClientError::DeviceKeyMissing => D::DeviceKeyMissing,
+            ClientError::HistoryChanged(_) => D::HistoryChanged,
+            ClientError::Invalid(_) => D::InvalidInput,
         };
         AppError::new(code, e.to_string())
     }
@@ -201,28 +164,28 @@ impl From<ClientError> for AppError {
 mod tests {
     use super::*;
 
-    /// Every code, as TypeScript sees it (`"payment_code_invalid" | …`).
-    fn every_code() -> Vec<String> {
-        let declared = AppErrorCode::decl(&ts_rs::Config::new());
+    /// The names of a unit-variant enum's values, as TypeScript sees them (`"a" | "b" | …`).
+    fn names<T: TS>() -> Vec<String> {
+        let declared = T::decl(&ts_rs::Config::new());
         let (_, union) = declared.split_once('=').unwrap();
         union.split('|').map(|name| name.trim().trim_end_matches(';').trim_matches('"').to_owned()).collect()
     }
 
-    /// The server's codes reach the UI under the server's own names (the `From` match is what
-    /// makes a new server code a compile error here).
+    /// A code is a bare string, and reads back as the code it was: the server's under their own
+    /// names, and no device code that the server also has (it would read back as the server's).
     #[test]
-    fn a_server_code_keeps_its_name() {
-        let codes = every_code();
-        assert!(codes.len() > 40 && codes.contains(&"unknown".to_owned()), "{codes:?}");
-        let mut from_server = 0;
-        for name in &codes {
-            let ours: AppErrorCode = serde_json::from_value(name.as_str().into()).unwrap();
-            if let Ok(server) = serde_json::from_value::<ErrorCode>(name.as_str().into()) {
-                assert_eq!(AppErrorCode::from(server), ours, "{name}");
-                from_server += 1;
-            }
+    fn every_code_is_a_bare_string_that_reads_back() {
+        let server = names::<ErrorCode>();
+        let device = names::<DeviceErrorCode>();
+        assert!(server.len() >= 30 && device.len() >= 19, "{server:?} {device:?}");
+        for name in server.iter().chain(&device) {
+            let code: AppErrorCode = serde_json::from_value(name.as_str().into()).unwrap();
+            assert_eq!(serde_json::to_value(code).unwrap(), name.as_str());
+            let is_server = serde_json::from_value::<ErrorCode>(name.as_str().into()).is_ok();
+            assert_eq!(matches!(code, AppErrorCode::Server(_)), is_server, "{name}");
+            assert_eq!(is_server, server.contains(name), "{name} is both the server's and the device's");
         }
-        assert_eq!(from_server, 30, "the server has 30 codes; the app names {from_server} of them");
+        assert!(serde_json::from_value::<AppErrorCode>("no_such_code".into()).is_err());
     }
 
     /// Each way the phone's key can fail needs its own answer on screen.
@@ -237,7 +200,7 @@ mod tests {
             KeySignerError::KeyMissing,
             KeySignerError::Platform { detail: String::new() },
         ];
-        let codes: std::collections::HashSet<AppErrorCode> = all.iter().map(AppErrorCode::from).collect();
+        let codes: std::collections::HashSet<DeviceErrorCode> = all.iter().map(DeviceErrorCode::from).collect();
         assert_eq!(codes.len(), all.len());
     }
 }

@@ -275,8 +275,8 @@ impl App {
     pub async fn payment_code(&self) -> Result<PaymentCodeView> {
         self.with_wallet(async |w| {
             let code = w.payment_code()?;
-            let svg = inkan_qr::render_svg(&code).map_err(|e| AppError::new(AppErrorCode::Qr, e.to_string()))?;
-            let qr_version = inkan_qr::version(&code).map_err(|e| AppError::new(AppErrorCode::Qr, e.to_string()))?;
+            let svg = inkan_qr::render_svg(&code).map_err(|e| AppError::new(DeviceErrorCode::Qr, e.to_string()))?;
+            let qr_version = inkan_qr::version(&code).map_err(|e| AppError::new(DeviceErrorCode::Qr, e.to_string()))?;
             let millis = |d: time::Duration| u32::try_from(d.whole_milliseconds()).unwrap_or(u32::MAX);
             Ok(PaymentCodeView {
                 text: code.text(),
@@ -329,12 +329,12 @@ impl App {
         let (events, text) = self.with_wallet(async |w| Ok(w.export_history().await?)).await?;
         let stamp = time::OffsetDateTime::now_utc()
             .format(time::macros::format_description!("[year][month][day]-[hour][minute][second]"))
-            .map_err(|e| AppError::new(AppErrorCode::Export, e.to_string()))?;
+            .map_err(|e| AppError::new(DeviceErrorCode::Export, e.to_string()))?;
         std::fs::create_dir_all(dir)
-            .map_err(|e| AppError::new(AppErrorCode::Export, format!("could not make {}: {e}", dir.display())))?;
+            .map_err(|e| AppError::new(DeviceErrorCode::Export, format!("could not make {}: {e}", dir.display())))?;
         let path = dir.join(format!("inkan-history-{stamp}.jsonl"));
         std::fs::write(&path, text)
-            .map_err(|e| AppError::new(AppErrorCode::Export, format!("could not write {}: {e}", path.display())))?;
+            .map_err(|e| AppError::new(DeviceErrorCode::Export, format!("could not write {}: {e}", path.display())))?;
         Ok(ExportView { path: path.display().to_string(), events })
     }
 
@@ -490,7 +490,7 @@ mod bindings;
 
 #[cfg(test)]
 mod tests {
-    use super::{AppErrorCode, parse_url};
+    use super::{DeviceErrorCode, parse_url};
 
     #[test]
     fn plain_http_is_only_for_this_computer() {
@@ -518,7 +518,7 @@ mod tests {
             "",
         ] {
             let error = parse_url(bad, "server address").expect_err(bad);
-            assert_eq!(error.code, AppErrorCode::InvalidInput, "{bad}");
+            assert_eq!(error.code, DeviceErrorCode::InvalidInput, "{bad}");
             assert!(
                 error.message.contains("https://") || error.message.contains("not an address"),
                 "{bad}: {}",

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use ts_rs::TS;
 
-pub use crate::error::{AppError, AppErrorCode};
+pub use crate::error::{AppError, AppErrorCode, DeviceErrorCode};
 
 /// An amount, with both ways people read it, formatted once here (`¥1,280` and `1,280円`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use inkan_app::{
-    App, AppConfig, AppErrorCode, AppEvent, CardInput, Defaults, EnrollInput, EventSink, JoinInput, LimitsInput,
+    App, AppConfig, AppEvent, CardInput, Defaults, DeviceErrorCode, EnrollInput, EventSink, JoinInput, LimitsInput,
     PasskeyChoice,
 };
 use inkan_client::key_signer::{InsecureSoftwareKeySigner, KeyAlias, KeySigner, KeySignerError, Prompt, PublicKeySec1};
@@ -144,8 +144,8 @@ async fn a_charge_reaches_the_app_and_is_approved_declined_or_reported() {
 
     // Approving again, or a charge that does not exist: a clear error, nothing moves.
     let again = app.approve(&id).await.unwrap_err();
-    assert_eq!(again.code, AppErrorCode::InvalidInput, "{again:?}");
-    assert_eq!(app.approve("ch_nonexistent").await.unwrap_err().code, AppErrorCode::InvalidInput);
+    assert_eq!(again.code, DeviceErrorCode::InvalidInput, "{again:?}");
+    assert_eq!(app.approve("ch_nonexistent").await.unwrap_err().code, DeviceErrorCode::InvalidInput);
     assert_eq!(app.status().await.unwrap().balance.minor, 8_720);
 
     // Decline, then "this wasn't me": declined and frozen in one step.
@@ -179,10 +179,10 @@ async fn a_charge_reaches_the_app_and_is_approved_declined_or_reported() {
     // This device is minutes old: its passkey may not lift the freeze, and the app says why in the
     // error's own code; a recovery code can.
     let refused = app.unfreeze().await.unwrap_err();
-    assert_eq!(refused.code, AppErrorCode::UnfreezeNotAllowed, "{refused:?}");
+    assert_eq!(refused.code, inkan_api::ErrorCode::UnfreezeNotAllowed, "{refused:?}");
     assert!(refused.message.contains("72 hours"), "{refused:?}");
     assert!(app.status().await.unwrap().frozen);
-    assert_eq!(app.unfreeze_with_recovery_code("  ").await.unwrap_err().code, AppErrorCode::InvalidInput);
+    assert_eq!(app.unfreeze_with_recovery_code("  ").await.unwrap_err().code, DeviceErrorCode::InvalidInput);
     app.unfreeze_with_recovery_code(&enrolled.recovery_codes[0]).await.unwrap();
     assert!(!app.status().await.unwrap().frozen);
 
@@ -222,8 +222,8 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
     app.start().await;
 
     // Before a wallet exists.
-    assert_eq!(app.status().await.unwrap_err().code, AppErrorCode::NoWallet);
-    assert_eq!(app.payment_code().await.unwrap_err().code, AppErrorCode::NoWallet);
+    assert_eq!(app.status().await.unwrap_err().code, DeviceErrorCode::NoWallet);
+    assert_eq!(app.payment_code().await.unwrap_err().code, DeviceErrorCode::NoWallet);
     for (server_url, name, device) in [
         ("not a url", "Hanako", "phone"),
         ("ftp://example.com", "Hanako", "phone"),
@@ -238,7 +238,7 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             device_name: device.into(),
         };
         let refused = app.enroll(input).await.unwrap_err();
-        assert_eq!(refused.code, AppErrorCode::InvalidInput, "{server_url} {name} {device}: {refused:?}");
+        assert_eq!(refused.code, DeviceErrorCode::InvalidInput, "{server_url} {name} {device}: {refused:?}");
     }
     // A server that is not there: a clear error, and no half-made wallet left behind.
     let down = EnrollInput {
@@ -247,7 +247,7 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
         display_name: "H".into(),
         device_name: "p".into(),
     };
-    assert_eq!(app.enroll(down).await.unwrap_err().code, AppErrorCode::Unreachable);
+    assert_eq!(app.enroll(down).await.unwrap_err().code, DeviceErrorCode::Unreachable);
     assert!(app.snapshot().await.profile.is_none());
     assert!(std::fs::read_dir(home.path()).unwrap().next().is_none(), "something was written for a failed enrolment");
     // Joining with an account that does not exist.
@@ -263,29 +263,29 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
 
     app.enroll(enroll_input(&server, "Hanako")).await.unwrap();
     // A second wallet on the same device is refused.
-    assert_eq!(app.enroll(enroll_input(&server, "Again")).await.unwrap_err().code, AppErrorCode::InvalidInput);
+    assert_eq!(app.enroll(enroll_input(&server, "Again")).await.unwrap_err().code, DeviceErrorCode::InvalidInput);
     // Limits that make no sense; a top-up of nothing; revoking the device in hand.
     let before = app.status().await.unwrap().limits;
     for (per_charge, daily, monthly) in [(-1, 10, 10), (100, 50, 1000), (10, 10, -5)] {
         let refused = app.set_limits(LimitsInput { per_charge, daily, monthly }).await.unwrap_err();
-        assert_eq!(refused.code, AppErrorCode::InvalidInput, "{per_charge} {daily} {monthly}");
+        assert_eq!(refused.code, DeviceErrorCode::InvalidInput, "{per_charge} {daily} {monthly}");
     }
     assert_eq!(app.status().await.unwrap().limits, before);
-    assert_eq!(app.top_up("card_x", 0).await.unwrap_err().code, AppErrorCode::InvalidInput);
+    assert_eq!(app.top_up("card_x", 0).await.unwrap_err().code, DeviceErrorCode::InvalidInput);
     let me = app.snapshot().await.profile.unwrap().device_id;
-    assert_eq!(app.revoke_device(&me).await.unwrap_err().code, AppErrorCode::InvalidInput);
+    assert_eq!(app.revoke_device(&me).await.unwrap_err().code, DeviceErrorCode::InvalidInput);
     // A card that is declined, and a wrong challenge code.
     let declined = app
         .add_card(CardInput { number: "4000000000000002".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() })
         .await
         .unwrap_err();
-    assert_eq!(declined.code, AppErrorCode::CardDeclined);
+    assert_eq!(declined.code, inkan_api::ErrorCode::CardDeclined);
     let challenged = app
         .add_card(CardInput { number: "4000000000003220".into(), exp_month: 12, exp_year: 2030, cvc: "123".into() })
         .await
         .unwrap();
     assert_eq!(challenged.status, "challenge_required");
-    assert_eq!(app.verify_card(&challenged.id, "000000").await.unwrap_err().code, AppErrorCode::CardDeclined);
+    assert_eq!(app.verify_card(&challenged.id, "000000").await.unwrap_err().code, inkan_api::ErrorCode::CardDeclined);
     assert_eq!(app.verify_card(&challenged.id, " 123456 ").await.unwrap().status, "verified");
     // The wallet lists its cards: the declined one as failed, the challenged one now verified.
     // (Both were added at the same instant of the test's clock, so their order is not fixed.)
@@ -353,7 +353,7 @@ async fn on_a_phone_each_payment_is_a_biometric_and_a_cancelled_one_is_not_asked
     let id = charge(&app, &till, 1_280).await;
     phone.cancels.store(true, Ordering::SeqCst);
     let cancelled = app.approve(&id).await.unwrap_err();
-    assert_eq!(cancelled.code, AppErrorCode::BiometricCancelled, "{cancelled:?}");
+    assert_eq!(cancelled.code, DeviceErrorCode::BiometricCancelled, "{cancelled:?}");
     assert_eq!(app.status().await.unwrap().balance.minor, 3_000);
     phone.cancels.store(false, Ordering::SeqCst);
     assert_eq!(app.approve(&id).await.unwrap().status, "succeeded");
@@ -371,7 +371,7 @@ async fn on_a_phone_each_payment_is_a_biometric_and_a_cancelled_one_is_not_asked
             _ => None,
         })
         .await;
-    assert_eq!(ended.code, AppErrorCode::BiometricCancelled, "{ended:?}");
+    assert_eq!(ended.code, DeviceErrorCode::BiometricCancelled, "{ended:?}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(phone.prompts.load(Ordering::SeqCst), asked + 1, "asked once, not again and again");
 

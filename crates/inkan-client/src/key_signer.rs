@@ -120,7 +120,7 @@ impl fmt::Debug for PublicKeySec1 {
 }
 
 /// Why the phone's key could not be made, used or removed. Each says what the person can do; the
-/// app gives each its own error code (`inkan_app::AppErrorCode`), and the UI branches on that,
+/// app gives each its own error code (`inkan_app::DeviceErrorCode`), and the UI branches on that,
 /// never on the words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeySignerError {
