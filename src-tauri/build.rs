@@ -2,7 +2,7 @@
 //! own (`allow-<name>`), so that the capability grants the webview exactly the commands it uses.
 
 macro_rules! commands {
-    ($($command:ident),* $(,)?) => {
+    ($($command:ident ( $($arg:ident : $ty:ty),* ) -> $answer:ty),* $(,)?) => {
         const COMMANDS: &[&str] = &[$(stringify!($command)),*];
     };
 }

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod serve;
+
 use inkan_app::{
     ActivityItem, App, AppConfig, AppError, AppEvent, AppSnapshot, CardInput, CardView, ChargeView, ClosedView,
     Defaults, DeviceView, EnrollInput, Enrolled, EventSink, ExportView, JoinInput, JoinView, LimitsInput, LimitsView,
@@ -20,7 +22,7 @@ use tauri_plugin_notification::NotificationExt;
 pub const EVENT: &str = "inkan://event";
 
 type Shared<'a> = State<'a, Arc<App>>;
-type Reply<T> = Result<T, AppError>;
+pub(crate) type Reply<T> = Result<T, AppError>;
 
 /// Sends app events to the window, and a system notification for a charge to confirm when the
 /// window is not in front.
@@ -64,7 +66,7 @@ impl WindowSink {
 }
 
 /// Where downloads go on this device (the history export).
-fn export_dir(handle: &AppHandle) -> PathBuf {
+pub(crate) fn export_dir(handle: &AppHandle) -> PathBuf {
     let paths = handle.path();
     paths
         .download_dir()
@@ -141,15 +143,47 @@ fn passkey_choice(
     }
 }
 
+/// What a command's function in `serve` is given besides the webview's arguments.
+pub(crate) struct Context<'a> {
+    pub app: &'a App,
+    pub handle: &'a AppHandle,
+    /// Whether system notifications are in Japanese.
+    pub japanese: &'a AtomicBool,
+}
+
 /// Every app command (`commands.rs`): their names for the capability and the TypeScript client,
-/// and the handler that serves them.
+/// the Tauri command of each (its JSON arguments named as the list names them, handed to the
+/// function of the same name in `serve`), and the handler that serves them.
 macro_rules! commands {
-    ($($command:ident),* $(,)?) => {
+    ($($command:ident ( $($arg:ident : $ty:ty),* ) -> $answer:ty),* $(,)?) => {
         /// The commands the webview may call, by name.
         pub const COMMANDS: &[&str] = &[$(stringify!($command)),*];
 
+        $(
+            #[tauri::command(rename_all = "snake_case")]
+            async fn $command(
+                app: Shared<'_>,
+                handle: AppHandle,
+                japanese: State<'_, Arc<AtomicBool>>,
+                $($arg: $ty),*
+            ) -> Reply<$answer> {
+                serve::$command(Context { app: &app, handle: &handle, japanese: &japanese }, $($arg),*).await
+            }
+        )*
+
         fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
             tauri::generate_handler![$($command),*]
+        }
+
+        /// Each command's name, its arguments' names and TypeScript types, and its answer's
+        /// TypeScript type (for `ui/src/commands.ts`).
+        #[cfg(test)]
+        fn signatures(cfg: &ts_rs::Config) -> Vec<(&'static str, Vec<(&'static str, String)>, String)> {
+            vec![$((
+                stringify!($command),
+                vec![$((stringify!($arg), <$ty as ts_rs::TS>::name(cfg))),*],
+                <$answer as ts_rs::TS>::name(cfg),
+            )),*]
         }
     };
 }
@@ -198,161 +232,6 @@ pub fn run() {
     }
 }
 
-#[tauri::command(rename_all = "snake_case")]
-async fn snapshot(app: Shared<'_>) -> Reply<AppSnapshot> {
-    Ok(app.snapshot().await)
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn reopen(app: Shared<'_>) -> Reply<AppSnapshot> {
-    Ok(app.reopen().await)
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn enroll(app: Shared<'_>, input: EnrollInput) -> Reply<Enrolled> {
-    app.enroll(input).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn join(app: Shared<'_>, input: JoinInput) -> Reply<ProfileView> {
-    app.join(input).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn freeze_with_recovery_code(app: Shared<'_>, input: RecoveryFreezeInput) -> Reply<()> {
-    app.freeze_with_recovery_code(input).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn status(app: Shared<'_>) -> Reply<WalletView> {
-    app.status().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn payment_code(app: Shared<'_>) -> Reply<PaymentCodeView> {
-    app.payment_code().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn pending(app: Shared<'_>) -> Reply<Vec<ChargeView>> {
-    app.pending().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn approve(app: Shared<'_>, charge_id: String) -> Reply<ChargeView> {
-    app.approve(&charge_id).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn decline(app: Shared<'_>, charge_id: String, not_me: bool) -> Reply<ChargeView> {
-    app.decline(&charge_id, not_me).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn activity(app: Shared<'_>) -> Reply<Vec<ActivityItem>> {
-    Ok(app.activity())
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn export_history(handle: AppHandle, app: Shared<'_>) -> Reply<ExportView> {
-    app.export_history(&export_dir(&handle)).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn set_limits(app: Shared<'_>, input: LimitsInput) -> Reply<LimitsView> {
-    app.set_limits(input).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn devices(app: Shared<'_>) -> Reply<Vec<DeviceView>> {
-    app.devices().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn revoke_device(app: Shared<'_>, device_id: String) -> Reply<()> {
-    app.revoke_device(&device_id).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn waiting_joins(app: Shared<'_>) -> Reply<Vec<JoinView>> {
-    app.waiting_joins().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn approve_join(app: Shared<'_>, join_id: String) -> Reply<JoinView> {
-    app.approve_join(&join_id).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn freeze(app: Shared<'_>) -> Reply<()> {
-    app.freeze().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn unfreeze(app: Shared<'_>) -> Reply<()> {
-    app.unfreeze().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn unfreeze_with_recovery_code(app: Shared<'_>, recovery_code: String) -> Reply<()> {
-    app.unfreeze_with_recovery_code(&recovery_code).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn replace_recovery_codes(app: Shared<'_>) -> Reply<Vec<String>> {
-    app.replace_recovery_codes().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn close_wallet(app: Shared<'_>) -> Reply<ClosedView> {
-    app.close_wallet().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn cards(app: Shared<'_>) -> Reply<Vec<CardView>> {
-    app.cards().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn add_card(app: Shared<'_>, input: CardInput) -> Reply<CardView> {
-    app.add_card(input).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn verify_card(app: Shared<'_>, card_id: String, code: String) -> Reply<CardView> {
-    app.verify_card(&card_id, &code).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn top_up(app: Shared<'_>, card_id: String, amount: i64) -> Reply<TopUpView> {
-    app.top_up(&card_id, amount).await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn sign_out(app: Shared<'_>) -> Reply<()> {
-    app.sign_out().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn sign_in(app: Shared<'_>) -> Reply<()> {
-    app.sign_in().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-async fn forget(app: Shared<'_>) -> Reply<()> {
-    app.forget().await
-}
-
-#[tauri::command(rename_all = "snake_case")]
-fn set_locale(japanese: State<'_, Arc<AtomicBool>>, locale: String) -> Reply<()> {
-    match locale.as_str() {
-        "ja" => japanese.store(true, Ordering::Relaxed),
-        "en" => japanese.store(false, Ordering::Relaxed),
-        other => return Err(AppError::invalid(format!("unknown language {other:?}: use ja or en"))),
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
@@ -381,20 +260,45 @@ mod tests {
     }
 
     fn typescript() -> String {
-        let mut out = String::from(
+        // serde_json sends i64 as a JSON number; yen amounts stay far below 2^53 (as `bindings.ts`).
+        let cfg = ts_rs::Config::new().with_large_int("number");
+        let signatures = super::signatures(&cfg);
+        // The types named, imported from `bindings.ts` (generated from the same Rust types).
+        let mut named: Vec<&str> = signatures
+            .iter()
+            .flat_map(|(_, args, answer)| args.iter().map(|(_, ty)| ty.as_str()).chain([answer.as_str()]))
+            .flat_map(|ty| ty.split(|c: char| !c.is_ascii_alphanumeric()))
+            .filter(|word| word.starts_with(|c: char| c.is_ascii_uppercase()) && *word != "Array")
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        let mut out = format!(
             "// Generated from src-tauri/src/commands.rs by `INKAN_BLESS=1 cargo test -p inkan-wallet commands`.\n\
              // Do not edit by hand.\n\n\
+             import type {{ {} }} from \"./bindings\";\n\n\
              /** The app's commands: the only ones the webview may call (src-tauri/capabilities/default.json). */\n\
              export const COMMANDS = [\n",
+            named.join(", ")
         );
-        for command in COMMANDS {
+        for (command, _, _) in &signatures {
             out.push_str(&format!("  \"{command}\",\n"));
         }
-        out.push_str("] as const;\n\nexport type Command = (typeof COMMANDS)[number];\n");
+        out.push_str("] as const;\n\nexport type Command = (typeof COMMANDS)[number];\n\n");
+        out.push_str("/** What each command takes (JSON names, as the Rust arguments) and answers. */\n");
+        out.push_str("export interface Commands {\n");
+        for (command, args, answer) in &signatures {
+            let args: Vec<String> = args.iter().map(|(name, ty)| format!("{name}: {ty}")).collect();
+            let args = if args.is_empty() { "null".to_owned() } else { format!("{{ {} }}", args.join("; ")) };
+            // `()` arrives as `null`; the client reads it as nothing.
+            let answer = if answer == "null" { "void" } else { answer.as_str() };
+            out.push_str(&format!("  {command}: {{ args: {args}; answer: {answer} }};\n"));
+        }
+        out.push_str("}\n");
         out
     }
 
-    /// `ui/src/commands.ts`, the command names the TypeScript client may use, is this list.
+    /// `ui/src/commands.ts`, the commands the TypeScript client may call and their arguments and
+    /// answers, is this list.
     #[test]
     fn the_typescript_commands_are_current() {
         let bless = "INKAN_BLESS=1 cargo test -p inkan-wallet commands";

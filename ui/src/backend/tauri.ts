@@ -1,15 +1,21 @@
-// The Backend over the app's Tauri commands (src-tauri/src/lib.rs). Argument names are snake_case,
-// as the Rust commands declare them.
+// The Backend over the app's Tauri commands (src-tauri/src/commands.rs). What each command takes
+// and answers comes from that list (`../commands`, generated): a command it does not have, an
+// argument it does not take or is missing, or an answer read as another type is a type error here,
+// not a refusal at run time.
 
-import { type InvokeArgs, invoke } from "@tauri-apps/api/core";
+import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type { AppEvent } from "../bindings";
-import type { Command } from "../commands";
+import type { Command, Commands } from "../commands";
 import type { Backend } from "./index";
 
-/** One of the app's commands (`../commands`, generated from the Rust list): a name it does not
- * have is a type error here, not a refusal at run time. */
-const call = <T>(command: Command, args?: InvokeArgs): Promise<T> => invoke<T>(command, args);
+type Args<C extends Command> = Commands[C]["args"];
+
+/** Calls `command` with its arguments (none for a command that takes none). */
+const call = <C extends Command>(
+  command: C,
+  ...args: Args<C> extends null ? [] : [Args<C>]
+): Promise<Commands[C]["answer"]> => invoke<Commands[C]["answer"]>(command, args[0] ?? undefined);
 
 /** The Tauri event that carries every `AppEvent`. */
 export const EVENT = "inkan://event";
