@@ -1,9 +1,11 @@
-//! The app as a shopper installs it: the binary that the Debian package put on this machine, not
-//! the one cargo built for the tests. `cargo xtask test` builds the package with the Tauri CLI,
-//! installs it with apt (which must find every dependency it declares), runs this test with
-//! `--ignored` and `INKAN_INSTALLED_APP` naming the installed binary, and purges the package
-//! afterwards. Against a real server, with the real OS keystore: the first screen, a payment code
-//! read off the window, money added and a payment approved with the passkey.
+//! The app as a shopper installs it: the binary that the Debian package put on a fresh Debian 12,
+//! not the one cargo built for the tests. `cargo xtask test` builds the package with the Tauri
+//! CLI, installs it with apt into a fresh Debian 12 root (which must bring every dependency it
+//! declares), and runs this test with `--ignored`, `INKAN_INSTALLED_APP` naming the installed
+//! binary and `INKAN_TAURI_DRIVER` a tauri-driver that starts the root's WebKitWebDriver, which
+//! starts the app in the root; then it purges the package there. Against a real server, with the
+//! real OS keystore: the first screen, a payment code read off the window, money added and a
+//! payment approved with the passkey.
 
 #![allow(clippy::unwrap_used, reason = "a test: a step that fails panics with its error")]
 
@@ -50,15 +52,9 @@ async fn the_installed_app_opens_shows_a_readable_code_and_pays() {
     };
     let mut outcome = Outcome::default();
     let paid = story::first_payment(&app, &setting, &mut outcome).await;
-    if paid.is_err() {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-        if let Ok(path) = app.save_screenshot(dir, "installed-failure").await {
-            eprintln!("the window when it failed: {}", path.display());
-        }
-    }
-    let closed = app.close().await;
-    let paid = paid.unwrap_or_else(|e| panic!("the installed app did not pay: {e:#}"));
-    closed.unwrap();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let paid =
+        app.finish(paid, dir, "installed").await.unwrap_or_else(|e| panic!("the installed app did not pay: {e:#}"));
     assert!(paid.recovery_codes.len() >= 5, "{paid:?}");
     assert_eq!(outcome.charges, vec![(1_280, "succeeded".to_owned())]);
     assert_eq!(outcome.balances.last().map(|b| b.contains("8,720")), Some(true), "{:?}", outcome.balances);

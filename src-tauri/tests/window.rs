@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 
-use inkan_appdriver::desktop::Notifications;
+use inkan_appdriver::desktop::{Notifications, Placement};
 use inkan_appdriver::story::{self, Setting};
 use inkan_appdriver::{AppUnderTest, Launch};
 use inkan_pos::{TerminalClient, TerminalKey};
@@ -54,6 +54,10 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
             "{command}: {refused:?}"
         );
     }
+    // Moved, resized, closed with its close button and opened again, the window comes back where
+    // and as large as the shopper left it (the story goes on in it).
+    let wanted = Placement { x: 501, y: 17, width: 472, height: 744 };
+    let app = inkan_appdriver::desktop::reopened_where_left(app, &launch, wanted).await.unwrap();
     // The second device of the wallet keeps its profile apart from the app's.
     let second_device = tempfile::tempdir().unwrap();
     let setting = Setting {
@@ -67,18 +71,10 @@ async fn a_shopper_uses_the_app_from_onboarding_to_a_frozen_wallet() {
         second_device_home: Some(second_device.path()),
     };
     let played = story::play(&app, &setting).await;
-    if played.is_err() {
-        // What the window showed when the story stopped.
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-        if let Ok(path) = app.save_screenshot(dir, "window-failure").await {
-            eprintln!("the window when the story failed: {}", path.display());
-        }
-    }
-    let closed = app.close().await;
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     // The error's chain, without its backtrace: CI shows the end of the output, and a backtrace
     // there would push the reason off it.
-    let outcome = played.unwrap_or_else(|e| panic!("the story stopped: {e:#}"));
-    closed.unwrap();
+    let outcome = app.finish(played, dir, "window").await.unwrap_or_else(|e| panic!("the story stopped: {e:#}"));
 
     assert!(outcome.recovery_codes >= 5, "{outcome:?}");
     // Every screen meets WCAG 2.1 A and AA as axe-core sees it in the real rendering.

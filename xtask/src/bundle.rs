@@ -1,5 +1,6 @@
 //! The app as people install it: `cargo xtask bundle` makes its packages, and `cargo xtask test`
-//! checks them and installs the Debian one on this machine to use the app it put there.
+//! checks them, installs the Debian one into a fresh Debian 12 (`debian_root`) and uses the app it
+//! put there.
 //!
 //! The Tauri CLI (`@tauri-apps/cli`, pinned among the UI's npm packages) builds the release binary
 //! and packages it: a Debian package (.deb, needing only `dpkg-deb`) and an RPM (written by the
@@ -12,8 +13,10 @@
 //! - every shared library the binary links is provided by a package its `Depends` pull in
 //!   (`dpkg-shlibdeps` says which packages it needs; `apt-cache depends --recurse` what the
 //!   declared ones bring), so a fresh Debian 12 that installs it can start it;
-//! - apt installs it, resolving those dependencies from Debian's archive;
-//! - the installed binary opens, shows a payment code a till can read, and pays
+//! - apt installs it into a fresh Debian 12 (debootstrap's minimal bookworm, no recommended
+//!   packages), resolving those dependencies from Debian's archive, and the loader finds every
+//!   library the program links there;
+//! - the binary installed there opens, shows a payment code a till can read, and pays
 //!   (`src-tauri/tests/installed.rs`), then the package purges cleanly.
 
 use std::collections::BTreeSet;
@@ -22,6 +25,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail, ensure};
 
+use crate::debian_root::Root;
 use crate::{apt, cargo, root, run_step};
 
 /// The Debian package's name (the bundler's, from `productName`).
@@ -41,7 +45,8 @@ pub struct Bundles {
 }
 
 /// `cargo xtask bundle [--install]`: builds the packages, checks them, and says where they are;
-/// with `--install`, also what `cargo xtask test` does with them (install, use, purge).
+/// with `--install`, also what `cargo xtask test` does with them (install into a fresh Debian 12,
+/// use, purge).
 pub fn run(args: &[String]) -> Result<()> {
     match args {
         [] => {}
@@ -195,7 +200,7 @@ fn package_names(field: &str) -> Vec<String> {
 }
 
 /// What `command` printed, or an error with what it said.
-fn output(command: &mut Command) -> Result<String> {
+pub fn output(command: &mut Command) -> Result<String> {
     let shown = format!("{command:?}");
     let out = command.stdin(Stdio::null()).output().with_context(|| format!("could not start {shown}"))?;
     if !out.status.success() {
@@ -204,82 +209,92 @@ fn output(command: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
 }
 
-/// The Debian package installed on this machine for as long as it lives; purged on drop.
-struct Installed {
-    marker: PathBuf,
-    purged: bool,
-}
-
-impl Installed {
-    /// Installs `deb` with apt (which resolves its dependencies from Debian's archive). Refuses to
-    /// replace an `inkan` package this check did not install: someone may be using it.
-    fn new(deb: &Path) -> Result<Installed> {
-        ensure!(apt::is_root()?, "installing the package to test it needs root (run `cargo xtask test` as root)");
-        // Left by a run that was killed before it could purge: that install is this check's own.
-        let marker = target_dir().join("bundle-installed-by-xtask");
-        if apt::is_installed(PACKAGE) && !marker.exists() {
-            bail!(
-                "the package {PACKAGE} is already installed on this machine; the install test would replace it and \
-                 then purge it: remove it first (`apt-get purge {PACKAGE}`)"
-            );
-        }
-        std::fs::write(&marker, "the inkan package on this machine was installed by `cargo xtask test`\n")?;
-        let installed = Installed { marker, purged: false };
-        run_step(
-            "installing the .deb with apt (its dependencies from Debian's archive)",
-            Command::new("apt-get")
-                .args(["install", "-y", "--no-install-recommends", "--reinstall"])
-                .arg(deb)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdin(Stdio::null()),
-        )?;
-        Ok(installed)
-    }
-
-    /// The installed program (`/usr/bin/…`), as dpkg lists it.
-    fn program(&self) -> Result<PathBuf> {
-        let files = output(Command::new("dpkg").args(["--listfiles", PACKAGE]))?;
-        let program = files.lines().find(|l| l.starts_with("/usr/bin/")).context("the package installed no program")?;
-        Ok(PathBuf::from(program))
-    }
-
-    fn purge(&mut self) -> Result<()> {
-        if self.purged {
-            return Ok(());
-        }
-        self.purged = true;
-        output(Command::new("apt-get").args(["purge", "-y", PACKAGE]).env("DEBIAN_FRONTEND", "noninteractive"))?;
-        ensure!(!apt::is_installed(PACKAGE), "{PACKAGE} is still installed after the purge");
-        std::fs::remove_file(&self.marker).ok();
-        Ok(())
-    }
-}
-
-impl Drop for Installed {
-    fn drop(&mut self) {
-        if let Err(e) = self.purge() {
-            eprintln!("could not purge {PACKAGE} after its test: {e:#}");
-        }
-    }
-}
-
-/// What `cargo xtask test` does with the package: builds and checks both, installs the .deb,
-/// uses the installed app (`src-tauri/tests/installed.rs`), and purges it.
+/// What `cargo xtask test` does with the package: builds and checks both, installs the .deb into a
+/// fresh Debian 12 (`debian_root`), uses the app installed there (`src-tauri/tests/installed.rs`),
+/// and purges it there.
 pub fn test(keyring: &crate::keyring::Session) -> Result<()> {
     let bundles = build()?;
     check(&bundles)?;
-    let mut installed = Installed::new(&bundles.deb)?;
-    let program = installed.program()?;
-    let driver = crate::app::tauri_driver()?;
+    let root = Root::fresh(&target_dir().join("debian-12"))?;
+    let program = install(&root, &bundles.deb)?;
+    // The test drives the app with WebKitWebDriver, which must run beside it, in the root. It is
+    // installed after the checks above, so it cannot hide a dependency the package lacks.
+    run_step(
+        "installing the test's WebDriver in the root (webkit2gtk-driver)",
+        root.command("apt-get").args(["install", "-y", "--no-install-recommends", "webkit2gtk-driver"]),
+    )?;
+    root.link_host_path()?;
+    let driver = driver_into(&root)?;
     let display = crate::app::Display::start()?;
     let mut test = cargo();
     test.args(["test", "--workspace", "--locked", "--test", "installed", "--", "--ignored"])
         .env("DISPLAY", &display.name)
         .env("INKAN_TAURI_DRIVER", &driver)
-        .env("INKAN_INSTALLED_APP", &program);
-    run_step("the installed app: opens, shows a readable code, pays", &mut keyring.wrap(&test))?;
-    installed.purge()?;
-    ensure!(!program.exists(), "{} is still there after the purge", program.display());
-    println!("the package installed, ran, paid and purged cleanly");
+        .env("INKAN_INSTALLED_APP", root.path().join(program.strip_prefix("/")?));
+    run_step(
+        "the installed app, in the fresh Debian 12: opens, shows a readable code, pays",
+        &mut keyring.wrap(&test),
+    )?;
+    run_step("purging the package in the root", root.command("apt-get").args(["purge", "-y", PACKAGE]))?;
+    for left in [program.as_path(), Path::new("/usr/share/applications/Inkan.desktop")] {
+        ensure!(
+            !root.path().join(left.strip_prefix("/")?).exists(),
+            "{} is still there after the purge",
+            left.display()
+        );
+    }
+    println!("the package installed into a fresh Debian 12, ran, paid and purged cleanly");
     Ok(())
+}
+
+/// Installs the .deb into `root` with apt and no recommended packages (so its `Depends` alone
+/// must bring everything it needs), and checks that the loader finds every library the program
+/// links. Returns the installed program's path in the root.
+fn install(root: &Root, deb: &Path) -> Result<PathBuf> {
+    run_step("apt-get update in the fresh Debian 12", root.command("apt-get").arg("update"))?;
+    let before = root.packages()?.len();
+    let inside = Path::new("/var/tmp").join(deb.file_name().context("the .deb has no file name")?);
+    std::fs::copy(deb, root.path().join(inside.strip_prefix("/")?))?;
+    run_step(
+        "installing the .deb into the fresh Debian 12 (apt, its Depends from Debian's archive, no Recommends)",
+        root.command("apt-get").args(["install", "-y", "--no-install-recommends"]).arg(&inside),
+    )?;
+    let added = root.packages()?.len().saturating_sub(before);
+    let files = output(root.command("dpkg").args(["--listfiles", PACKAGE]))?;
+    let program = files.lines().find(|l| l.starts_with("/usr/bin/")).context("the package installed no program")?;
+    let linked = output(root.command("ldd").arg(program))?;
+    let missing: Vec<&str> = linked.lines().filter(|l| l.contains("not found")).collect();
+    ensure!(
+        missing.is_empty(),
+        "{program} links libraries the fresh Debian 12 lacks after the install:\n{}",
+        missing.join("\n")
+    );
+    println!(
+        "apt installed {PACKAGE} and {} packages it depends on; every library {program} links is there",
+        added - 1
+    );
+    Ok(PathBuf::from(program))
+}
+
+/// A `tauri-driver` for the app in `root`: the host's, told to start the root's WebKitWebDriver
+/// (which starts the app beside it, in the root). Returns the script that starts it.
+fn driver_into(root: &Root) -> Result<PathBuf> {
+    let tauri_driver = crate::app::tauri_driver()?;
+    let dir = root.path().parent().context("the root is /")?;
+    let quoted = |path: &Path| -> Result<String> {
+        let text = path.to_str().context("a path that is not UTF-8")?;
+        ensure!(!text.contains('\''), "a path with a quote in it: {text}");
+        Ok(format!("'{text}'"))
+    };
+    let native = dir.join("webkitwebdriver-in-root");
+    let driver = dir.join("tauri-driver-in-root");
+    let scripts = [
+        (&native, format!("exec chroot {} /usr/bin/WebKitWebDriver \"$@\"", quoted(root.path())?)),
+        (&driver, format!("exec {} --native-driver {} \"$@\"", quoted(&tauri_driver)?, quoted(&native)?)),
+    ];
+    for (path, line) in scripts {
+        std::fs::write(path, format!("#!/bin/sh\n{line}\n"))?;
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    }
+    Ok(driver)
 }

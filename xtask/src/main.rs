@@ -2,7 +2,8 @@
 //!
 //! - `demo`: the product story, as far as it is built, with readable output.
 //! - `bundle [--install]`: the app's packages (.deb, .rpm) with the Tauri CLI, checked; `--install`
-//!   also installs the .deb, uses the installed app and purges it (`xtask/src/bundle.rs`).
+//!   also installs the .deb into a fresh Debian 12 root, uses the app installed there and purges it
+//!   (`xtask/src/bundle.rs`, `xtask/src/debian_root.rs`).
 //! - `deny`: the supply-chain check alone (`cargo deny check`, offline, against the RustSec snapshot).
 //! - `bench [--seconds N] [--quick] [--lanes N] [--sqlite-only]`: the benchmark (`docs/performance.md`).
 //! - `test`: everything CI checks: formatting, the supply chain (`cargo deny`), the UI's lint and
@@ -20,6 +21,7 @@ mod app;
 mod apt;
 mod bench;
 mod bundle;
+mod debian_root;
 mod demo;
 mod fuzz;
 mod keyring;

@@ -3,6 +3,9 @@
 //! notification the app shows, and another window that takes the keyboard focus away from the
 //! app and gives it back (X11, through `xdotool`, with `xmessage` as the other window).
 //!
+//! The window itself is handled as the shopper handles it: moved, resized and closed with the
+//! close button (the `WM_DELETE_WINDOW` message a window manager sends, over X11 with `x11rb`).
+//!
 //! Both are real: the app shows its notification through `tauri-plugin-notification` (notify-rust,
 //! D-Bus), exactly as on a Linux desktop, and the focus moves the way it does when a person clicks
 //! another window, so the app decides by itself (`is_focused`) whether it is in front. Use this
@@ -206,4 +209,96 @@ pub async fn launch_again(app: &AppUnderTest, launch: &Launch) -> Result<()> {
     page_focused(app, true).await.context("the second launch did not bring the first one's window to the front")?;
     drop(elsewhere);
     Ok(())
+}
+
+/// Where a window is on the screen, and how large.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The app's window (the X11 window titled "Inkan").
+async fn app_window() -> Result<u32> {
+    let found = xdotool(&["search", "--sync", "--onlyvisible", "--name", APP_TITLE]).await?;
+    let first = found.lines().next().context("xdotool found no app window")?;
+    first.trim().parse().with_context(|| format!("xdotool named the window {first:?}"))
+}
+
+/// Where the X server has `window` (on a display with no window manager, as Xvfb is here, the
+/// window is a child of the root window, so its geometry is its place on the screen).
+fn placement(window: u32) -> Result<Placement> {
+    use x11rb::protocol::xproto::ConnectionExt as _;
+    let (conn, _) = x11rb::connect(None).context("could not connect to the X display (DISPLAY)")?;
+    let geometry = conn.get_geometry(window)?.reply()?;
+    Ok(Placement {
+        x: geometry.x.into(),
+        y: geometry.y.into(),
+        width: geometry.width.into(),
+        height: geometry.height.into(),
+    })
+}
+
+/// What the close button does: the window manager asks the window to close itself
+/// (`WM_PROTOCOLS` / `WM_DELETE_WINDOW`), and the app decides what closing means.
+fn ask_to_close(window: u32) -> Result<()> {
+    use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt as _, EventMask};
+    let (conn, _) = x11rb::connect(None).context("could not connect to the X display (DISPLAY)")?;
+    let protocols = conn.intern_atom(false, b"WM_PROTOCOLS")?.reply()?.atom;
+    let delete = conn.intern_atom(false, b"WM_DELETE_WINDOW")?.reply()?.atom;
+    let message = ClientMessageEvent::new(32, window, protocols, [delete, x11rb::CURRENT_TIME, 0, 0, 0]);
+    // Checked: a round trip, so the server has taken the message before this connection closes.
+    conn.send_event(false, window, EventMask::NO_EVENT, message)?.check().context("sending WM_DELETE_WINDOW")?;
+    Ok(())
+}
+
+/// Whether process `pid` has ended: gone, or a zombie that its parent (the WebDriver that started
+/// it) has not reaped yet.
+fn ended(pid: u32) -> bool {
+    process_state(pid).is_none_or(|state| matches!(state, 'Z' | 'X'))
+}
+
+/// The state letter of process `pid` (`/proc/<pid>/stat`), if it is there.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The state is the first field after the command's name, which is in parentheses.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Waits (bounded) until `done` says yes; `what` names it in the error.
+async fn until(what: &str, mut done: impl FnMut() -> Result<bool>) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done()? {
+        ensure!(tokio::time::Instant::now() < deadline, "{what}: not within {} s", WAIT.as_secs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// The shopper moves and resizes the window to `wanted`, closes it with the close button, and
+/// opens the app again from the desktop: the window must come back where and as large as they
+/// left it. Returns the app opened again.
+pub async fn reopened_where_left(app: AppUnderTest, launch: &Launch, wanted: Placement) -> Result<AppUnderTest> {
+    let window = app_window().await?;
+    let id = window.to_string();
+    let pid: u32 = xdotool(&["getwindowpid", &id]).await?.parse().context("the window's process id")?;
+    xdotool(&["windowsize", &id, &wanted.width.to_string(), &wanted.height.to_string()]).await?;
+    xdotool(&["windowmove", &id, &wanted.x.to_string(), &wanted.y.to_string()]).await?;
+    until("the window moved and resized", || Ok(placement(window)? == wanted)).await?;
+    ask_to_close(window)?;
+    // The app ends when its window closes; only then may it be opened again (a second instance
+    // would hand over to the first and exit).
+    until("the app ending after its window was closed", || Ok(ended(pid)))
+        .await
+        .with_context(|| format!("the app's process {pid} is in state {:?}", process_state(pid)))?;
+    app.stop().await;
+    let app = AppUnderTest::launch(launch).await?;
+    let window = app_window().await?;
+    let restored = until("the window opening where it was left", || Ok(placement(window)? == wanted)).await;
+    if let Err(e) = restored {
+        bail!("{e:#}: it opened at {:?}, not {wanted:?}", placement(window)?);
+    }
+    Ok(app)
 }

@@ -339,13 +339,34 @@ impl AppUnderTest {
     }
 
     /// Ends the session (tauri-driver closes the app) and stops the driver.
-    pub async fn close(mut self) -> Result<()> {
+    pub async fn close(self) -> Result<()> {
         let closed = self.client.clone().close().await;
+        self.stop().await;
+        closed.context("closing the WebDriver session")
+    }
+
+    /// Stops the drivers after the app has ended by itself (its window closed): there is no
+    /// session left to end.
+    pub async fn stop(mut self) {
         self.stop_driver();
         if tokio::time::timeout(Duration::from_secs(5), self.driver.wait()).await.is_err() {
             let _ = self.driver.kill().await;
         }
-        closed.context("closing the WebDriver session")
+    }
+
+    /// Ends a test's use of the app with what it found: on failure, a screenshot of the window
+    /// as `dir/{name}-failure.png` (its path printed); then the app closed. The test's own error
+    /// comes before the closing's.
+    pub async fn finish<T>(self, result: Result<T>, dir: &Path, name: &str) -> Result<T> {
+        if result.is_err()
+            && let Ok(path) = self.save_screenshot(dir, &format!("{name}-failure")).await
+        {
+            eprintln!("the window when it failed: {}", path.display());
+        }
+        let closed = self.close().await;
+        let found = result?;
+        closed?;
+        Ok(found)
     }
 
     /// Asks tauri-driver to stop: on SIGTERM it stops WebKitWebDriver too, which a SIGKILL would

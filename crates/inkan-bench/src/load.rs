@@ -33,6 +33,7 @@ use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 use crate::ceiling::RP_ORIGIN;
+use crate::scrape::{ServerCounts, WAL_FRAME_BYTES};
 use crate::stats::{Latency, Samples};
 
 /// Every charge is ¥1: the bench never runs into a limit (a new device may spend ¥30,000 a day).
@@ -298,6 +299,22 @@ pub struct Cpu {
     /// Bytes the server process wrote to storage per charge: on SQLite its WAL, checkpoints into
     /// the database file and its log; on PostgreSQL only its log (since schema 5).
     pub server_disk_bytes_per_charge: Option<f64>,
+    /// Requests the wallets made per charge, as the server counted them (`/v1/wallet/…` routes):
+    /// the wallet's round trips (since schema 7).
+    pub wallet_requests_per_charge: Option<f64>,
+    /// SQLite: bytes of WAL the server wrote per charge (its pages at each checkpoint, in
+    /// [`crate::scrape::WAL_FRAME_BYTES`] frames); `None` on PostgreSQL (since schema 7).
+    pub wal_bytes_per_charge: Option<f64>,
+    /// SQLite: write transactions made durable by one fsync of the WAL (since schema 7).
+    pub transactions_per_sync: Option<f64>,
+}
+
+/// The server process a load run watches: its `/proc` counters, and its metrics listener's
+/// `/metrics` for what only it counts (`crate::scrape`).
+#[derive(Debug, Clone)]
+pub struct Watched {
+    pub pid: u32,
+    pub metrics: Url,
 }
 
 /// How long a lane waits for the push of a charge it made.
@@ -508,13 +525,13 @@ struct Outcome {
 }
 
 /// Runs one lane per (wallet, terminal) pair for `pace`, with every wallet's feed open.
-/// `server_pid` (when the server is a child process) adds CPU figures.
+/// `server` (when the server is a child process) adds CPU figures and the server's own counts.
 pub async fn run(
     base: &Url,
     wallets: Vec<Wallet>,
     terminals: &[Terminal],
     pace: Pace,
-    server_pid: Option<u32>,
+    server: Option<Watched>,
 ) -> Result<(LoadResult, Vec<Wallet>)> {
     let lanes = wallets.len();
     let mut feeds = Vec::new();
@@ -523,7 +540,7 @@ pub async fn run(
     }
     let start = Instant::now();
     let window = Window { start: start + pace.warmup, end: start + pace.warmup + pace.measure };
-    let cpu_probe = tokio::spawn(probe(window, server_pid));
+    let cpu_probe = tokio::spawn(probe(window, server));
     let (wallets, outcome) = drive(wallets, terminals, &feeds, pace, start, window.end).await?;
     let (before, after) = cpu_probe.await?;
     // Give the last notices a moment to arrive before the feeds close.
@@ -549,14 +566,24 @@ pub async fn run(
     Ok((result, wallets))
 }
 
-/// This process's CPU time and the server's counters at the window's start and end.
-type Probe = (Option<Duration>, Option<Counters>);
+/// This process's CPU time, the server's counters and its own counts at the window's start and
+/// end.
+type Probe = (Option<Duration>, Option<Counters>, Option<ServerCounts>);
 
-async fn probe(window: Window, server_pid: Option<u32>) -> (Probe, Probe) {
+async fn probe(window: Window, server: Option<Watched>) -> (Probe, Probe) {
+    let http = reqwest::Client::new();
+    let read = async |server: &Option<Watched>| -> Probe {
+        let counts = match server {
+            Some(server) => ServerCounts::read(&http, &server.metrics).await,
+            None => None,
+        };
+        let counters = server.as_ref().and_then(|s| Counters::read(s.pid));
+        (cpu_time(std::process::id()), counters, counts)
+    };
     tokio::time::sleep_until(window.start.into()).await;
-    let before = (cpu_time(std::process::id()), server_pid.and_then(Counters::read));
+    let before = read(&server).await;
     tokio::time::sleep_until(window.end.into()).await;
-    let after = (cpu_time(std::process::id()), server_pid.and_then(Counters::read));
+    let after = read(&server).await;
     (before, after)
 }
 
@@ -644,8 +671,11 @@ fn steps_in(records: &[ChargeRecord], arrivals: &HashMap<String, Instant>, windo
 
 /// The CPU figures of a window from what [`probe`] read at its ends, for `completed` charges.
 fn cpu_figures(before: Probe, after: Probe, window_s: f64, completed: usize) -> Option<Cpu> {
-    let (Some(a), Some(c)) = before else { return None };
-    let (Some(b), Some(d)) = after else { return None };
+    let (Some(a), Some(c), counted_before) = before else { return None };
+    let (Some(b), Some(d), counted_after) = after else { return None };
+    let charges = crate::stats::count_f64(completed.max(1));
+    // What the server counted in the window, for each figure `count` takes from its counts.
+    let moved = |count: fn(&ServerCounts) -> f64| Some(count(&counted_after?) - count(&counted_before?));
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     let per_charge = |d: Duration| d.as_secs_f64() * 1000.0 / crate::stats::count_f64(completed.max(1));
     let count_per_charge = |before: Option<u64>, after: Option<u64>| {
@@ -661,6 +691,14 @@ fn cpu_figures(before: Probe, after: Probe, window_s: f64, completed: usize) -> 
         loadgen_ms_per_charge: per_charge(b - a),
         server_context_switches_per_charge: count_per_charge(c.context_switches, d.context_switches),
         server_disk_bytes_per_charge: count_per_charge(c.disk_write_bytes, d.disk_write_bytes),
+        wallet_requests_per_charge: moved(|s| s.wallet_requests).map(|n| n / charges),
+        // A server that never checkpointed (PostgreSQL) has no WAL of its own to count.
+        wal_bytes_per_charge: moved(|s| s.wal_pages)
+            .filter(|_| counted_after.is_some_and(|s| s.wal_pages > 0.0))
+            .map(|pages| pages * WAL_FRAME_BYTES / charges),
+        transactions_per_sync: moved(|s| s.synced_transactions)
+            .zip(moved(|s| s.syncs))
+            .and_then(|(transactions, syncs)| (syncs > 0.0).then(|| transactions / syncs)),
     })
 }
 

@@ -62,7 +62,7 @@ struct Cli {
 }
 
 /// The steady run offers this share of the charges per second the load run reached.
-const STEADY_SHARE: f64 = 0.5;
+const STEADY_SHARE: f64 = 0.7;
 
 /// The idle run's one lane has a charge due this often (charges/s). A lane does one charge at a
 /// time, so this must stay far below what one lane can do (a whole charge takes 10–20 ms here):
@@ -323,7 +323,8 @@ async fn timed_runs(server: &ServerProcess, terminals: &[Terminal], plan: &Plan)
     idle_wallet.presign(100)?;
     let idle_pace = Pace { warmup: Duration::from_secs(1), measure: plan.idle, rate: Some(IDLE_RATE) };
     let first_terminal = terminals.get(..1).context("no terminal")?;
-    let (idle, _) = load::run(&server.base, vec![idle_wallet], first_terminal, idle_pace, Some(server.pid())).await?;
+    let (idle, _) =
+        load::run(&server.base, vec![idle_wallet], first_terminal, idle_pace, Some(server.watched())).await?;
 
     println!("  crypto ceiling…");
     let ceiling = tokio::task::spawn_blocking({
@@ -339,7 +340,7 @@ async fn timed_runs(server: &ServerProcess, terminals: &[Terminal], plan: &Plan)
     println!("  load: {} lanes, {} s + {} s warmup…", plan.lanes, plan.seconds, plan.warmup);
     let pace =
         Pace { warmup: Duration::from_secs(plan.warmup), measure: Duration::from_secs(plan.seconds), rate: None };
-    let (load, mut wallets) = load::run(&server.base, wallets, terminals, pace, Some(server.pid())).await?;
+    let (load, mut wallets) = load::run(&server.base, wallets, terminals, pace, Some(server.watched())).await?;
     println!("  {:.1} charges/s", load.charges_per_s);
 
     // The same lanes on a timetable at a share of what the server just did flat out: the
@@ -349,7 +350,7 @@ async fn timed_runs(server: &ServerProcess, terminals: &[Terminal], plan: &Plan)
     println!("  steady: {rate:.0} charges/s offered ({STEADY_SHARE} of that), {steady_s} s + 1 s warmup…");
     presign(&mut wallets, rate * f64::from(u32::try_from(steady_s + 1)?) / count_f64(plan.lanes))?;
     let steady_pace = Pace { warmup: Duration::from_secs(1), measure: Duration::from_secs(steady_s), rate: Some(rate) };
-    let (steady, _) = load::run(&server.base, wallets, terminals, steady_pace, Some(server.pid())).await?;
+    let (steady, _) = load::run(&server.base, wallets, terminals, steady_pace, Some(server.watched())).await?;
     Ok(Timed { idle, ceiling, load, steady })
 }
 

@@ -15,7 +15,7 @@ use crate::machine::Machine;
 use crate::stats::Latency;
 
 /// Bumped when a field changes meaning.
-pub const SCHEMA: u32 = 6;
+pub const SCHEMA: u32 = 7;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -204,6 +204,26 @@ fn cost_rows<'a>() -> Vec<Row<'a>> {
             "server disk bytes written per charge",
             Box::new(|r| match r.load.cpu.as_ref().and_then(|c| c.server_disk_bytes_per_charge) {
                 Some(n) => format!("{n:.0}"),
+                None => "-".to_owned(),
+            }),
+        ),
+        (
+            "  SQLite: WAL bytes per charge; transactions per fsync",
+            Box::new(|r| {
+                let cpu = r.load.cpu.as_ref();
+                let figure =
+                    |n: Option<f64>, digits: usize| n.map_or_else(|| "-".to_owned(), |n| format!("{n:.digits$}"));
+                format!(
+                    "{}; {}",
+                    figure(cpu.and_then(|c| c.wal_bytes_per_charge), 0),
+                    figure(cpu.and_then(|c| c.transactions_per_sync), 1)
+                )
+            }),
+        ),
+        (
+            "wallet round trips per charge (requests the server counted)",
+            Box::new(|r| match r.load.cpu.as_ref().and_then(|c| c.wallet_requests_per_charge) {
+                Some(n) => format!("{n:.2}"),
                 None => "-".to_owned(),
             }),
         ),

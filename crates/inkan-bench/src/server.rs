@@ -14,6 +14,8 @@ use crate::ceiling::{RP_ID, RP_ORIGIN};
 pub struct ServerProcess {
     child: Child,
     pub base: Url,
+    /// Its metrics listener's `/metrics` (`crate::scrape`).
+    pub metrics: Url,
 }
 
 fn admin(bin: &Path, database: &str, args: &[&str]) -> Result<String> {
@@ -96,6 +98,7 @@ impl ServerProcess {
         patience: Duration,
     ) -> Result<ServerProcess> {
         let port = free_port()?;
+        let metrics_port = free_port()?;
         let issuer_key = log.with_extension("issuer.pem");
         if !issuer_key.exists() {
             admin_key(bin, &issuer_key)?;
@@ -110,6 +113,7 @@ impl ServerProcess {
             .args(["--rate-limit-scale", "1000"])
             // Each wallet of the load pays many times a minute: the velocity rules would hold it.
             .args(["--risk-rules", "off"])
+            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
             .args(["--funding", "sandbox", "--issuer-key"])
             .arg(&issuer_key)
             .stdin(Stdio::null())
@@ -118,7 +122,8 @@ impl ServerProcess {
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         let base = Url::parse(&format!("http://127.0.0.1:{port}"))?;
-        let mut server = ServerProcess { child, base };
+        let metrics = Url::parse(&format!("http://127.0.0.1:{metrics_port}/metrics"))?;
+        let mut server = ServerProcess { child, base, metrics };
         let http = reqwest::Client::new();
         let deadline = Instant::now() + patience;
         loop {
@@ -140,6 +145,11 @@ impl ServerProcess {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// What a load run reads of this server at its window's ends.
+    pub fn watched(&self) -> crate::load::Watched {
+        crate::load::Watched { pid: self.pid(), metrics: self.metrics.clone() }
     }
 
     /// SIGKILL: no graceful shutdown, nothing flushed that was not already durable.

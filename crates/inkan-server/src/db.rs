@@ -408,7 +408,9 @@ impl WriterState {
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)));
         match done {
             Ok((pages, copied)) => {
-                let pages = u64::try_from(pages).unwrap_or(0).max(1);
+                let pages = u64::try_from(pages).unwrap_or(0);
+                crate::telemetry::wal_checkpointed(pages);
+                let pages = pages.max(1);
                 self.checkpoint_every = (CHECKPOINT_PAGES.saturating_mul(since) / pages).clamp(8, 4096);
                 if u64::try_from(copied).unwrap_or(0) < pages {
                     tracing::debug!(pages, copied, "a checkpoint left pages that a reader still reads");

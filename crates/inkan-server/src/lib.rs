@@ -4,6 +4,9 @@
 //! A library first, so tests build the router with [`app`] and run a real server on port 0 with
 //! [`run`]; `main.rs` only parses configuration and calls these.
 
+// Modules are the crate's own unless something outside needs them: `pub` for what `main.rs`
+// (the server and its operator commands) assembles, and `pub` only with the `testing` feature for
+// what only the tests and the testkit reach.
 pub(crate) mod activity;
 pub mod admin;
 pub(crate) mod admission;
@@ -15,7 +18,7 @@ pub(crate) mod charge_sql;
 pub mod clock;
 pub(crate) mod cpu;
 pub mod db;
-pub mod error;
+pub(crate) mod error;
 pub mod feed;
 #[cfg(feature = "testing")]
 pub mod flow;
@@ -27,7 +30,10 @@ pub mod housekeeping;
 #[cfg(not(feature = "testing"))]
 pub(crate) mod housekeeping;
 pub(crate) mod http;
+#[cfg(feature = "testing")]
 pub mod hub;
+#[cfg(not(feature = "testing"))]
+pub(crate) mod hub;
 pub(crate) mod idempotency;
 pub mod issuer;
 pub(crate) mod ledger;
@@ -42,7 +48,7 @@ pub mod sandbox;
 pub(crate) mod secrets;
 pub mod settings;
 pub(crate) mod settlement;
-pub mod state;
+pub(crate) mod state;
 pub(crate) mod store;
 pub(crate) mod switches;
 pub mod telemetry;

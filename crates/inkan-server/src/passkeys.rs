@@ -185,7 +185,9 @@ pub async fn accept_assertion(
     credential: &PublicKeyCredential,
 ) -> Result<()> {
     check_tries(app, tx.conn(), device, address).await?;
-    let outcome = match verify_assertion(app, state, credential) {
+    // The signature check on the blocking pool: the runtime's worker serves other requests
+    // meanwhile (this transaction holds the writer either way).
+    let outcome = match verify_assertion_off_workers(app, state.clone(), credential.clone()).await {
         Ok(verified) => record_assertion(tx, device, &verified).await,
         Err(e) => Err(e),
     };
@@ -256,8 +258,8 @@ pub fn verify_assertion(
     Ok(result)
 }
 
-/// As [`verify_assertion`], on the blocking pool (`cpu::off_workers`): for the charge's
-/// confirmation, which verifies before it takes the writer.
+/// As [`verify_assertion`], on the blocking pool (`cpu::off_workers`): the charge's confirmation
+/// verifies so before it takes the writer, and [`accept_assertion`] inside its transaction.
 pub async fn verify_assertion_off_workers(
     app: &AppState,
     state: PasskeyAuthentication,
@@ -342,7 +344,10 @@ pub async fn register(
     credential: &RegisterPublicKeyCredential,
     state: &PasskeyRegistration,
 ) -> Result<()> {
-    let passkey = app.webauthn.finish_passkey_registration(credential, state).map_err(|e| {
+    let (verifier, credential, state) = (app.clone(), credential.clone(), state.clone());
+    let finished =
+        crate::cpu::off_workers(move || verifier.webauthn.finish_passkey_registration(&credential, &state)).await?;
+    let passkey = finished.map_err(|e| {
         tracing::info!(error = %e, "passkey registration refused");
         AppError::passkey_rejected()
     })?;

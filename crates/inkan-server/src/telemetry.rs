@@ -85,6 +85,10 @@ fn describe() {
     );
     describe_histogram!("inkan_writer_sync_transactions", "SQLite: write transactions made durable by one fsync.");
     describe_histogram!("inkan_writer_sync_seconds", Unit::Seconds, "SQLite: time of one fsync of the WAL.");
+    describe_counter!(
+        "inkan_sqlite_wal_pages_total",
+        "SQLite: pages the writer wrote to the WAL, counted at each checkpoint (which copies the whole WAL)."
+    );
 }
 
 /// A gauge of the server's state at a scrape: name, help, the `service` label if any, value.
@@ -198,6 +202,12 @@ fn count(n: usize) -> f64 {
 /// SQLite's writer committed a batch of `transactions`.
 pub fn writer_batch(transactions: usize) {
     metrics::histogram!("inkan_writer_batch_transactions").record(count(transactions));
+}
+
+/// SQLite's checkpoint copied a WAL of `pages` pages into the database: every page the writer
+/// wrote since the last checkpoint, as the WAL starts again after each.
+pub fn wal_checkpointed(pages: u64) {
+    metrics::counter!("inkan_sqlite_wal_pages_total").increment(pages);
 }
 
 /// SQLite's syncer made `transactions` durable with one fsync that took `took`.
