@@ -21,12 +21,12 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, Result, bail, ensure};
 
 use crate::debian_root::Root;
-use crate::{apt, cargo, root, run_step};
+use crate::{apt, cargo, output, root, run_step};
 
 /// The Debian package's name (the bundler's, from `productName`).
 const PACKAGE: &str = "inkan";
@@ -197,16 +197,6 @@ fn package_names(field: &str) -> Vec<String> {
         .filter_map(|alternative| alternative.split_whitespace().next())
         .map(|name| name.split(':').next().unwrap_or(name).to_owned())
         .collect()
-}
-
-/// What `command` printed, or an error with what it said.
-pub fn output(command: &mut Command) -> Result<String> {
-    let shown = format!("{command:?}");
-    let out = command.stdin(Stdio::null()).output().with_context(|| format!("could not start {shown}"))?;
-    if !out.status.success() {
-        bail!("{shown} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
 }
 
 /// What `cargo xtask test` does with the package: builds and checks both, installs the .deb into a

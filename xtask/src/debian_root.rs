@@ -99,7 +99,7 @@ impl Root {
 
     /// The packages installed in the root.
     pub fn packages(&self) -> Result<Vec<String>> {
-        let listed = crate::bundle::output(self.command("dpkg-query").args(["--show", "--showformat=${Package}\\n"]))?;
+        let listed = crate::output(self.command("dpkg-query").args(["--show", "--showformat=${Package}\\n"]))?;
         Ok(listed.lines().map(str::to_owned).collect())
     }
 

@@ -31,7 +31,7 @@ mod supply;
 mod test;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -95,4 +95,14 @@ pub fn seconds_arg(value: Option<&String>) -> Result<u64> {
 /// `cargo`, as the one that started us (so the same toolchain is used throughout).
 pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// What `command` printed, or an error with what it said.
+pub fn output(command: &mut Command) -> Result<String> {
+    let shown = format!("{command:?}");
+    let out = command.stdin(Stdio::null()).output().with_context(|| format!("could not start {shown}"))?;
+    if !out.status.success() {
+        bail!("{shown} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
 }
