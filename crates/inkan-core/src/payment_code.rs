@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
+pub mod v2;
+
 /// Signed-over prefix of a proof of possession of a device key (see [`DeviceSigningKey::prove`]).
 pub const DEVICE_PROOF_DOMAIN: &[u8] = b"inkan/device-proof/v1\0";
 /// The prefix of what a device key signs to start a session (a sign-in ceremony id): neither a
@@ -81,12 +83,15 @@ pub const BINARY_LEN: usize = SIGNED_LEN + SIGNATURE_LEN;
 /// odd byte into 2.
 pub const TEXT_LEN: usize = BINARY_LEN / 2 * 3 + (BINARY_LEN % 2) * 2;
 
+const V2_ORDINARY: usize = v2::ORDINARY_TEXT_LEN;
+const V2_APPROVED: usize = v2::APPROVED_TEXT_LEN;
+
 const BASE45_ALPHABET: &[u8; 45] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 
 /// Why a payment code was refused. One variant per failed check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentCodeError {
-    #[error("a payment code is {TEXT_LEN} characters; this one has {0}")]
+    #[error("a payment code is {TEXT_LEN} (version 1), {V2_ORDINARY} or {V2_APPROVED} (version 2) characters; this one has {0}")]
     WrongLength(usize),
     #[error("a payment code holds only base45 characters")]
     NotBase45,
@@ -106,6 +111,12 @@ pub enum PaymentCodeError {
     BadKey,
     #[error("the clock is outside the range a payment code can carry")]
     TimeOutOfRange,
+    #[error("the payment code is sealed to issuer key {0}, which this server does not hold")]
+    UnknownSealKey(u8),
+    #[error("the payment code was not sealed to this issuer, or was changed")]
+    NotOpenable,
+    #[error("version 1 payment codes are no longer accepted")]
+    VersionRetired,
 }
 
 /// Opaque identifier of a device key: random, says nothing about the shopper. On the wire, 32
@@ -492,6 +503,32 @@ pub struct VerifiedPaymentCode {
 impl VerifiedPaymentCode {
     pub fn claims(&self) -> &Claims {
         &self.claims
+    }
+}
+
+/// A payment code as a till read it, of either version, its shape checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScannedCode {
+    V1(UnverifiedPaymentCode),
+    V2(v2::SealedCode),
+}
+
+impl ScannedCode {
+    /// Checks the shape of a text form of either version: its length says which. Never panics,
+    /// whatever the input.
+    pub fn parse(text: &str) -> Result<ScannedCode, PaymentCodeError> {
+        match text.len() {
+            TEXT_LEN => PaymentCode::parse(text).map(ScannedCode::V1),
+            v2::ORDINARY_TEXT_LEN | v2::APPROVED_TEXT_LEN => v2::SealedCode::parse(text).map(ScannedCode::V2),
+            _ => Err(PaymentCodeError::WrongLength(text.chars().count())),
+        }
+    }
+
+    pub const fn version(&self) -> u8 {
+        match self {
+            ScannedCode::V1(_) => VERSION,
+            ScannedCode::V2(_) => v2::VERSION,
+        }
     }
 }
 

@@ -57,7 +57,10 @@ impl From<PaymentCodeError> for AppError {
             | PaymentCodeError::BadValidityWindow
             | PaymentCodeError::BadSignature
             | PaymentCodeError::BadKey
-            | PaymentCodeError::TimeOutOfRange => (StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid),
+            | PaymentCodeError::TimeOutOfRange
+            | PaymentCodeError::UnknownSealKey(_)
+            | PaymentCodeError::NotOpenable
+            | PaymentCodeError::VersionRetired => (StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid),
         };
         AppError::new(status, code, e.to_string())
     }
