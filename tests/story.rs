@@ -123,7 +123,8 @@ async fn a_shopper_pays_at_the_till_and_nothing_leaks() {
     wallet.sync_clock().await.unwrap();
     let code = wallet.payment_code().unwrap();
     let png_path = home.path().join("code.png");
-    std::fs::write(&png_path, inkan_qr::render_png(&code, 8).unwrap()).unwrap();
+    assert_eq!(code.version(), 2, "a wallet that enrolled now shows version 2");
+    std::fs::write(&png_path, inkan_qr::render_png(&code.text(), 8).unwrap()).unwrap();
     let terminal =
         TerminalClient::new(server.url.parse().unwrap(), TerminalKey::new(&till.key, "test").unwrap()).unwrap();
     let sale = ChargeRequest {
@@ -226,8 +227,33 @@ async fn a_shopper_pays_at_the_till_and_nothing_leaks() {
         assert!(rows.iter().all(|r| !contains(r, form)) && texts.iter().all(|t| !contains(t.as_bytes(), form)));
     }
 
+    // The payment code v2 keys come with every session, by design (docs/payment-code.md), and are
+    // kept in the keystore only: no file of the profile holds them, in any form.
+    let key_id = wallet.profile().key_id;
+    let approval_key = keystore.get(&format!("device-approval-key/{key_id}")).unwrap().expect("approval key kept");
+    let code_keys = keystore.get(&format!("device-code-keys/{key_id}")).unwrap().expect("code keys kept");
+    let code_keys: serde_json::Value = serde_json::from_slice(&code_keys).unwrap();
+    let code_key_hex = code_keys["code_key"].as_str().expect("code key in hex").to_owned();
+    let code_key: Vec<u8> = (0..64).step_by(2).map(|i| u8::from_str_radix(&code_key_hex[i..i + 2], 16).unwrap()).collect();
+    for secret in [approval_key.to_vec(), code_key] {
+        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        let forms = [
+            secret.clone(),
+            hex.into_bytes(),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&secret).into_bytes(),
+        ];
+        for (path, bytes) in &places {
+            for form in &forms {
+                assert!(!contains(bytes, form), "a payment code key found in {}", path.display());
+            }
+        }
+    }
+
     drop(feed);
     wallet.forget().unwrap();
+    for entry in ["device-code-keys", "device-approval-key"] {
+        assert!(keystore.get(&format!("{entry}/{key_id}")).unwrap().is_none(), "{entry} left in the keystore");
+    }
     assert!(
         keystore
             .get(&format!("device-key/{}", inkan_core::payment_code::DeviceKeyId::from_bytes([0; 16])))

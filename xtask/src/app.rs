@@ -13,8 +13,9 @@ use crate::{apt, cargo, root, run_step};
 /// Debian packages for building a Tauri 2 app on Linux (WebKitGTK 4.1) and driving it headless.
 /// `fonts-noto-cjk` so that Japanese renders (a minimal machine has no CJK font at all).
 /// `xdotool` and `x11-utils` (`xmessage`) move the keyboard focus to another window and back, for
-/// the end-to-end test's charge that arrives while the shopper is elsewhere.
-const PACKAGES: [&str; 13] = [
+/// the end-to-end test's charge that arrives while the shopper is elsewhere. `zbar-tools`
+/// (`zbarimg`): an independent scanner that must read every payment code `inkan-qr` draws.
+const PACKAGES: [&str; 14] = [
     "libwebkit2gtk-4.1-dev",
     "libgtk-3-dev",
     "libayatana-appindicator3-dev",
@@ -28,6 +29,7 @@ const PACKAGES: [&str; 13] = [
     "fonts-noto-cjk",
     "xdotool",
     "x11-utils",
+    "zbar-tools",
 ];
 
 /// Installs the system packages the app needs to build and run headless.

@@ -2,6 +2,7 @@
 
 use inkan_core::limits::PendingRaise;
 use inkan_core::payment_code::DeviceKeyId;
+use inkan_core::payment_code::v2::DeviceIndex;
 use inkan_core::{ChargeStatus, LimitPolicy, Money, Spending};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -122,6 +123,9 @@ pub struct Assertion {
 /// A bearer session of one device. It ends after `idle_timeout_seconds` without a request,
 /// `max_lifetime_seconds` after it began whatever happens, and at once when its device is removed,
 /// the wallet is frozen from another device or the operator holds the account.
+///
+/// Every session is opened with the device's proofs (its key's signature and a passkey, or a new
+/// passkey at enrolment and join), so it also carries the device's payment code v2 keys.
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
@@ -129,11 +133,36 @@ pub struct Session {
     pub account_id: String,
     pub idle_timeout_seconds: u64,
     pub max_lifetime_seconds: u64,
+    pub payment_code: PaymentCodeKeys,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("token", &"***").field("account_id", &self.account_id).finish()
+        f.debug_struct("Session").field("token", &"***").field("account_id", &self.account_id).finish_non_exhaustive()
+    }
+}
+
+/// What a device needs to make payment codes of version 2 (docs/payment-code.md), offline: the
+/// index the issuer gave it, its two keys, and the issuer's seal public key. The keys are secrets:
+/// the device keeps the code key in the OS keystore and the approval key behind the shopper's
+/// biometric or passkey.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PaymentCodeKeys {
+    pub index: DeviceIndex,
+    /// 32 bytes: tags every code the device makes.
+    pub code_key: Base64Url,
+    /// 32 bytes: tags a pre-approval for paying offline.
+    pub approval_key: Base64Url,
+    /// Which seal key of the issuer the codes are sealed to (in every code, in clear).
+    pub seal_key_id: u8,
+    /// The issuer's X25519 seal public key, 32 bytes.
+    pub seal_key: Base64Url,
+}
+
+impl std::fmt::Debug for PaymentCodeKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentCodeKeys").field("index", &"***").field("seal_key_id", &self.seal_key_id).finish_non_exhaustive()
     }
 }
 

@@ -274,12 +274,12 @@ impl App {
     /// A new payment code. Works offline: it is signed here, on the server's clock last seen.
     pub async fn payment_code(&self) -> Result<PaymentCodeView> {
         self.with_wallet(async |w| {
-            let code = w.payment_code()?;
+            let code = w.payment_code()?.text();
             let svg = inkan_qr::render_svg(&code).map_err(|e| AppError::new(DeviceErrorCode::Qr, e.to_string()))?;
             let qr_version = inkan_qr::version(&code).map_err(|e| AppError::new(DeviceErrorCode::Qr, e.to_string()))?;
             let millis = |d: time::Duration| u32::try_from(d.whole_milliseconds()).unwrap_or(u32::MAX);
             Ok(PaymentCodeView {
-                text: code.text(),
+                text: code,
                 svg,
                 qr_version,
                 refresh_in_ms: millis(device::REFRESH),

@@ -61,19 +61,20 @@ pub fn measure(budget: Duration) -> Result<CodeTimings> {
     let code = PaymentCode::issue(&key, key_id, counter + 1, now, time::Duration::seconds(60), &rng)
         .map_err(|e| anyhow!("issue: {e}"))?;
     let encode = time_each(budget, || Ok(code.text()))?;
-    let render_svg = time_each(budget, || Ok(inkan_qr::render_svg(&code)?))?;
-    let render_png = time_each(budget, || Ok(inkan_qr::render_png(&code, MODULE_PX)?))?;
-    let png = inkan_qr::render_png(&code, MODULE_PX)?;
+    let text = code.text();
+    let render_svg = time_each(budget, || Ok(inkan_qr::render_svg(&text)?))?;
+    let render_png = time_each(budget, || Ok(inkan_qr::render_png(&text, MODULE_PX)?))?;
+    let png = inkan_qr::render_png(&text, MODULE_PX)?;
     let decoded = inkan_qr::decode_image(&png)?;
-    if decoded != [code.text()] {
+    if decoded != [text.clone()] {
         return Err(anyhow!("the PNG decoded to something else than the code"));
     }
     let decode_png = time_each(budget, || Ok(inkan_qr::decode_image(&png)?))?;
-    let side = inkan_qr::symbol(&code)?.width() + 8;
+    let side = inkan_qr::symbol(&text)?.width() + 8;
     let px = u32::try_from(side).unwrap_or(0) * MODULE_PX;
     Ok(CodeTimings {
-        qr_version: inkan_qr::version(&code)?,
-        text_len: code.text().len(),
+        qr_version: inkan_qr::version(&text)?,
+        text_len: text.len(),
         png_bytes: png.len(),
         png_pixels: format!("{px}×{px}"),
         make,

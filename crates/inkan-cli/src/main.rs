@@ -584,8 +584,8 @@ async fn code(store: ProfileStore, png: Option<PathBuf>, watch: bool, count: Opt
     }
     let mut shown = 0u32;
     loop {
-        let code = wallet.payment_code()?;
-        println!("{}", code.text());
+        let code = wallet.payment_code()?.text();
+        println!("{code}");
         if let Some(path) = &png {
             std::fs::write(path, inkan_qr::render_png(&code, 8)?)
                 .with_context(|| format!("writing {}", path.display()))?;

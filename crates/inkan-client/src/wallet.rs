@@ -9,12 +9,12 @@ use inkan_api::ErrorCode;
 use inkan_api::devices::{FinishJoin, Join, JoinState, SubmitDevice};
 use inkan_api::feed::{History, IssuerKeyInfo};
 use inkan_api::wallet::{
-    AddCard, Card, ConfirmCharge, Device, FinishRegistration, Limits, PendingCharge, SetLimits, StepUpAction, TopUp,
-    TopUpResult, Wallet as WalletState, WalletCharge,
+    AddCard, Card, ConfirmCharge, Device, FinishRegistration, Limits, PendingCharge, Session, SetLimits, StepUpAction,
+    TopUp, TopUpResult, Wallet as WalletState, WalletCharge,
 };
 use inkan_core::history::KnownHead;
 use inkan_core::payment_code::JoinStep;
-use inkan_core::{LimitPolicy, Money, PaymentCode};
+use inkan_core::{LimitPolicy, Money, ShownCode};
 use inkan_keystore::Keystore;
 use url::Url;
 
@@ -29,6 +29,15 @@ use crate::platform_passkey::PlatformPasskey;
 use crate::profile::{PasskeyKind, Profile, ProfileStore};
 
 const SESSION_ENTRY: &str = "session";
+
+/// A new session from the server (enrolment, join or sign-in): its token kept in the keystore and
+/// used from now on, and the payment code v2 keys it brings kept beside the device key.
+fn adopt_session(keystore: &Keystore, api: &Api, device: &mut DeviceKey, session: &Session) -> Result<()> {
+    device.keep_code_keys(keystore, &session.payment_code)?;
+    keystore.put(SESSION_ENTRY, session.token.as_bytes())?;
+    api.set_token(Some(session.token.clone()));
+    Ok(())
+}
 /// The keystore entry with the last verified point of the history, `SEQ:HEX-HASH`.
 const HISTORY_HEAD_ENTRY: &str = "history-head";
 
@@ -163,7 +172,7 @@ impl Wallet {
         let issuer_key = issuer_key_of(&api).await?;
         let challenge = api.begin_registration(display_name).await?;
         let mut authenticator = make_authenticator(&passkey, &keystore, true)?;
-        let device = DeviceKey::create(&keystore)?;
+        let mut device = DeviceKey::create(&keystore)?;
         match Wallet::finish_enroll(
             store,
             server,
@@ -174,7 +183,7 @@ impl Wallet {
             &api,
             challenge,
             authenticator.as_mut(),
-            &device,
+            &mut device,
             issuer_key,
         )
         .await
@@ -203,7 +212,7 @@ impl Wallet {
         api: &Api,
         challenge: inkan_api::wallet::RegistrationChallenge,
         authenticator: &mut dyn Authenticator,
-        device: &DeviceKey,
+        device: &mut DeviceKey,
         issuer_key: IssuerKeyInfo,
     ) -> Result<(ProfileStore, Profile, Vec<String>)> {
         let credential = authenticator.register(&server.origin, challenge.public_key)?;
@@ -213,8 +222,7 @@ impl Wallet {
             device: device.registration(&challenge.ceremony_id, device_name)?,
         };
         let enrolled = api.finish_registration(&registration).await?;
-        keystore.put(SESSION_ENTRY, enrolled.session.token.as_bytes())?;
-        api.set_token(Some(enrolled.session.token.clone()));
+        adopt_session(keystore, api, device, &enrolled.session)?;
         let profile = Profile {
             server: server.url,
             origin: server.origin,
@@ -279,7 +287,7 @@ impl Wallet {
             PasskeyChoice::SecurityKey => Some(make_authenticator(&passkey, &keystore, true)?),
             PasskeyChoice::InsecureSoftPasskey | PasskeyChoice::Platform(_) => None,
         };
-        let device = DeviceKey::create(&keystore)?;
+        let mut device = DeviceKey::create(&keystore)?;
         let key_id = device.key_id();
         let store_keys = keystore.clone();
         let chosen = passkey.clone();
@@ -309,8 +317,7 @@ impl Wallet {
                 device.sign_join_step(&join_id, JoinStep::Passkey { ceremony_id: &challenge.ceremony_id })?;
             let finish = FinishJoin { ceremony_id: challenge.ceremony_id, credential };
             let joined = api.finish_join(&join_id, &finish, &signature).await?;
-            keystore.put(SESSION_ENTRY, joined.session.token.as_bytes())?;
-            api.set_token(Some(joined.session.token.clone()));
+            adopt_session(&keystore, &api, &mut device, &joined.session)?;
             let display_name = api.wallet().await?.display_name;
             let profile = Profile {
                 server: server.url,
@@ -356,9 +363,8 @@ impl Wallet {
             self.authenticator.authenticate(&self.profile.origin, challenge.public_key, &Approval::SignIn)?;
         let body = inkan_api::wallet::SignIn { ceremony_id: challenge.ceremony_id, credential, device_signature };
         let session = self.api.finish_sign_in(&body).await?;
-        self.keystore.put(SESSION_ENTRY, session.token.as_bytes())?;
-        self.api.set_token(Some(session.token));
-        Ok(())
+        adopt_session(&self.keystore, &self.api, &mut self.device, &session)
+
     }
 
     /// Runs `op`, signing in first if there is no session or the session has ended.
@@ -402,8 +408,9 @@ impl Wallet {
         Ok(())
     }
 
-    /// A fresh payment code. Needs no network: it uses the server clock last measured.
-    pub fn payment_code(&mut self) -> Result<PaymentCode> {
+    /// A fresh payment code (version 2 once the device has its v2 keys). Needs no network: it uses
+    /// the server clock last measured.
+    pub fn payment_code(&mut self) -> Result<ShownCode> {
         let counter = self
             .profile
             .counter

@@ -506,6 +506,35 @@ impl VerifiedPaymentCode {
     }
 }
 
+/// A payment code as a device shows it, of either version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShownCode {
+    V1(PaymentCode),
+    V2(v2::SealedCode),
+}
+
+impl ShownCode {
+    /// The text form that goes into the QR code.
+    pub fn text(&self) -> String {
+        match self {
+            ShownCode::V1(code) => code.text(),
+            ShownCode::V2(code) => code.text(),
+        }
+    }
+
+    pub const fn version(&self) -> u8 {
+        match self {
+            ShownCode::V1(_) => VERSION,
+            ShownCode::V2(_) => v2::VERSION,
+        }
+    }
+
+    /// Whether the code carries the shopper's pre-approval to pay offline (v2 only).
+    pub fn is_pre_approved(&self) -> bool {
+        matches!(self, ShownCode::V2(code) if code.is_pre_approved())
+    }
+}
+
 /// A payment code as a till read it, of either version, its shape checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScannedCode {
@@ -528,6 +557,15 @@ impl ScannedCode {
         match self {
             ScannedCode::V1(_) => VERSION,
             ScannedCode::V2(_) => v2::VERSION,
+        }
+    }
+
+    /// Whether the issuer still takes a code of this version at `now`: v2 always; v1 until the
+    /// end of the migration window, `v1_until` (`None`: no end set).
+    pub fn admitted(&self, v1_until: Option<OffsetDateTime>, now: OffsetDateTime) -> Result<(), PaymentCodeError> {
+        match (self, v1_until) {
+            (ScannedCode::V1(_), Some(end)) if now >= end => Err(PaymentCodeError::VersionRetired),
+            _ => Ok(()),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Reading the shopper's payment code from a photo or a screenshot, and checking its shape before
 //! anything is sent: a terminal that forwards a wrong QR only learns later, and less clearly.
 
-use inkan_core::PaymentCode;
+use inkan_core::payment_code::ScannedCode;
 use inkan_qr::QrError;
 
 use crate::error::PosError;
@@ -24,11 +24,12 @@ pub fn code_from_image(bytes: &[u8]) -> Result<String, PosError> {
     }
 }
 
-/// `text`, trimmed, if it has the shape of a payment code (length, alphabet, version, validity
-/// window). Its signature and freshness only the server can check.
+/// `text`, trimmed, if it has the shape of a payment code of either version (length, alphabet,
+/// version; for v1 the validity window too). Its signature or seal, and its freshness, only the
+/// server can check.
 pub fn checked_code(text: &str) -> Result<String, PosError> {
     let text = text.trim();
-    PaymentCode::parse(text).map_err(PosError::NotAPaymentCode)?;
+    ScannedCode::parse(text).map_err(PosError::NotAPaymentCode)?;
     Ok(text.to_owned())
 }
 

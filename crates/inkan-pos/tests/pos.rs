@@ -108,7 +108,7 @@ fn png(image: &GrayImage) -> Vec<u8> {
 }
 
 /// A camera-like JPEG: the code off-centre on a larger grey "counter top", saved lossy.
-fn jpeg_photo(code: &PaymentCode) -> Vec<u8> {
+fn jpeg_photo(code: &str) -> Vec<u8> {
     let qr = inkan_qr::symbol(code).unwrap().render::<Luma<u8>>().module_dimensions(5, 5).build();
     let mut canvas = GrayImage::from_pixel(qr.width() + 300, qr.height() + 200, Luma([180]));
     image::imageops::overlay(&mut canvas, &qr, 170, 60);
@@ -130,7 +130,7 @@ fn assert_succeeded(charge: &Charge, amount: &str) {
 async fn a_scanned_png_is_charged_and_the_shopper_confirms() {
     bounded(async {
         let Shop { server, client, mut shopper, .. } = shop(5_000).await;
-        let code = shopper.payment_code(&server);
+        let code = shopper.code(&server);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("screenshot.png");
         std::fs::write(&path, inkan_qr::render_png(&code, 6).unwrap()).unwrap();
@@ -151,7 +151,7 @@ async fn a_scanned_png_is_charged_and_the_shopper_confirms() {
 async fn a_jpeg_photo_with_the_code_off_centre_works_too() {
     bounded(async {
         let Shop { server, client, mut shopper, .. } = shop(5_000).await;
-        let code = shopper.payment_code(&server);
+        let code = shopper.code(&server);
         let request = request(1280, CodeSource::ImageBytes(jpeg_photo(&code)));
         let (charged, ()) =
             tokio::join!(charge(&client, &request, Feedback::Silent), shopper_confirms(&server, &mut shopper, 1280));
@@ -325,8 +325,8 @@ async fn unusable_images_and_texts_are_refused_before_anything_is_sent() {
         assert!(err.to_string().contains("not an Inkan payment code"), "{err}");
 
         // Two different payment codes side by side: which one is the shopper's?
-        let first = inkan_qr::symbol(&stranger_code()).unwrap().render::<Luma<u8>>().module_dimensions(5, 5).build();
-        let second = inkan_qr::symbol(&stranger_code()).unwrap().render::<Luma<u8>>().module_dimensions(5, 5).build();
+        let first = inkan_qr::symbol(&stranger_code().text()).unwrap().render::<Luma<u8>>().module_dimensions(5, 5).build();
+        let second = inkan_qr::symbol(&stranger_code().text()).unwrap().render::<Luma<u8>>().module_dimensions(5, 5).build();
         let mut both = GrayImage::from_pixel(first.width() + second.width() + 60, first.height() + 40, Luma([255]));
         image::imageops::overlay(&mut both, &first, 20, 20);
         image::imageops::overlay(&mut both, &second, i64::from(first.width()) + 40, 20);

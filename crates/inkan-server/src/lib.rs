@@ -15,6 +15,7 @@ pub mod attempts;
 pub mod audit;
 pub(crate) mod auth;
 pub(crate) mod charge_sql;
+pub(crate) mod codes;
 pub mod clock;
 pub(crate) mod cpu;
 pub mod db;

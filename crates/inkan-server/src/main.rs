@@ -29,7 +29,8 @@ struct Cli {
     /// TOML file with any of: listen, admin_listen, metrics_listen, database, rp_id, rp_origin, issuer_key, funding, charge_ttl_seconds,
     /// session_max_hours, max_requests_in_flight, max_open_streams, db_acquire_timeout_ms, max_feeds_per_account,
     /// request_timeout_ms, body_timeout_ms, allowed_countries (a list), unknown_country, trusted_proxies (a list),
-    /// country_header, rate_limit_scale, max_accounts_per_card, and a [risk] table (README "Velocity holds").
+    /// country_header, rate_limit_scale, max_accounts_per_card, payment_code_v1_until, and a [risk] table
+    /// (README "Velocity holds").
     #[arg(long, env = "INKAN_CONFIG", global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -97,6 +98,10 @@ struct ServeArgs {
     /// (default 2000).
     #[arg(long, env = "INKAN_DB_ACQUIRE_TIMEOUT_MS", value_parser = clap::value_parser!(u32).range(1..))]
     db_acquire_timeout_ms: Option<u32>,
+    /// The end of the payment code migration window, RFC 3339 (e.g. 2027-06-30T15:00:00Z): from
+    /// then on, codes of version 1 are refused. Default: codes of both versions are taken.
+    #[arg(long, env = "INKAN_PAYMENT_CODE_V1_UNTIL", value_parser = rfc3339)]
+    payment_code_v1_until: Option<time::OffsetDateTime>,
     /// Countries served, comma-separated ISO 3166-1 alpha-2 codes (default JP). Enrolment,
     /// sign-in, device joins, cards, top-ups and payments from elsewhere get `403 region_blocked`.
     #[arg(long, env = "INKAN_ALLOWED_COUNTRIES", value_delimiter = ',')]
@@ -355,6 +360,8 @@ struct FileConfig {
     country_header: Option<String>,
     rate_limit_scale: Option<u32>,
     max_accounts_per_card: Option<u32>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    payment_code_v1_until: Option<time::OffsetDateTime>,
     #[serde(default)]
     risk: inkan_server::settings::RiskFile,
 }
@@ -556,6 +563,7 @@ async fn serve(
         settings.session_max = time::Duration::hours(i64::from(hours));
     }
     settings.load = load_limits(&args, &file, db_acquire_timeout)?;
+    settings.payment_code_v1_until = args.payment_code_v1_until.or(file.payment_code_v1_until);
     abuse_defences(&mut settings, &args, &file)?;
     let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let key_id = issuer.key_id().to_owned();
@@ -746,6 +754,12 @@ fn read_secret(prompt: &str) -> Result<String> {
 
 /// `<file>.sandbox-provider.jsonl` beside a SQLite database file; `None` for PostgreSQL or an
 /// in-memory database.
+/// A command-line instant, RFC 3339.
+fn rfc3339(text: &str) -> std::result::Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("expected an RFC 3339 instant such as 2027-06-30T15:00:00Z ({e})"))
+}
+
 fn beside_sqlite(database: &str) -> Option<PathBuf> {
     let path = database.strip_prefix("sqlite://").or_else(|| database.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or_default();

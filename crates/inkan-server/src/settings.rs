@@ -61,6 +61,9 @@ pub struct Settings {
     /// How long a held charge waits for the operator's decision before it expires. Once approved,
     /// it waits `charge_ttl` for the shopper, as a new charge does.
     pub review_window: Duration,
+    /// The end of the migration window of payment codes (docs/payment-code.md): from then on, a
+    /// code of version 1 is refused (`payment_code_invalid`). `None`: both versions are taken.
+    pub payment_code_v1_until: Option<time::OffsetDateTime>,
 }
 
 /// The server's bounds on concurrent work (see `admission`). Past them a request is refused at
@@ -131,6 +134,7 @@ impl Settings {
             reconcile_every: std::time::Duration::from_secs(60),
             risk: RiskRules::DEFAULT,
             review_window: Duration::minutes(10),
+            payment_code_v1_until: None,
         })
     }
 }

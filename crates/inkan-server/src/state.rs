@@ -9,6 +9,7 @@ use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 use crate::admission::Admission;
 use crate::clock::Clock;
+use crate::codes::PaymentCodes;
 use crate::db::Db;
 use crate::hub::Hub;
 use crate::issuer::Issuer;
@@ -28,6 +29,8 @@ pub struct Inner {
     pub funding: Arc<dyn FundingProvider>,
     /// Signs the head of every history as it grows.
     pub issuer: Issuer,
+    /// Opens payment codes of version 2 and gives devices their keys (derived from `issuer`).
+    pub codes: PaymentCodes,
     pub rng: SystemRandom,
     /// The budgets of concurrent work (`settings.load`), shared by every request.
     pub admission: Admission,
@@ -69,7 +72,9 @@ impl AppState {
         let admission = Admission::new(&settings.load);
         let limiter = Limiter::new(&settings.rate_limits, clock.clone());
         let decoys = WebauthnFakeCredentialGenerator::new(&issuer.derive("webauthn fake credential ids"))?;
+        let codes = PaymentCodes::from_issuer(&issuer)?;
         Ok(AppState(Arc::new(Inner {
+            codes,
             admission,
             limiter,
             decoys,

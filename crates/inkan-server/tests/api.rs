@@ -62,6 +62,10 @@ mod tls;
 #[path = "api/confirming.rs"]
 mod confirming;
 
+/// Payment codes of version 2, and version 1 in the migration window (issue 19).
+#[path = "api/codes.rs"]
+mod codes;
+
 support::on_both_databases!(
     whole_payment_flow,
     bad_codes_are_refused,
@@ -194,8 +198,12 @@ async fn bad_codes_are_refused(backend: Backend) {
     let newer = shopper.code(&server);
     till.charge_ok(&newer, 100).await;
     error(till.charge(&older, 100).await, StatusCode::CONFLICT, ErrorCode::PaymentCodeUsed).await;
-    // A well-formed code from a device the server has never seen.
+    // A well-formed code from a device the server has never seen: of version 1, and of version 2
+    // sealed to this server, from an index it never gave.
     let mut stranger = Shopper::new();
+    let foreign = stranger.payment_code_v1(&server).text();
+    error(till.charge(&foreign, 100).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid).await;
+    stranger.code_keys = Some(support::stranger_code_keys(shopper.code_keys.as_ref().unwrap()));
     let foreign = stranger.code(&server);
     error(till.charge(&foreign, 100).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid).await;
     // Garbage, empty, and very long.

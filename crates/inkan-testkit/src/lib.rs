@@ -11,9 +11,12 @@ use inkan_api::ErrorBody;
 use inkan_api::merchant::{Charge, CreateCharge};
 use inkan_api::wallet::{
     Assertion, AssertionChallenge, BeginRegistration, BeginSignIn, Enrolled, FinishRegistration, NewDevice,
-    PendingCharge, RegistrationChallenge, Session, SignIn,
+    PaymentCodeKeys, PendingCharge, RegistrationChallenge, Session, SignIn,
 };
 use inkan_api::{Base64Url, ErrorCode};
+use inkan_core::payment_code::v2::{
+    CodeIssuer, PreApproval, SealPublicKey, SealedCode, Secret32, SignedPreApproval, system_rng,
+};
 use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, JoinStep, PaymentCode};
 use inkan_core::{Currency, Money};
 use inkan_server::clock::ManualClock;
@@ -650,6 +653,18 @@ impl Terminal {
     }
 }
 
+/// Payment code v2 keys of a device the server never enrolled: a random index and random keys,
+/// with the server's real seal key (from `real`, the keys of an enrolled device).
+pub fn stranger_code_keys(real: &PaymentCodeKeys) -> PaymentCodeKeys {
+    let rng = SystemRandom::new();
+    PaymentCodeKeys {
+        index: inkan_core::payment_code::v2::DeviceIndex::generate(&rng).unwrap(),
+        code_key: Base64Url(Secret32::generate(&rng).unwrap().as_bytes().to_vec()),
+        approval_key: Base64Url(Secret32::generate(&rng).unwrap().as_bytes().to_vec()),
+        ..real.clone()
+    }
+}
+
 /// A shopper's device: a software passkey (user verification set) and a P-256 device key.
 pub struct Shopper {
     pub passkey: SoftPasskey,
@@ -664,6 +679,8 @@ pub struct Shopper {
     pub device_id: String,
     /// The raw id of this device's passkey, once registered.
     pub credential_id: Vec<u8>,
+    /// The payment code v2 keys the last session brought.
+    pub code_keys: Option<PaymentCodeKeys>,
 }
 
 impl Default for Shopper {
@@ -686,7 +703,14 @@ impl Shopper {
             account: String::new(),
             device_id: String::new(),
             credential_id: Vec::new(),
+            code_keys: None,
         }
+    }
+
+    /// A new session of this device: its token used from now on, its payment code keys kept.
+    pub fn adopt(&mut self, session: &Session) {
+        self.token = session.token.clone();
+        self.code_keys = Some(session.payment_code.clone());
     }
 
     pub fn account_id(&self) -> &str {
@@ -696,7 +720,7 @@ impl Shopper {
 
     /// This device has joined a wallet: its session, account and device id.
     pub fn joined(&mut self, joined: &inkan_api::devices::Joined) {
-        self.token = joined.session.token.clone();
+        self.adopt(&joined.session);
         self.account = joined.account_id.clone();
         self.device_id = joined.device_id.clone();
     }
@@ -723,7 +747,7 @@ impl Shopper {
             device: shopper.new_device(&challenge.ceremony_id),
         };
         let enrolled: Enrolled = json(server.post("/v1/accounts", None, &finish).await, StatusCode::CREATED).await;
-        shopper.token = enrolled.session.token.clone();
+        shopper.adopt(&enrolled.session);
         shopper.account = enrolled.account_id.clone();
         shopper.device_id = enrolled.device_id.clone();
         shopper.enrolled = Some(enrolled);
@@ -792,12 +816,39 @@ impl Shopper {
             json(self.sign_in_challenge(server, &device_id).await, StatusCode::OK).await;
         let answer = self.sign_in_answer(challenge);
         let session: Session = json(server.post("/v1/sessions", None, &answer).await, StatusCode::CREATED).await;
-        self.token = session.token.clone();
+        self.adopt(&session);
         session
     }
 
-    /// A fresh payment code, as the app would show it now (on the server's clock).
-    pub fn payment_code(&mut self, server: &TestServer) -> PaymentCode {
+    /// A fresh payment code, as the app would show it now (on the server's clock): version 2,
+    /// with the keys the device's last session brought.
+    pub fn payment_code(&mut self, server: &TestServer) -> SealedCode {
+        self.code_with(server, None)
+    }
+
+    /// A fresh version 2 payment code carrying `approval` (tagged here with the approval key).
+    pub fn pre_approved_code(&mut self, server: &TestServer, approval: PreApproval) -> SealedCode {
+        let keys = self.code_keys.as_ref().expect("this device has no payment code keys: enrol, join or sign in first");
+        let approval_key = Secret32::from_bytes(keys.approval_key.0.as_slice().try_into().unwrap());
+        let signed = approval.sign(keys.index, &approval_key).unwrap();
+        self.code_with(server, Some(&signed))
+    }
+
+    fn code_with(&mut self, server: &TestServer, approval: Option<&SignedPreApproval>) -> SealedCode {
+        let keys = self.code_keys.as_ref().expect("this device has no payment code keys: enrol, join or sign in first");
+        let issuer = CodeIssuer {
+            index: keys.index,
+            code_key: Secret32::from_bytes(keys.code_key.0.as_slice().try_into().unwrap()),
+            seal: SealPublicKey::new(keys.seal_key_id, keys.seal_key.0.as_slice().try_into().unwrap()).unwrap(),
+        };
+        self.counter += 1;
+        let now = inkan_server::clock::Clock::now(&*server.clock);
+        issuer.issue(self.counter, now, Duration::seconds(60), approval, &mut system_rng()).unwrap()
+    }
+
+    /// A fresh payment code of version 1, signed by the device key, as an app from before
+    /// version 2 shows it.
+    pub fn payment_code_v1(&mut self, server: &TestServer) -> PaymentCode {
         self.counter += 1;
         let now = inkan_server::clock::Clock::now(&*server.clock);
         PaymentCode::issue(
@@ -811,7 +862,7 @@ impl Shopper {
         .unwrap()
     }
 
-    /// The text of a fresh payment code.
+    /// The text of a fresh payment code (version 2).
     pub fn code(&mut self, server: &TestServer) -> String {
         self.payment_code(server).text()
     }

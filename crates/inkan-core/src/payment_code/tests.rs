@@ -353,3 +353,30 @@ fn a_fingerprint_is_short_stable_and_differs_between_keys() {
     let fixed = DevicePublicKey::from_sec1(&[4; 65]).unwrap();
     assert_eq!(fixed.fingerprint(), "9BDA-95BD-A1EF-8F1B");
 }
+
+#[test]
+fn version_one_is_admitted_only_inside_the_migration_window() {
+    let (key, id) = device();
+    let v1 = ScannedCode::parse(&issue(&key, id, 1).text()).unwrap();
+    assert_eq!(v1.version(), 1);
+    let end = NOW + Duration::days(30);
+    assert_eq!(v1.admitted(None, NOW + Duration::days(3650)), Ok(()));
+    assert_eq!(v1.admitted(Some(end), end - Duration::seconds(1)), Ok(()));
+    assert_eq!(v1.admitted(Some(end), end), Err(PaymentCodeError::VersionRetired));
+    let rng = SystemRandom::new();
+    let seal = v2::SealKey::generate(1, &rng).unwrap();
+    let index = v2::DeviceIndex::generate(&rng).unwrap();
+    let master = v2::CodeMaster::new(v2::Secret32::generate(&rng).unwrap());
+    let issuer = v2::CodeIssuer { index, code_key: master.device_keys(index).code, seal: *seal.public() };
+    let code = issuer.issue(1, NOW, Duration::seconds(60), None, &mut v2::system_rng()).unwrap();
+    let v2 = ScannedCode::parse(&code.text()).unwrap();
+    assert_eq!(v2.version(), 2);
+    assert_eq!(v2.admitted(Some(end), end + Duration::days(1)), Ok(()));
+}
+
+#[test]
+fn a_text_of_no_version_s_length_is_refused_by_its_length() {
+    for len in [0, 125, 127, 139, 141, 167, 169, 500] {
+        assert_eq!(ScannedCode::parse(&"A".repeat(len)), Err(PaymentCodeError::WrongLength(len)), "{len}");
+    }
+}

@@ -9,6 +9,7 @@ use inkan_api::feed::Notice;
 use inkan_api::wallet::Assertion;
 use inkan_api::wallet::{AssertionChallenge, BeginSignIn, BeginStepUp, NewDevice, Session, SignIn, StepUpAction};
 use inkan_core::payment_code::DevicePublicKey;
+use inkan_core::payment_code::v2::DeviceIndex;
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::PasskeyAuthentication;
 
@@ -85,7 +86,8 @@ pub async fn insert_device(
     Ok(device_id)
 }
 
-/// Opens a session for a device of an account.
+/// Opens a session for a device of an account, with the device's payment code keys (its index
+/// given now if it has none: a device that enrolled before version 2).
 pub async fn open_session(tx: &mut Tx, app: &AppState, account_id: &str, device_id: &str) -> Result<Session> {
     let token = new_token("ses", &app.rng)?;
     store::sessions::insert(tx, &hash_secret(&token), account_id, device_id, app.clock.now()).await?;
@@ -95,7 +97,16 @@ pub async fn open_session(tx: &mut Tx, app: &AppState, account_id: &str, device_
         account_id: account_id.to_owned(),
         idle_timeout_seconds: seconds(app.settings.session_idle),
         max_lifetime_seconds: seconds(app.settings.session_max),
+        payment_code: app.codes.keys_for(code_index(tx, app, device_id).await?),
     })
+}
+
+/// The device's payment code v2 index ([`store::devices::code_index`]).
+async fn code_index(tx: &mut Tx, app: &AppState, device_id: &str) -> Result<DeviceIndex> {
+    let candidate = DeviceIndex::generate(&app.rng).map_err(AppError::internal)?;
+    let candidate = i64::try_from(candidate.get()).map_err(AppError::internal)?;
+    let stored = store::devices::code_index(tx, device_id, candidate).await?.ok_or_else(|| AppError::not_found("device"))?;
+    u64::try_from(stored).ok().and_then(DeviceIndex::new).ok_or_else(|| AppError::internal("a stored device index is out of range"))
 }
 
 /// The device a sign-in names, if it is one of the account's: its public key and whether it is

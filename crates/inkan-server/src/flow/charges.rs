@@ -13,7 +13,7 @@ use inkan_api::merchant::{Charge, CreateCharge};
 use inkan_api::wallet::{ConfirmCharge, PendingCharge, WalletCharge};
 use inkan_core::limits::LimitError;
 use inkan_core::payment::{Admission, CodeRefusals, PaymentFacts, PaymentRefusal, Stage, admit, may_pay};
-use inkan_core::payment_code::{DevicePublicKey, PaymentCode, PaymentCodeError};
+use inkan_core::payment_code::PaymentCodeError;
 use inkan_core::region::Country;
 use inkan_core::risk::HoldReason;
 use inkan_core::tally::Counted;
@@ -29,6 +29,7 @@ use crate::charge_sql::Move;
 use crate::clock::{from_ms, to_ms};
 use crate::db::Tx;
 use crate::error::{AppError, Result};
+use crate::flow::codes::{PayingDevice, paying_device};
 use crate::flow::tally::{self, Moved};
 use crate::hub::Change;
 use crate::origin::{Client, Guarded};
@@ -41,30 +42,6 @@ use crate::{activity, feed, freezing, idempotency, ledger, origin, passkeys, sto
 const MAX_AMOUNT: i64 = 10_000_000;
 /// Longest wait for a decision a terminal may ask for, in seconds.
 const MAX_WAIT_SECONDS: u64 = 60;
-
-/// A payment code refused, as a terminal hears it: every refusal of the core named (no wildcard),
-/// so that a new one cannot slip through as another.
-impl From<PaymentCodeError> for AppError {
-    fn from(e: PaymentCodeError) -> AppError {
-        let (status, code) = match e {
-            PaymentCodeError::Expired | PaymentCodeError::NotYetValid => {
-                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::PaymentCodeExpired)
-            }
-            PaymentCodeError::CounterNotFresh => (StatusCode::CONFLICT, ErrorCode::PaymentCodeUsed),
-            PaymentCodeError::WrongLength(_)
-            | PaymentCodeError::NotBase45
-            | PaymentCodeError::UnsupportedVersion(_)
-            | PaymentCodeError::BadValidityWindow
-            | PaymentCodeError::BadSignature
-            | PaymentCodeError::BadKey
-            | PaymentCodeError::TimeOutOfRange
-            | PaymentCodeError::UnknownSealKey(_)
-            | PaymentCodeError::NotOpenable
-            | PaymentCodeError::VersionRetired => (StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid),
-        };
-        AppError::new(status, code, e.to_string())
-    }
-}
 
 /// The answer to a payment the wallet may not make.
 impl From<PaymentRefusal> for AppError {
@@ -127,37 +104,6 @@ fn requested(body: &CreateCharge) -> Result<(Money, Option<String>)> {
         Some(d) => Some(d.to_owned()),
     };
     Ok((Money::new(body.currency, body.amount), description))
-}
-
-/// The active device whose payment code a terminal presents, the code checked (signature and
-/// validity; its counter is used atomically by [`create`]).
-struct PayingDevice {
-    id: String,
-    account_id: String,
-    enrolled_at: time::OffsetDateTime,
-    counter: u32,
-}
-
-async fn paying_device(app: &AppState, payment_code: &str, now: time::OffsetDateTime) -> Result<PayingDevice> {
-    let code = PaymentCode::parse(payment_code).map_err(AppError::from)?;
-    let device =
-        store::devices::active_by_key_id(app.db.reads(), &code.key_id().to_string()).await?.ok_or_else(|| {
-            AppError::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::PaymentCodeInvalid,
-                "this payment code is not from an active device",
-            )
-        })?;
-    let public_key =
-        DevicePublicKey::from_sec1(&device.try_get::<Vec<u8>, _>("public_key")?).map_err(AppError::internal)?;
-    let verified =
-        crate::cpu::off_workers(move || code.verify(&public_key, now, None)).await?.map_err(AppError::from)?;
-    Ok(PayingDevice {
-        id: device.try_get("id")?,
-        account_id: device.try_get("account_id")?,
-        enrolled_at: from_ms(device.try_get("enrolled_at")?),
-        counter: verified.claims().counter,
-    })
 }
 
 /// A terminal's request for a charge, as a retry must repeat it.

@@ -12,6 +12,7 @@
 pub(crate) mod accounts;
 pub(crate) mod cards;
 pub(crate) mod charges;
+pub(crate) mod codes;
 pub(crate) mod enrolment;
 pub(crate) mod joins;
 #[cfg(feature = "testing")]

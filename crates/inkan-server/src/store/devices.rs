@@ -14,6 +14,29 @@ pub(crate) async fn active_by_key_id(db: &crate::db::Reads, key_id: &str) -> Res
         .await?)
 }
 
+/// The active device whose payment code v2 index is `index`.
+pub(crate) async fn active_by_code_index(db: &crate::db::Reads, index: i64) -> Result<Option<AnyRow>> {
+    Ok(sqlx::query("SELECT id, account_id, enrolled_at FROM devices WHERE code_index = $1 AND active = 1")
+        .bind(index)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// The device's payment code v2 index, set to `candidate` (random) if it has none yet: the same
+/// index from then on. `None` if there is no such device.
+pub(crate) async fn code_index(tx: &mut Tx, device_id: &str, candidate: i64) -> Result<Option<i64>> {
+    sqlx::query("UPDATE devices SET code_index = $1 WHERE id = $2 AND code_index IS NULL")
+        .bind(candidate)
+        .bind(device_id)
+        .execute(tx.conn())
+        .await?;
+    let index: Option<(Option<i64>,)> = sqlx::query_as("SELECT code_index FROM devices WHERE id = $1")
+        .bind(device_id)
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(index.and_then(|(index,)| index))
+}
+
 /// Uses the payment code `counter` of the active device: it and every older code die. `false`
 /// when the code was used (or killed) already: of two terminals racing with one code, exactly
 /// one passes this conditional write.
