@@ -234,7 +234,8 @@ async fn a_shopper_pays_at_the_till_and_nothing_leaks() {
     let code_keys = keystore.get(&format!("device-code-keys/{key_id}")).unwrap().expect("code keys kept");
     let code_keys: serde_json::Value = serde_json::from_slice(&code_keys).unwrap();
     let code_key_hex = code_keys["code_key"].as_str().expect("code key in hex").to_owned();
-    let code_key: Vec<u8> = (0..64).step_by(2).map(|i| u8::from_str_radix(&code_key_hex[i..i + 2], 16).unwrap()).collect();
+    let code_key: Vec<u8> =
+        (0..64).step_by(2).map(|i| u8::from_str_radix(&code_key_hex[i..i + 2], 16).unwrap()).collect();
     for secret in [approval_key.to_vec(), code_key] {
         let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
         let forms = [

@@ -162,7 +162,10 @@ pub struct PaymentCodeKeys {
 
 impl std::fmt::Debug for PaymentCodeKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PaymentCodeKeys").field("index", &"***").field("seal_key_id", &self.seal_key_id).finish_non_exhaustive()
+        f.debug_struct("PaymentCodeKeys")
+            .field("index", &"***")
+            .field("seal_key_id", &self.seal_key_id)
+            .finish_non_exhaustive()
     }
 }
 

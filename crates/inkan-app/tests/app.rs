@@ -110,9 +110,14 @@ async fn a_charge_reaches_the_app_and_is_approved_declined_or_reported() {
     top_up(&app, 10_000).await;
     assert_eq!(app.status().await.unwrap().balance.en, "¥10,000");
 
-    // The code: a verifiable v1 code, as text and as an SVG QR of version 6; refreshed every 30 s.
+    // The code: a version 2 code (the session brought its keys), as text and as an SVG QR of
+    // version 6; refreshed every 30 s.
     let code = app.payment_code().await.unwrap();
-    assert_eq!(code.text.len(), 140);
+    assert_eq!(code.text.len(), 126);
+    assert!(matches!(
+        inkan_core::payment_code::ScannedCode::parse(&code.text),
+        Ok(inkan_core::payment_code::ScannedCode::V2(_))
+    ));
     assert!(code.svg.starts_with("<?xml") && code.svg.contains("<svg"));
     assert_eq!((code.qr_version, code.refresh_in_ms, code.expires_in_ms), (6, 30_000, 60_000));
     assert_ne!(app.payment_code().await.unwrap().text, code.text, "a code is never shown twice");

@@ -85,7 +85,8 @@ impl DeviceKey {
                 let stored: StoredCodeKeys = serde_json::from_slice(&json)
                     .map_err(|e| ClientError::Invalid(format!("the payment code keys in the keystore: {e}")))?;
                 let hex32 = |s: &str| Secret32::from_hex(s).map(|k| *k.as_bytes());
-                let (Some(code_key), Some(seal)) = (Secret32::from_hex(&stored.code_key), hex32(&stored.seal_key)) else {
+                let (Some(code_key), Some(seal)) = (Secret32::from_hex(&stored.code_key), hex32(&stored.seal_key))
+                else {
                     return Err(ClientError::Invalid("the payment code keys in the keystore are damaged".into()));
                 };
                 let seal = SealPublicKey::new(stored.seal_key_id, seal).map_err(key_error)?;

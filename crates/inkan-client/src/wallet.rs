@@ -364,7 +364,6 @@ impl Wallet {
         let body = inkan_api::wallet::SignIn { ceremony_id: challenge.ceremony_id, credential, device_signature };
         let session = self.api.finish_sign_in(&body).await?;
         adopt_session(&self.keystore, &self.api, &mut self.device, &session)
-
     }
 
     /// Runs `op`, signing in first if there is no session or the session has ended.

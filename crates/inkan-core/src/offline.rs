@@ -12,8 +12,8 @@ use std::cmp::Ordering;
 use time::OffsetDateTime;
 
 use crate::money::{Money, MoneyError};
-use crate::payment_code::v2::{MAX_APPROVAL_LIFETIME, PreApproval};
 use crate::payment_code::CLOCK_SKEW;
+use crate::payment_code::v2::{MAX_APPROVAL_LIFETIME, PreApproval};
 
 /// At most this many charges of one wallet are paid on pre-approvals in a Tokyo day.
 pub const PRE_APPROVED_PER_DAY: u32 = 3;
@@ -22,7 +22,8 @@ pub const PRE_APPROVED_PER_DAY: u32 = 3;
 /// transaction that acts on the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApprovalFacts {
-    /// The highest pre-approval number of the device already used to pay (0: none).
+    /// The highest pre-approval number of the device already used to pay (0: none; the app
+    /// numbers approvals from 1).
     pub used_up_to: u32,
     /// Every pre-approval of the device numbered up to this one was cancelled (0: none).
     pub cancelled_up_to: u32,
@@ -75,7 +76,9 @@ pub fn applies(
     if approval.number <= facts.cancelled_up_to {
         return Err(NotPreApproved::Cancelled);
     }
-    let cap = Money::new(amount.currency(), i64::from(approval.cap));
+    // The cap is in the wallet's currency (the offline limit's): a charge in another one is an
+    // error, not a comparison.
+    let cap = Money::new(facts.offline_cap.currency(), i64::from(approval.cap));
     if amount.checked_cmp(cap)? == Ordering::Greater {
         return Err(NotPreApproved::OverItsCap);
     }
@@ -114,6 +117,7 @@ mod tests {
 
     #[test]
     fn it_pays_once_and_not_after_it_was_cancelled() {
+        assert_eq!(applies(&approval(0, 3_000), &facts(), Money::yen(100), NOW), Err(NotPreApproved::Used));
         let used = ApprovalFacts { used_up_to: 4, ..facts() };
         assert_eq!(applies(&approval(4, 3_000), &used, Money::yen(100), NOW), Err(NotPreApproved::Used));
         assert_eq!(applies(&approval(3, 3_000), &used, Money::yen(100), NOW), Err(NotPreApproved::Used));

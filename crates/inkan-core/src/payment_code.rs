@@ -91,7 +91,9 @@ const BASE45_ALPHABET: &[u8; 45] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-.
 /// Why a payment code was refused. One variant per failed check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentCodeError {
-    #[error("a payment code is {TEXT_LEN} (version 1), {V2_ORDINARY} or {V2_APPROVED} (version 2) characters; this one has {0}")]
+    #[error(
+        "a payment code is {TEXT_LEN} (version 1), {V2_ORDINARY} or {V2_APPROVED} (version 2) characters; this one has {0}"
+    )]
     WrongLength(usize),
     #[error("a payment code holds only base45 characters")]
     NotBase45,
@@ -117,6 +119,23 @@ pub enum PaymentCodeError {
     NotOpenable,
     #[error("version 1 payment codes are no longer accepted")]
     VersionRetired,
+    #[error("the payment code's counter is further ahead of the device's last payment than any device goes")]
+    CounterOutOfReach,
+}
+
+/// How far ahead of the last counter used to pay a code's counter may be: 2²⁴ codes, 16 years of
+/// a code every 30 seconds. Without a bound, one code with the counter at its maximum (made by
+/// a thief who copied the code key, or by a bug) would kill every later code of the device for
+/// good; with it, that takes 256 charges, each a notice the shopper sees.
+pub const MAX_COUNTER_STEP: u32 = 1 << 24;
+
+/// Refuses a counter more than [`MAX_COUNTER_STEP`] above `last_used`, the highest counter of the
+/// device already used to pay (`None`: none yet).
+pub fn within_reach(counter: u32, last_used: Option<u32>) -> Result<(), PaymentCodeError> {
+    if counter > last_used.unwrap_or(0).saturating_add(MAX_COUNTER_STEP) {
+        return Err(PaymentCodeError::CounterOutOfReach);
+    }
+    Ok(())
 }
 
 /// Opaque identifier of a device key: random, says nothing about the shopper. On the wire, 32

@@ -325,8 +325,10 @@ async fn unusable_images_and_texts_are_refused_before_anything_is_sent() {
         assert!(err.to_string().contains("not an Inkan payment code"), "{err}");
 
         // Two different payment codes side by side: which one is the shopper's?
-        let first = inkan_qr::symbol(&stranger_code().text()).unwrap().render::<Luma<u8>>().module_dimensions(5, 5).build();
-        let second = inkan_qr::symbol(&stranger_code().text()).unwrap().render::<Luma<u8>>().module_dimensions(5, 5).build();
+        let first =
+            inkan_qr::symbol(&stranger_code().text()).unwrap().render::<Luma<u8>>().module_dimensions(5, 5).build();
+        let second =
+            inkan_qr::symbol(&stranger_code().text()).unwrap().render::<Luma<u8>>().module_dimensions(5, 5).build();
         let mut both = GrayImage::from_pixel(first.width() + second.width() + 60, first.height() + 40, Luma([255]));
         image::imageops::overlay(&mut both, &first, 20, 20);
         image::imageops::overlay(&mut both, &second, i64::from(first.width()) + 40, 20);

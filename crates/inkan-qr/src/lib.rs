@@ -93,7 +93,9 @@ pub fn decode_image(bytes: &[u8]) -> Result<Vec<String>, QrError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use inkan_core::payment_code::v2::{CodeIssuer, CodeMaster, DeviceIndex, PreApproval, SealKey, Secret32, system_rng};
+    use inkan_core::payment_code::v2::{
+        CodeIssuer, CodeMaster, DeviceIndex, PreApproval, SealKey, Secret32, system_rng,
+    };
     use inkan_core::payment_code::{DeviceKeyId, DeviceSigningKey, PaymentCode, ScannedCode};
     use ring::rand::SystemRandom;
     use time::{Duration, macros::datetime};

@@ -5,13 +5,15 @@
 
 use inkan_api::Base64Url;
 use inkan_api::wallet::PaymentCodeKeys;
-use inkan_core::payment_code::v2::{CodeMaster, DeviceIndex, OpenedCode, SealKey, SealPublicKey, SealedCode, Secret32};
 use inkan_core::payment_code::PaymentCodeError;
+use inkan_core::payment_code::v2::{CodeMaster, DeviceIndex, OpenedCode, SealKey, SealPublicKey, SealedCode, Secret32};
 
 use crate::issuer::Issuer;
 
-/// The id of the seal key derived from the issuer key. One issuer key at a time means one seal
-/// key; a new issuer key would bring seal key 2, with key 1 kept to open codes already shown.
+/// The id of the one seal key. Not built: rotation. The seal key and the master secret are both
+/// derived from the issuer key, which has no rotation yet either (README); when it has, the master
+/// secret needs a source of its own that outlives it (every device's keys are derived from it),
+/// and seal keys a label per id, with the previous ones kept to open codes already shown.
 const SEAL_KEY_ID: u8 = 1;
 
 pub struct PaymentCodes {

@@ -628,6 +628,13 @@ mod tests {
             account_id: "acct_1".to_owned(),
             idle_timeout_seconds: 300,
             max_lifetime_seconds: 43_200,
+            payment_code: inkan_api::wallet::PaymentCodeKeys {
+                index: inkan_core::payment_code::v2::DeviceIndex::new(0x0123_4567_89ab_cdef).unwrap(),
+                code_key: Base64Url(vec![1; 32]),
+                approval_key: Base64Url(vec![2; 32]),
+                seal_key_id: 1,
+                seal_key: Base64Url(vec![3; 32]),
+            },
         };
         assert_conforms(&doc, "Session", &session);
         let card = Card {

@@ -380,3 +380,13 @@ fn a_text_of_no_version_s_length_is_refused_by_its_length() {
         assert_eq!(ScannedCode::parse(&"A".repeat(len)), Err(PaymentCodeError::WrongLength(len)), "{len}");
     }
 }
+
+#[test]
+fn a_counter_far_ahead_of_the_last_payment_is_out_of_reach() {
+    assert_eq!(within_reach(1, None), Ok(()));
+    assert_eq!(within_reach(MAX_COUNTER_STEP, None), Ok(()));
+    assert_eq!(within_reach(MAX_COUNTER_STEP + 1, None), Err(PaymentCodeError::CounterOutOfReach));
+    assert_eq!(within_reach(u32::MAX, Some(7)), Err(PaymentCodeError::CounterOutOfReach));
+    assert_eq!(within_reach(u32::MAX, Some(u32::MAX - MAX_COUNTER_STEP)), Ok(()));
+    assert_eq!(within_reach(u32::MAX, Some(u32::MAX - 1)), Ok(()));
+}

@@ -150,7 +150,8 @@ impl Serialize for DeviceIndex {
 impl<'de> Deserialize<'de> for DeviceIndex {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        DeviceIndex::from_hex(&s).ok_or_else(|| serde::de::Error::custom("device index: expected 16 lowercase hex digits"))
+        DeviceIndex::from_hex(&s)
+            .ok_or_else(|| serde::de::Error::custom("device index: expected 16 lowercase hex digits"))
     }
 }
 
@@ -226,9 +227,9 @@ impl CodeMaster {
             let mut context = hmac::Context::with_key(&key);
             context.update(label);
             context.update(&index.0.to_be_bytes());
-            let mut bytes = [0u8; 32];
+            let mut bytes = Zeroizing::new([0u8; 32]);
             bytes.copy_from_slice(context.sign().as_ref());
-            Secret32::from_bytes(bytes)
+            Secret32(bytes)
         };
         DeviceCodeKeys { code: derive(CODE_KEY_LABEL), approval: derive(APPROVAL_KEY_LABEL) }
     }
@@ -301,8 +302,8 @@ impl SealKey {
 
     /// The key stored by [`SealKey::private_bytes`].
     pub fn from_bytes(id: u8, private: &Secret32) -> Result<SealKey, PaymentCodeError> {
-        let private = <Kem as hpke::Kem>::PrivateKey::from_bytes(private.as_bytes())
-            .map_err(|_| PaymentCodeError::BadKey)?;
+        let private =
+            <Kem as hpke::Kem>::PrivateKey::from_bytes(private.as_bytes()).map_err(|_| PaymentCodeError::BadKey)?;
         SealKey::from_private(id, private)
     }
 
@@ -404,8 +405,9 @@ impl fmt::Debug for SealedCode {
 
 impl CodeIssuer {
     /// Makes a code valid from `now` for `lifetime` (at most [`MAX_LIFETIME`]), carrying
-    /// `approval` if given. Needs no network. `rng` gives the ephemeral key: use
-    /// [`system_rng`] outside tests.
+    /// `approval` if given. Needs no network. `rng` gives the ephemeral key: always
+    /// [`system_rng`] outside tests. A seeded or reused generator would repeat ephemeral keys,
+    /// which makes codes linkable and reuses the AEAD's key and nonce.
     pub fn issue(
         &self,
         counter: u32,
@@ -435,7 +437,8 @@ impl CodeIssuer {
         }
         let tag = self.code_key.tag(&[DEVICE_TAG_DOMAIN, &header, &body]);
         body.extend_from_slice(&tag);
-        let public = <Kem as hpke::Kem>::PublicKey::from_bytes(&self.seal.x25519).map_err(|_| PaymentCodeError::BadKey)?;
+        let public =
+            <Kem as hpke::Kem>::PublicKey::from_bytes(&self.seal.x25519).map_err(|_| PaymentCodeError::BadKey)?;
         let (enc, aead_tag) = hpke::single_shot_seal_inout_detached_with_rng::<Aead, Kdf, Kem>(
             &OpModeS::Base,
             &public,
@@ -533,7 +536,8 @@ pub struct OpenedCode {
 
 impl fmt::Debug for OpenedCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "OpenedCode(index {}, counter {})", self.index(), self.field(8))
+        // The index links a device's codes, and nothing in it is verified yet.
+        f.write_str("OpenedCode(***)")
     }
 }
 
@@ -557,8 +561,9 @@ impl OpenedCode {
             _ => return Err(PaymentCodeError::BadValidityWindow),
         };
         let lifetime = body[FIXED_BODY_LEN - 2];
-        // Only a device with the code key could have sealed a wrong kind or lifetime in a code
-        // that opens; refuse it all the same.
+        // Anyone can seal a body to the issuer (its seal key is public): a wrong kind, length,
+        // lifetime or index is refused here, before anything is looked up; the device tag is
+        // what proves the device made it.
         if body.len() != expected || lifetime == 0 || Duration::seconds(lifetime.into()) > MAX_LIFETIME {
             return Err(PaymentCodeError::BadValidityWindow);
         }

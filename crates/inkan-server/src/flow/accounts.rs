@@ -105,8 +105,12 @@ pub async fn open_session(tx: &mut Tx, app: &AppState, account_id: &str, device_
 async fn code_index(tx: &mut Tx, app: &AppState, device_id: &str) -> Result<DeviceIndex> {
     let candidate = DeviceIndex::generate(&app.rng).map_err(AppError::internal)?;
     let candidate = i64::try_from(candidate.get()).map_err(AppError::internal)?;
-    let stored = store::devices::code_index(tx, device_id, candidate).await?.ok_or_else(|| AppError::not_found("device"))?;
-    u64::try_from(stored).ok().and_then(DeviceIndex::new).ok_or_else(|| AppError::internal("a stored device index is out of range"))
+    let stored =
+        store::devices::code_index(tx, device_id, candidate).await?.ok_or_else(|| AppError::not_found("device"))?;
+    u64::try_from(stored)
+        .ok()
+        .and_then(DeviceIndex::new)
+        .ok_or_else(|| AppError::internal("a stored device index is out of range"))
 }
 
 /// The device a sign-in names, if it is one of the account's: its public key and whether it is

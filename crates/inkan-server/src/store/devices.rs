@@ -6,20 +6,25 @@ use sqlx::any::AnyRow;
 use crate::db::Tx;
 use crate::error::Result;
 
-/// The active device whose key has the id `key_id` (a payment code's), with its public key.
+/// The active device whose key has the id `key_id` (a payment code's), with its public key and the
+/// last counter it paid with.
 pub(crate) async fn active_by_key_id(db: &crate::db::Reads, key_id: &str) -> Result<Option<AnyRow>> {
-    Ok(sqlx::query("SELECT id, account_id, public_key, enrolled_at FROM devices WHERE key_id = $1 AND active = 1")
-        .bind(key_id)
-        .fetch_optional(db)
-        .await?)
+    Ok(sqlx::query(
+        "SELECT id, account_id, public_key, enrolled_at, last_counter FROM devices WHERE key_id = $1 AND active = 1",
+    )
+    .bind(key_id)
+    .fetch_optional(db)
+    .await?)
 }
 
-/// The active device whose payment code v2 index is `index`.
+/// The active device whose payment code v2 index is `index`, with the last counter it paid with.
 pub(crate) async fn active_by_code_index(db: &crate::db::Reads, index: i64) -> Result<Option<AnyRow>> {
-    Ok(sqlx::query("SELECT id, account_id, enrolled_at FROM devices WHERE code_index = $1 AND active = 1")
-        .bind(index)
-        .fetch_optional(db)
-        .await?)
+    Ok(sqlx::query(
+        "SELECT id, account_id, enrolled_at, last_counter FROM devices WHERE code_index = $1 AND active = 1",
+    )
+    .bind(index)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// The device's payment code v2 index, set to `candidate` (random) if it has none yet: the same

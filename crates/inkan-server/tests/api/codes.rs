@@ -1,9 +1,9 @@
 //! Issue 19: payment codes of version 2, sealed to the issuer and unlinkable by anyone else, beside
 //! version 1 during the migration window. (Every other test of this suite pays with v2 codes.)
 
+use inkan_api::Base64Url;
 use inkan_api::ErrorCode;
 use inkan_api::wallet::PaymentCodeKeys;
-use inkan_api::Base64Url;
 use inkan_core::ChargeStatus;
 use inkan_core::payment_code::v2::{SealKey, Secret32};
 use reqwest::StatusCode;
@@ -85,8 +85,10 @@ async fn a_v2_code_sealed_elsewhere_or_changed_is_refused(backend: Backend) {
         invalid(till.charge(&shopper.code(&server), 100).await).await;
     }
     // This device's index with another code key: a device that wants to pass as another one.
-    shopper.code_keys =
-        Some(PaymentCodeKeys { code_key: Base64Url(Secret32::generate(&rng).unwrap().as_bytes().to_vec()), ..real.clone() });
+    shopper.code_keys = Some(PaymentCodeKeys {
+        code_key: Base64Url(Secret32::generate(&rng).unwrap().as_bytes().to_vec()),
+        ..real.clone()
+    });
     invalid(till.charge(&shopper.code(&server), 100).await).await;
     // Every single character of a genuine code changed, one at a time, at a few places.
     shopper.code_keys = Some(real);
@@ -133,8 +135,7 @@ async fn a_device_enrolled_before_version_2_gets_its_keys_at_its_next_sign_in(ba
     let v1 = shopper.payment_code_v1(&server).text();
     till.charge_ok(&v1, 100).await;
     shopper.code_keys = Some(before.clone());
-    error(till.charge(&shopper.code(&server), 100).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid)
-        .await;
+    error(till.charge(&shopper.code(&server), 100).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid).await;
     // The updated app signs in and gets a new index, which pays.
     let keys = shopper.sign_in(&server).await.payment_code;
     assert_ne!(keys.index, before.index);

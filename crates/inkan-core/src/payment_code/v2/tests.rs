@@ -37,7 +37,12 @@ impl Issuer {
         (CodeIssuer { index, code_key: keys.code.clone(), seal: *self.seal.public() }, keys)
     }
 
-    fn check(&self, code: &SealedCode, now: OffsetDateTime, last: Option<u32>) -> Result<SealedClaims, PaymentCodeError> {
+    fn check(
+        &self,
+        code: &SealedCode,
+        now: OffsetDateTime,
+        last: Option<u32>,
+    ) -> Result<SealedClaims, PaymentCodeError> {
         let opened = code.open(std::slice::from_ref(&self.seal))?;
         Ok(*opened.verify(&self.master, now, last)?.claims())
     }
@@ -117,7 +122,8 @@ fn a_thousand_codes_of_one_device_share_no_window() {
     assert_eq!(shared_windows(&approved), 0, "one pre-approval, shown in 1,000 codes");
     // And nothing the device holds appears in clear in any code.
     for code in ordinary.iter().chain(&approved) {
-        for secret in [&device.index.get().to_be_bytes()[..], &keys.code.as_bytes()[..], &keys.approval.as_bytes()[..]] {
+        for secret in [&device.index.get().to_be_bytes()[..], &keys.code.as_bytes()[..], &keys.approval.as_bytes()[..]]
+        {
             assert!(secret.windows(4).all(|w| !code.as_bytes().windows(4).any(|c| c == w)));
         }
     }
@@ -141,8 +147,7 @@ fn a_code_holds_no_signature_to_recover_a_public_key_from() {
     // (the ephemeral key of HPKE), then ciphertext. Two codes never share the ephemeral key.
     let issuer = Issuer::new(1);
     let (device, _) = issuer.enrol();
-    let ephemerals: HashSet<Vec<u8>> =
-        (1..=200).map(|n| issue(&device, n, None).as_bytes()[2..34].to_vec()).collect();
+    let ephemerals: HashSet<Vec<u8>> = (1..=200).map(|n| issue(&device, n, None).as_bytes()[2..34].to_vec()).collect();
     assert_eq!(ephemerals.len(), 200);
     assert!(!ephemerals.contains(issuer.seal.public().x25519().as_slice()));
 }
@@ -202,10 +207,75 @@ fn a_pre_approval_needs_the_approval_key() {
     let (other, other_keys) = issuer.enrol();
     let theirs = approval(1, 3000).sign(other.index, &other_keys.approval).unwrap();
     assert_eq!(issuer.check(&issue(&device, 2, Some(&theirs)), NOW, None), Err(PaymentCodeError::BadSignature));
-    // A raised cap on a real approval.
-    let mut raised = approval(1, 500).sign(device.index, &keys.approval).unwrap();
-    raised.approval.cap = 50_000;
-    assert_eq!(issuer.check(&issue(&device, 3, Some(&raised)), NOW, None), Err(PaymentCodeError::BadSignature));
+    // A raised cap, a later number or a later expiry on a real approval.
+    let real = approval(1, 500).sign(device.index, &keys.approval).unwrap();
+    let changes: [fn(&mut PreApproval); 3] =
+        [|a| a.cap = 50_000, |a| a.number = 2, |a| a.expires += Duration::minutes(1)];
+    for (counter, change) in (3..).zip(changes) {
+        let mut changed = real;
+        change(&mut changed.approval);
+        assert_eq!(issuer.check(&issue(&device, counter, Some(&changed)), NOW, None), Err(PaymentCodeError::BadSignature));
+    }
+}
+
+/// Seals `body` to `seal` as a code of `header`, the way anyone can (the seal key is public).
+fn seal_raw(seal: &SealPublicKey, body: &[u8]) -> Vec<u8> {
+    let header = [VERSION, seal.id()];
+    let public = <Kem as hpke::Kem>::PublicKey::from_bytes(seal.x25519()).unwrap();
+    let mut body = body.to_vec();
+    let (enc, tag) = hpke::single_shot_seal_inout_detached_with_rng::<Aead, Kdf, Kem>(
+        &OpModeS::Base,
+        &public,
+        INFO,
+        InOutBuf::from(body.as_mut_slice()),
+        &header,
+        &mut system_rng(),
+    )
+    .unwrap();
+    [&header[..], &enc.to_bytes(), &body, &tag.to_bytes()].concat()
+}
+
+#[test]
+fn bodies_anyone_can_seal_are_refused_by_their_shape_or_their_tag() {
+    let issuer = Issuer::new(1);
+    let (device, _) = issuer.enrol();
+    let seal = *issuer.seal.public();
+    let body = |index: u64, lifetime: u8, kind: u8, len: usize| {
+        let mut b = vec![0u8; len];
+        b[..8].copy_from_slice(&index.to_be_bytes());
+        b[8..12].copy_from_slice(&1u32.to_be_bytes());
+        b[12..16].copy_from_slice(&unix_u32(NOW).unwrap().to_be_bytes());
+        b[16] = lifetime;
+        b[17] = kind;
+        b
+    };
+    let index = device.index.get();
+    let shapes = [
+        body(index, 60, KIND_PRE_APPROVED, ORDINARY_BODY_LEN),
+        body(index, 60, KIND_ORDINARY, APPROVED_BODY_LEN),
+        body(index, 60, 2, ORDINARY_BODY_LEN),
+        body(index, 0, KIND_ORDINARY, ORDINARY_BODY_LEN),
+        body(index, 61, KIND_ORDINARY, ORDINARY_BODY_LEN),
+        body(index, 255, KIND_ORDINARY, ORDINARY_BODY_LEN),
+        body(0, 60, KIND_ORDINARY, ORDINARY_BODY_LEN),
+        body(1 << 63, 60, KIND_ORDINARY, ORDINARY_BODY_LEN),
+        body(u64::MAX, 60, KIND_ORDINARY, ORDINARY_BODY_LEN),
+    ];
+    for (n, shape) in shapes.iter().enumerate() {
+        let code = SealedCode::parse_bytes(&seal_raw(&seal, shape)).unwrap();
+        let opened = code.open(std::slice::from_ref(&issuer.seal));
+        assert_eq!(opened.unwrap_err(), PaymentCodeError::BadValidityWindow, "shape {n}");
+    }
+    // Well shaped, naming a real device, with a tag made without its code key: refused at the tag.
+    for len in [ORDINARY_BODY_LEN, APPROVED_BODY_LEN] {
+        let kind = if len == ORDINARY_BODY_LEN { KIND_ORDINARY } else { KIND_PRE_APPROVED };
+        let code = SealedCode::parse_bytes(&seal_raw(&seal, &body(index, 60, kind, len))).unwrap();
+        let opened = code.open(std::slice::from_ref(&issuer.seal)).unwrap();
+        assert_eq!(opened.index(), device.index);
+        assert_eq!(opened.verify(&issuer.master, NOW, None).unwrap_err(), PaymentCodeError::BadSignature);
+        // Nothing of it prints before it is verified.
+        assert_eq!(format!("{opened:?}"), "OpenedCode(***)");
+    }
 }
 
 #[test]
@@ -260,8 +330,9 @@ fn a_stored_seal_key_opens_what_the_original_sealed() {
     assert_eq!(restored.public(), issuer.seal.public());
     let restored = Issuer { seal: restored, master: CodeMaster::new(issuer.master.secret().clone()) };
     assert_eq!(restored.check(&code, NOW, None).unwrap().index, device.index);
-    // Keys never print.
+    // Keys never print, nor does a code whole.
     assert_eq!(format!("{:?}", issuer.seal), "SealKey(5, ***)");
+    assert_eq!(format!("{code:?}"), format!("SealedCode({}…)", &code.text()[..12]));
     assert_eq!(format!("{:?}", issuer.master.secret()), "Secret32(***)");
 }
 
@@ -316,7 +387,10 @@ fn published_test_vector_is_reproduced_and_verifies() {
     assert_eq!(approved.text(), VECTOR_APPROVED);
     let claims = issuer.check(&SealedCode::parse(VECTOR_APPROVED).unwrap(), NOW + Duration::seconds(10), Some(42));
     assert_eq!(claims.unwrap().pre_approval, Some(approval(1, 3000)));
-    assert_eq!(issuer.check(&SealedCode::parse(VECTOR_ORDINARY).unwrap(), NOW, Some(42)), Err(PaymentCodeError::CounterNotFresh));
+    assert_eq!(
+        issuer.check(&SealedCode::parse(VECTOR_ORDINARY).unwrap(), NOW, Some(42)),
+        Err(PaymentCodeError::CounterNotFresh)
+    );
 }
 
 proptest! {
