@@ -497,8 +497,9 @@ mod tests {
         }
         if let Some(text) = value.as_str() {
             let ok = match schema["pattern"].as_str() {
-                Some("^[0-9a-f]{32}$") => {
-                    text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                Some(hex @ ("^[0-9a-f]{32}$" | "^[0-9a-f]{16}$")) => {
+                    let len = if hex.contains("32") { 32 } else { 16 };
+                    text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
                 }
                 Some("^[A-Za-z0-9_-]*$") => text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
                 Some(other) => return Err(format!("{at}: the test does not know the pattern {other}")),

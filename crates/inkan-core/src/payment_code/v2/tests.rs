@@ -214,7 +214,10 @@ fn a_pre_approval_needs_the_approval_key() {
     for (counter, change) in (3..).zip(changes) {
         let mut changed = real;
         change(&mut changed.approval);
-        assert_eq!(issuer.check(&issue(&device, counter, Some(&changed)), NOW, None), Err(PaymentCodeError::BadSignature));
+        assert_eq!(
+            issuer.check(&issue(&device, counter, Some(&changed)), NOW, None),
+            Err(PaymentCodeError::BadSignature)
+        );
     }
 }
 
