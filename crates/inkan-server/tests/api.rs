@@ -1038,7 +1038,8 @@ async fn a_recovery_code_adds_a_device_once_and_freezes(backend: Backend) {
     let typed = codes[0].to_lowercase().replace('-', " ");
     let (response, mut newcomer, join_id) = request_join(&server, owner.account_id(), Some(&typed)).await;
     assert_eq!(json::<Join>(response, StatusCode::OK).await.state, JoinState::Approved);
-    let _: Joined = json(finish_join(&server, &mut newcomer, &join_id).await, StatusCode::CREATED).await;
+    let joined: Joined = json(finish_join(&server, &mut newcomer, &join_id).await, StatusCode::CREATED).await;
+    newcomer.joined(&joined);
     // ...once.
     let (response, _, _) = request_join(&server, owner.account_id(), Some(&codes[0])).await;
     error(response, StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized).await;

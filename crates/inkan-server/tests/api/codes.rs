@@ -55,8 +55,10 @@ async fn a_v1_code_pays_in_the_migration_window_and_is_refused_after(backend: Ba
     assert_eq!(charge.status, ChargeStatus::PendingConfirmation);
     let pending = shopper.pending(&server).await;
     assert_eq!(shopper.confirm(&server, &pending[0]).await.status(), StatusCode::OK);
-    // After the window, a fresh v1 code is refused, and a v2 code still pays.
+    // After the window, a fresh v1 code is refused, and a v2 code still pays (the shopper signs
+    // in again: a month has passed).
     server.advance(Duration::days(31));
+    shopper.sign_in(&server).await;
     let v1 = shopper.payment_code_v1(&server).text();
     let refused = error(till.charge(&v1, 500).await, StatusCode::BAD_REQUEST, ErrorCode::PaymentCodeInvalid).await;
     assert!(refused.contains("version 1"), "{refused}");
